@@ -1,0 +1,27 @@
+# Set-up and everyday commands. `make demo` and `make test` work on a fresh machine: they create the
+# virtual environment and install everything first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# torch is pinned to the CPU build first: left to resolve freely, pip would fetch a multi-GB CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: install demo test bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]" "$(TORCH_SPEC)"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/audit demo --out audit-demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) audit-demo .pytest_cache

@@ -1,0 +1,71 @@
+"""audit-toolkit: audit machine-learning models for fairness and explainability.
+
+The public API is re-exported here; implementation lives in private modules. Importing this package does
+not import torch, shap or captum.
+"""
+
+from audit._config import (
+    AuditConfig,
+    DataConfig,
+    ExplainerConfig,
+    FairnessConfig,
+    ModelConfig,
+    OutputConfig,
+    load_config,
+)
+from audit._data import Dataset, build_dataset, read_table
+from audit._demo import load_adult, train_adult_model
+from audit._errors import (
+    AuditError,
+    CapabilityError,
+    ConfigError,
+    DataError,
+    ModelError,
+    ResourceError,
+    UnknownComponentError,
+)
+from audit._fairness import METRICS, FairnessTable, group_metrics
+from audit._models import ModelAdapter, Predictions, load_model, make_adapter
+from audit._output import write_outputs
+from audit._registry import Registry
+from audit._result import AttributionSummary, AuditResult, Failure, Finding, Skipped
+from audit._runner import run_audit
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "METRICS",
+    "AttributionSummary",
+    "AuditConfig",
+    "AuditError",
+    "AuditResult",
+    "CapabilityError",
+    "ConfigError",
+    "DataConfig",
+    "DataError",
+    "Dataset",
+    "ExplainerConfig",
+    "FairnessConfig",
+    "FairnessTable",
+    "Failure",
+    "Finding",
+    "ModelAdapter",
+    "ModelConfig",
+    "ModelError",
+    "OutputConfig",
+    "Predictions",
+    "Registry",
+    "ResourceError",
+    "Skipped",
+    "UnknownComponentError",
+    "build_dataset",
+    "group_metrics",
+    "load_adult",
+    "load_config",
+    "load_model",
+    "make_adapter",
+    "read_table",
+    "run_audit",
+    "train_adult_model",
+    "write_outputs",
+]

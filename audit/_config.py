@@ -1,0 +1,305 @@
+"""The audit configuration: one validated object, loaded from TOML or built in Python.
+
+Validation happens here and only here (``__post_init__`` of each section), so a config built in Python
+and one read from a file fail with the same messages. Error locations read like ``fairness.metrics.2``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audit._errors import ConfigError
+
+__all__ = [
+    "AuditConfig",
+    "DataConfig",
+    "ExplainerConfig",
+    "FairnessConfig",
+    "ModelConfig",
+    "OutputConfig",
+    "load_config",
+]
+
+MISSING_SENSITIVE_CHOICES = ("error", "group")
+MODEL_KINDS = ("auto", "sklearn", "torch", "callable")
+MODEL_OUTPUTS = ("auto", "probability", "logit", "decision", "label")
+OUTPUT_FORMATS = ("html", "json")
+
+
+def _fail(location: str, expected: str, got: Any, fix: str = "") -> ConfigError:
+    message = f"The {location!r} setting must be {expected}. Got {got!r} instead."
+    return ConfigError(f"{message} {fix}".strip())
+
+
+def _str_tuple(value: Any, location: str, *, allow_empty: bool = True) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise _fail(location, "a list of column names", value)
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not item:
+            raise _fail(f"{location}.{index}", "a non-empty string", item)
+    if not allow_empty and not value:
+        raise _fail(location, "a non-empty list", list(value))
+    if len(set(value)) != len(value):
+        duplicates = sorted({v for v in value if list(value).count(v) > 1})
+        raise _fail(location, "a list without repeated names", list(value), f"Repeated: {duplicates}.")
+    return tuple(value)
+
+
+def _optional_str(value: Any, location: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise _fail(location, "a non-empty string", value)
+    return value
+
+
+def _positive_int(value: Any, location: str, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _fail(location, f"an integer >= {minimum}", value)
+    return value
+
+
+def _choice(value: Any, location: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise _fail(location, f"one of {', '.join(map(repr, choices))}", value)
+    return value
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the data is and what each column means.
+
+    ``features`` defaults to every column that has no other role. ``intersections`` defaults to the
+    cross of all sensitive features when there are two or more. ``prediction``/``score`` name columns
+    that already hold a model's decisions and scores (an audit without the model).
+    """
+
+    label: str
+    sensitive: tuple[str, ...]
+    path: str | None = None
+    features: tuple[str, ...] | None = None
+    positive_label: Any = None
+    intersections: tuple[tuple[str, ...], ...] | None = None
+    text: str | None = None
+    prediction: str | None = None
+    score: str | None = None
+    missing_sensitive: str = "error"
+    sample: int | None = None
+
+    def __post_init__(self) -> None:
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 - frozen dataclass
+        if not isinstance(self.label, str) or not self.label:
+            raise _fail("data.label", "the name of the label column", self.label)
+        set_("sensitive", _str_tuple(self.sensitive, "data.sensitive", allow_empty=False))
+        set_("path", _optional_str(self.path, "data.path"))
+        if self.features is not None:
+            set_("features", _str_tuple(self.features, "data.features", allow_empty=False))
+        if self.positive_label is not None and not isinstance(self.positive_label, (str, int, float, bool)):
+            raise _fail("data.positive_label", "a string, number or boolean", self.positive_label)
+        for name in ("text", "prediction", "score"):
+            set_(name, _optional_str(getattr(self, name), f"data.{name}"))
+        if self.score is not None and self.prediction is None:
+            raise _fail("data.prediction", "set when data.score is set", None,
+                        "Name the column that holds the model's decisions, too.")
+        set_("missing_sensitive", _choice(self.missing_sensitive, "data.missing_sensitive",
+                                          MISSING_SENSITIVE_CHOICES))
+        if self.sample is not None:
+            _positive_int(self.sample, "data.sample")
+        if self.intersections is not None:
+            if not isinstance(self.intersections, (list, tuple)):
+                raise _fail("data.intersections", "a list of lists of sensitive columns", self.intersections)
+            combos = []
+            for index, combo in enumerate(self.intersections):
+                combo = _str_tuple(combo, f"data.intersections.{index}")
+                if len(combo) < 2:
+                    raise _fail(f"data.intersections.{index}", "at least two sensitive columns", list(combo))
+                for name in combo:
+                    if name not in self.sensitive:
+                        raise _fail(f"data.intersections.{index}", "made of columns listed in data.sensitive",
+                                    list(combo), f"{name!r} is not in data.sensitive {list(self.sensitive)}.")
+                combos.append(combo)
+            set_("intersections", tuple(combos))
+        roles = [self.label, *self.sensitive, self.text, self.prediction, self.score]
+        if self.features is not None:
+            for role_name in (self.label, self.prediction, self.score):
+                if role_name is not None and role_name in self.features:
+                    raise _fail("data.features", f"free of the {role_name!r} column", list(self.features),
+                                "The label and prediction columns cannot be model inputs.")
+        named = [r for r in roles if r is not None]
+        if self.label in named[1:]:
+            raise _fail("data.label", "a column with no other role", self.label)
+
+    @property
+    def sensitive_groupings(self) -> tuple[tuple[str, ...], ...]:
+        """Each sensitive feature alone, then each intersection."""
+        singles = tuple((name,) for name in self.sensitive)
+        if self.intersections is not None:
+            return singles + self.intersections
+        return singles + ((self.sensitive,) if len(self.sensitive) > 1 else ())
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The model under audit. Leave ``path`` unset when the data holds predictions (data.prediction)."""
+
+    path: str | None = None
+    kind: str = "auto"
+    output: str = "auto"
+    threshold: float = 0.5
+    batch_size: int = 4096
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", _optional_str(self.path, "model.path"))
+        _choice(self.kind, "model.kind", MODEL_KINDS)
+        _choice(self.output, "model.output", MODEL_OUTPUTS)
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) \
+                or not math.isfinite(self.threshold):
+            raise _fail("model.threshold", "a finite number", self.threshold)
+        _positive_int(self.batch_size, "model.batch_size")
+        if not isinstance(self.device, str) or not self.device:
+            raise _fail("model.device", "'auto', 'cpu', 'cuda' or 'cuda:N'", self.device)
+
+
+@dataclass(frozen=True)
+class ExplainerConfig:
+    """Which attribution methods run, on how many rows, against how large a background sample."""
+
+    methods: tuple[str, ...] = ("shap",)
+    sample_size: int = 1000
+    background_size: int = 100
+
+    def __post_init__(self) -> None:
+        methods = _str_tuple(self.methods, "explainers.methods")
+        from explainers import EXPLAINERS  # light: the registry holds dotted paths only
+
+        for index, name in enumerate(methods):
+            if name not in EXPLAINERS:
+                raise ConfigError(f"The 'explainers.methods.{index}' setting is invalid: "
+                                  f"{EXPLAINERS._unknown_message(name)}")
+        object.__setattr__(self, "methods", methods)
+        _positive_int(self.sample_size, "explainers.sample_size")
+        _positive_int(self.background_size, "explainers.background_size")
+
+
+@dataclass(frozen=True)
+class FairnessConfig:
+    """Which group metrics to compute and which groups count as too small to trust."""
+
+    metrics: tuple[str, ...] = ("selection_rate", "accuracy", "tpr", "fpr", "precision")
+    min_group_size: int = 30
+    ratio_threshold: float = 0.8
+
+    def __post_init__(self) -> None:
+        from audit._fairness import METRICS
+
+        metrics = _str_tuple(self.metrics, "fairness.metrics", allow_empty=False)
+        for index, name in enumerate(metrics):
+            if name not in METRICS:
+                raise ConfigError(f"The 'fairness.metrics.{index}' setting is invalid: "
+                                  f"{METRICS._unknown_message(name)}")
+        object.__setattr__(self, "metrics", metrics)
+        _positive_int(self.min_group_size, "fairness.min_group_size")
+        if not isinstance(self.ratio_threshold, (int, float)) or not 0 < self.ratio_threshold <= 1:
+            raise _fail("fairness.ratio_threshold", "a number in (0, 1]", self.ratio_threshold)
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    dir: str = "audit-out"
+    formats: tuple[str, ...] = OUTPUT_FORMATS
+
+    def __post_init__(self) -> None:
+        _optional_str(self.dir, "output.dir")
+        formats = _str_tuple(self.formats, "output.formats", allow_empty=False)
+        for index, name in enumerate(formats):
+            _choice(name, f"output.formats.{index}", OUTPUT_FORMATS)
+        object.__setattr__(self, "formats", formats)
+
+
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "explainers": ExplainerConfig,
+             "fairness": FairnessConfig, "output": OutputConfig}
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Everything one audit needs. Build it in Python or load it with :func:`load_config`."""
+
+    data: DataConfig
+    model: ModelConfig = field(default_factory=ModelConfig)
+    explainers: ExplainerConfig = field(default_factory=ExplainerConfig)
+    fairness: FairnessConfig = field(default_factory=FairnessConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    title: str = "Model audit"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name, cls in _SECTIONS.items():
+            if not isinstance(getattr(self, name), cls):
+                raise _fail(name, f"a {cls.__name__}", type(getattr(self, name)).__name__)
+        if not isinstance(self.title, str):
+            raise _fail("title", "a string", self.title)
+        _positive_int(self.seed, "seed", minimum=0)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], *, base_dir: str | Path | None = None) -> AuditConfig:
+        """Build a config from a parsed TOML document; relative paths resolve against ``base_dir``."""
+        if not isinstance(raw, dict):
+            raise _fail("(top level)", "a table of settings", type(raw).__name__)
+        top_level = {"title", "seed", *_SECTIONS}
+        _reject_unknown(raw, top_level, "")
+        if "data" not in raw:
+            raise ConfigError("The config has no [data] table. Add one naming at least 'label' and "
+                              "'sensitive', e.g. [data]\\nlabel = \"income\"\\nsensitive = [\"sex\"].")
+        sections = {}
+        for name, section_cls in _SECTIONS.items():
+            table = raw.get(name, {})
+            if not isinstance(table, dict):
+                raise _fail(name, "a table", table)
+            allowed = {f.name for f in dataclasses.fields(section_cls)}
+            _reject_unknown(table, allowed, f"{name}.")
+            table = dict(table)
+            for key in ("path", "dir"):
+                if base_dir is not None and isinstance(table.get(key), str):
+                    table[key] = str(Path(base_dir, table[key]))
+            try:
+                sections[name] = section_cls(**table)
+            except TypeError as err:  # a required key is missing
+                missing = [f.name for f in dataclasses.fields(section_cls)
+                           if f.default is dataclasses.MISSING and f.name not in table]
+                raise ConfigError(f"The [{name}] table lacks required settings {missing}. "
+                                  f"Add them to the config.") from err
+        return cls(**sections, **{k: raw[k] for k in ("title", "seed") if k in raw})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _reject_unknown(table: dict[str, Any], allowed: set[str], prefix: str) -> None:
+    for key in table:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, sorted(allowed), n=1)
+            hint = f" Did you mean {prefix}{close[0]!r}?" if close else ""
+            raise ConfigError(f"Unknown setting {prefix}{key!r}.{hint} "
+                              f"Known settings here: {', '.join(sorted(allowed))}.")
+
+
+def load_config(path: str | Path) -> AuditConfig:
+    """Read and validate a TOML audit configuration. Relative paths in it are relative to the file."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise ConfigError(f"The config file {str(path)!r} does not exist. Check the path.") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"The config file {str(path)!r} cannot be read: {err}.") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"The config file {str(path)!r} is not valid TOML: {err}. "
+                          "Fix the syntax at that line.") from err
+    return AuditConfig.from_dict(raw, base_dir=path.parent)

@@ -1,0 +1,184 @@
+"""Reading tables and turning them into a validated :class:`Dataset` (column roles, label, groups)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audit._config import DataConfig
+from audit._errors import DataError
+
+__all__ = ["Dataset", "build_dataset", "read_table", "MISSING_GROUP"]
+
+MISSING_GROUP = "(missing)"
+_READERS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV/TSV (optionally gzip-compressed) or Parquet file into a DataFrame."""
+    path = Path(path)
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in (".gz", ".bz2", ".zst", ".xz"):
+        suffixes = suffixes[:-1]
+    kind = _READERS.get(suffixes[-1] if suffixes else "")
+    if kind is None:
+        raise DataError(f"Cannot read {str(path)!r}: expected a .csv, .tsv or .parquet file "
+                        f"(optionally .gz). Got the suffix {''.join(path.suffixes) or '(none)'!r} instead.")
+    if not path.is_file():
+        raise DataError(f"The data file {str(path)!r} does not exist. Check data.path in the config.")
+    try:
+        if kind == "parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
+    except Exception as err:  # the readers raise many types; all mean "unreadable"
+        raise DataError(f"The data file {str(path)!r} could not be read as {kind}: "
+                        f"{type(err).__name__}: {err}. Check that the file is complete and of that format.") from err
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The audited rows: model inputs, the binarised label, sensitive groups and stable row ids."""
+
+    features: pd.DataFrame
+    y_true: np.ndarray  # bool, True = positive class
+    label_name: str
+    positive_label: Any
+    label_values: list[Any]
+    sensitive: pd.DataFrame  # string categories, missing values already mapped or refused
+    row_ids: np.ndarray
+    text: pd.Series | None = None
+    predictions: pd.Series | None = None
+    scores: pd.Series | None = None
+    missing_sensitive_counts: dict[str, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.y_true)
+
+    def summary(self) -> dict[str, Any]:
+        numeric = [c for c in self.features if pd.api.types.is_numeric_dtype(self.features[c])]
+        return {
+            "n_rows": len(self),
+            "label": self.label_name,
+            "positive_label": _jsonable(self.positive_label),
+            "label_values": [_jsonable(v) for v in self.label_values],
+            "positive_rate": float(self.y_true.mean()),
+            "features": list(self.features.columns),
+            "numeric_features": numeric,
+            "categorical_features": [c for c in self.features if c not in numeric],
+            "sensitive_features": list(self.sensitive.columns),
+            "groups": {c: {str(k): int(v) for k, v in self.sensitive[c].value_counts().sort_index().items()}
+                       for c in self.sensitive},
+            "missing_sensitive": dict(self.missing_sensitive_counts or {}),
+            "text_column": None if self.text is None else self.text.name,
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _require_columns(frame: pd.DataFrame, names: list[str], role: str) -> None:
+    available = [str(c) for c in frame.columns]
+    for name in names:
+        if name not in frame.columns:
+            close = difflib.get_close_matches(name, available, n=3, cutoff=0.5)
+            hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+            raise DataError(f"The {role} column {name!r} is not in the data.{hint} "
+                            f"Available columns: {', '.join(available)}.")
+
+
+def _binarise_label(values: pd.Series, positive_label: Any, name: str) -> tuple[np.ndarray, Any, list]:
+    if values.isna().any():
+        raise DataError(f"The label column {name!r} has {int(values.isna().sum())} missing values. "
+                        "Drop those rows or fill them before the audit.")
+    distinct = sorted(values.unique().tolist(), key=str)
+    if positive_label is None:
+        as_set = set(distinct)
+        if as_set <= {0, 1} or as_set <= {False, True}:
+            positive_label = True if isinstance(distinct[0], (bool, np.bool_)) else 1
+        else:
+            shown = ", ".join(map(repr, distinct[:10])) + (" ..." if len(distinct) > 10 else "")
+            raise DataError(f"The label column {name!r} has {len(distinct)} distinct values ({shown}) and no "
+                            "positive class was given. Set data.positive_label to the value that means the "
+                            "favourable or predicted outcome (the others become the negative class).")
+    matches = values == positive_label
+    if not matches.any():
+        # a TOML string "1" for an integer label, or the other way round
+        matches = values.astype(str) == str(positive_label)
+        if not matches.any():
+            raise DataError(f"The positive label {positive_label!r} never occurs in the label column {name!r}. "
+                            f"Its values are: {', '.join(map(repr, distinct[:10]))}.")
+    return matches.to_numpy(dtype=bool), positive_label, distinct
+
+
+def _sensitive_groups(frame: pd.DataFrame, names: tuple[str, ...], policy: str):
+    groups = {}
+    missing_counts = {}
+    for name in names:
+        column = frame[name]
+        missing = int(column.isna().sum())
+        missing_counts[name] = missing
+        if missing and policy == "error":
+            raise DataError(f"The sensitive column {name!r} has {missing} missing values (NaN). They are not "
+                            f"audited as a group unless you ask: set data.missing_sensitive = \"group\" to audit "
+                            f"them as their own {MISSING_GROUP!r} group, or drop those rows first.")
+        groups[name] = column.astype(object).where(column.notna(), MISSING_GROUP).astype(str)
+    return pd.DataFrame(groups, index=frame.index), missing_counts
+
+
+def build_dataset(frame: pd.DataFrame, config: DataConfig, *, seed: int = 0) -> Dataset:
+    """Validate ``frame`` against the column roles in ``config`` and build the :class:`Dataset`."""
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"The data must be a pandas DataFrame. Got {type(frame).__name__} instead.")
+    if len(frame) == 0:
+        raise DataError("The data is empty (0 rows). An audit needs rows with labels and sensitive features.")
+    _require_columns(frame, [config.label], "label")
+    _require_columns(frame, list(config.sensitive), "sensitive")
+    for role in ("text", "prediction", "score"):
+        if getattr(config, role) is not None:
+            _require_columns(frame, [getattr(config, role)], role)
+    role_columns = {config.label, config.prediction, config.score, config.text} - {None}
+    if config.features is not None:
+        _require_columns(frame, list(config.features), "feature")
+        feature_names = list(config.features)
+    else:
+        feature_names = [c for c in frame.columns if c not in role_columns]
+    frame = frame.reset_index(drop=True)
+    if config.sample is not None and config.sample < len(frame):
+        frame = frame.sample(n=config.sample, random_state=seed).sort_index()
+    row_ids = frame.index.to_numpy()  # positions in the file, kept through sampling
+    frame = frame.reset_index(drop=True)
+
+    y_true, positive_label, label_values = _binarise_label(frame[config.label], config.positive_label,
+                                                           config.label)
+    sensitive, missing_counts = _sensitive_groups(frame, config.sensitive, config.missing_sensitive)
+    scores = None
+    if config.score is not None:
+        scores = pd.to_numeric(frame[config.score], errors="coerce")
+        if scores.isna().any():
+            raise DataError(f"The score column {config.score!r} has missing or non-numeric values. "
+                            "Scores must be numbers for every row.")
+    predictions = None
+    if config.prediction is not None:
+        predictions = frame[config.prediction]
+        if predictions.isna().any():
+            raise DataError(f"The prediction column {config.prediction!r} has "
+                            f"{int(predictions.isna().sum())} missing values. Every row needs a decision.")
+    return Dataset(
+        features=frame[feature_names],
+        y_true=y_true,
+        label_name=config.label,
+        positive_label=positive_label,
+        label_values=label_values,
+        sensitive=sensitive,
+        row_ids=row_ids,
+        text=frame[config.text] if config.text is not None else None,
+        predictions=predictions,
+        scores=scores,
+        missing_sensitive_counts=missing_counts,
+    )

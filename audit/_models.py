@@ -1,0 +1,365 @@
+"""Model adapters: one way to get decisions and scores out of scikit-learn, torch and plain callables.
+
+An adapter owns its model's device: it resolves it once (the model's own device), batches there, backs
+off on out-of-memory and always returns CPU numpy. Model kinds are detected by type name so that a
+scikit-learn audit never imports torch.
+"""
+
+from __future__ import annotations
+
+import pickle
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from audit._errors import DataError, ModelError, ResourceError
+
+__all__ = ["ModelAdapter", "Predictions", "make_adapter", "load_model", "PrecomputedAdapter"]
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """A model's decisions (bool, True = positive class) and, where it has them, its scores."""
+
+    y_pred: np.ndarray
+    scores: np.ndarray | None
+    score_kind: str | None  # "probability", "decision" or None
+
+
+def _type_names(obj: Any) -> set[str]:
+    return {f"{cls.__module__}.{cls.__qualname__}" for cls in type(obj).__mro__}
+
+
+def is_torch_module(obj: Any) -> bool:
+    return "torch.nn.modules.module.Module" in _type_names(obj)
+
+
+class ModelAdapter(ABC):
+    """The one interface the runner and the explainers use to call a model."""
+
+    kind: str = "model"
+    capabilities: frozenset[str] = frozenset()
+    device: str = "cpu"
+
+    def __init__(self, model: Any, *, threshold: float = 0.5) -> None:
+        self.model = model
+        self.threshold = threshold
+
+    @abstractmethod
+    def predict(self, features: pd.DataFrame) -> Predictions:
+        """Decisions and scores for every row of ``features``."""
+
+    def score(self, features: pd.DataFrame) -> np.ndarray:
+        """The real-valued output that explainers attribute (a probability or a decision value)."""
+        scores = self.predict(features).scores
+        if scores is None:
+            from audit._errors import CapabilityError
+
+            raise CapabilityError(f"The {self.kind} model gives decisions only (no probabilities or scores), "
+                                  "so its output cannot be attributed. Use a model with predict_proba or "
+                                  "decision_function.")
+        return scores
+
+    @property
+    def score_kind(self) -> str | None:
+        return None
+
+    def summary(self) -> dict[str, Any]:
+        return {"kind": self.kind, "type": type(self.model).__qualname__,
+                "module": type(self.model).__module__, "device": self.device,
+                "capabilities": sorted(self.capabilities), "threshold": self.threshold,
+                "score_kind": self.score_kind}
+
+
+def _positive_index(classes: Any, positive_label: Any) -> int:
+    classes = list(np.asarray(classes).tolist())
+    for index, cls in enumerate(classes):
+        if cls == positive_label or str(cls) == str(positive_label):
+            return index
+    if len(classes) == 2 and (set(classes) <= {0, 1} or set(classes) <= {False, True}):
+        return classes.index(1)  # trained on a 0/1 label: 1 is the positive class
+    raise ModelError(f"The model's classes are {classes}, and none of them is the positive label "
+                     f"{positive_label!r}. Train the model on the same label, or on a 0/1 label where 1 is "
+                     "the positive class.")
+
+
+class SklearnAdapter(ModelAdapter):
+    """Anything with ``predict_proba``, ``decision_function`` or ``predict`` (scikit-learn style)."""
+
+    kind = "sklearn"
+
+    def __init__(self, model: Any, *, positive_label: Any, threshold: float = 0.5, output: str = "auto") -> None:
+        super().__init__(model, threshold=threshold)
+        self._method = self._choose_method(model, output)
+        classes = getattr(model, "classes_", None)
+        self._classes = None if classes is None else list(np.asarray(classes).tolist())
+        self._positive = None if classes is None else _positive_index(classes, positive_label)
+        self._positive_label = positive_label
+        self.capabilities = frozenset({"labels"} | ({"scores"} if self._method != "predict" else set())
+                                      | ({"proba"} if self._method == "predict_proba" else set()))
+
+    @staticmethod
+    def _choose_method(model: Any, output: str) -> str:
+        wanted = {"probability": ["predict_proba"], "decision": ["decision_function"], "label": ["predict"],
+                  "auto": ["predict_proba", "decision_function", "predict"]}.get(output)
+        if wanted is None:
+            raise ModelError(f"model.output={output!r} does not apply to scikit-learn models. "
+                             "Use 'auto', 'probability', 'decision' or 'label'.")
+        for method in wanted:
+            if callable(getattr(model, method, None)):
+                return method
+        raise ModelError(f"The model ({type(model).__qualname__}) has no usable {' / '.join(wanted)} method. "
+                         "Pass a fitted classifier, a torch nn.Module, or a callable that returns scores.")
+
+    @property
+    def score_kind(self) -> str | None:
+        return {"predict_proba": "probability", "decision_function": "decision"}.get(self._method)
+
+    def _call(self, method: str, features: pd.DataFrame) -> np.ndarray:
+        try:
+            return np.asarray(getattr(self.model, method)(features))
+        except Exception as err:
+            expected = getattr(self.model, "feature_names_in_", None)
+            if expected is not None:
+                missing = [c for c in expected if c not in features.columns]
+                if missing:
+                    raise DataError(f"The model expects columns that the features lack: {missing}. "
+                                    "List them in data.features, or check the data file.") from err
+            raise ModelError(f"The model's {method}() failed on the audit data: {type(err).__name__}: {err}. "
+                             "Check that data.features match the columns the model was trained on.") from err
+
+    def predict(self, features: pd.DataFrame) -> Predictions:
+        if self._method == "predict_proba":
+            proba = self._call("predict_proba", features)
+            index = self._positive if self._positive is not None else proba.shape[1] - 1
+            scores = proba[:, index].astype(float)
+            return Predictions(scores >= self.threshold, scores, "probability")
+        if self._method == "decision_function":
+            decision = self._call("decision_function", features).astype(float)
+            if decision.ndim != 1:
+                raise ModelError("decision_function returned one column per class; binary audits need one "
+                                 "value per row. Use predict_proba, or a binary model.")
+            if self._positive == 0:
+                decision = -decision
+            return Predictions(decision > 0, decision, "decision")
+        labels = self._call("predict", features)
+        positive = self._classes[self._positive] if self._positive is not None else self._positive_label
+        return Predictions(_equals(labels, positive), None, None)
+
+
+def _equals(values: np.ndarray, target: Any) -> np.ndarray:
+    values = np.asarray(values)
+    hits = values == target
+    if not np.any(hits) and values.dtype.kind in "OUS":
+        hits = values.astype(str) == str(target)
+    return np.asarray(hits, dtype=bool)
+
+
+def _to_probability(raw: np.ndarray, output: str, where: str) -> tuple[np.ndarray, str]:
+    """Turn a model's raw output (n,), (n, 1) or (n, 2) into positive-class scores."""
+    raw = np.asarray(raw, dtype=float)
+    if raw.ndim == 2 and raw.shape[1] == 1:
+        raw = raw[:, 0]
+    if raw.ndim == 2 and raw.shape[1] == 2:
+        if output in ("probability", "auto") and np.all((raw >= 0) & (raw <= 1)) \
+                and np.allclose(raw.sum(axis=1), 1.0, atol=1e-4):
+            return raw[:, 1], "probability"
+        shifted = raw - raw.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        return exp[:, 1] / exp.sum(axis=1), "probability"
+    if raw.ndim != 1:
+        raise ModelError(f"{where} returned an array of shape {raw.shape}; a binary audit needs shape (n,), "
+                         "(n, 1) or (n, 2).")
+    if output == "logit" or (output == "auto" and (raw.min(initial=0) < 0 or raw.max(initial=0) > 1)):
+        return 1.0 / (1.0 + np.exp(-raw)), "probability"
+    if output == "label":
+        return raw, "label"
+    return raw, "probability"
+
+
+class CallableAdapter(ModelAdapter):
+    """A plain function ``f(features: DataFrame) -> scores or labels``."""
+
+    kind = "callable"
+
+    def __init__(self, model: Callable, *, threshold: float = 0.5, output: str = "auto") -> None:
+        super().__init__(model, threshold=threshold)
+        self.output = output
+        self.capabilities = frozenset({"labels", "scores"}) if output != "label" else frozenset({"labels"})
+
+    @property
+    def score_kind(self) -> str | None:
+        return None if self.output == "label" else "probability"
+
+    def predict(self, features: pd.DataFrame) -> Predictions:
+        try:
+            raw = np.asarray(self.model(features))
+        except Exception as err:
+            raise ModelError(f"The model function failed on the audit data: {type(err).__name__}: {err}.") from err
+        if len(raw) != len(features):
+            raise ModelError(f"The model function returned {len(raw)} values for {len(features)} rows. "
+                             "It must return one score or label per row.")
+        if self.output == "label" or raw.dtype == bool:
+            return Predictions(raw.astype(bool), None, None)
+        scores, kind = _to_probability(raw, self.output, "The model function")
+        return Predictions(scores >= self.threshold, scores, kind)
+
+
+class TorchAdapter(ModelAdapter):
+    """A torch ``nn.Module`` that maps a float tensor (n, d) to logits or probabilities.
+
+    Batches run on the model's own device under ``torch.inference_mode``; a CUDA out-of-memory error
+    halves the batch and retries.
+    """
+
+    kind = "torch"
+
+    def __init__(self, model: Any, *, threshold: float = 0.5, output: str = "auto", batch_size: int = 4096,
+                 device: str = "auto") -> None:
+        super().__init__(model, threshold=threshold)
+        import torch
+
+        self._torch = torch
+        self.output = output
+        self.batch_size = batch_size
+        parameter = next(iter(model.parameters()), None)
+        model_device = parameter.device if parameter is not None else torch.device("cpu")
+        if device not in ("auto", str(model_device)) and torch.device(device) != model_device:
+            raise ModelError(f"model.device={device!r} but the model lives on {model_device}. The toolkit never "
+                             "moves a model: move it yourself, or set model.device = \"auto\".")
+        self.device = str(model_device)
+        self.capabilities = frozenset({"labels", "scores", "gradients"})
+
+    @property
+    def score_kind(self) -> str | None:
+        return "probability"
+
+    def _tensor(self, features: pd.DataFrame):
+        non_numeric = [c for c in features if not pd.api.types.is_numeric_dtype(features[c])]
+        if non_numeric:
+            raise DataError(f"A torch model takes numeric features only, but {non_numeric} are not numeric. "
+                            "Encode them into numbers first, or wrap the model with its preprocessing in a "
+                            "callable.")
+        return self._torch.tensor(features.to_numpy(dtype=np.float32))  # a copy: pandas may hand out read-only views
+
+    def raw_output(self, features: pd.DataFrame) -> np.ndarray:
+        torch = self._torch
+        inputs = self._tensor(features)
+        outputs, start, batch = [], 0, self.batch_size
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                while start < len(inputs):
+                    try:
+                        chunk = inputs[start:start + batch].to(self.device)
+                        outputs.append(self.model(chunk).float().cpu().numpy())
+                        start += batch
+                    except torch.cuda.OutOfMemoryError as err:
+                        if batch == 1:
+                            raise ResourceError("The model ran out of GPU memory on a single row.") from err
+                        batch = max(1, batch // 2)
+                        torch.cuda.empty_cache()
+        except (ResourceError, DataError):
+            raise
+        except Exception as err:
+            raise ModelError(f"The torch model failed on the audit data: {type(err).__name__}: {err}. "
+                             f"It receives a float32 tensor of shape (batch, {inputs.shape[1]}).") from err
+        finally:
+            self.model.train(was_training)
+        return np.concatenate(outputs) if outputs else np.empty((0,))
+
+    def predict(self, features: pd.DataFrame) -> Predictions:
+        scores, kind = _to_probability(self.raw_output(features), self.output, "The torch model")
+        if kind == "label":
+            return Predictions(scores.astype(bool), None, None)
+        return Predictions(scores >= self.threshold, scores, kind)
+
+
+class PrecomputedAdapter(ModelAdapter):
+    """No model: decisions (and optional scores) are columns of the data, as a vendor's tool gives them."""
+
+    kind = "predictions"
+
+    def __init__(self, predictions: pd.Series, scores: pd.Series | None, *, positive_label: Any,
+                 threshold: float = 0.5) -> None:
+        super().__init__(None, threshold=threshold)
+        values = predictions.to_numpy()
+        distinct = set(pd.unique(predictions).tolist())
+        if distinct <= {0, 1} or distinct <= {False, True}:
+            y_pred = values.astype(bool)
+        else:
+            y_pred = _equals(values, positive_label)
+            if not y_pred.any() and str(positive_label) not in {str(v) for v in distinct}:
+                raise DataError(f"The prediction column {predictions.name!r} holds {sorted(map(str, distinct))[:10]}; "
+                                f"expected 0/1, True/False or the label's own values (positive: {positive_label!r}).")
+        self._predictions = Predictions(y_pred, None if scores is None else scores.to_numpy(dtype=float),
+                                        None if scores is None else "probability")
+        self.capabilities = frozenset({"labels"})
+
+    def predict(self, features: pd.DataFrame) -> Predictions:
+        return self._predictions
+
+    def summary(self) -> dict[str, Any]:
+        return {"kind": self.kind, "type": None, "module": None, "device": None, "capabilities": ["labels"],
+                "threshold": self.threshold, "score_kind": self._predictions.score_kind}
+
+
+def make_adapter(model: Any, *, positive_label: Any, kind: str = "auto", output: str = "auto",
+                 threshold: float = 0.5, batch_size: int = 4096, device: str = "auto") -> ModelAdapter:
+    """Wrap ``model`` in the adapter that fits it."""
+    if isinstance(model, ModelAdapter):
+        return model
+    if kind in ("auto", "torch") and is_torch_module(model):
+        return TorchAdapter(model, threshold=threshold, output=output, batch_size=batch_size, device=device)
+    if kind == "torch":
+        raise ModelError(f"model.kind='torch' but the model is a {type(model).__qualname__}, not a torch nn.Module.")
+    has_method = any(callable(getattr(model, m, None)) for m in ("predict_proba", "decision_function", "predict"))
+    if kind in ("auto", "sklearn") and has_method:
+        return SklearnAdapter(model, positive_label=positive_label, threshold=threshold, output=output)
+    if kind in ("auto", "callable") and callable(model) and not has_method:
+        return CallableAdapter(model, threshold=threshold, output=output)
+    raise ModelError(f"The model ({type(model).__qualname__}) has no usable predict method: expected "
+                     "predict_proba, decision_function or predict (scikit-learn style), a torch nn.Module, or a "
+                     "callable that maps a DataFrame of features to scores.")
+
+
+def _is_torchscript(path: Path) -> bool:
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.endswith("/constants.pkl") for name in archive.namelist())
+
+
+def load_model(path: str | Path) -> Any:
+    """Load a model file: joblib/pickle (``.joblib``, ``.pkl``, ``.pickle``) or torch (``.pt``, ``.pth``).
+
+    Both formats run code from the file when loaded: load only models you trust.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"The model file {str(path)!r} does not exist. Check model.path in the config.")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".joblib", ".pkl", ".pickle"):
+            import joblib
+
+            return joblib.load(path)
+        if suffix in (".pt", ".pth"):
+            import torch
+
+            if _is_torchscript(path):
+                return torch.jit.load(str(path), map_location="cpu")
+            return torch.load(path, map_location="cpu", weights_only=False)  # a pickled nn.Module
+    except (pickle.UnpicklingError, EOFError, ValueError, OSError, ModuleNotFoundError, AttributeError,
+            RuntimeError) as err:
+        raise ModelError(f"The model file {str(path)!r} could not be loaded: {type(err).__name__}: {err}. "
+                         "Check that it is complete and that the packages it was saved with are installed.") from err
+    raise ModelError(f"Cannot load the model file {str(path)!r}: expected .joblib, .pkl, .pickle, .pt or .pth. "
+                     f"Got {suffix or '(no suffix)'!r} instead.")

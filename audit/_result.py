@@ -1,0 +1,160 @@
+"""The one serialisable audit result. Reports and the gate read only this; see docs/result-schema.md."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audit._errors import ConfigError
+from audit._fairness import Disparity, FairnessTable, GroupRow
+
+__all__ = ["AuditResult", "AttributionSummary", "Failure", "Finding", "Skipped", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = "1.0"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something a reader should look at: a large disparity, heavy reliance on a sensitive feature, ..."""
+
+    kind: str  # "disparity", "reliance", "small_group", "completeness"
+    severity: str  # "info", "warning"
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A step that crashed. Recorded and shown, never dropped: "crashed" must not look like "nothing found"."""
+
+    step: str
+    error_type: str
+    message: str
+    traceback: str = ""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A step that did not run on purpose, with the reason (e.g. explainers when there is no model)."""
+
+    step: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AttributionSummary:
+    """What one attribution method found, summarised for the report (no per-row data beyond a sample)."""
+
+    method: str
+    output_space: str
+    n_examples: int
+    features: list[str]
+    global_importance: dict[str, float]
+    mean_attribution: dict[str, float]
+    importance_by_group: dict[str, dict[str, dict[str, float]]]  # sensitive feature -> group -> feature -> value
+    reliance_on_sensitive: float | None
+    sensitive_features_in_model: list[str]
+    completeness_error_max: float | None
+    completeness_error_median: float | None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def top_features(self, k: int = 5) -> list[tuple[str, float]]:
+        return sorted(self.global_importance.items(), key=lambda kv: -kv[1])[:k]
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: tuples to lists, numpy scalars to Python, non-finite floats to None."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """Everything an audit found, independent of the model: it renders and gates without it."""
+
+    title: str
+    data: dict[str, Any]
+    model: dict[str, Any]
+    fairness: list[FairnessTable]
+    attributions: list[AttributionSummary]
+    findings: list[Finding]
+    failures: list[Failure]
+    skipped: list[Skipped]
+    provenance: dict[str, Any]
+    config: dict[str, Any]
+    schema_version: str = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(asdict(self))
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> AuditResult:
+        version = raw.get("schema_version") if isinstance(raw, dict) else None
+        if version is None:
+            raise ConfigError("This JSON is not an audit result: it has no 'schema_version'. "
+                              "Pass the audit.json that `audit run` or `audit demo` wrote.")
+        if str(version).split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+            raise ConfigError(f"The audit result has schema_version {version!r}; this audit-toolkit reads "
+                              f"{SCHEMA_VERSION.split('.')[0]}.x. Re-run the audit with this version.")
+        try:
+            return cls(
+                title=raw["title"], data=raw["data"], model=raw["model"],
+                fairness=[_table_from_dict(t) for t in raw["fairness"]],
+                attributions=[AttributionSummary(**a) for a in raw["attributions"]],
+                findings=[Finding(**f) for f in raw["findings"]],
+                failures=[Failure(**f) for f in raw["failures"]],
+                skipped=[Skipped(**s) for s in raw["skipped"]],
+                provenance=raw["provenance"], config=raw["config"], schema_version=version,
+            )
+        except (KeyError, TypeError) as err:
+            raise ConfigError(f"The audit result is incomplete or malformed ({type(err).__name__}: {err}). "
+                              "It may have been edited or truncated; re-run the audit.") from err
+
+    @classmethod
+    def from_json(cls, text: str) -> AuditResult:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"The audit result is not valid JSON: {err}.") from err
+        return cls.from_dict(raw)
+
+    @classmethod
+    def load(cls, path: str | Path) -> AuditResult:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError as err:
+            raise ConfigError(f"The audit result {str(path)!r} does not exist. Check the path.") from err
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(f"The audit result {str(path)!r} cannot be read: {err}.") from err
+        return cls.from_json(text)
+
+    def _repr_html_(self) -> str:  # Jupyter shows the full report inline
+        from reports import render_html
+
+        return render_html(self)
+
+
+def _table_from_dict(raw: dict[str, Any]) -> FairnessTable:
+    return FairnessTable(
+        sensitive_features=tuple(raw["sensitive_features"]),
+        metrics=tuple(raw["metrics"]),
+        groups=[GroupRow(**g) for g in raw["groups"]],
+        overall=raw["overall"],
+        disparities={k: Disparity(**d) for k, d in raw["disparities"].items()},
+        min_group_size=raw["min_group_size"],
+        disparities_reliable={k: Disparity(**d) for k, d in raw.get("disparities_reliable", {}).items()},
+    )

@@ -1,0 +1,210 @@
+"""The audit runner: the one place that wires data, model, fairness and explainers into an AuditResult."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audit._config import AuditConfig
+from audit._data import Dataset, build_dataset, read_table
+from audit._errors import ConfigError, ModelError
+from audit._fairness import FairnessTable, group_metrics
+from audit._models import ModelAdapter, PrecomputedAdapter, is_torch_module, load_model, make_adapter
+from audit._provenance import environment, now_iso, package_versions, sha256_file, sha256_text
+from audit._result import AttributionSummary, AuditResult, Failure, Finding, Skipped
+
+__all__ = ["run_audit"]
+
+_DISPARITY_METRICS = ("selection_rate", "tpr", "fpr", "accuracy", "precision")
+
+
+class _Steps:
+    """Progress over the audit's steps (a tqdm bar on stderr unless quiet)."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=total, desc="audit", unit="step", disable=quiet, leave=False)
+        self.timings: dict[str, float] = {}
+        self._current: tuple[str, float] | None = None
+
+    def start(self, name: str) -> None:
+        self._bar.set_postfix_str(name)
+        self._current = (name, time.perf_counter())
+
+    def done(self) -> None:
+        if self._current is not None:
+            name, began = self._current
+            self.timings[name] = round(time.perf_counter() - began, 4)
+        self._bar.update(1)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: Any = None,
+              quiet: bool = True, extra_provenance: dict[str, Any] | None = None) -> AuditResult:
+    """Run a full audit. ``data``/``model`` override ``config.data.path``/``config.model.path``.
+
+    Bad input raises an :class:`AuditError` before any work is done. A fairness table or explainer that
+    crashes is recorded in ``result.failures`` and the audit goes on.
+    """
+    started_at, clock = now_iso(), time.perf_counter()
+    hashes: dict[str, str] = {"config": sha256_text(repr(config.to_dict()))}
+    if data is None:
+        if config.data.path is None:
+            raise ConfigError("No data: set data.path in the config, or pass data= to run_audit().")
+        data = read_table(config.data.path)
+        hashes["data"] = sha256_file(config.data.path)
+    dataset = build_dataset(data, config.data, seed=config.seed)
+    adapter = _make_model_adapter(config, dataset, model, hashes)
+
+    steps = _Steps(total=2 + len(config.data.sensitive_groupings) + len(config.explainers.methods), quiet=quiet)
+    failures: list[Failure] = []
+    skipped: list[Skipped] = []
+    try:
+        steps.start("predict")
+        predictions = adapter.predict(dataset.features)
+        steps.done()
+        tables = []
+        for grouping in config.data.sensitive_groupings:
+            steps.start(f"fairness {' x '.join(grouping)}")
+            table = _guarded(failures, f"fairness: {' x '.join(grouping)}", lambda: group_metrics(
+                y_true=dataset.y_true, y_pred=predictions.y_pred, sensitive=dataset.sensitive[list(grouping)],
+                metrics=config.fairness.metrics, min_group_size=config.fairness.min_group_size))
+            if table is not None:
+                tables.append(table)
+            steps.done()
+        attributions = []
+        if isinstance(adapter, PrecomputedAdapter):
+            skipped += [Skipped(f"explainer: {m}", "No model was given (predictions come from the data), so "
+                                "there is nothing to attribute. Set model.path to explain a model.")
+                        for m in config.explainers.methods]
+        else:
+            for method in config.explainers.methods:
+                steps.start(f"explain {method}")
+                summary = _guarded(failures, f"explainer: {method}",
+                                   lambda: _explain(method, config, dataset, adapter))
+                if summary is not None:
+                    attributions.append(summary)
+                steps.done()
+        findings = _findings(tables, attributions, config)
+    finally:
+        steps.close()
+
+    provenance = {
+        "started_at": started_at, "finished_at": now_iso(), "duration_s": round(time.perf_counter() - clock, 3),
+        "seed": config.seed, "sha256": hashes, "packages": package_versions(), "environment": environment(),
+        "device": adapter.device, "timings_s": steps.timings, **(extra_provenance or {}),
+    }
+    model_summary = adapter.summary()
+    model_summary["positive_rate_predicted"] = float(predictions.y_pred.mean())
+    if dataset.y_true is not None:
+        model_summary["accuracy"] = float((predictions.y_pred == dataset.y_true).mean())
+    return AuditResult(title=config.title, data=dataset.summary(), model=model_summary, fairness=tables,
+                       attributions=attributions, findings=findings, failures=failures, skipped=skipped,
+                       provenance=provenance, config=config.to_dict())
+
+
+def _make_model_adapter(config: AuditConfig, dataset: Dataset, model: Any, hashes: dict) -> ModelAdapter:
+    if model is None and config.model.path is not None:
+        model = load_model(config.model.path)
+        hashes["model"] = sha256_file(config.model.path)
+        if config.model.device not in ("auto", "cpu") and is_torch_module(model):
+            model = model.to(config.model.device)  # a model we loaded ourselves goes where the config asks
+    if model is None:
+        if dataset.predictions is None:
+            raise ModelError("No model and no predictions: set model.path, pass model= to run_audit(), or name "
+                             "the column that holds the model's decisions in data.prediction.")
+        return PrecomputedAdapter(dataset.predictions, dataset.scores, positive_label=dataset.positive_label,
+                                  threshold=config.model.threshold)
+    return make_adapter(model, positive_label=dataset.positive_label, kind=config.model.kind,
+                        output=config.model.output, threshold=config.model.threshold,
+                        batch_size=config.model.batch_size, device=config.model.device)
+
+
+def _guarded(failures: list[Failure], step: str, work):
+    """Run one audit step; a crash becomes a recorded Failure instead of ending the audit."""
+    try:
+        return work()
+    except Exception as err:  # recorded, shown in the report, never dropped
+        failures.append(Failure(step=step, error_type=type(err).__name__, message=str(err),
+                                traceback=traceback.format_exc(limit=8)))
+        return None
+
+
+def _explain(method: str, config: AuditConfig, dataset: Dataset, adapter: ModelAdapter) -> AttributionSummary:
+    from explainers import get_explainer
+
+    settings = config.explainers
+    rng = np.random.default_rng(config.seed)
+    n = len(dataset)
+    explained = np.sort(rng.choice(n, size=min(settings.sample_size, n), replace=False))
+    background = np.sort(rng.choice(n, size=min(settings.background_size, n), replace=False))
+    explainer = get_explainer(method, background_size=settings.background_size, seed=config.seed)
+    attribution = explainer.explain(adapter, dataset.features.iloc[explained].reset_index(drop=True),
+                                    background=dataset.features.iloc[background].reset_index(drop=True),
+                                    row_ids=dataset.row_ids[explained])
+    groups = dataset.sensitive.iloc[explained]
+    in_model = [name for name in dataset.sensitive.columns if name in attribution.feature_names]
+    error = attribution.completeness_error
+    return AttributionSummary(
+        method=attribution.method, output_space=attribution.output_space, n_examples=len(explained),
+        features=attribution.feature_names, global_importance=attribution.global_importance(),
+        mean_attribution=attribution.mean_attribution(),
+        importance_by_group={c: attribution.by_group(groups[c].to_numpy()) for c in groups.columns},
+        reliance_on_sensitive=attribution.reliance(in_model) if in_model else None,
+        sensitive_features_in_model=in_model,
+        completeness_error_max=None if error is None else float(np.max(error)),
+        completeness_error_median=None if error is None else float(np.median(error)),
+        # timings vary run to run: they belong to provenance, so that the rest of the result is reproducible
+        meta={k: v for k, v in attribution.meta.items()
+              if isinstance(v, (str, int, float, bool)) and k != "runtime_s"},
+    )
+
+
+def _findings(tables: list[FairnessTable], attributions: list[AttributionSummary],
+              config: AuditConfig) -> list[Finding]:
+    findings = []
+    threshold = config.fairness.ratio_threshold
+    for table in tables:
+        for metric, disparity in table.disparities_reliable.items():
+            if metric not in _DISPARITY_METRICS or disparity.ratio is None or disparity.ratio >= threshold:
+                continue
+            worst = next(g for g in table.groups if g.name == disparity.worst_group)
+            best = next(g for g in table.groups if g.name == disparity.best_group)
+            findings.append(Finding(
+                kind="disparity", severity="warning",
+                message=(f"{metric} by {table.name}: {worst.name} has {worst.values[metric]:.3f} against "
+                         f"{best.values[metric]:.3f} for {best.name}, a ratio of {disparity.ratio:.2f} "
+                         f"(below {threshold:g}; groups whose {metric} rests on {table.min_group_size}+ rows)."),
+                evidence={"table": table.name, "metric": metric, "ratio": disparity.ratio,
+                          "difference": disparity.difference, "worst_group": worst.name,
+                          "best_group": best.name, "worst_n": worst.n, "best_n": best.n}))
+        small_groups = [g.name for g in table.groups if g.small]
+        if small_groups:
+            findings.append(Finding(
+                kind="small_group", severity="info",
+                message=(f"{len(small_groups)} group(s) of {table.name} have fewer than {table.min_group_size} rows; "
+                         f"their metrics are uncertain: {', '.join(small_groups[:8])}"
+                         f"{' ...' if len(small_groups) > 8 else ''}."),
+                evidence={"table": table.name, "groups": small_groups}))
+    for summary in attributions:
+        if summary.reliance_on_sensitive is not None and summary.reliance_on_sensitive >= 0.05:
+            findings.append(Finding(
+                kind="reliance", severity="warning",
+                message=(f"{summary.method}: {summary.reliance_on_sensitive:.1%} of the attribution falls on the "
+                         f"sensitive features {', '.join(summary.sensitive_features_in_model)}, which the model "
+                         "takes as inputs."),
+                evidence={"method": summary.method, "share": summary.reliance_on_sensitive}))
+        if summary.completeness_error_max is not None and summary.completeness_error_max > 1e-3:
+            findings.append(Finding(
+                kind="completeness", severity="warning",
+                message=(f"{summary.method}: attributions do not add up to the model output (largest gap "
+                         f"{summary.completeness_error_max:.3g} {summary.output_space}); trust them less."),
+                evidence={"method": summary.method, "max": summary.completeness_error_max}))
+    return findings

@@ -1,0 +1,63 @@
+"""The one result type of every explainer: per-example attributions with the shape of the inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Attribution"]
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Attributions of one method for a set of rows.
+
+    ``values[i, j]`` is feature ``j``'s contribution to ``outputs[i]`` relative to ``base_values[i]``, in
+    ``output_space`` units (``"probability"``, ``"log-odds"`` or ``"decision"``). For additive methods
+    ``base_values + values.sum(1)`` should equal ``outputs``; ``completeness_error`` is that gap per row,
+    the built-in quality check.
+    """
+
+    method: str
+    granularity: str  # "feature" (tabular) or "token" (text)
+    feature_names: list[str]
+    values: np.ndarray  # (n_rows, n_features), float
+    base_values: np.ndarray  # (n_rows,)
+    outputs: np.ndarray  # (n_rows,) the model output explained
+    output_space: str
+    row_ids: np.ndarray  # (n_rows,) ids of the explained rows in the dataset
+    completeness_error: np.ndarray | None = None  # (n_rows,) |base + sum - output|
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n, d = len(self.row_ids), len(self.feature_names)
+        if self.values.shape != (n, d):
+            raise ValueError(f"Attribution values must have shape (n_rows, n_features) = {(n, d)}. "
+                             f"Got {self.values.shape} instead.")
+
+    def global_importance(self) -> dict[str, float]:
+        """Mean absolute attribution per feature."""
+        return dict(zip(self.feature_names, np.abs(self.values).mean(axis=0).tolist()))
+
+    def mean_attribution(self) -> dict[str, float]:
+        """Mean signed attribution per feature (which way a feature pushes on average)."""
+        return dict(zip(self.feature_names, self.values.mean(axis=0).tolist()))
+
+    def by_group(self, groups: np.ndarray) -> dict[str, dict[str, float]]:
+        """Mean absolute attribution per feature within each group (``groups`` aligned with the rows)."""
+        groups = np.asarray(groups)
+        result = {}
+        for group in sorted(set(groups.tolist()), key=str):
+            mask = groups == group
+            result[str(group)] = dict(zip(self.feature_names, np.abs(self.values[mask]).mean(axis=0).tolist()))
+        return result
+
+    def reliance(self, features: list[str]) -> float:
+        """Share of the total absolute attribution that falls on ``features``."""
+        total = np.abs(self.values).sum()
+        if total == 0:
+            return 0.0
+        columns = [self.feature_names.index(f) for f in features if f in self.feature_names]
+        return float(np.abs(self.values[:, columns]).sum() / total)

@@ -1,0 +1,78 @@
+"""HTML rendering: view models from the result, one jinja2 environment with autoescape, partial templates."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from audit._result import AuditResult
+from reports import _figures
+
+__all__ = ["render_html"]
+
+
+@lru_cache(maxsize=1)
+def _environment():
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("reports", "templates"),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True,
+    )
+    environment.filters["num"] = _format_number
+    return environment
+
+
+@lru_cache(maxsize=1)
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    # A literal "</script>" inside the bundle would end the tag early.
+    return get_plotlyjs().replace("</script", "<\\/script")
+
+
+def _format_number(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}" if abs(value) >= 10 ** -digits or value == 0 else f"{value:.2e}"
+    return str(value)
+
+
+def _view(result: AuditResult) -> dict[str, Any]:
+    figures: list[dict[str, Any]] = []
+
+    def add(figure: dict[str, Any]) -> str:
+        figures.append(figure)
+        return f"figure-{len(figures) - 1}"
+
+    tables = [{"table": t, "figure_id": add(_figures.fairness_figure(t)),
+               "disparities": [(t.disparities[m], t.disparities_reliable.get(m))
+                               for m in t.metrics if m in t.disparities]}
+              for t in result.fairness]
+    attributions = []
+    for summary in result.attributions:
+        attributions.append({
+            "summary": summary,
+            "figure_id": add(_figures.importance_figure(summary)),
+            "group_figures": [(name, add(_figures.group_importance_figure(summary, name)))
+                              for name in summary.importance_by_group],
+            "top": summary.top_features(5),
+        })
+    warnings = [f for f in result.findings if f.severity == "warning"]
+    return {
+        "result": result, "tables": tables, "attributions": attributions, "figures": figures,
+        "warnings": warnings, "infos": [f for f in result.findings if f.severity != "warning"],
+        "plotly_js": _plotly_js(),
+    }
+
+
+def render_html(result: AuditResult) -> str:
+    """The report as one self-contained HTML document (plotly.js embedded once, no external requests)."""
+    return _environment().get_template("report.html.j2").render(**_view(result))

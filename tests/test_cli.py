@@ -1,0 +1,107 @@
+import json
+import subprocess
+import sys
+
+import joblib
+import pandas as pd
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from audit.cli import main
+
+
+def test_demo_end_to_end_on_a_sample(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--sample", "2000", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "2,000 rows" in printed and "groups by sex x race" in printed
+    assert "top features (shap_tree" in printed and f"Report: {out / 'report.html'}" in printed
+    result = json.loads((out / "audit.json").read_text())
+    assert result["data"]["n_rows"] == 2000 and result["failures"] == []
+    assert (out / "report.html").stat().st_size > 1_000_000
+
+
+@pytest.fixture()
+def user_project(tmp_path, biased_frame):
+    biased_frame.to_csv(tmp_path / "data.csv", index=False)
+    model = LogisticRegression().fit(biased_frame[["x1", "x2"]], biased_frame["label"])
+    joblib.dump(model, tmp_path / "model.joblib")
+    (tmp_path / "audit.toml").write_text(
+        'title = "User audit"\n[data]\npath = "data.csv"\nlabel = "label"\nsensitive = ["group"]\n'
+        'features = ["x1", "x2"]\n[model]\npath = "model.joblib"\n'
+        '[explainers]\nsample_size = 50\nbackground_size = 20\n[output]\ndir = "out"\n')
+    return tmp_path
+
+
+def test_run_with_a_config(user_project, capsys):
+    assert main(["run", str(user_project / "audit.toml"), "--quiet"]) == 0
+    result = json.loads((user_project / "out" / "audit.json").read_text())
+    assert result["title"] == "User audit"
+    assert result["attributions"][0]["method"] == "shap_permutation"
+    assert len(result["provenance"]["sha256"]["data"]) == 64 and len(result["provenance"]["sha256"]["model"]) == 64
+
+
+def test_run_with_a_torch_model(user_project):
+    torch.manual_seed(0)
+    torch.save(torch.nn.Sequential(torch.nn.Linear(2, 1)), user_project / "net.pt")
+    config = (user_project / "audit.toml").read_text().replace("model.joblib", "net.pt")
+    (user_project / "torch.toml").write_text(config)
+    assert main(["run", str(user_project / "torch.toml"), "--out", str(user_project / "t"), "--quiet"]) == 0
+    result = json.loads((user_project / "t" / "audit.json").read_text())
+    assert result["model"]["kind"] == "torch" and result["model"]["device"] == "cpu"
+
+
+def test_bad_input_exits_2_with_a_message_and_writes_nothing(user_project, capsys):
+    config = (user_project / "audit.toml").read_text().replace('sensitive = ["group"]', 'sensitive = ["gruop"]')
+    (user_project / "bad.toml").write_text(config)
+    assert main(["run", str(user_project / "bad.toml"), "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert "audit: error: The sensitive column 'gruop' is not in the data. Did you mean 'group'?" in error
+    assert "Traceback" not in error
+    assert not (user_project / "out").exists()
+
+
+def test_missing_model_file_and_unknown_explainer_exit_2(user_project, capsys):
+    text = (user_project / "audit.toml").read_text()
+    (user_project / "m.toml").write_text(text.replace("model.joblib", "missing.joblib"))
+    assert main(["run", str(user_project / "m.toml")]) == 2
+    assert "The model file" in capsys.readouterr().err
+    (user_project / "e.toml").write_text(text.replace("sample_size = 50", 'methods = ["lime_text"]\nsample_size = 50'))
+    assert main(["run", str(user_project / "e.toml")]) == 2
+    assert "Known explainers: shap, shap_permutation, shap_tree." in capsys.readouterr().err
+
+
+def test_report_re_renders_without_the_model(user_project, capsys):
+    assert main(["run", str(user_project / "audit.toml"), "--quiet"]) == 0
+    (user_project / "model.joblib").unlink()
+    target = user_project / "again.html"
+    assert main(["report", str(user_project / "out" / "audit.json"), "-o", str(target)]) == 0
+    assert target.read_text().startswith("<!DOCTYPE html>")
+    (user_project / "broken.json").write_text("{")
+    assert main(["report", str(user_project / "broken.json"), "-o", str(user_project / "x.html")]) == 2
+    assert not (user_project / "x.html").exists()
+
+
+def test_unexpected_failure_exits_3(user_project, monkeypatch, capsys):
+    import audit._runner
+
+    monkeypatch.setattr(audit._runner, "build_dataset", lambda *a, **k: 1 / 0)
+    assert main(["run", str(user_project / "audit.toml"), "--quiet"]) == 3
+    assert "unexpected failure (ZeroDivisionError" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [[], ["demo"], ["run"], ["report"]])
+def test_every_subcommand_has_help(command):
+    done = subprocess.run([sys.executable, "-m", "audit", *command, "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "usage: audit" in done.stdout
+
+
+def test_precomputed_predictions_from_a_config(tmp_path, biased_frame, capsys):
+    biased_frame.to_parquet(tmp_path / "vendor.parquet")
+    (tmp_path / "v.toml").write_text('[data]\npath = "vendor.parquet"\nlabel = "label"\nsensitive = ["group"]\n'
+                                     'prediction = "decision"\n')
+    assert main(["run", str(tmp_path / "v.toml"), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    assert "skipped: explainer: shap: No model was given" in capsys.readouterr().out
+    result = pd.read_json(tmp_path / "o" / "audit.json", typ="series")
+    assert result["model"]["kind"] == "predictions"

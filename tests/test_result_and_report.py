@@ -1,0 +1,149 @@
+import json
+import re
+
+import html5lib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from audit import AuditConfig, AuditResult, ConfigError, DataConfig, ExplainerConfig, run_audit
+from reports import render_html
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def demo_result(adult_test, adult_model):
+    from audit._demo import demo_config
+
+    return run_audit(demo_config(sample=3000), data=adult_test, model=adult_model)
+
+
+@pytest.fixture()
+def xss_result(biased_frame):
+    frame = biased_frame.assign(group=biased_frame["group"].map({"A": "A", "B": XSS}))
+    frame = frame.rename(columns={"x1": f"feature {XSS}"})
+    features = [f"feature {XSS}", "x2"]
+    model = LogisticRegression().fit(frame[features], frame["label"])
+    config = AuditConfig(data=DataConfig(label="label", sensitive=("group",), features=tuple(features)),
+                         explainers=ExplainerConfig(methods=("shap",), sample_size=30, background_size=20),
+                         title=f"Audit {XSS}")
+    return run_audit(config, data=frame, model=model)
+
+
+def test_json_round_trip_is_lossless(demo_result):
+    text = demo_result.to_json()
+    again = AuditResult.from_json(text)
+    assert again.to_json() == text
+    raw = json.loads(text)
+    assert raw["schema_version"] == "1.0"
+    assert "NaN" not in text and "Infinity" not in text
+    assert raw["provenance"]["seed"] == 0 and raw["provenance"]["packages"]["numpy"]
+
+
+def test_result_content_for_the_demo(demo_result):
+    assert [t.name for t in demo_result.fairness] == ["sex", "race", "sex x race"]
+    assert demo_result.failures == []
+    shap = demo_result.attributions[0]
+    assert shap.method == "shap_tree" and shap.completeness_error_max < 1e-6
+    assert set(shap.importance_by_group) == {"sex", "race"}
+    assert shap.sensitive_features_in_model == ["sex", "race"]
+    # The Adult model selects women far less often than men: a disparity finding must say so.
+    sex = demo_result.fairness[0]
+    assert sex.disparities["selection_rate"].worst_group == "sex=Female"
+    assert sex.disparities["selection_rate"].ratio < 0.5
+    assert any(f.kind == "disparity" and f.evidence["table"] == "sex" and f.evidence["metric"] == "selection_rate"
+               for f in demo_result.findings)
+
+
+def test_same_inputs_and_seed_give_the_same_numbers(adult_test, adult_model, demo_result):
+    from audit._demo import demo_config
+
+    again = run_audit(demo_config(sample=3000), data=adult_test, model=adult_model)
+    strip = lambda r: {k: v for k, v in r.to_dict().items() if k != "provenance"}  # noqa: E731
+    assert strip(again) == strip(demo_result)
+
+
+def test_from_json_rejects_what_is_not_a_result():
+    with pytest.raises(ConfigError, match="has no 'schema_version'"):
+        AuditResult.from_json('{"title": "x"}')
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        AuditResult.from_json("{")
+    with pytest.raises(ConfigError, match="schema_version '9.0'"):
+        AuditResult.from_json('{"schema_version": "9.0"}')
+
+
+def test_report_is_valid_self_contained_html(demo_result):
+    from plotly.offline import get_plotlyjs
+
+    html = render_html(demo_result)
+    bundle = get_plotlyjs()
+    assert html.count(bundle[-200:]) == 1  # plotly.js embedded exactly once
+    # Validate our own markup strictly; the minified bundle holds a raw control byte html5lib objects to.
+    ours = html.replace(bundle.replace("</script", "<\\/script"), "/* plotly.js */")
+    assert len(ours) < len(html) - 1_000_000
+    html5lib.HTMLParser(strict=True).parse(ours)  # raises on any parse error
+    assert not re.search(r"<script[^>]+src=", html) and "<link" not in html
+    assert "Content-Security-Policy" in html
+    for section in ("summary", "data-model", "fairness", "attributions", "provenance"):
+        assert f'id="{section}"' in html
+    n_figures = len(re.findall(r'<div class="figure" id="figure-\d+"', html))
+    assert n_figures == len(re.findall(r'<script type="application/json" id="figure-\d+-data">', html)) == 3 + 1 + 2
+
+
+def test_report_escapes_values_from_data_and_config(xss_result):
+    html = render_html(xss_result)
+    assert XSS not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    # inside figure JSON, < and > are unicode-escaped so no tag can close the script
+    assert "\\u003cimg src=x onerror=alert(1)\\u003e" in html
+
+
+def test_crashed_step_is_shown_as_crashed_not_as_nothing_found(biased_frame, monkeypatch):
+    import explainers._shap_backend as backend
+
+    def boom(self, *args, **kwargs):
+        raise RuntimeError("simulated explainer crash")
+
+    monkeypatch.setattr(backend.ShapAutoExplainer, "explain", boom)
+    model = LogisticRegression().fit(biased_frame[["x1", "x2"]], biased_frame["label"])
+    config = AuditConfig(data=DataConfig(label="label", sensitive=("group",), features=("x1", "x2")))
+    result = run_audit(config, data=biased_frame, model=model)
+    assert [(f.step, f.error_type, f.message) for f in result.failures] == [
+        ("explainer: shap", "RuntimeError", "simulated explainer crash")]
+    html = render_html(result)
+    assert "Crashed: explainer: shap" in html and "simulated explainer crash" in html
+    assert "Every step ran." not in html
+    monkeypatch.undo()
+    clean = render_html(run_audit(config, data=biased_frame, model=model))
+    assert "Every step ran." in clean and "Crashed" not in clean
+
+
+def test_audit_without_a_model_skips_explainers_and_says_why(biased_frame):
+    config = AuditConfig(data=DataConfig(label="label", sensitive=("group",), prediction="decision"))
+    result = run_audit(config, data=biased_frame)
+    assert result.model["kind"] == "predictions"
+    assert [s.step for s in result.skipped] == ["explainer: shap"]
+    assert "No model was given" in result.skipped[0].reason
+    assert result.attributions == [] and result.failures == []
+    # planted bias: group B is selected half as often
+    finding = next(f for f in result.findings if f.kind == "disparity" and f.evidence["metric"] == "selection_rate")
+    assert finding.evidence["worst_group"] == "group=B"
+    assert "Not run: explainer: shap" in render_html(result)
+
+
+def test_unbiased_control_has_no_selection_rate_finding(biased_frame):
+    rng = np.random.default_rng(3)
+    fair = biased_frame.assign(decision=(rng.random(len(biased_frame)) < 0.45).astype(int))
+    config = AuditConfig(data=DataConfig(label="label", sensitive=("group",), prediction="decision"))
+    result = run_audit(config, data=fair)
+    assert not [f for f in result.findings if f.kind == "disparity"]
+
+
+def test_notebook_display_is_the_report(biased_frame):
+    config = AuditConfig(data=DataConfig(label="label", sensitive=("group",), prediction="decision"))
+    result = run_audit(config, data=biased_frame)
+    assert result._repr_html_().startswith("<!DOCTYPE html>")
+    frame = result.fairness[0].to_frame()
+    assert isinstance(frame, pd.DataFrame) and list(frame.index) == ["group=A", "group=B"]
