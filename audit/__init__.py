@@ -24,7 +24,9 @@ from audit._errors import (
     ResourceError,
     UnknownComponentError,
 )
-from audit._fairness import METRICS, FairnessTable, group_metrics
+from audit._fairness import FairnessTable, group_metrics
+from audit._metrics import DEFAULT_METRICS, METRICS
+from audit._regulatory import four_fifths, ll144_audit
 from audit._models import ModelAdapter, Predictions, load_model, make_adapter
 from audit._output import write_outputs
 from audit._registry import Registry
@@ -34,6 +36,7 @@ from audit._runner import run_audit
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_METRICS",
     "METRICS",
     "AttributionSummary",
     "AuditConfig",
@@ -59,6 +62,8 @@ __all__ = [
     "Skipped",
     "UnknownComponentError",
     "build_dataset",
+    "four_fifths",
+    "ll144_audit",
     "group_metrics",
     "load_adult",
     "load_config",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from audit._errors import ConfigError
+from audit._metrics import DEFAULT_METRICS
 
 __all__ = [
     "AuditConfig",
@@ -188,16 +189,31 @@ class ExplainerConfig:
         _positive_int(self.background_size, "explainers.background_size")
 
 
+LL144_KEYS = {"sex", "race", "mode", "exclude_under", "flag_below"}
+
+
 @dataclass(frozen=True)
 class FairnessConfig:
-    """Which group metrics to compute and which groups count as too small to trust."""
+    """Which group metrics to compute, how to compare groups, and how sure to be about it.
 
-    metrics: tuple[str, ...] = ("selection_rate", "accuracy", "tpr", "fpr", "precision")
+    ``reference`` maps sensitive features to the group every other group is compared with (e.g.
+    ``{"sex": "Male"}``), besides the best group and overall. ``ll144`` turns on the NYC Local Law 144
+    tables: ``{"sex": column, "race": column, "mode": "selection" | "scoring", "exclude_under": 0.02,
+    "flag_below": 0.8}`` (only ``sex`` or ``race`` is required).
+    """
+
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    score_metrics: bool = True
     min_group_size: int = 30
     ratio_threshold: float = 0.8
+    reference: dict[str, str] | None = None
+    n_boot: int = 1000
+    ci_level: float = 0.95
+    alpha: float = 0.05
+    ll144: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        from audit._fairness import METRICS
+        from audit._metrics import METRICS
 
         metrics = _str_tuple(self.metrics, "fairness.metrics", allow_empty=False)
         for index, name in enumerate(metrics):
@@ -205,9 +221,34 @@ class FairnessConfig:
                 raise ConfigError(f"The 'fairness.metrics.{index}' setting is invalid: "
                                   f"{METRICS._unknown_message(name)}")
         object.__setattr__(self, "metrics", metrics)
+        if not isinstance(self.score_metrics, bool):
+            raise _fail("fairness.score_metrics", "true or false", self.score_metrics)
         _positive_int(self.min_group_size, "fairness.min_group_size")
-        if not isinstance(self.ratio_threshold, (int, float)) or not 0 < self.ratio_threshold <= 1:
-            raise _fail("fairness.ratio_threshold", "a number in (0, 1]", self.ratio_threshold)
+        _positive_int(self.n_boot, "fairness.n_boot", minimum=0)
+        for name, value in (("ratio_threshold", self.ratio_threshold), ("ci_level", self.ci_level),
+                            ("alpha", self.alpha)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1 + (
+                    name == "ratio_threshold"):
+                raise _fail(f"fairness.{name}", "a number between 0 and 1", value)
+        if self.reference is not None:
+            if not isinstance(self.reference, dict) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in self.reference.items()):
+                raise _fail("fairness.reference", 'a table of sensitive feature = group, e.g. {sex = "Male"}',
+                            self.reference)
+        if self.ll144 is not None:
+            if not isinstance(self.ll144, dict):
+                raise _fail("fairness.ll144", 'a table such as {sex = "sex", race = "race"}', self.ll144)
+            unknown = set(self.ll144) - LL144_KEYS
+            if unknown:
+                raise _fail("fairness.ll144", f"a table with keys among {sorted(LL144_KEYS)}", sorted(unknown))
+            if not (self.ll144.get("sex") or self.ll144.get("race")):
+                raise _fail("fairness.ll144", "a table naming the 'sex' or 'race' column (or both)", self.ll144)
+            _choice(self.ll144.get("mode", "selection"), "fairness.ll144.mode", ("selection", "scoring"))
+            for key in ("exclude_under", "flag_below"):
+                value = self.ll144.get(key)
+                if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                          or not 0 < value <= 1):
+                    raise _fail(f"fairness.ll144.{key}", "a number in (0, 1]", value)
 
 
 @dataclass(frozen=True)
@@ -246,6 +287,14 @@ class AuditConfig:
         if not isinstance(self.title, str):
             raise _fail("title", "a string", self.title)
         _positive_int(self.seed, "seed", minimum=0)
+        sensitive = list(self.data.sensitive)
+        for name in (self.fairness.reference or {}):
+            if name not in sensitive:
+                raise _fail("fairness.reference", f"keyed by sensitive features {sensitive}", name)
+        for key in ("sex", "race"):
+            column = (self.fairness.ll144 or {}).get(key)
+            if column is not None and column not in sensitive:
+                raise _fail(f"fairness.ll144.{key}", f"one of the sensitive features {sensitive}", column)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], *, base_dir: str | Path | None = None) -> AuditConfig:

@@ -65,7 +65,8 @@ def demo_config(*, out_dir: str = "audit-demo", sample: int | None = None, seed:
         data=DataConfig(label="income", positive_label=">50K", sensitive=("sex", "race"),
                         features=tuple(DEMO_FEATURES), sample=sample),
         explainers=ExplainerConfig(methods=("shap",), sample_size=1000, background_size=100),
-        fairness=FairnessConfig(min_group_size=30),
+        fairness=FairnessConfig(min_group_size=30, reference={"sex": "Male", "race": "White"},
+                                ll144={"sex": "sex", "race": "race", "exclude_under": 0.02}),
         output=OutputConfig(dir=out_dir),
         seed=seed,
     )

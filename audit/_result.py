@@ -92,6 +92,7 @@ class AuditResult:
     skipped: list[Skipped]
     provenance: dict[str, Any]
     config: dict[str, Any]
+    regulatory: dict[str, Any] = field(default_factory=dict)  # four_fifths (per table), ll144
     schema_version: str = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -117,7 +118,8 @@ class AuditResult:
                 findings=[Finding(**f) for f in raw["findings"]],
                 failures=[Failure(**f) for f in raw["failures"]],
                 skipped=[Skipped(**s) for s in raw["skipped"]],
-                provenance=raw["provenance"], config=raw["config"], schema_version=version,
+                provenance=raw["provenance"], config=raw["config"], regulatory=raw.get("regulatory", {}),
+                schema_version=version,
             )
         except (KeyError, TypeError) as err:
             raise ConfigError(f"The audit result is incomplete or malformed ({type(err).__name__}: {err}). "
@@ -157,4 +159,6 @@ def _table_from_dict(raw: dict[str, Any]) -> FairnessTable:
         disparities={k: Disparity(**d) for k, d in raw["disparities"].items()},
         min_group_size=raw["min_group_size"],
         disparities_reliable={k: Disparity(**d) for k, d in raw.get("disparities_reliable", {}).items()},
+        summary=raw.get("summary", {}), overall_ci=raw.get("overall_ci", {}), bootstrap=raw.get("bootstrap", {}),
+        weighted=raw.get("weighted", False),
     )

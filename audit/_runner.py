@@ -71,14 +71,18 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
         predictions = adapter.predict(dataset.features)
         steps.done()
         tables = []
+        metrics = _metrics_for(config, predictions)
         for grouping in config.data.sensitive_groupings:
             steps.start(f"fairness {' x '.join(grouping)}")
             table = _guarded(failures, f"fairness: {' x '.join(grouping)}", lambda: group_metrics(
                 y_true=dataset.y_true, y_pred=predictions.y_pred, sensitive=dataset.sensitive[list(grouping)],
-                metrics=config.fairness.metrics, min_group_size=config.fairness.min_group_size))
+                metrics=metrics, scores=predictions.scores if predictions.score_kind else None,
+                min_group_size=config.fairness.min_group_size, reference=_reference(config, grouping),
+                n_boot=config.fairness.n_boot, ci_level=config.fairness.ci_level, seed=config.seed))
             if table is not None:
                 tables.append(table)
             steps.done()
+        regulatory = _regulatory(config, dataset, predictions, tables, failures)
         attributions = []
         if isinstance(adapter, PrecomputedAdapter):
             skipped += [Skipped(f"explainer: {m}", "No model was given (predictions come from the data), so "
@@ -107,7 +111,37 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
         model_summary["accuracy"] = float((predictions.y_pred == dataset.y_true).mean())
     return AuditResult(title=config.title, data=dataset.summary(), model=model_summary, fairness=tables,
                        attributions=attributions, findings=findings, failures=failures, skipped=skipped,
-                       provenance=provenance, config=config.to_dict())
+                       provenance=provenance, config=config.to_dict(), regulatory=regulatory)
+
+
+def _metrics_for(config: AuditConfig, predictions) -> tuple[str, ...]:
+    """The configured metrics, plus ROC AUC (and calibration, for probabilities) when the model has scores."""
+    metrics = list(config.fairness.metrics)
+    if config.fairness.score_metrics and predictions.scores is not None:
+        extra = ["roc_auc", "ece"] if predictions.score_kind == "probability" else ["roc_auc"]
+        metrics += [m for m in extra if m not in metrics]
+    return tuple(metrics)
+
+
+def _reference(config: AuditConfig, grouping: tuple[str, ...]) -> str | None:
+    chosen = config.fairness.reference or {}
+    if not all(name in chosen for name in grouping):
+        return None
+    return ", ".join(f"{name}={chosen[name]}" for name in grouping)
+
+
+def _regulatory(config, dataset, predictions, tables, failures) -> dict[str, Any]:
+    from audit._regulatory import four_fifths, ll144_audit
+
+    regulatory: dict[str, Any] = {"four_fifths": [four_fifths(t, threshold=config.fairness.ratio_threshold,
+                                                              alpha=config.fairness.alpha) for t in tables]}
+    ll144 = config.fairness.ll144
+    if ll144:
+        regulatory["ll144"] = _guarded(failures, "regulatory: NYC LL144", lambda: ll144_audit(
+            dataset.sensitive, sex=ll144.get("sex"), race=ll144.get("race"), decisions=predictions.y_pred,
+            scores=predictions.scores, mode=ll144.get("mode", "selection"),
+            exclude_under=ll144.get("exclude_under"), flag_below=ll144.get("flag_below")))
+    return regulatory
 
 
 def _make_model_adapter(config: AuditConfig, dataset: Dataset, model: Any, hashes: dict) -> ModelAdapter:
@@ -175,16 +209,26 @@ def _findings(tables: list[FairnessTable], attributions: list[AttributionSummary
         for metric, disparity in table.disparities_reliable.items():
             if metric not in _DISPARITY_METRICS or disparity.ratio is None or disparity.ratio >= threshold:
                 continue
-            worst = next(g for g in table.groups if g.name == disparity.worst_group)
-            best = next(g for g in table.groups if g.name == disparity.best_group)
+            worst, best = table.group(disparity.worst_group), table.group(disparity.best_group)
+            test = disparity.to_best.get(worst.name, {})
+            p_value = test.get("p_value_holm")
+            interval = disparity.ratio_ci
+            certainty = ""
+            if interval is not None:
+                certainty += f", {config.fairness.ci_level:.0%} CI [{interval[0]:.2f}, {interval[1]:.2f}]"
+            if p_value is not None:
+                certainty += f", Holm-adjusted p = {p_value:.2g}"
+            significant = p_value is None or p_value < config.fairness.alpha
             findings.append(Finding(
-                kind="disparity", severity="warning",
+                kind="disparity", severity="warning" if significant else "info",
                 message=(f"{metric} by {table.name}: {worst.name} has {worst.values[metric]:.3f} against "
-                         f"{best.values[metric]:.3f} for {best.name}, a ratio of {disparity.ratio:.2f} "
-                         f"(below {threshold:g}; groups whose {metric} rests on {table.min_group_size}+ rows)."),
+                         f"{best.values[metric]:.3f} for {best.name}, a ratio of {disparity.ratio:.2f}{certainty} "
+                         f"(below {threshold:g}; groups whose {metric} rests on {table.min_group_size}+ rows)"
+                         + ("." if significant else "; not statistically significant.")),
                 evidence={"table": table.name, "metric": metric, "ratio": disparity.ratio,
-                          "difference": disparity.difference, "worst_group": worst.name,
-                          "best_group": best.name, "worst_n": worst.n, "best_n": best.n}))
+                          "ratio_ci": interval, "p_value_holm": p_value, "difference": disparity.difference,
+                          "worst_group": worst.name, "best_group": best.name, "worst_n": worst.n,
+                          "best_n": best.n}))
         small_groups = [g.name for g in table.groups if g.small]
         if small_groups:
             findings.append(Finding(

@@ -55,7 +55,12 @@ def _print_summary(result, paths: dict, elapsed: float) -> None:
     if disparities:
         print("  largest disparities (ratio min/max; groups with enough rows for the metric):")
         for ratio, table, metric, d in disparities:
-            print(f"    {metric:<15} by {table:<12} {ratio:.2f}  ({d.worst_group} vs {d.best_group})")
+            interval = f" [{d.ratio_ci[0]:.2f}, {d.ratio_ci[1]:.2f}]" if d.ratio_ci else ""
+            print(f"    {metric:<15} by {table:<12} {ratio:.2f}{interval}  ({d.worst_group} vs {d.best_group})")
+    for entry in result.regulatory.get("four_fifths", []):
+        if entry.get("flagged_groups"):
+            print(f"  four-fifths rule by {entry['table']}: below 0.8 for {'; '.join(entry['flagged_groups'][:4])}"
+                  + (" ..." if len(entry["flagged_groups"]) > 4 else ""))
     for summary in result.attributions:
         top = ", ".join(f"{n} ({v:.3f})" for n, v in summary.top_features(5))
         print(f"  top features ({summary.method}, mean |attribution|): {top}")

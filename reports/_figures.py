@@ -8,7 +8,7 @@ from typing import Any
 from audit._fairness import FairnessTable
 from audit._result import AttributionSummary
 
-__all__ = ["fairness_figure", "importance_figure", "group_importance_figure"]
+__all__ = ["fairness_figure", "disparity_figure", "importance_figure", "group_importance_figure"]
 
 _LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=50, b=10), height=360,
                font=dict(family="system-ui, sans-serif", size=12))
@@ -18,19 +18,47 @@ def _as_json(figure) -> dict[str, Any]:
     return json.loads(figure.to_json())
 
 
+_CHART_METRICS = ("selection_rate", "tpr", "fpr", "precision", "accuracy")
+
+
 def fairness_figure(table: FairnessTable) -> dict[str, Any]:
-    """Grouped bars: each rate metric per group, small groups marked."""
+    """Grouped bars of the main rates per group, with bootstrap CI error bars; small groups marked."""
     import plotly.graph_objects as go
 
     figure = go.Figure()
     names = [g.name + (" (small)" if g.small else "") for g in table.groups]
-    for metric in table.metrics:
-        if metric == "count":
-            continue
+    for metric in [m for m in _CHART_METRICS if m in table.metrics]:
         values = [g.values.get(metric) for g in table.groups]
-        figure.add_trace(go.Bar(name=metric, x=names, y=values,
-                                hovertemplate="%{x}<br>" + metric + " = %{y:.3f}<extra></extra>"))
-    figure.update_layout(title=f"Metrics by {table.name}", barmode="group", yaxis=dict(range=[0, 1]), **_LAYOUT)
+        intervals = [g.ci.get(metric) for g in table.groups]
+        plus = [None if v is None or c is None else c[1] - v for v, c in zip(values, intervals)]
+        minus = [None if v is None or c is None else v - c[0] for v, c in zip(values, intervals)]
+        figure.add_trace(go.Bar(
+            name=metric, x=names, y=values,
+            error_y=dict(type="data", array=plus, arrayminus=minus, visible=any(p is not None for p in plus)),
+            hovertemplate="%{x}<br>" + metric + " = %{y:.3f}<extra></extra>"))
+    level = table.bootstrap.get("level")
+    subtitle = f" (error bars: {level:.0%} bootstrap CI)" if level else ""
+    figure.update_layout(title=f"Rates by {table.name}{subtitle}", barmode="group", yaxis=dict(range=[0, 1]),
+                         **_LAYOUT)
+    return _as_json(figure)
+
+
+def disparity_figure(table: FairnessTable) -> dict[str, Any]:
+    """Each metric's min/max ratio across groups with its CI; the 0.8 line marks the four-fifths level."""
+    import plotly.graph_objects as go
+
+    disparities = [d for d in table.disparities_reliable.values() if d.ratio is not None]
+    x = [d.metric for d in disparities]
+    y = [d.ratio for d in disparities]
+    plus = [None if d.ratio_ci is None else d.ratio_ci[1] - d.ratio for d in disparities]
+    minus = [None if d.ratio_ci is None else d.ratio - d.ratio_ci[0] for d in disparities]
+    figure = go.Figure(go.Bar(x=x, y=y, marker_color=["#c0392b" if v < 0.8 else "#2c6fbb" for v in y],
+                              error_y=dict(type="data", array=plus, arrayminus=minus),
+                              customdata=[f"{d.worst_group} vs {d.best_group}" for d in disparities],
+                              hovertemplate="%{x}: %{y:.3f}<br>%{customdata}<extra></extra>"))
+    figure.add_hline(y=0.8, line_dash="dash", line_color="#7f8c8d")
+    figure.update_layout(title=f"Disparity ratio (min / max) by {table.name}, groups with enough rows",
+                         yaxis=dict(range=[0, 1.05]), **_LAYOUT)
     return _as_json(figure)
 
 

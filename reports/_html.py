@@ -22,6 +22,8 @@ def _environment():
         trim_blocks=True, lstrip_blocks=True,
     )
     environment.filters["num"] = _format_number
+    environment.filters["ci"] = _format_interval
+    environment.filters["pvalue"] = _format_p
     return environment
 
 
@@ -45,6 +47,18 @@ def _format_number(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def _format_interval(interval: Any, digits: int = 3) -> str:
+    if not interval:
+        return ""
+    return f"[{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
+
+
+def _format_p(value: Any) -> str:
+    if value is None:
+        return "–"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
 def _view(result: AuditResult) -> dict[str, Any]:
     figures: list[dict[str, Any]] = []
 
@@ -52,7 +66,10 @@ def _view(result: AuditResult) -> dict[str, Any]:
         figures.append(figure)
         return f"figure-{len(figures) - 1}"
 
+    four_fifths = {entry["table"]: entry for entry in result.regulatory.get("four_fifths", [])}
     tables = [{"table": t, "figure_id": add(_figures.fairness_figure(t)),
+               "disparity_figure_id": add(_figures.disparity_figure(t)),
+               "four_fifths": four_fifths.get(t.name),
                "disparities": [(t.disparities[m], t.disparities_reliable.get(m))
                                for m in t.metrics if m in t.disparities]}
               for t in result.fairness]
@@ -69,7 +86,7 @@ def _view(result: AuditResult) -> dict[str, Any]:
     return {
         "result": result, "tables": tables, "attributions": attributions, "figures": figures,
         "warnings": warnings, "infos": [f for f in result.findings if f.severity != "warning"],
-        "plotly_js": _plotly_js(),
+        "plotly_js": _plotly_js(), "ll144": result.regulatory.get("ll144"),
     }
 
 

@@ -89,7 +89,7 @@ def test_report_is_valid_self_contained_html(demo_result):
     for section in ("summary", "data-model", "fairness", "attributions", "provenance"):
         assert f'id="{section}"' in html
     n_figures = len(re.findall(r'<div class="figure" id="figure-\d+"', html))
-    assert n_figures == len(re.findall(r'<script type="application/json" id="figure-\d+-data">', html)) == 3 + 1 + 2
+    assert n_figures == len(re.findall(r'<script type="application/json" id="figure-\d+-data">', html)) == 3 * 2 + 1 + 2  # per table: rates and disparities; importance; by sex, by race
 
 
 def test_report_escapes_values_from_data_and_config(xss_result):
@@ -108,7 +108,8 @@ def test_crashed_step_is_shown_as_crashed_not_as_nothing_found(biased_frame, mon
 
     monkeypatch.setattr(backend.ShapAutoExplainer, "explain", boom)
     model = LogisticRegression().fit(biased_frame[["x1", "x2"]], biased_frame["label"])
-    config = AuditConfig(data=DataConfig(label="label", sensitive=("group",), features=("x1", "x2")))
+    config = AuditConfig(data=DataConfig(label="label", sensitive=("group",), features=("x1", "x2")),
+                         explainers=ExplainerConfig(sample_size=40, background_size=20))
     result = run_audit(config, data=biased_frame, model=model)
     assert [(f.step, f.error_type, f.message) for f in result.failures] == [
         ("explainer: shap", "RuntimeError", "simulated explainer crash")]
