@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 MISSING_SENSITIVE_CHOICES = ("error", "group")
+TASKS = ("binary", "regression", "multiclass")
 MODEL_KINDS = ("auto", "sklearn", "torch", "callable")
 MODEL_OUTPUTS = ("auto", "probability", "logit", "decision", "label")
 OUTPUT_FORMATS = ("html", "json")
@@ -92,6 +93,7 @@ class DataConfig:
     score: str | None = None
     missing_sensitive: str = "error"
     sample: int | None = None
+    task: str = "binary"
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 - frozen dataclass
@@ -112,6 +114,10 @@ class DataConfig:
                                           MISSING_SENSITIVE_CHOICES))
         if self.sample is not None:
             _positive_int(self.sample, "data.sample")
+        _choice(self.task, "data.task", TASKS)
+        if self.task != "binary" and self.positive_label is not None:
+            raise _fail("data.positive_label", f"unset for task = {self.task!r}", self.positive_label,
+                        "A positive class applies to binary audits only.")
         if self.intersections is not None:
             if not isinstance(self.intersections, (list, tuple)):
                 raise _fail("data.intersections", "a list of lists of sensitive columns", self.intersections)

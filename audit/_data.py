@@ -45,7 +45,7 @@ class Dataset:
     """The audited rows: model inputs, the binarised label, sensitive groups and stable row ids."""
 
     features: pd.DataFrame
-    y_true: np.ndarray  # bool, True = positive class
+    y_true: np.ndarray  # binary: bool (True = positive class); regression: float; multiclass: str
     label_name: str
     positive_label: Any
     label_values: list[Any]
@@ -55,6 +55,7 @@ class Dataset:
     predictions: pd.Series | None = None
     scores: pd.Series | None = None
     missing_sensitive_counts: dict[str, int] | None = None
+    task: str = "binary"
 
     def __len__(self) -> int:
         return len(self.y_true)
@@ -66,7 +67,9 @@ class Dataset:
             "label": self.label_name,
             "positive_label": _jsonable(self.positive_label),
             "label_values": [_jsonable(v) for v in self.label_values],
-            "positive_rate": float(self.y_true.mean()),
+            "task": self.task,
+            "positive_rate": float(self.y_true.mean()) if self.task == "binary" else None,
+            "label_mean": float(self.y_true.mean()) if self.task == "regression" else None,
             "features": list(self.features.columns),
             "numeric_features": numeric,
             "categorical_features": [c for c in self.features if c not in numeric],
@@ -116,6 +119,20 @@ def _binarise_label(values: pd.Series, positive_label: Any, name: str) -> tuple[
     return matches.to_numpy(dtype=bool), positive_label, distinct
 
 
+def _task_label(values: pd.Series, task: str, name: str) -> tuple[np.ndarray, None, list]:
+    if values.isna().any():
+        raise DataError(f"The label column {name!r} has {int(values.isna().sum())} missing values. "
+                        "Drop those rows or fill them before the audit.")
+    if task == "regression":
+        numeric = pd.to_numeric(values, errors="coerce")
+        if numeric.isna().any():
+            raise DataError(f"task = \"regression\" needs a numeric label, but {name!r} holds "
+                            f"{values[numeric.isna()].iloc[0]!r}. Use task = \"multiclass\" for class labels.")
+        return numeric.to_numpy(dtype=float), None, []
+    distinct = sorted(values.unique().tolist(), key=str)
+    return values.astype(str).to_numpy(), None, distinct
+
+
 def _sensitive_groups(frame: pd.DataFrame, names: tuple[str, ...], policy: str):
     groups = {}
     missing_counts = {}
@@ -154,8 +171,11 @@ def build_dataset(frame: pd.DataFrame, config: DataConfig, *, seed: int = 0) -> 
     row_ids = frame.index.to_numpy()  # positions in the file, kept through sampling
     frame = frame.reset_index(drop=True)
 
-    y_true, positive_label, label_values = _binarise_label(frame[config.label], config.positive_label,
-                                                           config.label)
+    if config.task == "binary":
+        y_true, positive_label, label_values = _binarise_label(frame[config.label], config.positive_label,
+                                                               config.label)
+    else:
+        y_true, positive_label, label_values = _task_label(frame[config.label], config.task, config.label)
     sensitive, missing_counts = _sensitive_groups(frame, config.sensitive, config.missing_sensitive)
     scores = None
     if config.score is not None:
@@ -181,4 +201,5 @@ def build_dataset(frame: pd.DataFrame, config: DataConfig, *, seed: int = 0) -> 
         predictions=predictions,
         scores=scores,
         missing_sensitive_counts=missing_counts,
+        task=config.task,
     )

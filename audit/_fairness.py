@@ -148,6 +148,16 @@ def encode_groups(sensitive: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, 
     return codes, keys
 
 
+def _groups_with_reference(sensitive: pd.DataFrame, reference: str | None):
+    codes, keys = encode_groups(sensitive)
+    columns = [str(c) for c in sensitive.columns]
+    if reference is not None:
+        names = [", ".join(f"{c}={v}" for c, v in zip(columns, key)) for key in keys]
+        if reference not in names:
+            raise DataError(f"The reference group {reference!r} does not occur. Groups: {', '.join(names)}.")
+    return codes, keys, columns
+
+
 # --- counts, metrics, bootstrap ------------------------------------------------------------------------
 
 def _cell_counts(codes: np.ndarray, n_groups: int, y_true: np.ndarray, y_pred: np.ndarray,
@@ -280,10 +290,10 @@ def _extremes(values: np.ndarray, higher_is_better: bool):
     with np.errstate(all="ignore"):
         top, bottom = np.nanmax(values, axis=-1), np.nanmin(values, axis=-1)
         difference = top - bottom
-        ratio = np.where(top > 0, bottom / top, np.nan)
+        ratio = np.where((top > 0) & (bottom >= 0), bottom / top, np.nan)  # ratios of signed values mean nothing
         best = top if higher_is_better else bottom
         if higher_is_better:
-            to_best_ratio = np.where(best[..., None] > 0, values / best[..., None], np.nan)
+            to_best_ratio = np.where((best[..., None] > 0) & (values >= 0), values / best[..., None], np.nan)
         else:
             to_best_ratio = np.where(values > 0, best[..., None] / values,
                                      np.where(best[..., None] == 0, 1.0, np.nan))
@@ -428,12 +438,8 @@ def group_metrics(
     if not 0 < ci_level < 1:
         raise DataError(f"ci_level must be in (0, 1). Got {ci_level!r} instead.")
 
-    codes, keys = encode_groups(sensitive)
+    codes, keys, columns = _groups_with_reference(sensitive, reference)
     n_groups = len(keys)
-    columns = [str(c) for c in sensitive.columns]
-    names = [", ".join(f"{c}={v}" for c, v in zip(columns, key)) for key in keys]
-    if reference is not None and reference not in names:
-        raise DataError(f"The reference group {reference!r} does not occur. Groups: {', '.join(names)}.")
     y_true_i, y_pred_i = y_true.astype(np.int64), y_pred.astype(np.int64)
     cells = _cell_counts(codes, n_groups, y_true_i, y_pred_i, weights)
     unweighted = cells if weights is None else _cell_counts(codes, n_groups, y_true_i, y_pred_i, None)
@@ -467,8 +473,23 @@ def group_metrics(
         computed[metric.name] = {"values": group_values, "support": support, "overall": overall_value,
                                  "boot": boot_values, "boot_overall": boot_overall}
 
-    total_n = len(y_true)
-    group_n = raw_counts["n"].astype(int)
+    return assemble_table(
+        columns=columns, keys=keys, specs=specs, computed=computed, group_n=raw_counts["n"].astype(int),
+        min_group_size=min_group_size, reference=reference, ci_level=ci_level, unweighted=raw_counts,
+        bootstrap={"n_boot": n_boot, "level": ci_level, "seed": seed, "method": "percentile",
+                   "resampling": "rows with replacement (drawn as a multinomial over group x outcome cells)"}
+        if n_boot > 0 else {"n_boot": 0},
+        weighted=weights is not None)
+
+
+def assemble_table(*, columns: list[str], keys: list[tuple[str, ...]], specs: list[GroupMetric],
+                   computed: dict[str, dict[str, Any]], group_n: np.ndarray, min_group_size: int,
+                   reference: str | None, ci_level: float, unweighted: dict[str, np.ndarray] | None,
+                   bootstrap: dict[str, Any], weighted: bool) -> FairnessTable:
+    """Build the table from per-metric arrays: ``computed[name]`` holds ``values`` and ``support`` per group,
+    ``overall`` (shape (1,)), and bootstrap samples ``boot`` (resamples x groups) / ``boot_overall`` or None."""
+    names = [", ".join(f"{c}={v}" for c, v in zip(columns, key)) for key in keys]
+    total_n = int(group_n.sum())
     small = group_n < min_group_size
     intervals = {}
     for name, data in computed.items():
@@ -480,7 +501,7 @@ def group_metrics(
                 overall_interval = _interval(o_low[0], o_high[0])
             intervals[name] = ([_interval(a, b) for a, b in zip(low, high)], overall_interval)
     groups = []
-    for g in range(n_groups):
+    for g in range(len(keys)):
         values = {name: _number(d["values"][g]) for name, d in computed.items()}
         groups.append(GroupRow(
             key=dict(zip(columns, keys[g])), n=int(group_n[g]), share=float(group_n[g] / total_n), values=values,
@@ -496,15 +517,12 @@ def group_metrics(
         data = computed[metric.name]
         arguments = (metric, names, data["values"], data["support"], small, data["boot"], ci_level,
                      data["overall"][0])
-        disparities[metric.name] = _disparity(*arguments, min_support=0, reference=reference, unweighted=raw_counts)
+        disparities[metric.name] = _disparity(*arguments, min_support=0, reference=reference, unweighted=unweighted)
         reliable[metric.name] = _disparity(*arguments, min_support=min_group_size, reference=reference,
-                                           unweighted=raw_counts)
+                                           unweighted=unweighted)
     return FairnessTable(
-        sensitive_features=tuple(columns), metrics=tuple(metrics), groups=groups, overall=overall,
+        sensitive_features=tuple(columns), metrics=tuple(m.name for m in specs), groups=groups, overall=overall,
         disparities=disparities, min_group_size=min_group_size, disparities_reliable=reliable,
         summary=_summary(disparities), overall_ci={name: iv[1] for name, iv in intervals.items()},
-        bootstrap={"n_boot": n_boot, "level": ci_level, "seed": seed, "method": "percentile",
-                   "resampling": "rows with replacement (drawn as a multinomial over group x outcome cells)"}
-        if n_boot > 0 else {"n_boot": 0},
-        weighted=weights is not None,
+        bootstrap=bootstrap, weighted=weighted,
     )

@@ -68,6 +68,12 @@ class ModelAdapter(ABC):
     def score_kind(self) -> str | None:
         return None
 
+    def predict_values(self, features: pd.DataFrame, *, task: str, classes: list) -> np.ndarray:
+        """Raw predictions for regression (numbers) and multiclass (class labels) audits."""
+        from audit._errors import CapabilityError
+
+        raise CapabilityError(f"The {self.kind} adapter cannot make {task} predictions.")
+
     def summary(self) -> dict[str, Any]:
         return {"kind": self.kind, "type": type(self.model).__qualname__,
                 "module": type(self.model).__module__, "device": self.device,
@@ -92,12 +98,13 @@ class SklearnAdapter(ModelAdapter):
 
     kind = "sklearn"
 
-    def __init__(self, model: Any, *, positive_label: Any, threshold: float = 0.5, output: str = "auto") -> None:
+    def __init__(self, model: Any, *, positive_label: Any, threshold: float = 0.5, output: str = "auto",
+                 task: str = "binary") -> None:
         super().__init__(model, threshold=threshold)
-        self._method = self._choose_method(model, output)
+        self._method = self._choose_method(model, "label" if task != "binary" else output)
         classes = getattr(model, "classes_", None)
         self._classes = None if classes is None else list(np.asarray(classes).tolist())
-        self._positive = None if classes is None else _positive_index(classes, positive_label)
+        self._positive = None if classes is None or task != "binary" else _positive_index(classes, positive_label)
         self._positive_label = positive_label
         self.capabilities = frozenset({"labels"} | ({"scores"} if self._method != "predict" else set())
                                       | ({"proba"} if self._method == "predict_proba" else set()))
@@ -131,6 +138,9 @@ class SklearnAdapter(ModelAdapter):
                                     "List them in data.features, or check the data file.") from err
             raise ModelError(f"The model's {method}() failed on the audit data: {type(err).__name__}: {err}. "
                              "Check that data.features match the columns the model was trained on.") from err
+
+    def predict_values(self, features: pd.DataFrame, *, task: str, classes: list) -> np.ndarray:
+        return self._call("predict", features)
 
     def predict(self, features: pd.DataFrame) -> Predictions:
         if self._method == "predict_proba":
@@ -195,7 +205,10 @@ class CallableAdapter(ModelAdapter):
     def score_kind(self) -> str | None:
         return None if self.output == "label" else "probability"
 
-    def predict(self, features: pd.DataFrame) -> Predictions:
+    def predict_values(self, features: pd.DataFrame, *, task: str, classes: list) -> np.ndarray:
+        return self._raw(features)
+
+    def _raw(self, features: pd.DataFrame) -> np.ndarray:
         try:
             raw = np.asarray(self.model(features))
         except Exception as err:
@@ -203,6 +216,10 @@ class CallableAdapter(ModelAdapter):
         if len(raw) != len(features):
             raise ModelError(f"The model function returned {len(raw)} values for {len(features)} rows. "
                              "It must return one score or label per row.")
+        return raw
+
+    def predict(self, features: pd.DataFrame) -> Predictions:
+        raw = self._raw(features)
         if self.output == "label" or raw.dtype == bool:
             return Predictions(raw.astype(bool), None, None)
         scores, kind = _to_probability(raw, self.output, "The model function")
@@ -273,6 +290,19 @@ class TorchAdapter(ModelAdapter):
             self.model.train(was_training)
         return np.concatenate(outputs) if outputs else np.empty((0,))
 
+    def predict_values(self, features: pd.DataFrame, *, task: str, classes: list) -> np.ndarray:
+        raw = self.raw_output(features)
+        if task == "regression":
+            if raw.ndim == 2 and raw.shape[1] == 1:
+                raw = raw[:, 0]
+            if raw.ndim != 1:
+                raise ModelError(f"A regression model must return shape (n,) or (n, 1). Got {raw.shape} instead.")
+            return raw
+        if raw.ndim != 2 or raw.shape[1] != len(classes):
+            raise ModelError(f"A multiclass torch model must return one logit per class, shape (n, {len(classes)}) "
+                             f"for the classes {classes} (sorted label values). Got {raw.shape} instead.")
+        return np.asarray(classes, dtype=object)[raw.argmax(axis=1)].astype(str)
+
     def predict(self, features: pd.DataFrame) -> Predictions:
         scores, kind = _to_probability(self.raw_output(features), self.output, "The torch model")
         if kind == "label":
@@ -286,9 +316,14 @@ class PrecomputedAdapter(ModelAdapter):
     kind = "predictions"
 
     def __init__(self, predictions: pd.Series, scores: pd.Series | None, *, positive_label: Any,
-                 threshold: float = 0.5) -> None:
+                 threshold: float = 0.5, task: str = "binary") -> None:
         super().__init__(None, threshold=threshold)
         values = predictions.to_numpy()
+        self._values = values
+        self.capabilities = frozenset({"labels"})
+        if task != "binary":
+            self._predictions = Predictions(values, None, None)
+            return
         distinct = set(pd.unique(predictions).tolist())
         if distinct <= {0, 1} or distinct <= {False, True}:
             y_pred = values.astype(bool)
@@ -299,10 +334,12 @@ class PrecomputedAdapter(ModelAdapter):
                                 f"expected 0/1, True/False or the label's own values (positive: {positive_label!r}).")
         self._predictions = Predictions(y_pred, None if scores is None else scores.to_numpy(dtype=float),
                                         None if scores is None else "probability")
-        self.capabilities = frozenset({"labels"})
 
     def predict(self, features: pd.DataFrame) -> Predictions:
         return self._predictions
+
+    def predict_values(self, features: pd.DataFrame, *, task: str, classes: list) -> np.ndarray:
+        return self._values
 
     def summary(self) -> dict[str, Any]:
         return {"kind": self.kind, "type": None, "module": None, "device": None, "capabilities": ["labels"],
@@ -310,7 +347,8 @@ class PrecomputedAdapter(ModelAdapter):
 
 
 def make_adapter(model: Any, *, positive_label: Any, kind: str = "auto", output: str = "auto",
-                 threshold: float = 0.5, batch_size: int = 4096, device: str = "auto") -> ModelAdapter:
+                 threshold: float = 0.5, batch_size: int = 4096, device: str = "auto",
+                 task: str = "binary") -> ModelAdapter:
     """Wrap ``model`` in the adapter that fits it."""
     if isinstance(model, ModelAdapter):
         return model
@@ -320,7 +358,7 @@ def make_adapter(model: Any, *, positive_label: Any, kind: str = "auto", output:
         raise ModelError(f"model.kind='torch' but the model is a {type(model).__qualname__}, not a torch nn.Module.")
     has_method = any(callable(getattr(model, m, None)) for m in ("predict_proba", "decision_function", "predict"))
     if kind in ("auto", "sklearn") and has_method:
-        return SklearnAdapter(model, positive_label=positive_label, threshold=threshold, output=output)
+        return SklearnAdapter(model, positive_label=positive_label, threshold=threshold, output=output, task=task)
     if kind in ("auto", "callable") and callable(model) and not has_method:
         return CallableAdapter(model, threshold=threshold, output=output)
     raise ModelError(f"The model ({type(model).__qualname__}) has no usable predict method: expected "

@@ -13,13 +13,19 @@ from audit._config import AuditConfig
 from audit._data import Dataset, build_dataset, read_table
 from audit._errors import ConfigError, ModelError
 from audit._fairness import FairnessTable, group_metrics
-from audit._models import ModelAdapter, PrecomputedAdapter, is_torch_module, load_model, make_adapter
+from audit._fairness_tasks import multiclass_group_metrics, regression_group_metrics
+from audit._models import ModelAdapter, PrecomputedAdapter, Predictions, is_torch_module, load_model, make_adapter
 from audit._provenance import environment, now_iso, package_versions, sha256_file, sha256_text
 from audit._result import AttributionSummary, AuditResult, Failure, Finding, Skipped
 
 __all__ = ["run_audit"]
 
-_DISPARITY_METRICS = ("selection_rate", "tpr", "fpr", "accuracy", "precision")
+_DISPARITY_METRICS = ("selection_rate", "tpr", "fpr", "accuracy", "precision", "mean_prediction", "mae")
+
+
+def _watched(metric: str) -> bool:
+    """Metrics whose disparities become findings (the rest are in the tables)."""
+    return metric in _DISPARITY_METRICS or metric.startswith("selection_rate[")
 
 
 class _Steps:
@@ -68,23 +74,28 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
     skipped: list[Skipped] = []
     try:
         steps.start("predict")
-        predictions = adapter.predict(dataset.features)
+        if dataset.task == "binary":
+            predictions = adapter.predict(dataset.features)
+        else:
+            predictions = Predictions(adapter.predict_values(dataset.features, task=dataset.task,
+                                                             classes=dataset.label_values), None, None)
         steps.done()
         tables = []
         metrics = _metrics_for(config, predictions)
         for grouping in config.data.sensitive_groupings:
             steps.start(f"fairness {' x '.join(grouping)}")
-            table = _guarded(failures, f"fairness: {' x '.join(grouping)}", lambda: group_metrics(
-                y_true=dataset.y_true, y_pred=predictions.y_pred, sensitive=dataset.sensitive[list(grouping)],
-                metrics=metrics, scores=predictions.scores if predictions.score_kind else None,
-                min_group_size=config.fairness.min_group_size, reference=_reference(config, grouping),
-                n_boot=config.fairness.n_boot, ci_level=config.fairness.ci_level, seed=config.seed))
+            table = _guarded(failures, f"fairness: {' x '.join(grouping)}",
+                             lambda: _fairness_table(config, dataset, predictions, grouping, metrics))
             if table is not None:
                 tables.append(table)
             steps.done()
         regulatory = _regulatory(config, dataset, predictions, tables, failures)
         attributions = []
-        if isinstance(adapter, PrecomputedAdapter):
+        if dataset.task != "binary":
+            skipped += [Skipped(f"explainer: {m}", f"Attributions cover binary classifiers in this version; this "
+                                f"{dataset.task} model is audited for fairness only.")
+                        for m in config.explainers.methods]
+        elif isinstance(adapter, PrecomputedAdapter):
             skipped += [Skipped(f"explainer: {m}", "No model was given (predictions come from the data), so "
                                 "there is nothing to attribute. Set model.path to explain a model.")
                         for m in config.explainers.methods]
@@ -106,12 +117,28 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
         "device": adapter.device, "timings_s": steps.timings, **(extra_provenance or {}),
     }
     model_summary = adapter.summary()
-    model_summary["positive_rate_predicted"] = float(predictions.y_pred.mean())
-    if dataset.y_true is not None:
-        model_summary["accuracy"] = float((predictions.y_pred == dataset.y_true).mean())
+    model_summary["task"] = dataset.task
+    if dataset.task == "regression":
+        model_summary["mae"] = float(np.abs(np.asarray(predictions.y_pred, float) - dataset.y_true).mean())
+    else:
+        model_summary["accuracy"] = float((np.asarray(predictions.y_pred).astype(str) ==
+                                           np.asarray(dataset.y_true).astype(str)).mean())
+    if dataset.task == "binary":
+        model_summary["positive_rate_predicted"] = float(predictions.y_pred.mean())
     return AuditResult(title=config.title, data=dataset.summary(), model=model_summary, fairness=tables,
                        attributions=attributions, findings=findings, failures=failures, skipped=skipped,
                        provenance=provenance, config=config.to_dict(), regulatory=regulatory)
+
+
+def _fairness_table(config: AuditConfig, dataset: Dataset, predictions: Predictions, grouping, metrics):
+    common = dict(y_true=dataset.y_true, y_pred=predictions.y_pred, sensitive=dataset.sensitive[list(grouping)],
+                  min_group_size=config.fairness.min_group_size, reference=_reference(config, grouping),
+                  n_boot=config.fairness.n_boot, ci_level=config.fairness.ci_level, seed=config.seed)
+    if dataset.task == "regression":
+        return regression_group_metrics(**common)
+    if dataset.task == "multiclass":
+        return multiclass_group_metrics(**common, classes=dataset.label_values)
+    return group_metrics(**common, metrics=metrics, scores=predictions.scores if predictions.score_kind else None)
 
 
 def _metrics_for(config: AuditConfig, predictions) -> tuple[str, ...]:
@@ -133,6 +160,8 @@ def _reference(config: AuditConfig, grouping: tuple[str, ...]) -> str | None:
 def _regulatory(config, dataset, predictions, tables, failures) -> dict[str, Any]:
     from audit._regulatory import four_fifths, ll144_audit
 
+    if dataset.task != "binary":
+        return {}
     regulatory: dict[str, Any] = {"four_fifths": [four_fifths(t, threshold=config.fairness.ratio_threshold,
                                                               alpha=config.fairness.alpha) for t in tables]}
     ll144 = config.fairness.ll144
@@ -155,10 +184,10 @@ def _make_model_adapter(config: AuditConfig, dataset: Dataset, model: Any, hashe
             raise ModelError("No model and no predictions: set model.path, pass model= to run_audit(), or name "
                              "the column that holds the model's decisions in data.prediction.")
         return PrecomputedAdapter(dataset.predictions, dataset.scores, positive_label=dataset.positive_label,
-                                  threshold=config.model.threshold)
+                                  threshold=config.model.threshold, task=dataset.task)
     return make_adapter(model, positive_label=dataset.positive_label, kind=config.model.kind,
                         output=config.model.output, threshold=config.model.threshold,
-                        batch_size=config.model.batch_size, device=config.model.device)
+                        batch_size=config.model.batch_size, device=config.model.device, task=dataset.task)
 
 
 def _guarded(failures: list[Failure], step: str, work):
@@ -207,7 +236,7 @@ def _findings(tables: list[FairnessTable], attributions: list[AttributionSummary
     threshold = config.fairness.ratio_threshold
     for table in tables:
         for metric, disparity in table.disparities_reliable.items():
-            if metric not in _DISPARITY_METRICS or disparity.ratio is None or disparity.ratio >= threshold:
+            if not _watched(metric) or disparity.ratio is None or disparity.ratio >= threshold:
                 continue
             worst, best = table.group(disparity.worst_group), table.group(disparity.best_group)
             test = disparity.to_best.get(worst.name, {})

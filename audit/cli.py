@@ -44,8 +44,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _print_summary(result, paths: dict, elapsed: float) -> None:
-    print(f"{result.title}: {result.data['n_rows']:,} rows, positive class "
-          f"{result.data['label']} = {result.data['positive_label']}")
+    task = result.data.get("task", "binary")
+    target = (f"positive class {result.data['label']} = {result.data['positive_label']}" if task == "binary"
+              else f"{task} label {result.data['label']}")
+    print(f"{result.title}: {result.data['n_rows']:,} rows, {target}")
     for table in result.fairness:
         print(f"  groups by {table.name}: {len(table.groups)}"
               + (f" ({sum(g.small for g in table.groups)} small)" if any(g.small for g in table.groups) else ""))

@@ -27,7 +27,8 @@ def fairness_figure(table: FairnessTable) -> dict[str, Any]:
 
     figure = go.Figure()
     names = [g.name + (" (small)" if g.small else "") for g in table.groups]
-    for metric in [m for m in _CHART_METRICS if m in table.metrics]:
+    chosen = [m for m in _CHART_METRICS if m in table.metrics] or [m for m in table.metrics if m != "count"]
+    for metric in chosen:
         values = [g.values.get(metric) for g in table.groups]
         intervals = [g.ci.get(metric) for g in table.groups]
         plus = [None if v is None or c is None else c[1] - v for v, c in zip(values, intervals)]
@@ -38,8 +39,10 @@ def fairness_figure(table: FairnessTable) -> dict[str, Any]:
             hovertemplate="%{x}<br>" + metric + " = %{y:.3f}<extra></extra>"))
     level = table.bootstrap.get("level")
     subtitle = f" (error bars: {level:.0%} bootstrap CI)" if level else ""
-    figure.update_layout(title=f"Rates by {table.name}{subtitle}", barmode="group", yaxis=dict(range=[0, 1]),
-                         **_LAYOUT)
+    values = [v for g in table.groups for m in chosen if (v := g.values.get(m)) is not None]
+    rates = bool(values) and min(values) >= 0 and max(values) <= 1
+    figure.update_layout(title=f"{'Rates' if rates else 'Metrics'} by {table.name}{subtitle}", barmode="group",
+                         yaxis=dict(range=[0, 1]) if rates else {}, **_LAYOUT)
     return _as_json(figure)
 
 

@@ -1,0 +1,316 @@
+"""Policies: rules over an audit result that a release must satisfy, and their evaluation (the gate).
+
+A policy is TOML, in its own file or under ``[tool.audit]`` of a pyproject.toml::
+
+    [[rules]]
+    id = "sex-selection"            # optional; defaults to metric-where
+    metric = "selection_rate"
+    where = "every_group"           # overall | every_group | worst_group | disparity | attribution | record
+    stat = "ratio_to_best"          # every_group: value | ratio_to_best | difference_to_best;
+                                    # disparity: ratio | difference
+    compare = ">="                  # >=, >, <=, <  (record rules: "exists")
+    threshold = 0.8
+    severity = "error"              # or "warning": reported, never fails the gate
+    tables = ["sex", "sex x race"]  # optional: which fairness tables (default: all)
+    min_group_size = 30             # optional: groups under it are skipped, and say so
+    confident = true                # the CI bound, not the point estimate, must clear the threshold
+
+A rule whose metric is not in the result is an error, never a pass.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from audit._errors import ConfigError
+from audit._metrics import METRICS
+from audit._provenance import sha256_file, sha256_text
+from audit._result import AuditResult
+
+__all__ = ["Rule", "Policy", "RuleOutcome", "GateResult", "load_policy", "load_preset", "PRESETS", "evaluate"]
+
+WHERE = ("overall", "every_group", "worst_group", "disparity", "attribution", "record")
+STATS = {"every_group": ("value", "ratio_to_best", "difference_to_best"), "disparity": ("ratio", "difference"),
+         "overall": ("value",), "worst_group": ("value",), "attribution": ("value",), "record": ("value",)}
+COMPARATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+ATTRIBUTION_METRICS = ("reliance_on_sensitive", "completeness_error_max", "completeness_error_median")
+# metrics other parts of the toolkit record (text counterfactuals); known names, evaluated when present
+TEXT_METRICS = ("flip_rate", "mean_abs_score_change", "max_abs_score_change")
+TASK_METRICS = ("mean_prediction", "mean_label", "mae")
+PRESETS = ("four-fifths", "nyc-ll144", "equalized-odds", "text-counterfactual", "eu-ai-act")
+_RULE_KEYS = {"id", "metric", "where", "stat", "compare", "threshold", "severity", "tables", "min_group_size",
+              "confident", "description"}
+
+
+def _known_metric(name: str) -> bool:
+    return (name in METRICS or name in ATTRIBUTION_METRICS or name in TEXT_METRICS or name in TASK_METRICS
+            or re.fullmatch(r"selection_rate\[.+\]", name) is not None)
+
+
+@dataclass(frozen=True)
+class Rule:
+    metric: str
+    where: str
+    compare: str
+    threshold: float | None = None
+    stat: str = "value"
+    severity: str = "error"
+    tables: tuple[str, ...] | None = None
+    min_group_size: int | None = None
+    confident: bool = False
+    id: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        location = f"rule {self.id or self.metric!r}"
+        if self.where not in WHERE:
+            raise ConfigError(f"The 'where' of {location} must be one of {', '.join(WHERE)}. Got {self.where!r} instead.")
+        if self.where == "record":
+            if self.compare != "exists":
+                raise ConfigError(f"Record rules check presence: {location} needs compare = \"exists\". "
+                                  f"Got {self.compare!r} instead.")
+        else:
+            if not _known_metric(self.metric):
+                known = ", ".join(sorted(METRICS.names() + list(ATTRIBUTION_METRICS) + list(TASK_METRICS)
+                                         + list(TEXT_METRICS)))
+                raise ConfigError(f"Unknown metric {self.metric!r} in {location}. Known metrics: {known}.")
+            if self.compare not in COMPARATORS:
+                raise ConfigError(f"The 'compare' of {location} must be one of {', '.join(COMPARATORS)}. "
+                                  f"Got {self.compare!r} instead.")
+            if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)):
+                raise ConfigError(f"The 'threshold' of {location} must be a number. Got {self.threshold!r} instead.")
+            if self.stat not in STATS[self.where]:
+                raise ConfigError(f"The 'stat' of {location} must be one of {', '.join(STATS[self.where])} for "
+                                  f"where = {self.where!r}. Got {self.stat!r} instead.")
+        if self.severity not in ("error", "warning"):
+            raise ConfigError(f"The 'severity' of {location} must be 'error' or 'warning'. Got {self.severity!r} instead.")
+        if self.min_group_size is not None and (isinstance(self.min_group_size, bool)
+                                                or not isinstance(self.min_group_size, int) or self.min_group_size < 1):
+            raise ConfigError(f"The 'min_group_size' of {location} must be a positive integer. "
+                              f"Got {self.min_group_size!r} instead.")
+        if not isinstance(self.confident, bool):
+            raise ConfigError(f"The 'confident' of {location} must be true or false. Got {self.confident!r} instead.")
+        if self.tables is not None:
+            object.__setattr__(self, "tables", tuple(self.tables))
+        if not self.id:
+            object.__setattr__(self, "id", f"{self.metric}-{self.where}" + (f"-{self.stat}" if self.stat != "value"
+                                                                               else ""))
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    rules: tuple[Rule, ...]
+    sha256: str
+    source: str
+
+
+def _parse_policy(raw: dict[str, Any], *, name: str, sha256: str, source: str) -> Policy:
+    rules_raw = raw.get("rules")
+    if not isinstance(rules_raw, list) or not rules_raw:
+        raise ConfigError(f"The policy {name!r} has no rules. Add [[rules]] tables (see docs/policy.md).")
+    unknown_top = set(raw) - {"rules", "name", "description"}
+    if unknown_top:
+        raise ConfigError(f"Unknown policy settings {sorted(unknown_top)} in {name!r}. Known: rules, name, description.")
+    rules = []
+    for index, table in enumerate(rules_raw):
+        if not isinstance(table, dict):
+            raise ConfigError(f"Rule {index} of {name!r} must be a table. Got {table!r} instead.")
+        unknown = set(table) - _RULE_KEYS
+        if unknown:
+            raise ConfigError(f"Unknown settings {sorted(unknown)} in rule {index} of {name!r}. "
+                              f"Known: {', '.join(sorted(_RULE_KEYS))}.")
+        missing = {"metric", "where", "compare"} - set(table)
+        if missing:
+            raise ConfigError(f"Rule {index} of {name!r} lacks {sorted(missing)}.")
+        rules.append(Rule(**table))
+    ids = [r.id for r in rules]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ConfigError(f"Rule ids must be unique within a policy; {name!r} repeats {duplicates}. Set 'id'.")
+    return Policy(name=str(raw.get("name", name)), rules=tuple(rules), sha256=sha256, source=source)
+
+
+def load_policy(path: str | Path) -> Policy:
+    """A policy file, or the ``[tool.audit]`` table of a pyproject.toml."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
+    except FileNotFoundError as err:
+        raise ConfigError(f"The policy file {str(path)!r} does not exist.") from err
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(f"The policy file {str(path)!r} cannot be read as TOML: {err}.") from err
+    if path.name == "pyproject.toml":
+        raw = raw.get("tool", {}).get("audit")
+        if raw is None:
+            raise ConfigError(f"{str(path)!r} has no [tool.audit] table. Add one with [[tool.audit.rules]].")
+    return _parse_policy(raw, name=path.name, sha256=sha256_file(path), source=str(path))
+
+
+def load_preset(name: str) -> Policy:
+    if name not in PRESETS:
+        import difflib
+
+        close = difflib.get_close_matches(name, PRESETS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"Unknown preset {name!r}.{hint} Known presets: {', '.join(PRESETS)}.")
+    text = resources.files("audit").joinpath("policies", f"{name}.toml").read_text(encoding="utf-8")
+    return _parse_policy(tomllib.loads(text), name=name, sha256=sha256_text(text), source=f"preset:{name}")
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    policy: str
+    rule: str
+    scope: str
+    status: str  # pass | fail | error | skipped
+    severity: str
+    message: str
+    value: float | None = None
+    checked_value: float | None = None  # the CI bound for confident rules, else the value
+    threshold: float | None = None
+    compare: str | None = None
+
+
+@dataclass(frozen=True)
+class GateResult:
+    outcomes: list[RuleOutcome]
+    policies: list[dict[str, str]]
+    passed: bool
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _bound(interval, compare: str):
+    if not interval:
+        return None
+    return interval[0] if compare in (">=", ">") else interval[1]
+
+
+class _Checker:
+    def __init__(self, policy: Policy, rule: Rule) -> None:
+        self.policy, self.rule, self.outcomes = policy, rule, []
+
+    def add(self, scope: str, status: str, message: str, value=None, checked=None) -> None:
+        rule = self.rule
+        self.outcomes.append(RuleOutcome(self.policy.name, rule.id, scope, status, rule.severity, message, value,
+                                         checked, rule.threshold, rule.compare))
+
+    def compare(self, scope: str, value, interval, what: str) -> None:
+        rule = self.rule
+        if value is None:
+            self.add(scope, "error", f"{what} is undefined here, so the rule cannot be checked.")
+            return
+        checked = value
+        if rule.confident:
+            checked = _bound(interval, rule.compare)
+            if checked is None:
+                self.add(scope, "error", f"The rule asks for confidence, but {what} has no confidence interval. "
+                                         "Run the audit with fairness.n_boot > 0.", value)
+                return
+        ok = COMPARATORS[rule.compare](checked, rule.threshold)
+        basis = f" (CI bound {checked:.4g}; point estimate {value:.4g})" if rule.confident else ""
+        self.add(scope, "pass" if ok else "fail",
+                 f"{what} = {checked if not rule.confident else value:.4g}{basis}; required {rule.compare} "
+                 f"{rule.threshold:g}.", value, checked)
+
+
+def _lookup(result: AuditResult, dotted: str):
+    node: Any = result.to_dict()
+    for part in dotted.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def _evaluate_rule(result: AuditResult, policy: Policy, rule: Rule) -> list[RuleOutcome]:
+    check = _Checker(policy, rule)
+    if rule.where == "record":
+        value = _lookup(result, rule.metric)
+        present = value not in (None, [], {}, "")
+        check.add(rule.metric, "pass" if present else "fail",
+                  f"The audit record {'holds' if present else 'lacks'} {rule.metric}.")
+        return check.outcomes
+    if rule.where == "attribution":
+        summaries = result.attributions
+        if not summaries:
+            check.add("attributions", "error", f"No attribution ran, so {rule.metric} cannot be checked.")
+        for summary in summaries:
+            check.compare(summary.method, getattr(summary, rule.metric, None), None,
+                          f"{rule.metric} of {summary.method}")
+        return check.outcomes
+    if rule.metric in TEXT_METRICS:
+        check.add("text", "error", f"The audit result has no text counterfactual metrics ({rule.metric}); "
+                                   "audit a text model, or drop this rule.")
+        return check.outcomes
+    tables = [t for t in result.fairness if rule.tables is None or t.name in rule.tables]
+    if rule.tables is not None:
+        missing = sorted(set(rule.tables) - {t.name for t in result.fairness})
+        for name in missing:
+            check.add(name, "error", f"The audit result has no fairness table {name!r}. Tables: "
+                                     f"{', '.join(t.name for t in result.fairness) or '(none)'}.")
+    holding = [t for t in tables if rule.metric in t.metrics]
+    if not holding:
+        check.add(rule.metric, "error", f"The metric {rule.metric!r} is not in the audit result "
+                                        f"(its tables hold: {', '.join(tables[0].metrics) if tables else 'nothing'}).")
+        return check.outcomes
+    for table in holding:
+        minimum = rule.min_group_size or table.min_group_size
+        eligible = [g for g in table.groups if g.n >= minimum]
+        small = [g.name for g in table.groups if g.n < minimum]
+        if rule.where == "overall":
+            check.compare("overall", table.overall.get(rule.metric), table.overall_ci.get(rule.metric),
+                          f"overall {rule.metric}")
+            break  # the same in every table
+        if rule.where == "disparity":
+            disparity = table.disparities_reliable.get(rule.metric)
+            if disparity is None:
+                check.add(table.name, "error", f"{rule.metric} has no disparity (not a comparable metric).")
+                continue
+            check.compare(table.name, getattr(disparity, rule.stat), getattr(disparity, f"{rule.stat}_ci"),
+                          f"{rule.metric} {rule.stat} by {table.name}")
+        elif rule.where == "worst_group":
+            values = [(g, g.values.get(rule.metric)) for g in eligible if g.values.get(rule.metric) is not None]
+            if not values:
+                check.add(table.name, "error", f"No group of {table.name} with {minimum}+ rows has {rule.metric}.")
+                continue
+            pick = min if rule.compare in (">=", ">") else max
+            group, value = pick(values, key=lambda item: item[1])
+            check.compare(f"{table.name}: {group.name}", value, group.ci.get(rule.metric),
+                          f"{rule.metric} of the worst group {group.name}")
+        else:  # every_group
+            disparity = table.disparities.get(rule.metric)
+            for group in eligible:
+                if rule.stat == "value":
+                    value, interval = group.values.get(rule.metric), group.ci.get(rule.metric)
+                else:
+                    entry = (disparity.to_best if disparity else {}).get(group.name, {})
+                    key = "ratio" if rule.stat == "ratio_to_best" else "difference"
+                    value, interval = entry.get(key), entry.get(f"{key}_ci")
+                check.compare(f"{table.name}: {group.name}", value, interval, f"{rule.metric} {rule.stat} of "
+                                                                              f"{group.name}")
+        for name in small:
+            check.add(f"{table.name}: {name}", "skipped", f"Fewer than {minimum} rows: not checked.")
+    return check.outcomes
+
+
+def evaluate(result: AuditResult, policies: list[Policy]) -> GateResult:
+    """Check every rule of every policy. The gate passes when no error-severity rule fails or errors."""
+    outcomes = [o for p in policies for rule in p.rules for o in _evaluate_rule(result, p, rule)]
+    blocking = [o for o in outcomes if o.severity == "error" and o.status in ("fail", "error")]
+    counts = {status: sum(o.status == status for o in outcomes) for status in ("pass", "fail", "error", "skipped")}
+    return GateResult(outcomes=outcomes, passed=not blocking, counts=counts,
+                      policies=[{"name": p.name, "source": p.source, "sha256": p.sha256} for p in policies])
