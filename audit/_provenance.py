@@ -42,5 +42,17 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def git_commit(folder: Path) -> str | None:
+    """The commit checked out in ``folder``'s git repository (the audited project), or None."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
 def environment() -> dict[str, Any]:
     return {"platform": platform.platform(), "machine": platform.machine(), "python": sys.version.split()[0]}

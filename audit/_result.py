@@ -93,6 +93,7 @@ class AuditResult:
     provenance: dict[str, Any]
     config: dict[str, Any]
     regulatory: dict[str, Any] = field(default_factory=dict)  # four_fifths (per table), ll144
+    gate: dict[str, Any] = field(default_factory=dict)  # the policy verdict, when `audit check` ran
     schema_version: str = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -119,6 +120,7 @@ class AuditResult:
                 failures=[Failure(**f) for f in raw["failures"]],
                 skipped=[Skipped(**s) for s in raw["skipped"]],
                 provenance=raw["provenance"], config=raw["config"], regulatory=raw.get("regulatory", {}),
+                gate=raw.get("gate", {}),
                 schema_version=version,
             )
         except (KeyError, TypeError) as err:

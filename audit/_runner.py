@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from audit._errors import ConfigError, ModelError
 from audit._fairness import FairnessTable, group_metrics
 from audit._fairness_tasks import multiclass_group_metrics, regression_group_metrics
 from audit._models import ModelAdapter, PrecomputedAdapter, Predictions, is_torch_module, load_model, make_adapter
-from audit._provenance import environment, now_iso, package_versions, sha256_file, sha256_text
+from audit._provenance import environment, git_commit, now_iso, package_versions, sha256_file, sha256_text
 from audit._result import AttributionSummary, AuditResult, Failure, Finding, Skipped
 
 __all__ = ["run_audit"]
@@ -53,14 +54,18 @@ class _Steps:
 
 
 def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: Any = None,
-              quiet: bool = True, extra_provenance: dict[str, Any] | None = None) -> AuditResult:
+              quiet: bool = True, extra_provenance: dict[str, Any] | None = None,
+              config_path: str | None = None) -> AuditResult:
     """Run a full audit. ``data``/``model`` override ``config.data.path``/``config.model.path``.
 
     Bad input raises an :class:`AuditError` before any work is done. A fairness table or explainer that
     crashes is recorded in ``result.failures`` and the audit goes on.
     """
     started_at, clock = now_iso(), time.perf_counter()
-    hashes: dict[str, str] = {"config": sha256_text(repr(config.to_dict()))}
+    # the file's own bytes when there is one (so `audit verify --config` can check it), else the settings
+    hashes: dict[str, str] = {"config": sha256_file(config_path) if config_path else
+                              sha256_text(repr(config.to_dict()))}
+    data_from_file = data is None
     if data is None:
         if config.data.path is None:
             raise ConfigError("No data: set data.path in the config, or pass data= to run_audit().")
@@ -114,7 +119,11 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
     provenance = {
         "started_at": started_at, "finished_at": now_iso(), "duration_s": round(time.perf_counter() - clock, 3),
         "seed": config.seed, "sha256": hashes, "packages": package_versions(), "environment": environment(),
-        "device": adapter.device, "timings_s": steps.timings, **(extra_provenance or {}),
+        "device": adapter.device, "timings_s": steps.timings,
+        "paths": {"data": config.data.path if data_from_file else None,
+                  "model": config.model.path if model is None else None, "config": config_path},
+        "git_commit": git_commit(Path(config_path).parent if config_path else Path.cwd()),
+        **(extra_provenance or {}),
     }
     model_summary = adapter.summary()
     model_summary["task"] = dataset.task

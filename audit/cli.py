@@ -1,4 +1,5 @@
-"""The ``audit`` command line. Exit codes: 0 ok, 2 bad input or config, 3 unexpected failure."""
+"""The ``audit`` command line. Exit codes: 0 ok, 1 policy violated or record changed (check, verify),
+2 bad input or config, 3 unexpected failure."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from pathlib import Path
 
 from audit._errors import AuditError, ResourceError
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_CRASH = 0, 2, 3
+EXIT_OK, EXIT_POLICY, EXIT_BAD_INPUT, EXIT_CRASH = 0, 1, 2, 3
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="audit", description="Audit machine-learning models for fairness and explainability.",
-        epilog="Exit codes: 0 ok, 2 bad input or config, 3 unexpected failure.")
+        epilog="Exit codes: 0 ok, 1 policy violated (check) or files changed (verify), 2 bad input or config, "
+               "3 unexpected failure.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="train a model on UCI Adult and audit it (bundled data, offline)",
@@ -33,6 +35,31 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("config", metavar="CONFIG.toml")
     run.add_argument("--out", default=None, metavar="DIR", help="output folder (default: output.dir of the config)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    check = commands.add_parser(
+        "check", help="run the audit (or read a result) and gate it against policies: exit 1 if one is broken",
+        description="Check an audit against policy rules. Exit codes: 0 every blocking rule passed, 1 a policy "
+                    "is violated (a rule failed, or could not be checked), 2 bad input, 3 crash. Writes "
+                    "gate.json and junit.xml (and audit.json and report.html when it runs the audit).")
+    check.add_argument("config", nargs="?", metavar="CONFIG.toml", help="the audit to run")
+    check.add_argument("--result", metavar="audit.json", help="gate a saved result instead of running the audit")
+    check.add_argument("--policy", action="append", default=[], metavar="POLICY.toml",
+                       help="a policy file, or a pyproject.toml with [tool.audit] (repeatable)")
+    check.add_argument("--preset", action="append", default=[], metavar="NAME",
+                       help="a built-in policy: four-fifths, nyc-ll144, equalized-odds, text-counterfactual, "
+                            "eu-ai-act (repeatable)")
+    check.add_argument("--out", default=None, metavar="DIR",
+                       help="output folder (default: the config's output.dir, or the result's folder)")
+    check.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    verify = commands.add_parser(
+        "verify", help="check that a saved audit still matches its data, model and config files",
+        description="Recompute the sha256 of the data, model and config files and compare them with the audit "
+                    "record. Exit 0 when every file checked matches, 1 when one differs, 2 on bad input.")
+    verify.add_argument("result", metavar="audit.json")
+    verify.add_argument("--data", metavar="PATH", help="the data file (default: the path the record names)")
+    verify.add_argument("--model", metavar="PATH", help="the model file (default: the path the record names)")
+    verify.add_argument("--config", metavar="PATH", help="the config file (default: the path the record names)")
 
     report = commands.add_parser("report", help="re-render a saved audit.json without the model",
                                  description="Render the HTML report from a saved audit result (no model or data "
@@ -92,9 +119,23 @@ def _demo(args) -> int:
     model = train_adult_model(train, seed=config.seed)
     result = run_audit(config, data=test, model=model, quiet=args.quiet,
                        extra_provenance={"data_source": "UCI Adult (adult.test), CC BY 4.0, bundled"})
+    result = _with_bundled_data_hash(result)
     paths = write_outputs(result, args.out, formats=config.output.formats)
     _print_summary(result, paths, time.perf_counter() - started)
     return EXIT_OK
+
+
+def _with_bundled_data_hash(result):
+    """The demo reads its data from the package: record that file, so `audit verify` can check it."""
+    import dataclasses
+    from importlib import resources
+
+    from audit._provenance import sha256_file
+
+    with resources.as_file(resources.files("audit").joinpath("data", "adult", "adult.test.gz")) as path:
+        provenance = {**result.provenance, "sha256": {**result.provenance["sha256"], "data": sha256_file(path)},
+                      "paths": {**result.provenance.get("paths", {}), "data": str(path)}}
+    return dataclasses.replace(result, provenance=provenance)
 
 
 def raise_config(message: str):
@@ -110,7 +151,7 @@ def _run(args) -> int:
 
     started = time.perf_counter()
     config = load_config(args.config)
-    result = run_audit(config, quiet=args.quiet)
+    result = run_audit(config, quiet=args.quiet, config_path=str(args.config))
     paths = write_outputs(result, args.out or config.output.dir, formats=config.output.formats)
     _print_summary(result, paths, time.perf_counter() - started)
     return EXIT_OK
@@ -128,9 +169,99 @@ def _report(args) -> int:
     return EXIT_OK
 
 
+def _policies(args):
+    from audit._policy import load_policy, load_preset
+
+    policies = [load_policy(p) for p in args.policy] + [load_preset(name) for name in args.preset]
+    if not policies:
+        pyproject = Path("pyproject.toml")
+        if pyproject.is_file() and "[tool.audit" in pyproject.read_text(encoding="utf-8"):
+            policies = [load_policy(pyproject)]
+        else:
+            raise_config("No policy to check: pass --policy FILE or --preset NAME, or add [tool.audit] rules "
+                         "to ./pyproject.toml.")
+    return policies
+
+
+def _check(args) -> int:
+    import dataclasses
+    import json
+
+    from audit._output import write_atomically, write_outputs
+    from audit._policy import evaluate
+    from audit._result import AuditResult
+    from reports import render_junit
+
+    if bool(args.config) == bool(args.result):
+        raise_config("`audit check` needs either CONFIG.toml (to run the audit) or --result audit.json, not both.")
+    policies = _policies(args)  # bad policies fail before any work is done
+    if args.result:
+        result = AuditResult.load(args.result)
+        out = Path(args.out or Path(args.result).parent)
+    else:
+        from audit._config import load_config
+        from audit._runner import run_audit
+
+        config = load_config(args.config)
+        result = run_audit(config, quiet=args.quiet, config_path=str(args.config))
+        out = Path(args.out or config.output.dir)
+    gate = evaluate(result, policies)
+    gate_dict = gate.to_dict()
+    hashes = {**result.provenance.get("sha256", {}), **{f"policy:{p.name}": p.sha256 for p in policies}}
+    result = dataclasses.replace(result, gate=gate_dict, provenance={**result.provenance, "sha256": hashes})
+    files = {out / "gate.json": json.dumps(gate_dict, indent=2, ensure_ascii=False),
+             out / "junit.xml": render_junit(gate_dict)}
+    if not args.result:
+        write_outputs(result, out)
+    write_atomically(files)
+    _print_gate(gate)
+    print(f"JUnit: {out / 'junit.xml'}  summary: {out / 'gate.json'}")
+    return EXIT_OK if gate.passed else EXIT_POLICY
+
+
+def _print_gate(gate) -> None:
+    width = max((len(f"{o.rule}") for o in gate.outcomes), default=4)
+    print(f"{'status':<8} {'severity':<8} {'rule':<{width}}  scope: message")
+    for o in gate.outcomes:
+        print(f"{o.status.upper():<8} {o.severity:<8} {o.rule:<{width}}  {o.scope}: {o.message}")
+    counts = ", ".join(f"{n} {status}" for status, n in gate.counts.items())
+    print(f"Policy {'PASSED' if gate.passed else 'VIOLATED'} ({counts}).")
+
+
+def _verify(args) -> int:
+    from audit._provenance import sha256_file
+    from audit._result import AuditResult
+
+    result = AuditResult.load(args.result)
+    recorded = result.provenance.get("sha256", {})
+    paths = result.provenance.get("paths", {}) or {}
+    given = {"data": args.data, "model": args.model, "config": args.config}
+    checked, mismatched = 0, 0
+    for name in ("data", "model", "config"):
+        path = given[name] or paths.get(name)
+        if path is None:
+            print(f"{name:<7} not checked: no file given or recorded")
+            continue
+        if name not in recorded:
+            raise_config(f"The record holds no sha256 for the {name}, so {path!r} cannot be verified.")
+        if not Path(path).is_file():
+            raise_config(f"The {name} file {str(path)!r} does not exist. Pass --{name} PATH.")
+        actual = sha256_file(path)
+        checked += 1
+        if actual == recorded[name]:
+            print(f"{name:<7} match     {path}")
+        else:
+            mismatched += 1
+            print(f"{name:<7} MISMATCH  {path}: recorded {recorded[name][:16]}..., now {actual[:16]}...")
+    if checked == 0:
+        raise_config("Nothing to verify: the record names no files; pass --data, --model or --config.")
+    print("The record matches its files." if not mismatched else f"{mismatched} file(s) changed since the audit.")
+    return EXIT_OK if not mismatched else EXIT_POLICY
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"demo": _demo, "run": _run, "report": _report}[args.command]
+    handler = {"demo": _demo, "run": _run, "report": _report, "check": _check, "verify": _verify}[args.command]
     try:
         return handler(args)
     except ResourceError as err:

@@ -1,0 +1,34 @@
+"""JUnit XML for the policy gate: one testcase per rule and scope, so CI systems show each check."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ElementTree
+from typing import Any
+
+__all__ = ["render_junit"]
+
+
+def render_junit(gate: dict[str, Any], *, suite_name: str = "audit-policy") -> str:
+    """``gate`` is ``GateResult.to_dict()``. Fails and errors of warning severity are reported as passed
+    testcases with a system-out note, since they do not block the release."""
+    outcomes = gate["outcomes"]
+    blocking = [o for o in outcomes if o["severity"] == "error"]
+    suites = ElementTree.Element("testsuites", name=suite_name)
+    suite = ElementTree.SubElement(
+        suites, "testsuite", name=suite_name, tests=str(len(outcomes)),
+        failures=str(sum(o["status"] == "fail" for o in blocking)),
+        errors=str(sum(o["status"] == "error" for o in blocking)),
+        skipped=str(sum(o["status"] == "skipped" for o in outcomes)))
+    for outcome in outcomes:
+        case = ElementTree.SubElement(suite, "testcase", classname=f"{outcome['policy']}.{outcome['rule']}",
+                                      name=outcome["scope"])
+        status, message = outcome["status"], outcome["message"]
+        if status == "skipped":
+            ElementTree.SubElement(case, "skipped", message=message)
+        elif status in ("fail", "error") and outcome["severity"] == "error":
+            tag = "failure" if status == "fail" else "error"
+            ElementTree.SubElement(case, tag, message=message, type=f"policy-{status}").text = message
+        elif status in ("fail", "error"):
+            ElementTree.SubElement(case, "system-out").text = f"warning ({status}): {message}"
+    ElementTree.indent(suites)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(suites, encoding="unicode") + "\n"
