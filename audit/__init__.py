@@ -14,7 +14,7 @@ from audit._config import (
     load_config,
 )
 from audit._data import Dataset, build_dataset, read_table
-from audit._demo import load_adult, train_adult_model
+from audit._demo import load_adult, load_tweets, train_adult_model
 from audit._errors import (
     AuditError,
     CapabilityError,
@@ -68,6 +68,7 @@ __all__ = [
     "load_adult",
     "load_config",
     "load_model",
+    "load_tweets",
     "make_adapter",
     "read_table",
     "run_audit",

@@ -29,7 +29,8 @@ __all__ = [
 
 MISSING_SENSITIVE_CHOICES = ("error", "group")
 TASKS = ("binary", "regression", "multiclass")
-MODEL_KINDS = ("auto", "sklearn", "torch", "callable")
+MODEL_KINDS = ("auto", "sklearn", "torch", "callable", "text")
+BUILTIN_MODELS = ("minilm-tweet-sentiment",)
 MODEL_OUTPUTS = ("auto", "probability", "logit", "decision", "label")
 OUTPUT_FORMATS = ("html", "json")
 
@@ -153,10 +154,15 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The model under audit. Leave ``path`` unset when the data holds predictions (data.prediction)."""
+    """The model under audit. Leave ``path`` unset when the data holds predictions (data.prediction).
+
+    Text models: ``kind = "text"`` with ``path`` a local Hugging Face model directory, or ``builtin =
+    "minilm-tweet-sentiment"`` (the bundled MiniLM tweet classifier); the data then needs ``data.text``.
+    """
 
     path: str | None = None
     kind: str = "auto"
+    builtin: str | None = None
     output: str = "auto"
     threshold: float = 0.5
     batch_size: int = 4096
@@ -165,6 +171,10 @@ class ModelConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", _optional_str(self.path, "model.path"))
         _choice(self.kind, "model.kind", MODEL_KINDS)
+        if self.builtin is not None:
+            _choice(self.builtin, "model.builtin", BUILTIN_MODELS)
+            if self.path is not None:
+                raise _fail("model.builtin", "unset when model.path is set", self.builtin, "Choose one of the two.")
         _choice(self.output, "model.output", MODEL_OUTPUTS)
         if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) \
                 or not math.isfinite(self.threshold):
@@ -178,11 +188,15 @@ class ModelConfig:
 class ExplainerConfig:
     """Which attribution methods run, on how many rows, against how large a background sample."""
 
-    methods: tuple[str, ...] = ("shap",)
+    methods: tuple[str, ...] | None = None  # default: ("shap",) for tabular models, ("layer_integrated_gradients",) for text
     sample_size: int = 1000
     background_size: int = 100
 
     def __post_init__(self) -> None:
+        if self.methods is None:
+            _positive_int(self.sample_size, "explainers.sample_size")
+            _positive_int(self.background_size, "explainers.background_size")
+            return
         methods = _str_tuple(self.methods, "explainers.methods")
         from explainers import EXPLAINERS  # light: the registry holds dotted paths only
 

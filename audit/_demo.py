@@ -9,7 +9,7 @@ import pandas as pd
 
 from audit._config import AuditConfig, DataConfig, ExplainerConfig, FairnessConfig, OutputConfig
 
-__all__ = ["load_adult", "train_adult_model", "demo_config", "ADULT_COLUMNS"]
+__all__ = ["load_adult", "load_tweets", "train_adult_model", "demo_config", "ADULT_COLUMNS"]
 
 ADULT_COLUMNS = ["age", "workclass", "fnlwgt", "education", "education-num", "marital-status", "occupation",
                  "relationship", "race", "sex", "capital-gain", "capital-loss", "hours-per-week",
@@ -33,6 +33,13 @@ def load_adult(split: str = "test") -> pd.DataFrame:
                             na_values="?", comment="|", skip_blank_lines=True)
     frame["income"] = frame["income"].str.rstrip(".")
     return frame
+
+
+def load_tweets() -> pd.DataFrame:
+    """The bundled tweets (38,158 rows: sentiment negative/neutral/positive, confidence, text)."""
+    with resources.files("audit").joinpath("data", "tweets", "tweets.csv.gz").open("rb") as raw, \
+            gzip.open(raw, "rt", encoding="latin-1") as handle:
+        return pd.read_csv(handle)
 
 
 def train_adult_model(train: pd.DataFrame, *, seed: int = 0):

@@ -60,6 +60,8 @@ class AttributionSummary:
     completeness_error_max: float | None
     completeness_error_median: float | None
     meta: dict[str, Any] = field(default_factory=dict)
+    granularity: str = "feature"  # "token": features are words, and examples hold token heatmaps
+    examples: list[dict[str, Any]] = field(default_factory=list)  # capped sample: words, values, output
 
     def top_features(self, k: int = 5) -> list[tuple[str, float]]:
         return sorted(self.global_importance.items(), key=lambda kv: -kv[1])[:k]

@@ -12,11 +12,12 @@ import pandas as pd
 
 from audit._config import AuditConfig
 from audit._data import Dataset, build_dataset, read_table
-from audit._errors import ConfigError, ModelError
+from audit._errors import CapabilityError, ConfigError, ModelError
 from audit._fairness import FairnessTable, group_metrics
 from audit._fairness_tasks import multiclass_group_metrics, regression_group_metrics
 from audit._models import ModelAdapter, PrecomputedAdapter, Predictions, is_torch_module, load_model, make_adapter
-from audit._provenance import environment, git_commit, now_iso, package_versions, sha256_file, sha256_text
+from audit._provenance import (environment, git_commit, now_iso, package_versions, sha256_file, sha256_text,
+                               sha256_tree)
 from audit._result import AttributionSummary, AuditResult, Failure, Finding, Skipped
 
 __all__ = ["run_audit"]
@@ -74,13 +75,15 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
     dataset = build_dataset(data, config.data, seed=config.seed)
     adapter = _make_model_adapter(config, dataset, model, hashes)
 
-    steps = _Steps(total=2 + len(config.data.sensitive_groupings) + len(config.explainers.methods), quiet=quiet)
+    methods = config.explainers.methods or (("layer_integrated_gradients",) if adapter.kind == "text" else ("shap",))
+    steps = _Steps(total=2 + len(config.data.sensitive_groupings) + len(methods), quiet=quiet)
     failures: list[Failure] = []
     skipped: list[Skipped] = []
     try:
         steps.start("predict")
+        inputs = dataset.text.to_frame() if adapter.kind == "text" else dataset.features
         if dataset.task == "binary":
-            predictions = adapter.predict(dataset.features)
+            predictions = adapter.predict(inputs)
         else:
             predictions = Predictions(adapter.predict_values(dataset.features, task=dataset.task,
                                                              classes=dataset.label_values), None, None)
@@ -99,16 +102,17 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
         if dataset.task != "binary":
             skipped += [Skipped(f"explainer: {m}", f"Attributions cover binary classifiers in this version; this "
                                 f"{dataset.task} model is audited for fairness only.")
-                        for m in config.explainers.methods]
+                        for m in methods]
         elif isinstance(adapter, PrecomputedAdapter):
             skipped += [Skipped(f"explainer: {m}", "No model was given (predictions come from the data), so "
                                 "there is nothing to attribute. Set model.path to explain a model.")
-                        for m in config.explainers.methods]
+                        for m in methods]
         else:
-            for method in config.explainers.methods:
+            for method in methods:
                 steps.start(f"explain {method}")
+                explain = _explain_text if adapter.kind == "text" else _explain
                 summary = _guarded(failures, f"explainer: {method}",
-                                   lambda: _explain(method, config, dataset, adapter))
+                                   lambda: explain(method, config, dataset, adapter))
                 if summary is not None:
                     attributions.append(summary)
                 steps.done()
@@ -183,6 +187,10 @@ def _regulatory(config, dataset, predictions, tables, failures) -> dict[str, Any
 
 
 def _make_model_adapter(config: AuditConfig, dataset: Dataset, model: Any, hashes: dict) -> ModelAdapter:
+    text_model = config.model.builtin is not None or config.model.kind == "text" or \
+        type(model).__name__ == "TextClassifier"
+    if text_model:
+        return _text_adapter(config, dataset, model, hashes)
     if model is None and config.model.path is not None:
         model = load_model(config.model.path)
         hashes["model"] = sha256_file(config.model.path)
@@ -197,6 +205,107 @@ def _make_model_adapter(config: AuditConfig, dataset: Dataset, model: Any, hashe
     return make_adapter(model, positive_label=dataset.positive_label, kind=config.model.kind,
                         output=config.model.output, threshold=config.model.threshold,
                         batch_size=config.model.batch_size, device=config.model.device, task=dataset.task)
+
+
+def _text_adapter(config: AuditConfig, dataset: Dataset, model: Any, hashes: dict) -> ModelAdapter:
+    from explainers._text_model import TextClassifier, text_adapter
+
+    if dataset.text is None:
+        raise ConfigError("A text model reads a text column: name it in data.text.")
+    if dataset.task != "binary":
+        raise ConfigError("Text-model audits are binary in this version: set data.positive_label to the class to "
+                          "audit (the others are the negative class).")
+    device = None if config.model.device == "auto" else config.model.device
+    if model is None and config.model.builtin == "minilm-tweet-sentiment":
+        from explainers.minilm_head import HEAD_FILE, load_minilm_sentiment
+
+        model = load_minilm_sentiment(device=device or "cpu")
+        from importlib import resources
+
+        with resources.as_file(resources.files("explainers").joinpath("models", HEAD_FILE)) as head:
+            hashes["model"] = sha256_file(head)
+    elif model is None:
+        if config.model.path is None:
+            raise ConfigError("A text model needs model.path (a local Hugging Face model directory) or "
+                              "model.builtin = \"minilm-tweet-sentiment\".")
+        model = TextClassifier.from_pretrained(config.model.path)
+        if device is not None:
+            model.model.to(device)
+            model = TextClassifier(model.model, model.tokenizer)
+        hashes["model"] = sha256_tree(config.model.path)
+    return text_adapter(model, positive_label=dataset.positive_label, threshold=config.model.threshold)
+
+
+def _explain_text(method: str, config: AuditConfig, dataset: Dataset, adapter) -> AttributionSummary:
+    from explainers import get_explainer
+    from explainers._identity import IDENTITY_TERMS
+
+    explainer = get_explainer(method, target=adapter.positive_index, seed=config.seed)
+    if getattr(explainer, "granularity", "feature") != "token":
+        raise CapabilityError(f"{method!r} explains tabular features; this audit's model reads text. Use "
+                              "layer_integrated_gradients, lime_text or shap_partition_text.")
+    rng = np.random.default_rng(config.seed)
+    n = len(dataset)
+    explained = np.sort(rng.choice(n, size=min(config.explainers.sample_size, n), replace=False))
+    texts = dataset.text.iloc[explained].tolist()
+    attribution = explainer.explain_texts(adapter.classifier, texts)
+    return summarise_tokens(attribution, dataset.sensitive.iloc[explained], IDENTITY_TERMS,
+                            row_ids=dataset.row_ids[explained])
+
+
+def summarise_tokens(attribution, sensitive: pd.DataFrame, identity_terms, *, row_ids, top: int = 40,
+                     examples: int = 12) -> AttributionSummary:
+    """Word-level statistics of token attributions: mean |attribution| per word (words seen 3+ times when
+    there are enough), by sensitive group, the share on identity terms, and a capped sample of examples."""
+    from collections import defaultdict
+
+    rows = [(i, w.lower().strip(), float(v)) for i, (words, values) in
+            enumerate(zip(attribution.words, attribution.word_values)) for w, v in zip(words, values) if w.strip()]
+    counts: dict[str, int] = defaultdict(int)
+    for _, word, _ in rows:
+        counts[word] += 1
+    min_count = 3 if len(attribution.words) >= 50 else 1
+    absolute, signed = defaultdict(float), defaultdict(float)
+    for _, word, value in rows:
+        absolute[word] += abs(value)
+        signed[word] += value
+    eligible = [w for w in counts if counts[w] >= min_count]
+    ranked = sorted(eligible, key=lambda w: -absolute[w] / counts[w])[:top]
+    total = sum(abs(v) for _, _, v in rows)
+    identity = sum(abs(v) for _, w, v in rows if w in identity_terms)
+    by_group: dict[str, dict[str, dict[str, float]]] = {}
+    for column in sensitive.columns:
+        groups = sensitive[column].to_numpy()
+        by_group[column] = {}
+        for group in sorted(set(groups.tolist()), key=str):
+            members = {i for i, g in enumerate(groups) if g == group}
+            sums, seen = defaultdict(float), defaultdict(int)
+            for i, word, value in rows:
+                if i in members:
+                    sums[word] += abs(value)
+                    seen[word] += 1
+            by_group[column][str(group)] = {w: sums[w] / seen[w] for w in ranked if seen[w]}
+    error = attribution.completeness_error
+    sample = [{"row_id": int(row_ids[i]), "words": attribution.words[i],
+               "values": [float(v) for v in attribution.word_values[i]], "output": float(attribution.outputs[i]),
+               "target": int(attribution.targets[i]) if attribution.targets is not None else None}
+              for i in range(min(examples, len(attribution.words)))]
+    meta = {k: v for k, v in attribution.meta.items() if isinstance(v, (str, int, float, bool)) and k != "runtime_s"}
+    truncated = attribution.meta.get("truncated")
+    if truncated is not None:
+        meta["truncated_texts"] = int(sum(truncated))
+    steps = attribution.meta.get("steps_per_example")
+    if steps:
+        meta["mean_steps"] = float(np.mean(steps))
+    return AttributionSummary(
+        method=attribution.method, output_space=attribution.output_space, n_examples=len(attribution.words),
+        features=ranked, global_importance={w: absolute[w] / counts[w] for w in ranked},
+        mean_attribution={w: signed[w] / counts[w] for w in ranked}, importance_by_group=by_group,
+        reliance_on_sensitive=(identity / total) if total else None,
+        sensitive_features_in_model=sorted({w for _, w, _ in rows if w in identity_terms}),
+        completeness_error_max=None if error is None else float(np.max(error)),
+        completeness_error_median=None if error is None else float(np.median(error)),
+        meta=meta, granularity="token", examples=sample)
 
 
 def _guarded(failures: list[Failure], step: str, work):
@@ -218,6 +327,9 @@ def _explain(method: str, config: AuditConfig, dataset: Dataset, adapter: ModelA
     explained = np.sort(rng.choice(n, size=min(settings.sample_size, n), replace=False))
     background = np.sort(rng.choice(n, size=min(settings.background_size, n), replace=False))
     explainer = get_explainer(method, background_size=settings.background_size, seed=config.seed)
+    if getattr(explainer, "granularity", "feature") != "feature":
+        raise CapabilityError(f"{method!r} explains text models; this audit's model takes tabular features. "
+                              "Use shap, shap_tree or shap_permutation.")
     attribution = explainer.explain(adapter, dataset.features.iloc[explained].reset_index(drop=True),
                                     background=dataset.features.iloc[background].reset_index(drop=True),
                                     row_ids=dataset.row_ids[explained])
@@ -279,9 +391,11 @@ def _findings(tables: list[FairnessTable], attributions: list[AttributionSummary
         if summary.reliance_on_sensitive is not None and summary.reliance_on_sensitive >= 0.05:
             findings.append(Finding(
                 kind="reliance", severity="warning",
-                message=(f"{summary.method}: {summary.reliance_on_sensitive:.1%} of the attribution falls on the "
-                         f"sensitive features {', '.join(summary.sensitive_features_in_model)}, which the model "
-                         "takes as inputs."),
+                message=(f"{summary.method}: {summary.reliance_on_sensitive:.1%} of the attribution falls on "
+                         + (f"identity terms in the texts ({', '.join(summary.sensitive_features_in_model[:8])})."
+                            if summary.granularity
+                            == "token" else f"the sensitive features {', '.join(summary.sensitive_features_in_model)}"
+                            ", which the model takes as inputs.")),
                 evidence={"method": summary.method, "share": summary.reliance_on_sensitive}))
         if summary.completeness_error_max is not None and summary.completeness_error_max > 1e-3:
             findings.append(Finding(

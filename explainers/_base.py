@@ -24,6 +24,7 @@ class Explainer(ABC):
     """
 
     name: str = "explainer"
+    granularity: str = "feature"  # "feature": tabular rows; "token": texts (explain_texts)
     requires: frozenset[str] = frozenset()
 
     def __init__(self, *, background_size: int = 100, seed: int = 0, **settings: Any) -> None:

@@ -16,7 +16,8 @@ from explainers._types import Attribution
 if TYPE_CHECKING:
     from audit._models import ModelAdapter
 
-__all__ = ["ShapAutoExplainer", "ShapPermutationExplainer", "ShapTreeExplainer"]
+__all__ = ["ShapAutoExplainer", "ShapLinearExplainer", "ShapPermutationExplainer", "ShapPartitionText",
+           "ShapTreeExplainer"]
 
 # Final estimators whose trees shap's TreeExplainer reads exactly (by type name: no imports needed).
 _TREE_MODELS = {
@@ -95,6 +96,97 @@ class ShapTreeExplainer(Explainer):
             meta={"algorithm": "tree_path_dependent", "estimator": type(estimator).__qualname__,
                   "transformed_columns": len(owners), "runtime_s": time.perf_counter() - started},
         )
+
+
+class ShapLinearExplainer(Explainer):
+    """shap.LinearExplainer (interventional, exact) on the final linear classifier of a model or pipeline,
+    in decision-function units (log-odds for logistic regression); pipelines sum back onto input columns."""
+
+    name = "shap_linear"
+    requires = frozenset({"scores"})
+
+    def explain(self, adapter, rows, *, background, row_ids):
+        import shap
+
+        self.check(adapter)
+        if adapter.kind != "sklearn":
+            raise CapabilityError(f"shap_linear explains scikit-learn linear models; this is a {adapter.kind} model.")
+        preprocess, estimator = split_pipeline(adapter.model)
+        coef = getattr(estimator, "coef_", None)
+        if coef is None or np.ndim(coef) != 2 or np.shape(coef)[0] != 1:
+            raise CapabilityError(f"shap_linear needs a binary linear classifier (coef_ of shape (1, d)); the final "
+                                  f"estimator is a {type(estimator).__qualname__}.")
+        started = time.perf_counter()
+        if preprocess is not None:
+            owners = input_column_map(preprocess, pd.concat([rows, background], ignore_index=True))
+            transformed = np.asarray(preprocess.transform(rows), dtype=float)
+            reference = np.asarray(preprocess.transform(background), dtype=float)
+        else:
+            owners, transformed, reference = list(rows.columns), rows.to_numpy(float), background.to_numpy(float)
+        explainer = shap.LinearExplainer((np.asarray(coef)[0], float(np.ravel(estimator.intercept_)[0])),
+                                         shap.maskers.Independent(reference, max_samples=len(reference)))
+        values = np.asarray(explainer.shap_values(transformed), dtype=float)
+        sign = 1.0 if getattr(adapter, "_positive", 1) in (None, 1) else -1.0
+        features = list(rows.columns)
+        summed = np.zeros((len(rows), len(features)))
+        for k, owner in enumerate(owners):
+            summed[:, features.index(owner)] += sign * values[:, k]
+        outputs = sign * np.asarray(estimator.decision_function(transformed), dtype=float)
+        base = np.full(len(rows), sign * float(np.ravel(explainer.expected_value)[0]))
+        return Attribution(
+            method=self.name, granularity="feature", feature_names=features, values=summed, base_values=base,
+            outputs=outputs, output_space="decision", row_ids=np.asarray(row_ids),
+            completeness_error=np.abs(base + summed.sum(1) - outputs),
+            meta={"algorithm": "linear_interventional", "estimator": type(estimator).__qualname__,
+                  "runtime_s": time.perf_counter() - started})
+
+
+class ShapPartitionText:
+    """shap's Partition explainer with a Text masker: Owen values over the tokenizer's tokens, following
+    the text's hierarchy of token groups. Settings: ``max_evals`` (default 300), ``target``."""
+
+    name = "shap_partition_text"
+    granularity = "token"
+    requires = frozenset({"tokens"})
+
+    def __init__(self, *, max_evals: int = 300, target: int | None = None, seed: int = 0, **_) -> None:
+        self.max_evals, self.target, self.seed = max_evals, target, seed
+
+    def explain_texts(self, classifier, texts) -> Attribution:
+        import shap
+
+        texts = classifier.check_texts(texts)
+        started = time.perf_counter()
+        probabilities = classifier.predict_proba(texts)
+        targets = (probabilities.argmax(1) if self.target is None
+                   else np.full(len(texts), classifier.check_target(self.target)))
+
+        def predict(batch):
+            return classifier.predict_proba([str(t) for t in batch], allow_empty=True)
+
+        explainer = shap.Explainer(predict, shap.maskers.Text(classifier.tokenizer), seed=self.seed)
+        explanation = explainer(texts, max_evals=self.max_evals, silent=True)
+        tokens, rows, bases, errors = [], [], [], []
+        for i in range(len(texts)):
+            values = np.asarray(explanation[i].values)[:, targets[i]]
+            data = [str(t) for t in explanation[i].data]
+            keep = [j for j, t in enumerate(data) if t.strip()]  # special tokens come back as empty strings
+            tokens.append([data[j].strip() for j in keep])
+            rows.append(values[keep])
+            base = float(np.asarray(explanation[i].base_values)[targets[i]])
+            bases.append(base)
+            errors.append(abs(base + values.sum() - probabilities[i, targets[i]]))
+        width = max((len(r) for r in rows), default=0)
+        matrix = np.zeros((len(texts), width))
+        mask = np.zeros((len(texts), width), dtype=bool)
+        for i, row in enumerate(rows):
+            matrix[i, :len(row)], mask[i, :len(row)] = row, True
+        return Attribution(
+            method=self.name, granularity="token", feature_names=[], values=matrix, base_values=np.array(bases),
+            outputs=probabilities[np.arange(len(texts)), targets], output_space="probability",
+            row_ids=np.arange(len(texts)), completeness_error=np.array(errors),
+            meta={"max_evals": self.max_evals, "runtime_s": time.perf_counter() - started},
+            tokens=tokens, token_mask=mask, words=tokens, word_values=[list(r) for r in rows], targets=targets)
 
 
 class ShapPermutationExplainer(Explainer):

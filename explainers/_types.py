@@ -30,9 +30,19 @@ class Attribution:
     row_ids: np.ndarray  # (n_rows,) ids of the explained rows in the dataset
     completeness_error: np.ndarray | None = None  # (n_rows,) |base + sum - output|
     meta: dict[str, Any] = field(default_factory=dict)
+    # text only: values are (n_rows, longest kept sequence); special tokens and padding are left out
+    tokens: list[list[str]] | None = None
+    token_mask: np.ndarray | None = None  # (n_rows, longest) True where a token is
+    words: list[list[str]] | None = None  # word pieces merged into words
+    word_values: list[list[float]] | None = None
+    targets: np.ndarray | None = None  # the class explained, per row
 
     def __post_init__(self) -> None:
         n, d = len(self.row_ids), len(self.feature_names)
+        if self.granularity == "token":
+            if self.tokens is None or self.token_mask is None or self.values.shape != self.token_mask.shape:
+                raise ValueError("Token attributions need tokens and a token_mask of the same shape as values.")
+            return
         if self.values.shape != (n, d):
             raise ValueError(f"Attribution values must have shape (n_rows, n_features) = {(n, d)}. "
                              f"Got {self.values.shape} instead.")

@@ -69,13 +69,14 @@ def importance_figure(summary: AttributionSummary, *, top: int = 15) -> dict[str
     import plotly.graph_objects as go
 
     items = summary.top_features(top)[::-1]
-    sensitive = set(summary.sensitive_features_in_model)
+    sensitive = set(summary.sensitive_features_in_model)  # for text: the identity terms found in the texts
     colors = ["#c0392b" if name in sensitive else "#2c6fbb" for name, _ in items]
     figure = go.Figure(go.Bar(x=[v for _, v in items], y=[n for n, _ in items], orientation="h",
                               marker_color=colors,
                               hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
-    figure.update_layout(title=f"Mean |attribution| ({summary.output_space}), {summary.method}; "
-                               "sensitive features in red", **{**_LAYOUT, "height": 120 + 22 * len(items)})
+    what = "identity terms" if summary.granularity == "token" else "sensitive features"
+    figure.update_layout(title=f"Mean |attribution| ({summary.output_space}), {summary.method}; {what} in red",
+                         **{**_LAYOUT, "height": 120 + 22 * len(items)})
     return _as_json(figure)
 
 

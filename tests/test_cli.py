@@ -8,6 +8,8 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
+from explainers import EXPLAINERS
+
 from audit.cli import main
 
 
@@ -67,9 +69,9 @@ def test_missing_model_file_and_unknown_explainer_exit_2(user_project, capsys):
     (user_project / "m.toml").write_text(text.replace("model.joblib", "missing.joblib"))
     assert main(["run", str(user_project / "m.toml")]) == 2
     assert "The model file" in capsys.readouterr().err
-    (user_project / "e.toml").write_text(text.replace("sample_size = 50", 'methods = ["lime_text"]\nsample_size = 50'))
+    (user_project / "e.toml").write_text(text.replace("sample_size = 50", 'methods = ["lime_txt"]\nsample_size = 50'))
     assert main(["run", str(user_project / "e.toml")]) == 2
-    assert "Known explainers: shap, shap_permutation, shap_tree." in capsys.readouterr().err
+    assert f"Known explainers: {', '.join(EXPLAINERS.names())}." in capsys.readouterr().err
 
 
 def test_report_re_renders_without_the_model(user_project, capsys):

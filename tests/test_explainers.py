@@ -23,7 +23,7 @@ def test_registry_refuses_duplicates_and_lists_known_names():
     with pytest.raises(UnknownComponentError) as info:
         EXPLAINERS.get("shapp")
     assert str(info.value) == ("Unknown explainer 'shapp'. Did you mean 'shap'? "
-                               "Known explainers: shap, shap_permutation, shap_tree.")
+                               f"Known explainers: {', '.join(EXPLAINERS.names())}.")
 
 
 def _rows(frame, n=300, seed=0):
@@ -115,3 +115,29 @@ def test_explainer_refuses_a_label_only_model():
     rows = pd.DataFrame({"a": [1.0, 2.0]})
     with pytest.raises(CapabilityError, match=r"needs \['scores'\] but the callable model offers only \['labels'\]"):
         get_explainer("shap").explain(adapter, rows, background=rows, row_ids=np.arange(2))
+
+
+def test_shap_linear_is_exact_on_a_logistic_pipeline(adult_train):
+    frame = adult_train.sample(2000, random_state=0).reset_index(drop=True)
+    features = ["age", "sex", "hours-per-week"]
+    model = make_pipeline(ColumnTransformer([("onehot", OneHotEncoder(), ["sex"]),
+                                             ("scale", StandardScaler(), ["age", "hours-per-week"])]),
+                          LogisticRegression()).fit(frame[features], frame["income"])
+    adapter = make_adapter(model, positive_label=">50K")
+    rows = frame[features].iloc[:50]
+    attribution = get_explainer("shap_linear").explain(adapter, rows, background=frame[features].iloc[50:250],
+                                                       row_ids=np.arange(50))
+    np.testing.assert_allclose(attribution.outputs, model.decision_function(rows), atol=1e-9)
+    assert attribution.completeness_error.max() < 1e-9
+
+
+def test_lime_tabular_ranks_the_feature_the_model_uses():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"used": rng.normal(size=300), "ignored": rng.normal(size=300),
+                      "colour": rng.choice(["red", "blue"], 300)})
+    adapter = make_adapter(lambda f: 1 / (1 + np.exp(-3 * f["used"].to_numpy())), positive_label=1)
+    attribution = get_explainer("lime_tabular", num_samples=500).explain(
+        adapter, X.iloc[:5], background=X.iloc[5:], row_ids=np.arange(5))
+    importance = attribution.global_importance()
+    assert importance["used"] > 5 * max(importance["ignored"], importance["colour"])
+    assert attribution.completeness_error is None and attribution.meta["surrogate_r2_median"] > 0

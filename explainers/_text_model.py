@@ -1,0 +1,246 @@
+"""A text classifier as the explainers see it: a Hugging Face (or compatible) model and its tokenizer.
+
+It owns the device (the model's own; never moved), tokenises with truncation recorded per example, pads
+each batch to its longest sequence, and finds the token-embedding layer that gradient methods attribute to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from audit._errors import CapabilityError, DataError, ResourceError
+
+__all__ = ["TextClassifier", "find_embedding_layer", "EMBEDDING_NAMES", "TokenizedBatch"]
+
+# Where common architectures keep their token embeddings (tried after get_input_embeddings()).
+EMBEDDING_NAMES = (
+    "embeddings.word_embeddings",             # BERT, RoBERTa, DeBERTa-v2, DistilBERT (bare encoders)
+    "bert.embeddings.word_embeddings",
+    "roberta.embeddings.word_embeddings",
+    "deberta.embeddings.word_embeddings",
+    "distilbert.embeddings.word_embeddings",
+    "transformer.wte",                        # GPT-2
+    "model.embed_tokens",                     # Llama, Mistral, Qwen
+    "encoder.embeddings.word_embeddings",     # an encoder under a custom head
+    "encoder.get_input_embeddings",
+)
+
+
+def _get(module: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        module = getattr(module, part)
+    return module() if callable(module) and dotted.endswith("get_input_embeddings") else module
+
+
+def find_embedding_layer(model: Any, name: str | None = None):
+    """The ``nn.Embedding`` (or compatible) module whose output gradient methods interpolate."""
+    import torch
+
+    tried = []
+    if name is not None:
+        try:
+            return _get(model, name)
+        except AttributeError as err:
+            raise CapabilityError(f"The model has no layer {name!r} (embedding_layer). Check the name against "
+                                  "model.named_modules().") from err
+    getter = getattr(model, "get_input_embeddings", None)
+    if callable(getter):
+        tried.append("get_input_embeddings()")
+        try:
+            layer = getter()
+            if isinstance(layer, torch.nn.Module):
+                return layer
+        except (NotImplementedError, AttributeError):
+            pass
+    for dotted in EMBEDDING_NAMES:
+        tried.append(dotted)
+        try:
+            layer = _get(model, dotted)
+        except AttributeError:
+            continue
+        if isinstance(layer, torch.nn.Module):
+            return layer
+    raise CapabilityError(f"Could not find the token-embedding layer of {type(model).__qualname__}. Tried: "
+                          f"{', '.join(tried)}. Name it with embedding_layer=\"path.to.embeddings\" (a dotted "
+                          "path from model.named_modules()).")
+
+
+@dataclass(frozen=True)
+class TokenizedBatch:
+    input_ids: Any  # torch.LongTensor (batch, longest)
+    attention_mask: Any
+    truncated: list[bool]
+    word_ids: list[list[int | None]]  # per token: the word it belongs to, None for special tokens and padding
+    tokens: list[list[str]]
+    offsets: list[list[tuple[int, int]]] | None  # character span of each token in its text (fast tokenizers)
+
+
+class TextClassifier:
+    """A sequence classifier: ``model(input_ids=..., attention_mask=...)`` returns logits (or an object
+    with ``.logits``). ``model`` may be a transformers model or any module with that call."""
+
+    def __init__(self, model: Any, tokenizer: Any, *, max_length: int | None = None, embedding_layer: str | None = None,
+                 batch_size: int | None = None, labels: list[str] | None = None) -> None:
+        import torch
+
+        self.model, self.tokenizer = model, tokenizer
+        parameter = next(iter(model.parameters()), None)
+        self.device = parameter.device if parameter is not None else torch.device("cpu")
+        configured = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+        tokenizer_max = getattr(tokenizer, "model_max_length", None)
+        limits = [v for v in (max_length, configured, tokenizer_max) if isinstance(v, int) and 0 < v < 100_000]
+        self.max_length = min(limits) if limits else 512
+        self.embedding_layer = find_embedding_layer(model, embedding_layer)
+        self.batch_size = batch_size
+        config = getattr(model, "config", None)
+        self.labels = labels
+        if self.labels is None and isinstance(getattr(config, "id2label", None), dict):
+            self.labels = [config.id2label[i] for i in sorted(config.id2label)]
+        self.n_classes = len(self.labels) if self.labels else (int(getattr(config, "num_labels", 0) or 0) or None)
+        self.capabilities = frozenset({"tokens", "gradients", "embeddings", "scores"})
+        self.kind = "text"
+
+    @classmethod
+    def from_pretrained(cls, directory: str, **kwargs: Any) -> TextClassifier:
+        """A local model directory (no network): AutoModelForSequenceClassification + AutoTokenizer."""
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        model = AutoModelForSequenceClassification.from_pretrained(directory, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+        return cls(model.eval(), tokenizer, **kwargs)
+
+    def check_texts(self, texts: Any) -> list[str]:
+        if isinstance(texts, str):
+            texts = [texts]
+        texts = list(texts)
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise DataError(f"Text {index} is a {type(text).__name__}, not a string: {text!r}. Convert or "
+                                "drop non-text values first.")
+            if not text.strip():
+                raise DataError(f"Text {index} is empty. Empty strings carry no tokens to attribute; drop them.")
+        return texts
+
+    def tokenize(self, texts: list[str]) -> TokenizedBatch:
+        """Pad to the longest sequence of this batch; truncate to the model's maximum and record it."""
+        fast = bool(getattr(self.tokenizer, "is_fast", False))
+        encoded = self.tokenizer(texts, padding="longest", truncation=True, max_length=self.max_length,
+                                 return_tensors="pt", return_offsets_mapping=fast)
+        full = self.tokenizer(texts, truncation=False, add_special_tokens=True)["input_ids"]
+        truncated = [len(ids) > self.max_length for ids in full]
+        ids = encoded["input_ids"].tolist()
+        special = set(self.tokenizer.all_special_ids)
+        if fast:
+            word_ids = [encoded.word_ids(i) for i in range(len(texts))]
+            offsets = [[tuple(span) for span in row] for row in encoded["offset_mapping"].tolist()]
+        else:  # no word alignment: each non-special token is its own word
+            word_ids = [[None if t in special else j for j, t in enumerate(row)] for row in ids]
+            offsets = None
+        mask = encoded["attention_mask"].tolist()
+        word_ids = [[w if m else None for w, m in zip(row, row_mask)] for row, row_mask in zip(word_ids, mask)]
+        tokens = [self.tokenizer.convert_ids_to_tokens(row) for row in ids]
+        return TokenizedBatch(encoded["input_ids"].to(self.device), encoded["attention_mask"].to(self.device),
+                              truncated, word_ids, tokens, offsets)
+
+    def logits(self, input_ids, attention_mask):
+        output = self.model(input_ids=input_ids, attention_mask=attention_mask)
+        return output.logits if hasattr(output, "logits") else output
+
+    def predict_proba(self, texts: Any, *, batch_size: int = 64, allow_empty: bool = False) -> np.ndarray:
+        """Class probabilities. ``allow_empty`` is for perturbation methods, whose masked texts may be empty."""
+        import torch
+
+        texts = [str(t) for t in texts] if allow_empty else self.check_texts(texts)
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                batch = self.tokenize(texts[start:start + batch_size])
+                outputs.append(torch.softmax(self.logits(batch.input_ids, batch.attention_mask).float(), -1).cpu())
+        return torch.cat(outputs).numpy()
+
+    def baseline_ids(self, input_ids, attention_mask):
+        """The reference input: [PAD] (or [UNK]/EOS) everywhere except special tokens, which stay."""
+        import torch
+
+        tokenizer = self.tokenizer
+        reference = next((t for t in (tokenizer.pad_token_id, tokenizer.unk_token_id, tokenizer.eos_token_id)
+                          if t is not None), 0)
+        special = torch.zeros_like(input_ids, dtype=torch.bool)
+        for token_id in set(tokenizer.all_special_ids) - {reference}:
+            special |= input_ids == token_id
+        baseline = torch.where(special | (attention_mask == 0), input_ids, torch.full_like(input_ids, reference))
+        return baseline
+
+    def check_target(self, target: int) -> int:
+        if self.n_classes is not None and not 0 <= target < self.n_classes:
+            raise DataError(f"The target class {target} is out of range: the model has {self.n_classes} classes "
+                            f"(0 to {self.n_classes - 1}).")
+        return target
+
+    def sequences_per_batch(self, seq_len: int) -> int:
+        """How many sequences of this length one forward+backward pass takes: the user's choice, else from free
+        GPU memory (activations scale with sequences x length x hidden x layers), else 50 on CPU."""
+        if self.batch_size:
+            return self.batch_size
+        if self.device.type != "cuda":
+            return 50
+        import torch
+
+        free, _ = torch.cuda.mem_get_info(self.device)
+        config = getattr(self.model, "config", None)
+        hidden = getattr(config, "hidden_size", 768)
+        layers = getattr(config, "num_hidden_layers", 12)
+        per_sequence = seq_len * hidden * layers * 4 * 24  # float32 activations kept for backward, with margin
+        return int(max(1, min(4096, free * 0.6 // max(per_sequence, 1))))
+
+    def out_of_memory(self, err: Exception, batch: int) -> int:
+        import torch
+
+        if batch <= 1:
+            raise ResourceError("The model ran out of GPU memory on a single sequence.") from err
+        torch.cuda.empty_cache()
+        return max(1, batch // 2)
+
+
+def text_adapter(classifier: TextClassifier, *, positive_label: Any, threshold: float = 0.5):
+    """The text classifier as a model adapter for audits (decisions and scores for the positive class)."""
+    from audit._models import ModelAdapter, Predictions
+
+    labels = [str(label) for label in (classifier.labels or range(classifier.n_classes or 2))]
+    if str(positive_label) in labels:
+        index = labels.index(str(positive_label))
+    elif len(labels) == 2 and str(positive_label) in ("1", "True"):
+        index = 1
+    else:
+        from audit._errors import ModelError
+
+        raise ModelError(f"The text model's classes are {labels}, and none is the positive label {positive_label!r}. "
+                         "Set data.positive_label to one of them.")
+
+    class TextAdapter(ModelAdapter):
+        kind = "text"
+        capabilities = frozenset({"tokens", "gradients", "embeddings", "scores", "labels"})
+
+        def __init__(self) -> None:
+            super().__init__(classifier.model, threshold=threshold)
+            self.classifier, self.positive_index, self.labels = classifier, index, labels
+            self.device = str(classifier.device)
+
+        @property
+        def score_kind(self) -> str | None:
+            return "probability"
+
+        def predict(self, features):
+            probabilities = classifier.predict_proba(features.iloc[:, 0].tolist())
+            scores = probabilities[:, index]
+            decided = scores >= threshold if len(labels) == 2 else probabilities.argmax(1) == index
+            return Predictions(decided, scores, "probability")
+
+        def summary(self):
+            return {**super().summary(), "labels": labels, "positive_class_index": index,
+                    "max_length": classifier.max_length}
+
+    return TextAdapter()

@@ -1,0 +1,114 @@
+import numpy as np
+import pytest
+import torch
+from captum.attr import LayerIntegratedGradients
+
+from audit import CapabilityError, DataError
+from explainers import EXPLAINERS, get_explainer
+from explainers._text_model import TextClassifier, find_embedding_layer
+from tests.text_models import ARCHITECTURES, tiny_model
+
+TEXTS = ["she was very good", "the phone battery is awful, but the screen is great!", "bad"]
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_every_architecture_finds_its_embeddings_and_is_complete(architecture):
+    model, tokenizer = tiny_model(architecture)
+    classifier = TextClassifier(model, tokenizer)
+    assert classifier.embedding_layer is model.get_input_embeddings()
+    attribution = get_explainer("layer_integrated_gradients", n_steps=32).explain_texts(classifier, TEXTS)
+    assert attribution.granularity == "token" and attribution.values.shape == attribution.token_mask.shape
+    assert attribution.completeness_error.max() < 1e-4
+    # special tokens and padding are left out; words are merged from pieces
+    assert attribution.tokens[2] == ["bad"] and attribution.words[1][:2] == ["the", "phone"]
+    assert np.allclose([sum(w) for w in attribution.word_values], attribution.values.sum(1), atol=1e-6)
+
+
+def test_matches_captum_at_the_same_steps():
+    model, tokenizer = tiny_model("bert", num_labels=3)
+    classifier = TextClassifier(model, tokenizer)
+    ours = get_explainer("layer_integrated_gradients", n_steps=50).explain_texts(classifier, TEXTS)
+    captum = LayerIntegratedGradients(
+        lambda ids, mask: torch.softmax(model(input_ids=ids, attention_mask=mask).logits, -1),
+        model.bert.embeddings.word_embeddings)
+    for i, text in enumerate(TEXTS):
+        encoded = tokenizer(text, return_tensors="pt")
+        baseline = classifier.baseline_ids(encoded["input_ids"], encoded["attention_mask"])
+        theirs = captum.attribute(encoded["input_ids"], baselines=baseline,
+                                  additional_forward_args=(encoded["attention_mask"],),
+                                  target=int(ours.targets[i]), n_steps=50).sum(-1)[0, 1:-1].detach().numpy()
+        np.testing.assert_allclose(ours.values[i, :len(theirs)], theirs, atol=1e-6)
+
+
+def test_auto_steps_hold_the_tolerance_with_fewer_steps():
+    model, tokenizer = tiny_model("bert")
+    classifier = TextClassifier(model, tokenizer)
+    auto = get_explainer("layer_integrated_gradients", n_steps="auto", tolerance=1e-4).explain_texts(classifier, TEXTS)
+    assert auto.completeness_error.max() <= 1e-4
+    assert max(auto.meta["steps_per_example"]) < 50
+
+
+def test_custom_head_over_an_encoder():
+    encoder_model, tokenizer = tiny_model("bert")
+
+    class Head(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = encoder_model.bert
+            self.head = torch.nn.Linear(32, 2)
+
+        def forward(self, input_ids, attention_mask):
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            pooled = (hidden * attention_mask[..., None]).sum(1) / attention_mask.sum(1, keepdim=True)
+            return self.head(pooled)
+
+    model = Head().eval()
+    classifier = TextClassifier(model, tokenizer)
+    assert classifier.embedding_layer is model.encoder.embeddings.word_embeddings
+    attribution = get_explainer("layer_integrated_gradients", n_steps=24).explain_texts(classifier, TEXTS[:2])
+    assert attribution.completeness_error.max() < 1e-4
+
+
+def test_bad_inputs():
+    model, tokenizer = tiny_model("bert")
+    classifier = TextClassifier(model, tokenizer, max_length=8)
+    explainer = get_explainer("layer_integrated_gradients", n_steps=8)
+    with pytest.raises(DataError, match="Text 1 is empty"):
+        explainer.explain_texts(classifier, ["good", "  "])
+    with pytest.raises(DataError, match="Text 0 is a int, not a string"):
+        explainer.explain_texts(classifier, [3])
+    with pytest.raises(DataError, match=r"target class 5 is out of range: the model has 2 classes \(0 to 1\)"):
+        get_explainer("layer_integrated_gradients", target=5).explain_texts(classifier, ["good"])
+    long = " ".join(["good"] * 20)
+    attribution = explainer.explain_texts(classifier, [long, "bad"])
+    assert attribution.meta["truncated"] == [True, False]
+    assert len(attribution.tokens[0]) == 6  # 8 minus [CLS] and [SEP]
+    with pytest.raises(CapabilityError, match=r"Could not find the token-embedding layer of Linear. Tried: .*"
+                                              r"Name it with embedding_layer="):
+        find_embedding_layer(torch.nn.Linear(2, 2))
+
+
+def test_text_methods_are_registered():
+    assert "layer_integrated_gradients" in EXPLAINERS.names()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_runs_on_the_models_gpu_without_moving_it():
+    model, tokenizer = tiny_model("bert")
+    model = model.cuda()
+    classifier = TextClassifier(model, tokenizer)
+    attribution = get_explainer("layer_integrated_gradients", n_steps=16).explain_texts(classifier, TEXTS)
+    assert next(model.parameters()).is_cuda and attribution.meta["device"].startswith("cuda")
+    assert attribution.completeness_error.max() < 1e-4
+
+
+@pytest.mark.parametrize("method, settings", [("lime_text", {"num_samples": 200}),
+                                              ("shap_partition_text", {"max_evals": 60})])
+def test_perturbation_text_methods(method, settings):
+    model, tokenizer = tiny_model("bert")
+    classifier = TextClassifier(model, tokenizer)
+    attribution = get_explainer(method, **settings).explain_texts(classifier, TEXTS[:2])
+    assert attribution.granularity == "token" and attribution.tokens[0][:2] == ["she", "was"]
+    assert attribution.values.shape == attribution.token_mask.shape
+    if method == "shap_partition_text":
+        assert attribution.completeness_error.max() < 1e-6
