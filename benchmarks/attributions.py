@@ -8,8 +8,8 @@ transformers-interpret vs the forward+backward bound, in one run.
 - captum plain: ``LayerIntegratedGradients.attribute`` one sentence per call, default settings (50 steps).
 - transformers-interpret: ``SequenceClassificationExplainer`` (installed with --no-deps into its own folder,
   ``--ti-path``, since it pins old libraries); skipped with the reason if it cannot run.
-- bound: forward+backward passes over interpolated embeddings at the best batch size, for the same number of
-  sequences ours needed (throughput measured per batch size, then scaled).
+- bound: forward+backward passes over interpolated embeddings at the best batch size, for as many sequences
+  as ours ran (its first tries included), per length group (throughput measured per batch size, then scaled).
 Last line: one JSON object.
 """
 
@@ -116,11 +116,12 @@ def _pass_time(classifier, texts, size: int) -> float:
 
 
 def bound(classifier, texts, steps, group_size=16, batch_sizes=(16, 32, 50, 64, 100)):
-    """Seconds for the forward+backward passes ours needed, at the best batch size and with the same
-    length groups (texts sorted by length, `group_size` a group, as ours pads them)."""
-    order = np.argsort([len(t) for t in texts], kind="stable")
-    groups = [order[i:i + group_size] for i in range(0, len(texts), group_size)]
-    median = [texts[i] for i in groups[len(groups) // 2]]
+    """Seconds for the forward+backward passes ours ran, at the best batch size, with the same length groups
+    as ours (equal token lengths share a pass on CPU)."""
+    from explainers._text_ig import _length_groups
+
+    groups = _length_groups(classifier, texts, group_size)
+    median = [texts[i] for i in sorted(groups, key=len)[-1]]  # the largest group: the least noisy timing
     per_size = {size: _pass_time(classifier, median, size) for size in batch_sizes}
     best = min(per_size, key=per_size.get)
     total = 0.0
@@ -132,7 +133,9 @@ def bound(classifier, texts, steps, group_size=16, batch_sizes=(16, 32, 50, 64, 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=64)
-    parser.add_argument("--tolerance", type=float, default=1e-3)
+    parser.add_argument("--tolerance", type=float, default=8e-3,
+                        help="largest convergence delta allowed per example; captum plain and transformers-interpret "
+                             "reach 8.1e-3 at their 50 steps on these tweets, so this holds ours to their tolerance")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--ti-path", default="/tmp/ti/site", help="folder with transformers-interpret installed")
     parser.add_argument("--threads", type=int, default=2)
@@ -152,10 +155,10 @@ def main(argv=None) -> dict:
     ours = get_explainer("layer_integrated_gradients", n_steps="auto", tolerance=args.tolerance).explain_texts(
         classifier, texts)
     report["ours_s"] = time.perf_counter() - started
-    steps = ours.meta["steps_per_example"]
+    steps = ours.meta["steps_run_per_example"]  # every pass ours made, the first tries included
     report.update({"ours_steps_mean": float(np.mean(steps)), "ours_delta_max": float(ours.completeness_error.max()),
                    "ours_sequences": int(sum(steps))})
-    print(f"ours (auto steps, tolerance {args.tolerance}): {report['ours_s']:.1f} s, mean steps "
+    print(f"ours (auto steps, tolerance {args.tolerance}): {report['ours_s']:.1f} s, mean steps run "
           f"{np.mean(steps):.1f}, max delta {ours.completeness_error.max():.1e}", flush=True)
 
     started = time.perf_counter()

@@ -71,3 +71,21 @@ def test_captum_runs_on_the_models_gpu(linear):
     attribution = get_explainer("integrated_gradients").explain(adapter, frame.iloc[:8], background=frame.iloc[8:],
                                                                 row_ids=np.arange(8))
     assert attribution.meta["device"].startswith("cuda") and next(model.parameters()).is_cuda
+
+
+def test_captum_and_shap_side_by_side_in_an_audit():
+    from audit import AuditConfig, DataConfig, ExplainerConfig, run_audit
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"])
+    frame["group"] = rng.choice(["x", "y"], 300)
+    frame["label"] = (frame["a"] > 0).astype(int)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    config = AuditConfig(data=DataConfig(label="label", sensitive=("group",), features=("a", "b", "c")),
+                         explainers=ExplainerConfig(methods=("integrated_gradients", "deeplift", "shap"),
+                                                    sample_size=40, background_size=30))
+    result = run_audit(config, data=frame, model=model)
+    assert [s.method for s in result.attributions] == ["integrated_gradients", "deeplift", "shap_permutation"]
+    assert result.failures == []
+    assert all(s.completeness_error_max < 1e-3 for s in result.attributions)

@@ -50,3 +50,17 @@ def test_tabular_method_on_a_text_model_is_recorded_as_refused(tweets):
     result = run_audit(config, data=tweets, model=TextClassifier(model, tokenizer, labels=["0", "1"]))
     assert [(f.step, f.error_type) for f in result.failures] == [("explainer: shap", "CapabilityError")]
     assert "this audit's model reads text" in result.failures[0].message
+
+
+def test_text_model_from_a_local_directory(tweets, tmp_path):
+    model, tokenizer = tiny_model("distilbert")
+    model.config.id2label, model.config.label2id = {0: "neg", 1: "pos"}, {"neg": 0, "pos": 1}
+    model.save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    frame = tweets.assign(label=np.where(tweets["label"] == 1, "pos", "neg"))
+    config = AuditConfig(data=DataConfig(label="label", positive_label="pos", sensitive=("region",), text="text"),
+                         model=ModelConfig(kind="text", path=str(tmp_path / "model")),
+                         explainers=ExplainerConfig(methods=("layer_integrated_gradients",), sample_size=6))
+    result = run_audit(config, data=frame)
+    assert result.model["labels"] == ["neg", "pos"] and len(result.provenance["sha256"]["model"]) == 64
+    assert result.attributions[0].n_examples == 6

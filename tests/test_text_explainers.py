@@ -112,3 +112,20 @@ def test_perturbation_text_methods(method, settings):
     assert attribution.values.shape == attribution.token_mask.shape
     if method == "shap_partition_text":
         assert attribution.completeness_error.max() < 1e-6
+
+
+def test_auto_steps_rounds_share_passes_and_stop_at_the_cap():
+    from explainers._text_ig import MAX_STEPS, _next_steps
+
+    assert _next_steps(24, 0.05, 0.008) % 8 == 0 and _next_steps(24, 0.05, 0.008) > 24
+    assert _next_steps(24, 0.0081, 0.008) == 40  # 24 x 1.5 margin, rounded up to a multiple of 8
+    assert _next_steps(64, 1e-9, 1.0) == 72  # never fewer than 8 more
+    assert _next_steps(200, 10.0, 1e-6) == MAX_STEPS
+    model, tokenizer = tiny_model("roberta", seed=3)
+    classifier = TextClassifier(model, tokenizer)
+    # an impossible tolerance drives every text through several rounds up to the cap
+    attribution = get_explainer("layer_integrated_gradients", n_steps="auto", tolerance=1e-12).explain_texts(
+        classifier, TEXTS)
+    assert max(attribution.meta["steps_per_example"]) == MAX_STEPS
+    assert all(run >= used for run, used in zip(attribution.meta["steps_run_per_example"],
+                                                attribution.meta["steps_per_example"]))
