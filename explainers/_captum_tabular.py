@@ -113,13 +113,22 @@ class CaptumTabular(Explainer):
 def _probability_module(model, output_space: str):
     import torch
 
-    class Probability(torch.nn.Module):  # DeepLift needs a module, not a function
+    class Probability(torch.nn.Module):
+        """DeepLift needs modules, the final nonlinearity included, so its rescale rule covers the sigmoid
+        (a functional sigmoid would be passed through as a plain gradient and break completeness)."""
+
         def __init__(self):
             super().__init__()
-            self.model = model
+            self.model, self.sigmoid, self.softmax = model, torch.nn.Sigmoid(), torch.nn.Softmax(dim=-1)
 
         def forward(self, x):
-            return positive_probability(self.model, x, output_space)
+            output = self.model(x)
+            if output.ndim == 2 and output.shape[1] == 2:
+                if output_space == "probability":
+                    return self.softmax(output)[:, 1]
+                return output[:, 1] - output[:, 0]  # the log-odds of class 1
+            output = output[:, 0] if output.ndim == 2 else output
+            return self.sigmoid(output) if output_space == "probability" else output
 
     return Probability()
 

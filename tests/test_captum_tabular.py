@@ -88,4 +88,6 @@ def test_captum_and_shap_side_by_side_in_an_audit():
     result = run_audit(config, data=frame, model=model)
     assert [s.method for s in result.attributions] == ["integrated_gradients", "deeplift", "shap_permutation"]
     assert result.failures == []
-    assert all(s.completeness_error_max < 1e-3 for s in result.attributions)
+    errors = {s.method: s.completeness_error_max for s in result.attributions}
+    # IG's 50 steps leave a small gap on ReLU kinks; DeepLift's rescale rule and shap's permutation are exact
+    assert errors["integrated_gradients"] < 5e-3 and errors["deeplift"] < 1e-5 and errors["shap_permutation"] < 1e-9
