@@ -122,6 +122,18 @@ def _weights(sample_weight: Any, n: int) -> np.ndarray | None:
     return weights
 
 
+def check_rows(y_true: np.ndarray, y_pred: np.ndarray, sensitive: Any, sample_weight: Any):
+    """The checks every group-metric entry point shares; returns (sensitive as a DataFrame, weights or None)."""
+    if not isinstance(sensitive, pd.DataFrame):
+        sensitive = pd.DataFrame(sensitive)
+    if not (len(y_true) == len(y_pred) == len(sensitive)):
+        raise DataError(f"y_true, y_pred and sensitive must have the same length. "
+                        f"Got {len(y_true)}, {len(y_pred)} and {len(sensitive)} instead.")
+    if len(y_true) == 0:
+        raise DataError("Cannot compute group metrics on empty data. Got 0 rows.")
+    return sensitive, _weights(sample_weight, len(y_true))
+
+
 def encode_groups(sensitive: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, ...]]]:
     """Integer group codes (sorted by key) and the keys, in O(n) without building strings per row."""
     if sensitive.shape[1] == 0:
@@ -415,14 +427,7 @@ def group_metrics(
     """
     y_true = _binary(y_true, "y_true")
     y_pred = _binary(y_pred, "y_pred")
-    if not isinstance(sensitive, pd.DataFrame):
-        sensitive = pd.DataFrame(sensitive)
-    if not (len(y_true) == len(y_pred) == len(sensitive)):
-        raise DataError(f"y_true, y_pred and sensitive must have the same length. "
-                        f"Got {len(y_true)}, {len(y_pred)} and {len(sensitive)} instead.")
-    if len(y_true) == 0:
-        raise DataError("Cannot compute group metrics on empty data. Got 0 rows.")
-    weights = _weights(sample_weight, len(y_true))
+    sensitive, weights = check_rows(y_true, y_pred, sensitive, sample_weight)
     specs = [METRICS.get(name) for name in metrics]
     score_names = [m.name for m in specs if m.needs_scores]
     if score_names:

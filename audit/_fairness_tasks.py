@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import DataError
-from audit._fairness import FairnessTable, _groups_with_reference, _weights, assemble_table
+from audit._fairness import FairnessTable, _groups_with_reference, assemble_table, check_rows
 from audit._metrics import GroupMetric
 
 __all__ = ["regression_group_metrics", "multiclass_group_metrics"]
@@ -43,15 +43,8 @@ def _group_sums(codes: np.ndarray, n_groups: int, values: np.ndarray, weights: n
 
 
 def _prepare(y_true, y_pred, sensitive, sample_weight, reference):
-    if not isinstance(sensitive, pd.DataFrame):
-        sensitive = pd.DataFrame(sensitive)
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if not (len(y_true) == len(y_pred) == len(sensitive)):
-        raise DataError(f"y_true, y_pred and sensitive must have the same length. "
-                        f"Got {len(y_true)}, {len(y_pred)} and {len(sensitive)} instead.")
-    if len(y_true) == 0:
-        raise DataError("Cannot compute group metrics on empty data. Got 0 rows.")
-    weights = _weights(sample_weight, len(y_true))
+    sensitive, weights = check_rows(y_true, y_pred, sensitive, sample_weight)
     codes, keys, columns = _groups_with_reference(sensitive, reference)
     return y_true, y_pred, weights, codes, keys, columns
 

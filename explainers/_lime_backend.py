@@ -13,7 +13,7 @@ import pandas as pd
 
 from audit._errors import DataError
 from explainers._base import Explainer
-from explainers._types import Attribution
+from explainers._types import Attribution, pad_rows
 
 __all__ = ["LimeTabular", "LimeText"]
 
@@ -112,11 +112,7 @@ class LimeText:
             fits.append(float(explanation.score))
             targets.append(target)
             intercepts.append(float(explanation.intercept[target]))
-        width = max((len(r) for r in rows_tokens), default=0)
-        values = np.zeros((len(texts), width))
-        mask = np.zeros((len(texts), width), dtype=bool)
-        for i, row in enumerate(rows_values):
-            values[i, :len(row)], mask[i, :len(row)] = row, True
+        values, mask = pad_rows(rows_values)
         return Attribution(
             method=self.name, granularity="token", feature_names=[], values=values, base_values=np.array(intercepts),
             outputs=probabilities[np.arange(len(texts)), targets], output_space="probability",

@@ -11,7 +11,7 @@ import pandas as pd
 from audit._errors import CapabilityError
 from explainers._base import Explainer
 from explainers._tabular import TabularCodec, input_column_map, split_pipeline
-from explainers._types import Attribution
+from explainers._types import Attribution, pad_rows
 
 if TYPE_CHECKING:
     from audit._models import ModelAdapter
@@ -176,11 +176,7 @@ class ShapPartitionText:
             base = float(np.asarray(explanation[i].base_values)[targets[i]])
             bases.append(base)
             errors.append(abs(base + values.sum() - probabilities[i, targets[i]]))
-        width = max((len(r) for r in rows), default=0)
-        matrix = np.zeros((len(texts), width))
-        mask = np.zeros((len(texts), width), dtype=bool)
-        for i, row in enumerate(rows):
-            matrix[i, :len(row)], mask[i, :len(row)] = row, True
+        matrix, mask = pad_rows(rows)
         return Attribution(
             method=self.name, granularity="token", feature_names=[], values=matrix, base_values=np.array(bases),
             outputs=probabilities[np.arange(len(texts)), targets], output_space="probability",

@@ -21,7 +21,7 @@ import numpy as np
 
 from audit._errors import DataError
 from explainers._text_model import TextClassifier
-from explainers._types import Attribution
+from explainers._types import Attribution, pad_rows
 
 __all__ = ["LayerIntegratedGradientsText"]
 
@@ -222,12 +222,7 @@ def _token_attribution(method: str, texts: list[str], results: dict[int, dict[st
             row_values.append(float(r["values"][positions].sum()))
         words.append(row_words)
         word_values.append(row_values)
-    width = max((len(t) for t in kept_tokens), default=0)
-    values = np.zeros((len(texts), width))
-    token_mask = np.zeros((len(texts), width), dtype=bool)
-    for i, row in enumerate(kept_values):
-        values[i, :len(row)] = row
-        token_mask[i, :len(row)] = True
+    values, token_mask = pad_rows(kept_values)
     deltas = np.array([results[i]["delta"] for i in range(len(texts))])
     meta = {**meta, "steps_per_example": [results[i]["steps"] for i in range(len(texts))],
             "steps_run_per_example": [results[i]["steps_run"] for i in range(len(texts))],

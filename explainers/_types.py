@@ -7,7 +7,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Attribution"]
+__all__ = ["Attribution", "pad_rows"]
+
+
+def pad_rows(rows) -> tuple[np.ndarray, np.ndarray]:
+    """Ragged per-text values as a (texts, longest) matrix and its mask: the shape token attributions take."""
+    width = max((len(row) for row in rows), default=0)
+    values = np.zeros((len(rows), width))
+    mask = np.zeros((len(rows), width), dtype=bool)
+    for i, row in enumerate(rows):
+        values[i, :len(row)], mask[i, :len(row)] = row, True
+    return values, mask
 
 
 @dataclass(frozen=True)
