@@ -73,17 +73,14 @@ class LayerIntegratedGradientsText:
         dtype = torch.bfloat16 if self.autocast == "bf16" else torch.float16
         return torch.autocast(device_type=classifier.device.type, dtype=dtype)
 
-    def _probabilities(self, classifier, input_ids, mask, targets, batch: int):
+    def _probabilities(self, classifier, input_ids, mask, batch: int):
+        """Class probabilities (rows x classes), in full precision even under autocast: the end points of the
+        path are then exact, and the delta shows autocast's error."""
         import torch
 
-        out = []
-        # full precision at the end points even under autocast: the delta then shows autocast's error
         with torch.inference_mode():
-            for start in range(0, len(input_ids), batch):
-                logits = classifier.logits(input_ids[start:start + batch], mask[start:start + batch]).float()
-                probs = torch.softmax(logits, -1)
-                out.append(probs[torch.arange(len(probs)), targets[start:start + batch]])
-        return torch.cat(out)
+            return torch.cat([torch.softmax(classifier.logits(input_ids[s:s + batch], mask[s:s + batch]).float(), -1)
+                              for s in range(0, len(input_ids), batch)])
 
     def _integrate(self, classifier, input_ids, mask, x_embed, b_embed, targets, n_steps: int):
         """Attributions (examples, tokens) summed over the embedding dimension, for one step count."""
@@ -137,13 +134,14 @@ class LayerIntegratedGradientsText:
                 x_embed = classifier.embedding_layer(ids).detach().clone()
                 b_embed = classifier.embedding_layer(baseline).detach().clone()
             passes = classifier.sequences_per_batch(ids.shape[1])
+            probabilities = self._probabilities(classifier, ids, mask, passes)
             if self.target is None:
-                with torch.inference_mode():
-                    targets = classifier.logits(ids, mask).argmax(-1)
+                targets = probabilities.argmax(-1)
             else:
                 targets = torch.full((len(indices),), classifier.check_target(self.target), device=ids.device)
-            output = self._probabilities(classifier, ids, mask, targets, passes)
-            reference = self._probabilities(classifier, baseline, mask, targets, passes)
+            rows_all = torch.arange(len(indices), device=ids.device)
+            output = probabilities[rows_all, targets]
+            reference = self._probabilities(classifier, baseline, mask, passes)[rows_all, targets]
             pending = np.arange(len(indices))
             attributions = torch.zeros(ids.shape, dtype=torch.float32, device=ids.device)
             steps_used = np.zeros(len(indices), dtype=int)
