@@ -21,9 +21,10 @@ $(STAMP): pyproject.toml Makefile
 
 demo: $(STAMP)
 	$(BIN)/audit demo --out audit-demo
+	$(BIN)/audit demo --text --out audit-demo-text
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) audit-demo .pytest_cache
+	rm -rf $(VENV) audit-demo audit-demo-text .pytest_cache

@@ -11,6 +11,7 @@ from audit._config import (
     FairnessConfig,
     ModelConfig,
     OutputConfig,
+    TextConfig,
     load_config,
 )
 from audit._data import Dataset, build_dataset, read_table
@@ -25,6 +26,7 @@ from audit._errors import (
     UnknownComponentError,
 )
 from audit._fairness import FairnessTable, group_metrics
+from audit._lexicons import BUILTIN_LEXICONS, Lexicon, load_lexicon
 from audit._metrics import DEFAULT_METRICS, METRICS
 from audit._regulatory import four_fifths, ll144_audit
 from audit._models import ModelAdapter, Predictions, load_model, make_adapter
@@ -32,10 +34,12 @@ from audit._output import write_outputs
 from audit._registry import Registry
 from audit._result import AttributionSummary, AuditResult, Failure, Finding, Skipped
 from audit._runner import run_audit
+from audit._text_audit import classifier_scorer, mention_columns, text_bias_audit
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BUILTIN_LEXICONS",
     "DEFAULT_METRICS",
     "METRICS",
     "AttributionSummary",
@@ -52,6 +56,7 @@ __all__ = [
     "FairnessTable",
     "Failure",
     "Finding",
+    "Lexicon",
     "ModelAdapter",
     "ModelConfig",
     "ModelError",
@@ -60,18 +65,23 @@ __all__ = [
     "Registry",
     "ResourceError",
     "Skipped",
+    "TextConfig",
     "UnknownComponentError",
     "build_dataset",
+    "classifier_scorer",
     "four_fifths",
     "ll144_audit",
     "group_metrics",
     "load_adult",
     "load_config",
+    "load_lexicon",
     "load_model",
     "load_tweets",
     "make_adapter",
+    "mention_columns",
     "read_table",
     "run_audit",
+    "text_bias_audit",
     "train_adult_model",
     "write_outputs",
 ]

@@ -22,6 +22,7 @@ __all__ = [
     "DataConfig",
     "ExplainerConfig",
     "FairnessConfig",
+    "TextConfig",
     "ModelConfig",
     "OutputConfig",
     "load_config",
@@ -284,8 +285,35 @@ class OutputConfig:
         object.__setattr__(self, "formats", formats)
 
 
+@dataclass(frozen=True)
+class TextConfig:
+    """Text-model audits: counterfactual identity-term swaps, template probes, identity-mention groups.
+
+    ``lexicons``: built-in names (audit/lexicons/) or paths of TOML files of the same shape; None = all built-in.
+    ``templates``: True (built-in probes), False, or the path of a templates TOML file.
+    ``attribution_sample``: texts mentioning identity terms whose token attributions give the identity share.
+    ``min_texts``: rows resting on fewer texts are flagged small (kept, not used for worst-group checks).
+    """
+
+    counterfactuals: bool = True
+    lexicons: tuple[str, ...] | None = None
+    templates: bool | str = True
+    attribution_sample: int = 24
+    min_texts: int = 10
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.counterfactuals, bool):
+            raise _fail("text.counterfactuals", "true or false", self.counterfactuals)
+        if self.lexicons is not None:
+            object.__setattr__(self, "lexicons", _str_tuple(self.lexicons, "text.lexicons", allow_empty=False))
+        if not isinstance(self.templates, (bool, str)) or self.templates == "":
+            raise _fail("text.templates", "true, false or the path of a templates TOML file", self.templates)
+        _positive_int(self.attribution_sample, "text.attribution_sample", minimum=0)
+        _positive_int(self.min_texts, "text.min_texts")
+
+
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "explainers": ExplainerConfig,
-             "fairness": FairnessConfig, "output": OutputConfig}
+             "fairness": FairnessConfig, "text": TextConfig, "output": OutputConfig}
 
 
 @dataclass(frozen=True)
@@ -296,6 +324,7 @@ class AuditConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     explainers: ExplainerConfig = field(default_factory=ExplainerConfig)
     fairness: FairnessConfig = field(default_factory=FairnessConfig)
+    text: TextConfig = field(default_factory=TextConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     title: str = "Model audit"
     seed: int = 0
@@ -337,6 +366,12 @@ class AuditConfig:
             for key in ("path", "dir"):
                 if base_dir is not None and isinstance(table.get(key), str):
                     table[key] = str(Path(base_dir, table[key]))
+            if name == "text" and base_dir is not None:  # lexicon and template files sit beside the config
+                if isinstance(table.get("templates"), str):
+                    table["templates"] = str(Path(base_dir, table["templates"]))
+                if isinstance(table.get("lexicons"), list):
+                    table["lexicons"] = [str(Path(base_dir, v)) if isinstance(v, str) and v.endswith(".toml") else v
+                                         for v in table["lexicons"]]
             try:
                 sections[name] = section_cls(**table)
             except TypeError as err:  # a required key is missing

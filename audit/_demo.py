@@ -7,9 +7,11 @@ from importlib import resources
 
 import pandas as pd
 
-from audit._config import AuditConfig, DataConfig, ExplainerConfig, FairnessConfig, OutputConfig
+from audit._config import (AuditConfig, DataConfig, ExplainerConfig, FairnessConfig, ModelConfig, OutputConfig,
+                           TextConfig)
 
-__all__ = ["load_adult", "load_tweets", "train_adult_model", "demo_config", "ADULT_COLUMNS"]
+__all__ = ["load_adult", "load_tweets", "train_adult_model", "demo_config", "ADULT_COLUMNS", "heldout_tweets",
+           "text_demo_config"]
 
 ADULT_COLUMNS = ["age", "workclass", "fnlwgt", "education", "education-num", "marital-status", "occupation",
                  "relationship", "race", "sex", "capital-gain", "capital-loss", "hours-per-week",
@@ -74,6 +76,41 @@ def demo_config(*, out_dir: str = "audit-demo", sample: int | None = None, seed:
         explainers=ExplainerConfig(methods=("shap",), sample_size=1000, background_size=100),
         fairness=FairnessConfig(min_group_size=30, reference={"sex": "Male", "race": "White"},
                                 ll144={"sex": "sex", "race": "race", "exclude_under": 0.02}),
+        output=OutputConfig(dir=out_dir),
+        seed=seed,
+    )
+
+
+def heldout_tweets(*, sample: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """The tweets the MiniLM head never saw in training (the 20% held out by ``explainers.minilm_head``), with
+    identity-mention columns: ``gender_mention`` (none / male / female / both) and ``identity_mention`` (the
+    identity axis a tweet mentions besides gender, or none / several)."""
+    import numpy as np
+
+    from audit._text_audit import mention_columns
+    from explainers.minilm_head import heldout_split
+
+    tweets = load_tweets()
+    _, heldout = heldout_split(len(tweets))
+    frame = tweets.iloc[heldout].reset_index(drop=True)
+    frame["text"] = frame["text"].astype(str)
+    if sample is not None and sample < len(frame):
+        rows = np.sort(np.random.default_rng(seed).choice(len(frame), size=sample, replace=False))
+        frame = frame.iloc[rows].reset_index(drop=True)
+    return pd.concat([frame, mention_columns(frame["text"].tolist())], axis=1)
+
+
+def text_demo_config(*, out_dir: str = "audit-demo-text", seed: int = 0) -> AuditConfig:
+    """The text demo's audit: the MiniLM tweet classifier's 'negative' class on held-out tweets, by the
+    identity terms the tweets mention, with counterfactual swaps, template probes and token attributions."""
+    return AuditConfig(
+        title="MiniLM tweet sentiment classifier: text bias audit",
+        data=DataConfig(label="sentiment", positive_label="negative", text="text",
+                        sensitive=("gender_mention", "identity_mention"), intersections=()),
+        model=ModelConfig(builtin="minilm-tweet-sentiment"),
+        explainers=ExplainerConfig(methods=("layer_integrated_gradients",), sample_size=32),
+        fairness=FairnessConfig(min_group_size=30, reference={"gender_mention": "none", "identity_mention": "none"}),
+        text=TextConfig(attribution_sample=24, min_texts=10),
         output=OutputConfig(dir=out_dir),
         seed=seed,
     )

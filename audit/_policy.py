@@ -41,7 +41,9 @@ STATS = {"every_group": ("value", "ratio_to_best", "difference_to_best"), "dispa
 COMPARATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 ATTRIBUTION_METRICS = ("reliance_on_sensitive", "completeness_error_max", "completeness_error_median")
 # metrics other parts of the toolkit record (text counterfactuals); known names, evaluated when present
-TEXT_METRICS = ("flip_rate", "mean_abs_score_change", "max_abs_score_change")
+TEXT_METRICS = ("flip_rate", "mean_abs_score_change", "max_abs_score_change", "subgroup_auc", "bpsn_auc",
+                "bnsp_auc")
+_IDENTITY_GROUP_METRICS = ("subgroup_auc", "bpsn_auc", "bnsp_auc")
 TASK_METRICS = ("mean_prediction", "mean_label", "mae")
 PRESETS = ("four-fifths", "nyc-ll144", "equalized-odds", "text-counterfactual", "eu-ai-act")
 _RULE_KEYS = {"id", "metric", "where", "stat", "compare", "threshold", "severity", "tables", "min_group_size",
@@ -253,9 +255,7 @@ def _evaluate_rule(result: AuditResult, policy: Policy, rule: Rule) -> list[Rule
                           f"{rule.metric} of {summary.method}")
         return check.outcomes
     if rule.metric in TEXT_METRICS:
-        check.add("text", "error", f"The audit result has no text counterfactual metrics ({rule.metric}); "
-                                   "audit a text model, or drop this rule.")
-        return check.outcomes
+        return _evaluate_text_rule(result, check, rule)
     tables = [t for t in result.fairness if rule.tables is None or t.name in rule.tables]
     if rule.tables is not None:
         missing = sorted(set(rule.tables) - {t.name for t in result.fairness})
@@ -304,6 +304,60 @@ def _evaluate_rule(result: AuditResult, policy: Policy, rule: Rule) -> list[Rule
                                                                               f"{group.name}")
         for name in small:
             check.add(f"{table.name}: {name}", "skipped", f"Fewer than {minimum} rows: not checked.")
+    return check.outcomes
+
+
+def _text_scopes(result: AuditResult, metric: str) -> list[tuple[str, dict[str, Any] | None, list[dict]]]:
+    """(scope name, overall row, rows) for a text metric: counterfactual axes of real texts and of probes,
+    or identity-mention groups for the AUCs."""
+    text = result.text
+    if metric in _IDENTITY_GROUP_METRICS:
+        groups = text.get("identity_groups")
+        if not groups:
+            return []
+        overall = {metric: groups["generalized_mean"].get(metric), "texts": None}
+        rows = [{**row, "name": f"{row['axis']}={row['group']}"} for row in groups["rows"]]
+        return [("identity groups", overall, rows)]
+    scopes = []
+    for name, section in (("real texts", text.get("counterfactuals")),
+                          ("template probes", (text.get("probes") or {}).get("counterfactuals"))):
+        if section and section.get("axes"):
+            scopes.append((name, section.get("overall"), [{**row, "name": row["axis"]} for row in section["axes"]]))
+    return scopes
+
+
+def _evaluate_text_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOutcome]:
+    scopes = _text_scopes(result, rule.metric)
+    if not scopes:
+        what = ("identity-mention groups (they need labels)" if rule.metric in _IDENTITY_GROUP_METRICS
+                else "text counterfactual metrics")
+        check.add("text", "error", f"The audit result has no {what}, so {rule.metric} cannot be checked; audit a "
+                                   "text model (with [text] counterfactuals on), or drop this rule.")
+        return check.outcomes
+    if rule.where not in ("overall", "every_group", "worst_group"):
+        check.add("text", "error", f"Text metric {rule.metric} supports where = overall, every_group or "
+                                   f"worst_group; got {rule.where!r}.")
+        return check.outcomes
+    for scope, overall, rows in scopes:
+        if rule.where == "overall":
+            check.compare(scope, (overall or {}).get(rule.metric), (overall or {}).get(f"{rule.metric}_ci"),
+                          f"{rule.metric} over all {scope}")
+            continue
+        minimum = rule.min_group_size
+        eligible = [r for r in rows if (not r["small"] if minimum is None else r["texts"] >= minimum)]
+        for row in rows:
+            if row not in eligible:
+                check.add(f"{scope}: {row['name']}", "skipped", f"Only {row['texts']} texts: too few to check.")
+        values = [r for r in eligible if r.get(rule.metric) is not None]
+        if not values:
+            check.add(scope, "error", f"No {scope} row with enough texts has {rule.metric}.")
+            continue
+        if rule.where == "worst_group":
+            pick = min if rule.compare in (">=", ">") else max
+            values = [pick(values, key=lambda r: r[rule.metric])]
+        for row in values:
+            check.compare(f"{scope}: {row['name']}", row[rule.metric], row.get(f"{rule.metric}_ci"),
+                          f"{rule.metric} of {row['name']} ({scope})")
     return check.outcomes
 
 

@@ -13,7 +13,7 @@ from audit._fairness import Disparity, FairnessTable, GroupRow
 
 __all__ = ["AuditResult", "AttributionSummary", "Failure", "Finding", "Skipped", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: the `text` section
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,7 @@ class AuditResult:
     config: dict[str, Any]
     regulatory: dict[str, Any] = field(default_factory=dict)  # four_fifths (per table), ll144
     gate: dict[str, Any] = field(default_factory=dict)  # the policy verdict, when `audit check` ran
+    text: dict[str, Any] = field(default_factory=dict)  # text-model bias audit (counterfactuals, probes, ...)
     schema_version: str = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -122,7 +123,7 @@ class AuditResult:
                 failures=[Failure(**f) for f in raw["failures"]],
                 skipped=[Skipped(**s) for s in raw["skipped"]],
                 provenance=raw["provenance"], config=raw["config"], regulatory=raw.get("regulatory", {}),
-                gate=raw.get("gate", {}),
+                gate=raw.get("gate", {}), text=raw.get("text", {}),
                 schema_version=version,
             )
         except (KeyError, TypeError) as err:

@@ -76,7 +76,8 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
     adapter = _make_model_adapter(config, dataset, model, hashes)
 
     methods = config.explainers.methods or (("layer_integrated_gradients",) if adapter.kind == "text" else ("shap",))
-    steps = _Steps(total=2 + len(config.data.sensitive_groupings) + len(methods), quiet=quiet)
+    text_audit = adapter.kind == "text" and config.text.counterfactuals
+    steps = _Steps(total=2 + len(config.data.sensitive_groupings) + len(methods) + text_audit, quiet=quiet)
     failures: list[Failure] = []
     skipped: list[Skipped] = []
     try:
@@ -116,7 +117,13 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
                 if summary is not None:
                     attributions.append(summary)
                 steps.done()
-        findings = _findings(tables, attributions, config)
+        text: dict[str, Any] = {}
+        if text_audit:
+            steps.start("text counterfactuals")
+            text = _guarded(failures, "text: counterfactuals and identity groups",
+                            lambda: _text_bias(config, dataset, adapter, predictions)) or {}
+            steps.done()
+        findings = _findings(tables, attributions, config) + _text_findings(text, config)
     finally:
         steps.close()
 
@@ -140,7 +147,7 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
         model_summary["positive_rate_predicted"] = float(predictions.y_pred.mean())
     return AuditResult(title=config.title, data=dataset.summary(), model=model_summary, fairness=tables,
                        attributions=attributions, findings=findings, failures=failures, skipped=skipped,
-                       provenance=provenance, config=config.to_dict(), regulatory=regulatory)
+                       provenance=provenance, config=config.to_dict(), regulatory=regulatory, text=text)
 
 
 def _fairness_table(config: AuditConfig, dataset: Dataset, predictions: Predictions, grouping, metrics):
@@ -236,9 +243,60 @@ def _text_adapter(config: AuditConfig, dataset: Dataset, model: Any, hashes: dic
     return text_adapter(model, positive_label=dataset.positive_label, threshold=config.model.threshold)
 
 
+def _text_bias(config: AuditConfig, dataset: Dataset, adapter, predictions: Predictions) -> dict[str, Any]:
+    from audit._text_audit import classifier_scorer, text_bias_audit
+    from explainers import get_explainer
+
+    settings = config.text
+    classifier = adapter.classifier
+    explainer = get_explainer("layer_integrated_gradients", target=adapter.positive_index, seed=config.seed)
+    return text_bias_audit(
+        texts=dataset.text.tolist(), y_true=dataset.y_true, original_scores=predictions.scores,
+        original_decisions=predictions.y_pred,
+        scorer=classifier_scorer(classifier, positive_index=adapter.positive_index, threshold=config.model.threshold),
+        lexicons=settings.lexicons, templates=settings.templates,
+        explain=lambda texts: explainer.explain_texts(classifier, texts),
+        attribution_sample=settings.attribution_sample, readable_chars=classifier.readable_chars,
+        n_boot=config.fairness.n_boot, ci_level=config.fairness.ci_level, seed=config.seed,
+        min_texts=settings.min_texts)
+
+
+def _text_findings(text: dict[str, Any], config: AuditConfig) -> list[Finding]:
+    """Counterfactual axes whose decisions flip or scores move, and identity groups the model ranks worse."""
+    findings = []
+    for where, section in (("real texts", text.get("counterfactuals") or {}),
+                           ("template probes", (text.get("probes") or {}).get("counterfactuals") or {})):
+        for row in section.get("axes", []):
+            if row["small"] or (row["flip_rate"] < 0.01 and row["mean_abs_score_change"] < 0.01):
+                continue
+            interval = row.get("flip_rate_ci")
+            findings.append(Finding(
+                kind="counterfactual", severity="warning" if row["flip_rate"] >= 0.05 else "info",
+                message=(f"Swapping {row['axis']} terms in {where} flips {row['flip_rate']:.1%} of decisions"
+                         + (f" ({config.fairness.ci_level:.0%} CI {interval[0]:.1%}-{interval[1]:.1%})"
+                            if interval else "")
+                         + f" and moves the score by {row['mean_abs_score_change']:.3f} on average (at most "
+                           f"{row['max_abs_score_change']:.3f}), over {row['variants']} variants of "
+                           f"{row['texts']} texts."),
+                evidence={"axis": row["axis"], "source": where, "flip_rate": row["flip_rate"],
+                          "mean_abs_score_change": row["mean_abs_score_change"]}))
+    groups = text.get("identity_groups") or {}
+    for row in groups.get("rows", []):
+        if row["small"] or row.get("bpsn_auc") is None or groups.get("overall_auc") is None:
+            continue
+        if row["bpsn_auc"] < groups["overall_auc"] - 0.1:
+            findings.append(Finding(
+                kind="identity_group", severity="warning",
+                message=(f"Texts mentioning {row['axis']}={row['group']} ({row['texts']} texts): BPSN AUC "
+                         f"{row['bpsn_auc']:.3f} against {groups['overall_auc']:.3f} overall: negative texts that "
+                         f"mention the group score as high as positive texts that do not (false alarms)."),
+                evidence={"axis": row["axis"], "group": row["group"], "bpsn_auc": row["bpsn_auc"]}))
+    return findings
+
+
 def _explain_text(method: str, config: AuditConfig, dataset: Dataset, adapter) -> AttributionSummary:
     from explainers import get_explainer
-    from explainers._identity import IDENTITY_TERMS
+    from audit._lexicons import builtin_lexicons
 
     explainer = get_explainer(method, target=adapter.positive_index, seed=config.seed)
     if getattr(explainer, "granularity", "feature") != "token":
@@ -249,7 +307,10 @@ def _explain_text(method: str, config: AuditConfig, dataset: Dataset, adapter) -
     explained = np.sort(rng.choice(n, size=min(config.explainers.sample_size, n), replace=False))
     texts = dataset.text.iloc[explained].tolist()
     attribution = explainer.explain_texts(adapter.classifier, texts)
-    return summarise_tokens(attribution, dataset.sensitive.iloc[explained], IDENTITY_TERMS,
+    # single words of the identity lexicons (multi-word terms are counted word by word)
+    identity_terms = {word for lexicon in builtin_lexicons(config.text.lexicons)
+                      for terms in lexicon.groups.values() for term in terms for word in term.lower().split()}
+    return summarise_tokens(attribution, dataset.sensitive.iloc[explained], identity_terms,
                             row_ids=dataset.row_ids[explained])
 
 

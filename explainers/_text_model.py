@@ -149,17 +149,43 @@ class TextClassifier:
         output = self.model(input_ids=input_ids, attention_mask=attention_mask)
         return output.logits if hasattr(output, "logits") else output
 
-    def predict_proba(self, texts: Any, *, batch_size: int = 64, allow_empty: bool = False) -> np.ndarray:
-        """Class probabilities. ``allow_empty`` is for perturbation methods, whose masked texts may be empty."""
+    def predict_proba(self, texts: Any, *, batch_size: int | None = None, allow_empty: bool = False) -> np.ndarray:
+        """Class probabilities, in the order given. Texts are tokenized once, sorted by length and padded to
+        the longest of each batch (so short texts do not pay for long ones). ``allow_empty`` is for
+        perturbation methods, whose masked texts may be empty."""
         import torch
 
         texts = [str(t) for t in texts] if allow_empty else self.check_texts(texts)
-        outputs = []
+        if not texts:
+            return np.zeros((0, self.n_classes or 2), dtype=np.float32)
+        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length)
+        ids, masks = encoded["input_ids"], encoded["attention_mask"]
+        order = np.argsort([len(row) for row in ids], kind="stable")
+        size = batch_size or (256 if self.device.type == "cuda" else 64)
+        outputs: list[np.ndarray] = []
         with torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                batch = self.tokenize(texts[start:start + batch_size])
-                outputs.append(torch.softmax(self.logits(batch.input_ids, batch.attention_mask).float(), -1).cpu())
-        return torch.cat(outputs).numpy()
+            for start in range(0, len(texts), size):
+                rows = order[start:start + size]
+                padded = self.tokenizer.pad({"input_ids": [ids[i] for i in rows],
+                                             "attention_mask": [masks[i] for i in rows]}, return_tensors="pt")
+                logits = self.logits(padded["input_ids"].to(self.device), padded["attention_mask"].to(self.device))
+                outputs.append(torch.softmax(logits.float(), -1).cpu().numpy())
+        probabilities = np.empty((len(texts), outputs[0].shape[1]), dtype=np.float32)
+        probabilities[order] = np.concatenate(outputs)
+        return probabilities
+
+    def readable_chars(self, texts: list[str]) -> list[int]:
+        """How many characters of each text the model reads (all, unless truncation cuts it). Without a fast
+        tokenizer (no character offsets) every text counts as read whole."""
+        if not getattr(self.tokenizer, "is_fast", False):
+            return [len(t) for t in texts]
+        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length, return_offsets_mapping=True)
+        full = self.tokenizer(texts, truncation=False)["input_ids"]
+        limits = []
+        for text, offsets, whole in zip(texts, encoded["offset_mapping"], full):
+            ends = [end for _, end in offsets if end > 0]
+            limits.append(len(text) if len(whole) <= self.max_length or not ends else max(ends))
+        return limits
 
     def baseline_ids(self, input_ids, attention_mask):
         """The reference input: [PAD] (or [UNK]/EOS) everywhere except special tokens, which stay."""

@@ -8,7 +8,8 @@ from typing import Any
 from audit._fairness import FairnessTable
 from audit._result import AttributionSummary
 
-__all__ = ["fairness_figure", "disparity_figure", "importance_figure", "group_importance_figure"]
+__all__ = ["fairness_figure", "disparity_figure", "importance_figure", "group_importance_figure",
+           "counterfactual_figure"]
 
 _LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=50, b=10), height=360,
                font=dict(family="system-ui, sans-serif", size=12))
@@ -92,4 +93,23 @@ def group_importance_figure(summary: AttributionSummary, sensitive: str, *, top:
                                   hovertemplate="%{y}<br>%{x}: %{z:.4f}<extra></extra>"))
     figure.update_layout(title=f"Mean |attribution| by {sensitive}",
                          **{**_LAYOUT, "height": 160 + 28 * len(groups)})
+    return _as_json(figure)
+
+
+def counterfactual_figure(rows: list[dict[str, Any]], where: str) -> dict[str, Any]:
+    """Flip rate and mean |score change| per identity axis, with their bootstrap intervals."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    names = [row["axis"] + (" (small)" if row.get("small") else "") for row in rows]
+    for metric, label in (("flip_rate", "flip rate"), ("mean_abs_score_change", "mean |score change|")):
+        values = [row[metric] for row in rows]
+        intervals = [row.get(f"{metric}_ci") for row in rows]
+        plus = [None if c is None else c[1] - v for v, c in zip(values, intervals)]
+        minus = [None if c is None else v - c[0] for v, c in zip(values, intervals)]
+        figure.add_trace(go.Bar(name=label, x=names, y=values,
+                                error_y=dict(type="data", array=plus, arrayminus=minus),
+                                hovertemplate="%{x}<br>" + label + " = %{y:.3f}<extra></extra>"))
+    figure.update_layout(title=f"Identity-term swaps in {where}: flip rate and score change by axis", barmode="group",
+                         **_LAYOUT)
     return _as_json(figure)

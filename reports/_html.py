@@ -82,11 +82,19 @@ def _view(result: AuditResult) -> dict[str, Any]:
                               for name in summary.importance_by_group],
             "top": summary.top_features(5),
         })
+    text_view = None
+    if result.text or result.model.get("kind") == "text":
+        text = result.text
+        text_view = {
+            "figure_id": add(_figures.counterfactual_figure((text.get("counterfactuals") or {}).get("axes", []),
+                                                            "real texts")),
+            "probe_figure_id": add(_figures.counterfactual_figure(
+                ((text.get("probes") or {}).get("counterfactuals") or {}).get("axes", []), "template probes"))}
     warnings = [f for f in result.findings if f.severity == "warning"]
     return {
         "result": result, "tables": tables, "attributions": attributions, "figures": figures,
         "warnings": warnings, "infos": [f for f in result.findings if f.severity != "warning"],
-        "plotly_js": _plotly_js(), "ll144": result.regulatory.get("ll144"),
+        "plotly_js": _plotly_js(), "ll144": result.regulatory.get("ll144"), "text_view": text_view,
     }
 
 

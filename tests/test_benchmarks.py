@@ -8,3 +8,15 @@ def test_fairness_benchmark_pieces_agree_on_a_small_sample():
     table = ours(y_true, y_pred, sensitive)
     assert len(table.groups) == 20
     assert max_abs_diff(table, fairlearn_frame(y_true, y_pred, sensitive)) < 1e-12
+
+
+def test_counterfactual_benchmark_plain_loop_scores_like_the_sorted_batches():
+    from benchmarks.counterfactual import plain_inference
+    from explainers._text_model import TextClassifier
+    from tests.text_models import tiny_model
+
+    model, tokenizer = tiny_model("bert")
+    classifier = TextClassifier(model, tokenizer, labels=["0", "1"])
+    texts = ["she loves the phone", "he hates it", "the battery is great and the screen is awful", "good"] * 20
+    plain = plain_inference(classifier, texts, batch_size=7)
+    assert abs(plain - classifier.predict_proba(texts, batch_size=16)).max() < 1e-5

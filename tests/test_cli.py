@@ -24,6 +24,24 @@ def test_demo_end_to_end_on_a_sample(tmp_path, capsys):
     assert (out / "report.html").stat().st_size > 1_000_000
 
 
+def test_text_demo_on_a_sample_of_held_out_tweets(tmp_path, capsys):
+    out = tmp_path / "text"
+    assert main(["demo", "--text", "--out", str(out), "--sample", "400", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "400 rows" in printed and "identity-term swaps" in printed and "groups by gender_mention" in printed
+    result = json.loads((out / "audit.json").read_text())
+    assert result["failures"] == [] and result["model"]["kind"] == "text"
+    text = result["text"]
+    assert text["texts"] == 400 and text["variants"] > 0 and text["probes"]["variants"] > 500
+    assert text["identity_groups"]["overall_auc"] > 0.75  # the real classifier separates negative tweets
+    assert len(result["provenance"]["sha256"]["data"]) == 64 and len(result["provenance"]["sha256"]["model"]) == 64
+    assert 'id="text-heading"' in (out / "report.html").read_text()
+    assert main(["check", "--result", str(out / "audit.json"), "--preset", "text-counterfactual",
+                 "--out", str(tmp_path / "gate")]) in (0, 1)  # evaluated on real numbers, never an error exit
+    gate = json.loads((tmp_path / "gate" / "gate.json").read_text())
+    assert gate["counts"]["pass"] + gate["counts"]["fail"] > 0
+
+
 @pytest.fixture()
 def user_project(tmp_path, biased_frame):
     biased_frame.to_csv(tmp_path / "data.csv", index=False)

@@ -37,9 +37,12 @@ def test_json_round_trip_is_lossless(demo_result):
     again = AuditResult.from_json(text)
     assert again.to_json() == text
     raw = json.loads(text)
-    assert raw["schema_version"] == "1.0"
+    assert raw["schema_version"] == "1.1"
     assert "NaN" not in text and "Infinity" not in text
     assert raw["provenance"]["seed"] == 0 and raw["provenance"]["packages"]["numpy"]
+    # a 1.0 result (before the text section) still loads
+    older = {k: v for k, v in raw.items() if k != "text"} | {"schema_version": "1.0"}
+    assert AuditResult.from_dict(older).text == {}
 
 
 def test_result_content_for_the_demo(demo_result):

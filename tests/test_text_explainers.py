@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -129,3 +131,17 @@ def test_auto_steps_rounds_share_passes_and_stop_at_the_cap():
     assert max(attribution.meta["steps_per_example"]) == MAX_STEPS
     assert all(run >= used for run, used in zip(attribution.meta["steps_run_per_example"],
                                                 attribution.meta["steps_per_example"]))
+
+
+def test_two_panel_rule_integrates_polynomials_exactly_and_equals_the_one_panel_limit():
+    from explainers._text_ig import _gauss_legendre, _two_panel_gauss_legendre
+
+    nodes, weights = _two_panel_gauss_legendre(20)
+    assert len(nodes) == 20 and np.all(np.diff(nodes) > 0) and 0 < nodes[0] and nodes[-1] < 1
+    for degree in range(20):  # 10 nodes a panel: exact up to degree 19 on each panel
+        assert abs(weights @ nodes ** degree - 1 / (degree + 1)) < 1e-12
+    # a bump in the middle of the path (the shape a classifier's integrand takes) is where two panels win
+    bump = lambda a: np.exp(-((a - 0.45) / 0.05) ** 2)  # noqa: E731
+    exact = 0.05 * np.sqrt(np.pi) / 2 * (math.erf(0.55 / 0.05) + math.erf(0.45 / 0.05))
+    one_nodes, one_weights = _gauss_legendre(20)
+    assert abs(weights @ bump(nodes) - exact) < abs(one_weights @ bump(one_nodes) - exact)
