@@ -24,6 +24,8 @@ demo: $(STAMP)
 	$(BIN)/audit demo --text --out audit-demo-text
 
 test: $(STAMP)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "$$AUDIT_CHROMIUM" ] || \
+		echo "NOTE: no chromium found: the browser and PDF tests will be skipped (Debian: apt-get install chromium)."
 	$(BIN)/python -m pytest
 
 clean:

@@ -154,6 +154,22 @@ class AuditResult:
 
         return render_html(self)
 
+    def figures(self) -> dict[str, Any]:
+        """The report's charts as plotly Figures, keyed by what they show (for custom plots)."""
+        from reports import figures
+
+        return figures(self)
+
+    def explore(self):
+        """An ipywidgets explorer (breakdown, metric, group, example); needs ``pip install ipywidgets``."""
+        try:
+            import ipywidgets  # noqa: F401
+        except ImportError:
+            raise ConfigError("result.explore() needs ipywidgets: pip install 'audit-toolkit[notebook]'.") from None
+        from reports import Explorer
+
+        return Explorer(self)
+
 
 def _table_from_dict(raw: dict[str, Any]) -> FairnessTable:
     return FairnessTable(

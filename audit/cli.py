@@ -65,12 +65,15 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--model", metavar="PATH", help="the model file (default: the path the record names)")
     verify.add_argument("--config", metavar="PATH", help="the config file (default: the path the record names)")
 
-    report = commands.add_parser("report", help="re-render a saved audit.json without the model",
-                                 description="Render the HTML report from a saved audit result (no model or data "
-                                             "needed).")
+    report = commands.add_parser("report", help="re-render a saved audit.json (HTML or PDF) without the model",
+                                 description="Render the HTML report, or a PDF through headless Chromium, from a "
+                                             "saved audit result (no model or data needed).")
     report.add_argument("result", metavar="audit.json")
-    report.add_argument("-o", "--output", default="report.html", metavar="report.html",
-                        help="where to write the HTML (default: report.html)")
+    report.add_argument("-o", "--output", default=None, metavar="report.html",
+                        help="where to write the HTML (default: report.html, unless only --pdf is asked for)")
+    report.add_argument("--pdf", default=None, metavar="report.pdf",
+                        help="also (or only) write a PDF, printed by headless Chromium (found on the PATH or "
+                             "named by AUDIT_CHROMIUM; never downloaded)")
     return parser
 
 
@@ -201,9 +204,14 @@ def _report(args) -> int:
     from reports import render_html
 
     result = AuditResult.load(args.result)
-    output = Path(args.output)
-    write_atomically({output: render_html(result)})
-    print(f"Report: {output}")
+    if args.output is not None or args.pdf is None:
+        output = Path(args.output or "report.html")
+        write_atomically({output: render_html(result)})
+        print(f"Report: {output}")
+    if args.pdf is not None:
+        from reports import render_pdf
+
+        print(f"PDF: {render_pdf(result, args.pdf)}")
     return EXIT_OK
 
 

@@ -1,10 +1,14 @@
 """Render a finished audit result: a self-contained HTML report (plotly figures, offline), and the policy
-gate's outcome as JUnit XML.
+gate's outcome as JUnit XML; a PDF through headless Chromium; plotly figures and an ipywidgets explorer for
+notebooks.
 
 Reports read only the :class:`audit.AuditResult`; they never need the model or the data.
 """
 
+from reports._explore import Explorer
+from reports._figures import figures
 from reports._html import render_html
 from reports._junit import render_junit
+from reports._pdf import find_chromium, render_pdf
 
-__all__ = ["render_html", "render_junit"]
+__all__ = ["Explorer", "figures", "find_chromium", "render_html", "render_junit", "render_pdf"]

@@ -9,7 +9,7 @@ from audit._fairness import FairnessTable
 from audit._result import AttributionSummary
 
 __all__ = ["fairness_figure", "disparity_figure", "importance_figure", "group_importance_figure",
-           "counterfactual_figure"]
+           "counterfactual_figure", "figures"]
 
 _LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=50, b=10), height=360,
                font=dict(family="system-ui, sans-serif", size=12))
@@ -113,3 +113,24 @@ def counterfactual_figure(rows: list[dict[str, Any]], where: str) -> dict[str, A
     figure.update_layout(title=f"Identity-term swaps in {where}: flip rate and score change by axis", barmode="group",
                          **_LAYOUT)
     return _as_json(figure)
+
+
+def figures(result) -> dict[str, Any]:
+    """Every chart of the report as a plotly Figure, keyed by what it shows, for custom plots in notebooks."""
+    import plotly.graph_objects as go
+
+    charts: dict[str, dict[str, Any]] = {}
+    for table in result.fairness:
+        charts[f"rates by {table.name}"] = fairness_figure(table)
+        charts[f"disparity by {table.name}"] = disparity_figure(table)
+    for summary in result.attributions:
+        charts[f"importance: {summary.method}"] = importance_figure(summary)
+        for name in summary.importance_by_group:
+            charts[f"importance by {name}: {summary.method}"] = group_importance_figure(summary, name)
+    text = result.text or {}
+    if (text.get("counterfactuals") or {}).get("axes"):
+        charts["counterfactuals: real texts"] = counterfactual_figure(text["counterfactuals"]["axes"], "real texts")
+    probes = ((text.get("probes") or {}).get("counterfactuals") or {}).get("axes")
+    if probes:
+        charts["counterfactuals: template probes"] = counterfactual_figure(probes, "template probes")
+    return {name: go.Figure(figure) for name, figure in charts.items()}

@@ -90,14 +90,20 @@ def _view(result: AuditResult) -> dict[str, Any]:
                                                             "real texts")),
             "probe_figure_id": add(_figures.counterfactual_figure(
                 ((text.get("probes") or {}).get("counterfactuals") or {}).get("axes", []), "template probes"))}
+    largest = sorted(({"metric": m, "table": t.name, "ratio": d.ratio, "ratio_ci": d.ratio_ci,
+                       "difference": d.difference, "difference_ci": d.difference_ci, "worst": d.worst_group,
+                       "best": d.best_group}
+                      for t in result.fairness for m, d in t.disparities_reliable.items() if d.ratio is not None),
+                     key=lambda d: d["ratio"])[:5]
     warnings = [f for f in result.findings if f.severity == "warning"]
     return {
         "result": result, "tables": tables, "attributions": attributions, "figures": figures,
         "warnings": warnings, "infos": [f for f in result.findings if f.severity != "warning"],
-        "plotly_js": _plotly_js(), "ll144": result.regulatory.get("ll144"), "text_view": text_view,
+        "plotly_js": _plotly_js(), "ll144": result.regulatory.get("ll144"), "text_view": text_view, "largest_disparities": largest,
     }
 
 
-def render_html(result: AuditResult) -> str:
-    """The report as one self-contained HTML document (plotly.js embedded once, no external requests)."""
-    return _environment().get_template("report.html.j2").render(**_view(result))
+def render_html(result: AuditResult, *, for_print: bool = False) -> str:
+    """The report as one self-contained HTML document (plotly.js embedded once, no external requests).
+    ``for_print``: charts drawn static at page width and collapsed parts opened (the PDF export uses it)."""
+    return _environment().get_template("report.html.j2").render(**_view(result), for_print=for_print)

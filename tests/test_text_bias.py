@@ -242,3 +242,7 @@ def test_text_audit_runs_in_the_audit_and_the_report_escapes_texts():
     html = render_html(result)
     assert 'id="text-heading"' in html and "Template probes" in html and xss not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    explorer = result.explore()  # the notebook explorer shows the same examples as token heatmaps, escaped
+    assert explorer.example.options
+    heatmap = "".join(o["data"]["text/html"] for o in explorer.example_view.outputs)
+    assert "<span" in heatmap and "<img" not in heatmap

@@ -1,0 +1,123 @@
+"""``result.explore()``: an ipywidgets explorer for notebooks. Pick a breakdown, a metric and a group (the
+table, the chart and the group's comparison follow), and an explained example (its token heatmap follows)."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+__all__ = ["Explorer", "token_heatmap_html"]
+
+
+def token_heatmap_html(words: list[str], values: list[float], output: float | None = None) -> str:
+    """Words shaded by attribution (red towards the explained class, blue away), escaped."""
+    peak = max((abs(v) for v in values), default=0.0) or 1.0
+    spans = []
+    for word, value in zip(words, values):
+        colour = "192,57,43" if value > 0 else "44,111,187"
+        spans.append(f'<span style="background: rgba({colour},{abs(value) / peak * 0.8:.2f}); padding: 1px 2px" '
+                     f'title="{value:.4f}">{html.escape(word)}</span>')
+    suffix = "" if output is None else f' <span style="color:#5d6d7e">(p = {output:.3f})</span>'
+    return f'<p style="line-height:1.9">{" ".join(spans)}{suffix}</p>'
+
+
+def _show(output: Any, *objects: Any) -> None:
+    """Replace what an Output widget shows (works with or without a running kernel)."""
+    output.outputs = ()
+    for item in objects:
+        output.append_display_data(item)
+
+
+class Explorer:
+    """The widgets of the explorer; displays itself in Jupyter. Attributes are the controls, for scripting."""
+
+    def __init__(self, result: Any) -> None:
+        import ipywidgets as widgets
+
+        if not result.fairness:
+            from audit._errors import ConfigError
+
+            raise ConfigError("This audit result has no fairness tables to explore. Run an audit with "
+                              "data.sensitive set.")
+        self.result = result
+        self._tables = {table.name: table for table in result.fairness}
+        self.breakdown = widgets.Dropdown(options=list(self._tables), description="Breakdown")
+        self.metric = widgets.Dropdown(description="Metric")
+        self.group = widgets.Dropdown(description="Group")
+        self._examples = [(f"{summary.method} #{i + 1}: {' '.join(example['words'][:8])}", (summary.method, i))
+                          for summary in result.attributions for i, example in enumerate(summary.examples)]
+        self.example = widgets.Dropdown(options=self._examples, description="Example")
+        self.table_view, self.chart_view = widgets.Output(), widgets.Output()
+        self.group_view, self.example_view = widgets.Output(), widgets.Output()
+        self.breakdown.observe(self._on_breakdown, names="value")
+        self.metric.observe(self._refresh, names="value")
+        self.group.observe(self._refresh, names="value")
+        self.example.observe(self._show_example, names="value")
+        rows = [widgets.HBox([self.breakdown, self.metric, self.group]), self.chart_view, self.group_view,
+                self.table_view]
+        if self._examples:
+            rows += [self.example, self.example_view]
+        self.widget = widgets.VBox(rows)
+        self._on_breakdown()
+        self._show_example()
+
+    def _repr_mimebundle_(self, **kwargs: Any):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _on_breakdown(self, *_: Any) -> None:
+        table = self._tables[self.breakdown.value]
+        metrics = [m for m in table.metrics if m != "count"]
+        self._updating = True
+        self.metric.options = metrics
+        self.metric.value = "selection_rate" if "selection_rate" in metrics else metrics[0]
+        self.group.options = [g.name for g in table.groups]
+        self.group.value = table.groups[0].name
+        self._updating = False
+        self._refresh()
+
+    def _refresh(self, *_: Any) -> None:
+        if getattr(self, "_updating", False) or self.metric.value is None or self.group.value is None:
+            return
+        from IPython.display import HTML
+
+        table = self._tables[self.breakdown.value]
+        metric, chosen = self.metric.value, self.group.value
+        _show(self.chart_view, self.chart(table, metric, chosen))
+        row = table.group(chosen)
+        disparity = table.disparities.get(metric)
+        comparison = disparity.to_best.get(chosen, {}) if disparity else {}
+        value, interval = row.values.get(metric), row.ci.get(metric)
+        text = (f"<b>{html.escape(chosen)}</b>: {row.n:,} rows{' (small group)' if row.small else ''}; "
+                f"{html.escape(metric)} = {'undefined' if value is None else f'{value:.3f}'}"
+                + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""))
+        if comparison.get("ratio") is not None:
+            text += (f"; against the best group {html.escape(str(disparity.best_group))}: ratio "
+                     f"{comparison['ratio']:.3f}, difference {comparison.get('difference') or 0:.3f}")
+        _show(self.group_view, HTML(text))
+        _show(self.table_view, table.to_frame())
+
+    @staticmethod
+    def chart(table: Any, metric: str, chosen: str):
+        """Bars of one metric by group with CI error bars; the chosen group in red."""
+        import plotly.graph_objects as go
+
+        names = [g.name for g in table.groups]
+        values = [g.values.get(metric) for g in table.groups]
+        intervals = [g.ci.get(metric) for g in table.groups]
+        figure = go.Figure(go.Bar(
+            x=names, y=values, marker_color=["#c0392b" if n == chosen else "#2c6fbb" for n in names],
+            error_y=dict(type="data", array=[None if c is None or v is None else c[1] - v
+                                             for v, c in zip(values, intervals)],
+                         arrayminus=[None if c is None or v is None else v - c[0] for v, c in zip(values, intervals)])))
+        figure.update_layout(title=f"{metric} by {table.name}", template="plotly_white", height=340)
+        return figure
+
+    def _show_example(self, *_: Any) -> None:
+        if not self._examples or self.example.value is None:
+            return
+        from IPython.display import HTML
+
+        method, index = self.example.value
+        summary = next(s for s in self.result.attributions if s.method == method)
+        example = summary.examples[index]
+        _show(self.example_view, HTML(token_heatmap_html(example["words"], example["values"], example.get("output"))))

@@ -1,0 +1,134 @@
+"""The report in a real browser: Debian's chromium driven by playwright (never a downloaded browser).
+
+These tests skip, saying why, when no chromium or no playwright is installed; `.ci/run` installs chromium
+with apt. A screenshot of the demo report is kept in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from audit import AuditConfig, DataConfig, ExplainerConfig, run_audit
+from audit._text_audit import mention_columns
+from audit.cli import main
+from explainers._text_model import TextClassifier
+from reports import find_chromium, render_html
+from tests.text_models import tiny_model
+
+CHROMIUM = find_chromium()
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+# an inline handler that would set a flag if it ever ran, and would be visible as text if escaped
+PAYLOAD = '<img src=x onerror="window.__xss=1;alert(1)">'
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="browser tests skipped: no chromium found (Debian: "
+                                                         "apt-get install chromium; .ci/run does it)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests skipped: playwright not installed")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def _open(browser, path: Path):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: dict[str, list] = {"console": [], "dialogs": [], "requests": []}
+    page.on("console", lambda m: problems["console"].append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems["console"].append(str(e)))
+    page.on("dialog", lambda d: (problems["dialogs"].append(d.message), d.dismiss()))
+    page.on("request", lambda r: problems["requests"].append(r.url) if not r.url.startswith(("file:", "data:"))
+            else None)
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    return page, problems
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["demo", "--out", str(out), "--sample", "3000", "--quiet"]) == 0
+    return out / "report.html"
+
+
+def test_demo_report_loads_cleanly_and_every_chart_renders(browser, demo_report):
+    page, problems = _open(browser, demo_report)
+    figures = page.locator("div.figure").count()
+    assert figures >= 8
+    page.wait_for_function(f"document.querySelectorAll('div.figure .main-svg').length >= {figures}")
+    rendered = page.evaluate("Array.from(document.querySelectorAll('div.figure'))"
+                             ".filter(d => d.querySelector('svg.main-svg') && d.getBoundingClientRect().height > 100)"
+                             ".length")
+    assert rendered == figures
+    assert page.locator("div.figure .main-svg .bars path, div.figure .main-svg .hm image").count() > 0
+    assert problems == {"console": [], "dialogs": [], "requests": []}
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "demo-report.png"), full_page=True)
+    assert (ARTIFACTS / "demo-report.png").stat().st_size > 50_000
+    page.close()
+
+
+def _column(page, selector, index):
+    return page.evaluate("([s, i]) => Array.from(document.querySelector(s).tBodies[0].rows)"
+                         ".map(r => r.cells[i].getAttribute('data-value') ?? r.cells[i].textContent.trim())",
+                         [selector, index])
+
+
+def test_tables_sort_by_clicking_their_headers(browser, demo_report):
+    page, _ = _open(browser, demo_report)
+    table = "#fairness table.sortable"  # the first table of group metrics
+    header = page.locator(table).first.locator("thead th").nth(1)  # n
+    header.click()
+    values = [float(v) for v in _column(page, table, 1)]
+    assert values == sorted(values) and header.get_attribute("aria-sort") == "ascending"
+    header.click()
+    values = [float(v) for v in _column(page, table, 1)]
+    assert values == sorted(values, reverse=True) and header.get_attribute("aria-sort") == "descending"
+    header.focus()
+    page.keyboard.press("Enter")  # keyboard users sort too
+    assert header.get_attribute("aria-sort") == "ascending"
+    page.close()
+
+
+def test_payloads_in_group_names_and_texts_show_as_text_and_never_run(browser, tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x1": rng.normal(size=600), "x2": rng.normal(size=600),
+                          "group": np.where(rng.random(600) < 0.5, "A", PAYLOAD)})
+    frame["label"] = (frame["x1"] + rng.normal(size=600) > 0).astype(int)
+    model = LogisticRegression().fit(frame[["x1", "x2"]], frame["label"])
+    tabular = run_audit(AuditConfig(data=DataConfig(label="label", sensitive=("group",), features=("x1", "x2")),
+                                    explainers=ExplainerConfig(sample_size=50, background_size=20)),
+                        data=frame, model=model)
+    texts = [f"she said {PAYLOAD} it is good", f"he hates {PAYLOAD} the service", "the muslim store is great"] * 10
+    text_frame = pd.concat([pd.DataFrame({"text": texts, "label": np.arange(30) % 2}), mention_columns(texts)], axis=1)
+    bert, tokenizer = tiny_model("bert")
+    text = run_audit(AuditConfig(data=DataConfig(label="label", sensitive=("gender_mention",), text="text"),
+                                 explainers=ExplainerConfig(sample_size=6)),
+                     data=text_frame, model=TextClassifier(bert, tokenizer, labels=["0", "1"]))
+    for name, result in (("tabular", tabular), ("text", text)):
+        path = tmp_path / f"{name}.html"
+        path.write_text(render_html(result), encoding="utf-8")
+        page, problems = _open(browser, path)
+        page.wait_for_timeout(300)
+        assert page.evaluate("window.__xss === undefined")
+        assert problems["dialogs"] == [] and problems["console"] == []
+        assert page.locator(f"text={PAYLOAD}").count() > 0  # shown, as text
+        assert page.locator("main img").count() == 0
+        page.close()
+
+
+def test_pdf_export_through_headless_chromium(demo_report, tmp_path, capsys):
+    pdf = tmp_path / "report.pdf"
+    assert main(["report", str(demo_report.with_name("audit.json")), "--pdf", str(pdf)]) == 0
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and len(data) > 100_000
+    assert data.count(b"/Type /Page") - data.count(b"/Type /Pages") >= 4  # several pages, charts included
+    assert not (tmp_path / "report.html").exists()  # only the PDF was asked for
+    assert "PDF:" in capsys.readouterr().out
