@@ -23,6 +23,7 @@ __all__ = [
     "ExplainerConfig",
     "FairnessConfig",
     "TextConfig",
+    "QualityConfig",
     "ModelConfig",
     "OutputConfig",
     "load_config",
@@ -312,8 +313,34 @@ class TextConfig:
         _positive_int(self.min_texts, "text.min_texts")
 
 
+@dataclass(frozen=True)
+class QualityConfig:
+    """Explanation quality checks on every attribution method that ran (see docs/result-schema.md).
+
+    ``sample_size``: explained rows (or texts) whose faithfulness is measured; ``random_orders``: random
+    orders the faithfulness is compared with; ``sanity``: the randomisation test (model parameters for torch
+    models, shuffled labels for scikit-learn models, which are retrained on the audit data);
+    ``sanity_sample``: rows (texts) explained again for it.
+    """
+
+    enabled: bool = True
+    sample_size: int = 200
+    random_orders: int = 3
+    sanity: bool = True
+    sanity_sample: int = 50
+
+    def __post_init__(self) -> None:
+        for name in ("enabled", "sanity"):
+            if not isinstance(getattr(self, name), bool):
+                raise _fail(f"quality.{name}", "true or false", getattr(self, name))
+        _positive_int(self.sample_size, "quality.sample_size")
+        _positive_int(self.random_orders, "quality.random_orders")
+        _positive_int(self.sanity_sample, "quality.sanity_sample", minimum=2)
+
+
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "explainers": ExplainerConfig,
-             "fairness": FairnessConfig, "text": TextConfig, "output": OutputConfig}
+             "fairness": FairnessConfig, "text": TextConfig,
+             "quality": QualityConfig, "output": OutputConfig}
 
 
 @dataclass(frozen=True)
@@ -325,6 +352,7 @@ class AuditConfig:
     explainers: ExplainerConfig = field(default_factory=ExplainerConfig)
     fairness: FairnessConfig = field(default_factory=FairnessConfig)
     text: TextConfig = field(default_factory=TextConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     title: str = "Model audit"
     seed: int = 0

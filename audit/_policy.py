@@ -44,14 +44,18 @@ ATTRIBUTION_METRICS = ("reliance_on_sensitive", "completeness_error_max", "compl
 TEXT_METRICS = ("flip_rate", "mean_abs_score_change", "max_abs_score_change", "subgroup_auc", "bpsn_auc",
                 "bnsp_auc")
 _IDENTITY_GROUP_METRICS = ("subgroup_auc", "bpsn_auc", "bnsp_auc")
+# explanation quality: faithfulness margin over a random order (deletion AOPC for tabular, comprehensiveness
+# for text), the randomisation test's rank correlation, and the share of examples above the completeness tolerance
+QUALITY_METRICS = ("faithfulness_margin", "sanity_spearman", "incomplete_share")
 TASK_METRICS = ("mean_prediction", "mean_label", "mae")
-PRESETS = ("four-fifths", "nyc-ll144", "equalized-odds", "text-counterfactual", "eu-ai-act")
+PRESETS = ("four-fifths", "nyc-ll144", "equalized-odds", "text-counterfactual", "eu-ai-act", "explanation-quality")
 _RULE_KEYS = {"id", "metric", "where", "stat", "compare", "threshold", "severity", "tables", "min_group_size",
               "confident", "description"}
 
 
 def _known_metric(name: str) -> bool:
     return (name in METRICS or name in ATTRIBUTION_METRICS or name in TEXT_METRICS or name in TASK_METRICS
+            or name in QUALITY_METRICS
             or re.fullmatch(r"selection_rate\[.+\]", name) is not None)
 
 
@@ -246,6 +250,8 @@ def _evaluate_rule(result: AuditResult, policy: Policy, rule: Rule) -> list[Rule
         check.add(rule.metric, "pass" if present else "fail",
                   f"The audit record {'holds' if present else 'lacks'} {rule.metric}.")
         return check.outcomes
+    if rule.metric in QUALITY_METRICS:
+        return _evaluate_quality_rule(result, check, rule)
     if rule.where == "attribution":
         summaries = result.attributions
         if not summaries:
@@ -358,6 +364,56 @@ def _evaluate_text_rule(result: AuditResult, check: _Checker, rule: Rule) -> lis
         for row in values:
             check.compare(f"{scope}: {row['name']}", row[rule.metric], row.get(f"{rule.metric}_ci"),
                           f"{rule.metric} of {row['name']} ({scope})")
+    return check.outcomes
+
+
+def _quality_value(entry: dict[str, Any], metric: str):
+    if metric == "sanity_spearman":
+        return (entry.get("sanity") or {}).get("final_spearman"), None
+    if metric == "incomplete_share":
+        return (entry.get("completeness") or {}).get("share_above_tolerance"), None
+    faithfulness = entry.get("faithfulness") or {}
+    for name in ("deletion_margin", "comprehensiveness_margin"):
+        if name in faithfulness:
+            return faithfulness[name], faithfulness.get(f"{name}_ci")
+    return None, None
+
+
+def _evaluate_quality_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOutcome]:
+    methods = (result.quality or {}).get("methods") or {}
+    if not methods:
+        check.add("quality", "error", f"The audit result has no explanation-quality checks, so {rule.metric} cannot "
+                                      "be checked; run explainers with [quality] enabled, or drop this rule.")
+        return check.outcomes
+    if rule.where not in ("attribution", "every_group", "worst_group") or (
+            rule.where != "attribution" and rule.metric != "faithfulness_margin"):
+        check.add("quality", "error", f"{rule.metric} supports where = attribution"
+                                      + (", every_group or worst_group" if rule.metric == "faithfulness_margin" else "")
+                                      + f"; got {rule.where!r}.")
+        return check.outcomes
+    for method, entry in methods.items():
+        if rule.where == "attribution":
+            value, interval = _quality_value(entry, rule.metric)
+            check.compare(method, value, interval, f"{rule.metric} of {method}")
+            continue
+        faithfulness = entry.get("faithfulness") or {}
+        name = next((n for n in ("deletion_margin", "comprehensiveness_margin") if n in faithfulness), None)
+        rows = [(f"{method}: {feature}={group}", row) for feature, groups in (faithfulness.get("by_group") or {}).items()
+                for group, row in groups.items()]
+        minimum = rule.min_group_size
+        eligible = [(scope, row) for scope, row in rows if (not row["small"] if minimum is None
+                                                             else row["examples"] >= minimum)]
+        for scope, row in rows:
+            if (scope, row) not in eligible:
+                check.add(scope, "skipped", f"Only {row['examples']} explained examples: too few to check.")
+        if name is None or not eligible:
+            check.add(method, "error", f"{method} has no faithfulness by group to check.")
+            continue
+        if rule.where == "worst_group":
+            pick = min if rule.compare in (">=", ">") else max
+            eligible = [pick(eligible, key=lambda item: item[1][name])]
+        for scope, row in eligible:
+            check.compare(scope, row[name], row.get(f"{name}_ci"), f"faithfulness margin of {scope}")
     return check.outcomes
 
 

@@ -13,7 +13,7 @@ from audit._fairness import Disparity, FairnessTable, GroupRow
 
 __all__ = ["AuditResult", "AttributionSummary", "Failure", "Finding", "Skipped", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = "1.1"  # 1.1: the `text` section
+SCHEMA_VERSION = "1.2"  # 1.1: the `text` section; 1.2: `quality`
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,7 @@ class AuditResult:
     regulatory: dict[str, Any] = field(default_factory=dict)  # four_fifths (per table), ll144
     gate: dict[str, Any] = field(default_factory=dict)  # the policy verdict, when `audit check` ran
     text: dict[str, Any] = field(default_factory=dict)  # text-model bias audit (counterfactuals, probes, ...)
+    quality: dict[str, Any] = field(default_factory=dict)  # explanation quality: faithfulness, sanity, agreement
     schema_version: str = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,6 +125,7 @@ class AuditResult:
                 skipped=[Skipped(**s) for s in raw["skipped"]],
                 provenance=raw["provenance"], config=raw["config"], regulatory=raw.get("regulatory", {}),
                 gate=raw.get("gate", {}), text=raw.get("text", {}),
+                quality=raw.get("quality", {}),
                 schema_version=version,
             )
         except (KeyError, TypeError) as err:

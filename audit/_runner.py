@@ -77,7 +77,8 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
 
     methods = config.explainers.methods or (("layer_integrated_gradients",) if adapter.kind == "text" else ("shap",))
     text_audit = adapter.kind == "text" and config.text.counterfactuals
-    steps = _Steps(total=2 + len(config.data.sensitive_groupings) + len(methods) + text_audit, quiet=quiet)
+    steps = _Steps(total=2 + len(config.data.sensitive_groupings) + len(methods) + text_audit
+                   + config.quality.enabled, quiet=quiet)
     failures: list[Failure] = []
     skipped: list[Skipped] = []
     try:
@@ -100,6 +101,7 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
             steps.done()
         regulatory = _regulatory(config, dataset, predictions, tables, failures)
         attributions = []
+        raw_attributions: dict[str, Any] = {}  # method -> Attribution, for the quality checks
         if dataset.task != "binary":
             skipped += [Skipped(f"explainer: {m}", f"Attributions cover binary classifiers in this version; this "
                                 f"{dataset.task} model is audited for fairness only.")
@@ -113,10 +115,18 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
                 steps.start(f"explain {method}")
                 explain = _explain_text if adapter.kind == "text" else _explain
                 summary = _guarded(failures, f"explainer: {method}",
-                                   lambda: explain(method, config, dataset, adapter))
+                                   lambda: explain(method, config, dataset, adapter, raw_attributions))
                 if summary is not None:
                     attributions.append(summary)
                 steps.done()
+        quality: dict[str, Any] = {}
+        if config.quality.enabled and raw_attributions:
+            from audit._quality import explanation_quality
+
+            steps.start("explanation quality")
+            quality = _guarded(failures, "explanation quality", lambda: explanation_quality(
+                config, dataset, adapter, raw_attributions, attributions)) or {}
+            steps.done()
         text: dict[str, Any] = {}
         if text_audit:
             steps.start("text counterfactuals")
@@ -124,6 +134,10 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
                             lambda: _text_bias(config, dataset, adapter, predictions)) or {}
             steps.done()
         findings = _findings(tables, attributions, config) + _text_findings(text, config)
+        if quality:
+            from audit._quality import quality_findings
+
+            findings += quality_findings(quality)
     finally:
         steps.close()
 
@@ -147,7 +161,8 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
         model_summary["positive_rate_predicted"] = float(predictions.y_pred.mean())
     return AuditResult(title=config.title, data=dataset.summary(), model=model_summary, fairness=tables,
                        attributions=attributions, findings=findings, failures=failures, skipped=skipped,
-                       provenance=provenance, config=config.to_dict(), regulatory=regulatory, text=text)
+                       provenance=provenance, config=config.to_dict(), regulatory=regulatory, text=text,
+                       quality=quality)
 
 
 def _fairness_table(config: AuditConfig, dataset: Dataset, predictions: Predictions, grouping, metrics):
@@ -294,7 +309,8 @@ def _text_findings(text: dict[str, Any], config: AuditConfig) -> list[Finding]:
     return findings
 
 
-def _explain_text(method: str, config: AuditConfig, dataset: Dataset, adapter) -> AttributionSummary:
+def _explain_text(method: str, config: AuditConfig, dataset: Dataset, adapter,
+                  raw: dict[str, Any]) -> AttributionSummary:
     from explainers import get_explainer
     from audit._lexicons import builtin_lexicons
 
@@ -307,6 +323,7 @@ def _explain_text(method: str, config: AuditConfig, dataset: Dataset, adapter) -
     explained = np.sort(rng.choice(n, size=min(config.explainers.sample_size, n), replace=False))
     texts = dataset.text.iloc[explained].tolist()
     attribution = explainer.explain_texts(adapter.classifier, texts)
+    raw[attribution.method] = attribution
     # single words of the identity lexicons (multi-word terms are counted word by word)
     identity_terms = {word for lexicon in builtin_lexicons(config.text.lexicons)
                       for terms in lexicon.groups.values() for term in terms for word in term.lower().split()}
@@ -379,7 +396,8 @@ def _guarded(failures: list[Failure], step: str, work):
         return None
 
 
-def _explain(method: str, config: AuditConfig, dataset: Dataset, adapter: ModelAdapter) -> AttributionSummary:
+def _explain(method: str, config: AuditConfig, dataset: Dataset, adapter: ModelAdapter,
+             raw: dict[str, Any]) -> AttributionSummary:
     from explainers import get_explainer
 
     settings = config.explainers
@@ -394,6 +412,7 @@ def _explain(method: str, config: AuditConfig, dataset: Dataset, adapter: ModelA
     attribution = explainer.explain(adapter, dataset.features.iloc[explained].reset_index(drop=True),
                                     background=dataset.features.iloc[background].reset_index(drop=True),
                                     row_ids=dataset.row_ids[explained])
+    raw[attribution.method if attribution.method not in raw else f"{attribution.method} ({method})"] = attribution
     groups = dataset.sensitive.iloc[explained]
     in_model = [name for name in dataset.sensitive.columns if name in attribution.feature_names]
     error = attribution.completeness_error

@@ -9,7 +9,7 @@ from audit._fairness import FairnessTable
 from audit._result import AttributionSummary
 
 __all__ = ["fairness_figure", "disparity_figure", "importance_figure", "group_importance_figure",
-           "counterfactual_figure", "figures"]
+           "counterfactual_figure", "faithfulness_figure", "figures"]
 
 _LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=50, b=10), height=360,
                font=dict(family="system-ui, sans-serif", size=12))
@@ -115,6 +115,27 @@ def counterfactual_figure(rows: list[dict[str, Any]], where: str) -> dict[str, A
     return _as_json(figure)
 
 
+def faithfulness_figure(method: str, faithfulness: dict[str, Any]) -> dict[str, Any]:
+    """The method's perturbation curves against random orders (score change after k steps)."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    if faithfulness.get("kind") == "eraser":
+        x, names, title = [f"{f:.0%}" for f in faithfulness.get("fractions", [])], \
+            ("comprehensiveness", "sufficiency"), "words removed / kept"
+    else:
+        x, names, title = faithfulness.get("steps", []), ("deletion", "insertion"), "features removed / restored"
+    for name in names:
+        if f"{name}_curve" not in faithfulness:
+            continue
+        figure.add_trace(go.Scatter(x=x, y=faithfulness[f"{name}_curve"], name=f"{name} ({method})", mode="lines+markers"))
+        figure.add_trace(go.Scatter(x=x, y=faithfulness[f"{name}_random_curve"], name=f"{name} (random order)",
+                                    mode="lines", line=dict(dash="dash")))
+    figure.update_layout(title=f"Faithfulness of {method}: score change as {title}", xaxis_title=title,
+                         yaxis_title="score change", **_LAYOUT)
+    return _as_json(figure)
+
+
 def figures(result) -> dict[str, Any]:
     """Every chart of the report as a plotly Figure, keyed by what it shows, for custom plots in notebooks."""
     import plotly.graph_objects as go
@@ -133,4 +154,7 @@ def figures(result) -> dict[str, Any]:
     probes = ((text.get("probes") or {}).get("counterfactuals") or {}).get("axes")
     if probes:
         charts["counterfactuals: template probes"] = counterfactual_figure(probes, "template probes")
+    for method, entry in ((result.quality or {}).get("methods") or {}).items():
+        if (entry.get("faithfulness") or {}).get("status") == "ok":
+            charts[f"faithfulness: {method}"] = faithfulness_figure(method, entry["faithfulness"])
     return {name: go.Figure(figure) for name, figure in charts.items()}

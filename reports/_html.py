@@ -90,6 +90,10 @@ def _view(result: AuditResult) -> dict[str, Any]:
                                                             "real texts")),
             "probe_figure_id": add(_figures.counterfactual_figure(
                 ((text.get("probes") or {}).get("counterfactuals") or {}).get("axes", []), "template probes"))}
+    quality_view = None
+    if result.quality or any(f.step == "explanation quality" for f in result.failures):
+        quality_view = {"figures": {method: add(_figures.faithfulness_figure(method, entry.get("faithfulness") or {}))
+                                    for method, entry in (result.quality.get("methods") or {}).items()}}
     largest = sorted(({"metric": m, "table": t.name, "ratio": d.ratio, "ratio_ci": d.ratio_ci,
                        "difference": d.difference, "difference_ci": d.difference_ci, "worst": d.worst_group,
                        "best": d.best_group}
@@ -99,7 +103,7 @@ def _view(result: AuditResult) -> dict[str, Any]:
     return {
         "result": result, "tables": tables, "attributions": attributions, "figures": figures,
         "warnings": warnings, "infos": [f for f in result.findings if f.severity != "warning"],
-        "plotly_js": _plotly_js(), "ll144": result.regulatory.get("ll144"), "text_view": text_view, "largest_disparities": largest,
+        "plotly_js": _plotly_js(), "ll144": result.regulatory.get("ll144"), "text_view": text_view, "largest_disparities": largest, "quality_view": quality_view,
     }
 
 

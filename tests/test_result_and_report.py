@@ -37,7 +37,7 @@ def test_json_round_trip_is_lossless(demo_result):
     again = AuditResult.from_json(text)
     assert again.to_json() == text
     raw = json.loads(text)
-    assert raw["schema_version"] == "1.1"
+    assert raw["schema_version"] == "1.2"
     assert "NaN" not in text and "Infinity" not in text
     assert raw["provenance"]["seed"] == 0 and raw["provenance"]["packages"]["numpy"]
     # a 1.0 result (before the text section) still loads
@@ -92,7 +92,8 @@ def test_report_is_valid_self_contained_html(demo_result):
     for section in ("summary", "data-model", "fairness", "attributions", "provenance"):
         assert f'id="{section}"' in html
     n_figures = len(re.findall(r'<div class="figure" id="figure-\d+"', html))
-    assert n_figures == len(re.findall(r'<script type="application/json" id="figure-\d+-data">', html)) == 3 * 2 + 1 + 2  # per table: rates and disparities; importance; by sex, by race
+    # per table: rates and disparities; importance; importance by sex and by race; faithfulness curves
+    assert n_figures == len(re.findall(r'<script type="application/json" id="figure-\d+-data">', html)) == 3 * 2 + 4
 
 
 def test_report_escapes_values_from_data_and_config(xss_result):
