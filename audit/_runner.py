@@ -56,12 +56,17 @@ class _Steps:
 
 def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: Any = None,
               quiet: bool = True, extra_provenance: dict[str, Any] | None = None,
-              config_path: str | None = None) -> AuditResult:
+              config_path: str | None = None, executor: Any = None) -> AuditResult:
     """Run a full audit. ``data``/``model`` override ``config.data.path``/``config.model.path``.
+    ``executor`` (see ``audit._executors``): where tabular attributions run, sharded by rows; in-process by
+    default.
 
     Bad input raises an :class:`AuditError` before any work is done. A fairness table or explainer that
     crashes is recorded in ``result.failures`` and the audit goes on.
     """
+    from audit._executors import InProcessExecutor
+
+    executor = executor or InProcessExecutor()
     started_at, clock = now_iso(), time.perf_counter()
     # the file's own bytes when there is one (so `audit verify --config` can check it), else the settings
     hashes: dict[str, str] = {"config": sha256_file(config_path) if config_path else
@@ -115,7 +120,7 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
                 steps.start(f"explain {method}")
                 explain = _explain_text if adapter.kind == "text" else _explain
                 summary = _guarded(failures, f"explainer: {method}",
-                                   lambda: explain(method, config, dataset, adapter, raw_attributions))
+                                   lambda: explain(method, config, dataset, adapter, raw_attributions, executor))
                 if summary is not None:
                     attributions.append(summary)
                 steps.done()
@@ -145,6 +150,7 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
         "started_at": started_at, "finished_at": now_iso(), "duration_s": round(time.perf_counter() - clock, 3),
         "seed": config.seed, "sha256": hashes, "packages": package_versions(), "environment": environment(),
         "device": adapter.device, "timings_s": steps.timings,
+        "executor": {"name": executor.name, "workers": executor.workers},
         "paths": {"data": config.data.path if data_from_file else None,
                   "model": config.model.path if model is None else None, "config": config_path},
         "git_commit": git_commit(Path(config_path).parent if config_path else Path.cwd()),
@@ -310,7 +316,7 @@ def _text_findings(text: dict[str, Any], config: AuditConfig) -> list[Finding]:
 
 
 def _explain_text(method: str, config: AuditConfig, dataset: Dataset, adapter,
-                  raw: dict[str, Any]) -> AttributionSummary:
+                  raw: dict[str, Any], executor=None) -> AttributionSummary:
     from explainers import get_explainer
     from audit._lexicons import builtin_lexicons
 
@@ -397,7 +403,7 @@ def _guarded(failures: list[Failure], step: str, work):
 
 
 def _explain(method: str, config: AuditConfig, dataset: Dataset, adapter: ModelAdapter,
-             raw: dict[str, Any]) -> AttributionSummary:
+             raw: dict[str, Any], executor) -> AttributionSummary:
     from explainers import get_explainer
 
     settings = config.explainers
@@ -409,9 +415,11 @@ def _explain(method: str, config: AuditConfig, dataset: Dataset, adapter: ModelA
     if getattr(explainer, "granularity", "feature") != "feature":
         raise CapabilityError(f"{method!r} explains text models; this audit's model takes tabular features. "
                               "Use shap, shap_tree or shap_permutation.")
-    attribution = explainer.explain(adapter, dataset.features.iloc[explained].reset_index(drop=True),
-                                    background=dataset.features.iloc[background].reset_index(drop=True),
-                                    row_ids=dataset.row_ids[explained])
+    from explainers._sharded import explain_sharded
+
+    attribution = explain_sharded(explainer, adapter, dataset.features.iloc[explained].reset_index(drop=True),
+                                  background=dataset.features.iloc[background].reset_index(drop=True),
+                                  row_ids=dataset.row_ids[explained], executor=executor)
     raw[attribution.method if attribution.method not in raw else f"{attribution.method} ({method})"] = attribution
     groups = dataset.sensitive.iloc[explained]
     in_model = [name for name in dataset.sensitive.columns if name in attribution.feature_names]

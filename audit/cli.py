@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("config", metavar="CONFIG.toml")
     run.add_argument("--out", default=None, metavar="DIR", help="output folder (default: output.dir of the config)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="run attributions on a local Dask cluster of N worker processes (127.0.0.1, no dashboard)")
+    where.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                       help="run attributions on an existing Dask cluster")
 
     check = commands.add_parser(
         "check", help="run the audit (or read a result) and gate it against policies: exit 1 if one is broken",
@@ -192,7 +197,12 @@ def _run(args) -> int:
 
     started = time.perf_counter()
     config = load_config(args.config)
-    result = run_audit(config, quiet=args.quiet, config_path=str(args.config))
+    from audit._executors import make_executor
+
+    if args.workers is not None and args.workers < 1:
+        raise_config(f"The '--workers' option must be a positive integer. Got {args.workers} instead.")
+    with make_executor(workers=args.workers, scheduler=args.scheduler, quiet=args.quiet) as executor:
+        result = run_audit(config, quiet=args.quiet, config_path=str(args.config), executor=executor)
     paths = write_outputs(result, args.out or config.output.dir, formats=config.output.formats)
     _print_summary(result, paths, time.perf_counter() - started)
     return EXIT_OK

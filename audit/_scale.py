@@ -1,0 +1,214 @@
+"""Fairness tables from files larger than memory: per-partition sufficient statistics, combined.
+
+Each partition (a Parquet row group batch, a CSV block, or a dask.dataframe partition) yields, per group of
+each breakdown: the four confusion cells, Poisson-bootstrap cells (a sum of Poisson(1) row weights over a cell
+of m rows is Poisson(m), so each partition draws one Poisson per cell and resample, seeded by its index), score
+histograms for ROC AUC and sums for calibration. Sums over partitions give the same point estimates as the
+in-memory engine (AUC within the binning bound it reports).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+from audit._errors import DataError
+from audit._fairness import FairnessTable, _as_counts, assemble_table
+from audit._metrics import METRICS
+
+__all__ = ["partition_statistics", "combine_statistics", "tables_from_statistics", "fairness_from_file",
+           "iter_partitions", "AUC_BINS"]
+
+AUC_BINS = 2000
+_ECE_BINS = 10
+
+
+def _binary(series: pd.Series, positive: Any) -> np.ndarray:
+    if positive is None:
+        values = pd.to_numeric(series, errors="coerce")
+        if values.isna().any() or not values.isin((0, 1)).all():
+            raise DataError(f"Column {series.name!r} must hold 0/1 values, or name its positive value.")
+        return values.to_numpy().astype(np.int64)
+    return (series.astype(str) == str(positive)).to_numpy().astype(np.int64)
+
+
+def partition_statistics(frame: pd.DataFrame, *, label: str, positive_label: Any, prediction: str,
+                         score: str | None, groupings: list[tuple[str, ...]], n_boot: int, seed: int,
+                         index: int) -> dict[tuple[str, ...], dict[str, Any]]:
+    """Sufficient statistics of one partition, per breakdown: {group key: arrays}."""
+    y_true = _binary(frame[label], positive_label)
+    y_pred = _binary(frame[prediction], None if frame[prediction].dropna().isin((0, 1)).all() else positive_label)
+    scores = None if score is None else frame[score].to_numpy(float)
+    rng = np.random.default_rng([seed, index])  # the same draws wherever the partition runs
+    out: dict[tuple[str, ...], dict[str, Any]] = {}
+    for grouping in groupings:
+        keys = frame[list(grouping)].astype(str)
+        codes, uniques = pd.MultiIndex.from_frame(keys).factorize()
+        k = len(uniques)
+        cell = codes * 4 + 2 * y_true + y_pred
+        cells = np.bincount(cell, minlength=4 * k).reshape(k, 4).astype(float)
+        stats: dict[str, Any] = {"keys": [tuple(u) for u in uniques], "cells": cells}
+        if n_boot:
+            stats["boot"] = rng.poisson(cells[None, :, :], size=(n_boot, k, 4)).astype(float)
+        if scores is not None:
+            bins = np.clip((scores * AUC_BINS).astype(np.int64), 0, AUC_BINS - 1)
+            stats["hist"] = np.bincount((codes * 2 + y_true) * AUC_BINS + bins,
+                                        minlength=k * 2 * AUC_BINS).reshape(k, 2, AUC_BINS).astype(float)
+            ece_bins = np.clip((scores * _ECE_BINS).astype(np.int64), 0, _ECE_BINS - 1)
+            flat = codes * _ECE_BINS + ece_bins
+            stats["calibration"] = np.stack([np.bincount(flat, weights=w, minlength=k * _ECE_BINS)
+                                             for w in (np.ones_like(scores), scores, y_true.astype(float))],
+                                            -1).reshape(k, _ECE_BINS, 3)
+        out[grouping] = stats
+    return out
+
+
+def combine_statistics(parts: list[dict]) -> dict[tuple[str, ...], dict[str, Any]]:
+    """Sum the statistics of all partitions, aligning groups by key (sorted)."""
+    combined: dict[tuple[str, ...], dict[str, Any]] = {}
+    for grouping in parts[0]:
+        keys = sorted({key for part in parts for key in part[grouping]["keys"]})
+        position = {key: i for i, key in enumerate(keys)}
+        total: dict[str, Any] = {"keys": keys}
+        for part in parts:
+            stats = part[grouping]
+            where = np.array([position[key] for key in stats["keys"]], dtype=int)
+            for name, array in stats.items():
+                if name == "keys":
+                    continue
+                axis = 1 if name == "boot" else 0
+                if name not in total:
+                    shape = list(array.shape)
+                    shape[axis] = len(keys)
+                    total[name] = np.zeros(shape)
+                if axis == 0:
+                    np.add.at(total[name], where, array)
+                else:
+                    total[name][:, where] += array
+        combined[grouping] = total
+    return combined
+
+
+def _auc_from_histograms(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ROC AUC per row of (rows, 2, bins) histograms (ties within a bin count half) and the binning bound."""
+    negatives, positives = hist[:, 0], hist[:, 1]
+    below = np.cumsum(negatives, axis=1) - negatives  # negatives in lower bins
+    pairs = positives.sum(1) * negatives.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = ((positives * below).sum(1) + 0.5 * (positives * negatives).sum(1)) / pairs
+        bound = 0.5 * (positives * negatives).sum(1) / pairs
+    return np.where(pairs > 0, auc, np.nan), np.where(pairs > 0, bound, np.nan)
+
+
+def tables_from_statistics(combined, *, metrics: tuple[str, ...], min_group_size: int, ci_level: float,
+                           n_boot: int, seed: int) -> list[FairnessTable]:
+    tables = []
+    for grouping, stats in combined.items():
+        specs = [METRICS.get(name) for name in metrics]
+        counts = _as_counts(stats["cells"])
+        overall_counts = _as_counts(stats["cells"].sum(0, keepdims=True))
+        boot = stats.get("boot")
+        boot_counts = None if boot is None else (_as_counts(boot), _as_counts(boot.sum(1, keepdims=True)))
+        computed: dict[str, dict[str, Any]] = {}
+        tolerance = None
+        for metric in specs:
+            if metric.needs_scores:
+                if "hist" not in stats:
+                    raise DataError(f"The metric {metric.name!r} needs a score column.")
+                if metric.name == "roc_auc":
+                    values, bound = _auc_from_histograms(stats["hist"])
+                    overall, overall_bound = _auc_from_histograms(stats["hist"].sum(0, keepdims=True))
+                    tolerance = float(np.nanmax(np.r_[bound, overall_bound]))
+                else:
+                    calibration = stats["calibration"]
+                    values, overall = _calibration(metric.name, calibration), _calibration(
+                        metric.name, calibration.sum(0, keepdims=True))
+                computed[metric.name] = {"values": values, "support": counts["n"], "overall": overall,
+                                         "boot": None, "boot_overall": None}
+                continue
+            values, support = metric.compute(counts)
+            overall, _ = metric.compute(overall_counts)
+            boot_values = boot_overall = None
+            if boot_counts is not None and metric.name != "count":
+                boot_values, _ = metric.compute(boot_counts[0])
+                boot_overall, _ = metric.compute(boot_counts[1])
+            if metric.name == "count":
+                values, support, overall = counts["n"], counts["n"], np.array([counts["n"].sum()])
+            computed[metric.name] = {"values": values, "support": support, "overall": overall,
+                                     "boot": boot_values, "boot_overall": boot_overall}
+        bootstrap = ({"n_boot": n_boot, "level": ci_level, "seed": seed, "method": "percentile",
+                      "resampling": "Poisson row weights, drawn per partition and cell"} if n_boot else {"n_boot": 0})
+        if tolerance is not None:
+            bootstrap["roc_auc_binning_bound"] = tolerance
+        tables.append(assemble_table(
+            columns=list(grouping), keys=stats["keys"], specs=specs, computed=computed,
+            group_n=counts["n"].astype(int), min_group_size=min_group_size, reference=None, ci_level=ci_level,
+            unweighted=counts, bootstrap=bootstrap, weighted=False))
+    return tables
+
+
+def _calibration(name: str, calibration: np.ndarray) -> np.ndarray:
+    mass, score_sum, label_sum = calibration[..., 0], calibration[..., 1], calibration[..., 2]
+    total = mass.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if name == "mean_score":
+            return np.where(total > 0, score_sum.sum(1) / total, np.nan)
+        return np.where(total > 0, np.abs(score_sum - label_sum).sum(1) / total, np.nan)  # ece
+
+
+def iter_partitions(path: str | Path, columns: list[str], *, rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
+    """Stream a Parquet or CSV file in pieces of about ``rows`` rows (bounded memory, no Dask needed)."""
+    path = Path(path)
+    if path.suffix == ".parquet" or path.is_dir():
+        import pyarrow.dataset as ds
+
+        for batch in ds.dataset(str(path), format="parquet").to_batches(columns=columns, batch_size=rows):
+            yield batch.to_pandas()
+    else:
+        yield from pd.read_csv(path, usecols=columns, chunksize=rows)
+
+
+def fairness_from_file(path: str | Path, *, label: str, prediction: str, sensitive: tuple[str, ...],
+                       positive_label: Any = None, score: str | None = None,
+                       intersections: bool = True, metrics: tuple[str, ...] | None = None, n_boot: int = 1000,
+                       ci_level: float = 0.95, seed: int = 0, min_group_size: int = 30, executor=None,
+                       partition_rows: int = 1_000_000) -> list[FairnessTable]:
+    """Fairness tables for a Parquet/CSV file of any size: decisions (and scores) are columns of the file.
+
+    With a Dask ``executor`` the partitions are read and reduced on the workers (dask.dataframe); without,
+    they are streamed in this process. Either way memory holds one partition per worker at a time.
+    """
+    from audit._metrics import DEFAULT_METRICS
+
+    metrics = tuple(metrics or DEFAULT_METRICS) + (("roc_auc", "ece") if score and metrics is None else ())
+    groupings = [(c,) for c in sensitive] + ([tuple(sensitive)] if intersections and len(sensitive) > 1 else [])
+    columns = list(dict.fromkeys([label, prediction, *sensitive] + ([score] if score else [])))
+    options = dict(label=label, positive_label=positive_label, prediction=prediction, score=score,
+                   groupings=groupings, n_boot=n_boot, seed=seed)
+    if executor is not None and getattr(executor, "name", "") == "dask":
+        parts = _dask_statistics(path, columns, options, executor, partition_rows)
+    else:
+        parts = [partition_statistics(frame, index=i, **options)
+                 for i, frame in enumerate(iter_partitions(path, columns, rows=partition_rows))]
+    if not parts:
+        raise DataError(f"The file {str(path)!r} has no rows.")
+    return tables_from_statistics(combine_statistics(parts), metrics=metrics, min_group_size=min_group_size,
+                                  ci_level=ci_level, n_boot=n_boot, seed=seed)
+
+
+def _dask_statistics(path, columns, options, executor, partition_rows) -> list[dict]:
+    import dask
+    import dask.dataframe as dd
+
+    path = Path(path)
+    if path.suffix == ".parquet" or path.is_dir():
+        frame = dd.read_parquet(str(path), columns=columns, split_row_groups=True)
+    else:
+        frame = dd.read_csv(str(path), usecols=columns, blocksize="64MB")
+    tasks = [dask.delayed(partition_statistics)(part, index=i, **options)
+             for i, part in enumerate(frame.to_delayed())]
+    futures = executor.client.compute(tasks)
+    return executor.client.gather(futures)

@@ -1,0 +1,138 @@
+"""Scale-out: executors (in-process and a real Dask LocalCluster on 127.0.0.1), sharded attributions,
+fairness from files by partition, worker faults and bad clusters."""
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit import ResourceError, group_metrics, run_audit
+from audit._demo import demo_config
+from audit._executors import DaskExecutor, InProcessExecutor
+from audit._scale import fairness_from_file
+
+pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with DaskExecutor(workers=2) as executor:
+        yield executor
+
+
+@pytest.fixture(scope="module")
+def decisions_file(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    n = 120_000
+    frame = pd.DataFrame({"sex": rng.choice(["F", "M"], n), "race": rng.choice(list("ABCDE"), n, p=[.5, .2, .15, .1, .05]),
+                          "label": rng.integers(0, 2, n)})
+    frame["score"] = np.clip(rng.normal(0.4 + 0.2 * frame["label"], 0.2), 0, 1)
+    frame["decision"] = (frame["score"] > 0.5).astype(int)
+    folder = tmp_path_factory.mktemp("data")
+    frame.to_parquet(folder / "d.parquet", row_group_size=25_000)
+    frame.to_csv(folder / "d.csv", index=False)
+    return frame, folder
+
+
+def _same_point_estimates(tables, frame, *, auc_bound=True):
+    reference = group_metrics(y_true=frame["label"], y_pred=frame["decision"], sensitive=frame[["sex", "race"]],
+                              scores=frame["score"], metrics=tables[-1].metrics, n_boot=0)
+    ours = tables[-1]
+    assert [g.name for g in ours.groups] == [g.name for g in reference.groups]
+    for mine, theirs in zip(ours.groups, reference.groups):
+        assert mine.n == theirs.n
+        for metric in ours.metrics:
+            if metric == "roc_auc":
+                assert abs(mine.values[metric] - theirs.values[metric]) <= ours.bootstrap["roc_auc_binning_bound"]
+            elif metric == "ece":
+                assert mine.values[metric] == pytest.approx(theirs.values[metric], abs=1e-12)
+            else:
+                assert mine.values[metric] == theirs.values[metric], metric  # identical, not just close
+
+
+@pytest.mark.parametrize("name", ["d.parquet", "d.csv"])
+def test_fairness_by_partition_equals_the_in_memory_engine(decisions_file, name):
+    frame, folder = decisions_file
+    tables = fairness_from_file(folder / name, label="label", prediction="decision", score="score",
+                                sensitive=("sex", "race"), partition_rows=20_000, n_boot=200)
+    assert [t.name for t in tables] == ["sex", "race", "sex x race"]
+    _same_point_estimates(tables, frame)
+    interval = tables[0].groups[0].ci["selection_rate"]
+    assert interval[0] < tables[0].groups[0].values["selection_rate"] < interval[1]
+
+
+def test_fairness_on_the_dask_cluster_equals_the_in_memory_engine(decisions_file, cluster):
+    frame, folder = decisions_file
+    tables = fairness_from_file(folder / "d.parquet", label="label", prediction="decision", score="score",
+                                sensitive=("sex", "race"), executor=cluster, n_boot=200)
+    _same_point_estimates(tables, frame)
+
+
+def test_sharded_attributions_on_dask_equal_in_process(adult_test, adult_model, cluster):
+    config = demo_config(sample=1500)
+    local = run_audit(config, data=adult_test, model=adult_model)
+    remote = run_audit(config, data=adult_test, model=adult_model, executor=cluster)
+    assert remote.provenance["executor"] == {"name": "dask", "workers": 2}
+    a, b = local.attributions[0], remote.attributions[0]
+    assert a.method == b.method == "shap_tree" and a.n_examples == b.n_examples
+    for feature in a.features:
+        assert b.global_importance[feature] == pytest.approx(a.global_importance[feature], rel=1e-12)
+    assert remote.quality["methods"]["shap_tree"]["faithfulness"]["status"] == "ok"
+
+
+def _slow_square(value):
+    time.sleep(0.4)
+    return value * value
+
+
+def test_a_killed_worker_loses_and_doubles_nothing(cluster):
+    pids = cluster.client.run(os.getpid)
+    victim = sorted(pids.values())[0]
+    killer = threading.Timer(0.6, lambda: os.kill(victim, signal.SIGKILL))
+    killer.start()
+    results = cluster.map(_slow_square, list(range(12)))
+    killer.join()
+    assert results == [i * i for i in range(12)]
+    deadline = time.time() + 30
+    while len(cluster.client.scheduler_info()["workers"]) < 2 and time.time() < deadline:
+        time.sleep(0.2)  # the nanny restarts the worker for the next tests
+
+
+def test_an_audit_completes_when_a_worker_dies_mid_run(adult_test, adult_model, cluster):
+    config = demo_config(sample=2000)
+    config = type(config)(**{**config.__dict__, "explainers": type(config.explainers)(
+        methods=("shap_permutation",), sample_size=120, background_size=50)})
+    pids = cluster.client.run(os.getpid)
+    victim = sorted(pids.values())[-1]
+    killer = threading.Timer(1.5, lambda: os.kill(victim, signal.SIGKILL))
+    killer.start()
+    result = run_audit(config, data=adult_test, model=adult_model, executor=cluster)
+    killer.join()
+    assert victim not in cluster.client.run(os.getpid).values()  # the worker did die during the audit
+    assert not result.failures
+    summary = result.attributions[0]
+    assert summary.n_examples == 120 and summary.completeness_error_max < 1e-6
+
+
+def test_unreachable_scheduler_fails_fast_with_a_clear_error():
+    started = time.perf_counter()
+    with pytest.raises(ResourceError, match="Could not reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
+        DaskExecutor(scheduler="tcp://127.0.0.1:9", timeout=2)
+    assert time.perf_counter() - started < 15
+
+
+def _needs_a_missing_package(_):
+    import audit_toolkit_missing_dependency  # noqa: F401
+
+
+def test_a_worker_without_the_models_package_names_it(cluster):
+    with pytest.raises(ResourceError, match="lacks the package 'audit_toolkit_missing_dependency'"):
+        cluster.map(_needs_a_missing_package, [1])
+
+
+def test_in_process_executor_keeps_order():
+    assert InProcessExecutor().map(_slow_square, [3, 1, 2]) == [9, 1, 4]
