@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 MISSING_SENSITIVE_CHOICES = ("error", "group")
+DATA_ENGINES = ("memory", "partitions")
 TASKS = ("binary", "regression", "multiclass")
 MODEL_KINDS = ("auto", "sklearn", "torch", "callable", "text")
 BUILTIN_MODELS = ("minilm-tweet-sentiment",)
@@ -97,6 +98,7 @@ class DataConfig:
     missing_sensitive: str = "error"
     sample: int | None = None
     task: str = "binary"
+    engine: str = "memory"  # "partitions": fairness from per-partition statistics of a file of any size
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 - frozen dataclass
@@ -104,6 +106,12 @@ class DataConfig:
             raise _fail("data.label", "the name of the label column", self.label)
         set_("sensitive", _str_tuple(self.sensitive, "data.sensitive", allow_empty=False))
         set_("path", _optional_str(self.path, "data.path"))
+        _choice(self.engine, "data.engine", DATA_ENGINES)
+        if self.engine == "partitions" and (self.path is None or self.prediction is None or self.task != "binary"
+                                            or self.text is not None or self.sample is not None):
+            raise ConfigError("data.engine = \"partitions\" audits decisions already in a file of any size: it needs "
+                              "data.path (Parquet or CSV) and data.prediction, a binary task, and no text column or "
+                              "sample. Set those, or use engine = \"memory\".")
         if self.features is not None:
             set_("features", _str_tuple(self.features, "data.features", allow_empty=False))
         if self.positive_label is not None and not isinstance(self.positive_label, (str, int, float, bool)):

@@ -4,7 +4,8 @@ Both run ``fn`` over a list of items and return the results in the order of the 
 starts a LocalCluster bound to 127.0.0.1 (no dashboard) for ``workers=N``, or connects to ``scheduler``
 (any Dask deployment: dask-kubernetes, dask-jobqueue ...). A worker that dies mid-run has its tasks run again
 on another worker by the scheduler; results are matched to items by position, so none is lost or doubled.
-Large objects (a model) are sent once per worker with :meth:`share`.
+Large objects (a model) are sent once per worker with :meth:`share`: a worker plugin holds them, so a worker
+that the nanny restarts after a crash gets them again (scattered data would be lost with the worker).
 """
 
 from __future__ import annotations
@@ -15,6 +16,23 @@ from typing import Any, Callable, Sequence
 from audit._errors import ConfigError, ResourceError
 
 __all__ = ["Executor", "InProcessExecutor", "DaskExecutor", "make_executor"]
+
+_WORKER_VALUES: dict[str, Any] = {}  # on each worker: values shared by plugins, by key
+
+
+class SharedRef:
+    """A handle to a value that every worker holds (see :meth:`DaskExecutor.share`)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def resolve(self) -> Any:
+        return _WORKER_VALUES[self.key]
+
+
+def _with_shared(fn: Callable, item: Any, *args: Any) -> Any:
+    """Run ``fn`` on a worker with shared handles replaced by the worker's copies."""
+    return fn(item, *(a.resolve() if isinstance(a, SharedRef) else a for a in args))
 
 
 class Executor:
@@ -60,6 +78,7 @@ class DaskExecutor(Executor):
             raise ConfigError("Running on Dask needs the 'distributed' package: pip install 'audit-toolkit[dask]'.") \
                 from None
         self._cluster = None
+        self._plugins: list[str] = []
         self.quiet = quiet
         if scheduler is not None:
             try:
@@ -78,7 +97,15 @@ class DaskExecutor(Executor):
         self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
 
     def share(self, value):
-        return self.client.scatter(value, broadcast=True, hash=False)
+        import uuid
+
+        from audit._dask_plugin import SharedValue
+
+        key = uuid.uuid4().hex
+        plugin = SharedValue(key, value)
+        self.client.register_plugin(plugin)
+        self._plugins.append(plugin.name)
+        return SharedRef(key)
 
     @property
     def gpu_workers(self) -> int:
@@ -90,7 +117,8 @@ class DaskExecutor(Executor):
         from distributed import as_completed
         from tqdm.auto import tqdm
 
-        futures = [self.client.submit(fn, item, *args, pure=False, retries=2, resources=resources) for item in items]
+        futures = [self.client.submit(_with_shared, fn, item, *args, pure=False, retries=2, resources=resources)
+                   for item in items]
         with tqdm(total=len(futures), desc=desc, unit="task", disable=self.quiet, leave=False) as bar:
             for future in as_completed(futures, loop=self.client.loop):
                 if future.status == "error":
@@ -99,6 +127,12 @@ class DaskExecutor(Executor):
         return [future.result() for future in futures]
 
     def close(self) -> None:
+        for name in self._plugins:
+            try:
+                self.client.unregister_worker_plugin(name)
+            except Exception:  # a worker may already be gone; closing must not fail on it
+                pass
+        self._plugins.clear()
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()

@@ -67,6 +67,13 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
     from audit._executors import InProcessExecutor
 
     executor = executor or InProcessExecutor()
+    if config.data.engine == "partitions":
+        from audit._scale import run_partitioned
+
+        if data is not None or model is not None:
+            raise ConfigError("data.engine = \"partitions\" reads data.path in pieces: do not pass data= or model=.")
+        return run_partitioned(config, executor=executor, quiet=quiet, config_path=config_path,
+                               extra_provenance=extra_provenance)
     started_at, clock = now_iso(), time.perf_counter()
     # the file's own bytes when there is one (so `audit verify --config` can check it), else the settings
     hashes: dict[str, str] = {"config": sha256_file(config_path) if config_path else
@@ -316,7 +323,7 @@ def _text_findings(text: dict[str, Any], config: AuditConfig) -> list[Finding]:
 
 
 def _explain_text(method: str, config: AuditConfig, dataset: Dataset, adapter,
-                  raw: dict[str, Any], executor=None) -> AttributionSummary:
+                  raw: dict[str, Any], executor) -> AttributionSummary:
     from explainers import get_explainer
     from audit._lexicons import builtin_lexicons
 
@@ -328,7 +335,9 @@ def _explain_text(method: str, config: AuditConfig, dataset: Dataset, adapter,
     n = len(dataset)
     explained = np.sort(rng.choice(n, size=min(config.explainers.sample_size, n), replace=False))
     texts = dataset.text.iloc[explained].tolist()
-    attribution = explainer.explain_texts(adapter.classifier, texts)
+    from explainers._sharded import explain_texts_sharded
+
+    attribution = explain_texts_sharded(explainer, adapter.classifier, texts, executor=executor)
     raw[attribution.method] = attribution
     # single words of the identity lexicons (multi-word terms are counted word by word)
     identity_terms = {word for lexicon in builtin_lexicons(config.text.lexicons)

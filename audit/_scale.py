@@ -173,7 +173,8 @@ def iter_partitions(path: str | Path, columns: list[str], *, rows: int = 1_000_0
 
 def fairness_from_file(path: str | Path, *, label: str, prediction: str, sensitive: tuple[str, ...],
                        positive_label: Any = None, score: str | None = None,
-                       intersections: bool = True, metrics: tuple[str, ...] | None = None, n_boot: int = 1000,
+                       intersections: bool = True, groupings: list[tuple[str, ...]] | None = None,
+                       metrics: tuple[str, ...] | None = None, n_boot: int = 1000,
                        ci_level: float = 0.95, seed: int = 0, min_group_size: int = 30, executor=None,
                        partition_rows: int = 1_000_000) -> list[FairnessTable]:
     """Fairness tables for a Parquet/CSV file of any size: decisions (and scores) are columns of the file.
@@ -184,7 +185,9 @@ def fairness_from_file(path: str | Path, *, label: str, prediction: str, sensiti
     from audit._metrics import DEFAULT_METRICS
 
     metrics = tuple(metrics or DEFAULT_METRICS) + (("roc_auc", "ece") if score and metrics is None else ())
-    groupings = [(c,) for c in sensitive] + ([tuple(sensitive)] if intersections and len(sensitive) > 1 else [])
+    if groupings is None:
+        groupings = [(c,) for c in sensitive] + ([tuple(sensitive)] if intersections and len(sensitive) > 1 else [])
+    groupings = [tuple(g) for g in groupings]
     columns = list(dict.fromkeys([label, prediction, *sensitive] + ([score] if score else [])))
     options = dict(label=label, positive_label=positive_label, prediction=prediction, score=score,
                    groupings=groupings, n_boot=n_boot, seed=seed)
@@ -212,3 +215,59 @@ def _dask_statistics(path, columns, options, executor, partition_rows) -> list[d
              for i, part in enumerate(frame.to_delayed())]
     futures = executor.client.compute(tasks)
     return executor.client.gather(futures)
+
+
+def run_partitioned(config, *, executor, quiet: bool = True, config_path: str | None = None,
+                    extra_provenance: dict | None = None):
+    """``run_audit`` for ``data.engine = "partitions"``: the decisions (and scores) are columns of a file of any
+    size; fairness tables, four-fifths tables and findings come from per-partition statistics, on the executor."""
+    import time
+
+    from audit._provenance import environment, git_commit, now_iso, package_versions, sha256_file, sha256_text
+    from audit._regulatory import four_fifths
+    from audit._result import AuditResult, Skipped
+    from audit._runner import _findings
+
+    started_at, clock = now_iso(), time.perf_counter()
+    data = config.data
+    if not Path(data.path).exists():
+        raise DataError(f"The data file {data.path!r} does not exist. Check data.path.")
+    hashes = {"config": sha256_file(config_path) if config_path else sha256_text(repr(config.to_dict())),
+              "data": sha256_file(data.path)}
+    metrics = tuple(config.fairness.metrics) + (("roc_auc", "ece") if data.score and config.fairness.score_metrics
+                                                 else ())
+    tables = fairness_from_file(
+        data.path, label=data.label, prediction=data.prediction, score=data.score, sensitive=data.sensitive,
+        positive_label=data.positive_label, groupings=list(data.sensitive_groupings), metrics=metrics,
+        n_boot=config.fairness.n_boot, ci_level=config.fairness.ci_level, seed=config.seed,
+        min_group_size=config.fairness.min_group_size, executor=executor)
+    singles = [t for t in tables if len(t.sensitive_features) == 1]
+    n_rows = int(sum(g.n for g in singles[0].groups))
+    summary = {"n_rows": n_rows, "label": data.label, "positive_label": data.positive_label, "task": "binary",
+               "positive_rate": singles[0].overall.get("base_rate"), "features": [], "numeric_features": [],
+               "categorical_features": [], "sensitive_features": list(data.sensitive),
+               "groups": {t.sensitive_features[0]: {g.key[t.sensitive_features[0]]: g.n for g in t.groups}
+                          for t in singles},
+               "missing_sensitive": {}, "text_column": None, "engine": "partitions"}
+    regulatory = {"four_fifths": [four_fifths(t, threshold=config.fairness.ratio_threshold,
+                                              alpha=config.fairness.alpha) for t in tables]}
+    skipped = [Skipped("explainers", "The audit reads decisions from the data (data.prediction), so there is no "
+                                     "model to explain.")]
+    if config.fairness.ll144:
+        skipped.append(Skipped("regulatory: NYC LL144", "LL144 tables need the rows in memory; they are not computed "
+                                                        "with data.engine = \"partitions\"."))
+    provenance = {"started_at": started_at, "finished_at": now_iso(), "duration_s": round(time.perf_counter() - clock, 3),
+                  "seed": config.seed, "sha256": hashes, "packages": package_versions(), "environment": environment(),
+                  "device": "cpu", "timings_s": {"fairness (partitions)": round(time.perf_counter() - clock, 4)},
+                  "executor": {"name": executor.name, "workers": executor.workers},
+                  "paths": {"data": data.path, "model": None, "config": config_path},
+                  "git_commit": git_commit(Path(config_path).parent if config_path else Path.cwd()),
+                  **(extra_provenance or {})}
+    overall = singles[0].overall
+    model = {"kind": "predictions", "type": None, "module": None, "device": None, "capabilities": ["labels"],
+             "threshold": config.model.threshold, "score_kind": "probability" if data.score else None,
+             "task": "binary", "accuracy": overall.get("accuracy"),
+             "positive_rate_predicted": overall.get("selection_rate")}
+    return AuditResult(title=config.title, data=summary, model=model,
+                       fairness=tables, attributions=[], findings=_findings(tables, [], config), failures=[],
+                       skipped=skipped, provenance=provenance, config=config.to_dict(), regulatory=regulatory)

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from explainers._types import Attribution
+from explainers._types import Attribution, pad_rows
 
-__all__ = ["explain_sharded", "concat_attributions"]
+__all__ = ["explain_sharded", "explain_texts_sharded", "concat_attributions"]
 
 
 def _explain_shard(shard, explainer, adapter, background) -> Attribution:
@@ -18,19 +18,37 @@ def _explain_shard(shard, explainer, adapter, background) -> Attribution:
     return explainer.explain(adapter, features, background=background, row_ids=row_ids)
 
 
+def _explain_text_shard(texts, explainer, classifier) -> Attribution:
+    return explainer.explain_texts(classifier, texts)
+
+
+def _concat_tokens(parts: list[Attribution]) -> dict[str, Any]:
+    rows = [p.values[i][p.token_mask[i]] for p in parts for i in range(len(p.values))]
+    values, mask = pad_rows(rows)
+    joined = {name: [x for p in parts for x in getattr(p, name)] for name in ("tokens", "words", "word_values")}
+    meta = dict(parts[0].meta)
+    for key, value in parts[0].meta.items():
+        if isinstance(value, list):
+            meta[key] = [x for p in parts for x in p.meta.get(key, [])]
+    meta["runtime_s"] = sum(p.meta.get("runtime_s", 0.0) for p in parts)
+    return {"values": values, "token_mask": mask, "targets": np.concatenate([p.targets for p in parts]),
+            "meta": meta, **joined}
+
+
 def concat_attributions(parts: list[Attribution]) -> Attribution:
-    """One dense (tabular) attribution from shards, in the order given."""
+    """One attribution from shards, in the order given (dense tabular, or token rows re-padded)."""
     first = parts[0]
-    if any(p.granularity != "feature" or p.feature_names != first.feature_names for p in parts):
-        raise ValueError("Only tabular attributions over the same features can be merged.")
+    if any(p.granularity != first.granularity or p.feature_names != first.feature_names for p in parts):
+        raise ValueError("Only attributions of one kind over the same features can be merged.")
     errors = [p.completeness_error for p in parts]
+    tokens = _concat_tokens(parts) if first.granularity == "token" else {
+        "values": np.vstack([p.values for p in parts]), "meta": {**first.meta}}
     return dataclasses.replace(
-        first, values=np.vstack([p.values for p in parts]),
+        first, **tokens,
         base_values=np.concatenate([np.asarray(p.base_values, float).reshape(-1) for p in parts]),
         outputs=np.concatenate([np.asarray(p.outputs, float).reshape(-1) for p in parts]),
         row_ids=np.concatenate([p.row_ids for p in parts]),
-        completeness_error=None if any(e is None for e in errors) else np.concatenate(errors),
-        meta={**first.meta, "shards": len(parts)})
+        completeness_error=None if any(e is None for e in errors) else np.concatenate(errors))
 
 
 def explain_sharded(explainer: Any, adapter: Any, features, *, background, row_ids, executor,
@@ -46,3 +64,17 @@ def explain_sharded(explainer: Any, adapter: Any, features, *, background, row_i
     parts = executor.map(_explain_shard, shards, explainer, executor.share(adapter), executor.share(background),
                          desc=f"explain {getattr(explainer, 'name', '')}", resources={"GPU": 1} if on_gpu else None)
     return concat_attributions(parts)
+
+
+def explain_texts_sharded(explainer: Any, classifier: Any, texts: list[str], *, executor,
+                          shards_per_worker: int = 2) -> Attribution:
+    """``explainer.explain_texts`` over ``texts`` split into shards on ``executor``; texts keep their order."""
+    count = max(1, min(len(texts), executor.workers * shards_per_worker))
+    if count == 1:
+        return explainer.explain_texts(classifier, texts)
+    pieces = [[texts[i] for i in piece] for piece in np.array_split(np.arange(len(texts)), count)]
+    on_gpu = str(getattr(classifier, "device", "cpu")).startswith("cuda") and getattr(executor, "gpu_workers", 0)
+    parts = executor.map(_explain_text_shard, pieces, explainer, executor.share(classifier),
+                         desc=f"explain {getattr(explainer, 'name', '')}", resources={"GPU": 1} if on_gpu else None)
+    merged = concat_attributions(parts)
+    return dataclasses.replace(merged, row_ids=np.arange(len(texts)))

@@ -136,3 +136,50 @@ def test_a_worker_without_the_models_package_names_it(cluster):
 
 def test_in_process_executor_keeps_order():
     assert InProcessExecutor().map(_slow_square, [3, 1, 2]) == [9, 1, 4]
+
+
+def test_audit_run_with_partitions_on_workers_equals_the_in_memory_audit(decisions_file, tmp_path, capsys):
+    import json
+
+    from audit.cli import main
+
+    _, folder = decisions_file
+    common = (f'[data]\npath = "{folder / "d.parquet"}"\nlabel = "label"\nprediction = "decision"\n'
+              'score = "score"\nsensitive = ["sex", "race"]\n[fairness]\nn_boot = 200\n')
+    (tmp_path / "memory.toml").write_text(common)
+    (tmp_path / "parts.toml").write_text(common.replace('score = "score"\n', 'score = "score"\nengine = "partitions"\n'))
+    assert main(["run", str(tmp_path / "parts.toml"), "--workers", "2", "--out", str(tmp_path / "p"), "--quiet"]) == 0
+    assert main(["run", str(tmp_path / "memory.toml"), "--out", str(tmp_path / "m"), "--quiet"]) == 0
+    parts, memory = (json.loads((tmp_path / d / "audit.json").read_text()) for d in ("p", "m"))
+    assert parts["data"]["n_rows"] == memory["data"]["n_rows"] == 120_000
+    assert parts["provenance"]["executor"] == {"name": "dask", "workers": 2}
+    for mine, theirs in zip(parts["fairness"], memory["fairness"]):
+        for a, b in zip(mine["groups"], theirs["groups"]):
+            assert a["n"] == b["n"] and a["values"]["selection_rate"] == b["values"]["selection_rate"]
+            assert a["values"]["fpr"] == b["values"]["fpr"]
+    assert [e["flagged_groups"] for e in parts["regulatory"]["four_fifths"]] == \
+        [e["flagged_groups"] for e in memory["regulatory"]["four_fifths"]]
+    assert (tmp_path / "p" / "report.html").stat().st_size > 1_000_000
+    from audit import ConfigError, DataConfig
+
+    with pytest.raises(ConfigError, match="needs data.path"):
+        DataConfig(label="label", sensitive=("sex",), prediction="decision", engine="partitions")
+
+
+def test_sharded_text_attributions_equal_in_process(cluster):
+    from explainers import get_explainer
+    from explainers._sharded import explain_texts_sharded
+    from explainers._text_model import TextClassifier
+    from tests.text_models import tiny_model
+
+    model, tokenizer = tiny_model("bert")
+    classifier = TextClassifier(model, tokenizer, labels=["0", "1"])
+    texts = ["she loves the phone", "he hates it", "the battery is great and the screen is awful", "good",
+             "they love this store", "it was very bad"] * 2
+    explainer = get_explainer("layer_integrated_gradients", n_steps=16, target=1)
+    local = explainer.explain_texts(classifier, texts)
+    remote = explain_texts_sharded(explainer, classifier, texts, executor=cluster)
+    assert remote.words == local.words and remote.tokens == local.tokens
+    assert np.allclose(remote.values[remote.token_mask], local.values[local.token_mask], atol=1e-6)
+    assert remote.values.shape == local.values.shape and list(remote.row_ids) == list(range(len(texts)))
+    assert remote.meta["steps_per_example"] == local.meta["steps_per_example"]

@@ -1,0 +1,27 @@
+"""The worker plugin that holds a value shared with every Dask worker (imported only when Dask is used)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from distributed.diagnostics.plugin import WorkerPlugin
+
+__all__ = ["SharedValue"]
+
+
+class SharedValue(WorkerPlugin):
+    """Stores ``value`` under ``key`` on each worker, including workers that join or restart later."""
+
+    def __init__(self, key: str, value: Any) -> None:
+        self.key, self.value = key, value
+        self.name = f"audit-shared-{key}"
+
+    def setup(self, worker) -> None:
+        from audit._executors import _WORKER_VALUES
+
+        _WORKER_VALUES[self.key] = self.value
+
+    def teardown(self, worker) -> None:
+        from audit._executors import _WORKER_VALUES
+
+        _WORKER_VALUES.pop(self.key, None)
