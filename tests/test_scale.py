@@ -84,35 +84,55 @@ def test_sharded_attributions_on_dask_equal_in_process(adult_test, adult_model, 
     assert remote.quality["methods"]["shap_tree"]["faithfulness"]["status"] == "ok"
 
 
+def _kill_a_busy_worker(cluster) -> threading.Thread:
+    """Kill (SIGKILL) a worker process as soon as it is running tasks; the thread records the pid it killed."""
+    pids = cluster.client.run(os.getpid)
+    killed: list[int] = []
+
+    def watch():
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            busy = [address for address, tasks in cluster.client.processing().items() if tasks]
+            if busy and busy[0] in pids:
+                os.kill(pids[busy[0]], signal.SIGKILL)
+                killed.append(pids[busy[0]])
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.killed = killed
+    thread.start()
+    return thread
+
+
+def _wait_for_workers(cluster, count=2):
+    deadline = time.time() + 30
+    while len(cluster.client.scheduler_info()["workers"]) < count and time.time() < deadline:
+        time.sleep(0.2)  # the nanny restarts a killed worker for the next tests
+
+
 def _slow_square(value):
     time.sleep(0.4)
     return value * value
 
 
 def test_a_killed_worker_loses_and_doubles_nothing(cluster):
-    pids = cluster.client.run(os.getpid)
-    victim = sorted(pids.values())[0]
-    killer = threading.Timer(0.6, lambda: os.kill(victim, signal.SIGKILL))
-    killer.start()
+    killer = _kill_a_busy_worker(cluster)
     results = cluster.map(_slow_square, list(range(12)))
     killer.join()
-    assert results == [i * i for i in range(12)]
-    deadline = time.time() + 30
-    while len(cluster.client.scheduler_info()["workers"]) < 2 and time.time() < deadline:
-        time.sleep(0.2)  # the nanny restarts the worker for the next tests
+    assert killer.killed and results == [i * i for i in range(12)]
+    _wait_for_workers(cluster)
 
 
 def test_an_audit_completes_when_a_worker_dies_mid_run(adult_test, adult_model, cluster):
     config = demo_config(sample=2000)
     config = type(config)(**{**config.__dict__, "explainers": type(config.explainers)(
         methods=("shap_permutation",), sample_size=120, background_size=50)})
-    pids = cluster.client.run(os.getpid)
-    victim = sorted(pids.values())[-1]
-    killer = threading.Timer(1.5, lambda: os.kill(victim, signal.SIGKILL))
-    killer.start()
+    _wait_for_workers(cluster)
+    killer = _kill_a_busy_worker(cluster)  # dies while it explains its first shard
     result = run_audit(config, data=adult_test, model=adult_model, executor=cluster)
     killer.join()
-    assert victim not in cluster.client.run(os.getpid).values()  # the worker did die during the audit
+    assert killer.killed and killer.killed[0] not in cluster.client.run(os.getpid).values()
     assert not result.failures
     summary = result.attributions[0]
     assert summary.n_examples == 120 and summary.completeness_error_max < 1e-6
