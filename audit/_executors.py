@@ -11,6 +11,7 @@ that the nanny restarts after a crash gets them again (scattered data would be l
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from typing import Any, Callable, Sequence
 
 from audit._errors import ConfigError, ResourceError
@@ -35,7 +36,7 @@ def _with_shared(fn: Callable, item: Any, *args: Any) -> Any:
     return fn(item, *(a.resolve() if isinstance(a, SharedRef) else a for a in args))
 
 
-class Executor:
+class Executor(ABC):
     name = "executor"
     workers = 1
 
@@ -43,9 +44,10 @@ class Executor:
         """A handle to ``value`` that tasks receive as an argument (sent once per worker on a cluster)."""
         return value
 
+    @abstractmethod
     def map(self, fn: Callable, items: Sequence[Any], *args: Any, desc: str = "tasks",
             resources: dict[str, float] | None = None) -> list[Any]:
-        raise NotImplementedError
+        """``fn(item, *args)`` for every item, results in the order of the items."""
 
     def close(self) -> None:
         """Release what the executor started."""

@@ -55,11 +55,10 @@ def explanation_quality(config, dataset, adapter, raw: dict[str, Any], summaries
         rows = np.array([positions[int(r)] for r in attribution.row_ids])[:settings.sample_size]
         groups = {c: dataset.sensitive[c].to_numpy()[rows] for c in dataset.sensitive.columns}
         entry: dict[str, Any] = {"completeness": _completeness(attribution)}
+        count = len(rows)
         if attribution.granularity == "token":
-            count = len(rows)
             entry["faithfulness"] = _text_faithfulness(adapter, attribution, count, groups, common)
         else:
-            count = len(rows)
             features = dataset.features.iloc[rows][attribution.feature_names].reset_index(drop=True)
             entry["faithfulness"] = _tabular_faithfulness(adapter, features, attribution.values[:count],
                                                           _baseline_row(dataset.features[attribution.feature_names]),

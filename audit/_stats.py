@@ -62,3 +62,18 @@ def percentile_interval(samples: np.ndarray, level: float) -> tuple[np.ndarray, 
             low[columns] = np.nanquantile(samples[:, columns], alpha, axis=0)
             high[columns] = np.nanquantile(samples[:, columns], 1 - alpha, axis=0)
     return low, high, share
+
+
+def resampled_ratio_of_sums(totals: np.ndarray, counts: np.ndarray, *, n_boot: int,
+                            rng: np.random.Generator) -> np.ndarray:
+    """Bootstrap samples of sum(totals) / sum(counts), resampling units (texts, examples) with replacement:
+    one multinomial draw of unit weights per resample. Units whose rows move together stay together."""
+    units = len(totals)
+    weights = rng.multinomial(units, np.full(units, 1 / units), size=n_boot)
+    return (weights @ totals) / (weights @ counts)
+
+
+def interval_or_none(samples: np.ndarray, level: float) -> list[float] | None:
+    """The percentile interval of one statistic's bootstrap samples as [low, high], or None if undefined."""
+    low, high, share = percentile_interval(np.asarray(samples, float)[:, None], level)
+    return None if share[0] == 0 else [float(low[0]), float(high[0])]

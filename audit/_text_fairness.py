@@ -10,21 +10,15 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from audit._stats import interval_or_none, resampled_ratio_of_sums
+
 __all__ = ["shift_rows", "identity_groups", "identity_attribution", "roc_auc_delong", "POWER"]
 
 POWER = -5  # the generalised mean's power in Borkan et al. (2019) and the Jigsaw challenge
 
 
-def _percentile(samples: np.ndarray, ci_level: float) -> list[float] | None:
-    samples = samples[np.isfinite(samples)]
-    if len(samples) == 0:
-        return None
-    tail = (1 - ci_level) / 2 * 100
-    return [float(np.percentile(samples, tail)), float(np.percentile(samples, 100 - tail))]
-
-
 def _shift_stats(text_ids: np.ndarray, change: np.ndarray, flipped: np.ndarray, *, n_boot: int,
-                 ci_level: float, rng: np.random.Generator) -> dict[str, Any]:
+                 ci_level: float, seed: list[int]) -> dict[str, Any]:
     """Flip rate and score changes over variants, with percentile intervals from a bootstrap that resamples
     texts (a text's variants move together: they share its wording)."""
     clusters, inverse = np.unique(text_ids, return_inverse=True)
@@ -38,10 +32,9 @@ def _shift_stats(text_ids: np.ndarray, change: np.ndarray, flipped: np.ndarray, 
         row[name] = float(total.sum() / counts.sum())
         row[f"{name}_ci"] = None
     if n_boot and len(clusters) > 1:
-        weights = rng.multinomial(len(clusters), np.full(len(clusters), 1 / len(clusters)), size=n_boot)
-        denominator = weights @ counts
-        for name, total in sums.items():
-            row[f"{name}_ci"] = _percentile((weights @ total) / denominator, ci_level)
+        for name, total in sums.items():  # the same seeded stream for each statistic: the same resamples
+            draws = resampled_ratio_of_sums(total, counts, n_boot=n_boot, rng=np.random.default_rng(seed))
+            row[f"{name}_ci"] = interval_or_none(draws, ci_level)
     return row
 
 
@@ -50,12 +43,12 @@ def shift_rows(frame, *, by: list[str], n_boot: int, ci_level: float, seed: int,
     """One row of shift statistics per value of ``by`` (columns of ``frame``: text_id, change, flipped...).
     Rows resting on fewer than ``min_texts`` texts are marked small (kept, never dropped)."""
     rows = []
-    rng = np.random.default_rng(seed)
-    for key, part in frame.groupby(by, sort=True, observed=True):
+    for index, (key, part) in enumerate(frame.groupby(by, sort=True, observed=True)):
         key = key if isinstance(key, tuple) else (key,)
         row = dict(zip(by, key))
         row.update(_shift_stats(part["text_id"].to_numpy(), part["change"].to_numpy(float),
-                                part["flipped"].to_numpy(bool), n_boot=n_boot, ci_level=ci_level, rng=rng))
+                                part["flipped"].to_numpy(bool), n_boot=n_boot, ci_level=ci_level,
+                                seed=[seed, index]))
         row["small"] = row["texts"] < min_texts
         rows.append(row)
     return rows

@@ -26,12 +26,13 @@ _UNCHANGED = 1e-9
 
 
 def _bootstrap_mean(values: np.ndarray, *, n_boot: int, ci_level: float, rng) -> list[float] | None:
+    """Percentile interval of the mean over examples (examples resampled with replacement)."""
+    from audit._stats import interval_or_none, resampled_ratio_of_sums
+
     if len(values) < 2 or not n_boot:
         return None
-    weights = rng.multinomial(len(values), np.full(len(values), 1 / len(values)), size=n_boot)
-    means = weights @ values / len(values)
-    tail = (1 - ci_level) / 2 * 100
-    return [float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))]
+    draws = resampled_ratio_of_sums(np.asarray(values, float), np.ones(len(values)), n_boot=n_boot, rng=rng)
+    return interval_or_none(draws, ci_level)
 
 
 def _screen(values: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
@@ -149,15 +150,11 @@ def text_faithfulness(score: Callable[[list[str]], np.ndarray], words: list[list
     """
     rng = np.random.default_rng(seed)
     n = len(words)
-    padded = np.full((n, max((len(w) for w in words), default=0)), np.nan)
-    for i, row in enumerate(values):
-        padded[i, :len(row)] = row
-    usable = np.array([len(w) > 0 and np.isfinite(v).all() and np.abs(v).sum() > 0 if len(v) else False
-                       for w, v in zip(words, (np.asarray(v, float) for v in values))])
-    not_scored = {"no_attribution": int(sum(1 for w, v in zip(words, values) if not len(v) or
-                                            not np.isfinite(np.asarray(v, float)).all())),
-                  "all_zero": 0}
-    not_scored["all_zero"] = int((~usable).sum()) - not_scored["no_attribution"]
+    rows = [np.asarray(v, float) for v in values]
+    missing = np.array([len(row) == 0 or not np.isfinite(row).all() for row in rows], dtype=bool)
+    zero = np.array([not gone and np.abs(row).sum() == 0 for row, gone in zip(rows, missing)], dtype=bool)
+    usable = ~(missing | zero)
+    not_scored = {"no_attribution": int(missing.sum()), "all_zero": int(zero.sum())}
     texts, index = [], []  # index: (example, order, fraction, kind)
     for i in np.flatnonzero(usable):
         row = np.asarray(values[i], float)
