@@ -99,6 +99,10 @@ class DataConfig:
     sample: int | None = None
     task: str = "binary"
     engine: str = "memory"  # "partitions": fairness from per-partition statistics of a file of any size
+    # The decision that benefits the person: a label value, or "positive" / "negative". Default: the positive
+    # class. For a risk score ("high risk" harms), set the low-risk value: impact ratios then compare the rate
+    # of favourable (negative) decisions.
+    favourable: Any = None
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 - frozen dataclass
@@ -116,6 +120,12 @@ class DataConfig:
             set_("features", _str_tuple(self.features, "data.features", allow_empty=False))
         if self.positive_label is not None and not isinstance(self.positive_label, (str, int, float, bool)):
             raise _fail("data.positive_label", "a string, number or boolean", self.positive_label)
+        if self.favourable is not None:
+            if not isinstance(self.favourable, (str, int, float, bool)):
+                raise _fail("data.favourable", "a label value, or \"positive\" / \"negative\"", self.favourable)
+            if self.task != "binary":
+                raise _fail("data.favourable", f"unset for task = {self.task!r}", self.favourable,
+                            "A favourable decision applies to binary audits only.")
         for name in ("text", "prediction", "score"):
             set_(name, _optional_str(getattr(self, name), f"data.{name}"))
         if self.score is not None and self.prediction is None:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from audit._config import DataConfig
 from audit._errors import DataError
+from audit._labels import infer_positive_label, positive_mask
 
 __all__ = ["Dataset", "build_dataset", "read_table", "MISSING_GROUP"]
 
@@ -56,6 +57,9 @@ class Dataset:
     scores: pd.Series | None = None
     missing_sensitive_counts: dict[str, int] | None = None
     task: str = "binary"
+    favourable: str = "positive"  # which decision benefits the person: "positive" or "negative"
+    favourable_source: str = "default: the positive class"
+    positive_source: str | None = None  # how the positive class was decided (binary audits)
 
     def __len__(self) -> int:
         return len(self.y_true)
@@ -68,6 +72,8 @@ class Dataset:
             "positive_label": _jsonable(self.positive_label),
             "label_values": [_jsonable(v) for v in self.label_values],
             "task": self.task,
+            "favourable": self.favourable if self.task == "binary" else None,
+            "favourable_source": self.favourable_source if self.task == "binary" else None,
             "positive_rate": float(self.y_true.mean()) if self.task == "binary" else None,
             "label_mean": float(self.y_true.mean()) if self.task == "regression" else None,
             "features": list(self.features.columns),
@@ -95,28 +101,20 @@ def _require_columns(frame: pd.DataFrame, names: list[str], role: str) -> None:
                             f"Available columns: {', '.join(available)}.")
 
 
-def _binarise_label(values: pd.Series, positive_label: Any, name: str) -> tuple[np.ndarray, Any, list]:
+def _binarise_label(values: pd.Series, positive_label: Any, name: str) -> tuple[np.ndarray, Any, list, str]:
     if values.isna().any():
         raise DataError(f"The label column {name!r} has {int(values.isna().sum())} missing values. "
                         "Drop those rows or fill them before the audit.")
     distinct = sorted(values.unique().tolist(), key=str)
     if positive_label is None:
-        as_set = set(distinct)
-        if as_set <= {0, 1} or as_set <= {False, True}:
-            positive_label = True if isinstance(distinct[0], (bool, np.bool_)) else 1
-        else:
-            shown = ", ".join(map(repr, distinct[:10])) + (" ..." if len(distinct) > 10 else "")
-            raise DataError(f"The label column {name!r} has {len(distinct)} distinct values ({shown}) and no "
-                            "positive class was given. Set data.positive_label to the value that means the "
-                            "favourable or predicted outcome (the others become the negative class).")
-    matches = values == positive_label
+        positive_label, how = infer_positive_label(distinct, name)
+    else:
+        how = f"data.positive_label = {positive_label!r}"
+    matches = positive_mask(values, positive_label)
     if not matches.any():
-        # a TOML string "1" for an integer label, or the other way round
-        matches = values.astype(str) == str(positive_label)
-        if not matches.any():
-            raise DataError(f"The positive label {positive_label!r} never occurs in the label column {name!r}. "
-                            f"Its values are: {', '.join(map(repr, distinct[:10]))}.")
-    return matches.to_numpy(dtype=bool), positive_label, distinct
+        raise DataError(f"The positive label {positive_label!r} never occurs in the label column {name!r}. "
+                        f"Its values are: {', '.join(map(repr, distinct[:10]))}.")
+    return matches, positive_label, distinct, how
 
 
 def _task_label(values: pd.Series, task: str, name: str) -> tuple[np.ndarray, None, list]:
@@ -172,10 +170,12 @@ def build_dataset(frame: pd.DataFrame, config: DataConfig, *, seed: int = 0) -> 
     frame = frame.reset_index(drop=True)
 
     if config.task == "binary":
-        y_true, positive_label, label_values = _binarise_label(frame[config.label], config.positive_label,
-                                                               config.label)
+        y_true, positive_label, label_values, positive_source = _binarise_label(
+            frame[config.label], config.positive_label, config.label)
     else:
         y_true, positive_label, label_values = _task_label(frame[config.label], config.task, config.label)
+        positive_source = None
+    favourable, favourable_source = _favourable(config.favourable, positive_label, label_values, config.label)
     sensitive, missing_counts = _sensitive_groups(frame, config.sensitive, config.missing_sensitive)
     scores = None
     if config.score is not None:
@@ -202,4 +202,22 @@ def build_dataset(frame: pd.DataFrame, config: DataConfig, *, seed: int = 0) -> 
         scores=scores,
         missing_sensitive_counts=missing_counts,
         task=config.task,
+        favourable=favourable,
+        favourable_source=favourable_source,
+        positive_source=positive_source,
     )
+
+
+def _favourable(setting: Any, positive_label: Any, label_values: list, label: str) -> tuple[str, str]:
+    """Which decision benefits the person ("positive" or "negative"), and how that was decided."""
+    if setting is None:
+        return "positive", "default: the positive class (set data.favourable when a positive decision harms)"
+    if str(setting) == str(positive_label):
+        return "positive", f"data.favourable = {setting!r}, the positive class"
+    if any(str(setting) == str(v) for v in label_values):
+        return "negative", f"data.favourable = {setting!r}, a value of the negative class"
+    if setting in ("positive", "negative"):
+        return setting, f"data.favourable = {setting!r}"
+    shown = ", ".join(map(repr, label_values[:10]))
+    raise DataError(f"The 'data.favourable' setting must be a value of the label column {label!r} ({shown}) or "
+                    f"\"positive\" / \"negative\". Got {setting!r} instead.")

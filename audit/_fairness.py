@@ -18,7 +18,8 @@ import pandas as pd
 
 from audit._errors import DataError
 from audit._metrics import DEFAULT_METRICS, METRICS, GroupMetric
-from audit._stats import compare_proportions, holm, percentile_interval
+from audit._stats import (compare_proportions, difference_interval, holm, interval_or_none, percentile_interval,
+                          proportion_interval, ratio_interval, effective_counts)
 
 __all__ = ["METRICS", "FairnessTable", "GroupRow", "Disparity", "group_metrics", "DEFAULT_METRICS"]
 
@@ -59,7 +60,12 @@ class Disparity:
     to_overall: dict[str, dict[str, float | None]] = field(default_factory=dict)
     to_reference: dict[str, dict[str, float | None]] = field(default_factory=dict)
     reference_group: str | None = None
-    tested_against: str | None = None  # the group each p-value compares with (the reference, else the best)
+    tested_against: str | None = None  # kept for old readers: the benchmark of the to_best tests
+    # The group every `to_best` entry compares with: the best among groups whose metric rests on at least
+    # min_group_size rows (see benchmark_reason); `best_group`/`ratio` stay fairlearn's all-groups extremes.
+    benchmark_group: str | None = None
+    benchmark_reason: str = ""
+    worst_to_benchmark: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,8 +83,9 @@ class FairnessTable:
     disparities_reliable: dict[str, Disparity] = field(default_factory=dict)
     summary: dict[str, dict[str, Any]] = field(default_factory=dict)  # fairlearn's summary metrics
     overall_ci: dict[str, Interval | None] = field(default_factory=dict)
-    bootstrap: dict[str, Any] = field(default_factory=dict)  # n_boot, level, seed, method
+    bootstrap: dict[str, Any] = field(default_factory=dict)  # n_boot, level, seed, method, intervals
     weighted: bool = False
+    favourable: str = "positive"  # which decision benefits the person: "positive" or "negative"
 
     @property
     def name(self) -> str:
@@ -224,6 +231,8 @@ def _score_metric(name: str, y: np.ndarray, s: np.ndarray, w: np.ndarray | None)
         from sklearn.metrics import roc_auc_score
 
         return float(roc_auc_score(y, s, sample_weight=w))
+    if name != "ece":
+        raise DataError(f"Unknown score metric {name!r}: the score metrics are roc_auc, ece and mean_score.")
     # ece: 10 equal-width bins, |mean score - observed rate| weighted by the bin's share
     w = np.ones(len(y)) if w is None else w
     bins = np.minimum((s * 10).astype(int), 9)
@@ -275,7 +284,21 @@ def _bootstrap_score_metrics(names, codes, n_groups, y_true, scores, weights, n_
     draws = rng.multinomial(int(rows.sum()), rows / rows.sum(), size=n_boot) * mean_weight  # (B, size) weight
     draws = draws.reshape(n_boot, n_groups, 2, n_bins)
     score = mean_score.reshape(n_groups, 2, n_bins)
+    # the overall value resamples the same rows: sum the cells over groups; its bin scores are mass-weighted
+    overall_draws = draws.sum(axis=1, keepdims=True)
+    with np.errstate(all="ignore"):
+        total_mass = mass.reshape(n_groups, 2, n_bins).sum(0, keepdims=True)
+        overall_score = np.where(total_mass > 0, (mass.reshape(n_groups, 2, n_bins) * score).sum(0, keepdims=True)
+                                 / total_mass, 0.0)
+    per_group = _score_metrics_from_cells(names, draws, score, n_bins)
+    overall = _score_metrics_from_cells(names, overall_draws, overall_score, n_bins)
+    return {name: (per_group[name], overall[name]) for name in per_group}
+
+
+def _score_metrics_from_cells(names, draws: np.ndarray, score: np.ndarray, n_bins: int) -> dict[str, np.ndarray]:
+    """ROC AUC, mean score and ECE of resampled (resample, group, label, bin) weights with bin mean scores."""
     out = {}
+    n_boot, n_groups = draws.shape[:2]
     with np.errstate(all="ignore"):
         negatives, positives = draws[:, :, 0, :], draws[:, :, 1, :]
         if "roc_auc" in names:
@@ -297,20 +320,25 @@ def _bootstrap_score_metrics(names, codes, n_groups, y_true, scores, weights, n_
 
 # --- disparities ----------------------------------------------------------------------------------------
 
-def _extremes(values: np.ndarray, higher_is_better: bool):
-    """Per row (resample) of ``values`` (..., groups): difference, ratio and each group's ratio to best."""
+def _extremes(values: np.ndarray):
+    """fairlearn's difference (max - min) and ratio (min / max) per row (resample) of ``values`` (..., groups)."""
     with np.errstate(all="ignore"):
         top, bottom = np.nanmax(values, axis=-1), np.nanmin(values, axis=-1)
-        difference = top - bottom
         ratio = np.where((top > 0) & (bottom >= 0), bottom / top, np.nan)  # ratios of signed values mean nothing
-        best = top if higher_is_better else bottom
+    return top - bottom, ratio
+
+
+def _oriented(value, anchor, higher_is_better: bool):
+    """(gap, ratio) of ``value`` against ``anchor``, oriented so that a positive gap and a ratio below 1
+    mean "worse than the anchor" whichever direction the metric runs."""
+    with np.errstate(all="ignore"):
         if higher_is_better:
-            to_best_ratio = np.where((best[..., None] > 0) & (values >= 0), values / best[..., None], np.nan)
+            gap = anchor - value
+            ratio = np.where((anchor > 0) & (value >= 0), value / anchor, np.nan)
         else:
-            to_best_ratio = np.where(values > 0, best[..., None] / values,
-                                     np.where(best[..., None] == 0, 1.0, np.nan))
-        to_best_difference = np.abs(values - best[..., None])
-    return difference, ratio, to_best_difference, to_best_ratio
+            gap = value - anchor
+            ratio = np.where(value > 0, anchor / value, np.where((value == 0) & (anchor == 0), 1.0, np.nan))
+    return gap, ratio
 
 
 def _interval(low: float, high: float) -> Interval | None:
@@ -321,9 +349,87 @@ def _number(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def _disparity(metric: GroupMetric, names: list[str], values: np.ndarray, support: np.ndarray, small: np.ndarray,
-               boot: np.ndarray | None, level: float, overall: float, *, min_support: int, reference: str | None,
-               unweighted: dict[str, np.ndarray] | None) -> Disparity:
+@dataclass(frozen=True)
+class _MetricData:
+    """Per-group arrays of one metric, as ``assemble_table`` receives them."""
+
+    spec: GroupMetric
+    values: np.ndarray
+    support: np.ndarray
+    overall: float
+    boot: np.ndarray | None  # (resamples, groups) or None
+    counts: tuple[np.ndarray, np.ndarray] | None  # proportions: (successes, trials) per group for intervals
+    tests: tuple[np.ndarray, np.ndarray] | None  # proportions: unweighted (successes, trials) for tests
+
+
+def _pick_benchmark(data: _MetricData, names: list[str], min_group_size: int) -> tuple[int | None, str]:
+    """The group every other is compared with: the best among groups whose metric rests on enough rows.
+
+    A best group of 11 people makes every impact ratio a comparison with noise (29 CFR 1607.4(D): differences
+    built on small numbers may not constitute adverse impact), so small groups are compared, never compared with.
+    """
+    defined = np.isfinite(data.values)
+    if not defined.any():
+        return None, "no group has a value"
+    pick = np.nanargmax if data.spec.higher_is_better else np.nanargmin
+    best_word = "highest" if data.spec.higher_is_better else "lowest"
+    eligible = defined & (data.support >= min_group_size)
+    if eligible.any():
+        index = int(pick(np.where(eligible, data.values, np.nan)))
+        reason = (f"the {best_word} {data.spec.name} among groups whose {data.spec.name} rests on at least "
+                  f"{min_group_size} rows (smaller groups are compared with it, never used as the benchmark)")
+        return index, reason
+    index = int(pick(np.where(defined, data.values, np.nan)))
+    return index, (f"no group's {data.spec.name} rests on {min_group_size}+ rows, so the benchmark is the "
+                   f"{best_word} value of any size: read every comparison as uncertain")
+
+
+def _comparisons(data: _MetricData, names: list[str], rows: np.ndarray, anchor: int, level: float,
+                 small: np.ndarray, role: str) -> dict[str, dict[str, Any]]:
+    """Each group in ``rows`` against the group ``anchor``: oriented gap and ratio, their intervals, and a
+    test of exactly that pair (Holm-adjusted over this family of comparisons)."""
+    higher = bool(data.spec.higher_is_better)
+    gaps, ratios = _oriented(data.values, data.values[anchor], higher)
+    entries: dict[str, dict[str, Any]] = {}
+    p_values: list[float | None] = []
+    order = [int(i) for i in rows]
+    for i in order:
+        entry: dict[str, Any] = {"difference": _number(gaps[i]), "ratio": _number(ratios[i]),
+                                 "difference_ci": None, "ratio_ci": None, "p_value": None, "p_value_holm": None,
+                                 "test": None, "compared_with": names[anchor]}
+        if i == anchor:
+            entry.update(difference=0.0, ratio=1.0, test=f"the {role} itself", **{role: True})
+            entries[names[i]] = entry
+            p_values.append(None)
+            continue
+        if data.counts is not None:
+            x, n = data.counts
+            # gap = p_anchor - p_i (higher is better) or p_i - p_anchor; ratio = p_i / p_anchor or p_anchor / p_i
+            first, second = (anchor, i) if higher else (i, anchor)
+            entry["difference_ci"] = _interval(*difference_interval(x[first], n[first], x[second], n[second], level))
+            if np.isfinite(ratios[i]):
+                entry["ratio_ci"] = _interval(*ratio_interval(x[second], n[second], x[first], n[first], level))
+        elif data.boot is not None and not small[i] and not small[anchor]:
+            boot_gap, boot_ratio = _oriented(data.boot[:, i], data.boot[:, anchor], higher)
+            entry["difference_ci"] = interval_or_none(boot_gap, level)
+            entry["ratio_ci"] = interval_or_none(boot_ratio, level) if np.isfinite(ratios[i]) else None
+        p_value = None
+        if data.tests is not None:
+            x, n = data.tests
+            p_value, entry["test"] = compare_proportions(x[i], n[i], x[anchor], n[anchor])
+        else:
+            entry["test"] = "not tested: not a proportion"
+        entry["p_value"] = p_value
+        p_values.append(p_value)
+        entries[names[i]] = entry
+    for i, adjusted in zip(order, holm(p_values)):
+        entries[names[i]]["p_value_holm"] = adjusted
+    return entries
+
+
+def _disparity(data: _MetricData, names: list[str], small: np.ndarray, level: float, *, min_support: int,
+               min_group_size: int, reference: str | None) -> Disparity:
+    values, support = data.values, data.support
     usable = np.isfinite(values) & (support >= min_support)
     undefined = [n for n, v in zip(names, values) if not np.isfinite(v)]
     thin = [n for n, v, s in zip(names, values, support) if np.isfinite(v) and s < min_support]
@@ -332,59 +438,50 @@ def _disparity(metric: GroupMetric, names: list[str], values: np.ndarray, suppor
         note += f"Left out: {', '.join(thin)} (the metric rests on fewer than {min_support} rows)."
     note = note.strip()
     if usable.sum() < 2:
-        return Disparity(metric.name, None, None, None, None, {}, note=(note + " Fewer than two groups have a "
-                                                                        "value.").strip())
+        return Disparity(data.spec.name, None, None, None, None, {}, note=(note + " Fewer than two groups have a "
+                                                                           "value.").strip())
     masked = np.where(usable, values, np.nan)
-    difference, ratio, to_best_difference, to_best_ratio = _extremes(masked, metric.higher_is_better)
-    pick = np.nanargmax if metric.higher_is_better else np.nanargmin
-    worst_pick = np.nanargmin if metric.higher_is_better else np.nanargmax
-    best_index, worst_index = int(pick(masked)), int(worst_pick(masked))
-    boot_stats = None
-    if boot is not None:
-        boot_masked = np.where(usable[None, :], boot, np.nan)
-        boot_stats = _extremes(boot_masked, metric.higher_is_better)
-    target_index = names.index(reference) if reference in names and usable[names.index(reference)] else best_index
-
-    p_values, tests = [None] * len(names), [None] * len(names)
-    if metric.proportion is not None and unweighted is not None:
-        numerator, denominator = metric.proportion
-        x = sum(unweighted[k] for k in numerator)
-        n = sum(unweighted[k] for k in denominator)
-        for i in np.flatnonzero(usable):
-            if i != target_index:
-                p_values[i], tests[i] = compare_proportions(x[i], n[i], x[target_index], n[target_index])
-    adjusted = holm(p_values)
-
-    to_best, to_overall, to_reference = {}, {}, {}
-    for i in np.flatnonzero(usable):
-        entry = {"difference": _number(to_best_difference[i]), "ratio": _number(to_best_ratio[i]),
-                 "p_value": p_values[i], "p_value_holm": adjusted[i], "test": tests[i]}
-        if boot_stats is not None:
-            for key, samples in (("difference_ci", boot_stats[2][:, i]), ("ratio_ci", boot_stats[3][:, i])):
-                low, high, _ = percentile_interval(samples[:, None], level)
-                entry[key] = _interval(low[0], high[0])
-        to_best[names[i]] = entry
-        with np.errstate(all="ignore"):
-            to_overall[names[i]] = {"difference": _number(values[i] - overall),
-                                    "ratio": _number(values[i] / overall) if overall else None}
-        if reference in names and np.isfinite(values[names.index(reference)]):
-            ref = values[names.index(reference)]
-            to_reference[names[i]] = {"difference": _number(values[i] - ref), "ratio": _number(values[i] / ref)
-                                      if ref else None}
+    difference, ratio = _extremes(masked)
+    higher = bool(data.spec.higher_is_better)
+    best_index = int((np.nanargmax if higher else np.nanargmin)(masked))
+    worst_index = int((np.nanargmin if higher else np.nanargmax)(masked))
+    benchmark, benchmark_reason = _pick_benchmark(data, names, min_group_size)
+    rows = np.flatnonzero(usable)
+    to_best = _comparisons(data, names, rows, benchmark, level, small, "benchmark")
+    for name in to_best:  # a group above the benchmark says so, rather than "ratio 1.4 to the best"
+        to_best[name]["above_benchmark"] = (to_best[name]["difference"] or 0) < 0
+    to_reference: dict[str, dict[str, Any]] = {}
+    if reference in names and np.isfinite(values[names.index(reference)]):
+        to_reference = _comparisons(data, names, rows, names.index(reference), level, small, "reference")
+    to_overall = {}
+    with np.errstate(all="ignore"):
+        for i in rows:
+            to_overall[names[i]] = {"difference": _number(values[i] - data.overall),
+                                    "ratio": _number(values[i] / data.overall) if data.overall else None}
     difference_ci = ratio_ci = None
-    if boot_stats is not None:
-        low, high, _ = percentile_interval(np.stack([boot_stats[0], boot_stats[1]], axis=1), level)
-        difference_ci, ratio_ci = _interval(low[0], high[0]), _interval(low[1], high[1])
+    if data.boot is not None:
+        boot_difference, boot_ratio = _extremes(np.where(usable[None, :], data.boot, np.nan))
+        difference_ci, ratio_ci = interval_or_none(boot_difference, level), interval_or_none(boot_ratio, level)
     return Disparity(
-        metric=metric.name, best_group=names[best_index], worst_group=names[worst_index],
+        metric=data.spec.name, best_group=names[best_index], worst_group=names[worst_index],
         difference=_number(difference), ratio=_number(ratio), to_best=to_best,
         worst_group_small=bool(small[worst_index]), note=note, difference_ci=difference_ci, ratio_ci=ratio_ci,
         to_overall=to_overall, to_reference=to_reference, reference_group=reference,
-        tested_against=names[target_index] if metric.proportion is not None else None,
+        tested_against=names[benchmark] if data.tests is not None else None,
+        benchmark_group=names[benchmark], benchmark_reason=benchmark_reason,
+        worst_to_benchmark=_worst_against(to_best, higher),
     )
 
 
-def _summary(disparities: dict[str, Disparity]) -> dict[str, dict[str, Any]]:
+def _worst_against(entries: dict[str, dict[str, Any]], higher: bool) -> str | None:
+    """The group furthest below the benchmark (by ratio, else by gap) among the compared groups."""
+    ranked = [(e["ratio"] if e["ratio"] is not None else np.inf, -(e["difference"] or 0), name)
+              for name, e in entries.items() if e["difference"] is not None and e["difference"] > 0]
+    return min(ranked)[2] if ranked else None
+
+
+def _summary(disparities: dict[str, Disparity], boots: dict[str, np.ndarray | None], level: float,
+             ) -> dict[str, dict[str, Any]]:
     """fairlearn's summary metrics, under fairlearn's names (from the all-groups disparities)."""
     def pair(metric):
         d = disparities.get(metric)
@@ -397,9 +494,15 @@ def _summary(disparities: dict[str, Disparity]) -> dict[str, dict[str, Any]]:
         summary[f"{name}_ratio"] = {"value": ratio, "ci": ratio_ci}
     tpr, fpr = pair("tpr"), pair("fpr")
     if None not in (tpr[0], fpr[0]):
-        summary["equalized_odds_difference"] = {"value": max(tpr[0], fpr[0]), "ci": None}
+        difference_ci = ratio_ci = None
+        if boots.get("tpr") is not None and boots.get("fpr") is not None:
+            tpr_diff, tpr_ratio = _extremes(boots["tpr"])
+            fpr_diff, fpr_ratio = _extremes(boots["fpr"])
+            difference_ci = interval_or_none(np.maximum(tpr_diff, fpr_diff), level)
+            ratio_ci = interval_or_none(np.minimum(tpr_ratio, fpr_ratio), level)
+        summary["equalized_odds_difference"] = {"value": max(tpr[0], fpr[0]), "ci": difference_ci}
         summary["equalized_odds_ratio"] = {"value": min(tpr[1], fpr[1]) if None not in (tpr[1], fpr[1]) else None,
-                                           "ci": None}
+                                           "ci": ratio_ci}
     return summary
 
 
@@ -416,20 +519,28 @@ def group_metrics(
     n_boot: int = 1000,
     ci_level: float = 0.95,
     seed: int = 0,
+    favourable: str = "positive",
 ) -> FairnessTable:
     """Metrics for every group formed by the columns of ``sensitive`` (one column, or an intersection).
 
-    ``y_true`` and ``y_pred`` are binary (the positive class is 1/True). ``scores`` (probabilities of the
-    positive class) enable ``roc_auc``, ``ece`` and ``mean_score``. Groups are sorted by name; groups under
-    ``min_group_size`` are kept and flagged ``small``. ``n_boot`` seeded bootstrap resamples give percentile
-    intervals at ``ci_level`` for every metric and disparity (``n_boot=0`` turns them off). ``reference``
-    names a group (``"sex=Female"``) to compare every group with, besides the best group and overall.
+    ``y_true`` and ``y_pred`` are binary (the positive class is 1/True). ``scores`` enable ``roc_auc`` (any
+    scale: it is rank-based), ``ece`` and ``mean_score`` (probabilities in [0, 1]; on another scale they are
+    undefined, with the reason). Groups are sorted by name; groups under ``min_group_size`` are kept and
+    flagged ``small``, and never serve as the benchmark of a comparison. Proportions get Clopper-Pearson
+    intervals at ``ci_level``; other metrics ``n_boot`` seeded bootstrap resamples (``n_boot=0``: none).
+    ``reference`` names a group (``"sex=Female"``) to compare every group with, besides the benchmark.
+    ``favourable="negative"`` says the negative decision benefits the person (a risk score's "low risk"):
+    the table then adds ``negative_rate``, and selection rate counts lower as better.
     """
+    if favourable not in ("positive", "negative"):
+        raise DataError(f"The 'favourable' parameter of group_metrics must be 'positive' or 'negative'. "
+                        f"Got {favourable!r} instead.")
     y_true = _binary(y_true, "y_true")
     y_pred = _binary(y_pred, "y_pred")
     sensitive, weights = check_rows(y_true, y_pred, sensitive, sample_weight)
-    specs = [METRICS.get(name) for name in metrics]
+    specs = _specs_for(metrics, favourable)
     score_names = [m.name for m in specs if m.needs_scores]
+    undefined_scores: dict[str, str] = {}
     if score_names:
         if scores is None:
             raise DataError(f"The metrics {score_names} need scores; pass scores= (probabilities of the positive "
@@ -437,9 +548,10 @@ def group_metrics(
         scores = np.asarray(scores, dtype=float)
         if scores.shape != y_true.shape or not np.all(np.isfinite(scores)):
             raise DataError("scores must be finite numbers, one per row.")
-        if ({"ece", "mean_score"} & set(score_names)) and (scores.min() < 0 or scores.max() > 1):
-            raise DataError(f"Calibration needs probabilities in [0, 1]; the scores range over "
-                            f"[{scores.min():.3g}, {scores.max():.3g}]. Pass probabilities, or drop 'ece'.")
+        if scores.min() < 0 or scores.max() > 1:
+            for name in {"ece", "mean_score"} & set(score_names):
+                undefined_scores[name] = (f"calibration needs probabilities in [0, 1]; the scores range over "
+                                          f"[{scores.min():.3g}, {scores.max():.3g}]")
     if not 0 < ci_level < 1:
         raise DataError(f"ci_level must be in (0, 1). Got {ci_level!r} instead.")
 
@@ -448,6 +560,7 @@ def group_metrics(
     y_true_i, y_pred_i = y_true.astype(np.int64), y_pred.astype(np.int64)
     cells = _cell_counts(codes, n_groups, y_true_i, y_pred_i, weights)
     unweighted = cells if weights is None else _cell_counts(codes, n_groups, y_true_i, y_pred_i, None)
+    squares = None if weights is None else _cell_counts(codes, n_groups, y_true_i, y_pred_i, weights ** 2)
     counts, raw_counts = _as_counts(cells), _as_counts(unweighted)
     overall_counts = _as_counts(cells.sum(axis=0, keepdims=True))
     boot_counts = None
@@ -455,15 +568,21 @@ def group_metrics(
         boot_cells = _bootstrap_cells(codes, n_groups, y_true_i, y_pred_i, weights, n_boot, seed)
         boot_counts = (_as_counts(boot_cells), _as_counts(boot_cells.sum(axis=1, keepdims=True)))
 
-    computed: dict[str, dict[str, np.ndarray]] = {}
-    scored = _score_metrics(score_names, codes, n_groups, y_true, scores, weights) if score_names else {}
-    scored_boot = (_bootstrap_score_metrics(score_names, codes, n_groups, y_true, scores, weights, n_boot, seed)
-                   if score_names and n_boot > 0 else {})
+    computed: dict[str, dict[str, Any]] = {}
+    computable = [name for name in score_names if name not in undefined_scores]
+    scored = _score_metrics(computable, codes, n_groups, y_true, scores, weights) if computable else {}
+    scored_boot = (_bootstrap_score_metrics(computable, codes, n_groups, y_true, scores, weights, n_boot, seed)
+                   if computable and n_boot > 0 else {})
     for metric in specs:
+        if metric.name in undefined_scores:
+            nan = np.full(n_groups, np.nan)
+            computed[metric.name] = {"values": nan, "support": raw_counts["n"], "overall": np.array([np.nan]),
+                                     "boot": None, "boot_overall": None, "undefined": undefined_scores[metric.name]}
+            continue
         if metric.needs_scores:
             group_values, overall_value = scored[metric.name]
             support = raw_counts["n"]
-            boot_values, boot_overall = scored_boot.get(metric.name), None
+            boot_values, boot_overall = scored_boot.get(metric.name, (None, None))
         else:
             group_values, _ = metric.compute(counts)
             _, support = metric.compute(raw_counts)
@@ -477,6 +596,8 @@ def group_metrics(
             overall_value, boot_values, boot_overall = np.array([len(y_true)], float), None, None
         computed[metric.name] = {"values": group_values, "support": support, "overall": overall_value,
                                  "boot": boot_values, "boot_overall": boot_overall}
+        if squares is not None and metric.proportion is not None:
+            computed[metric.name]["counts"] = _effective_counts(metric, cells, squares)
 
     return assemble_table(
         columns=columns, keys=keys, specs=specs, computed=computed, group_n=raw_counts["n"].astype(int),
@@ -484,50 +605,123 @@ def group_metrics(
         bootstrap={"n_boot": n_boot, "level": ci_level, "seed": seed, "method": "percentile",
                    "resampling": "rows with replacement (drawn as a multinomial over group x outcome cells)"}
         if n_boot > 0 else {"n_boot": 0},
-        weighted=weights is not None)
+        weighted=weights is not None, favourable=favourable)
+
+
+def _specs_for(metrics: tuple[str, ...], favourable: str) -> list[GroupMetric]:
+    """The metric definitions of a table. When the negative decision is the favourable one, a high selection
+    rate is the harm: selection rate then counts lower as better, and the negative rate is added."""
+    import dataclasses
+
+    specs = [METRICS.get(name) for name in metrics]
+    if favourable == "negative":
+        specs = [dataclasses.replace(s, higher_is_better=False) if s.name == "selection_rate" else s for s in specs]
+        if "negative_rate" not in metrics:
+            specs.insert(1 if metrics and metrics[0] == "count" else 0, METRICS.get("negative_rate"))
+    return specs
+
+
+def favourable_metric(favourable: str) -> str:
+    """The rate of the decision that benefits the person: what impact ratios compare."""
+    return "negative_rate" if favourable == "negative" else "selection_rate"
+
+
+def _effective_counts(metric: GroupMetric, cells: np.ndarray, squares: np.ndarray):
+    """Weighted proportions as (successes, trials) at Kish's effective sample size, per group and overall."""
+    numerator, denominator = metric.proportion
+    index = {name: i for i, name in enumerate(_CELLS)}
+
+    def pick(array, keys):
+        return sum(array[..., index[k]] for k in keys if k in index) if "n" not in keys else array.sum(-1)
+
+    per_group = effective_counts(pick(cells, numerator), pick(cells, denominator), pick(squares, denominator))
+    total = cells.sum(0, keepdims=True), squares.sum(0, keepdims=True)
+    overall = effective_counts(pick(total[0], numerator), pick(total[0], denominator), pick(total[1], denominator))
+    return per_group, overall
 
 
 def assemble_table(*, columns: list[str], keys: list[tuple[str, ...]], specs: list[GroupMetric],
                    computed: dict[str, dict[str, Any]], group_n: np.ndarray, min_group_size: int,
                    reference: str | None, ci_level: float, unweighted: dict[str, np.ndarray] | None,
-                   bootstrap: dict[str, Any], weighted: bool) -> FairnessTable:
+                   bootstrap: dict[str, Any], weighted: bool, favourable: str = "positive") -> FairnessTable:
     """Build the table from per-metric arrays: ``computed[name]`` holds ``values`` and ``support`` per group,
-    ``overall`` (shape (1,)), and bootstrap samples ``boot`` (resamples x groups) / ``boot_overall`` or None."""
+    ``overall`` (shape (1,)), bootstrap samples ``boot`` (resamples x groups) / ``boot_overall`` or None, and
+    optionally ``undefined`` (a reason that overrides the metric's own) and ``counts`` ((successes, trials)
+    per group and overall, for proportions of weighted data).
+
+    Proportions get Clopper-Pearson intervals from their counts, and their comparisons MOVER intervals;
+    other metrics get percentile bootstrap intervals, except for small groups, where those under-cover.
+    """
     names = [", ".join(f"{c}={v}" for c, v in zip(columns, key)) for key in keys]
     total_n = int(group_n.sum())
     small = group_n < min_group_size
-    intervals = {}
-    for name, data in computed.items():
-        if data["boot"] is not None:
-            low, high, _ = percentile_interval(data["boot"], ci_level)
+    data: dict[str, _MetricData] = {}
+    intervals: dict[str, tuple[list, Interval | None]] = {}
+    for spec in specs:
+        entry = computed[spec.name]
+        counts, overall_counts, tests = _proportion_counts(spec, entry, unweighted, weighted)
+        if counts is not None:
+            low, high = proportion_interval(*counts, ci_level)
+            o_low, o_high = proportion_interval(*overall_counts, ci_level)
+            intervals[spec.name] = ([_interval(a, b) for a, b in zip(low, high)], _interval(o_low[0], o_high[0]))
+        elif entry["boot"] is not None:
+            low, high, _ = percentile_interval(entry["boot"], ci_level)
             overall_interval = None
-            if data["boot_overall"] is not None:
-                o_low, o_high, _ = percentile_interval(data["boot_overall"], ci_level)
-                overall_interval = _interval(o_low[0], o_high[0])
-            intervals[name] = ([_interval(a, b) for a, b in zip(low, high)], overall_interval)
+            if entry.get("boot_overall") is not None:
+                overall_interval = interval_or_none(entry["boot_overall"][:, 0], ci_level)
+            intervals[spec.name] = ([None if small[g] else _interval(low[g], high[g]) for g in range(len(keys))],
+                                    overall_interval)
+        data[spec.name] = _MetricData(spec=spec, values=np.asarray(entry["values"], float),
+                                      support=np.asarray(entry["support"]), overall=float(entry["overall"][0]),
+                                      boot=entry["boot"], counts=counts, tests=tests)
     groups = []
     for g in range(len(keys)):
-        values = {name: _number(d["values"][g]) for name, d in computed.items()}
+        values = {name: _number(d.values[g]) for name, d in data.items()}
         groups.append(GroupRow(
             key=dict(zip(columns, keys[g])), n=int(group_n[g]), share=float(group_n[g] / total_n), values=values,
-            undefined={m.name: m.undefined_reason for m in specs if values[m.name] is None},
-            small=bool(small[g]), support={name: int(d["support"][g]) for name, d in computed.items()},
+            undefined={m.name: computed[m.name].get("undefined") or m.undefined_reason for m in specs
+                       if values[m.name] is None},
+            small=bool(small[g]), support={name: int(d.support[g]) for name, d in data.items()},
             ci={name: intervals[name][0][g] for name in intervals}))
-    overall = {name: _number(d["overall"][0]) for name, d in computed.items()}
+    overall = {name: _number(d.overall) for name, d in data.items()}
 
     disparities, reliable = {}, {}
-    for metric in specs:
-        if metric.higher_is_better is None:
+    for spec in specs:
+        if spec.higher_is_better is None:
             continue
-        data = computed[metric.name]
-        arguments = (metric, names, data["values"], data["support"], small, data["boot"], ci_level,
-                     data["overall"][0])
-        disparities[metric.name] = _disparity(*arguments, min_support=0, reference=reference, unweighted=unweighted)
-        reliable[metric.name] = _disparity(*arguments, min_support=min_group_size, reference=reference,
-                                           unweighted=unweighted)
+        common = dict(min_group_size=min_group_size, reference=reference)
+        disparities[spec.name] = _disparity(data[spec.name], names, small, ci_level, min_support=0, **common)
+        reliable[spec.name] = _disparity(data[spec.name], names, small, ci_level, min_support=min_group_size,
+                                         **common)
+    bootstrap = dict(bootstrap)
+    bootstrap["intervals"] = ("proportions: Clopper-Pearson (exact); differences and ratios of proportions: MOVER "
+                              "from those limits (Newcombe; Donner & Zou); other metrics: percentile bootstrap, "
+                              f"omitted for groups under {min_group_size} rows, where it under-covers")
+    if weighted:
+        bootstrap["intervals"] += "; weighted proportions use Kish's effective sample size"
     return FairnessTable(
         sensitive_features=tuple(columns), metrics=tuple(m.name for m in specs), groups=groups, overall=overall,
         disparities=disparities, min_group_size=min_group_size, disparities_reliable=reliable,
-        summary=_summary(disparities), overall_ci={name: iv[1] for name, iv in intervals.items()},
-        bootstrap=bootstrap, weighted=weighted,
+        summary=_summary(disparities, {name: d.boot for name, d in data.items()}, ci_level),
+        overall_ci={name: iv[1] for name, iv in intervals.items()},
+        bootstrap=bootstrap, weighted=weighted, favourable=favourable,
     )
+
+
+def _proportion_counts(spec: GroupMetric, entry: dict[str, Any], unweighted: dict[str, np.ndarray] | None,
+                       weighted: bool):
+    """(successes, trials) per group and overall for intervals, and unweighted ones for tests, or Nones."""
+    if spec.proportion is None or unweighted is None:
+        return None, None, None
+    numerator, denominator = spec.proportion
+    if any(k not in unweighted for k in numerator + denominator):
+        return None, None, None
+    x = sum(np.asarray(unweighted[k], float) for k in numerator)
+    n = sum(np.asarray(unweighted[k], float) for k in denominator)
+    tests = (x, n)
+    if weighted:
+        if entry.get("counts") is None:
+            return None, None, tests
+        counts, overall_counts = entry["counts"]
+        return counts, overall_counts, tests
+    return (x, n), (np.array([x.sum()]), np.array([n.sum()])), tests

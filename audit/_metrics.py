@@ -71,6 +71,8 @@ for _metric in (
     GroupMetric("count", "Count", _count, "", None),
     _proportion("base_rate", "Base rate", ("tp", "fn"), _ALL, "the group is empty", None),
     _proportion("selection_rate", "Selection rate", ("tp", "fp"), _ALL, "the group is empty", True),
+    # the rate of negative decisions: the favourable rate when data.favourable names the negative outcome
+    _proportion("negative_rate", "Negative-decision rate", ("tn", "fn"), _ALL, "the group is empty", True),
     _proportion("accuracy", "Accuracy", ("tp", "tn"), _ALL, "the group is empty", True),
     GroupMetric("balanced_accuracy", "Balanced accuracy", _balanced_accuracy, "the group is empty", True),
     _proportion("tpr", "True positive rate", ("tp",), ("tp", "fn"), "the group has no positive labels", True),

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import DataError, ModelError, ResourceError
+from audit._labels import positive_class_index, positive_mask
 
 __all__ = ["ModelAdapter", "Predictions", "make_adapter", "load_model", "PrecomputedAdapter"]
 
@@ -44,6 +45,9 @@ class ModelAdapter(ABC):
     kind: str = "model"
     capabilities: frozenset[str] = frozenset()
     device: str = "cpu"
+    output_evidence: str | None = None  # how the output was read (probabilities, logits, ...): recorded
+    reading: str | None = None  # "probability", "logit" or "label": what model.output = "auto" resolved to
+    positive_source: str | None = None  # how the model's positive class was found: recorded
 
     def __init__(self, model: Any, *, threshold: float = 0.5) -> None:
         self.model = model
@@ -81,18 +85,6 @@ class ModelAdapter(ABC):
                 "score_kind": self.score_kind}
 
 
-def _positive_index(classes: Any, positive_label: Any) -> int:
-    classes = list(np.asarray(classes).tolist())
-    for index, cls in enumerate(classes):
-        if cls == positive_label or str(cls) == str(positive_label):
-            return index
-    if len(classes) == 2 and (set(classes) <= {0, 1} or set(classes) <= {False, True}):
-        return classes.index(1)  # trained on a 0/1 label: 1 is the positive class
-    raise ModelError(f"The model's classes are {classes}, and none of them is the positive label "
-                     f"{positive_label!r}. Train the model on the same label, or on a 0/1 label where 1 is "
-                     "the positive class.")
-
-
 class SklearnAdapter(ModelAdapter):
     """Anything with ``predict_proba``, ``decision_function`` or ``predict`` (scikit-learn style)."""
 
@@ -104,8 +96,17 @@ class SklearnAdapter(ModelAdapter):
         self._method = self._choose_method(model, "label" if task != "binary" else output)
         classes = getattr(model, "classes_", None)
         self._classes = None if classes is None else list(np.asarray(classes).tolist())
-        self._positive = None if classes is None or task != "binary" else _positive_index(classes, positive_label)
+        self._positive, self.positive_source = None, None
+        if classes is not None and task == "binary":
+            self._positive, self.positive_source = positive_class_index(classes, positive_label)
         self._positive_label = positive_label
+        self.output_evidence = {
+            "predict_proba": "the model's predict_proba(): probabilities of the positive class",
+            "decision_function": "the model's decision_function() (it has no predict_proba): decision values, "
+                                 "positive above 0; calibration metrics do not apply",
+            "predict": "the model's predict() (no predict_proba or decision_function): decisions only"}[self._method]
+        if output != "auto":
+            self.output_evidence += f" (model.output = {output!r})"
         self.capabilities = frozenset({"labels"} | ({"scores"} if self._method != "predict" else set())
                                       | ({"proba"} if self._method == "predict_proba" else set()))
 
@@ -162,33 +163,66 @@ class SklearnAdapter(ModelAdapter):
 
 
 def _equals(values: np.ndarray, target: Any) -> np.ndarray:
-    values = np.asarray(values)
-    hits = values == target
-    if not np.any(hits) and values.dtype.kind in "OUS":
-        hits = values.astype(str) == str(target)
-    return np.asarray(hits, dtype=bool)
+    return positive_mask(values, target)
 
 
-def _to_probability(raw: np.ndarray, output: str, where: str) -> tuple[np.ndarray, str]:
-    """Turn a model's raw output (n,), (n, 1) or (n, 2) into positive-class scores."""
+def _to_probability(raw: np.ndarray, output: str, where: str, *,
+                    final_activation: str | None = None) -> tuple[np.ndarray, str, str, str]:
+    """Turn a model's raw output (n,), (n, 1) or (n, 2) into positive-class scores.
+
+    Returns (scores, kind, evidence, reading): with ``output = "auto"`` the reading (probabilities or logits) is
+    decided from evidence that is recorded, and refused with a ConfigError naming ``model.output`` when the
+    evidence fits both readings.
+    """
+    from audit._errors import ConfigError
+
     raw = np.asarray(raw, dtype=float)
     if raw.ndim == 2 and raw.shape[1] == 1:
         raw = raw[:, 0]
     if raw.ndim == 2 and raw.shape[1] == 2:
-        if output in ("probability", "auto") and np.all((raw >= 0) & (raw <= 1)) \
-                and np.allclose(raw.sum(axis=1), 1.0, atol=1e-4):
-            return raw[:, 1], "probability"
+        sums_to_one = bool(np.all((raw >= 0) & (raw <= 1)) and np.allclose(raw.sum(axis=1), 1.0, atol=1e-4))
+        if output == "probability" or (output == "auto" and sums_to_one):
+            return raw[:, 1], "probability", ("model.output = \"probability\"" if output == "probability" else
+                                             "two non-negative columns that sum to 1 in every row: probabilities"), \
+                "probability"
         shifted = raw - raw.max(axis=1, keepdims=True)
         exp = np.exp(shifted)
-        return exp[:, 1] / exp.sum(axis=1), "probability"
+        evidence = ("model.output = \"logit\"" if output == "logit" else
+                    "two columns that do not sum to 1: logits, through a softmax")
+        return exp[:, 1] / exp.sum(axis=1), "probability", evidence, "logit"
     if raw.ndim != 1:
         raise ModelError(f"{where} returned an array of shape {raw.shape}; a binary audit needs shape (n,), "
                          "(n, 1) or (n, 2).")
-    if output == "logit" or (output == "auto" and (raw.min(initial=0) < 0 or raw.max(initial=0) > 1)):
-        return 1.0 / (1.0 + np.exp(-raw)), "probability"
     if output == "label":
-        return raw, "label"
-    return raw, "probability"
+        return raw, "label", "model.output = \"label\"", "label"
+    if output == "logit":
+        return 1.0 / (1.0 + np.exp(-raw)), "probability", "model.output = \"logit\": through a sigmoid", "logit"
+    if output == "probability":
+        return raw, "probability", "model.output = \"probability\"", "probability"
+    low, high = (float(raw.min()), float(raw.max())) if len(raw) else (0.0, 0.0)
+    if low < 0 or high > 1:
+        return (1.0 / (1.0 + np.exp(-raw)), "probability",
+                f"outputs range over [{low:.3g}, {high:.3g}], outside [0, 1]: logits, through a sigmoid", "logit")
+    if final_activation is not None:
+        return raw, "probability", f"the model ends in {final_activation}: probabilities", "probability"
+    if final_activation is None and where.startswith("The torch"):
+        raise ConfigError(f"{where} returns values in [{low:.3g}, {high:.3g}] and does not end in a Sigmoid or "
+                          "Softmax module: they could be probabilities or logits. Set model.output = "
+                          "\"probability\" or \"logit\" (in Python: make_adapter(..., output=...)).")
+    if low < 0.5:
+        return raw, "probability", (f"outputs lie in [{low:.3g}, {high:.3g}]: read as probabilities (as logits "
+                                    "every row would be decided positive); set model.output = \"logit\" if not"), \
+            "probability"
+    raise ConfigError(f"{where} returns values in [{low:.3g}, {high:.3g}]: probabilities that select every row, "
+                      "or logits. Set model.output = \"probability\" or \"logit\".")
+
+
+def _final_activation(model: Any) -> str | None:
+    """The name of a torch model's last module when it is a Sigmoid or Softmax (outputs are probabilities)."""
+    modules = list(model.modules()) if hasattr(model, "modules") else []
+    last = modules[-1] if modules else None
+    name = type(last).__name__ if last is not None else ""
+    return name if name in ("Sigmoid", "Softmax") else None
 
 
 class CallableAdapter(ModelAdapter):
@@ -222,7 +256,7 @@ class CallableAdapter(ModelAdapter):
         raw = self._raw(features)
         if self.output == "label" or raw.dtype == bool:
             return Predictions(raw.astype(bool), None, None)
-        scores, kind = _to_probability(raw, self.output, "The model function")
+        scores, kind, self.output_evidence, self.reading = _to_probability(raw, self.output, "The model function")
         return Predictions(scores >= self.threshold, scores, kind)
 
 
@@ -304,7 +338,8 @@ class TorchAdapter(ModelAdapter):
         return np.asarray(classes, dtype=object)[raw.argmax(axis=1)].astype(str)
 
     def predict(self, features: pd.DataFrame) -> Predictions:
-        scores, kind = _to_probability(self.raw_output(features), self.output, "The torch model")
+        scores, kind, self.output_evidence, self.reading = _to_probability(
+            self.raw_output(features), self.output, "The torch model", final_activation=_final_activation(self.model))
         if kind == "label":
             return Predictions(scores.astype(bool), None, None)
         return Predictions(scores >= self.threshold, scores, kind)
@@ -332,8 +367,13 @@ class PrecomputedAdapter(ModelAdapter):
             if not y_pred.any() and str(positive_label) not in {str(v) for v in distinct}:
                 raise DataError(f"The prediction column {predictions.name!r} holds {sorted(map(str, distinct))[:10]}; "
                                 f"expected 0/1, True/False or the label's own values (positive: {positive_label!r}).")
-        self._predictions = Predictions(y_pred, None if scores is None else scores.to_numpy(dtype=float),
-                                        None if scores is None else "probability")
+        score_values = None if scores is None else scores.to_numpy(dtype=float)
+        score_kind = None
+        if score_values is not None:
+            # a 1-10 risk score is a score, not a probability: rank metrics apply, calibration does not
+            in_unit = len(score_values) and score_values.min() >= 0 and score_values.max() <= 1
+            score_kind = "probability" if in_unit else "score"
+        self._predictions = Predictions(y_pred, score_values, score_kind)
 
     def predict(self, features: pd.DataFrame) -> Predictions:
         return self._predictions
@@ -401,3 +441,53 @@ def load_model(path: str | Path) -> Any:
                          "Check that it is complete and that the packages it was saved with are installed.") from err
     raise ModelError(f"Cannot load the model file {str(path)!r}: expected .joblib, .pkl, .pickle, .pt or .pth. "
                      f"Got {suffix or '(no suffix)'!r} instead.")
+
+
+def model_input_columns(model: Any) -> tuple[list[str] | None, str]:
+    """The columns a model takes, and where that was read, or (None, why not) when the model does not say.
+
+    A scikit-learn model fitted on a DataFrame names its inputs (``feature_names_in_``); a ColumnTransformer
+    (alone, or first in a Pipeline) narrows them to the columns its transformers use, so a column it drops is
+    neither fed to the model nor attributed.
+    """
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        return None, ("the model does not name its inputs (no feature_names_in_): every column without another "
+                      "role is an input; set data.features to choose")
+    names = [str(n) for n in np.asarray(names).tolist()]
+    transformer = model
+    steps = getattr(model, "steps", None)
+    if isinstance(steps, list) and steps:
+        transformer = steps[0][1]
+    used = _column_transformer_inputs(transformer, names)
+    if used is not None and set(used) != set(names):
+        dropped = [n for n in names if n not in used]
+        return used, (f"the model's ColumnTransformer uses {len(used)} of the {len(names)} columns it was fitted "
+                      f"on (feature_names_in_); it drops {', '.join(dropped)}")
+    return names, "the model's feature_names_in_ (the columns it was fitted on)"
+
+
+def _column_transformer_inputs(transformer: Any, names: list[str]) -> list[str] | None:
+    """Input columns that a fitted ColumnTransformer's transformers (and its remainder) use, in input order."""
+    fitted = getattr(transformer, "transformers_", None)
+    if fitted is None or not hasattr(transformer, "remainder"):
+        return None
+    used: set[str] = set()
+    for _, step, columns in fitted:
+        if isinstance(step, str) and step == "drop":
+            continue
+        try:
+            selected = np.asarray(names, dtype=object)[columns] if not _all_strings(columns) else list(columns)
+        except (IndexError, TypeError, ValueError):
+            return None  # a column spec we cannot read: keep every named input
+        used.update(str(c) for c in np.atleast_1d(selected).tolist())
+    return [n for n in names if n in used]
+
+
+def _all_strings(columns: Any) -> bool:
+    if isinstance(columns, str):
+        return True
+    try:
+        return len(columns) > 0 and all(isinstance(c, str) for c in columns)
+    except TypeError:
+        return False

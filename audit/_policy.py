@@ -15,7 +15,13 @@ A policy is TOML, in its own file or under ``[tool.audit]`` of a pyproject.toml:
     min_group_size = 30             # optional: groups under it are skipped, and say so
     confident = true                # the CI bound, not the point estimate, must clear the threshold
 
-A rule whose metric is not in the result is an error, never a pass.
+A rule whose metric is not in the result is an error, never a pass. A step of the audit that crashed (a
+fairness table, an explainer, ...) blocks the gate too, unless the policy names it::
+
+    allow_failures = ["explainer: lime_tabular"]   # step names as the result records them; * wildcards
+
+``metric = "favourable_rate"`` reads each table's favourable rate: the selection rate, or the negative-decision
+rate when data.favourable names the negative outcome (a risk score).
 """
 
 from __future__ import annotations
@@ -48,13 +54,14 @@ _IDENTITY_GROUP_METRICS = ("subgroup_auc", "bpsn_auc", "bnsp_auc")
 # for text), the randomisation test's rank correlation, and the share of examples above the completeness tolerance
 QUALITY_METRICS = ("faithfulness_margin", "sanity_spearman", "incomplete_share")
 TASK_METRICS = ("mean_prediction", "mean_label", "mae")
+FAVOURABLE_RATE = "favourable_rate"  # resolved per table: selection_rate, or negative_rate (data.favourable)
 PRESETS = ("four-fifths", "nyc-ll144", "equalized-odds", "text-counterfactual", "eu-ai-act", "explanation-quality")
 _RULE_KEYS = {"id", "metric", "where", "stat", "compare", "threshold", "severity", "tables", "min_group_size",
               "confident", "description"}
 
 
 def _known_metric(name: str) -> bool:
-    return (name in METRICS or name in ATTRIBUTION_METRICS or name in TEXT_METRICS or name in TASK_METRICS
+    return (name in METRICS or name == FAVOURABLE_RATE or name in ATTRIBUTION_METRICS or name in TEXT_METRICS or name in TASK_METRICS
             or name in QUALITY_METRICS
             or re.fullmatch(r"selection_rate\[.+\]", name) is not None)
 
@@ -115,15 +122,21 @@ class Policy:
     rules: tuple[Rule, ...]
     sha256: str
     source: str
+    allow_failures: tuple[str, ...] = ()  # failed steps that do not block the gate (fnmatch patterns)
 
 
 def _parse_policy(raw: dict[str, Any], *, name: str, sha256: str, source: str) -> Policy:
     rules_raw = raw.get("rules")
     if not isinstance(rules_raw, list) or not rules_raw:
         raise ConfigError(f"The policy {name!r} has no rules. Add [[rules]] tables (see docs/policy.md).")
-    unknown_top = set(raw) - {"rules", "name", "description"}
+    unknown_top = set(raw) - {"rules", "name", "description", "allow_failures"}
     if unknown_top:
-        raise ConfigError(f"Unknown policy settings {sorted(unknown_top)} in {name!r}. Known: rules, name, description.")
+        raise ConfigError(f"Unknown policy settings {sorted(unknown_top)} in {name!r}. Known: allow_failures, "
+                          "description, name, rules.")
+    allow = raw.get("allow_failures", [])
+    if not isinstance(allow, list) or not all(isinstance(a, str) and a for a in allow):
+        raise ConfigError(f"The 'allow_failures' of {name!r} must be a list of step names (e.g. [\"explainer: "
+                          f"lime_tabular\"]). Got {allow!r} instead.")
     rules = []
     for index, table in enumerate(rules_raw):
         if not isinstance(table, dict):
@@ -140,7 +153,8 @@ def _parse_policy(raw: dict[str, Any], *, name: str, sha256: str, source: str) -
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise ConfigError(f"Rule ids must be unique within a policy; {name!r} repeats {duplicates}. Set 'id'.")
-    return Policy(name=str(raw.get("name", name)), rules=tuple(rules), sha256=sha256, source=source)
+    return Policy(name=str(raw.get("name", name)), rules=tuple(rules), sha256=sha256, source=source,
+                  allow_failures=tuple(allow))
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -268,45 +282,53 @@ def _evaluate_rule(result: AuditResult, policy: Policy, rule: Rule) -> list[Rule
         for name in missing:
             check.add(name, "error", f"The audit result has no fairness table {name!r}. Tables: "
                                      f"{', '.join(t.name for t in result.fairness) or '(none)'}.")
-    holding = [t for t in tables if rule.metric in t.metrics]
+    holding = [t for t in tables if _table_metric(t, rule.metric) in t.metrics]
     if not holding:
         check.add(rule.metric, "error", f"The metric {rule.metric!r} is not in the audit result "
                                         f"(its tables hold: {', '.join(tables[0].metrics) if tables else 'nothing'}).")
         return check.outcomes
     for table in holding:
+        metric = _table_metric(table, rule.metric)
         minimum = rule.min_group_size or table.min_group_size
         eligible = [g for g in table.groups if g.n >= minimum]
         small = [g.name for g in table.groups if g.n < minimum]
         if rule.where == "overall":
-            check.compare("overall", table.overall.get(rule.metric), table.overall_ci.get(rule.metric),
-                          f"overall {rule.metric}")
+            check.compare("overall", table.overall.get(metric), table.overall_ci.get(metric), f"overall {metric}")
             break  # the same in every table
         if rule.where == "disparity":
-            disparity = table.disparities_reliable.get(rule.metric)
+            disparity = table.disparities_reliable.get(metric)
             if disparity is None:
-                check.add(table.name, "error", f"{rule.metric} has no disparity (not a comparable metric).")
+                check.add(table.name, "error", f"{metric} has no disparity (not a comparable metric).")
                 continue
             check.compare(table.name, getattr(disparity, rule.stat), getattr(disparity, f"{rule.stat}_ci"),
-                          f"{rule.metric} {rule.stat} by {table.name}")
+                          f"{metric} {rule.stat} by {table.name}")
         elif rule.where == "worst_group":
-            values = [(g, g.values.get(rule.metric)) for g in eligible if g.values.get(rule.metric) is not None]
+            values = [(g, g.values.get(metric)) for g in eligible if g.values.get(metric) is not None]
             if not values:
-                check.add(table.name, "error", f"No group of {table.name} with {minimum}+ rows has {rule.metric}.")
+                check.add(table.name, "error", f"No group of {table.name} with {minimum}+ rows has {metric}.")
                 continue
             pick = min if rule.compare in (">=", ">") else max
             group, value = pick(values, key=lambda item: item[1])
-            check.compare(f"{table.name}: {group.name}", value, group.ci.get(rule.metric),
-                          f"{rule.metric} of the worst group {group.name}")
+            check.compare(f"{table.name}: {group.name}", value, group.ci.get(metric),
+                          f"{metric} of the worst group {group.name}")
         else:  # every_group
-            disparity = table.disparities.get(rule.metric)
+            disparity = table.disparities.get(metric)
             for group in eligible:
                 if rule.stat == "value":
-                    value, interval = group.values.get(rule.metric), group.ci.get(rule.metric)
+                    value, interval = group.values.get(metric), group.ci.get(metric)
                 else:
                     entry = (disparity.to_best if disparity else {}).get(group.name, {})
+                    if entry.get("benchmark"):
+                        check.add(f"{table.name}: {group.name}", "skipped", f"The benchmark group of {metric} "
+                                  "(the comparison, not a case): every other group is compared with it.")
+                        continue
                     key = "ratio" if rule.stat == "ratio_to_best" else "difference"
                     value, interval = entry.get(key), entry.get(f"{key}_ci")
-                check.compare(f"{table.name}: {group.name}", value, interval, f"{rule.metric} {rule.stat} of "
+                    if disparity is not None and disparity.benchmark_group:
+                        what = f"{metric} {rule.stat} of {group.name} (vs {disparity.benchmark_group})"
+                        check.compare(f"{table.name}: {group.name}", value, interval, what)
+                        continue
+                check.compare(f"{table.name}: {group.name}", value, interval, f"{metric} {rule.stat} of "
                                                                               f"{group.name}")
         for name in small:
             check.add(f"{table.name}: {name}", "skipped", f"Fewer than {minimum} rows: not checked.")
@@ -417,9 +439,36 @@ def _evaluate_quality_rule(result: AuditResult, check: _Checker, rule: Rule) -> 
     return check.outcomes
 
 
+def _table_metric(table, metric: str) -> str:
+    if metric == FAVOURABLE_RATE:
+        return "negative_rate" if getattr(table, "favourable", "positive") == "negative" else "selection_rate"
+    return metric
+
+
+def _failure_outcomes(result: AuditResult, policies: list[Policy]) -> list[RuleOutcome]:
+    """Each failed step of the audit, as a blocking error unless a policy allows it: a crashed check must not
+    pass as "nothing found"."""
+    from fnmatch import fnmatchcase
+
+    outcomes = []
+    for failure in result.failures:
+        allowed_by = [p.name for p in policies if any(fnmatchcase(failure.step, a) for a in p.allow_failures)]
+        message = f"The audit step crashed ({failure.error_type}: {failure.message})"
+        if allowed_by:
+            outcomes.append(RuleOutcome(", ".join(allowed_by), "step-failed", failure.step, "error", "warning",
+                                        message + f"; allowed by allow_failures of {', '.join(allowed_by)}."))
+        else:
+            outcomes.append(RuleOutcome("audit", "step-failed", failure.step, "error", "error",
+                                        message + ", so the audit is incomplete and the gate is blocked. Fix the "
+                                        "cause, or list the step under allow_failures in the policy."))
+    return outcomes
+
+
 def evaluate(result: AuditResult, policies: list[Policy]) -> GateResult:
-    """Check every rule of every policy. The gate passes when no error-severity rule fails or errors."""
-    outcomes = [o for p in policies for rule in p.rules for o in _evaluate_rule(result, p, rule)]
+    """Check every rule of every policy. The gate passes when no error-severity rule fails or errors, and no
+    step of the audit failed (unless a policy lists it under ``allow_failures``)."""
+    outcomes = _failure_outcomes(result, policies)
+    outcomes += [o for p in policies for rule in p.rules for o in _evaluate_rule(result, p, rule)]
     blocking = [o for o in outcomes if o.severity == "error" and o.status in ("fail", "error")]
     counts = {status: sum(o.status == status for o in outcomes) for status in ("pass", "fail", "error", "skipped")}
     return GateResult(outcomes=outcomes, passed=not blocking, counts=counts,

@@ -66,3 +66,28 @@ def git_commit(folder: Path) -> str | None:
 
 def environment() -> dict[str, Any]:
     return {"platform": platform.platform(), "machine": platform.machine(), "python": sys.version.split()[0]}
+
+
+def recorded_paths(paths: dict[str, str | None], config_path: str | None) -> dict[str, str | None]:
+    """Input paths as the record keeps them: relative to the config file's folder (``base_dir``, absolute)
+    when they lie inside it, else absolute, so that ``audit verify`` finds them from any working directory."""
+    import os
+
+    base = Path(config_path).resolve().parent if config_path else Path.cwd().resolve()
+    recorded: dict[str, str | None] = {"base_dir": str(base)}
+    for name, path in paths.items():
+        if path is None:
+            recorded[name] = None
+            continue
+        absolute = Path(path).resolve()
+        inside = os.path.commonpath([str(absolute), str(base)]) == str(base)
+        recorded[name] = os.path.relpath(absolute, base) if inside else str(absolute)
+    return recorded
+
+
+def resolve_recorded_path(path: str, paths: dict[str, Any]) -> Path:
+    """A recorded input path, resolved against the record's ``base_dir`` (records before it: as written)."""
+    candidate = Path(path)
+    if candidate.is_absolute() or not paths.get("base_dir"):
+        return candidate
+    return Path(paths["base_dir"]) / candidate

@@ -123,13 +123,11 @@ def _sanity(config, dataset, adapter, method: str, attribution, positions) -> di
                                          "cannot be randomised and it cannot be retrained here."}
 
 
-def _explain_rows(config, dataset, adapter, method, rows):
+def _explain_rows(config, dataset, adapter, method, rows, background):
+    """Explain ``rows`` again with the explanation's own background, so that only the model differs."""
     from explainers import get_explainer
 
-    rng = np.random.default_rng(config.seed)
-    n = len(dataset)
-    background = np.sort(rng.choice(n, size=min(config.explainers.background_size, n), replace=False))
-    explainer = get_explainer(method, background_size=config.explainers.background_size, seed=config.seed)
+    explainer = get_explainer(method, background_size=len(background), seed=config.seed)
     return explainer.explain(adapter, dataset.features.iloc[rows].reset_index(drop=True),
                              background=dataset.features.iloc[background].reset_index(drop=True),
                              row_ids=dataset.row_ids[rows]).values
@@ -149,7 +147,8 @@ def _label_sanity(config, dataset, adapter, method, attribution, positions) -> d
     retrained = clone(adapter.model).fit(dataset.features.iloc[training], shuffled)
     randomised = make_adapter(retrained, positive_label=1, kind="sklearn", threshold=adapter.threshold)
     outcome = label_randomisation_test(attribution.values[:len(rows)],
-                                       _explain_rows(config, dataset, randomised, method, rows))
+                                       _explain_rows(config, dataset, randomised, method, rows,
+                                                     attribution.meta["background_positions"]))
     outcome["examples"] = len(rows)
     return outcome
 
@@ -162,7 +161,9 @@ def _torch_sanity(config, dataset, adapter, method, attribution, positions) -> d
 
     def explain(model):
         return _explain_rows(config, dataset, make_adapter(model, positive_label=dataset.positive_label, kind="torch",
-                                                           output=config.model.output), method, rows)
+                                                           output=adapter.reading or config.model.output),
+                             method, rows,
+                             attribution.meta["background_positions"])
 
     outcome = randomisation_test(explain, adapter.model, stages=cascading_stages(adapter.model), seed=config.seed)
     outcome["examples"] = len(rows)

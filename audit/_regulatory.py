@@ -12,40 +12,57 @@ import numpy as np
 import pandas as pd
 
 from audit._data import MISSING_GROUP
-from audit._fairness import FairnessTable, encode_groups
+from audit._errors import DataError
+from audit._fairness import FairnessTable, encode_groups, favourable_metric
 
 __all__ = ["four_fifths", "ll144_audit"]
 
 
 def four_fifths(table: FairnessTable, *, threshold: float = 0.8, alpha: float = 0.05) -> dict[str, Any]:
-    """Impact ratio of each group's selection rate to the most-selected group's, flagged below ``threshold``.
+    """Impact ratio of each group's favourable rate to the benchmark's, flagged below ``threshold``.
 
-    The rule itself discounts gaps built on small numbers, so each row carries its sample size, the p-value
-    of the gap (z test, or Fisher's exact test for small counts; Holm-adjusted across the groups) and
-    whether the gap is significant at ``alpha``.
+    The benchmark is the most-favoured group among groups with at least ``table.min_group_size`` rows
+    (29 CFR 1607.4(D): differences built on small numbers may not constitute adverse impact); smaller groups
+    are listed against it and marked small. Each row carries its sample size, the p-value of its comparison
+    with the benchmark (z test, or Fisher's exact test for small counts; Holm-adjusted across the groups) and
+    whether the gap is significant at ``alpha``. fairlearn's all-groups ratio (min / max over every group,
+    whatever its size) stays beside it, labelled as such.
     """
-    disparity = table.disparities.get("selection_rate")
-    if disparity is None or disparity.best_group is None:
+    metric = favourable_metric(table.favourable)
+    disparity = table.disparities.get(metric)
+    if disparity is None or disparity.benchmark_group is None:
         return {"table": table.name, "applicable": False,
-                "reason": "needs selection_rate for at least two groups"}
-    best = table.group(disparity.best_group)
+                "reason": f"needs {metric} for at least two groups"}
     rows = []
     for group in table.groups:
-        rate = group.values.get("selection_rate")
+        rate = group.values.get(metric)
         comparison = disparity.to_best.get(group.name, {})
         ratio = comparison.get("ratio")
         p_holm = comparison.get("p_value_holm")
+        favoured = int(round(group.support.get(metric, group.n) * (rate or 0)))
         rows.append({
-            "group": group.name, "n": group.n, "selected": int(round((rate or 0) * group.n)),
-            "selection_rate": rate, "impact_ratio": ratio, "impact_ratio_ci": comparison.get("ratio_ci"),
+            "group": group.name, "n": group.n, "selected": favoured, "favourable_count": favoured,
+            "selection_rate": group.values.get("selection_rate"), "favourable_rate": rate,
+            "favourable_rate_ci": group.ci.get(metric),
+            "impact_ratio": ratio, "impact_ratio_ci": comparison.get("ratio_ci"),
             "flagged": ratio is not None and ratio < threshold,
-            "p_value": comparison.get("p_value"), "p_value_holm": p_holm,
+            "p_value": comparison.get("p_value"), "p_value_holm": p_holm, "compared_with": disparity.benchmark_group,
             "significant": p_holm is not None and p_holm < alpha, "small": group.small,
-            "reference": group.name == best.name,
+            "benchmark": group.name == disparity.benchmark_group,
+            "reference": group.name == disparity.benchmark_group,  # schema 1.x name of the benchmark flag
         })
     return {"table": table.name, "applicable": True, "threshold": threshold, "alpha": alpha,
-            "most_selected_group": best.name, "rows": rows,
-            "flagged_groups": [r["group"] for r in rows if r["flagged"]]}
+            "favourable": table.favourable, "rate": metric,
+            "benchmark_group": disparity.benchmark_group, "benchmark_reason": disparity.benchmark_reason,
+            "most_selected_group": disparity.benchmark_group,
+            "most_favoured_any_size": disparity.best_group,
+            "fairlearn_ratio_all_groups": disparity.ratio if metric == "selection_rate" else None,
+            "all_groups_ratio": disparity.ratio,
+            "all_groups_ratio_note": ("min / max over every group, whatever its size (fairlearn's "
+                                      "demographic_parity_ratio when the positive decision is favourable)"),
+            "rows": rows,
+            "flagged_groups": [r["group"] for r in rows if r["flagged"] and not r["small"]],
+            "flagged_small_groups": [r["group"] for r in rows if r["flagged"] and r["small"]]}
 
 
 def _rates(mask_positive: np.ndarray, frame: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -58,7 +75,8 @@ def _rates(mask_positive: np.ndarray, frame: pd.DataFrame) -> tuple[list[str], n
 
 def ll144_audit(sensitive: pd.DataFrame, *, sex: str | None, race: str | None, decisions: np.ndarray | None,
                 scores: np.ndarray | None, mode: str = "selection", exclude_under: float | None = None,
-                flag_below: float | None = None, unknown: tuple[str, ...] = (MISSING_GROUP,)) -> dict[str, Any]:
+                flag_below: float | None = None, unknown: tuple[str, ...] = (MISSING_GROUP,),
+                favourable: str = "positive", min_group_size: int = 30) -> dict[str, Any]:
     """The bias-audit tables of NYC Local Law 144 (DCWP rules, 6 RCNY 5-301).
 
     ``mode="selection"``: selection rate per category from decisions. ``mode="scoring"``: scoring rate, the
@@ -66,16 +84,24 @@ def ll144_audit(sensitive: pd.DataFrame, *, sex: str | None, race: str | None, d
     category are counted and left out of the rates. Categories under ``exclude_under`` (e.g. 0.02) of the
     data may be left out of the impact ratios; they are listed with that reason. The law sets no threshold:
     a flag is raised only below ``flag_below`` when it is given.
+
+    The impact ratio's benchmark is the highest rate among categories with at least ``min_group_size``
+    people that are not excluded (a category of two people is compared, never compared with); each table
+    names it and why. ``favourable="negative"`` (a risk score, where the positive decision harms) counts
+    the negative decision, or a score at or below the median, as the favourable outcome.
     """
     if mode == "scoring":
         if scores is None:
-            raise ValueError("The LL144 scoring-rate table needs scores; the model gives decisions only.")
+            raise DataError("The LL144 scoring-rate table needs scores; the model gives decisions only. Set "
+                            "fairness.ll144.mode = \"selection\", or audit a model with scores.")
         median = float(np.median(scores))
         positive = np.asarray(scores) > median
         rate_name = "scoring_rate"
     else:
         positive = np.asarray(decisions, dtype=bool)
         median, rate_name = None, "selection_rate"
+    if favourable == "negative":
+        positive = ~positive
     categories = [c for c in (sex, race) if c is not None]
     breakdowns = [[c] for c in categories] + ([categories] if len(categories) == 2 else [])
     known = ~sensitive[categories].isin(list(unknown)).any(axis=1).to_numpy()
@@ -87,8 +113,16 @@ def ll144_audit(sensitive: pd.DataFrame, *, sex: str | None, race: str | None, d
         rates = hits / n
         shares = n / max(total, 1)
         excluded = (shares < exclude_under) if exclude_under is not None else np.zeros(len(n), bool)
-        usable = ~excluded
-        top = rates[usable].max() if usable.any() else np.nan
+        usable = ~excluded & (n >= min_group_size)
+        if usable.any():
+            benchmark = int(np.flatnonzero(usable)[np.argmax(rates[usable])])
+            reason = (f"the highest {rate_name.replace('_', ' ')} among categories with at least {min_group_size} "
+                      "people" + (" that are not excluded" if exclude_under is not None else ""))
+        else:
+            candidates = np.flatnonzero(~excluded) if (~excluded).any() else np.arange(len(n))
+            benchmark = int(candidates[np.argmax(rates[candidates])])
+            reason = f"no category has {min_group_size}+ people: the highest rate of any size (read as uncertain)"
+        top = rates[benchmark]
         rows = []
         for i, name in enumerate(names):
             ratio = None if excluded[i] or not top else float(rates[i] / top)
@@ -96,12 +130,15 @@ def ll144_audit(sensitive: pd.DataFrame, *, sex: str | None, race: str | None, d
                          "impact_ratio": ratio,
                          "excluded": ({"reason": f"under {exclude_under:.0%} of the data ({shares[i]:.2%})"}
                                       if excluded[i] else None),
-                         "flagged": bool(flag_below is not None and ratio is not None and ratio < flag_below)})
-        tables.append({"breakdown": " x ".join(columns), "rows": rows,
+                         "flagged": bool(flag_below is not None and ratio is not None and ratio < flag_below),
+                         "small": bool(n[i] < min_group_size), "benchmark": i == benchmark})
+        tables.append({"breakdown": " x ".join(columns), "rows": rows, "benchmark_category": names[benchmark],
+                       "benchmark_reason": reason,
                        "under_2_percent": [names[i] for i in range(len(names)) if shares[i] < 0.02]})
     unknown_counts = {c: int(sensitive[c].isin(list(unknown)).sum()) for c in categories}
     return {"mode": mode, "rate": rate_name, "median_score": median, "tables": tables,
             "unknown_category_count": int((~known).sum()), "unknown_by_feature": unknown_counts,
             "exclude_under": exclude_under, "flag_below": flag_below, "total_known": total,
+            "favourable": favourable, "min_group_size": min_group_size,
             "note": "The law sets no impact-ratio threshold; values are reported"
                     + (f" and flagged below {flag_below}." if flag_below is not None else " without a flag.")}

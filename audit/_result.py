@@ -13,7 +13,7 @@ from audit._fairness import Disparity, FairnessTable, GroupRow
 
 __all__ = ["AuditResult", "AttributionSummary", "Failure", "Finding", "Skipped", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = "1.2"  # 1.1: the `text` section; 1.2: `quality`
+SCHEMA_VERSION = "1.3"  # 1.1: the `text` section; 1.2: `quality`; 1.3: `decisions`, benchmark groups
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,8 @@ class AuditResult:
     gate: dict[str, Any] = field(default_factory=dict)  # the policy verdict, when `audit check` ran
     text: dict[str, Any] = field(default_factory=dict)  # text-model bias audit (counterfactuals, probes, ...)
     quality: dict[str, Any] = field(default_factory=dict)  # explanation quality: faithfulness, sanity, agreement
+    # every automatic choice the audit made: {choice, value, evidence, override} (see docs/result-schema.md)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
     schema_version: str = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,7 +127,7 @@ class AuditResult:
                 skipped=[Skipped(**s) for s in raw["skipped"]],
                 provenance=raw["provenance"], config=raw["config"], regulatory=raw.get("regulatory", {}),
                 gate=raw.get("gate", {}), text=raw.get("text", {}),
-                quality=raw.get("quality", {}),
+                quality=raw.get("quality", {}), decisions=raw.get("decisions", []),
                 schema_version=version,
             )
         except (KeyError, TypeError) as err:

@@ -16,19 +16,15 @@ from audit._errors import CapabilityError, ConfigError, ModelError
 from audit._fairness import FairnessTable, group_metrics
 from audit._fairness_tasks import multiclass_group_metrics, regression_group_metrics
 from audit._models import ModelAdapter, PrecomputedAdapter, Predictions, is_torch_module, load_model, make_adapter
-from audit._provenance import (environment, git_commit, now_iso, package_versions, sha256_file, sha256_text,
+from audit._provenance import (environment, git_commit, now_iso, package_versions, recorded_paths, sha256_file,
+                               sha256_text,
                                sha256_tree)
 from audit._result import AttributionSummary, AuditResult, Failure, Finding, Skipped
 
 __all__ = ["run_audit"]
 
-_DISPARITY_METRICS = ("selection_rate", "tpr", "fpr", "accuracy", "precision", "mean_prediction", "mae")
-
-
-def _watched(metric: str) -> bool:
-    """Metrics whose disparities become findings (the rest are in the tables)."""
-    return metric in _DISPARITY_METRICS or metric.startswith("selection_rate[")
-
+_AUTO_PERMUTATION_ROWS = 300  # rows `shap` explains when it falls back to permutation SHAP
+_AUTO_PERMUTATION_BACKGROUND = 50
 
 class _Steps:
     """Progress over the audit's steps (a tqdm bar on stderr unless quiet)."""
@@ -84,15 +80,30 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
             raise ConfigError("No data: set data.path in the config, or pass data= to run_audit().")
         data = read_table(config.data.path)
         hashes["data"] = sha256_file(config.data.path)
-    dataset = build_dataset(data, config.data, seed=config.seed)
-    adapter = _make_model_adapter(config, dataset, model, hashes)
+    text_model = _is_text_model(config, model)
+    model_from_file = model is None and config.model.path is not None
+    if model is None and not text_model and config.model.path is not None:
+        model = load_model(config.model.path)
+        hashes["model"] = sha256_file(config.model.path)
+        if config.model.device not in ("auto", "cpu") and is_torch_module(model):
+            model = model.to(config.model.device)  # a model we loaded ourselves goes where the config asks
+    data_config, inputs_source = _model_inputs(config, model, text_model)
+    dataset = build_dataset(data, data_config, seed=config.seed)
+    _check_reference(config, dataset)
+    adapter = _make_model_adapter(config, dataset, model, hashes, text_model)
 
-    methods = config.explainers.methods or (("layer_integrated_gradients",) if adapter.kind == "text" else ("shap",))
+    skipped: list[Skipped] = []
+    if config.explainers.methods is None:
+        methods = ("layer_integrated_gradients",) if adapter.kind == "text" else ("shap",)
+    else:
+        methods = config.explainers.methods
+        if not methods:
+            skipped.append(Skipped("explainers", "Not run, as requested: explainers.methods = [] (no attributions "
+                                                 "and no explanation-quality checks)."))
     text_audit = adapter.kind == "text" and config.text.counterfactuals
     steps = _Steps(total=2 + len(config.data.sensitive_groupings) + len(methods) + text_audit
                    + config.quality.enabled, quiet=quiet)
     failures: list[Failure] = []
-    skipped: list[Skipped] = []
     try:
         steps.start("predict")
         inputs = dataset.text.to_frame() if adapter.kind == "text" else dataset.features
@@ -158,13 +169,19 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
         "seed": config.seed, "sha256": hashes, "packages": package_versions(), "environment": environment(),
         "device": adapter.device, "timings_s": steps.timings,
         "executor": {"name": executor.name, "workers": executor.workers},
-        "paths": {"data": config.data.path if data_from_file else None,
-                  "model": config.model.path if model is None else None, "config": config_path},
+        "paths": recorded_paths({"data": config.data.path if data_from_file else None,
+                                 "model": config.model.path if model_from_file else None, "config": config_path},
+                                config_path),
         "git_commit": git_commit(Path(config_path).parent if config_path else Path.cwd()),
         **(extra_provenance or {}),
     }
     model_summary = adapter.summary()
     model_summary["task"] = dataset.task
+    model_summary["inputs"] = {"features": list(dataset.features.columns) if adapter.kind != "text" else [],
+                               "source": inputs_source}
+    model_summary["sensitive_inputs"] = {
+        name: (name in dataset.features.columns) if adapter.kind not in ("text", "predictions") else None
+        for name in dataset.sensitive.columns}
     if dataset.task == "regression":
         model_summary["mae"] = float(np.abs(np.asarray(predictions.y_pred, float) - dataset.y_true).mean())
     else:
@@ -172,10 +189,46 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
                                            np.asarray(dataset.y_true).astype(str)).mean())
     if dataset.task == "binary":
         model_summary["positive_rate_predicted"] = float(predictions.y_pred.mean())
+    decisions = _decisions(config, dataset, adapter, attributions, inputs_source)
     return AuditResult(title=config.title, data=dataset.summary(), model=model_summary, fairness=tables,
                        attributions=attributions, findings=findings, failures=failures, skipped=skipped,
                        provenance=provenance, config=config.to_dict(), regulatory=regulatory, text=text,
-                       quality=quality)
+                       quality=quality, decisions=decisions)
+
+
+def _decisions(config: AuditConfig, dataset: Dataset, adapter: ModelAdapter,
+               attributions: list[AttributionSummary], inputs_source: str) -> list[dict[str, Any]]:
+    """Every automatic choice of this audit: what was chosen, on what evidence, and the setting that overrides it."""
+    def decision(choice, value, evidence, override):
+        return {"choice": choice, "value": value, "evidence": evidence, "override": override}
+
+    decisions = []
+    if dataset.task == "binary":
+        decisions += [
+            decision("positive class", dataset.positive_label, dataset.positive_source, "data.positive_label"),
+            decision("favourable outcome", dataset.favourable, dataset.favourable_source, "data.favourable")]
+        if adapter.positive_source:
+            decisions.append(decision("model's positive class", dataset.positive_label, adapter.positive_source,
+                                      "data.positive_label, or a model trained on the audit's label"))
+        if adapter.output_evidence:
+            decisions.append(decision("model output", adapter.score_kind, adapter.output_evidence, "model.output"))
+        if adapter.kind != "predictions":
+            decisions.append(decision(
+                "decision threshold", config.model.threshold,
+                "model.threshold" + (" (the default)" if config.model.threshold == 0.5 else ""), "model.threshold"))
+    decisions.append(decision("model inputs", list(dataset.features.columns) if adapter.kind != "text" else
+                              [config.data.text], inputs_source, "data.features"))
+    if config.explainers.methods is None:
+        decisions.append(decision("explainers", [a.method for a in attributions] or None,
+                                  "the default for this model kind (explainers.methods unset)", "explainers.methods"))
+    for summary in attributions:
+        if summary.meta.get("chosen"):
+            decisions.append(decision(f"shap algorithm ({summary.method})", summary.meta["chosen"],
+                                      summary.meta.get("chosen_because", ""), "explainers.methods"))
+        if summary.meta.get("sample_note"):
+            decisions.append(decision("explained rows", summary.n_examples, summary.meta["sample_note"],
+                                      "explainers.methods / explainers.sample_size"))
+    return decisions
 
 
 def _fairness_table(config: AuditConfig, dataset: Dataset, predictions: Predictions, grouping, metrics):
@@ -186,14 +239,16 @@ def _fairness_table(config: AuditConfig, dataset: Dataset, predictions: Predicti
         return regression_group_metrics(**common)
     if dataset.task == "multiclass":
         return multiclass_group_metrics(**common, classes=dataset.label_values)
-    return group_metrics(**common, metrics=metrics, scores=predictions.scores if predictions.score_kind else None)
+    return group_metrics(**common, metrics=metrics, scores=predictions.scores if predictions.score_kind else None,
+                         favourable=dataset.favourable)
 
 
 def _metrics_for(config: AuditConfig, predictions) -> tuple[str, ...]:
     """The configured metrics, plus ROC AUC (and calibration, for probabilities) when the model has scores."""
     metrics = list(config.fairness.metrics)
     if config.fairness.score_metrics and predictions.scores is not None:
-        extra = ["roc_auc", "ece"] if predictions.score_kind == "probability" else ["roc_auc"]
+        # calibration reads probabilities; on another scale it is listed as undefined, with the reason
+        extra = ["roc_auc", "ece"] if predictions.score_kind in ("probability", "score") else ["roc_auc"]
         metrics += [m for m in extra if m not in metrics]
     return tuple(metrics)
 
@@ -217,20 +272,52 @@ def _regulatory(config, dataset, predictions, tables, failures) -> dict[str, Any
         regulatory["ll144"] = _guarded(failures, "regulatory: NYC LL144", lambda: ll144_audit(
             dataset.sensitive, sex=ll144.get("sex"), race=ll144.get("race"), decisions=predictions.y_pred,
             scores=predictions.scores, mode=ll144.get("mode", "selection"),
-            exclude_under=ll144.get("exclude_under"), flag_below=ll144.get("flag_below")))
+            exclude_under=ll144.get("exclude_under"), flag_below=ll144.get("flag_below"),
+            favourable=dataset.favourable, min_group_size=config.fairness.min_group_size))
     return regulatory
 
 
-def _make_model_adapter(config: AuditConfig, dataset: Dataset, model: Any, hashes: dict) -> ModelAdapter:
-    text_model = config.model.builtin is not None or config.model.kind == "text" or \
-        type(model).__name__ == "TextClassifier"
+def _check_reference(config: AuditConfig, dataset: Dataset) -> None:
+    """A reference group must exist: a misspelt one (sex = "Mle") is refused with the groups there are, before
+    any work, instead of taking its tables down."""
+    for feature, value in (config.fairness.reference or {}).items():
+        values = sorted(dataset.sensitive[feature].unique().tolist(), key=str)
+        if value not in values:
+            raise ConfigError(f"The 'fairness.reference' group {feature}={value!r} does not occur in the data. "
+                              f"Groups of {feature!r}: {', '.join(map(repr, values[:20]))}"
+                              + (" ..." if len(values) > 20 else "") + ".")
+
+
+def _is_text_model(config: AuditConfig, model: Any) -> bool:
+    if config.model.builtin is not None or config.model.kind == "text":
+        return True
+    return any(f"{c.__module__}.{c.__qualname__}" == "explainers._text_model.TextClassifier"
+               for c in type(model).__mro__)
+
+
+def _model_inputs(config: AuditConfig, model: Any, text_model: bool):
+    """The data config with the model's own input columns, and where they came from (recorded)."""
+    import dataclasses
+
+    from audit._models import model_input_columns
+
+    if config.data.features is not None:
+        return config.data, "data.features"
+    if text_model:
+        return config.data, f"the text column {config.data.text!r}"
+    if model is None:
+        return config.data, "no model: nothing is fed to a model"
+    columns, source = model_input_columns(model)
+    if columns is None:
+        return config.data, source
+    roles = {config.data.label, config.data.prediction, config.data.score}
+    return dataclasses.replace(config.data, features=tuple(c for c in columns if c not in roles)), source
+
+
+def _make_model_adapter(config: AuditConfig, dataset: Dataset, model: Any, hashes: dict,
+                        text_model: bool) -> ModelAdapter:
     if text_model:
         return _text_adapter(config, dataset, model, hashes)
-    if model is None and config.model.path is not None:
-        model = load_model(config.model.path)
-        hashes["model"] = sha256_file(config.model.path)
-        if config.model.device not in ("auto", "cpu") and is_torch_module(model):
-            model = model.to(config.model.device)  # a model we loaded ourselves goes where the config asks
     if model is None:
         if dataset.predictions is None:
             raise ModelError("No model and no predictions: set model.path, pass model= to run_audit(), or name "
@@ -416,11 +503,23 @@ def _explain(method: str, config: AuditConfig, dataset: Dataset, adapter: ModelA
     from explainers import get_explainer
 
     settings = config.explainers
+    sample_size, background_size, sample_note = settings.sample_size, settings.background_size, None
+    if method == "shap" and adapter.kind != "text":
+        from explainers._shap_backend import shap_choice
+
+        if shap_choice(adapter)[0] == "shap_permutation" and (sample_size > _AUTO_PERMUTATION_ROWS
+                                                               or background_size > _AUTO_PERMUTATION_BACKGROUND):
+            # permutation SHAP costs rows x evaluations x background model rows: keep the default audit fast
+            sample_size = min(sample_size, _AUTO_PERMUTATION_ROWS)
+            background_size = min(background_size, _AUTO_PERMUTATION_BACKGROUND)
+            sample_note = (f"shap fell back to permutation: explained {sample_size} rows against {background_size} "
+                           "background rows to keep the audit fast; set explainers.methods = [\"shap_permutation\"] "
+                           "to explain explainers.sample_size rows")
     rng = np.random.default_rng(config.seed)
     n = len(dataset)
-    explained = np.sort(rng.choice(n, size=min(settings.sample_size, n), replace=False))
-    background = np.sort(rng.choice(n, size=min(settings.background_size, n), replace=False))
-    explainer = get_explainer(method, background_size=settings.background_size, seed=config.seed)
+    explained = np.sort(rng.choice(n, size=min(sample_size, n), replace=False))
+    background = np.sort(rng.choice(n, size=min(background_size, n), replace=False))
+    explainer = get_explainer(method, background_size=background_size, seed=config.seed)
     if getattr(explainer, "granularity", "feature") != "feature":
         raise CapabilityError(f"{method!r} explains text models; this audit's model takes tabular features. "
                               "Use shap, shap_tree or shap_permutation.")
@@ -429,6 +528,8 @@ def _explain(method: str, config: AuditConfig, dataset: Dataset, adapter: ModelA
     attribution = explain_sharded(explainer, adapter, dataset.features.iloc[explained].reset_index(drop=True),
                                   background=dataset.features.iloc[background].reset_index(drop=True),
                                   row_ids=dataset.row_ids[explained], executor=executor)
+    # the randomisation test explains again against this same background (a new one would confound the two)
+    attribution.meta["background_positions"] = background
     raw[attribution.method if attribution.method not in raw else f"{attribution.method} ({method})"] = attribution
     groups = dataset.sensitive.iloc[explained]
     in_model = [name for name in dataset.sensitive.columns if name in attribution.feature_names]
@@ -443,47 +544,79 @@ def _explain(method: str, config: AuditConfig, dataset: Dataset, adapter: ModelA
         completeness_error_max=None if error is None else float(np.max(error)),
         completeness_error_median=None if error is None else float(np.median(error)),
         # timings vary run to run: they belong to provenance, so that the rest of the result is reproducible
-        meta={k: v for k, v in attribution.meta.items()
-              if isinstance(v, (str, int, float, bool)) and k != "runtime_s"},
+        meta={**{k: v for k, v in attribution.meta.items()
+                 if isinstance(v, (str, int, float, bool)) and k != "runtime_s"},
+              **({"sample_note": sample_note} if sample_note else {})},
     )
 
 
 def _findings(tables: list[FairnessTable], attributions: list[AttributionSummary],
               config: AuditConfig) -> list[Finding]:
     findings = []
-    threshold = config.fairness.ratio_threshold
     for table in tables:
         for metric, disparity in table.disparities_reliable.items():
-            if not _watched(metric) or disparity.ratio is None or disparity.ratio >= threshold:
-                continue
-            worst, best = table.group(disparity.worst_group), table.group(disparity.best_group)
-            test = disparity.to_best.get(worst.name, {})
-            p_value = test.get("p_value_holm")
-            interval = disparity.ratio_ci
-            certainty = ""
-            if interval is not None:
-                certainty += f", {config.fairness.ci_level:.0%} CI [{interval[0]:.2f}, {interval[1]:.2f}]"
-            if p_value is not None:
-                certainty += f", Holm-adjusted p = {p_value:.2g}"
-            significant = p_value is None or p_value < config.fairness.alpha
-            findings.append(Finding(
-                kind="disparity", severity="warning" if significant else "info",
-                message=(f"{metric} by {table.name}: {worst.name} has {worst.values[metric]:.3f} against "
-                         f"{best.values[metric]:.3f} for {best.name}, a ratio of {disparity.ratio:.2f}{certainty} "
-                         f"(below {threshold:g}; groups whose {metric} rests on {table.min_group_size}+ rows)"
-                         + ("." if significant else "; not statistically significant.")),
-                evidence={"table": table.name, "metric": metric, "ratio": disparity.ratio,
-                          "ratio_ci": interval, "p_value_holm": p_value, "difference": disparity.difference,
-                          "worst_group": worst.name, "best_group": best.name, "worst_n": worst.n,
-                          "best_n": best.n}))
+            worst = disparity.worst_to_benchmark
+            if worst is not None:
+                finding = _comparison_finding(table, metric, worst, disparity.to_best[worst], "benchmark",
+                                              f"the best of the groups with {table.min_group_size}+ rows for it",
+                                              config)
+                if finding is not None:
+                    findings.append(finding)
+            if disparity.to_reference:
+                below = [(entry["ratio"], name) for name, entry in disparity.to_reference.items()
+                         if entry["ratio"] is not None and not entry.get("reference")]
+                if below:
+                    _, name = min(below)
+                    finding = _comparison_finding(table, metric, name, disparity.to_reference[name], "reference",
+                                                  "set in fairness.reference", config)
+                    if finding is not None:
+                        findings.append(finding)
         small_groups = [g.name for g in table.groups if g.small]
         if small_groups:
             findings.append(Finding(
                 kind="small_group", severity="info",
                 message=(f"{len(small_groups)} group(s) of {table.name} have fewer than {table.min_group_size} rows; "
-                         f"their metrics are uncertain: {', '.join(small_groups[:8])}"
-                         f"{' ...' if len(small_groups) > 8 else ''}."),
+                         f"their metrics are uncertain and they are never used as a benchmark: "
+                         f"{', '.join(small_groups[:8])}{' ...' if len(small_groups) > 8 else ''}."),
                 evidence={"table": table.name, "groups": small_groups}))
+    return findings + _attribution_findings(attributions)
+
+
+def _comparison_finding(table: FairnessTable, metric: str, name: str, entry: dict[str, Any], comparison: str,
+                        why: str, config: AuditConfig) -> Finding | None:
+    """A finding for one group compared with the benchmark or the reference, when its ratio falls below the
+    threshold. The p-value and the intervals are those of exactly this pair."""
+    threshold = config.fairness.ratio_threshold
+    ratio = entry.get("ratio")
+    if ratio is None or ratio >= threshold:
+        return None
+    group, other = table.group(name), table.group(entry["compared_with"])
+    p_value, interval = entry.get("p_value_holm"), entry.get("ratio_ci")
+    certainty = ""
+    if interval is not None:
+        certainty += f", {config.fairness.ci_level:.0%} CI [{interval[0]:.2f}, {interval[1]:.2f}]"
+    if p_value is not None:
+        certainty += f", Holm-adjusted p = {p_value:.2g} ({name} vs {other.name}, {entry.get('test')})"
+        significant = p_value < config.fairness.alpha
+    else:  # no test for this metric: rely on the interval of the ratio
+        significant = interval is not None and interval[1] < 1
+    role = "the benchmark" if comparison == "benchmark" else "the reference"
+    return Finding(
+        kind="disparity", severity="warning" if significant else "info",
+        message=(f"{metric} by {table.name}: {name} has {group.values[metric]:.3f} against "
+                 f"{other.values[metric]:.3f} for {other.name} ({role}: {why}), a ratio of {ratio:.2f}{certainty}; "
+                 f"below {threshold:g}" + ("." if significant else ", but not statistically significant.")),
+        evidence={"table": table.name, "metric": metric, "comparison": comparison, "group": name,
+                  "compared_with": other.name, "ratio": ratio, "ratio_ci": interval,
+                  "difference": entry.get("difference"), "difference_ci": entry.get("difference_ci"),
+                  "p_value": entry.get("p_value"), "p_value_holm": p_value, "test": entry.get("test"),
+                  "group_n": group.n, "compared_n": other.n,
+                  # schema 1.x names
+                  "worst_group": name, "best_group": other.name, "worst_n": group.n, "best_n": other.n})
+
+
+def _attribution_findings(attributions: list[AttributionSummary]) -> list[Finding]:
+    findings = []
     for summary in attributions:
         if summary.reliance_on_sensitive is not None and summary.reliance_on_sensitive >= 0.05:
             findings.append(Finding(

@@ -17,6 +17,7 @@ import pandas as pd
 
 from audit._errors import DataError
 from audit._fairness import FairnessTable, _as_counts, assemble_table
+from audit._labels import positive_mask
 from audit._metrics import METRICS
 
 __all__ = ["partition_statistics", "combine_statistics", "tables_from_statistics", "fairness_from_file",
@@ -32,13 +33,15 @@ def _binary(series: pd.Series, positive: Any) -> np.ndarray:
         if values.isna().any() or not values.isin((0, 1)).all():
             raise DataError(f"Column {series.name!r} must hold 0/1 values, or name its positive value.")
         return values.to_numpy().astype(np.int64)
-    return (series.astype(str) == str(positive)).to_numpy().astype(np.int64)
+    return positive_mask(series, positive).astype(np.int64)
 
 
 def partition_statistics(frame: pd.DataFrame, *, label: str, positive_label: Any, prediction: str,
                          score: str | None, groupings: list[tuple[str, ...]], n_boot: int, seed: int,
-                         index: int) -> dict[tuple[str, ...], dict[str, Any]]:
-    """Sufficient statistics of one partition, per breakdown: {group key: arrays}."""
+                         index: int, score_range: tuple[float, float] = (0.0, 1.0),
+                         ) -> dict[tuple[str, ...], dict[str, Any]]:
+    """Sufficient statistics of one partition, per breakdown: {group key: arrays}. ROC AUC histograms bin the
+    scores on ``score_range`` (the file's own range), so scores on any scale rank as they do in memory."""
     y_true = _binary(frame[label], positive_label)
     y_pred = _binary(frame[prediction], None if frame[prediction].dropna().isin((0, 1)).all() else positive_label)
     scores = None if score is None else frame[score].to_numpy(float)
@@ -54,7 +57,9 @@ def partition_statistics(frame: pd.DataFrame, *, label: str, positive_label: Any
         if n_boot:
             stats["boot"] = rng.poisson(cells[None, :, :], size=(n_boot, k, 4)).astype(float)
         if scores is not None:
-            bins = np.clip((scores * AUC_BINS).astype(np.int64), 0, AUC_BINS - 1)
+            low, high = score_range
+            scaled = (scores - low) / (high - low) if high > low else np.zeros_like(scores)
+            bins = np.clip((scaled * AUC_BINS).astype(np.int64), 0, AUC_BINS - 1)
             stats["hist"] = np.bincount((codes * 2 + y_true) * AUC_BINS + bins,
                                         minlength=k * 2 * AUC_BINS).reshape(k, 2, AUC_BINS).astype(float)
             ece_bins = np.clip((scores * _ECE_BINS).astype(np.int64), 0, _ECE_BINS - 1)
@@ -104,8 +109,16 @@ def _auc_from_histograms(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def tables_from_statistics(combined, *, metrics: tuple[str, ...], min_group_size: int, ci_level: float,
-                           n_boot: int, seed: int) -> list[FairnessTable]:
+                           n_boot: int, seed: int, reference: dict[str, str] | None = None,
+                           score_range: tuple[float, float] = (0.0, 1.0)) -> list[FairnessTable]:
+    """Tables from summed statistics, built exactly as the in-memory engine builds them: the same reference
+    comparisons, and calibration undefined (with the reason) for scores outside [0, 1]."""
     tables = []
+    _check_reference(combined, reference)
+    calibration_reason = None
+    if score_range[0] < 0 or score_range[1] > 1:
+        calibration_reason = (f"calibration needs probabilities in [0, 1]; the scores range over "
+                              f"[{score_range[0]:.3g}, {score_range[1]:.3g}]")
     for grouping, stats in combined.items():
         specs = [METRICS.get(name) for name in metrics]
         counts = _as_counts(stats["cells"])
@@ -122,12 +135,16 @@ def tables_from_statistics(combined, *, metrics: tuple[str, ...], min_group_size
                     values, bound = _auc_from_histograms(stats["hist"])
                     overall, overall_bound = _auc_from_histograms(stats["hist"].sum(0, keepdims=True))
                     tolerance = float(np.nanmax(np.r_[bound, overall_bound]))
+                elif calibration_reason is not None:
+                    values, overall = np.full(len(stats["keys"]), np.nan), np.array([np.nan])
                 else:
                     calibration = stats["calibration"]
                     values, overall = _calibration(metric.name, calibration), _calibration(
                         metric.name, calibration.sum(0, keepdims=True))
                 computed[metric.name] = {"values": values, "support": counts["n"], "overall": overall,
                                          "boot": None, "boot_overall": None}
+                if metric.name != "roc_auc" and calibration_reason is not None:
+                    computed[metric.name]["undefined"] = calibration_reason
                 continue
             values, support = metric.compute(counts)
             overall, _ = metric.compute(overall_counts)
@@ -145,9 +162,24 @@ def tables_from_statistics(combined, *, metrics: tuple[str, ...], min_group_size
             bootstrap["roc_auc_binning_bound"] = tolerance
         tables.append(assemble_table(
             columns=list(grouping), keys=stats["keys"], specs=specs, computed=computed,
-            group_n=counts["n"].astype(int), min_group_size=min_group_size, reference=None, ci_level=ci_level,
+            group_n=counts["n"].astype(int), min_group_size=min_group_size, ci_level=ci_level,
+            reference=(", ".join(f"{c}={reference[c]}" for c in grouping)
+                       if reference and all(c in reference for c in grouping) else None),
             unweighted=counts, bootstrap=bootstrap, weighted=False))
     return tables
+
+
+def _check_reference(combined, reference: dict[str, str] | None) -> None:
+    """A reference group must exist: refuse a misspelt one with the groups there are, before any table."""
+    from audit._errors import ConfigError
+
+    for feature, value in (reference or {}).items():
+        for grouping, stats in combined.items():
+            if grouping == (feature,):
+                values = sorted({key[0] for key in stats["keys"]})
+                if value not in values:
+                    raise ConfigError(f"The 'fairness.reference' group {feature}={value!r} does not occur in the data. "
+                                      f"Groups of {feature!r}: {', '.join(map(repr, values[:20]))}.")
 
 
 def _calibration(name: str, calibration: np.ndarray) -> np.ndarray:
@@ -176,7 +208,8 @@ def fairness_from_file(path: str | Path, *, label: str, prediction: str, sensiti
                        intersections: bool = True, groupings: list[tuple[str, ...]] | None = None,
                        metrics: tuple[str, ...] | None = None, n_boot: int = 1000,
                        ci_level: float = 0.95, seed: int = 0, min_group_size: int = 30, executor=None,
-                       partition_rows: int = 1_000_000) -> list[FairnessTable]:
+                       partition_rows: int = 1_000_000, reference: dict[str, str] | None = None,
+                       ) -> list[FairnessTable]:
     """Fairness tables for a Parquet/CSV file of any size: decisions (and scores) are columns of the file.
 
     With a Dask ``executor`` the partitions are read and reduced on the workers (dask.dataframe); without,
@@ -189,8 +222,9 @@ def fairness_from_file(path: str | Path, *, label: str, prediction: str, sensiti
         groupings = [(c,) for c in sensitive] + ([tuple(sensitive)] if intersections and len(sensitive) > 1 else [])
     groupings = [tuple(g) for g in groupings]
     columns = list(dict.fromkeys([label, prediction, *sensitive] + ([score] if score else [])))
+    score_range = _score_range(path, score, partition_rows) if score else (0.0, 1.0)
     options = dict(label=label, positive_label=positive_label, prediction=prediction, score=score,
-                   groupings=groupings, n_boot=n_boot, seed=seed)
+                   groupings=groupings, n_boot=n_boot, seed=seed, score_range=score_range)
     if executor is not None and getattr(executor, "name", "") == "dask":
         parts = _dask_statistics(path, columns, options, executor, partition_rows)
     else:
@@ -199,7 +233,21 @@ def fairness_from_file(path: str | Path, *, label: str, prediction: str, sensiti
     if not parts:
         raise DataError(f"The file {str(path)!r} has no rows.")
     return tables_from_statistics(combine_statistics(parts), metrics=metrics, min_group_size=min_group_size,
-                                  ci_level=ci_level, n_boot=n_boot, seed=seed)
+                                  ci_level=ci_level, n_boot=n_boot, seed=seed, reference=reference,
+                                  score_range=score_range)
+
+
+def _score_range(path, score: str, partition_rows: int) -> tuple[float, float]:
+    """The smallest and largest score in the file (one streamed pass over that column), refusing non-numbers."""
+    low, high = np.inf, -np.inf
+    for frame in iter_partitions(path, [score], rows=partition_rows):
+        values = pd.to_numeric(frame[score], errors="coerce").to_numpy(float)
+        if not np.all(np.isfinite(values)):
+            raise DataError(f"The score column {score!r} has missing or non-numeric values. Scores must be numbers "
+                            "for every row.")
+        if len(values):
+            low, high = min(low, float(values.min())), max(high, float(values.max()))
+    return (low, high) if np.isfinite(low) else (0.0, 1.0)
 
 
 def _dask_statistics(path, columns, options, executor, partition_rows) -> list[dict]:
@@ -223,7 +271,8 @@ def run_partitioned(config, *, executor, quiet: bool = True, config_path: str | 
     size; fairness tables, four-fifths tables and findings come from per-partition statistics, on the executor."""
     import time
 
-    from audit._provenance import environment, git_commit, now_iso, package_versions, sha256_file, sha256_text
+    from audit._provenance import (environment, git_commit, now_iso, package_versions, recorded_paths, sha256_file,
+                                   sha256_text)
     from audit._regulatory import four_fifths
     from audit._result import AuditResult, Skipped
     from audit._runner import _findings
@@ -232,6 +281,11 @@ def run_partitioned(config, *, executor, quiet: bool = True, config_path: str | 
     data = config.data
     if not Path(data.path).exists():
         raise DataError(f"The data file {data.path!r} does not exist. Check data.path.")
+    if data.favourable is not None and data.favourable not in ("positive", data.positive_label):
+        from audit._errors import ConfigError
+
+        raise ConfigError("data.favourable naming the negative outcome is not supported with data.engine = "
+                          "\"partitions\" in this version; use engine = \"memory\" for this audit.")
     hashes = {"config": sha256_file(config_path) if config_path else sha256_text(repr(config.to_dict())),
               "data": sha256_file(data.path)}
     metrics = tuple(config.fairness.metrics) + (("roc_auc", "ece") if data.score and config.fairness.score_metrics
@@ -240,7 +294,7 @@ def run_partitioned(config, *, executor, quiet: bool = True, config_path: str | 
         data.path, label=data.label, prediction=data.prediction, score=data.score, sensitive=data.sensitive,
         positive_label=data.positive_label, groupings=list(data.sensitive_groupings), metrics=metrics,
         n_boot=config.fairness.n_boot, ci_level=config.fairness.ci_level, seed=config.seed,
-        min_group_size=config.fairness.min_group_size, executor=executor)
+        min_group_size=config.fairness.min_group_size, executor=executor, reference=config.fairness.reference)
     singles = [t for t in tables if len(t.sensitive_features) == 1]
     n_rows = int(sum(g.n for g in singles[0].groups))
     summary = {"n_rows": n_rows, "label": data.label, "positive_label": data.positive_label, "task": "binary",
@@ -260,7 +314,7 @@ def run_partitioned(config, *, executor, quiet: bool = True, config_path: str | 
                   "seed": config.seed, "sha256": hashes, "packages": package_versions(), "environment": environment(),
                   "device": "cpu", "timings_s": {"fairness (partitions)": round(time.perf_counter() - clock, 4)},
                   "executor": {"name": executor.name, "workers": executor.workers},
-                  "paths": {"data": data.path, "model": None, "config": config_path},
+                  "paths": recorded_paths({"data": data.path, "model": None, "config": config_path}, config_path),
                   "git_commit": git_commit(Path(config_path).parent if config_path else Path.cwd()),
                   **(extra_provenance or {})}
     overall = singles[0].overall

@@ -7,7 +7,8 @@ import math
 
 import numpy as np
 
-__all__ = ["compare_proportions", "holm", "percentile_interval"]
+__all__ = ["compare_proportions", "holm", "percentile_interval", "proportion_interval", "difference_interval",
+           "ratio_interval", "effective_counts"]
 
 
 def compare_proportions(x1: float, n1: float, x2: float, n2: float, *, min_expected: float = 5.0):
@@ -77,3 +78,71 @@ def interval_or_none(samples: np.ndarray, level: float) -> list[float] | None:
     """The percentile interval of one statistic's bootstrap samples as [low, high], or None if undefined."""
     low, high, share = percentile_interval(np.asarray(samples, float)[:, None], level)
     return None if share[0] == 0 else [float(low[0]), float(high[0])]
+
+
+# --- intervals for proportions and their comparisons ---------------------------------------------------
+# Group rates are proportions, and the percentile bootstrap collapses on small or extreme counts (5 of 5
+# positives gave [1.0, 1.0]). Rates therefore get Clopper-Pearson intervals, whose coverage never falls
+# below the nominal level; differences and ratios of two rates get MOVER intervals (Newcombe 1998;
+# Donner & Zou 2012) built from those same limits. `python -m benchmarks.coverage` measures their coverage.
+
+def proportion_interval(successes, trials, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Clopper-Pearson ("exact") interval of successes / trials, elementwise; NaN where trials is 0.
+
+    Non-integer counts (weighted data, as effective counts) are accepted: the beta quantiles are continuous.
+    """
+    from scipy.stats import beta
+
+    x = np.asarray(successes, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    alpha = 1 - level
+    with np.errstate(all="ignore"):
+        low = np.where(x <= 0, 0.0, beta.ppf(alpha / 2, np.maximum(x, 1e-12), np.maximum(n - x + 1, 1e-12)))
+        high = np.where(x >= n, 1.0, beta.ppf(1 - alpha / 2, x + 1, np.maximum(n - x, 1e-12)))
+    empty = ~(n > 0)
+    return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
+
+
+def difference_interval(x1, n1, x2, n2, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """MOVER-D interval of p1 - p2 from the Clopper-Pearson limits of each rate (Newcombe's construction)."""
+    p1, p2 = _rate(x1, n1), _rate(x2, n2)
+    l1, u1 = proportion_interval(x1, n1, level)
+    l2, u2 = proportion_interval(x2, n2, level)
+    d = p1 - p2
+    return d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+
+
+def ratio_interval(x1, n1, x2, n2, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """MOVER-R interval of p1 / p2 (Donner & Zou 2012) from the Clopper-Pearson limits of each rate.
+
+    The upper limit is +inf when p2's lower limit is 0 (the data cannot bound the ratio from above).
+    """
+    p1, p2 = _rate(x1, n1), _rate(x2, n2)
+    l1, u1 = proportion_interval(x1, n1, level)
+    l2, u2 = proportion_interval(x2, n2, level)
+    with np.errstate(all="ignore"):
+        low_den = u2 * (2 * p2 - u2)
+        high_den = l2 * (2 * p2 - l2)
+        low = (p1 * p2 - np.sqrt(np.maximum((p1 * p2) ** 2 - l1 * u2 * (2 * p1 - l1) * (2 * p2 - u2), 0))) / low_den
+        high = (p1 * p2 + np.sqrt(np.maximum((p1 * p2) ** 2 - u1 * l2 * (2 * p1 - u1) * (2 * p2 - l2), 0))) / high_den
+    low = np.where(np.asarray(x1, float) <= 0, 0.0, np.where(low_den > 0, np.maximum(low, 0.0), 0.0))
+    high = np.where(high_den > 0, high, np.inf)
+    undefined = ~((np.asarray(n1, float) > 0) & (np.asarray(n2, float) > 0))
+    return np.where(undefined, np.nan, low), np.where(undefined, np.nan, high)
+
+
+def effective_counts(weighted_successes, weight_sum, weight_square_sum) -> tuple[np.ndarray, np.ndarray]:
+    """Kish effective sample size n_eff = (sum w)^2 / sum w^2, with the weighted rate kept: the counts that
+    a proportion interval of weighted data rests on."""
+    total = np.asarray(weight_sum, float)
+    squares = np.asarray(weight_square_sum, float)
+    with np.errstate(all="ignore"):
+        n_eff = np.where(squares > 0, total ** 2 / squares, 0.0)
+        rate = np.where(total > 0, np.asarray(weighted_successes, float) / total, 0.0)
+    return rate * n_eff, n_eff
+
+
+def _rate(x, n) -> np.ndarray:
+    x, n = np.asarray(x, float), np.asarray(n, float)
+    with np.errstate(all="ignore"):
+        return np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)

@@ -1,5 +1,5 @@
-"""The ``audit`` command line. Exit codes: 0 ok, 1 policy violated or record changed (check, verify),
-2 bad input or config, 3 unexpected failure."""
+"""The ``audit`` command line. Exit codes: 0 ok, 1 the result does not stand (a policy violated or a step
+failed: check; a step failed: run; a file changed: verify), 2 bad input or config, 3 unexpected failure."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ EXIT_OK, EXIT_POLICY, EXIT_BAD_INPUT, EXIT_CRASH = 0, 1, 2, 3
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="audit", description="Audit machine-learning models for fairness and explainability.",
-        epilog="Exit codes: 0 ok, 1 policy violated (check) or files changed (verify), 2 bad input or config, "
-               "3 unexpected failure.")
+        epilog="Exit codes: 0 ok, 1 policy violated or a step failed (check), a step failed (run; the outputs "
+               "are written and show it) or files changed (verify), 2 bad input or config, 3 unexpected failure.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="train a model on UCI Adult and audit it (bundled data, offline)",
@@ -90,18 +90,23 @@ def _print_summary(result, paths: dict, elapsed: float) -> None:
     for table in result.fairness:
         print(f"  groups by {table.name}: {len(table.groups)}"
               + (f" ({sum(g.small for g in table.groups)} small)" if any(g.small for g in table.groups) else ""))
-    disparities = sorted(((d.ratio, t.name, m, d) for t in result.fairness
-                          for m, d in t.disparities_reliable.items()
-                          if d.ratio is not None), key=lambda x: x[0])[:3]
+    disparities = sorted(((d.to_best[d.worst_to_benchmark]["ratio"], t.name, m, d, d.worst_to_benchmark)
+                          for t in result.fairness for m, d in t.disparities_reliable.items()
+                          if d.worst_to_benchmark and d.to_best[d.worst_to_benchmark].get("ratio") is not None),
+                         key=lambda x: x[0])[:3]
     if disparities:
-        print("  largest disparities (ratio min/max; groups with enough rows for the metric):")
-        for ratio, table, metric, d in disparities:
-            interval = f" [{d.ratio_ci[0]:.2f}, {d.ratio_ci[1]:.2f}]" if d.ratio_ci else ""
-            print(f"    {metric:<15} by {table:<12} {ratio:.2f}{interval}  ({d.worst_group} vs {d.best_group})")
+        print("  largest disparities (ratio to the benchmark group; groups with enough rows for the metric):")
+        for ratio, table, metric, d, name in disparities:
+            entry = d.to_best[name]
+            interval = f" [{entry['ratio_ci'][0]:.2f}, {entry['ratio_ci'][1]:.2f}]" if entry.get("ratio_ci") else ""
+            print(f"    {metric:<15} by {table:<12} {ratio:.2f}{interval}  ({name} vs {d.benchmark_group})")
     for entry in result.regulatory.get("four_fifths", []):
-        if entry.get("flagged_groups"):
-            print(f"  four-fifths rule by {entry['table']}: below 0.8 for {'; '.join(entry['flagged_groups'][:4])}"
-                  + (" ..." if len(entry["flagged_groups"]) > 4 else ""))
+        flagged, small = entry.get("flagged_groups") or [], entry.get("flagged_small_groups") or []
+        if flagged or small:
+            shown = flagged[:4] + [f"{g} (small)" for g in small[:max(0, 4 - len(flagged))]]
+            print(f"  four-fifths rule by {entry['table']}: below {entry.get('threshold', 0.8):g} of "
+                  f"{entry.get('benchmark_group') or entry.get('most_selected_group')} for {'; '.join(shown)}"
+                  + (" ..." if len(flagged) + len(small) > len(shown) else ""))
     for summary in result.attributions:
         top = ", ".join(f"{n} ({v:.3f})" for n, v in summary.top_features(5))
         print(f"  top features ({summary.method}, mean |attribution|): {top}")
@@ -144,7 +149,7 @@ def _demo(args) -> int:
     result = _with_bundled_data_hash(result)
     paths = write_outputs(result, args.out, formats=config.output.formats)
     _print_summary(result, paths, time.perf_counter() - started)
-    return EXIT_OK
+    return _exit_for_failures(result)
 
 
 def _text_demo(args, started: float) -> int:
@@ -168,7 +173,7 @@ def _text_demo(args, started: float) -> int:
     result = _with_bundled_data_hash(result, ("tweets", "tweets.csv.gz"))
     paths = write_outputs(result, out, formats=config.output.formats)
     _print_summary(result, paths, time.perf_counter() - started)
-    return EXIT_OK
+    return _exit_for_failures(result)
 
 
 def _with_bundled_data_hash(result, file: tuple[str, str] = ("adult", "adult.test.gz")):
@@ -205,7 +210,16 @@ def _run(args) -> int:
         result = run_audit(config, quiet=args.quiet, config_path=str(args.config), executor=executor)
     paths = write_outputs(result, args.out or config.output.dir, formats=config.output.formats)
     _print_summary(result, paths, time.perf_counter() - started)
-    return EXIT_OK
+    return _exit_for_failures(result)
+
+
+def _exit_for_failures(result) -> int:
+    """A crash never looks like a pass: a failed step makes the command exit 1 once the outputs are written."""
+    if not result.failures:
+        return EXIT_OK
+    print(f"audit: {len(result.failures)} step(s) failed ({', '.join(f.step for f in result.failures)}); the "
+          f"outputs are written and show them. Exit {EXIT_POLICY}.", file=sys.stderr)
+    return EXIT_POLICY
 
 
 def _report(args) -> int:
@@ -285,7 +299,7 @@ def _print_gate(gate) -> None:
 
 
 def _verify(args) -> int:
-    from audit._provenance import sha256_file
+    from audit._provenance import resolve_recorded_path, sha256_file
     from audit._result import AuditResult
 
     result = AuditResult.load(args.result)
@@ -294,7 +308,7 @@ def _verify(args) -> int:
     given = {"data": args.data, "model": args.model, "config": args.config}
     checked, mismatched = 0, 0
     for name in ("data", "model", "config"):
-        path = given[name] or paths.get(name)
+        path = given[name] or (str(resolve_recorded_path(paths[name], paths)) if paths.get(name) else None)
         if path is None:
             print(f"{name:<7} not checked: no file given or recorded")
             continue

@@ -31,9 +31,36 @@ for _name in ("integrated_gradients", "saliency", "input_x_gradient", "deeplift"
     EXPLAINERS.register(_name, f"explainers._captum_tabular:{_name}")
 
 
+# Settings every caller may pass; a method that has no use for one ignores it (a text method has no background).
+COMMON_SETTINGS = ("background_size", "seed", "target")
+
+
 def get_explainer(name: str, **settings):
-    """Instantiate the explainer registered as ``name`` with ``settings``."""
-    return EXPLAINERS.get(name)(**settings)
+    """Instantiate the explainer registered as ``name`` with ``settings``.
+
+    A setting the method does not know is refused with the closest known name (``n_step=8`` never passes
+    silently); :data:`COMMON_SETTINGS` are passed only to methods that take them.
+    """
+    import difflib
+    import inspect
+
+    from audit._errors import ConfigError
+
+    cls = EXPLAINERS.get(name)
+    known = set(getattr(cls, "settings_allowed", ()))
+    parameters = inspect.signature(cls.__init__).parameters
+    takes = {p for p, spec in parameters.items() if spec.kind is spec.KEYWORD_ONLY}
+    unknown = sorted(k for k in settings if k not in known and k not in takes and k not in COMMON_SETTINGS)
+    if unknown:
+        choices = sorted((known | takes) - {"self"})
+        close = difflib.get_close_matches(unknown[0], choices, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"Unknown setting {unknown[0]!r} for the {name!r} explainer.{hint} Known settings: "
+                          f"{', '.join(choices) or '(none)'}.")
+    accepts_any = any(spec.kind is spec.VAR_KEYWORD for spec in parameters.values())
+    passed = {k: v for k, v in settings.items()
+              if k in takes or k in known or (accepts_any and k not in COMMON_SETTINGS)}
+    return cls(**passed)
 
 
 def __getattr__(name: str):  # TextClassifier imports nothing heavy itself, but keep the package light

@@ -13,7 +13,15 @@ from explainers._types import Attribution
 if TYPE_CHECKING:
     from audit._models import ModelAdapter
 
-__all__ = ["Explainer"]
+__all__ = ["Explainer", "row_seed"]
+
+
+def row_seed(seed: int, row_id) -> int:
+    """A random seed for one row, derived from (seed, row id): sampling explainers draw each row's samples from
+    its own stream, so their values do not depend on how rows are split over workers or shards."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([int(seed), int(row_id)]).generate_state(1)[0])
 
 
 class Explainer(ABC):
@@ -26,8 +34,15 @@ class Explainer(ABC):
     name: str = "explainer"
     granularity: str = "feature"  # "feature": tabular rows; "token": texts (explain_texts)
     requires: frozenset[str] = frozenset()
+    settings_allowed: frozenset[str] = frozenset()  # method-specific settings (get_explainer refuses others)
 
     def __init__(self, *, background_size: int = 100, seed: int = 0, **settings: Any) -> None:
+        unknown = sorted(set(settings) - set(self.settings_allowed))
+        if unknown:
+            from audit._errors import ConfigError
+
+            raise ConfigError(f"Unknown setting {unknown[0]!r} for the {self.name!r} explainer. Known settings: "
+                              f"{', '.join(sorted(self.settings_allowed)) or '(none)'}.")
         self.background_size = background_size
         self.seed = seed
         self.settings = settings

@@ -28,6 +28,10 @@ METHODS = {
     "feature_ablation": ("FeatureAblation", {}, False),
     "occlusion": ("Occlusion", {"sliding_window_shapes": (1,)}, False),
 }
+# the attribute() settings each method takes besides its defaults (captum's documented keyword arguments)
+_EXTRA_SETTINGS = {"integrated_gradients": ("method", "internal_batch_size"), "deeplift": ("multiply_by_inputs",),
+                   "feature_ablation": ("perturbations_per_eval",),
+                   "occlusion": ("strides", "perturbations_per_eval")}
 _USES_BASELINE = {"integrated_gradients", "deeplift", "gradient_shap", "feature_ablation", "occlusion"}
 
 
@@ -54,6 +58,7 @@ class CaptumTabular(Explainer):
 
     def __init__(self, *, background_size: int = 100, seed: int = 0, batch_size: int = 1024,
                  output: str = "probability", **settings) -> None:
+        self.settings_allowed = frozenset(METHODS[self.method][1]) | frozenset(_EXTRA_SETTINGS.get(self.method, ()))
         super().__init__(background_size=background_size, seed=seed, **settings)
         if output not in ("probability", "logit"):
             raise DataError(f"The 'output' parameter must be 'probability' or 'logit'. Got {output!r} instead.")
@@ -134,7 +139,8 @@ def _probability_module(model, output_space: str):
 
 
 def _make(name: str) -> type:
-    return type(f"Captum_{name}", (CaptumTabular,), {"method": name, "name": name})
+    allowed = frozenset(METHODS[name][1]) | frozenset(_EXTRA_SETTINGS.get(name, ()))
+    return type(f"Captum_{name}", (CaptumTabular,), {"method": name, "name": name, "settings_allowed": allowed})
 
 
 for _name in METHODS:

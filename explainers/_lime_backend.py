@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import DataError
-from explainers._base import Explainer
+from explainers._base import Explainer, row_seed
 from explainers._types import Attribution, pad_rows
 
 __all__ = ["LimeTabular", "LimeText"]
@@ -23,6 +23,7 @@ class LimeTabular(Explainer):
 
     name = "lime_tabular"
     requires = frozenset({"scores"})
+    settings_allowed = frozenset({"num_samples"})
 
     def explain(self, adapter, rows, *, background, row_ids):
         from lime.lime_tabular import LimeTabularExplainer
@@ -30,7 +31,8 @@ class LimeTabular(Explainer):
         self.check(adapter)
         started = time.perf_counter()
         columns = list(rows.columns)
-        both = pd.concat([rows, background], ignore_index=True)
+        # background first: the codes LIME samples from then do not depend on which rows a shard holds
+        both = pd.concat([background, rows], ignore_index=True)
         categorical = [j for j, c in enumerate(columns) if not pd.api.types.is_numeric_dtype(both[c])]
         categories = {j: pd.unique(both[columns[j]].to_numpy()) for j in categorical}
         numeric = [c for j, c in enumerate(columns) if j not in categorical]
@@ -63,6 +65,11 @@ class LimeTabular(Explainer):
         values = np.zeros((len(rows), len(columns)))
         intercepts, fits = np.zeros(len(rows)), []
         for i, row in enumerate(encoded):
+            # one random stream per (seed, row id): the same values on any number of workers or shards
+            stream = np.random.RandomState(row_seed(self.seed, row_ids[i]))
+            explainer.random_state = stream
+            if getattr(explainer, "discretizer", None) is not None:
+                explainer.discretizer.random_state = stream
             explanation = explainer.explain_instance(row, predict, labels=(1,), num_features=len(columns),
                                                      num_samples=int(self.settings.get("num_samples", 1000)))
             for j, weight in explanation.as_map()[1]:
@@ -87,7 +94,7 @@ class LimeText:
     granularity = "token"
     requires = frozenset({"tokens"})
 
-    def __init__(self, *, num_samples: int = 500, target: int | None = None, seed: int = 0, **_) -> None:
+    def __init__(self, *, num_samples: int = 500, target: int | None = None, seed: int = 0) -> None:
         self.num_samples, self.target, self.seed = num_samples, target, seed
 
     def explain_texts(self, classifier, texts) -> Attribution:

@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import CapabilityError
-from explainers._base import Explainer
-from explainers._tabular import TabularCodec, input_column_map, split_pipeline
+from explainers._base import Explainer, row_seed
+from explainers._tabular import TabularCodec, dense, input_column_map, split_pipeline
 from explainers._types import Attribution, pad_rows
 
 if TYPE_CHECKING:
     from audit._models import ModelAdapter
 
-__all__ = ["ShapAutoExplainer", "ShapLinearExplainer", "ShapPermutationExplainer", "ShapPartitionText",
+__all__ = ["ShapAutoExplainer", "ShapLinearExplainer", "shap_choice", "ShapPermutationExplainer", "ShapPartitionText",
            "ShapTreeExplainer"]
 
 # Final estimators whose trees shap's TreeExplainer reads exactly (by type name: no imports needed).
@@ -67,7 +67,7 @@ class ShapTreeExplainer(Explainer):
         started = time.perf_counter()
         if preprocess is not None:
             owners = input_column_map(preprocess, pd.concat([rows, background], ignore_index=True))
-            transformed = np.asarray(preprocess.transform(rows), dtype=float)
+            transformed = dense(preprocess.transform(rows))
         else:
             owners = list(rows.columns)
             transformed = rows.to_numpy(dtype=float)
@@ -105,22 +105,27 @@ class ShapLinearExplainer(Explainer):
     name = "shap_linear"
     requires = frozenset({"scores"})
 
-    def explain(self, adapter, rows, *, background, row_ids):
-        import shap
-
-        self.check(adapter)
+    def parts(self, adapter: ModelAdapter):
         if adapter.kind != "sklearn":
             raise CapabilityError(f"shap_linear explains scikit-learn linear models; this is a {adapter.kind} model.")
         preprocess, estimator = split_pipeline(adapter.model)
         coef = getattr(estimator, "coef_", None)
-        if coef is None or np.ndim(coef) != 2 or np.shape(coef)[0] != 1:
+        if coef is None or np.ndim(coef) != 2 or np.shape(coef)[0] != 1 or not callable(
+                getattr(estimator, "decision_function", None)):
             raise CapabilityError(f"shap_linear needs a binary linear classifier (coef_ of shape (1, d)); the final "
                                   f"estimator is a {type(estimator).__qualname__}.")
+        return preprocess, estimator, coef
+
+    def explain(self, adapter, rows, *, background, row_ids):
+        import shap
+
+        self.check(adapter)
+        preprocess, estimator, coef = self.parts(adapter)
         started = time.perf_counter()
         if preprocess is not None:
             owners = input_column_map(preprocess, pd.concat([rows, background], ignore_index=True))
-            transformed = np.asarray(preprocess.transform(rows), dtype=float)
-            reference = np.asarray(preprocess.transform(background), dtype=float)
+            transformed = dense(preprocess.transform(rows))
+            reference = dense(preprocess.transform(background))
         else:
             owners, transformed, reference = list(rows.columns), rows.to_numpy(float), background.to_numpy(float)
         explainer = shap.LinearExplainer((np.asarray(coef)[0], float(np.ravel(estimator.intercept_)[0])),
@@ -149,7 +154,7 @@ class ShapPartitionText:
     granularity = "token"
     requires = frozenset({"tokens"})
 
-    def __init__(self, *, max_evals: int = 300, target: int | None = None, seed: int = 0, **_) -> None:
+    def __init__(self, *, max_evals: int = 300, target: int | None = None, seed: int = 0) -> None:
         self.max_evals, self.target, self.seed = max_evals, target, seed
 
     def explain_texts(self, classifier, texts) -> Attribution:
@@ -194,6 +199,7 @@ class ShapPermutationExplainer(Explainer):
 
     name = "shap_permutation"
     requires = frozenset({"scores"})
+    settings_allowed = frozenset({"max_evals"})
 
     def explain(self, adapter, rows, *, background, row_ids):
         import shap
@@ -210,10 +216,19 @@ class ShapPermutationExplainer(Explainer):
         max_evals = int(self.settings.get("max_evals", 10 * (n_features + 1)))
         max_evals = max(max_evals, 2 * n_features + 1)
         masker = shap.maskers.Independent(background_coded, max_samples=len(background_coded))
-        explainer = shap.PermutationExplainer(score, masker, seed=self.seed)
-        explanation = explainer(rows_coded, max_evals=max_evals, silent=True)
-        values = np.asarray(explanation.values, dtype=float)
-        base_values = np.asarray(explanation.base_values, dtype=float).reshape(len(rows))
+        explainer = shap.PermutationExplainer(score, masker)
+        # shap draws permutations from numpy's global generator: seed it per (seed, row id), so a row's values do
+        # not depend on its shard or worker, and put the caller's global state back afterwards
+        saved = np.random.get_state()
+        values, base_values = np.zeros((len(rows), n_features)), np.zeros(len(rows))
+        try:
+            for i in range(len(rows)):
+                np.random.seed(row_seed(self.seed, row_ids[i]) % (2 ** 32))
+                explanation = explainer(rows_coded[i:i + 1], max_evals=max_evals, silent=True)
+                values[i] = np.asarray(explanation.values, dtype=float)[0]
+                base_values[i] = float(np.asarray(explanation.base_values, dtype=float).reshape(-1)[0])
+        finally:
+            np.random.set_state(saved)
         outputs = score(rows_coded)
         error = np.abs(base_values + values.sum(axis=1) - outputs)
         return Attribution(
@@ -225,21 +240,40 @@ class ShapPermutationExplainer(Explainer):
         )
 
 
+def shap_choice(adapter) -> tuple[str, str]:
+    """Which explainer ``shap`` runs for this model, and why: exact tree, exact linear, else permutation."""
+    reasons = []
+    for candidate in (ShapTreeExplainer(), ShapLinearExplainer()):
+        try:
+            candidate.check(adapter)
+            candidate.parts(adapter)
+        except CapabilityError as reason:
+            reasons.append(f"{candidate.name} not applicable: {reason}")
+            continue
+        return candidate.name, (f"the exact {candidate.name.removeprefix('shap_')} explainer fits the model"
+                                + (f" ({'; '.join(reasons)})" if reasons else ""))
+    return "shap_permutation", "no exact explainer fits the model: " + "; ".join(reasons)
+
+
 class ShapAutoExplainer(Explainer):
-    """``shap``: the exact tree explainer when the model is a supported tree ensemble, else permutation."""
+    """``shap``: an exact explainer where one fits the model (tree ensembles: TreeExplainer; linear
+    classifiers and pipelines ending in one: LinearExplainer, summed back onto input columns), else
+    permutation. The choice and the reason are recorded in ``meta["chosen"]`` / ``meta["chosen_because"]``."""
 
     name = "shap"
     requires = frozenset({"scores"})
+    settings_allowed = frozenset({"max_evals"})  # passed on when shap falls back to permutation
 
     def explain(self, adapter, rows, *, background, row_ids):
-        tree = ShapTreeExplainer(background_size=self.background_size, seed=self.seed, **self.settings)
-        try:
-            tree.check(adapter)
-            tree.parts(adapter)
-        except CapabilityError as reason:
-            permutation = ShapPermutationExplainer(background_size=self.background_size, seed=self.seed,
-                                                   **self.settings)
-            result = permutation.explain(adapter, rows, background=background, row_ids=row_ids)
-            result.meta["chosen_because"] = f"tree explainer not applicable: {reason}"
-            return result
-        return tree.explain(adapter, rows, background=background, row_ids=row_ids)
+        chosen, because = shap_choice(adapter)
+        settings = self.settings if chosen == "shap_permutation" else {}
+        explainer = get_shap(chosen)(background_size=self.background_size, seed=self.seed, **settings)
+        result = explainer.explain(adapter, rows, background=background, row_ids=row_ids)
+        result.meta["chosen"] = chosen
+        result.meta["chosen_because"] = because
+        return result
+
+
+def get_shap(name: str):
+    return {"shap_tree": ShapTreeExplainer, "shap_linear": ShapLinearExplainer,
+            "shap_permutation": ShapPermutationExplainer}[name]

@@ -10,7 +10,14 @@ import pandas as pd
 
 from audit._errors import CapabilityError
 
-__all__ = ["TabularCodec", "input_column_map", "split_pipeline"]
+__all__ = ["TabularCodec", "input_column_map", "split_pipeline", "dense"]
+
+
+def dense(matrix: Any) -> np.ndarray:
+    """A transformer's output as a dense float array (a sparse OneHotEncoder's output included)."""
+    if hasattr(matrix, "toarray"):
+        matrix = matrix.toarray()
+    return np.asarray(matrix, dtype=float)
 
 
 class TabularCodec:
@@ -69,13 +76,13 @@ def input_column_map(preprocess: Any, frame: pd.DataFrame) -> list[str]:
     Outputs that never move on these rows (a one-hot column of an absent category) fall back to the
     input whose name prefixes the output's name.
     """
-    base = np.asarray(preprocess.transform(frame), dtype=float)
+    base = dense(preprocess.transform(frame))
     n_out = base.shape[1]
     owner: list[str | None] = [None] * n_out
     for column in frame.columns:
         probe = frame.copy()
         probe[column] = _shift_to_next_value(frame[column])
-        moved = np.asarray(preprocess.transform(probe), dtype=float)
+        moved = dense(preprocess.transform(probe))
         changed = ~np.all(np.isclose(moved, base, equal_nan=True), axis=0)
         for k in np.flatnonzero(changed):
             if owner[k] is not None and owner[k] != column:

@@ -68,12 +68,16 @@ class LayerIntegratedGradientsText:
     requires = frozenset({"tokens", "gradients", "embeddings"})
 
     def __init__(self, *, n_steps: int | str = "auto", tolerance: float = 1e-3, autocast: str | None = None,
-                 target: int | None = None, **_: Any) -> None:
+                 target: int | None = None, batch_size: int | None = None) -> None:
         if n_steps != "auto" and (isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1):
             raise DataError(f"The 'n_steps' parameter must be a positive integer or 'auto'. Got {n_steps!r} instead.")
         if autocast not in (None, "bf16", "fp16"):
             raise DataError(f"The 'autocast' parameter must be None, 'bf16' or 'fp16'. Got {autocast!r} instead.")
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                       or batch_size < 1):
+            raise DataError(f"The 'batch_size' parameter must be a positive integer. Got {batch_size!r} instead.")
         self.n_steps, self.tolerance, self.autocast, self.target = n_steps, tolerance, autocast, target
+        self.batch_size = batch_size
 
     def _autocast(self, classifier: TextClassifier):
         import torch
@@ -100,7 +104,7 @@ class LayerIntegratedGradientsText:
         n_examples, length = input_ids.shape
         pairs = [(i, k) for i in range(n_examples) for k in range(n_steps)]
         total = torch.zeros(x_embed.shape, dtype=torch.float32, device=x_embed.device)
-        batch = classifier.sequences_per_batch(length)
+        batch = self.batch_size or classifier.sequences_per_batch(length)
         replacement: dict[str, Any] = {}
         hook = classifier.embedding_layer.register_forward_hook(lambda module, args, output: replacement["value"])
         try:
@@ -143,7 +147,7 @@ class LayerIntegratedGradientsText:
             with torch.inference_mode():
                 x_embed = classifier.embedding_layer(ids).detach().clone()
                 b_embed = classifier.embedding_layer(baseline).detach().clone()
-            passes = classifier.sequences_per_batch(ids.shape[1])
+            passes = self.batch_size or classifier.sequences_per_batch(ids.shape[1])
             probabilities = self._probabilities(classifier, ids, mask, passes)
             if self.target is None:
                 targets = probabilities.argmax(-1)

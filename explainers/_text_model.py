@@ -235,16 +235,10 @@ def text_adapter(classifier: TextClassifier, *, positive_label: Any, threshold: 
     """The text classifier as a model adapter for audits (decisions and scores for the positive class)."""
     from audit._models import ModelAdapter, Predictions
 
-    labels = [str(label) for label in (classifier.labels or range(classifier.n_classes or 2))]
-    if str(positive_label) in labels:
-        index = labels.index(str(positive_label))
-    elif len(labels) == 2 and str(positive_label) in ("1", "True"):
-        index = 1
-    else:
-        from audit._errors import ModelError
+    from audit._labels import positive_class_index
 
-        raise ModelError(f"The text model's classes are {labels}, and none is the positive label {positive_label!r}. "
-                         "Set data.positive_label to one of them.")
+    labels = [str(label) for label in (classifier.labels or range(classifier.n_classes or 2))]
+    index, positive_source = positive_class_index(labels, positive_label, what="text model")
 
     class TextAdapter(ModelAdapter):
         kind = "text"
@@ -267,6 +261,7 @@ def text_adapter(classifier: TextClassifier, *, positive_label: Any, threshold: 
 
         def summary(self):
             return {**super().summary(), "labels": labels, "positive_class_index": index,
+                    "positive_source": positive_source,
                     "max_length": classifier.max_length}
 
     return TextAdapter()

@@ -91,7 +91,7 @@ class Explorer:
                 f"{html.escape(metric)} = {'undefined' if value is None else f'{value:.3f}'}"
                 + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""))
         if comparison.get("ratio") is not None:
-            text += (f"; against the best group {html.escape(str(disparity.best_group))}: ratio "
+            text += (f"; against the benchmark group {html.escape(str(disparity.benchmark_group))}: ratio "
                      f"{comparison['ratio']:.3f}, difference {comparison.get('difference') or 0:.3f}")
         _show(self.group_view, HTML(text))
         _show(self.table_view, table.to_frame())

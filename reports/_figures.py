@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -17,6 +18,11 @@ _LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=50, b=10), hei
 
 def _as_json(figure) -> dict[str, Any]:
     return json.loads(figure.to_json())
+
+
+def _text(value: Any) -> str:
+    """A data string for a plotly label: plotly renders a subset of HTML in labels, so markup is escaped."""
+    return html.escape(str(value), quote=False)
 
 
 _CHART_METRICS = ("selection_rate", "tpr", "fpr", "precision", "accuracy")
@@ -51,17 +57,18 @@ def disparity_figure(table: FairnessTable) -> dict[str, Any]:
     """Each metric's min/max ratio across groups with its CI; the 0.8 line marks the four-fifths level."""
     import plotly.graph_objects as go
 
-    disparities = [d for d in table.disparities_reliable.values() if d.ratio is not None]
-    x = [d.metric for d in disparities]
-    y = [d.ratio for d in disparities]
-    plus = [None if d.ratio_ci is None else d.ratio_ci[1] - d.ratio for d in disparities]
-    minus = [None if d.ratio_ci is None else d.ratio - d.ratio_ci[0] for d in disparities]
+    rows = [(d, d.to_best[d.worst_to_benchmark]) for d in table.disparities_reliable.values()
+            if d.worst_to_benchmark and d.to_best[d.worst_to_benchmark].get("ratio") is not None]
+    x = [d.metric for d, _ in rows]
+    y = [e["ratio"] for _, e in rows]
+    plus = [None if not e.get("ratio_ci") else e["ratio_ci"][1] - e["ratio"] for _, e in rows]
+    minus = [None if not e.get("ratio_ci") else e["ratio"] - e["ratio_ci"][0] for _, e in rows]
     figure = go.Figure(go.Bar(x=x, y=y, marker_color=["#c0392b" if v < 0.8 else "#2c6fbb" for v in y],
                               error_y=dict(type="data", array=plus, arrayminus=minus),
-                              customdata=[f"{d.worst_group} vs {d.best_group}" for d in disparities],
+                              customdata=[_text(f"{d.worst_to_benchmark} vs {d.benchmark_group}") for d, _ in rows],
                               hovertemplate="%{x}: %{y:.3f}<br>%{customdata}<extra></extra>"))
     figure.add_hline(y=0.8, line_dash="dash", line_color="#7f8c8d")
-    figure.update_layout(title=f"Disparity ratio (min / max) by {table.name}, groups with enough rows",
+    figure.update_layout(title=_text(f"Worst group's ratio to the benchmark by {table.name}, groups with enough rows"),
                          yaxis=dict(range=[0, 1.05]), **_LAYOUT)
     return _as_json(figure)
 

@@ -94,10 +94,11 @@ def _view(result: AuditResult) -> dict[str, Any]:
     if result.quality or any(f.step == "explanation quality" for f in result.failures):
         quality_view = {"figures": {method: add(_figures.faithfulness_figure(method, entry.get("faithfulness") or {}))
                                     for method, entry in (result.quality.get("methods") or {}).items()}}
-    largest = sorted(({"metric": m, "table": t.name, "ratio": d.ratio, "ratio_ci": d.ratio_ci,
-                       "difference": d.difference, "difference_ci": d.difference_ci, "worst": d.worst_group,
-                       "best": d.best_group}
-                      for t in result.fairness for m, d in t.disparities_reliable.items() if d.ratio is not None),
+    largest = sorted(({"metric": m, "table": t.name, "ratio": e["ratio"], "ratio_ci": e.get("ratio_ci"),
+                       "difference": e["difference"], "difference_ci": e.get("difference_ci"),
+                       "worst": d.worst_to_benchmark, "best": d.benchmark_group}
+                      for t in result.fairness for m, d in t.disparities_reliable.items()
+                      for e in [d.to_best.get(d.worst_to_benchmark or "", {})] if e.get("ratio") is not None),
                      key=lambda d: d["ratio"])[:5]
     warnings = [f for f in result.findings if f.severity == "warning"]
     return {

@@ -58,7 +58,7 @@ def test_run_with_a_config(user_project, capsys):
     assert main(["run", str(user_project / "audit.toml"), "--quiet"]) == 0
     result = json.loads((user_project / "out" / "audit.json").read_text())
     assert result["title"] == "User audit"
-    assert result["attributions"][0]["method"] == "shap_permutation"
+    assert result["attributions"][0]["method"] == "shap_linear"  # `shap` picks the exact explainer for LR
     assert len(result["provenance"]["sha256"]["data"]) == 64 and len(result["provenance"]["sha256"]["model"]) == 64
 
 

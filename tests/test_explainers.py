@@ -86,13 +86,15 @@ def test_permutation_known_answer_on_a_linear_model():
     assert attribution.completeness_error.max() < 1e-9
 
 
-def test_auto_uses_permutation_for_non_tree_models_with_strings(adult_train):
+def test_auto_uses_permutation_for_non_tree_non_linear_models_with_strings(adult_train):
+    from sklearn.neighbors import KNeighborsClassifier
+
     frame = adult_train.sample(1500, random_state=0).reset_index(drop=True)
     features = ["age", "sex", "workclass"]  # workclass has NaN: the codec must carry it through
     model = make_pipeline(
         ColumnTransformer([("onehot", OneHotEncoder(handle_unknown="ignore"), ["sex", "workclass"])],
                           remainder="passthrough"),
-        LogisticRegression(max_iter=500),
+        KNeighborsClassifier(n_neighbors=15),
     ).fit(frame[features], frame["income"])
     adapter = make_adapter(model, positive_label=">50K")
     rows = frame[features].iloc[:15]

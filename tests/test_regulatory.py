@@ -89,5 +89,9 @@ def test_ll144_scoring_rate_and_flag_on_request():
     rows = {r["category"]: r for r in result["tables"][0]["rows"]}
     assert result["median_score"] == pytest.approx(median)
     assert rows["sex=Female"]["scoring_rate"] == pytest.approx((score[female] > median).mean())
-    assert rows["sex=Female"]["flagged"] == (rows["sex=Female"]["impact_ratio"] < 0.8)
+    male = (sensitive["sex"] == "Male").to_numpy()
+    expected = (score[female] > median).mean() / (score[male] > median).mean()  # about 0.4 / 0.6: planted
+    assert rows["sex=Female"]["impact_ratio"] == pytest.approx(expected) and expected < 0.75
+    assert rows["sex=Female"]["flagged"] and not rows["sex=Male"]["flagged"]
+    assert rows["sex=Male"]["benchmark"] and result["tables"][0]["benchmark_category"] == "sex=Male"
     assert len(result["tables"]) == 1

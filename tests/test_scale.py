@@ -203,3 +203,60 @@ def test_sharded_text_attributions_equal_in_process(cluster):
     assert np.allclose(remote.values[remote.token_mask], local.values[local.token_mask], atol=1e-6)
     assert remote.values.shape == local.values.shape and list(remote.row_ids) == list(range(len(texts)))
     assert remote.meta["steps_per_example"] == local.meta["steps_per_example"]
+
+
+class _Split(InProcessExecutor):
+    """In-process, but sharded as a cluster of ``workers`` would be."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+
+
+@pytest.mark.parametrize("method", ["shap_permutation", "lime_tabular"])
+def test_sampling_explainers_give_identical_values_on_any_number_of_workers(cluster, method):
+    from sklearn.linear_model import LogisticRegression
+
+    from audit._models import make_adapter
+    from explainers import get_explainer
+    from explainers._sharded import explain_sharded
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200),
+                          "c": rng.choice(["x", "y", "z"], 200)})
+    model = LogisticRegression().fit(frame[["a", "b"]], frame["a"] + rng.normal(size=200) > 0)
+    adapter = make_adapter(lambda f: model.predict_proba(f[["a", "b"]])[:, 1], positive_label=1,
+                           output="probability")
+    rows, background = frame.iloc[:18].reset_index(drop=True), frame.iloc[50:90].reset_index(drop=True)
+    row_ids = np.arange(1000, 1018)
+    runs = [explain_sharded(get_explainer(method, seed=3), adapter, rows, background=background, row_ids=row_ids,
+                            executor=executor).values
+            for executor in (InProcessExecutor(), _Split(1), _Split(2), _Split(3), cluster)]
+    for values in runs[1:]:
+        assert np.array_equal(values, runs[0])  # exactly equal, not close
+    other_seed = explain_sharded(get_explainer(method, seed=4), adapter, rows, background=background,
+                                 row_ids=row_ids, executor=InProcessExecutor()).values
+    assert not np.array_equal(other_seed, runs[0])  # the seed does matter
+
+
+def test_partitions_engine_honours_the_reference_and_scores_on_any_scale(decisions_file):
+    frame, folder = decisions_file
+    scaled = frame.assign(score=frame["score"] * 9 + 1)  # a 1-10 score
+    scaled.to_parquet(folder / "scaled.parquet", row_group_size=25_000)
+    tables = fairness_from_file(folder / "scaled.parquet", label="label", prediction="decision",
+                                sensitive=("sex", "race"), score="score", n_boot=0, reference={"race": "B"},
+                                metrics=("selection_rate", "roc_auc", "ece"))
+    memory = group_metrics(y_true=scaled["label"], y_pred=scaled["decision"], sensitive=scaled[["race"]],
+                           scores=scaled["score"], metrics=("selection_rate", "roc_auc", "ece"), n_boot=0,
+                           reference="race=B")
+    race = next(t for t in tables if t.name == "race")
+    assert race.disparities["selection_rate"].to_reference.keys() == memory.disparities["selection_rate"].to_reference.keys()
+    for name, entry in memory.disparities["selection_rate"].to_reference.items():
+        assert race.disparities["selection_rate"].to_reference[name]["p_value"] == entry["p_value"]
+    for ours, theirs in zip(race.groups, memory.groups):
+        assert ours.values["ece"] is None and ours.undefined["ece"] == theirs.undefined["ece"]
+        assert abs(ours.values["roc_auc"] - theirs.values["roc_auc"]) < race.bootstrap["roc_auc_binning_bound"] + 1e-9
+    from audit._errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'fairness.reference' group race='Q' does not occur"):
+        fairness_from_file(folder / "d.parquet", label="label", prediction="decision", sensitive=("race",),
+                           n_boot=0, reference={"race": "Q"})
