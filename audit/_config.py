@@ -103,6 +103,9 @@ class DataConfig:
     # class. For a risk score ("high risk" harms), set the low-risk value: impact ratios then compare the rate
     # of favourable (negative) decisions.
     favourable: Any = None
+    # Numeric sensitive columns binned into groups: {age = [0, 25, 40, 65, 120]} (edges; intervals [a, b)).
+    bins: dict[str, list[float]] | None = None
+    max_groups: int = 50  # a sensitive column with more distinct values is refused: bin it (data.bins)
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 - frozen dataclass
@@ -120,6 +123,18 @@ class DataConfig:
             set_("features", _str_tuple(self.features, "data.features", allow_empty=False))
         if self.positive_label is not None and not isinstance(self.positive_label, (str, int, float, bool)):
             raise _fail("data.positive_label", "a string, number or boolean", self.positive_label)
+        _positive_int(self.max_groups, "data.max_groups", minimum=2)
+        if self.bins is not None:
+            if not isinstance(self.bins, dict):
+                raise _fail("data.bins", "a table of sensitive column = [edges], e.g. {age = [0, 25, 40, 65, 120]}",
+                            self.bins)
+            for column, edges in self.bins.items():
+                if column not in self.sensitive:
+                    raise _fail(f"data.bins.{column}", f"keyed by a sensitive column {list(self.sensitive)}", column)
+                if (not isinstance(edges, (list, tuple)) or len(edges) < 2
+                        or not all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in edges)
+                        or list(edges) != sorted(set(edges))):
+                    raise _fail(f"data.bins.{column}", "a list of at least two increasing numbers (bin edges)", edges)
         if self.favourable is not None:
             if not isinstance(self.favourable, (str, int, float, bool)):
                 raise _fail("data.favourable", "a label value, or \"positive\" / \"negative\"", self.favourable)
@@ -392,8 +407,13 @@ class AuditConfig:
                 raise _fail(f"fairness.ll144.{key}", f"one of the sensitive features {sensitive}", column)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], *, base_dir: str | Path | None = None) -> AuditConfig:
-        """Build a config from a parsed TOML document; relative paths resolve against ``base_dir``."""
+    def from_dict(cls, raw: dict[str, Any], *, base_dir: str | Path | None = None,
+                  allow_outside: bool = False) -> AuditConfig:
+        """Build a config from a parsed TOML document; relative paths resolve against ``base_dir``.
+
+        With a ``base_dir``, files the config reads must lie inside that folder unless ``allow_outside``: under
+        CI a pull request can edit the config, and ``../secret/users.csv`` would put another file's values in
+        the report."""
         if not isinstance(raw, dict):
             raise _fail("(top level)", "a table of settings", type(raw).__name__)
         top_level = {"title", "seed", *_SECTIONS}
@@ -412,6 +432,8 @@ class AuditConfig:
             for key in ("path", "dir"):
                 if base_dir is not None and isinstance(table.get(key), str):
                     table[key] = str(Path(base_dir, table[key]))
+                    if key == "path" and not allow_outside:
+                        _inside(base_dir, table[key], f"{name}.{key}")
             if name == "text" and base_dir is not None:  # lexicon and template files sit beside the config
                 if isinstance(table.get("templates"), str):
                     table["templates"] = str(Path(base_dir, table["templates"]))
@@ -440,8 +462,18 @@ def _reject_unknown(table: dict[str, Any], allowed: set[str], prefix: str) -> No
                               f"Known settings here: {', '.join(sorted(allowed))}.")
 
 
-def load_config(path: str | Path) -> AuditConfig:
-    """Read and validate a TOML audit configuration. Relative paths in it are relative to the file."""
+def _inside(base_dir: str | Path, path: str, location: str) -> None:
+    base = Path(base_dir).resolve()
+    target = Path(path).resolve()
+    if target != base and base not in target.parents:
+        raise ConfigError(f"The {location!r} setting points outside the config's folder ({str(target)!r} is not under "
+                          f"{str(base)!r}). Move the file beside the config, or pass --allow-outside (in Python: "
+                          "load_config(..., allow_outside=True)) if this config is trusted.")
+
+
+def load_config(path: str | Path, *, allow_outside: bool = False) -> AuditConfig:
+    """Read and validate a TOML audit configuration. Relative paths in it are relative to the file, and must
+    stay inside its folder unless ``allow_outside``."""
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -452,4 +484,4 @@ def load_config(path: str | Path) -> AuditConfig:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"The config file {str(path)!r} is not valid TOML: {err}. "
                           "Fix the syntax at that line.") from err
-    return AuditConfig.from_dict(raw, base_dir=path.parent)
+    return AuditConfig.from_dict(raw, base_dir=path.parent, allow_outside=allow_outside)

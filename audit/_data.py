@@ -34,11 +34,31 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"The data file {str(path)!r} does not exist. Check data.path in the config.")
     try:
         if kind == "parquet":
-            return pd.read_parquet(path)
-        return pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
+            frame = pd.read_parquet(path)
+        else:
+            sep = "\t" if kind == "tsv" else ","
+            names = pd.read_csv(path, sep=sep, header=None, nrows=1).iloc[0].astype(str).tolist()
+            _refuse_duplicates(names, str(path))
+            frame = pd.read_csv(path, sep=sep)
     except Exception as err:  # the readers raise many types; all mean "unreadable"
+        if isinstance(err, DataError):
+            raise
         raise DataError(f"The data file {str(path)!r} could not be read as {kind}: "
                         f"{type(err).__name__}: {err}. Check that the file is complete and of that format.") from err
+    _refuse_duplicates([str(c) for c in frame.columns], str(path))
+    return frame
+
+
+def _refuse_duplicates(names: list[str], where: str) -> None:
+    """Two columns with one name: pandas would rename one ("sex.1") and the wrong one could be audited."""
+    seen, repeated = set(), []
+    for name in names:
+        if name in seen and name not in repeated:
+            repeated.append(name)
+        seen.add(name)
+    if repeated:
+        raise DataError(f"The data {where} has more than one column named {', '.join(map(repr, repeated[:5]))}. "
+                        "Rename or drop the duplicates so that each role names one column.")
 
 
 @dataclass(frozen=True)
@@ -97,8 +117,9 @@ def _require_columns(frame: pd.DataFrame, names: list[str], role: str) -> None:
         if name not in frame.columns:
             close = difflib.get_close_matches(name, available, n=3, cutoff=0.5)
             hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-            raise DataError(f"The {role} column {name!r} is not in the data.{hint} "
-                            f"Available columns: {', '.join(available)}.")
+            # close matches only: the whole header of a file is the data's business, not the log's
+            raise DataError(f"The {role} column {name!r} is not in the data.{hint} The data has {len(available)} "
+                            "columns; check the name's spelling and case.")
 
 
 def _binarise_label(values: pd.Series, positive_label: Any, name: str) -> tuple[np.ndarray, Any, list, str]:
@@ -131,11 +152,35 @@ def _task_label(values: pd.Series, task: str, name: str) -> tuple[np.ndarray, No
     return values.astype(str).to_numpy(), None, distinct
 
 
-def _sensitive_groups(frame: pd.DataFrame, names: tuple[str, ...], policy: str):
+def _bin(column: pd.Series, edges: list[float], name: str) -> pd.Series:
+    numeric = pd.to_numeric(column, errors="coerce")
+    if (numeric.isna() & column.notna()).any():
+        raise DataError(f"data.bins.{name} bins a numeric column, but {name!r} holds "
+                        f"{column[numeric.isna() & column.notna()].iloc[0]!r}.")
+    labels = [f"[{a:g}, {b:g})" for a, b in zip(edges[:-1], edges[1:])]
+    binned = pd.cut(numeric, bins=list(edges), right=False, labels=labels)
+    outside = binned.isna() & numeric.notna()
+    if outside.any():
+        raise DataError(f"{int(outside.sum())} values of {name!r} fall outside data.bins.{name} "
+                        f"[{edges[0]:g}, {edges[-1]:g}) (e.g. {numeric[outside].iloc[0]!r}). Widen the edges.")
+    return binned.astype(object).where(binned.notna(), np.nan)
+
+
+def _sensitive_groups(frame: pd.DataFrame, names: tuple[str, ...], policy: str, bins: dict | None = None,
+                      max_groups: int = 50):
     groups = {}
     missing_counts = {}
     for name in names:
         column = frame[name]
+        if bins and name in bins:
+            column = _bin(column, bins[name], name)
+        distinct = column.nunique(dropna=True)
+        if distinct > max_groups:
+            numeric = pd.api.types.is_numeric_dtype(column)
+            raise DataError(f"The sensitive column {name!r} has {distinct:,} distinct values, too many to be groups "
+                            f"(data.max_groups = {max_groups})"
+                            + (f": it looks continuous. Bin it, e.g. data.bins = {{{name} = [0, 25, 40, 65, 120]}}."
+                               if numeric else ". Map it to fewer categories, or raise data.max_groups."))
         missing = int(column.isna().sum())
         missing_counts[name] = missing
         if missing and policy == "error":
@@ -152,6 +197,7 @@ def build_dataset(frame: pd.DataFrame, config: DataConfig, *, seed: int = 0) -> 
         raise DataError(f"The data must be a pandas DataFrame. Got {type(frame).__name__} instead.")
     if len(frame) == 0:
         raise DataError("The data is empty (0 rows). An audit needs rows with labels and sensitive features.")
+    _refuse_duplicates([str(c) for c in frame.columns], "frame")
     _require_columns(frame, [config.label], "label")
     _require_columns(frame, list(config.sensitive), "sensitive")
     for role in ("text", "prediction", "score"):
@@ -176,7 +222,8 @@ def build_dataset(frame: pd.DataFrame, config: DataConfig, *, seed: int = 0) -> 
         y_true, positive_label, label_values = _task_label(frame[config.label], config.task, config.label)
         positive_source = None
     favourable, favourable_source = _favourable(config.favourable, positive_label, label_values, config.label)
-    sensitive, missing_counts = _sensitive_groups(frame, config.sensitive, config.missing_sensitive)
+    sensitive, missing_counts = _sensitive_groups(frame, config.sensitive, config.missing_sensitive, config.bins,
+                                                  config.max_groups)
     scores = None
     if config.score is not None:
         scores = pd.to_numeric(frame[config.score], errors="coerce")

@@ -18,8 +18,8 @@ import pandas as pd
 
 from audit._errors import DataError
 from audit._metrics import DEFAULT_METRICS, METRICS, GroupMetric
-from audit._stats import (compare_proportions, difference_interval, holm, interval_or_none, percentile_interval,
-                          proportion_interval, ratio_interval, effective_counts)
+from audit._stats import (compare_proportions, effective_counts, holm, interval_or_none, mover_difference, mover_ratio,
+                          percentile_interval, proportion_interval)
 
 __all__ = ["METRICS", "FairnessTable", "GroupRow", "Disparity", "group_metrics", "DEFAULT_METRICS"]
 
@@ -360,6 +360,7 @@ class _MetricData:
     boot: np.ndarray | None  # (resamples, groups) or None
     counts: tuple[np.ndarray, np.ndarray] | None  # proportions: (successes, trials) per group for intervals
     tests: tuple[np.ndarray, np.ndarray] | None  # proportions: unweighted (successes, trials) for tests
+    limits: tuple[np.ndarray, np.ndarray] | None = None  # proportions: Clopper-Pearson limits per group
 
 
 def _pick_benchmark(data: _MetricData, names: list[str], min_group_size: int) -> tuple[int | None, str]:
@@ -402,13 +403,14 @@ def _comparisons(data: _MetricData, names: list[str], rows: np.ndarray, anchor: 
             entries[names[i]] = entry
             p_values.append(None)
             continue
-        if data.counts is not None:
-            x, n = data.counts
+        if data.limits is not None:
+            low, high = data.limits
+            p = data.values
             # gap = p_anchor - p_i (higher is better) or p_i - p_anchor; ratio = p_i / p_anchor or p_anchor / p_i
-            first, second = (anchor, i) if higher else (i, anchor)
-            entry["difference_ci"] = _interval(*difference_interval(x[first], n[first], x[second], n[second], level))
+            a, b = (anchor, i) if higher else (i, anchor)
+            entry["difference_ci"] = _interval(*mover_difference(p[a], low[a], high[a], p[b], low[b], high[b]))
             if np.isfinite(ratios[i]):
-                entry["ratio_ci"] = _interval(*ratio_interval(x[second], n[second], x[first], n[first], level))
+                entry["ratio_ci"] = _interval(*mover_ratio(p[b], low[b], high[b], p[a], low[a], high[a]))
         elif data.boot is not None and not small[i] and not small[anchor]:
             boot_gap, boot_ratio = _oriented(data.boot[:, i], data.boot[:, anchor], higher)
             entry["difference_ci"] = interval_or_none(boot_gap, level)
@@ -660,8 +662,10 @@ def assemble_table(*, columns: list[str], keys: list[tuple[str, ...]], specs: li
     for spec in specs:
         entry = computed[spec.name]
         counts, overall_counts, tests = _proportion_counts(spec, entry, unweighted, weighted)
+        limits = None
         if counts is not None:
             low, high = proportion_interval(*counts, ci_level)
+            limits = (low, high)
             o_low, o_high = proportion_interval(*overall_counts, ci_level)
             intervals[spec.name] = ([_interval(a, b) for a, b in zip(low, high)], _interval(o_low[0], o_high[0]))
         elif entry["boot"] is not None:
@@ -673,7 +677,7 @@ def assemble_table(*, columns: list[str], keys: list[tuple[str, ...]], specs: li
                                     overall_interval)
         data[spec.name] = _MetricData(spec=spec, values=np.asarray(entry["values"], float),
                                       support=np.asarray(entry["support"]), overall=float(entry["overall"][0]),
-                                      boot=entry["boot"], counts=counts, tests=tests)
+                                      boot=entry["boot"], counts=counts, tests=tests, limits=limits)
     groups = []
     for g in range(len(keys)):
         values = {name: _number(d.values[g]) for name, d in data.items()}

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import DataError, ModelError, ResourceError
-from audit._labels import positive_class_index, positive_mask
+from audit._labels import positive_class_index, positive_mask, same_label
 
 __all__ = ["ModelAdapter", "Predictions", "make_adapter", "load_model", "PrecomputedAdapter"]
 
@@ -145,12 +145,13 @@ class SklearnAdapter(ModelAdapter):
 
     def predict(self, features: pd.DataFrame) -> Predictions:
         if self._method == "predict_proba":
-            proba = self._call("predict_proba", features)
+            proba = _checked_output(self._call("predict_proba", features), len(features), "predict_proba",
+                                    probability=True)
             index = self._positive if self._positive is not None else proba.shape[1] - 1
             scores = proba[:, index].astype(float)
             return Predictions(scores >= self.threshold, scores, "probability")
         if self._method == "decision_function":
-            decision = self._call("decision_function", features).astype(float)
+            decision = _checked_output(self._call("decision_function", features), len(features), "decision_function")
             if decision.ndim != 1:
                 raise ModelError("decision_function returned one column per class; binary audits need one "
                                  "value per row. Use predict_proba, or a binary model.")
@@ -158,8 +159,34 @@ class SklearnAdapter(ModelAdapter):
                 decision = -decision
             return Predictions(decision > 0, decision, "decision")
         labels = self._call("predict", features)
+        if len(labels) != len(features):
+            raise ModelError(f"The model's predict() returned {len(labels)} values for {len(features)} rows. It must "
+                             "return one label per row.")
         positive = self._classes[self._positive] if self._positive is not None else self._positive_label
         return Predictions(_equals(labels, positive), None, None)
+
+
+def _checked_output(raw: Any, rows: int, where: str, *, probability: bool = False) -> np.ndarray:
+    """A model's numeric output, refused (ModelError: bad model output is bad input) when it has the wrong
+    number of rows, is not numeric, holds NaN or infinity, or is a probability outside [0, 1]."""
+    array = np.asarray(raw)
+    if len(array) != rows:
+        raise ModelError(f"The model's {where}() returned {len(array)} rows for {rows} rows of data. It must return "
+                         "one row per input row.")
+    try:
+        array = array.astype(float)
+    except (TypeError, ValueError) as err:
+        example = array.reshape(-1)[0] if array.size else None
+        raise ModelError(f"The model's {where}() returned non-numeric values (e.g. {example!r}); an audit needs "
+                         "numbers.") from err
+    bad = ~np.isfinite(array)
+    if bad.any():
+        raise ModelError(f"The model's {where}() returned {int(bad.sum())} NaN or infinite values (first at row "
+                         f"{int(np.argwhere(bad)[0][0])}). Fix the model or the rows it cannot score.")
+    if probability and array.size and (array.min() < 0 or array.max() > 1):
+        raise ModelError(f"The model's {where}() returned values outside [0, 1] (range [{array.min():.3g}, "
+                         f"{array.max():.3g}]): not probabilities. Set model.output = \"decision\" or fix the model.")
+    return array
 
 
 def _equals(values: np.ndarray, target: Any) -> np.ndarray:
@@ -176,7 +203,14 @@ def _to_probability(raw: np.ndarray, output: str, where: str, *,
     """
     from audit._errors import ConfigError
 
-    raw = np.asarray(raw, dtype=float)
+    try:
+        raw = np.asarray(raw, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise ModelError(f"{where} returned values that are not numbers (e.g. {np.asarray(raw).reshape(-1)[:1]!r}); "
+                         "set model.output = \"label\" if it returns labels.") from err
+    if not np.all(np.isfinite(raw)):
+        raise ModelError(f"{where} returned {int((~np.isfinite(raw)).sum())} NaN or infinite values. Fix the model "
+                         "or the rows it cannot score.")
     if raw.ndim == 2 and raw.shape[1] == 1:
         raw = raw[:, 0]
     if raw.ndim == 2 and raw.shape[1] == 2:
@@ -198,6 +232,9 @@ def _to_probability(raw: np.ndarray, output: str, where: str, *,
     if output == "logit":
         return 1.0 / (1.0 + np.exp(-raw)), "probability", "model.output = \"logit\": through a sigmoid", "logit"
     if output == "probability":
+        if len(raw) and (raw.min() < 0 or raw.max() > 1):
+            raise ModelError(f"{where} returned values outside [0, 1] (range [{raw.min():.3g}, {raw.max():.3g}]) but "
+                             "model.output = \"probability\". Set model.output = \"logit\" or \"auto\".")
         return raw, "probability", "model.output = \"probability\"", "probability"
     low, high = (float(raw.min()), float(raw.max())) if len(raw) else (0.0, 0.0)
     if low < 0 or high > 1:
@@ -247,9 +284,15 @@ class CallableAdapter(ModelAdapter):
             raw = np.asarray(self.model(features))
         except Exception as err:
             raise ModelError(f"The model function failed on the audit data: {type(err).__name__}: {err}.") from err
+        if raw.ndim == 0:
+            raise ModelError(f"The model function returned one value ({raw.item()!r}) for {len(features)} rows: it "
+                             "must map a DataFrame of features to one score or label per row.")
         if len(raw) != len(features):
             raise ModelError(f"The model function returned {len(raw)} values for {len(features)} rows. "
                              "It must return one score or label per row.")
+        if raw.dtype.kind in "fc" and not np.all(np.isfinite(raw)):
+            raise ModelError(f"The model function returned {int((~np.isfinite(raw)).sum())} NaN or infinite "
+                             "values. Fix the model or the rows it cannot score.")
         return raw
 
     def predict(self, features: pd.DataFrame) -> Predictions:
@@ -351,7 +394,7 @@ class PrecomputedAdapter(ModelAdapter):
     kind = "predictions"
 
     def __init__(self, predictions: pd.Series, scores: pd.Series | None, *, positive_label: Any,
-                 threshold: float = 0.5, task: str = "binary") -> None:
+                 threshold: float = 0.5, task: str = "binary", label_values: list | None = None) -> None:
         super().__init__(None, threshold=threshold)
         values = predictions.to_numpy()
         self._values = values
@@ -364,9 +407,14 @@ class PrecomputedAdapter(ModelAdapter):
             y_pred = values.astype(bool)
         else:
             y_pred = _equals(values, positive_label)
-            if not y_pred.any() and str(positive_label) not in {str(v) for v in distinct}:
-                raise DataError(f"The prediction column {predictions.name!r} holds {sorted(map(str, distinct))[:10]}; "
-                                f"expected 0/1, True/False or the label's own values (positive: {positive_label!r}).")
+            # a vendor that rejects everyone is auditable: decisions may all be negative values of the label
+            allowed = [str(v) for v in (label_values or [])]
+            known = [v for v in distinct if same_label(v, positive_label) or str(v) in allowed]
+            if (label_values is not None and len(known) != len(distinct)) or (label_values is None and not known):
+                strange = sorted(str(v) for v in distinct if v not in known)[:10]
+                raise DataError(f"The prediction column {predictions.name!r} holds {strange}, which are neither 0/1, "
+                                f"True/False nor values of the label column (positive: {positive_label!r}). Map the "
+                                "decisions to the label's values.")
         score_values = None if scores is None else scores.to_numpy(dtype=float)
         score_kind = None
         if score_values is not None:
@@ -436,9 +484,10 @@ def load_model(path: str | Path) -> Any:
                 return torch.jit.load(str(path), map_location="cpu")
             return torch.load(path, map_location="cpu", weights_only=False)  # a pickled nn.Module
     except (pickle.UnpicklingError, EOFError, ValueError, OSError, ModuleNotFoundError, AttributeError,
-            RuntimeError) as err:
+            RuntimeError, IndexError, KeyError, TypeError, ImportError) as err:
         raise ModelError(f"The model file {str(path)!r} could not be loaded: {type(err).__name__}: {err}. "
-                         "Check that it is complete and that the packages it was saved with are installed.") from err
+                         "Check that it is a complete model file of that format and that the packages it was saved "
+                         "with are installed (loading a pickle runs its code: load only files you trust).") from err
     raise ModelError(f"Cannot load the model file {str(path)!r}: expected .joblib, .pkl, .pickle, .pt or .pth. "
                      f"Got {suffix or '(no suffix)'!r} instead.")
 

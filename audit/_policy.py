@@ -82,6 +82,14 @@ class Rule:
 
     def __post_init__(self) -> None:
         location = f"rule {self.id or self.metric!r}"
+        for name in ("metric", "where", "compare", "stat", "severity", "id", "description"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or (name in ("metric", "where", "compare") and not value):
+                raise ConfigError(f"The {name!r} of {location} must be a string. Got {value!r} instead.")
+        if self.tables is not None and (isinstance(self.tables, str) or not isinstance(self.tables, (list, tuple))
+                                        or not all(isinstance(t, str) for t in self.tables)):
+            raise ConfigError(f"The 'tables' of {location} must be a list of table names, e.g. [\"sex\", "
+                              f"\"sex x race\"]. Got {self.tables!r} instead.")
         if self.where not in WHERE:
             raise ConfigError(f"The 'where' of {location} must be one of {', '.join(WHERE)}. Got {self.where!r} instead.")
         if self.where == "record":
@@ -126,6 +134,8 @@ class Policy:
 
 
 def _parse_policy(raw: dict[str, Any], *, name: str, sha256: str, source: str) -> Policy:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"The policy {name!r} must be a table of settings. Got {type(raw).__name__} instead.")
     rules_raw = raw.get("rules")
     if not isinstance(rules_raw, list) or not rules_raw:
         raise ConfigError(f"The policy {name!r} has no rules. Add [[rules]] tables (see docs/policy.md).")
@@ -168,9 +178,13 @@ def load_policy(path: str | Path) -> Policy:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise ConfigError(f"The policy file {str(path)!r} cannot be read as TOML: {err}.") from err
     if path.name == "pyproject.toml":
-        raw = raw.get("tool", {}).get("audit")
+        tool = raw.get("tool", {})
+        raw = tool.get("audit") if isinstance(tool, dict) else None
         if raw is None:
             raise ConfigError(f"{str(path)!r} has no [tool.audit] table. Add one with [[tool.audit.rules]].")
+        if not isinstance(raw, dict):
+            raise ConfigError(f"[tool.audit] in {str(path)!r} must be a table of policy settings with "
+                              f"[[tool.audit.rules]]. Got {type(raw).__name__} {raw!r} instead.")
     return _parse_policy(raw, name=path.name, sha256=sha256_file(path), source=str(path))
 
 

@@ -117,6 +117,7 @@ class AuditResult:
         if str(version).split(".")[0] != SCHEMA_VERSION.split(".")[0]:
             raise ConfigError(f"The audit result has schema_version {version!r}; this audit-toolkit reads "
                               f"{SCHEMA_VERSION.split('.')[0]}.x. Re-run the audit with this version.")
+        _check_shape(raw)
         try:
             return cls(
                 title=raw["title"], data=raw["data"], model=raw["model"],
@@ -130,7 +131,7 @@ class AuditResult:
                 quality=raw.get("quality", {}), decisions=raw.get("decisions", []),
                 schema_version=version,
             )
-        except (KeyError, TypeError) as err:
+        except (KeyError, TypeError, AttributeError, ValueError) as err:
             raise ConfigError(f"The audit result is incomplete or malformed ({type(err).__name__}: {err}). "
                               "It may have been edited or truncated; re-run the audit.") from err
 
@@ -173,6 +174,44 @@ class AuditResult:
         from reports import Explorer
 
         return Explorer(self)
+
+
+_SECTIONS = {"title": str, "data": dict, "model": dict, "fairness": list, "attributions": list, "findings": list,
+             "failures": list, "skipped": list, "provenance": dict, "config": dict}
+_OPTIONAL = {"regulatory": dict, "gate": dict, "text": dict, "quality": dict, "decisions": list}
+_REQUIRED_DATA = {"n_rows": int, "label": str, "sensitive_features": list, "groups": dict}
+
+
+def _check_shape(raw: dict[str, Any]) -> None:
+    """The schema's outline (docs/result-schema.md): sections and the fields every renderer reads, with their
+    types, so that an edited or foreign JSON is refused with the field's name instead of crashing later."""
+    def refuse(where: str, expected: str, got: Any) -> ConfigError:
+        return ConfigError(f"The audit result's {where!r} must be {expected}. Got {type(got).__name__} "
+                           f"{str(got)[:60]!r} instead. It may have been edited; re-run the audit.")
+
+    for name, kind in {**_SECTIONS, **_OPTIONAL}.items():
+        if name not in raw:
+            if name in _SECTIONS:
+                raise ConfigError(f"The audit result lacks its {name!r} section. It may have been edited or "
+                                  "truncated; re-run the audit.")
+            continue
+        if not isinstance(raw[name], kind):
+            raise refuse(name, f"a {kind.__name__}", raw[name])
+    for name, kind in _REQUIRED_DATA.items():
+        value = raw["data"].get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise refuse(f"data.{name}", f"a {kind.__name__}", value)
+    for index, table in enumerate(raw["fairness"]):
+        if not isinstance(table, dict) or not isinstance(table.get("groups"), list):
+            raise refuse(f"fairness.{index}", "a table with a list of groups", table)
+        for g, group in enumerate(table["groups"]):
+            if not isinstance(group, dict) or not isinstance(group.get("values"), dict) \
+                    or not isinstance(group.get("n"), int):
+                raise refuse(f"fairness.{index}.groups.{g}", "a group with n and values", group)
+    for name in ("findings", "failures", "skipped", "attributions"):
+        for index, item in enumerate(raw[name]):
+            if not isinstance(item, dict):
+                raise refuse(f"{name}.{index}", "an object", item)
 
 
 def _table_from_dict(raw: dict[str, Any]) -> FairnessTable:

@@ -323,7 +323,8 @@ def _make_model_adapter(config: AuditConfig, dataset: Dataset, model: Any, hashe
             raise ModelError("No model and no predictions: set model.path, pass model= to run_audit(), or name "
                              "the column that holds the model's decisions in data.prediction.")
         return PrecomputedAdapter(dataset.predictions, dataset.scores, positive_label=dataset.positive_label,
-                                  threshold=config.model.threshold, task=dataset.task)
+                                  threshold=config.model.threshold, task=dataset.task,
+                                  label_values=dataset.label_values)
     return make_adapter(model, positive_label=dataset.positive_label, kind=config.model.kind,
                         output=config.model.output, threshold=config.model.threshold,
                         batch_size=config.model.batch_size, device=config.model.device, task=dataset.task)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 __all__ = ["compare_proportions", "holm", "percentile_interval", "proportion_interval", "difference_interval",
-           "ratio_interval", "effective_counts"]
+           "ratio_interval", "mover_difference", "mover_ratio", "effective_counts"]
 
 
 def compare_proportions(x1: float, n1: float, x2: float, n2: float, *, min_expected: float = 5.0):
@@ -105,11 +105,9 @@ def proportion_interval(successes, trials, level: float) -> tuple[np.ndarray, np
 
 def difference_interval(x1, n1, x2, n2, level: float) -> tuple[np.ndarray, np.ndarray]:
     """MOVER-D interval of p1 - p2 from the Clopper-Pearson limits of each rate (Newcombe's construction)."""
-    p1, p2 = _rate(x1, n1), _rate(x2, n2)
     l1, u1 = proportion_interval(x1, n1, level)
     l2, u2 = proportion_interval(x2, n2, level)
-    d = p1 - p2
-    return d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return mover_difference(_rate(x1, n1), l1, u1, _rate(x2, n2), l2, u2)
 
 
 def ratio_interval(x1, n1, x2, n2, level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -117,17 +115,28 @@ def ratio_interval(x1, n1, x2, n2, level: float) -> tuple[np.ndarray, np.ndarray
 
     The upper limit is +inf when p2's lower limit is 0 (the data cannot bound the ratio from above).
     """
-    p1, p2 = _rate(x1, n1), _rate(x2, n2)
     l1, u1 = proportion_interval(x1, n1, level)
     l2, u2 = proportion_interval(x2, n2, level)
+    return mover_ratio(_rate(x1, n1), l1, u1, _rate(x2, n2), l2, u2)
+
+
+def mover_difference(p1, l1, u1, p2, l2, u2) -> tuple[np.ndarray, np.ndarray]:
+    """MOVER-D from two estimates and their interval limits (arithmetic only: the limits come precomputed)."""
+    d = np.asarray(p1, float) - np.asarray(p2, float)
+    return d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+
+
+def mover_ratio(p1, l1, u1, p2, l2, u2) -> tuple[np.ndarray, np.ndarray]:
+    """MOVER-R from two estimates and their interval limits; NaN where a rate is undefined."""
+    p1, l1, u1, p2, l2, u2 = (np.asarray(v, float) for v in (p1, l1, u1, p2, l2, u2))
     with np.errstate(all="ignore"):
         low_den = u2 * (2 * p2 - u2)
         high_den = l2 * (2 * p2 - l2)
         low = (p1 * p2 - np.sqrt(np.maximum((p1 * p2) ** 2 - l1 * u2 * (2 * p1 - l1) * (2 * p2 - u2), 0))) / low_den
         high = (p1 * p2 + np.sqrt(np.maximum((p1 * p2) ** 2 - u1 * l2 * (2 * p1 - u1) * (2 * p2 - l2), 0))) / high_den
-    low = np.where(np.asarray(x1, float) <= 0, 0.0, np.where(low_den > 0, np.maximum(low, 0.0), 0.0))
+    low = np.where(p1 <= 0, 0.0, np.where(low_den > 0, np.maximum(low, 0.0), 0.0))
     high = np.where(high_den > 0, high, np.inf)
-    undefined = ~((np.asarray(n1, float) > 0) & (np.asarray(n2, float) > 0))
+    undefined = ~(np.isfinite(p1) & np.isfinite(p2))
     return np.where(undefined, np.nan, low), np.where(undefined, np.nan, high)
 
 

@@ -144,12 +144,12 @@ def text_bias_audit(*, texts: Any, scorer: Scorer, lexicons: list[Any] | None = 
     lexicons = builtin_lexicons(None if lexicons is None else [load_lexicon(x) if isinstance(x, (dict, Lexicon))
                                                                 else x for x in lexicons])
     if original_scores is None or original_decisions is None:
-        original_scores, original_decisions = scorer(texts) if texts else (np.zeros(0), np.zeros(0, bool))
+        original_scores, original_decisions = _scored(scorer, texts)
     original_scores = np.asarray(original_scores, float)
     original_decisions = np.asarray(original_decisions, bool)
     variants, mentioned = counterfactuals(texts, lexicons)
     variants, truncated = _readable(variants, readable_chars)
-    scores, decisions = scorer([v.text for v in variants]) if variants else (np.zeros(0), np.zeros(0, bool))
+    scores, decisions = _scored(scorer, [v.text for v in variants])
     frame = _variant_frame(variants, original_scores, original_decisions, scores, decisions)
     common = dict(n_boot=n_boot, ci_level=ci_level, seed=seed, min_texts=min_texts, top_pairs=top_pairs)
     mentions_any = np.zeros(len(texts), bool)
@@ -176,6 +176,35 @@ def text_bias_audit(*, texts: Any, scorer: Scorer, lexicons: list[Any] | None = 
     return result
 
 
+def _scored(scorer: Scorer, texts: list[str], threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Call the scorer and hold it to its contract: ``texts -> (scores, decisions)``, or plain scores (decided
+    at ``threshold``), one finite score per text; anything else is a DataError that says what came back."""
+    if not texts:
+        return np.zeros(0), np.zeros(0, bool)
+    output = scorer(texts)
+    if isinstance(output, tuple) and len(output) == 2:
+        scores, decisions = output
+    else:
+        scores, decisions = output, None
+    try:
+        scores = np.asarray(scores, dtype=float).reshape(-1) if np.ndim(scores) <= 1 else np.asarray(scores, float)
+    except (TypeError, ValueError) as err:
+        raise DataError(f"The scorer must return scores (numbers), one per text, or (scores, decisions). Got "
+                        f"{type(output).__name__} {str(output)[:80]!r} instead.") from err
+    if scores.ndim != 1 or len(scores) != len(texts):
+        raise DataError(f"The scorer returned {scores.shape} scores for {len(texts)} texts; it must return one score "
+                        "per text (texts -> scores, or texts -> (scores, decisions)).")
+    if not np.all(np.isfinite(scores)):
+        raise DataError(f"The scorer returned {int((~np.isfinite(scores)).sum())} NaN or infinite scores.")
+    if decisions is None:
+        return scores, scores >= threshold
+    decisions = np.asarray(decisions)
+    if decisions.shape != scores.shape:
+        raise DataError(f"The scorer returned {len(scores)} scores but {decisions.shape} decisions for {len(texts)} "
+                        "texts; it must return one of each per text.")
+    return scores, decisions.astype(bool)
+
+
 def _probes(templates, lexicons, scorer, **common) -> dict[str, Any] | None:
     if templates is False or templates is None:
         return None
@@ -183,7 +212,7 @@ def _probes(templates, lexicons, scorer, **common) -> dict[str, Any] | None:
     originals, variants = template_probes(spec, lexicons)
     if not originals:
         return {"originals": 0, "variants": 0, "counterfactuals": _shift_section([], None, **common)}
-    scores, decisions = scorer(originals + [v.text for v in variants])
+    scores, decisions = _scored(scorer, originals + [v.text for v in variants])
     frame = _variant_frame(variants, scores[:len(originals)], decisions[:len(originals)],
                            scores[len(originals):], decisions[len(originals):])
     return {"originals": len(originals), "variants": len(variants),

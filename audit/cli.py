@@ -4,6 +4,7 @@ failed: check; a step failed: run; a file changed: verify), 2 bad input or confi
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -11,6 +12,15 @@ from pathlib import Path
 from audit._errors import AuditError, ResourceError
 
 EXIT_OK, EXIT_POLICY, EXIT_BAD_INPUT, EXIT_CRASH = 0, 1, 2, 3
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _say(*parts, file=None, **kwargs) -> None:
+    """Print one line with control characters escaped: a newline or an escape sequence in a group name must not
+    forge a line in a CI log (``::error::``) or drive the terminal."""
+    text = " ".join(str(p) for p in parts)
+    print(_CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text),
+          file=file if file is not None else sys.stdout, **kwargs)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,10 +45,15 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="audit your own data and model from a TOML config",
                               description="Run the audit described by CONFIG (TOML) and write the report and "
-                                          "JSON result. See docs/config.md for every setting.")
+                                          "JSON result. See docs/config.md for every setting. Loading a model file "
+                                          "(.joblib, .pkl, .pt) runs code stored in it: audit only model files you "
+                                          "trust. Files the config names must lie in its folder unless "
+                                          "--allow-outside.")
     run.add_argument("config", metavar="CONFIG.toml")
     run.add_argument("--out", default=None, metavar="DIR", help="output folder (default: output.dir of the config)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--allow-outside", action="store_true",
+                     help="let the config read data or model files outside its own folder (trusted configs only)")
     where = run.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, default=None, metavar="N",
                        help="run attributions on a local Dask cluster of N worker processes (127.0.0.1, no dashboard)")
@@ -60,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--out", default=None, metavar="DIR",
                        help="output folder (default: the config's output.dir, or the result's folder)")
     check.add_argument("--quiet", action="store_true", help="no progress bars")
+    check.add_argument("--allow-outside", action="store_true",
+                       help="let the config read data or model files outside its own folder (trusted configs only)")
 
     verify = commands.add_parser(
         "verify", help="check that a saved audit still matches its data, model and config files",
@@ -86,46 +103,46 @@ def _print_summary(result, paths: dict, elapsed: float) -> None:
     task = result.data.get("task", "binary")
     target = (f"positive class {result.data['label']} = {result.data['positive_label']}" if task == "binary"
               else f"{task} label {result.data['label']}")
-    print(f"{result.title}: {result.data['n_rows']:,} rows, {target}")
+    _say(f"{result.title}: {result.data['n_rows']:,} rows, {target}")
     for table in result.fairness:
-        print(f"  groups by {table.name}: {len(table.groups)}"
+        _say(f"  groups by {table.name}: {len(table.groups)}"
               + (f" ({sum(g.small for g in table.groups)} small)" if any(g.small for g in table.groups) else ""))
     disparities = sorted(((d.to_best[d.worst_to_benchmark]["ratio"], t.name, m, d, d.worst_to_benchmark)
                           for t in result.fairness for m, d in t.disparities_reliable.items()
                           if d.worst_to_benchmark and d.to_best[d.worst_to_benchmark].get("ratio") is not None),
                          key=lambda x: x[0])[:3]
     if disparities:
-        print("  largest disparities (ratio to the benchmark group; groups with enough rows for the metric):")
+        _say("  largest disparities (ratio to the benchmark group; groups with enough rows for the metric):")
         for ratio, table, metric, d, name in disparities:
             entry = d.to_best[name]
             interval = f" [{entry['ratio_ci'][0]:.2f}, {entry['ratio_ci'][1]:.2f}]" if entry.get("ratio_ci") else ""
-            print(f"    {metric:<15} by {table:<12} {ratio:.2f}{interval}  ({name} vs {d.benchmark_group})")
+            _say(f"    {metric:<15} by {table:<12} {ratio:.2f}{interval}  ({name} vs {d.benchmark_group})")
     for entry in result.regulatory.get("four_fifths", []):
         flagged, small = entry.get("flagged_groups") or [], entry.get("flagged_small_groups") or []
         if flagged or small:
             shown = flagged[:4] + [f"{g} (small)" for g in small[:max(0, 4 - len(flagged))]]
-            print(f"  four-fifths rule by {entry['table']}: below {entry.get('threshold', 0.8):g} of "
+            _say(f"  four-fifths rule by {entry['table']}: below {entry.get('threshold', 0.8):g} of "
                   f"{entry.get('benchmark_group') or entry.get('most_selected_group')} for {'; '.join(shown)}"
                   + (" ..." if len(flagged) + len(small) > len(shown) else ""))
     for summary in result.attributions:
         top = ", ".join(f"{n} ({v:.3f})" for n, v in summary.top_features(5))
-        print(f"  top features ({summary.method}, mean |attribution|): {top}")
+        _say(f"  top features ({summary.method}, mean |attribution|): {top}")
     counterfactual = (result.text.get("counterfactuals") or {}).get("axes", [])
     if counterfactual:
-        print(f"  identity-term swaps: {result.text['variants']:,} variants of "
+        _say(f"  identity-term swaps: {result.text['variants']:,} variants of "
               f"{result.text['texts_with_identity_terms']:,} tweets that mention identity terms; largest shifts:")
         for row in sorted(counterfactual, key=lambda r: (r["small"], -r["mean_abs_score_change"]))[:3]:
-            print(f"    {row['axis']:<15} flip rate {row['flip_rate']:.1%}, mean |score change| "
+            _say(f"    {row['axis']:<15} flip rate {row['flip_rate']:.1%}, mean |score change| "
                   f"{row['mean_abs_score_change']:.3f} ({row['texts']} texts{', small' if row['small'] else ''})")
     for failure in result.failures:
-        print(f"  FAILED: {failure.step}: {failure.error_type}: {failure.message}")
+        _say(f"  FAILED: {failure.step}: {failure.error_type}: {failure.message}")
     for skip in result.skipped:
-        print(f"  skipped: {skip.step}: {skip.reason}")
+        _say(f"  skipped: {skip.step}: {skip.reason}")
     if "html" in paths:
-        print(f"Report: {paths['html']}")
+        _say(f"Report: {paths['html']}")
     if "json" in paths:
-        print(f"Result: {paths['json']}")
-    print(f"Done in {elapsed:.1f} s.")
+        _say(f"Result: {paths['json']}")
+    _say(f"Done in {elapsed:.1f} s.")
 
 
 def _demo(args) -> int:
@@ -142,7 +159,7 @@ def _demo(args) -> int:
     config = demo_config(out_dir=args.out, sample=args.sample)
     train, test = load_adult("train"), load_adult("test")
     if not args.quiet:
-        print(f"Training a gradient-boosted model on {len(train):,} UCI Adult rows ...", file=sys.stderr)
+        _say(f"Training a gradient-boosted model on {len(train):,} UCI Adult rows ...", file=sys.stderr)
     model = train_adult_model(train, seed=config.seed)
     result = run_audit(config, data=test, model=model, quiet=args.quiet,
                        extra_provenance={"data_source": "UCI Adult (adult.test), CC BY 4.0, bundled"})
@@ -166,7 +183,7 @@ def _text_demo(args, started: float) -> int:
     config = text_demo_config(out_dir=out)
     data = heldout_tweets(sample=args.sample, seed=config.seed)
     if not args.quiet:
-        print(f"Auditing the MiniLM tweet classifier on {len(data):,} held-out tweets ...", file=sys.stderr)
+        _say(f"Auditing the MiniLM tweet classifier on {len(data):,} held-out tweets ...", file=sys.stderr)
     result = run_audit(config, data=data, quiet=args.quiet,
                        extra_provenance={"data_source": "Tweets labelled by sentiment (bundled; see "
                                                         "audit/data/tweets/README.md), the held-out 20%"})
@@ -201,7 +218,7 @@ def _run(args) -> int:
     from audit._runner import run_audit
 
     started = time.perf_counter()
-    config = load_config(args.config)
+    config = load_config(args.config, allow_outside=args.allow_outside)
     from audit._executors import make_executor
 
     if args.workers is not None and args.workers < 1:
@@ -217,7 +234,7 @@ def _exit_for_failures(result) -> int:
     """A crash never looks like a pass: a failed step makes the command exit 1 once the outputs are written."""
     if not result.failures:
         return EXIT_OK
-    print(f"audit: {len(result.failures)} step(s) failed ({', '.join(f.step for f in result.failures)}); the "
+    _say(f"audit: {len(result.failures)} step(s) failed ({', '.join(f.step for f in result.failures)}); the "
           f"outputs are written and show them. Exit {EXIT_POLICY}.", file=sys.stderr)
     return EXIT_POLICY
 
@@ -230,13 +247,28 @@ def _report(args) -> int:
     result = AuditResult.load(args.result)
     if args.output is not None or args.pdf is None:
         output = Path(args.output or "report.html")
-        write_atomically({output: render_html(result)})
-        print(f"Report: {output}")
+        write_atomically({output: _render_saved(result, args.result)})
+        _say(f"Report: {output}")
     if args.pdf is not None:
         from reports import render_pdf
 
-        print(f"PDF: {render_pdf(result, args.pdf)}")
+        _say(f"PDF: {render_pdf(result, args.pdf)}")
     return EXIT_OK
+
+
+def _render_saved(result, source: str) -> str:
+    """Render a saved result; one that passed the outline check but still lacks a field the report reads is bad
+    input (exit 2), not a crash."""
+    import jinja2
+
+    from audit._errors import ConfigError
+    from reports import render_html
+
+    try:
+        return render_html(result)
+    except (jinja2.UndefinedError, KeyError, TypeError, AttributeError, ValueError) as err:
+        raise ConfigError(f"The audit result {source!r} cannot be rendered: {type(err).__name__}: {err}. It may have "
+                          "been edited or written by another version; re-run the audit.") from err
 
 
 def _policies(args):
@@ -272,7 +304,7 @@ def _check(args) -> int:
         from audit._config import load_config
         from audit._runner import run_audit
 
-        config = load_config(args.config)
+        config = load_config(args.config, allow_outside=args.allow_outside)
         result = run_audit(config, quiet=args.quiet, config_path=str(args.config))
         out = Path(args.out or config.output.dir)
     gate = evaluate(result, policies)
@@ -281,21 +313,22 @@ def _check(args) -> int:
     result = dataclasses.replace(result, gate=gate_dict, provenance={**result.provenance, "sha256": hashes})
     files = {out / "gate.json": json.dumps(gate_dict, indent=2, ensure_ascii=False),
              out / "junit.xml": render_junit(gate_dict)}
-    if not args.result:
-        write_outputs(result, out)
-    write_atomically(files)
+    if args.result:
+        write_atomically(files)
+    else:
+        write_outputs(result, out, extra=files)  # the result, the report and the gate files in one batch
     _print_gate(gate)
-    print(f"JUnit: {out / 'junit.xml'}  summary: {out / 'gate.json'}")
+    _say(f"JUnit: {out / 'junit.xml'}  summary: {out / 'gate.json'}")
     return EXIT_OK if gate.passed else EXIT_POLICY
 
 
 def _print_gate(gate) -> None:
     width = max((len(f"{o.rule}") for o in gate.outcomes), default=4)
-    print(f"{'status':<8} {'severity':<8} {'rule':<{width}}  scope: message")
+    _say(f"{'status':<8} {'severity':<8} {'rule':<{width}}  scope: message")
     for o in gate.outcomes:
-        print(f"{o.status.upper():<8} {o.severity:<8} {o.rule:<{width}}  {o.scope}: {o.message}")
+        _say(f"{o.status.upper():<8} {o.severity:<8} {o.rule:<{width}}  {o.scope}: {o.message}")
     counts = ", ".join(f"{n} {status}" for status, n in gate.counts.items())
-    print(f"Policy {'PASSED' if gate.passed else 'VIOLATED'} ({counts}).")
+    _say(f"Policy {'PASSED' if gate.passed else 'VIOLATED'} ({counts}).")
 
 
 def _verify(args) -> int:
@@ -303,14 +336,18 @@ def _verify(args) -> int:
     from audit._result import AuditResult
 
     result = AuditResult.load(args.result)
-    recorded = result.provenance.get("sha256", {})
+    recorded = result.provenance.get("sha256", {}) or {}
     paths = result.provenance.get("paths", {}) or {}
+    if not isinstance(recorded, dict) or not isinstance(paths, dict) or not all(
+            isinstance(v, (str, type(None))) for v in [*recorded.values(), *paths.values()]):
+        raise_config("The record's provenance.sha256 and provenance.paths must be tables of file names; this "
+                     "audit.json has been edited. Re-run the audit.")
     given = {"data": args.data, "model": args.model, "config": args.config}
     checked, mismatched = 0, 0
     for name in ("data", "model", "config"):
         path = given[name] or (str(resolve_recorded_path(paths[name], paths)) if paths.get(name) else None)
         if path is None:
-            print(f"{name:<7} not checked: no file given or recorded")
+            _say(f"{name:<7} not checked: no file given or recorded")
             continue
         if name not in recorded:
             raise_config(f"The record holds no sha256 for the {name}, so {path!r} cannot be verified.")
@@ -319,13 +356,13 @@ def _verify(args) -> int:
         actual = sha256_file(path)
         checked += 1
         if actual == recorded[name]:
-            print(f"{name:<7} match     {path}")
+            _say(f"{name:<7} match     {path}")
         else:
             mismatched += 1
-            print(f"{name:<7} MISMATCH  {path}: recorded {recorded[name][:16]}..., now {actual[:16]}...")
+            _say(f"{name:<7} MISMATCH  {path}: recorded {recorded[name][:16]}..., now {actual[:16]}...")
     if checked == 0:
         raise_config("Nothing to verify: the record names no files; pass --data, --model or --config.")
-    print("The record matches its files." if not mismatched else f"{mismatched} file(s) changed since the audit.")
+    _say("The record matches its files." if not mismatched else f"{mismatched} file(s) changed since the audit.")
     return EXIT_OK if not mismatched else EXIT_POLICY
 
 
@@ -335,19 +372,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(args)
     except ResourceError as err:
-        print(f"audit: error: {err}", file=sys.stderr)
+        _say(f"audit: error: {err}", file=sys.stderr)
         return EXIT_CRASH
     except AuditError as err:
-        print(f"audit: error: {err}", file=sys.stderr)
+        _say(f"audit: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("audit: interrupted", file=sys.stderr)
+        _say("audit: interrupted", file=sys.stderr)
         return 130
     except Exception as err:  # anything else is our bug or the environment's: say so, keep the trace
         import traceback
 
         traceback.print_exc()
-        print(f"audit: unexpected failure ({type(err).__name__}: {err}). Please report it with the trace above.",
+        _say(f"audit: unexpected failure ({type(err).__name__}: {err}). Please report it with the trace above.",
               file=sys.stderr)
         return EXIT_CRASH
 

@@ -4,7 +4,8 @@
 
 (a) Attributions (shap_permutation on the demo's Adult model, --explain rows) on a LocalCluster of 1 worker
     and of 2 workers, one thread each: parallel efficiency = t1 / (2 * t2). Cluster start-up and a warm-up
-    run are left out of both timings.
+    run are left out of both timings. max_abs_diff_sharded_sampling compares the values of 1 worker, 2 workers
+    and in-process (goal 0.0: random streams come from (seed, row id), never from the shard).
 (b) Fairness on a Parquet file of --rows rows (written in chunks, never whole in memory) through
     dask.dataframe on 2 workers: time, and the peak memory of this process plus its workers (sampled every
     50 ms). Then the same file read whole by the in-memory engine (its memory is not part of the peak):
@@ -90,7 +91,7 @@ def attribution_times(rows: int) -> dict:
     adapter = make_adapter(train_adult_model(load_adult("train"), seed=0), positive_label=">50K")
     explainer = get_explainer("shap_permutation", seed=0)
     sample, background = features.iloc[:rows].reset_index(drop=True), features.iloc[-100:].reset_index(drop=True)
-    times = {}
+    times, values = {}, {}
     for workers in (1, 2):
         with DaskExecutor(workers=workers) as executor:
             explain_sharded(explainer, adapter, sample.iloc[:8 * workers], background=background,
@@ -100,8 +101,15 @@ def attribution_times(rows: int) -> dict:
                                      executor=executor, shards_per_worker=4)
             times[workers] = time.perf_counter() - started
             assert list(result.row_ids) == list(range(rows))
+            values[workers] = result.values
+    from audit._executors import InProcessExecutor
+
+    in_process = explain_sharded(explainer, adapter, sample.iloc[:60], background=background, row_ids=np.arange(60),
+                                 executor=InProcessExecutor()).values
+    # every random stream comes from (seed, row id): 1 worker, 2 workers and in-process agree exactly
+    diff = max(float(np.abs(values[2] - values[1]).max()), float(np.abs(values[1][:60] - in_process).max()))
     return {"explain_rows": rows, "explain_1_worker_s": times[1], "explain_2_workers_s": times[2],
-            "efficiency_2_workers": times[1] / (2 * times[2])}
+            "efficiency_2_workers": times[1] / (2 * times[2]), "max_abs_diff_sharded_sampling": diff}
 
 
 def fairness_run(rows: int) -> dict:

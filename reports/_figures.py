@@ -16,13 +16,40 @@ _LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=50, b=10), hei
                font=dict(family="system-ui, sans-serif", size=12))
 
 
+_TRACE_TEXT = ("x", "y", "name", "text", "customdata", "hovertext", "labels", "ids")
+
+
 def _as_json(figure) -> dict[str, Any]:
-    return json.loads(figure.to_json())
+    """The figure as JSON with every data string escaped: plotly renders a subset of HTML in labels, ticks and
+    titles, so a group named ``<a href=...>`` would become a live link."""
+    spec = json.loads(figure.to_json())
+    for trace in spec.get("data", []):
+        for key in _TRACE_TEXT:
+            if key in trace:
+                trace[key] = _escape_strings(trace[key])
+    _escape_titles(spec.get("layout", {}))
+    return spec
 
 
-def _text(value: Any) -> str:
-    """A data string for a plotly label: plotly renders a subset of HTML in labels, so markup is escaped."""
-    return html.escape(str(value), quote=False)
+def _escape_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        return html.escape(value, quote=False)
+    if isinstance(value, list):
+        return [_escape_strings(v) for v in value]
+    return value
+
+
+def _escape_titles(node: Any) -> None:
+    """Escape every ``text`` (titles) and ``ticktext`` in the layout."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("text", "ticktext"):
+                node[key] = _escape_strings(value)
+            else:
+                _escape_titles(value)
+    elif isinstance(node, list):
+        for item in node:
+            _escape_titles(item)
 
 
 _CHART_METRICS = ("selection_rate", "tpr", "fpr", "precision", "accuracy")
@@ -65,10 +92,10 @@ def disparity_figure(table: FairnessTable) -> dict[str, Any]:
     minus = [None if not e.get("ratio_ci") else e["ratio"] - e["ratio_ci"][0] for _, e in rows]
     figure = go.Figure(go.Bar(x=x, y=y, marker_color=["#c0392b" if v < 0.8 else "#2c6fbb" for v in y],
                               error_y=dict(type="data", array=plus, arrayminus=minus),
-                              customdata=[_text(f"{d.worst_to_benchmark} vs {d.benchmark_group}") for d, _ in rows],
+                              customdata=[f"{d.worst_to_benchmark} vs {d.benchmark_group}" for d, _ in rows],
                               hovertemplate="%{x}: %{y:.3f}<br>%{customdata}<extra></extra>"))
     figure.add_hline(y=0.8, line_dash="dash", line_color="#7f8c8d")
-    figure.update_layout(title=_text(f"Worst group's ratio to the benchmark by {table.name}, groups with enough rows"),
+    figure.update_layout(title=f"Worst group's ratio to the benchmark by {table.name}, groups with enough rows",
                          yaxis=dict(range=[0, 1.05]), **_LAYOUT)
     return _as_json(figure)
 

@@ -28,6 +28,20 @@ def _environment():
 
 
 @lru_cache(maxsize=1)
+def _scripts() -> tuple[str, str, tuple[str, ...]]:
+    """plotly.js, the report's own script, and their sha256 digests: the Content-Security-Policy allows
+    exactly these two inline scripts (no 'unsafe-inline'), so an injected script tag could not run."""
+    import base64
+    import hashlib
+
+    app = _environment().get_template("partials/_app.js.j2").render()
+    plotly = _plotly_js()
+    digests = tuple(base64.b64encode(hashlib.sha256(code.encode("utf-8")).digest()).decode("ascii")
+                    for code in (plotly, app))
+    return plotly, app, digests
+
+
+@lru_cache(maxsize=1)
 def _plotly_js() -> str:
     from plotly.offline import get_plotlyjs
 
@@ -104,7 +118,7 @@ def _view(result: AuditResult) -> dict[str, Any]:
     return {
         "result": result, "tables": tables, "attributions": attributions, "figures": figures,
         "warnings": warnings, "infos": [f for f in result.findings if f.severity != "warning"],
-        "plotly_js": _plotly_js(), "ll144": result.regulatory.get("ll144"), "text_view": text_view, "largest_disparities": largest, "quality_view": quality_view,
+        "plotly_js": _scripts()[0], "app_js": _scripts()[1], "script_hashes": _scripts()[2], "ll144": result.regulatory.get("ll144"), "text_view": text_view, "largest_disparities": largest, "quality_view": quality_view,
     }
 
 

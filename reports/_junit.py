@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ElementTree
 from typing import Any
 
 __all__ = ["render_junit"]
+
+
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(value: Any) -> str:
+    """Text that XML 1.0 can hold: characters it forbids (vertical tab, ESC, ...) are shown as \\xNN."""
+    return _XML_FORBIDDEN.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
 
 
 def render_junit(gate: dict[str, Any], *, suite_name: str = "audit-policy") -> str:
@@ -20,9 +29,10 @@ def render_junit(gate: dict[str, Any], *, suite_name: str = "audit-policy") -> s
         errors=str(sum(o["status"] == "error" for o in blocking)),
         skipped=str(sum(o["status"] == "skipped" for o in outcomes)))
     for outcome in outcomes:
-        case = ElementTree.SubElement(suite, "testcase", classname=f"{outcome['policy']}.{outcome['rule']}",
-                                      name=outcome["scope"])
-        status, message = outcome["status"], outcome["message"]
+        case = ElementTree.SubElement(suite, "testcase",
+                                      classname=_xml_text(f"{outcome['policy']}.{outcome['rule']}"),
+                                      name=_xml_text(outcome["scope"]))
+        status, message = outcome["status"], _xml_text(outcome["message"])
         if status == "skipped":
             ElementTree.SubElement(case, "skipped", message=message)
         elif status in ("fail", "error") and outcome["severity"] == "error":

@@ -20,3 +20,18 @@ def test_counterfactual_benchmark_plain_loop_scores_like_the_sorted_batches():
     texts = ["she loves the phone", "he hates it", "the battery is great and the screen is awful", "good"] * 20
     plain = plain_inference(classifier, texts, batch_size=7)
     assert abs(plain - classifier.predict_proba(texts, batch_size=16)).max() < 1e-5
+    unsorted = plain_inference(classifier, texts, batch_size=7, sort=False)
+    assert abs(unsorted - plain).max() < 1e-5  # the order of the batches never changes a score
+
+
+def test_captum_batched_reaches_a_small_delta_with_enough_steps():
+    from benchmarks.attributions import captum_batched
+    from explainers._text_model import TextClassifier
+    from tests.text_models import tiny_model
+
+    model, tokenizer = tiny_model("bert")
+    classifier = TextClassifier(model, tokenizer, labels=["0", "1"])
+    texts = ["she loves the phone", "he hates it", "the battery is great and the screen is awful", "good"]
+    coarse = captum_batched(classifier, texts, [1, 0, 1, 0], n_steps=4, per_call=3, internal_batch_size=8)
+    fine = captum_batched(classifier, texts, [1, 0, 1, 0], n_steps=64, per_call=3, internal_batch_size=8)
+    assert fine <= coarse + 1e-9 and fine < 1e-2

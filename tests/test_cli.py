@@ -36,10 +36,14 @@ def test_text_demo_on_a_sample_of_held_out_tweets(tmp_path, capsys):
     assert text["identity_groups"]["overall_auc"] > 0.75  # the real classifier separates negative tweets
     assert len(result["provenance"]["sha256"]["data"]) == 64 and len(result["provenance"]["sha256"]["model"]) == 64
     assert 'id="text-heading"' in (out / "report.html").read_text()
+    # known answer on these 400 tweets: gender swaps pass (flip rate 3%), the disability probes fail (60%)
     assert main(["check", "--result", str(out / "audit.json"), "--preset", "text-counterfactual",
-                 "--out", str(tmp_path / "gate")]) in (0, 1)  # evaluated on real numbers, never an error exit
+                 "--out", str(tmp_path / "gate")]) == 1
     gate = json.loads((tmp_path / "gate" / "gate.json").read_text())
-    assert gate["counts"]["pass"] + gate["counts"]["fail"] > 0
+    outcomes = {(o["rule"], o["scope"]): o for o in gate["outcomes"]}
+    assert outcomes[("flip-rate", "real texts: gender")]["status"] == "pass"
+    assert outcomes[("flip-rate", "template probes: disability")]["status"] == "fail"
+    assert outcomes[("flip-rate", "template probes: disability")]["value"] > 0.3
 
 
 @pytest.fixture()

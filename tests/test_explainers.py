@@ -76,7 +76,13 @@ def test_permutation_known_answer_on_a_linear_model():
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.normal(size=(80, 4)), columns=["a", "b", "ignored", "d"])
     weights = np.array([2.0, -1.0, 0.0, 0.5])
-    adapter = make_adapter(lambda f: f.to_numpy() @ weights, positive_label=1, output="probability")
+    class Linear:  # a decision function: the score is the linear logit itself
+        classes_ = np.array([0, 1])
+
+        def decision_function(self, frame):
+            return frame.to_numpy() @ weights
+
+    adapter = make_adapter(Linear(), positive_label=1)
     rows, background = X.iloc[:20].reset_index(drop=True), X.iloc[20:].reset_index(drop=True)
     attribution = get_explainer("shap_permutation", seed=0).explain(adapter, rows, background=background,
                                                                     row_ids=np.arange(20))
