@@ -106,6 +106,8 @@ class DataConfig:
     # Numeric sensitive columns binned into groups: {age = [0, 25, 40, 65, 120]} (edges; intervals [a, b)).
     bins: dict[str, list[float]] | None = None
     max_groups: int = 50  # a sensitive column with more distinct values is refused: bin it (data.bins)
+    encoding: str = "utf-8"  # of CSV/TSV files
+    empty_text: str = "skip"  # empty or missing texts: "skip" (left out, recorded) or "error"
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 - frozen dataclass
@@ -124,6 +126,16 @@ class DataConfig:
         if self.positive_label is not None and not isinstance(self.positive_label, (str, int, float, bool)):
             raise _fail("data.positive_label", "a string, number or boolean", self.positive_label)
         _positive_int(self.max_groups, "data.max_groups", minimum=2)
+        _choice(self.empty_text, "data.empty_text", ("skip", "error"))
+        if not isinstance(self.encoding, str) or not self.encoding:
+            raise _fail("data.encoding", "the name of a text encoding, e.g. \"utf-8\" or \"latin-1\"", self.encoding)
+        import codecs
+
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError as err:
+            raise _fail("data.encoding", "a text encoding Python knows (utf-8, latin-1, cp1252, ...)",
+                        self.encoding) from err
         if self.bins is not None:
             if not isinstance(self.bins, dict):
                 raise _fail("data.bins", "a table of sensitive column = [edges], e.g. {age = [0, 25, 40, 65, 120]}",

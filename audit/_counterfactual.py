@@ -39,6 +39,7 @@ class Mention:
     group: str
     index: int  # position of the term in its group's list
     next_word: str | None
+    previous_word: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,43 @@ class Variant:
 def _pattern(terms: tuple[str, ...]) -> re.Pattern:
     alternatives = sorted(terms, key=len, reverse=True)  # longest first: 'mr.' before 'mr', 'african american'...
     escaped = [r"[\s-]+".join(re.escape(word) for word in term.split()) for term in alternatives]
-    return re.compile(r"(?<![\w@])(" + "|".join(escaped) + r")(?![\w])", re.IGNORECASE)
+    # not after a hyphen either: '12-year-old' and 'well-known' are compounds, not mentions
+    return re.compile(r"(?<![\w@-])(" + "|".join(escaped) + r")(?![\w])", re.IGNORECASE)
+
+
+_PREVIOUS_WORD = re.compile(r"([#@]?[\w'-]+)[^\w]*$")
+_SENTENCE_END = re.compile(r"[.!?:;\n]\s*$")
+
+
+def _previous(text: str, start: int) -> tuple[str | None, bool]:
+    """The word before position ``start`` and whether it begins a sentence (or the text)."""
+    before = text[max(0, start - 200):start]  # a window: the previous word is near
+    match = _PREVIOUS_WORD.search(before)
+    if match is None:
+        return None, True
+    head = before[:match.start()]
+    at_start = not head.strip() and start <= 200
+    return match.group(1), at_start or bool(_SENTENCE_END.search(head))
+
+
+def _describes(text: str, end: int, nouns: frozenset[str]) -> bool:
+    """Whether one of ``nouns`` follows, right away or after one more word ('old man', 'old muslim friend')."""
+    words = re.findall(r"[\w'-]+", text[end:end + 80].lower())[:2]
+    return any(word in nouns for word in words)
+
+
+def _capitalised(word: str | None) -> bool:
+    return bool(word) and word[:1].isupper() and not (len(word) > 1 and word.isupper())
+
+
+def _in_proper_name(text: str, start: int, matched: str, following: str | None, *, title: bool = False) -> bool:
+    """A capitalised match next to another capitalised word is part of a name or a title ('South African',
+    'Martin Luther King', 'Black Panther'), not an identity mention; a word that only starts the sentence
+    does not count."""
+    if not _capitalised(matched):
+        return False
+    previous, sentence_start = _previous(text, start)
+    return (_capitalised(following) and not title) or (_capitalised(previous) and not sentence_start)
 
 
 def _protected(text: str) -> list[tuple[int, int]]:
@@ -84,11 +121,18 @@ def find_mentions(text: str, lexicon: Lexicon) -> list[Mention]:
         next_word = following.lower() if following else None
         if next_word in lexicon.not_before:
             continue
+        previous, _ = _previous(text, start)
+        previous_word = previous.lower() if previous else None
+        title = " ".join(re.split(r"[\s-]+", match.group(1).lower())) in lexicon.before_names
+        if previous_word in lexicon.not_after or _in_proper_name(text, start, match.group(1), following, title=title):
+            continue
         key = " ".join(re.split(r"[\s-]+", match.group(1).lower()))
         if key not in positions:  # a hyphenated spelling of a spaced term
             key = next((k for k in positions if re.fullmatch(r"[\s-]+".join(map(re.escape, k.split())), key)), key)
+        if key in lexicon.only_before and not _describes(text, end, lexicon.only_before[key]):
+            continue  # 'old' describes a person only before a person noun ('old man', not 'old phone')
         group, index = positions[key][0]
-        mentions.append(Mention(start, end, key, group, index, next_word))
+        mentions.append(Mention(start, end, key, group, index, next_word, previous_word))
     return mentions
 
 
@@ -112,12 +156,33 @@ def _counterpart(lexicon: Lexicon, mention: Mention, target: str) -> str:
     target_terms = lexicon.groups[target]
     slots = [i for i, t in enumerate(source_terms) if t == mention.term]
     candidates = list(dict.fromkeys(target_terms[i % len(target_terms)] for i in slots))
+    if len(candidates) > 1 and lexicon.slots is not None:
+        kinds = {lexicon.slots[i % len(lexicon.slots)] for i in slots}
+        if "adjective" in kinds and "noun" in kinds:
+            wanted = "noun" if _used_as_noun(mention) else "adjective"
+            chosen = [target_terms[i % len(target_terms)] for i in slots if lexicon.slots[i % len(lexicon.slots)] == wanted]
+            return chosen[0]
     if len(candidates) > 1 and any(c.lower() in _DETERMINER_FORMS for c in candidates):
         word = mention.next_word
         determiner = word is not None and (word[0].isalnum() or word[0] == "#") and word not in _NOT_AFTER_DETERMINER
         chosen = [c for c in candidates if (c.lower() in _DETERMINER_FORMS) == determiner]
         return chosen[0] if chosen else candidates[0]
     return candidates[0]
+
+
+_ARTICLES = frozenset({"a", "an", "the", "one", "every", "each", "this", "that", "any", "no", "another"})
+# words that end a noun phrase: after 'a christian' they mean the term was the noun
+_PHRASE_END = _NOT_AFTER_DETERMINER | frozenset("""who whom whose which what where i you he she we they it me him her us
+them my your his its our their myself yourself himself herself themselves""".split())
+
+
+def _used_as_noun(mention: Mention) -> bool:
+    """'a jewish who prays' is wrong: a term that is both adjective and noun ('christian', 'muslim') is a noun
+    after an article when no content word follows ('a christian who', 'the muslim.'), else an adjective
+    ('christian music', 'he is christian'). Documented in audit/lexicons/README.md."""
+    word = mention.next_word
+    content_follows = word is not None and (word[0].isalnum() or word[0] == "#") and word not in _PHRASE_END
+    return mention.previous_word in _ARTICLES and not content_follows
 
 
 def swap_groups(text: str, lexicon: Lexicon, mapping: dict[str, str],

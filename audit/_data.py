@@ -17,11 +17,16 @@ from audit._labels import infer_positive_label, positive_mask
 __all__ = ["Dataset", "build_dataset", "read_table", "MISSING_GROUP"]
 
 MISSING_GROUP = "(missing)"
+# pandas' default missing-value strings, applied to every column but text columns
+_NA_STRINGS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
+               "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
 _READERS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV/TSV (optionally gzip-compressed) or Parquet file into a DataFrame."""
+def read_table(path: str | Path, *, text_columns: tuple[str, ...] = (), encoding: str = "utf-8") -> pd.DataFrame:
+    """Read a CSV/TSV (optionally gzip-compressed) or Parquet file into a DataFrame.
+
+    ``text_columns`` are read as written: "N/A", "None" or "null" in a text are words, not missing values."""
     path = Path(path)
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] in (".gz", ".bz2", ".zst", ".xz"):
@@ -37,9 +42,16 @@ def read_table(path: str | Path) -> pd.DataFrame:
             frame = pd.read_parquet(path)
         else:
             sep = "\t" if kind == "tsv" else ","
-            names = pd.read_csv(path, sep=sep, header=None, nrows=1).iloc[0].astype(str).tolist()
+            names = pd.read_csv(path, sep=sep, header=None, nrows=1, encoding=encoding).iloc[0].astype(str).tolist()
             _refuse_duplicates(names, str(path))
-            frame = pd.read_csv(path, sep=sep)
+            options: dict = {}
+            if text_columns:
+                options = {"keep_default_na": False, "dtype": {c: str for c in text_columns if c in names},
+                           "na_values": {c: list(_NA_STRINGS) for c in names if c not in text_columns}}
+            frame = pd.read_csv(path, sep=sep, encoding=encoding, **options)
+    except UnicodeDecodeError as err:
+        raise DataError(f"The data file {str(path)!r} is not valid {encoding}: {err}. Set data.encoding (e.g. "
+                        "\"latin-1\") to the file's encoding.") from err
     except Exception as err:  # the readers raise many types; all mean "unreadable"
         if isinstance(err, DataError):
             raise
@@ -80,6 +92,7 @@ class Dataset:
     favourable: str = "positive"  # which decision benefits the person: "positive" or "negative"
     favourable_source: str = "default: the positive class"
     positive_source: str | None = None  # how the positive class was decided (binary audits)
+    dropped_texts: list[int] | None = None  # row ids of empty texts left out (data.empty_text = "skip")
 
     def __len__(self) -> int:
         return len(self.y_true)
@@ -104,6 +117,7 @@ class Dataset:
                        for c in self.sensitive},
             "missing_sensitive": dict(self.missing_sensitive_counts or {}),
             "text_column": None if self.text is None else self.text.name,
+            "empty_texts_skipped": list(self.dropped_texts or []),
         }
 
 
@@ -210,9 +224,12 @@ def build_dataset(frame: pd.DataFrame, config: DataConfig, *, seed: int = 0) -> 
     else:
         feature_names = [c for c in frame.columns if c not in role_columns]
     frame = frame.reset_index(drop=True)
+    dropped_texts: list[int] = []
+    if config.text is not None:
+        frame, dropped_texts = _drop_empty_texts(frame, config.text, config.empty_text)
     if config.sample is not None and config.sample < len(frame):
         frame = frame.sample(n=config.sample, random_state=seed).sort_index()
-    row_ids = frame.index.to_numpy()  # positions in the file, kept through sampling
+    row_ids = frame.index.to_numpy()  # positions in the file, kept through sampling and dropped texts
     frame = frame.reset_index(drop=True)
 
     if config.task == "binary":
@@ -252,7 +269,28 @@ def build_dataset(frame: pd.DataFrame, config: DataConfig, *, seed: int = 0) -> 
         favourable=favourable,
         favourable_source=favourable_source,
         positive_source=positive_source,
+        dropped_texts=dropped_texts,
     )
+
+
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+
+
+def _drop_empty_texts(frame: pd.DataFrame, column: str, policy: str) -> tuple[pd.DataFrame, list[int]]:
+    """Rows whose text is missing, empty, or only spaces and invisible characters (a zero-width space) carry
+    no tokens: refused (``error``) or left out and recorded (``skip``), before any model is loaded."""
+    values = frame[column]
+    text = values.astype(str)
+    empty = values.isna() | ~values.map(lambda v: isinstance(v, str)) | (
+        text.map(lambda t: t.translate({ord(c): None for c in _INVISIBLE}).strip()) == "")
+    if not empty.any():
+        return frame, []
+    rows = [int(i) for i in np.flatnonzero(empty.to_numpy())]
+    lines = ", ".join(str(r + 2) for r in rows[:10]) + (" ..." if len(rows) > 10 else "")
+    if policy == "error":
+        raise DataError(f"{len(rows)} text(s) in {column!r} are empty or missing (CSV lines {lines}, counting the "
+                        "header as line 1). Drop or fill them, or set data.empty_text = \"skip\" to leave them out.")
+    return frame[~empty.to_numpy()], rows
 
 
 def _favourable(setting: Any, positive_label: Any, label_values: list, label: str) -> tuple[str, str]:

@@ -32,8 +32,12 @@ class SharedRef:
 
 
 def _with_shared(fn: Callable, item: Any, *args: Any) -> Any:
-    """Run ``fn`` on a worker with shared handles replaced by the worker's copies."""
-    return fn(item, *(a.resolve() if isinstance(a, SharedRef) else a for a in args))
+    """Run ``fn`` on a worker with shared handles replaced by the worker's copies, its native thread pools
+    single-threaded (one worker per core: more threads would only compete)."""
+    from audit._threads import limited_threads
+
+    with limited_threads(1):
+        return fn(item, *(a.resolve() if isinstance(a, SharedRef) else a for a in args))
 
 
 class Executor(ABC):

@@ -68,6 +68,13 @@ def positive_class_index(classes: Any, positive_label: Any, *, what: str = "mode
     for index, cls in enumerate(classes):
         if same_label(cls, positive_label):
             return index, f"the {what}'s class {cls!r} is the positive label {positive_label!r}"
+    default_names = [f"LABEL_{i}" for i in range(len(classes))]
+    number = _as_number(positive_label)
+    if [str(c) for c in classes] == default_names and number is not None and number.is_integer() \
+            and 0 <= int(number) < len(classes):
+        index = int(number)
+        return index, (f"the {what}'s classes carry transformers' default names (LABEL_0, LABEL_1, ...): the positive "
+                       f"label {positive_label!r} is read as class index {index}, {classes[index]!r}")
     if len(classes) == 2 and all(_as_number(c) in (0.0, 1.0) for c in classes):
         index = [_as_number(c) for c in classes].index(1.0)
         return index, (f"the {what} was trained on 0/1 classes and none equals the positive label "

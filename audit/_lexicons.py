@@ -29,6 +29,15 @@ class Lexicon:
     source: str = ""
     description: str = ""
     not_before: frozenset[str] = field(default_factory=frozenset)
+    not_after: frozenset[str] = field(default_factory=frozenset)  # a match right after one of these is skipped
+    # term -> the only next words after which it is an identity mention ('old' before 'man', not 'old phone')
+    only_before: dict[str, frozenset[str]] = field(default_factory=dict)
+    # the part of speech of each aligned position ("adjective", "noun", "plural", ...): a term listed in an
+    # adjective and a noun position of its group swaps to the form its context asks for
+    slots: tuple[str, ...] | None = None
+    # terms that stand before names ('Mr. Smith', 'King Charles'): a capitalised word after them is not a sign
+    # of a proper name, so the name guard looks only at the word before
+    before_names: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
         where = f"The lexicon {self.axis!r}"
@@ -47,6 +56,18 @@ class Lexicon:
             cleaned[str(name)] = tuple(" ".join(t.split()) for t in terms)
         object.__setattr__(self, "groups", cleaned)
         object.__setattr__(self, "not_before", frozenset(w.lower() for w in self.not_before))
+        object.__setattr__(self, "not_after", frozenset(w.lower() for w in self.not_after))
+        object.__setattr__(self, "before_names", frozenset(w.lower() for w in self.before_names))
+        if not isinstance(self.only_before, dict) or not all(
+                isinstance(v, (list, tuple, frozenset, set)) for v in self.only_before.values()):
+            raise ConfigError(f"{where}: 'only_before' must be a table of term = [next words]. "
+                              f"Got {self.only_before!r}.")
+        object.__setattr__(self, "only_before", {str(k).lower(): frozenset(w.lower() for w in v)
+                                                 for k, v in self.only_before.items()})
+        if self.slots is not None:
+            if isinstance(self.slots, str) or not all(isinstance(s, str) for s in self.slots):
+                raise ConfigError(f"{where}: 'slots' must be a list of part-of-speech names. Got {self.slots!r}.")
+            object.__setattr__(self, "slots", tuple(self.slots))
 
     def group_of(self) -> dict[str, list[str]]:
         """Lower-cased term -> the groups it belongs to."""
@@ -60,7 +81,9 @@ class Lexicon:
 
     def to_dict(self) -> dict[str, Any]:
         return {"axis": self.axis, "groups": {g: list(t) for g, t in self.groups.items()}, "source": self.source,
-                "description": self.description, "not_before": sorted(self.not_before)}
+                "description": self.description, "not_before": sorted(self.not_before),
+                "not_after": sorted(self.not_after), "only_before": {k: sorted(v) for k, v in self.only_before.items()},
+                "slots": list(self.slots) if self.slots else None, "before_names": sorted(self.before_names)}
 
 
 def _read_toml(path: Path, what: str) -> dict[str, Any]:
@@ -74,14 +97,18 @@ def _read_toml(path: Path, what: str) -> dict[str, Any]:
 
 
 def _from_raw(raw: dict[str, Any], origin: str) -> Lexicon:
-    unknown = set(raw) - {"axis", "groups", "source", "description", "not_before"}
+    known = {"axis", "groups", "source", "description", "not_before", "not_after", "only_before", "slots",
+             "before_names"}
+    unknown = set(raw) - known
     if unknown:
-        raise ConfigError(f"Unknown key(s) {sorted(unknown)} in the lexicon {origin}. Known keys: axis, groups, "
-                          "source, description, not_before.")
+        raise ConfigError(f"Unknown key(s) {sorted(unknown)} in the lexicon {origin}. Known keys: "
+                          f"{', '.join(sorted(known))}.")
     if "groups" not in raw or "axis" not in raw:
         raise ConfigError(f"The lexicon {origin} needs 'axis = \"...\"' and a [groups] table of term lists.")
     return Lexicon(axis=raw["axis"], groups=raw["groups"], source=raw.get("source", ""),
-                   description=raw.get("description", ""), not_before=frozenset(raw.get("not_before", ())))
+                   description=raw.get("description", ""), not_before=frozenset(raw.get("not_before", ())),
+                   not_after=frozenset(raw.get("not_after", ())), only_before=dict(raw.get("only_before", {})),
+                   slots=raw.get("slots"), before_names=frozenset(raw.get("before_names", ())))
 
 
 def load_lexicon(spec: str | Path | Lexicon | dict[str, Any]) -> Lexicon:

@@ -54,14 +54,15 @@ _IDENTITY_GROUP_METRICS = ("subgroup_auc", "bpsn_auc", "bnsp_auc")
 # for text), the randomisation test's rank correlation, and the share of examples above the completeness tolerance
 QUALITY_METRICS = ("faithfulness_margin", "sanity_spearman", "incomplete_share")
 TASK_METRICS = ("mean_prediction", "mean_label", "mae")
+LL144_IMPACT_RATIO = "ll144_impact_ratio"  # the impact ratios of the LL144 tables (selection or scoring rate)
 FAVOURABLE_RATE = "favourable_rate"  # resolved per table: selection_rate, or negative_rate (data.favourable)
-PRESETS = ("four-fifths", "nyc-ll144", "equalized-odds", "text-counterfactual", "eu-ai-act", "explanation-quality")
+from audit._policy_names import PRESETS  # noqa: E402  (the preset files are the registry)
 _RULE_KEYS = {"id", "metric", "where", "stat", "compare", "threshold", "severity", "tables", "min_group_size",
               "confident", "description"}
 
 
 def _known_metric(name: str) -> bool:
-    return (name in METRICS or name == FAVOURABLE_RATE or name in ATTRIBUTION_METRICS or name in TEXT_METRICS or name in TASK_METRICS
+    return (name in METRICS or name in (FAVOURABLE_RATE, LL144_IMPACT_RATIO) or name in ATTRIBUTION_METRICS or name in TEXT_METRICS or name in TASK_METRICS
             or name in QUALITY_METRICS
             or re.fullmatch(r"selection_rate\[.+\]", name) is not None)
 
@@ -290,6 +291,8 @@ def _evaluate_rule(result: AuditResult, policy: Policy, rule: Rule) -> list[Rule
         return check.outcomes
     if rule.metric in TEXT_METRICS:
         return _evaluate_text_rule(result, check, rule)
+    if rule.metric == LL144_IMPACT_RATIO:
+        return _evaluate_ll144_rule(result, check, rule)
     tables = [t for t in result.fairness if rule.tables is None or t.name in rule.tables]
     if rule.tables is not None:
         missing = sorted(set(rule.tables) - {t.name for t in result.fairness})
@@ -400,6 +403,36 @@ def _evaluate_text_rule(result: AuditResult, check: _Checker, rule: Rule) -> lis
         for row in values:
             check.compare(f"{scope}: {row['name']}", row[rule.metric], row.get(f"{rule.metric}_ci"),
                           f"{rule.metric} of {row['name']} ({scope})")
+    return check.outcomes
+
+
+def _evaluate_ll144_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOutcome]:
+    """The impact ratios the LL144 tables hold: of the selection rate, or of the scoring rate in scoring mode
+    (not the fairness tables' selection rate)."""
+    ll144 = (result.regulatory or {}).get("ll144")
+    if not ll144:
+        check.add("ll144", "error", "The audit result has no LL144 tables; set fairness.ll144 in the config, or drop "
+                                    "this rule.")
+        return check.outcomes
+    if rule.where != "every_group":
+        check.add("ll144", "error", f"{rule.metric} supports where = every_group; got {rule.where!r}.")
+        return check.outcomes
+    for table in ll144.get("tables", []):
+        if rule.tables is not None and table["breakdown"] not in rule.tables:
+            continue
+        for row in table["rows"]:
+            scope = f"LL144 {table['breakdown']}: {row['category']}"
+            if row.get("benchmark"):
+                check.add(scope, "skipped", "The benchmark category (the comparison, not a case).")
+            elif row.get("excluded"):
+                check.add(scope, "skipped", f"Excluded from impact ratios: {row['excluded']['reason']}.")
+            elif row.get("small") and rule.min_group_size is None:
+                check.add(scope, "skipped", f"Only {row['n']} people: too few to check.")
+            elif rule.min_group_size is not None and row["n"] < rule.min_group_size:
+                check.add(scope, "skipped", f"Only {row['n']} people: too few to check.")
+            else:
+                check.compare(scope, row.get("impact_ratio"), None,
+                              f"{ll144['rate'].replace('_', ' ')} impact ratio of {row['category']}")
     return check.outcomes
 
 

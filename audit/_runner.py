@@ -52,14 +52,29 @@ class _Steps:
 
 def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: Any = None,
               quiet: bool = True, extra_provenance: dict[str, Any] | None = None,
-              config_path: str | None = None, executor: Any = None) -> AuditResult:
+              config_path: str | None = None, executor: Any = None, threads: int | None = None) -> AuditResult:
     """Run a full audit. ``data``/``model`` override ``config.data.path``/``config.model.path``.
-    ``executor`` (see ``audit._executors``): where tabular attributions run, sharded by rows; in-process by
-    default.
+    ``executor`` (see ``audit._executors``): where attributions run, sharded by rows; in-process by default.
+    ``threads``: the native thread pools' size (default: ``AUDIT_THREADS``, else the CPUs this process may use;
+    see ``audit._threads``); the choice is recorded in ``provenance.threads``.
 
     Bad input raises an :class:`AuditError` before any work is done. A fairness table or explainer that
     crashes is recorded in ``result.failures`` and the audit goes on.
     """
+    import dataclasses
+
+    from audit._threads import limited_threads, thread_budget
+
+    count, source = thread_budget(threads)
+    with limited_threads(count):
+        result = _run_audit(config, data=data, model=model, quiet=quiet, extra_provenance=extra_provenance,
+                            config_path=config_path, executor=executor)
+    return dataclasses.replace(result, provenance={**result.provenance, "threads": {"count": count,
+                                                                                     "source": source}})
+
+
+def _run_audit(config: AuditConfig, *, data: pd.DataFrame | None, model: Any, quiet: bool,
+               extra_provenance: dict[str, Any] | None, config_path: str | None, executor: Any) -> AuditResult:
     from audit._executors import InProcessExecutor
 
     executor = executor or InProcessExecutor()
@@ -78,7 +93,8 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
     if data is None:
         if config.data.path is None:
             raise ConfigError("No data: set data.path in the config, or pass data= to run_audit().")
-        data = read_table(config.data.path)
+        data = read_table(config.data.path, text_columns=(config.data.text,) if config.data.text else (),
+                          encoding=config.data.encoding)
         hashes["data"] = sha256_file(config.data.path)
     text_model = _is_text_model(config, model)
     model_from_file = model is None and config.model.path is not None
@@ -104,6 +120,11 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
     steps = _Steps(total=2 + len(config.data.sensitive_groupings) + len(methods) + text_audit
                    + config.quality.enabled, quiet=quiet)
     failures: list[Failure] = []
+    if dataset.dropped_texts:
+        shown = ", ".join(str(r + 2) for r in dataset.dropped_texts[:10])
+        skipped.append(Skipped("empty texts", f"{len(dataset.dropped_texts)} empty or missing text(s) left out "
+                                              f"(CSV lines {shown}{' ...' if len(dataset.dropped_texts) > 10 else ''}; "
+                                              "data.empty_text = \"error\" refuses them instead)."))
     try:
         steps.start("predict")
         inputs = dataset.text.to_frame() if adapter.kind == "text" else dataset.features
@@ -137,8 +158,9 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
             for method in methods:
                 steps.start(f"explain {method}")
                 explain = _explain_text if adapter.kind == "text" else _explain
-                summary = _guarded(failures, f"explainer: {method}",
-                                   lambda: explain(method, config, dataset, adapter, raw_attributions, executor))
+                with _hot_loop(adapter):
+                    summary = _guarded(failures, f"explainer: {method}",
+                                       lambda: explain(method, config, dataset, adapter, raw_attributions, executor))
                 if summary is not None:
                     attributions.append(summary)
                 steps.done()
@@ -147,8 +169,9 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
             from audit._quality import explanation_quality
 
             steps.start("explanation quality")
-            quality = _guarded(failures, "explanation quality", lambda: explanation_quality(
-                config, dataset, adapter, raw_attributions, attributions)) or {}
+            with _hot_loop(adapter):
+                quality = _guarded(failures, "explanation quality", lambda: explanation_quality(
+                    config, dataset, adapter, raw_attributions, attributions)) or {}
             steps.done()
         text: dict[str, Any] = {}
         if text_audit:
@@ -275,6 +298,17 @@ def _regulatory(config, dataset, predictions, tables, failures) -> dict[str, Any
             exclude_under=ll144.get("exclude_under"), flag_below=ll144.get("flag_below"),
             favourable=dataset.favourable, min_group_size=config.fairness.min_group_size))
     return regulatory
+
+
+def _hot_loop(adapter):
+    """Tabular explainers and quality checks make many small model calls: single-threaded, they never wait at a
+    thread barrier for a core a neighbour holds (see audit._threads). Text models keep their threads: each of
+    their calls is large."""
+    from contextlib import nullcontext
+
+    from audit._threads import limited_threads
+
+    return nullcontext() if adapter.kind in ("text", "torch") else limited_threads(1)
 
 
 def _check_reference(config: AuditConfig, dataset: Dataset) -> None:
@@ -425,7 +459,8 @@ def _explain_text(method: str, config: AuditConfig, dataset: Dataset, adapter,
     texts = dataset.text.iloc[explained].tolist()
     from explainers._sharded import explain_texts_sharded
 
-    attribution = explain_texts_sharded(explainer, adapter.classifier, texts, executor=executor)
+    attribution = explain_texts_sharded(explainer, adapter.classifier, texts, executor=executor,
+                                        row_ids=dataset.row_ids[explained])
     raw[attribution.method] = attribution
     # single words of the identity lexicons (multi-word terms are counted word by word)
     identity_terms = {word for lexicon in builtin_lexicons(config.text.lexicons)

@@ -166,6 +166,9 @@ def text_bias_audit(*, texts: Any, scorer: Scorer, lexicons: list[Any] | None = 
         "counterfactuals": _shift_section(variants, frame, **common),
         "examples": _examples(texts, variants, frame, original_scores, examples),
     }
+    for row in result["counterfactuals"].get("axes", []):
+        # how much text was tested on this axis, beside its flip rate
+        row["coverage"] = row["texts"] / len(texts) if texts else None
     result["probes"] = _probes(templates, lexicons, scorer, **common)
     if y_true is not None:
         result["identity_groups"] = identity_groups(np.asarray(y_true, bool), original_scores, original_decisions,

@@ -1,17 +1,20 @@
 """The ``audit`` command line. Exit codes: 0 ok, 1 the result does not stand (a policy violated or a step
-failed: check; a step failed: run; a file changed: verify), 2 bad input or config, 3 unexpected failure."""
+failed: check; a step failed: run; a file changed: verify), 2 bad input or config, 3 unexpected failure (a bug),
+4 the environment (an unreachable cluster, out of GPU memory, no browser for the PDF)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
 from pathlib import Path
 
 from audit._errors import AuditError, ResourceError
+from audit._policy_names import PRESETS
 
-EXIT_OK, EXIT_POLICY, EXIT_BAD_INPUT, EXIT_CRASH = 0, 1, 2, 3
+EXIT_OK, EXIT_POLICY, EXIT_BAD_INPUT, EXIT_CRASH, EXIT_ENVIRONMENT = 0, 1, 2, 3, 4
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
@@ -27,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="audit", description="Audit machine-learning models for fairness and explainability.",
         epilog="Exit codes: 0 ok, 1 policy violated or a step failed (check), a step failed (run; the outputs "
-               "are written and show it) or files changed (verify), 2 bad input or config, 3 unexpected failure.")
+               "are written and show it) or files changed (verify), 2 bad input or config, 3 unexpected failure "
+               "(a bug: please report it), 4 the environment (unreachable cluster, GPU memory, no browser).")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="train a model on UCI Adult and audit it (bundled data, offline)",
@@ -39,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--sample", type=int, default=None, metavar="N",
                       help="audit a seeded random sample of N test rows instead of all 16,281")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.add_argument("--threads", type=int, default=None, metavar="N",
+                       help="size of the native thread pools (default: AUDIT_THREADS, else the CPUs this process may use)")
     demo.add_argument("--text", action="store_true",
                       help="audit the MiniLM tweet classifier instead: held-out tweets, identity-term "
                            "counterfactuals, template probes, token attributions (default DIR: audit-demo-text)")
@@ -52,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("config", metavar="CONFIG.toml")
     run.add_argument("--out", default=None, metavar="DIR", help="output folder (default: output.dir of the config)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--threads", type=int, default=None, metavar="N",
+                       help="size of the native thread pools (default: AUDIT_THREADS, else the CPUs this process may use)")
     run.add_argument("--allow-outside", action="store_true",
                      help="let the config read data or model files outside its own folder (trusted configs only)")
     where = run.add_mutually_exclusive_group()
@@ -70,11 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--policy", action="append", default=[], metavar="POLICY.toml",
                        help="a policy file, or a pyproject.toml with [tool.audit] (repeatable)")
     check.add_argument("--preset", action="append", default=[], metavar="NAME",
-                       help="a built-in policy: four-fifths, nyc-ll144, equalized-odds, text-counterfactual, "
-                            "eu-ai-act (repeatable)")
+                       help=f"a built-in policy: {', '.join(PRESETS)} (repeatable)")
     check.add_argument("--out", default=None, metavar="DIR",
                        help="output folder (default: the config's output.dir, or the result's folder)")
     check.add_argument("--quiet", action="store_true", help="no progress bars")
+    check.add_argument("--threads", type=int, default=None, metavar="N",
+                       help="size of the native thread pools (default: AUDIT_THREADS, else the CPUs this process may use)")
     check.add_argument("--allow-outside", action="store_true",
                        help="let the config read data or model files outside its own folder (trusted configs only)")
 
@@ -130,10 +139,11 @@ def _print_summary(result, paths: dict, elapsed: float) -> None:
     counterfactual = (result.text.get("counterfactuals") or {}).get("axes", [])
     if counterfactual:
         _say(f"  identity-term swaps: {result.text['variants']:,} variants of "
-              f"{result.text['texts_with_identity_terms']:,} tweets that mention identity terms; largest shifts:")
+              f"{result.text['texts_with_identity_terms']:,} texts that mention identity terms; largest shifts:")
         for row in sorted(counterfactual, key=lambda r: (r["small"], -r["mean_abs_score_change"]))[:3]:
+            coverage = f", {row['coverage']:.1%} of texts" if row.get("coverage") is not None else ""
             _say(f"    {row['axis']:<15} flip rate {row['flip_rate']:.1%}, mean |score change| "
-                  f"{row['mean_abs_score_change']:.3f} ({row['texts']} texts{', small' if row['small'] else ''})")
+                  f"{row['mean_abs_score_change']:.3f} ({row['texts']} texts{coverage}{', small' if row['small'] else ''})")
     for failure in result.failures:
         _say(f"  FAILED: {failure.step}: {failure.error_type}: {failure.message}")
     for skip in result.skipped:
@@ -160,8 +170,11 @@ def _demo(args) -> int:
     train, test = load_adult("train"), load_adult("test")
     if not args.quiet:
         _say(f"Training a gradient-boosted model on {len(train):,} UCI Adult rows ...", file=sys.stderr)
-    model = train_adult_model(train, seed=config.seed)
-    result = run_audit(config, data=test, model=model, quiet=args.quiet,
+    from audit._threads import limited_threads, thread_budget
+
+    with limited_threads(thread_budget(args.threads)[0]):
+        model = train_adult_model(train, seed=config.seed)
+    result = run_audit(config, data=test, model=model, quiet=args.quiet, threads=args.threads,
                        extra_provenance={"data_source": "UCI Adult (adult.test), CC BY 4.0, bundled"})
     result = _with_bundled_data_hash(result)
     paths = write_outputs(result, args.out, formats=config.output.formats)
@@ -184,7 +197,7 @@ def _text_demo(args, started: float) -> int:
     data = heldout_tweets(sample=args.sample, seed=config.seed)
     if not args.quiet:
         _say(f"Auditing the MiniLM tweet classifier on {len(data):,} held-out tweets ...", file=sys.stderr)
-    result = run_audit(config, data=data, quiet=args.quiet,
+    result = run_audit(config, data=data, quiet=args.quiet, threads=args.threads,
                        extra_provenance={"data_source": "Tweets labelled by sentiment (bundled; see "
                                                         "audit/data/tweets/README.md), the held-out 20%"})
     result = _with_bundled_data_hash(result, ("tweets", "tweets.csv.gz"))
@@ -224,7 +237,8 @@ def _run(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise_config(f"The '--workers' option must be a positive integer. Got {args.workers} instead.")
     with make_executor(workers=args.workers, scheduler=args.scheduler, quiet=args.quiet) as executor:
-        result = run_audit(config, quiet=args.quiet, config_path=str(args.config), executor=executor)
+        result = run_audit(config, quiet=args.quiet, config_path=str(args.config), executor=executor,
+                           threads=args.threads)
     paths = write_outputs(result, args.out or config.output.dir, formats=config.output.formats)
     _print_summary(result, paths, time.perf_counter() - started)
     return _exit_for_failures(result)
@@ -305,7 +319,7 @@ def _check(args) -> int:
         from audit._runner import run_audit
 
         config = load_config(args.config, allow_outside=args.allow_outside)
-        result = run_audit(config, quiet=args.quiet, config_path=str(args.config))
+        result = run_audit(config, quiet=args.quiet, config_path=str(args.config), threads=args.threads)
         out = Path(args.out or config.output.dir)
     gate = evaluate(result, policies)
     gate_dict = gate.to_dict()
@@ -332,7 +346,7 @@ def _print_gate(gate) -> None:
 
 
 def _verify(args) -> int:
-    from audit._provenance import resolve_recorded_path, sha256_file
+    from audit._provenance import resolve_recorded_path, sha256_file, sha256_tree
     from audit._result import AuditResult
 
     result = AuditResult.load(args.result)
@@ -351,9 +365,11 @@ def _verify(args) -> int:
             continue
         if name not in recorded:
             raise_config(f"The record holds no sha256 for the {name}, so {path!r} cannot be verified.")
-        if not Path(path).is_file():
+        if not Path(path).exists():
             raise_config(f"The {name} file {str(path)!r} does not exist. Pass --{name} PATH.")
-        actual = sha256_file(path)
+        if Path(path).is_dir() and name != "model":
+            raise_config(f"The {name} path {str(path)!r} is a folder; pass the file.")
+        actual = sha256_tree(path) if Path(path).is_dir() else sha256_file(path)  # a model folder: as the run did
         checked += 1
         if actual == recorded[name]:
             _say(f"{name:<7} match     {path}")
@@ -366,14 +382,31 @@ def _verify(args) -> int:
     return EXIT_OK if not mismatched else EXIT_POLICY
 
 
+def _quiet_libraries() -> None:
+    """--quiet also silences transformers' weight-loading bars and notices (the audit reports what matters)."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"demo": _demo, "run": _run, "report": _report, "check": _check, "verify": _verify}[args.command]
     try:
+        if getattr(args, "quiet", False):
+            _quiet_libraries()
         return handler(args)
-    except ResourceError as err:
+    except BrokenPipeError:
+        # the reader went away (`audit check ... | head`): not an error of ours; keep Python from printing one
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except ResourceError as err:  # the environment (a cluster, a GPU, a browser), not the input or a bug
         _say(f"audit: error: {err}", file=sys.stderr)
-        return EXIT_CRASH
+        return EXIT_ENVIRONMENT
     except AuditError as err:
         _say(f"audit: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -66,15 +66,19 @@ def explain_sharded(explainer: Any, adapter: Any, features, *, background, row_i
     return concat_attributions(parts)
 
 
-def explain_texts_sharded(explainer: Any, classifier: Any, texts: list[str], *, executor,
+def explain_texts_sharded(explainer: Any, classifier: Any, texts: list[str], *, executor, row_ids=None,
                           shards_per_worker: int = 2) -> Attribution:
-    """``explainer.explain_texts`` over ``texts`` split into shards on ``executor``; texts keep their order."""
+    """``explainer.explain_texts`` over ``texts`` split into shards on ``executor``; texts keep their order and
+    the attribution carries ``row_ids`` (the data's own row ids; default 0..n-1)."""
+    row_ids = np.arange(len(texts)) if row_ids is None else np.asarray(row_ids)
+    if len(row_ids) != len(texts):
+        raise ValueError(f"row_ids must have one id per text ({len(texts)}). Got {len(row_ids)} instead.")
     count = max(1, min(len(texts), executor.workers * shards_per_worker))
     if count == 1:
-        return explainer.explain_texts(classifier, texts)
+        return dataclasses.replace(explainer.explain_texts(classifier, texts), row_ids=row_ids)
     pieces = [[texts[i] for i in piece] for piece in np.array_split(np.arange(len(texts)), count)]
     on_gpu = str(getattr(classifier, "device", "cpu")).startswith("cuda") and getattr(executor, "gpu_workers", 0)
     parts = executor.map(_explain_text_shard, pieces, explainer, executor.share(classifier),
                          desc=f"explain {getattr(explainer, 'name', '')}", resources={"GPU": 1} if on_gpu else None)
     merged = concat_attributions(parts)
-    return dataclasses.replace(merged, row_ids=np.arange(len(texts)))
+    return dataclasses.replace(merged, row_ids=row_ids)

@@ -96,6 +96,24 @@ class LayerIntegratedGradientsText:
             return torch.cat([torch.softmax(classifier.logits(input_ids[s:s + batch], mask[s:s + batch]).float(), -1)
                               for s in range(0, len(input_ids), batch)])
 
+    def _probabilities_at(self, classifier, input_ids, mask, embeds, batch: int):
+        """Class probabilities with the embedding layer's output replaced by ``embeds``; everything else (ids,
+        attention mask, position ids, token types, the pooled position) comes from the real input."""
+        import torch
+
+        replacement: dict[str, Any] = {}
+        hook = classifier.embedding_layer.register_forward_hook(lambda module, args, output: replacement["value"])
+        try:
+            outputs = []
+            with torch.inference_mode():
+                for s in range(0, len(input_ids), batch):
+                    replacement["value"] = embeds[s:s + batch]
+                    outputs.append(torch.softmax(classifier.logits(input_ids[s:s + batch], mask[s:s + batch]).float(),
+                                                 -1))
+            return torch.cat(outputs)
+        finally:
+            hook.remove()
+
     def _integrate(self, classifier, input_ids, mask, x_embed, b_embed, targets, n_steps: int):
         """Attributions (examples, tokens) summed over the embedding dimension, for one step count."""
         import torch
@@ -155,7 +173,9 @@ class LayerIntegratedGradientsText:
                 targets = torch.full((len(indices),), classifier.check_target(self.target), device=ids.device)
             rows_all = torch.arange(len(indices), device=ids.device)
             output = probabilities[rows_all, targets]
-            reference = self._probabilities(classifier, baseline, mask, passes)[rows_all, targets]
+            # the path's start: the baseline's embeddings under the real input's ids, mask, positions and pooled
+            # token (a forward on the baseline ids would let RoBERTa derive other positions, GPT-2 pool elsewhere)
+            reference = self._probabilities_at(classifier, ids, mask, b_embed, passes)[rows_all, targets]
             pending = np.arange(len(indices))
             attributions = torch.zeros(ids.shape, dtype=torch.float32, device=ids.device)
             steps_used = np.zeros(len(indices), dtype=int)
@@ -188,6 +208,7 @@ class LayerIntegratedGradientsText:
                                    "steps_run": int(steps_run[j])}
         return _token_attribution(self.name, texts, results, classifier, {
             "n_steps": self.n_steps, "tolerance": self.tolerance, "autocast": self.autocast,
+            "baseline": classifier.baseline_description,
             "method": "gausslegendre-2panel" if self.n_steps == "auto" else "gausslegendre", "device": str(classifier.device),
             "runtime_s": time.perf_counter() - started})
 
@@ -197,7 +218,7 @@ def _length_groups(classifier: TextClassifier, texts: list[str], group_size: int
     speed there and masked attention costs some. On a GPU, neighbours in length order share a group, so
     batches fill up while padding stays small."""
     lengths = np.array([min(len(ids), classifier.max_length) for ids in
-                        classifier.tokenizer(texts, truncation=False)["input_ids"]])
+                        classifier.untruncated_ids(texts)])
     order = np.argsort(lengths, kind="stable")
     groups, current = [], [order[0]] if len(order) else []
     for index in order[1:]:

@@ -29,6 +29,45 @@ EMBEDDING_NAMES = (
 )
 
 
+# Families that derive positions from the input ids themselves (offset by padding_idx + 1): they need no
+# position ids, and reserve padding_idx + 1 of their position embeddings.
+_IDS_DERIVE_POSITIONS = ("roberta", "xlm-roberta", "camembert", "longformer", "data2vec-text", "xmod", "roberta-prelayernorm")
+
+
+def _usable_positions(config: Any) -> int | None:
+    """How many tokens the model reads: its position embeddings, less those RoBERTa-style models reserve."""
+    positions = getattr(config, "max_position_embeddings", None)
+    if not isinstance(positions, int):
+        return None
+    if getattr(config, "model_type", None) in _IDS_DERIVE_POSITIONS:
+        padding_idx = getattr(config, "pad_token_id", None)
+        return positions - (1 if padding_idx is None else int(padding_idx)) - 1
+    return positions
+
+
+def _takes_position_ids(model: Any) -> bool:
+    import inspect
+
+    if getattr(getattr(model, "config", None), "model_type", None) in _IDS_DERIVE_POSITIONS:
+        return False
+    try:
+        return "position_ids" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _refuse_language_model(model: Any) -> None:
+    """A generative language model is not a classifier: its logits are over the vocabulary."""
+    names = {cls.__name__ for cls in type(model).__mro__}
+    if any(n.endswith(("ForCausalLM", "LMHeadModel", "ForMaskedLM", "ForConditionalGeneration")) for n in names):
+        from audit._errors import ModelError
+
+        raise ModelError(f"{type(model).__name__} is a language model, not a sequence classifier: its outputs are "
+                         "scores over the vocabulary, not classes. Audit a fine-tuned classifier "
+                         "(AutoModelForSequenceClassification), or a generative model with model.kind = "
+                         "\"causal-lm\".")
+
+
 def _get(module: Any, dotted: str) -> Any:
     for part in dotted.split("."):
         module = getattr(module, part)
@@ -83,17 +122,21 @@ class TextClassifier:
     with ``.logits``). ``model`` may be a transformers model or any module with that call."""
 
     def __init__(self, model: Any, tokenizer: Any, *, max_length: int | None = None, embedding_layer: str | None = None,
-                 batch_size: int | None = None, labels: list[str] | None = None) -> None:
+                 batch_size: int | None = None, labels: list[str] | None = None, baseline: str | None = None) -> None:
         import torch
 
+        _refuse_language_model(model)
         self.model, self.tokenizer = model, tokenizer
         parameter = next(iter(model.parameters()), None)
         self.device = parameter.device if parameter is not None else torch.device("cpu")
-        configured = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+        config = getattr(model, "config", None)
+        configured = _usable_positions(config)
         tokenizer_max = getattr(tokenizer, "model_max_length", None)
         limits = [v for v in (max_length, configured, tokenizer_max) if isinstance(v, int) and 0 < v < 100_000]
         self.max_length = min(limits) if limits else 512
         self.embedding_layer = find_embedding_layer(model, embedding_layer)
+        self.baseline_token, self.baseline_description = self._choose_baseline(baseline)
+        self._positions = _takes_position_ids(model)
         self.batch_size = batch_size
         config = getattr(model, "config", None)
         self.labels = labels
@@ -105,10 +148,30 @@ class TextClassifier:
 
     @classmethod
     def from_pretrained(cls, directory: str, **kwargs: Any) -> TextClassifier:
-        """A local model directory (no network): AutoModelForSequenceClassification + AutoTokenizer."""
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        """A local model directory (no network): AutoModelForSequenceClassification + AutoTokenizer.
 
-        model = AutoModelForSequenceClassification.from_pretrained(directory, local_files_only=True)
+        A checkpoint without classification-head weights (a language model, or a bare encoder) is refused:
+        transformers would fill the head with random weights and the audit would measure noise."""
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # the missing-weights report is read below, not printed
+        try:
+            model, info = AutoModelForSequenceClassification.from_pretrained(directory, local_files_only=True,
+                                                                             output_loading_info=True)
+        finally:
+            hf_logging.set_verbosity(verbosity)
+        missing = [k for k in (info or {}).get("missing_keys", []) if any(
+            part in k for part in ("classifier", "score", "pre_classifier", "pooler", "out_proj"))]
+        if missing:
+            from audit._errors import ModelError
+
+            architectures = getattr(model.config, "architectures", None) or ["unknown"]
+            raise ModelError(f"The checkpoint in {directory!r} ({', '.join(architectures)}) has no weights for the "
+                             f"classification head ({', '.join(missing[:4])}): transformers would start it at random, "
+                             "so every score would be noise. Audit a fine-tuned sequence classifier; a generative "
+                             "(causal) language model needs model.kind = \"causal-lm\", not a text classifier.")
         tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
         return cls(model.eval(), tokenizer, **kwargs)
 
@@ -124,12 +187,28 @@ class TextClassifier:
                 raise DataError(f"Text {index} is empty. Empty strings carry no tokens to attribute; drop them.")
         return texts
 
+    def untruncated_ids(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of whole texts, to measure what truncation cuts; transformers' "longer than the maximum"
+        warning is expected here and kept off the console (truncation is recorded per text instead)."""
+        from transformers.utils import logging as hf_logging
+
+        logger = hf_logging.get_logger("transformers.tokenization_utils_base")
+        level = logger.level
+        logger.setLevel(40)  # ERROR
+        try:
+            return self.tokenizer(texts, truncation=False, add_special_tokens=True)["input_ids"]
+        finally:
+            logger.setLevel(level)
+
     def tokenize(self, texts: list[str]) -> TokenizedBatch:
         """Pad to the longest sequence of this batch; truncate to the model's maximum and record it."""
         fast = bool(getattr(self.tokenizer, "is_fast", False))
-        encoded = self.tokenizer(texts, padding="longest", truncation=True, max_length=self.max_length,
+        # always on the right: encoders pool their first token ([CLS]), which left padding would turn into a pad;
+        # decoders read the position ids below, so either side gives them the same scores
+        encoded = self.tokenizer(texts, padding="longest", padding_side="right", truncation=True,
+                                 max_length=self.max_length,
                                  return_tensors="pt", return_offsets_mapping=fast)
-        full = self.tokenizer(texts, truncation=False, add_special_tokens=True)["input_ids"]
+        full = self.untruncated_ids(texts)
         truncated = [len(ids) > self.max_length for ids in full]
         ids = encoded["input_ids"].tolist()
         special = set(self.tokenizer.all_special_ids)
@@ -146,7 +225,14 @@ class TextClassifier:
                               truncated, word_ids, tokens, offsets)
 
     def logits(self, input_ids, attention_mask):
-        output = self.model(input_ids=input_ids, attention_mask=attention_mask)
+        """The model's logits. Models that take position ids get them from the attention mask, so a text's score
+        does not depend on its batch neighbours or on the padding side (GPT-2 and Llama count positions from
+        the first column otherwise, pads included)."""
+        if self._positions:
+            positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+            output = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions)
+        else:
+            output = self.model(input_ids=input_ids, attention_mask=attention_mask)
         return output.logits if hasattr(output, "logits") else output
 
     def predict_proba(self, texts: Any, *, batch_size: int | None = None, allow_empty: bool = False) -> np.ndarray:
@@ -167,7 +253,8 @@ class TextClassifier:
             for start in range(0, len(texts), size):
                 rows = order[start:start + size]
                 padded = self.tokenizer.pad({"input_ids": [ids[i] for i in rows],
-                                             "attention_mask": [masks[i] for i in rows]}, return_tensors="pt")
+                                             "attention_mask": [masks[i] for i in rows]}, padding_side="right",
+                                            return_tensors="pt")
                 logits = self.logits(padded["input_ids"].to(self.device), padded["attention_mask"].to(self.device))
                 outputs.append(torch.softmax(logits.float(), -1).cpu().numpy())
         probabilities = np.empty((len(texts), outputs[0].shape[1]), dtype=np.float32)
@@ -180,20 +267,62 @@ class TextClassifier:
         if not getattr(self.tokenizer, "is_fast", False):
             return [len(t) for t in texts]
         encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length, return_offsets_mapping=True)
-        full = self.tokenizer(texts, truncation=False)["input_ids"]
+        full = self.untruncated_ids(texts)
         limits = []
         for text, offsets, whole in zip(texts, encoded["offset_mapping"], full):
             ends = [end for _, end in offsets if end > 0]
             limits.append(len(text) if len(whole) <= self.max_length or not ends else max(ends))
         return limits
 
+    def _choose_baseline(self, choice: str | None) -> tuple[int, str]:
+        """The token whose embedding starts the integration path, and the rule that chose it (recorded).
+
+        Rule: the pad token (else unknown, else end-of-sequence); but a model that normalises with RMSNorm
+        (its config has ``rms_norm_eps``: Llama, Mistral, Qwen, Gemma) whose pad embedding is the zero vector
+        gets the unknown (else mask) token instead: RMSNorm of a zero vector jumps, and IG then does not
+        converge. ``baseline="pad" | "unk" | "mask" | "eos"`` overrides the rule."""
+        tokenizer = self.tokenizer
+        ids = {"pad": tokenizer.pad_token_id, "unk": tokenizer.unk_token_id, "mask": getattr(tokenizer, "mask_token_id",
+                                                                                             None),
+               "eos": tokenizer.eos_token_id}
+        if choice is not None:
+            if choice not in ids:
+                raise DataError(f"The 'baseline' parameter must be one of {', '.join(ids)}. Got {choice!r} instead.")
+            if ids[choice] is None:
+                raise DataError(f"The tokenizer has no {choice} token to use as the baseline. Choose another of "
+                                f"{', '.join(k for k, v in ids.items() if v is not None)}.")
+            return int(ids[choice]), f"{choice} token {self._token_name(ids[choice])} (baseline = {choice!r})"
+        name, token = next(((n, ids[n]) for n in ("pad", "unk", "eos") if ids[n] is not None), ("id 0", 0))
+        config = getattr(self.model, "config", None)
+        if getattr(config, "rms_norm_eps", None) is not None and self._zero_embedding(token):
+            for fallback in ("unk", "mask"):
+                if ids[fallback] is not None and not self._zero_embedding(ids[fallback]):
+                    return int(ids[fallback]), (f"{fallback} token {self._token_name(ids[fallback])}: the model "
+                                                f"normalises with RMSNorm and its {name} embedding is zero")
+        return int(token), f"{name} token {self._token_name(token)} (special tokens kept)"
+
+    def _token_name(self, token: int) -> str:
+        try:
+            return f"{self.tokenizer.convert_ids_to_tokens(int(token))!r} (id {int(token)})"
+        except Exception:  # a tokenizer without the reverse map still has the id
+            return f"id {int(token)}"
+
+    def _zero_embedding(self, token: int) -> bool:
+        import torch
+
+        weight = getattr(self.embedding_layer, "weight", None)
+        if weight is None or not 0 <= token < weight.shape[0]:
+            return False
+        with torch.no_grad():
+            return bool(torch.count_nonzero(weight[token]) == 0)
+
     def baseline_ids(self, input_ids, attention_mask):
-        """The reference input: [PAD] (or [UNK]/EOS) everywhere except special tokens, which stay."""
+        """The reference input: the baseline token (see ``_choose_baseline``) everywhere except special tokens and
+        padding, which stay."""
         import torch
 
         tokenizer = self.tokenizer
-        reference = next((t for t in (tokenizer.pad_token_id, tokenizer.unk_token_id, tokenizer.eos_token_id)
-                          if t is not None), 0)
+        reference = self.baseline_token
         special = torch.zeros_like(input_ids, dtype=torch.bool)
         for token_id in set(tokenizer.all_special_ids) - {reference}:
             special |= input_ids == token_id

@@ -35,7 +35,7 @@ def render_pdf(result: AuditResult, path: str | Path, *, chromium: str | None = 
 
     executable = chromium or find_chromium()
     if executable is None:
-        raise ConfigError("PDF export needs Chromium and none was found (looked for "
+        raise ResourceError("PDF export needs Chromium and none was found (looked for "
                           f"{', '.join(_NAMES)} on the PATH). Install it (Debian: apt-get install chromium) or set "
                           "AUDIT_CHROMIUM to its path.")
     path = Path(path)

@@ -129,3 +129,28 @@ def test_precomputed_predictions_from_a_config(tmp_path, biased_frame, capsys):
     assert "skipped: explainer: shap: No model was given" in capsys.readouterr().out
     result = pd.read_json(tmp_path / "o" / "audit.json", typ="series")
     assert result["model"]["kind"] == "predictions"
+
+
+def test_check_help_lists_every_preset_from_the_policy_files():
+    from audit._policy import PRESETS
+
+    done = subprocess.run([sys.executable, "-m", "audit", "check", "--help"], capture_output=True, text=True)
+    assert "explanation-quality" in PRESETS
+    import re
+
+    text = re.sub(r"-\s+", "-", " ".join(done.stdout.split()))  # argparse may wrap at a hyphen
+    assert all(name in text for name in PRESETS)
+
+
+def test_a_closed_pipe_ends_quietly(user_project):
+    main(["run", str(user_project / "audit.toml"), "--quiet"])
+    command = (f"{sys.executable} -m audit check --result {user_project / 'out' / 'audit.json'} "
+               "--preset four-fifths --preset equalized-odds | head -n 1")
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True)
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
+    assert done.stdout.startswith("status")
+
+
+def test_an_unreachable_scheduler_is_an_environment_problem(user_project, capsys):
+    code = main(["run", str(user_project / "audit.toml"), "--scheduler", "tcp://127.0.0.1:9", "--quiet"])
+    assert code == 4 and "Could not reach the Dask scheduler" in capsys.readouterr().err

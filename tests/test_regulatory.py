@@ -95,3 +95,21 @@ def test_ll144_scoring_rate_and_flag_on_request():
     assert rows["sex=Female"]["flagged"] and not rows["sex=Male"]["flagged"]
     assert rows["sex=Male"]["benchmark"] and result["tables"][0]["benchmark_category"] == "sex=Male"
     assert len(result["tables"]) == 1
+
+
+def test_nyc_ll144_preset_flags_the_ratios_the_ll144_tables_hold():
+    """In scoring mode the flag reads the scoring-rate impact ratios of the LL144 tables, not the fairness
+    tables' selection rate."""
+    from audit import AuditConfig, DataConfig, FairnessConfig, run_audit
+    from audit._policy import evaluate, load_preset
+
+    sensitive, score = _ll144_frame()
+    frame = sensitive.assign(y=(score > 0.6).astype(int), d=(score > 1.1).astype(int), s=score / score.max())
+    config = AuditConfig(data=DataConfig(label="y", sensitive=("sex", "race"), prediction="d", score="s"),
+                         fairness=FairnessConfig(n_boot=0, ll144={"sex": "sex", "race": "race", "mode": "scoring"}))
+    result = run_audit(config, data=frame)
+    gate = evaluate(result, [load_preset("nyc-ll144")])
+    female = next(o for o in gate.outcomes if o.scope == "LL144 sex: sex=Female")
+    row = next(r for r in result.regulatory["ll144"]["tables"][0]["rows"] if r["category"] == "sex=Female")
+    assert female.value == row["impact_ratio"] and "scoring rate impact ratio" in female.message
+    assert female.status == "fail" and female.severity == "warning" and gate.passed  # the law sets no threshold

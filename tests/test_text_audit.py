@@ -64,3 +64,81 @@ def test_text_model_from_a_local_directory(tweets, tmp_path):
     result = run_audit(config, data=frame)
     assert result.model["labels"] == ["neg", "pos"] and len(result.provenance["sha256"]["model"]) == 64
     assert result.attributions[0].n_examples == 6
+
+
+# --- friction on real text (issue 16) ---------------------------------------------------------------------------
+
+def _text_project(tmp_path, tweets, texts):
+    model, tokenizer = tiny_model("distilbert")
+    model.save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    frame = tweets.iloc[:len(texts)].assign(text=texts)
+    frame.to_csv(tmp_path / "texts.csv", index=False)
+    (tmp_path / "audit.toml").write_text(
+        '[data]\npath = "texts.csv"\nlabel = "label"\npositive_label = 1\nsensitive = ["region"]\ntext = "text"\n'
+        '[model]\nkind = "text"\npath = "model"\n[explainers]\nsample_size = 4\n[text]\nattribution_sample = 0\n'
+        '[fairness]\nn_boot = 0\n[quality]\nenabled = false\n[output]\ndir = "out"\n')
+    return tmp_path / "audit.toml"
+
+
+def test_empty_texts_are_skipped_with_their_csv_lines_and_words_like_null_are_text(tweets, tmp_path, capsys):
+    import json
+
+    from audit.cli import main
+
+    texts = ["she loves it", "", "N/A", "null", "\u200b", "he hates it", "None", "the phone is good"] * 2
+    config = _text_project(tmp_path, tweets, texts)
+    assert main(["run", str(config), "--quiet"]) == 0  # numeric positive_label = 1 works from TOML
+    result = json.loads((tmp_path / "out" / "audit.json").read_text())
+    assert result["data"]["n_rows"] == 12  # "", and a zero-width space, twice each, are left out
+    assert result["data"]["empty_texts_skipped"] == [1, 4, 9, 12]
+    skipped = next(s for s in result["skipped"] if s["step"] == "empty texts")
+    assert "CSV lines 3, 6, 11, 14" in skipped["reason"]
+    assert "tweets" not in capsys.readouterr().out
+    config.write_text(config.read_text().replace('text = "text"\n', 'text = "text"\nempty_text = "error"\n', 1))
+    assert main(["run", str(config), "--quiet"]) == 2
+    assert "CSV lines 3, 6, 11, 14" in capsys.readouterr().err
+
+
+def test_csv_encoding_is_a_setting(tweets, tmp_path):
+    import json
+
+    from audit.cli import main
+
+    config = _text_project(tmp_path, tweets, ["café is good", "he hates the café"] * 4)
+    frame = pd.read_csv(tmp_path / "texts.csv")
+    frame.to_csv(tmp_path / "texts.csv", index=False, encoding="latin-1")
+    assert main(["run", str(config), "--quiet"]) == 2
+    config.write_text(config.read_text().replace('text = "text"\n', 'text = "text"\nencoding = "latin-1"\n'))
+    assert main(["run", str(config), "--quiet"]) == 0
+    assert json.loads((tmp_path / "out" / "audit.json").read_text())["data"]["n_rows"] == 8
+
+
+def test_verify_hashes_a_model_folder_as_the_run_did(tweets, tmp_path):
+    from audit.cli import main
+
+    config = _text_project(tmp_path, tweets, ["she loves it", "he hates it"] * 4)
+    assert main(["run", str(config), "--quiet"]) == 0
+    assert main(["verify", str(tmp_path / "out" / "audit.json"), "--model", str(tmp_path / "model")]) == 0
+    (tmp_path / "model" / "config.json").write_text((tmp_path / "model" / "config.json").read_text() + " ")
+    assert main(["verify", str(tmp_path / "out" / "audit.json"), "--model", str(tmp_path / "model")]) == 1
+
+
+def test_per_group_quality_lands_on_the_rows_that_were_explained(tweets):
+    """Explained texts carry the data's own row ids (a shuffled sample), so by-group checks use their groups."""
+    model, tokenizer = tiny_model("bert")
+    classifier = TextClassifier(model, tokenizer, labels=["0", "1"])
+    frame = tweets.sample(frac=1, random_state=3).reset_index(drop=True)
+    frame["region"] = np.where(np.arange(len(frame)) < 20, "north", "south")
+    config = AuditConfig(data=DataConfig(label="label", sensitive=("region",), text="text"),
+                         explainers=ExplainerConfig(sample_size=12))
+    from audit._config import QualityConfig
+
+    config = AuditConfig(data=config.data, explainers=config.explainers,
+                         quality=QualityConfig(sample_size=12, sanity=False))
+    result = run_audit(config, data=frame, model=classifier)
+    by_group = result.quality["methods"]["layer_integrated_gradients"]["faithfulness"]["by_group"]["region"]
+    rng = np.random.default_rng(config.seed)
+    explained = np.sort(rng.choice(len(frame), size=12, replace=False))
+    expected_north = int((explained < 20).sum())
+    assert by_group["north"]["examples"] == expected_north and by_group["south"]["examples"] == 12 - expected_north

@@ -34,7 +34,7 @@ def swap_gender(text):
     ("The book is his.", "The book is hers."),  # standalone 'his' -> 'hers'
     ("Mr. Smith and his wife", "Ms. Smith and her husband"),
     ("the theory of the thesis", "the theory of the thesis"),  # 'he' inside words is not a mention
-    ("he's here; hes not", "she's here; hes not"),
+    ("he's here; hes not", "she's here; shes not"),
     ("#women rule", "#men rule"),
     ("@sheila and http://he.com/his and he@mail.com", "@sheila and http://he.com/his and he@mail.com"),
     ("An actor and a man", "An actress and a woman"),
@@ -246,3 +246,43 @@ def test_text_audit_runs_in_the_audit_and_the_report_escapes_texts():
     assert explorer.example.options
     heatmap = "".join(o["data"]["text/html"] for o in explorer.example_view.outputs)
     assert "<span" in heatmap and "<img" not in heatmap
+
+
+# --- lexicons that hold on everyday text (issue 16) ------------------------------------------------------------
+
+@pytest.mark.parametrize("axis, text, mapping, expected", [
+    ("religion", "a jew who prays", {"jewish": "muslim"}, "a muslim who prays"),
+    ("religion", "a muslim who prays", {"muslim": "jewish"}, "a jew who prays"),
+    ("religion", "muslim women walked", {"muslim": "jewish"}, "jewish women walked"),
+    ("religion", "islam is a religion", {"muslim": "christian"}, "christianity is a religion"),
+    ("religion", "islamic art", {"muslim": "christian"}, "christian art"),
+    ("religion", "judaism and jews", {"jewish": "hindu"}, "hinduism and hindus"),
+    ("age", "a 12-year-old boy", {"old": "young"}, "a 12-year-old boy"),
+    ("age", "the old barbary coast", {"old": "millennial"}, "the old barbary coast"),
+    ("age", "an old man walked", {"old": "young"}, "a young man walked"),
+    ("gender", "Martin Luther King spoke", {"male": "female"}, "Martin Luther King spoke"),
+    ("gender", "the king spoke", {"male": "female"}, "the queen spoke"),
+    ("gender", "hes late again", {"male": "female"}, "shes late again"),
+    ("gender", "HE IS HERE", {"male": "female"}, "SHE IS HERE"),
+    ("race_ethnicity", "south african politics", {"african": "black"}, "south african politics"),
+    ("race_ethnicity", "South African politics", {"african": "black"}, "South African politics"),
+    ("race_ethnicity", "blacks and asians", {"black": "white"}, "whites and asians"),
+    ("race_ethnicity", "Black Panther was great", {"black": "white"}, "Black Panther was great"),
+    ("race_ethnicity", "Black people vote", {"black": "white"}, "White people vote"),
+    ("sexual_orientation", "gays and lesbians marched", {"gay": "bisexual"}, "bisexuals and lesbians marched"),
+    ("sexual_orientation", "homosexuals", {"homosexual": "heterosexual"}, "heterosexuals"),
+])
+def test_everyday_forms_and_guards(axis, text, mapping, expected):
+    from audit._counterfactual import swap_groups
+    from audit._lexicons import load_lexicon
+
+    assert swap_groups(text, load_lexicon(axis), mapping)[0] == expected
+
+
+def test_axes_report_their_coverage():
+    from audit import text_bias_audit
+
+    texts = ["she is here", "he is there", "the phone broke", "the screen is fine"]
+    result = text_bias_audit(texts=texts, scorer=lambda batch: np.full(len(batch), 0.3), templates=False)
+    gender = next(r for r in result["counterfactuals"]["axes"] if r["axis"] == "gender")
+    assert gender["coverage"] == 0.5
