@@ -592,16 +592,24 @@ def _findings(tables: list[FairnessTable], attributions: list[AttributionSummary
     for table in tables:
         for metric, disparity in table.disparities_reliable.items():
             worst = disparity.worst_to_benchmark
+            benchmark_pair = None
             if worst is not None:
                 finding = _comparison_finding(table, metric, worst, disparity.to_best[worst], "benchmark",
                                               f"the best of the groups with {table.min_group_size}+ rows for it",
                                               config)
                 if finding is not None:
                     findings.append(finding)
+                    benchmark_pair = (worst, disparity.benchmark_group)
             if disparity.to_reference:
                 below = [(entry["ratio"], name) for name, entry in disparity.to_reference.items()
                          if entry["ratio"] is not None and not entry.get("reference")]
-                if below:
+                if below and (min(below)[1], disparity.reference_group) == benchmark_pair:
+                    # the same pair: one finding that says so, not the same sentence twice
+                    findings[-1] = _comparison_finding(
+                        table, metric, worst, disparity.to_best[worst], "benchmark and reference",
+                        f"the best of the groups with {table.min_group_size}+ rows for it, and the reference set in "
+                        "fairness.reference", config)
+                elif below:
                     _, name = min(below)
                     finding = _comparison_finding(table, metric, name, disparity.to_reference[name], "reference",
                                                   "set in fairness.reference", config)
@@ -636,7 +644,7 @@ def _comparison_finding(table: FairnessTable, metric: str, name: str, entry: dic
         significant = p_value < config.fairness.alpha
     else:  # no test for this metric: rely on the interval of the ratio
         significant = interval is not None and interval[1] < 1
-    role = "the benchmark" if comparison == "benchmark" else "the reference"
+    role = {"benchmark": "the benchmark", "reference": "the reference"}.get(comparison, "the benchmark and reference")
     return Finding(
         kind="disparity", severity="warning" if significant else "info",
         message=(f"{metric} by {table.name}: {name} has {group.values[metric]:.3f} against "

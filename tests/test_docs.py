@@ -74,3 +74,13 @@ def test_the_result_schema_documents_every_field(tmp_path):
                if f"`{key}`" not in schema]
     missing += [key for key in record if f"`{key}`" not in schema]
     assert not missing, f"fields a result has that docs/result-schema.md does not mention: {missing}"
+
+
+def test_readme_docs_and_notebooks_use_the_public_api_only():
+    private = re.compile(r"\b(audit|explainers|reports)\._[a-z]")
+    offenders = []
+    for path in [*DOCS, *sorted((ROOT / "notebooks").glob("*.ipynb"))]:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if private.search(line):
+                offenders.append(f"{path.name}:{number}: {line.strip()[:80]}")
+    assert not offenders, offenders

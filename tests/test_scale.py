@@ -70,6 +70,13 @@ def test_fairness_on_the_dask_cluster_equals_the_in_memory_engine(decisions_file
     tables = fairness_from_file(folder / "d.parquet", label="label", prediction="decision", score="score",
                                 sensitive=("sex", "race"), executor=cluster, n_boot=200)
     _same_point_estimates(tables, frame)
+    # the bootstrap draws come from (seed, partition), never from the worker: the same intervals in process
+    local = fairness_from_file(folder / "d.parquet", label="label", prediction="decision", score="score",
+                               sensitive=("sex", "race"), n_boot=200)
+    for remote_table, local_table in zip(tables, local):
+        assert remote_table.overall_ci == local_table.overall_ci
+        assert [g.ci for g in remote_table.groups] == [g.ci for g in local_table.groups]
+        assert remote_table.summary == local_table.summary
 
 
 def test_sharded_attributions_on_dask_equal_in_process(adult_test, adult_model, cluster):
