@@ -6,6 +6,8 @@ from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from audit._worker_store import WORKER_VALUES
+
 __all__ = ["SharedValue"]
 
 
@@ -17,11 +19,7 @@ class SharedValue(WorkerPlugin):
         self.name = f"audit-shared-{key}"
 
     def setup(self, worker) -> None:
-        from audit._executors import _WORKER_VALUES
-
-        _WORKER_VALUES[self.key] = self.value
+        WORKER_VALUES[self.key] = self.value
 
     def teardown(self, worker) -> None:
-        from audit._executors import _WORKER_VALUES
-
-        _WORKER_VALUES.pop(self.key, None)
+        WORKER_VALUES.pop(self.key, None)

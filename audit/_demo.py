@@ -9,6 +9,7 @@ import pandas as pd
 
 from audit._config import (AuditConfig, DataConfig, ExplainerConfig, FairnessConfig, ModelConfig, OutputConfig,
                            TextConfig)
+from audit._errors import ConfigError
 
 __all__ = ["load_adult", "load_tweets", "train_adult_model", "demo_config", "ADULT_COLUMNS", "heldout_tweets",
            "text_demo_config"]
@@ -28,7 +29,7 @@ def load_adult(split: str = "test") -> pd.DataFrame:
     """
     filename = {"train": "adult.data.gz", "test": "adult.test.gz"}.get(split)
     if filename is None:
-        raise ValueError(f"The 'split' parameter of load_adult must be 'train' or 'test'. Got {split!r} instead.")
+        raise ConfigError(f"The 'split' parameter of load_adult must be 'train' or 'test'. Got {split!r} instead.")
     with resources.files("audit").joinpath("data", "adult", filename).open("rb") as raw, \
             gzip.open(raw, "rt", encoding="utf-8") as handle:
         frame = pd.read_csv(handle, header=None, names=ADULT_COLUMNS, sep=r",\s*", engine="python",
@@ -82,7 +83,7 @@ def demo_config(*, out_dir: str = "audit-demo", sample: int | None = None, seed:
 
 
 def heldout_tweets(*, sample: int | None = None, seed: int = 0) -> pd.DataFrame:
-    """The tweets the MiniLM head never saw in training (the 20% held out by ``explainers.minilm_head``), with
+    """The tweets the MiniLM head never saw in training (the 20% held out by ``audit.train_minilm_head``), with
     identity-mention columns: ``gender_mention`` (none / male / female / both) and ``identity_mention`` (the
     identity axis a tweet mentions besides gender, or none / several)."""
     import numpy as np

@@ -18,7 +18,6 @@ from audit._errors import ConfigError, ResourceError
 
 __all__ = ["Executor", "InProcessExecutor", "DaskExecutor", "make_executor"]
 
-_WORKER_VALUES: dict[str, Any] = {}  # on each worker: values shared by plugins, by key
 
 
 class SharedRef:
@@ -28,7 +27,9 @@ class SharedRef:
         self.key = key
 
     def resolve(self) -> Any:
-        return _WORKER_VALUES[self.key]
+        from audit._worker_store import WORKER_VALUES
+
+        return WORKER_VALUES[self.key]
 
 
 def _with_shared(fn: Callable, item: Any, *args: Any) -> Any:

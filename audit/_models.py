@@ -45,6 +45,7 @@ class ModelAdapter(ABC):
     kind: str = "model"
     capabilities: frozenset[str] = frozenset()
     device: str = "cpu"
+    positive_index: int | None = None  # the positive class's column in predict_proba (scikit-learn), when known
     output_evidence: str | None = None  # how the output was read (probabilities, logits, ...): recorded
     reading: str | None = None  # "probability", "logit" or "label": what model.output = "auto" resolved to
     positive_source: str | None = None  # how the model's positive class was found: recorded
@@ -96,9 +97,9 @@ class SklearnAdapter(ModelAdapter):
         self._method = self._choose_method(model, "label" if task != "binary" else output)
         classes = getattr(model, "classes_", None)
         self._classes = None if classes is None else list(np.asarray(classes).tolist())
-        self._positive, self.positive_source = None, None
+        self.positive_index, self.positive_source = None, None
         if classes is not None and task == "binary":
-            self._positive, self.positive_source = positive_class_index(classes, positive_label)
+            self.positive_index, self.positive_source = positive_class_index(classes, positive_label)
         self._positive_label = positive_label
         self.output_evidence = {
             "predict_proba": "the model's predict_proba(): probabilities of the positive class",
@@ -147,7 +148,7 @@ class SklearnAdapter(ModelAdapter):
         if self._method == "predict_proba":
             proba = _checked_output(self._call("predict_proba", features), len(features), "predict_proba",
                                     probability=True)
-            index = self._positive if self._positive is not None else proba.shape[1] - 1
+            index = self.positive_index if self.positive_index is not None else proba.shape[1] - 1
             scores = proba[:, index].astype(float)
             return Predictions(scores >= self.threshold, scores, "probability")
         if self._method == "decision_function":
@@ -155,14 +156,14 @@ class SklearnAdapter(ModelAdapter):
             if decision.ndim != 1:
                 raise ModelError("decision_function returned one column per class; binary audits need one "
                                  "value per row. Use predict_proba, or a binary model.")
-            if self._positive == 0:
+            if self.positive_index == 0:
                 decision = -decision
             return Predictions(decision > 0, decision, "decision")
         labels = self._call("predict", features)
         if len(labels) != len(features):
             raise ModelError(f"The model's predict() returned {len(labels)} values for {len(features)} rows. It must "
                              "return one label per row.")
-        positive = self._classes[self._positive] if self._positive is not None else self._positive_label
+        positive = self._classes[self.positive_index] if self.positive_index is not None else self._positive_label
         return Predictions(_equals(labels, positive), None, None)
 
 
@@ -332,7 +333,8 @@ class TorchAdapter(ModelAdapter):
     def score_kind(self) -> str | None:
         return "probability"
 
-    def _tensor(self, features: pd.DataFrame):
+    def tensor(self, features: pd.DataFrame):
+        """The float32 tensor of ``features`` the model takes (on the CPU; explainers move it to ``device``)."""
         non_numeric = [c for c in features if not pd.api.types.is_numeric_dtype(features[c])]
         if non_numeric:
             raise DataError(f"A torch model takes numeric features only, but {non_numeric} are not numeric. "
@@ -342,7 +344,7 @@ class TorchAdapter(ModelAdapter):
 
     def raw_output(self, features: pd.DataFrame) -> np.ndarray:
         torch = self._torch
-        inputs = self._tensor(features)
+        inputs = self.tensor(features)
         outputs, start, batch = [], 0, self.batch_size
         was_training = self.model.training
         self.model.eval()

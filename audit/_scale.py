@@ -275,7 +275,7 @@ def run_partitioned(config, *, executor, quiet: bool = True, config_path: str | 
                                    sha256_text)
     from audit._regulatory import four_fifths
     from audit._result import AuditResult, Skipped
-    from audit._runner import _findings
+    from audit._findings import fairness_findings
 
     started_at, clock = now_iso(), time.perf_counter()
     data = config.data
@@ -323,5 +323,5 @@ def run_partitioned(config, *, executor, quiet: bool = True, config_path: str | 
              "task": "binary", "accuracy": overall.get("accuracy"),
              "positive_rate_predicted": overall.get("selection_rate")}
     return AuditResult(title=config.title, data=summary, model=model,
-                       fairness=tables, attributions=[], findings=_findings(tables, [], config), failures=[],
+                       fairness=tables, attributions=[], findings=fairness_findings(tables, [], config), failures=[],
                        skipped=skipped, provenance=provenance, config=config.to_dict(), regulatory=regulatory)

@@ -12,7 +12,7 @@ import shap, captum or torch.
 
 from __future__ import annotations
 
-from audit._registry import Registry
+from explainers._registry import Registry
 from explainers._types import Attribution
 
 __all__ = ["EXPLAINERS", "Attribution", "TextClassifier", "get_explainer"]
@@ -44,7 +44,7 @@ def get_explainer(name: str, **settings):
     import difflib
     import inspect
 
-    from audit._errors import ConfigError
+    from explainers._errors import ConfigError
 
     cls = EXPLAINERS.get(name)
     known = set(getattr(cls, "settings_allowed", ()))

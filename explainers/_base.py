@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from audit._errors import CapabilityError
+from explainers._errors import CapabilityError
 from explainers._types import Attribution
 
 if TYPE_CHECKING:
-    from audit._models import ModelAdapter
+    from explainers._protocols import ScoredModel as ModelAdapter
 
 __all__ = ["Explainer", "row_seed"]
 
@@ -39,7 +39,7 @@ class Explainer(ABC):
     def __init__(self, *, background_size: int = 100, seed: int = 0, **settings: Any) -> None:
         unknown = sorted(set(settings) - set(self.settings_allowed))
         if unknown:
-            from audit._errors import ConfigError
+            from explainers._errors import ConfigError
 
             raise ConfigError(f"Unknown setting {unknown[0]!r} for the {self.name!r} explainer. Known settings: "
                               f"{', '.join(sorted(self.settings_allowed)) or '(none)'}.")

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from audit._errors import CapabilityError, DataError
+from explainers._errors import CapabilityError, DataError
 from explainers._base import Explainer
 from explainers._types import Attribution
 
@@ -75,8 +75,8 @@ class CaptumTabular(Explainer):
         started = time.perf_counter()
         class_name, defaults, has_delta = METHODS[self.method]
         model, device = adapter.model, torch.device(adapter.device)
-        inputs_all = adapter._tensor(rows).to(device)
-        reference = adapter._tensor(background).to(device)
+        inputs_all = adapter.tensor(rows).to(device)
+        reference = adapter.tensor(background).to(device)
         if not torch.all(torch.isfinite(inputs_all)):
             raise DataError(f"{self.name} needs finite numeric inputs; the rows hold NaN or infinity.")
         was_training = model.training

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from audit._errors import DataError
+from explainers._errors import DataError
 from explainers._base import Explainer, row_seed
 from explainers._types import Attribution, pad_rows
 

@@ -27,7 +27,7 @@ _UNCHANGED = 1e-9
 
 def _bootstrap_mean(values: np.ndarray, *, n_boot: int, ci_level: float, rng) -> list[float] | None:
     """Percentile interval of the mean over examples (examples resampled with replacement)."""
-    from audit._stats import interval_or_none, resampled_ratio_of_sums
+    from explainers._stats import interval_or_none, resampled_ratio_of_sums
 
     if len(values) < 2 or not n_boot:
         return None

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from audit._errors import CapabilityError
+from explainers._errors import CapabilityError
 from explainers._base import Explainer, row_seed
 from explainers._tabular import TabularCodec, dense, input_column_map, split_pipeline
 from explainers._types import Attribution, pad_rows
 
 if TYPE_CHECKING:
-    from audit._models import ModelAdapter
+    from explainers._protocols import ScoredModel as ModelAdapter
 
 __all__ = ["ShapAutoExplainer", "ShapLinearExplainer", "shap_choice", "ShapPermutationExplainer", "ShapPartitionText",
            "ShapTreeExplainer"]
@@ -74,7 +74,7 @@ class ShapTreeExplainer(Explainer):
         explainer = shap.TreeExplainer(estimator)
         raw = np.asarray(explainer.shap_values(transformed, check_additivity=False))
         expected = np.atleast_1d(np.asarray(explainer.expected_value, dtype=float))
-        positive = getattr(adapter, "_positive", None)
+        positive = getattr(adapter, "positive_index", None)
         positive = 1 if positive is None else positive
         if raw.ndim == 3:  # one slice per class (random forests): probability space
             values, base, space = raw[:, :, positive], expected[positive], "probability"
@@ -131,7 +131,7 @@ class ShapLinearExplainer(Explainer):
         explainer = shap.LinearExplainer((np.asarray(coef)[0], float(np.ravel(estimator.intercept_)[0])),
                                          shap.maskers.Independent(reference, max_samples=len(reference)))
         values = np.asarray(explainer.shap_values(transformed), dtype=float)
-        sign = 1.0 if getattr(adapter, "_positive", 1) in (None, 1) else -1.0
+        sign = 1.0 if getattr(adapter, "positive_index", 1) in (None, 1) else -1.0
         features = list(rows.columns)
         summed = np.zeros((len(rows), len(features)))
         for k, owner in enumerate(owners):

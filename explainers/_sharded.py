@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from explainers._errors import DataError
 from explainers._types import Attribution, pad_rows
 
 __all__ = ["explain_sharded", "explain_texts_sharded", "concat_attributions"]
@@ -39,7 +40,7 @@ def concat_attributions(parts: list[Attribution]) -> Attribution:
     """One attribution from shards, in the order given (dense tabular, or token rows re-padded)."""
     first = parts[0]
     if any(p.granularity != first.granularity or p.feature_names != first.feature_names for p in parts):
-        raise ValueError("Only attributions of one kind over the same features can be merged.")
+        raise DataError("Only attributions of one kind over the same features can be merged.")
     errors = [p.completeness_error for p in parts]
     tokens = _concat_tokens(parts) if first.granularity == "token" else {
         "values": np.vstack([p.values for p in parts]), "meta": {**first.meta}}
@@ -72,7 +73,7 @@ def explain_texts_sharded(explainer: Any, classifier: Any, texts: list[str], *, 
     the attribution carries ``row_ids`` (the data's own row ids; default 0..n-1)."""
     row_ids = np.arange(len(texts)) if row_ids is None else np.asarray(row_ids)
     if len(row_ids) != len(texts):
-        raise ValueError(f"row_ids must have one id per text ({len(texts)}). Got {len(row_ids)} instead.")
+        raise DataError(f"row_ids must have one id per text ({len(texts)}). Got {len(row_ids)} instead.")
     count = max(1, min(len(texts), executor.workers * shards_per_worker))
     if count == 1:
         return dataclasses.replace(explainer.explain_texts(classifier, texts), row_ids=row_ids)

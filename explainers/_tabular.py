@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit._errors import CapabilityError
+from explainers._errors import CapabilityError, DataError
 
 __all__ = ["TabularCodec", "input_column_map", "split_pipeline", "dense"]
 
@@ -38,7 +38,7 @@ class TabularCodec:
             index = pd.Index(self._uniques[column])
             found = index.get_indexer(frame[column].to_numpy())
             if (found < 0).any():
-                raise ValueError(f"Column {column!r} holds a value the codec has not seen; build the codec on "
+                raise DataError(f"Column {column!r} holds a value the codec has not seen; build the codec on "
                                  "all rows that will be encoded.")
             codes[:, j] = found
         return codes

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from audit._errors import DataError
+from explainers._errors import DataError
 from explainers._text_model import TextClassifier
 from explainers._types import Attribution, pad_rows
 

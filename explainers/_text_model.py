@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from audit._errors import CapabilityError, DataError, ResourceError
+from explainers._errors import CapabilityError, DataError, ResourceError
 
 __all__ = ["TextClassifier", "find_embedding_layer", "EMBEDDING_NAMES", "TokenizedBatch"]
 
@@ -60,7 +60,7 @@ def _refuse_language_model(model: Any) -> None:
     """A generative language model is not a classifier: its logits are over the vocabulary."""
     names = {cls.__name__ for cls in type(model).__mro__}
     if any(n.endswith(("ForCausalLM", "LMHeadModel", "ForMaskedLM", "ForConditionalGeneration")) for n in names):
-        from audit._errors import ModelError
+        from explainers._errors import ModelError
 
         raise ModelError(f"{type(model).__name__} is a language model, not a sequence classifier: its outputs are "
                          "scores over the vocabulary, not classes. Audit a fine-tuned classifier "
@@ -165,7 +165,7 @@ class TextClassifier:
         missing = [k for k in (info or {}).get("missing_keys", []) if any(
             part in k for part in ("classifier", "score", "pre_classifier", "pooler", "out_proj"))]
         if missing:
-            from audit._errors import ModelError
+            from explainers._errors import ModelError
 
             architectures = getattr(model.config, "architectures", None) or ["unknown"]
             raise ModelError(f"The checkpoint in {directory!r} ({', '.join(architectures)}) has no weights for the "
@@ -358,39 +358,3 @@ class TextClassifier:
             raise ResourceError("The model ran out of GPU memory on a single sequence.") from err
         torch.cuda.empty_cache()
         return max(1, batch // 2)
-
-
-def text_adapter(classifier: TextClassifier, *, positive_label: Any, threshold: float = 0.5):
-    """The text classifier as a model adapter for audits (decisions and scores for the positive class)."""
-    from audit._models import ModelAdapter, Predictions
-
-    from audit._labels import positive_class_index
-
-    labels = [str(label) for label in (classifier.labels or range(classifier.n_classes or 2))]
-    index, positive_source = positive_class_index(labels, positive_label, what="text model")
-
-    class TextAdapter(ModelAdapter):
-        kind = "text"
-        capabilities = frozenset({"tokens", "gradients", "embeddings", "scores", "labels"})
-
-        def __init__(self) -> None:
-            super().__init__(classifier.model, threshold=threshold)
-            self.classifier, self.positive_index, self.labels = classifier, index, labels
-            self.device = str(classifier.device)
-
-        @property
-        def score_kind(self) -> str | None:
-            return "probability"
-
-        def predict(self, features):
-            probabilities = classifier.predict_proba(features.iloc[:, 0].tolist())
-            scores = probabilities[:, index]
-            decided = scores >= threshold if len(labels) == 2 else probabilities.argmax(1) == index
-            return Predictions(decided, scores, "probability")
-
-        def summary(self):
-            return {**super().summary(), "labels": labels, "positive_class_index": index,
-                    "positive_source": positive_source,
-                    "max_length": classifier.max_length}
-
-    return TextAdapter()

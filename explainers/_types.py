@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from explainers._errors import DataError
+
 __all__ = ["Attribution", "pad_rows"]
 
 
@@ -51,10 +53,10 @@ class Attribution:
         n, d = len(self.row_ids), len(self.feature_names)
         if self.granularity == "token":
             if self.tokens is None or self.token_mask is None or self.values.shape != self.token_mask.shape:
-                raise ValueError("Token attributions need tokens and a token_mask of the same shape as values.")
+                raise DataError("Token attributions need tokens and a token_mask of the same shape as values.")
             return
         if self.values.shape != (n, d):
-            raise ValueError(f"Attribution values must have shape (n_rows, n_features) = {(n, d)}. "
+            raise DataError(f"Attribution values must have shape (n_rows, n_features) = {(n, d)}. "
                              f"Got {self.values.shape} instead.")
 
     def global_importance(self) -> dict[str, float]:

