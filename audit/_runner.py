@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +75,20 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
                                                                                      "source": source}})
 
 
+@dataclass
+class _Inputs:
+    """What an audit runs on, once loaded and validated: the dataset, the model's adapter, and their record."""
+
+    dataset: Dataset
+    adapter: ModelAdapter
+    hashes: dict[str, str]
+    inputs_source: str
+    paths: dict[str, str | None]
+
+
 def _run_audit(config: AuditConfig, *, data: pd.DataFrame | None, model: Any, quiet: bool,
                extra_provenance: dict[str, Any] | None, config_path: str | None, executor: Any) -> AuditResult:
+    """The audit's steps, in order. Bad input stops it before any work; a step that crashes is recorded."""
     from audit._executors import InProcessExecutor
 
     executor = executor or InProcessExecutor()
@@ -87,18 +100,45 @@ def _run_audit(config: AuditConfig, *, data: pd.DataFrame | None, model: Any, qu
         return run_partitioned(config, executor=executor, quiet=quiet, config_path=config_path,
                                extra_provenance=extra_provenance)
     started_at, clock = now_iso(), time.perf_counter()
+    inputs = _load_inputs(config, data, model, config_path)
+    methods, skipped = _explainer_methods(config, inputs)
+    text_audit = inputs.adapter.kind == "text" and config.text.counterfactuals
+    steps = _Steps(total=2 + len(config.data.sensitive_groupings) + len(methods) + text_audit
+                   + config.quality.enabled, quiet=quiet)
+    failures: list[Failure] = []
+    try:
+        predictions = _predict(inputs, steps)
+        tables = _fairness_tables(config, inputs, predictions, steps, failures)
+        regulatory = _regulatory(config, inputs.dataset, predictions, tables, failures)
+        attributions, raw = _attributions(config, inputs, methods, executor, steps, failures)
+        quality = _explanation_quality(config, inputs, raw, attributions, steps, failures)
+        text = _text_step(config, inputs, predictions, steps, failures) if text_audit else {}
+        findings = _all_findings(config, tables, attributions, text, quality)
+    finally:
+        steps.close()
+    provenance = _provenance(config, inputs, executor, steps, started_at, clock, config_path, extra_provenance)
+    return AuditResult(title=config.title, data=inputs.dataset.summary(),
+                       model=_model_summary(inputs, predictions), fairness=tables, attributions=attributions,
+                       findings=findings, failures=failures, skipped=skipped, provenance=provenance,
+                       config=config.to_dict(), regulatory=regulatory, text=text, quality=quality,
+                       decisions=_decisions(config, inputs.dataset, inputs.adapter, attributions, inputs.inputs_source))
+
+
+def _load_inputs(config: AuditConfig, data: pd.DataFrame | None, model: Any, config_path: str | None) -> _Inputs:
+    """Read the data and the model, decide the model's inputs, validate the dataset, wrap the model."""
     # the file's own bytes when there is one (so `audit verify --config` can check it), else the settings
     hashes: dict[str, str] = {"config": sha256_file(config_path) if config_path else
                               sha256_text(repr(config.to_dict()))}
-    data_from_file = data is None
+    paths: dict[str, str | None] = {"data": None, "model": None, "config": config_path}
     if data is None:
         if config.data.path is None:
             raise ConfigError("No data: set data.path in the config, or pass data= to run_audit().")
         data = read_table(config.data.path, text_columns=(config.data.text,) if config.data.text else (),
                           encoding=config.data.encoding)
-        hashes["data"] = sha256_file(config.data.path)
+        hashes["data"], paths["data"] = sha256_file(config.data.path), config.data.path
     text_model = _is_text_model(config, model)
-    model_from_file = model is None and config.model.path is not None
+    if model is None and config.model.path is not None:
+        paths["model"] = config.model.path
     if model is None and not text_model and config.model.path is not None:
         model = load_model(config.model.path)
         hashes["model"] = sha256_file(config.model.path)
@@ -108,116 +148,141 @@ def _run_audit(config: AuditConfig, *, data: pd.DataFrame | None, model: Any, qu
     dataset = build_dataset(data, data_config, seed=config.seed)
     _check_reference(config, dataset)
     adapter = _make_model_adapter(config, dataset, model, hashes, text_model)
+    return _Inputs(dataset, adapter, hashes, inputs_source, paths)
 
+
+def _explainer_methods(config: AuditConfig, inputs: _Inputs) -> tuple[tuple[str, ...], list[Skipped]]:
+    """The attribution methods to run, and the steps left out on purpose (with why)."""
     skipped: list[Skipped] = []
-    if config.explainers.methods is None:
-        methods = ("layer_integrated_gradients",) if adapter.kind == "text" else ("shap",)
-    else:
-        methods = config.explainers.methods
-        if not methods:
-            skipped.append(Skipped("explainers", "Not run, as requested: explainers.methods = [] (no attributions "
-                                                 "and no explanation-quality checks)."))
-    text_audit = adapter.kind == "text" and config.text.counterfactuals
-    steps = _Steps(total=2 + len(config.data.sensitive_groupings) + len(methods) + text_audit
-                   + config.quality.enabled, quiet=quiet)
-    failures: list[Failure] = []
+    dataset = inputs.dataset
     if dataset.dropped_texts:
         shown = ", ".join(str(r + 2) for r in dataset.dropped_texts[:10])
         skipped.append(Skipped("empty texts", f"{len(dataset.dropped_texts)} empty or missing text(s) left out "
                                               f"(CSV lines {shown}{' ...' if len(dataset.dropped_texts) > 10 else ''}; "
                                               "data.empty_text = \"error\" refuses them instead)."))
-    try:
-        steps.start("predict")
-        inputs = dataset.text.to_frame() if adapter.kind == "text" else dataset.features
-        if dataset.task == "binary":
-            predictions = adapter.predict(inputs)
-        else:
-            predictions = Predictions(adapter.predict_values(dataset.features, task=dataset.task,
-                                                             classes=dataset.label_values), None, None)
+    if config.explainers.methods is None:
+        methods = ("layer_integrated_gradients",) if inputs.adapter.kind == "text" else ("shap",)
+    else:
+        methods = config.explainers.methods
+        if not methods:
+            skipped.append(Skipped("explainers", "Not run, as requested: explainers.methods = [] (no attributions "
+                                                 "and no explanation-quality checks)."))
+    if methods and dataset.task != "binary":
+        skipped += [Skipped(f"explainer: {m}", f"Attributions cover binary classifiers in this version; this "
+                            f"{dataset.task} model is audited for fairness only.") for m in methods]
+        methods = ()
+    elif methods and isinstance(inputs.adapter, PrecomputedAdapter):
+        skipped += [Skipped(f"explainer: {m}", "No model was given (predictions come from the data), so "
+                            "there is nothing to attribute. Set model.path to explain a model.") for m in methods]
+        methods = ()
+    return tuple(methods), skipped
+
+
+def _predict(inputs: _Inputs, steps: _Steps) -> Predictions:
+    dataset, adapter = inputs.dataset, inputs.adapter
+    steps.start("predict")
+    if dataset.task == "binary":
+        predictions = adapter.predict(dataset.text.to_frame() if adapter.kind == "text" else dataset.features)
+    else:
+        predictions = Predictions(adapter.predict_values(dataset.features, task=dataset.task,
+                                                         classes=dataset.label_values), None, None)
+    steps.done()
+    return predictions
+
+
+def _fairness_tables(config: AuditConfig, inputs: _Inputs, predictions: Predictions, steps: _Steps,
+                     failures: list[Failure]) -> list[FairnessTable]:
+    tables = []
+    metrics = _metrics_for(config, predictions)
+    for grouping in config.data.sensitive_groupings:
+        steps.start(f"fairness {' x '.join(grouping)}")
+        table = _guarded(failures, f"fairness: {' x '.join(grouping)}",
+                         lambda: _fairness_table(config, inputs.dataset, predictions, grouping, metrics))
+        if table is not None:
+            tables.append(table)
         steps.done()
-        tables = []
-        metrics = _metrics_for(config, predictions)
-        for grouping in config.data.sensitive_groupings:
-            steps.start(f"fairness {' x '.join(grouping)}")
-            table = _guarded(failures, f"fairness: {' x '.join(grouping)}",
-                             lambda: _fairness_table(config, dataset, predictions, grouping, metrics))
-            if table is not None:
-                tables.append(table)
-            steps.done()
-        regulatory = _regulatory(config, dataset, predictions, tables, failures)
-        attributions = []
-        raw_attributions: dict[str, Any] = {}  # method -> Attribution, for the quality checks
-        if dataset.task != "binary":
-            skipped += [Skipped(f"explainer: {m}", f"Attributions cover binary classifiers in this version; this "
-                                f"{dataset.task} model is audited for fairness only.")
-                        for m in methods]
-        elif isinstance(adapter, PrecomputedAdapter):
-            skipped += [Skipped(f"explainer: {m}", "No model was given (predictions come from the data), so "
-                                "there is nothing to attribute. Set model.path to explain a model.")
-                        for m in methods]
-        else:
-            for method in methods:
-                steps.start(f"explain {method}")
-                explain = _explain_text if adapter.kind == "text" else _explain
-                with _hot_loop(adapter):
-                    summary = _guarded(failures, f"explainer: {method}",
-                                       lambda: explain(method, config, dataset, adapter, raw_attributions, executor))
-                if summary is not None:
-                    attributions.append(summary)
-                steps.done()
-        quality: dict[str, Any] = {}
-        if config.quality.enabled and raw_attributions:
-            from audit._quality import explanation_quality
+    return tables
 
-            steps.start("explanation quality")
-            with _hot_loop(adapter):
-                quality = _guarded(failures, "explanation quality", lambda: explanation_quality(
-                    config, dataset, adapter, raw_attributions, attributions)) or {}
-            steps.done()
-        text: dict[str, Any] = {}
-        if text_audit:
-            steps.start("text counterfactuals")
-            text = _guarded(failures, "text: counterfactuals and identity groups",
-                            lambda: _text_bias(config, dataset, adapter, predictions)) or {}
-            steps.done()
-        findings = fairness_findings(tables, attributions, config) + text_findings(text, config)
-        if quality:
-            from audit._quality import quality_findings
 
-            findings += quality_findings(quality)
-    finally:
-        steps.close()
+def _attributions(config: AuditConfig, inputs: _Inputs, methods: tuple[str, ...], executor, steps: _Steps,
+                  failures: list[Failure]) -> tuple[list[AttributionSummary], dict[str, Any]]:
+    """Each method's summary, and the raw attributions (method -> Attribution) for the quality checks."""
+    summaries, raw = [], {}
+    explain = _explain_text if inputs.adapter.kind == "text" else _explain
+    for method in methods:
+        steps.start(f"explain {method}")
+        with _hot_loop(inputs.adapter):
+            summary = _guarded(failures, f"explainer: {method}", lambda: explain(
+                method, config, inputs.dataset, inputs.adapter, raw, executor))
+        if summary is not None:
+            summaries.append(summary)
+        steps.done()
+    return summaries, raw
 
-    provenance = {
+
+def _explanation_quality(config: AuditConfig, inputs: _Inputs, raw: dict[str, Any],
+                         attributions: list[AttributionSummary], steps: _Steps,
+                         failures: list[Failure]) -> dict[str, Any]:
+    if not (config.quality.enabled and raw):
+        return {}
+    from audit._quality import explanation_quality
+
+    steps.start("explanation quality")
+    with _hot_loop(inputs.adapter):
+        quality = _guarded(failures, "explanation quality", lambda: explanation_quality(
+            config, inputs.dataset, inputs.adapter, raw, attributions)) or {}
+    steps.done()
+    return quality
+
+
+def _text_step(config: AuditConfig, inputs: _Inputs, predictions: Predictions, steps: _Steps,
+               failures: list[Failure]) -> dict[str, Any]:
+    steps.start("text counterfactuals")
+    text = _guarded(failures, "text: counterfactuals and identity groups",
+                    lambda: _text_bias(config, inputs.dataset, inputs.adapter, predictions)) or {}
+    steps.done()
+    return text
+
+
+def _all_findings(config: AuditConfig, tables, attributions, text, quality) -> list:
+    findings = fairness_findings(tables, attributions, config) + text_findings(text, config)
+    if quality:
+        from audit._quality import quality_findings
+
+        findings += quality_findings(quality)
+    return findings
+
+
+def _provenance(config: AuditConfig, inputs: _Inputs, executor, steps: _Steps, started_at: str, clock: float,
+                config_path: str | None, extra_provenance: dict[str, Any] | None) -> dict[str, Any]:
+    return {
         "started_at": started_at, "finished_at": now_iso(), "duration_s": round(time.perf_counter() - clock, 3),
-        "seed": config.seed, "sha256": hashes, "packages": package_versions(), "environment": environment(),
-        "device": adapter.device, "timings_s": steps.timings,
+        "seed": config.seed, "sha256": inputs.hashes, "packages": package_versions(), "environment": environment(),
+        "device": inputs.adapter.device, "timings_s": steps.timings,
         "executor": {"name": executor.name, "workers": executor.workers},
-        "paths": recorded_paths({"data": config.data.path if data_from_file else None,
-                                 "model": config.model.path if model_from_file else None, "config": config_path},
-                                config_path),
+        "paths": recorded_paths(inputs.paths, config_path),
         "git_commit": git_commit(Path(config_path).parent if config_path else Path.cwd()),
         **(extra_provenance or {}),
     }
-    model_summary = adapter.summary()
-    model_summary["task"] = dataset.task
-    model_summary["inputs"] = {"features": list(dataset.features.columns) if adapter.kind != "text" else [],
-                               "source": inputs_source}
-    model_summary["sensitive_inputs"] = {
+
+
+def _model_summary(inputs: _Inputs, predictions: Predictions) -> dict[str, Any]:
+    dataset, adapter = inputs.dataset, inputs.adapter
+    summary = adapter.summary()
+    summary["task"] = dataset.task
+    summary["inputs"] = {"features": list(dataset.features.columns) if adapter.kind != "text" else [],
+                         "source": inputs.inputs_source}
+    summary["sensitive_inputs"] = {
         name: (name in dataset.features.columns) if adapter.kind not in ("text", "predictions") else None
         for name in dataset.sensitive.columns}
     if dataset.task == "regression":
-        model_summary["mae"] = float(np.abs(np.asarray(predictions.y_pred, float) - dataset.y_true).mean())
+        summary["mae"] = float(np.abs(np.asarray(predictions.y_pred, float) - dataset.y_true).mean())
     else:
-        model_summary["accuracy"] = float((np.asarray(predictions.y_pred).astype(str) ==
-                                           np.asarray(dataset.y_true).astype(str)).mean())
+        summary["accuracy"] = float((np.asarray(predictions.y_pred).astype(str) ==
+                                     np.asarray(dataset.y_true).astype(str)).mean())
     if dataset.task == "binary":
-        model_summary["positive_rate_predicted"] = float(predictions.y_pred.mean())
-    decisions = _decisions(config, dataset, adapter, attributions, inputs_source)
-    return AuditResult(title=config.title, data=dataset.summary(), model=model_summary, fairness=tables,
-                       attributions=attributions, findings=findings, failures=failures, skipped=skipped,
-                       provenance=provenance, config=config.to_dict(), regulatory=regulatory, text=text,
-                       quality=quality, decisions=decisions)
+        summary["positive_rate_predicted"] = float(predictions.y_pred.mean())
+    return summary
 
 
 def _decisions(config: AuditConfig, dataset: Dataset, adapter: ModelAdapter,
