@@ -124,7 +124,8 @@ def find_mentions(text: str, lexicon: Lexicon) -> list[Mention]:
         previous, _ = _previous(text, start)
         previous_word = previous.lower() if previous else None
         title = " ".join(re.split(r"[\s-]+", match.group(1).lower())) in lexicon.before_names
-        if previous_word in lexicon.not_after or _in_proper_name(text, start, match.group(1), following, title=title):
+        in_name = not lexicon.names and _in_proper_name(text, start, match.group(1), following, title=title)
+        if previous_word in lexicon.not_after or in_name:
             continue
         key = " ".join(re.split(r"[\s-]+", match.group(1).lower()))
         if key not in positions:  # a hyphenated spelling of a spaced term

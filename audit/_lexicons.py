@@ -38,6 +38,8 @@ class Lexicon:
     # terms that stand before names ('Mr. Smith', 'King Charles'): a capitalised word after them is not a sign
     # of a proper name, so the name guard looks only at the word before
     before_names: frozenset[str] = field(default_factory=frozenset)
+    # a lexicon of first names: its terms are proper names by nature ('Emily Walsh'), so the name guard is off
+    names: bool = False
 
     def __post_init__(self) -> None:
         where = f"The lexicon {self.axis!r}"
@@ -83,7 +85,8 @@ class Lexicon:
         return {"axis": self.axis, "groups": {g: list(t) for g, t in self.groups.items()}, "source": self.source,
                 "description": self.description, "not_before": sorted(self.not_before),
                 "not_after": sorted(self.not_after), "only_before": {k: sorted(v) for k, v in self.only_before.items()},
-                "slots": list(self.slots) if self.slots else None, "before_names": sorted(self.before_names)}
+                "slots": list(self.slots) if self.slots else None, "before_names": sorted(self.before_names),
+                "names": self.names}
 
 
 def _read_toml(path: Path, what: str) -> dict[str, Any]:
@@ -98,7 +101,7 @@ def _read_toml(path: Path, what: str) -> dict[str, Any]:
 
 def _from_raw(raw: dict[str, Any], origin: str) -> Lexicon:
     known = {"axis", "groups", "source", "description", "not_before", "not_after", "only_before", "slots",
-             "before_names"}
+             "before_names", "names"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"Unknown key(s) {sorted(unknown)} in the lexicon {origin}. Known keys: "
@@ -108,7 +111,8 @@ def _from_raw(raw: dict[str, Any], origin: str) -> Lexicon:
     return Lexicon(axis=raw["axis"], groups=raw["groups"], source=raw.get("source", ""),
                    description=raw.get("description", ""), not_before=frozenset(raw.get("not_before", ())),
                    not_after=frozenset(raw.get("not_after", ())), only_before=dict(raw.get("only_before", {})),
-                   slots=raw.get("slots"), before_names=frozenset(raw.get("before_names", ())))
+                   slots=raw.get("slots"), before_names=frozenset(raw.get("before_names", ())),
+                   names=bool(raw.get("names", False)))
 
 
 def load_lexicon(spec: str | Path | Lexicon | dict[str, Any]) -> Lexicon:

@@ -286,3 +286,12 @@ def test_axes_report_their_coverage():
     result = text_bias_audit(texts=texts, scorer=lambda batch: np.full(len(batch), 0.3), templates=False)
     gender = next(r for r in result["counterfactuals"]["axes"] if r["axis"] == "gender")
     assert gender["coverage"] == 0.5
+
+
+def test_first_names_before_surnames_still_swap():
+    from audit._counterfactual import swap_groups
+    from audit._lexicons import load_lexicon
+
+    lexicon = load_lexicon("name_race")
+    white, black = list(lexicon.groups)
+    assert swap_groups("Emily Walsh applied", lexicon, {white: black})[0] == "Lakisha Walsh applied"
