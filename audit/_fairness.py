@@ -429,8 +429,35 @@ def _comparisons(data: _MetricData, names: list[str], rows: np.ndarray, anchor: 
     return entries
 
 
-def _disparity(data: _MetricData, names: list[str], small: np.ndarray, level: float, *, min_support: int,
-               min_group_size: int, reference: str | None) -> Disparity:
+@dataclass(frozen=True)
+class _Compared:
+    """A metric's comparisons, made once over every group with a value (one Holm family per kind), then shown
+    in full in ``disparities`` and restricted to groups with enough rows in ``disparities_reliable``: the same
+    pair has the same adjusted p-value everywhere."""
+
+    benchmark: int
+    benchmark_reason: str
+    to_best: dict[str, dict[str, Any]]
+    to_reference: dict[str, dict[str, Any]]
+
+
+def _compare(data: _MetricData, names: list[str], small: np.ndarray, level: float, *, min_group_size: int,
+             reference: str | None) -> _Compared | None:
+    defined = np.flatnonzero(np.isfinite(data.values))
+    benchmark, reason = _pick_benchmark(data, names, min_group_size)
+    if benchmark is None:
+        return None
+    to_best = _comparisons(data, names, defined, benchmark, level, small, "benchmark")
+    for entry in to_best.values():  # a group above the benchmark says so, rather than "ratio 1.4 to the best"
+        entry["above_benchmark"] = (entry["difference"] or 0) < 0
+    to_reference: dict[str, dict[str, Any]] = {}
+    if reference in names and np.isfinite(data.values[names.index(reference)]):
+        to_reference = _comparisons(data, names, defined, names.index(reference), level, small, "reference")
+    return _Compared(benchmark, reason, to_best, to_reference)
+
+
+def _disparity(data: _MetricData, names: list[str], small: np.ndarray, level: float, compared: _Compared | None,
+               *, min_support: int, reference: str | None) -> Disparity:
     values, support = data.values, data.support
     usable = np.isfinite(values) & (support >= min_support)
     undefined = [n for n, v in zip(names, values) if not np.isfinite(v)]
@@ -447,14 +474,11 @@ def _disparity(data: _MetricData, names: list[str], small: np.ndarray, level: fl
     higher = bool(data.spec.higher_is_better)
     best_index = int((np.nanargmax if higher else np.nanargmin)(masked))
     worst_index = int((np.nanargmin if higher else np.nanargmax)(masked))
-    benchmark, benchmark_reason = _pick_benchmark(data, names, min_group_size)
     rows = np.flatnonzero(usable)
-    to_best = _comparisons(data, names, rows, benchmark, level, small, "benchmark")
-    for name in to_best:  # a group above the benchmark says so, rather than "ratio 1.4 to the best"
-        to_best[name]["above_benchmark"] = (to_best[name]["difference"] or 0) < 0
-    to_reference: dict[str, dict[str, Any]] = {}
-    if reference in names and np.isfinite(values[names.index(reference)]):
-        to_reference = _comparisons(data, names, rows, names.index(reference), level, small, "reference")
+    kept = {names[i] for i in rows}
+    to_best = {name: entry for name, entry in compared.to_best.items() if name in kept}
+    to_reference = {name: entry for name, entry in compared.to_reference.items() if name in kept}
+    benchmark = compared.benchmark
     to_overall = {}
     with np.errstate(all="ignore"):
         for i in rows:
@@ -470,12 +494,12 @@ def _disparity(data: _MetricData, names: list[str], small: np.ndarray, level: fl
         worst_group_small=bool(small[worst_index]), note=note, difference_ci=difference_ci, ratio_ci=ratio_ci,
         to_overall=to_overall, to_reference=to_reference, reference_group=reference,
         tested_against=names[benchmark] if data.tests is not None else None,
-        benchmark_group=names[benchmark], benchmark_reason=benchmark_reason,
-        worst_to_benchmark=_worst_against(to_best, higher),
+        benchmark_group=names[benchmark], benchmark_reason=compared.benchmark_reason,
+        worst_to_benchmark=_worst_against(to_best),
     )
 
 
-def _worst_against(entries: dict[str, dict[str, Any]], higher: bool) -> str | None:
+def _worst_against(entries: dict[str, dict[str, Any]]) -> str | None:
     """The group furthest below the benchmark (by ratio, else by gap) among the compared groups."""
     ranked = [(e["ratio"] if e["ratio"] is not None else np.inf, -(e["difference"] or 0), name)
               for name, e in entries.items() if e["difference"] is not None and e["difference"] > 0]
@@ -693,10 +717,11 @@ def assemble_table(*, columns: list[str], keys: list[tuple[str, ...]], specs: li
     for spec in specs:
         if spec.higher_is_better is None:
             continue
-        common = dict(min_group_size=min_group_size, reference=reference)
-        disparities[spec.name] = _disparity(data[spec.name], names, small, ci_level, min_support=0, **common)
-        reliable[spec.name] = _disparity(data[spec.name], names, small, ci_level, min_support=min_group_size,
-                                         **common)
+        compared = _compare(data[spec.name], names, small, ci_level, min_group_size=min_group_size,
+                            reference=reference)
+        for target, min_support in ((disparities, 0), (reliable, min_group_size)):
+            target[spec.name] = _disparity(data[spec.name], names, small, ci_level, compared,
+                                           min_support=min_support, reference=reference)
     bootstrap = dict(bootstrap)
     bootstrap["intervals"] = ("proportions: Clopper-Pearson (exact); differences and ratios of proportions: MOVER "
                               "from those limits (Newcombe; Donner & Zou); other metrics: percentile bootstrap, "

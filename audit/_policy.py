@@ -331,22 +331,19 @@ def _evaluate_rule(result: AuditResult, policy: Policy, rule: Rule) -> list[Rule
         else:  # every_group
             disparity = table.disparities.get(metric)
             for group in eligible:
+                scope, what = f"{table.name}: {group.name}", f"{metric} {rule.stat} of {group.name}"
                 if rule.stat == "value":
-                    value, interval = group.values.get(metric), group.ci.get(metric)
-                else:
-                    entry = (disparity.to_best if disparity else {}).get(group.name, {})
-                    if entry.get("benchmark"):
-                        check.add(f"{table.name}: {group.name}", "skipped", f"The benchmark group of {metric} "
-                                  "(the comparison, not a case): every other group is compared with it.")
-                        continue
-                    key = "ratio" if rule.stat == "ratio_to_best" else "difference"
-                    value, interval = entry.get(key), entry.get(f"{key}_ci")
-                    if disparity is not None and disparity.benchmark_group:
-                        what = f"{metric} {rule.stat} of {group.name} (vs {disparity.benchmark_group})"
-                        check.compare(f"{table.name}: {group.name}", value, interval, what)
-                        continue
-                check.compare(f"{table.name}: {group.name}", value, interval, f"{metric} {rule.stat} of "
-                                                                              f"{group.name}")
+                    check.compare(scope, group.values.get(metric), group.ci.get(metric), what)
+                    continue
+                entry = (disparity.to_best if disparity else {}).get(group.name, {})
+                if entry.get("benchmark"):
+                    check.add(scope, "skipped", f"The benchmark group of {metric} (the comparison, not a case): "
+                                                "every other group is compared with it.")
+                    continue
+                key = "ratio" if rule.stat == "ratio_to_best" else "difference"
+                if disparity is not None and disparity.benchmark_group:
+                    what += f" (vs {disparity.benchmark_group})"
+                check.compare(scope, entry.get(key), entry.get(f"{key}_ci"), what)
         for name in small:
             check.add(f"{table.name}: {name}", "skipped", f"Fewer than {minimum} rows: not checked.")
     return check.outcomes

@@ -427,3 +427,14 @@ def test_end_to_end_benchmark_reports_each_figure():
     seconds, result = linear_pipeline_audit(rows=300, seed=0)
     assert result.failures == [] and result.attributions[0].method == "shap_linear"
     assert seconds > 0
+
+
+def test_a_pair_has_one_adjusted_p_value_everywhere():
+    """The all-groups and the enough-rows views of a comparison show the same Holm-adjusted p-value."""
+    table = _table(_race_frame(), n_boot=0, reference="race=B")
+    for metric in ("selection_rate",):
+        every, reliable = table.disparities[metric], table.disparities_reliable[metric]
+        for kind in ("to_best", "to_reference"):
+            for name, entry in getattr(reliable, kind).items():
+                assert entry["p_value_holm"] == getattr(every, kind)[name]["p_value_holm"]
+        assert "race=Tiny" in every.to_best and "race=Tiny" not in reliable.to_best
