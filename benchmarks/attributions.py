@@ -28,7 +28,7 @@ import numpy as np
 
 
 def real_tweets(count: int, seed: int = 0) -> list[str]:
-    from audit._demo import load_tweets
+    from audit.demo._demo import load_tweets
     from explainers.minilm_head import heldout_split
 
     tweets = load_tweets()

@@ -22,7 +22,7 @@ _BUSY = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic()
 
 def demo_audit_seconds(model, test) -> float:
     from audit import run_audit
-    from audit._demo import demo_config
+    from audit.demo._demo import demo_config
 
     started = time.perf_counter()
     run_audit(demo_config(), data=test, model=model)
@@ -35,7 +35,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--busy", type=int, default=2, help="CPU-bound processes to run beside the audit")
     args = parser.parse_args(argv)
     from audit import load_adult, train_adult_model
-    from audit._threads import available_cpus
+    from audit.exec._threads import available_cpus
 
     model = train_adult_model(load_adult("train"))
     test = load_adult("test")

@@ -23,7 +23,7 @@ import numpy as np
 
 
 def real_tweets(count: int, seed: int = 0):
-    from audit._demo import load_tweets
+    from audit.demo._demo import load_tweets
 
     tweets = load_tweets()
     rows = np.random.default_rng(seed).choice(len(tweets), size=min(count, len(tweets)), replace=False)
@@ -62,9 +62,9 @@ def main(argv=None) -> dict:
     import torch
 
     torch.set_num_threads(args.threads)
-    from audit._counterfactual import counterfactuals
-    from audit._lexicons import builtin_lexicons
-    from audit._text_audit import classifier_scorer, text_bias_audit
+    from audit.text._counterfactual import counterfactuals
+    from audit.text._lexicons import builtin_lexicons
+    from audit.text._audit import classifier_scorer, text_bias_audit
     from explainers.minilm_head import load_minilm_sentiment
 
     classifier = load_minilm_sentiment(device=args.device)
@@ -76,9 +76,9 @@ def main(argv=None) -> dict:
     result = text_bias_audit(texts=texts, y_true=negative, templates=False, readable_chars=classifier.readable_chars,
                              scorer=classifier_scorer(classifier, positive_index=positive))
     ours = time.perf_counter() - started
-    model_inputs = len(texts) + result["variants"]
-    print(f"ours: {ours:.1f} s for {len(texts):,} texts and {result['variants']:,} variants "
-          f"({result['texts_with_identity_terms']:,} texts mention identity terms)", flush=True)
+    model_inputs = len(texts) + result.variants
+    print(f"ours: {ours:.1f} s for {len(texts):,} texts and {result.variants:,} variants "
+          f"({result.texts_with_identity_terms:,} texts mention identity terms)", flush=True)
 
     variants, _ = counterfactuals(texts, builtin_lexicons())
     inputs = texts + [v.text for v in variants]
@@ -91,7 +91,7 @@ def main(argv=None) -> dict:
     unsorted_s = time.perf_counter() - started
     print(f"plain inference in the given order (a hand-written loop): {unsorted_s:.1f} s", flush=True)
     ours_scores = classifier.predict_proba(texts[:256])[:, positive]
-    return {"texts": len(texts), "variants": result["variants"], "model_inputs": model_inputs,
+    return {"texts": len(texts), "variants": result.variants, "model_inputs": model_inputs,
             "ours_s": ours, "plain_inference_s": plain_s, "plain_unsorted_s": unsorted_s,
             "baseline": "length-sorted batches of 64, padded to the longest (the batching ours uses)",
             "overhead": (ours / model_inputs) / (plain_s / len(inputs)),

@@ -4,8 +4,8 @@
 
 For every n in {5, 10, 30, 100, 1000} and p in {0.02, 0.1, 0.5, 0.9}, draws binomial counts and checks how
 often the intervals the engine reports contain the true value:
-- a group's rate: the Clopper-Pearson interval (``audit._stats.proportion_interval``);
-- an impact ratio (group rate / benchmark rate): the MOVER-R interval (``audit._stats.ratio_interval``), for
+- a group's rate: the Clopper-Pearson interval (``audit.fairness._stats.proportion_interval``);
+- an impact ratio (group rate / benchmark rate): the MOVER-R interval (``audit.fairness._stats.ratio_interval``), for
   a benchmark of the same size and rate (true ratio 1), a benchmark of 1,000 rows and the same rate, and a
   benchmark of the same size whose rate puts the true ratio at 0.8, the four-fifths line.
 A draw where the benchmark selects nobody has an unbounded interval, which covers; the share of such draws is
@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from audit._stats import proportion_interval, ratio_interval
+from audit.fairness._stats import proportion_interval, ratio_interval
 
 NS = (5, 10, 30, 100, 1000)
 PS = (0.02, 0.1, 0.5, 0.9)

@@ -76,7 +76,7 @@ def boosted_audit(rows: int = 1000, seed: int = 0):
 
 def adult_demo_audit():
     from audit import load_adult, run_audit, train_adult_model
-    from audit._demo import demo_config
+    from audit.demo._demo import demo_config
 
     model = train_adult_model(load_adult("train"))
     test = load_adult("test")

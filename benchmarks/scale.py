@@ -79,13 +79,13 @@ def write_parquet(path: Path, rows: int, chunk: int = 1_000_000, seed: int = 0) 
 
 def attribution_times(rows: int) -> dict:
     from audit import load_adult, train_adult_model
-    from audit._executors import DaskExecutor
+    from audit.exec._executors import DaskExecutor
     from explainers import get_explainer
     from explainers._sharded import explain_sharded
-    from audit._models import make_adapter
+    from audit.models._adapters import make_adapter
 
     test = load_adult("test")
-    from audit._demo import DEMO_FEATURES
+    from audit.demo._demo import DEMO_FEATURES
 
     features = test[DEMO_FEATURES]
     adapter = make_adapter(train_adult_model(load_adult("train"), seed=0), positive_label=">50K")
@@ -102,7 +102,7 @@ def attribution_times(rows: int) -> dict:
             times[workers] = time.perf_counter() - started
             assert list(result.row_ids) == list(range(rows))
             values[workers] = result.values
-    from audit._executors import InProcessExecutor
+    from audit.exec._executors import InProcessExecutor
 
     in_process = explain_sharded(explainer, adapter, sample.iloc[:60], background=background, row_ids=np.arange(60),
                                  executor=InProcessExecutor()).values
@@ -116,8 +116,8 @@ def fairness_run(rows: int) -> dict:
     import pandas as pd
 
     from audit import group_metrics
-    from audit._executors import DaskExecutor
-    from audit._scale import fairness_from_file
+    from audit.exec._executors import DaskExecutor
+    from audit.run._from_file import fairness_from_file
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder, "decisions.parquet")

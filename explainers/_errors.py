@@ -9,7 +9,9 @@ that fits it, so ``except ValueError`` keeps working for callers who do not know
     ├── ModelError(TypeError)          the model cannot be used (no predict method, unreadable file, ...)
     ├── CapabilityError(TypeError)     a component needs something the model lacks (gradients, a tree, ...)
     ├── UnknownComponentError(KeyError)a registry has no entry of that name (the message lists what exists)
-    └── ResourceError(RuntimeError)    the environment failed: memory, a device, a cluster, a browser
+    ├── OutputError(OSError)           an output cannot be written: the folder is unwritable or a file, the disk
+    │                                  is full (nothing is half-written when it is raised)
+    └── ResourceError(RuntimeError)    the environment failed: memory, a device, a cluster, no browser for the PDF
 
 Messages say what was wrong, what was expected, what was got and how to fix it. The command line maps a
 ``ResourceError`` to exit code 4, every other ``AuditError`` to exit code 2 (bad input) and anything else to
@@ -25,6 +27,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "ModelError",
+    "OutputError",
     "ResourceError",
     "UnknownComponentError",
 ]
@@ -59,3 +62,8 @@ class UnknownComponentError(AuditError, KeyError):
 
 class ResourceError(AuditError, RuntimeError):
     """The environment failed: out of memory or a device, an unreachable cluster, a missing browser."""
+
+
+class OutputError(AuditError, OSError):
+    """An output cannot be written: its folder is unwritable or names a file, the disk is full. Nothing is
+    half-written when it is raised."""

@@ -4,7 +4,7 @@ sentiment head trained on the bundled tweets.
 Only the head (384 x 3 weights) ships with the toolkit; the encoder comes from its package. Rebuild the
 head reproducibly with::
 
-    python -m audit.train_minilm_head         # writes explainers/models/minilm_tweet_sentiment_head.*
+    python -m audit.demo.train_minilm_head         # writes explainers/models/minilm_tweet_sentiment_head.*
 
 The classifier is an encoder under a custom head: mean pooling over tokens and L2 normalisation (as
 sentence-transformers does for this model), then a linear layer. Its forward takes ``input_ids`` and
@@ -120,7 +120,7 @@ def train_head(texts: list[str], sentiments: list[str], out_dir: str | Path | No
                cache: str | Path | None = None) -> dict[str, Any]:
     """Embed ``texts`` with the frozen encoder, fit a logistic-regression head on ``sentiments`` (negative /
     neutral / positive), save it with its card. The bundled tweets are passed by ``audit``'s demo code
-    (``python -m audit.train_minilm_head``); this layer reads no data of its own.
+    (``python -m audit.demo.train_minilm_head``); this layer reads no data of its own.
 
     Embedding 38k tweets takes minutes on two CPU cores; ``cache`` (an .npy path) keeps them between runs.
     """
@@ -152,6 +152,6 @@ def train_head(texts: list[str], sentiments: list[str], out_dir: str | Path | No
             "pooling": "mean over tokens, L2-normalised", "head": "logistic regression (C=10), as a linear layer",
             "training_rows": int(len(train)), "heldout_rows": int(len(test)), "split_seed": SPLIT_SEED,
             "heldout_accuracy": accuracy, "majority_class_accuracy": float(np.bincount(labels[test]).max() / len(test)),
-            "data": "bundled tweets (audit/data/tweets)", "command": "python -m audit.train_minilm_head"}
+            "data": "bundled tweets (audit/data/tweets)", "command": "python -m audit.demo.train_minilm_head"}
     (out_dir / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
     return card

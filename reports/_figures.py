@@ -6,8 +6,9 @@ import html
 import json
 from typing import Any
 
-from audit._fairness import FairnessTable
-from audit._result import AttributionSummary
+from audit.fairness._types import FairnessTable
+from audit.result._result import AttributionSummary
+from audit.result._sections import Faithfulness, ShiftRow
 
 __all__ = ["fairness_figure", "disparity_figure", "importance_figure", "group_importance_figure",
            "counterfactual_figure", "faithfulness_figure", "figures"]
@@ -130,15 +131,15 @@ def group_importance_figure(summary: AttributionSummary, sensitive: str, *, top:
     return _as_json(figure)
 
 
-def counterfactual_figure(rows: list[dict[str, Any]], where: str) -> dict[str, Any]:
+def counterfactual_figure(rows: list[ShiftRow], where: str) -> dict[str, Any]:
     """Flip rate and mean |score change| per identity axis, with their bootstrap intervals."""
     import plotly.graph_objects as go
 
     figure = go.Figure()
-    names = [row["axis"] + (" (small)" if row.get("small") else "") for row in rows]
+    names = [row.axis + (" (small)" if row.small else "") for row in rows]
     for metric, label in (("flip_rate", "flip rate"), ("mean_abs_score_change", "mean |score change|")):
-        values = [row[metric] for row in rows]
-        intervals = [row.get(f"{metric}_ci") for row in rows]
+        values = [row.value(metric)[0] for row in rows]
+        intervals = [row.value(metric)[1] for row in rows]
         plus = [None if c is None else c[1] - v for v, c in zip(values, intervals)]
         minus = [None if c is None else v - c[0] for v, c in zip(values, intervals)]
         figure.add_trace(go.Bar(name=label, x=names, y=values,
@@ -149,22 +150,23 @@ def counterfactual_figure(rows: list[dict[str, Any]], where: str) -> dict[str, A
     return _as_json(figure)
 
 
-def faithfulness_figure(method: str, faithfulness: dict[str, Any]) -> dict[str, Any]:
+def faithfulness_figure(method: str, faithfulness: Faithfulness | None) -> dict[str, Any]:
     """The method's perturbation curves against random orders (score change after k steps)."""
     import plotly.graph_objects as go
 
     figure = go.Figure()
-    if faithfulness.get("kind") == "eraser":
-        x, names, title = [f"{f:.0%}" for f in faithfulness.get("fractions", [])], \
-            ("comprehensiveness", "sufficiency"), "words removed / kept"
-    else:
-        x, names, title = faithfulness.get("steps", []), ("deletion", "insertion"), "features removed / restored"
-    for name in names:
-        if f"{name}_curve" not in faithfulness:
+    title = "features removed / restored"
+    if faithfulness is not None and faithfulness.kind == "eraser":
+        x, title = [f"{f:.0%}" for f in faithfulness.fractions or []], "words removed / kept"
+    elif faithfulness is not None:
+        x = faithfulness.steps or []
+    for name in faithfulness.measures if faithfulness is not None else ():
+        if faithfulness.measure(name, "curve") is None:
             continue
-        figure.add_trace(go.Scatter(x=x, y=faithfulness[f"{name}_curve"], name=f"{name} ({method})", mode="lines+markers"))
-        figure.add_trace(go.Scatter(x=x, y=faithfulness[f"{name}_random_curve"], name=f"{name} (random order)",
-                                    mode="lines", line=dict(dash="dash")))
+        figure.add_trace(go.Scatter(x=x, y=faithfulness.measure(name, "curve"), name=f"{name} ({method})",
+                                    mode="lines+markers"))
+        figure.add_trace(go.Scatter(x=x, y=faithfulness.measure(name, "random_curve"),
+                                    name=f"{name} (random order)", mode="lines", line=dict(dash="dash")))
     figure.update_layout(title=f"Faithfulness of {method}: score change as {title}", xaxis_title=title,
                          yaxis_title="score change", **_LAYOUT)
     return _as_json(figure)
@@ -182,13 +184,13 @@ def figures(result) -> dict[str, Any]:
         charts[f"importance: {summary.method}"] = importance_figure(summary)
         for name in summary.importance_by_group:
             charts[f"importance by {name}: {summary.method}"] = group_importance_figure(summary, name)
-    text = result.text or {}
-    if (text.get("counterfactuals") or {}).get("axes"):
-        charts["counterfactuals: real texts"] = counterfactual_figure(text["counterfactuals"]["axes"], "real texts")
-    probes = ((text.get("probes") or {}).get("counterfactuals") or {}).get("axes")
-    if probes:
-        charts["counterfactuals: template probes"] = counterfactual_figure(probes, "template probes")
-    for method, entry in ((result.quality or {}).get("methods") or {}).items():
-        if (entry.get("faithfulness") or {}).get("status") == "ok":
-            charts[f"faithfulness: {method}"] = faithfulness_figure(method, entry["faithfulness"])
+    text = result.text
+    if text is not None and text.counterfactuals.axes:
+        charts["counterfactuals: real texts"] = counterfactual_figure(text.counterfactuals.axes, "real texts")
+    if text is not None and text.probes and text.probes.counterfactuals.axes:
+        charts["counterfactuals: template probes"] = counterfactual_figure(text.probes.counterfactuals.axes,
+                                                                           "template probes")
+    for method, entry in (result.quality.methods if result.quality else {}).items():
+        if entry.faithfulness is not None and entry.faithfulness.status == "ok":
+            charts[f"faithfulness: {method}"] = faithfulness_figure(method, entry.faithfulness)
     return {name: go.Figure(figure) for name, figure in charts.items()}

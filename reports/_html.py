@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from audit._result import AuditResult
+from audit.result._result import AuditResult
 from reports import _figures
 
 __all__ = ["render_html"]
@@ -80,7 +80,7 @@ def _view(result: AuditResult) -> dict[str, Any]:
         figures.append(figure)
         return f"figure-{len(figures) - 1}"
 
-    four_fifths = {entry["table"]: entry for entry in result.regulatory.get("four_fifths", [])}
+    four_fifths = {entry.table: entry for entry in result.regulatory.four_fifths}
     tables = [{"table": t, "figure_id": add(_figures.fairness_figure(t)),
                "disparity_figure_id": add(_figures.disparity_figure(t)),
                "four_fifths": four_fifths.get(t.name),
@@ -97,17 +97,16 @@ def _view(result: AuditResult) -> dict[str, Any]:
             "top": summary.top_features(5),
         })
     text_view = None
-    if result.text or result.model.get("kind") == "text":
-        text = result.text
+    text = result.text
+    if text is not None or result.model.get("kind") == "text":
+        probes = text.probes.counterfactuals.axes if text is not None and text.probes else []
         text_view = {
-            "figure_id": add(_figures.counterfactual_figure((text.get("counterfactuals") or {}).get("axes", []),
-                                                            "real texts")),
-            "probe_figure_id": add(_figures.counterfactual_figure(
-                ((text.get("probes") or {}).get("counterfactuals") or {}).get("axes", []), "template probes"))}
+            "figure_id": add(_figures.counterfactual_figure(text.counterfactuals.axes if text else [], "real texts")),
+            "probe_figure_id": add(_figures.counterfactual_figure(probes, "template probes"))}
     quality_view = None
-    if result.quality or any(f.step == "explanation quality" for f in result.failures):
-        quality_view = {"figures": {method: add(_figures.faithfulness_figure(method, entry.get("faithfulness") or {}))
-                                    for method, entry in (result.quality.get("methods") or {}).items()}}
+    if result.quality is not None or any(f.step == "explanation quality" for f in result.failures):
+        quality_view = {"figures": {method: add(_figures.faithfulness_figure(method, entry.faithfulness))
+                                    for method, entry in (result.quality.methods if result.quality else {}).items()}}
     largest = sorted(({"metric": m, "table": t.name, "ratio": e["ratio"], "ratio_ci": e.get("ratio_ci"),
                        "difference": e["difference"], "difference_ci": e.get("difference_ci"),
                        "worst": d.worst_to_benchmark, "best": d.benchmark_group}
@@ -118,7 +117,7 @@ def _view(result: AuditResult) -> dict[str, Any]:
     return {
         "result": result, "tables": tables, "attributions": attributions, "figures": figures,
         "warnings": warnings, "infos": [f for f in result.findings if f.severity != "warning"],
-        "plotly_js": _scripts()[0], "app_js": _scripts()[1], "script_hashes": _scripts()[2], "ll144": result.regulatory.get("ll144"), "text_view": text_view, "largest_disparities": largest, "quality_view": quality_view,
+        "plotly_js": _scripts()[0], "app_js": _scripts()[1], "script_hashes": _scripts()[2], "ll144": result.regulatory.ll144, "text_view": text_view, "largest_disparities": largest, "quality_view": quality_view,
     }
 
 

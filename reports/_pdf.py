@@ -13,8 +13,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from audit._errors import ConfigError, ResourceError
-from audit._result import AuditResult
+from audit._errors import OutputError, ResourceError
+from audit.result._result import AuditResult
 
 __all__ = ["find_chromium", "render_pdf"]
 
@@ -40,7 +40,7 @@ def render_pdf(result: AuditResult, path: str | Path, *, chromium: str | None = 
                           "AUDIT_CHROMIUM to its path.")
     path = Path(path)
     if path.parent and not path.parent.exists():
-        raise ConfigError(f"The folder of the PDF {str(path)!r} does not exist. Create it first.")
+        raise OutputError(f"The folder of the PDF {str(path)!r} does not exist. Create it first.")
     with tempfile.TemporaryDirectory(prefix="audit-pdf-") as work:
         html = Path(work, "report.html")
         html.write_text(render_html(result, for_print=True), encoding="utf-8")

@@ -81,3 +81,46 @@ def test_no_import_cycles_at_module_level():
     for module in sorted(graph):
         visit(module, [])
     assert not cycles, cycles
+
+
+def test_import_contracts_of_the_architecture_hold():
+    """The layers of docs/architecture.md, as import-linter contracts in pyproject.toml (module-level and lazy
+    imports alike; the only exception, the result's notebook hooks, is listed there)."""
+    linter = Path(sys.executable).with_name("lint-imports")
+    done = subprocess.run([str(linter), "--config", str(ROOT / "pyproject.toml"), "--no-cache"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "0 broken" in done.stdout
+
+
+def test_our_code_raises_the_documented_errors_not_bare_builtins():
+    """Errors meant for users come from the tree in explainers/_errors.py (a bare TypeError is left only for
+    programming errors); a bare ValueError, KeyError or RuntimeError would bypass the CLI's exit codes."""
+    bare = []
+    for package in ("audit", "explainers", "reports"):
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) \
+                        and getattr(node.exc.func, "id", None) in ("ValueError", "KeyError", "RuntimeError",
+                                                                    "Exception", "OSError"):
+                    bare.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not bare, bare
+
+
+def test_every_third_party_import_is_a_declared_dependency():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = [*project["dependencies"], *(d for group in project["optional-dependencies"].values() for d in group)]
+    names = {d.split("[")[0].split(">")[0].split("=")[0].split("<")[0].strip().lower().replace("-", "_")
+             for d in declared}
+    distribution_of = {"sklearn": "scikit_learn", "IPython": "ipython"}  # import names that differ
+    standard = set(sys.stdlib_module_names)
+    ours = {"audit", "explainers", "reports"}
+    undeclared = set()
+    for package in ours:
+        for module in _imported_packages(package):
+            if module not in standard and module not in ours \
+                    and distribution_of.get(module, module).lower() not in names:
+                undeclared.add(module)
+    assert not undeclared, f"imported but not declared in pyproject.toml: {sorted(undeclared)}"

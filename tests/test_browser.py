@@ -14,7 +14,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from audit import AuditConfig, DataConfig, ExplainerConfig, run_audit
-from audit._text_audit import mention_columns
+from audit.text._audit import mention_columns
 from audit.cli import main
 from explainers._text_model import TextClassifier
 from reports import find_chromium, render_html

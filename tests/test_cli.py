@@ -108,9 +108,9 @@ def test_report_re_renders_without_the_model(user_project, capsys):
 
 
 def test_unexpected_failure_exits_3(user_project, monkeypatch, capsys):
-    import audit._runner
+    import audit.run._runner
 
-    monkeypatch.setattr(audit._runner, "build_dataset", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(audit.run._runner, "build_dataset", lambda *a, **k: 1 / 0)
     assert main(["run", str(user_project / "audit.toml"), "--quiet"]) == 3
     assert "unexpected failure (ZeroDivisionError" in capsys.readouterr().err
 
@@ -132,7 +132,7 @@ def test_precomputed_predictions_from_a_config(tmp_path, biased_frame, capsys):
 
 
 def test_check_help_lists_every_preset_from_the_policy_files():
-    from audit._policy import PRESETS
+    from audit.gate._policy import PRESETS
 
     done = subprocess.run([sys.executable, "-m", "audit", "check", "--help"], capture_output=True, text=True)
     assert "explanation-quality" in PRESETS

@@ -10,15 +10,15 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from audit import AuditConfig, DataConfig, run_audit
-from audit._config import ExplainerConfig, FairnessConfig, ModelConfig, QualityConfig
+from audit.config._settings import ExplainerConfig, FairnessConfig, ModelConfig, QualityConfig
 from audit._errors import ConfigError, DataError, ModelError
-from audit._labels import positive_class_index, positive_mask
-from audit._models import make_adapter
+from audit.data._labels import positive_class_index, positive_mask
+from audit.models._adapters import make_adapter
 from explainers import get_explainer
 
 
 def _decisions(result):
-    return {d["choice"]: d for d in result.decisions}
+    return {d.choice: d.to_dict() for d in result.decisions}
 
 
 def test_every_automatic_choice_is_recorded_and_shown(biased_frame):
@@ -34,7 +34,7 @@ def test_every_automatic_choice_is_recorded_and_shown(biased_frame):
     assert decisions["model inputs"]["value"] == ["x1", "x2"] and "feature_names_in_" in decisions["model inputs"]["evidence"]
     assert decisions["shap algorithm (shap_linear)"]["value"] == "shap_linear"
     assert decisions["decision threshold"]["evidence"] == "model.threshold (the default)"
-    assert all({"choice", "value", "evidence", "override"} <= set(d) for d in result.decisions)
+    assert all({"choice", "value", "evidence", "override"} <= set(d.to_dict()) for d in result.decisions)
     from audit import AuditResult
     from reports import render_html
 
@@ -66,7 +66,7 @@ def test_numeric_positive_label_from_toml_matches_a_float_column(tmp_path):
     frame.to_csv(tmp_path / "d.csv", index=False)
     (tmp_path / "a.toml").write_text('[data]\npath = "d.csv"\nlabel = "y"\npositive_label = 1\nsensitive = ["g"]\n'
                                      'prediction = "d"\n[fairness]\nn_boot = 0\n')
-    from audit._config import load_config
+    from audit.config._settings import load_config
 
     result = run_audit(load_config(tmp_path / "a.toml"))
     assert result.data["positive_rate"] == 0.5
@@ -105,10 +105,10 @@ def test_unknown_explainer_settings_are_refused_with_the_closest_name():
 
 
 def test_unknown_score_metric_raises():
-    from audit._fairness import _score_metric
+    from audit.fairness._bootstrap import score_metric
 
     with pytest.raises(DataError, match="Unknown score metric 'brier'"):
-        _score_metric("brier", np.array([0, 1]), np.array([0.2, 0.8]), None)
+        score_metric("brier", np.array([0, 1]), np.array([0.2, 0.8]), None)
 
 
 def test_unknown_reference_group_is_a_config_error_listing_the_groups(biased_frame):
@@ -119,7 +119,7 @@ def test_unknown_reference_group_is_a_config_error_listing_the_groups(biased_fra
 
 
 def test_randomisation_uses_the_explanation_background(biased_frame, monkeypatch):
-    import audit._quality as quality
+    import audit.quality._checks as quality
 
     seen = {}
     real = quality._explain_rows
@@ -138,4 +138,4 @@ def test_randomisation_uses_the_explanation_background(biased_frame, monkeypatch
     rng.choice(len(biased_frame), size=60, replace=False)
     expected = np.sort(rng.choice(len(biased_frame), size=25, replace=False))
     assert np.array_equal(seen["background"], expected)
-    assert result.quality["methods"]["shap_linear"]["sanity"]["kind"] == "label_randomisation"
+    assert result.quality.methods["shap_linear"].sanity.kind == "label_randomisation"

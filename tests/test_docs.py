@@ -35,8 +35,8 @@ def test_python_blocks_run_in_a_fresh_interpreter(name, index, code, tmp_path):
 
 @pytest.mark.parametrize("name, index, text", TOML, ids=[f"{n}-{i}" for n, i, _ in TOML])
 def test_toml_blocks_validate(name, index, text):
-    from audit._config import AuditConfig
-    from audit._policy import _parse_policy
+    from audit.config._settings import AuditConfig
+    from audit.gate._policy import _parse_policy
 
     raw = tomllib.loads(text)
     if "data" in raw:

@@ -8,7 +8,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from audit import CapabilityError, Registry, UnknownComponentError, make_adapter
-from audit._demo import DEMO_FEATURES
+from audit.demo._demo import DEMO_FEATURES
 from explainers import EXPLAINERS, get_explainer
 from explainers._tabular import TabularCodec
 

@@ -26,7 +26,7 @@ def test_a_tabular_audit_runs_without_torch_transformers_or_captum(tmp_path):
         config = AuditConfig(data=DataConfig(label="income", positive_label=">50K", sensitive=("sex", "race")))
         result = run_audit(config, data=test, model=model)
         assert not result.failures, result.failures
-        assert result.attributions[0].method == "shap_tree" and result.quality["methods"]
+        assert result.attributions[0].method == "shap_tree" and result.quality.methods
         write_outputs(result, {str(tmp_path)!r})
         evaluate(result, [load_preset("four-fifths")])
         assert not any(m in sys.modules for m in ("torch", "transformers", "captum"))

@@ -6,7 +6,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import mean_absolute_error
 
 from audit import AuditConfig, DataConfig, DataError, run_audit
-from audit._fairness_tasks import multiclass_group_metrics, regression_group_metrics
+from audit.fairness._tasks import multiclass_group_metrics, regression_group_metrics
 from reports import render_html
 
 
@@ -60,7 +60,7 @@ def test_run_audit_for_regression_and_multiclass_models(frame):
     assert regression.fairness[0].metrics == ("count", "mean_prediction", "mean_label", "mae")
     assert regression.model["task"] == "regression" and regression.model["mae"] > 0
     assert regression.skipped[0].reason.startswith("Attributions cover binary classifiers")
-    assert regression.regulatory == {}
+    assert regression.regulatory.four_fifths == [] and regression.regulatory.ll144 is None
     multiclass = run_audit(
         AuditConfig(data=DataConfig(label="cls", sensitive=("group",), features=("x",), task="multiclass")),
         data=frame, model=LogisticRegression().fit(frame[["x"]], frame["cls"]))

@@ -6,14 +6,14 @@ import pandas as pd
 import pytest
 
 from audit import AuditConfig, ConfigError, DataConfig, run_audit
-from audit._policy import PRESETS, Policy, Rule, evaluate, load_policy, load_preset
+from audit.gate._policy import PRESETS, Policy, Rule, evaluate, load_policy, load_preset
 from audit.cli import main
 from reports import render_junit
 
 
 @pytest.fixture(scope="module")
 def demo_result(adult_test, adult_model):
-    from audit._demo import demo_config
+    from audit.demo._demo import demo_config
 
     return run_audit(demo_config(sample=6000), data=adult_test, model=adult_model)
 
@@ -25,8 +25,8 @@ def _outcome(gate, rule, scope):
 def test_four_fifths_fails_for_sex_with_fairlearns_figure(demo_result, adult_test, adult_model):
     from fairlearn.metrics import demographic_parity_ratio
 
-    from audit._demo import demo_config
-    from audit._data import build_dataset
+    from audit.demo._demo import demo_config
+    from audit.data._tables import build_dataset
 
     gate = evaluate(demo_result, [load_preset("four-fifths")])
     assert not gate.passed

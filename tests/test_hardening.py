@@ -220,7 +220,7 @@ def test_text_scorer_must_return_one_score_per_text():
                         templates=False)
     result = text_bias_audit(texts=["she is here", "he is there"], scorer=lambda texts: np.full(len(texts), 0.7),
                              templates=False)
-    assert result["variants"] > 0  # plain scores are accepted: decisions at 0.5
+    assert result.variants > 0  # plain scores are accepted: decisions at 0.5
 
 
 def test_every_text_result_the_api_can_produce_renders():
@@ -278,7 +278,7 @@ class _Tags:
 @given(name=_NASTY)
 def test_untrusted_group_names_stay_inert_everywhere(name, tmp_path_factory):
     from audit import AuditConfig, DataConfig, run_audit
-    from audit._policy import evaluate, load_preset
+    from audit.gate._policy import evaluate, load_preset
     from reports import render_html, render_junit
 
     folder = tmp_path_factory.mktemp("nasty")

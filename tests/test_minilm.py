@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from audit._demo import load_tweets
+from audit.demo._demo import load_tweets
 from explainers import get_explainer
 from explainers.minilm_head import LABELS, heldout_split, load_minilm_sentiment
 

@@ -7,7 +7,7 @@ from sklearn.svm import LinearSVC
 
 from audit import ModelError, load_model, make_adapter
 from audit._errors import DataError
-from audit._models import CallableAdapter, SklearnAdapter, TorchAdapter
+from audit.models._adapters import CallableAdapter, SklearnAdapter, TorchAdapter
 
 
 @pytest.fixture()

@@ -4,7 +4,7 @@ import plotly.graph_objects as go
 import pytest
 
 from audit import run_audit
-from audit._demo import demo_config
+from audit.demo._demo import demo_config
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,11 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from audit import AuditConfig, DataConfig, ExplainerConfig, run_audit
-from audit._models import make_adapter
-from audit._policy import evaluate, load_preset
+from audit.models._adapters import make_adapter
+from audit.gate._policy import evaluate, load_preset
+from audit.result._sections import GroupMargin
 from explainers import get_explainer
-from explainers._quality import (cascading_stages, label_randomisation_test, randomisation_test, rank_agreement,
+from explainers._quality_measures import (cascading_stages, label_randomisation_test, randomisation_test, rank_agreement,
                                  tabular_faithfulness, text_faithfulness)
 from reports import render_html
 from tests.text_models import gendered_tweets, train_bag_classifier
@@ -152,23 +153,24 @@ def test_quality_in_the_audit_report_and_gate(known_subset):
                                                     background_size=50))
     result = run_audit(config, data=frame, model=model)
     assert not result.failures
-    methods = result.quality["methods"]
+    methods = result.quality.methods
     assert set(methods) == {"shap_linear", "shap_permutation"}
     for entry in methods.values():
-        assert entry["faithfulness"]["deletion_margin"] > 0.05
-        assert entry["sanity"]["kind"] == "label_randomisation" and entry["sanity"]["final_spearman"] < 0.5
-    assert result.quality["agreement"][0]["spearman"] > 0.8  # two shap estimators agree
+        assert entry.faithfulness.deletion_margin > 0.05
+        assert entry.sanity.kind == "label_randomisation" and entry.sanity.final_spearman < 0.5
+    assert result.quality.agreement[0].spearman > 0.8  # two shap estimators agree
     html = render_html(result)
     assert 'id="quality-heading"' in html and "Randomisation test" in html
     gate = evaluate(result, [load_preset("explanation-quality")])
     assert gate.passed, [o.message for o in gate.outcomes if o.status != "pass"]
     # a method that is no better than random for one group fails the preset, and becomes a finding
-    broken = dataclasses.replace(result, quality={**result.quality, "methods": {name: {
-        **entry, "faithfulness": {**entry["faithfulness"], "by_group": {"group": {
-            "a": {"examples": 60, "small": False, "deletion_margin": 0.2, "deletion_margin_ci": [0.1, 0.3]},
-            "b": {"examples": 60, "small": False, "deletion_margin": -0.01, "deletion_margin_ci": [-0.05, 0.02]}}}}}
-        for name, entry in result.quality["methods"].items()}})
+    by_group = {"group": {
+        "a": GroupMargin(examples=60, small=False, deletion_margin=0.2, deletion_margin_ci=[0.1, 0.3]),
+        "b": GroupMargin(examples=60, small=False, deletion_margin=-0.01, deletion_margin_ci=[-0.05, 0.02])}}
+    broken = dataclasses.replace(result, quality=dataclasses.replace(result.quality, methods={
+        name: dataclasses.replace(entry, faithfulness=dataclasses.replace(entry.faithfulness, by_group=by_group))
+        for name, entry in result.quality.methods.items()}))
     assert not evaluate(broken, [load_preset("explanation-quality")]).passed
-    from audit._quality import quality_findings
+    from audit.quality._checks import quality_findings
 
     assert any(f.kind == "explanation_disparity" for f in quality_findings(broken.quality))

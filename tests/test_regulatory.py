@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from scipy.stats import chi2_contingency, fisher_exact
 
 from audit import four_fifths, group_metrics, ll144_audit
-from audit._stats import compare_proportions, holm
+from audit.fairness._stats import compare_proportions, holm
 
 
 def test_holm_known_answer():
@@ -34,7 +34,7 @@ def test_four_fifths_on_the_adult_model_fails_for_sex(adult_test, adult_model):
     y_true = (adult_test["income"] == ">50K").to_numpy()
     y_pred = adult_model.predict(adult_test) == 1
     table = group_metrics(y_true=y_true, y_pred=y_pred, sensitive=adult_test[["sex"]], n_boot=200)
-    result = four_fifths(table)
+    result = four_fifths(table).to_dict()
     female = next(r for r in result["rows"] if r["group"] == "sex=Female")
     assert result["most_selected_group"] == "sex=Male" and result["flagged_groups"] == ["sex=Female"]
     assert female["impact_ratio"] == pytest.approx(
@@ -46,7 +46,7 @@ def test_four_fifths_on_the_adult_model_fails_for_sex(adult_test, adult_model):
 def test_four_fifths_small_gap_on_small_numbers_is_not_significant():
     sensitive = pd.DataFrame({"g": ["a"] * 10 + ["b"] * 10})
     y_pred = np.array([1] * 6 + [0] * 4 + [1] * 4 + [0] * 6, bool)
-    result = four_fifths(group_metrics(y_true=y_pred, y_pred=y_pred, sensitive=sensitive, n_boot=0))
+    result = four_fifths(group_metrics(y_true=y_pred, y_pred=y_pred, sensitive=sensitive, n_boot=0)).to_dict()
     b = next(r for r in result["rows"] if r["group"] == "g=b")
     assert b["flagged"] and not b["significant"] and b["small"]
 
@@ -64,7 +64,7 @@ def test_ll144_selection_rates_unknowns_and_exclusions():
     sensitive, score = _ll144_frame()
     decisions = score > 0.7
     result = ll144_audit(sensitive, sex="sex", race="race", decisions=decisions, scores=None,
-                         exclude_under=0.02)
+                         exclude_under=0.02).to_dict()
     assert result["unknown_category_count"] == int((sensitive["sex"] == "(missing)").sum())
     assert [t["breakdown"] for t in result["tables"]] == ["sex", "race", "sex x race"]
     by_sex = {r["category"]: r for r in result["tables"][0]["rows"]}
@@ -83,7 +83,7 @@ def test_ll144_selection_rates_unknowns_and_exclusions():
 def test_ll144_scoring_rate_and_flag_on_request():
     sensitive, score = _ll144_frame()
     result = ll144_audit(sensitive, sex="sex", race=None, decisions=None, scores=score, mode="scoring",
-                         flag_below=0.8)
+                         flag_below=0.8).to_dict()
     median = np.median(score)
     female = (sensitive["sex"] == "Female").to_numpy()
     rows = {r["category"]: r for r in result["tables"][0]["rows"]}
@@ -101,7 +101,7 @@ def test_nyc_ll144_preset_flags_the_ratios_the_ll144_tables_hold():
     """In scoring mode the flag reads the scoring-rate impact ratios of the LL144 tables, not the fairness
     tables' selection rate."""
     from audit import AuditConfig, DataConfig, FairnessConfig, run_audit
-    from audit._policy import evaluate, load_preset
+    from audit.gate._policy import evaluate, load_preset
 
     sensitive, score = _ll144_frame()
     frame = sensitive.assign(y=(score > 0.6).astype(int), d=(score > 1.1).astype(int), s=score / score.max())
@@ -110,6 +110,6 @@ def test_nyc_ll144_preset_flags_the_ratios_the_ll144_tables_hold():
     result = run_audit(config, data=frame)
     gate = evaluate(result, [load_preset("nyc-ll144")])
     female = next(o for o in gate.outcomes if o.scope == "LL144 sex: sex=Female")
-    row = next(r for r in result.regulatory["ll144"]["tables"][0]["rows"] if r["category"] == "sex=Female")
-    assert female.value == row["impact_ratio"] and "scoring rate impact ratio" in female.message
+    row = next(r for r in result.regulatory.ll144.tables[0].rows if r.category == "sex=Female")
+    assert female.value == row.impact_ratio and "scoring rate impact ratio" in female.message
     assert female.status == "fail" and female.severity == "warning" and gate.passed  # the law sets no threshold

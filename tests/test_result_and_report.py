@@ -1,5 +1,6 @@
 import json
 import re
+from pathlib import Path
 
 import html5lib
 import numpy as np
@@ -15,7 +16,7 @@ XSS = "<img src=x onerror=alert(1)>"
 
 @pytest.fixture(scope="module")
 def demo_result(adult_test, adult_model):
-    from audit._demo import demo_config
+    from audit.demo._demo import demo_config
 
     return run_audit(demo_config(sample=3000), data=adult_test, model=adult_model)
 
@@ -40,9 +41,49 @@ def test_json_round_trip_is_lossless(demo_result):
     assert raw["schema_version"] == "1.3"
     assert "NaN" not in text and "Infinity" not in text
     assert raw["provenance"]["seed"] == 0 and raw["provenance"]["packages"]["numpy"]
-    # a 1.0 result (before the text section) still loads
-    older = {k: v for k, v in raw.items() if k != "text"} | {"schema_version": "1.0"}
-    assert AuditResult.from_dict(older).text == {}
+    # sections are typed data, and an absent text section is None
+    assert again.text is None and again.regulatory.four_fifths[0].table == "sex"
+    assert again.provenance.seed == 0 and again.decisions[0].choice == "positive class"
+
+
+LEGACY = sorted((Path(__file__).parent / "data" / "legacy").glob("audit-*.json.gz"))
+
+
+@pytest.mark.parametrize("path", LEGACY, ids=lambda p: p.name)
+def test_results_of_earlier_schema_versions_load_render_and_gate(path):
+    """Real audit.json files written by releases of schema 1.0 and 1.2 (the demo and the text demo, run at
+    commits 4baf443 and afd165c): they load into the typed sections, render, gate, and round-trip."""
+    import gzip
+
+    from audit import evaluate, load_preset
+
+    raw = json.loads(gzip.decompress(path.read_bytes()))
+    result = AuditResult.from_dict(raw)
+    assert result.schema_version == raw["schema_version"] != "1.3"
+    assert result.provenance.started_at == raw["provenance"]["started_at"]
+    if "regulatory" in raw:
+        row = result.regulatory.four_fifths[0].rows[0]
+        assert row.benchmark == raw["regulatory"]["four_fifths"][0]["rows"][0]["reference"]  # 1.x name, migrated
+    if raw.get("text"):
+        assert result.text.counterfactuals.axes[0].flip_rate == raw["text"]["counterfactuals"]["axes"][0]["flip_rate"]
+    if raw.get("quality"):
+        assert set(result.quality.methods) == set(raw["quality"]["methods"])
+    html = render_html(result)
+    assert "Provenance" in html and raw["provenance"]["started_at"] in html
+    gate = evaluate(result, [load_preset("four-fifths")])
+    assert gate.outcomes and all("cannot be checked" not in o.message for o in gate.outcomes)
+    assert AuditResult.from_json(result.to_json()).to_json() == result.to_json()
+
+
+def test_a_section_with_an_unknown_or_mistyped_field_is_refused(demo_result):
+    raw = demo_result.to_dict()
+    raw["regulatory"]["four_fifths"][0]["rows"][0]["impact_ratio"] = "high"
+    with pytest.raises(ConfigError, match=r"regulatory.four_fifths.0.rows.0.impact_ratio' must be a number"):
+        AuditResult.from_dict(raw)
+    raw = demo_result.to_dict()
+    raw["quality"]["methods"]["shap_tree"]["faithfulness"]["deletion_margni"] = 0.1
+    with pytest.raises(ConfigError, match="fields this version does not know: \\['deletion_margni'\\]"):
+        AuditResult.from_dict(raw)
 
 
 def test_result_content_for_the_demo(demo_result):
@@ -61,7 +102,7 @@ def test_result_content_for_the_demo(demo_result):
 
 
 def test_same_inputs_and_seed_give_the_same_numbers(adult_test, adult_model, demo_result):
-    from audit._demo import demo_config
+    from audit.demo._demo import demo_config
 
     again = run_audit(demo_config(sample=3000), data=adult_test, model=adult_model)
     strip = lambda r: {k: v for k, v in r.to_dict().items() if k != "provenance"}  # noqa: E731

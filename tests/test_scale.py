@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from audit import ResourceError, group_metrics, run_audit
-from audit._demo import demo_config
-from audit._executors import DaskExecutor, InProcessExecutor
-from audit._scale import fairness_from_file
+from audit.demo._demo import demo_config
+from audit.exec._executors import DaskExecutor, InProcessExecutor
+from audit.run._from_file import fairness_from_file
 
 pytest.importorskip("distributed")
 
@@ -83,12 +83,12 @@ def test_sharded_attributions_on_dask_equal_in_process(adult_test, adult_model, 
     config = demo_config(sample=1500)
     local = run_audit(config, data=adult_test, model=adult_model)
     remote = run_audit(config, data=adult_test, model=adult_model, executor=cluster)
-    assert remote.provenance["executor"] == {"name": "dask", "workers": 2}
+    assert remote.provenance.executor == {"name": "dask", "workers": 2}
     a, b = local.attributions[0], remote.attributions[0]
     assert a.method == b.method == "shap_tree" and a.n_examples == b.n_examples
     for feature in a.features:
         assert b.global_importance[feature] == pytest.approx(a.global_importance[feature], rel=1e-12)
-    assert remote.quality["methods"]["shap_tree"]["faithfulness"]["status"] == "ok"
+    assert remote.quality.methods["shap_tree"].faithfulness.status == "ok"
 
 
 def _kill_a_busy_worker(cluster) -> threading.Thread:
@@ -226,7 +226,7 @@ class _Split(InProcessExecutor):
 def test_sampling_explainers_give_identical_values_on_any_number_of_workers(cluster, method):
     from sklearn.linear_model import LogisticRegression
 
-    from audit._models import make_adapter
+    from audit.models._adapters import make_adapter
     from explainers import get_explainer
     from explainers._sharded import explain_sharded
 

@@ -62,7 +62,7 @@ def test_text_model_from_a_local_directory(tweets, tmp_path):
                          model=ModelConfig(kind="text", path=str(tmp_path / "model")),
                          explainers=ExplainerConfig(methods=("layer_integrated_gradients",), sample_size=6))
     result = run_audit(config, data=frame)
-    assert result.model["labels"] == ["neg", "pos"] and len(result.provenance["sha256"]["model"]) == 64
+    assert result.model["labels"] == ["neg", "pos"] and len(result.provenance.sha256["model"]) == 64
     assert result.attributions[0].n_examples == 6
 
 
@@ -132,12 +132,12 @@ def test_per_group_quality_lands_on_the_rows_that_were_explained(tweets):
     frame["region"] = np.where(np.arange(len(frame)) < 20, "north", "south")
     config = AuditConfig(data=DataConfig(label="label", sensitive=("region",), text="text"),
                          explainers=ExplainerConfig(sample_size=12))
-    from audit._config import QualityConfig
+    from audit.config._settings import QualityConfig
 
     config = AuditConfig(data=config.data, explainers=config.explainers,
                          quality=QualityConfig(sample_size=12, sanity=False))
     result = run_audit(config, data=frame, model=classifier)
-    by_group = result.quality["methods"]["layer_integrated_gradients"]["faithfulness"]["by_group"]["region"]
+    by_group = result.quality.methods["layer_integrated_gradients"].faithfulness.to_dict()["by_group"]["region"]
     rng = np.random.default_rng(config.seed)
     explained = np.sort(rng.choice(len(frame), size=12, replace=False))
     expected_north = int((explained < 20).sum())

@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
 from audit import AuditConfig, ConfigError, DataConfig, DataError, ExplainerConfig, TextConfig, run_audit
-from audit._counterfactual import counterfactuals, find_mentions, swap_groups, template_probes
-from audit._lexicons import BUILTIN_LEXICONS, Lexicon, builtin_lexicons, load_lexicon, load_templates
-from audit._policy import evaluate, load_preset
-from audit._text_audit import classifier_scorer, mention_columns, text_bias_audit
-from audit._text_fairness import identity_groups, roc_auc_delong
+from audit.text._counterfactual import counterfactuals, find_mentions, swap_groups, template_probes
+from audit.text._lexicons import BUILTIN_LEXICONS, Lexicon, builtin_lexicons, load_lexicon, load_templates
+from audit.gate._policy import evaluate, load_preset
+from audit.text._audit import classifier_scorer, mention_columns, text_bias_audit
+from audit.text._identity_groups import identity_groups, roc_auc_delong
 from explainers import get_explainer
 from explainers._text_model import TextClassifier
 from reports import render_html
@@ -113,8 +113,8 @@ class _StubClassifier:
 def test_texts_without_identity_terms_are_not_applicable_never_fair():
     result = text_bias_audit(texts=["the battery died", "great screen"], scorer=classifier_scorer(
         _StubClassifier(), positive_index=1), templates=False, y_true=[True, False])
-    assert result["texts_with_identity_terms"] == 0 and result["variants"] == 0
-    assert set(result["not_applicable"]) == set(BUILTIN_LEXICONS)
+    assert result.texts_with_identity_terms == 0 and result.variants == 0
+    assert set(result.not_applicable) == set(BUILTIN_LEXICONS)
     audit = _result_with_text(result)
     outcomes = evaluate(audit, [load_preset("text-counterfactual")]).outcomes
     assert {o.status for o in outcomes if o.rule in ("flip-rate", "score-shift")} == {"error"}
@@ -123,10 +123,13 @@ def test_texts_without_identity_terms_are_not_applicable_never_fair():
 def _result_with_text(text):
     import dataclasses
 
-    from audit._result import AuditResult
+    from audit.result._result import AuditResult
+    from audit.result._sections import Provenance
 
     empty = AuditResult(title="t", data={}, model={"kind": "text"}, fairness=[], attributions=[], findings=[],
-                        failures=[], skipped=[], provenance={}, config={"fairness": {"ci_level": 0.95}})
+                        failures=[], skipped=[], provenance=Provenance(started_at="", finished_at="", duration_s=0.0,
+                                                                       seed=0),
+                        config={"fairness": {"ci_level": 0.95}})
     return dataclasses.replace(empty, text=text)
 
 
@@ -194,16 +197,16 @@ def _audit(classifier, texts, labels):
 
 def test_planted_gender_dependency_is_flagged_and_the_control_passes(planted, control):
     flagged, clean = _audit(*planted), _audit(*control)
-    flagged_axis, clean_axis = flagged["counterfactuals"]["axes"][0], clean["counterfactuals"]["axes"][0]
-    assert flagged_axis["flip_rate"] > 0.25 and flagged_axis["flip_rate_ci"][0] > 0.05
-    assert clean_axis["flip_rate"] < 0.05 and clean_axis["mean_abs_score_change"] < 0.05
+    flagged_axis, clean_axis = flagged.counterfactuals.axes[0], clean.counterfactuals.axes[0]
+    assert flagged_axis.flip_rate > 0.25 and flagged_axis.flip_rate_ci[0] > 0.05
+    assert clean_axis.flip_rate < 0.05 and clean_axis.mean_abs_score_change < 0.05
     # the model's attribution on 'she'/'he' is far above an even share when planted, near it in the control
-    shares = {r["group"]: r for r in flagged["identity_attribution"]["rows"]}
-    assert shares["female"]["share"] > 3 * shares["female"]["uniform_share"]
-    assert all(r["share"] < 2.5 * r["uniform_share"] for r in clean["identity_attribution"]["rows"])
+    shares = {r.group: r for r in flagged.identity_attribution.rows}
+    assert shares["female"].share > 3 * shares["female"].uniform_share
+    assert all(r.share < 2.5 * r.uniform_share for r in clean.identity_attribution.rows)
     # false alarms for texts that mention women: BPSN AUC drops only in the planted model
-    bpsn = {r["group"]: r["bpsn_auc"] for r in flagged["identity_groups"]["rows"]}
-    assert bpsn["female"] < 0.6 and min(r["bpsn_auc"] for r in clean["identity_groups"]["rows"]) > 0.75
+    bpsn = {r.group: r.bpsn_auc for r in flagged.identity_groups.rows}
+    assert bpsn["female"] < 0.6 and min(r.bpsn_auc for r in clean.identity_groups.rows) > 0.75
     preset = [load_preset("text-counterfactual")]
     assert not evaluate(_result_with_text(flagged), preset).passed
     assert evaluate(_result_with_text(clean), preset).passed
@@ -215,7 +218,7 @@ def test_swaps_past_the_models_maximum_length_are_left_out():
     texts = ["she loves the phone", "the phone is good and the service is great but she"]
     result = text_bias_audit(texts=texts, scorer=classifier_scorer(classifier, positive_index=1),
                              lexicons=["gender"], templates=False, readable_chars=classifier.readable_chars)
-    assert result["variants"] == 1 and result["variants_truncated"] == 1
+    assert result.variants == 1 and result.variants_truncated == 1
 
 
 def test_mention_columns():
@@ -235,7 +238,7 @@ def test_text_audit_runs_in_the_audit_and_the_report_escapes_texts():
                          explainers=ExplainerConfig(sample_size=4), text=TextConfig(attribution_sample=4, min_texts=5))
     result = run_audit(config, data=frame, model=TextClassifier(model, tokenizer, labels=["0", "1"]))
     assert not result.failures
-    text = result.text
+    text = result.text.to_dict()
     assert text["texts_with_identity_terms"] == 32 and {r["axis"] for r in text["counterfactuals"]["axes"]} == \
         {"gender", "religion"}
     assert text["probes"]["variants"] > 100 and text["identity_groups"]["rows"]
@@ -273,8 +276,8 @@ def test_text_audit_runs_in_the_audit_and_the_report_escapes_texts():
     ("sexual_orientation", "homosexuals", {"homosexual": "heterosexual"}, "heterosexuals"),
 ])
 def test_everyday_forms_and_guards(axis, text, mapping, expected):
-    from audit._counterfactual import swap_groups
-    from audit._lexicons import load_lexicon
+    from audit.text._counterfactual import swap_groups
+    from audit.text._lexicons import load_lexicon
 
     assert swap_groups(text, load_lexicon(axis), mapping)[0] == expected
 
@@ -283,14 +286,14 @@ def test_axes_report_their_coverage():
     from audit import text_bias_audit
 
     texts = ["she is here", "he is there", "the phone broke", "the screen is fine"]
-    result = text_bias_audit(texts=texts, scorer=lambda batch: np.full(len(batch), 0.3), templates=False)
+    result = text_bias_audit(texts=texts, scorer=lambda batch: np.full(len(batch), 0.3), templates=False).to_dict()
     gender = next(r for r in result["counterfactuals"]["axes"] if r["axis"] == "gender")
     assert gender["coverage"] == 0.5
 
 
 def test_first_names_before_surnames_still_swap():
-    from audit._counterfactual import swap_groups
-    from audit._lexicons import load_lexicon
+    from audit.text._counterfactual import swap_groups
+    from audit.text._lexicons import load_lexicon
 
     lexicon = load_lexicon("name_race")
     white, black = list(lexicon.groups)

@@ -9,14 +9,14 @@ import pytest
 
 
 def test_available_cpus_follow_the_affinity_mask():
-    from audit._threads import available_cpus
+    from audit.exec._threads import available_cpus
 
     assert 1 <= available_cpus() <= len(os.sched_getaffinity(0))
 
 
 def test_budget_from_the_argument_the_environment_or_the_machine(monkeypatch):
     from audit._errors import ConfigError
-    from audit._threads import available_cpus, thread_budget
+    from audit.exec._threads import available_cpus, thread_budget
 
     monkeypatch.delenv("AUDIT_THREADS", raising=False)
     assert thread_budget() == (available_cpus(), "the CPUs this process may use (affinity and cgroup quota)")
@@ -31,7 +31,7 @@ def test_budget_from_the_argument_the_environment_or_the_machine(monkeypatch):
 def test_limited_threads_caps_native_pools_and_restores_them():
     from threadpoolctl import threadpool_info
 
-    from audit._threads import limited_threads
+    from audit.exec._threads import limited_threads
 
     before = [p["num_threads"] for p in threadpool_info()]
     with limited_threads(1):
@@ -43,9 +43,9 @@ def test_the_audit_records_its_thread_budget_and_runs_hot_loops_single_threaded(
     from threadpoolctl import threadpool_info
     from sklearn.linear_model import LogisticRegression
 
-    import audit._quality as quality
+    import audit.quality._checks as quality
     from audit import AuditConfig, DataConfig, run_audit
-    from audit._config import ExplainerConfig, FairnessConfig
+    from audit.config._settings import ExplainerConfig, FairnessConfig
 
     seen = []
     real = quality.explanation_quality
@@ -59,13 +59,13 @@ def test_the_audit_records_its_thread_budget_and_runs_hot_loops_single_threaded(
     config = AuditConfig(data=DataConfig(label="label", sensitive=("group",)), explainers=ExplainerConfig(sample_size=30),
                          fairness=FairnessConfig(n_boot=0))
     result = run_audit(config, data=biased_frame, model=model, threads=2)
-    assert result.provenance["threads"] == {"count": 2, "source": "--threads / run_audit(threads=)"}
+    assert result.provenance.threads == {"count": 2, "source": "--threads / run_audit(threads=)"}
     assert seen == [1]
 
 
 def test_dask_tasks_run_single_threaded():
     pytest.importorskip("distributed")
-    from audit._executors import DaskExecutor
+    from audit.exec._executors import DaskExecutor
 
     def pool_sizes(_):
         from threadpoolctl import threadpool_info

@@ -21,9 +21,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from audit import AuditConfig, DataConfig, four_fifths, group_metrics, run_audit
-from audit._config import ExplainerConfig, FairnessConfig, QualityConfig
-from audit._policy import evaluate, load_preset
-from audit._stats import difference_interval, proportion_interval, ratio_interval
+from audit.config._settings import ExplainerConfig, FairnessConfig, QualityConfig
+from audit.gate._policy import evaluate, load_preset
+from audit.fairness._stats import difference_interval, proportion_interval, ratio_interval
 from audit.cli import main
 
 
@@ -47,7 +47,7 @@ def _table(frame, **kwargs):
 
 def test_four_fifths_benchmark_is_never_a_small_group():
     frame = _race_frame()
-    result = four_fifths(_table(frame, n_boot=0))
+    result = four_fifths(_table(frame, n_boot=0)).to_dict()
     rows = {r["group"]: r for r in result["rows"]}
     assert result["benchmark_group"] == "race=A" and "at least 30 rows" in result["benchmark_reason"]
     assert result["most_favoured_any_size"] == "race=Tiny"
@@ -79,7 +79,7 @@ def test_gate_findings_and_ll144_use_the_benchmark():
     finding = next(f for f in result.findings if f.kind == "disparity" and f.evidence["metric"] == "selection_rate")
     assert finding.evidence["compared_with"] == "race=A"
     ll144 = ll144_audit(frame[["race"]].rename(columns={"race": "sex"}), sex="sex", race=None,
-                        decisions=frame["decision"].to_numpy(bool), scores=None)
+                        decisions=frame["decision"].to_numpy(bool), scores=None).to_dict()
     table = ll144["tables"][0]
     assert table["benchmark_category"] == "sex=A"
     assert next(r for r in table["rows"] if r["category"] == "sex=Tiny")["small"]
@@ -134,7 +134,7 @@ def _counts(frame, name, metric):
 def test_four_fifths_flagged_group_has_the_p_value_of_its_own_comparison():
     frame = _race_frame()
     frame.loc[frame["race"] == "B", "decision"] = (np.arange((frame["race"] == "B").sum()) % 4 == 0).astype(int)
-    result = four_fifths(_table(frame, n_boot=0, reference="race=B"))
+    result = four_fifths(_table(frame, n_boot=0, reference="race=B")).to_dict()
     b = next(r for r in result["rows"] if r["group"] == "race=B")
     assert b["flagged"] and b["compared_with"] == "race=A"
     x1, n1 = _counts(frame, "race=B", "selection_rate")
@@ -246,15 +246,15 @@ def test_favourable_outcome_turns_impact_ratios_the_right_way():
     table = harmful.fairness[0]
     assert table.favourable == "negative" and "negative_rate" in table.metrics
     assert harmful.data["favourable"] == "negative"
-    ff = harmful.regulatory["four_fifths"][0]
+    ff = harmful.regulatory.four_fifths[0]
     # X gets the favourable "low risk" 70% of the time, Y 40%: Y is flagged against X
-    assert ff["benchmark_group"] == "race=X" and ff["flagged_groups"] == ["race=Y"]
-    assert ff["rows"][1]["impact_ratio"] == pytest.approx(ff["rows"][1]["favourable_rate"] / ff["rows"][0]["favourable_rate"])
+    assert ff.benchmark_group == "race=X" and ff.flagged_groups == ["race=Y"]
+    assert ff.rows[1].impact_ratio == pytest.approx(ff.rows[1].favourable_rate / ff.rows[0].favourable_rate)
     assert table.disparities["selection_rate"].benchmark_group == "race=X"  # fewer harmful decisions is better
     gate = evaluate(harmful, [load_preset("four-fifths")])
     assert not gate.passed and any(o.scope == "race: race=Y" and o.status == "fail" for o in gate.outcomes)
     naive = run_audit(AuditConfig(data=DataConfig(**base), fairness=FairnessConfig(n_boot=0)), data=frame)
-    assert naive.regulatory["four_fifths"][0]["flagged_groups"] == ["race=X"]  # read backwards
+    assert naive.regulatory.four_fifths[0].flagged_groups == ["race=X"]  # read backwards
     from reports import render_html
 
     assert "Favourable outcome" in render_html(harmful)
@@ -335,7 +335,7 @@ def test_a_failed_step_blocks_the_gate_and_the_run(flaky_project, capsys):
 
 
 def test_a_broken_table_blocks_a_policy_that_does_not_name_it(monkeypatch, biased_frame):
-    import audit._runner as runner
+    import audit.run._runner as runner
 
     real = runner.group_metrics
 
@@ -359,7 +359,7 @@ def test_explicit_empty_methods_runs_no_explainer(biased_frame):
     config = AuditConfig(data=DataConfig(label="label", sensitive=("group",), features=("x1", "x2")),
                          explainers=ExplainerConfig(methods=()), fairness=FairnessConfig(n_boot=0))
     result = run_audit(config, data=biased_frame, model=model)
-    assert result.attributions == [] and result.quality == {}
+    assert result.attributions == [] and result.quality is None
     assert any(s.step == "explainers" and "as requested" in s.reason for s in result.skipped)
 
 

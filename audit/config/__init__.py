@@ -1,0 +1,1 @@
+"""The audit's settings: AuditConfig and its sections, validated in one place, from TOML or Python."""

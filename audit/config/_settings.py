@@ -1,0 +1,499 @@
+"""The audit configuration: one validated object, loaded from TOML or built in Python.
+
+Validation happens here and only here (``__post_init__`` of each section), so a config built in Python
+and one read from a file fail with the same messages. Error locations read like ``fairness.metrics.2``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audit._errors import ConfigError
+from audit.fairness._metrics import DEFAULT_METRICS
+
+__all__ = [
+    "AuditConfig",
+    "DataConfig",
+    "ExplainerConfig",
+    "FairnessConfig",
+    "TextConfig",
+    "QualityConfig",
+    "ModelConfig",
+    "OutputConfig",
+    "load_config",
+]
+
+MISSING_SENSITIVE_CHOICES = ("error", "group")
+DATA_ENGINES = ("memory", "partitions")
+TASKS = ("binary", "regression", "multiclass")
+MODEL_KINDS = ("auto", "sklearn", "torch", "callable", "text")
+BUILTIN_MODELS = ("minilm-tweet-sentiment",)
+MODEL_OUTPUTS = ("auto", "probability", "logit", "decision", "label")
+OUTPUT_FORMATS = ("html", "json")
+
+
+def _fail(location: str, expected: str, got: Any, fix: str = "") -> ConfigError:
+    message = f"The {location!r} setting must be {expected}. Got {got!r} instead."
+    return ConfigError(f"{message} {fix}".strip())
+
+
+def _str_tuple(value: Any, location: str, *, allow_empty: bool = True) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise _fail(location, "a list of column names", value)
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not item:
+            raise _fail(f"{location}.{index}", "a non-empty string", item)
+    if not allow_empty and not value:
+        raise _fail(location, "a non-empty list", list(value))
+    if len(set(value)) != len(value):
+        duplicates = sorted({v for v in value if list(value).count(v) > 1})
+        raise _fail(location, "a list without repeated names", list(value), f"Repeated: {duplicates}.")
+    return tuple(value)
+
+
+def _optional_str(value: Any, location: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise _fail(location, "a non-empty string", value)
+    return value
+
+
+def _positive_int(value: Any, location: str, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _fail(location, f"an integer >= {minimum}", value)
+    return value
+
+
+def _choice(value: Any, location: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise _fail(location, f"one of {', '.join(map(repr, choices))}", value)
+    return value
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the data is and what each column means.
+
+    ``features`` defaults to every column that has no other role. ``intersections`` defaults to the
+    cross of all sensitive features when there are two or more. ``prediction``/``score`` name columns
+    that already hold a model's decisions and scores (an audit without the model).
+    """
+
+    label: str
+    sensitive: tuple[str, ...]
+    path: str | None = None
+    features: tuple[str, ...] | None = None
+    positive_label: Any = None
+    intersections: tuple[tuple[str, ...], ...] | None = None
+    text: str | None = None
+    prediction: str | None = None
+    score: str | None = None
+    missing_sensitive: str = "error"
+    sample: int | None = None
+    task: str = "binary"
+    engine: str = "memory"  # "partitions": fairness from per-partition statistics of a file of any size
+    # The decision that benefits the person: a label value, or "positive" / "negative". Default: the positive
+    # class. For a risk score ("high risk" harms), set the low-risk value: impact ratios then compare the rate
+    # of favourable (negative) decisions.
+    favourable: Any = None
+    # Numeric sensitive columns binned into groups: {age = [0, 25, 40, 65, 120]} (edges; intervals [a, b)).
+    bins: dict[str, list[float]] | None = None
+    max_groups: int = 50  # a sensitive column with more distinct values is refused: bin it (data.bins)
+    encoding: str = "utf-8"  # of CSV/TSV files
+    empty_text: str = "skip"  # empty or missing texts: "skip" (left out, recorded) or "error"
+
+    def __post_init__(self) -> None:
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 - frozen dataclass
+        if not isinstance(self.label, str) or not self.label:
+            raise _fail("data.label", "the name of the label column", self.label)
+        set_("sensitive", _str_tuple(self.sensitive, "data.sensitive", allow_empty=False))
+        set_("path", _optional_str(self.path, "data.path"))
+        _choice(self.engine, "data.engine", DATA_ENGINES)
+        if self.engine == "partitions" and (self.path is None or self.prediction is None or self.task != "binary"
+                                            or self.text is not None or self.sample is not None):
+            raise ConfigError("data.engine = \"partitions\" audits decisions already in a file of any size: it needs "
+                              "data.path (Parquet or CSV) and data.prediction, a binary task, and no text column or "
+                              "sample. Set those, or use engine = \"memory\".")
+        if self.features is not None:
+            set_("features", _str_tuple(self.features, "data.features", allow_empty=False))
+        if self.positive_label is not None and not isinstance(self.positive_label, (str, int, float, bool)):
+            raise _fail("data.positive_label", "a string, number or boolean", self.positive_label)
+        _positive_int(self.max_groups, "data.max_groups", minimum=2)
+        _choice(self.empty_text, "data.empty_text", ("skip", "error"))
+        if not isinstance(self.encoding, str) or not self.encoding:
+            raise _fail("data.encoding", "the name of a text encoding, e.g. \"utf-8\" or \"latin-1\"", self.encoding)
+        import codecs
+
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError as err:
+            raise _fail("data.encoding", "a text encoding Python knows (utf-8, latin-1, cp1252, ...)",
+                        self.encoding) from err
+        if self.bins is not None:
+            if not isinstance(self.bins, dict):
+                raise _fail("data.bins", "a table of sensitive column = [edges], e.g. {age = [0, 25, 40, 65, 120]}",
+                            self.bins)
+            for column, edges in self.bins.items():
+                if column not in self.sensitive:
+                    raise _fail(f"data.bins.{column}", f"keyed by a sensitive column {list(self.sensitive)}", column)
+                if (not isinstance(edges, (list, tuple)) or len(edges) < 2
+                        or not all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in edges)
+                        or list(edges) != sorted(set(edges))):
+                    raise _fail(f"data.bins.{column}", "a list of at least two increasing numbers (bin edges)", edges)
+        if self.favourable is not None:
+            if not isinstance(self.favourable, (str, int, float, bool)):
+                raise _fail("data.favourable", "a label value, or \"positive\" / \"negative\"", self.favourable)
+            if self.task != "binary":
+                raise _fail("data.favourable", f"unset for task = {self.task!r}", self.favourable,
+                            "A favourable decision applies to binary audits only.")
+        for name in ("text", "prediction", "score"):
+            set_(name, _optional_str(getattr(self, name), f"data.{name}"))
+        if self.score is not None and self.prediction is None:
+            raise _fail("data.prediction", "set when data.score is set", None,
+                        "Name the column that holds the model's decisions, too.")
+        set_("missing_sensitive", _choice(self.missing_sensitive, "data.missing_sensitive",
+                                          MISSING_SENSITIVE_CHOICES))
+        if self.sample is not None:
+            _positive_int(self.sample, "data.sample")
+        _choice(self.task, "data.task", TASKS)
+        if self.task != "binary" and self.positive_label is not None:
+            raise _fail("data.positive_label", f"unset for task = {self.task!r}", self.positive_label,
+                        "A positive class applies to binary audits only.")
+        if self.intersections is not None:
+            if not isinstance(self.intersections, (list, tuple)):
+                raise _fail("data.intersections", "a list of lists of sensitive columns", self.intersections)
+            combos = []
+            for index, combo in enumerate(self.intersections):
+                combo = _str_tuple(combo, f"data.intersections.{index}")
+                if len(combo) < 2:
+                    raise _fail(f"data.intersections.{index}", "at least two sensitive columns", list(combo))
+                for name in combo:
+                    if name not in self.sensitive:
+                        raise _fail(f"data.intersections.{index}", "made of columns listed in data.sensitive",
+                                    list(combo), f"{name!r} is not in data.sensitive {list(self.sensitive)}.")
+                combos.append(combo)
+            set_("intersections", tuple(combos))
+        roles = [self.label, *self.sensitive, self.text, self.prediction, self.score]
+        if self.features is not None:
+            for role_name in (self.label, self.prediction, self.score):
+                if role_name is not None and role_name in self.features:
+                    raise _fail("data.features", f"free of the {role_name!r} column", list(self.features),
+                                "The label and prediction columns cannot be model inputs.")
+        named = [r for r in roles if r is not None]
+        if self.label in named[1:]:
+            raise _fail("data.label", "a column with no other role", self.label)
+
+    @property
+    def sensitive_groupings(self) -> tuple[tuple[str, ...], ...]:
+        """Each sensitive feature alone, then each intersection."""
+        singles = tuple((name,) for name in self.sensitive)
+        if self.intersections is not None:
+            return singles + self.intersections
+        return singles + ((self.sensitive,) if len(self.sensitive) > 1 else ())
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The model under audit. Leave ``path`` unset when the data holds predictions (data.prediction).
+
+    Text models: ``kind = "text"`` with ``path`` a local Hugging Face model directory, or ``builtin =
+    "minilm-tweet-sentiment"`` (the bundled MiniLM tweet classifier); the data then needs ``data.text``.
+    """
+
+    path: str | None = None
+    kind: str = "auto"
+    builtin: str | None = None
+    output: str = "auto"
+    threshold: float = 0.5
+    batch_size: int = 4096
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", _optional_str(self.path, "model.path"))
+        _choice(self.kind, "model.kind", MODEL_KINDS)
+        if self.builtin is not None:
+            _choice(self.builtin, "model.builtin", BUILTIN_MODELS)
+            if self.path is not None:
+                raise _fail("model.builtin", "unset when model.path is set", self.builtin, "Choose one of the two.")
+        _choice(self.output, "model.output", MODEL_OUTPUTS)
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) \
+                or not math.isfinite(self.threshold):
+            raise _fail("model.threshold", "a finite number", self.threshold)
+        _positive_int(self.batch_size, "model.batch_size")
+        if not isinstance(self.device, str) or not self.device:
+            raise _fail("model.device", "'auto', 'cpu', 'cuda' or 'cuda:N'", self.device)
+
+
+@dataclass(frozen=True)
+class ExplainerConfig:
+    """Which attribution methods run, on how many rows, against how large a background sample."""
+
+    methods: tuple[str, ...] | None = None  # default: ("shap",) for tabular models, ("layer_integrated_gradients",) for text
+    sample_size: int = 1000
+    background_size: int = 100
+
+    def __post_init__(self) -> None:
+        if self.methods is None:
+            _positive_int(self.sample_size, "explainers.sample_size")
+            _positive_int(self.background_size, "explainers.background_size")
+            return
+        methods = _str_tuple(self.methods, "explainers.methods")
+        from explainers import EXPLAINERS  # light: the registry holds dotted paths only
+
+        for index, name in enumerate(methods):
+            if name not in EXPLAINERS:
+                raise ConfigError(f"The 'explainers.methods.{index}' setting is invalid: "
+                                  f"{EXPLAINERS._unknown_message(name)}")
+        object.__setattr__(self, "methods", methods)
+        _positive_int(self.sample_size, "explainers.sample_size")
+        _positive_int(self.background_size, "explainers.background_size")
+
+
+LL144_KEYS = {"sex", "race", "mode", "exclude_under", "flag_below"}
+
+
+@dataclass(frozen=True)
+class FairnessConfig:
+    """Which group metrics to compute, how to compare groups, and how sure to be about it.
+
+    ``reference`` maps sensitive features to the group every other group is compared with (e.g.
+    ``{"sex": "Male"}``), besides the best group and overall. ``ll144`` turns on the NYC Local Law 144
+    tables: ``{"sex": column, "race": column, "mode": "selection" | "scoring", "exclude_under": 0.02,
+    "flag_below": 0.8}`` (only ``sex`` or ``race`` is required).
+    """
+
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    score_metrics: bool = True
+    min_group_size: int = 30
+    ratio_threshold: float = 0.8
+    reference: dict[str, str] | None = None
+    n_boot: int = 1000
+    ci_level: float = 0.95
+    alpha: float = 0.05
+    ll144: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        from audit.fairness._metrics import METRICS
+
+        metrics = _str_tuple(self.metrics, "fairness.metrics", allow_empty=False)
+        for index, name in enumerate(metrics):
+            if name not in METRICS:
+                raise ConfigError(f"The 'fairness.metrics.{index}' setting is invalid: "
+                                  f"{METRICS._unknown_message(name)}")
+        object.__setattr__(self, "metrics", metrics)
+        if not isinstance(self.score_metrics, bool):
+            raise _fail("fairness.score_metrics", "true or false", self.score_metrics)
+        _positive_int(self.min_group_size, "fairness.min_group_size")
+        _positive_int(self.n_boot, "fairness.n_boot", minimum=0)
+        for name, value in (("ratio_threshold", self.ratio_threshold), ("ci_level", self.ci_level),
+                            ("alpha", self.alpha)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1 + (
+                    name == "ratio_threshold"):
+                raise _fail(f"fairness.{name}", "a number between 0 and 1", value)
+        if self.reference is not None:
+            if not isinstance(self.reference, dict) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in self.reference.items()):
+                raise _fail("fairness.reference", 'a table of sensitive feature = group, e.g. {sex = "Male"}',
+                            self.reference)
+        if self.ll144 is not None:
+            if not isinstance(self.ll144, dict):
+                raise _fail("fairness.ll144", 'a table such as {sex = "sex", race = "race"}', self.ll144)
+            unknown = set(self.ll144) - LL144_KEYS
+            if unknown:
+                raise _fail("fairness.ll144", f"a table with keys among {sorted(LL144_KEYS)}", sorted(unknown))
+            if not (self.ll144.get("sex") or self.ll144.get("race")):
+                raise _fail("fairness.ll144", "a table naming the 'sex' or 'race' column (or both)", self.ll144)
+            _choice(self.ll144.get("mode", "selection"), "fairness.ll144.mode", ("selection", "scoring"))
+            for key in ("exclude_under", "flag_below"):
+                value = self.ll144.get(key)
+                if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                          or not 0 < value <= 1):
+                    raise _fail(f"fairness.ll144.{key}", "a number in (0, 1]", value)
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    dir: str = "audit-out"
+    formats: tuple[str, ...] = OUTPUT_FORMATS
+
+    def __post_init__(self) -> None:
+        _optional_str(self.dir, "output.dir")
+        formats = _str_tuple(self.formats, "output.formats", allow_empty=False)
+        for index, name in enumerate(formats):
+            _choice(name, f"output.formats.{index}", OUTPUT_FORMATS)
+        object.__setattr__(self, "formats", formats)
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    """Text-model audits: counterfactual identity-term swaps, template probes, identity-mention groups.
+
+    ``lexicons``: built-in names (audit/lexicons/) or paths of TOML files of the same shape; None = all built-in.
+    ``templates``: True (built-in probes), False, or the path of a templates TOML file.
+    ``attribution_sample``: texts mentioning identity terms whose token attributions give the identity share.
+    ``min_texts``: rows resting on fewer texts are flagged small (kept, not used for worst-group checks).
+    """
+
+    counterfactuals: bool = True
+    lexicons: tuple[str, ...] | None = None
+    templates: bool | str = True
+    attribution_sample: int = 24
+    min_texts: int = 10
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.counterfactuals, bool):
+            raise _fail("text.counterfactuals", "true or false", self.counterfactuals)
+        if self.lexicons is not None:
+            object.__setattr__(self, "lexicons", _str_tuple(self.lexicons, "text.lexicons", allow_empty=False))
+        if not isinstance(self.templates, (bool, str)) or self.templates == "":
+            raise _fail("text.templates", "true, false or the path of a templates TOML file", self.templates)
+        _positive_int(self.attribution_sample, "text.attribution_sample", minimum=0)
+        _positive_int(self.min_texts, "text.min_texts")
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """Explanation quality checks on every attribution method that ran (see docs/result-schema.md).
+
+    ``sample_size``: explained rows (or texts) whose faithfulness is measured; ``random_orders``: random
+    orders the faithfulness is compared with; ``sanity``: the randomisation test (model parameters for torch
+    models, shuffled labels for scikit-learn models, which are retrained on the audit data);
+    ``sanity_sample``: rows (texts) explained again for it.
+    """
+
+    enabled: bool = True
+    sample_size: int = 200
+    random_orders: int = 3
+    sanity: bool = True
+    sanity_sample: int = 50
+
+    def __post_init__(self) -> None:
+        for name in ("enabled", "sanity"):
+            if not isinstance(getattr(self, name), bool):
+                raise _fail(f"quality.{name}", "true or false", getattr(self, name))
+        _positive_int(self.sample_size, "quality.sample_size")
+        _positive_int(self.random_orders, "quality.random_orders")
+        _positive_int(self.sanity_sample, "quality.sanity_sample", minimum=2)
+
+
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "explainers": ExplainerConfig,
+             "fairness": FairnessConfig, "text": TextConfig,
+             "quality": QualityConfig, "output": OutputConfig}
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Everything one audit needs. Build it in Python or load it with :func:`load_config`."""
+
+    data: DataConfig
+    model: ModelConfig = field(default_factory=ModelConfig)
+    explainers: ExplainerConfig = field(default_factory=ExplainerConfig)
+    fairness: FairnessConfig = field(default_factory=FairnessConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    title: str = "Model audit"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name, cls in _SECTIONS.items():
+            if not isinstance(getattr(self, name), cls):
+                raise _fail(name, f"a {cls.__name__}", type(getattr(self, name)).__name__)
+        if not isinstance(self.title, str):
+            raise _fail("title", "a string", self.title)
+        _positive_int(self.seed, "seed", minimum=0)
+        sensitive = list(self.data.sensitive)
+        for name in (self.fairness.reference or {}):
+            if name not in sensitive:
+                raise _fail("fairness.reference", f"keyed by sensitive features {sensitive}", name)
+        for key in ("sex", "race"):
+            column = (self.fairness.ll144 or {}).get(key)
+            if column is not None and column not in sensitive:
+                raise _fail(f"fairness.ll144.{key}", f"one of the sensitive features {sensitive}", column)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], *, base_dir: str | Path | None = None,
+                  allow_outside: bool = False) -> AuditConfig:
+        """Build a config from a parsed TOML document; relative paths resolve against ``base_dir``.
+
+        With a ``base_dir``, files the config reads must lie inside that folder unless ``allow_outside``: under
+        CI a pull request can edit the config, and ``../secret/users.csv`` would put another file's values in
+        the report."""
+        if not isinstance(raw, dict):
+            raise _fail("(top level)", "a table of settings", type(raw).__name__)
+        top_level = {"title", "seed", *_SECTIONS}
+        _reject_unknown(raw, top_level, "")
+        if "data" not in raw:
+            raise ConfigError("The config has no [data] table. Add one naming at least 'label' and "
+                              "'sensitive', e.g. [data]\\nlabel = \"income\"\\nsensitive = [\"sex\"].")
+        sections = {}
+        for name, section_cls in _SECTIONS.items():
+            table = raw.get(name, {})
+            if not isinstance(table, dict):
+                raise _fail(name, "a table", table)
+            allowed = {f.name for f in dataclasses.fields(section_cls)}
+            _reject_unknown(table, allowed, f"{name}.")
+            table = dict(table)
+            for key in ("path", "dir"):
+                if base_dir is not None and isinstance(table.get(key), str):
+                    table[key] = str(Path(base_dir, table[key]))
+                    if key == "path" and not allow_outside:
+                        _inside(base_dir, table[key], f"{name}.{key}")
+            if name == "text" and base_dir is not None:  # lexicon and template files sit beside the config
+                if isinstance(table.get("templates"), str):
+                    table["templates"] = str(Path(base_dir, table["templates"]))
+                if isinstance(table.get("lexicons"), list):
+                    table["lexicons"] = [str(Path(base_dir, v)) if isinstance(v, str) and v.endswith(".toml") else v
+                                         for v in table["lexicons"]]
+            try:
+                sections[name] = section_cls(**table)
+            except TypeError as err:  # a required key is missing
+                missing = [f.name for f in dataclasses.fields(section_cls)
+                           if f.default is dataclasses.MISSING and f.name not in table]
+                raise ConfigError(f"The [{name}] table lacks required settings {missing}. "
+                                  f"Add them to the config.") from err
+        return cls(**sections, **{k: raw[k] for k in ("title", "seed") if k in raw})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _reject_unknown(table: dict[str, Any], allowed: set[str], prefix: str) -> None:
+    for key in table:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, sorted(allowed), n=1)
+            hint = f" Did you mean {prefix}{close[0]!r}?" if close else ""
+            raise ConfigError(f"Unknown setting {prefix}{key!r}.{hint} "
+                              f"Known settings here: {', '.join(sorted(allowed))}.")
+
+
+def _inside(base_dir: str | Path, path: str, location: str) -> None:
+    base = Path(base_dir).resolve()
+    target = Path(path).resolve()
+    if target != base and base not in target.parents:
+        raise ConfigError(f"The {location!r} setting points outside the config's folder ({str(target)!r} is not under "
+                          f"{str(base)!r}). Move the file beside the config, or pass --allow-outside (in Python: "
+                          "load_config(..., allow_outside=True)) if this config is trusted.")
+
+
+def load_config(path: str | Path, *, allow_outside: bool = False) -> AuditConfig:
+    """Read and validate a TOML audit configuration. Relative paths in it are relative to the file, and must
+    stay inside its folder unless ``allow_outside``."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise ConfigError(f"The config file {str(path)!r} does not exist. Check the path.") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"The config file {str(path)!r} cannot be read: {err}.") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"The config file {str(path)!r} is not valid TOML: {err}. "
+                          "Fix the syntax at that line.") from err
+    return AuditConfig.from_dict(raw, base_dir=path.parent, allow_outside=allow_outside)

@@ -1,0 +1,1 @@
+"""Executors: in-process threads or a Dask cluster, the thread budget, and the workers' model store."""

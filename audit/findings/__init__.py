@@ -1,0 +1,1 @@
+"""Findings: what a reader should look at, derived from tables, attributions and text audits."""

@@ -1,0 +1,142 @@
+"""Findings: what a reader should look at first, from the fairness tables, attributions and text audits.
+Each finding names both groups, the comparison, the test and the interval of exactly that pair."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audit.config._settings import AuditConfig
+from audit.fairness._types import FairnessTable
+from audit.result._sections import TextAudit
+from audit.result._result import AttributionSummary, Finding
+
+__all__ = ["fairness_findings", "text_findings"]
+
+
+def fairness_findings(tables: list[FairnessTable], attributions: list[AttributionSummary],
+              config: AuditConfig) -> list[Finding]:
+    findings = []
+    for table in tables:
+        for metric, disparity in table.disparities_reliable.items():
+            worst = disparity.worst_to_benchmark
+            benchmark_pair = None
+            if worst is not None:
+                finding = _comparison_finding(table, metric, worst, disparity.to_best[worst], "benchmark",
+                                              f"the best of the groups with {table.min_group_size}+ rows for it",
+                                              config)
+                if finding is not None:
+                    findings.append(finding)
+                    benchmark_pair = (worst, disparity.benchmark_group)
+            if disparity.to_reference:
+                below = [(entry["ratio"], name) for name, entry in disparity.to_reference.items()
+                         if entry["ratio"] is not None and not entry.get("reference")]
+                if below and (min(below)[1], disparity.reference_group) == benchmark_pair:
+                    # the same pair: one finding that says so, not the same sentence twice
+                    findings[-1] = _comparison_finding(
+                        table, metric, worst, disparity.to_best[worst], "benchmark and reference",
+                        f"the best of the groups with {table.min_group_size}+ rows for it, and the reference set in "
+                        "fairness.reference", config)
+                elif below:
+                    _, name = min(below)
+                    finding = _comparison_finding(table, metric, name, disparity.to_reference[name], "reference",
+                                                  "set in fairness.reference", config)
+                    if finding is not None:
+                        findings.append(finding)
+        small_groups = [g.name for g in table.groups if g.small]
+        if small_groups:
+            findings.append(Finding(
+                kind="small_group", severity="info",
+                message=(f"{len(small_groups)} group(s) of {table.name} have fewer than {table.min_group_size} rows; "
+                         f"their metrics are uncertain and they are never used as a benchmark: "
+                         f"{', '.join(small_groups[:8])}{' ...' if len(small_groups) > 8 else ''}."),
+                evidence={"table": table.name, "groups": small_groups}))
+    return findings + _attribution_findings(attributions)
+
+
+def _comparison_finding(table: FairnessTable, metric: str, name: str, entry: dict[str, Any], comparison: str,
+                        why: str, config: AuditConfig) -> Finding | None:
+    """A finding for one group compared with the benchmark or the reference, when its ratio falls below the
+    threshold. The p-value and the intervals are those of exactly this pair."""
+    threshold = config.fairness.ratio_threshold
+    ratio = entry.get("ratio")
+    if ratio is None or ratio >= threshold:
+        return None
+    group, other = table.group(name), table.group(entry["compared_with"])
+    p_value, interval = entry.get("p_value_holm"), entry.get("ratio_ci")
+    certainty = ""
+    if interval is not None:
+        certainty += f", {config.fairness.ci_level:.0%} CI [{interval[0]:.2f}, {interval[1]:.2f}]"
+    if p_value is not None:
+        certainty += f", Holm-adjusted p = {p_value:.2g} ({name} vs {other.name}, {entry.get('test')})"
+        significant = p_value < config.fairness.alpha
+    else:  # no test for this metric: rely on the interval of the ratio
+        significant = interval is not None and interval[1] < 1
+    role = {"benchmark": "the benchmark", "reference": "the reference"}.get(comparison, "the benchmark and reference")
+    return Finding(
+        kind="disparity", severity="warning" if significant else "info",
+        message=(f"{metric} by {table.name}: {name} has {group.values[metric]:.3f} against "
+                 f"{other.values[metric]:.3f} for {other.name} ({role}: {why}), a ratio of {ratio:.2f}{certainty}; "
+                 f"below {threshold:g}" + ("." if significant else ", but not statistically significant.")),
+        evidence={"table": table.name, "metric": metric, "comparison": comparison, "group": name,
+                  "compared_with": other.name, "ratio": ratio, "ratio_ci": interval,
+                  "difference": entry.get("difference"), "difference_ci": entry.get("difference_ci"),
+                  "p_value": entry.get("p_value"), "p_value_holm": p_value, "test": entry.get("test"),
+                  "group_n": group.n, "compared_n": other.n,
+                  # schema 1.x names
+                  "worst_group": name, "best_group": other.name, "worst_n": group.n, "best_n": other.n})
+
+
+def _attribution_findings(attributions: list[AttributionSummary]) -> list[Finding]:
+    findings = []
+    for summary in attributions:
+        if summary.reliance_on_sensitive is not None and summary.reliance_on_sensitive >= 0.05:
+            findings.append(Finding(
+                kind="reliance", severity="warning",
+                message=(f"{summary.method}: {summary.reliance_on_sensitive:.1%} of the attribution falls on "
+                         + (f"identity terms in the texts ({', '.join(summary.sensitive_features_in_model[:8])})."
+                            if summary.granularity
+                            == "token" else f"the sensitive features {', '.join(summary.sensitive_features_in_model)}"
+                            ", which the model takes as inputs.")),
+                evidence={"method": summary.method, "share": summary.reliance_on_sensitive}))
+        if summary.completeness_error_max is not None and summary.completeness_error_max > 1e-3:
+            findings.append(Finding(
+                kind="completeness", severity="warning",
+                message=(f"{summary.method}: attributions do not add up to the model output (largest gap "
+                         f"{summary.completeness_error_max:.3g} {summary.output_space}); trust them less."),
+                evidence={"method": summary.method, "max": summary.completeness_error_max}))
+    return findings
+
+
+def text_findings(text: TextAudit | None, config: AuditConfig) -> list[Finding]:
+    """Counterfactual axes whose decisions flip or scores move, and identity groups the model ranks worse."""
+    if text is None:
+        return []
+    findings = []
+    for where, section in (("real texts", text.counterfactuals),
+                           ("template probes", text.probes.counterfactuals if text.probes else None)):
+        for row in section.axes if section else []:
+            if row.small or (row.flip_rate < 0.01 and row.mean_abs_score_change < 0.01):
+                continue
+            interval = row.flip_rate_ci
+            findings.append(Finding(
+                kind="counterfactual", severity="warning" if row.flip_rate >= 0.05 else "info",
+                message=(f"Swapping {row.axis} terms in {where} flips {row.flip_rate:.1%} of decisions"
+                         + (f" ({config.fairness.ci_level:.0%} CI {interval[0]:.1%}-{interval[1]:.1%})"
+                            if interval else "")
+                         + f" and moves the score by {row.mean_abs_score_change:.3f} on average (at most "
+                           f"{row.max_abs_score_change:.3f}), over {row.variants} variants of "
+                           f"{row.texts} texts."),
+                evidence={"axis": row.axis, "source": where, "flip_rate": row.flip_rate,
+                          "mean_abs_score_change": row.mean_abs_score_change}))
+    groups = text.identity_groups
+    for row in groups.rows if groups else []:
+        if row.small or row.bpsn_auc is None or groups.overall_auc is None:
+            continue
+        if row.bpsn_auc < groups.overall_auc - 0.1:
+            findings.append(Finding(
+                kind="identity_group", severity="warning",
+                message=(f"Texts mentioning {row.axis}={row.group} ({row.texts} texts): BPSN AUC "
+                         f"{row.bpsn_auc:.3f} against {groups.overall_auc:.3f} overall: negative texts that "
+                         f"mention the group score as high as positive texts that do not (false alarms)."),
+                evidence={"axis": row.axis, "group": row.group, "bpsn_auc": row.bpsn_auc}))
+    return findings

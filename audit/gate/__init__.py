@@ -1,0 +1,1 @@
+"""Policies and the gate: rules read from TOML presets or files, evaluated against a result."""

@@ -1,0 +1,518 @@
+"""Policies: rules over an audit result that a release must satisfy, and their evaluation (the gate).
+
+A policy is TOML, in its own file or under ``[tool.audit]`` of a pyproject.toml::
+
+    [[rules]]
+    id = "sex-selection"            # optional; defaults to metric-where
+    metric = "selection_rate"
+    where = "every_group"           # overall | every_group | worst_group | disparity | attribution | record
+    stat = "ratio_to_best"          # every_group: value | ratio_to_best | difference_to_best;
+                                    # disparity: ratio | difference
+    compare = ">="                  # >=, >, <=, <  (record rules: "exists")
+    threshold = 0.8
+    severity = "error"              # or "warning": reported, never fails the gate
+    tables = ["sex", "sex x race"]  # optional: which fairness tables (default: all)
+    min_group_size = 30             # optional: groups under it are skipped, and say so
+    confident = true                # the CI bound, not the point estimate, must clear the threshold
+
+A rule whose metric is not in the result is an error, never a pass. A step of the audit that crashed (a
+fairness table, an explainer, ...) blocks the gate too, unless the policy names it::
+
+    allow_failures = ["explainer: lime_tabular"]   # step names as the result records them; * wildcards
+
+``metric = "favourable_rate"`` reads each table's favourable rate: the selection rate, or the negative-decision
+rate when data.favourable names the negative outcome (a risk score).
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from audit._errors import ConfigError
+from audit.fairness._metrics import METRICS
+from audit.result._provenance import sha256_file, sha256_text
+from audit.result._sections import Faithfulness, MethodQuality
+from audit.result._result import AuditResult
+
+__all__ = ["Rule", "Policy", "RuleOutcome", "GateResult", "load_policy", "load_preset", "PRESETS", "evaluate"]
+
+WHERE = ("overall", "every_group", "worst_group", "disparity", "attribution", "record")
+STATS = {"every_group": ("value", "ratio_to_best", "difference_to_best"), "disparity": ("ratio", "difference"),
+         "overall": ("value",), "worst_group": ("value",), "attribution": ("value",), "record": ("value",)}
+COMPARATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+ATTRIBUTION_METRICS = ("reliance_on_sensitive", "completeness_error_max", "completeness_error_median")
+# metrics other parts of the toolkit record (text counterfactuals); known names, evaluated when present
+TEXT_METRICS = ("flip_rate", "mean_abs_score_change", "max_abs_score_change", "subgroup_auc", "bpsn_auc",
+                "bnsp_auc")
+_IDENTITY_GROUP_METRICS = ("subgroup_auc", "bpsn_auc", "bnsp_auc")
+# explanation quality: faithfulness margin over a random order (deletion AOPC for tabular, comprehensiveness
+# for text), the randomisation test's rank correlation, and the share of examples above the completeness tolerance
+QUALITY_METRICS = ("faithfulness_margin", "sanity_spearman", "incomplete_share")
+TASK_METRICS = ("mean_prediction", "mean_label", "mae")
+LL144_IMPACT_RATIO = "ll144_impact_ratio"  # the impact ratios of the LL144 tables (selection or scoring rate)
+FAVOURABLE_RATE = "favourable_rate"  # resolved per table: selection_rate, or negative_rate (data.favourable)
+from audit.gate._presets import PRESETS  # noqa: E402  (the preset files are the registry)
+_RULE_KEYS = {"id", "metric", "where", "stat", "compare", "threshold", "severity", "tables", "min_group_size",
+              "confident", "description"}
+
+
+def _known_metric(name: str) -> bool:
+    return (name in METRICS or name in (FAVOURABLE_RATE, LL144_IMPACT_RATIO) or name in ATTRIBUTION_METRICS or name in TEXT_METRICS or name in TASK_METRICS
+            or name in QUALITY_METRICS
+            or re.fullmatch(r"selection_rate\[.+\]", name) is not None)
+
+
+@dataclass(frozen=True)
+class Rule:
+    metric: str
+    where: str
+    compare: str
+    threshold: float | None = None
+    stat: str = "value"
+    severity: str = "error"
+    tables: tuple[str, ...] | None = None
+    min_group_size: int | None = None
+    confident: bool = False
+    id: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        location = f"rule {self.id or self.metric!r}"
+        for name in ("metric", "where", "compare", "stat", "severity", "id", "description"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or (name in ("metric", "where", "compare") and not value):
+                raise ConfigError(f"The {name!r} of {location} must be a string. Got {value!r} instead.")
+        if self.tables is not None and (isinstance(self.tables, str) or not isinstance(self.tables, (list, tuple))
+                                        or not all(isinstance(t, str) for t in self.tables)):
+            raise ConfigError(f"The 'tables' of {location} must be a list of table names, e.g. [\"sex\", "
+                              f"\"sex x race\"]. Got {self.tables!r} instead.")
+        if self.where not in WHERE:
+            raise ConfigError(f"The 'where' of {location} must be one of {', '.join(WHERE)}. Got {self.where!r} instead.")
+        if self.where == "record":
+            if self.compare != "exists":
+                raise ConfigError(f"Record rules check presence: {location} needs compare = \"exists\". "
+                                  f"Got {self.compare!r} instead.")
+        else:
+            if not _known_metric(self.metric):
+                known = ", ".join(sorted(METRICS.names() + list(ATTRIBUTION_METRICS) + list(TASK_METRICS)
+                                         + list(TEXT_METRICS)))
+                raise ConfigError(f"Unknown metric {self.metric!r} in {location}. Known metrics: {known}.")
+            if self.compare not in COMPARATORS:
+                raise ConfigError(f"The 'compare' of {location} must be one of {', '.join(COMPARATORS)}. "
+                                  f"Got {self.compare!r} instead.")
+            if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)):
+                raise ConfigError(f"The 'threshold' of {location} must be a number. Got {self.threshold!r} instead.")
+            if self.stat not in STATS[self.where]:
+                raise ConfigError(f"The 'stat' of {location} must be one of {', '.join(STATS[self.where])} for "
+                                  f"where = {self.where!r}. Got {self.stat!r} instead.")
+        if self.severity not in ("error", "warning"):
+            raise ConfigError(f"The 'severity' of {location} must be 'error' or 'warning'. Got {self.severity!r} instead.")
+        if self.min_group_size is not None and (isinstance(self.min_group_size, bool)
+                                                or not isinstance(self.min_group_size, int) or self.min_group_size < 1):
+            raise ConfigError(f"The 'min_group_size' of {location} must be a positive integer. "
+                              f"Got {self.min_group_size!r} instead.")
+        if not isinstance(self.confident, bool):
+            raise ConfigError(f"The 'confident' of {location} must be true or false. Got {self.confident!r} instead.")
+        if self.tables is not None:
+            object.__setattr__(self, "tables", tuple(self.tables))
+        if not self.id:
+            object.__setattr__(self, "id", f"{self.metric}-{self.where}" + (f"-{self.stat}" if self.stat != "value"
+                                                                               else ""))
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    rules: tuple[Rule, ...]
+    sha256: str
+    source: str
+    allow_failures: tuple[str, ...] = ()  # failed steps that do not block the gate (fnmatch patterns)
+
+
+def _parse_policy(raw: dict[str, Any], *, name: str, sha256: str, source: str) -> Policy:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"The policy {name!r} must be a table of settings. Got {type(raw).__name__} instead.")
+    rules_raw = raw.get("rules")
+    if not isinstance(rules_raw, list) or not rules_raw:
+        raise ConfigError(f"The policy {name!r} has no rules. Add [[rules]] tables (see docs/policy.md).")
+    unknown_top = set(raw) - {"rules", "name", "description", "allow_failures"}
+    if unknown_top:
+        raise ConfigError(f"Unknown policy settings {sorted(unknown_top)} in {name!r}. Known: allow_failures, "
+                          "description, name, rules.")
+    allow = raw.get("allow_failures", [])
+    if not isinstance(allow, list) or not all(isinstance(a, str) and a for a in allow):
+        raise ConfigError(f"The 'allow_failures' of {name!r} must be a list of step names (e.g. [\"explainer: "
+                          f"lime_tabular\"]). Got {allow!r} instead.")
+    rules = []
+    for index, table in enumerate(rules_raw):
+        if not isinstance(table, dict):
+            raise ConfigError(f"Rule {index} of {name!r} must be a table. Got {table!r} instead.")
+        unknown = set(table) - _RULE_KEYS
+        if unknown:
+            raise ConfigError(f"Unknown settings {sorted(unknown)} in rule {index} of {name!r}. "
+                              f"Known: {', '.join(sorted(_RULE_KEYS))}.")
+        missing = {"metric", "where", "compare"} - set(table)
+        if missing:
+            raise ConfigError(f"Rule {index} of {name!r} lacks {sorted(missing)}.")
+        rules.append(Rule(**table))
+    ids = [r.id for r in rules]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ConfigError(f"Rule ids must be unique within a policy; {name!r} repeats {duplicates}. Set 'id'.")
+    return Policy(name=str(raw.get("name", name)), rules=tuple(rules), sha256=sha256, source=source,
+                  allow_failures=tuple(allow))
+
+
+def load_policy(path: str | Path) -> Policy:
+    """A policy file, or the ``[tool.audit]`` table of a pyproject.toml."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
+    except FileNotFoundError as err:
+        raise ConfigError(f"The policy file {str(path)!r} does not exist.") from err
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(f"The policy file {str(path)!r} cannot be read as TOML: {err}.") from err
+    if path.name == "pyproject.toml":
+        tool = raw.get("tool", {})
+        raw = tool.get("audit") if isinstance(tool, dict) else None
+        if raw is None:
+            raise ConfigError(f"{str(path)!r} has no [tool.audit] table. Add one with [[tool.audit.rules]].")
+        if not isinstance(raw, dict):
+            raise ConfigError(f"[tool.audit] in {str(path)!r} must be a table of policy settings with "
+                              f"[[tool.audit.rules]]. Got {type(raw).__name__} {raw!r} instead.")
+    return _parse_policy(raw, name=path.name, sha256=sha256_file(path), source=str(path))
+
+
+def load_preset(name: str) -> Policy:
+    if name not in PRESETS:
+        import difflib
+
+        close = difflib.get_close_matches(name, PRESETS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"Unknown preset {name!r}.{hint} Known presets: {', '.join(PRESETS)}.")
+    text = resources.files("audit").joinpath("policies", f"{name}.toml").read_text(encoding="utf-8")
+    return _parse_policy(tomllib.loads(text), name=name, sha256=sha256_text(text), source=f"preset:{name}")
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    policy: str
+    rule: str
+    scope: str
+    status: str  # pass | fail | error | skipped
+    severity: str
+    message: str
+    value: float | None = None
+    checked_value: float | None = None  # the CI bound for confident rules, else the value
+    threshold: float | None = None
+    compare: str | None = None
+
+
+@dataclass(frozen=True)
+class GateResult:
+    outcomes: list[RuleOutcome]
+    policies: list[dict[str, str]]
+    passed: bool
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _bound(interval, compare: str):
+    if not interval:
+        return None
+    return interval[0] if compare in (">=", ">") else interval[1]
+
+
+class _Checker:
+    def __init__(self, policy: Policy, rule: Rule) -> None:
+        self.policy, self.rule, self.outcomes = policy, rule, []
+
+    def add(self, scope: str, status: str, message: str, value=None, checked=None) -> None:
+        rule = self.rule
+        self.outcomes.append(RuleOutcome(self.policy.name, rule.id, scope, status, rule.severity, message, value,
+                                         checked, rule.threshold, rule.compare))
+
+    def compare(self, scope: str, value, interval, what: str) -> None:
+        rule = self.rule
+        if value is None:
+            self.add(scope, "error", f"{what} is undefined here, so the rule cannot be checked.")
+            return
+        checked = value
+        if rule.confident:
+            checked = _bound(interval, rule.compare)
+            if checked is None:
+                self.add(scope, "error", f"The rule asks for confidence, but {what} has no confidence interval. "
+                                         "Run the audit with fairness.n_boot > 0.", value)
+                return
+        ok = COMPARATORS[rule.compare](checked, rule.threshold)
+        basis = f" (CI bound {checked:.4g}; point estimate {value:.4g})" if rule.confident else ""
+        self.add(scope, "pass" if ok else "fail",
+                 f"{what} = {checked if not rule.confident else value:.4g}{basis}; required {rule.compare} "
+                 f"{rule.threshold:g}.", value, checked)
+
+
+def _lookup(result: AuditResult, dotted: str):
+    node: Any = result.to_dict()
+    for part in dotted.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def _evaluate_rule(result: AuditResult, policy: Policy, rule: Rule) -> list[RuleOutcome]:
+    check = _Checker(policy, rule)
+    if rule.where == "record":
+        value = _lookup(result, rule.metric)
+        present = value not in (None, [], {}, "")
+        check.add(rule.metric, "pass" if present else "fail",
+                  f"The audit record {'holds' if present else 'lacks'} {rule.metric}.")
+        return check.outcomes
+    if rule.metric in QUALITY_METRICS:
+        return _evaluate_quality_rule(result, check, rule)
+    if rule.where == "attribution":
+        summaries = result.attributions
+        if not summaries:
+            check.add("attributions", "error", f"No attribution ran, so {rule.metric} cannot be checked.")
+        for summary in summaries:
+            check.compare(summary.method, getattr(summary, rule.metric, None), None,
+                          f"{rule.metric} of {summary.method}")
+        return check.outcomes
+    if rule.metric in TEXT_METRICS:
+        return _evaluate_text_rule(result, check, rule)
+    if rule.metric == LL144_IMPACT_RATIO:
+        return _evaluate_ll144_rule(result, check, rule)
+    tables = [t for t in result.fairness if rule.tables is None or t.name in rule.tables]
+    if rule.tables is not None:
+        missing = sorted(set(rule.tables) - {t.name for t in result.fairness})
+        for name in missing:
+            check.add(name, "error", f"The audit result has no fairness table {name!r}. Tables: "
+                                     f"{', '.join(t.name for t in result.fairness) or '(none)'}.")
+    holding = [t for t in tables if _table_metric(t, rule.metric) in t.metrics]
+    if not holding:
+        check.add(rule.metric, "error", f"The metric {rule.metric!r} is not in the audit result "
+                                        f"(its tables hold: {', '.join(tables[0].metrics) if tables else 'nothing'}).")
+        return check.outcomes
+    for table in holding:
+        metric = _table_metric(table, rule.metric)
+        minimum = rule.min_group_size or table.min_group_size
+        eligible = [g for g in table.groups if g.n >= minimum]
+        small = [g.name for g in table.groups if g.n < minimum]
+        if rule.where == "overall":
+            check.compare("overall", table.overall.get(metric), table.overall_ci.get(metric), f"overall {metric}")
+            break  # the same in every table
+        if rule.where == "disparity":
+            disparity = table.disparities_reliable.get(metric)
+            if disparity is None:
+                check.add(table.name, "error", f"{metric} has no disparity (not a comparable metric).")
+                continue
+            check.compare(table.name, getattr(disparity, rule.stat), getattr(disparity, f"{rule.stat}_ci"),
+                          f"{metric} {rule.stat} by {table.name}")
+        elif rule.where == "worst_group":
+            values = [(g, g.values.get(metric)) for g in eligible if g.values.get(metric) is not None]
+            if not values:
+                check.add(table.name, "error", f"No group of {table.name} with {minimum}+ rows has {metric}.")
+                continue
+            pick = min if rule.compare in (">=", ">") else max
+            group, value = pick(values, key=lambda item: item[1])
+            check.compare(f"{table.name}: {group.name}", value, group.ci.get(metric),
+                          f"{metric} of the worst group {group.name}")
+        else:  # every_group
+            disparity = table.disparities.get(metric)
+            for group in eligible:
+                scope, what = f"{table.name}: {group.name}", f"{metric} {rule.stat} of {group.name}"
+                if rule.stat == "value":
+                    check.compare(scope, group.values.get(metric), group.ci.get(metric), what)
+                    continue
+                entry = (disparity.to_best if disparity else {}).get(group.name, {})
+                if entry.get("benchmark"):
+                    check.add(scope, "skipped", f"The benchmark group of {metric} (the comparison, not a case): "
+                                                "every other group is compared with it.")
+                    continue
+                key = "ratio" if rule.stat == "ratio_to_best" else "difference"
+                if disparity is not None and disparity.benchmark_group:
+                    what += f" (vs {disparity.benchmark_group})"
+                check.compare(scope, entry.get(key), entry.get(f"{key}_ci"), what)
+        for name in small:
+            check.add(f"{table.name}: {name}", "skipped", f"Fewer than {minimum} rows: not checked.")
+    return check.outcomes
+
+
+def _text_scopes(result: AuditResult, metric: str) -> list[tuple[str, tuple[Any, Any], list[Any]]]:
+    """(scope name, the overall value and interval, rows) for a text metric: counterfactual axes of real texts and
+    of probes, or identity-mention groups for the AUCs."""
+    text = result.text
+    if text is None:
+        return []
+    if metric in _IDENTITY_GROUP_METRICS:
+        groups = text.identity_groups
+        if not groups or not groups.rows:
+            return []
+        return [("identity groups", (groups.generalized_mean.get(metric), None), groups.rows)]
+    scopes = []
+    for name, section in (("real texts", text.counterfactuals),
+                          ("template probes", text.probes.counterfactuals if text.probes else None)):
+        if section and section.axes:
+            overall = section.overall.value(metric) if section.overall else (None, None)
+            scopes.append((name, overall, section.axes))
+    return scopes
+
+
+def _evaluate_text_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOutcome]:
+    scopes = _text_scopes(result, rule.metric)
+    if not scopes:
+        what = ("identity-mention groups (they need labels)" if rule.metric in _IDENTITY_GROUP_METRICS
+                else "text counterfactual metrics")
+        check.add("text", "error", f"The audit result has no {what}, so {rule.metric} cannot be checked; audit a "
+                                   "text model (with [text] counterfactuals on), or drop this rule.")
+        return check.outcomes
+    if rule.where not in ("overall", "every_group", "worst_group"):
+        check.add("text", "error", f"Text metric {rule.metric} supports where = overall, every_group or "
+                                   f"worst_group; got {rule.where!r}.")
+        return check.outcomes
+    for scope, overall, rows in scopes:
+        if rule.where == "overall":
+            check.compare(scope, overall[0], overall[1], f"{rule.metric} over all {scope}")
+            continue
+        minimum = rule.min_group_size
+        eligible = [r for r in rows if (not r.small if minimum is None else r.texts >= minimum)]
+        for row in rows:
+            if row not in eligible:
+                check.add(f"{scope}: {row.name}", "skipped", f"Only {row.texts} texts: too few to check.")
+        values = [r for r in eligible if r.value(rule.metric)[0] is not None]
+        if not values:
+            check.add(scope, "error", f"No {scope} row with enough texts has {rule.metric}.")
+            continue
+        if rule.where == "worst_group":
+            pick = min if rule.compare in (">=", ">") else max
+            values = [pick(values, key=lambda r: r.value(rule.metric)[0])]
+        for row in values:
+            value, interval = row.value(rule.metric)
+            check.compare(f"{scope}: {row.name}", value, interval, f"{rule.metric} of {row.name} ({scope})")
+    return check.outcomes
+
+
+def _evaluate_ll144_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOutcome]:
+    """The impact ratios the LL144 tables hold: of the selection rate, or of the scoring rate in scoring mode
+    (not the fairness tables' selection rate)."""
+    ll144 = result.regulatory.ll144
+    if ll144 is None:
+        check.add("ll144", "error", "The audit result has no LL144 tables; set fairness.ll144 in the config, or drop "
+                                    "this rule.")
+        return check.outcomes
+    if rule.where != "every_group":
+        check.add("ll144", "error", f"{rule.metric} supports where = every_group; got {rule.where!r}.")
+        return check.outcomes
+    for table in ll144.tables:
+        if rule.tables is not None and table.breakdown not in rule.tables:
+            continue
+        for row in table.rows:
+            scope = f"LL144 {table.breakdown}: {row.category}"
+            if row.benchmark:
+                check.add(scope, "skipped", "The benchmark category (the comparison, not a case).")
+            elif row.excluded:
+                check.add(scope, "skipped", f"Excluded from impact ratios: {row.excluded['reason']}.")
+            elif (row.small and rule.min_group_size is None) or (
+                    rule.min_group_size is not None and row.n < rule.min_group_size):
+                check.add(scope, "skipped", f"Only {row.n} people: too few to check.")
+            else:
+                check.compare(scope, row.impact_ratio, None,
+                              f"{ll144.rate.replace('_', ' ')} impact ratio of {row.category}")
+    return check.outcomes
+
+
+def _quality_value(entry: MethodQuality, metric: str):
+    if metric == "sanity_spearman":
+        return (entry.sanity.final_spearman if entry.sanity else None), None
+    if metric == "incomplete_share":
+        return (entry.completeness.share_above_tolerance if entry.completeness else None), None
+    return entry.faithfulness.margin if entry.faithfulness else (None, None)
+
+
+def _evaluate_quality_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOutcome]:
+    methods = result.quality.methods if result.quality else {}
+    if not methods:
+        check.add("quality", "error", f"The audit result has no explanation-quality checks, so {rule.metric} cannot "
+                                      "be checked; run explainers with [quality] enabled, or drop this rule.")
+        return check.outcomes
+    if rule.where not in ("attribution", "every_group", "worst_group") or (
+            rule.where != "attribution" and rule.metric != "faithfulness_margin"):
+        check.add("quality", "error", f"{rule.metric} supports where = attribution"
+                                      + (", every_group or worst_group" if rule.metric == "faithfulness_margin" else "")
+                                      + f"; got {rule.where!r}.")
+        return check.outcomes
+    for method, entry in methods.items():
+        if rule.where == "attribution":
+            value, interval = _quality_value(entry, rule.metric)
+            check.compare(method, value, interval, f"{rule.metric} of {method}")
+            continue
+        _evaluate_quality_groups(check, rule, method, entry.faithfulness)
+    return check.outcomes
+
+
+def _evaluate_quality_groups(check: _Checker, rule: Rule, method: str, faithfulness: Faithfulness | None) -> None:
+    rows = [(f"{method}: {feature}={group}", row) for feature, groups in
+            (faithfulness.by_group if faithfulness else {}).items() for group, row in groups.items()]
+    minimum = rule.min_group_size
+    eligible = [(scope, row) for scope, row in rows if (not row.small if minimum is None
+                                                         else row.examples >= minimum)]
+    for scope, row in rows:
+        if (scope, row) not in eligible:
+            check.add(scope, "skipped", f"Only {row.examples} explained examples: too few to check.")
+    eligible = [(scope, row) for scope, row in eligible if row.margin[0] is not None]
+    if not eligible:
+        check.add(method, "error", f"{method} has no faithfulness by group to check.")
+        return
+    if rule.where == "worst_group":
+        pick = min if rule.compare in (">=", ">") else max
+        eligible = [pick(eligible, key=lambda item: item[1].margin[0])]
+    for scope, row in eligible:
+        check.compare(scope, row.margin[0], row.margin[1], f"faithfulness margin of {scope}")
+
+
+def _table_metric(table, metric: str) -> str:
+    if metric == FAVOURABLE_RATE:
+        return "negative_rate" if getattr(table, "favourable", "positive") == "negative" else "selection_rate"
+    return metric
+
+
+def _failure_outcomes(result: AuditResult, policies: list[Policy]) -> list[RuleOutcome]:
+    """Each failed step of the audit, as a blocking error unless a policy allows it: a crashed check must not
+    pass as "nothing found"."""
+    from fnmatch import fnmatchcase
+
+    outcomes = []
+    for failure in result.failures:
+        allowed_by = [p.name for p in policies if any(fnmatchcase(failure.step, a) for a in p.allow_failures)]
+        message = f"The audit step crashed ({failure.error_type}: {failure.message})"
+        if allowed_by:
+            outcomes.append(RuleOutcome(", ".join(allowed_by), "step-failed", failure.step, "error", "warning",
+                                        message + f"; allowed by allow_failures of {', '.join(allowed_by)}."))
+        else:
+            outcomes.append(RuleOutcome("audit", "step-failed", failure.step, "error", "error",
+                                        message + ", so the audit is incomplete and the gate is blocked. Fix the "
+                                        "cause, or list the step under allow_failures in the policy."))
+    return outcomes
+
+
+def evaluate(result: AuditResult, policies: list[Policy]) -> GateResult:
+    """Check every rule of every policy. The gate passes when no error-severity rule fails or errors, and no
+    step of the audit failed (unless a policy lists it under ``allow_failures``)."""
+    outcomes = _failure_outcomes(result, policies)
+    outcomes += [o for p in policies for rule in p.rules for o in _evaluate_rule(result, p, rule)]
+    blocking = [o for o in outcomes if o.severity == "error" and o.status in ("fail", "error")]
+    counts = {status: sum(o.status == status for o in outcomes) for status in ("pass", "fail", "error", "skipped")}
+    return GateResult(outcomes=outcomes, passed=not blocking, counts=counts,
+                      policies=[{"name": p.name, "source": p.source, "sha256": p.sha256} for p in policies])

@@ -1,0 +1,1 @@
+"""Explanation quality within an audit: faithfulness, randomisation sanity and agreement between methods."""

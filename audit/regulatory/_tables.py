@@ -1,0 +1,153 @@
+"""Regulatory tables: the EEOC four-fifths rule and the NYC Local Law 144 bias audit.
+
+Both compare each category's selection (or scoring) rate with the highest one. They are computed from
+plain decisions so that an auditor can reproduce them by hand; the tests check them against fairlearn.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audit.data._tables import MISSING_GROUP
+from audit._errors import DataError
+from audit.fairness._counts import encode_groups
+from audit.fairness._tables import favourable_metric
+from audit.fairness._types import FairnessTable
+from audit.result._sections import LL144, FourFifths
+
+__all__ = ["four_fifths", "ll144_audit"]
+
+
+def four_fifths(table: FairnessTable, *, threshold: float = 0.8, alpha: float = 0.05) -> FourFifths:
+    """The four-fifths rule for one fairness table (29 CFR 1607.4(D)); see ``_four_fifths``."""
+    return FourFifths.from_dict(_four_fifths(table, threshold=threshold, alpha=alpha), "four_fifths")
+
+
+def _four_fifths(table: FairnessTable, *, threshold: float, alpha: float) -> dict[str, Any]:
+    """Impact ratio of each group's favourable rate to the benchmark's, flagged below ``threshold``.
+
+    The benchmark is the most-favoured group among groups with at least ``table.min_group_size`` rows
+    (29 CFR 1607.4(D): differences built on small numbers may not constitute adverse impact); smaller groups
+    are listed against it and marked small. Each row carries its sample size, the p-value of its comparison
+    with the benchmark (z test, or Fisher's exact test for small counts; Holm-adjusted across the groups) and
+    whether the gap is significant at ``alpha``. fairlearn's all-groups ratio (min / max over every group,
+    whatever its size) stays beside it, labelled as such.
+    """
+    metric = favourable_metric(table.favourable)
+    disparity = table.disparities.get(metric)
+    if disparity is None or disparity.benchmark_group is None:
+        return {"table": table.name, "applicable": False,
+                "reason": f"needs {metric} for at least two groups"}
+    rows = []
+    for group in table.groups:
+        rate = group.values.get(metric)
+        comparison = disparity.to_best.get(group.name, {})
+        ratio = comparison.get("ratio")
+        p_holm = comparison.get("p_value_holm")
+        favoured = int(round(group.support.get(metric, group.n) * (rate or 0)))
+        rows.append({
+            "group": group.name, "n": group.n, "selected": favoured, "favourable_count": favoured,
+            "selection_rate": group.values.get("selection_rate"), "favourable_rate": rate,
+            "favourable_rate_ci": group.ci.get(metric),
+            "impact_ratio": ratio, "impact_ratio_ci": comparison.get("ratio_ci"),
+            "flagged": ratio is not None and ratio < threshold,
+            "p_value": comparison.get("p_value"), "p_value_holm": p_holm, "compared_with": disparity.benchmark_group,
+            "significant": p_holm is not None and p_holm < alpha, "small": group.small,
+            "benchmark": group.name == disparity.benchmark_group,
+            "reference": group.name == disparity.benchmark_group,  # schema 1.x name of the benchmark flag
+        })
+    return {"table": table.name, "applicable": True, "threshold": threshold, "alpha": alpha,
+            "favourable": table.favourable, "rate": metric,
+            "benchmark_group": disparity.benchmark_group, "benchmark_reason": disparity.benchmark_reason,
+            "most_selected_group": disparity.benchmark_group,
+            "most_favoured_any_size": disparity.best_group,
+            "fairlearn_ratio_all_groups": disparity.ratio if metric == "selection_rate" else None,
+            "all_groups_ratio": disparity.ratio,
+            "all_groups_ratio_note": ("min / max over every group, whatever its size (fairlearn's "
+                                      "demographic_parity_ratio when the positive decision is favourable)"),
+            "rows": rows,
+            "flagged_groups": [r["group"] for r in rows if r["flagged"] and not r["small"]],
+            "flagged_small_groups": [r["group"] for r in rows if r["flagged"] and r["small"]]}
+
+
+def _rates(mask_positive: np.ndarray, frame: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
+    codes, keys = encode_groups(frame)
+    n = np.bincount(codes, minlength=len(keys))
+    positive = np.bincount(codes, weights=mask_positive.astype(float), minlength=len(keys))
+    names = [", ".join(f"{c}={v}" for c, v in zip(frame.columns, key)) for key in keys]
+    return names, n, positive
+
+
+def ll144_audit(sensitive: pd.DataFrame, *, sex: str | None, race: str | None, decisions: np.ndarray | None,
+                scores: np.ndarray | None, mode: str = "selection", exclude_under: float | None = None,
+                flag_below: float | None = None, unknown: tuple[str, ...] = (MISSING_GROUP,),
+                favourable: str = "positive", min_group_size: int = 30) -> LL144:
+    """The bias-audit tables of NYC Local Law 144 (DCWP rules, 6 RCNY 5-301).
+
+    ``mode="selection"``: selection rate per category from decisions. ``mode="scoring"``: scoring rate, the
+    share of the category scoring above the median score of the full sample. Individuals in an unknown
+    category are counted and left out of the rates. Categories under ``exclude_under`` (e.g. 0.02) of the
+    data may be left out of the impact ratios; they are listed with that reason. The law sets no threshold:
+    a flag is raised only below ``flag_below`` when it is given.
+
+    The impact ratio's benchmark is the highest rate among categories with at least ``min_group_size``
+    people that are not excluded (a category of two people is compared, never compared with); each table
+    names it and why. ``favourable="negative"`` (a risk score, where the positive decision harms) counts
+    the negative decision, or a score at or below the median, as the favourable outcome.
+    """
+    if mode == "scoring":
+        if scores is None:
+            raise DataError("The LL144 scoring-rate table needs scores; the model gives decisions only. Set "
+                            "fairness.ll144.mode = \"selection\", or audit a model with scores.")
+        median = float(np.median(scores))
+        positive = np.asarray(scores) > median
+        rate_name = "scoring_rate"
+    else:
+        positive = np.asarray(decisions, dtype=bool)
+        median, rate_name = None, "selection_rate"
+    if favourable == "negative":
+        positive = ~positive
+    categories = [c for c in (sex, race) if c is not None]
+    breakdowns = [[c] for c in categories] + ([categories] if len(categories) == 2 else [])
+    known = ~sensitive[categories].isin(list(unknown)).any(axis=1).to_numpy()
+    tables = []
+    total = int(known.sum())
+    for columns in breakdowns:
+        frame = sensitive.loc[known, columns]
+        names, n, hits = _rates(positive[known], frame)
+        rates = hits / n
+        shares = n / max(total, 1)
+        excluded = (shares < exclude_under) if exclude_under is not None else np.zeros(len(n), bool)
+        usable = ~excluded & (n >= min_group_size)
+        if usable.any():
+            benchmark = int(np.flatnonzero(usable)[np.argmax(rates[usable])])
+            reason = (f"the highest {rate_name.replace('_', ' ')} among categories with at least {min_group_size} "
+                      "people" + (" that are not excluded" if exclude_under is not None else ""))
+        else:
+            candidates = np.flatnonzero(~excluded) if (~excluded).any() else np.arange(len(n))
+            benchmark = int(candidates[np.argmax(rates[candidates])])
+            reason = f"no category has {min_group_size}+ people: the highest rate of any size (read as uncertain)"
+        top = rates[benchmark]
+        rows = []
+        for i, name in enumerate(names):
+            ratio = None if excluded[i] or not top else float(rates[i] / top)
+            rows.append({"category": name, "n": int(n[i]), "share": float(shares[i]), rate_name: float(rates[i]),
+                         "impact_ratio": ratio,
+                         "excluded": ({"reason": f"under {exclude_under:.0%} of the data ({shares[i]:.2%})"}
+                                      if excluded[i] else None),
+                         "flagged": bool(flag_below is not None and ratio is not None and ratio < flag_below),
+                         "small": bool(n[i] < min_group_size), "benchmark": i == benchmark})
+        tables.append({"breakdown": " x ".join(columns), "rows": rows, "benchmark_category": names[benchmark],
+                       "benchmark_reason": reason,
+                       "under_2_percent": [names[i] for i in range(len(names)) if shares[i] < 0.02]})
+    unknown_counts = {c: int(sensitive[c].isin(list(unknown)).sum()) for c in categories}
+    return LL144.from_dict({"mode": mode, "rate": rate_name, "median_score": median, "tables": tables,
+            "unknown_category_count": int((~known).sum()), "unknown_by_feature": unknown_counts,
+            "exclude_under": exclude_under, "flag_below": flag_below, "total_known": total,
+            "favourable": favourable, "min_group_size": min_group_size,
+            "note": "The law sets no impact-ratio threshold; values are reported"
+                    + (f" and flagged below {flag_below}." if flag_below is not None else " without a flag.")},
+                           "ll144")

@@ -1,0 +1,1 @@
+"""The one serialisable audit result: its typed sections, schema, loading, and provenance helpers."""

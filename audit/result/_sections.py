@@ -1,0 +1,483 @@
+"""The result's sections as typed data: decisions, provenance, regulatory tables, text audits, explanation quality.
+
+One dataclass per object of docs/result-schema.md. The gate, the report and the CLI read them through attributes;
+``audit.result._serde`` turns them into JSON and back (fields made with ``optional()`` are absent when None, as
+in schema 1.x files).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from audit._errors import ConfigError
+from audit.result._serde import fields_to_dict, from_dict, optional, to_dict
+
+__all__ = ["Decision", "Provenance", "Regulatory", "FourFifths", "FourFifthsRow", "LL144", "LL144Table", "LL144Row",
+           "TextAudit", "ShiftRow", "ShiftSection", "CounterfactualExample", "Probes", "IdentityGroups",
+           "IdentityGroupRow", "IdentityAttribution", "QualityReport", "MethodQuality", "Faithfulness",
+           "GroupMargin", "Sanity", "Completeness", "Agreement", "LexiconUse"]
+
+Interval = list[float]
+
+
+def _frame(rows: list[Any]):
+    import pandas as pd
+
+    return pd.DataFrame([row.to_dict() for row in rows])
+
+
+class _Section:
+    """to_dict / from_dict for a section dataclass."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Any, where: str | None = None):
+        return from_dict(cls, raw, where or cls.__name__)
+
+
+@dataclass(frozen=True)
+class Decision(_Section):
+    """An automatic choice of the audit and the setting that changes it."""
+
+    choice: str
+    value: Any
+    evidence: str
+    override: str
+
+
+@dataclass(frozen=True)
+class Provenance(_Section):
+    """Where an audit came from. ``extra`` holds what a caller added (run_audit's ``extra_provenance``); it is
+    written at the top level of the JSON object, beside the known fields."""
+
+    started_at: str
+    finished_at: str
+    duration_s: float
+    seed: int
+    sha256: dict[str, str] = field(default_factory=dict)
+    packages: dict[str, str | None] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)
+    device: str | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
+    executor: dict[str, Any] = field(default_factory=dict)
+    paths: dict[str, str | None] = field(default_factory=dict)
+    git_commit: str | None = None
+    threads: dict[str, Any] | None = optional()
+    data_source: str | None = optional()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __json__(self) -> dict[str, Any]:
+        out = fields_to_dict(self)
+        return {**to_dict(out.pop("extra")), **out}
+
+    @classmethod
+    def from_dict(cls, raw: Any, where: str | None = None) -> Provenance:
+        if not isinstance(raw, dict):
+            return from_dict(cls, raw, where or "provenance")
+        known = set(cls.__dataclass_fields__) - {"extra"}
+        extra = {k: v for k, v in raw.items() if k not in known}
+        core = from_dict(cls, {k: v for k, v in raw.items() if k in known}, where or "provenance")
+        return core.with_extra(extra)
+
+    def with_extra(self, extra: dict[str, Any]) -> Provenance:
+        from dataclasses import replace
+
+        return replace(self, extra={**self.extra, **extra})
+
+
+@dataclass(frozen=True)
+class FourFifthsRow(_Section):
+    group: str
+    n: int
+    impact_ratio: float | None
+    flagged: bool
+    small: bool
+    benchmark: bool = False
+    favourable_rate: float | None = None  # schema 1.3; earlier results have the selection rate only
+    selected: int | None = None
+    favourable_count: int | None = None
+    selection_rate: float | None = None
+    favourable_rate_ci: Interval | None = None
+    impact_ratio_ci: Interval | None = None
+    p_value: float | None = None
+    p_value_holm: float | None = None
+    compared_with: str | None = None
+    significant: bool = False
+    reference: bool | None = optional()  # the schema 1.x name of ``benchmark``
+
+
+@dataclass(frozen=True)
+class FourFifths(_Section):
+    """The four-fifths rule for one fairness table (29 CFR 1607.4(D)); ``applicable`` False says why not."""
+
+    table: str
+    applicable: bool
+    reason: str | None = optional()
+    threshold: float | None = optional()
+    alpha: float | None = optional()
+    favourable: str | None = optional()
+    rate: str | None = optional()
+    benchmark_group: str | None = optional()
+    benchmark_reason: str | None = optional()
+    most_selected_group: str | None = optional()
+    most_favoured_any_size: str | None = optional()
+    fairlearn_ratio_all_groups: float | None = None
+    all_groups_ratio: float | None = optional()
+    all_groups_ratio_note: str | None = optional()
+    rows: list[FourFifthsRow] = field(default_factory=list)
+    flagged_groups: list[str] = field(default_factory=list)
+    flagged_small_groups: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LL144Row(_Section):
+    """One category of an LL144 table; the rate is ``selection_rate`` or ``scoring_rate`` by the table's mode."""
+
+    category: str
+    n: int
+    share: float
+    impact_ratio: float | None
+    flagged: bool = False
+    small: bool = False  # schema 1.3
+    benchmark: bool = False  # schema 1.3
+    excluded: dict[str, str] | None = None
+    selection_rate: float | None = optional()
+    scoring_rate: float | None = optional()
+
+    @property
+    def rate(self) -> float | None:
+        return self.selection_rate if self.scoring_rate is None else self.scoring_rate
+
+
+@dataclass(frozen=True)
+class LL144Table(_Section):
+    breakdown: str
+    rows: list[LL144Row]
+    benchmark_category: str | None = None
+    benchmark_reason: str | None = None
+    under_2_percent: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LL144(_Section):
+    """NYC Local Law 144 impact ratios (rules 5-301, 5-303)."""
+
+    mode: str
+    rate: str
+    tables: list[LL144Table]
+    median_score: float | None = None
+    unknown_category_count: int = 0
+    unknown_by_feature: dict[str, int] = field(default_factory=dict)
+    exclude_under: float | None = None
+    flag_below: float | None = None
+    total_known: int | None = None
+    favourable: str | None = None
+    min_group_size: int | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Regulatory(_Section):
+    four_fifths: list[FourFifths] = field(default_factory=list)
+    ll144: LL144 | None = optional()
+
+    def four_fifths_of(self, table: str) -> FourFifths | None:
+        return next((entry for entry in self.four_fifths if entry.table == table), None)
+
+
+@dataclass(frozen=True)
+class ShiftRow(_Section):
+    """Score shifts under identity swaps for one slice (an axis, a direction, a term pair, or all)."""
+
+    texts: int
+    variants: int
+    max_abs_score_change: float
+    flip_rate: float
+    mean_abs_score_change: float
+    mean_score_change: float
+    small: bool
+    flip_rate_ci: Interval | None = None
+    mean_abs_score_change_ci: Interval | None = None
+    mean_score_change_ci: Interval | None = None
+    all: str | None = optional()
+    axis: str | None = optional()
+    source: str | None = optional()
+    target: str | None = optional()
+    pair: str | None = optional()
+    coverage: float | None = optional()
+
+    @property
+    def name(self) -> str:
+        return " ".join(str(part) for part in (self.axis, self.pair, self.source, self.target) if part) or "all"
+
+    def value(self, metric: str) -> tuple[float | None, Interval | None]:
+        """A metric and its interval, by the name a policy rule uses."""
+        if metric not in ("flip_rate", "mean_abs_score_change", "mean_score_change", "max_abs_score_change"):
+            return None, None
+        return getattr(self, metric), getattr(self, f"{metric}_ci", None)
+
+
+@dataclass(frozen=True)
+class ShiftSection(_Section):
+    axes: list[ShiftRow] = field(default_factory=list)
+    directions: list[ShiftRow] = field(default_factory=list)
+    pairs: list[ShiftRow] = field(default_factory=list)
+    overall: ShiftRow | None = None
+    pairs_total: int | None = optional()
+
+    def to_frame(self, part: str = "axes"):
+        """One part (``axes``, ``directions`` or ``pairs``) as a pandas DataFrame, for notebooks."""
+        if part not in ("axes", "directions", "pairs"):
+            raise ConfigError(f"The 'part' parameter of to_frame must be 'axes', 'directions' or 'pairs'. "
+                              f"Got {part!r} instead.")
+        return _frame(getattr(self, part))
+
+
+@dataclass(frozen=True)
+class CounterfactualExample(_Section):
+    axis: str
+    source: str
+    target: str
+    original: str
+    variant: str
+    original_score: float
+    variant_score: float
+    flipped: bool
+
+
+@dataclass(frozen=True)
+class Probes(_Section):
+    originals: int
+    variants: int
+    counterfactuals: ShiftSection
+    examples: list[CounterfactualExample] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IdentityGroupRow(_Section):
+    axis: str
+    group: str
+    texts: int
+    positives: int
+    small: bool
+    fpr: float | None = None
+    fpr_ci: Interval | None = None
+    fnr: float | None = None
+    fnr_ci: Interval | None = None
+    subgroup_auc: float | None = None
+    subgroup_auc_ci: Interval | None = None
+    subgroup_auc_undefined: str | None = optional()
+    bpsn_auc: float | None = None
+    bpsn_auc_ci: Interval | None = None
+    bpsn_auc_undefined: str | None = optional()
+    bnsp_auc: float | None = None
+    bnsp_auc_ci: Interval | None = None
+    bnsp_auc_undefined: str | None = optional()
+
+    @property
+    def name(self) -> str:
+        return f"{self.axis}={self.group}"
+
+    def value(self, metric: str) -> tuple[float | None, Interval | None]:
+        if metric not in ("fpr", "fnr", "subgroup_auc", "bpsn_auc", "bnsp_auc"):
+            return None, None
+        return getattr(self, metric), getattr(self, f"{metric}_ci")
+
+
+@dataclass(frozen=True)
+class IdentityGroups(_Section):
+    """Identity-mention groups against the rest (Borkan et al. 2019)."""
+
+    rows: list[IdentityGroupRow]
+    overall_auc: float | None
+    generalized_mean: dict[str, float | None]
+    power: float
+    bias_score: float | None
+    min_texts: int
+    overall_auc_ci: Interval | None = None
+
+    def to_frame(self):
+        """The rows as a pandas DataFrame, for notebooks."""
+        return _frame(self.rows)
+
+
+@dataclass(frozen=True)
+class IdentityShareRow(_Section):
+    axis: str
+    group: str
+    texts: int
+    share: float | None
+    mean_share: float
+    uniform_share: float | None
+
+
+@dataclass(frozen=True)
+class IdentityAttribution(_Section):
+    texts: int
+    rows: list[IdentityShareRow]
+    method: str | None = optional()
+    reason: str | None = optional()
+
+
+@dataclass(frozen=True)
+class LexiconUse(_Section):
+    axis: str
+    groups: list[str]
+    terms: int
+    source: str
+
+
+@dataclass(frozen=True)
+class TextAudit(_Section):
+    """The text-model bias audit: identity-term counterfactuals, template probes, identity-mention groups."""
+
+    texts: int
+    texts_with_identity_terms: int
+    texts_without_identity_terms: int
+    variants: int
+    lexicons: list[LexiconUse]
+    mentions: dict[str, dict[str, int]]
+    counterfactuals: ShiftSection
+    variants_truncated: int = 0
+    not_applicable: list[str] = field(default_factory=list)
+    examples: list[CounterfactualExample] = field(default_factory=list)
+    probes: Probes | None = None
+    identity_groups: IdentityGroups | None = optional()
+    identity_attribution: IdentityAttribution | None = optional()
+
+
+@dataclass(frozen=True)
+class Completeness(_Section):
+    """|base value + sum of attributions - model output| over the explained examples."""
+
+    median: float
+    worst: float
+    tolerance: float
+    share_above_tolerance: float
+    examples: int
+
+
+@dataclass(frozen=True)
+class GroupMargin(_Section):
+    examples: int
+    small: bool
+    deletion_margin: float | None = optional()
+    deletion_margin_ci: Interval | None = optional()
+    comprehensiveness_margin: float | None = optional()
+    comprehensiveness_margin_ci: Interval | None = optional()
+
+    def __json__(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"examples": self.examples, "small": self.small}
+        for name in ("deletion_margin", "comprehensiveness_margin"):  # the measure of this kind, its interval null or not
+            if getattr(self, name) is not None:
+                out.update({name: to_dict(getattr(self, name)), f"{name}_ci": to_dict(getattr(self, f"{name}_ci"))})
+        return out
+
+    @property
+    def margin(self) -> tuple[float | None, Interval | None]:
+        if self.deletion_margin is not None:
+            return self.deletion_margin, self.deletion_margin_ci
+        return self.comprehensiveness_margin, self.comprehensiveness_margin_ci
+
+
+@dataclass(frozen=True)
+class Faithfulness(_Section):
+    """Deletion / insertion (tabular) or ERASER comprehensiveness / sufficiency (text), against random orders."""
+
+    kind: str
+    examples: int
+    not_scored: dict[str, int]
+    removal: str
+    random_orders: int
+    status: str = "ok"
+    steps: list[int] | None = optional()
+    fractions: list[float] | None = optional()
+    by_group: dict[str, dict[str, GroupMargin]] = field(default_factory=dict)
+    deletion: float | None = optional()
+    deletion_random: float | None = optional()
+    deletion_margin: float | None = optional()
+    deletion_margin_ci: Interval | None = optional()
+    deletion_curve: list[float] | None = optional()
+    deletion_random_curve: list[float] | None = optional()
+    insertion: float | None = optional()
+    insertion_random: float | None = optional()
+    insertion_margin: float | None = optional()
+    insertion_margin_ci: Interval | None = optional()
+    insertion_curve: list[float] | None = optional()
+    insertion_random_curve: list[float] | None = optional()
+    comprehensiveness: float | None = optional()
+    comprehensiveness_random: float | None = optional()
+    comprehensiveness_margin: float | None = optional()
+    comprehensiveness_margin_ci: Interval | None = optional()
+    comprehensiveness_curve: list[float] | None = optional()
+    comprehensiveness_random_curve: list[float] | None = optional()
+    sufficiency: float | None = optional()
+    sufficiency_random: float | None = optional()
+    sufficiency_margin: float | None = optional()
+    sufficiency_margin_ci: Interval | None = optional()
+    sufficiency_curve: list[float] | None = optional()
+    sufficiency_random_curve: list[float] | None = optional()
+
+    @property
+    def measures(self) -> tuple[str, str]:
+        """The two measures of this kind: (deletion, insertion) or (comprehensiveness, sufficiency)."""
+        return ("comprehensiveness", "sufficiency") if self.kind == "eraser" else ("deletion", "insertion")
+
+    def measure(self, name: str, part: str = "") -> Any:
+        """``measure("deletion", "margin_ci")`` is ``deletion_margin_ci``; None when absent."""
+        if name not in ("deletion", "insertion", "comprehensiveness", "sufficiency"):
+            raise ConfigError(f"The 'name' parameter of measure must be deletion, insertion, comprehensiveness or "
+                              f"sufficiency. Got {name!r} instead.")
+        return getattr(self, f"{name}_{part}" if part else name)
+
+    @property
+    def margin(self) -> tuple[float | None, Interval | None]:
+        """The headline margin (deletion or comprehensiveness) and its interval."""
+        first = self.measures[0]
+        return self.measure(first, "margin"), self.measure(first, "margin_ci")
+
+
+@dataclass(frozen=True)
+class SanityStage(_Section):
+    stage: str
+    spearman: float | None
+    examples: int | None = optional()
+    modules: int | None = optional()
+
+
+@dataclass(frozen=True)
+class Sanity(_Section):
+    """Randomisation sanity check (Adebayo et al. 2018), or ``kind = "not run"`` with the reason."""
+
+    kind: str
+    stages: list[SanityStage] = field(default_factory=list)
+    final_spearman: float | None = None
+    examples: int | None = optional()
+    reason: str | None = optional()
+
+
+@dataclass(frozen=True)
+class MethodQuality(_Section):
+    completeness: Completeness | None = None
+    faithfulness: Faithfulness | None = optional()
+    sanity: Sanity | None = optional()
+
+
+@dataclass(frozen=True)
+class Agreement(_Section):
+    methods: list[str]
+    features: int
+    spearman: float | None
+    top_overlap: float | None
+    top: int | None = optional()  # how many top features the overlap compares
+
+
+@dataclass(frozen=True)
+class QualityReport(_Section):
+    methods: dict[str, MethodQuality]
+    agreement: list[Agreement] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+

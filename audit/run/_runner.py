@@ -1,0 +1,632 @@
+"""The audit runner: the one place that wires data, model, fairness and explainers into an AuditResult."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audit.config._settings import AuditConfig
+from audit.data._tables import Dataset, build_dataset, read_table
+from audit._errors import CapabilityError, ConfigError, ModelError
+from audit.fairness._tables import group_metrics
+from audit.fairness._types import FairnessTable
+from audit.fairness._tasks import multiclass_group_metrics, regression_group_metrics
+from audit.models._adapters import ModelAdapter, PrecomputedAdapter, Predictions, is_torch_module, load_model, make_adapter
+from audit.result._provenance import (environment, git_commit, now_iso, package_versions, recorded_paths, sha256_file,
+                               sha256_text,
+                               sha256_tree)
+from audit.findings._findings import fairness_findings, text_findings
+from audit.result._result import AttributionSummary, AuditResult, Failure, Skipped
+from audit.result._sections import Decision, Provenance, QualityReport, Regulatory, TextAudit
+
+__all__ = ["run_audit"]
+
+_AUTO_PERMUTATION_ROWS = 300  # rows `shap` explains when it falls back to permutation SHAP
+_AUTO_PERMUTATION_BACKGROUND = 50
+
+class _Steps:
+    """Progress over the audit's steps (a tqdm bar on stderr unless quiet)."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=total, desc="audit", unit="step", disable=quiet, leave=False)
+        self.timings: dict[str, float] = {}
+        self._current: tuple[str, float] | None = None
+
+    def start(self, name: str) -> None:
+        self._bar.set_postfix_str(name)
+        self._current = (name, time.perf_counter())
+
+    def done(self) -> None:
+        if self._current is not None:
+            name, began = self._current
+            self.timings[name] = round(time.perf_counter() - began, 4)
+        self._bar.update(1)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: Any = None,
+              quiet: bool = True, extra_provenance: dict[str, Any] | None = None,
+              config_path: str | None = None, executor: Any = None, threads: int | None = None) -> AuditResult:
+    """Run a full audit. ``data``/``model`` override ``config.data.path``/``config.model.path``.
+    ``executor`` (see ``audit.exec._executors``): where attributions run, sharded by rows; in-process by default.
+    ``threads``: the native thread pools' size (default: ``AUDIT_THREADS``, else the CPUs this process may use;
+    see ``audit.exec._threads``); the choice is recorded in ``provenance.threads``.
+
+    Bad input raises an :class:`AuditError` before any work is done. A fairness table or explainer that
+    crashes is recorded in ``result.failures`` and the audit goes on.
+    """
+    import dataclasses
+
+    from audit.exec._threads import limited_threads, thread_budget
+
+    count, source = thread_budget(threads)
+    with limited_threads(count):
+        result = _run_audit(config, data=data, model=model, quiet=quiet, extra_provenance=extra_provenance,
+                            config_path=config_path, executor=executor)
+    provenance = dataclasses.replace(result.provenance, threads={"count": count, "source": source})
+    return dataclasses.replace(result, provenance=provenance)
+
+
+@dataclass
+class _Inputs:
+    """What an audit runs on, once loaded and validated: the dataset, the model's adapter, and their record."""
+
+    dataset: Dataset
+    adapter: ModelAdapter
+    hashes: dict[str, str]
+    inputs_source: str
+    paths: dict[str, str | None]
+
+
+def _run_audit(config: AuditConfig, *, data: pd.DataFrame | None, model: Any, quiet: bool,
+               extra_provenance: dict[str, Any] | None, config_path: str | None, executor: Any) -> AuditResult:
+    """The audit's steps, in order. Bad input stops it before any work; a step that crashes is recorded."""
+    from audit.exec._executors import InProcessExecutor
+
+    executor = executor or InProcessExecutor()
+    if config.data.engine == "partitions":
+        from audit.run._from_file import run_partitioned
+
+        if data is not None or model is not None:
+            raise ConfigError("data.engine = \"partitions\" reads data.path in pieces: do not pass data= or model=.")
+        return run_partitioned(config, executor=executor, quiet=quiet, config_path=config_path,
+                               extra_provenance=extra_provenance)
+    started_at, clock = now_iso(), time.perf_counter()
+    inputs = _load_inputs(config, data, model, config_path)
+    methods, skipped = _explainer_methods(config, inputs)
+    text_audit = inputs.adapter.kind == "text" and config.text.counterfactuals
+    steps = _Steps(total=2 + len(config.data.sensitive_groupings) + len(methods) + text_audit
+                   + config.quality.enabled, quiet=quiet)
+    failures: list[Failure] = []
+    try:
+        predictions = _predict(inputs, steps)
+        tables = _fairness_tables(config, inputs, predictions, steps, failures)
+        regulatory = _regulatory(config, inputs.dataset, predictions, tables, failures)
+        attributions, raw = _attributions(config, inputs, methods, executor, steps, failures)
+        quality = _explanation_quality(config, inputs, raw, attributions, steps, failures)
+        text = _text_step(config, inputs, predictions, steps, failures) if text_audit else None
+        findings = _all_findings(config, tables, attributions, text, quality)
+    finally:
+        steps.close()
+    provenance = _provenance(config, inputs, executor, steps, started_at, clock, config_path, extra_provenance)
+    return AuditResult(title=config.title, data=inputs.dataset.summary(),
+                       model=_model_summary(inputs, predictions), fairness=tables, attributions=attributions,
+                       findings=findings, failures=failures, skipped=skipped, provenance=provenance,
+                       config=config.to_dict(), regulatory=regulatory, text=text, quality=quality,
+                       decisions=_decisions(config, inputs.dataset, inputs.adapter, attributions, inputs.inputs_source))
+
+
+def _load_inputs(config: AuditConfig, data: pd.DataFrame | None, model: Any, config_path: str | None) -> _Inputs:
+    """Read the data and the model, decide the model's inputs, validate the dataset, wrap the model."""
+    # the file's own bytes when there is one (so `audit verify --config` can check it), else the settings
+    hashes: dict[str, str] = {"config": sha256_file(config_path) if config_path else
+                              sha256_text(repr(config.to_dict()))}
+    paths: dict[str, str | None] = {"data": None, "model": None, "config": config_path}
+    if data is None:
+        if config.data.path is None:
+            raise ConfigError("No data: set data.path in the config, or pass data= to run_audit().")
+        data = read_table(config.data.path, text_columns=(config.data.text,) if config.data.text else (),
+                          encoding=config.data.encoding)
+        hashes["data"], paths["data"] = sha256_file(config.data.path), config.data.path
+    text_model = _is_text_model(config, model)
+    if model is None and config.model.path is not None:
+        paths["model"] = config.model.path
+    if model is None and not text_model and config.model.path is not None:
+        model = load_model(config.model.path)
+        hashes["model"] = sha256_file(config.model.path)
+        if config.model.device not in ("auto", "cpu") and is_torch_module(model):
+            model = model.to(config.model.device)  # a model we loaded ourselves goes where the config asks
+    data_config, inputs_source = _model_inputs(config, model, text_model)
+    dataset = build_dataset(data, data_config, seed=config.seed)
+    _check_reference(config, dataset)
+    adapter = _make_model_adapter(config, dataset, model, hashes, text_model)
+    return _Inputs(dataset, adapter, hashes, inputs_source, paths)
+
+
+def _explainer_methods(config: AuditConfig, inputs: _Inputs) -> tuple[tuple[str, ...], list[Skipped]]:
+    """The attribution methods to run, and the steps left out on purpose (with why)."""
+    skipped: list[Skipped] = []
+    dataset = inputs.dataset
+    if dataset.dropped_texts:
+        shown = ", ".join(str(r + 2) for r in dataset.dropped_texts[:10])
+        skipped.append(Skipped("empty texts", f"{len(dataset.dropped_texts)} empty or missing text(s) left out "
+                                              f"(CSV lines {shown}{' ...' if len(dataset.dropped_texts) > 10 else ''}; "
+                                              "data.empty_text = \"error\" refuses them instead)."))
+    if config.explainers.methods is None:
+        methods = ("layer_integrated_gradients",) if inputs.adapter.kind == "text" else ("shap",)
+    else:
+        methods = config.explainers.methods
+        if not methods:
+            skipped.append(Skipped("explainers", "Not run, as requested: explainers.methods = [] (no attributions "
+                                                 "and no explanation-quality checks)."))
+    if methods and dataset.task != "binary":
+        skipped += [Skipped(f"explainer: {m}", f"Attributions cover binary classifiers in this version; this "
+                            f"{dataset.task} model is audited for fairness only.") for m in methods]
+        methods = ()
+    elif methods and isinstance(inputs.adapter, PrecomputedAdapter):
+        skipped += [Skipped(f"explainer: {m}", "No model was given (predictions come from the data), so "
+                            "there is nothing to attribute. Set model.path to explain a model.") for m in methods]
+        methods = ()
+    return tuple(methods), skipped
+
+
+def _predict(inputs: _Inputs, steps: _Steps) -> Predictions:
+    dataset, adapter = inputs.dataset, inputs.adapter
+    steps.start("predict")
+    if dataset.task == "binary":
+        predictions = adapter.predict(dataset.text.to_frame() if adapter.kind == "text" else dataset.features)
+    else:
+        predictions = Predictions(adapter.predict_values(dataset.features, task=dataset.task,
+                                                         classes=dataset.label_values), None, None)
+    steps.done()
+    return predictions
+
+
+def _fairness_tables(config: AuditConfig, inputs: _Inputs, predictions: Predictions, steps: _Steps,
+                     failures: list[Failure]) -> list[FairnessTable]:
+    tables = []
+    metrics = _metrics_for(config, predictions)
+    for grouping in config.data.sensitive_groupings:
+        steps.start(f"fairness {' x '.join(grouping)}")
+        table = _guarded(failures, f"fairness: {' x '.join(grouping)}",
+                         lambda: _fairness_table(config, inputs.dataset, predictions, grouping, metrics))
+        if table is not None:
+            tables.append(table)
+        steps.done()
+    return tables
+
+
+def _attributions(config: AuditConfig, inputs: _Inputs, methods: tuple[str, ...], executor, steps: _Steps,
+                  failures: list[Failure]) -> tuple[list[AttributionSummary], dict[str, Any]]:
+    """Each method's summary, and the raw attributions (method -> Attribution) for the quality checks."""
+    summaries, raw = [], {}
+    explain = _explain_text if inputs.adapter.kind == "text" else _explain
+    for method in methods:
+        steps.start(f"explain {method}")
+        with _hot_loop(inputs.adapter):
+            summary = _guarded(failures, f"explainer: {method}", lambda: explain(
+                method, config, inputs.dataset, inputs.adapter, raw, executor))
+        if summary is not None:
+            summaries.append(summary)
+        steps.done()
+    return summaries, raw
+
+
+def _explanation_quality(config: AuditConfig, inputs: _Inputs, raw: dict[str, Any],
+                         attributions: list[AttributionSummary], steps: _Steps,
+                         failures: list[Failure]) -> QualityReport | None:
+    if not (config.quality.enabled and raw):
+        return None
+    from audit.quality._checks import explanation_quality
+
+    steps.start("explanation quality")
+    with _hot_loop(inputs.adapter):
+        quality = _guarded(failures, "explanation quality", lambda: QualityReport.from_dict(explanation_quality(
+            config, inputs.dataset, inputs.adapter, raw, attributions), "quality"))
+    steps.done()
+    return quality
+
+
+def _text_step(config: AuditConfig, inputs: _Inputs, predictions: Predictions, steps: _Steps,
+               failures: list[Failure]) -> TextAudit | None:
+    steps.start("text counterfactuals")
+    text = _guarded(failures, "text: counterfactuals and identity groups",
+                    lambda: _text_bias(config, inputs.dataset, inputs.adapter, predictions))
+    steps.done()
+    return text
+
+
+def _all_findings(config: AuditConfig, tables, attributions, text, quality) -> list:
+    findings = fairness_findings(tables, attributions, config) + text_findings(text, config)
+    if quality:
+        from audit.quality._checks import quality_findings
+
+        findings += quality_findings(quality)
+    return findings
+
+
+def _provenance(config: AuditConfig, inputs: _Inputs, executor, steps: _Steps, started_at: str, clock: float,
+                config_path: str | None, extra_provenance: dict[str, Any] | None) -> Provenance:
+    return Provenance.from_dict({
+        "started_at": started_at, "finished_at": now_iso(), "duration_s": round(time.perf_counter() - clock, 3),
+        "seed": config.seed, "sha256": inputs.hashes, "packages": package_versions(), "environment": environment(),
+        "device": inputs.adapter.device, "timings_s": steps.timings,
+        "executor": {"name": executor.name, "workers": executor.workers},
+        "paths": recorded_paths(inputs.paths, config_path),
+        "git_commit": git_commit(Path(config_path).parent if config_path else Path.cwd()),
+        **(extra_provenance or {}),
+    })
+
+
+def _model_summary(inputs: _Inputs, predictions: Predictions) -> dict[str, Any]:
+    dataset, adapter = inputs.dataset, inputs.adapter
+    summary = adapter.summary()
+    summary["task"] = dataset.task
+    summary["inputs"] = {"features": list(dataset.features.columns) if adapter.kind != "text" else [],
+                         "source": inputs.inputs_source}
+    summary["sensitive_inputs"] = {
+        name: (name in dataset.features.columns) if adapter.kind not in ("text", "predictions") else None
+        for name in dataset.sensitive.columns}
+    if dataset.task == "regression":
+        summary["mae"] = float(np.abs(np.asarray(predictions.y_pred, float) - dataset.y_true).mean())
+    else:
+        summary["accuracy"] = float((np.asarray(predictions.y_pred).astype(str) ==
+                                     np.asarray(dataset.y_true).astype(str)).mean())
+    if dataset.task == "binary":
+        summary["positive_rate_predicted"] = float(predictions.y_pred.mean())
+    return summary
+
+
+def _decisions(config: AuditConfig, dataset: Dataset, adapter: ModelAdapter,
+               attributions: list[AttributionSummary], inputs_source: str) -> list[dict[str, Any]]:
+    """Every automatic choice of this audit: what was chosen, on what evidence, and the setting that overrides it."""
+    def decision(choice, value, evidence, override):
+        return Decision(choice=choice, value=value, evidence=evidence, override=override)
+
+    decisions = []
+    if dataset.task == "binary":
+        decisions += [
+            decision("positive class", dataset.positive_label, dataset.positive_source, "data.positive_label"),
+            decision("favourable outcome", dataset.favourable, dataset.favourable_source, "data.favourable")]
+        if adapter.positive_source:
+            decisions.append(decision("model's positive class", dataset.positive_label, adapter.positive_source,
+                                      "data.positive_label, or a model trained on the audit's label"))
+        if adapter.output_evidence:
+            decisions.append(decision("model output", adapter.score_kind, adapter.output_evidence, "model.output"))
+        if adapter.kind != "predictions":
+            decisions.append(decision(
+                "decision threshold", config.model.threshold,
+                "model.threshold" + (" (the default)" if config.model.threshold == 0.5 else ""), "model.threshold"))
+    decisions.append(decision("model inputs", list(dataset.features.columns) if adapter.kind != "text" else
+                              [config.data.text], inputs_source, "data.features"))
+    if config.explainers.methods is None:
+        decisions.append(decision("explainers", [a.method for a in attributions] or None,
+                                  "the default for this model kind (explainers.methods unset)", "explainers.methods"))
+    for summary in attributions:
+        if summary.meta.get("chosen"):
+            decisions.append(decision(f"shap algorithm ({summary.method})", summary.meta["chosen"],
+                                      summary.meta.get("chosen_because", ""), "explainers.methods"))
+        if summary.meta.get("sample_note"):
+            decisions.append(decision("explained rows", summary.n_examples, summary.meta["sample_note"],
+                                      "explainers.methods / explainers.sample_size"))
+    return decisions
+
+
+def _fairness_table(config: AuditConfig, dataset: Dataset, predictions: Predictions, grouping, metrics):
+    common = dict(y_true=dataset.y_true, y_pred=predictions.y_pred, sensitive=dataset.sensitive[list(grouping)],
+                  min_group_size=config.fairness.min_group_size, reference=_reference(config, grouping),
+                  n_boot=config.fairness.n_boot, ci_level=config.fairness.ci_level, seed=config.seed)
+    if dataset.task == "regression":
+        return regression_group_metrics(**common)
+    if dataset.task == "multiclass":
+        return multiclass_group_metrics(**common, classes=dataset.label_values)
+    return group_metrics(**common, metrics=metrics, scores=predictions.scores if predictions.score_kind else None,
+                         favourable=dataset.favourable)
+
+
+def _metrics_for(config: AuditConfig, predictions) -> tuple[str, ...]:
+    """The configured metrics, plus ROC AUC (and calibration, for probabilities) when the model has scores."""
+    metrics = list(config.fairness.metrics)
+    if config.fairness.score_metrics and predictions.scores is not None:
+        # calibration reads probabilities; on another scale it is listed as undefined, with the reason
+        extra = ["roc_auc", "ece"] if predictions.score_kind in ("probability", "score") else ["roc_auc"]
+        metrics += [m for m in extra if m not in metrics]
+    return tuple(metrics)
+
+
+def _reference(config: AuditConfig, grouping: tuple[str, ...]) -> str | None:
+    chosen = config.fairness.reference or {}
+    if not all(name in chosen for name in grouping):
+        return None
+    return ", ".join(f"{name}={chosen[name]}" for name in grouping)
+
+
+def _regulatory(config, dataset, predictions, tables, failures) -> Regulatory:
+    from audit.regulatory._tables import four_fifths, ll144_audit
+
+    if dataset.task != "binary":
+        return Regulatory()
+    entries = [four_fifths(t, threshold=config.fairness.ratio_threshold, alpha=config.fairness.alpha)
+               for t in tables]
+    ll144, settings = None, config.fairness.ll144
+    if settings:
+        ll144 = _guarded(failures, "regulatory: NYC LL144", lambda: ll144_audit(
+            dataset.sensitive, sex=settings.get("sex"), race=settings.get("race"), decisions=predictions.y_pred,
+            scores=predictions.scores, mode=settings.get("mode", "selection"),
+            exclude_under=settings.get("exclude_under"), flag_below=settings.get("flag_below"),
+            favourable=dataset.favourable, min_group_size=config.fairness.min_group_size))
+    return Regulatory(four_fifths=entries, ll144=ll144)
+
+
+def _require(package: str, what: str, extra: str) -> None:
+    """An optional package a step needs, or a ConfigError naming the extra that installs it."""
+    import importlib.util
+
+    if importlib.util.find_spec(package) is None:
+        raise ConfigError(f"Auditing {what} needs the {package!r} package, which is not installed: pip install "
+                          f"'audit-toolkit[{extra}]' (install a CPU or CUDA build of torch first).")
+
+
+def _hot_loop(adapter):
+    """Tabular explainers and quality checks make many small model calls: single-threaded, they never wait at a
+    thread barrier for a core a neighbour holds (see audit.exec._threads). Text models keep their threads: each of
+    their calls is large."""
+    from contextlib import nullcontext
+
+    from audit.exec._threads import limited_threads
+
+    return nullcontext() if adapter.kind in ("text", "torch") else limited_threads(1)
+
+
+def _check_reference(config: AuditConfig, dataset: Dataset) -> None:
+    """A reference group must exist: a misspelt one (sex = "Mle") is refused with the groups there are, before
+    any work, instead of taking its tables down."""
+    for feature, value in (config.fairness.reference or {}).items():
+        values = sorted(dataset.sensitive[feature].unique().tolist(), key=str)
+        if value not in values:
+            raise ConfigError(f"The 'fairness.reference' group {feature}={value!r} does not occur in the data. "
+                              f"Groups of {feature!r}: {', '.join(map(repr, values[:20]))}"
+                              + (" ..." if len(values) > 20 else "") + ".")
+
+
+def _is_text_model(config: AuditConfig, model: Any) -> bool:
+    if config.model.builtin is not None or config.model.kind == "text":
+        return True
+    return any(f"{c.__module__}.{c.__qualname__}" == "explainers._text_model.TextClassifier"
+               for c in type(model).__mro__)
+
+
+def _model_inputs(config: AuditConfig, model: Any, text_model: bool):
+    """The data config with the model's own input columns, and where they came from (recorded)."""
+    import dataclasses
+
+    from audit.models._adapters import model_input_columns
+
+    if config.data.features is not None:
+        return config.data, "data.features"
+    if text_model:
+        return config.data, f"the text column {config.data.text!r}"
+    if model is None:
+        return config.data, "no model: nothing is fed to a model"
+    columns, source = model_input_columns(model)
+    if columns is None:
+        return config.data, source
+    roles = {config.data.label, config.data.prediction, config.data.score}
+    return dataclasses.replace(config.data, features=tuple(c for c in columns if c not in roles)), source
+
+
+def _make_model_adapter(config: AuditConfig, dataset: Dataset, model: Any, hashes: dict,
+                        text_model: bool) -> ModelAdapter:
+    if text_model:
+        return _text_adapter(config, dataset, model, hashes)
+    if model is None:
+        if dataset.predictions is None:
+            raise ModelError("No model and no predictions: set model.path, pass model= to run_audit(), or name "
+                             "the column that holds the model's decisions in data.prediction.")
+        return PrecomputedAdapter(dataset.predictions, dataset.scores, positive_label=dataset.positive_label,
+                                  threshold=config.model.threshold, task=dataset.task,
+                                  label_values=dataset.label_values)
+    return make_adapter(model, positive_label=dataset.positive_label, kind=config.model.kind,
+                        output=config.model.output, threshold=config.model.threshold,
+                        batch_size=config.model.batch_size, device=config.model.device, task=dataset.task)
+
+
+def _text_adapter(config: AuditConfig, dataset: Dataset, model: Any, hashes: dict) -> ModelAdapter:
+    _require("transformers", "text models", "text")
+    from audit.models._text_adapter import TextAdapter
+    from explainers._text_model import TextClassifier
+
+    if dataset.text is None:
+        raise ConfigError("A text model reads a text column: name it in data.text.")
+    if dataset.task != "binary":
+        raise ConfigError("Text-model audits are binary in this version: set data.positive_label to the class to "
+                          "audit (the others are the negative class).")
+    device = None if config.model.device == "auto" else config.model.device
+    if model is None and config.model.builtin == "minilm-tweet-sentiment":
+        from explainers.minilm_head import HEAD_FILE, load_minilm_sentiment
+
+        model = load_minilm_sentiment(device=device or "cpu")
+        from importlib import resources
+
+        with resources.as_file(resources.files("explainers").joinpath("models", HEAD_FILE)) as head:
+            hashes["model"] = sha256_file(head)
+    elif model is None:
+        if config.model.path is None:
+            raise ConfigError("A text model needs model.path (a local Hugging Face model directory) or "
+                              "model.builtin = \"minilm-tweet-sentiment\".")
+        model = TextClassifier.from_pretrained(config.model.path)
+        if device is not None:
+            model.model.to(device)
+            model = TextClassifier(model.model, model.tokenizer)
+        hashes["model"] = sha256_tree(config.model.path)
+    return TextAdapter(model, positive_label=dataset.positive_label, threshold=config.model.threshold)
+
+
+def _text_bias(config: AuditConfig, dataset: Dataset, adapter, predictions: Predictions) -> TextAudit:
+    from audit.text._audit import classifier_scorer, text_bias_audit
+    from explainers import get_explainer
+
+    settings = config.text
+    classifier = adapter.classifier
+    explainer = get_explainer("layer_integrated_gradients", target=adapter.positive_index, seed=config.seed)
+    return text_bias_audit(
+        texts=dataset.text.tolist(), y_true=dataset.y_true, original_scores=predictions.scores,
+        original_decisions=predictions.y_pred,
+        scorer=classifier_scorer(classifier, positive_index=adapter.positive_index, threshold=config.model.threshold),
+        lexicons=settings.lexicons, templates=settings.templates,
+        explain=lambda texts: explainer.explain_texts(classifier, texts),
+        attribution_sample=settings.attribution_sample, readable_chars=classifier.readable_chars,
+        n_boot=config.fairness.n_boot, ci_level=config.fairness.ci_level, seed=config.seed,
+        min_texts=settings.min_texts)
+
+
+def _explain_text(method: str, config: AuditConfig, dataset: Dataset, adapter,
+                  raw: dict[str, Any], executor) -> AttributionSummary:
+    from explainers import get_explainer
+    from audit.text._lexicons import builtin_lexicons
+
+    explainer = get_explainer(method, target=adapter.positive_index, seed=config.seed)
+    if getattr(explainer, "granularity", "feature") != "token":
+        raise CapabilityError(f"{method!r} explains tabular features; this audit's model reads text. Use "
+                              "layer_integrated_gradients, lime_text or shap_partition_text.")
+    rng = np.random.default_rng(config.seed)
+    n = len(dataset)
+    explained = np.sort(rng.choice(n, size=min(config.explainers.sample_size, n), replace=False))
+    texts = dataset.text.iloc[explained].tolist()
+    from explainers._sharded import explain_texts_sharded
+
+    attribution = explain_texts_sharded(explainer, adapter.classifier, texts, executor=executor,
+                                        row_ids=dataset.row_ids[explained])
+    raw[attribution.method] = attribution
+    # single words of the identity lexicons (multi-word terms are counted word by word)
+    identity_terms = {word for lexicon in builtin_lexicons(config.text.lexicons)
+                      for terms in lexicon.groups.values() for term in terms for word in term.lower().split()}
+    return summarise_tokens(attribution, dataset.sensitive.iloc[explained], identity_terms,
+                            row_ids=dataset.row_ids[explained])
+
+
+def summarise_tokens(attribution, sensitive: pd.DataFrame, identity_terms, *, row_ids, top: int = 40,
+                     examples: int = 12) -> AttributionSummary:
+    """Word-level statistics of token attributions: mean |attribution| per word (words seen 3+ times when
+    there are enough), by sensitive group, the share on identity terms, and a capped sample of examples."""
+    from collections import defaultdict
+
+    rows = [(i, w.lower().strip(), float(v)) for i, (words, values) in
+            enumerate(zip(attribution.words, attribution.word_values)) for w, v in zip(words, values) if w.strip()]
+    counts: dict[str, int] = defaultdict(int)
+    for _, word, _ in rows:
+        counts[word] += 1
+    min_count = 3 if len(attribution.words) >= 50 else 1
+    absolute, signed = defaultdict(float), defaultdict(float)
+    for _, word, value in rows:
+        absolute[word] += abs(value)
+        signed[word] += value
+    eligible = [w for w in counts if counts[w] >= min_count]
+    ranked = sorted(eligible, key=lambda w: -absolute[w] / counts[w])[:top]
+    total = sum(abs(v) for _, _, v in rows)
+    identity = sum(abs(v) for _, w, v in rows if w in identity_terms)
+    by_group: dict[str, dict[str, dict[str, float]]] = {}
+    for column in sensitive.columns:
+        groups = sensitive[column].to_numpy()
+        by_group[column] = {}
+        for group in sorted(set(groups.tolist()), key=str):
+            members = {i for i, g in enumerate(groups) if g == group}
+            sums, seen = defaultdict(float), defaultdict(int)
+            for i, word, value in rows:
+                if i in members:
+                    sums[word] += abs(value)
+                    seen[word] += 1
+            by_group[column][str(group)] = {w: sums[w] / seen[w] for w in ranked if seen[w]}
+    error = attribution.completeness_error
+    sample = [{"row_id": int(row_ids[i]), "words": attribution.words[i],
+               "values": [float(v) for v in attribution.word_values[i]], "output": float(attribution.outputs[i]),
+               "target": int(attribution.targets[i]) if attribution.targets is not None else None}
+              for i in range(min(examples, len(attribution.words)))]
+    meta = {k: v for k, v in attribution.meta.items() if isinstance(v, (str, int, float, bool)) and k != "runtime_s"}
+    truncated = attribution.meta.get("truncated")
+    if truncated is not None:
+        meta["truncated_texts"] = int(sum(truncated))
+    steps = attribution.meta.get("steps_per_example")
+    if steps:
+        meta["mean_steps"] = float(np.mean(steps))
+    return AttributionSummary(
+        method=attribution.method, output_space=attribution.output_space, n_examples=len(attribution.words),
+        features=ranked, global_importance={w: absolute[w] / counts[w] for w in ranked},
+        mean_attribution={w: signed[w] / counts[w] for w in ranked}, importance_by_group=by_group,
+        reliance_on_sensitive=(identity / total) if total else None,
+        sensitive_features_in_model=sorted({w for _, w, _ in rows if w in identity_terms}),
+        completeness_error_max=None if error is None else float(np.max(error)),
+        completeness_error_median=None if error is None else float(np.median(error)),
+        meta=meta, granularity="token", examples=sample)
+
+
+def _guarded(failures: list[Failure], step: str, work):
+    """Run one audit step; a crash becomes a recorded Failure instead of ending the audit."""
+    try:
+        return work()
+    except Exception as err:  # recorded, shown in the report, never dropped
+        failures.append(Failure(step=step, error_type=type(err).__name__, message=str(err),
+                                traceback=traceback.format_exc(limit=8)))
+        return None
+
+
+def _explain(method: str, config: AuditConfig, dataset: Dataset, adapter: ModelAdapter,
+             raw: dict[str, Any], executor) -> AttributionSummary:
+    from explainers import get_explainer
+
+    settings = config.explainers
+    sample_size, background_size, sample_note = settings.sample_size, settings.background_size, None
+    if method == "shap" and adapter.kind != "text":
+        from explainers._shap_backend import shap_choice
+
+        if shap_choice(adapter)[0] == "shap_permutation" and (sample_size > _AUTO_PERMUTATION_ROWS
+                                                               or background_size > _AUTO_PERMUTATION_BACKGROUND):
+            # permutation SHAP costs rows x evaluations x background model rows: keep the default audit fast
+            sample_size = min(sample_size, _AUTO_PERMUTATION_ROWS)
+            background_size = min(background_size, _AUTO_PERMUTATION_BACKGROUND)
+            sample_note = (f"shap fell back to permutation: explained {sample_size} rows against {background_size} "
+                           "background rows to keep the audit fast; set explainers.methods = [\"shap_permutation\"] "
+                           "to explain explainers.sample_size rows")
+    rng = np.random.default_rng(config.seed)
+    n = len(dataset)
+    explained = np.sort(rng.choice(n, size=min(sample_size, n), replace=False))
+    background = np.sort(rng.choice(n, size=min(background_size, n), replace=False))
+    explainer = get_explainer(method, background_size=background_size, seed=config.seed)
+    if getattr(explainer, "granularity", "feature") != "feature":
+        raise CapabilityError(f"{method!r} explains text models; this audit's model takes tabular features. "
+                              "Use shap, shap_tree or shap_permutation.")
+    from explainers._sharded import explain_sharded
+
+    attribution = explain_sharded(explainer, adapter, dataset.features.iloc[explained].reset_index(drop=True),
+                                  background=dataset.features.iloc[background].reset_index(drop=True),
+                                  row_ids=dataset.row_ids[explained], executor=executor)
+    # the randomisation test explains again against this same background (a new one would confound the two)
+    attribution.meta["background_positions"] = background
+    raw[attribution.method if attribution.method not in raw else f"{attribution.method} ({method})"] = attribution
+    groups = dataset.sensitive.iloc[explained]
+    in_model = [name for name in dataset.sensitive.columns if name in attribution.feature_names]
+    error = attribution.completeness_error
+    return AttributionSummary(
+        method=attribution.method, output_space=attribution.output_space, n_examples=len(explained),
+        features=attribution.feature_names, global_importance=attribution.global_importance(),
+        mean_attribution=attribution.mean_attribution(),
+        importance_by_group={c: attribution.by_group(groups[c].to_numpy()) for c in groups.columns},
+        reliance_on_sensitive=attribution.reliance(in_model) if in_model else None,
+        sensitive_features_in_model=in_model,
+        completeness_error_max=None if error is None else float(np.max(error)),
+        completeness_error_median=None if error is None else float(np.median(error)),
+        # timings vary run to run: they belong to provenance, so that the rest of the result is reproducible
+        meta={**{k: v for k, v in attribution.meta.items()
+                 if isinstance(v, (str, int, float, bool)) and k != "runtime_s"},
+              **({"sample_note": sample_note} if sample_note else {})},
+    )

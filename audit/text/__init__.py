@@ -1,0 +1,1 @@
+"""Text-model bias audits: identity lexicons, counterfactual swaps, template probes, identity-mention groups."""
