@@ -22,7 +22,9 @@ from audit.config._settings import (
     FairnessConfig,
     ModelConfig,
     OutputConfig,
+    MitigationConfig,
     QualityConfig,
+    SlicesConfig,
     TextConfig,
     load_config,
 )
@@ -37,10 +39,12 @@ from audit.gate._policy import PRESETS, GateResult, Policy, Rule, evaluate, load
 from audit.models._adapters import ModelAdapter, Predictions, load_model, make_adapter
 from audit.regulatory._tables import four_fifths, ll144_audit
 from audit.result._result import AttributionSummary, AuditResult, Failure, Finding, Skipped
-from audit.result._sections import Decision, Provenance, QualityReport, Regulatory, TextAudit
+from audit.result._sections import (Decision, MitigationReport, Provenance, QualityReport, Regulatory, Slice,
+                                    SliceReport, SliceSearch, TextAudit)
 from audit.run._from_file import fairness_from_file
 from audit.run._output import write_outputs
 from audit.run._runner import run_audit
+from audit.slices._discover import find_slices
 from audit.text._audit import classifier_scorer, mention_columns, text_bias_audit
 from audit.text._lexicons import BUILTIN_LEXICONS, Lexicon, load_lexicon
 
@@ -62,6 +66,13 @@ __all__ = [
     "demo_config",
     "evaluate",
     "fairness_from_file",
+    "find_slices",
+    "Slice",
+    "SliceReport",
+    "SliceSearch",
+    "SlicesConfig",
+    "MitigationConfig",
+    "MitigationReport",
     "heldout_tweets",
     "load_policy",
     "load_preset",

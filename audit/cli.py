@@ -5,6 +5,7 @@ failed: check; a step failed: run; a file changed: verify), 2 bad input or confi
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -105,7 +106,23 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--pdf", default=None, metavar="report.pdf",
                         help="also (or only) write a PDF, printed by headless Chromium (found on the PATH or "
                              "named by AUDIT_CHROMIUM; never downloaded)")
+
+    thresholds = commands.add_parser(
+        "thresholds", help="export the thresholds of a fix from a saved audit's mitigation frontier (JSON)",
+        description="Write the decision thresholds of one point of the mitigation frontier, with how it performed "
+                    "on held-out rows and the legal note, as JSON for you to apply.")
+    thresholds.add_argument("result", metavar="audit.json")
+    thresholds.add_argument("--constraint", required=True, help="e.g. impact_ratio, demographic_parity")
+    thresholds.add_argument("--at", required=True, type=float, help="the tolerance reached, e.g. 0.8")
+    thresholds.add_argument("--group-blind", action="store_true",
+                            help="the one threshold for everybody (does not use the group at decision time)")
+    thresholds.add_argument("-o", "--output", default=None, metavar="thresholds.json",
+                            help="where to write it (default: standard output)")
     return parser
+
+
+def _number(value) -> str:
+    return "undefined" if value is None else f"{value:.2f}"
 
 
 def _print_summary(result, paths: dict, elapsed: float) -> None:
@@ -133,6 +150,19 @@ def _print_summary(result, paths: dict, elapsed: float) -> None:
             _say(f"  four-fifths rule by {entry.table}: below {entry.threshold or 0.8:g} of "
                   f"{entry.benchmark_group or entry.most_selected_group} for {'; '.join(shown)}"
                   + (" ..." if len(flagged) + len(small) > len(shown) else ""))
+    for search in result.slices.searches if result.slices else []:
+        _say(f"  worst slices ({search.words}; {len(search.slices)} confirmed of {search.candidates} tested, "
+             f"q <= {search.q:g}):" if search.slices else
+             f"  worst slices ({search.words}): none confirmed of {search.candidates} tested (q <= {search.q:g})")
+        for found in search.slices[:3]:
+            _say(f"    {found.effect:+.3f}  {found.definition} ({found.rows:,} rows, {found.metric:.3f} vs "
+                 f"{found.rest_metric:.3f})")
+    for frontier in result.mitigation.frontiers if result.mitigation else []:
+        fix = frontier.at(0.8) if frontier.constraint == "impact_ratio" else frontier.at(0.0)
+        if fix is not None and fix.feasible:
+            _say(f"  mitigation by {frontier.sensitive}: {frontier.words} {_number(frontier.current.constraint_value)} "
+                 f"now; group-specific thresholds reaching {fix.tolerance:g} cost {fix.cost * 100:.1f} points of "
+                 f"accuracy held out ({frontier.words} {_number(fix.constraint_value)} there)")
     for summary in result.attributions:
         top = ", ".join(f"{n} ({v:.3f})" for n, v in summary.top_features(5))
         _say(f"  top features ({summary.method}, mean |attribution|): {top}")
@@ -302,7 +332,6 @@ def _policies(args):
 
 def _check(args) -> int:
     import dataclasses
-    import json
 
     from audit.run._output import write_atomically, write_outputs
     from audit.gate._policy import evaluate
@@ -389,9 +418,42 @@ def _quiet_libraries() -> None:
     hf_logging.disable_progress_bar()
 
 
+def _thresholds(args) -> int:
+    from audit.result._result import AuditResult
+    from audit.run._output import write_atomically
+
+    result = AuditResult.load(args.result)
+    frontiers = [f for f in (result.mitigation.frontiers if result.mitigation else []) if f.constraint == args.constraint]
+    if not frontiers:
+        raise_config(f"The audit result has no mitigation frontier for {args.constraint!r}. It has: "
+                     f"{[f.constraint for f in result.mitigation.frontiers] if result.mitigation else 'none'}.")
+    frontier = frontiers[0]
+    point = frontier.at(args.at, group_blind=args.group_blind)
+    if point is None or not point.feasible:
+        known = [p.tolerance for p in (frontier.group_blind if args.group_blind else frontier.frontier)
+                 if p.feasible and p.tolerance is not None]
+        raise_config(f"No feasible fix at {args.at:g} for {args.constraint!r}; the frontier has {known}.")
+    record = {"constraint": frontier.constraint, "tolerance": args.at, "sensitive": frontier.sensitive,
+              "uses_group_at_decision_time": point.uses_group, "rule": "a row is positive when its score is at or "
+              "above the threshold; with several thresholds for a group, draw one per row with its probability",
+              "thresholds": point.thresholds, "held_out": {"accuracy": point.accuracy, "accuracy_ci": point.accuracy_ci,
+                                                           "constraint_value": point.constraint_value,
+                                                           "constraint_ci": point.constraint_ci, "cost": point.cost,
+                                                           "cost_ci": point.cost_ci},
+              "legal_note": result.mitigation.legal_note, "audit": str(args.result)}
+    text = json.dumps(record, indent=2, ensure_ascii=False)
+    if args.output:
+        write_atomically({Path(args.output): text + "\n"})
+        _say(f"Thresholds: {args.output}")
+    else:
+        print(text)
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"demo": _demo, "run": _run, "report": _report, "check": _check, "verify": _verify}[args.command]
+    handler = {"demo": _demo, "run": _run, "report": _report, "check": _check, "verify": _verify,
+               "thresholds": _thresholds}[args.command]
     try:
         if getattr(args, "quiet", False):
             _quiet_libraries()

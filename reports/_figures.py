@@ -8,7 +8,7 @@ from typing import Any
 
 from audit.fairness._types import FairnessTable
 from audit.result._result import AttributionSummary
-from audit.result._sections import Faithfulness, ShiftRow
+from audit.result._sections import Faithfulness, MitigationFrontier, ShiftRow, SliceSearch
 
 __all__ = ["fairness_figure", "disparity_figure", "importance_figure", "group_importance_figure",
            "counterfactual_figure", "faithfulness_figure", "figures"]
@@ -172,6 +172,46 @@ def faithfulness_figure(method: str, faithfulness: Faithfulness | None) -> dict[
     return _as_json(figure)
 
 
+def slices_figure(search: SliceSearch) -> dict[str, Any]:
+    """Each confirmed slice's held-out effect (with its interval) against its share of the data."""
+    import plotly.graph_objects as go
+
+    slices = search.slices
+    plus = [None if s.effect_ci is None else s.effect_ci[1] - s.effect for s in slices]
+    minus = [None if s.effect_ci is None else s.effect - s.effect_ci[0] for s in slices]
+    figure = go.Figure(go.Scatter(
+        x=[s.share for s in slices], y=[s.effect for s in slices], mode="markers",
+        text=[s.definition for s in slices], error_y=dict(type="data", array=plus, arrayminus=minus),
+        hovertemplate="%{text}<br>share %{x:.1%}<br>effect %{y:+.3f}<extra></extra>"))
+    figure.update_layout(title=f"Confirmed slices: {search.words}, slice minus rest (held-out half)",
+                         xaxis_title="share of the data", yaxis_title="effect", xaxis_type="log", **_LAYOUT)
+    return _as_json(figure)
+
+
+def mitigation_figure(frontier: MitigationFrontier) -> dict[str, Any]:
+    """Held-out accuracy against the constraint's value: group-specific fixes, one threshold, the current model."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    for name, points, dash in (("group-specific thresholds", frontier.frontier, "solid"),
+                               ("one threshold for everybody", frontier.group_blind, "dot")):
+        shown = sorted((p for p in points if p.feasible and p.constraint_value is not None),
+                       key=lambda p: p.constraint_value)
+        figure.add_trace(go.Scatter(
+            x=[p.constraint_value for p in shown], y=[p.accuracy for p in shown], mode="lines+markers", name=name,
+            line=dict(dash=dash), text=[f"target {p.tolerance}" for p in shown],
+            error_y=dict(type="data", array=[None if p.accuracy_ci is None else p.accuracy_ci[1] - p.accuracy
+                                             for p in shown],
+                         arrayminus=[None if p.accuracy_ci is None else p.accuracy - p.accuracy_ci[0] for p in shown]),
+            hovertemplate="%{text}<br>" + frontier.words + " %{x:.3f}<br>accuracy %{y:.4f}<extra></extra>"))
+    current = frontier.current
+    figure.add_trace(go.Scatter(x=[current.constraint_value], y=[current.accuracy], mode="markers",
+                                name="current model", marker=dict(size=12, symbol="star")))
+    figure.update_layout(title=f"What a fix costs: accuracy against {frontier.words}, by {frontier.sensitive} "
+                               "(held out)", xaxis_title=frontier.words, yaxis_title="accuracy", **_LAYOUT)
+    return _as_json(figure)
+
+
 def figures(result) -> dict[str, Any]:
     """Every chart of the report as a plotly Figure, keyed by what it shows, for custom plots in notebooks."""
     import plotly.graph_objects as go
@@ -190,6 +230,11 @@ def figures(result) -> dict[str, Any]:
     if text is not None and text.probes and text.probes.counterfactuals.axes:
         charts["counterfactuals: template probes"] = counterfactual_figure(text.probes.counterfactuals.axes,
                                                                            "template probes")
+    for search in result.slices.searches if result.slices else []:
+        if search.slices:
+            charts[f"slices: {search.metric}"] = slices_figure(search)
+    for frontier in result.mitigation.frontiers if result.mitigation else []:
+        charts[f"mitigation: {frontier.constraint}"] = mitigation_figure(frontier)
     for method, entry in (result.quality.methods if result.quality else {}).items():
         if entry.faithfulness is not None and entry.faithfulness.status == "ok":
             charts[f"faithfulness: {method}"] = faithfulness_figure(method, entry.faithfulness)

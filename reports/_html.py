@@ -103,6 +103,14 @@ def _view(result: AuditResult) -> dict[str, Any]:
         text_view = {
             "figure_id": add(_figures.counterfactual_figure(text.counterfactuals.axes if text else [], "real texts")),
             "probe_figure_id": add(_figures.counterfactual_figure(probes, "template probes"))}
+    slices_view = None
+    if result.slices is not None or any(f.step == "slices" for f in result.failures):
+        slices_view = {"figure_ids": [add(_figures.slices_figure(search))
+                                      for search in (result.slices.searches if result.slices else [])]}
+    mitigation_view = None
+    if result.mitigation is not None or any(f.step == "mitigation" for f in result.failures):
+        mitigation_view = {"figure_ids": [add(_figures.mitigation_figure(f))
+                                          for f in (result.mitigation.frontiers if result.mitigation else [])]}
     quality_view = None
     if result.quality is not None or any(f.step == "explanation quality" for f in result.failures):
         quality_view = {"figures": {method: add(_figures.faithfulness_figure(method, entry.faithfulness))
@@ -117,7 +125,7 @@ def _view(result: AuditResult) -> dict[str, Any]:
     return {
         "result": result, "tables": tables, "attributions": attributions, "figures": figures,
         "warnings": warnings, "infos": [f for f in result.findings if f.severity != "warning"],
-        "plotly_js": _scripts()[0], "app_js": _scripts()[1], "script_hashes": _scripts()[2], "ll144": result.regulatory.ll144, "text_view": text_view, "largest_disparities": largest, "quality_view": quality_view,
+        "plotly_js": _scripts()[0], "app_js": _scripts()[1], "script_hashes": _scripts()[2], "ll144": result.regulatory.ll144, "text_view": text_view, "largest_disparities": largest, "quality_view": quality_view, "slices_view": slices_view, "mitigation_view": mitigation_view,
     }
 
 

@@ -35,3 +35,12 @@ def test_captum_batched_reaches_a_small_delta_with_enough_steps():
     coarse = captum_batched(classifier, texts, [1, 0, 1, 0], n_steps=4, per_call=3, internal_batch_size=8)
     fine = captum_batched(classifier, texts, [1, 0, 1, 0], n_steps=64, per_call=3, internal_batch_size=8)
     assert fine <= coarse + 1e-9 and fine < 1e-2
+
+
+def test_slices_and_mitigation_benchmarks_run_at_a_small_size():
+    from benchmarks import mitigation, slices
+
+    ours, theirs = slices.run("ours", 20_000), slices.run("sliceline", 20_000)
+    assert ours["seconds"] > 0 and theirs["returned"] >= 1
+    ours, theirs = mitigation.run("ours", 20_000), mitigation.run("threshold_optimizer", 20_000)
+    assert abs(ours["accuracy_at_zero"] - theirs["accuracy_at_zero"]) < 2e-3

@@ -38,7 +38,7 @@ def test_json_round_trip_is_lossless(demo_result):
     again = AuditResult.from_json(text)
     assert again.to_json() == text
     raw = json.loads(text)
-    assert raw["schema_version"] == "1.3"
+    assert raw["schema_version"] == "1.4"
     assert "NaN" not in text and "Infinity" not in text
     assert raw["provenance"]["seed"] == 0 and raw["provenance"]["packages"]["numpy"]
     # sections are typed data, and an absent text section is None
@@ -59,7 +59,7 @@ def test_results_of_earlier_schema_versions_load_render_and_gate(path):
 
     raw = json.loads(gzip.decompress(path.read_bytes()))
     result = AuditResult.from_dict(raw)
-    assert result.schema_version == raw["schema_version"] != "1.3"
+    assert result.schema_version == raw["schema_version"] != "1.4"
     assert result.provenance.started_at == raw["provenance"]["started_at"]
     if "regulatory" in raw:
         row = result.regulatory.four_fifths[0].rows[0]
@@ -133,8 +133,9 @@ def test_report_is_valid_self_contained_html(demo_result):
     for section in ("summary", "data-model", "fairness", "attributions", "provenance"):
         assert f'id="{section}"' in html
     n_figures = len(re.findall(r'<div class="figure" id="figure-\d+"', html))
-    # per table: rates and disparities; importance; importance by sex and by race; faithfulness curves
-    assert n_figures == len(re.findall(r'<script type="application/json" id="figure-\d+-data">', html)) == 3 * 2 + 4
+    # per table: rates and disparities; importance; importance by sex and by race; faithfulness curves; slices;
+    # the mitigation frontier
+    assert n_figures == len(re.findall(r'<script type="application/json" id="figure-\d+-data">', html)) == 3 * 2 + 6
 
 
 def test_report_escapes_values_from_data_and_config(xss_result):
@@ -171,7 +172,7 @@ def test_audit_without_a_model_skips_explainers_and_says_why(biased_frame):
     config = AuditConfig(data=DataConfig(label="label", sensitive=("group",), prediction="decision"))
     result = run_audit(config, data=biased_frame)
     assert result.model["kind"] == "predictions"
-    assert [s.step for s in result.skipped] == ["explainer: shap"]
+    assert [s.step for s in result.skipped] == ["explainer: shap", "mitigation"]  # decisions only: no thresholds to move
     assert "No model was given" in result.skipped[0].reason
     assert result.attributions == [] and result.failures == []
     # planted bias: group B is selected half as often

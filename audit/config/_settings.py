@@ -16,6 +16,7 @@ from typing import Any
 
 from audit._errors import ConfigError
 from audit.fairness._metrics import DEFAULT_METRICS
+from audit.fairness._slice_metrics import slice_metric
 
 __all__ = [
     "AuditConfig",
@@ -24,6 +25,8 @@ __all__ = [
     "FairnessConfig",
     "TextConfig",
     "QualityConfig",
+    "SlicesConfig",
+    "MitigationConfig",
     "ModelConfig",
     "OutputConfig",
     "load_config",
@@ -383,9 +386,94 @@ class QualityConfig:
         _positive_int(self.sanity_sample, "quality.sanity_sample", minimum=2)
 
 
+@dataclass(frozen=True)
+class SlicesConfig:
+    """Worst-slice discovery (docs/slices.md): conjunctions of up to ``max_conditions`` conditions on ``columns``
+    (None: the sensitive features and the model's inputs; numerics cut into ``bins`` quantile bins) whose
+    ``metrics`` are worse than the rest of the data. Slices are found on one random half and confirmed on the
+    other, the false discovery rate held at ``q`` over the ``max_candidates`` tested (``fdr``: Benjamini-Yekutieli,
+    valid however the overlapping slices' tests depend on each other, or Benjamini-Hochberg). A slice needs ``min_rows`` rows and
+    ``min_share`` of the data; ``time_budget_s`` stops the search at the last full level of conditions."""
+
+    enabled: bool = True
+    metrics: tuple[str, ...] | None = None  # None: error_rate for classifiers, mae for regression
+    columns: tuple[str, ...] | None = None
+    max_conditions: int = 3
+    bins: int = 5
+    min_rows: int = 30
+    min_share: float = 0.01
+    q: float = 0.05
+    fdr: str = "by"  # "by": Benjamini-Yekutieli (any dependence between overlapping slices); "bh": Benjamini-Hochberg
+    max_candidates: int = 50
+    discovery_alpha: float = 0.01
+    time_budget_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.enabled, bool):
+            raise _fail("slices.enabled", "true or false", self.enabled)
+        if self.metrics is not None:
+            object.__setattr__(self, "metrics", _str_tuple(self.metrics, "slices.metrics", allow_empty=False))
+            for name in self.metrics:
+                slice_metric(name)
+        if self.columns is not None:
+            object.__setattr__(self, "columns", _str_tuple(self.columns, "slices.columns", allow_empty=False))
+        _choice(self.fdr, "slices.fdr", ("by", "bh"))
+        if self.max_conditions not in (1, 2, 3):
+            raise _fail("slices.max_conditions", "1, 2 or 3", self.max_conditions)
+        _positive_int(self.bins, "slices.bins", minimum=2)
+        _positive_int(self.min_rows, "slices.min_rows", minimum=10)
+        _positive_int(self.max_candidates, "slices.max_candidates")
+        for name, low, high in (("min_share", 0.0, 0.5), ("q", 0.0, 0.5), ("discovery_alpha", 0.0, 0.5)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low < value <= high:
+                raise _fail(f"slices.{name}", f"a number in ({low:g}, {high:g}]", value)
+        budget = self.time_budget_s
+        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget <= 0:
+            raise _fail("slices.time_budget_s", "a positive number of seconds", budget)
+
+
+@dataclass(frozen=True)
+class MitigationConfig:
+    """The mitigation frontier (docs/mitigation.md): for a binary classifier with scores, the best group-specific
+    thresholds under each of ``constraints`` at each of ``tolerances`` (None: the defaults per constraint), beside
+    group-blind single thresholds, chosen on one half of the rows and measured on the other with ``n_boot``
+    resamples. ``sensitive``: the feature whose groups are constrained (None: the first sensitive feature).
+    ``cost_fp`` / ``cost_fn``: the objective's weights of false positives and false negatives (1, 1: accuracy)."""
+
+    enabled: bool = True
+    sensitive: str | None = None
+    constraints: tuple[str, ...] = ("impact_ratio",)
+    tolerances: tuple[float, ...] | None = None
+    n_boot: int = 200
+    cost_fp: float = 1.0
+    cost_fn: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.enabled, bool):
+            raise _fail("mitigation.enabled", "true or false", self.enabled)
+        _optional_str(self.sensitive, "mitigation.sensitive")
+        object.__setattr__(self, "constraints", _str_tuple(self.constraints, "mitigation.constraints",
+                                                           allow_empty=False))
+        for name in self.constraints:
+            _choice(name, "mitigation.constraints", MITIGATION_CONSTRAINTS)
+        if self.tolerances is not None:
+            if isinstance(self.tolerances, str) or not isinstance(self.tolerances, (list, tuple)) or not all(
+                    isinstance(t, (int, float)) and not isinstance(t, bool) and 0 <= t <= 1 for t in self.tolerances):
+                raise _fail("mitigation.tolerances", "a list of numbers in [0, 1]", self.tolerances)
+            object.__setattr__(self, "tolerances", tuple(float(t) for t in self.tolerances))
+        _positive_int(self.n_boot, "mitigation.n_boot", minimum=0)
+        for name in ("cost_fp", "cost_fn"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise _fail(f"mitigation.{name}", "a positive number", value)
+
+
+MITIGATION_CONSTRAINTS = ("demographic_parity", "impact_ratio", "equal_opportunity", "equalized_odds")
+
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "explainers": ExplainerConfig,
              "fairness": FairnessConfig, "text": TextConfig,
-             "quality": QualityConfig, "output": OutputConfig}
+             "quality": QualityConfig, "slices": SlicesConfig, "mitigation": MitigationConfig,
+             "output": OutputConfig}
 
 
 @dataclass(frozen=True)
@@ -398,6 +486,8 @@ class AuditConfig:
     fairness: FairnessConfig = field(default_factory=FairnessConfig)
     text: TextConfig = field(default_factory=TextConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
+    slices: SlicesConfig = field(default_factory=SlicesConfig)
+    mitigation: MitigationConfig = field(default_factory=MitigationConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     title: str = "Model audit"
     seed: int = 0
@@ -413,6 +503,8 @@ class AuditConfig:
         for name in (self.fairness.reference or {}):
             if name not in sensitive:
                 raise _fail("fairness.reference", f"keyed by sensitive features {sensitive}", name)
+        if self.mitigation.sensitive is not None and self.mitigation.sensitive not in sensitive:
+            raise _fail("mitigation.sensitive", f"one of the sensitive features {sensitive}", self.mitigation.sensitive)
         for key in ("sex", "race"):
             column = (self.fairness.ll144 or {}).get(key)
             if column is not None and column not in sensitive:

@@ -7,10 +7,10 @@ from typing import Any
 
 from audit.config._settings import AuditConfig
 from audit.fairness._types import FairnessTable
-from audit.result._sections import TextAudit
+from audit.result._sections import MitigationReport, SliceReport, TextAudit
 from audit.result._result import AttributionSummary, Finding
 
-__all__ = ["fairness_findings", "text_findings"]
+__all__ = ["fairness_findings", "text_findings", "slice_findings", "mitigation_findings"]
 
 
 def fairness_findings(tables: list[FairnessTable], attributions: list[AttributionSummary],
@@ -139,4 +139,48 @@ def text_findings(text: TextAudit | None, config: AuditConfig) -> list[Finding]:
                          f"{row.bpsn_auc:.3f} against {groups.overall_auc:.3f} overall: negative texts that "
                          f"mention the group score as high as positive texts that do not (false alarms)."),
                 evidence={"axis": row.axis, "group": row.group, "bpsn_auc": row.bpsn_auc}))
+    return findings
+
+
+def slice_findings(slices: SliceReport | None) -> list[Finding]:
+    """Each confirmed slice: where the model does worse than on the rest of the data."""
+    findings = []
+    for search in slices.searches if slices else []:
+        for found in search.slices:
+            interval = f" [{found.effect_ci[0]:+.3f}, {found.effect_ci[1]:+.3f}]" if found.effect_ci else ""
+            findings.append(Finding(
+                kind="slice", severity="warning" if abs(found.effect) >= 0.05 else "info",
+                message=(f"{search.words.capitalize()} {found.metric:.3f} where {found.definition} ({found.rows:,} "
+                         f"rows, {found.share:.1%} of the data) against {found.rest_metric:.3f} elsewhere: "
+                         f"{found.effect:+.3f}{interval} on held-out rows, q = {found.q_value:.3g}."),
+                evidence={"metric": search.metric, "slice": found.definition, "effect": found.effect,
+                          "q_value": found.q_value, "rows": found.rows}))
+    return findings
+
+
+def mitigation_findings(mitigation: MitigationReport | None) -> list[Finding]:
+    """For impact ratios: what reaching the four-fifths line would cost on held-out rows, with and without the
+    group at decision time."""
+    findings = []
+    for frontier in mitigation.frontiers if mitigation else []:
+        if frontier.constraint != "impact_ratio" or frontier.current.constraint_value is None \
+                or frontier.current.constraint_value >= 0.8:
+            continue
+        fix, blind = frontier.at(0.8), frontier.at(0.8, group_blind=True)
+        parts = []
+        for label, point in (("group-specific thresholds", fix), ("one threshold for everybody", blind)):
+            if point is None or not point.feasible:
+                parts.append(f"{label}: not reachable")
+                continue
+            interval = f" [{point.cost_ci[0] * 100:.1f}, {point.cost_ci[1] * 100:.1f}]" if point.cost_ci else ""
+            reached = "undefined" if point.constraint_value is None else f"{point.constraint_value:.2f}"
+            parts.append(f"{label} cost {point.cost * 100:.1f} points of accuracy{interval} and reach an impact "
+                         f"ratio of {reached} on held-out rows")
+        findings.append(Finding(
+            kind="mitigation", severity="info",
+            message=(f"Reaching an impact ratio of 0.8 by {frontier.sensitive} (now {frontier.current.constraint_value:.2f}"
+                     f"): " + "; ".join(parts) + ". Group-specific thresholds use the group at decision time."),
+            evidence={"constraint": frontier.constraint, "sensitive": frontier.sensitive,
+                      "cost": fix.cost if fix and fix.feasible else None,
+                      "group_blind_cost": blind.cost if blind and blind.feasible else None}))
     return findings

@@ -6,6 +6,7 @@ A policy is TOML, in its own file or under ``[tool.audit]`` of a pyproject.toml:
     id = "sex-selection"            # optional; defaults to metric-where
     metric = "selection_rate"
     where = "every_group"           # overall | every_group | worst_group | disparity | attribution | record
+                                    # | slices (confirmed slices of a slice metric: their effect over the rest)
     stat = "ratio_to_best"          # every_group: value | ratio_to_best | difference_to_best;
                                     # disparity: ratio | difference
     compare = ">="                  # >=, >, <=, <  (record rules: "exists")
@@ -14,6 +15,7 @@ A policy is TOML, in its own file or under ``[tool.audit]`` of a pyproject.toml:
     tables = ["sex", "sex x race"]  # optional: which fairness tables (default: all)
     min_group_size = 30             # optional: groups under it are skipped, and say so
     confident = true                # the CI bound, not the point estimate, must clear the threshold
+    min_share = 0.01                # slices rules: only slices of at least this share of the data
 
 A rule whose metric is not in the result is an error, never a pass. A step of the audit that crashed (a
 fairness table, an explainer, ...) blocks the gate too, unless the policy names it::
@@ -36,15 +38,18 @@ from typing import Any
 
 from audit._errors import ConfigError
 from audit.fairness._metrics import METRICS
+from audit.config._settings import MITIGATION_CONSTRAINTS
+from audit.fairness._slice_metrics import SLICE_METRICS
 from audit.result._provenance import sha256_file, sha256_text
 from audit.result._sections import Faithfulness, MethodQuality
 from audit.result._result import AuditResult
 
 __all__ = ["Rule", "Policy", "RuleOutcome", "GateResult", "load_policy", "load_preset", "PRESETS", "evaluate"]
 
-WHERE = ("overall", "every_group", "worst_group", "disparity", "attribution", "record")
+WHERE = ("overall", "every_group", "worst_group", "disparity", "attribution", "record", "slices", "mitigation")
 STATS = {"every_group": ("value", "ratio_to_best", "difference_to_best"), "disparity": ("ratio", "difference"),
-         "overall": ("value",), "worst_group": ("value",), "attribution": ("value",), "record": ("value",)}
+         "overall": ("value",), "worst_group": ("value",), "attribution": ("value",), "record": ("value",),
+         "slices": ("effect",), "mitigation": ("cost",)}
 COMPARATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 ATTRIBUTION_METRICS = ("reliance_on_sensitive", "completeness_error_max", "completeness_error_median")
 # metrics other parts of the toolkit record (text counterfactuals); known names, evaluated when present
@@ -59,10 +64,14 @@ LL144_IMPACT_RATIO = "ll144_impact_ratio"  # the impact ratios of the LL144 tabl
 FAVOURABLE_RATE = "favourable_rate"  # resolved per table: selection_rate, or negative_rate (data.favourable)
 from audit.gate._presets import PRESETS  # noqa: E402  (the preset files are the registry)
 _RULE_KEYS = {"id", "metric", "where", "stat", "compare", "threshold", "severity", "tables", "min_group_size",
-              "confident", "description"}
+              "confident", "description", "min_share", "at", "group_blind"}
 
 
-def _known_metric(name: str) -> bool:
+def _known_metric(name: str, where: str = "") -> bool:
+    if where == "slices":
+        return name in SLICE_METRICS
+    if where == "mitigation":
+        return name in MITIGATION_CONSTRAINTS
     return (name in METRICS or name in (FAVOURABLE_RATE, LL144_IMPACT_RATIO) or name in ATTRIBUTION_METRICS or name in TEXT_METRICS or name in TASK_METRICS
             or name in QUALITY_METRICS
             or re.fullmatch(r"selection_rate\[.+\]", name) is not None)
@@ -81,9 +90,24 @@ class Rule:
     confident: bool = False
     id: str = ""
     description: str = ""
+    min_share: float | None = None  # slices rules: slices under this share of the data are not checked
+    at: float | None = None  # mitigation rules: the tolerance the fix must reach (0.8 for an impact ratio)
+    group_blind: bool = False  # mitigation rules: the fix must not use the group at decision time
 
     def __post_init__(self) -> None:
         location = f"rule {self.id or self.metric!r}"
+        if self.where == "slices" and self.stat == "value":  # a slice is checked by its effect over the rest
+            object.__setattr__(self, "stat", "effect")
+        if self.where == "mitigation" and self.stat == "value":  # a fix is checked by what it costs
+            object.__setattr__(self, "stat", "cost")
+        if self.where == "mitigation" and (isinstance(self.at, bool) or not isinstance(self.at, (int, float))):
+            raise ConfigError(f"A mitigation rule needs 'at', the tolerance the fix must reach (e.g. at = 0.8 for an "
+                              f"impact ratio). Got {self.at!r} in rule {self.id or self.metric!r}.")
+        if (self.at is not None or self.group_blind) and self.where != "mitigation":
+            raise ConfigError(f"'at' and 'group_blind' of rule {self.id or self.metric!r} apply to where = "
+                              "\"mitigation\" only.")
+        if not isinstance(self.group_blind, bool):
+            raise ConfigError(f"The 'group_blind' of rule {self.id or self.metric!r} must be true or false.")
         for name in ("metric", "where", "compare", "stat", "severity", "id", "description"):
             value = getattr(self, name)
             if not isinstance(value, str) or (name in ("metric", "where", "compare") and not value):
@@ -99,9 +123,10 @@ class Rule:
                 raise ConfigError(f"Record rules check presence: {location} needs compare = \"exists\". "
                                   f"Got {self.compare!r} instead.")
         else:
-            if not _known_metric(self.metric):
-                known = ", ".join(sorted(METRICS.names() + list(ATTRIBUTION_METRICS) + list(TASK_METRICS)
-                                         + list(TEXT_METRICS)))
+            if not _known_metric(self.metric, self.where):
+                known = ", ".join(sorted(SLICE_METRICS) if self.where == "slices" else MITIGATION_CONSTRAINTS
+                                  if self.where == "mitigation" else sorted(
+                    METRICS.names() + list(ATTRIBUTION_METRICS) + list(TASK_METRICS) + list(TEXT_METRICS)))
                 raise ConfigError(f"Unknown metric {self.metric!r} in {location}. Known metrics: {known}.")
             if self.compare not in COMPARATORS:
                 raise ConfigError(f"The 'compare' of {location} must be one of {', '.join(COMPARATORS)}. "
@@ -117,6 +142,12 @@ class Rule:
                                                 or not isinstance(self.min_group_size, int) or self.min_group_size < 1):
             raise ConfigError(f"The 'min_group_size' of {location} must be a positive integer. "
                               f"Got {self.min_group_size!r} instead.")
+        if self.min_share is not None and (isinstance(self.min_share, bool) or not isinstance(
+                self.min_share, (int, float)) or not 0 <= self.min_share < 1):
+            raise ConfigError(f"The 'min_share' of {location} must be a share of the data in [0, 1), e.g. 0.01. "
+                              f"Got {self.min_share!r} instead.")
+        if self.min_share is not None and self.where != "slices":
+            raise ConfigError(f"The 'min_share' of {location} applies to where = \"slices\" only.")
         if not isinstance(self.confident, bool):
             raise ConfigError(f"The 'confident' of {location} must be true or false. Got {self.confident!r} instead.")
         if self.tables is not None:
@@ -280,6 +311,10 @@ def _evaluate_rule(result: AuditResult, policy: Policy, rule: Rule) -> list[Rule
         check.add(rule.metric, "pass" if present else "fail",
                   f"The audit record {'holds' if present else 'lacks'} {rule.metric}.")
         return check.outcomes
+    if rule.where == "slices":
+        return _evaluate_slice_rule(result, check, rule)
+    if rule.where == "mitigation":
+        return _evaluate_mitigation_rule(result, check, rule)
     if rule.metric in QUALITY_METRICS:
         return _evaluate_quality_rule(result, check, rule)
     if rule.where == "attribution":
@@ -480,6 +515,49 @@ def _evaluate_quality_groups(check: _Checker, rule: Rule, method: str, faithfuln
         eligible = [pick(eligible, key=lambda item: item[1].margin[0])]
     for scope, row in eligible:
         check.compare(scope, row.margin[0], row.margin[1], f"faithfulness margin of {scope}")
+
+
+def _evaluate_slice_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOutcome]:
+    """Every confirmed slice of the rule's metric (of at least ``min_share`` of the data): its effect, the slice's
+    metric minus the rest's, measured on the held-out half."""
+    searches = [s for s in (result.slices.searches if result.slices else []) if s.metric == rule.metric]
+    if not searches:
+        check.add("slices", "error", f"The audit result has no slice search for {rule.metric}, so the rule cannot be "
+                                     f"checked; add {rule.metric!r} to slices.metrics, or drop this rule.")
+        return check.outcomes
+    for search in searches:
+        shown = [s for s in search.slices if rule.min_share is None or s.share >= rule.min_share]
+        scope = f"slices ({rule.metric})"
+        depth = "" if search.complete else f"; the time budget stopped the search at {search.depth} conditions"
+        if not shown:
+            check.add(scope, "pass", f"No confirmed slice{'' if rule.min_share is None else f' of {rule.min_share:.0%}+ of the data'} "
+                                     f"among {search.candidates} tested (q = {search.q:g}){depth}.")
+        for found in shown:
+            check.compare(f"{scope}: {found.definition}", found.effect, found.effect_ci,
+                          f"{search.words} {found.metric:.3f} vs {found.rest_metric:.3f} elsewhere; effect")
+    return check.outcomes
+
+
+def _evaluate_mitigation_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOutcome]:
+    """A fix reaching ``at`` must exist, at an accuracy cost (held out) that meets the threshold."""
+    frontiers = [f for f in (result.mitigation.frontiers if result.mitigation else []) if f.constraint == rule.metric]
+    if not frontiers:
+        check.add("mitigation", "error", f"The audit result has no mitigation frontier for {rule.metric}; add it to "
+                                         "mitigation.constraints (a binary classifier with scores), or drop this rule.")
+        return check.outcomes
+    kind = "one threshold for everybody" if rule.group_blind else "group-specific thresholds"
+    for frontier in frontiers:
+        scope = f"mitigation ({frontier.sensitive}, {rule.metric} {rule.at:g}, {kind})"
+        point = frontier.at(rule.at, group_blind=rule.group_blind)
+        if point is None:
+            check.add(scope, "error", f"The frontier has no point at {rule.at:g}; add it to mitigation.tolerances.")
+        elif not point.feasible:
+            check.add(scope, "fail", f"No {kind} reach {rule.metric} {rule.at:g} on the fit half.")
+        else:
+            check.compare(scope, point.cost, point.cost_ci,
+                          f"accuracy cost of reaching {rule.metric} {rule.at:g} (held out; "
+                          f"{frontier.words} there {point.constraint_value:.3f})")
+    return check.outcomes
 
 
 def _table_metric(table, metric: str) -> str:

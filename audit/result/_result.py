@@ -9,12 +9,14 @@ from typing import Any
 
 from audit._errors import ConfigError
 from audit.fairness._types import Disparity, FairnessTable, GroupRow
-from audit.result._sections import Decision, Provenance, QualityReport, Regulatory, TextAudit
+from audit.result._sections import (Decision, MitigationReport, Provenance, QualityReport, Regulatory, SliceReport,
+                                    TextAudit)
 from audit.result._serde import to_dict
 
 __all__ = ["AuditResult", "AttributionSummary", "Failure", "Finding", "Skipped", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = "1.3"  # 1.1: the `text` section; 1.2: `quality`; 1.3: `decisions`, benchmark groups
+SCHEMA_VERSION = "1.4"  # 1.1: `text`; 1.2: `quality`; 1.3: `decisions`, benchmark groups; 1.4: `slices`,
+# `mitigation`
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ class AuditResult:
     text: TextAudit | None = None  # text-model bias audit (counterfactuals, probes, ...)
     quality: QualityReport | None = None  # explanation quality: faithfulness, sanity, agreement
     decisions: list[Decision] = field(default_factory=list)  # every automatic choice the audit made
+    slices: SliceReport | None = None  # worst-slice discovery
+    mitigation: MitigationReport | None = None  # what fixing a gap would cost
     schema_version: str = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,6 +99,8 @@ class AuditResult:
         # schema 1.x writes absent sections as empty objects
         out["text"] = out["text"] or {}
         out["quality"] = out["quality"] or {}
+        out["slices"] = out["slices"] or {}
+        out["mitigation"] = out["mitigation"] or {}
         return out
 
     def to_json(self, *, indent: int | None = 2) -> str:
@@ -124,6 +130,9 @@ class AuditResult:
                 text=TextAudit.from_dict(raw["text"], "text") if raw.get("text") else None,
                 quality=QualityReport.from_dict(raw["quality"], "quality") if raw.get("quality") else None,
                 decisions=[Decision.from_dict(d, f"decisions.{i}") for i, d in enumerate(raw.get("decisions", []))],
+                slices=SliceReport.from_dict(raw["slices"], "slices") if raw.get("slices") else None,
+                mitigation=(MitigationReport.from_dict(raw["mitigation"], "mitigation") if raw.get("mitigation")
+                            else None),
                 schema_version=version,
             )
         except (KeyError, TypeError, AttributeError, ValueError) as err:
@@ -173,7 +182,8 @@ class AuditResult:
 
 _SECTIONS = {"title": str, "data": dict, "model": dict, "fairness": list, "attributions": list, "findings": list,
              "failures": list, "skipped": list, "provenance": dict, "config": dict}
-_OPTIONAL = {"regulatory": dict, "gate": dict, "text": dict, "quality": dict, "decisions": list}
+_OPTIONAL = {"regulatory": dict, "gate": dict, "text": dict, "quality": dict, "decisions": list, "slices": dict,
+             "mitigation": dict}
 _REQUIRED_DATA = {"n_rows": int, "label": str, "sensitive_features": list, "groups": dict}
 
 

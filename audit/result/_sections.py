@@ -16,7 +16,8 @@ from audit.result._serde import fields_to_dict, from_dict, optional, to_dict
 __all__ = ["Decision", "Provenance", "Regulatory", "FourFifths", "FourFifthsRow", "LL144", "LL144Table", "LL144Row",
            "TextAudit", "ShiftRow", "ShiftSection", "CounterfactualExample", "Probes", "IdentityGroups",
            "IdentityGroupRow", "IdentityAttribution", "QualityReport", "MethodQuality", "Faithfulness",
-           "GroupMargin", "Sanity", "Completeness", "Agreement", "LexiconUse"]
+           "GroupMargin", "Sanity", "Completeness", "Agreement", "LexiconUse", "Slice", "SliceCondition",
+           "SliceSearch", "SliceReport", "MitigationPoint", "MitigationFrontier", "MitigationReport"]
 
 Interval = list[float]
 
@@ -481,3 +482,113 @@ class QualityReport(_Section):
     agreement: list[Agreement] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
 
+
+@dataclass(frozen=True)
+class SliceCondition(_Section):
+    column: str
+    kind: str  # "equals" (value: the category) or "between" (value: [low, high))
+    value: Any
+    words: str
+
+
+@dataclass(frozen=True)
+class Slice(_Section):
+    """A confirmed slice. ``rows``, ``share``, ``metric`` and ``rest_metric`` describe the whole data;
+    ``effect`` (slice minus rest), its interval, ``p_value`` and ``q_value`` come from the confirmation half
+    alone, ``discovery_*`` from the half the slice was found on."""
+
+    definition: str
+    conditions: list[SliceCondition]
+    rows: int
+    share: float
+    metric_rows: int
+    metric: float | None
+    rest_metric: float | None
+    effect: float
+    effect_ci: Interval | None
+    p_value: float
+    q_value: float
+    discovery_effect: float
+    discovery_p_value: float
+
+
+@dataclass(frozen=True)
+class SliceSearch(_Section):
+    """One metric's search: what was searched, what was tested, what was confirmed."""
+
+    metric: str
+    words: str
+    worse: str
+    columns: list[str]
+    slices: list[Slice]
+    searched: int  # slices with enough rows on the discovery half
+    candidates: int  # tested on the confirmation half
+    depth: int  # conditions per slice reached
+    complete: bool  # False: the time budget stopped the search early
+    min_rows: int  # rows a slice needs in the whole data
+    q: float
+    fdr: str  # "by" (Benjamini-Yekutieli) or "bh" (Benjamini-Hochberg)
+    overall_metric: float | None  # the search's time is in provenance.timings_s, so that results reproduce
+
+    def to_frame(self):
+        """The confirmed slices as a pandas DataFrame, for notebooks."""
+        import pandas as pd
+
+        return pd.DataFrame([{k: v for k, v in s.to_dict().items() if k != "conditions"} for s in self.slices])
+
+
+@dataclass(frozen=True)
+class SliceReport(_Section):
+    searches: list[SliceSearch]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_frame(self):
+        """Every confirmed slice of every metric, one row each, for notebooks."""
+        import pandas as pd
+
+        frames = [search.to_frame().assign(slice_metric=search.metric) for search in self.searches if search.slices]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+@dataclass(frozen=True)
+class MitigationPoint(_Section):
+    """A rule measured on the evaluation half. ``thresholds``: group -> [[threshold, probability], ...] (a row is
+    positive when its score >= the threshold; "none" selects nobody, "all" everybody)."""
+
+    tolerance: float | None  # None: the unconstrained optimum, or the current model
+    feasible: bool
+    uses_group: bool  # True: the group is needed at decision time
+    fit_accuracy: float | None = None
+    accuracy: float | None = None
+    accuracy_ci: Interval | None = None
+    constraint_value: float | None = None
+    constraint_ci: Interval | None = None
+    cost: float | None = None  # accuracy lost against the current model, held out
+    cost_ci: Interval | None = None
+    thresholds: dict[str, list[list[Any]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MitigationFrontier(_Section):
+    constraint: str
+    words: str
+    sensitive: str
+    groups: list[str]
+    favourable: str
+    current: MitigationPoint
+    frontier: list[MitigationPoint]  # group-specific thresholds, by tolerance
+    group_blind: list[MitigationPoint]  # one threshold for everybody, by tolerance
+    fit_rows: int
+    eval_rows: int
+    n_boot: int
+
+    def at(self, tolerance: float, *, group_blind: bool = False) -> MitigationPoint | None:
+        points = self.group_blind if group_blind else self.frontier
+        return next((p for p in points if p.tolerance is not None and abs(p.tolerance - tolerance) < 1e-12), None)
+
+
+@dataclass(frozen=True)
+class MitigationReport(_Section):
+    frontiers: list[MitigationFrontier]
+    legal_note: str
+    settings: dict[str, Any] = field(default_factory=dict)

@@ -14,6 +14,7 @@ import pandas as pd
 from audit.config._settings import AuditConfig
 from audit.data._tables import Dataset, build_dataset, read_table
 from audit._errors import CapabilityError, ConfigError, ModelError
+from audit.fairness._slice_metrics import slice_metric
 from audit.fairness._tables import group_metrics
 from audit.fairness._types import FairnessTable
 from audit.fairness._tasks import multiclass_group_metrics, regression_group_metrics
@@ -21,9 +22,10 @@ from audit.models._adapters import ModelAdapter, PrecomputedAdapter, Predictions
 from audit.result._provenance import (environment, git_commit, now_iso, package_versions, recorded_paths, sha256_file,
                                sha256_text,
                                sha256_tree)
-from audit.findings._findings import fairness_findings, text_findings
+from audit.findings._findings import fairness_findings, mitigation_findings, slice_findings, text_findings
 from audit.result._result import AttributionSummary, AuditResult, Failure, Skipped
-from audit.result._sections import Decision, Provenance, QualityReport, Regulatory, TextAudit
+from audit.result._sections import (Decision, MitigationReport, Provenance, QualityReport, Regulatory, SliceReport,
+                                    TextAudit)
 
 __all__ = ["run_audit"]
 
@@ -48,6 +50,12 @@ class _Steps:
         if self._current is not None:
             name, began = self._current
             self.timings[name] = round(time.perf_counter() - began, 4)
+        self._current = None
+        self._bar.update(1)
+
+    def skip(self) -> None:
+        """A counted step that did not run (recorded under ``skipped``)."""
+        self._current = None
         self._bar.update(1)
 
     def close(self) -> None:
@@ -105,17 +113,20 @@ def _run_audit(config: AuditConfig, *, data: pd.DataFrame | None, model: Any, qu
     inputs = _load_inputs(config, data, model, config_path)
     methods, skipped = _explainer_methods(config, inputs)
     text_audit = inputs.adapter.kind == "text" and config.text.counterfactuals
+    slice_search = _slice_search_runs(config, inputs, skipped)
     steps = _Steps(total=2 + len(config.data.sensitive_groupings) + len(methods) + text_audit
-                   + config.quality.enabled, quiet=quiet)
+                   + config.quality.enabled + slice_search + config.mitigation.enabled, quiet=quiet)
     failures: list[Failure] = []
     try:
         predictions = _predict(inputs, steps)
         tables = _fairness_tables(config, inputs, predictions, steps, failures)
         regulatory = _regulatory(config, inputs.dataset, predictions, tables, failures)
+        slices = _slices_step(config, inputs, predictions, steps, failures) if slice_search else None
+        mitigation = _mitigation_step(config, inputs, predictions, steps, failures, skipped)
         attributions, raw = _attributions(config, inputs, methods, executor, steps, failures)
         quality = _explanation_quality(config, inputs, raw, attributions, steps, failures)
         text = _text_step(config, inputs, predictions, steps, failures) if text_audit else None
-        findings = _all_findings(config, tables, attributions, text, quality)
+        findings = _all_findings(config, tables, attributions, text, quality, slices, mitigation)
     finally:
         steps.close()
     provenance = _provenance(config, inputs, executor, steps, started_at, clock, config_path, extra_provenance)
@@ -123,7 +134,8 @@ def _run_audit(config: AuditConfig, *, data: pd.DataFrame | None, model: Any, qu
                        model=_model_summary(inputs, predictions), fairness=tables, attributions=attributions,
                        findings=findings, failures=failures, skipped=skipped, provenance=provenance,
                        config=config.to_dict(), regulatory=regulatory, text=text, quality=quality,
-                       decisions=_decisions(config, inputs.dataset, inputs.adapter, attributions, inputs.inputs_source))
+                       decisions=_decisions(config, inputs.dataset, inputs.adapter, attributions, inputs.inputs_source),
+                       slices=slices, mitigation=mitigation)
 
 
 def _load_inputs(config: AuditConfig, data: pd.DataFrame | None, model: Any, config_path: str | None) -> _Inputs:
@@ -237,6 +249,75 @@ def _explanation_quality(config: AuditConfig, inputs: _Inputs, raw: dict[str, An
     return quality
 
 
+def _slice_search_runs(config: AuditConfig, inputs: _Inputs, skipped: list[Skipped]) -> bool:
+    if not config.slices.enabled:
+        return False
+    if inputs.adapter.kind == "text":
+        skipped.append(Skipped("slices", "Slices are conjunctions of column values; a text model's rows are texts "
+                                         "(its identity groups and counterfactuals are in the text section)."))
+        return False
+    _slice_columns(config, inputs.dataset)  # a misnamed column is bad input: refused before any work
+    names = config.slices.metrics or ()
+    scored = "scores" in inputs.adapter.capabilities or inputs.dataset.scores is not None
+    for name in names:
+        if slice_metric(name).needs_scores and not scored:
+            raise ConfigError(f"The slice metric {name!r} reads scores, and this model gives decisions only. Drop it "
+                              "from slices.metrics, or give the scores (data.score, or a model with predict_proba).")
+    return True
+
+
+def _slices_step(config: AuditConfig, inputs: _Inputs, predictions: Predictions, steps: _Steps,
+                 failures: list[Failure]) -> SliceReport | None:
+    from audit.slices._discover import slice_report
+
+    dataset = inputs.dataset
+    steps.start("slices")
+    report = _guarded(failures, "slices", lambda: slice_report(
+        _slice_columns(config, dataset), y_true=dataset.y_true, y_pred=predictions.y_pred,
+        scores=predictions.scores if predictions.score_kind == "probability" else None, task=dataset.task,
+        settings=config.slices, ci_level=config.fairness.ci_level, seed=config.seed))
+    steps.done()
+    return report
+
+
+def _slice_columns(config: AuditConfig, dataset: Dataset) -> pd.DataFrame:
+    """The columns slices are made of: the sensitive features and the model's inputs, or ``slices.columns``."""
+    frame = pd.concat([dataset.sensitive.reset_index(drop=True),
+                       dataset.features.drop(columns=list(dataset.sensitive.columns), errors="ignore")
+                       .reset_index(drop=True)], axis=1)
+    if config.slices.columns is None:
+        return frame
+    missing = [c for c in config.slices.columns if c not in frame.columns]
+    if missing:
+        raise ConfigError(f"The 'slices.columns' setting names {missing}, which are neither sensitive features nor "
+                          f"model inputs. Choose among {list(frame.columns)}.")
+    return frame[list(config.slices.columns)]
+
+
+def _mitigation_step(config: AuditConfig, inputs: _Inputs, predictions: Predictions, steps: _Steps,
+                     failures: list[Failure], skipped: list[Skipped]) -> MitigationReport | None:
+    """The mitigation frontier, for binary classifiers with scores."""
+    if not config.mitigation.enabled:
+        return None
+    dataset = inputs.dataset
+    if dataset.task != "binary" or predictions.scores is None or predictions.score_kind is None:
+        skipped.append(Skipped("mitigation", "The mitigation frontier moves thresholds on scores: it needs a binary "
+                                             "classifier that gives scores (this one gives "
+                                             f"{'decisions only' if predictions.scores is None else dataset.task})."))
+        steps.skip()
+        return None
+    from audit.mitigation._frontier import mitigation_report
+
+    name = config.mitigation.sensitive or config.data.sensitive[0]
+    steps.start("mitigation")
+    report = _guarded(failures, "mitigation", lambda: mitigation_report(
+        scores=predictions.scores, y_true=dataset.y_true, sensitive=dataset.sensitive[name].reset_index(drop=True),
+        settings=config.mitigation, threshold=config.model.threshold, favourable=dataset.favourable,
+        ci_level=config.fairness.ci_level, seed=config.seed))
+    steps.done()
+    return report
+
+
 def _text_step(config: AuditConfig, inputs: _Inputs, predictions: Predictions, steps: _Steps,
                failures: list[Failure]) -> TextAudit | None:
     steps.start("text counterfactuals")
@@ -246,8 +327,9 @@ def _text_step(config: AuditConfig, inputs: _Inputs, predictions: Predictions, s
     return text
 
 
-def _all_findings(config: AuditConfig, tables, attributions, text, quality) -> list:
-    findings = fairness_findings(tables, attributions, config) + text_findings(text, config)
+def _all_findings(config: AuditConfig, tables, attributions, text, quality, slices, mitigation) -> list:
+    findings = (fairness_findings(tables, attributions, config) + text_findings(text, config)
+                + slice_findings(slices) + mitigation_findings(mitigation))
     if quality:
         from audit.quality._checks import quality_findings
 

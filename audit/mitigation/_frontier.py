@@ -1,0 +1,213 @@
+"""The mitigation frontier: what fixing a gap costs, chosen on one half of the rows and measured on the other.
+
+1. The rows are split at random (seeded) into a fit half and an evaluation half.
+2. On the fit half, for each tolerance, ``_solve`` finds the best group-specific randomised thresholds; beside
+   them, the best single threshold for everybody (group-blind: it does not use the group at decision time)
+   that meets the same tolerance on the fit half.
+3. Every rule, and the current model (one threshold), is measured on the evaluation half: accuracy, the
+   constraint's value, and the cost (current accuracy minus the rule's). The evaluation half is resampled
+   ``n_boot`` times (a multinomial over (group, class, score interval) cells: the row bootstrap, exactly in
+   distribution) for percentile intervals; the cost's interval is paired (the same resample for both).
+
+The intervals are those of the chosen rules' performance on new rows like the evaluation half; the choice of
+rules on the fit half is not resampled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from audit._errors import DataError
+from audit.mitigation._roc import group_roc
+from audit.mitigation._solve import CONSTRAINTS, Rule, solve
+from audit.result._sections import MitigationFrontier, MitigationPoint, MitigationReport
+
+__all__ = ["frontier", "mitigation_report", "DEFAULT_TOLERANCES", "LEGAL_NOTE"]
+
+DEFAULT_TOLERANCES = {"demographic_parity": (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2),
+                      "impact_ratio": (1.0, 0.95, 0.9, 0.8, 0.7, 0.6, 0.5),
+                      "equal_opportunity": (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2),
+                      "equalized_odds": (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2)}
+WORDS = {"demographic_parity": "largest difference in selection rates",
+         "impact_ratio": "impact ratio (lowest favourable rate over the highest)",
+         "equal_opportunity": "largest difference in TPR", "equalized_odds": "largest difference in TPR or FPR"}
+
+
+def frontier(*, scores, y_true, groups, constraint: str, threshold: float, favourable: str = "positive",
+             tolerances=None, n_boot: int = 200, ci_level: float = 0.95, seed: int = 0, cost_fp: float = 1.0,
+             cost_fn: float = 1.0, sensitive: str = "group") -> MitigationFrontier:
+    if constraint not in CONSTRAINTS:
+        raise DataError(f"The constraint must be one of {CONSTRAINTS}. Got {constraint!r} instead.")
+    scores = np.asarray(scores, float)
+    y = np.asarray(y_true, bool)
+    groups = np.asarray(groups).astype(str)
+    names = sorted(set(groups))
+    if len(names) < 2:
+        raise DataError(f"A mitigation frontier needs at least two groups of {sensitive!r}; got {names}.")
+    fit = np.random.default_rng([seed, 11]).random(len(y)) < 0.5
+    codes = np.searchsorted(names, groups)
+    rocs = [group_roc(scores[fit & (codes == g)], y[fit & (codes == g)]) for g in range(len(names))]
+    tolerances = DEFAULT_TOLERANCES[constraint] if tolerances is None else tuple(tolerances)
+    common = dict(favourable=favourable, cost_fp=cost_fp, cost_fn=cost_fn)
+    rules = {("fix", t): solve(rocs, names, constraint=constraint, tolerance=t, **common) for t in tolerances}
+    rules[("fix", None)] = solve(rocs, names, constraint=constraint, tolerance=None, **common)
+    current = Rule(groups=names, thresholds=[np.array([threshold])] * len(names),
+                   weights=[np.array([1.0])] * len(names), objective=np.nan)
+    blind = _group_blind(scores[fit], y[fit], codes[fit], names, constraint, tolerances, favourable)
+    measured = _Measure(scores[~fit], y[~fit], codes[~fit], len(names), constraint, favourable,
+                        [r for r in [current, *rules.values(), *blind.values()] if r is not None],
+                        n_boot=n_boot, seed=seed)
+    base = measured.of(current)
+    level = (1 - ci_level) / 2
+
+    def point(tolerance, rule, uses_group):
+        if rule is None:
+            return MitigationPoint(tolerance=tolerance, feasible=False, uses_group=uses_group)
+        accuracy, value = measured.of(rule)
+        return MitigationPoint(
+            tolerance=tolerance, feasible=True, uses_group=uses_group,
+            fit_accuracy=None if np.isnan(rule.objective) else rule.objective,
+            accuracy=float(accuracy[0]), accuracy_ci=_interval(accuracy[1:], level),
+            constraint_value=_finite(value[0]), constraint_ci=_interval(value[1:], level),
+            cost=float(base[0][0] - accuracy[0]), cost_ci=_interval(base[0][1:] - accuracy[1:], level),
+            thresholds={name: [[_threshold_text(t), float(w)] for t, w in zip(ts, ws)]
+                        for name, ts, ws in zip(rule.groups, rule.thresholds, rule.weights)})
+
+    return MitigationFrontier(
+        constraint=constraint, words=WORDS[constraint], sensitive=sensitive, groups=names, favourable=favourable,
+        current=point(None, current, False),
+        frontier=[point(t, rules[("fix", t)], True) for t in (*tolerances, None)],
+        group_blind=[point(t, blind.get(t), False) for t in tolerances],
+        fit_rows=int(fit.sum()), eval_rows=int((~fit).sum()), n_boot=n_boot)
+
+
+def _threshold_text(value: float):
+    """+inf selects nobody, -inf everybody: JSON has no infinity, so they are written as words."""
+    if value == np.inf:
+        return "none"
+    if value == -np.inf:
+        return "all"
+    return float(value)
+
+
+def _finite(value) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _interval(draws: np.ndarray, level: float) -> list[float] | None:
+    draws = draws[np.isfinite(draws)]
+    if len(draws) < 2:
+        return None
+    low, high = np.quantile(draws, [level, 1 - level])
+    return [float(low), float(high)]
+
+
+def _group_blind(scores, y, codes, names, constraint, tolerances, favourable) -> dict:
+    """The best single threshold (on the fit half) meeting each tolerance: candidates at 200 score quantiles."""
+    candidates = np.unique(np.quantile(scores, np.linspace(0, 1, 201)))
+    accuracy, value = _metrics_at(scores, y, codes, len(names), candidates, constraint, favourable)
+    chosen = {}
+    for tolerance in tolerances:
+        ok = value >= tolerance - 1e-12 if constraint == "impact_ratio" else value <= tolerance + 1e-12
+        if ok.any():
+            best = candidates[ok][np.argmax(accuracy[ok])]
+            chosen[tolerance] = Rule(groups=names, thresholds=[np.array([best])] * len(names),
+                                     weights=[np.array([1.0])] * len(names),
+                                     objective=float(accuracy[ok].max()))
+    return chosen
+
+
+def _metrics_at(scores, y, codes, n_groups, thresholds, constraint, favourable):
+    tp = np.zeros((n_groups, len(thresholds)))
+    fp = np.zeros_like(tp)
+    positives, negatives = np.zeros(n_groups), np.zeros(n_groups)
+    for g in range(n_groups):
+        mine = codes == g
+        pos, neg = np.sort(scores[mine & y]), np.sort(scores[mine & ~y])
+        tp[g] = len(pos) - np.searchsorted(pos, thresholds, side="left")
+        fp[g] = len(neg) - np.searchsorted(neg, thresholds, side="left")
+        positives[g], negatives[g] = len(pos), len(neg)
+    return _summarise(tp, fp, positives[:, None], negatives[:, None], constraint, favourable)
+
+
+def _summarise(tp, fp, positives, negatives, constraint, favourable):
+    """Accuracy and the constraint's value from per-group expected counts (groups on axis 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        total = (positives + negatives).sum(0)
+        accuracy = (tp + negatives - fp).sum(0) / total
+        size = positives + negatives
+        rate = (tp + fp) / size
+        if favourable == "negative":
+            rate = 1 - rate
+        tpr, fpr = tp / positives, fp / negatives
+        if constraint == "impact_ratio":
+            value = np.nanmin(rate, 0) / np.nanmax(rate, 0)
+        elif constraint == "demographic_parity":
+            value = np.nanmax(rate, 0) - np.nanmin(rate, 0)
+        elif constraint == "equal_opportunity":
+            value = np.nanmax(tpr, 0) - np.nanmin(tpr, 0)
+        else:
+            value = np.maximum(np.nanmax(tpr, 0) - np.nanmin(tpr, 0), np.nanmax(fpr, 0) - np.nanmin(fpr, 0))
+    return accuracy, value
+
+
+class _Measure:
+    """Rules measured on the evaluation rows, and on ``n_boot`` multinomial resamples of them: counts per
+    (group, class, interval between the rules' thresholds) cell, so a resample costs one multinomial draw."""
+
+    def __init__(self, scores, y, codes, n_groups, constraint, favourable, rules, *, n_boot, seed):
+        cuts = np.unique(np.concatenate([t for rule in rules for t in rule.thresholds]))
+        cuts = cuts[np.isfinite(cuts)]
+        self.cuts = cuts  # ascending; a row's bin = how many cuts lie at or below its score
+        bins = np.searchsorted(cuts, scores, side="right")
+        k = len(cuts) + 1
+        cell = (codes * 2 + y.astype(int)) * k + bins
+        counts = np.bincount(cell, minlength=n_groups * 2 * k).astype(float)
+        draws = [counts]
+        if n_boot:
+            rng = np.random.default_rng([seed, 13])
+            draws += list(rng.multinomial(int(counts.sum()), counts / counts.sum(), size=n_boot))
+        table = np.array(draws).reshape(len(draws), n_groups, 2, k)
+        # rows at or above cut j: bins j+1 .. k-1 (bin b holds scores in [cuts[b-1], cuts[b]))
+        self.at_least = np.concatenate([np.cumsum(table[..., ::-1], -1)[..., ::-1], np.zeros(table.shape[:-1] + (1,))],
+                                       -1)
+        self.totals = table.sum(-1)
+        self.constraint, self.favourable = constraint, favourable
+
+    def _count(self, threshold: float) -> np.ndarray:
+        """Rows (draws x groups x classes) with score >= threshold."""
+        if threshold == np.inf:
+            return np.zeros(self.totals.shape)
+        if threshold == -np.inf:
+            return self.totals
+        index = int(np.searchsorted(self.cuts, threshold, side="left")) + 1
+        return self.at_least[..., index]
+
+    def of(self, rule: Rule) -> tuple[np.ndarray, np.ndarray]:
+        """(accuracy, constraint value) on the evaluation half [0] and each resample [1:]."""
+        selected = np.zeros(self.totals.shape)
+        for g, (ts, ws) in enumerate(zip(rule.thresholds, rule.weights)):
+            selected[:, g] = sum(w * self._count(t)[:, g] for t, w in zip(ts, ws))
+        tp, fp = selected[..., 1].T, selected[..., 0].T
+        return _summarise(tp, fp, self.totals[..., 1].T, self.totals[..., 0].T, self.constraint, self.favourable)
+
+
+LEGAL_NOTE = ("Group-specific thresholds use the protected attribute at decision time. That is unlawful in some "
+              "settings: in US employment tests, adjusting scores or cut-offs by race, color, religion, sex or "
+              "national origin is prohibited (42 U.S.C. 2000e-2(l)), and similar limits apply elsewhere. The "
+              "group-blind options (one threshold for everybody) do not use the group at decision time. Take "
+              "legal advice before applying either.")
+
+
+def mitigation_report(*, scores, y_true, sensitive, settings, threshold: float, favourable: str, ci_level: float,
+                      seed: int) -> MitigationReport:
+    """Every configured constraint's frontier (``settings``: a ``MitigationConfig``) for the groups of the
+    ``sensitive`` column (a Series named after its feature)."""
+    frontiers = [frontier(scores=scores, y_true=y_true, groups=sensitive.to_numpy(), constraint=name,
+                          threshold=threshold, favourable=favourable, tolerances=settings.tolerances,
+                          n_boot=settings.n_boot, ci_level=ci_level, seed=seed, cost_fp=settings.cost_fp,
+                          cost_fn=settings.cost_fn, sensitive=str(sensitive.name))
+                 for name in settings.constraints]
+    return MitigationReport(frontiers=frontiers, legal_note=LEGAL_NOTE, settings=dataclasses.asdict(settings))

@@ -1,0 +1,115 @@
+"""The best group-specific (randomised) thresholds under a fairness constraint, solved exactly as a linear program
+over each group's ROC hull.
+
+Group g picks a point on its hull: a mixture ``lambda`` of the hull's vertices (thresholds), so its FPR and TPR
+are ``lambda . fpr`` and ``lambda . tpr``; randomising between two thresholds reaches any point between them
+(Hardt et al. 2016). The objective is accuracy (or the expected cost of errors, ``cost_fp`` / ``cost_fn``);
+the constraints are linear in the mixtures:
+
+- ``demographic_parity``: every group's selection rate within ``tolerance`` of one another;
+- ``impact_ratio``: every group's favourable rate at least ``tolerance`` times every other's (the four-fifths rule
+  at 0.8; ``favourable = "negative"`` compares the rates of negative decisions);
+- ``equal_opportunity``: TPRs within ``tolerance``; ``equalized_odds``: TPRs and FPRs within ``tolerance``.
+
+HiGHS (scipy's ``linprog``) solves it; the optimum over mixtures of hull vertices is the optimum over all
+randomised group-specific threshold rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linprog
+
+from audit._errors import DataError
+from audit.config._settings import MITIGATION_CONSTRAINTS
+from audit.mitigation._roc import GroupROC
+
+__all__ = ["CONSTRAINTS", "Rule", "solve"]
+
+CONSTRAINTS = MITIGATION_CONSTRAINTS  # the names the config validates
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Per group: thresholds and the probability of using each (they sum to 1)."""
+
+    groups: list[str]
+    thresholds: list[np.ndarray]
+    weights: list[np.ndarray]
+    objective: float  # on the data it was solved on
+
+
+def solve(rocs: list[GroupROC], groups: list[str], *, constraint: str, tolerance: float | None,
+          favourable: str = "positive", cost_fp: float = 1.0, cost_fn: float = 1.0) -> Rule | None:
+    """The optimal rule, or None when the constraint cannot be met. ``tolerance`` None: unconstrained."""
+    sizes = [len(r.hull) for r in rocs]
+    starts = np.r_[0, np.cumsum(sizes)]
+    n_mix = int(starts[-1])
+    extra = 0 if tolerance is None or constraint == "impact_ratio" else (2 if constraint == "equalized_odds" else 1)
+    n_vars = n_mix + extra
+    total = sum(r.positives + r.negatives for r in rocs)
+    c = np.zeros(n_vars)
+    fpr_rows, tpr_rows, rate_rows = [], [], []
+    for g, roc in enumerate(rocs):
+        fpr, tpr = roc.fpr[roc.hull], roc.tpr[roc.hull]
+        block = slice(starts[g], starts[g + 1])
+        c[block] = -(cost_fn * roc.positives * tpr - cost_fp * roc.negatives * fpr) / total  # maximise
+        for rows, values in ((fpr_rows, fpr), (tpr_rows, tpr)):
+            row = np.zeros(n_vars)
+            row[block] = values
+            rows.append(row)
+        size = roc.positives + roc.negatives
+        rate = np.zeros(n_vars)
+        rate[block] = (roc.positives * tpr + roc.negatives * fpr) / size
+        rate_rows.append(rate)
+    a_eq = np.zeros((len(rocs), n_vars))
+    for g in range(len(rocs)):
+        a_eq[g, starts[g]:starts[g + 1]] = 1.0
+    a_ub, b_ub = _constraint_rows(constraint, tolerance, favourable, fpr_rows, tpr_rows, rate_rows, n_mix, n_vars)
+    bounds = [(0, None)] * n_mix + [(None, None)] * extra
+    done = linprog(c, A_ub=a_ub if len(a_ub) else None, b_ub=b_ub if len(b_ub) else None, A_eq=a_eq,
+                   b_eq=np.ones(len(rocs)), bounds=bounds, method="highs")
+    if done.status == 2:  # infeasible
+        return None
+    if done.status != 0:
+        raise DataError(f"The threshold optimisation did not finish ({done.message}).")
+    mix = np.clip(done.x[:n_mix], 0, None)
+    thresholds, weights = [], []
+    for g, roc in enumerate(rocs):
+        part = mix[starts[g]:starts[g + 1]]
+        keep = part > 1e-9
+        thresholds.append(roc.thresholds[roc.hull][keep])
+        weights.append(part[keep] / part[keep].sum())
+    constant = sum(cost_fp * r.negatives for r in rocs) / total if cost_fp == cost_fn == 1.0 else 0.0
+    return Rule(groups=groups, thresholds=thresholds, weights=weights, objective=float(-done.fun + constant))
+
+
+def _constraint_rows(constraint, tolerance, favourable, fpr_rows, tpr_rows, rate_rows, n_mix, n_vars):
+    rows, bounds = [], []
+    if tolerance is None:
+        return np.zeros((0, n_vars)), np.zeros(0)
+    if constraint == "impact_ratio":
+        for g, mine in enumerate(rate_rows):
+            for h, other in enumerate(rate_rows):
+                if g == h:
+                    continue
+                if favourable == "negative":  # (1 - S_g) >= tau (1 - S_h)  <=>  S_g - tau S_h <= 1 - tau
+                    rows.append(mine - tolerance * other)
+                    bounds.append(1.0 - tolerance)
+                else:  # S_g >= tau S_h  <=>  tau S_h - S_g <= 0
+                    rows.append(tolerance * other - mine)
+                    bounds.append(0.0)
+        return np.array(rows), np.array(bounds)
+    families = {"demographic_parity": [rate_rows], "equal_opportunity": [tpr_rows],
+                "equalized_odds": [tpr_rows, fpr_rows]}[constraint]
+    for k, family in enumerate(families):
+        low = np.zeros(n_vars)
+        low[n_mix + k] = 1.0  # L_k <= value_g <= L_k + tolerance
+        for value in family:
+            rows.append(low - value)
+            bounds.append(0.0)
+            rows.append(value - low)
+            bounds.append(tolerance)
+    return np.array(rows), np.array(bounds)
