@@ -313,6 +313,12 @@ def run_partitioned(config, *, executor, quiet: bool = True, config_path: str | 
     if config.fairness.ll144:
         skipped.append(Skipped("regulatory: NYC LL144", "LL144 tables need the rows in memory; they are not computed "
                                                         "with data.engine = \"partitions\"."))
+    if config.slices.enabled:
+        skipped.append(Skipped("slices", "The slice search needs the rows in memory; it does not run with "
+                                         "data.engine = \"partitions\" (set slices.enabled = false to silence this)."))
+    if config.mitigation.enabled:
+        skipped.append(Skipped("mitigation", "The mitigation frontier needs the rows in memory; it does not run with "
+                                             "data.engine = \"partitions\"."))
     provenance = {"started_at": started_at, "finished_at": now_iso(), "duration_s": round(time.perf_counter() - clock, 3),
                   "seed": config.seed, "sha256": hashes, "packages": package_versions(), "environment": environment(),
                   "device": "cpu", "timings_s": {"fairness (partitions)": round(time.perf_counter() - clock, 4)},

@@ -123,10 +123,8 @@ def lattice(codes: np.ndarray, levels: list[int], x: np.ndarray, w: np.ndarray |
                   _bincount_sums(codes[:, column], levels[column], x, w))
     if limits.max_conditions < 2 or time.perf_counter() > limits.deadline:
         return _supported(found, limits.min_rows), 1
-    pair_codes: dict[tuple[int, int], np.ndarray] = {}
     for a, b in combinations(range(n_columns), 2):
         combined = codes[:, a] * levels[b] + codes[:, b]
-        pair_codes[(a, b)] = combined
         found.add([((a, i // levels[b]), (b, i % levels[b])) for i in range(levels[a] * levels[b])],
                   _bincount_sums(combined, levels[a] * levels[b], x, w))
     if limits.max_conditions < 3 or time.perf_counter() > limits.deadline:
@@ -142,7 +140,7 @@ def lattice(codes: np.ndarray, levels: list[int], x: np.ndarray, w: np.ndarray |
         offsets = np.concatenate([[0], np.cumsum(levels)[:-1]]).astype(np.int64)
         for key in promising:
             (a, va), (b, vb) = key
-            rows = np.flatnonzero(pair_codes[(a, b)] == va * levels[b] + vb)
+            rows = np.flatnonzero((codes[:, a] == va) & (codes[:, b] == vb))
             # every other column's levels in one bincount: column c's level v is cell offsets[c] + v
             flat = (codes[rows] + offsets).ravel()
             repeat = np.repeat(x[rows], n_columns)
