@@ -99,7 +99,7 @@ def main() -> None:
         if results["sliceline"].get(rows) is not None:
             results["ours"][rows] = run("ours", rows)
     largest = sizes[-1]
-    ours, theirs = results["ours"][largest], results["sliceline"][largest]
+    ours, theirs = results["ours"][largest], results["sliceline"].get(largest)
     compared = largest
     if theirs is None:  # time both at the largest size SliceLine finished
         compared = max((r for r, v in results["sliceline"].items() if v is not None), default=None)
