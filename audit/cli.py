@@ -160,9 +160,10 @@ def _print_summary(result, paths: dict, elapsed: float) -> None:
     for frontier in result.mitigation.frontiers if result.mitigation else []:
         fix = frontier.at(0.8) if frontier.constraint == "impact_ratio" else frontier.at(0.0)
         if fix is not None and fix.feasible:
-            _say(f"  mitigation by {frontier.sensitive}: {frontier.words} {_number(frontier.current.constraint_value)} "
-                 f"now; group-specific thresholds reaching {fix.tolerance:g} cost {fix.cost * 100:.1f} points of "
-                 f"accuracy held out ({frontier.words} {_number(fix.constraint_value)} there)")
+            name = frontier.constraint.replace("_", " ")
+            _say(f"  mitigation by {frontier.sensitive}: {name} {_number(frontier.current.constraint_value)} now; "
+                 f"group-specific thresholds reaching {fix.tolerance:g} cost {fix.cost * 100:.1f} points of accuracy "
+                 f"held out, where the {name} is {_number(fix.constraint_value)}")
     for summary in result.attributions:
         top = ", ".join(f"{n} ({v:.3f})" for n, v in summary.top_features(5))
         _say(f"  top features ({summary.method}, mean |attribution|): {top}")

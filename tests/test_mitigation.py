@@ -181,3 +181,15 @@ def test_settings_and_rules_are_validated():
     with pytest.raises(ConfigError, match="apply to where = \"mitigation\" only"):
         _parse_policy({"rules": [{"metric": "accuracy", "where": "overall", "compare": ">=", "threshold": 0.5,
                                   "at": 0.8}]}, name="m", sha256="", source="t")
+
+
+def test_groups_under_the_minimum_size_are_not_bound_by_the_constraint():
+    scores, y, group, _ = _simulated(0)
+    group = group.astype(object)
+    group[:20] = "tiny"
+    result = frontier(scores=scores, y_true=y, groups=group, constraint="impact_ratio", threshold=0.5,
+                      tolerances=(0.8,), n_boot=50, min_group_size=30)
+    assert result.constrained_groups == ["a", "b"] and "tiny" in result.groups
+    assert set(result.at(0.8).thresholds) == {"a", "b", "tiny"}  # the tiny group keeps its own best thresholds
+    with pytest.raises(Exception, match="two groups"):
+        frontier(scores=scores, y_true=y, groups=group, constraint="impact_ratio", threshold=0.5, min_group_size=5000)

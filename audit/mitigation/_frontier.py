@@ -24,7 +24,7 @@ from audit.mitigation._roc import group_roc
 from audit.mitigation._solve import CONSTRAINTS, Rule, solve
 from audit.result._sections import MitigationFrontier, MitigationPoint, MitigationReport
 
-__all__ = ["frontier", "mitigation_report", "DEFAULT_TOLERANCES", "LEGAL_NOTE"]
+__all__ = ["frontier", "mitigation_report", "not_applicable", "DEFAULT_TOLERANCES", "LEGAL_NOTE"]
 
 DEFAULT_TOLERANCES = {"demographic_parity": (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2),
                       "impact_ratio": (1.0, 0.95, 0.9, 0.8, 0.7, 0.6, 0.5),
@@ -37,26 +37,33 @@ WORDS = {"demographic_parity": "largest difference in selection rates",
 
 def frontier(*, scores, y_true, groups, constraint: str, threshold: float, favourable: str = "positive",
              tolerances=None, n_boot: int = 200, ci_level: float = 0.95, seed: int = 0, cost_fp: float = 1.0,
-             cost_fn: float = 1.0, sensitive: str = "group") -> MitigationFrontier:
+             cost_fn: float = 1.0, sensitive: str = "group", min_group_size: int = 0) -> MitigationFrontier:
+    """``min_group_size``: groups with fewer rows in either half are not bound by the constraint, nor counted in
+    its value (as with the fairness tables' benchmark); they keep their own best thresholds."""
     if constraint not in CONSTRAINTS:
         raise DataError(f"The constraint must be one of {CONSTRAINTS}. Got {constraint!r} instead.")
     scores = np.asarray(scores, float)
     y = np.asarray(y_true, bool)
     groups = np.asarray(groups).astype(str)
-    names = sorted(set(groups))
+    names = sorted({str(g) for g in groups})
     if len(names) < 2:
         raise DataError(f"A mitigation frontier needs at least two groups of {sensitive!r}; got {names}.")
-    fit = np.random.default_rng([seed, 11]).random(len(y)) < 0.5
+    fit = _fit_half(len(y), seed)
     codes = np.searchsorted(names, groups)
     rocs = [group_roc(scores[fit & (codes == g)], y[fit & (codes == g)]) for g in range(len(names))]
     tolerances = DEFAULT_TOLERANCES[constraint] if tolerances is None else tuple(tolerances)
-    common = dict(favourable=favourable, cost_fp=cost_fp, cost_fn=cost_fn)
+    bound = [min((fit & (codes == g)).sum(), (~fit & (codes == g)).sum()) >= max(min_group_size, 1)
+             for g in range(len(names))]
+    if sum(bound) < 2:
+        raise DataError(f"A mitigation frontier needs two groups of {sensitive!r} with {min_group_size}+ rows in each "
+                        f"half; the groups are {dict(zip(names, np.bincount(codes, minlength=len(names)).tolist()))}.")
+    common = dict(favourable=favourable, cost_fp=cost_fp, cost_fn=cost_fn, constrained=bound)
     rules = {("fix", t): solve(rocs, names, constraint=constraint, tolerance=t, **common) for t in tolerances}
     rules[("fix", None)] = solve(rocs, names, constraint=constraint, tolerance=None, **common)
     current = Rule(groups=names, thresholds=[np.array([threshold])] * len(names),
                    weights=[np.array([1.0])] * len(names), objective=np.nan)
-    blind = _group_blind(scores[fit], y[fit], codes[fit], names, constraint, tolerances, favourable)
-    measured = _Measure(scores[~fit], y[~fit], codes[~fit], len(names), constraint, favourable,
+    blind = _group_blind(scores[fit], y[fit], codes[fit], names, constraint, tolerances, favourable, bound)
+    measured = _Measure(scores[~fit], y[~fit], codes[~fit], len(names), constraint, favourable, bound,
                         [r for r in [current, *rules.values(), *blind.values()] if r is not None],
                         n_boot=n_boot, seed=seed)
     base = measured.of(current)
@@ -77,10 +84,30 @@ def frontier(*, scores, y_true, groups, constraint: str, threshold: float, favou
 
     return MitigationFrontier(
         constraint=constraint, words=WORDS[constraint], sensitive=sensitive, groups=names, favourable=favourable,
+        constrained_groups=[name for name, ok in zip(names, bound) if ok], min_group_size=min_group_size,
         current=point(None, current, False),
         frontier=[point(t, rules[("fix", t)], True) for t in (*tolerances, None)],
         group_blind=[point(t, blind.get(t), False) for t in tolerances],
         fit_rows=int(fit.sum()), eval_rows=int((~fit).sum()), n_boot=n_boot)
+
+
+def _fit_half(rows: int, seed: int) -> np.ndarray:
+    return np.random.default_rng([seed, 11]).random(rows) < 0.5
+
+
+def not_applicable(groups, *, min_group_size: int, seed: int) -> str | None:
+    """Why a frontier cannot be drawn for these groups (fewer than two with ``min_group_size`` rows in each
+    half), or None."""
+    groups = np.asarray(groups).astype(str)
+    fit = _fit_half(len(groups), seed)
+    names, codes = np.unique(groups, return_inverse=True)
+    fit_counts = np.bincount(codes[fit], minlength=len(names))
+    eval_counts = np.bincount(codes[~fit], minlength=len(names))
+    if (np.minimum(fit_counts, eval_counts) >= max(min_group_size, 1)).sum() >= 2:
+        return None
+    sizes = dict(zip(names.tolist(), np.bincount(codes, minlength=len(names)).tolist()))
+    return (f"fewer than two groups have {min_group_size}+ rows in each half of the data (groups: {sizes}); "
+            "a frontier between them would rest on too few rows")
 
 
 def _threshold_text(value: float):
@@ -104,10 +131,10 @@ def _interval(draws: np.ndarray, level: float) -> list[float] | None:
     return [float(low), float(high)]
 
 
-def _group_blind(scores, y, codes, names, constraint, tolerances, favourable) -> dict:
+def _group_blind(scores, y, codes, names, constraint, tolerances, favourable, bound) -> dict:
     """The best single threshold (on the fit half) meeting each tolerance: candidates at 200 score quantiles."""
     candidates = np.unique(np.quantile(scores, np.linspace(0, 1, 201)))
-    accuracy, value = _metrics_at(scores, y, codes, len(names), candidates, constraint, favourable)
+    accuracy, value = _metrics_at(scores, y, codes, len(names), candidates, constraint, favourable, bound)
     chosen = {}
     for tolerance in tolerances:
         ok = value >= tolerance - 1e-12 if constraint == "impact_ratio" else value <= tolerance + 1e-12
@@ -119,7 +146,7 @@ def _group_blind(scores, y, codes, names, constraint, tolerances, favourable) ->
     return chosen
 
 
-def _metrics_at(scores, y, codes, n_groups, thresholds, constraint, favourable):
+def _metrics_at(scores, y, codes, n_groups, thresholds, constraint, favourable, bound):
     tp = np.zeros((n_groups, len(thresholds)))
     fp = np.zeros_like(tp)
     positives, negatives = np.zeros(n_groups), np.zeros(n_groups)
@@ -129,11 +156,12 @@ def _metrics_at(scores, y, codes, n_groups, thresholds, constraint, favourable):
         tp[g] = len(pos) - np.searchsorted(pos, thresholds, side="left")
         fp[g] = len(neg) - np.searchsorted(neg, thresholds, side="left")
         positives[g], negatives[g] = len(pos), len(neg)
-    return _summarise(tp, fp, positives[:, None], negatives[:, None], constraint, favourable)
+    return _summarise(tp, fp, positives[:, None], negatives[:, None], constraint, favourable, bound)
 
 
-def _summarise(tp, fp, positives, negatives, constraint, favourable):
-    """Accuracy and the constraint's value from per-group expected counts (groups on axis 0)."""
+def _summarise(tp, fp, positives, negatives, constraint, favourable, bound):
+    """Accuracy (every group) and the constraint's value (the ``bound`` groups) from per-group expected counts
+    (groups on axis 0)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         total = (positives + negatives).sum(0)
         accuracy = (tp + negatives - fp).sum(0) / total
@@ -142,6 +170,8 @@ def _summarise(tp, fp, positives, negatives, constraint, favourable):
         if favourable == "negative":
             rate = 1 - rate
         tpr, fpr = tp / positives, fp / negatives
+        bound = np.asarray(bound, bool)
+        rate, tpr, fpr = rate[bound], tpr[bound], fpr[bound]
         if constraint == "impact_ratio":
             value = np.nanmin(rate, 0) / np.nanmax(rate, 0)
         elif constraint == "demographic_parity":
@@ -157,7 +187,7 @@ class _Measure:
     """Rules measured on the evaluation rows, and on ``n_boot`` multinomial resamples of them: counts per
     (group, class, interval between the rules' thresholds) cell, so a resample costs one multinomial draw."""
 
-    def __init__(self, scores, y, codes, n_groups, constraint, favourable, rules, *, n_boot, seed):
+    def __init__(self, scores, y, codes, n_groups, constraint, favourable, bound, rules, *, n_boot, seed):
         cuts = np.unique(np.concatenate([t for rule in rules for t in rule.thresholds]))
         cuts = cuts[np.isfinite(cuts)]
         self.cuts = cuts  # ascending; a row's bin = how many cuts lie at or below its score
@@ -174,7 +204,7 @@ class _Measure:
         self.at_least = np.concatenate([np.cumsum(table[..., ::-1], -1)[..., ::-1], np.zeros(table.shape[:-1] + (1,))],
                                        -1)
         self.totals = table.sum(-1)
-        self.constraint, self.favourable = constraint, favourable
+        self.constraint, self.favourable, self.bound = constraint, favourable, bound
 
     def _count(self, threshold: float) -> np.ndarray:
         """Rows (draws x groups x classes) with score >= threshold."""
@@ -191,7 +221,8 @@ class _Measure:
         for g, (ts, ws) in enumerate(zip(rule.thresholds, rule.weights)):
             selected[:, g] = sum(w * self._count(t)[:, g] for t, w in zip(ts, ws))
         tp, fp = selected[..., 1].T, selected[..., 0].T
-        return _summarise(tp, fp, self.totals[..., 1].T, self.totals[..., 0].T, self.constraint, self.favourable)
+        return _summarise(tp, fp, self.totals[..., 1].T, self.totals[..., 0].T, self.constraint, self.favourable,
+                          self.bound)
 
 
 LEGAL_NOTE = ("Group-specific thresholds use the protected attribute at decision time. That is unlawful in some "
@@ -202,12 +233,12 @@ LEGAL_NOTE = ("Group-specific thresholds use the protected attribute at decision
 
 
 def mitigation_report(*, scores, y_true, sensitive, settings, threshold: float, favourable: str, ci_level: float,
-                      seed: int) -> MitigationReport:
+                      seed: int, min_group_size: int = 0) -> MitigationReport:
     """Every configured constraint's frontier (``settings``: a ``MitigationConfig``) for the groups of the
     ``sensitive`` column (a Series named after its feature)."""
     frontiers = [frontier(scores=scores, y_true=y_true, groups=sensitive.to_numpy(), constraint=name,
                           threshold=threshold, favourable=favourable, tolerances=settings.tolerances,
                           n_boot=settings.n_boot, ci_level=ci_level, seed=seed, cost_fp=settings.cost_fp,
-                          cost_fn=settings.cost_fn, sensitive=str(sensitive.name))
+                          cost_fn=settings.cost_fn, sensitive=str(sensitive.name), min_group_size=min_group_size)
                  for name in settings.constraints]
     return MitigationReport(frontiers=frontiers, legal_note=LEGAL_NOTE, settings=dataclasses.asdict(settings))

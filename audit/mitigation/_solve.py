@@ -42,8 +42,10 @@ class Rule:
 
 
 def solve(rocs: list[GroupROC], groups: list[str], *, constraint: str, tolerance: float | None,
-          favourable: str = "positive", cost_fp: float = 1.0, cost_fn: float = 1.0) -> Rule | None:
-    """The optimal rule, or None when the constraint cannot be met. ``tolerance`` None: unconstrained."""
+          favourable: str = "positive", cost_fp: float = 1.0, cost_fn: float = 1.0,
+          constrained: list[bool] | None = None) -> Rule | None:
+    """The optimal rule, or None when the constraint cannot be met. ``tolerance`` None: unconstrained.
+    ``constrained``: which groups the constraint binds (default all; the others get their best thresholds)."""
     sizes = [len(r.hull) for r in rocs]
     starts = np.r_[0, np.cumsum(sizes)]
     n_mix = int(starts[-1])
@@ -67,7 +69,10 @@ def solve(rocs: list[GroupROC], groups: list[str], *, constraint: str, tolerance
     a_eq = np.zeros((len(rocs), n_vars))
     for g in range(len(rocs)):
         a_eq[g, starts[g]:starts[g + 1]] = 1.0
-    a_ub, b_ub = _constraint_rows(constraint, tolerance, favourable, fpr_rows, tpr_rows, rate_rows, n_mix, n_vars)
+    bound = constrained if constrained is not None else [True] * len(rocs)
+    pick = [i for i, ok in enumerate(bound) if ok]
+    a_ub, b_ub = _constraint_rows(constraint, tolerance, favourable, [fpr_rows[i] for i in pick],
+                                  [tpr_rows[i] for i in pick], [rate_rows[i] for i in pick], n_mix, n_vars)
     bounds = [(0, None)] * n_mix + [(None, None)] * extra
     done = linprog(c, A_ub=a_ub if len(a_ub) else None, b_ub=b_ub if len(b_ub) else None, A_eq=a_eq,
                    b_eq=np.ones(len(rocs)), bounds=bounds, method="highs")

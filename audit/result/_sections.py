@@ -581,6 +581,8 @@ class MitigationFrontier(_Section):
     fit_rows: int
     eval_rows: int
     n_boot: int
+    constrained_groups: list[str] = field(default_factory=list)  # groups with min_group_size+ rows in each half
+    min_group_size: int = 0
 
     def at(self, tolerance: float, *, group_blind: bool = False) -> MitigationPoint | None:
         points = self.group_blind if group_blind else self.frontier

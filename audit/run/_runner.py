@@ -306,14 +306,19 @@ def _mitigation_step(config: AuditConfig, inputs: _Inputs, predictions: Predicti
                                              f"{'decisions only' if predictions.scores is None else dataset.task})."))
         steps.skip()
         return None
-    from audit.mitigation._frontier import mitigation_report
+    from audit.mitigation._frontier import mitigation_report, not_applicable
 
     name = config.mitigation.sensitive or config.data.sensitive[0]
+    reason = not_applicable(dataset.sensitive[name], min_group_size=config.fairness.min_group_size, seed=config.seed)
+    if reason:
+        skipped.append(Skipped("mitigation", f"No mitigation frontier by {name}: {reason}."))
+        steps.skip()
+        return None
     steps.start("mitigation")
     report = _guarded(failures, "mitigation", lambda: mitigation_report(
         scores=predictions.scores, y_true=dataset.y_true, sensitive=dataset.sensitive[name].reset_index(drop=True),
         settings=config.mitigation, threshold=config.model.threshold, favourable=dataset.favourable,
-        ci_level=config.fairness.ci_level, seed=config.seed))
+        ci_level=config.fairness.ci_level, seed=config.seed, min_group_size=config.fairness.min_group_size))
     steps.done()
     return report
 
