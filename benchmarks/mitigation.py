@@ -45,19 +45,11 @@ if side == "ours":
              "held_out_accuracy_at_zero": result.at(0.0).accuracy}
 else:
     from fairlearn.postprocessing import ThresholdOptimizer
-    from sklearn.base import BaseEstimator, ClassifierMixin
-
-    class Scores(ClassifierMixin, BaseEstimator):
-        fitted_ = True
-        classes_ = np.array([0, 1])
-        def fit(self, X, y):
-            return self
-        def predict_proba(self, X):
-            s = np.asarray(X["score"], float)
-            return np.column_stack([1 - s, s])
+    sys.path.insert(0, ".")
+    from tests.test_mitigation import _Scores  # the prefit score "estimator" the tests give it too
 
     frame = pd.DataFrame({"score": scores[fit]})
-    optimizer = ThresholdOptimizer(estimator=Scores(), constraints="demographic_parity", objective="accuracy_score",
+    optimizer = ThresholdOptimizer(estimator=_Scores(), constraints="demographic_parity", objective="accuracy_score",
                                    prefit=True, predict_method="predict_proba")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
