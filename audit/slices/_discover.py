@@ -52,7 +52,13 @@ def find_slices(columns: pd.DataFrame, *, y_true: Any, y_pred: Any, scores: Any 
                         f"{len(y_true)} and {len(y_pred)} rows.")
     if spec.needs_scores and scores is None:
         raise DataError(f"The slice metric {metric!r} needs scores; the model gives decisions only.")
+    if fdr not in ("by", "bh"):
+        raise ConfigError(f"The 'fdr' parameter of find_slices must be 'by' or 'bh'. Got {fdr!r} instead.")
     weights = None if sample_weight is None else np.asarray(sample_weight, float)
+    if weights is not None and (weights.shape != y_true.shape or not np.all(np.isfinite(weights))
+                                or (weights < 0).any()):
+        raise DataError("The 'sample_weight' parameter of find_slices must hold one finite, non-negative weight per "
+                        f"row. Got shape {weights.shape} for {len(y_true)} rows.")
     encoded = encode_columns(columns.reset_index(drop=True), bins=bins)
     population, values = spec.values(y_true, y_pred, None if scores is None else np.asarray(scores, float))
     need = max(min_rows, min_share * population.sum())  # rows of the metric's population
@@ -61,8 +67,6 @@ def find_slices(columns: pd.DataFrame, *, y_true: Any, y_pred: Any, scores: Any 
                                                    max_conditions, discovery_alpha, max_candidates,
                                                    started + time_budget_s)
     found = [c for c in found if (_mask(encoded.codes, c["key"]) & population).sum() >= need]
-    if fdr not in ("by", "bh"):
-        raise ConfigError(f"The 'fdr' parameter of find_slices must be 'by' or 'bh'. Got {fdr!r} instead.")
     slices = _confirm(found, encoded, values, weights, population, ~discovery, spec, q, fdr, ci_level,
                       discovery_alpha)
     overall = sums_of_mask(population, values, weights)
