@@ -306,6 +306,12 @@ def _mitigation_step(config: AuditConfig, inputs: _Inputs, predictions: Predicti
                                              f"{'decisions only' if predictions.scores is None else dataset.task})."))
         steps.skip()
         return None
+    if inputs.adapter.kind == "predictions":
+        skipped.append(Skipped("mitigation", "The decisions are read from the data (data.prediction): how they follow "
+                                             "from the scores is unknown, so moving a threshold on the scores would "
+                                             "not describe the current model."))
+        steps.skip()
+        return None
     from audit.mitigation._frontier import mitigation_report, not_applicable
 
     name = config.mitigation.sensitive or config.data.sensitive[0]
