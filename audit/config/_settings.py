@@ -74,6 +74,13 @@ def _positive_int(value: Any, location: str, *, minimum: int = 1) -> int:
     return value
 
 
+def _number(value: Any, location: str, expected: str, accept) -> float:
+    """A real number (not a bool) for which ``accept`` holds, else the setting's error."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not accept(value):
+        raise _fail(location, expected, value)
+    return float(value)
+
+
 def _choice(value: Any, location: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise _fail(location, f"one of {', '.join(map(repr, choices))}", value)
@@ -423,13 +430,9 @@ class SlicesConfig:
         _positive_int(self.bins, "slices.bins", minimum=2)
         _positive_int(self.min_rows, "slices.min_rows", minimum=10)
         _positive_int(self.max_candidates, "slices.max_candidates")
-        for name, low, high in (("min_share", 0.0, 0.5), ("q", 0.0, 0.5), ("discovery_alpha", 0.0, 0.5)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low < value <= high:
-                raise _fail(f"slices.{name}", f"a number in ({low:g}, {high:g}]", value)
-        budget = self.time_budget_s
-        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget <= 0:
-            raise _fail("slices.time_budget_s", "a positive number of seconds", budget)
+        for name in ("min_share", "q", "discovery_alpha"):
+            _number(getattr(self, name), f"slices.{name}", "a number in (0, 0.5]", lambda v: 0 < v <= 0.5)
+        _number(self.time_budget_s, "slices.time_budget_s", "a positive number of seconds", lambda v: v > 0)
 
 
 @dataclass(frozen=True)
@@ -457,15 +460,14 @@ class MitigationConfig:
         for name in self.constraints:
             _choice(name, "mitigation.constraints", MITIGATION_CONSTRAINTS)
         if self.tolerances is not None:
-            if isinstance(self.tolerances, str) or not isinstance(self.tolerances, (list, tuple)) or not all(
-                    isinstance(t, (int, float)) and not isinstance(t, bool) and 0 <= t <= 1 for t in self.tolerances):
+            if isinstance(self.tolerances, str) or not isinstance(self.tolerances, (list, tuple)):
                 raise _fail("mitigation.tolerances", "a list of numbers in [0, 1]", self.tolerances)
-            object.__setattr__(self, "tolerances", tuple(float(t) for t in self.tolerances))
+            object.__setattr__(self, "tolerances", tuple(
+                _number(t, f"mitigation.tolerances.{i}", "a number in [0, 1]", lambda v: 0 <= v <= 1)
+                for i, t in enumerate(self.tolerances)))
         _positive_int(self.n_boot, "mitigation.n_boot", minimum=0)
         for name in ("cost_fp", "cost_fn"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise _fail(f"mitigation.{name}", "a positive number", value)
+            _number(getattr(self, name), f"mitigation.{name}", "a positive number", lambda v: v > 0)
 
 
 MITIGATION_CONSTRAINTS = ("demographic_parity", "impact_ratio", "equal_opportunity", "equalized_odds")

@@ -21,7 +21,7 @@ import numpy as np
 
 from audit._errors import DataError
 from audit.mitigation._roc import group_roc
-from audit.mitigation._solve import CONSTRAINTS, Rule, solve
+from audit.mitigation._solve import CONSTRAINTS, ThresholdRule, solve
 from audit.result._sections import MitigationFrontier, MitigationPoint, MitigationReport
 
 __all__ = ["frontier", "mitigation_report", "not_applicable", "DEFAULT_TOLERANCES", "LEGAL_NOTE"]
@@ -52,15 +52,13 @@ def frontier(*, scores, y_true, groups, constraint: str, threshold: float, favou
     codes = np.searchsorted(names, groups)
     rocs = [group_roc(scores[fit & (codes == g)], y[fit & (codes == g)]) for g in range(len(names))]
     tolerances = DEFAULT_TOLERANCES[constraint] if tolerances is None else tuple(tolerances)
-    bound = [min((fit & (codes == g)).sum(), (~fit & (codes == g)).sum()) >= max(min_group_size, 1)
-             for g in range(len(names))]
-    if sum(bound) < 2:
-        raise DataError(f"A mitigation frontier needs two groups of {sensitive!r} with {min_group_size}+ rows in each "
-                        f"half; the groups are {dict(zip(names, np.bincount(codes, minlength=len(names)).tolist()))}.")
-    common = dict(favourable=favourable, cost_fp=cost_fp, cost_fn=cost_fn, constrained=bound)
+    bound = _bound(codes, fit, len(names), min_group_size)
+    if bound.sum() < 2:
+        raise DataError(f"A mitigation frontier of {sensitive!r}: {_too_few(names, codes, min_group_size)}.")
+    common = dict(favourable=favourable, cost_fp=cost_fp, cost_fn=cost_fn, constrained=bound.tolist())
     rules = {("fix", t): solve(rocs, names, constraint=constraint, tolerance=t, **common) for t in tolerances}
     rules[("fix", None)] = solve(rocs, names, constraint=constraint, tolerance=None, **common)
-    current = Rule(groups=names, thresholds=[np.array([threshold])] * len(names),
+    current = ThresholdRule(groups=names, thresholds=[np.array([threshold])] * len(names),
                    weights=[np.array([1.0])] * len(names), objective=np.nan)
     blind = _group_blind(scores[fit], y[fit], codes[fit], names, constraint, tolerances, favourable, bound)
     measured = _Measure(scores[~fit], y[~fit], codes[~fit], len(names), constraint, favourable, bound,
@@ -99,13 +97,20 @@ def not_applicable(groups, *, min_group_size: int, seed: int) -> str | None:
     """Why a frontier cannot be drawn for these groups (fewer than two with ``min_group_size`` rows in each
     half), or None."""
     groups = np.asarray(groups).astype(str)
-    fit = _fit_half(len(groups), seed)
     names, codes = np.unique(groups, return_inverse=True)
-    fit_counts = np.bincount(codes[fit], minlength=len(names))
-    eval_counts = np.bincount(codes[~fit], minlength=len(names))
-    if (np.minimum(fit_counts, eval_counts) >= max(min_group_size, 1)).sum() >= 2:
+    if _bound(codes, _fit_half(len(groups), seed), len(names), min_group_size).sum() >= 2:
         return None
-    sizes = dict(zip(names.tolist(), np.bincount(codes, minlength=len(names)).tolist()))
+    return _too_few(names.tolist(), codes, min_group_size)
+
+
+def _bound(codes: np.ndarray, fit: np.ndarray, n_groups: int, min_group_size: int) -> np.ndarray:
+    """The groups the constraint binds: those with ``min_group_size`` rows (at least one) in each half."""
+    in_fit, in_eval = np.bincount(codes[fit], minlength=n_groups), np.bincount(codes[~fit], minlength=n_groups)
+    return np.minimum(in_fit, in_eval) >= max(min_group_size, 1)
+
+
+def _too_few(names: list[str], codes: np.ndarray, min_group_size: int) -> str:
+    sizes = dict(zip(names, np.bincount(codes, minlength=len(names)).tolist()))
     return (f"fewer than two groups have {min_group_size}+ rows in each half of the data (groups: {sizes}); "
             "a frontier between them would rest on too few rows")
 
@@ -140,7 +145,7 @@ def _group_blind(scores, y, codes, names, constraint, tolerances, favourable, bo
         ok = value >= tolerance - 1e-12 if constraint == "impact_ratio" else value <= tolerance + 1e-12
         if ok.any():
             best = candidates[ok][np.argmax(accuracy[ok])]
-            chosen[tolerance] = Rule(groups=names, thresholds=[np.array([best])] * len(names),
+            chosen[tolerance] = ThresholdRule(groups=names, thresholds=[np.array([best])] * len(names),
                                      weights=[np.array([1.0])] * len(names),
                                      objective=float(accuracy[ok].max()))
     return chosen
@@ -215,7 +220,7 @@ class _Measure:
         index = int(np.searchsorted(self.cuts, threshold, side="left")) + 1
         return self.at_least[..., index]
 
-    def of(self, rule: Rule) -> tuple[np.ndarray, np.ndarray]:
+    def of(self, rule: ThresholdRule) -> tuple[np.ndarray, np.ndarray]:
         """(accuracy, constraint value) on the evaluation half [0] and each resample [1:]."""
         selected = np.zeros(self.totals.shape)
         for g, (ts, ws) in enumerate(zip(rule.thresholds, rule.weights)):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["GroupROC", "group_roc", "rates_at"]
+__all__ = ["GroupROC", "group_roc"]
 
 
 @dataclass(frozen=True)
@@ -53,21 +53,3 @@ def _upper_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         hull.append(i)
     return np.asarray(hull, dtype=np.int64)
 
-
-def rates_at(scores: np.ndarray, y: np.ndarray, thresholds: np.ndarray,
-             weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """FPR and TPR of the rows (``scores``, ``y``) at each threshold (positive when score >= threshold)."""
-    y = y.astype(bool)
-    w = np.ones(len(scores)) if weights is None else weights
-    pos_scores, neg_scores = np.sort(scores[y]), np.sort(scores[~y])
-    if weights is None:
-        tp = len(pos_scores) - np.searchsorted(pos_scores, thresholds, side="left")
-        fp = len(neg_scores) - np.searchsorted(neg_scores, thresholds, side="left")
-        positives, negatives = float(y.sum()), float((~y).sum())
-    else:
-        tp = np.array([w[y][scores[y] >= t].sum() for t in thresholds])
-        fp = np.array([w[~y][scores[~y] >= t].sum() for t in thresholds])
-        positives, negatives = float(w[y].sum()), float(w[~y].sum())
-    fpr = fp / negatives if negatives else np.zeros(len(thresholds))
-    tpr = tp / positives if positives else np.zeros(len(thresholds))
-    return fpr, tpr, positives, negatives

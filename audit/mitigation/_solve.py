@@ -26,13 +26,13 @@ from audit._errors import DataError
 from audit.config._settings import MITIGATION_CONSTRAINTS
 from audit.mitigation._roc import GroupROC
 
-__all__ = ["CONSTRAINTS", "Rule", "solve"]
+__all__ = ["CONSTRAINTS", "ThresholdRule", "solve"]
 
 CONSTRAINTS = MITIGATION_CONSTRAINTS  # the names the config validates
 
 
 @dataclass(frozen=True)
-class Rule:
+class ThresholdRule:
     """Per group: thresholds and the probability of using each (they sum to 1)."""
 
     groups: list[str]
@@ -43,7 +43,7 @@ class Rule:
 
 def solve(rocs: list[GroupROC], groups: list[str], *, constraint: str, tolerance: float | None,
           favourable: str = "positive", cost_fp: float = 1.0, cost_fn: float = 1.0,
-          constrained: list[bool] | None = None) -> Rule | None:
+          constrained: list[bool] | None = None) -> ThresholdRule | None:
     """The optimal rule, or None when the constraint cannot be met. ``tolerance`` None: unconstrained.
     ``constrained``: which groups the constraint binds (default all; the others get their best thresholds)."""
     sizes = [len(r.hull) for r in rocs]
@@ -88,7 +88,7 @@ def solve(rocs: list[GroupROC], groups: list[str], *, constraint: str, tolerance
         thresholds.append(roc.thresholds[roc.hull][keep])
         weights.append(part[keep] / part[keep].sum())
     constant = sum(cost_fp * r.negatives for r in rocs) / total if cost_fp == cost_fn == 1.0 else 0.0
-    return Rule(groups=groups, thresholds=thresholds, weights=weights, objective=float(-done.fun + constant))
+    return ThresholdRule(groups=groups, thresholds=thresholds, weights=weights, objective=float(-done.fun + constant))
 
 
 def _constraint_rows(constraint, tolerance, favourable, fpr_rows, tpr_rows, rate_rows, n_mix, n_vars):

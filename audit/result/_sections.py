@@ -80,13 +80,8 @@ class Provenance(_Section):
             return from_dict(cls, raw, where or "provenance")
         known = set(cls.__dataclass_fields__) - {"extra"}
         extra = {k: v for k, v in raw.items() if k not in known}
-        core = from_dict(cls, {k: v for k, v in raw.items() if k in known}, where or "provenance")
-        return core.with_extra(extra)
-
-    def with_extra(self, extra: dict[str, Any]) -> Provenance:
-        from dataclasses import replace
-
-        return replace(self, extra={**self.extra, **extra})
+        return from_dict(cls, {**{k: v for k, v in raw.items() if k in known}, "extra": extra},
+                         where or "provenance")
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,9 @@ def find_slices(columns: pd.DataFrame, *, y_true: Any, y_pred: Any, scores: Any 
     found, depth, complete, searched = _candidates(encoded, values, weights, population & discovery, spec, need,
                                                    max_conditions, discovery_alpha, max_candidates,
                                                    started + time_budget_s)
-    found = [c for c in found if (_mask(encoded.codes, c["key"]) & population).sum() >= need]
+    for candidate in found:  # each candidate's rows, once: for its support, its test and its description
+        candidate["mask"] = _mask(encoded.codes, candidate["key"])
+    found = [c for c in found if (c["mask"] & population).sum() >= need]
     slices = _confirm(found, encoded, values, weights, population, ~discovery, spec, q, fdr, ci_level,
                       discovery_alpha)
     overall = sums_of_mask(population, values, weights)
@@ -157,7 +159,7 @@ def _confirm(found, encoded: EncodedColumns, values, weights, population, confir
         return []
     rows = population & confirmation
     total = sums_of_mask(rows, values, weights)
-    inside = np.array([sums_of_mask(_mask(encoded.codes, c["key"]) & rows, values, weights) for c in found])
+    inside = np.array([sums_of_mask(c["mask"] & rows, values, weights) for c in found])
     effect, _, p, low, high, *_ = compare(inside, total[None, :] - inside, kind=spec.kind, worse=spec.worse,
                                           level=level)
     if spec.kind == "proportion" and weights is None:
@@ -178,7 +180,7 @@ def _confirm(found, encoded: EncodedColumns, values, weights, population, confir
     for i, candidate in enumerate(found):
         if candidate["key"] not in confirmed or candidate["key"] in redundant:
             continue
-        mask = _mask(encoded.codes, candidate["key"])
+        mask = candidate["mask"]
         mine = sums_of_mask(mask & population, values, weights)
         conditions = [SliceCondition(column=encoded.names[c], kind=encoded.conditions[c][v][0],
                                      value=encoded.conditions[c][v][1], words=encoded.conditions[c][v][2])
