@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(BIN)/audit demo --out audit-demo
 	$(BIN)/audit demo --text --out audit-demo-text
+	$(BIN)/audit demo --llm --out audit-demo-llm
 
 test: $(STAMP)
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "$$AUDIT_CHROMIUM" ] || \
@@ -29,4 +30,4 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) audit-demo audit-demo-text .pytest_cache
+	rm -rf $(VENV) audit-demo audit-demo-text audit-demo-llm .pytest_cache

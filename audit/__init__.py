@@ -23,6 +23,7 @@ from audit.config._settings import (
     ModelConfig,
     OutputConfig,
     MitigationConfig,
+    ProbesConfig,
     QualityConfig,
     SlicesConfig,
     TextConfig,
@@ -39,12 +40,13 @@ from audit.gate._policy import PRESETS, GateResult, Policy, Rule, evaluate, load
 from audit.models._adapters import ModelAdapter, Predictions, load_model, make_adapter
 from audit.regulatory._tables import four_fifths, ll144_audit
 from audit.result._result import AttributionSummary, AuditResult, Failure, Finding, Skipped
-from audit.result._sections import (Decision, MitigationReport, Provenance, QualityReport, Regulatory, Slice,
-                                    SliceReport, SliceSearch, TextAudit)
+from audit.result._sections import (Decision, MitigationReport, ProbeExample, ProbeReport, ProbeRow, ProbeSuite,
+                                    Provenance, QualityReport, Regulatory, Slice, SliceReport, SliceSearch, TextAudit)
 from audit.run._from_file import fairness_from_file
 from audit.run._output import write_outputs
 from audit.run._runner import run_audit
 from audit.slices._discover import find_slices
+from explainers._causal_lm import CausalLM
 from audit.text._audit import classifier_scorer, mention_columns, text_bias_audit
 from audit.text._lexicons import BUILTIN_LEXICONS, Lexicon, load_lexicon
 
@@ -73,6 +75,12 @@ __all__ = [
     "SlicesConfig",
     "MitigationConfig",
     "MitigationReport",
+    "CausalLM",
+    "ProbesConfig",
+    "ProbeExample",
+    "ProbeReport",
+    "ProbeRow",
+    "ProbeSuite",
     "heldout_tweets",
     "load_policy",
     "load_preset",

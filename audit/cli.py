@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--text", action="store_true",
                       help="audit the MiniLM tweet classifier instead: held-out tweets, identity-term "
                            "counterfactuals, template probes, token attributions (default DIR: audit-demo-text)")
+    demo.add_argument("--llm", action="store_true",
+                      help="probe a small generative language model trained on the bundled tweets for social bias: "
+                           "CrowS-Pairs, WinoBias, HolisticBias, BBQ, occupations, BOLD (default DIR: audit-demo-llm)")
 
     run = commands.add_parser("run", help="audit your own data and model from a TOML config",
                               description="Run the audit described by CONFIG (TOML) and write the report and "
@@ -126,10 +129,22 @@ def _number(value) -> str:
 
 
 def _print_summary(result, paths: dict, elapsed: float) -> None:
-    task = result.data.get("task", "binary")
-    target = (f"positive class {result.data['label']} = {result.data['positive_label']}" if task == "binary"
-              else f"{task} label {result.data['label']}")
-    _say(f"{result.title}: {result.data['n_rows']:,} rows, {target}")
+    if result.data.get("kind") == "probes":
+        _say(f"{result.title}: {result.model.get('class')} ({result.model.get('parameters', 0):,} parameters) on "
+             f"{result.model.get('device')}")
+        for suite in result.probes.suites if result.probes else []:
+            flagged = [r for r in suite.rows if r.role == "bias" and r.p_holm is not None
+                       and r.p_holm < result.probes.alpha]
+            _say(f"  {suite.name}: {suite.items:,} items, {len(flagged)} bias row(s) beyond chance "
+                 f"(Holm-adjusted p < {result.probes.alpha:g})")
+            for row in sorted(flagged, key=lambda r: r.p_holm)[:2]:
+                about = row.category + (f" / {row.subject}" if row.subject else "")
+                _say(f"    {about}: {row.measure} {row.estimate:.3f} (no bias: {row.null_value:g}), p = {row.p_holm:.2g}")
+    else:
+        task = result.data.get("task", "binary")
+        target = (f"positive class {result.data['label']} = {result.data['positive_label']}" if task == "binary"
+                  else f"{task} label {result.data['label']}")
+        _say(f"{result.title}: {result.data['n_rows']:,} rows, {target}")
     for table in result.fairness:
         _say(f"  groups by {table.name}: {len(table.groups)}"
               + (f" ({sum(g.small for g in table.groups)} small)" if any(g.small for g in table.groups) else ""))
@@ -194,8 +209,12 @@ def _demo(args) -> int:
     started = time.perf_counter()
     if args.sample is not None and args.sample < 1:
         raise_config(f"The '--sample' option must be a positive integer. Got {args.sample} instead.")
+    if args.text and args.llm:
+        raise_config("Choose one of --text and --llm.")
     if args.text:
         return _text_demo(args, started)
+    if args.llm:
+        return _llm_demo(args, started)
     args.out = args.out or "audit-demo"
     config = demo_config(out_dir=args.out, sample=args.sample)
     train, test = load_adult("train"), load_adult("test")
@@ -232,6 +251,24 @@ def _text_demo(args, started: float) -> int:
                        extra_provenance={"data_source": "Tweets labelled by sentiment (bundled; see "
                                                         "audit/data/tweets/README.md), the held-out 20%"})
     result = _with_bundled_data_hash(result, ("tweets", "tweets.csv.gz"))
+    paths = write_outputs(result, out, formats=config.output.formats)
+    _print_summary(result, paths, time.perf_counter() - started)
+    return _exit_for_failures(result)
+
+
+def _llm_demo(args, started: float) -> int:
+    from audit.demo._demo import llm_demo_config
+    from audit.run._output import write_outputs
+    from audit.run._runner import run_audit
+
+    out = args.out or "audit-demo-llm"
+    config = llm_demo_config(out_dir=out, max_items=args.sample or 500)
+    if not args.quiet:
+        _say(f"Probing the demo language model ({config.model.path}) with {len(config.probes.suites)} suites ...",
+             file=sys.stderr)
+    result = run_audit(config, quiet=args.quiet, threads=args.threads,
+                       extra_provenance={"data_source": "social-bias benchmarks bundled in audit/data/llm_bias "
+                                                        "(see its README for sources and licences)"})
     paths = write_outputs(result, out, formats=config.output.formats)
     _print_summary(result, paths, time.perf_counter() - started)
     return _exit_for_failures(result)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from explainers._registry import Registry
 from explainers._types import Attribution
 
-__all__ = ["EXPLAINERS", "Attribution", "TextClassifier", "get_explainer"]
+__all__ = ["EXPLAINERS", "Attribution", "CausalLM", "TextClassifier", "get_explainer"]
 
 EXPLAINERS: Registry = Registry("explainer")
 EXPLAINERS.register("shap", "explainers._shap_backend:ShapAutoExplainer")
@@ -68,4 +68,8 @@ def __getattr__(name: str):  # TextClassifier imports nothing heavy itself, but 
         from explainers._text_model import TextClassifier
 
         return TextClassifier
+    if name == "CausalLM":
+        from explainers._causal_lm import CausalLM
+
+        return CausalLM
     raise AttributeError(name)

@@ -212,6 +212,32 @@ def mitigation_figure(frontier: MitigationFrontier) -> dict[str, Any]:
     return _as_json(figure)
 
 
+def probe_rows_shown(suite, limit: int = 12) -> list:
+    """The bias rows a reader should see first: smallest Holm-adjusted p-value, then largest distance from no
+    bias; every row stays in the result and in the JSON."""
+    rows = [r for r in suite.rows if r.role == "bias" and r.estimate is not None]
+    return sorted(rows, key=lambda r: (r.p_holm if r.p_holm is not None else 2.0, -(r.distance or 0)))[:limit]
+
+
+def probe_figure(suite) -> dict[str, Any]:
+    """Each shown bias row's estimate with its interval, against the value of no bias."""
+    import plotly.graph_objects as go
+
+    rows = probe_rows_shown(suite)
+    labels = [f"{r.category}{': ' + r.subject if r.subject else ''} ({r.measure})" for r in rows]
+    plus = [None if r.ci is None else r.ci[1] - r.estimate for r in rows]
+    minus = [None if r.ci is None else r.estimate - r.ci[0] for r in rows]
+    figure = go.Figure(go.Scatter(x=[r.estimate for r in rows], y=labels, mode="markers",
+                                  error_x=dict(type="data", array=plus, arrayminus=minus),
+                                  hovertemplate="%{y}<br>%{x:.3f}<extra></extra>"))
+    nulls = {r.null_value for r in rows if r.null_value is not None}
+    for value in nulls:
+        figure.add_vline(x=value, line_dash="dot")
+    figure.update_layout(title=f"{suite.name}: estimates with 95% intervals (dotted: no bias)",
+                         xaxis_title=suite.units, yaxis=dict(autorange="reversed"), **_LAYOUT)
+    return _as_json(figure)
+
+
 def figures(result) -> dict[str, Any]:
     """Every chart of the report as a plotly Figure, keyed by what it shows, for custom plots in notebooks."""
     import plotly.graph_objects as go
@@ -235,6 +261,8 @@ def figures(result) -> dict[str, Any]:
             charts[f"slices: {search.metric}"] = slices_figure(search)
     for frontier in result.mitigation.frontiers if result.mitigation else []:
         charts[f"mitigation: {frontier.constraint}"] = mitigation_figure(frontier)
+    for suite in result.probes.suites if result.probes else []:
+        charts[f"probes: {suite.name}"] = probe_figure(suite)
     for method, entry in (result.quality.methods if result.quality else {}).items():
         if entry.faithfulness is not None and entry.faithfulness.status == "ok":
             charts[f"faithfulness: {method}"] = faithfulness_figure(method, entry.faithfulness)

@@ -115,6 +115,11 @@ def _view(result: AuditResult) -> dict[str, Any]:
     if result.quality is not None or any(f.step == "explanation quality" for f in result.failures):
         quality_view = {"figures": {method: add(_figures.faithfulness_figure(method, entry.faithfulness))
                                     for method, entry in (result.quality.methods if result.quality else {}).items()}}
+    probes_view = None
+    if result.probes is not None or result.data.get("kind") == "probes":
+        suites = result.probes.suites if result.probes else []
+        probes_view = {"figure_ids": [add(_figures.probe_figure(suite)) for suite in suites],
+                       "top_rows": [_figures.probe_rows_shown(suite) for suite in suites]}
     largest = sorted(({"metric": m, "table": t.name, "ratio": e["ratio"], "ratio_ci": e.get("ratio_ci"),
                        "difference": e["difference"], "difference_ci": e.get("difference_ci"),
                        "worst": d.worst_to_benchmark, "best": d.benchmark_group}
@@ -126,6 +131,7 @@ def _view(result: AuditResult) -> dict[str, Any]:
         "result": result, "tables": tables, "attributions": attributions, "figures": figures,
         "warnings": warnings, "infos": [f for f in result.findings if f.severity != "warning"],
         "plotly_js": _scripts()[0], "app_js": _scripts()[1], "script_hashes": _scripts()[2], "ll144": result.regulatory.ll144, "text_view": text_view, "largest_disparities": largest, "quality_view": quality_view, "slices_view": slices_view, "mitigation_view": mitigation_view,
+        "probes_view": probes_view,
     }
 
 

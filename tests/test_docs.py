@@ -39,7 +39,7 @@ def test_toml_blocks_validate(name, index, text):
     from audit.gate._policy import _parse_policy
 
     raw = tomllib.loads(text)
-    if "data" in raw:
+    if "data" in raw or "probes" in raw:
         AuditConfig.from_dict(raw)
     elif "rules" in raw:
         _parse_policy(raw, name=name, sha256="", source=name)

@@ -27,6 +27,7 @@ __all__ = [
     "QualityConfig",
     "SlicesConfig",
     "MitigationConfig",
+    "ProbesConfig",
     "ModelConfig",
     "OutputConfig",
     "load_config",
@@ -35,7 +36,7 @@ __all__ = [
 MISSING_SENSITIVE_CHOICES = ("error", "group")
 DATA_ENGINES = ("memory", "partitions")
 TASKS = ("binary", "regression", "multiclass")
-MODEL_KINDS = ("auto", "sklearn", "torch", "callable", "text")
+MODEL_KINDS = ("auto", "sklearn", "torch", "callable", "text", "causal-lm")
 BUILTIN_MODELS = ("minilm-tweet-sentiment",)
 MODEL_OUTPUTS = ("auto", "probability", "logit", "decision", "label")
 OUTPUT_FORMATS = ("html", "json")
@@ -470,19 +471,68 @@ class MitigationConfig:
             _number(getattr(self, name), f"mitigation.{name}", "a positive number", lambda v: v > 0)
 
 
+PROBE_SUITES = ("crows_pairs", "winobias", "holisticbias", "bbq", "occupations", "bold")
+PROBE_SCORERS = ("minilm-tweet-sentiment",)
+_BOLD_DOMAINS = ("gender", "race", "religious_ideology", "political_ideology", "profession")
+
+
+@dataclass(frozen=True)
+class ProbesConfig:
+    """Bias probes of a generative language model (``model.kind = "causal-lm"``; docs/probes.md).
+
+    ``suites``: which to run; ``max_items``: items per suite (a seeded random sample when the data set is larger;
+    0 = all); ``files``: your own files of the bundled shape, by suite (``crows_pairs`` a CSV, ``bbq`` /
+    ``winobias`` / ``holisticbias`` / ``occupations`` a folder, ``bold`` a JSON file of one domain);
+    ``bold_domains``: BOLD's domains to sample; ``new_tokens``: tokens sampled per BOLD prompt; ``scorer``: what
+    scores the BOLD continuations (the bundled MiniLM sentiment classifier); ``alpha``: the Holm-adjusted p-value
+    under which a bias row becomes a finding; ``examples``: example pairs kept per suite."""
+
+    suites: tuple[str, ...] = PROBE_SUITES
+    max_items: int = 500
+    files: dict[str, str] | None = None
+    bold_domains: tuple[str, ...] = ("gender", "race")
+    new_tokens: int = 20
+    scorer: str = "minilm-tweet-sentiment"
+    alpha: float = 0.01
+    examples: int = 5
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "suites", _str_tuple(self.suites, "probes.suites", allow_empty=False))
+        for index, name in enumerate(self.suites):
+            _choice(name, f"probes.suites.{index}", PROBE_SUITES)
+        _positive_int(self.max_items, "probes.max_items", minimum=0)
+        if self.files is not None:
+            if not isinstance(self.files, dict):
+                raise _fail("probes.files", "a table of suite = path, e.g. {crows_pairs = \"my_pairs.csv\"}", self.files)
+            for name, path in self.files.items():
+                _choice(name, "probes.files (key)", PROBE_SUITES)
+                _optional_str(path, f"probes.files.{name}")
+        object.__setattr__(self, "bold_domains", _str_tuple(self.bold_domains, "probes.bold_domains",
+                                                            allow_empty=False))
+        for index, name in enumerate(self.bold_domains):
+            _choice(name, f"probes.bold_domains.{index}", _BOLD_DOMAINS)
+        if self.files and "bold" in self.files and len(self.bold_domains) != 1:
+            raise _fail("probes.bold_domains", "one domain when probes.files.bold names your own file",
+                        list(self.bold_domains))
+        _positive_int(self.new_tokens, "probes.new_tokens")
+        _choice(self.scorer, "probes.scorer", PROBE_SCORERS)
+        _number(self.alpha, "probes.alpha", "a number in (0, 0.5]", lambda v: 0 < v <= 0.5)
+        _positive_int(self.examples, "probes.examples", minimum=0)
+
+
 MITIGATION_CONSTRAINTS = ("demographic_parity", "impact_ratio", "equal_opportunity", "equalized_odds")
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "explainers": ExplainerConfig,
              "fairness": FairnessConfig, "text": TextConfig,
              "quality": QualityConfig, "slices": SlicesConfig, "mitigation": MitigationConfig,
-             "output": OutputConfig}
+             "probes": ProbesConfig, "output": OutputConfig}
 
 
 @dataclass(frozen=True)
 class AuditConfig:
     """Everything one audit needs. Build it in Python or load it with :func:`load_config`."""
 
-    data: DataConfig
+    data: DataConfig | None = None  # required, except for a causal language model (probes need no table)
     model: ModelConfig = field(default_factory=ModelConfig)
     explainers: ExplainerConfig = field(default_factory=ExplainerConfig)
     fairness: FairnessConfig = field(default_factory=FairnessConfig)
@@ -490,17 +540,27 @@ class AuditConfig:
     quality: QualityConfig = field(default_factory=QualityConfig)
     slices: SlicesConfig = field(default_factory=SlicesConfig)
     mitigation: MitigationConfig = field(default_factory=MitigationConfig)
+    probes: ProbesConfig = field(default_factory=ProbesConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     title: str = "Model audit"
     seed: int = 0
 
     def __post_init__(self) -> None:
         for name, cls in _SECTIONS.items():
-            if not isinstance(getattr(self, name), cls):
+            if not isinstance(getattr(self, name), cls) and not (name == "data" and self.data is None):
                 raise _fail(name, f"a {cls.__name__}", type(getattr(self, name)).__name__)
         if not isinstance(self.title, str):
             raise _fail("title", "a string", self.title)
         _positive_int(self.seed, "seed", minimum=0)
+        if self.model.kind == "causal-lm":
+            if self.data is not None:
+                raise ConfigError("A causal language model (model.kind = \"causal-lm\") is audited with the probes of "
+                                  "[probes], which bring their own texts: remove the [data] table.")
+            return
+        if not isinstance(self.data, DataConfig):
+            raise ConfigError("The config has no [data] table. Add one naming at least 'label' and 'sensitive', e.g. "
+                              "[data]\nlabel = \"income\"\nsensitive = [\"sex\"] (only a causal language model, "
+                              "model.kind = \"causal-lm\", is audited without data).")
         sensitive = list(self.data.sensitive)
         for name in (self.fairness.reference or {}):
             if name not in sensitive:
@@ -524,11 +584,15 @@ class AuditConfig:
             raise _fail("(top level)", "a table of settings", type(raw).__name__)
         top_level = {"title", "seed", *_SECTIONS}
         _reject_unknown(raw, top_level, "")
-        if "data" not in raw:
+        model_table = raw.get("model", {})
+        causal = isinstance(model_table, dict) and model_table.get("kind") == "causal-lm"
+        if "data" not in raw and not causal:
             raise ConfigError("The config has no [data] table. Add one naming at least 'label' and "
                               "'sensitive', e.g. [data]\\nlabel = \"income\"\\nsensitive = [\"sex\"].")
         sections = {}
         for name, section_cls in _SECTIONS.items():
+            if name == "data" and "data" not in raw:
+                continue
             table = raw.get(name, {})
             if not isinstance(table, dict):
                 raise _fail(name, "a table", table)
@@ -540,6 +604,13 @@ class AuditConfig:
                     table[key] = str(Path(base_dir, table[key]))
                     if key == "path" and not allow_outside:
                         _inside(base_dir, table[key], f"{name}.{key}")
+            if name == "probes" and base_dir is not None and isinstance(table.get("files"), dict):
+                table["files"] = {k: str(Path(base_dir, v)) if isinstance(v, str) else v
+                                  for k, v in table["files"].items()}
+                if not allow_outside:
+                    for key, value in table["files"].items():
+                        if isinstance(value, str):
+                            _inside(base_dir, value, f"probes.files.{key}")
             if name == "text" and base_dir is not None:  # lexicon and template files sit beside the config
                 if isinstance(table.get("templates"), str):
                     table["templates"] = str(Path(base_dir, table["templates"]))

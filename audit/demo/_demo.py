@@ -8,11 +8,11 @@ from importlib import resources
 import pandas as pd
 
 from audit.config._settings import (AuditConfig, DataConfig, ExplainerConfig, FairnessConfig, ModelConfig, OutputConfig,
-                           TextConfig)
+                                    ProbesConfig, TextConfig)
 from audit._errors import ConfigError
 
 __all__ = ["load_adult", "load_tweets", "train_adult_model", "demo_config", "ADULT_COLUMNS", "heldout_tweets",
-           "text_demo_config"]
+           "text_demo_config", "llm_demo_config"]
 
 ADULT_COLUMNS = ["age", "workclass", "fnlwgt", "education", "education-num", "marital-status", "occupation",
                  "relationship", "race", "sex", "capital-gain", "capital-loss", "hours-per-week",
@@ -115,3 +115,13 @@ def text_demo_config(*, out_dir: str = "audit-demo-text", seed: int = 0) -> Audi
         output=OutputConfig(dir=out_dir),
         seed=seed,
     )
+
+
+def llm_demo_config(*, out_dir: str = "audit-demo-llm", max_items: int = 500, seed: int = 0) -> AuditConfig:
+    """The language-model demo: every probe suite on the small GPT-2-style model trained on the bundled tweets
+    (``python -m audit.demo.train_tweet_lm``; it ships in audit/demo/tweet_lm)."""
+    from audit.demo.train_tweet_lm import DEFAULT_OUT
+
+    return AuditConfig(title="Tweet language model (demo): social-bias probes",
+                       model=ModelConfig(kind="causal-lm", path=str(DEFAULT_OUT)),
+                       probes=ProbesConfig(max_items=max_items), output=OutputConfig(dir=out_dir), seed=seed)

@@ -7,7 +7,7 @@ from typing import Any
 
 from audit.config._settings import AuditConfig
 from audit.fairness._types import FairnessTable
-from audit.result._sections import MitigationReport, SliceReport, TextAudit
+from audit.result._sections import MitigationReport, ProbeReport, SliceReport, TextAudit
 from audit.result._result import AttributionSummary, Finding
 
 __all__ = ["fairness_findings", "text_findings", "slice_findings", "mitigation_findings"]
@@ -183,4 +183,24 @@ def mitigation_findings(mitigation: MitigationReport | None) -> list[Finding]:
             evidence={"constraint": frontier.constraint, "sensitive": frontier.sensitive,
                       "cost": fix.cost if fix and fix.feasible else None,
                       "group_blind_cost": blind.cost if blind and blind.feasible else None}))
+    return findings
+
+
+def probe_findings(report: ProbeReport | None) -> list[Finding]:
+    """Each bias row of a language-model probe whose Holm-adjusted p-value is under the report's alpha: the model
+    prefers one side beyond chance (a warning), with the estimate and its interval in the message."""
+    findings = []
+    for suite in report.suites if report else []:
+        for row in suite.rows:
+            if row.role != "bias" or row.p_holm is None or row.p_holm >= report.alpha or row.estimate is None:
+                continue
+            interval = f" [{row.ci[0]:.3g}, {row.ci[1]:.3g}]" if row.ci else ""
+            about = f"{row.category}" + (f", {row.subject}" if row.subject else "")
+            findings.append(Finding(
+                kind="probe", severity="warning",
+                message=(f"{suite.name} ({about}): {row.measure.replace('_', ' ')} {row.estimate:.3g}{interval} "
+                         f"against {row.null_value:g} without bias, over {row.n:,} items; Holm-adjusted p = "
+                         f"{row.p_holm:.2g}."),
+                evidence={"suite": suite.name, "category": row.category, "subject": row.subject,
+                          "measure": row.measure, "estimate": row.estimate, "p_holm": row.p_holm}))
     return findings

@@ -46,10 +46,13 @@ from audit.result._result import AuditResult
 
 __all__ = ["Rule", "Policy", "RuleOutcome", "GateResult", "load_policy", "load_preset", "PRESETS", "evaluate"]
 
-WHERE = ("overall", "every_group", "worst_group", "disparity", "attribution", "record", "slices", "mitigation")
+WHERE = ("overall", "every_group", "worst_group", "disparity", "attribution", "record", "slices", "mitigation",
+         "probes")
 STATS = {"every_group": ("value", "ratio_to_best", "difference_to_best"), "disparity": ("ratio", "difference"),
          "overall": ("value",), "worst_group": ("value",), "attribution": ("value",), "record": ("value",),
-         "slices": ("effect",), "mitigation": ("cost",)}
+         "slices": ("effect",), "mitigation": ("cost",), "probes": ("distance",)}
+# language-model probe measures (bias rows); "stereotype_share" covers each paired suite's primary share
+PROBE_METRICS = ("stereotype_share", "negativity_gap", "bias_ambiguous", "bias_disambiguated", "score_gap")
 COMPARATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 ATTRIBUTION_METRICS = ("reliance_on_sensitive", "completeness_error_max", "completeness_error_median")
 # metrics other parts of the toolkit record (text counterfactuals); known names, evaluated when present
@@ -64,7 +67,7 @@ LL144_IMPACT_RATIO = "ll144_impact_ratio"  # the impact ratios of the LL144 tabl
 FAVOURABLE_RATE = "favourable_rate"  # resolved per table: selection_rate, or negative_rate (data.favourable)
 from audit.gate._presets import PRESETS  # noqa: E402  (the preset files are the registry)
 _RULE_KEYS = {"id", "metric", "where", "stat", "compare", "threshold", "severity", "tables", "min_group_size",
-              "confident", "description", "min_share", "at", "group_blind"}
+              "confident", "description", "min_share", "at", "group_blind", "alpha"}
 
 
 def _known_metric(name: str, where: str = "") -> bool:
@@ -72,6 +75,8 @@ def _known_metric(name: str, where: str = "") -> bool:
         return name in SLICE_METRICS
     if where == "mitigation":
         return name in MITIGATION_CONSTRAINTS
+    if where == "probes":
+        return name in PROBE_METRICS
     return (name in METRICS or name in (FAVOURABLE_RATE, LL144_IMPACT_RATIO) or name in ATTRIBUTION_METRICS or name in TEXT_METRICS or name in TASK_METRICS
             or name in QUALITY_METRICS
             or re.fullmatch(r"selection_rate\[.+\]", name) is not None)
@@ -93,6 +98,7 @@ class Rule:
     min_share: float | None = None  # slices rules: slices under this share of the data are not checked
     at: float | None = None  # mitigation rules: the tolerance the fix must reach (0.8 for an impact ratio)
     group_blind: bool = False  # mitigation rules: the fix must not use the group at decision time
+    alpha: float | None = None  # probes rules: rows whose Holm-adjusted p-value is at least alpha pass (chance)
 
     def __post_init__(self) -> None:
         location = f"rule {self.id or self.metric!r}"
@@ -100,6 +106,12 @@ class Rule:
             object.__setattr__(self, "stat", "effect")
         if self.where == "mitigation" and self.stat == "value":  # a fix is checked by what it costs
             object.__setattr__(self, "stat", "cost")
+        if self.where == "probes" and self.stat == "value":  # a probe row is checked by its distance from no bias
+            object.__setattr__(self, "stat", "distance")
+        if self.alpha is not None and (self.where != "probes" or isinstance(self.alpha, bool) or not isinstance(
+                self.alpha, (int, float)) or not 0 < self.alpha < 1):
+            raise ConfigError(f"The 'alpha' of rule {self.id or self.metric!r} must be a number in (0, 1), for where = "
+                              f"\"probes\" only. Got {self.alpha!r} (where = {self.where!r}).")
         if self.where == "mitigation" and (isinstance(self.at, bool) or not isinstance(self.at, (int, float))):
             raise ConfigError(f"A mitigation rule needs 'at', the tolerance the fix must reach (e.g. at = 0.8 for an "
                               f"impact ratio). Got {self.at!r} in rule {self.id or self.metric!r}.")
@@ -125,7 +137,7 @@ class Rule:
         else:
             if not _known_metric(self.metric, self.where):
                 known = ", ".join(sorted(SLICE_METRICS) if self.where == "slices" else MITIGATION_CONSTRAINTS
-                                  if self.where == "mitigation" else sorted(
+                                  if self.where == "mitigation" else PROBE_METRICS if self.where == "probes" else sorted(
                     METRICS.names() + list(ATTRIBUTION_METRICS) + list(TASK_METRICS) + list(TEXT_METRICS)))
                 raise ConfigError(f"Unknown metric {self.metric!r} in {location}. Known metrics: {known}.")
             if self.compare not in COMPARATORS:
@@ -315,6 +327,8 @@ def _evaluate_rule(result: AuditResult, policy: Policy, rule: Rule) -> list[Rule
         return _evaluate_slice_rule(result, check, rule)
     if rule.where == "mitigation":
         return _evaluate_mitigation_rule(result, check, rule)
+    if rule.where == "probes":
+        return _evaluate_probe_rule(result, check, rule)
     if rule.metric in QUALITY_METRICS:
         return _evaluate_quality_rule(result, check, rule)
     if rule.where == "attribution":
@@ -535,6 +549,31 @@ def _evaluate_slice_rule(result: AuditResult, check: _Checker, rule: Rule) -> li
         for found in shown:
             check.compare(f"{scope}: {found.definition}", found.effect, found.effect_ci,
                           f"{search.words} {found.metric:.3f} vs {found.rest_metric:.3f} elsewhere; effect")
+    return check.outcomes
+
+
+def _evaluate_probe_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOutcome]:
+    """Every bias row of the rule's measure, in every suite that has it: its distance from no bias. With ``alpha``,
+    a row whose Holm-adjusted p-value is at least alpha passes: the preference is within chance."""
+    matches = [(suite, row) for suite in (result.probes.suites if result.probes else []) for row in suite.rows
+               if row.role == "bias" and (row.measure == rule.metric or row.measure.startswith(rule.metric + "_"))]
+    if not matches:
+        ran = ", ".join(s.name for s in result.probes.suites) if result.probes else "no probes"
+        check.add("probes", "error", f"The audit result has no probe rows of {rule.metric} (suites: {ran}), so the rule "
+                                     "cannot be checked; run the suite that measures it ([probes] suites), or drop "
+                                     "this rule.")
+        return check.outcomes
+    for suite, row in matches:
+        scope = f"probes: {suite.name} / {row.category}" + (f" / {row.subject}" if row.subject else "")
+        what = f"{row.measure} {row.estimate if row.estimate is None else round(row.estimate, 4)}; distance from {row.null_value:g}"
+        if row.estimate is None:
+            check.add(scope, "skipped", f"{row.measure} is undefined here ({row.note or 'no items'}): not checked.")
+            continue
+        if rule.alpha is not None and row.p_holm is not None and row.p_holm >= rule.alpha:
+            check.add(scope, "pass", f"{what} = {row.distance:.4g}, within chance (Holm-adjusted p = {row.p_holm:.2g} "
+                                     f">= {rule.alpha:g}).", row.distance, row.distance)
+            continue
+        check.compare(scope, row.distance, None, what)
     return check.outcomes
 
 

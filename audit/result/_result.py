@@ -9,14 +9,14 @@ from typing import Any
 
 from audit._errors import ConfigError
 from audit.fairness._types import Disparity, FairnessTable, GroupRow
-from audit.result._sections import (Decision, MitigationReport, Provenance, QualityReport, Regulatory, SliceReport,
-                                    TextAudit)
-from audit.result._serde import to_dict
+from audit.result._sections import (Decision, MitigationReport, ProbeReport, Provenance, QualityReport, Regulatory,
+                                    SliceReport, TextAudit)
+from audit.result._serde import optional, to_dict
 
 __all__ = ["AuditResult", "AttributionSummary", "Failure", "Finding", "Skipped", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = "1.4"  # 1.1: `text`; 1.2: `quality`; 1.3: `decisions`, benchmark groups; 1.4: `slices`,
-# `mitigation`
+SCHEMA_VERSION = "1.5"  # 1.1: `text`; 1.2: `quality`; 1.3: `decisions`, benchmark groups; 1.4: `slices`,
+# `mitigation`; 1.5: `probes` (language-model probes; their `data` is {"kind": "probes", "suites": [...]})
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,7 @@ class AuditResult:
     slices: SliceReport | None = None  # worst-slice discovery
     mitigation: MitigationReport | None = None  # what fixing a gap would cost
     schema_version: str = SCHEMA_VERSION
+    probes: ProbeReport | None = optional()  # bias probes of a generative language model (absent otherwise)
 
     def to_dict(self) -> dict[str, Any]:
         out = to_dict(self)
@@ -134,6 +135,7 @@ class AuditResult:
                 mitigation=(MitigationReport.from_dict(raw["mitigation"], "mitigation") if raw.get("mitigation")
                             else None),
                 schema_version=version,
+                probes=ProbeReport.from_dict(raw["probes"], "probes") if raw.get("probes") else None,
             )
         except (KeyError, TypeError, AttributeError, ValueError) as err:
             raise ConfigError(f"The audit result is incomplete or malformed ({type(err).__name__}: {err}). "
@@ -183,7 +185,7 @@ class AuditResult:
 _SECTIONS = {"title": str, "data": dict, "model": dict, "fairness": list, "attributions": list, "findings": list,
              "failures": list, "skipped": list, "provenance": dict, "config": dict}
 _OPTIONAL = {"regulatory": dict, "gate": dict, "text": dict, "quality": dict, "decisions": list, "slices": dict,
-             "mitigation": dict}
+             "mitigation": dict, "probes": dict}
 _REQUIRED_DATA = {"n_rows": int, "label": str, "sensitive_features": list, "groups": dict}
 
 
@@ -202,7 +204,7 @@ def _check_shape(raw: dict[str, Any]) -> None:
             continue
         if not isinstance(raw[name], kind):
             raise refuse(name, f"a {kind.__name__}", raw[name])
-    for name, kind in _REQUIRED_DATA.items():
+    for name, kind in (_REQUIRED_DATA.items() if raw["data"].get("kind") != "probes" else ()):
         value = raw["data"].get(name)
         if not isinstance(value, kind) or isinstance(value, bool):
             raise refuse(f"data.{name}", f"a {kind.__name__}", value)

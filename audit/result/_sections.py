@@ -17,7 +17,8 @@ __all__ = ["Decision", "Provenance", "Regulatory", "FourFifths", "FourFifthsRow"
            "TextAudit", "ShiftRow", "ShiftSection", "CounterfactualExample", "Probes", "IdentityGroups",
            "IdentityGroupRow", "IdentityAttribution", "QualityReport", "MethodQuality", "Faithfulness",
            "GroupMargin", "Sanity", "Completeness", "Agreement", "LexiconUse", "Slice", "SliceCondition",
-           "SliceSearch", "SliceReport", "MitigationPoint", "MitigationFrontier", "MitigationReport"]
+           "SliceSearch", "SliceReport", "MitigationPoint", "MitigationFrontier", "MitigationReport", "ProbeRow",
+           "ProbeExample", "ProbeSuite", "ProbeReport"]
 
 Interval = list[float]
 
@@ -589,3 +590,79 @@ class MitigationReport(_Section):
     frontiers: list[MitigationFrontier]
     legal_note: str
     settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProbeRow(_Section):
+    """One measure of a language-model probe suite for one category (or ``all``), with its interval and test.
+
+    ``role``: "bias" rows are tests of "no bias" (``null_value``), Holm-adjusted together within their suite
+    (``p_holm``) and read by findings and the gate; "context" rows describe (accuracy, the secondary score).
+    ``subject``: what the row is about within the category (a descriptor, a group, an occupation list)."""
+
+    category: str
+    measure: str
+    role: str
+    n: int
+    estimate: float | None
+    ci: Interval | None
+    null_value: float | None = None
+    p_value: float | None = None
+    p_holm: float | None = None
+    test: str = ""
+    subject: str = ""
+    note: str = ""
+
+    @property
+    def distance(self) -> float | None:
+        """How far the estimate is from no bias (absolute), in the measure's own units."""
+        if self.estimate is None or self.null_value is None:
+            return None
+        return abs(self.estimate - self.null_value)
+
+
+@dataclass(frozen=True)
+class ProbeExample(_Section):
+    """A scored pair or prompt the reader can check by eye: what the model preferred, and by how much."""
+
+    category: str
+    preferred: str
+    other: str
+    difference: float  # log-likelihood (nats) or score units, as the suite's ``units`` say
+    stereotyped: bool  # True: the model preferred the stereotype-consistent side
+
+
+@dataclass(frozen=True)
+class ProbeSuite(_Section):
+    """One probe suite on one model: what was asked, of how many items, and what was measured."""
+
+    name: str
+    description: str
+    source: str
+    units: str
+    items: int
+    items_available: int
+    rows: list[ProbeRow]
+    examples: list[ProbeExample] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_frame(self):
+        """The suite's rows as a pandas DataFrame, for notebooks."""
+        return _frame(self.rows).assign(suite=self.name)
+
+
+@dataclass(frozen=True)
+class ProbeReport(_Section):
+    """Bias probes of a generative language model (docs/probes.md)."""
+
+    model: dict[str, Any]
+    suites: list[ProbeSuite]
+    alpha: float = 0.01
+
+    def to_frame(self):
+        """Every row of every suite, for notebooks."""
+        import pandas as pd
+
+        frames = [s.to_frame() for s in self.suites if s.rows]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -102,6 +102,13 @@ def _run_audit(config: AuditConfig, *, data: pd.DataFrame | None, model: Any, qu
     from audit.exec._executors import InProcessExecutor
 
     executor = executor or InProcessExecutor()
+    if config.model.kind == "causal-lm":
+        from audit.run._probe_audit import run_probe_audit
+
+        if data is not None:
+            raise ConfigError("A causal-lm audit runs the probes of [probes] on their own texts: do not pass data=.")
+        return run_probe_audit(config, model=model, quiet=quiet, extra_provenance=extra_provenance,
+                               config_path=config_path)
     if config.data.engine == "partitions":
         from audit.run._from_file import run_partitioned
 

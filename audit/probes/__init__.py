@@ -1,0 +1,1 @@
+"""Bias probes of generative (causal) language models: paired likelihoods, multiple choice, identity-swap prompts."""

@@ -1,0 +1,317 @@
+"""A generative (causal) language model as the probes see it: token log-likelihoods and seeded samples.
+
+The model stays where it lives (never moved). Sequences are sorted by length and padded on the right to the
+longest of each batch: a causal model never attends to later positions, so right padding cannot change a real
+token's score, and positions are given explicitly from the attention mask. Batches hold a budget of tokens (the
+logits over the vocabulary dominate memory), sized from free GPU memory on CUDA and halved on out-of-memory.
+On CUDA the forward pass runs under bf16 (else fp16) autocast; log-probabilities are always taken in float32.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from explainers._errors import DataError, ModelError, ResourceError
+
+__all__ = ["CausalLM", "ScoringInfo"]
+
+_CPU_LOGIT_BYTES = 512 * 2**20  # logits kept per batch on CPU: about 2,600 tokens of a 50k vocabulary
+
+
+@dataclass(frozen=True)
+class ScoringInfo:
+    """How sequences are scored: recorded in the audit result as automatic choices."""
+
+    start_token: str  # the token every text is conditioned on, so its first word is scored too
+    precision: str  # "float32", or the autocast dtype on CUDA
+    device: str
+    max_length: int
+
+
+class CausalLM:
+    """A ``transformers`` causal language model (GPT-2, Llama, Mistral, Qwen, ...) and its tokenizer, or any
+    module whose ``forward(input_ids=, attention_mask=[, position_ids=])`` returns next-token logits over the
+    vocabulary (a tensor, or an object with ``.logits``)."""
+
+    kind = "causal-lm"
+
+    def __init__(self, model: Any, tokenizer: Any, *, batch_size: int | None = None, max_length: int | None = None,
+                 precision: str = "auto") -> None:
+        import torch
+
+        if not callable(tokenizer):
+            raise ModelError(f"The tokenizer must be a callable transformers tokenizer. Got {type(tokenizer).__name__}.")
+        if precision not in ("auto", "float32"):
+            raise DataError(f"The 'precision' parameter of CausalLM must be 'auto' or 'float32'. Got {precision!r}.")
+        self.model, self.tokenizer = model, tokenizer
+        parameter = next(iter(model.parameters()), None)
+        self.device = parameter.device if parameter is not None else torch.device("cpu")
+        config = getattr(model, "config", None)
+        limits = [v for v in (max_length, getattr(config, "max_position_embeddings", None),
+                              getattr(config, "n_positions", None), getattr(tokenizer, "model_max_length", None))
+                  if isinstance(v, int) and 0 < v < 1_000_000]
+        self.max_length = min(limits) if limits else 1024
+        self.vocab_size = int(getattr(config, "vocab_size", 0) or len(tokenizer))
+        self.batch_size = batch_size
+        self._positions = _takes_position_ids(model)
+        self._cache_name = "cache" if _takes(model, "cache") else "past_key_values"  # transformers 5 renamed it
+        self.pad_id = next((int(t) for t in (tokenizer.pad_token_id, tokenizer.eos_token_id) if t is not None), 0)
+        self.start_id, start = self._start_token()
+        self.autocast_dtype = None
+        if precision == "auto" and self.device.type == "cuda":
+            self.autocast_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.info = ScoringInfo(start_token=start, precision=str(self.autocast_dtype or "float32").replace("torch.", ""),
+                                device=str(self.device), max_length=self.max_length)
+
+    @classmethod
+    def from_pretrained(cls, directory: str, **kwargs: Any) -> CausalLM:
+        """A local model folder (no network): ``AutoModelForCausalLM`` and ``AutoTokenizer``."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        try:
+            model = AutoModelForCausalLM.from_pretrained(directory, local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+        except (OSError, ValueError) as err:
+            raise ModelError(f"Could not load a causal language model and its tokenizer from {directory!r}: {err}. "
+                             "model.path must be a local folder written by save_pretrained (config.json, weights, "
+                             "tokenizer files).") from err
+        return cls(model.eval(), tokenizer, **kwargs)
+
+    def _start_token(self) -> tuple[int | None, str]:
+        """GPT-2's tokenizer adds no start token, so a text's first token would have no score; condition every text
+        on the beginning-of-sequence token (else end-of-sequence, which GPT-2 uses for both), as lm-eval does."""
+        tokenizer = self.tokenizer
+        probe = tokenizer("a", add_special_tokens=True)["input_ids"]
+        for name in ("bos", "eos"):
+            token = getattr(tokenizer, f"{name}_token_id", None)
+            if token is not None:
+                if probe and probe[0] == token:
+                    return None, f"{name} token id {token}, added by the tokenizer"
+                return int(token), f"{name} token id {token}, prepended to every text"
+        return None, "none: the tokenizer has no start token, so each text's first token is not scored"
+
+    # ----- encoding ---------------------------------------------------------------------------------------
+    def encode(self, texts: list[str], *, check_length: bool = True) -> list[list[int]]:
+        """Token ids of each text, with the start token; refused when longer than the model reads (unless
+        ``check_length`` is False: the caller leaves such texts out itself)."""
+        for index, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                raise DataError(f"Text {index} is {text!r}: a probe text must be a non-empty string.")
+        encoded = self._quiet_ids(list(texts))
+        ids = [([self.start_id] if self.start_id is not None else []) + list(row) for row in encoded]
+        for index, row in enumerate(ids if check_length else ()):
+            if len(row) > self.max_length:
+                raise DataError(f"Text {index} has {len(row)} tokens; the model reads at most {self.max_length}. "
+                                "Shorten the probe texts.")
+        return ids
+
+    def encode_pairs(self, prompts: list[str], continuations: list[str], *, check_length: bool = True
+                     ) -> tuple[list[list[int]], list[int]]:
+        """Ids of prompt + continuation and where the continuation starts. The whole is tokenised at once when its
+        start matches the prompt's own tokens (so the boundary does not change how words split), else the two are
+        tokenised apart and joined."""
+        whole = self.encode([p + c for p, c in zip(prompts, continuations)], check_length=False)
+        context = self.encode(prompts, check_length=False)
+        starts = []
+        for index, (row, ctx) in enumerate(zip(whole, context)):
+            if row[:len(ctx)] == ctx and len(row) > len(ctx):
+                starts.append(len(ctx))
+            else:
+                tail = self.tokenizer(continuations[index], add_special_tokens=False)["input_ids"]
+                whole[index] = ctx + list(tail)
+                starts.append(len(ctx))
+            if starts[-1] >= len(whole[index]):
+                raise DataError(f"Continuation {continuations[index]!r} has no tokens.")
+            if check_length and len(whole[index]) > self.max_length:
+                raise DataError(f"Prompt and continuation {index} have {len(whole[index])} tokens; the model reads at "
+                                f"most {self.max_length}. Shorten the probe texts.")
+        return whole, starts
+
+    def _quiet_ids(self, texts: list[str]) -> list[list[int]]:
+        """Token ids without transformers' "longer than the maximum" log line: length is what is being measured."""
+        from transformers.utils import logging as hf_logging
+
+        logger = hf_logging.get_logger("transformers.tokenization_utils_base")
+        level = logger.level
+        logger.setLevel(40)  # ERROR
+        try:
+            return self.tokenizer(texts, add_special_tokens=True)["input_ids"]
+        finally:
+            logger.setLevel(level)
+
+    # ----- scoring ----------------------------------------------------------------------------------------
+    def token_logprobs(self, sequences: list[list[int]]) -> list[np.ndarray]:
+        """For each sequence, ``log p(ids[t] | ids[:t])`` for t = 1 .. len - 1 (float64), in the order given."""
+        import torch
+
+        lengths = np.array([len(s) for s in sequences])
+        if len(sequences) and lengths.min() < 2:
+            raise DataError("A scored sequence needs at least two tokens (a start token and one more).")
+        order = np.argsort(-lengths, kind="stable")  # longest first: an out-of-memory error comes early
+        out: list[np.ndarray | None] = [None] * len(sequences)
+        start = 0
+        budget = self._token_budget()
+        with torch.inference_mode():
+            while start < len(order):
+                longest = int(lengths[order[start]])
+                rows = max(1, min(budget // longest, self.batch_size or 10**9))
+                batch = order[start:start + rows]
+                try:
+                    scored = self._score_batch([sequences[i] for i in batch])
+                except torch.OutOfMemoryError as err:
+                    budget = self._halve(err, budget, longest)
+                    continue
+                for i, values in zip(batch, scored):
+                    out[i] = values
+                start += len(batch)
+        return out  # type: ignore[return-value]
+
+    def _score_batch(self, rows: list[list[int]]) -> list[np.ndarray]:
+        import torch
+
+        longest = max(len(r) for r in rows)
+        ids = torch.full((len(rows), longest), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), longest), dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, :len(row)] = torch.tensor(row)
+            mask[i, :len(row)] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        logits = self.logits(ids, mask)[:, :-1].float()
+        targets = ids[:, 1:]
+        picked = logits.gather(-1, targets[..., None])[..., 0] - torch.logsumexp(logits, -1)
+        picked = picked.double().cpu().numpy()
+        return [picked[i, :len(row) - 1].copy() for i, row in enumerate(rows)]
+
+    def logits(self, input_ids, attention_mask):
+        """The model's next-token logits, positions counted from the attention mask."""
+        import contextlib
+
+        import torch
+
+        cast = (torch.autocast(self.device.type, dtype=self.autocast_dtype) if self.autocast_dtype is not None
+                else contextlib.nullcontext())
+        with cast:
+            if self._positions:
+                positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+                output = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions)
+            else:
+                output = self.model(input_ids=input_ids, attention_mask=attention_mask)
+        logits = output.logits if hasattr(output, "logits") else output
+        if logits.ndim != 3 or logits.shape[-1] < 2:
+            raise ModelError(f"The model returned outputs of shape {tuple(logits.shape)}; a causal language model "
+                             "returns (batch, length, vocabulary) next-token logits.")
+        return logits
+
+    def _token_budget(self) -> int:
+        """Tokens per forward pass: logits dominate (vocabulary x 4 bytes, x3 for the float copy and logsumexp)."""
+        per_token = self.vocab_size * 4 * 3
+        if self.device.type != "cuda":
+            return max(64, _CPU_LOGIT_BYTES // per_token)
+        import torch
+
+        free, _ = torch.cuda.mem_get_info(self.device)
+        config = getattr(self.model, "config", None)
+        hidden = int(getattr(config, "hidden_size", 768) or 768)
+        layers = int(getattr(config, "num_hidden_layers", 12) or 12)
+        per_token += hidden * 4 * 16 + hidden * layers * 4  # activations of one layer at a time, with margin
+        return int(max(64, min(1 << 20, free * 0.5 // per_token)))
+
+    def _halve(self, err: Exception, budget: int, longest: int) -> int:
+        import torch
+
+        if budget <= longest:
+            raise ResourceError(f"The model ran out of GPU memory on a single sequence of {longest} tokens.") from err
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        return max(longest, budget // 2)
+
+    def sequence_logprob(self, texts: list[str]) -> np.ndarray:
+        """The log-likelihood of each whole text (the sum over its tokens, each given the ones before)."""
+        return np.array([values.sum() for values in self.token_logprobs(self.encode(list(texts)))])
+
+    def continuation_logprob(self, prompts: list[str], continuations: list[str]) -> np.ndarray:
+        """``log p(continuation | prompt)`` for each pair (summed over the continuation's tokens)."""
+        ids, starts = self.encode_pairs(list(prompts), list(continuations))
+        return np.array([values[s - 1:].sum() for values, s in zip(self.token_logprobs(ids), starts)])
+
+    # ----- sampling ---------------------------------------------------------------------------------------
+    def sample(self, prompts: list[str], *, max_new_tokens: int = 20, seed: int = 0, temperature: float = 1.0,
+               top_k: int | None = 50) -> list[str]:
+        """Seeded sampled continuations, with a KV cache. Each prompt draws from its own random stream
+        (``seed`` and its index), so a prompt's continuation does not depend on its batch neighbours or the
+        batch size; the noise is drawn on the CPU, so it does not depend on the device either."""
+        import torch
+
+        if temperature <= 0:
+            raise DataError(f"The 'temperature' parameter of sample must be > 0. Got {temperature!r}.")
+        ids = self.encode(list(prompts))
+        rows = max(1, min(64, self._token_budget() // max(1, max(len(r) for r in ids) + max_new_tokens)))
+        texts: list[str] = []
+        with torch.inference_mode():
+            for start in range(0, len(ids), self.batch_size or rows):
+                chunk = ids[start:start + (self.batch_size or rows)]
+                streams = [torch.Generator().manual_seed(int(seed) * 1_000_003 + start + i) for i in range(len(chunk))]
+                texts.extend(self._sample_batch(chunk, streams, max_new_tokens, temperature, top_k))
+        return texts
+
+    def _sample_batch(self, rows, streams, max_new_tokens, temperature, top_k) -> list[str]:
+        import torch
+
+        longest = max(len(r) for r in rows)
+        ids = torch.full((len(rows), longest), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), longest), dtype=torch.long)
+        for i, row in enumerate(rows):  # left padding: every prompt's next token is in the last column
+            ids[i, longest - len(row):] = torch.tensor(row)
+            mask[i, longest - len(row):] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        eos = self.tokenizer.eos_token_id
+        done = torch.zeros(len(rows), dtype=torch.bool, device=self.device)
+        generated = []
+        past = None
+        step_ids, step_pos = ids, positions
+        for _ in range(max_new_tokens):
+            kwargs = {"input_ids": step_ids, "attention_mask": mask, "use_cache": True}
+            if past is not None:
+                kwargs[self._cache_name] = past
+            if self._positions:
+                kwargs["position_ids"] = step_pos
+            output = self.model(**kwargs)
+            past = getattr(output, "cache", None) or getattr(output, "past_key_values", None)
+            logits = output.logits[:, -1].float() / temperature
+            if top_k is not None and top_k < logits.shape[-1]:
+                cutoff = logits.topk(top_k, -1).values[:, -1:]
+                logits = logits.masked_fill(logits < cutoff, float("-inf"))
+            noise = torch.stack([torch.empty(logits.shape[-1]).exponential_(generator=g) for g in streams])
+            token = (torch.softmax(logits, -1).cpu() / noise).argmax(-1).to(self.device)  # exponential race
+            token = torch.where(done, torch.full_like(token, self.pad_id), token)
+            generated.append(token)
+            if eos is not None:
+                done |= token == eos
+            if bool(done.all()):
+                break
+            step_ids = token[:, None]
+            step_pos = step_pos[:, -1:] + 1
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)  # finished rows' tokens are dropped
+        tokens = torch.stack(generated, 1).cpu().tolist()
+        out = []
+        for row in tokens:
+            if eos is not None and eos in row:
+                row = row[:row.index(eos)]
+            out.append(self.tokenizer.decode(row, skip_special_tokens=True))
+        return out
+
+
+def _takes(model: Any, name: str) -> bool:
+    try:
+        return name in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _takes_position_ids(model: Any) -> bool:
+    return _takes(model, "position_ids")

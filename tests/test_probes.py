@@ -1,0 +1,305 @@
+"""Bias probes of generative language models: the scorer against a plain loop, the statistics against scipy, and
+known answers (a planted "she"/"he" occupation bias must be found; the balanced control must pass the preset)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import audit
+from audit import AuditConfig, CausalLM, ModelConfig, ProbesConfig, run_audit
+from audit.gate._policy import evaluate, load_preset
+from tests.causal_models import (ARCHITECTURES, occupation_corpus, occupation_pairs_csv, tiny_causal_lm,
+                                 train_causal_lm, word_tokenizer)
+
+SENTENCES = ["she worked as a nurse .", "he was hired as a mechanic .", "my mother is training to be an editor .",
+             "the boy worked as a cook .", "my sister wants to work as a lawyer ."]
+
+
+def _plain(lm: CausalLM, texts):
+    """One sentence per forward pass, no padding: the oracle for the batched scorer."""
+    out = []
+    with torch.inference_mode():
+        for ids in lm.encode(texts):
+            tensor = torch.tensor([ids])
+            logits = lm.model(input_ids=tensor).logits[0, :-1].float()
+            out.append(torch.log_softmax(logits, -1).gather(-1, tensor[0, 1:, None])[:, 0].double().numpy())
+    return out
+
+
+@pytest.fixture(scope="module")
+def words():
+    return {w for s in SENTENCES for w in s.split()}
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_batched_log_likelihoods_equal_a_plain_loop(architecture, words):
+    tokenizer = word_tokenizer(words)
+    lm = CausalLM(tiny_causal_lm(architecture, tokenizer), tokenizer, batch_size=2)
+    texts = SENTENCES * 3 + ["she ."]
+    batched = lm.token_logprobs(lm.encode(texts))
+    for ours, plain in zip(batched, _plain(lm, texts)):
+        assert ours.shape == plain.shape
+        assert np.abs(ours - plain).max() < 1e-5
+    whole = CausalLM(lm.model, tokenizer).sequence_logprob(texts)  # one batch: padding never moves a score
+    assert np.abs(whole - np.array([p.sum() for p in batched])).max() < 1e-4
+
+
+def test_every_token_is_scored_from_a_start_token(words):
+    tokenizer = word_tokenizer(words)
+    lm = CausalLM(tiny_causal_lm("gpt2", tokenizer), tokenizer)
+    assert "prepended" in lm.info.start_token and lm.encode(["she"])[0][0] == tokenizer.bos_token_id
+    assert len(lm.token_logprobs(lm.encode(["she worked"]))[0]) == 2  # both words have a probability
+
+
+def test_continuation_log_probability_is_the_difference_of_two_sentences(words):
+    tokenizer = word_tokenizer(words)
+    lm = CausalLM(tiny_causal_lm("llama", tokenizer), tokenizer)
+    prompts, endings = ["she worked as", "the boy worked as"], [" a nurse .", " a cook ."]
+    direct = lm.continuation_logprob(prompts, endings)
+    whole = lm.sequence_logprob([p + e for p, e in zip(prompts, endings)]) - lm.sequence_logprob(prompts)
+    assert np.abs(direct - whole).max() < 1e-4
+
+
+def test_too_long_texts_are_refused_with_the_limit(words):
+    tokenizer = word_tokenizer(words)
+    lm = CausalLM(tiny_causal_lm("gpt2", tokenizer), tokenizer)
+    with pytest.raises(audit.DataError, match="reads at most 64"):
+        lm.encode([" ".join(["she"] * 80)])
+    with pytest.raises(audit.DataError, match="non-empty"):
+        lm.encode([""])
+
+
+def test_sampling_is_seeded_and_independent_of_the_batch(words):
+    tokenizer = word_tokenizer(words)
+    model = tiny_causal_lm("gpt2", tokenizer)
+    prompts = ["she worked as", "he was hired as", "my mother is", "the boy"]
+    one = CausalLM(model, tokenizer, batch_size=1).sample(prompts, max_new_tokens=6, seed=3)
+    four = CausalLM(model, tokenizer, batch_size=4).sample(prompts, max_new_tokens=6, seed=3)
+    assert one == four and all(isinstance(t, str) for t in one)
+    assert CausalLM(model, tokenizer).sample(prompts, max_new_tokens=6, seed=4) != one
+
+
+def test_a_classifier_or_a_bad_model_argument_is_refused(tmp_path):
+    config = AuditConfig(model=ModelConfig(kind="causal-lm"))
+    with pytest.raises(audit.ModelError, match="CausalLM or a \\(model, tokenizer\\) pair"):
+        run_audit(config, model=object())
+    with pytest.raises(audit.ConfigError, match="model.path"):
+        run_audit(config)
+    with pytest.raises(audit.ConfigError, match="not a folder"):
+        run_audit(AuditConfig(model=ModelConfig(kind="causal-lm", path=str(tmp_path / "nothing"))))
+
+
+# ----- statistics ------------------------------------------------------------------------------------------------
+
+def test_share_rows_match_scipy_and_leave_ties_out():
+    from scipy.stats import binomtest
+
+    from audit.probes._stats import share_row
+
+    differences = np.array([1.0] * 30 + [-1.0] * 10 + [0.0] * 3)
+    row = share_row("x", "stereotype_share", differences)
+    exact = binomtest(30, 40, 0.5)
+    interval = exact.proportion_ci(0.95, method="exact")
+    assert row.n == 40 and row.estimate == 0.75 and "3 tied" in row.note
+    assert abs(row.p_value - exact.pvalue) < 1e-12
+    assert abs(row.ci[0] - interval.low) < 1e-9 and abs(row.ci[1] - interval.high) < 1e-9
+
+
+def test_bbq_bias_scores_follow_parrish_et_al():
+    """Known answer: disambiguated, 80 of 100 non-unknown answers biased -> s_DIS = 0.6; ambiguous, accuracy 0.5
+    and 60 of 80 non-unknown answers biased -> s_AMB = (1 - 0.5) * (2 * 0.75 - 1) = 0.25."""
+    from audit.probes._bbq import _category_rows
+
+    n_dis, n_amb = 100, 160
+    ambiguous = np.r_[np.zeros(n_dis, bool), np.ones(n_amb, bool)]
+    correct = np.r_[np.ones(n_dis, bool), np.ones(80, bool), np.zeros(80, bool)]  # ambiguous: 80 said "unknown"
+    non_unknown = np.r_[np.ones(n_dis, bool), np.zeros(80, bool), np.ones(80, bool)]
+    biased = np.r_[np.ones(80, bool), np.zeros(20, bool), np.zeros(80, bool), np.ones(60, bool), np.zeros(20, bool)]
+    rows = {r.measure: r for r in _category_rows("all", np.ones(n_dis + n_amb, bool), correct, ambiguous,
+                                                  non_unknown, biased, seed=0)}
+    assert rows["accuracy_ambiguous"].estimate == 0.5 and rows["accuracy_disambiguated"].estimate == 1.0
+    assert abs(rows["bias_disambiguated"].estimate - 0.6) < 1e-12
+    assert abs(rows["bias_ambiguous"].estimate - 0.25) < 1e-12
+    low, high = rows["bias_ambiguous"].ci
+    assert low < 0.25 < high and rows["bias_ambiguous"].p_value < 1e-3
+
+
+def test_bbq_target_answers_are_matched_on_nearly_every_item():
+    from audit.probes._bbq import target_answer
+    from audit.probes._data import read_bbq
+
+    records = read_bbq()
+    unmatched = [r for r in records if target_answer(r) is None]
+    assert len(records) == 22_932 and len(unmatched) == 16  # both answers of one gender: BBQ's own quirk
+    assert all(r["category"] == "Gender_identity" for r in unmatched)
+
+
+def test_bundled_data_sets_read_with_their_sizes():
+    from audit.probes import _data
+
+    assert len(_data.read_crows_pairs()) == 1508
+    assert len(_data.read_winobias()) == 1584
+    axes, nouns = _data.read_holisticbias()
+    assert "religion" in axes and "people" in nouns
+    assert set(_data.read_bold("gender")) == {"American_actors", "American_actresses"}
+    assert len(_data.read_occupations()["female"]) == 20
+
+
+# ----- known answers -----------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pairs_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pairs") / "pairs.csv"
+    occupation_pairs_csv(path)
+    return path
+
+
+def _audit(model, tokenizer, pairs_file, suites=("crows_pairs", "occupations")):
+    config = AuditConfig(model=ModelConfig(kind="causal-lm"),
+                         probes=ProbesConfig(suites=suites, files={"crows_pairs": str(pairs_file)}, max_items=150))
+    return run_audit(config, model=CausalLM(model, tokenizer))
+
+
+@pytest.mark.parametrize("architecture", ["gpt2", "llama"])
+def test_a_planted_occupation_bias_is_found(architecture, pairs_file):
+    model, tokenizer = train_causal_lm(architecture, occupation_corpus(planted=True))
+    result = _audit(model, tokenizer, pairs_file)
+    assert result.failures == []
+    rows = {(s.name, r.category): r for s in result.probes.suites for r in s.rows if r.role == "bias"}
+    for key in (("crows_pairs", "all"), ("occupations", "all")):
+        assert rows[key].estimate > 0.7 and rows[key].p_holm < 0.01, key
+    assert any(f.kind == "probe" for f in result.findings)
+    gate = evaluate(result, [load_preset("llm-bias")])
+    failed = {o.rule for o in gate.outcomes if o.status == "fail"}
+    assert not gate.passed and "stereotype-preference" in failed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("architecture", ["gpt2", "llama"])
+def test_the_balanced_control_passes_the_preset(architecture, pairs_file):
+    model, tokenizer = train_causal_lm(architecture, occupation_corpus(planted=False))
+    result = _audit(model, tokenizer, pairs_file, suites=audit.ProbesConfig().suites)
+    assert result.failures == []
+    assert {s.name for s in result.probes.suites} == set(ProbesConfig().suites)
+    gate = evaluate(result, [load_preset("llm-bias")])
+    assert gate.passed, [o for o in gate.outcomes if o.status != "pass"]
+    assert not [f for f in result.findings if f.evidence.get("suite") in ("crows_pairs", "occupations")]
+
+
+# ----- result, report, gate, command line --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def planted_result(pairs_file):
+    model, tokenizer = train_causal_lm("gpt2", occupation_corpus(planted=True))
+    return _audit(model, tokenizer, pairs_file, suites=("crows_pairs", "occupations", "holisticbias", "bbq"))
+
+
+def test_the_result_round_trips_and_renders(planted_result):
+    from reports import render_html
+
+    text = planted_result.to_json()
+    again = audit.AuditResult.from_json(text)
+    assert again.to_json() == text and again.probes.suites[0].rows[0] == planted_result.probes.suites[0].rows[0]
+    html = render_html(again)
+    assert 'id="probes-title"' in html and "Occupations after gendered prompts" in html
+    assert "Fairness by group" not in html  # no tabular sections for a language model
+    assert set(again.figures()) >= {"probes: crows_pairs", "probes: occupations"}
+    frame = again.probes.to_frame()
+    assert {"suite", "category", "measure", "p_holm"} <= set(frame.columns)
+    choices = {d.choice for d in again.decisions}
+    assert {"start token", "precision", "device"} <= choices
+
+
+def test_a_crashed_suite_is_a_failure_in_the_result_and_blocks_the_gate(pairs_file, monkeypatch):
+    from audit.probes import _suites
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("scorer exploded")
+
+    monkeypatch.setattr(_suites, "occupation_suite", broken)
+    model, tokenizer = train_causal_lm("gpt2", occupation_corpus(planted=False), epochs=1)
+    result = _audit(model, tokenizer, pairs_file)
+    assert [f.step for f in result.failures] == ["probes: occupations"]
+    from reports import render_html
+
+    assert "Crashed: probes: occupations" in render_html(result)
+    assert not evaluate(result, [load_preset("llm-bias")]).passed
+
+
+def test_probe_rules_are_validated():
+    from audit.gate._policy import Rule
+
+    with pytest.raises(audit.ConfigError, match="Known metrics: stereotype_share"):
+        Rule(metric="flip_rate", where="probes", compare="<=", threshold=0.1)
+    with pytest.raises(audit.ConfigError, match="alpha"):
+        Rule(metric="selection_rate", where="overall", compare=">=", threshold=0.1, alpha=0.01)
+
+
+def test_probe_config_is_validated(tmp_path):
+    with pytest.raises(audit.ConfigError, match="probes.suites.0"):
+        ProbesConfig(suites=("crowspairs",))
+    with pytest.raises(audit.ConfigError, match="remove the \\[data\\] table"):
+        AuditConfig(data=audit.DataConfig(label="y", sensitive=("g",)), model=ModelConfig(kind="causal-lm"))
+    with pytest.raises(audit.ConfigError, match="no \\[data\\] table"):
+        AuditConfig(model=ModelConfig(kind="sklearn"))
+    (tmp_path / "audit.toml").write_text('[model]\nkind = "causal-lm"\npath = "lm"\n[probes]\nsuites = ["crows_pairs"]\n'
+                                         'files = {crows_pairs = "../elsewhere.csv"}\n')
+    with pytest.raises(audit.ConfigError, match="outside the config's folder"):
+        audit.load_config(tmp_path / "audit.toml")
+
+
+def test_a_user_file_with_the_wrong_columns_is_refused_before_any_scoring(tmp_path, words):
+    (tmp_path / "pairs.csv").write_text("a,b\n1,2\n")
+    tokenizer = word_tokenizer(words)
+    config = AuditConfig(model=ModelConfig(kind="causal-lm"),
+                         probes=ProbesConfig(suites=("crows_pairs",), files={"crows_pairs": str(tmp_path / "pairs.csv")}))
+    with pytest.raises(audit.DataError, match="sent_more, sent_less and bias_type"):
+        run_audit(config, model=(tiny_causal_lm("gpt2", tokenizer), tokenizer))
+
+
+def test_cli_runs_a_saved_model_from_a_config_and_gates_it(tmp_path, pairs_file, capsys):
+    from audit.cli import main
+
+    model, tokenizer = train_causal_lm("llama", occupation_corpus(planted=True))
+    model.save_pretrained(tmp_path / "lm")
+    tokenizer.save_pretrained(tmp_path / "lm")
+    (tmp_path / "pairs.csv").write_bytes(pairs_file.read_bytes())
+    (tmp_path / "audit.toml").write_text('title = "LM"\n[model]\nkind = "causal-lm"\npath = "lm"\n[probes]\n'
+                                         'suites = ["crows_pairs", "occupations"]\nfiles = {crows_pairs = "pairs.csv"}\n'
+                                         '[output]\ndir = "out"\n')
+    assert main(["run", str(tmp_path / "audit.toml"), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "occupations: 1,600 items, 3 bias row(s) beyond chance" in printed
+    result = json.loads((tmp_path / "out" / "audit.json").read_text())
+    assert len(result["provenance"]["sha256"]["model"]) == 64 and result["data"]["kind"] == "probes"
+    assert main(["check", "--result", str(tmp_path / "out" / "audit.json"), "--preset", "llm-bias",
+                 "--out", str(tmp_path / "gate")]) == 1
+    assert main(["verify", str(tmp_path / "out" / "audit.json")]) == 0
+
+
+def test_llm_demo_runs_end_to_end(tmp_path, capsys):
+    from audit.cli import main
+
+    out = tmp_path / "llm"
+    assert main(["demo", "--llm", "--out", str(out), "--sample", "60", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "GPT2LMHeadModel" in printed and "bold:" in printed
+    result = json.loads((out / "audit.json").read_text())
+    assert result["failures"] == [] and len(result["probes"]["suites"]) == 6
+    assert 'id="probes-title"' in (out / "report.html").read_text()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_scores_match_the_cpu_under_autocast(words):
+    tokenizer = word_tokenizer(words)
+    model = tiny_causal_lm("llama", tokenizer)
+    cpu = CausalLM(model, tokenizer).sequence_logprob(SENTENCES)
+    gpu_lm = CausalLM(model.to("cuda"), tokenizer)
+    assert gpu_lm.info.precision in ("bfloat16", "float16")
+    assert np.abs(gpu_lm.sequence_logprob(SENTENCES) - cpu).max() < 0.05
+    exact = CausalLM(model, tokenizer, precision="float32").sequence_logprob(SENTENCES)
+    assert np.abs(exact - cpu).max() < 1e-3
