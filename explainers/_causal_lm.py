@@ -20,6 +20,7 @@ from explainers._errors import DataError, ModelError, ResourceError
 __all__ = ["CausalLM", "ScoringInfo"]
 
 _CPU_LOGIT_BYTES = 512 * 2**20  # logits kept per batch on CPU: about 2,600 tokens of a 50k vocabulary
+_ROW_TOKENS = 128  # nodes per packed row: enough for a few sentences that share prefixes, little attention cost
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class ScoringInfo:
     precision: str  # "float32", or the autocast dtype on CUDA
     device: str
     max_length: int
+    packing: str = ""  # whether shared prefixes are computed once (tree attention), and the check behind it
 
 
 class CausalLM:
@@ -40,7 +42,7 @@ class CausalLM:
     kind = "causal-lm"
 
     def __init__(self, model: Any, tokenizer: Any, *, batch_size: int | None = None, max_length: int | None = None,
-                 precision: str = "auto") -> None:
+                 precision: str = "auto", packing: bool = True) -> None:
         import torch
 
         if not callable(tokenizer):
@@ -64,8 +66,16 @@ class CausalLM:
         self.autocast_dtype = None
         if precision == "auto" and self.device.type == "cuda":
             self.autocast_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        self.info = ScoringInfo(start_token=start, precision=str(self.autocast_dtype or "float32").replace("torch.", ""),
-                                device=str(self.device), max_length=self.max_length)
+        self._start_note = start
+        self._pack: bool | None = None if packing else False  # decided on first use (see _decide_packing)
+        self._packing_note = "" if packing else "off (packing=False)"
+
+    @property
+    def info(self) -> ScoringInfo:
+        return ScoringInfo(start_token=self._start_note,
+                           precision=str(self.autocast_dtype or "float32").replace("torch.", ""),
+                           device=str(self.device), max_length=self.max_length,
+                           packing=self._packing_note or "not decided yet (nothing scored)")
 
     @classmethod
     def from_pretrained(cls, directory: str, **kwargs: Any) -> CausalLM:
@@ -145,12 +155,46 @@ class CausalLM:
 
     # ----- scoring ----------------------------------------------------------------------------------------
     def token_logprobs(self, sequences: list[list[int]]) -> list[np.ndarray]:
-        """For each sequence, ``log p(ids[t] | ids[:t])`` for t = 1 .. len - 1 (float64), in the order given."""
-        import torch
-
+        """For each sequence, ``log p(ids[t] | ids[:t])`` for t = 1 .. len - 1 (float64), in the order given.
+        Shared prefixes are computed once (``explainers._prefix_packing``) when the model passes the check of
+        ``_decide_packing``; otherwise sequences go in padded batches."""
         lengths = np.array([len(s) for s in sequences])
         if len(sequences) and lengths.min() < 2:
             raise DataError("A scored sequence needs at least two tokens (a start token and one more).")
+        if not len(sequences):
+            return []
+        if self._pack is None:
+            self._decide_packing(sequences)
+        return self._packed_logprobs(sequences) if self._pack else self._padded_logprobs(sequences)
+
+    def _decide_packing(self, sequences: list[list[int]]) -> None:
+        """Packing needs a model that takes position ids and honours a 4-D attention mask (an attention kernel
+        that ignores custom masks would silently mix sequences). Checked once, on up to 8 sequences that share
+        prefixes, against padded batches; the outcome is recorded in ``info.packing``."""
+        self._pack = False
+        if not self._positions:
+            self._packing_note = "off: the model takes no position ids"
+            return
+        probe = sorted(sequences)[:8]
+        try:
+            packed, padded = self._packed_logprobs(probe), self._padded_logprobs(probe)
+        except (TypeError, ValueError, RuntimeError, IndexError) as err:
+            self._packing_note = f"off: the model refused a 4-D attention mask ({type(err).__name__}: {err})"[:300]
+            return
+        difference = max(float(np.abs(a - b).max()) for a, b in zip(packed, padded))
+        tolerance = 1e-4 if self.autocast_dtype is None else 5e-2
+        if difference > tolerance:
+            self._packing_note = (f"off: packed scores differed from padded batches by {difference:.2g} (an "
+                                  "attention kernel that ignores custom masks?)")
+            return
+        self._pack = True
+        self._packing_note = (f"on: shared prefixes computed once; checked against padded batches on {len(probe)} "
+                              f"sequences (largest difference {difference:.1g})")
+
+    def _padded_logprobs(self, sequences: list[list[int]]) -> list[np.ndarray]:
+        import torch
+
+        lengths = np.array([len(s) for s in sequences])
         order = np.argsort(-lengths, kind="stable")  # longest first: an out-of-memory error comes early
         out: list[np.ndarray | None] = [None] * len(sequences)
         start = 0
@@ -170,6 +214,67 @@ class CausalLM:
                 start += len(batch)
         return out  # type: ignore[return-value]
 
+    def _packed_logprobs(self, sequences: list[list[int]]) -> list[np.ndarray]:
+        """Packed rows in batches under the token budget. Out of memory: fewer rows per batch, then shorter rows
+        (re-packed), down to one sequence per row."""
+        import torch
+
+        from explainers._prefix_packing import pack
+
+        out: list[np.ndarray | None] = [None] * len(sequences)
+        capacity, budget = _ROW_TOKENS, self._token_budget()
+        longest_sequence = max(len(s) for s in sequences)
+        rows = sorted(pack(sequences, capacity), key=lambda r: -len(r.tokens))
+        start = 0
+        with torch.inference_mode():
+            while start < len(rows):
+                longest = len(rows[start].tokens)
+                count = max(1, min(budget // longest, self.batch_size or 10**9))
+                batch = rows[start:start + count]
+                try:
+                    scored = self._score_packed(batch)
+                except torch.OutOfMemoryError as err:
+                    if count > 1 or longest <= longest_sequence or capacity <= longest_sequence:
+                        budget = self._halve(err, budget, longest)
+                        continue
+                    capacity = max(longest_sequence, capacity // 2)  # one row is too much: shorter rows
+                    pending = [i for row in rows[start:] for i, _ in row.paths]
+                    repacked = pack([sequences[i] for i in pending], capacity)
+                    for row in repacked:
+                        row.paths = [(pending[i], path) for i, path in row.paths]
+                    rows = rows[:start] + sorted(repacked, key=lambda r: -len(r.tokens))
+                    continue
+                for index, values in scored:
+                    out[index] = values
+                start += len(batch)
+        return out  # type: ignore[return-value]
+
+    def _score_packed(self, rows) -> list[tuple[int, np.ndarray]]:
+        import torch
+
+        longest = max(len(r.tokens) for r in rows)
+        ids = torch.full((len(rows), longest), self.pad_id, dtype=torch.long)
+        positions = torch.zeros((len(rows), longest), dtype=torch.long)
+        for b, row in enumerate(rows):
+            ids[b, :len(row.tokens)] = torch.tensor(row.tokens)
+            positions[b, :len(row.tokens)] = torch.tensor(row.positions)
+        mask = torch.from_numpy(np.stack([row.allowed(longest) for row in rows]))[:, None]
+        ids, positions, mask = ids.to(self.device), positions.to(self.device), mask.to(self.device)
+        logits = self.logits(ids, mask, position_ids=positions).float()
+        normaliser = torch.logsumexp(logits, -1)
+        where = []
+        for b, row in enumerate(rows):
+            for _, path in row.paths:
+                where += [(b, node, row.tokens[target]) for node, target in zip(path[:-1], path[1:])]
+        b_idx, node_idx, token_idx = (torch.tensor(v, device=self.device) for v in zip(*where))
+        picked = (logits[b_idx, node_idx, token_idx] - normaliser[b_idx, node_idx]).double().cpu().numpy()
+        out, offset = [], 0
+        for b, row in enumerate(rows):
+            for index, path in row.paths:
+                out.append((index, picked[offset:offset + len(path) - 1].copy()))
+                offset += len(path) - 1
+        return out
+
     def _score_batch(self, rows: list[list[int]]) -> list[np.ndarray]:
         import torch
 
@@ -186,8 +291,8 @@ class CausalLM:
         picked = picked.double().cpu().numpy()
         return [picked[i, :len(row) - 1].copy() for i, row in enumerate(rows)]
 
-    def logits(self, input_ids, attention_mask):
-        """The model's next-token logits, positions counted from the attention mask."""
+    def logits(self, input_ids, attention_mask, position_ids=None):
+        """The model's next-token logits, positions counted from the attention mask unless given."""
         import contextlib
 
         import torch
@@ -196,7 +301,8 @@ class CausalLM:
                 else contextlib.nullcontext())
         with cast:
             if self._positions:
-                positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+                positions = (position_ids if position_ids is not None
+                             else (attention_mask.cumsum(-1) - 1).clamp(min=0))
                 output = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions)
             else:
                 output = self.model(input_ids=input_ids, attention_mask=attention_mask)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -303,3 +304,68 @@ def test_cuda_scores_match_the_cpu_under_autocast(words):
     assert np.abs(gpu_lm.sequence_logprob(SENTENCES) - cpu).max() < 0.05
     exact = CausalLM(model, tokenizer, precision="float32").sequence_logprob(SENTENCES)
     assert np.abs(exact - cpu).max() < 1e-3
+
+
+@pytest.mark.parametrize("packing", [True, False])
+def test_out_of_memory_halves_the_batch_and_gives_the_same_scores(words, monkeypatch, packing):
+    tokenizer = word_tokenizer(words)
+    lm = CausalLM(tiny_causal_lm("gpt2", tokenizer), tokenizer, packing=packing)
+    texts = [f"{a} {b}" for a in SENTENCES for b in SENTENCES]
+    expected = lm.sequence_logprob(texts)
+    name = "_score_packed" if packing else "_score_batch"
+    real, sizes = getattr(lm, name), []
+
+    def tight(rows):
+        sizes.append(sum(len(getattr(r, "tokens", r)) for r in rows))
+        if sizes[-1] > 60:
+            raise torch.OutOfMemoryError("planted")
+        return real(rows)
+
+    monkeypatch.setattr(lm, name, tight)
+    assert np.abs(lm.sequence_logprob(texts) - expected).max() < 1e-5
+    assert sizes[0] > 60 and sizes[-1] <= 60  # a planted out-of-memory error, then smaller batches
+
+
+class IgnoresTheMask(torch.nn.Module):
+    """A wrapper that drops the attention mask: packed sequences would see each other, and the check must notice."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.config = inner, inner.config
+
+    def forward(self, input_ids, attention_mask=None, position_ids=None):
+        return self.inner(input_ids=input_ids, position_ids=position_ids)
+
+
+def test_shared_prefixes_are_computed_once_only_where_the_model_honours_the_mask(words):
+    from audit.probes._data import read_crows_pairs
+
+    tokenizer = word_tokenizer(words | {"the", "black", "white", "poor", "rich", "are"})
+    model = tiny_causal_lm("llama", tokenizer)
+    items = read_crows_pairs()[:60]
+    texts = [it.stereo for it in items] + [it.anti for it in items]
+    packed, padded = CausalLM(model, tokenizer), CausalLM(model, tokenizer, packing=False)
+    a, b = packed.token_logprobs(packed.encode(texts)), padded.token_logprobs(padded.encode(texts))
+    assert max(np.abs(x - y).max() for x, y in zip(a, b)) < 1e-5
+    assert packed.info.packing.startswith("on") and padded.info.packing.startswith("off")
+    careless = CausalLM(IgnoresTheMask(model), tokenizer)
+    careless.sequence_logprob(texts[:10])
+    assert careless.info.packing.startswith("off: packed scores differed")
+
+
+def test_a_custom_scorer_scores_the_sampled_continuations(words):
+    tokenizer = word_tokenizer(words)
+    config = AuditConfig(model=ModelConfig(kind="causal-lm"), probes=ProbesConfig(suites=("bold",), max_items=40))
+    seen = []
+
+    def length_score(texts):
+        seen.extend(texts)
+        return [len(t) / 100 for t in texts]
+
+    result = run_audit(config, model=(tiny_causal_lm("gpt2", tokenizer), tokenizer), scorer=length_score)
+    suite = result.probes.suites[0]
+    assert suite.settings["scorer"] == "your scorer" and len(seen) == suite.items - int(
+        suite.notes[0].split()[0] if suite.notes else 0)
+    with pytest.raises(audit.ConfigError, match="scorer"):
+        run_audit(AuditConfig(data=audit.DataConfig(label="y", sensitive=("g",), prediction="d")),
+                  data=pd.DataFrame({"y": [0, 1], "d": [1, 1], "g": ["a", "b"]}), scorer=length_score)

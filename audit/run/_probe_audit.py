@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -78,6 +79,7 @@ def run_probe_audit(config: AuditConfig, *, model: Any, quiet: bool, extra_prove
                "architecture": getattr(model_config, "model_type", None),
                "parameters": int(sum(p.numel() for p in lm.model.parameters())), "device": str(lm.device),
                "path": config.model.path if model is None else None}
+    report = dataclasses.replace(report, model={**report.model, "packing": lm.info.packing})
     return AuditResult(
         title=config.title, data={"kind": "probes", "suites": [s.name for s in report.suites]}, model=summary,
         fairness=[], attributions=[], findings=probe_findings(report), failures=failures, skipped=[],
@@ -91,7 +93,8 @@ def _decisions(lm, config: AuditConfig, report) -> list[Decision]:
                  "the tokenizer's bos/eos tokens"),
         Decision("precision", info.precision, "float32 on CPU; bf16 (else fp16) autocast on CUDA, log-probabilities "
                  "in float32", "CausalLM(precision=\"float32\")"),
-        Decision("device", info.device, "where the model's parameters are (never moved)", "model.device")]
+        Decision("device", info.device, "where the model's parameters are (never moved)", "model.device"),
+        Decision("shared-prefix packing", info.packing.startswith("on"), info.packing, "CausalLM(packing=False)")]
     for suite in report.suites:
         if suite.items < suite.items_available:
             decisions.append(Decision(f"items of {suite.name}", suite.items,

@@ -64,8 +64,12 @@ class _Steps:
 
 def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: Any = None,
               quiet: bool = True, extra_provenance: dict[str, Any] | None = None,
-              config_path: str | None = None, executor: Any = None, threads: int | None = None) -> AuditResult:
+              config_path: str | None = None, executor: Any = None, threads: int | None = None,
+              scorer: Any = None) -> AuditResult:
     """Run a full audit. ``data``/``model`` override ``config.data.path``/``config.model.path``.
+    A generative language model (``model.kind = "causal-lm"``): ``model`` is a ``CausalLM`` or a ``(model,
+    tokenizer)`` pair, and ``scorer`` (texts -> numbers) scores BOLD's sampled continuations instead of the bundled
+    sentiment classifier.
     ``executor`` (see ``audit.exec._executors``): where attributions run, sharded by rows; in-process by default.
     ``threads``: the native thread pools' size (default: ``AUDIT_THREADS``, else the CPUs this process may use;
     see ``audit.exec._threads``); the choice is recorded in ``provenance.threads``.
@@ -80,7 +84,7 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
     count, source = thread_budget(threads)
     with limited_threads(count):
         result = _run_audit(config, data=data, model=model, quiet=quiet, extra_provenance=extra_provenance,
-                            config_path=config_path, executor=executor)
+                            config_path=config_path, executor=executor, scorer=scorer)
     provenance = dataclasses.replace(result.provenance, threads={"count": count, "source": source})
     return dataclasses.replace(result, provenance=provenance)
 
@@ -97,7 +101,8 @@ class _Inputs:
 
 
 def _run_audit(config: AuditConfig, *, data: pd.DataFrame | None, model: Any, quiet: bool,
-               extra_provenance: dict[str, Any] | None, config_path: str | None, executor: Any) -> AuditResult:
+               extra_provenance: dict[str, Any] | None, config_path: str | None, executor: Any,
+               scorer: Any = None) -> AuditResult:
     """The audit's steps, in order. Bad input stops it before any work; a step that crashes is recorded."""
     from audit.exec._executors import InProcessExecutor
 
@@ -108,7 +113,10 @@ def _run_audit(config: AuditConfig, *, data: pd.DataFrame | None, model: Any, qu
         if data is not None:
             raise ConfigError("A causal-lm audit runs the probes of [probes] on their own texts: do not pass data=.")
         return run_probe_audit(config, model=model, quiet=quiet, extra_provenance=extra_provenance,
-                               config_path=config_path)
+                               config_path=config_path, scorer=scorer)
+    if scorer is not None:
+        raise ConfigError("The 'scorer' parameter of run_audit scores a causal language model's sampled "
+                          "continuations (model.kind = \"causal-lm\"); this audit has none. Drop it.")
     if config.data.engine == "partitions":
         from audit.run._from_file import run_partitioned
 
