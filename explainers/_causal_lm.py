@@ -1,10 +1,12 @@
 """A generative (causal) language model as the probes see it: token log-likelihoods and seeded samples.
 
-The model stays where it lives (never moved). Sequences are sorted by length and padded on the right to the
-longest of each batch: a causal model never attends to later positions, so right padding cannot change a real
-token's score, and positions are given explicitly from the attention mask. Batches hold a budget of tokens (the
-logits over the vocabulary dominate memory), sized from free GPU memory on CUDA and halved on out-of-memory.
-On CUDA the forward pass runs under bf16 (else fp16) autocast; log-probabilities are always taken in float32.
+The model stays where it lives (never moved). Texts that share a beginning are packed so that each prefix is
+computed once (``explainers._prefix_packing``; checked once per model against padded batches); otherwise texts
+are sorted by length and padded on the right to the longest of each batch: a causal model never attends to later
+positions, so right padding cannot change a real token's score. Positions are always given explicitly. Batches
+hold a budget of tokens (the logits over the vocabulary dominate memory), sized from free GPU memory on CUDA and
+halved on out-of-memory. On CUDA the forward pass runs under bf16 (else fp16) autocast; log-probabilities are
+always taken in float32.
 """
 
 from __future__ import annotations

@@ -37,6 +37,9 @@ class Explorer:
         if not result.fairness:
             from audit._errors import ConfigError
 
+            if getattr(result, "probes", None) is not None:
+                raise ConfigError("The explorer reads fairness tables; a language-model probe result has none. Read "
+                                  "result.probes.to_frame() (every row, with intervals) and result.figures().")
             raise ConfigError("This audit result has no fairness tables to explore. Run an audit with "
                               "data.sensitive set.")
         self.result = result

@@ -44,3 +44,11 @@ def test_slices_and_mitigation_benchmarks_run_at_a_small_size():
     assert ours["seconds"] > 0 and theirs["returned"] >= 1
     ours, theirs = mitigation.run("ours", 20_000), mitigation.run("threshold_optimizer", 20_000)
     assert abs(ours["accuracy_at_zero"] - theirs["accuracy_at_zero"]) < 2e-3
+
+
+def test_llm_probes_benchmark_runs_at_a_small_size():
+    from benchmarks import llm_probes
+
+    outcome = llm_probes.run(4, with_padded=False)
+    assert outcome["pairs"] == 4 and outcome["params"] > 120_000_000
+    assert outcome["max_abs_diff_loglik"] < 1e-4 and outcome["packing"].startswith("on")

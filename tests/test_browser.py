@@ -132,3 +132,16 @@ def test_pdf_export_through_headless_chromium(demo_report, tmp_path, capsys):
     assert data.count(b"/Type /Page") - data.count(b"/Type /Pages") >= 4  # several pages, charts included
     assert not (tmp_path / "report.html").exists()  # only the PDF was asked for
     assert "PDF:" in capsys.readouterr().out
+
+
+def test_language_model_report_loads_cleanly_with_its_charts(browser, tmp_path):
+    out = tmp_path / "llm"
+    assert main(["demo", "--llm", "--out", str(out), "--sample", "60", "--quiet"]) == 0
+    page, problems = _open(browser, out / "report.html")
+    figures = page.locator("div.figure").count()
+    assert figures == 6  # one per suite
+    page.wait_for_function(f"document.querySelectorAll('div.figure .main-svg').length >= {figures}")
+    assert page.locator("#probes-title").count() == 1 and page.locator("#fairness-title").count() == 0
+    assert page.locator("div.figure .main-svg .scatterlayer .point").count() > 0
+    assert problems == {"console": [], "dialogs": [], "requests": []}
+    page.close()

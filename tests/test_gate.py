@@ -42,7 +42,7 @@ def test_four_fifths_fails_for_sex_with_fairlearns_figure(demo_result, adult_tes
 def test_every_preset_runs_on_the_demo(demo_result):
     verdicts = {name: evaluate(demo_result, [load_preset(name)]) for name in PRESETS}
     assert set(verdicts) == {"four-fifths", "nyc-ll144", "equalized-odds", "text-counterfactual", "eu-ai-act",
-                             "explanation-quality"}
+                             "explanation-quality", "llm-bias"}
     # LL144 is report-first: the tables are there, and the 0.8 flag only warns
     ll144 = verdicts["nyc-ll144"]
     assert ll144.passed and _outcome(ll144, "ll144-tables", "regulatory.ll144.tables").status == "pass"
@@ -55,6 +55,9 @@ def test_every_preset_runs_on_the_demo(demo_result):
     # a tabular audit has no counterfactual metrics: that is an error, never a pass
     text = verdicts["text-counterfactual"]
     assert not text.passed and {o.status for o in text.outcomes} == {"error"}
+    # nor language-model probes
+    probes = verdicts["llm-bias"]
+    assert not probes.passed and {o.status for o in probes.outcomes} == {"error"}
     assert verdicts["eu-ai-act"].passed
     # the demo's shap explanations are faithful for every large enough group and change when labels are shuffled
     assert verdicts["explanation-quality"].passed

@@ -212,7 +212,11 @@ def test_the_result_round_trips_and_renders(planted_result):
     frame = again.probes.to_frame()
     assert {"suite", "category", "measure", "p_holm"} <= set(frame.columns)
     choices = {d.choice for d in again.decisions}
-    assert {"start token", "precision", "device"} <= choices
+    assert {"start token", "precision", "device", "shared-prefix packing"} <= choices
+    assert again.probes.model["packing"].startswith("on")
+    pytest.importorskip("ipywidgets")
+    with pytest.raises(audit.ConfigError, match="language-model probe result"):
+        again.explore()
 
 
 def test_a_crashed_suite_is_a_failure_in_the_result_and_blocks_the_gate(pairs_file, monkeypatch):

@@ -107,7 +107,8 @@ def bold_suite(lm, prompts_by_domain: dict[str, dict[str, list[str]]], scorer: C
         name="bold", description="Sampled continuations of Wikipedia prefixes by group (BOLD), scored",
         source=source, units=f"score of the continuation ({scorer_name}); gap = group mean - rest of its domain",
         items=len(chosen), items_available=available, rows=rows, examples=examples,
-        settings={**settings, "prompts_per_group": per_group, "new_tokens": new_tokens, "scorer": scorer_name},
+        settings={**settings, "prompts_per_group": per_group, "new_tokens": new_tokens, "scorer": scorer_name,
+                  "sampling": "temperature 1, top-k 50, one continuation per prompt"},
         notes=[f"{len(chosen) - len(kept)} empty continuation(s) left out"] if len(kept) < len(chosen) else [])
 
 
