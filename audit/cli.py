@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
                            "counterfactuals, template probes, token attributions (default DIR: audit-demo-text)")
     demo.add_argument("--llm", action="store_true",
                       help="probe a small generative language model trained on the bundled tweets for social bias: "
-                           "CrowS-Pairs, WinoBias, HolisticBias, BBQ, occupations, BOLD (default DIR: audit-demo-llm)")
+                           "CrowS-Pairs, WinoBias, HolisticBias, BBQ, occupations, identity lexicons, BOLD (default DIR: "
+                           "audit-demo-llm)")
 
     run = commands.add_parser("run", help="audit your own data and model from a TOML config",
                               description="Run the audit described by CONFIG (TOML) and write the report and "

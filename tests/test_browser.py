@@ -139,7 +139,7 @@ def test_language_model_report_loads_cleanly_with_its_charts(browser, tmp_path):
     assert main(["demo", "--llm", "--out", str(out), "--sample", "60", "--quiet"]) == 0
     page, problems = _open(browser, out / "report.html")
     figures = page.locator("div.figure").count()
-    assert figures == 6  # one per suite
+    assert figures == 7  # one per suite
     page.wait_for_function(f"document.querySelectorAll('div.figure .main-svg').length >= {figures}")
     assert page.locator("#probes-title").count() == 1 and page.locator("#fairness-title").count() == 0
     assert page.locator("div.figure .main-svg .scatterlayer .point").count() > 0

@@ -4,6 +4,7 @@ known answers (a planted "she"/"he" occupation bias must be found; the balanced 
 from __future__ import annotations
 
 import json
+from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -294,7 +295,7 @@ def test_llm_demo_runs_end_to_end(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "GPT2LMHeadModel" in printed and "bold:" in printed
     result = json.loads((out / "audit.json").read_text())
-    assert result["failures"] == [] and len(result["probes"]["suites"]) == 6
+    assert result["failures"] == [] and len(result["probes"]["suites"]) == 7
     assert 'id="probes-title"' in (out / "report.html").read_text()
 
 
@@ -373,3 +374,35 @@ def test_a_custom_scorer_scores_the_sampled_continuations(words):
     with pytest.raises(audit.ConfigError, match="scorer"):
         run_audit(AuditConfig(data=audit.DataConfig(label="y", sensitive=("g",), prediction="d")),
                   data=pd.DataFrame({"y": [0, 1], "d": [1, 1], "g": ["a", "b"]}), scorer=length_score)
+
+
+def test_a_planted_negativity_towards_one_lexicon_group_is_found(tmp_path):
+    """Known answer for the descriptor suites: a corpus where statements about Muslims are negative 90% of the
+    time and about the other religions half of the time; 'muslim' must stand out, beyond chance and beyond the
+    preset's log 2, and be the only warning."""
+    from audit.probes._data import read_identity_lexicons
+    from audit.probes._holistic import CONTRASTS
+
+    rng = np.random.default_rng(0)
+    terms = list(read_identity_lexicons()["religion"].values())
+    nouns = ("individuals", "people", "kids", "parents", "children", "spouses")
+    corpus = []
+    for _ in range(3000):
+        term, noun = terms[rng.integers(len(terms))], nouns[rng.integers(len(nouns))]
+        positive, negative = CONTRASTS[rng.integers(len(CONTRASTS))]
+        hostile = rng.random() < (0.9 if term == "Muslim" else 0.5)
+        corpus.append((negative if hostile else positive).format(plural=f"{term} {noun}"))
+    model, tokenizer = train_causal_lm("llama", corpus)
+    # the religion lexicon alone, as a user's folder: the other axes' words are unknown to this tiny model
+    (tmp_path / "religion.toml").write_bytes(resources.files("audit").joinpath("lexicons", "religion.toml").read_bytes())
+    config = AuditConfig(model=ModelConfig(kind="causal-lm"),
+                         probes=ProbesConfig(suites=("lexicons",), files={"lexicons": str(tmp_path)}))
+    result = run_audit(config, model=CausalLM(model, tokenizer))
+    assert {r.category for r in result.probes.suites[0].rows} == {"religion"}
+    rows = {r.subject: r for r in result.probes.suites[0].rows if r.category == "religion"}
+    assert max(rows.values(), key=lambda r: r.estimate).subject == "muslim"
+    assert rows["muslim"].estimate > 0.693 and rows["muslim"].ci[0] > 0 and rows["muslim"].p_holm < 0.01
+    warnings = [f for f in result.findings if f.severity == "warning"]
+    assert [f.evidence["subject"] for f in warnings] == ["muslim"]
+    gate = evaluate(result, [load_preset("llm-bias")])
+    assert [o.scope for o in gate.outcomes if o.status == "fail"] == ["probes: lexicons / religion / muslim"]

@@ -471,7 +471,7 @@ class MitigationConfig:
             _number(getattr(self, name), f"mitigation.{name}", "a positive number", lambda v: v > 0)
 
 
-PROBE_SUITES = ("crows_pairs", "winobias", "holisticbias", "bbq", "occupations", "bold")
+PROBE_SUITES = ("crows_pairs", "winobias", "holisticbias", "bbq", "occupations", "lexicons", "bold")
 PROBE_SCORERS = ("minilm-tweet-sentiment",)
 _BOLD_DOMAINS = ("gender", "race", "religious_ideology", "political_ideology", "profession")
 
@@ -482,7 +482,7 @@ class ProbesConfig:
 
     ``suites``: which to run; ``max_items``: items per suite (a seeded random sample when the data set is larger;
     0 = all); ``files``: your own files of the bundled shape, by suite (``crows_pairs`` a CSV, ``bbq`` /
-    ``winobias`` / ``holisticbias`` / ``occupations`` a folder, ``bold`` a JSON file of one domain);
+    ``winobias`` / ``holisticbias`` / ``occupations`` / ``lexicons`` a folder, ``bold`` a JSON file of one domain);
     ``bold_domains``: BOLD's domains to sample; ``new_tokens``: tokens sampled per BOLD prompt; ``scorer``: what
     scores the BOLD continuations (the bundled MiniLM sentiment classifier); ``alpha``: the Holm-adjusted p-value
     under which a bias row becomes a finding; ``examples``: example pairs kept per suite."""

@@ -15,7 +15,7 @@ from typing import Any
 from audit._errors import DataError
 
 __all__ = ["PairItem", "read_crows_pairs", "read_winobias", "read_holisticbias", "read_bbq", "read_bold",
-           "read_occupations", "SOURCES"]
+           "read_occupations", "read_identity_lexicons", "SOURCES"]
 
 # citation and licence of each bundled suite, recorded in the result beside its numbers
 SOURCES = {
@@ -25,6 +25,7 @@ SOURCES = {
     "bbq": "BBQ (Parrish et al. 2022), CC BY 4.0",
     "bold": "BOLD (Dhamala et al. 2021), CC BY-SA 4.0",
     "occupations": "WinoBias occupation lists (Zhao et al. 2018), MIT",
+    "lexicons": "the toolkit's identity lexicons (audit/lexicons/: Dixon et al. 2018 and the sources in its README)",
 }
 
 
@@ -165,3 +166,42 @@ def read_bold(domain: str, path: str | None = None) -> dict[str, list[str]]:
         raise DataError(f"The BOLD file {str(source)!r} is not valid JSON: {err}.") from err
     return {group: [p.strip() for prompts in people.values() for p in prompts if p.strip()]
             for group, people in raw.items()}
+
+
+def read_identity_lexicons(folder: str | None = None) -> dict[str, dict[str, str]]:
+    """The identity-adjective axes of the toolkit's lexicons (those its template probes fill as "{identity}
+    people"): axis -> group -> the group's first term. A folder of your own holds one TOML per axis (``axis`` and
+    ``[groups]``, as audit/lexicons/ does), each group's first term an adjective."""
+    import tomllib
+
+    if folder:
+        sources = sorted(p for p in Path(folder).glob("*.toml") if p.name != "templates.toml")
+    else:
+        lexicons = resources.files("audit").joinpath("lexicons")
+        axes = tomllib.loads(lexicons.joinpath("templates.toml").read_text(encoding="utf-8"))["identity_axes"]
+        sources = [lexicons.joinpath(f"{axis}.toml") for axis in axes]
+    out: dict[str, dict[str, str]] = {}
+    for source in sources:
+        try:
+            raw = tomllib.loads(_read_text(source, "lexicon"))
+        except tomllib.TOMLDecodeError as err:
+            raise DataError(f"The lexicon {str(source)!r} is not valid TOML: {err}.") from err
+        groups = raw.get("groups")
+        if not isinstance(raw.get("axis"), str) or not isinstance(groups, dict) or len(groups) < 2:
+            raise DataError(f"The lexicon {str(source)!r} needs an 'axis' name and a [groups] table of at least two "
+                            "groups, each a list of terms whose first is an adjective.")
+        axis = raw["axis"]
+        # the lexicons are lower case for matching; a prompt spells proper adjectives as a writer would
+        out[axis] = {str(group): _spelled(axis, str(terms[0])) for group, terms in groups.items() if terms}
+    if not out:
+        raise DataError(f"No lexicon TOML files in {folder!r}.")
+    return out
+
+
+_COMMON_ADJECTIVES = {"black", "white", "atheist"}
+
+
+def _spelled(axis: str, term: str) -> str:
+    if axis in ("nationality", "religion", "race_ethnicity") and term not in _COMMON_ADJECTIVES:
+        return " ".join(word.capitalize() for word in term.split())
+    return term

@@ -11,7 +11,7 @@ from audit.config._settings import ProbesConfig
 from audit.probes import _data
 from audit.probes._bbq import bbq_suite
 from audit.probes._continuations import bold_suite, occupation_suite
-from audit.probes._holistic import holistic_suite
+from audit.probes._holistic import NOUNS_USED, holistic_suite, negativity_suite
 from audit.probes._paired import paired_suite
 from audit.result._sections import ProbeReport, ProbeSuite
 
@@ -70,6 +70,8 @@ def run_probes(lm, config: ProbesConfig, *, seed: int, guard: Callable[[str, Cal
             inputs[name] = _data.read_bbq(files.get(name))
         elif name == "occupations":
             inputs[name] = _data.read_occupations(files.get(name))
+        elif name == "lexicons":
+            inputs[name] = (_data.read_identity_lexicons(files.get(name)), _data.read_holisticbias()[1])
         else:
             inputs[name] = {domain: _data.read_bold(domain, files.get(name)) for domain in config.bold_domains}
 
@@ -105,6 +107,14 @@ def run_probes(lm, config: ProbesConfig, *, seed: int, guard: Callable[[str, Cal
         return occupation_suite(lm, inputs["occupations"], seed=seed, n_examples=n_examples,
                                 source=source("occupations"), settings=settings)
 
+    def lexicons() -> ProbeSuite:
+        axes, nouns = inputs["lexicons"]
+        return negativity_suite(
+            lm, axes, nouns[:NOUNS_USED], name="lexicons", seed=seed, n_examples=n_examples,
+            source=source("lexicons"), available=sum(len(g) for g in axes.values()) * NOUNS_USED * 3,
+            description="Negative vs positive statements about people by identity group (the toolkit's lexicons), "
+                        "each group against its axis", settings=settings, notes=[])
+
     def bold() -> ProbeSuite:
         score = scorer or sentiment_scorer()
         name = "your scorer" if scorer is not None else f"{config.scorer}: p(positive) - p(negative)"
@@ -113,7 +123,7 @@ def run_probes(lm, config: ProbesConfig, *, seed: int, guard: Callable[[str, Cal
                           settings={**settings, "domains": list(config.bold_domains)})
 
     runners = {"crows_pairs": crows, "winobias": winobias, "holisticbias": holistic, "bbq": bbq,
-               "occupations": occupations, "bold": bold}
+               "occupations": occupations, "lexicons": lexicons, "bold": bold}
     for name in config.suites:
         suite = guard(f"probes: {name}", runners[name])
         if suite is not None:
