@@ -46,8 +46,7 @@ def sentiment_scorer() -> Callable[[list[str]], np.ndarray]:
 
 
 def run_probes(lm, config: ProbesConfig, *, seed: int, guard: Callable[[str, Callable[[], Any]], Any],
-               scorer: Callable[[list[str]], np.ndarray] | None = None, on_suite: Callable[[], None] = lambda: None
-               ) -> ProbeReport:
+               scorer: Callable[[list[str]], np.ndarray] | None = None) -> ProbeReport:
     """Every suite of ``config.suites``; ``guard(step, work)`` runs one and records a crash (returns None)."""
     files = config.files or {}
     n_examples = config.examples
@@ -128,7 +127,6 @@ def run_probes(lm, config: ProbesConfig, *, seed: int, guard: Callable[[str, Cal
         suite = guard(f"probes: {name}", runners[name])
         if suite is not None:
             suites.append(suite)
-        on_suite()
     info = lm.info
     return ProbeReport(model={"start_token": info.start_token, "precision": info.precision, "device": info.device,
                               "max_length": info.max_length}, suites=suites, alpha=config.alpha)
