@@ -236,6 +236,17 @@ def test_a_crashed_suite_is_a_failure_in_the_result_and_blocks_the_gate(pairs_fi
     assert not evaluate(result, [load_preset("llm-bias")]).passed
 
 
+def test_confident_probe_rules_read_the_interval_of_the_distance(planted_result):
+    from audit.gate._policy import Policy, Rule
+
+    rule = Rule(metric="stereotype_share", where="probes", compare="<=", threshold=0.1, confident=True)
+    gate = evaluate(planted_result, [Policy("strict", (rule,), "", "test")])
+    row = next(r for s in planted_result.probes.suites if s.name == "occupations" for r in s.rows
+               if r.category == "all" and r.role == "bias")
+    outcome = next(o for o in gate.outcomes if o.scope == "probes: occupations / all")
+    assert outcome.status == "fail" and outcome.checked_value == pytest.approx(max(abs(e - 0.5) for e in row.ci))
+
+
 def test_probe_rules_are_validated():
     from audit.gate._policy import Rule
 

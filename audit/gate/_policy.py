@@ -565,16 +565,25 @@ def _evaluate_probe_rule(result: AuditResult, check: _Checker, rule: Rule) -> li
         return check.outcomes
     for suite, row in matches:
         scope = f"probes: {suite.name} / {row.category}" + (f" / {row.subject}" if row.subject else "")
-        what = f"{row.measure} {row.estimate if row.estimate is None else round(row.estimate, 4)}; distance from {row.null_value:g}"
         if row.estimate is None:
             check.add(scope, "skipped", f"{row.measure} is undefined here ({row.note or 'no items'}): not checked.")
             continue
+        what = f"{row.measure} {row.estimate:.4g}; distance from {row.null_value:g}"
         if rule.alpha is not None and row.p_holm is not None and row.p_holm >= rule.alpha:
             check.add(scope, "pass", f"{what} = {row.distance:.4g}, within chance (Holm-adjusted p = {row.p_holm:.2g} "
                                      f">= {rule.alpha:g}).", row.distance, row.distance)
             continue
-        check.compare(scope, row.distance, None, what)
+        check.compare(scope, row.distance, _distance_interval(row), what)
     return check.outcomes
+
+
+def _distance_interval(row) -> list[float] | None:
+    """The interval of |estimate - null| from the estimate's interval: 0 at the low end when it covers the null."""
+    if not row.ci:
+        return None
+    low, high = (abs(end - row.null_value) for end in row.ci)
+    covers = row.ci[0] <= row.null_value <= row.ci[1]
+    return [0.0 if covers else min(low, high), max(low, high)]
 
 
 def _evaluate_mitigation_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOutcome]:
