@@ -11,13 +11,13 @@ always taken in float32.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from explainers._errors import DataError, ModelError, ResourceError
+from explainers._text_model import _takes_position_ids, quiet_token_ids, takes_argument
 
 __all__ = ["CausalLM", "ScoringInfo"]
 
@@ -62,7 +62,7 @@ class CausalLM:
         self.vocab_size = int(getattr(config, "vocab_size", 0) or len(tokenizer))
         self.batch_size = batch_size
         self._positions = _takes_position_ids(model)
-        self._cache_name = "cache" if _takes(model, "cache") else "past_key_values"  # transformers 5 renamed it
+        self._cache_name = "cache" if takes_argument(model, "cache") else "past_key_values"  # transformers 5 renamed it
         self.pad_id = next((int(t) for t in (tokenizer.pad_token_id, tokenizer.eos_token_id) if t is not None), 0)
         self.start_id, start = self._start_token()
         self.autocast_dtype = None
@@ -113,7 +113,7 @@ class CausalLM:
         for index, text in enumerate(texts):
             if not isinstance(text, str) or not text.strip():
                 raise DataError(f"Text {index} is {text!r}: a probe text must be a non-empty string.")
-        encoded = self._quiet_ids(list(texts))
+        encoded = quiet_token_ids(self.tokenizer, list(texts))
         ids = [([self.start_id] if self.start_id is not None else []) + list(row) for row in encoded]
         for index, row in enumerate(ids if check_length else ()):
             if len(row) > self.max_length:
@@ -142,18 +142,6 @@ class CausalLM:
                 raise DataError(f"Prompt and continuation {index} have {len(whole[index])} tokens; the model reads at "
                                 f"most {self.max_length}. Shorten the probe texts.")
         return whole, starts
-
-    def _quiet_ids(self, texts: list[str]) -> list[list[int]]:
-        """Token ids without transformers' "longer than the maximum" log line: length is what is being measured."""
-        from transformers.utils import logging as hf_logging
-
-        logger = hf_logging.get_logger("transformers.tokenization_utils_base")
-        level = logger.level
-        logger.setLevel(40)  # ERROR
-        try:
-            return self.tokenizer(texts, add_special_tokens=True)["input_ids"]
-        finally:
-            logger.setLevel(level)
 
     # ----- scoring ----------------------------------------------------------------------------------------
     def token_logprobs(self, sequences: list[list[int]]) -> list[np.ndarray]:
@@ -412,14 +400,3 @@ class CausalLM:
                 row = row[:row.index(eos)]
             out.append(self.tokenizer.decode(row, skip_special_tokens=True))
         return out
-
-
-def _takes(model: Any, name: str) -> bool:
-    try:
-        return name in inspect.signature(model.forward).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def _takes_position_ids(model: Any) -> bool:
-    return _takes(model, "position_ids")

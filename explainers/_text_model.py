@@ -45,15 +45,34 @@ def _usable_positions(config: Any) -> int | None:
     return positions
 
 
-def _takes_position_ids(model: Any) -> bool:
+def takes_argument(model: Any, name: str) -> bool:
+    """Whether the model's forward takes ``name`` (position_ids, cache, ...)."""
     import inspect
 
-    if getattr(getattr(model, "config", None), "model_type", None) in _IDS_DERIVE_POSITIONS:
-        return False
     try:
-        return "position_ids" in inspect.signature(model.forward).parameters
+        return name in inspect.signature(model.forward).parameters
     except (TypeError, ValueError):
         return False
+
+
+def _takes_position_ids(model: Any) -> bool:
+    if getattr(getattr(model, "config", None), "model_type", None) in _IDS_DERIVE_POSITIONS:
+        return False
+    return takes_argument(model, "position_ids")
+
+
+def quiet_token_ids(tokenizer: Any, texts: list[str]) -> list[list[int]]:
+    """Token ids of whole texts (special tokens added, nothing truncated), without transformers' "longer than the
+    maximum" log line: callers measure length and record or refuse it themselves."""
+    from transformers.utils import logging as hf_logging
+
+    logger = hf_logging.get_logger("transformers.tokenization_utils_base")
+    level = logger.level
+    logger.setLevel(40)  # ERROR
+    try:
+        return tokenizer(texts, truncation=False, add_special_tokens=True)["input_ids"]
+    finally:
+        logger.setLevel(level)
 
 
 def _refuse_language_model(model: Any) -> None:
@@ -188,17 +207,8 @@ class TextClassifier:
         return texts
 
     def untruncated_ids(self, texts: list[str]) -> list[list[int]]:
-        """Token ids of whole texts, to measure what truncation cuts; transformers' "longer than the maximum"
-        warning is expected here and kept off the console (truncation is recorded per text instead)."""
-        from transformers.utils import logging as hf_logging
-
-        logger = hf_logging.get_logger("transformers.tokenization_utils_base")
-        level = logger.level
-        logger.setLevel(40)  # ERROR
-        try:
-            return self.tokenizer(texts, truncation=False, add_special_tokens=True)["input_ids"]
-        finally:
-            logger.setLevel(level)
+        """Token ids of whole texts, to measure what truncation cuts (recorded per text instead of logged)."""
+        return quiet_token_ids(self.tokenizer, texts)
 
     def tokenize(self, texts: list[str]) -> TokenizedBatch:
         """Pad to the longest sequence of this batch; truncate to the model's maximum and record it."""

@@ -219,11 +219,12 @@ def probe_rows_shown(suite, limit: int = 12) -> list:
     return sorted(rows, key=lambda r: (r.p_holm if r.p_holm is not None else 2.0, -(r.distance or 0)))[:limit]
 
 
-def probe_figure(suite) -> dict[str, Any]:
-    """Each shown bias row's estimate with its interval, against the value of no bias."""
+def probe_figure(suite, rows: list | None = None) -> dict[str, Any]:
+    """Each shown bias row's estimate with its interval (``rows``: the report's table, else chosen here), against
+    the value of no bias."""
     import plotly.graph_objects as go
 
-    rows = probe_rows_shown(suite)
+    rows = probe_rows_shown(suite) if rows is None else rows
     labels = [f"{r.category}{': ' + r.subject if r.subject else ''} ({r.measure})" for r in rows]
     plus = [None if r.ci is None else r.ci[1] - r.estimate for r in rows]
     minus = [None if r.ci is None else r.estimate - r.ci[0] for r in rows]

@@ -117,9 +117,9 @@ def _view(result: AuditResult) -> dict[str, Any]:
                                     for method, entry in (result.quality.methods if result.quality else {}).items()}}
     probes_view = None
     if result.probes is not None or result.data.get("kind") == "probes":
-        suites = result.probes.suites if result.probes else []
-        probes_view = {"figure_ids": [add(_figures.probe_figure(suite)) for suite in suites],
-                       "top_rows": [_figures.probe_rows_shown(suite) for suite in suites]}
+        shown = [(suite, _figures.probe_rows_shown(suite)) for suite in (result.probes.suites if result.probes else [])]
+        probes_view = {"figure_ids": [add(_figures.probe_figure(suite, rows)) for suite, rows in shown],
+                       "top_rows": [rows for _, rows in shown]}
     largest = sorted(({"metric": m, "table": t.name, "ratio": e["ratio"], "ratio_ci": e.get("ratio_ci"),
                        "difference": e["difference"], "difference_ci": e.get("difference_ci"),
                        "worst": d.worst_to_benchmark, "best": d.benchmark_group}
