@@ -180,6 +180,15 @@ def _print_summary(result, paths: dict, elapsed: float) -> None:
             _say(f"  mitigation by {frontier.sensitive}: {name} {_number(frontier.current.constraint_value)} now; "
                  f"group-specific thresholds reaching {fix.tolerance:g} cost {fix.cost * 100:.1f} points of accuracy "
                  f"held out, where the {name} is {_number(fix.constraint_value)}")
+    gaps = result.gap_explanations
+    for gap in [g for g in (gaps.explanations if gaps else []) if g.flagged][:3]:
+        parts = ", ".join(f"{f.feature} {f.share:.0%}" + (" (proxy)" if f.role == "proxy" else " (itself)"
+                                                           if f.role == "direct" else "")
+                          for f in gap.features[:3] if f.share is not None)
+        _say(f"  gap {gap.metric} by {gap.table} ({gap.group} vs {gap.compared_with}, {gap.gap:+.3f}) carried by: {parts}")
+    if gaps is not None and gaps.swap_summary is not None and gaps.swap_summary.term_share_mean is not None:
+        _say(f"  flipping identity swaps: the swapped term carries {gaps.swap_summary.term_share_mean:.0%} of the "
+             f"score change ({gaps.swap_summary.examples} swaps); the rest runs through the words around it")
     for summary in result.attributions:
         top = ", ".join(f"{n} ({v:.3f})" for n, v in summary.top_features(5))
         _say(f"  top features ({summary.method}, mean |attribution|): {top}")

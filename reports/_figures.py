@@ -212,6 +212,38 @@ def mitigation_figure(frontier: MitigationFrontier) -> dict[str, Any]:
     return _as_json(figure)
 
 
+_ROLE_COLOURS = {"proxy": "#c0392b", "direct": "#8e44ad", "other": "#7f8c8d"}
+
+
+def gap_figure(gap) -> dict[str, Any]:
+    """Each input's contribution to one gap, with its interval, coloured by role; the bars add up to the gap."""
+    import plotly.graph_objects as go
+
+    features = list(reversed(gap.features))  # plotly draws the first bar at the bottom
+    figure = go.Figure()
+    for role in ("proxy", "direct", "other"):
+        shown = [f for f in features if f.role == role]
+        if not shown:
+            continue
+        figure.add_trace(go.Bar(
+            x=[f.contribution for f in shown], y=[f.feature for f in shown], orientation="h", name=role,
+            marker_color=_ROLE_COLOURS[role],
+            error_x=dict(type="data", array=[None if f.contribution_ci is None else f.contribution_ci[1] - f.contribution
+                                             for f in shown],
+                         arrayminus=[None if f.contribution_ci is None else f.contribution - f.contribution_ci[0]
+                                     for f in shown]),
+            customdata=[[f.share if f.share is not None else float("nan"),
+                         f.proxy_auc if f.proxy_auc is not None else float("nan")] for f in shown],
+            hovertemplate="%{y}: %{x:+.4f}<br>share %{customdata[0]:.1%}<br>proxy AUC %{customdata[1]:.2f}"
+                          "<extra></extra>"))
+    figure.add_vline(x=0, line_color="#444")
+    figure.update_layout(title=f"{gap.metric} by {gap.table}: {gap.group} minus {gap.compared_with} = {gap.gap:+.3f},"
+                               " by input", xaxis_title=f"contribution to the gap ({gap.metric})",
+                         yaxis=dict(categoryorder="array", categoryarray=[f.feature for f in features]),
+                         barmode="overlay", **{**_LAYOUT, "height": max(260, 24 * len(features) + 120)})
+    return _as_json(figure)
+
+
 def probe_rows_shown(suite, limit: int = 12) -> list:
     """The bias rows a reader should see first: smallest Holm-adjusted p-value, then largest distance from no
     bias; every row stays in the result and in the JSON."""
@@ -264,6 +296,8 @@ def figures(result) -> dict[str, Any]:
         charts[f"mitigation: {frontier.constraint}"] = mitigation_figure(frontier)
     for suite in result.probes.suites if result.probes else []:
         charts[f"probes: {suite.name}"] = probe_figure(suite)
+    for gap in result.gap_explanations.explanations if result.gap_explanations else []:
+        charts[f"gap: {gap.metric} by {gap.table}"] = gap_figure(gap)
     for method, entry in (result.quality.methods if result.quality else {}).items():
         if entry.faithfulness is not None and entry.faithfulness.status == "ok":
             charts[f"faithfulness: {method}"] = faithfulness_figure(method, entry.faithfulness)

@@ -111,6 +111,10 @@ def _view(result: AuditResult) -> dict[str, Any]:
     if result.mitigation is not None or any(f.step == "mitigation" for f in result.failures):
         mitigation_view = {"figure_ids": [add(_figures.mitigation_figure(f))
                                           for f in (result.mitigation.frontiers if result.mitigation else [])]}
+    gaps_view = None
+    if result.gap_explanations is not None or any(f.step == "gap explanations" for f in result.failures):
+        gaps_view = {"figure_ids": [add(_figures.gap_figure(gap)) for gap in (
+            result.gap_explanations.explanations if result.gap_explanations else [])]}
     quality_view = None
     if result.quality is not None or any(f.step == "explanation quality" for f in result.failures):
         quality_view = {"figures": {method: add(_figures.faithfulness_figure(method, entry.faithfulness))
@@ -131,7 +135,7 @@ def _view(result: AuditResult) -> dict[str, Any]:
         "result": result, "tables": tables, "attributions": attributions, "figures": figures,
         "warnings": warnings, "infos": [f for f in result.findings if f.severity != "warning"],
         "plotly_js": _scripts()[0], "app_js": _scripts()[1], "script_hashes": _scripts()[2], "ll144": result.regulatory.ll144, "text_view": text_view, "largest_disparities": largest, "quality_view": quality_view, "slices_view": slices_view, "mitigation_view": mitigation_view,
-        "probes_view": probes_view,
+        "probes_view": probes_view, "gaps_view": gaps_view,
     }
 
 

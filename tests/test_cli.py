@@ -36,6 +36,11 @@ def test_text_demo_on_a_sample_of_held_out_tweets(tmp_path, capsys):
     assert text["identity_groups"]["overall_auc"] > 0.75  # the real classifier separates negative tweets
     assert len(result["provenance"]["sha256"]["data"]) == 64 and len(result["provenance"]["sha256"]["model"]) == 64
     assert 'id="text-heading"' in (out / "report.html").read_text()
+    # the flipping swaps, word by word: each adds up to its score change but for IG's completeness error
+    swaps = result["gap_explanations"]["swaps"]
+    assert swaps and all(0 <= s["term_share"] <= 1 and abs(s["unexplained"]) < 0.1 for s in swaps)
+    assert any(s["axis"] == "disability" and "autistic" in s["term"].lower() for s in swaps)
+    assert "flipping identity swaps: the swapped term carries" in printed
     # known answer on these 400 tweets: gender swaps pass (flip rate 3%), the disability probes fail (60%)
     assert main(["check", "--result", str(out / "audit.json"), "--preset", "text-counterfactual",
                  "--out", str(tmp_path / "gate")]) == 1

@@ -42,7 +42,7 @@ def test_four_fifths_fails_for_sex_with_fairlearns_figure(demo_result, adult_tes
 def test_every_preset_runs_on_the_demo(demo_result):
     verdicts = {name: evaluate(demo_result, [load_preset(name)]) for name in PRESETS}
     assert set(verdicts) == {"four-fifths", "nyc-ll144", "equalized-odds", "text-counterfactual", "eu-ai-act",
-                             "explanation-quality", "llm-bias"}
+                             "explanation-quality", "llm-bias", "proxies"}
     # LL144 is report-first: the tables are there, and the 0.8 flag only warns
     ll144 = verdicts["nyc-ll144"]
     assert ll144.passed and _outcome(ll144, "ll144-tables", "regulatory.ll144.tables").status == "pass"
@@ -61,6 +61,9 @@ def test_every_preset_runs_on_the_demo(demo_result):
     assert verdicts["eu-ai-act"].passed
     # the demo's shap explanations are faithful for every large enough group and change when labels are shuffled
     assert verdicts["explanation-quality"].passed
+    # relationship and marital-status are proxies for sex, but neither carries half of a flagged gap
+    proxies = verdicts["proxies"]
+    assert proxies.passed and any(o.scope.endswith(": relationship") and o.status == "pass" for o in proxies.outcomes)
 
 
 def test_a_rule_whose_metric_is_missing_is_an_error(biased_frame):

@@ -38,7 +38,7 @@ def test_json_round_trip_is_lossless(demo_result):
     again = AuditResult.from_json(text)
     assert again.to_json() == text
     raw = json.loads(text)
-    assert raw["schema_version"] == "1.5" and "probes" not in raw  # absent for a model that is not a language model
+    assert raw["schema_version"] == "1.6" and "probes" not in raw  # absent for a model that is not a language model
     assert "NaN" not in text and "Infinity" not in text
     assert raw["provenance"]["seed"] == 0 and raw["provenance"]["packages"]["numpy"]
     # sections are typed data, and an absent text section is None
@@ -130,12 +130,13 @@ def test_report_is_valid_self_contained_html(demo_result):
     html5lib.HTMLParser(strict=True).parse(ours)  # raises on any parse error
     assert not re.search(r"<script[^>]+src=", html) and "<link" not in html
     assert "Content-Security-Policy" in html
-    for section in ("summary", "data-model", "fairness", "attributions", "provenance"):
+    for section in ("summary", "data-model", "fairness", "gaps", "attributions", "provenance"):
         assert f'id="{section}"' in html
     n_figures = len(re.findall(r'<div class="figure" id="figure-\d+"', html))
     # per table: rates and disparities; importance; importance by sex and by race; faithfulness curves; slices;
-    # the mitigation frontier
-    assert n_figures == len(re.findall(r'<script type="application/json" id="figure-\d+-data">', html)) == 3 * 2 + 6
+    # the mitigation frontier; one chart per explained gap (3 tables x 3 metrics)
+    assert len(demo_result.gap_explanations.explanations) == 9
+    assert n_figures == len(re.findall(r'<script type="application/json" id="figure-\d+-data">', html)) == 3 * 2 + 6 + 9
 
 
 def test_report_escapes_values_from_data_and_config(xss_result):
@@ -172,7 +173,8 @@ def test_audit_without_a_model_skips_explainers_and_says_why(biased_frame):
     config = AuditConfig(data=DataConfig(label="label", sensitive=("group",), prediction="decision"))
     result = run_audit(config, data=biased_frame)
     assert result.model["kind"] == "predictions"
-    assert [s.step for s in result.skipped] == ["explainer: shap", "mitigation"]  # decisions only: no thresholds to move
+    # decisions only: no thresholds to move, no model to ask about hybrid rows
+    assert [s.step for s in result.skipped] == ["explainer: shap", "mitigation", "gap explanations"]
     assert "No model was given" in result.skipped[0].reason
     assert result.attributions == [] and result.failures == []
     # planted bias: group B is selected half as often

@@ -310,7 +310,7 @@ def flaky_project(tmp_path, biased_frame):
     (tmp_path / "audit.toml").write_text(
         '[data]\npath = "data.csv"\nlabel = "label"\nsensitive = ["group"]\nfeatures = ["x1", "x2"]\n'
         '[model]\npath = "model.joblib"\n[explainers]\nsample_size = 20\nbackground_size = 10\n'
-        '[fairness]\nn_boot = 0\n[output]\ndir = "out"\n')
+        '[fairness]\nn_boot = 0\n[gaps]\nenabled = false\n[output]\ndir = "out"\n')
     return tmp_path
 
 

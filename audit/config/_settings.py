@@ -27,6 +27,7 @@ __all__ = [
     "QualityConfig",
     "SlicesConfig",
     "MitigationConfig",
+    "GapsConfig",
     "ProbesConfig",
     "ModelConfig",
     "OutputConfig",
@@ -521,11 +522,50 @@ class ProbesConfig:
 
 
 MITIGATION_CONSTRAINTS = ("demographic_parity", "impact_ratio", "equal_opportunity", "equalized_odds")
+GAP_METRICS = ("favourable_rate", "selection_rate", "negative_rate", "tpr", "fpr", "fnr", "tnr", "mean_score",
+               "mean_prediction")
+
+
+@dataclass(frozen=True)
+class GapsConfig:
+    """Gap explanations (docs/gaps.md): each fairness table's gap between its worst group and its benchmark, for
+    each of ``metrics`` (None: the favourable rate, TPR and FPR for classifiers; the mean prediction for regression),
+    split over the model's inputs (a Shapley decomposition, ``orders`` random feature orders per pair of rows) with
+    ``n_boot`` two-sample bootstrap resamples. ``tables``: which fairness tables (None: all). A feature is a proxy
+    when it tells the group from the comparison group with an AUC of at least ``proxy_auc`` and carries at least
+    ``proxy_share`` of the gap. The check compares the top contributor with up to ``random_features`` others.
+    For a text model: up to ``swaps`` identity swaps that flipped a decision, attributed word by word."""
+
+    enabled: bool = True
+    metrics: tuple[str, ...] | None = None
+    tables: tuple[str, ...] | None = None
+    n_boot: int = 200
+    orders: int = 2
+    proxy_auc: float = 0.7
+    proxy_share: float = 0.1
+    random_features: int = 5
+    swaps: int = 12
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.enabled, bool):
+            raise _fail("gaps.enabled", "true or false", self.enabled)
+        if self.metrics is not None:
+            object.__setattr__(self, "metrics", _str_tuple(self.metrics, "gaps.metrics", allow_empty=False))
+            for name in self.metrics:
+                _choice(name, "gaps.metrics", GAP_METRICS)
+        if self.tables is not None:
+            object.__setattr__(self, "tables", _str_tuple(self.tables, "gaps.tables", allow_empty=False))
+        _positive_int(self.n_boot, "gaps.n_boot", minimum=0)
+        _positive_int(self.orders, "gaps.orders")
+        _positive_int(self.random_features, "gaps.random_features")
+        _positive_int(self.swaps, "gaps.swaps", minimum=0)
+        _number(self.proxy_auc, "gaps.proxy_auc", "a number in [0.5, 1]", lambda v: 0.5 <= v <= 1)
+        _number(self.proxy_share, "gaps.proxy_share", "a number in (0, 1]", lambda v: 0 < v <= 1)
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "explainers": ExplainerConfig,
              "fairness": FairnessConfig, "text": TextConfig,
              "quality": QualityConfig, "slices": SlicesConfig, "mitigation": MitigationConfig,
-             "probes": ProbesConfig, "output": OutputConfig}
+             "gaps": GapsConfig, "probes": ProbesConfig, "output": OutputConfig}
 
 
 @dataclass(frozen=True)
@@ -540,6 +580,7 @@ class AuditConfig:
     quality: QualityConfig = field(default_factory=QualityConfig)
     slices: SlicesConfig = field(default_factory=SlicesConfig)
     mitigation: MitigationConfig = field(default_factory=MitigationConfig)
+    gaps: GapsConfig = field(default_factory=GapsConfig)
     probes: ProbesConfig = field(default_factory=ProbesConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     title: str = "Model audit"

@@ -34,6 +34,19 @@ def _oriented(value, anchor, higher_is_better: bool):
     return gap, ratio
 
 
+def comparison_flagged(entry: dict[str, Any], *, ratio_threshold: float, alpha: float) -> bool:
+    """Whether one group's comparison (a ``to_best`` or ``to_reference`` entry) is a warning: its ratio is below the
+    threshold and the difference is beyond chance (Holm-adjusted p under alpha; with no test, the ratio's interval
+    lies below 1)."""
+    ratio = entry.get("ratio")
+    if ratio is None or ratio >= ratio_threshold:
+        return False
+    p_value, interval = entry.get("p_value_holm"), entry.get("ratio_ci")
+    if p_value is not None:
+        return p_value < alpha
+    return interval is not None and interval[1] < 1
+
+
 def as_interval(low: float, high: float) -> Interval | None:
     return None if not (np.isfinite(low) and np.isfinite(high)) else [float(low), float(high)]
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from audit.config._settings import AuditConfig
+from audit.fairness._comparisons import comparison_flagged
 from audit.fairness._types import FairnessTable
+from audit.result._gap_sections import GapReport
 from audit.result._sections import MitigationReport, ProbeReport, SliceReport, TextAudit
 from audit.result._result import AttributionSummary, Finding
 
-__all__ = ["fairness_findings", "text_findings", "slice_findings", "mitigation_findings"]
+__all__ = ["fairness_findings", "text_findings", "slice_findings", "mitigation_findings", "gap_findings"]
 
 
 def fairness_findings(tables: list[FairnessTable], attributions: list[AttributionSummary],
@@ -68,9 +70,7 @@ def _comparison_finding(table: FairnessTable, metric: str, name: str, entry: dic
         certainty += f", {config.fairness.ci_level:.0%} CI [{interval[0]:.2f}, {interval[1]:.2f}]"
     if p_value is not None:
         certainty += f", Holm-adjusted p = {p_value:.2g} ({name} vs {other.name}, {entry.get('test')})"
-        significant = p_value < config.fairness.alpha
-    else:  # no test for this metric: rely on the interval of the ratio
-        significant = interval is not None and interval[1] < 1
+    significant = comparison_flagged(entry, ratio_threshold=threshold, alpha=config.fairness.alpha)
     role = {"benchmark": "the benchmark", "reference": "the reference"}.get(comparison, "the benchmark and reference")
     return Finding(
         kind="disparity", severity="warning" if significant else "info",
@@ -183,6 +183,45 @@ def mitigation_findings(mitigation: MitigationReport | None) -> list[Finding]:
             evidence={"constraint": frontier.constraint, "sensitive": frontier.sensitive,
                       "cost": fix.cost if fix and fix.feasible else None,
                       "group_blind_cost": blind.cost if blind and blind.feasible else None}))
+    return findings
+
+
+def gap_findings(report: GapReport | None) -> list[Finding]:
+    """For each flagged gap (its fairness finding is a warning): every proxy, the protected attribute's own part
+    when it is a model input, and a decomposition whose check failed."""
+    findings = []
+    for gap in report.explanations if report else []:
+        if not gap.flagged:
+            continue
+        where = (f"{gap.metric} by {gap.table}: {gap.group} {gap.value:.3f} against {gap.compared_value:.3f} for "
+                 f"{gap.compared_with} (gap {gap.gap:+.3f})")
+        base = {"table": gap.table, "metric": gap.metric, "group": gap.group, "compared_with": gap.compared_with,
+                "gap": gap.gap}
+        share_limit = report.settings.get("proxy_share", 0.1)
+        for feature in gap.features:
+            interval = f" [{feature.share_ci[0]:.0%}, {feature.share_ci[1]:.0%}]" if feature.share_ci else ""
+            if feature.role == "proxy":
+                findings.append(Finding(
+                    kind="proxy", severity="warning",
+                    message=(f"{where}: {feature.feature} stands in for {gap.table} (alone it tells {gap.group} from "
+                             f"{gap.compared_with} with an AUC of {feature.proxy_auc:.2f}) and carries "
+                             f"{feature.share:.0%}{interval} of the gap."),
+                    evidence={**base, "feature": feature.feature, "share": feature.share, "share_ci": feature.share_ci,
+                              "proxy_auc": feature.proxy_auc, "proxy_score": feature.proxy_score}))
+            elif feature.role == "direct" and feature.share is not None and feature.share >= share_limit:
+                findings.append(Finding(
+                    kind="direct", severity="warning",
+                    message=f"{where}: {feature.feature} itself, a model input, carries {feature.share:.0%}{interval} "
+                            "of the gap.",
+                    evidence={**base, "feature": feature.feature, "share": feature.share, "share_ci": feature.share_ci}))
+        check = gap.check
+        if check is not None and check.passed is False:
+            findings.append(Finding(
+                kind="gap_check", severity="warning",
+                message=(f"{where}: the decomposition fails its check: handing over its top contributor "
+                         f"{check.feature} closes {check.closed:.0%} of the gap, random features "
+                         f"{check.closed_random:.0%}. Read its contributions with care."),
+                evidence={**base, "feature": check.feature, "margin": check.margin}))
     return findings
 
 

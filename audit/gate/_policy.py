@@ -7,6 +7,7 @@ A policy is TOML, in its own file or under ``[tool.audit]`` of a pyproject.toml:
     metric = "selection_rate"
     where = "every_group"           # overall | every_group | worst_group | disparity | attribution | record
                                     # | slices (confirmed slices of a slice metric: their effect over the rest)
+                                    # | gaps (proxy_share / direct_share: a feature's share of a flagged gap)
     stat = "ratio_to_best"          # every_group: value | ratio_to_best | difference_to_best;
                                     # disparity: ratio | difference
     compare = ">="                  # >=, >, <=, <  (record rules: "exists")
@@ -47,12 +48,15 @@ from audit.result._result import AuditResult
 __all__ = ["Rule", "Policy", "RuleOutcome", "GateResult", "load_policy", "load_preset", "PRESETS", "evaluate"]
 
 WHERE = ("overall", "every_group", "worst_group", "disparity", "attribution", "record", "slices", "mitigation",
-         "probes")
+         "probes", "gaps")
 STATS = {"every_group": ("value", "ratio_to_best", "difference_to_best"), "disparity": ("ratio", "difference"),
          "overall": ("value",), "worst_group": ("value",), "attribution": ("value",), "record": ("value",),
-         "slices": ("effect",), "mitigation": ("cost",), "probes": ("distance",)}
+         "slices": ("effect",), "mitigation": ("cost",), "probes": ("distance",),
+         "gaps": ("share",)}
 # language-model probe measures (bias rows); "stereotype_share" covers each paired suite's primary share
 PROBE_METRICS = ("stereotype_share", "negativity_gap", "bias_ambiguous", "bias_disambiguated", "score_gap")
+# gap explanations: each proxy's share of a flagged gap, or the protected attribute's own share (a model input)
+GAP_RULE_METRICS = ("proxy_share", "direct_share")
 COMPARATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 ATTRIBUTION_METRICS = ("reliance_on_sensitive", "completeness_error_max", "completeness_error_median")
 # metrics other parts of the toolkit record (text counterfactuals); known names, evaluated when present
@@ -77,6 +81,8 @@ def _known_metric(name: str, where: str = "") -> bool:
         return name in MITIGATION_CONSTRAINTS
     if where == "probes":
         return name in PROBE_METRICS
+    if where == "gaps":
+        return name in GAP_RULE_METRICS
     return (name in METRICS or name in (FAVOURABLE_RATE, LL144_IMPACT_RATIO) or name in ATTRIBUTION_METRICS or name in TEXT_METRICS or name in TASK_METRICS
             or name in QUALITY_METRICS
             or re.fullmatch(r"selection_rate\[.+\]", name) is not None)
@@ -108,6 +114,8 @@ class Rule:
             object.__setattr__(self, "stat", "cost")
         if self.where == "probes" and self.stat == "value":  # a probe row is checked by its distance from no bias
             object.__setattr__(self, "stat", "distance")
+        if self.where == "gaps" and self.stat == "value":  # a feature is checked by its share of the gap
+            object.__setattr__(self, "stat", "share")
         if self.alpha is not None and (self.where != "probes" or isinstance(self.alpha, bool) or not isinstance(
                 self.alpha, (int, float)) or not 0 < self.alpha < 1):
             raise ConfigError(f"The 'alpha' of rule {self.id or self.metric!r} must be a number in (0, 1), for where = "
@@ -137,7 +145,8 @@ class Rule:
         else:
             if not _known_metric(self.metric, self.where):
                 known = ", ".join(sorted(SLICE_METRICS) if self.where == "slices" else MITIGATION_CONSTRAINTS
-                                  if self.where == "mitigation" else PROBE_METRICS if self.where == "probes" else sorted(
+                                  if self.where == "mitigation" else PROBE_METRICS if self.where == "probes"
+                                  else GAP_RULE_METRICS if self.where == "gaps" else sorted(
                     METRICS.names() + list(ATTRIBUTION_METRICS) + list(TASK_METRICS) + list(TEXT_METRICS)))
                 raise ConfigError(f"Unknown metric {self.metric!r} in {location}. Known metrics: {known}.")
             if self.compare not in COMPARATORS:
@@ -329,6 +338,8 @@ def _evaluate_rule(result: AuditResult, policy: Policy, rule: Rule) -> list[Rule
         return _evaluate_mitigation_rule(result, check, rule)
     if rule.where == "probes":
         return _evaluate_probe_rule(result, check, rule)
+    if rule.where == "gaps":
+        return _evaluate_gap_rule(result, check, rule)
     if rule.metric in QUALITY_METRICS:
         return _evaluate_quality_rule(result, check, rule)
     if rule.where == "attribution":
@@ -574,6 +585,35 @@ def _evaluate_probe_rule(result: AuditResult, check: _Checker, rule: Rule) -> li
                                      f">= {rule.alpha:g}).", row.distance, row.distance)
             continue
         check.compare(scope, row.distance, _distance_interval(row), what)
+    return check.outcomes
+
+
+def _evaluate_gap_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOutcome]:
+    """Each proxy of each flagged gap (``proxy_share``), or the protected attribute's own part where it is a model
+    input (``direct_share``): its share of the gap. Gaps whose fairness finding is not a warning are not checked."""
+    report = result.gap_explanations
+    if report is None:
+        check.add("gaps", "error", f"The audit result has no gap explanations, so {rule.metric} cannot be checked; "
+                                   "run the audit with [gaps] enabled (a model, not decisions read from the data), "
+                                   "or drop this rule.")
+        return check.outcomes
+    role = "proxy" if rule.metric == "proxy_share" else "direct"
+    gaps = [g for g in report.explanations if rule.tables is None or g.table in rule.tables]
+    for gap in gaps:
+        scope = f"gaps: {gap.metric} by {gap.table} ({gap.group} vs {gap.compared_with})"
+        if not gap.flagged:
+            check.add(scope, "skipped", f"The gap ({gap.gap:+.3f}) is not flagged: its ratio is above the threshold or "
+                                        "within chance.")
+            continue
+        features = [f for f in gap.features if f.role == role]
+        if not features:
+            check.add(scope, "pass", f"No {'proxy' if role == 'proxy' else 'protected attribute among the inputs'} "
+                                     "in this gap.")
+        for feature in features:
+            check.compare(f"{scope}: {feature.feature}", feature.share, feature.share_ci,
+                          f"share of the gap carried by {feature.feature}")
+    if not gaps:
+        check.add("gaps", "pass", "No gap to check in the tables named." if rule.tables else "No gap was explained.")
     return check.outcomes
 
 

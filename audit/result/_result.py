@@ -9,14 +9,16 @@ from typing import Any
 
 from audit._errors import ConfigError
 from audit.fairness._types import Disparity, FairnessTable, GroupRow
+from audit.result._gap_sections import GapReport
 from audit.result._sections import (Decision, MitigationReport, ProbeReport, Provenance, QualityReport, Regulatory,
                                     SliceReport, TextAudit)
 from audit.result._serde import optional, to_dict
 
 __all__ = ["AuditResult", "AttributionSummary", "Failure", "Finding", "Skipped", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = "1.5"  # 1.1: `text`; 1.2: `quality`; 1.3: `decisions`, benchmark groups; 1.4: `slices`,
-# `mitigation`; 1.5: `probes` (language-model probes; their `data` is {"kind": "probes", "suites": [...]})
+SCHEMA_VERSION = "1.6"  # 1.1: `text`; 1.2: `quality`; 1.3: `decisions`, benchmark groups; 1.4: `slices`,
+# `mitigation`; 1.5: `probes` (language-model probes; their `data` is {"kind": "probes", "suites": [...]});
+# 1.6: `gap_explanations`
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class AuditResult:
     mitigation: MitigationReport | None = None  # what fixing a gap would cost
     schema_version: str = SCHEMA_VERSION
     probes: ProbeReport | None = optional()  # bias probes of a generative language model (absent otherwise)
+    gap_explanations: GapReport | None = optional()  # which inputs carry each gap (absent when not run)
 
     def to_dict(self) -> dict[str, Any]:
         out = to_dict(self)
@@ -136,6 +139,8 @@ class AuditResult:
                             else None),
                 schema_version=version,
                 probes=ProbeReport.from_dict(raw["probes"], "probes") if raw.get("probes") else None,
+                gap_explanations=(GapReport.from_dict(raw["gap_explanations"], "gap_explanations")
+                                  if raw.get("gap_explanations") else None),
             )
         except (KeyError, TypeError, AttributeError, ValueError) as err:
             raise ConfigError(f"The audit result is incomplete or malformed ({type(err).__name__}: {err}). "
@@ -185,7 +190,7 @@ class AuditResult:
 _SECTIONS = {"title": str, "data": dict, "model": dict, "fairness": list, "attributions": list, "findings": list,
              "failures": list, "skipped": list, "provenance": dict, "config": dict}
 _OPTIONAL = {"regulatory": dict, "gate": dict, "text": dict, "quality": dict, "decisions": list, "slices": dict,
-             "mitigation": dict, "probes": dict}
+             "mitigation": dict, "probes": dict, "gap_explanations": dict}
 _REQUIRED_DATA = {"n_rows": int, "label": str, "sensitive_features": list, "groups": dict}
 
 

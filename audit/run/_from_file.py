@@ -319,6 +319,9 @@ def run_partitioned(config, *, executor, quiet: bool = True, config_path: str | 
     if config.mitigation.enabled:
         skipped.append(Skipped("mitigation", "The mitigation frontier needs the rows in memory; it does not run with "
                                              "data.engine = \"partitions\"."))
+    if config.gaps.enabled:
+        skipped.append(Skipped("gap explanations", "The audit reads decisions from the data (data.prediction): there is "
+                                                   "no model to ask about the hybrid rows a gap explanation needs."))
     provenance = {"started_at": started_at, "finished_at": now_iso(), "duration_s": round(time.perf_counter() - clock, 3),
                   "seed": config.seed, "sha256": hashes, "packages": package_versions(), "environment": environment(),
                   "device": "cpu", "timings_s": {"fairness (partitions)": round(time.perf_counter() - clock, 4)},

@@ -22,7 +22,8 @@ from audit.models._adapters import ModelAdapter, PrecomputedAdapter, Predictions
 from audit.result._provenance import (environment, git_commit, now_iso, package_versions, recorded_paths, sha256_file,
                                sha256_text,
                                sha256_tree)
-from audit.findings._findings import fairness_findings, mitigation_findings, slice_findings, text_findings
+from audit.findings._findings import (fairness_findings, gap_findings, mitigation_findings, slice_findings,
+                                      text_findings)
 from audit.result._result import AttributionSummary, AuditResult, Failure, Skipped
 from audit.result._sections import (Decision, MitigationReport, Provenance, QualityReport, Regulatory, SliceReport,
                                     TextAudit)
@@ -130,7 +131,8 @@ def _run_audit(config: AuditConfig, *, data: pd.DataFrame | None, model: Any, qu
     text_audit = inputs.adapter.kind == "text" and config.text.counterfactuals
     slice_search = _slice_search_runs(config, inputs, skipped)
     steps = _Steps(total=2 + len(config.data.sensitive_groupings) + len(methods) + text_audit
-                   + config.quality.enabled + slice_search + config.mitigation.enabled, quiet=quiet)
+                   + config.quality.enabled + slice_search + config.mitigation.enabled + config.gaps.enabled,
+                   quiet=quiet)
     failures: list[Failure] = []
     try:
         predictions = _predict(inputs, steps)
@@ -141,7 +143,8 @@ def _run_audit(config: AuditConfig, *, data: pd.DataFrame | None, model: Any, qu
         attributions, raw = _attributions(config, inputs, methods, executor, steps, failures)
         quality = _explanation_quality(config, inputs, raw, attributions, steps, failures)
         text = _text_step(config, inputs, predictions, steps, failures) if text_audit else None
-        findings = _all_findings(config, tables, attributions, text, quality, slices, mitigation)
+        gaps = _gaps(config, inputs, predictions, tables, text, steps, failures, skipped)
+        findings = _all_findings(config, tables, attributions, text, quality, slices, mitigation, gaps)
     finally:
         steps.close()
     provenance = _provenance(config, inputs, executor, steps, started_at, clock, config_path, extra_provenance)
@@ -150,7 +153,7 @@ def _run_audit(config: AuditConfig, *, data: pd.DataFrame | None, model: Any, qu
                        findings=findings, failures=failures, skipped=skipped, provenance=provenance,
                        config=config.to_dict(), regulatory=regulatory, text=text, quality=quality,
                        decisions=_decisions(config, inputs.dataset, inputs.adapter, attributions, inputs.inputs_source),
-                       slices=slices, mitigation=mitigation)
+                       slices=slices, mitigation=mitigation, gap_explanations=gaps)
 
 
 def _load_inputs(config: AuditConfig, data: pd.DataFrame | None, model: Any, config_path: str | None) -> _Inputs:
@@ -344,6 +347,19 @@ def _mitigation_step(config: AuditConfig, inputs: _Inputs, predictions: Predicti
     return report
 
 
+def _gaps(config: AuditConfig, inputs: _Inputs, predictions: Predictions, tables: list[FairnessTable], text,
+          steps: _Steps, failures: list[Failure], skipped: list[Skipped]):
+    from audit.run._gap_step import gap_step
+
+    if config.gaps.enabled:
+        steps.start("gap explanations")
+    report = gap_step(config, inputs.dataset, inputs.adapter, predictions, tables, text,
+                      lambda step, work: _guarded(failures, step, work), skipped)
+    if config.gaps.enabled:
+        steps.done()
+    return report
+
+
 def _text_step(config: AuditConfig, inputs: _Inputs, predictions: Predictions, steps: _Steps,
                failures: list[Failure]) -> TextAudit | None:
     steps.start("text counterfactuals")
@@ -353,9 +369,9 @@ def _text_step(config: AuditConfig, inputs: _Inputs, predictions: Predictions, s
     return text
 
 
-def _all_findings(config: AuditConfig, tables, attributions, text, quality, slices, mitigation) -> list:
+def _all_findings(config: AuditConfig, tables, attributions, text, quality, slices, mitigation, gaps) -> list:
     findings = (fairness_findings(tables, attributions, config) + text_findings(text, config)
-                + slice_findings(slices) + mitigation_findings(mitigation))
+                + slice_findings(slices) + mitigation_findings(mitigation) + gap_findings(gaps))
     if quality:
         from audit.quality._checks import quality_findings
 

@@ -1,0 +1,254 @@
+"""``explain_gaps``: each fairness table's largest gap, split over the model's inputs, with proxies and a check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from audit.config._settings import GapsConfig
+from audit.fairness._comparisons import comparison_flagged
+from audit.fairness._types import FairnessTable
+from audit.gaps._decompose import couple, pair_contributions, single_swaps, two_sample_bootstrap
+from audit.gaps._proxies import attribute_nmi, binned, proxy_auc
+from audit.result._gap_sections import GapCheck, GapExplanation, GapFeature, GapReport
+from explainers._stats import interval_or_none
+
+__all__ = ["ModelOutputs", "explain_gaps", "METHOD"]
+
+METHOD = ("Shapley decomposition over the model's inputs of the gap between a group and its comparison group: the "
+          "groups' rows are paired (a transport plan with the groups' exact weights), each pair's hybrid row takes "
+          "the comparison row's values feature by feature in random orders (with their reverses), and each change "
+          "of the model's outcome is credited to the feature handed over; contributions add up to the gap exactly. "
+          "Intervals: two-sample bootstrap (each group's rows resampled, each row with its pairs).")
+
+# metric -> (the rows it counts: None, "positive" or "negative" labels; the outcome it averages; 1 - outcome?)
+_SPECS = {"selection_rate": (None, "decision", False), "negative_rate": (None, "decision", True),
+          "tpr": ("positive", "decision", False), "fnr": ("positive", "decision", True),
+          "fpr": ("negative", "decision", False), "tnr": ("negative", "decision", True),
+          "mean_score": (None, "score", False), "mean_prediction": (None, "value", False)}
+
+
+@dataclass(frozen=True)
+class ModelOutputs:
+    """What the audit measured per row (``measured``: "decision", "score" or "value"), and the model to ask again
+    (``rescore(kind, features)``) about the hybrid rows."""
+
+    measured: dict[str, np.ndarray]
+    rescore: Callable[[str, pd.DataFrame], np.ndarray]
+
+
+def default_metrics(task: str, favourable: str) -> tuple[str, ...]:
+    if task == "regression":
+        return ("mean_prediction",)
+    return ("negative_rate" if favourable == "negative" else "selection_rate", "tpr", "fpr")
+
+
+def explain_gaps(tables: list[FairnessTable], *, features: pd.DataFrame, y_true: np.ndarray,
+                 sensitive: pd.DataFrame, task: str, favourable: str, outputs: ModelOutputs, settings: GapsConfig,
+                 ratio_threshold: float, alpha: float, ci_level: float, seed: int) -> GapReport:
+    """For each table (``settings.tables``) and metric, the gap between the worst group with enough rows and the
+    benchmark group (the fairness table's own pair), decomposed over ``features``' columns."""
+    metrics = default_metrics(task, favourable) if settings.metrics is None else tuple(
+        ("negative_rate" if favourable == "negative" else "selection_rate") if m == "favourable_rate" else m
+        for m in settings.metrics)
+    explanations, not_explained = [], []
+    proxies = _ProxyCache(features, sensitive, seed)
+    for table_index, table in enumerate(tables):
+        if settings.tables is not None and table.name not in settings.tables:
+            continue
+        names = _group_names(sensitive, table.sensitive_features)
+        for metric_index, metric in enumerate(dict.fromkeys(metrics)):
+            reason = _unexplainable(table, metric, outputs)
+            if reason:
+                not_explained.append({"table": table.name, "metric": metric, "reason": reason})
+                continue
+            rng = np.random.default_rng([seed, table_index, metric_index])
+            explanations.append(_explain_one(table, metric, names, features=features, y_true=y_true,
+                                             outputs=outputs, settings=settings, proxies=proxies, rng=rng,
+                                             ratio_threshold=ratio_threshold, alpha=alpha, ci_level=ci_level))
+    return GapReport(explanations=explanations, method=METHOD, not_explained=not_explained,
+                     settings={"n_boot": settings.n_boot, "orders": settings.orders, "proxy_auc": settings.proxy_auc,
+                               "proxy_share": settings.proxy_share, "random_features": settings.random_features,
+                               "ci_level": ci_level, "seed": seed})
+
+
+def _unexplainable(table: FairnessTable, metric: str, outputs: ModelOutputs) -> str:
+    if metric not in table.metrics:
+        return f"{metric} is not among this table's metrics (add it to fairness.metrics)"
+    disparity = table.disparities_reliable.get(metric)
+    if disparity is None or disparity.worst_to_benchmark is None or disparity.benchmark_group is None:
+        return f"no group of {table.name} with {table.min_group_size}+ rows for {metric} differs from a benchmark"
+    if disparity.worst_to_benchmark == disparity.benchmark_group:
+        return "the worst group is the benchmark: there is no gap to explain"
+    kind = _SPECS[metric][1]
+    if kind not in outputs.measured:
+        return f"the model gives no {kind}s"
+    return ""
+
+
+def _group_names(sensitive: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+    """Each row's group as the tables name it ("sex=Female, race=Black")."""
+    parts = [f"{name}=" + sensitive[name].astype(str) for name in columns]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined + ", " + part
+    return joined.to_numpy()
+
+
+def _explain_one(table: FairnessTable, metric: str, names: np.ndarray, *, features: pd.DataFrame,
+                 y_true: np.ndarray, outputs: ModelOutputs, settings: GapsConfig, proxies: "_ProxyCache",
+                 rng: np.random.Generator, ratio_threshold: float, alpha: float, ci_level: float) -> GapExplanation:
+    disparity = table.disparities_reliable[metric]
+    group, other = disparity.worst_to_benchmark, disparity.benchmark_group
+    scope, kind, flip = _SPECS[metric]
+    counted = np.ones(len(names), bool) if scope is None else (y_true.astype(bool) == (scope == "positive"))
+    group_rows = np.flatnonzero((names == group) & counted)
+    other_rows = np.flatnonzero((names == other) & counted)
+    measured = outputs.measured[kind].astype(float)
+    measured = 1 - measured if flip else measured
+
+    def outcome(frame: pd.DataFrame) -> np.ndarray:
+        values = np.asarray(outputs.rescore(kind, frame), dtype=float)
+        return 1 - values if flip else values
+
+    coupling = couple(np.ones(len(group_rows)), np.ones(len(other_rows)), rng)
+    group_features = features.iloc[group_rows].reset_index(drop=True)
+    other_features = features.iloc[other_rows].reset_index(drop=True)
+    start, end = measured[group_rows], measured[other_rows]
+    # credits move the outcome from A's to B's; the gap is A's minus B's, so each feature's part is minus its credit
+    parts = -pair_contributions(group_features, other_features, coupling, outcome, group_outcomes=start,
+                                other_outcomes=end, orders=settings.orders, rng=rng)
+    pair_gap = start[coupling.group_rows] - end[coupling.other_rows]
+    contributions = coupling.weights @ parts
+    gap = float(coupling.weights @ pair_gap)
+    columns = list(features.columns)
+    top = _top_contributor(columns, contributions, gap)
+    others = [c for c in columns if c != top]
+    randoms = list(rng.choice(others, size=min(settings.random_features, len(others)), replace=False)) if others else []
+    swaps = single_swaps(group_features, other_features, coupling, outcome, [top, *randoms], group_outcomes=start,
+                         other_outcomes=end) if top else {}
+    # per pair and checked feature: the part of the gap the feature carries at each end of the orders, averaged
+    closing = np.stack([_carried(start[coupling.group_rows], end[coupling.other_rows], *swaps[name])
+                        for name in [top, *randoms]], axis=1) if top else np.empty((len(coupling), 0, 2))
+    ends = coupling.weights @ closing.reshape(len(coupling), -1) if top else None
+    closing = closing.mean(axis=2)
+    stacked = np.column_stack([parts, pair_gap, closing])
+    boot = two_sample_bootstrap(coupling, stacked, group_size=len(group_rows), other_size=len(other_rows),
+                                n_boot=settings.n_boot, rng=rng) if settings.n_boot else None
+    value, compared = table.group(group).values[metric], table.group(other).values[metric]
+    rows = _feature_rows(columns, contributions, gap, boot, table, group, other, names, proxies, settings, ci_level)
+    check = _check(top, randoms, coupling.weights @ closing, ends, gap, boot, len(columns), ci_level) if top else None
+    entry = disparity.to_best.get(group, {})
+    return GapExplanation(
+        table=table.name, metric=metric, group=group, compared_with=other, value=float(value),
+        compared_value=float(compared), gap=gap, gap_ci=_interval(boot, len(columns), ci_level),
+        flagged=comparison_flagged(entry, ratio_threshold=ratio_threshold, alpha=alpha),
+        rows=len(group_rows), compared_rows=len(other_rows), pairs=len(coupling), orders=settings.orders,
+        additivity_error=float(abs(contributions.sum() - (value - compared))),
+        features=sorted(rows, key=lambda r: -abs(r.contribution)), check=check,
+        note=_note(table, columns))
+
+
+def _top_contributor(columns: list[str], contributions: np.ndarray, gap: float) -> str | None:
+    """The feature carrying the most of the gap in its direction (None when the gap is 0)."""
+    if gap == 0 or not columns:
+        return None
+    return columns[int(np.argmax(contributions * np.sign(gap)))]
+
+
+def _interval(boot: np.ndarray | None, column: int, level: float, divide_by: int | None = None):
+    if boot is None:
+        return None
+    samples = boot[:, column]
+    if divide_by is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            samples = samples / boot[:, divide_by]
+    return interval_or_none(samples, level)
+
+
+def _feature_rows(columns, contributions, gap, boot, table, group, other, names, proxies, settings, ci_level):
+    rows = []
+    for index, name in enumerate(columns):
+        share = float(contributions[index] / gap) if gap != 0 else None
+        auc = proxies.auc(name, names, group, other)
+        nmi = proxies.nmi(name, table.name, names)
+        score = None if share is None or auc is None else (2 * auc - 1) * max(share, 0.0)
+        if name in table.sensitive_features:
+            role = "direct"
+        elif share is not None and auc is not None and auc >= settings.proxy_auc and share >= settings.proxy_share:
+            role = "proxy"
+        else:
+            role = "other"
+        rows.append(GapFeature(
+            feature=name, contribution=float(contributions[index]),
+            contribution_ci=_interval(boot, index, ci_level), share=share,
+            share_ci=_interval(boot, index, ci_level, divide_by=len(columns)) if share is not None else None,
+            proxy_auc=auc, nmi=nmi, proxy_score=score, role=role))
+    return rows
+
+
+def _carried(start: np.ndarray, end: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """(pairs, 2): the gap a feature carries when handed over first (A's outcome minus A's row with B's value) and
+    last (B's row with A's value minus B's outcome)."""
+    return np.column_stack([start - first, last - end])
+
+
+def _check(top: str, randoms: list[str], closed_totals: np.ndarray, ends: np.ndarray, gap: float, boot,
+           width: int, ci_level: float) -> GapCheck:
+    closed = closed_totals / gap
+    closed_random = float(closed[1:].mean()) if randoms else None
+    margin_ci = closed_ci = None
+    if boot is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shares = boot[:, width + 1:] / boot[:, width][:, None]
+        closed_ci = interval_or_none(shares[:, 0], ci_level)
+        if randoms:
+            margin_ci = interval_or_none(shares[:, 0] - shares[:, 1:].mean(axis=1), ci_level)
+    margin = None if closed_random is None else float(closed[0] - closed_random)
+    return GapCheck(feature=top, closed=float(closed[0]), closed_ci=closed_ci, closed_first=float(ends[0] / gap),
+                    closed_last=float(ends[1] / gap), closed_random=closed_random, margin=margin, margin_ci=margin_ci,
+                    random_features=[str(r) for r in randoms], passed=None if margin is None else margin > 0)
+
+
+def _note(table: FairnessTable, columns: list[str]) -> str:
+    inputs = [name for name in table.sensitive_features if name in columns]
+    absent = [name for name in table.sensitive_features if name not in columns]
+    parts = []
+    if inputs:
+        parts.append(f"The model takes {' and '.join(inputs)} as input: its own part of the gap is direct.")
+    if absent:
+        parts.append(f"The model does not take {' or '.join(absent)}: its part of the gap runs through other inputs.")
+    return " ".join(parts)
+
+
+class _ProxyCache:
+    """Binned features (once per audit), AUCs per pair of groups and NMIs per table (once each)."""
+
+    def __init__(self, features: pd.DataFrame, sensitive: pd.DataFrame, seed: int) -> None:
+        self._features, self._seed = features, seed
+        self._codes: dict[str, np.ndarray] = {}
+        self._aucs: dict[tuple, float | None] = {}
+        self._nmis: dict[tuple, float | None] = {}
+
+    def codes(self, name: str) -> np.ndarray:
+        if name not in self._codes:
+            self._codes[name] = binned(self._features[name])
+        return self._codes[name]
+
+    def auc(self, name: str, names: np.ndarray, group: str, other: str) -> float | None:
+        key = (name, group, other)
+        if key not in self._aucs:
+            both = (names == group) | (names == other)
+            folds = np.random.default_rng(self._seed).permutation(int(both.sum())) % 2
+            value = proxy_auc(self.codes(name)[both], names[both] == group, folds)
+            self._aucs[key] = value if np.isfinite(value) else None
+        return self._aucs[key]
+
+    def nmi(self, name: str, table: str, names: np.ndarray) -> float | None:
+        key = (name, table)
+        if key not in self._nmis:
+            self._nmis[key] = attribute_nmi(self.codes(name), names)
+        return self._nmis[key]
