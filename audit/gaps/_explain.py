@@ -76,6 +76,8 @@ def explain_gaps(tables: list[FairnessTable], *, features: pd.DataFrame, y_true:
 
 
 def _unexplainable(table: FairnessTable, metric: str, outputs: ModelOutputs) -> str:
+    if table.weighted:  # the pairs carry equal row weights; a weighted table's gap would not be theirs
+        return "the table is weighted by sample weights, which gap explanations do not take in this version"
     if metric not in table.metrics:
         return f"{metric} is not among this table's metrics (add it to fairness.metrics)"
     disparity = table.disparities_reliable.get(metric)
