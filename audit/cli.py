@@ -188,7 +188,7 @@ def _print_summary(result, paths: dict, elapsed: float) -> None:
         _say(f"  gap {gap.metric} by {gap.table} ({gap.group} vs {gap.compared_with}, {gap.gap:+.3f}) carried by: {parts}")
     if gaps is not None and gaps.swap_summary is not None and gaps.swap_summary.term_share_mean is not None:
         _say(f"  flipping identity swaps: the swapped term carries {gaps.swap_summary.term_share_mean:.0%} of the "
-             f"score change ({gaps.swap_summary.examples} swaps); the rest runs through the words around it")
+             f"change in log-odds ({gaps.swap_summary.examples} swaps); the rest runs through the words around it")
     for summary in result.attributions:
         top = ", ".join(f"{n} ({v:.3f})" for n, v in summary.top_features(5))
         _say(f"  top features ({summary.method}, mean |attribution|): {top}")

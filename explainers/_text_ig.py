@@ -59,8 +59,9 @@ class LayerIntegratedGradientsText:
 
     Settings: ``n_steps`` (int, or ``"auto"`` with ``tolerance``), ``target`` (class index; default the
     predicted class), ``batch_size`` (sequences per pass; default from free GPU memory, 50 on CPU),
-    ``autocast`` (``"bf16"`` or ``"fp16"``: mixed precision, CUDA or bf16 on CPU; its error shows in the delta).
-    The attributed output is the softmax probability of the target class.
+    ``autocast`` (``"bf16"`` or ``"fp16"``: mixed precision, CUDA or bf16 on CPU; its error shows in the delta),
+    ``output``: the attributed output, the softmax probability of the target class (``"probability"``) or its
+    log-odds (``"log-odds"``: log p - log(1 - p), computed from the logits; additive where the model is).
     """
 
     name = "layer_integrated_gradients"
@@ -68,7 +69,7 @@ class LayerIntegratedGradientsText:
     requires = frozenset({"tokens", "gradients", "embeddings"})
 
     def __init__(self, *, n_steps: int | str = "auto", tolerance: float = 1e-3, autocast: str | None = None,
-                 target: int | None = None, batch_size: int | None = None) -> None:
+                 target: int | None = None, batch_size: int | None = None, output: str = "probability") -> None:
         if n_steps != "auto" and (isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1):
             raise DataError(f"The 'n_steps' parameter must be a positive integer or 'auto'. Got {n_steps!r} instead.")
         if autocast not in (None, "bf16", "fp16"):
@@ -76,8 +77,21 @@ class LayerIntegratedGradientsText:
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
                                        or batch_size < 1):
             raise DataError(f"The 'batch_size' parameter must be a positive integer. Got {batch_size!r} instead.")
+        if output not in ("probability", "log-odds"):
+            raise DataError(f"The 'output' parameter must be 'probability' or 'log-odds'. Got {output!r} instead.")
         self.n_steps, self.tolerance, self.autocast, self.target = n_steps, tolerance, autocast, target
-        self.batch_size = batch_size
+        self.batch_size, self.output = batch_size, output
+
+    def _score(self, logits, targets):
+        """The attributed output of each row's target class, from float logits (rows x classes)."""
+        import torch
+
+        rows = torch.arange(len(targets), device=logits.device)
+        if self.output == "probability":
+            return torch.softmax(logits, -1)[rows, targets]
+        others = logits.clone()
+        others[rows, targets] = float("-inf")
+        return logits[rows, targets] - torch.logsumexp(others, -1)
 
     def _autocast(self, classifier: TextClassifier):
         import torch
@@ -87,17 +101,17 @@ class LayerIntegratedGradientsText:
         dtype = torch.bfloat16 if self.autocast == "bf16" else torch.float16
         return torch.autocast(device_type=classifier.device.type, dtype=dtype)
 
-    def _probabilities(self, classifier, input_ids, mask, batch: int):
-        """Class probabilities (rows x classes), in full precision even under autocast: the end points of the
-        path are then exact, and the delta shows autocast's error."""
+    def _logits(self, classifier, input_ids, mask, batch: int):
+        """Class logits (rows x classes), in full precision even under autocast: the end points of the path are
+        then exact, and the delta shows autocast's error."""
         import torch
 
         with torch.inference_mode():
-            return torch.cat([torch.softmax(classifier.logits(input_ids[s:s + batch], mask[s:s + batch]).float(), -1)
+            return torch.cat([classifier.logits(input_ids[s:s + batch], mask[s:s + batch]).float()
                               for s in range(0, len(input_ids), batch)])
 
-    def _probabilities_at(self, classifier, input_ids, mask, embeds, batch: int):
-        """Class probabilities with the embedding layer's output replaced by ``embeds``; everything else (ids,
+    def _logits_at(self, classifier, input_ids, mask, embeds, batch: int):
+        """Class logits with the embedding layer's output replaced by ``embeds``; everything else (ids,
         attention mask, position ids, token types, the pooled position) comes from the real input."""
         import torch
 
@@ -108,8 +122,7 @@ class LayerIntegratedGradientsText:
             with torch.inference_mode():
                 for s in range(0, len(input_ids), batch):
                     replacement["value"] = embeds[s:s + batch]
-                    outputs.append(torch.softmax(classifier.logits(input_ids[s:s + batch], mask[s:s + batch]).float(),
-                                                 -1))
+                    outputs.append(classifier.logits(input_ids[s:s + batch], mask[s:s + batch]).float())
             return torch.cat(outputs)
         finally:
             hook.remove()
@@ -139,8 +152,8 @@ class LayerIntegratedGradientsText:
                 try:
                     with self._autocast(classifier):
                         logits = classifier.logits(input_ids[rows], mask[rows]).float()
-                    probs = torch.softmax(logits, -1)[torch.arange(len(chunk)), targets[rows]]
-                    (gradient,) = torch.autograd.grad(probs.sum(), path)
+                    scores = self._score(logits, targets[rows])
+                    (gradient,) = torch.autograd.grad(scores.sum(), path)
                 except RuntimeError as err:  # CUDA out of memory: halve and retry this chunk
                     if "out of memory" not in str(err).lower():
                         raise
@@ -166,16 +179,15 @@ class LayerIntegratedGradientsText:
                 x_embed = classifier.embedding_layer(ids).detach().clone()
                 b_embed = classifier.embedding_layer(baseline).detach().clone()
             passes = self.batch_size or classifier.sequences_per_batch(ids.shape[1])
-            probabilities = self._probabilities(classifier, ids, mask, passes)
+            logits = self._logits(classifier, ids, mask, passes)
             if self.target is None:
-                targets = probabilities.argmax(-1)
+                targets = logits.argmax(-1)
             else:
                 targets = torch.full((len(indices),), classifier.check_target(self.target), device=ids.device)
-            rows_all = torch.arange(len(indices), device=ids.device)
-            output = probabilities[rows_all, targets]
+            output = self._score(logits, targets)
             # the path's start: the baseline's embeddings under the real input's ids, mask, positions and pooled
             # token (a forward on the baseline ids would let RoBERTa derive other positions, GPT-2 pool elsewhere)
-            reference = self._probabilities_at(classifier, ids, mask, b_embed, passes)[rows_all, targets]
+            reference = self._score(self._logits_at(classifier, ids, mask, b_embed, passes), targets)
             pending = np.arange(len(indices))
             attributions = torch.zeros(ids.shape, dtype=torch.float32, device=ids.device)
             steps_used = np.zeros(len(indices), dtype=int)
@@ -207,7 +219,7 @@ class LayerIntegratedGradientsText:
                                    "delta": float(delta[j]), "steps": int(steps_used[j]),
                                    "steps_run": int(steps_run[j])}
         return _token_attribution(self.name, texts, results, classifier, {
-            "n_steps": self.n_steps, "tolerance": self.tolerance, "autocast": self.autocast,
+            "n_steps": self.n_steps, "tolerance": self.tolerance, "autocast": self.autocast, "output": self.output,
             "baseline": classifier.baseline_description,
             "method": "gausslegendre-2panel" if self.n_steps == "auto" else "gausslegendre", "device": str(classifier.device),
             "runtime_s": time.perf_counter() - started})
@@ -264,7 +276,8 @@ def _token_attribution(method: str, texts: list[str], results: dict[int, dict[st
     return Attribution(
         method=method, granularity="token", feature_names=[], values=values,
         base_values=np.array([results[i]["base"] for i in range(len(texts))]),
-        outputs=np.array([results[i]["output"] for i in range(len(texts))]), output_space="probability",
+        outputs=np.array([results[i]["output"] for i in range(len(texts))]),
+        output_space=meta.get("output", "probability"),
         row_ids=np.arange(len(texts)), completeness_error=deltas, meta=meta,
         tokens=kept_tokens, token_mask=token_mask, words=words, word_values=word_values,
         targets=np.array([results[i]["target"] for i in range(len(texts))]),

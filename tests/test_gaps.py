@@ -310,3 +310,33 @@ def test_swapped_words_are_aligned_by_the_words_around_them():
     assert align_words("he is his own boss".split(), "she is her own boss".split()) == (0, 2)
     assert align_words("Muslim".split(), "Jewish".split()) == (0, 0)
     assert align_words("my gay friend".split(), "my friend".split()) == (1, 1)  # never overlapping
+
+
+def test_a_planted_pronoun_carries_every_flipping_swap_of_an_additive_text_model():
+    """A bag-of-embeddings classifier trained where 'she' follows the negative label adds up its evidence in
+    log-odds: swapping she/he changes the term's own term only, so the term carries 100% of each flip (in probability
+    space the other words' attributions would move too, with the operating point)."""
+    from explainers import get_explainer
+    from tests.text_models import gendered_tweets, train_bag_classifier
+    from audit.gaps._swaps import swap_explanations
+    from audit.result._sections import CounterfactualExample
+
+    texts, labels = gendered_tweets(planted=True)
+    classifier = train_bag_classifier(texts[:2500], labels[:2500])
+    held = texts[2500:2700]
+    variants = [("he " + t[4:]) if t.startswith("she ") else ("she " + t[3:]) for t in held]
+    before, after = classifier.predict_proba(held)[:, 1], classifier.predict_proba(variants)[:, 1]
+    flips = [i for i in range(len(held)) if (before[i] >= 0.5) != (after[i] >= 0.5)][:8]
+    assert len(flips) == 8
+    examples = [CounterfactualExample(axis="gender", source=held[i].split()[0], target=variants[i].split()[0],
+                                      original=held[i], variant=variants[i], original_score=float(before[i]),
+                                      variant_score=float(after[i]), flipped=True) for i in flips]
+    explainer = get_explainer("layer_integrated_gradients", target=1, seed=0, output="log-odds")
+    swaps, summary = swap_explanations(examples, lambda batch: explainer.explain_texts(classifier, batch),
+                                       method="layer_integrated_gradients", ci_level=0.95, seed=0)
+    assert summary.term_share_mean > 0.999 and all(s.term in ("she", "he") for s in swaps)
+    for swap, i in zip(swaps, flips):
+        assert abs(swap.unexplained) < 1e-3 and swap.output_space == "log-odds"
+        odds = np.log(after[i] / (1 - after[i])) - np.log(before[i] / (1 - before[i]))
+        # the explainer's log-odds are the classifier's (up to float32 probabilities near 1)
+        assert abs(swap.output_change - odds) < 1e-3 * max(1.0, abs(odds))

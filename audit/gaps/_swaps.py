@@ -31,7 +31,8 @@ def align_words(original: list[str], variant: list[str]) -> tuple[int, int]:
 
 def swap_explanations(examples: list[CounterfactualExample], attribute: Callable[[list[str]], Any], *,
                       method: str, ci_level: float, seed: int) -> tuple[list[SwapExplanation], SwapSummary]:
-    """``attribute(texts)``: an Attribution with word values (the positive class's score) for each text."""
+    """``attribute(texts)``: an Attribution with word values for each text (of the positive class's log-odds or
+    probability: its ``output_space``, in which the changes are measured)."""
     texts = [text for example in examples for text in (example.original, example.variant)]
     attribution = attribute(texts)
     explained = []
@@ -44,14 +45,15 @@ def swap_explanations(examples: list[CounterfactualExample], attribute: Callable
         context += [(words_o[-1 - i], float(values_v[-1 - i] - values_o[-1 - i])) for i in range(suffix)]
         moved = abs(term_change) + sum(abs(change) for _, change in context)
         total = term_change + sum(change for _, change in context)
-        score_change = float(attribution.outputs[2 * index + 1] - attribution.outputs[2 * index])
+        output_change = float(attribution.outputs[2 * index + 1] - attribution.outputs[2 * index])
         explained.append(SwapExplanation(
             axis=example.axis, source=example.source, target=example.target, original=example.original,
-            variant=example.variant, score_change=score_change,
+            variant=example.variant, score_change=example.variant_score - example.original_score,
+            output_change=output_change, output_space=attribution.output_space,
             term=" ".join(words_v[prefix:len(words_v) - suffix]), term_change=term_change,
             context=[[word, change] for word, change in sorted(context, key=lambda item: -abs(item[1]))[:5]],
             term_share=abs(term_change) / moved if moved > 0 else None, explained_change=float(total),
-            unexplained=float(score_change - total)))
+            unexplained=float(output_change - total)))
     shares = np.array([e.term_share for e in explained if e.term_share is not None])
     interval = None
     if len(shares) > 1:

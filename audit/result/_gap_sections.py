@@ -91,17 +91,20 @@ class GapExplanation(_Section):
 
 @dataclass(frozen=True)
 class SwapExplanation(_Section):
-    """A text model's identity swap that flipped a decision: which words carry the score change. Each word's change
-    is its attribution in the variant minus in the original (words outside the swapped term aligned by position);
-    ``term_change`` is the swapped term's. They add up to ``explained_change``, which differs from the score change
-    by the attributions' completeness error and the two baselines' difference (``unexplained``)."""
+    """A text model's identity swap that flipped a decision: which words carry the change. Each word's change is its
+    attribution in the variant minus in the original (words outside the swapped term aligned by position), in
+    ``output_space`` (the positive class's log-odds); ``term_change`` is the swapped term's. They add up to
+    ``explained_change``, which differs from ``output_change`` by the attributions' completeness error and the two
+    baselines' difference (``unexplained``)."""
 
     axis: str
     source: str
     target: str
     original: str
     variant: str
-    score_change: float  # the variant's score minus the original's
+    score_change: float  # the variant's score minus the original's (the audit's score: a probability)
+    output_change: float  # the same change in output_space, which the word changes add up to
+    output_space: str
     term: str  # the variant's swapped words
     term_change: float
     context: list[list[Any]]  # [[word, change], ...], largest |change| first (at most 5)

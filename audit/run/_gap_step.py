@@ -89,7 +89,7 @@ def _text_swaps(config: AuditConfig, adapter: ModelAdapter, text: TextAudit | No
     def attribute(texts: list[str]):
         from explainers import get_explainer
 
-        explainer = get_explainer(_TEXT_METHOD, target=adapter.positive_index, seed=config.seed)
+        explainer = get_explainer(_TEXT_METHOD, target=adapter.positive_index, seed=config.seed, output="log-odds")
         return explainer.explain_texts(adapter.classifier, texts)
 
     def work() -> GapReport:
@@ -103,5 +103,6 @@ def _text_swaps(config: AuditConfig, adapter: ModelAdapter, text: TextAudit | No
 
 
 _SWAP_WORDS = ("For each identity swap that flipped a decision: both texts attributed with layer integrated gradients "
-               "(the positive class's score), words aligned outside the swapped term; each word's change of "
-               "attribution is what the swap did through it, and the term's share is its part of all the change.")
+               "(the positive class's log-odds, where a model that adds up evidence is additive), words aligned "
+               "outside the swapped term; each word's change of attribution is what the swap did through it, and the "
+               "term's share is its part of all the change.")
