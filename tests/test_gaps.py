@@ -340,3 +340,22 @@ def test_a_planted_pronoun_carries_every_flipping_swap_of_an_additive_text_model
         odds = np.log(after[i] / (1 - after[i])) - np.log(before[i] / (1 - before[i]))
         # the explainer's log-odds are the classifier's (up to float32 probabilities near 1)
         assert abs(swap.output_change - odds) < 1e-3 * max(1.0, abs(odds))
+
+
+def test_a_gap_rule_with_nothing_to_check_is_an_error_never_a_pass(tmp_path):
+    from audit.result._gap_sections import GapReport
+
+    frame = planted_proxy(3, rows=1000)
+    result = run_audit(gap_config(["proxy", "control"], n_boot=0), data=frame, model=_logistic(frame, ["proxy",
+                                                                                                     "control"]))
+    policy = tmp_path / "p.toml"
+    policy.write_text('[[rules]]\nmetric = "proxy_share"\nwhere = "gaps"\ncompare = "<="\nthreshold = 0.5\n'
+                      'tables = ["group", "region"]\n')
+    outcomes = evaluate(result, [load_policy(policy)]).outcomes
+    assert any(o.scope == "region" and o.status == "error" for o in outcomes)
+    import dataclasses
+
+    empty = dataclasses.replace(result, gap_explanations=GapReport(
+        explanations=[], method="", not_explained=[{"table": "group", "metric": "tpr", "reason": "no reason"}]))
+    gate = evaluate(empty, [load_preset("proxies")])
+    assert not gate.passed and all(o.status == "error" for o in gate.outcomes)

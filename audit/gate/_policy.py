@@ -612,8 +612,14 @@ def _evaluate_gap_rule(result: AuditResult, check: _Checker, rule: Rule) -> list
         for feature in features:
             check.compare(f"{scope}: {feature.feature}", feature.share, feature.share_ci,
                           f"share of the gap carried by {feature.feature}")
-    if not gaps:
-        check.add("gaps", "pass", "No gap to check in the tables named." if rule.tables else "No gap was explained.")
+    explained = {g.table for g in report.explanations}
+    for name in sorted(set(rule.tables or ()) - explained):
+        check.add(name, "error", f"The audit result explains no gap of table {name!r}; explained: "
+                                 f"{', '.join(sorted(explained)) or 'none'}.")
+    if not report.explanations:  # nothing tested never passes
+        why = "; ".join(f"{n['metric']} by {n['table']}: {n['reason']}" for n in report.not_explained[:3])
+        check.add("gaps", "error", "The audit result explains no gap" + (f" ({why})" if why else "")
+                  + f", so {rule.metric} cannot be checked.")
     return check.outcomes
 
 
