@@ -232,8 +232,7 @@ def gap_figure(gap) -> dict[str, Any]:
                                              for f in shown],
                          arrayminus=[None if f.contribution_ci is None else f.contribution - f.contribution_ci[0]
                                      for f in shown]),
-            customdata=[[f.share if f.share is not None else float("nan"),
-                         f.proxy_auc if f.proxy_auc is not None else float("nan")] for f in shown],
+            customdata=[[f.share, f.proxy_auc] for f in shown],  # None where undefined: null in the JSON
             hovertemplate="%{y}: %{x:+.4f}<br>share %{customdata[0]:.1%}<br>proxy AUC %{customdata[1]:.2f}"
                           "<extra></extra>"))
     figure.add_vline(x=0, line_color="#444")
