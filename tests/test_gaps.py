@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from audit import AuditConfig, AuditResult, DataConfig, ExplainerConfig, GapsConfig, MitigationConfig, SlicesConfig
 from audit import evaluate, group_metrics, load_policy, load_preset, run_audit
 from audit._errors import ConfigError
-from audit.gaps._decompose import couple, pair_contributions, two_sample_bootstrap
+from audit.gaps._decompose import PairedRows, couple, pair_contributions, two_sample_bootstrap
 from audit.gaps._explain import ModelOutputs, explain_gaps
 from audit.gaps._proxies import binned, proxy_auc
 from audit.gaps._swaps import align_words
@@ -75,7 +75,7 @@ def test_contributions_add_up_to_each_pairs_change_for_any_model(n_group, n_othe
 
     plan = couple(np.ones(n_group), np.ones(n_other), rng)
     start, end = outcome(group), outcome(other)
-    credits = pair_contributions(group, other, plan, outcome, group_outcomes=start, other_outcomes=end,
+    credits = pair_contributions(PairedRows(group, other, plan, outcome, group_outcomes=start, other_outcomes=end),
                                  orders=orders, rng=rng)
     assert np.abs(credits.sum(axis=1) - (end[plan.other_rows] - start[plan.group_rows])).max() < 1e-12
     gap = plan.weights @ (start[plan.group_rows] - end[plan.other_rows])
@@ -93,8 +93,8 @@ def test_two_orders_of_two_features_are_the_exact_shapley_values():
         return ((frame["a"] * frame["b"] + frame["a"]) > 0.5).to_numpy(float)
 
     plan = couple(np.ones(40), np.ones(55), rng)
-    credits = pair_contributions(group, other, plan, outcome, group_outcomes=outcome(group),
-                                 other_outcomes=outcome(other), orders=2, rng=rng)
+    credits = pair_contributions(PairedRows(group, other, plan, outcome, group_outcomes=outcome(group),
+                                            other_outcomes=outcome(other)), orders=2, rng=rng)
     ours = plan.weights @ credits
 
     def value(coalition):

@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-__all__ = ["Coupling", "couple", "pair_contributions", "single_swaps", "two_sample_bootstrap"]
+__all__ = ["Coupling", "couple", "PairedRows", "pair_contributions", "single_swaps", "two_sample_bootstrap"]
 
 Outcome = Callable[[pd.DataFrame], np.ndarray]  # model inputs -> the per-row outcome the metric averages
 
@@ -61,11 +61,17 @@ def couple(group_weights: np.ndarray, other_weights: np.ndarray, rng: np.random.
     return Coupling(group_order[group_at], other_order[other_at], widths[keep])
 
 
-class _Pairs:
-    """The paired rows' values column by column, and the model asked about hybrids of them in large batches."""
+class PairedRows:
+    """The paired rows' values column by column, their measured outcomes (``start``: A's, ``end``: B's, per pair),
+    and the model asked about hybrids of them in large batches. Built once per gap, read by the decomposition and
+    the check."""
 
     def __init__(self, group_features: pd.DataFrame, other_features: pd.DataFrame, coupling: Coupling,
-                 outcome: Outcome, batch_rows: int) -> None:
+                 outcome: Outcome, *, group_outcomes: np.ndarray, other_outcomes: np.ndarray,
+                 batch_rows: int = 65536) -> None:
+        self.coupling = coupling
+        self.start = group_outcomes[coupling.group_rows].astype(float)
+        self.end = other_outcomes[coupling.other_rows].astype(float)
         self.columns = list(group_features.columns)
         self.dtypes = group_features.dtypes
         self.group = _paired_columns(group_features, coupling.group_rows)
@@ -128,18 +134,14 @@ def _paired_columns(features: pd.DataFrame, rows: np.ndarray) -> dict[str, np.nd
             for name in features.columns}
 
 
-def pair_contributions(group_features: pd.DataFrame, other_features: pd.DataFrame, coupling: Coupling,
-                       outcome: Outcome, *, group_outcomes: np.ndarray, other_outcomes: np.ndarray, orders: int,
-                       rng: np.random.Generator, batch_rows: int = 65536) -> np.ndarray:
+def pair_contributions(pairs: PairedRows, *, orders: int, rng: np.random.Generator) -> np.ndarray:
     """(pairs, features): each pair's credit to each feature for moving its outcome from A's to B's, averaged over
-    ``orders`` orders per pair. Rows add up to ``other_outcomes[pair] - group_outcomes[pair]`` exactly (the end
-    points are the outcomes the audit measured, so the sum is the audit's gap whatever the model does in between).
-    A step that hands over a value both rows share is not asked of the model: the hybrid row is the previous one.
+    ``orders`` orders per pair. Rows add up to ``pairs.end - pairs.start`` exactly (the end points are the outcomes
+    the audit measured, so the sum is the audit's gap whatever the model does in between). A step that hands over
+    a value both rows of a pair share is not asked of the model: the hybrid row is the previous one.
     """
-    pairs = _Pairs(group_features, other_features, coupling, outcome, batch_rows)
-    size, width = len(coupling), len(pairs.columns)
-    start = group_outcomes[coupling.group_rows].astype(float)
-    end = other_outcomes[coupling.other_rows].astype(float)
+    size, width = len(pairs.coupling), len(pairs.columns)
+    start, end = pairs.start, pairs.end
     credits = np.zeros((size, width))
     everyone = np.arange(size)
     order = None
@@ -164,15 +166,10 @@ def pair_contributions(group_features: pd.DataFrame, other_features: pd.DataFram
     return credits / max(orders, 1)
 
 
-def single_swaps(group_features: pd.DataFrame, other_features: pd.DataFrame, coupling: Coupling, outcome: Outcome,
-                 features: list[str], *, group_outcomes: np.ndarray, other_outcomes: np.ndarray,
-                 batch_rows: int = 65536) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def single_swaps(pairs: PairedRows, features: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per pair, for each of ``features``: the outcome when feature k alone is handed over first (A's row with B's
     value of k) and last (B's row with A's value of k). These are the two ends of the orders the decomposition
     averages over: the check reads them apart from the decomposition's own model calls."""
-    pairs = _Pairs(group_features, other_features, coupling, outcome, batch_rows)
-    start = group_outcomes[coupling.group_rows].astype(float)
-    end = other_outcomes[coupling.other_rows].astype(float)
     requests, asked = [], []
     for name in features:
         k = pairs.columns.index(name)
@@ -184,7 +181,7 @@ def single_swaps(group_features: pd.DataFrame, other_features: pd.DataFrame, cou
     answers = pairs.evaluate(requests)
     swapped = {}
     for index, name in enumerate(features):
-        first, last = start.copy(), end.copy()
+        first, last = pairs.start.copy(), pairs.end.copy()
         first[asked[index]], last[asked[index]] = answers[2 * index], answers[2 * index + 1]
         swapped[name] = (first, last)
     return swapped

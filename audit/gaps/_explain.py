@@ -10,8 +10,9 @@ import pandas as pd
 
 from audit.config._settings import GapsConfig
 from audit.fairness._comparisons import comparison_flagged
+from audit.fairness._counts import encode_groups
 from audit.fairness._types import FairnessTable
-from audit.gaps._decompose import couple, pair_contributions, single_swaps, two_sample_bootstrap
+from audit.gaps._decompose import PairedRows, couple, pair_contributions, single_swaps, two_sample_bootstrap
 from audit.gaps._proxies import attribute_nmi, binned, proxy_auc
 from audit.result._gap_sections import GapCheck, GapExplanation, GapFeature, GapReport
 from explainers._stats import interval_or_none
@@ -59,14 +60,14 @@ def explain_gaps(tables: list[FairnessTable], *, features: pd.DataFrame, y_true:
     for table_index, table in enumerate(tables):
         if settings.tables is not None and table.name not in settings.tables:
             continue
-        names = _group_names(sensitive, table.sensitive_features)
+        groups = _Groups(sensitive, table.sensitive_features)
         for metric_index, metric in enumerate(dict.fromkeys(metrics)):
             reason = _unexplainable(table, metric, outputs)
             if reason:
                 not_explained.append({"table": table.name, "metric": metric, "reason": reason})
                 continue
             rng = np.random.default_rng([seed, table_index, metric_index])
-            explanations.append(_explain_one(table, metric, names, features=features, y_true=y_true,
+            explanations.append(_explain_one(table, metric, groups, features=features, y_true=y_true,
                                              outputs=outputs, settings=settings, proxies=proxies, rng=rng,
                                              ratio_threshold=ratio_threshold, alpha=alpha, ci_level=ci_level))
     return GapReport(explanations=explanations, method=METHOD, not_explained=not_explained,
@@ -91,24 +92,27 @@ def _unexplainable(table: FairnessTable, metric: str, outputs: ModelOutputs) -> 
     return ""
 
 
-def _group_names(sensitive: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
-    """Each row's group as the tables name it ("sex=Female, race=Black")."""
-    parts = [f"{name}=" + sensitive[name].astype(str) for name in columns]
-    joined = parts[0]
-    for part in parts[1:]:
-        joined = joined + ", " + part
-    return joined.to_numpy()
+class _Groups:
+    """Each row's group of one table as an integer code (the fairness engine's own encoding), by the tables' names."""
+
+    def __init__(self, sensitive: pd.DataFrame, columns: tuple[str, ...]) -> None:
+        self.codes, keys = encode_groups(sensitive[list(columns)])
+        self._index = {", ".join(f"{c}={v}" for c, v in zip(columns, key)): i for i, key in enumerate(keys)}
+
+    def rows(self, name: str) -> np.ndarray:
+        """A mask of the rows of group ``name`` ("sex=Female, race=Black")."""
+        return self.codes == self._index[name]
 
 
-def _explain_one(table: FairnessTable, metric: str, names: np.ndarray, *, features: pd.DataFrame,
+def _explain_one(table: FairnessTable, metric: str, groups: _Groups, *, features: pd.DataFrame,
                  y_true: np.ndarray, outputs: ModelOutputs, settings: GapsConfig, proxies: "_ProxyCache",
                  rng: np.random.Generator, ratio_threshold: float, alpha: float, ci_level: float) -> GapExplanation:
     disparity = table.disparities_reliable[metric]
     group, other = disparity.worst_to_benchmark, disparity.benchmark_group
     scope, kind, flip = _SPECS[metric]
-    counted = np.ones(len(names), bool) if scope is None else (y_true.astype(bool) == (scope == "positive"))
-    group_rows = np.flatnonzero((names == group) & counted)
-    other_rows = np.flatnonzero((names == other) & counted)
+    counted = np.ones(len(y_true), bool) if scope is None else (y_true.astype(bool) == (scope == "positive"))
+    group_rows = np.flatnonzero(groups.rows(group) & counted)
+    other_rows = np.flatnonzero(groups.rows(other) & counted)
     measured = outputs.measured[kind].astype(float)
     measured = 1 - measured if flip else measured
 
@@ -117,31 +121,29 @@ def _explain_one(table: FairnessTable, metric: str, names: np.ndarray, *, featur
         return 1 - values if flip else values
 
     coupling = couple(np.ones(len(group_rows)), np.ones(len(other_rows)), rng)
-    group_features = features.iloc[group_rows].reset_index(drop=True)
-    other_features = features.iloc[other_rows].reset_index(drop=True)
-    start, end = measured[group_rows], measured[other_rows]
+    pairs = PairedRows(features.iloc[group_rows].reset_index(drop=True),
+                       features.iloc[other_rows].reset_index(drop=True), coupling, outcome,
+                       group_outcomes=measured[group_rows], other_outcomes=measured[other_rows])
     # credits move the outcome from A's to B's; the gap is A's minus B's, so each feature's part is minus its credit
-    parts = -pair_contributions(group_features, other_features, coupling, outcome, group_outcomes=start,
-                                other_outcomes=end, orders=settings.orders, rng=rng)
-    pair_gap = start[coupling.group_rows] - end[coupling.other_rows]
+    parts = -pair_contributions(pairs, orders=settings.orders, rng=rng)
+    pair_gap = pairs.start - pairs.end
     contributions = coupling.weights @ parts
     gap = float(coupling.weights @ pair_gap)
     columns = list(features.columns)
     top = _top_contributor(columns, contributions, gap)
     others = [c for c in columns if c != top]
     randoms = list(rng.choice(others, size=min(settings.random_features, len(others)), replace=False)) if others else []
-    swaps = single_swaps(group_features, other_features, coupling, outcome, [top, *randoms], group_outcomes=start,
-                         other_outcomes=end) if top else {}
+    swaps = single_swaps(pairs, [top, *randoms]) if top else {}
     # per pair and checked feature: the part of the gap the feature carries at each end of the orders, averaged
-    closing = np.stack([_carried(start[coupling.group_rows], end[coupling.other_rows], *swaps[name])
-                        for name in [top, *randoms]], axis=1) if top else np.empty((len(coupling), 0, 2))
+    closing = np.stack([_carried(pairs.start, pairs.end, *swaps[name]) for name in [top, *randoms]],
+                       axis=1) if top else np.empty((len(coupling), 0, 2))
     ends = coupling.weights @ closing.reshape(len(coupling), -1) if top else None
     closing = closing.mean(axis=2)
     stacked = np.column_stack([parts, pair_gap, closing])
     boot = two_sample_bootstrap(coupling, stacked, group_size=len(group_rows), other_size=len(other_rows),
                                 n_boot=settings.n_boot, rng=rng) if settings.n_boot else None
     value, compared = table.group(group).values[metric], table.group(other).values[metric]
-    rows = _feature_rows(columns, contributions, gap, boot, table, group, other, names, proxies, settings, ci_level)
+    rows = _feature_rows(columns, contributions, gap, boot, table, group, other, groups, proxies, settings, ci_level)
     check = _check(top, randoms, coupling.weights @ closing, ends, gap, boot, len(columns), ci_level) if top else None
     entry = disparity.to_best.get(group, {})
     return GapExplanation(
@@ -171,12 +173,12 @@ def _interval(boot: np.ndarray | None, column: int, level: float, divide_by: int
     return interval_or_none(samples, level)
 
 
-def _feature_rows(columns, contributions, gap, boot, table, group, other, names, proxies, settings, ci_level):
+def _feature_rows(columns, contributions, gap, boot, table, group, other, groups, proxies, settings, ci_level):
     rows = []
     for index, name in enumerate(columns):
         share = float(contributions[index] / gap) if gap != 0 else None
-        auc = proxies.auc(name, names, group, other)
-        nmi = proxies.nmi(name, table.name, names)
+        auc = proxies.auc(name, groups, group, other)
+        nmi = proxies.nmi(name, table.name, groups)
         score = None if share is None or auc is None else (2 * auc - 1) * max(share, 0.0)
         if name in table.sensitive_features:
             role = "direct"
@@ -240,17 +242,18 @@ class _ProxyCache:
             self._codes[name] = binned(self._features[name])
         return self._codes[name]
 
-    def auc(self, name: str, names: np.ndarray, group: str, other: str) -> float | None:
+    def auc(self, name: str, groups: _Groups, group: str, other: str) -> float | None:
         key = (name, group, other)
         if key not in self._aucs:
-            both = (names == group) | (names == other)
+            member = groups.rows(group)
+            both = member | groups.rows(other)
             folds = np.random.default_rng(self._seed).permutation(int(both.sum())) % 2
-            value = proxy_auc(self.codes(name)[both], names[both] == group, folds)
+            value = proxy_auc(self.codes(name)[both], member[both], folds)
             self._aucs[key] = value if np.isfinite(value) else None
         return self._aucs[key]
 
-    def nmi(self, name: str, table: str, names: np.ndarray) -> float | None:
+    def nmi(self, name: str, table: str, groups: _Groups) -> float | None:
         key = (name, table)
         if key not in self._nmis:
-            self._nmis[key] = attribute_nmi(self.codes(name), names)
+            self._nmis[key] = attribute_nmi(self.codes(name), groups.codes)
         return self._nmis[key]
