@@ -15,7 +15,8 @@ from __future__ import annotations
 from explainers._registry import Registry
 from explainers._types import Attribution
 
-__all__ = ["EXPLAINERS", "Attribution", "CausalLM", "TextClassifier", "get_explainer"]
+__all__ = ["EXPLAINERS", "Attribution", "CausalLM", "GenerationAttribution", "TextClassifier", "attribute_generation",
+           "get_explainer"]
 
 EXPLAINERS: Registry = Registry("explainer")
 EXPLAINERS.register("shap", "explainers._shap_backend:ShapAutoExplainer")
@@ -26,6 +27,9 @@ EXPLAINERS.register("shap_partition_text", "explainers._shap_backend:ShapPartiti
 EXPLAINERS.register("lime_tabular", "explainers._lime_backend:LimeTabular")
 EXPLAINERS.register("lime_text", "explainers._lime_backend:LimeText")
 EXPLAINERS.register("layer_integrated_gradients", "explainers._text_ig:LayerIntegratedGradientsText")
+for _name in ("layer_integrated_gradients", "input_x_gradient", "saliency", "feature_ablation"):
+    _class = "".join(part.title() for part in _name.split("_"))
+    EXPLAINERS.register(f"generation_{_name}", f"explainers._generation:Generation{_class}")
 for _name in ("integrated_gradients", "saliency", "input_x_gradient", "deeplift", "gradient_shap",
               "feature_ablation", "occlusion"):
     EXPLAINERS.register(_name, f"explainers._captum_tabular:{_name}")
@@ -72,4 +76,8 @@ def __getattr__(name: str):  # TextClassifier imports nothing heavy itself, but 
         from explainers._causal_lm import CausalLM
 
         return CausalLM
+    if name in ("attribute_generation", "GenerationAttribution"):
+        from explainers import _generation, _generation_types
+
+        return getattr(_generation, name, None) or getattr(_generation_types, name)
     raise AttributeError(name)

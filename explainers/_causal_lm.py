@@ -281,14 +281,15 @@ class CausalLM:
         picked = picked.double().cpu().numpy()
         return [picked[i, :len(row) - 1].copy() for i, row in enumerate(rows)]
 
-    def logits(self, input_ids, attention_mask, position_ids=None):
-        """The model's next-token logits, positions counted from the attention mask unless given."""
+    def logits(self, input_ids, attention_mask, position_ids=None, *, autocast: bool = True):
+        """The model's next-token logits, positions counted from the attention mask unless given (``autocast``
+        False: in the model's own precision, as attributions need)."""
         import contextlib
 
         import torch
 
-        cast = (torch.autocast(self.device.type, dtype=self.autocast_dtype) if self.autocast_dtype is not None
-                else contextlib.nullcontext())
+        cast = (torch.autocast(self.device.type, dtype=self.autocast_dtype)
+                if self.autocast_dtype is not None and autocast else contextlib.nullcontext())
         with cast:
             if self._positions:
                 positions = (position_ids if position_ids is not None
@@ -340,21 +341,37 @@ class CausalLM:
         """Seeded sampled continuations, with a KV cache. Each prompt draws from its own random stream
         (``seed`` and its index), so a prompt's continuation does not depend on its batch neighbours or the
         batch size; the noise is drawn on the CPU, so it does not depend on the device either."""
-        import torch
-
         if temperature <= 0:
             raise DataError(f"The 'temperature' parameter of sample must be > 0. Got {temperature!r}.")
-        ids = self.encode(list(prompts))
-        rows = max(1, min(64, self._token_budget() // max(1, max(len(r) for r in ids) + max_new_tokens)))
-        texts: list[str] = []
-        with torch.inference_mode():
-            for start in range(0, len(ids), self.batch_size or rows):
-                chunk = ids[start:start + (self.batch_size or rows)]
-                streams = [torch.Generator().manual_seed(int(seed) * 1_000_003 + start + i) for i in range(len(chunk))]
-                texts.extend(self._sample_batch(chunk, streams, max_new_tokens, temperature, top_k))
-        return texts
+        tokens = self.continue_ids(self.encode(list(prompts)), max_new_tokens=max_new_tokens, seed=seed,
+                                   temperature=temperature, top_k=top_k)
+        return [self.tokenizer.decode(row, skip_special_tokens=True) for row in tokens]
 
-    def _sample_batch(self, rows, streams, max_new_tokens, temperature, top_k) -> list[str]:
+    def continue_ids(self, ids: list[list[int]], *, max_new_tokens: int, seed: int | None = None,
+                     temperature: float = 1.0, top_k: int | None = 50) -> list[list[int]]:
+        """The token ids that follow each sequence of ``ids``, up to ``max_new_tokens`` and stopping before the
+        end-of-sequence token: greedy (the most likely token each step) when ``seed`` is None, else sampled as
+        ``sample`` does. Batched with left padding and a KV cache."""
+        import torch
+
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+            raise DataError(f"The 'max_new_tokens' parameter must be a positive integer. Got {max_new_tokens!r}.")
+        longest = max((len(r) for r in ids), default=0)
+        if longest + max_new_tokens > self.max_length:
+            raise DataError(f"A prompt of {longest} tokens plus {max_new_tokens} new tokens is longer than the "
+                            f"{self.max_length} the model reads. Shorten the prompt or ask for fewer new tokens.")
+        rows = max(1, min(64, self._token_budget() // max(1, longest + max_new_tokens)))
+        step = self.batch_size or rows
+        out: list[list[int]] = []
+        with torch.inference_mode():
+            for start in range(0, len(ids), step):
+                chunk = ids[start:start + step]
+                streams = (None if seed is None else
+                           [torch.Generator().manual_seed(int(seed) * 1_000_003 + start + i) for i in range(len(chunk))])
+                out.extend(self._continue_batch(chunk, streams, max_new_tokens, temperature, top_k))
+        return out
+
+    def _continue_batch(self, rows, streams, max_new_tokens, temperature, top_k) -> list[list[int]]:
         import torch
 
         longest = max(len(r) for r in rows)
@@ -378,12 +395,16 @@ class CausalLM:
                 kwargs["position_ids"] = step_pos
             output = self.model(**kwargs)
             past = getattr(output, "cache", None) or getattr(output, "past_key_values", None)
-            logits = output.logits[:, -1].float() / temperature
-            if top_k is not None and top_k < logits.shape[-1]:
-                cutoff = logits.topk(top_k, -1).values[:, -1:]
-                logits = logits.masked_fill(logits < cutoff, float("-inf"))
-            noise = torch.stack([torch.empty(logits.shape[-1]).exponential_(generator=g) for g in streams])
-            token = (torch.softmax(logits, -1).cpu() / noise).argmax(-1).to(self.device)  # exponential race
+            logits = output.logits[:, -1].float()
+            if streams is None:
+                token = logits.argmax(-1)
+            else:
+                logits = logits / temperature
+                if top_k is not None and top_k < logits.shape[-1]:
+                    cutoff = logits.topk(top_k, -1).values[:, -1:]
+                    logits = logits.masked_fill(logits < cutoff, float("-inf"))
+                noise = torch.stack([torch.empty(logits.shape[-1]).exponential_(generator=g) for g in streams])
+                token = (torch.softmax(logits, -1).cpu() / noise).argmax(-1).to(self.device)  # exponential race
             token = torch.where(done, torch.full_like(token, self.pad_id), token)
             generated.append(token)
             if eos is not None:
@@ -394,9 +415,4 @@ class CausalLM:
             step_pos = step_pos[:, -1:] + 1
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)  # finished rows' tokens are dropped
         tokens = torch.stack(generated, 1).cpu().tolist()
-        out = []
-        for row in tokens:
-            if eos is not None and eos in row:
-                row = row[:row.index(eos)]
-            out.append(self.tokenizer.decode(row, skip_special_tokens=True))
-        return out
+        return [row[:row.index(eos)] if eos is not None and eos in row else row for row in tokens]
