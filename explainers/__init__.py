@@ -2,9 +2,12 @@
 
 >>> from explainers import EXPLAINERS
 >>> EXPLAINERS.names()
-['deeplift', 'feature_ablation', 'gradient_shap', 'input_x_gradient', 'integrated_gradients',
- 'layer_integrated_gradients', 'lime_tabular', 'lime_text', 'occlusion', 'saliency', 'shap', 'shap_linear',
- 'shap_partition_text', 'shap_permutation', 'shap_tree']
+['deeplift', 'feature_ablation', 'generation_feature_ablation', 'generation_input_x_gradient',
+ 'generation_layer_integrated_gradients', 'generation_saliency', 'gradient_shap', 'input_x_gradient',
+ 'integrated_gradients', 'layer_integrated_gradients', 'lime_tabular', 'lime_text', 'occlusion', 'saliency', 'shap',
+ 'shap_linear', 'shap_partition_text', 'shap_permutation', 'shap_tree']
+
+The ``generation_*`` methods attribute generated text (``attribute_generation``, docs/generation.md).
 
 Backends are registered as dotted paths and imported on first use, so importing this package does not
 import shap, captum or torch.

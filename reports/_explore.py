@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-__all__ = ["Explorer", "token_heatmap_html"]
+__all__ = ["Explorer", "GenerationExplorer", "explorer_for", "token_heatmap_html"]
 
 
 def token_heatmap_html(words: list[str], values: list[float], output: float | None = None) -> str:
@@ -38,7 +38,8 @@ class Explorer:
             from audit._errors import ConfigError
 
             if getattr(result, "probes", None) is not None:
-                raise ConfigError("The explorer reads fairness tables; a language-model probe result has none. Read "
+                raise ConfigError("The explorer reads fairness tables or attributed probe examples; this probe result "
+                                  "has neither (probes.attributions = \"none\", or no continuation suite ran). Read "
                                   "result.probes.to_frame() (every row, with intervals) and result.figures().")
             raise ConfigError("This audit result has no fairness tables to explore. Run an audit with "
                               "data.sensitive set.")
@@ -124,3 +125,81 @@ class Explorer:
         summary = next(s for s in self.result.attributions if s.method == method)
         example = summary.examples[index]
         _show(self.example_view, HTML(token_heatmap_html(example["words"], example["values"], example.get("output"))))
+
+
+def explorer_for(result: Any):
+    """The explorer a result can show: attributed probe examples for a language-model result, else tables."""
+    probes = getattr(result, "probes", None)
+    if not result.fairness and probes is not None and any(e.attributions for s in probes.suites for e in s.examples):
+        return GenerationExplorer(result)
+    return Explorer(result)
+
+
+def _read_tokens_html(tokens: list[str], values: list[float | None], prompt_length: int) -> str:
+    """Tokens shaded by their attribution to one generated token; tokens it never read are greyed, and a bar marks
+    the end of the prompt."""
+    peak = max((abs(v) for v in values if v is not None), default=0.0) or 1.0
+    spans = []
+    for j, (token, value) in enumerate(zip(tokens, values)):
+        if j == prompt_length:
+            spans.append('<span style="color:#5d6d7e">|</span>')
+        if value is None:
+            spans.append(f'<span style="color:#aab7b8">{html.escape(token)}</span>')
+            continue
+        colour = "192,57,43" if value > 0 else "44,111,187"
+        spans.append(f'<span style="background: rgba({colour},{abs(value) / peak * 0.8:.2f}); padding: 1px 2px" '
+                     f'title="{value:+.4f}">{html.escape(token)}</span>')
+    return f'<p style="line-height:1.9">{" ".join(spans)}</p>'
+
+
+class GenerationExplorer:
+    """Pick an attributed probe example and one of its generated tokens: the tokens the model read are shaded by
+    their attribution to it (red raised its log-probability, blue lowered it, grey came later)."""
+
+    def __init__(self, result: Any) -> None:
+        import ipywidgets as widgets
+
+        self.result = result
+        self._attributions = [(f"{suite.name} #{i + 1}: {a.prompt}|{a.continuation}", a)
+                              for suite in result.probes.suites for i, example in enumerate(suite.examples)
+                              for a in example.attributions]
+        self.example = widgets.Dropdown(options=[(label, k) for k, (label, _) in enumerate(self._attributions)],
+                                        description="Example")
+        self.token = widgets.Dropdown(description="Generated")
+        self.view, self.chart_view = widgets.Output(), widgets.Output()
+        self.example.observe(self._on_example, names="value")
+        self.token.observe(self._refresh, names="value")
+        self.widget = widgets.VBox([widgets.HBox([self.example, self.token]), self.view, self.chart_view])
+        self._on_example()
+
+    def _repr_mimebundle_(self, **kwargs: Any):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    @property
+    def attribution(self):
+        return self._attributions[self.example.value][1]
+
+    def _on_example(self, *_: Any) -> None:
+        import plotly.graph_objects as go
+
+        from reports._figures import generation_heatmap
+
+        attribution = self.attribution
+        self._updating = True
+        self.token.options = [(f"{i + 1}: {label}", i) for i, label in enumerate(attribution.target_labels)]
+        self.token.value = 0 if attribution.target_labels else None
+        self._updating = False
+        _show(self.chart_view, go.Figure(generation_heatmap(attribution)))
+        self._refresh()
+
+    def _refresh(self, *_: Any) -> None:
+        if getattr(self, "_updating", False) or self.token.value is None:
+            return
+        from IPython.display import HTML
+
+        attribution, i = self.attribution, self.token.value
+        delta = "" if not attribution.delta else f"; completeness error {attribution.delta[i]:.2g}"
+        text = (_read_tokens_html(attribution.source_tokens, attribution.values[i], attribution.prompt_length)
+                + f'<p style="color:#5d6d7e">log p({html.escape(attribution.target_labels[i])}) = '
+                  f"{attribution.outputs[i]:.3f}{html.escape(delta)}</p>")
+        _show(self.view, HTML(text))

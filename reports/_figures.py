@@ -270,6 +270,30 @@ def probe_figure(suite, rows: list | None = None) -> dict[str, Any]:
     return _as_json(figure)
 
 
+def generation_heatmap(attribution) -> dict[str, Any]:
+    """A prompt x generation heatmap: each continuation token (a row) by every token the model read (a column),
+    red where a token raised the row's log-probability, blue where it lowered it, blank where it came later."""
+    import plotly.graph_objects as go
+
+    columns = list(range(len(attribution.source_tokens)))
+    peak = max((abs(v) for row in attribution.values for v in row if v is not None), default=0.0) or 1.0
+    hover = [[f"{label} <- {token}: {'not read' if v is None else f'{v:+.4f}'}"
+              for token, v in zip(attribution.source_tokens, row)]
+             for label, row in zip(attribution.target_labels, attribution.values)]
+    figure = go.Figure(go.Heatmap(z=attribution.values, x=columns, y=list(range(len(attribution.target_labels))),
+                                  colorscale="RdBu", reversescale=True, zmin=-peak, zmax=peak, zmid=0,
+                                  text=hover, hoverinfo="text", colorbar=dict(title="nats")))
+    figure.add_vline(x=attribution.prompt_length - 0.5, line_dash="dot")
+    figure.update_layout(
+        title=f"{attribution.prompt} | {attribution.continuation.strip()} ({attribution.method})",
+        xaxis=dict(tickmode="array", tickvals=columns, ticktext=attribution.source_tokens, title="tokens read "
+                   "(dotted: end of the prompt)"),
+        yaxis=dict(tickmode="array", tickvals=list(range(len(attribution.target_labels))),
+                   ticktext=attribution.target_labels, autorange="reversed", title="generated token"),
+        **{**_LAYOUT, "height": max(220, 28 * len(attribution.target_labels) + 160)})
+    return _as_json(figure)
+
+
 def figures(result) -> dict[str, Any]:
     """Every chart of the report as a plotly Figure, keyed by what it shows, for custom plots in notebooks."""
     import plotly.graph_objects as go
@@ -295,6 +319,9 @@ def figures(result) -> dict[str, Any]:
         charts[f"mitigation: {frontier.constraint}"] = mitigation_figure(frontier)
     for suite in result.probes.suites if result.probes else []:
         charts[f"probes: {suite.name}"] = probe_figure(suite)
+        for index, example in enumerate(suite.examples):
+            for side, attribution in zip(("", " (other prompt)"), example.attributions):
+                charts[f"probe attribution: {suite.name} #{index + 1}{side}"] = generation_heatmap(attribution)
     for gap in result.gap_explanations.explanations if result.gap_explanations else []:
         charts[f"gap: {gap.metric} by {gap.table}"] = gap_figure(gap)
     for method, entry in (result.quality.methods if result.quality else {}).items():

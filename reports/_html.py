@@ -123,7 +123,10 @@ def _view(result: AuditResult) -> dict[str, Any]:
     if result.probes is not None or result.data.get("kind") == "probes":
         shown = [(suite, _figures.probe_rows_shown(suite)) for suite in (result.probes.suites if result.probes else [])]
         probes_view = {"figure_ids": [add(_figures.probe_figure(suite, rows)) for suite, rows in shown],
-                       "top_rows": [rows for _, rows in shown]}
+                       "top_rows": [rows for _, rows in shown],
+                       "heatmap_ids": [[[add(_figures.generation_heatmap(a)) for a in example.attributions]
+                                        for example in suite] for suite in (
+                                           [s.examples for s in result.probes.suites] if result.probes else [])]}
     largest = sorted(({"metric": m, "table": t.name, "ratio": e["ratio"], "ratio_ci": e.get("ratio_ci"),
                        "difference": e["difference"], "difference_ci": e.get("difference_ci"),
                        "worst": d.worst_to_benchmark, "best": d.benchmark_group}

@@ -215,9 +215,39 @@ def test_the_result_round_trips_and_renders(planted_result):
     choices = {d.choice for d in again.decisions}
     assert {"start token", "precision", "device", "shared-prefix packing"} <= choices
     assert again.probes.model["packing"].startswith("on")
+    assert "which tokens drove the continuation" in html
+
+
+def test_the_largest_gaps_carry_their_attributions(planted_result):
+    """Each occupation example (the largest gaps) is attributed on both sides, every continuation token x every
+    token read, complete within the tolerance (the planted pronoun's share is tested in test_generation)."""
+    suite = next(s for s in planted_result.probes.suites if s.name == "occupations")
+    assert suite.examples and all(len(e.attributions) == 2 for e in suite.examples)
+    for example in suite.examples:
+        preferred, other = example.attributions
+        assert preferred.prompt == example.prompt and other.prompt == example.other_prompt
+        assert preferred.target_labels == example.continuation.lower().split()  # a lower-casing tokenizer
+        assert max(preferred.delta + other.delta) <= 0.01 + 1e-9
+        for side in (preferred, other):  # every target: the base plus its row adds up to its log-probability
+            for row, output, base in zip(side.values, side.outputs, side.base_values):
+                assert base + sum(v for v in row if v is not None) == pytest.approx(output, abs=0.011)
+            assert all(row[0] is not None for row in side.values)  # the gendered term is read by every token
+        assert preferred.values[0][preferred.prompt_length] is None  # a token is never attributed to itself
+    assert {"probe attribution: occupations #1", "probe attribution: occupations #1 (other prompt)"} <= set(
+        planted_result.figures())
+    assert any(d.choice == "probe example attributions" for d in planted_result.decisions)
     pytest.importorskip("ipywidgets")
-    with pytest.raises(audit.ConfigError, match="language-model probe result"):
-        again.explore()
+    from reports import GenerationExplorer
+
+    explorer = planted_result.explore()
+    assert isinstance(explorer, GenerationExplorer)
+    explorer.token.value = len(explorer.token.options) - 1
+    shown = explorer.view.outputs[0]["data"]["text/html"]
+    assert example_term_in(shown, suite.examples[0].prompt.split()[0]) and "log p(" in shown
+
+
+def example_term_in(shown: str, term: str) -> bool:
+    return f">{term}<" in shown or f">{term.lower()}<" in shown
 
 
 def test_a_crashed_suite_is_a_failure_in_the_result_and_blocks_the_gate(pairs_file, monkeypatch):
@@ -233,6 +263,20 @@ def test_a_crashed_suite_is_a_failure_in_the_result_and_blocks_the_gate(pairs_fi
     from reports import render_html
 
     assert "Crashed: probes: occupations" in render_html(result)
+    assert not evaluate(result, [load_preset("llm-bias")]).passed
+
+
+def test_a_crashed_attribution_step_is_a_failure_and_keeps_the_suites(pairs_file, monkeypatch):
+    from audit.probes import _suites
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("attribution exploded")
+
+    monkeypatch.setattr(_suites, "attribute_examples", broken)
+    model, tokenizer = train_causal_lm("gpt2", occupation_corpus(planted=False), epochs=1)
+    result = _audit(model, tokenizer, pairs_file, suites=("occupations",))
+    assert [f.step for f in result.failures] == ["probes: attributions"]
+    assert [s.name for s in result.probes.suites] == ["occupations"]
     assert not evaluate(result, [load_preset("llm-bias")]).passed
 
 
@@ -259,6 +303,8 @@ def test_probe_rules_are_validated():
 def test_probe_config_is_validated(tmp_path):
     with pytest.raises(audit.ConfigError, match="probes.suites.0"):
         ProbesConfig(suites=("crowspairs",))
+    with pytest.raises(audit.ConfigError, match="probes.attributions"):
+        ProbesConfig(attributions="shap")
     with pytest.raises(audit.ConfigError, match="remove the \\[data\\] table"):
         AuditConfig(data=audit.DataConfig(label="y", sensitive=("g",)), model=ModelConfig(kind="causal-lm"))
     with pytest.raises(audit.ConfigError, match="no \\[data\\] table"):

@@ -474,6 +474,7 @@ class MitigationConfig:
 
 PROBE_SUITES = ("crows_pairs", "winobias", "holisticbias", "bbq", "occupations", "lexicons", "bold")
 PROBE_SCORERS = ("minilm-tweet-sentiment",)
+PROBE_ATTRIBUTIONS = ("layer_integrated_gradients", "input_x_gradient", "saliency", "feature_ablation", "none")
 _BOLD_DOMAINS = ("gender", "race", "religious_ideology", "political_ideology", "profession")
 
 
@@ -486,7 +487,8 @@ class ProbesConfig:
     ``winobias`` / ``holisticbias`` / ``occupations`` / ``lexicons`` a folder, ``bold`` a JSON file of one domain);
     ``bold_domains``: BOLD's domains to sample; ``new_tokens``: tokens sampled per BOLD prompt; ``scorer``: what
     scores the BOLD continuations (the bundled MiniLM sentiment classifier); ``alpha``: the Holm-adjusted p-value
-    under which a bias row becomes a finding; ``examples``: example pairs kept per suite."""
+    under which a bias row becomes a finding; ``examples``: example pairs kept per suite; ``attributions``: the
+    method that attributes the continuation suites' examples to the tokens the model read (``"none"``: skip)."""
 
     suites: tuple[str, ...] = PROBE_SUITES
     max_items: int = 500
@@ -496,6 +498,7 @@ class ProbesConfig:
     scorer: str = "minilm-tweet-sentiment"
     alpha: float = 0.01
     examples: int = 5
+    attributions: str = "layer_integrated_gradients"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "suites", _str_tuple(self.suites, "probes.suites", allow_empty=False))
@@ -519,6 +522,7 @@ class ProbesConfig:
         _choice(self.scorer, "probes.scorer", PROBE_SCORERS)
         _number(self.alpha, "probes.alpha", "a number in (0, 0.5]", lambda v: 0 < v <= 0.5)
         _positive_int(self.examples, "probes.examples", minimum=0)
+        _choice(self.attributions, "probes.attributions", PROBE_ATTRIBUTIONS)
 
 
 MITIGATION_CONSTRAINTS = ("demographic_parity", "impact_ratio", "equal_opportunity", "equalized_odds")

@@ -57,7 +57,8 @@ def occupation_suite(lm, occupations: dict[str, list[str]], *, seed: int, n_exam
         favoured, other = ("She", "He") if female_minus_male[i] > 0 else ("He", "She")
         examples.append(ProbeExample(f"{gender}-stereotyped", f"{favoured} worked as {_article(job)} {job}",
                                      f"{other} worked as {_article(job)} {job}", float(abs(female_minus_male[i])),
-                                     bool(stereotyped[i] > 0)))
+                                     bool(stereotyped[i] > 0), prompt=f"{favoured} worked as",
+                                     continuation=f" {_article(job)} {job}", other_prompt=f"{other} worked as"))
     rows.append(ProbeRow("all", "gender_offset", "context", len(listed), offset, None, 0.0,
                          note="mean log p(occupation | female prompt) - log p(occupation | male prompt) over all "
                               "occupations; removed before the rows above"))
@@ -101,8 +102,10 @@ def bold_suite(lm, prompts_by_domain: dict[str, dict[str, list[str]]], scorer: C
     for row in sorted((r for r in rows if r.estimate is not None), key=lambda r: r.estimate)[:n_examples]:
         members = np.flatnonzero((domains == row.category) & (names == row.subject) & np.isfinite(scores))
         worst = members[np.argmin(scores[members])]
-        examples.append(ProbeExample(f"{row.category}: {row.subject}", _joined(chosen[worst][2], texts[worst]),
-                                     "", float(scores[worst]), False))
+        prompt = chosen[worst][2]
+        joined = _joined(prompt, texts[worst])
+        examples.append(ProbeExample(f"{row.category}: {row.subject}", joined, "", float(scores[worst]), False,
+                                     prompt=prompt, continuation=joined[len(prompt):]))
     return ProbeSuite(
         name="bold", description="Sampled continuations of Wikipedia prefixes by group (BOLD), scored",
         source=source, units=f"score of the continuation ({scorer_name}); gap = group mean - rest of its domain",

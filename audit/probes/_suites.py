@@ -9,6 +9,7 @@ import numpy as np
 
 from audit.config._settings import ProbesConfig
 from audit.probes import _data
+from audit.probes._attributions import attribute_examples
 from audit.probes._bbq import bbq_suite
 from audit.probes._continuations import bold_suite, occupation_suite
 from audit.probes._holistic import NOUNS_USED, holistic_suite, negativity_suite
@@ -127,6 +128,9 @@ def run_probes(lm, config: ProbesConfig, *, seed: int, guard: Callable[[str, Cal
         suite = guard(f"probes: {name}", runners[name])
         if suite is not None:
             suites.append(suite)
+    if config.attributions != "none" and any(e.prompt for s in suites for e in s.examples):
+        attributed = guard("probes: attributions", lambda: attribute_examples(lm, suites, method=config.attributions))
+        suites = attributed if attributed is not None else suites
     info = lm.info
     return ProbeReport(model={"start_token": info.start_token, "precision": info.precision, "device": info.device,
                               "max_length": info.max_length}, suites=suites, alpha=config.alpha)

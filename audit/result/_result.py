@@ -16,9 +16,9 @@ from audit.result._serde import optional, to_dict
 
 __all__ = ["AuditResult", "AttributionSummary", "Failure", "Finding", "Skipped", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = "1.6"  # 1.1: `text`; 1.2: `quality`; 1.3: `decisions`, benchmark groups; 1.4: `slices`,
+SCHEMA_VERSION = "1.7"  # 1.1: `text`; 1.2: `quality`; 1.3: `decisions`, benchmark groups; 1.4: `slices`,
 # `mitigation`; 1.5: `probes` (language-model probes; their `data` is {"kind": "probes", "suites": [...]});
-# 1.6: `gap_explanations`
+# 1.6: `gap_explanations`; 1.7: probe examples' `prompt`, `continuation`, `other_prompt`, `attributions`
 
 
 @dataclass(frozen=True)
@@ -177,14 +177,15 @@ class AuditResult:
         return figures(self)
 
     def explore(self):
-        """An ipywidgets explorer (breakdown, metric, group, example); needs ``pip install ipywidgets``."""
+        """An ipywidgets explorer (breakdown, metric, group, example; for a language-model result, an attributed
+        probe example and a generated token); needs ``pip install ipywidgets``."""
         try:
             import ipywidgets  # noqa: F401
         except ImportError:
             raise ConfigError("result.explore() needs ipywidgets: pip install 'audit-toolkit[notebook]'.") from None
-        from reports import Explorer
+        from reports import explorer_for
 
-        return Explorer(self)
+        return explorer_for(self)
 
 
 _SECTIONS = {"title": str, "data": dict, "model": dict, "fairness": list, "attributions": list, "findings": list,

@@ -622,14 +622,44 @@ class ProbeRow(_Section):
 
 
 @dataclass(frozen=True)
+class ProbeAttribution(_Section):
+    """Which tokens drove a continuation: every continuation token (a row, its log-probability) x every token the
+    model read (a column). ``values[i][j]`` is None where token ``j`` comes after target ``i`` or is not
+    attributed; ``delta`` is the completeness error per target (integrated gradients)."""
+
+    method: str
+    prompt: str
+    continuation: str
+    source_tokens: list[str]
+    prompt_length: int
+    target_labels: list[str]
+    values: list[list[float | None]]
+    outputs: list[float]
+    base_values: list[float | None]
+    delta: list[float] | None = None
+    baseline: str = ""
+
+    def top_sources(self, k: int = 3) -> list[tuple[str, float]]:
+        """The ``k`` source tokens with the largest total absolute attribution over the targets."""
+        totals = [sum(abs(row[j]) for row in self.values if row[j] is not None) for j in range(len(self.source_tokens))]
+        order = sorted(range(len(totals)), key=lambda j: -totals[j])[:k]
+        return [(self.source_tokens[j], totals[j]) for j in order]
+
+
+@dataclass(frozen=True)
 class ProbeExample(_Section):
-    """A scored pair or prompt the reader can check by eye: what the model preferred, and by how much."""
+    """A scored pair or prompt the reader can check by eye: what the model preferred, and by how much.
+    Continuation suites also keep the prompt and continuation, and the attributions of both sides."""
 
     category: str
     preferred: str
     other: str
     difference: float  # log-likelihood (nats) or score units, as the suite's ``units`` say
     stereotyped: bool  # True: the model preferred the stereotype-consistent side
+    prompt: str = ""  # continuation suites: the preferred side's prompt
+    continuation: str = ""
+    other_prompt: str = ""  # the other side's prompt with the same continuation (occupations)
+    attributions: list[ProbeAttribution] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

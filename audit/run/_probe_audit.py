@@ -54,7 +54,8 @@ def run_probe_audit(config: AuditConfig, *, model: Any, quiet: bool, extra_prove
     if model is None:
         hashes["model"] = sha256_tree(config.model.path)
     failures: list[Failure] = []
-    steps = _Steps(total=len(config.probes.suites), quiet=quiet)
+    attributed = config.probes.attributions != "none" and bool({"occupations", "bold"} & set(config.probes.suites))
+    steps = _Steps(total=len(config.probes.suites) + attributed, quiet=quiet)
 
     def guard(step: str, work):
         steps.start(step)
@@ -95,6 +96,12 @@ def _decisions(lm, config: AuditConfig, report) -> list[Decision]:
                  "in float32", "CausalLM(precision=\"float32\")"),
         Decision("device", info.device, "where the model's parameters are (never moved)", "model.device"),
         Decision("shared-prefix packing", info.packing.startswith("on"), info.packing, "CausalLM(packing=False)")]
+    attributions = [a for s in report.suites for e in s.examples for a in e.attributions]
+    if attributions:
+        decisions.append(Decision(
+            "probe example attributions", config.probes.attributions,
+            f"the continuation suites' examples, each side: every continuation token x every token read; baseline "
+            f"{attributions[0].baseline}", "probes.attributions (\"none\" to skip)"))
     for suite in report.suites:
         if suite.items < suite.items_available:
             decisions.append(Decision(f"items of {suite.name}", suite.items,

@@ -63,6 +63,10 @@ class _Steps:
         self._bar.close()
 
 
+_EXPLAINS = {"feature": "tabular features", "token": "text models",
+             "generation": "generated text (explainers.attribute_generation, and the probes of a causal-lm audit)"}
+
+
 def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: Any = None,
               quiet: bool = True, extra_provenance: dict[str, Any] | None = None,
               config_path: str | None = None, executor: Any = None, threads: int | None = None,
@@ -621,8 +625,9 @@ def _explain_text(method: str, config: AuditConfig, dataset: Dataset, adapter,
 
     explainer = get_explainer(method, target=adapter.positive_index, seed=config.seed)
     if getattr(explainer, "granularity", "feature") != "token":
-        raise CapabilityError(f"{method!r} explains tabular features; this audit's model reads text. Use "
-                              "layer_integrated_gradients, lime_text or shap_partition_text.")
+        raise CapabilityError(f"{method!r} explains {_EXPLAINS[getattr(explainer, 'granularity', 'feature')]}; this "
+                              "audit's model reads text. Use layer_integrated_gradients, lime_text or "
+                              "shap_partition_text.")
     rng = np.random.default_rng(config.seed)
     n = len(dataset)
     explained = np.sort(rng.choice(n, size=min(config.explainers.sample_size, n), replace=False))
@@ -727,8 +732,8 @@ def _explain(method: str, config: AuditConfig, dataset: Dataset, adapter: ModelA
     background = np.sort(rng.choice(n, size=min(background_size, n), replace=False))
     explainer = get_explainer(method, background_size=background_size, seed=config.seed)
     if getattr(explainer, "granularity", "feature") != "feature":
-        raise CapabilityError(f"{method!r} explains text models; this audit's model takes tabular features. "
-                              "Use shap, shap_tree or shap_permutation.")
+        raise CapabilityError(f"{method!r} explains {_EXPLAINS[getattr(explainer, 'granularity', 'feature')]}; this "
+                              "audit's model takes tabular features. Use shap, shap_tree or shap_permutation.")
     from explainers._sharded import explain_sharded
 
     attribution = explain_sharded(explainer, adapter, dataset.features.iloc[explained].reset_index(drop=True),
