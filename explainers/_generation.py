@@ -25,53 +25,26 @@ Completeness ``|sum - (output - baseline output)|`` is reported per target; with
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from explainers._causal_lm import CausalLM
-from explainers._errors import DataError, ModelError, ResourceError
+from explainers._errors import DataError, ModelError
+from explainers._generation_passes import Example, Pass
 from explainers._generation_types import GeneratedExample, GenerationAttribution
 from explainers._text_ig import FIRST_STEPS, MAX_STEPS, _gauss_legendre, _next_steps, _two_panel_gauss_legendre
 
 __all__ = ["GenerationLayerIntegratedGradients", "GenerationInputXGradient", "GenerationSaliency",
            "GenerationFeatureAblation", "attribute_generation"]
 
-_CPU_BATCH_TOKENS = 4096  # tokens per forward + backward on CPU: larger batches gain nothing there
-
-
-@dataclass
-class _Example:
-    prompt: str
-    sequences: list[list[int]]  # the continuation (A), and the contrast (B) when asked
-    signs: list[float]
-    prompt_end: int  # where the continuation starts (the same in A and B)
-    attributed: np.ndarray  # positions of A whose embedding is interpolated / occluded
-    rows: int  # targets: the continuation's tokens, or 1 for a contrast
-
-    def terms(self) -> list[tuple[int, int, int]]:
-        """(sequence, position of the target token, output row)."""
-        out = []
-        for s, ids in enumerate(self.sequences):
-            for t in range(self.prompt_end, len(ids)):
-                out.append((s, t, 0 if len(self.sequences) > 1 else t - self.prompt_end))
-        return out
-
-    def mask(self, sequence: int, length: int) -> np.ndarray:
-        """Positions below ``length`` whose embedding moves (in B only the prompt's are ever attributed)."""
-        keep = self.attributed[self.attributed < (length if sequence == 0 else min(length, self.prompt_end))]
-        out = np.zeros(length, dtype=bool)
-        out[keep] = True
-        return out
-
 
 class _GenerationMethod:
-    """Shared by the methods: settings, preparing the examples, batched passes with hooks, the result."""
+    """Shared by the methods: settings, the examples as token sequences, the result. Keeps no state between
+    calls: each call's model, layers and budget live in its ``Pass``."""
 
     name = "generation"
     granularity = "generation"
-    additive = False
 
     def __init__(self, *, sources: str = "all", baseline: str | int = "auto", batch_tokens: int | None = None) -> None:
         if sources not in ("all", "prompt"):
@@ -85,78 +58,39 @@ class _GenerationMethod:
             raise DataError(f"The 'batch_tokens' parameter must be a positive integer. Got {batch_tokens!r} instead.")
         self.sources, self.baseline, self.batch_tokens = sources, baseline, batch_tokens
 
-    # ----- the public entry ---------------------------------------------------------------------------------
     def explain_generation(self, lm: CausalLM, prompts: Any, *, continuations: Any = None, contrasts: Any = None,
                            max_new_tokens: int = 16, seed: int | None = None) -> GenerationAttribution:
         """Attribute each prompt's continuation: given (``continuations``: texts, or lists of token ids as the model
-        generated them), or generated, greedily when ``seed``
-        is None, else sampled with that seed (``max_new_tokens`` at most). ``contrasts``: one alternative
-        continuation per prompt; each example then has one target, log p(continuation) - log p(contrast)."""
+        generated them), or generated, greedily when ``seed`` is None, else sampled with that seed
+        (``max_new_tokens`` at most). ``contrasts``: one alternative continuation per prompt; each example then has
+        one target, log p(continuation) - log p(contrast), and only the prompt they share is attributed."""
         if not isinstance(lm, CausalLM):
             raise ModelError(f"Generation attributions need a CausalLM. Got {type(lm).__name__}; wrap the model: "
                              "CausalLM(model, tokenizer).")
         started = time.perf_counter()
         prompts = _texts(prompts, "prompts")
-        examples, generated = self._prepare(lm, prompts, continuations, contrasts, max_new_tokens, seed)
-        self._lm = lm
-        self._embedding = _embedding_module(lm)
-        self._head = _head_module(lm)
-        self._baseline_id = self._choose_baseline(lm)
-        values, outputs, bases, deltas, steps = self._attribute(examples)
-        result = [_example_result(lm, ex, v, o, b, d, s, prompts[k], contrasts[k] if contrasts is not None else None)
-                  for k, (ex, v, o, b, d, s) in enumerate(zip(examples, values, outputs, bases, deltas, steps))]
-        meta = {"method": self.name, "sources": self._sources, "baseline": self._baseline_note(lm),
-                "continuation": generated, "device": str(lm.device), "runtime_s": time.perf_counter() - started,
-                "batch_tokens": self._budget, "settings": self._settings()}
-        space = "log-probability difference" if contrasts is not None else "log-probability"
-        return GenerationAttribution(method=self.name, output_space=space, sources=self._sources, examples=result,
-                                     meta=meta)
-
-    def _settings(self) -> dict[str, Any]:
-        return {"sources": self.sources, "baseline": self.baseline, "batch_tokens": self.batch_tokens}
-
-    def _prepare(self, lm, prompts, continuations, contrasts, max_new_tokens, seed):
         if contrasts is not None:
             if continuations is None:
                 raise DataError("A contrastive target needs both continuations: pass continuations= (A) with "
                                 "contrasts= (B) to ask why A rather than B.")
             contrasts = _texts(contrasts, "contrasts", len(prompts))
-        # a contrast's continuations differ, so only the prompt they share is attributed (recorded in the result)
-        self._sources = "prompt" if contrasts is not None else self.sources
-        if continuations is not None and _token_lists(continuations, len(prompts)):
-            ids = lm.encode(prompts)
-            starts = [len(row) for row in ids]
-            ids = [row + [int(t) for t in tail] for row, tail in zip(ids, continuations)]
-            generated = "given (token ids)"
-        elif continuations is not None:
-            continuations = _texts(continuations, "continuations", len(prompts))
-            ids, starts = lm.encode_pairs(prompts, continuations)
-            generated = "given"
-        else:
-            ids = lm.encode(prompts)
-            starts = [len(row) for row in ids]
-            new = lm.continue_ids(ids, max_new_tokens=max_new_tokens, seed=seed)
-            ids = [row + tail for row, tail in zip(ids, new)]
-            generated = "greedy" if seed is None else f"sampled (seed {seed}, temperature 1, top-k 50)"
-        other = lm.encode_pairs(prompts, contrasts)[0] if contrasts is not None else None
-        special = set(getattr(lm.tokenizer, "all_special_ids", []) or [])
-        examples = []
-        for k, (row, start) in enumerate(zip(ids, starts)):
-            positions = np.array([p for p in range(len(row)) if row[p] not in special or p >= start], dtype=int)
-            if self._sources == "prompt":
-                positions = positions[positions < start]
-            sequences, signs = [row], [1.0]
-            if other is not None:
-                if other[k][:start] != row[:start]:
-                    raise DataError(f"Prompt {k} splits differently before its continuation and its contrast; end "
-                                    "the prompt with a space or start both continuations with one.")
-                sequences.append(other[k])
-                signs.append(-1.0)
-            examples.append(_Example(prompts[k], sequences, signs, start, positions,
-                                     1 if other is not None else len(row) - start))
-        return examples, generated
+        sources = "prompt" if contrasts is not None else self.sources
+        baseline_id = self._baseline_id(lm)
+        examples, generated = _examples(lm, prompts, continuations, contrasts, sources, max_new_tokens, seed)
+        run = Pass(lm, examples, baseline_id=baseline_id, batch_tokens=self.batch_tokens)
+        values, outputs, bases, deltas, steps = self._attribute(run)
+        result = [_example_result(lm, ex, values[k], outputs[k], bases[k], deltas[k], steps[k], prompts[k],
+                                  None if contrasts is None else contrasts[k]) for k, ex in enumerate(examples)]
+        meta = {"method": self.name, "sources": sources, "baseline": _baseline_note(lm, baseline_id),
+                "continuation": generated, "device": str(lm.device), "runtime_s": time.perf_counter() - started,
+                "batch_tokens": run.budget, "settings": self._settings()}
+        space = "log-probability difference" if contrasts is not None else "log-probability"
+        return GenerationAttribution(method=self.name, output_space=space, sources=sources, examples=result, meta=meta)
 
-    def _choose_baseline(self, lm: CausalLM) -> int | None:
+    def _settings(self) -> dict[str, Any]:
+        return {"sources": self.sources, "baseline": self.baseline, "batch_tokens": self.batch_tokens}
+
+    def _baseline_id(self, lm: CausalLM) -> int | None:
         if self.baseline == "zeros":
             return None
         if self.baseline == "auto":
@@ -170,153 +104,12 @@ class _GenerationMethod:
             raise DataError(f"The baseline token id {self.baseline} is out of the vocabulary of {lm.vocab_size}.")
         return int(self.baseline)
 
-    def _baseline_note(self, lm: CausalLM) -> str:
-        if self._baseline_id is None:
-            return "a zero embedding in place of each attributed token"
-        token = lm.tokenizer.convert_ids_to_tokens(self._baseline_id)
-        return f"token id {self._baseline_id} ({token!r}) in place of each attributed token"
-
-    # ----- passes -------------------------------------------------------------------------------------------
-    def _token_budget(self, lm: CausalLM) -> int:
-        if self.batch_tokens is not None:
-            return self.batch_tokens
-        if lm.device.type != "cuda":
-            return _CPU_BATCH_TOKENS
-        import torch
-
-        free, _ = torch.cuda.mem_get_info(lm.device)
-        config = getattr(lm.model, "config", None)
-        hidden = int(getattr(config, "hidden_size", 768) or 768)
-        layers = int(getattr(config, "num_hidden_layers", 12) or 12)
-        # activations kept for the backward pass: about 34 hidden-sized tensors per layer and token, in float32
-        per_token = hidden * layers * 34 * 4 + lm.vocab_size * 4 * 3 // 16
-        return int(max(256, min(1 << 20, free * 0.4 // per_token)))
-
-    def _run_batches(self, rows: list, length_of, work) -> None:
-        """Run ``work(batch)`` on rows grouped by length under the token budget; halve it on out-of-memory."""
-        import torch
-
-        order = sorted(range(len(rows)), key=lambda r: -length_of(rows[r]))
-        start = 0
-        while start < len(order):
-            longest = length_of(rows[order[start]])
-            count = max(1, self._budget // longest)
-            batch = [rows[r] for r in order[start:start + count]]
-            try:
-                work(batch)
-            except (torch.OutOfMemoryError, RuntimeError) as err:
-                if "out of memory" not in str(err).lower():
-                    raise
-                if count == 1:
-                    raise ResourceError(f"Out of memory on a single row of {longest} tokens.") from err
-                self._budget = max(longest, self._budget // 2)
-                if self._lm.device.type == "cuda":
-                    torch.cuda.empty_cache()
-                continue
-            start += len(batch)
-
-    def _forward(self, ids, embeds, positions):
-        """log-softmax rows at ``positions`` (rows x k) of the model run on ``embeds`` in place of the token
-        embeddings; the vocabulary projection sees only those positions."""
-        import torch
-
-        lm = self._lm
-        mask = (torch.arange(ids.shape[1], device=ids.device)[None] < self._lengths[:, None]).long()
-        gather = positions.to(ids.device)
-
-        def take(hidden):
-            index = gather[..., None].expand(-1, -1, hidden.shape[-1])
-            return hidden.gather(1, index)
-
-        hooks = [self._embedding.register_forward_hook(lambda module, args, output: embeds)]
-        if self._head is not None:
-            hooks.append(self._head.register_forward_pre_hook(lambda module, args: (take(args[0]), *args[1:])))
-        try:
-            logits = lm.logits(ids, mask, autocast=False)
-        finally:
-            for hook in hooks:
-                hook.remove()
-        if logits.shape[1] != gather.shape[1]:  # the model did not call its output embeddings: read them ourselves
-            logits = logits.gather(1, gather[..., None].expand(-1, -1, logits.shape[-1]))
-        return torch.log_softmax(logits.float(), -1)
-
-    def _tensors(self, examples, rows):
-        """Padded ids, their embeddings and the baselines' for rows (example, sequence, length, ...)."""
-        import torch
-
-        lm = self._lm
-        longest = max(r[2] for r in rows)
-        ids = torch.full((len(rows), longest), lm.pad_id, dtype=torch.long)
-        moved = torch.zeros((len(rows), longest), dtype=torch.bool)
-        for b, (e, s, length, *_) in enumerate(rows):
-            ids[b, :length] = torch.tensor(examples[e].sequences[s][:length])
-            moved[b, :length] = torch.from_numpy(examples[e].mask(s, length))
-        ids, moved = ids.to(lm.device), moved.to(lm.device)
-        self._lengths = torch.tensor([r[2] for r in rows], device=lm.device)
-        with torch.no_grad():
-            x = self._embedding(ids).detach()
-            if self._baseline_id is None:
-                b = x * (~moved)[..., None]
-            else:
-                b = self._embedding(ids.masked_fill(moved, self._baseline_id)).detach()
-        return ids, moved, x, b
-
-    def _scores(self, examples, *, baseline: bool) -> list[np.ndarray]:
-        """Each example's outputs (per target row) at the input, or at the baseline: one pass per sequence."""
-        import torch
-
-        out = [np.zeros(ex.rows) for ex in examples]
-        rows = [(e, s, len(ex.sequences[s])) for e, ex in enumerate(examples) for s in range(len(ex.sequences))
-                if len(ex.sequences[s]) > ex.prompt_end]
-
-        def work(batch):
-            ids, _, x, b = self._tensors(examples, batch)
-            width = max(len(examples[e].sequences[s]) - examples[e].prompt_end for e, s, _ in batch)
-            positions = torch.zeros((len(batch), width), dtype=torch.long)
-            for r, (e, s, length) in enumerate(batch):
-                span = torch.arange(examples[e].prompt_end - 1, length - 1)
-                positions[r, :len(span)] = span
-            with torch.no_grad():
-                logp = self._forward(ids, b if baseline else x, positions)
-            for r, (e, s, length) in enumerate(batch):
-                ex = examples[e]
-                targets = torch.tensor(ex.sequences[s][ex.prompt_end:], device=logp.device)
-                picked = logp[r, torch.arange(len(targets)), targets].double().cpu().numpy() * ex.signs[s]
-                if ex.rows == 1 and len(ex.sequences) > 1:
-                    out[e][0] += picked.sum()
-                else:
-                    out[e] += picked
-
-        self._run_batches(rows, lambda r: r[2], work)
-        return out
-
-    def _attribute(self, examples):
+    def _attribute(self, run: Pass):
+        """(values, outputs, base values, deltas, steps) per example; values are (targets, positions of A)."""
         raise NotImplementedError
 
 
-class _GradientMethod(_GenerationMethod):
-    """Gradients of each target's output with respect to the token embeddings, one row per (target, step)."""
-
-    def _gradient_pass(self, examples, rows, consume) -> None:
-        """rows: (example, sequence, length, output row, alpha, weight). ``consume(batch, gradient, x, b, moved)``."""
-        import torch
-
-        def work(batch):
-            ids, moved, x, b = self._tensors(examples, batch)
-            alpha = torch.tensor([r[4] for r in batch], dtype=x.dtype, device=x.device)[:, None, None]
-            path = (b + alpha * (x - b)).requires_grad_(True)
-            positions = torch.tensor([[r[2] - 1] for r in batch])
-            logp = self._forward(ids, path, positions)[:, 0]
-            targets = torch.tensor([examples[e].sequences[s][length] for e, s, length, *_ in batch], device=x.device)
-            signs = torch.tensor([examples[e].signs[s] for e, s, *_ in batch], dtype=logp.dtype, device=x.device)
-            picked = logp[torch.arange(len(batch), device=x.device), targets] * signs
-            (gradient,) = torch.autograd.grad(picked.sum(), path)
-            consume(batch, gradient.float(), x.float(), b.float(), moved)
-
-        self._run_batches(rows, lambda r: r[2], work)
-
-
-class GenerationLayerIntegratedGradients(_GradientMethod):
+class GenerationLayerIntegratedGradients(_GenerationMethod):
     """Integrated gradients in the token-embedding space, per generated token (or contrastive target).
 
     ``n_steps``: an integer (Gauss-Legendre, captum's rule: equal to captum's values at equal settings) or
@@ -324,7 +117,6 @@ class GenerationLayerIntegratedGradients(_GradientMethod):
     nats). ``sources``, ``baseline`` and ``batch_tokens`` as for every generation method."""
 
     name = "generation_layer_integrated_gradients"
-    additive = True
 
     def __init__(self, *, n_steps: int | str = "auto", tolerance: float = 0.01, sources: str = "all",
                  baseline: str | int = "auto", batch_tokens: int | None = None) -> None:
@@ -339,9 +131,9 @@ class GenerationLayerIntegratedGradients(_GradientMethod):
         return {**super()._settings(), "n_steps": self.n_steps, "tolerance": self.tolerance,
                 "rule": "gausslegendre-2panel" if self.n_steps == "auto" else "gausslegendre"}
 
-    def _attribute(self, examples):
-        self._budget = self._token_budget(self._lm)
-        outputs, bases = self._scores(examples, baseline=False), self._scores(examples, baseline=True)
+    def _attribute(self, run: Pass):
+        examples = run.examples
+        outputs, bases = run.scores(baseline=False), run.scores(baseline=True)
         values = [np.zeros((ex.rows, len(ex.sequences[0]))) for ex in examples]
         steps = [np.zeros(ex.rows, dtype=int) for ex in examples]
         deltas = [np.zeros(ex.rows) for ex in examples]
@@ -360,10 +152,10 @@ class GenerationLayerIntegratedGradients(_GradientMethod):
             def consume(batch, gradient, x, b, moved):
                 contribution = ((gradient * (x - b)).sum(-1) * moved).double().cpu().numpy()
                 for r, (e, s, length, out, _, w) in enumerate(batch):
-                    span = length if s == 0 else min(length, examples[e].prompt_end)  # B: the shared prompt only
+                    span = examples[e].span(s, length)
                     values[e][out, :span] += w * contribution[r, :span]
 
-            self._gradient_pass(examples, rows, consume)
+            run.gradients(rows, consume)
             for e, i in sorted(targets):
                 steps[e][i] = n_steps
                 deltas[e][i] = abs(values[e][i].sum() - (outputs[e][i] - bases[e][i]))
@@ -372,114 +164,149 @@ class GenerationLayerIntegratedGradients(_GradientMethod):
         return values, outputs, bases, deltas, steps
 
 
-class GenerationInputXGradient(_GradientMethod):
+class GenerationInputXGradient(_GenerationMethod):
     """The gradient of each target's output times the token's embedding, summed over the embedding (captum's
     LayerGradientXActivation on the embedding layer). Not additive: no completeness error."""
 
     name = "generation_input_x_gradient"
 
-    def _attribute(self, examples):
-        return self._single_pass(examples, lambda gradient, x, b: (gradient * x).sum(-1))
-
-    def _single_pass(self, examples, reduce):
-        self._budget = self._token_budget(self._lm)
-        outputs = self._scores(examples, baseline=False)
-        width = [len(ex.sequences[0]) for ex in examples]
-        vectors = {}
+    def _attribute(self, run: Pass):
+        examples = run.examples
+        values = [np.zeros((ex.rows, len(ex.sequences[0]))) for ex in examples]
 
         def consume(batch, gradient, x, b, moved):
+            product = (gradient * x).sum(-1).double().cpu().numpy()  # linear: the terms of a contrast add up
             for r, (e, s, length, out, _, _) in enumerate(batch):
-                span = length if s == 0 else min(length, examples[e].prompt_end)
-                key = (e, out)
-                if key not in vectors:
-                    vectors[key] = [np.zeros((width[e], gradient.shape[-1])), x[r, :span].double().cpu().numpy()]
-                vectors[key][0][:span] += gradient[r, :span].double().cpu().numpy()
-                if s == 0:
-                    vectors[key][1] = x[r, :span].double().cpu().numpy()
+                span = examples[e].span(s, length)
+                values[e][out, :span] += product[r, :span]
 
-        rows = [(e, s, t, out, 1.0, 1.0) for e, ex in enumerate(examples) for s, t, out in ex.terms()]
-        self._gradient_pass(examples, rows, consume)
-        values = []
-        for e, ex in enumerate(examples):
-            matrix = np.zeros((ex.rows, width[e]))
-            for i in range(ex.rows):
-                if (e, i) in vectors:
-                    gradient, x = vectors[(e, i)]
-                    matrix[i, :len(x)] = reduce(gradient[:len(x)], x, None)
-            values.append(matrix)
-        return values, outputs, [np.full(ex.rows, np.nan) for ex in examples], [None] * len(examples), \
-            [None] * len(examples)
+        run.gradients([(e, s, t, out, 1.0, 1.0) for e, ex in enumerate(examples) for s, t, out in ex.terms()],
+                      consume)
+        return _not_additive(run, values)
 
 
-class GenerationSaliency(GenerationInputXGradient):
+class GenerationSaliency(_GenerationMethod):
     """The Euclidean norm of the gradient of each target's output with respect to each token's embedding
     (unsigned: how sensitive the output is to the token, not which way it pushes). Not additive."""
 
     name = "generation_saliency"
 
-    def _attribute(self, examples):
-        return self._single_pass(examples, lambda gradient, x, b: np.linalg.norm(gradient, axis=-1))
+    def _attribute(self, run: Pass):
+        examples = run.examples
+        values = [np.zeros((ex.rows, len(ex.sequences[0]))) for ex in examples]
+        contrast_gradients: dict[int, np.ndarray] = {}  # a contrast's gradient over its prompt, summed over terms
+
+        def consume(batch, gradient, x, b, moved):
+            norms = gradient.norm(dim=-1).double().cpu().numpy()
+            for r, (e, s, length, out, _, _) in enumerate(batch):
+                ex = examples[e]
+                if not ex.contrastive:
+                    values[e][out, :length] = norms[r, :length]
+                    continue
+                part = gradient[r, :ex.prompt_end].double().cpu().numpy()
+                contrast_gradients[e] = contrast_gradients.get(e, 0.0) + part
+
+        run.gradients([(e, s, t, out, 1.0, 1.0) for e, ex in enumerate(examples) for s, t, out in ex.terms()],
+                      consume)
+        for e, summed in contrast_gradients.items():
+            values[e][0, :examples[e].prompt_end] = np.linalg.norm(summed, axis=-1)
+        return _not_additive(run, values)
 
 
 class GenerationFeatureAblation(_GenerationMethod):
     """Occlusion over words: each word's tokens replaced by the baseline token (all at once), and the change of
     every target's output read from one forward pass: output - output without the word. A word's value is
-    shared equally by its tokens. Not additive: no completeness error."""
+    shared equally by its tokens; a word the target reads only in part is left blank. Not additive."""
 
     name = "generation_feature_ablation"
 
-    def _attribute(self, examples):
+    def _attribute(self, run: Pass):
         import torch
 
-        if self.baseline == "zeros":
+        if run.baseline_id is None:
             raise DataError("Feature ablation replaces words by a token: pass baseline='auto' or a token id.")
-        self._budget = self._token_budget(self._lm)
-        outputs = self._scores(examples, baseline=False)
-        values = [np.full((ex.rows, len(ex.sequences[0])), np.nan) for ex in examples]
-        words = [_word_spans(self._lm, ex) for ex in examples]
+        examples = run.examples
+        outputs = run.scores(baseline=False)
+        words = [_word_spans(run.lm, ex) for ex in examples]
         rows = [(e, s, len(ex.sequences[s]), w) for e, ex in enumerate(examples) for w in range(len(words[e]))
-                for s in range(len(ex.sequences)) if s == 0 or words[e][w][-1] < ex.prompt_end]
-        scores: dict[tuple[int, int], np.ndarray] = {}
+                for s in range(len(ex.sequences)) if len(ex.sequences[s]) > ex.prompt_end]
+        occluded: dict = {}
 
         def work(batch):
-            lm = self._lm
-            longest = max(r[2] for r in batch)
-            ids = torch.full((len(batch), longest), lm.pad_id, dtype=torch.long)
-            width = max(r[2] - examples[r[0]].prompt_end for r in batch)
-            positions = torch.zeros((len(batch), width), dtype=torch.long)
+            lm = run.lm
+            ids = torch.full((len(batch), max(r[2] for r in batch)), lm.pad_id, dtype=torch.long)
             for r, (e, s, length, w) in enumerate(batch):
                 row = list(examples[e].sequences[s])
                 for p in words[e][w]:
-                    row[p] = self._baseline_id
+                    row[p] = run.baseline_id
                 ids[r, :length] = torch.tensor(row)
-                span = torch.arange(examples[e].prompt_end - 1, length - 1)
-                positions[r, :len(span)] = span
             ids = ids.to(lm.device)
-            self._lengths = torch.tensor([r[2] for r in batch], device=lm.device)
             with torch.no_grad():
-                x = self._embedding(ids)
-                logp = self._forward(ids, x, positions)
-            for r, (e, s, length, w) in enumerate(batch):
-                ex = examples[e]
-                targets = torch.tensor(ex.sequences[s][ex.prompt_end:], device=logp.device)
-                picked = logp[r, torch.arange(len(targets)), targets].double().cpu().numpy() * ex.signs[s]
-                key = (e, w)
-                total = picked.sum(keepdims=True) if ex.rows == 1 and len(ex.sequences) > 1 else picked
-                scores[key] = scores.get(key, 0.0) + total
+                logp = run.log_softmax(ids, [r[2] for r in batch], run.embedding(ids),
+                                       run.continuation_positions(batch))
+            run.read_targets(logp, batch, occluded)
 
-        self._run_batches(rows, lambda r: r[2], work)
+        run.run_batches(rows, work)
+        values = [np.full((ex.rows, len(ex.sequences[0])), np.nan) for ex in examples]
         for e, ex in enumerate(examples):
             for w, span in enumerate(words[e]):
-                change = outputs[e] - scores[(e, w)]
-                seen = np.arange(ex.rows) + ex.prompt_end > span[-1] if ex.rows > 1 or len(ex.sequences) == 1 \
-                    else np.ones(1, dtype=bool)
+                change = outputs[e] - occluded[(e, w)]
+                seen = (np.ones(1, dtype=bool) if ex.contrastive
+                        else np.arange(ex.rows) + ex.prompt_end > span[-1])  # target i reads positions < end + i
                 for p in span:
                     values[e][seen, p] = change[seen] / len(span)
-        return values, outputs, [np.full(ex.rows, np.nan) for ex in examples], [None] * len(examples), \
-            [None] * len(examples)
+        return _not_additive(run, values, outputs)
 
 
 # ----- helpers -------------------------------------------------------------------------------------------------
+def _not_additive(run: Pass, values, outputs=None):
+    outputs = run.scores(baseline=False) if outputs is None else outputs
+    count = len(run.examples)
+    return values, outputs, [np.full(ex.rows, np.nan) for ex in run.examples], [None] * count, [None] * count
+
+
+def _baseline_note(lm: CausalLM, baseline_id: int | None) -> str:
+    if baseline_id is None:
+        return "a zero embedding in place of each attributed token"
+    return f"token id {baseline_id} ({lm.tokenizer.convert_ids_to_tokens(baseline_id)!r}) in place of each attributed token"
+
+
+def _examples(lm: CausalLM, prompts: list[str], continuations: Any, contrasts: list[str] | None, sources: str,
+              max_new_tokens: int, seed: int | None) -> tuple[list[Example], str]:
+    """The token sequences of every prompt and its continuation (given, or generated now), and how the
+    continuation was obtained."""
+    if continuations is not None and _token_lists(continuations, len(prompts)):
+        ids = lm.encode(prompts)
+        starts = [len(row) for row in ids]
+        ids = [row + [int(t) for t in tail] for row, tail in zip(ids, continuations)]
+        generated = "given (token ids)"
+    elif continuations is not None:
+        ids, starts = lm.encode_pairs(prompts, _texts(continuations, "continuations", len(prompts)))
+        generated = "given"
+    else:
+        ids = lm.encode(prompts)
+        starts = [len(row) for row in ids]
+        new = lm.continue_ids(ids, max_new_tokens=max_new_tokens, seed=seed)
+        ids = [row + tail for row, tail in zip(ids, new)]
+        generated = "greedy" if seed is None else f"sampled (seed {seed}, temperature 1, top-k 50)"
+    other = lm.encode_pairs(prompts, contrasts)[0] if contrasts is not None else None
+    special = set(getattr(lm.tokenizer, "all_special_ids", []) or [])
+    examples = []
+    for k, (row, start) in enumerate(zip(ids, starts)):
+        positions = np.array([p for p in range(len(row)) if row[p] not in special or p >= start], dtype=int)
+        if sources == "prompt":
+            positions = positions[positions < start]
+        sequences, signs = [row], [1.0]
+        if other is not None:
+            if other[k][:start] != row[:start]:
+                raise DataError(f"Prompt {k} splits differently before its continuation and its contrast; end the "
+                                "prompt with a space or start both continuations with one.")
+            sequences.append(other[k])
+            signs.append(-1.0)
+        examples.append(Example(sequences, signs, start, positions, 1 if other is not None else len(row) - start))
+    return examples, generated
+
+
 def _token_lists(values: Any, count: int) -> bool:
     """Whether continuations are given as token ids (one non-empty list of ints per prompt)."""
     if isinstance(values, str) or not all(isinstance(v, (list, tuple)) for v in values):
@@ -500,20 +327,6 @@ def _texts(values: Any, name: str, count: int | None = None) -> list[str]:
     if count is not None and len(values) != count:
         raise DataError(f"The '{name}' parameter must have one text per prompt ({count}). Got {len(values)}.")
     return values
-
-
-def _embedding_module(lm: CausalLM):
-    get = getattr(lm.model, "get_input_embeddings", None)
-    module = get() if callable(get) else None
-    if module is None:
-        raise ModelError("The model has no get_input_embeddings(): gradient attributions need its token-embedding "
-                         "layer (a transformers model has one).")
-    return module
-
-
-def _head_module(lm: CausalLM):
-    get = getattr(lm.model, "get_output_embeddings", None)
-    return get() if callable(get) else None
 
 
 def _pieces(lm: CausalLM, ids: list[int]) -> list[str]:
@@ -537,7 +350,7 @@ def _word_starts(pieces: list[str]) -> list[bool]:
     return starts
 
 
-def _word_spans(lm: CausalLM, ex: _Example) -> list[list[int]]:
+def _word_spans(lm: CausalLM, ex: Example) -> list[list[int]]:
     """The attributed positions of the continuation's sequence, grouped into words."""
     positions = [int(p) for p in ex.attributed]
     if not positions:
@@ -552,7 +365,7 @@ def _word_spans(lm: CausalLM, ex: _Example) -> list[list[int]]:
     return spans
 
 
-def _example_result(lm, ex: _Example, values, outputs, bases, deltas, steps, prompt, contrast) -> GeneratedExample:
+def _example_result(lm, ex: Example, values, outputs, bases, deltas, steps, prompt, contrast) -> GeneratedExample:
     """Columns: every non-special token of the continuation's sequence; NaN where not attributed or not seen."""
     row = ex.sequences[0]
     special = set(getattr(lm.tokenizer, "all_special_ids", []) or [])

@@ -6,6 +6,8 @@ with apt. A screenshot of the demo report is kept in test-artifacts/.
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import numpy as np
@@ -139,9 +141,12 @@ def test_language_model_report_loads_cleanly_with_its_charts(browser, tmp_path):
     assert main(["demo", "--llm", "--out", str(out), "--sample", "60", "--quiet"]) == 0
     page, problems = _open(browser, out / "report.html")
     figures = page.locator("div.figure").count()
-    assert figures == 7  # one per suite
+    raw = json.loads((out / "audit.json").read_text())
+    heatmaps = sum(len(e["attributions"]) for s in raw["probes"]["suites"] for e in s["examples"])
+    assert heatmaps >= 10 and figures == 7 + heatmaps  # one per suite, one per attributed example side
     page.wait_for_function(f"document.querySelectorAll('div.figure .main-svg').length >= {figures}")
     assert page.locator("#probes-title").count() == 1 and page.locator("#fairness-title").count() == 0
     assert page.locator("div.figure .main-svg .scatterlayer .point").count() > 0
+    assert page.locator("div.figure .main-svg .heatmaplayer image").count() == heatmaps  # drawn, not just placed
     assert problems == {"console": [], "dialogs": [], "requests": []}
     page.close()

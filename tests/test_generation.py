@@ -8,6 +8,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from explainers import CausalLM, attribute_generation
 from explainers._errors import ConfigError, DataError, ModelError
@@ -147,6 +149,37 @@ def test_auto_steps_meet_the_tolerance_and_batching_changes_no_number(gpt2_lm):
     for a, b in zip(auto.examples, tiny_batches.examples):
         np.testing.assert_allclose(a.values, b.values, atol=1e-6)
     np.testing.assert_allclose(auto.examples[1].values, alone.examples[0].values, atol=1e-6)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prompts=st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=6).map(" ".join), min_size=1,
+                        max_size=3),
+       batch_tokens=st.integers(1, 80), new_tokens=st.integers(1, 4))
+def test_any_batch_size_gives_the_one_batch_numbers(gpt2_lm, prompts, batch_tokens, new_tokens):
+    """Property: for any prompts and any token budget, the same numbers as everything in one batch, and
+    integrated gradients complete (base + sum = output) within the fixed rule's error."""
+    common = dict(max_new_tokens=new_tokens, settings={"n_steps": 24, "batch_tokens": 4096})
+    one = attribute_generation(gpt2_lm, prompts, **common)
+    small = attribute_generation(gpt2_lm, prompts, max_new_tokens=new_tokens,
+                                 settings={"n_steps": 24, "batch_tokens": batch_tokens})
+    for a, b in zip(one.examples, small.examples):
+        np.testing.assert_allclose(a.values, b.values, atol=1e-6)
+        np.testing.assert_allclose(a.base_values + np.nansum(a.values, 1), a.outputs, atol=5e-3)
+
+
+def test_a_contrast_is_the_difference_of_its_two_continuations(gpt2_lm):
+    """Input x gradient is linear in the target: the contrast's row equals A's rows summed minus B's, over the
+    prompt they share; its output is log p(A) - log p(B)."""
+    lm, prompt = gpt2_lm, ["the woman was hired as"]
+    both = attribute_generation(lm, prompt, continuations=[" a nurse"], contrasts=[" an engineer ."],
+                                method="input_x_gradient")
+    parts = [attribute_generation(lm, prompt, continuations=[c], method="input_x_gradient",
+                                  settings={"sources": "prompt"}).examples[0] for c in (" a nurse", " an engineer .")]
+    n = both.examples[0].prompt_length
+    expected = parts[0].values[:, :n].sum(0) - parts[1].values[:, :n].sum(0)
+    np.testing.assert_allclose(both.examples[0].values[0, :n], expected, atol=1e-6)
+    assert both.examples[0].outputs[0] == pytest.approx(parts[0].outputs.sum() - parts[1].outputs.sum(), abs=1e-6)
+    assert np.isnan(both.examples[0].values[0, n:]).all()
 
 
 def test_out_of_memory_halves_the_batch_and_gives_the_same_numbers(gpt2_lm, monkeypatch):
