@@ -31,8 +31,8 @@ from audit.config._settings import (
     load_config,
 )
 from audit.data._tables import Dataset, build_dataset, read_table
-from audit.demo._demo import (DEMO_FEATURES, demo_config, heldout_tweets, load_adult, load_tweets, text_demo_config,
-                              train_adult_model)
+from audit.demo._demo import (DEMO_FEATURES, demo_config, heldout_tweets, llm_demo_config, load_adult, load_tweets,
+                              text_demo_config, train_adult_model)
 from audit.exec._executors import DaskExecutor, Executor, InProcessExecutor, make_executor
 from audit.fairness._metrics import DEFAULT_METRICS, METRICS
 from audit.fairness._tables import group_metrics
@@ -88,6 +88,7 @@ __all__ = [
     "load_preset",
     "make_executor",
     "text_demo_config",
+    "llm_demo_config",
     "AttributionSummary",
     "AuditConfig",
     "AuditError",

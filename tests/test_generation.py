@@ -75,10 +75,9 @@ def test_integrated_gradients_equal_captum_llm_attribution_on_every_architecture
         assert example.delta.max() < 1e-2  # completeness, at 16 fixed steps on a random model
 
 
-def test_input_x_gradient_equals_captum_and_saliency_is_the_gradient_norm(gpt2_lm):
+def test_input_x_gradient_equals_captum_and_saliency_is_the_gradient_norm(lm):
     from captum.attr import LayerGradientXActivation
 
-    lm = gpt2_lm
     layer = lm.model.get_input_embeddings()
     ixg = attribute_generation(lm, PROMPTS, method="input_x_gradient", max_new_tokens=3,
                                settings={"sources": "prompt"})
@@ -99,10 +98,10 @@ def test_input_x_gradient_equals_captum_and_saliency_is_the_gradient_norm(gpt2_l
         assert np.isnan(example.values[i, length - 1:]).all()  # tokens after the target: never seen
 
 
-def test_feature_ablation_equals_captum_llm_attribution(gpt2_lm):
+def test_feature_ablation_equals_captum_llm_attribution(lm):
     from captum.attr import FeatureAblation
 
-    lm = gpt2_lm  # a word-level tokenizer: every token is a word, so word occlusion is captum's token occlusion
+    # a word-level tokenizer: every token is a word, so word occlusion is captum's token occlusion
     result = attribute_generation(lm, PROMPTS, method="feature_ablation", max_new_tokens=3,
                                   settings={"sources": "prompt", "baseline": 0})
     for prompt, example in zip(PROMPTS, result.examples):
@@ -112,10 +111,9 @@ def test_feature_ablation_equals_captum_llm_attribution(gpt2_lm):
         np.testing.assert_allclose(example.values[:, :example.prompt_length], theirs, atol=1e-5, rtol=0)
 
 
-def test_all_sources_equal_a_plain_captum_loop_with_earlier_tokens_interpolated(gpt2_lm):
+def test_all_sources_equal_a_plain_captum_loop_with_earlier_tokens_interpolated(lm):
     from captum.attr import LayerIntegratedGradients
 
-    lm = gpt2_lm
     result = attribute_generation(lm, PROMPTS[:1], max_new_tokens=4, settings={"n_steps": 16, "baseline": 0})
     example = result.examples[0]
     ids = lm.encode(PROMPTS[:1])[0] + example.target_ids
@@ -133,7 +131,7 @@ def test_all_sources_equal_a_plain_captum_loop_with_earlier_tokens_interpolated(
         expected = theirs.sum(-1)[0, 1:].detach().numpy()
         np.testing.assert_allclose(example.values[i, :prompt_end - 1 + i], expected, atol=1e-4, rtol=0)
         assert np.isnan(example.values[i, prompt_end - 1 + i:]).all()
-    assert example.delta.max() < 1e-3
+    assert example.delta.max() < 1e-2
 
 
 def test_auto_steps_meet_the_tolerance_and_batching_changes_no_number(gpt2_lm):
