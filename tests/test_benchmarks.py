@@ -52,3 +52,13 @@ def test_llm_probes_benchmark_runs_at_a_small_size():
     outcome = llm_probes.run(4, with_padded=False)
     assert outcome["pairs"] == 4 and outcome["params"] > 120_000_000
     assert outcome["max_abs_diff_loglik"] < 1e-4 and outcome["packing"].startswith("on")
+
+
+def test_generation_benchmark_runs_at_a_small_size():
+    from benchmarks import generation
+
+    outcome = generation.run(1, 3, 4, with_inseq=False, layers=1, hidden=48)
+    assert outcome["prompts"] == 1 and outcome["new_tokens"] == 3 and outcome["inseq_s"] is None
+    assert outcome["max_abs_diff_vs_captum"] < 1e-4 and outcome["speedup_vs_captum"] > 0
+    assert set(outcome) >= {"prompts", "new_tokens", "ours_s", "captum_s", "inseq_s", "speedup_vs_captum",
+                            "speedup_vs_inseq", "max_abs_diff_vs_captum", "peak_rss_mb", "device"}
