@@ -81,8 +81,9 @@ def ours(lm, prompts, continuations, steps):
     return method.explain_generation(lm, prompts, continuations=continuations)  # token ids: what the model generated
 
 
-class _PrependStart:
-    """The tokenizer as captum calls it, with the model's start token prepended as CausalLM does."""
+class StartTokenizer:
+    """The tokenizer as captum calls it, with the model's start token prepended as CausalLM does (captum then
+    reads the same ids as ours; the tests use it too)."""
 
     def __init__(self, lm) -> None:
         self.lm, self.tokenizer = lm, lm.tokenizer
@@ -104,7 +105,7 @@ def captum_values(lm, prompts, continuations, steps) -> list[np.ndarray]:
     import torch
     from captum.attr import LayerIntegratedGradients, LLMGradientAttribution, TextTokenInput
 
-    tokenizer = _PrependStart(lm)
+    tokenizer = StartTokenizer(lm)
     attribution = LLMGradientAttribution(LayerIntegratedGradients(lm.model, lm.model.get_input_embeddings()),
                                          tokenizer)
     out = []

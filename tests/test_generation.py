@@ -11,6 +11,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from benchmarks.generation import StartTokenizer
 from explainers import CausalLM, attribute_generation
 from explainers._errors import ConfigError, DataError, ModelError
 from tests.causal_models import ARCHITECTURES, occupation_corpus, tiny_causal_lm, train_causal_lm, word_tokenizer
@@ -31,27 +32,10 @@ def gpt2_lm():
     return CausalLM(tiny_causal_lm("gpt2", tokenizer, seed=1), tokenizer)
 
 
-class _StartTokenizer:
-    """The tokenizer as captum calls it, with the start token CausalLM prepends."""
-
-    def __init__(self, lm) -> None:
-        self.lm, self.tokenizer = lm, lm.tokenizer
-
-    def encode(self, text, return_tensors=None, add_special_tokens=True):
-        ids = self.lm.encode([text])[0]
-        return torch.tensor([ids]) if return_tensors == "pt" else ids
-
-    def __getattr__(self, name):
-        return getattr(self.tokenizer, name)
-
-    def __call__(self, *args, **kwargs):
-        return self.tokenizer(*args, **kwargs)
-
-
 def _captum(lm, method, prompt: str, targets: list[int], **kwargs) -> np.ndarray:
     from captum.attr import LLMAttribution, LLMGradientAttribution, TextTokenInput
 
-    tokenizer = _StartTokenizer(lm)
+    tokenizer = StartTokenizer(lm)
     wrapper = LLMAttribution if method.__class__.__name__ == "FeatureAblation" else LLMGradientAttribution
     attribution = wrapper(method, tokenizer)
     text = TextTokenInput(prompt, tokenizer, baselines=0, skip_tokens=[lm.start_id])
