@@ -366,8 +366,8 @@ class CausalLM:
         with torch.inference_mode():
             for start in range(0, len(ids), step):
                 chunk = ids[start:start + step]
-                streams = (None if seed is None else
-                           [torch.Generator().manual_seed(int(seed) * 1_000_003 + start + i) for i in range(len(chunk))])
+                streams = (None if seed is None else [torch.Generator().manual_seed(int(seed) * 1_000_003 + start + i)
+                                                      for i in range(len(chunk))])
                 out.extend(self._continue_batch(chunk, streams, max_new_tokens, temperature, top_k))
         return out
 

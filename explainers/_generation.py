@@ -268,7 +268,8 @@ def _not_additive(run: Pass, values, outputs=None):
 def _baseline_note(lm: CausalLM, baseline_id: int | None) -> str:
     if baseline_id is None:
         return "a zero embedding in place of each attributed token"
-    return f"token id {baseline_id} ({lm.tokenizer.convert_ids_to_tokens(baseline_id)!r}) in place of each attributed token"
+    token = lm.tokenizer.convert_ids_to_tokens(baseline_id)
+    return f"token id {baseline_id} ({token!r}) in place of each attributed token"
 
 
 def _examples(lm: CausalLM, prompts: list[str], continuations: Any, contrasts: list[str] | None, sources: str,
@@ -397,7 +398,8 @@ def _example_result(lm, ex: Example, values, outputs, bases, deltas, steps, prom
         prompt_length=sum(1 for p in columns if p < ex.prompt_end), target_labels=labels, values=matrix,
         outputs=np.asarray(outputs, float), base_values=np.asarray(bases, float),
         delta=None if deltas is None else np.asarray(deltas, float), words=[w.strip() or w for w in words],
-        word_of_token=word_of, target_ids=[int(t) for t in continuation_ids], contrast=contrast, steps=None if steps is None else [int(s) for s in steps])
+        word_of_token=word_of, target_ids=[int(t) for t in continuation_ids], contrast=contrast,
+        steps=None if steps is None else [int(s) for s in steps])
 
 
 def attribute_generation(lm: CausalLM, prompts: Any, *, method: str = "layer_integrated_gradients",

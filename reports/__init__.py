@@ -11,4 +11,5 @@ from reports._html import render_html
 from reports._junit import render_junit
 from reports._pdf import find_chromium, render_pdf
 
-__all__ = ["Explorer", "GenerationExplorer", "explorer_for", "figures", "find_chromium", "render_html", "render_junit", "render_pdf"]
+__all__ = ["Explorer", "GenerationExplorer", "explorer_for", "figures", "find_chromium", "render_html", "render_junit",
+           "render_pdf"]
