@@ -24,6 +24,7 @@ Completeness ``|sum - (output - baseline output)|`` is reported per target; with
 
 from __future__ import annotations
 
+import abc
 import time
 from typing import Any
 
@@ -39,7 +40,7 @@ __all__ = ["GenerationLayerIntegratedGradients", "GenerationInputXGradient", "Ge
            "GenerationFeatureAblation", "attribute_generation"]
 
 
-class _GenerationMethod:
+class _GenerationMethod(abc.ABC):
     """Shared by the methods: settings, the examples as token sequences, the result. Keeps no state between
     calls: each call's model, layers and budget live in its ``Pass``."""
 
@@ -104,9 +105,9 @@ class _GenerationMethod:
             raise DataError(f"The baseline token id {self.baseline} is out of the vocabulary of {lm.vocab_size}.")
         return int(self.baseline)
 
+    @abc.abstractmethod
     def _attribute(self, run: Pass):
         """(values, outputs, base values, deltas, steps) per example; values are (targets, positions of A)."""
-        raise NotImplementedError
 
 
 class GenerationLayerIntegratedGradients(_GenerationMethod):

@@ -9,11 +9,18 @@ from typing import Any
 __all__ = ["Explorer", "GenerationExplorer", "explorer_for", "token_heatmap_html"]
 
 
-def token_heatmap_html(words: list[str], values: list[float], output: float | None = None) -> str:
-    """Words shaded by attribution (red towards the explained class, blue away), escaped."""
-    peak = max((abs(v) for v in values), default=0.0) or 1.0
+def token_heatmap_html(words: list[str], values: list[float | None], output: float | None = None, *,
+                       divider: int | None = None) -> str:
+    """Words shaded by attribution (red towards the explained output, blue away), escaped. A None value greys its
+    word (not attributed: a generated token read later); ``divider``: a bar before that word (the prompt's end)."""
+    peak = max((abs(v) for v in values if v is not None), default=0.0) or 1.0
     spans = []
-    for word, value in zip(words, values):
+    for j, (word, value) in enumerate(zip(words, values)):
+        if j == divider:
+            spans.append('<span style="color:#5d6d7e">|</span>')
+        if value is None:
+            spans.append(f'<span style="color:#aab7b8">{html.escape(word)}</span>')
+            continue
         colour = "192,57,43" if value > 0 else "44,111,187"
         spans.append(f'<span style="background: rgba({colour},{abs(value) / peak * 0.8:.2f}); padding: 1px 2px" '
                      f'title="{value:.4f}">{html.escape(word)}</span>')
@@ -135,23 +142,6 @@ def explorer_for(result: Any):
     return Explorer(result)
 
 
-def _read_tokens_html(tokens: list[str], values: list[float | None], prompt_length: int) -> str:
-    """Tokens shaded by their attribution to one generated token; tokens it never read are greyed, and a bar marks
-    the end of the prompt."""
-    peak = max((abs(v) for v in values if v is not None), default=0.0) or 1.0
-    spans = []
-    for j, (token, value) in enumerate(zip(tokens, values)):
-        if j == prompt_length:
-            spans.append('<span style="color:#5d6d7e">|</span>')
-        if value is None:
-            spans.append(f'<span style="color:#aab7b8">{html.escape(token)}</span>')
-            continue
-        colour = "192,57,43" if value > 0 else "44,111,187"
-        spans.append(f'<span style="background: rgba({colour},{abs(value) / peak * 0.8:.2f}); padding: 1px 2px" '
-                     f'title="{value:+.4f}">{html.escape(token)}</span>')
-    return f'<p style="line-height:1.9">{" ".join(spans)}</p>'
-
-
 class GenerationExplorer:
     """Pick an attributed probe example and one of its generated tokens: the tokens the model read are shaded by
     their attribution to it (red raised its log-probability, blue lowered it, grey came later)."""
@@ -199,7 +189,7 @@ class GenerationExplorer:
 
         attribution, i = self.attribution, self.token.value
         delta = "" if not attribution.delta else f"; completeness error {attribution.delta[i]:.2g}"
-        text = (_read_tokens_html(attribution.source_tokens, attribution.values[i], attribution.prompt_length)
+        text = (token_heatmap_html(attribution.source_tokens, attribution.values[i], divider=attribution.prompt_length)
                 + f'<p style="color:#5d6d7e">log p({html.escape(attribution.target_labels[i])}) = '
                   f"{attribution.outputs[i]:.3f}{html.escape(delta)}</p>")
         _show(self.view, HTML(text))
