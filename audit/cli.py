@@ -122,6 +122,28 @@ def _parser() -> argparse.ArgumentParser:
                             help="the one threshold for everybody (does not use the group at decision time)")
     thresholds.add_argument("-o", "--output", default=None, metavar="thresholds.json",
                             help="where to write it (default: standard output)")
+    notices = commands.add_parser(
+        "explain-decision", help="adverse-decision notices: the principal reasons for unfavourable decisions",
+        description="For every row of the config's data (or the rows given) that the model decides unfavourably: "
+                    "the principal reasons in plain language, stated only where exact path-dependent and "
+                    "interventional tree SHAP agree on them and neutralising the first reason moves the score toward "
+                    "the favourable side more than a random feature does; other rows are marked for review. Tree "
+                    "models (scikit-learn, XGBoost, LightGBM). Writes notices.json and notices.csv. See docs/notices.md.")
+    notices.add_argument("config", metavar="CONFIG.toml")
+    notices.add_argument("--row", action="append", default=[], metavar="ID",
+                         help="explain this row only (its position in the data file, from 0; repeatable)")
+    notices.add_argument("--out", default=None, metavar="DIR", help="output folder (default: output.dir of the config)")
+    notices.add_argument("--reference", default=None, metavar="DATA.csv",
+                         help="the population the background is drawn from (default: the config's data)")
+    notices.add_argument("--reasons", type=int, default=3, metavar="N", help="principal reasons at most (default 3)")
+    notices.add_argument("--tie-margin", type=float, default=0.1, metavar="LOG_ODDS",
+                         help="contributions this close to a method's last reason count as tied with it (default 0.1)")
+    notices.add_argument("--background", type=int, default=200, metavar="N",
+                         help="background rows, one per stratum of the model's score (default 200)")
+    notices.add_argument("--threads", type=int, default=None, metavar="N",
+                         help="worker processes and threads (default: AUDIT_THREADS, else the CPUs this process may use)")
+    notices.add_argument("--allow-outside", action="store_true",
+                         help="let the config read data or model files outside its own folder (trusted configs only)")
     return parser
 
 
@@ -498,10 +520,37 @@ def _thresholds(args) -> int:
     return EXIT_OK
 
 
+def _explain_decision(args) -> int:
+    from audit.config._settings import load_config
+    from audit.exec._threads import thread_budget
+    from audit.notices import NoticeSettings
+    from audit.run._notice_command import write_notices
+
+    config = load_config(args.config, allow_outside=args.allow_outside)
+    settings = NoticeSettings(reasons=args.reasons, tie_margin=args.tie_margin, background_size=args.background,
+                              seed=config.seed, processes=thread_budget(args.threads)[0])
+    batch, paths, skipped = write_notices(config, config_path=str(args.config), rows=args.row, out=args.out,
+                                          reference=args.reference, settings=settings)
+    for line in skipped:
+        _say(line)
+    if args.row:
+        for notice in batch.notices:
+            _say(notice.text())
+    rate = lambda value: "undefined" if value is None else f"{value:.1%}"  # noqa: E731
+    _say(f"{batch.unfavourable:,} unfavourable decision(s) of {batch.rows:,} row(s): {batch.confirmed:,} notice(s) "
+         f"confirmed, {batch.unfavourable - batch.confirmed:,} for review; the two methods agree on "
+         f"{rate(batch.agreement)}, the check passes on {rate(batch.check_pass_rate)} ({batch.seconds:.1f} s)")
+    if batch.protected_reasons:
+        _say(f"  {batch.protected_reasons:,} notice(s) cite a protected characteristic among their reasons: the model "
+             "uses it; see the notes.")
+    _say(f"Notices: {paths['json']}  table: {paths['csv']}")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"demo": _demo, "run": _run, "report": _report, "check": _check, "verify": _verify,
-               "thresholds": _thresholds}[args.command]
+               "thresholds": _thresholds, "explain-decision": _explain_decision}[args.command]
     try:
         if getattr(args, "quiet", False):
             _quiet_libraries()

@@ -62,3 +62,11 @@ def test_generation_benchmark_runs_at_a_small_size():
     assert outcome["max_abs_diff_vs_captum"] < 1e-4 and outcome["speedup_vs_captum"] > 0
     assert set(outcome) >= {"prompts", "new_tokens", "ours_s", "captum_s", "inseq_s", "speedup_vs_captum",
                             "speedup_vs_inseq", "max_abs_diff_vs_captum", "peak_rss_mb", "device"}
+
+
+def test_notices_benchmark_runs_at_a_small_size_and_matches_shap():
+    from benchmarks import notices
+
+    outcome = notices.run(300, 2)
+    assert outcome["rows"] == 300 and outcome["max_abs_diff"] < 1e-9
+    assert outcome["agreement"] > 0.85 and outcome["check_pass_rate"] > 0.9

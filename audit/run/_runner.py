@@ -28,7 +28,7 @@ from audit.result._result import AttributionSummary, AuditResult, Failure, Skipp
 from audit.result._sections import (Decision, MitigationReport, Provenance, QualityReport, Regulatory, SliceReport,
                                     TextAudit)
 
-__all__ = ["run_audit"]
+__all__ = ["load_inputs", "run_audit"]
 
 _AUTO_PERMUTATION_ROWS = 300  # rows `shap` explains when it falls back to permutation SHAP
 _AUTO_PERMUTATION_BACKGROUND = 50
@@ -158,6 +158,12 @@ def _run_audit(config: AuditConfig, *, data: pd.DataFrame | None, model: Any, qu
                        config=config.to_dict(), regulatory=regulatory, text=text, quality=quality,
                        decisions=_decisions(config, inputs.dataset, inputs.adapter, attributions, inputs.inputs_source),
                        slices=slices, mitigation=mitigation, gap_explanations=gaps)
+
+
+def load_inputs(config: AuditConfig, *, config_path: str | None = None) -> _Inputs:
+    """The dataset and model adapter an audit of ``config`` runs on (for commands that score rows without a whole
+    audit, such as ``audit explain-decision``), with the files' sha256 and paths."""
+    return _load_inputs(config, None, None, config_path)
 
 
 def _load_inputs(config: AuditConfig, data: pd.DataFrame | None, model: Any, config_path: str | None) -> _Inputs:

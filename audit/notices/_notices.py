@@ -1,0 +1,321 @@
+"""Adverse-decision notices: the principal reasons for each unfavourable decision of a tree model, stated only where
+two exact attribution methods agree on them and a per-row check confirms the first (docs/notices.md)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audit._errors import ConfigError
+from audit.exec._threads import limited_threads
+from audit.notices._reasons import reason_sets
+
+__all__ = ["Notice", "NoticeBatch", "NoticeSettings", "Reason", "ReasonCheck", "explain_decisions"]
+
+_RANKS = ("the most", "the second most", "the third most", "the fourth most", "the fifth most")
+EXACT = "exact tree SHAP, path-dependent (the trees' own training cover)"
+SECOND = "exact tree SHAP, interventional (against a stratified background of applicants)"
+
+
+@dataclass(frozen=True)
+class NoticeSettings:
+    """``reasons``: how many principal reasons at most (US adverse-action notices give up to four); ``tie_margin``:
+    contributions (log-odds) closer than this to a method's last reason count as tied with it; ``background_size``:
+    rows of the reference population the interventional method and the check compare with; ``processes``: worker
+    processes for the interventional method (the same numbers for any count)."""
+
+    reasons: int = 3
+    tie_margin: float = 0.1
+    background_size: int = 200
+    seed: int = 0
+    processes: int = 1
+
+    def __post_init__(self) -> None:
+        for name, low, high in (("reasons", 1, 5), ("background_size", 10, 100_000), ("processes", 1, 256)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(f"The {name!r} setting of the notices must be an integer from {low} to {high}. "
+                                  f"Got {value!r} instead.")
+        if isinstance(self.tie_margin, bool) or not isinstance(self.tie_margin, (int, float)) \
+                or not 0 <= self.tie_margin < 10:
+            raise ConfigError(f"The 'tie_margin' setting of the notices must be a number of log-odds from 0 to 10 "
+                              f"(0: exact ties only). Got {self.tie_margin!r} instead.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(f"The 'seed' setting of the notices must be an integer. Got {self.seed!r} instead.")
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One principal reason: the feature, the applicant's value, what each method gives it (log-odds toward the
+    favourable decision; negative lowers it), whether it is a protected characteristic, and the sentence."""
+
+    feature: str
+    value: Any
+    rank: int
+    exact: float
+    second: float
+    protected: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class ReasonCheck:
+    """Neutralising the first reason (its value replaced by each background applicant's, the outputs averaged)
+    must move the output toward the favourable side more than neutralising a randomly drawn other feature."""
+
+    neutralised: str
+    effect: float
+    random_feature: str
+    random_effect: float
+    passed: bool
+
+
+@dataclass(frozen=True)
+class Notice:
+    """``status`` "confirmed": the reasons may be stated; "review": a person must look first (``note`` says why), and
+    the reasons both methods found wait in ``candidates``."""
+
+    row_id: Any
+    score: float | None
+    decision: Any
+    status: str
+    reasons: tuple[Reason, ...]
+    candidates: tuple[Reason, ...]
+    tied: tuple[str, ...]
+    disputed: tuple[str, ...]
+    methods_agree: bool
+    check: ReasonCheck | None
+    note: str
+
+    def text(self) -> str:
+        """The notice as plain text."""
+        score = "" if self.score is None else f" (score {self.score:.3f})"
+        lines = [f"Row {self.row_id}: decision {self.decision}{score}."]
+        if self.status == "confirmed":
+            lines.append("Principal reasons:")
+            lines += [f"  {r.rank}. {r.text}." for r in self.reasons]
+            if self.tied:
+                lines.append(f"  About as much as the last reason: {', '.join(self.tied)}.")
+        else:
+            lines.append(f"Needs review before any notice is sent: {self.note}")
+        if self.status == "confirmed" and self.note:
+            lines.append(self.note)
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class NoticeBatch:
+    """Every notice of one run, with what was decided automatically and how often the two safeguards held."""
+
+    notices: list[Notice]
+    rows: int
+    unfavourable: int
+    agreement: float | None
+    check_pass_rate: float | None
+    confirmed: int
+    protected_reasons: int
+    seconds: float
+    methods: dict[str, Any]
+    settings: dict[str, Any]
+    decisions: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"summary": {"rows": self.rows, "unfavourable": self.unfavourable, "explained": len(self.notices),
+                            "confirmed": self.confirmed, "agreement": self.agreement,
+                            "check_pass_rate": self.check_pass_rate, "protected_reasons": self.protected_reasons,
+                            "seconds": self.seconds},
+                "methods": self.methods, "settings": self.settings, "decisions": self.decisions,
+                "notices": [asdict(n) for n in self.notices]}
+
+    def table(self) -> pd.DataFrame:
+        """One line per notice (for a mail merge): row, status, score, reasons 1..k and the note."""
+        width = self.settings["reasons"]
+        lines = []
+        for n in self.notices:
+            line = {"row_id": n.row_id, "status": n.status, "decision": n.decision, "score": n.score}
+            for i in range(width):
+                line[f"reason_{i + 1}"] = n.reasons[i].text if i < len(n.reasons) else ""
+            line["note"] = n.note
+            lines.append(line)
+        return pd.DataFrame(lines, columns=["row_id", "status", "decision", "score",
+                                            *[f"reason_{i + 1}" for i in range(width)], "note"])
+
+
+def _shown(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, (int, float, str, bool)) else str(value)
+
+
+def _sentence(feature: str, value: Any, rank: int, protected: bool) -> str:
+    shown = "missing" if value is None else (f"{value:g}" if isinstance(value, float) else str(value))
+    where = _RANKS[rank - 1] if rank <= len(_RANKS) else f"the {rank}th most"
+    return f"{feature} of {shown} lowered the score {where}" + (" (a protected characteristic)" if protected else "")
+
+
+def stratified_background(outputs: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Positions of ``size`` reference rows, one drawn at random from each of ``size`` equal strata of the model's
+    output: the background's output distribution matches the population's, which steadies the interventional
+    attributions of rare, strong values (capital gains) far more than a plain random draw of the same size."""
+    if len(outputs) <= size:
+        return np.arange(len(outputs))
+    rng = np.random.default_rng(seed)
+    strata = np.array_split(np.argsort(outputs, kind="stable"), size)
+    return np.sort(np.array([rng.choice(stratum) for stratum in strata]))
+
+
+def _neutralised_outputs(model, rows: np.ndarray, background: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """For each row i: the mean output over background rows b of row i with feature ``features[i]``'s transformed
+    columns taken from b (the feature "neutralised" to the population's values)."""
+    result = np.empty(len(rows))
+    owners = np.asarray(model.owners)
+    budget = max(1, 2_000_000 // max(1, len(background)))  # rows per chunk: about 2M model inputs at a time
+    for j in np.unique(features):
+        columns = np.flatnonzero(owners == model.feature_names[j])
+        where = np.flatnonzero(features == j)
+        for start in range(0, len(where), budget):
+            chunk = where[start:start + budget]
+            stacked = np.repeat(rows[chunk], len(background), axis=0)
+            stacked[:, columns] = np.tile(background[:, columns], (len(chunk), 1))
+            result[chunk] = model.output(stacked).reshape(len(chunk), len(background)).mean(axis=1)
+    return result
+
+
+def _checks(tree, rows: np.ndarray, background: np.ndarray, first: np.ndarray, ids: np.ndarray, outputs: np.ndarray,
+            seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row with a first reason (``first`` >= 0): how far neutralising it moves the output, which other feature
+    was drawn, and how far neutralising that one moves it (NaN and -1 where there is no reason)."""
+    effects, random_effects = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
+    random_features = np.full(len(rows), -1)
+    checked = np.flatnonzero(first >= 0)
+    if len(checked):
+        effects[checked] = _neutralised_outputs(tree, rows[checked], background, first[checked]) - outputs[checked]
+        random_features[checked] = _random_other(ids[checked], first[checked], len(tree.feature_names), seed)
+        random_effects[checked] = (_neutralised_outputs(tree, rows[checked], background, random_features[checked])
+                                   - outputs[checked])
+    return effects, random_features, random_effects
+
+
+def _random_other(row_ids: np.ndarray, first: np.ndarray, n_features: int, seed: int) -> np.ndarray:
+    """A feature other than each row's first reason, drawn from the row's own stream (the same for the row whatever
+    else is explained with it)."""
+    from explainers._base import row_seed
+
+    draws = np.array([row_seed(seed, i) % (n_features - 1) for i in row_ids])
+    return np.where(draws >= first, draws + 1, draws)
+
+
+def explain_decisions(model: Any, features: pd.DataFrame, *, row_ids: np.ndarray, unfavourable: np.ndarray,
+                      favourable_index: int, decisions: np.ndarray, scores: np.ndarray | None = None,
+                      reference: pd.DataFrame | None = None, reference_source: str = "the rows scored",
+                      protected: tuple[str, ...] = (), settings: NoticeSettings | None = None) -> NoticeBatch:
+    """Notices for the rows of ``features`` where ``unfavourable`` holds.
+
+    ``favourable_index``: the column of the favourable decision in the estimator's classes; ``decisions``: each
+    row's decision as shown; ``scores``: each row's score as shown (e.g. the probability of the favourable
+    decision); ``reference``: the population the background is drawn from (default: ``features``).
+    """
+    from explainers._tree_shap import PendingTreeShap, tree_model, tree_shap
+
+    settings = settings or NoticeSettings()
+    started = time.perf_counter()
+    unfavourable = np.asarray(unfavourable, dtype=bool)
+    if len(unfavourable) != len(features) or len(row_ids) != len(features) or len(decisions) != len(features):
+        raise ConfigError("The 'row_ids', 'unfavourable' and 'decisions' parameters of explain_decisions must have "
+                          f"one entry per row of 'features' ({len(features)}).")
+    if features.shape[1] < 2:
+        raise ConfigError("Notices need a model of at least two features: the per-row check compares the first "
+                          "reason with another feature.")
+    reference = features if reference is None else reference[list(features.columns)]
+    tree = tree_model(model, pd.concat([features.head(2000), reference.head(2000)], ignore_index=True),
+                      class_index=favourable_index)
+    population = tree.transform(reference)
+    chosen = stratified_background(tree.output(population), settings.background_size, settings.seed)
+    background = population[chosen]
+    picked = np.flatnonzero(unfavourable)
+    rows = tree.transform(features.iloc[picked])
+    ids = np.asarray(row_ids)[picked]
+    with PendingTreeShap(tree, rows, background=background, processes=settings.processes) as pending, \
+            limited_threads(1):  # the workers have the other cores; spinning native threads here would stall them
+        # while the workers run: the exact method, and the check of its first reason (nearly always the stated one)
+        exact = tree_shap(tree, rows)
+        guess = np.where(exact.values.min(axis=1, initial=0.0) < 0, np.argmin(exact.values, axis=1), -1)
+        checks = _checks(tree, rows, background, guess, ids, exact.outputs, settings.seed)
+        second = pending.result()
+    sets = reason_sets(exact.values, second.values, reasons=settings.reasons, tie_margin=settings.tie_margin)
+    # an error a tenth of the tie margin cannot move a reason across it in practice; beyond that, a person looks
+    tolerance = max(settings.tie_margin / 10, 1e-6)
+    inexact = (exact.completeness_errors > tolerance) | (second.completeness_errors > tolerance)
+    names = tree.feature_names
+    first = np.array([s[0] if s else -1 for s in sets.stated], dtype=int)
+    redo = np.flatnonzero(first != guess)
+    if len(redo):
+        again = _checks(tree, rows[redo], background, first[redo], ids[redo], exact.outputs[redo], settings.seed)
+        for held, new in zip(checks, again):
+            held[redo] = new
+    effects, random_features, random_effects = checks
+    notices = []
+    for i, position in enumerate(picked):
+        reasons = tuple(_reason(names[j], features.iloc[position, j], rank, exact.values[i, j], second.values[i, j],
+                                names[j] in protected) for rank, j in enumerate(sets.stated[i], start=1))
+        check = None if first[i] < 0 else ReasonCheck(
+            names[first[i]], float(effects[i]), names[random_features[i]], float(random_effects[i]),
+            bool(effects[i] > random_effects[i]))
+        error = max(exact.completeness_errors[i], second.completeness_errors[i]) if inexact[i] else None
+        notices.append(_notice(ids[i], scores, decisions, position, reasons, [names[j] for j in sets.tied[i]],
+                               [names[j] for j in sets.disputed[i]], bool(sets.agree[i]) and not inexact[i], check,
+                               error))
+    passed = [n.check.passed for n in notices if n.check is not None]
+    methods = {"exact": {"method": EXACT, "completeness_error": exact.completeness_error},
+               "second": {"method": SECOND, "completeness_error": second.completeness_error,
+                          "background_rows": len(background), "inexact_rows": int(inexact.sum())},
+               "output_space": tree.space, "estimator": type(tree.estimator).__qualname__}
+    return NoticeBatch(
+        notices=notices, rows=len(features), unfavourable=len(picked),
+        agreement=float(np.mean(sets.agree & ~inexact)) if len(picked) else None,
+        check_pass_rate=float(np.mean(passed)) if passed else None,
+        confirmed=sum(n.status == "confirmed" for n in notices),
+        protected_reasons=sum(any(r.protected for r in n.reasons + n.candidates) for n in notices),
+        seconds=time.perf_counter() - started, methods=methods,
+        settings={**asdict(settings), "background_row_ids": [_shown(v) for v in reference.index[chosen]]},
+        decisions=[{"choice": "background", "value": f"{len(background)} rows of {reference_source}",
+                    "evidence": f"one row drawn from each of {len(background)} equal strata of the model's output "
+                                f"(seed {settings.seed}): the background's scores match the population's"}])
+
+
+def _reason(feature: str, value: Any, rank: int, exact: float, second: float, protected: bool) -> Reason:
+    shown = _shown(value)
+    return Reason(feature, shown, rank, float(exact), float(second), protected,
+                  _sentence(feature, shown, rank, protected))
+
+
+def _notice(row_id, scores, decisions, position, reasons, tied, disputed, agree, check, error) -> Notice:
+    problems = []
+    if error is not None:
+        problems.append(f"the attributions do not add up to the model's output (off by {error:.2g}): shap's "
+                        "interventional tree code compares in single precision, and a value of this row may round onto "
+                        "a split threshold")
+    if not reasons:
+        problems.append("no feature lowered the score in the top reasons of both methods")
+    if disputed:
+        problems.append(f"the two methods disagree on {', '.join(disputed)} (beyond the tie margin)")
+    if check is not None and not check.passed:
+        problems.append(f"neutralising {check.neutralised} moved the score {check.effect:+.3f} log-odds, no more "
+                        f"than neutralising {check.random_feature} ({check.random_effect:+.3f})")
+    status = "review" if problems else "confirmed"
+    protected = [r.feature for r in reasons if r.protected]
+    note = "; ".join(problems) if problems else (
+        f"A protected characteristic ({', '.join(protected)}) is among the principal reasons: the model uses it; "
+        "check that the law allows this before sending." if protected else "")
+    return Notice(row_id=_shown(row_id), score=None if scores is None else float(scores[position]),
+                  decision=_shown(decisions[position]), status=status,
+                  reasons=reasons if status == "confirmed" else (), candidates=() if status == "confirmed" else reasons,
+                  tied=tuple(tied), disputed=tuple(disputed), methods_agree=agree, check=check, note=note)
