@@ -10,20 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explainers._errors import CapabilityError
+from explainers._errors import CapabilityError, ConfigError, ResourceError
+from explainers._shap_backend import _TREE_MODELS, _type_name  # the tree ensembles shap reads exactly
 from explainers._tabular import dense, input_column_map, split_pipeline
 
 __all__ = ["TreeModel", "TreeShapValues", "tree_model", "tree_shap", "PendingTreeShap"]
 
-_TREE_MODELS = {
-    "sklearn.tree._classes.DecisionTreeClassifier",
-    "sklearn.ensemble._forest.RandomForestClassifier",
-    "sklearn.ensemble._forest.ExtraTreesClassifier",
-    "sklearn.ensemble._gb.GradientBoostingClassifier",
-    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
-    "xgboost.sklearn.XGBClassifier",
-    "lightgbm.sklearn.LGBMClassifier",
-}
 
 
 @dataclass(frozen=True)
@@ -91,17 +83,14 @@ class TreeShapValues:
         return float(np.max(self.completeness_errors)) if len(self.outputs) else 0.0
 
 
-def _type_name(obj: Any) -> str:
-    return f"{type(obj).__module__}.{type(obj).__qualname__}"
-
-
 def tree_model(model: Any, frame: pd.DataFrame, *, class_index: int) -> TreeModel:
     """Split ``model`` (an estimator or a Pipeline ending in one) into what tree SHAP reads; ``frame`` holds rows
     of its input columns (used to find which input owns each transformed column). Refuses other models."""
     preprocess, estimator = split_pipeline(model)
     if _type_name(estimator) not in _TREE_MODELS:
-        raise CapabilityError(f"Exact tree SHAP needs a tree ensemble ({', '.join(sorted(n.rsplit('.', 1)[1] for n in _TREE_MODELS))}); "
-                              f"the final estimator is a {type(estimator).__qualname__}.")
+        known = ", ".join(sorted(name.rsplit(".", 1)[1] for name in _TREE_MODELS))
+        raise CapabilityError(f"Exact tree SHAP needs a tree ensemble ({known}); the final estimator is a "
+                              f"{type(estimator).__qualname__}.")
     categorical = getattr(estimator, "is_categorical_", None)
     if categorical is not None and np.any(categorical):
         raise CapabilityError("shap's TreeExplainer misreads HistGradientBoosting's native categorical splits; "
@@ -158,7 +147,7 @@ def _collect(jobs: list) -> list[tuple[np.ndarray, float]]:
     parts = []
     for stderr, code, target in outcomes:
         if code != 0:
-            raise RuntimeError(f"A tree SHAP worker process failed (exit {code}): "
+            raise ResourceError(f"A tree SHAP worker process failed (exit {code}): "
                                f"{stderr.decode(errors='replace').strip()[-2000:]}")
         parts.append(pickle.loads(target.read_bytes()))
     return parts
@@ -189,7 +178,7 @@ class PendingTreeShap:
         import tempfile
 
         if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
-            raise ValueError(f"The 'processes' parameter of PendingTreeShap must be a positive integer. Got "
+            raise ConfigError(f"The 'processes' parameter of PendingTreeShap must be a positive integer. Got "
                              f"{processes!r} instead.")
         self._model, self._rows, self._background = model, rows, background
         self._folder = tempfile.TemporaryDirectory(prefix="audit-tree-shap-")

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from audit._errors import ConfigError
+
 __all__ = ["ReasonSets", "reason_sets"]
 
 
@@ -42,7 +44,7 @@ def _top(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 def reason_sets(exact: np.ndarray, second: np.ndarray, *, reasons: int = 3, tie_margin: float = 0.1) -> ReasonSets:
     """Compare the top ``reasons`` of ``exact`` and ``second`` row by row (see the module docstring)."""
     if exact.shape != second.shape or exact.ndim != 2:
-        raise ValueError(f"The two attribution matrices must have the same (rows, features) shape. Got {exact.shape} "
+        raise ConfigError(f"The two attribution matrices must have the same (rows, features) shape. Got {exact.shape} "
                          f"and {second.shape} instead.")
     k = min(int(reasons), exact.shape[1])
     in_exact, cut_exact = _top(exact, k)
