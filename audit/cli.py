@@ -67,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="size of the native thread pools (default: AUDIT_THREADS, else the CPUs this process may use)")
     run.add_argument("--allow-outside", action="store_true",
                      help="let the config read data or model files outside its own folder (trusted configs only)")
+    run.add_argument("--baseline", default=None, metavar="OLD.json",
+                     help="an earlier audit of the model: the report gains a section of the changes since it")
+    run.add_argument("--tolerance", type=float, default=None, metavar="X",
+                     help="with --baseline: how far a table's lowest/highest ratio may fall before a disparity "
+                          "worsened (default 0.05)")
     where = run.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, default=None, metavar="N",
                        help="run attributions on a local Dask cluster of N worker processes (127.0.0.1, no dashboard)")
@@ -122,6 +127,24 @@ def _parser() -> argparse.ArgumentParser:
                             help="the one threshold for everybody (does not use the group at decision time)")
     thresholds.add_argument("-o", "--output", default=None, metavar="thresholds.json",
                             help="where to write it (default: standard output)")
+    diff = commands.add_parser(
+        "diff", help="what changed between two audits of a model: exit 1 when a disparity worsened",
+        description="Compare two saved audit results: the data, model and config hashes and versions, every group "
+                    "metric and ratio with its interval (flagging those whose intervals no longer overlap), the "
+                    "shares of each explained gap, findings added and resolved, policy outcomes that flipped. Exit 1 "
+                    "when a table's ratio of the lowest to the highest group fell by more than the tolerance. Writes "
+                    "diff.json and junit.xml.")
+    diff.add_argument("old", metavar="OLD.json", help="the baseline audit")
+    diff.add_argument("new", metavar="NEW.json", help="the audit to compare with it")
+    diff.add_argument("--tolerance", type=float, default=None, metavar="X",
+                      help="how far a ratio may fall before a disparity worsened (default: the policy's "
+                           "diff_tolerance, else 0.05)")
+    diff.add_argument("--confident", action="store_true",
+                      help="a disparity worsened only when the upper end of its new interval fell that far")
+    diff.add_argument("--policy", default=None, metavar="POLICY.toml",
+                      help="read diff_tolerance from a policy file or a pyproject.toml with [tool.audit]")
+    diff.add_argument("--out", default=None, metavar="DIR", help="output folder (default: the folder of NEW.json)")
+
     notices = commands.add_parser(
         "explain-decision", help="adverse-decision notices: the principal reasons for unfavourable decisions",
         description="For every row of the config's data (or the rows given) that the model decides unfavourably: "
@@ -333,6 +356,7 @@ def _run(args) -> int:
 
     started = time.perf_counter()
     config = load_config(args.config, allow_outside=args.allow_outside)
+    baseline = _baseline(args)  # a bad baseline fails before any work is done
     from audit.exec._executors import make_executor
 
     if args.workers is not None and args.workers < 1:
@@ -340,9 +364,100 @@ def _run(args) -> int:
     with make_executor(workers=args.workers, scheduler=args.scheduler, quiet=args.quiet) as executor:
         result = run_audit(config, quiet=args.quiet, config_path=str(args.config), executor=executor,
                            threads=args.threads)
+    if baseline is not None:
+        result = _with_changes(result, baseline, args)
     paths = write_outputs(result, args.out or config.output.dir, formats=config.output.formats)
     _print_summary(result, paths, time.perf_counter() - started)
     return _exit_for_failures(result)
+
+
+def _baseline(args):
+    if args.baseline is None:
+        if args.tolerance is not None:
+            raise_config("The '--tolerance' option of `audit run` applies with --baseline OLD.json only.")
+        return None
+    from audit.result._result import AuditResult
+
+    return AuditResult.load(args.baseline)
+
+
+def _with_changes(result, baseline, args):
+    import dataclasses
+
+    from audit.diff import DEFAULT_TOLERANCE, compare_results
+    from audit.result._provenance import sha256_file
+
+    tolerance, source = ((args.tolerance, "--tolerance") if args.tolerance is not None
+                         else (DEFAULT_TOLERANCE, "default"))
+    changes = compare_results(baseline, result, baseline=str(args.baseline), baseline_sha256=sha256_file(args.baseline),
+                              tolerance=tolerance, tolerance_source=source)
+    _say(f"  changes since {args.baseline}: {changes.worsened} disparit{'y' if changes.worsened == 1 else 'ies'} "
+         f"worsened beyond {changes.tolerance:g}; {len(changes.separated())} number(s) with separated intervals "
+         "(see the report's Changes section)")
+    return dataclasses.replace(result, changes=changes)
+
+
+def _diff(args) -> int:
+    from audit.diff import DEFAULT_TOLERANCE, compare_files
+    from audit.result._result import AuditResult
+    from audit.run._output import write_atomically
+    from reports import render_junit
+
+    if args.tolerance is not None:
+        tolerance, source = args.tolerance, "--tolerance"
+    elif args.policy is not None:
+        from audit.gate._policy import load_policy
+
+        policy = load_policy(args.policy)
+        tolerance, source = ((policy.diff_tolerance, f"diff_tolerance of {args.policy}")
+                             if policy.diff_tolerance is not None else (DEFAULT_TOLERANCE, "default"))
+    else:
+        tolerance, source = DEFAULT_TOLERANCE, "default"
+    new = AuditResult.load(args.new)
+    changes = compare_files(args.old, new, tolerance=tolerance, tolerance_source=source, confident=args.confident)
+    for item in changes.inputs:
+        if item.changed:
+            _say(f"  changed: {item.name}: {(item.old or 'not recorded')[:16]} -> {(item.new or 'not recorded')[:16]}")
+    for m in sorted(changes.metrics, key=lambda m: (not m.worsened, m.change or 0.0)):
+        if m.worsened or m.separated:
+            verdict = ("WORSENED" if m.worsened else "") + (" separated" if m.separated else "")
+            _say(f"  {verdict.strip():<18} {m.metric} by {m.table}, {m.statistic} {m.group}: {_number(m.old)} "
+                 f"{_interval(m.old_ci)} -> {_number(m.new)} {_interval(m.new_ci)}")
+    for m in [m for m in changes.gap_shares if m.separated]:
+        _say(f"  separated          share of the {m.metric} gap by {m.table} ({m.group}) carried by {m.feature}: "
+             f"{m.old:.1%} {_interval(m.old_ci, percent=True)} -> {m.new:.1%} {_interval(m.new_ci, percent=True)}")
+    for kind in ("added", "resolved"):
+        listed = [f for f in changes.findings if f.change == kind]
+        for f in listed[:5]:
+            _say(f"  finding {kind}: {f.message}")
+        if len(listed) > 5:
+            _say(f"  ... {len(listed) - 5} more finding(s) {kind}: see diff.json")
+    for g in changes.gate:
+        _say(f"  policy {g.policy} rule {g.rule} ({g.scope}): {g.old or 'not checked'} -> {g.new or 'not checked'}")
+    for note in changes.notes:
+        _say(f"  note: {note}")
+    outcomes = [{"policy": "audit-diff", "rule": f"ratio falls by at most {changes.tolerance:g}",
+                 "scope": f"{m.metric} by {m.table}", "status": "fail" if m.worsened else "pass", "severity": "error",
+                 "message": f"lowest/highest group {_number(m.old)} -> {_number(m.new)} {_interval(m.new_ci)}",
+                 "value": m.new} for m in changes.metrics if m.statistic == "ratio"]
+    gate = {"outcomes": outcomes, "passed": changes.passed,
+            "counts": {"pass": sum(o["status"] == "pass" for o in outcomes),
+                       "fail": sum(o["status"] == "fail" for o in outcomes)}}
+    out = Path(args.out or Path(args.new).parent)
+    write_atomically({out / "diff.json": json.dumps(changes.to_dict(), indent=2, ensure_ascii=False,
+                                                    allow_nan=False) + "\n",
+                      out / "junit.xml": render_junit(gate, suite_name="audit-diff")})
+    _say(f"{'No disparity worsened' if changes.passed else f'{changes.worsened} disparity(ies) WORSENED'} beyond "
+         f"{changes.tolerance:g} ({changes.tolerance_source}); {len(changes.separated())} number(s) with separated "
+         f"intervals, {len(changes.findings)} finding(s) added or resolved, {len(changes.gate)} policy outcome(s) "
+         f"flipped. Diff: {out / 'diff.json'}  JUnit: {out / 'junit.xml'}")
+    return EXIT_OK if changes.passed else EXIT_POLICY
+
+
+def _interval(ci, *, percent: bool = False) -> str:
+    if not ci or None in ci:
+        return ""
+    return f"[{ci[0]:.1%}, {ci[1]:.1%}]" if percent else f"[{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
 def _exit_for_failures(result) -> int:
@@ -550,7 +665,7 @@ def _explain_decision(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"demo": _demo, "run": _run, "report": _report, "check": _check, "verify": _verify,
-               "thresholds": _thresholds, "explain-decision": _explain_decision}[args.command]
+               "thresholds": _thresholds, "explain-decision": _explain_decision, "diff": _diff}[args.command]
     try:
         if getattr(args, "quiet", False):
             _quiet_libraries()

@@ -74,6 +74,20 @@ def test_run_with_a_config(user_project, capsys):
     assert len(result["provenance"]["sha256"]["data"]) == 64 and len(result["provenance"]["sha256"]["model"]) == 64
 
 
+def test_run_with_a_baseline_reports_the_changes_since_it(user_project, capsys):
+    config = str(user_project / "audit.toml")
+    assert main(["run", config, "--quiet", "--out", str(user_project / "first")]) == 0
+    baseline = str(user_project / "first" / "audit.json")
+    assert main(["run", config, "--quiet", "--baseline", baseline, "--tolerance", "0.1"]) == 0
+    assert "changes since" in capsys.readouterr().out
+    result = json.loads((user_project / "out" / "audit.json").read_text())
+    assert result["changes"]["baseline"] == baseline and result["changes"]["passed"] is True
+    assert result["changes"]["tolerance"] == 0.1 and result["changes"]["tolerance_source"] == "--tolerance"
+    assert "Changes since the last audit" in (user_project / "out" / "report.html").read_text()
+    assert main(["run", config, "--quiet", "--tolerance", "0.1"]) == 2  # a tolerance without a baseline
+    assert main(["run", config, "--quiet", "--baseline", str(user_project / "missing.json")]) == 2
+
+
 def test_run_with_a_torch_model(user_project):
     torch.manual_seed(0)
     torch.save(torch.nn.Sequential(torch.nn.Linear(2, 1)), user_project / "net.pt")
@@ -123,7 +137,7 @@ def test_unexpected_failure_exits_3(user_project, monkeypatch, capsys):
     assert "unexpected failure (ZeroDivisionError" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["run"], ["report"], ["explain-decision"]])
+@pytest.mark.parametrize("command", [[], ["demo"], ["run"], ["report"], ["explain-decision"], ["diff"]])
 def test_every_subcommand_has_help(command):
     done = subprocess.run([sys.executable, "-m", "audit", *command, "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "usage: audit" in done.stdout

@@ -185,6 +185,7 @@ class Policy:
     sha256: str
     source: str
     allow_failures: tuple[str, ...] = ()  # failed steps that do not block the gate (fnmatch patterns)
+    diff_tolerance: float | None = None  # `audit diff`: how far a ratio may fall before a disparity "worsened"
 
 
 def _parse_policy(raw: dict[str, Any], *, name: str, sha256: str, source: str) -> Policy:
@@ -193,10 +194,15 @@ def _parse_policy(raw: dict[str, Any], *, name: str, sha256: str, source: str) -
     rules_raw = raw.get("rules")
     if not isinstance(rules_raw, list) or not rules_raw:
         raise ConfigError(f"The policy {name!r} has no rules. Add [[rules]] tables (see docs/policy.md).")
-    unknown_top = set(raw) - {"rules", "name", "description", "allow_failures"}
+    unknown_top = set(raw) - {"rules", "name", "description", "allow_failures", "diff_tolerance"}
     if unknown_top:
         raise ConfigError(f"Unknown policy settings {sorted(unknown_top)} in {name!r}. Known: allow_failures, "
-                          "description, name, rules.")
+                          "description, diff_tolerance, name, rules.")
+    tolerance = raw.get("diff_tolerance")
+    if tolerance is not None and (isinstance(tolerance, bool) or not isinstance(tolerance, (int, float))
+                                  or not 0 <= tolerance < 1):
+        raise ConfigError(f"The 'diff_tolerance' of {name!r} must be a number from 0 to 1 (how far the ratio of the "
+                          f"lowest to the highest group may fall). Got {tolerance!r} instead.")
     allow = raw.get("allow_failures", [])
     if not isinstance(allow, list) or not all(isinstance(a, str) and a for a in allow):
         raise ConfigError(f"The 'allow_failures' of {name!r} must be a list of step names (e.g. [\"explainer: "
@@ -218,7 +224,7 @@ def _parse_policy(raw: dict[str, Any], *, name: str, sha256: str, source: str) -
     if duplicates:
         raise ConfigError(f"Rule ids must be unique within a policy; {name!r} repeats {duplicates}. Set 'id'.")
     return Policy(name=str(raw.get("name", name)), rules=tuple(rules), sha256=sha256, source=source,
-                  allow_failures=tuple(allow))
+                  allow_failures=tuple(allow), diff_tolerance=None if tolerance is None else float(tolerance))
 
 
 def load_policy(path: str | Path) -> Policy:

@@ -9,6 +9,7 @@ from typing import Any
 
 from audit._errors import ConfigError
 from audit.fairness._types import Disparity, FairnessTable, GroupRow
+from audit.result._change_sections import AuditChanges
 from audit.result._gap_sections import GapReport
 from audit.result._sections import (Decision, MitigationReport, ProbeReport, Provenance, QualityReport, Regulatory,
                                     SliceReport, TextAudit)
@@ -16,9 +17,10 @@ from audit.result._serde import optional, to_dict
 
 __all__ = ["AuditResult", "AttributionSummary", "Failure", "Finding", "Skipped", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = "1.7"  # 1.1: `text`; 1.2: `quality`; 1.3: `decisions`, benchmark groups; 1.4: `slices`,
+SCHEMA_VERSION = "1.8"  # 1.1: `text`; 1.2: `quality`; 1.3: `decisions`, benchmark groups; 1.4: `slices`,
 # `mitigation`; 1.5: `probes` (language-model probes; their `data` is {"kind": "probes", "suites": [...]});
-# 1.6: `gap_explanations`; 1.7: probe examples' `prompt`, `continuation`, `other_prompt`, `attributions`
+# 1.6: `gap_explanations`; 1.7: probe examples' `prompt`, `continuation`, `other_prompt`, `attributions`;
+# 1.8: `changes` (since a baseline audit)
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class AuditResult:
     schema_version: str = SCHEMA_VERSION
     probes: ProbeReport | None = optional()  # bias probes of a generative language model (absent otherwise)
     gap_explanations: GapReport | None = optional()  # which inputs carry each gap (absent when not run)
+    changes: AuditChanges | None = optional()  # since a baseline audit (`audit run --baseline`; absent otherwise)
 
     def to_dict(self) -> dict[str, Any]:
         out = to_dict(self)
@@ -141,6 +144,7 @@ class AuditResult:
                 probes=ProbeReport.from_dict(raw["probes"], "probes") if raw.get("probes") else None,
                 gap_explanations=(GapReport.from_dict(raw["gap_explanations"], "gap_explanations")
                                   if raw.get("gap_explanations") else None),
+                changes=AuditChanges.from_dict(raw["changes"], "changes") if raw.get("changes") else None,
             )
         except (KeyError, TypeError, AttributeError, ValueError) as err:
             raise ConfigError(f"The audit result is incomplete or malformed ({type(err).__name__}: {err}). "
@@ -191,7 +195,7 @@ class AuditResult:
 _SECTIONS = {"title": str, "data": dict, "model": dict, "fairness": list, "attributions": list, "findings": list,
              "failures": list, "skipped": list, "provenance": dict, "config": dict}
 _OPTIONAL = {"regulatory": dict, "gate": dict, "text": dict, "quality": dict, "decisions": list, "slices": dict,
-             "mitigation": dict, "probes": dict, "gap_explanations": dict}
+             "mitigation": dict, "probes": dict, "gap_explanations": dict, "changes": dict}
 _REQUIRED_DATA = {"n_rows": int, "label": str, "sensitive_features": list, "groups": dict}
 
 

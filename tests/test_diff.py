@@ -1,0 +1,119 @@
+"""Audit diffs: a planted change (the demo model against one trained with `sex` shuffled) must show, a control must
+not, and the command line's verdicts, outputs and refusals."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from audit.cli import main
+from audit.demo._demo import demo_config, train_adult_model
+from audit.diff import compare_results
+from audit.result._result import AuditResult
+from audit.run._runner import run_audit
+
+
+@pytest.fixture(scope="module")
+def audits(adult_train, adult_test, adult_model, tmp_path_factory):
+    """The demo model and the sex-shuffled variant audited on the same 6,000 test rows, and the demo model on
+    6,000 other rows (the control: same model, fresh data)."""
+    shuffled = adult_train.copy()
+    shuffled["sex"] = np.random.default_rng(1).permutation(shuffled["sex"].to_numpy())
+    variant = train_adult_model(shuffled, seed=0)
+    rows = np.random.default_rng(0).permutation(len(adult_test))
+    first, second = adult_test.iloc[np.sort(rows[:6000])], adult_test.iloc[np.sort(rows[6000:12000])]
+    config = demo_config(out_dir=str(tmp_path_factory.mktemp("diff")))
+    config = dataclasses.replace(config, explainers=dataclasses.replace(config.explainers, sample_size=200))
+    return {"old": run_audit(config, data=first, model=adult_model, quiet=True),
+            "planted": run_audit(config, data=first, model=variant, quiet=True),
+            "control": run_audit(config, data=second, model=adult_model, quiet=True)}
+
+
+def _compare(old, new, **settings):
+    return compare_results(old, new, baseline="old.json", baseline_sha256="0" * 64, **settings)
+
+
+def test_the_planted_change_shows_in_the_gap_shares(audits):
+    changes = _compare(audits["old"], audits["planted"])
+    sex = [m for m in changes.gap_shares if m.feature == "sex" and m.table == "sex" and m.metric == "selection_rate"]
+    assert sex and sex[0].separated, sex
+    assert sex[0].old > 0.08 and sex[0].new < 0.03  # the model read sex directly; shuffled, it cannot
+    assert sex[0] in changes.separated()
+
+
+def test_the_same_model_on_fresh_rows_shows_no_confident_worsening_and_keeps_sex_shares(audits):
+    changes = _compare(audits["old"], audits["control"], confident=True)
+    assert changes.passed and changes.worsened == 0, [(m.table, m.metric, m.group, m.old, m.old_ci, m.new, m.new_ci) for m in changes.metrics if m.worsened]
+    assert not [m for m in changes.gap_shares if m.feature == "sex" and m.separated]
+    identical = _compare(audits["old"], audits["old"])
+    assert identical.passed and not identical.separated() and not identical.findings and not identical.gate
+    assert not any(i.changed for i in identical.inputs)
+
+
+def test_a_ratio_that_falls_beyond_the_tolerance_worsens_and_findings_match_by_what_they_are_about(audits):
+    old = audits["old"]
+    table = old.fairness[0]
+    disparity = table.disparities_reliable["selection_rate"]
+    lower = dataclasses.replace(disparity, ratio=disparity.ratio - 0.1,
+                                ratio_ci=[disparity.ratio_ci[0] - 0.1, disparity.ratio_ci[1] - 0.1])
+    worse_table = dataclasses.replace(table, disparities_reliable={**table.disparities_reliable,
+                                                                   "selection_rate": lower})
+    moved = [dataclasses.replace(f, message=f.message + " (moved)", evidence={**f.evidence, "ratio": 0.01})
+             for f in old.findings]
+    worse = dataclasses.replace(old, fairness=[worse_table, *old.fairness[1:]], findings=moved)
+    changes = _compare(old, worse, tolerance=0.05)
+    flagged = [m for m in changes.metrics if m.worsened]
+    assert [(m.table, m.metric, m.statistic) for m in flagged] == [(table.name, "selection_rate", "ratio")]
+    assert not changes.passed and not changes.findings  # the same findings, other numbers
+    assert _compare(old, worse, tolerance=0.15).passed
+
+
+def test_the_command_exits_by_the_verdict_and_writes_json_and_junit(audits, tmp_path, capsys):
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(audits["old"].to_json())
+    new.write_text(audits["planted"].to_json())
+    assert main(["diff", str(old), str(new), "--out", str(tmp_path / "d")]) in (0, 1)
+    said = capsys.readouterr().out
+    assert "carried by sex" in said and "separated" in said
+    record = json.loads((tmp_path / "d" / "diff.json").read_text())
+    assert record["baseline"] == str(old) and any(m["feature"] == "sex" and m["separated"] for m in record["gap_shares"])
+    assert "<testsuite" in (tmp_path / "d" / "junit.xml").read_text()
+    assert main(["diff", str(old), str(old), "--out", str(tmp_path / "same")]) == 0
+    table = audits["old"].fairness[0]
+    d = table.disparities_reliable["selection_rate"]
+    worse = dataclasses.replace(audits["old"], fairness=[dataclasses.replace(
+        table, disparities_reliable={**table.disparities_reliable, "selection_rate": dataclasses.replace(
+            d, ratio=d.ratio - 0.2, ratio_ci=[d.ratio_ci[0] - 0.2, d.ratio_ci[1] - 0.2])}), *audits["old"].fairness[1:]])
+    (tmp_path / "worse.json").write_text(worse.to_json())
+    assert main(["diff", str(old), str(tmp_path / "worse.json"), "--out", str(tmp_path / "w")]) == 1
+    assert "<failure" in (tmp_path / "w" / "junit.xml").read_text()
+    policy = tmp_path / "policy.toml"
+    policy.write_text('diff_tolerance = 0.3\n[[rules]]\nmetric = "selection_rate"\nwhere = "every_group"\n'
+                      'stat = "ratio_to_best"\ncompare = ">="\nthreshold = 0.0\n')
+    assert main(["diff", str(old), str(tmp_path / "worse.json"), "--policy", str(policy), "--out",
+                 str(tmp_path / "p")]) == 0
+    assert json.loads((tmp_path / "p" / "diff.json").read_text())["tolerance_source"].startswith("diff_tolerance")
+
+
+@pytest.mark.parametrize("extra, message", [(["--tolerance", "-1"], "'tolerance' of an audit diff"),
+                                            (["--policy", "missing.toml"], "does not exist")])
+def test_bad_input_exits_2_and_writes_nothing(audits, tmp_path, capsys, extra, message):
+    old = tmp_path / "old.json"
+    old.write_text(audits["old"].to_json())
+    assert main(["diff", str(old), str(old), "--out", str(tmp_path / "d"), *extra]) == 2
+    assert message in capsys.readouterr().err and not (tmp_path / "d").exists()
+    assert main(["diff", str(tmp_path / "nope.json"), str(old)]) == 2
+
+
+def test_the_changes_section_round_trips_and_renders(audits):
+    from reports import render_html
+
+    result = dataclasses.replace(audits["planted"], changes=_compare(audits["old"], audits["planted"]))
+    loaded = AuditResult.from_json(result.to_json())
+    assert loaded.changes == result.changes and loaded.schema_version == "1.8"
+    html = render_html(loaded)
+    assert "Changes since the last audit" in html and 'href="#changes"' in html and "share of the gap: sex" in html
+    assert 'href="#changes"' not in render_html(audits["old"])
