@@ -98,13 +98,29 @@ def _parser() -> argparse.ArgumentParser:
                        help="let the config read data or model files outside its own folder (trusted configs only)")
 
     verify = commands.add_parser(
-        "verify", help="check that a saved audit still matches its data, model and config files",
+        "verify", help="check that a saved audit (or a dossier) still matches the files it came from",
         description="Recompute the sha256 of the data, model and config files and compare them with the audit "
-                    "record. Exit 0 when every file checked matches, 1 when one differs, 2 on bad input.")
-    verify.add_argument("result", metavar="audit.json")
+                    "record; given a dossier.json, check the audit record it was filled from (sha256), every value it "
+                    "cites (at its pointer in the record) and the rendered files beside it. Exit 0 when everything "
+                    "checked matches, 1 when something differs, 2 on bad input.")
+    verify.add_argument("result", metavar="audit.json|dossier.json")
+    verify.add_argument("--audit", metavar="PATH", help="a dossier's audit record (default: the path it names)")
     verify.add_argument("--data", metavar="PATH", help="the data file (default: the path the record names)")
     verify.add_argument("--model", metavar="PATH", help="the model file (default: the path the record names)")
     verify.add_argument("--config", metavar="PATH", help="the config file (default: the path the record names)")
+
+    dossier = commands.add_parser(
+        "dossier", help="a compliance dossier filled from a saved audit: HTML, Markdown, JSON (and PDF)",
+        description="Fill a dossier template from a saved audit record: every field is either filled from the "
+                    "record, each value linked to its place in it (a JSON pointer) and the record's sha256, or marked "
+                    "'needs human input' with what is needed. Templates: eu-ai-act-annex-iv, nyc-ll144, "
+                    "colorado-sb26-189, iso-42005, or a TOML file of your own (docs/dossiers.md). `audit verify "
+                    "dossier.json` checks it later.")
+    dossier.add_argument("result", metavar="audit.json")
+    dossier.add_argument("--template", required=True, metavar="NAME|FILE.toml")
+    dossier.add_argument("--out", default=None, metavar="DIR",
+                         help="output folder (default: dossier-TEMPLATE beside audit.json)")
+    dossier.add_argument("--pdf", action="store_true", help="also print dossier.pdf with headless Chromium")
 
     report = commands.add_parser("report", help="re-render a saved audit.json (HTML or PDF) without the model",
                                  description="Render the HTML report, or a PDF through headless Chromium, from a "
@@ -561,10 +577,62 @@ def _print_gate(gate) -> None:
     _say(f"Policy {'PASSED' if gate.passed else 'VIOLATED'} ({counts}).")
 
 
+def _dossier(args) -> int:
+    import dataclasses
+
+    from audit.dossiers import build_dossier
+    from audit.result._provenance import sha256_text
+    from audit.run._output import write_atomically
+    from reports import render_dossier_html, render_dossier_markdown
+
+    dossier = build_dossier(args.result, args.template)
+    out = Path(args.out or Path(args.result).parent / f"dossier-{dossier.template}")
+    html, markdown = render_dossier_html(dossier), render_dossier_markdown(dossier)
+    dossier = dataclasses.replace(dossier, files_sha256={"dossier.html": sha256_text(html),
+                                                         "dossier.md": sha256_text(markdown)})
+    write_atomically({out / "dossier.json": dossier.to_json(), out / "dossier.html": html,
+                      out / "dossier.md": markdown})
+    counts = dossier.counts
+    _say(f"{dossier.template_name}: {counts['filled']} field(s) filled from {args.result}, "
+         f"{counts['needs human input']} need human input.")
+    for field in dossier.fields():
+        if field.status != "filled":
+            _say(f"  needs human input: {field.label} ({field.reference})" + (f": {field.why}" if field.why else ""))
+    if args.pdf:
+        from reports import render_dossier_pdf
+
+        _say(f"PDF: {render_dossier_pdf(dossier, out / 'dossier.pdf')}")
+    _say(f"Dossier: {out / 'dossier.html'}  Markdown: {out / 'dossier.md'}  JSON: {out / 'dossier.json'}")
+    return EXIT_OK
+
+
+def _is_dossier(path: str) -> bool:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            head = handle.read(4096)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return '"dossier_version"' in head or ('"template"' in head and '"audit_sha256"' in head)
+
+
 def _verify(args) -> int:
     from audit.result._provenance import resolve_recorded_path, sha256_file, sha256_tree
     from audit.result._result import AuditResult
 
+    if _is_dossier(args.result):
+        from audit.dossiers import verify_dossier
+
+        if args.data or args.model or args.config:
+            raise_config("--data, --model and --config verify an audit record; a dossier takes --audit PATH.")
+        _, good, bad = verify_dossier(args.result, audit=args.audit)
+        for line in good:
+            _say(f"match     {line}")
+        for line in bad:
+            _say(f"MISMATCH  {line}")
+        _say("The dossier matches its evidence." if not bad else f"{len(bad)} difference(s) since the dossier was made.")
+        return EXIT_OK if not bad else EXIT_POLICY
+    if args.audit:
+        raise_config("--audit applies to a dossier.json; to verify an audit record, pass --data, --model or --config.")
     result = AuditResult.load(args.result)
     recorded, paths = result.provenance.sha256, result.provenance.paths  # types checked when loaded
     given = {"data": args.data, "model": args.model, "config": args.config}
@@ -665,7 +733,8 @@ def _explain_decision(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"demo": _demo, "run": _run, "report": _report, "check": _check, "verify": _verify,
-               "thresholds": _thresholds, "explain-decision": _explain_decision, "diff": _diff}[args.command]
+               "thresholds": _thresholds, "explain-decision": _explain_decision, "diff": _diff,
+               "dossier": _dossier}[args.command]
     try:
         if getattr(args, "quiet", False):
             _quiet_libraries()

@@ -16,7 +16,7 @@ from pathlib import Path
 from audit._errors import OutputError, ResourceError
 from audit.result._result import AuditResult
 
-__all__ = ["find_chromium", "render_pdf"]
+__all__ = ["find_chromium", "print_html", "render_pdf"]
 
 _NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -33,6 +33,11 @@ def render_pdf(result: AuditResult, path: str | Path, *, chromium: str | None = 
     """Write the report of ``result`` as a PDF at ``path`` (written whole or not at all)."""
     from reports._html import render_html
 
+    return print_html(render_html(result, for_print=True), path, chromium=chromium, timeout=timeout)
+
+
+def print_html(document: str, path: str | Path, *, chromium: str | None = None, timeout: float = 180) -> Path:
+    """Print an HTML document to a PDF at ``path`` with headless Chromium (written whole or not at all)."""
     executable = chromium or find_chromium()
     if executable is None:
         raise ResourceError("PDF export needs Chromium and none was found (looked for "
@@ -43,7 +48,7 @@ def render_pdf(result: AuditResult, path: str | Path, *, chromium: str | None = 
         raise OutputError(f"The folder of the PDF {str(path)!r} does not exist. Create it first.")
     with tempfile.TemporaryDirectory(prefix="audit-pdf-") as work:
         html = Path(work, "report.html")
-        html.write_text(render_html(result, for_print=True), encoding="utf-8")
+        html.write_text(document, encoding="utf-8")
         pdf = Path(work, "report.pdf")
         command = [executable, "--headless", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
                    "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -137,7 +137,7 @@ def test_unexpected_failure_exits_3(user_project, monkeypatch, capsys):
     assert "unexpected failure (ZeroDivisionError" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["run"], ["report"], ["explain-decision"], ["diff"]])
+@pytest.mark.parametrize("command", [[], ["demo"], ["run"], ["report"], ["explain-decision"], ["diff"], ["dossier"]])
 def test_every_subcommand_has_help(command):
     done = subprocess.run([sys.executable, "-m", "audit", *command, "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "usage: audit" in done.stdout

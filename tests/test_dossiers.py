@@ -1,0 +1,127 @@
+"""Compliance dossiers: every field filled from the record with its evidence or marked for a person, values equal
+to the record's, a changed byte caught by `audit verify`, templates checked, output escaped."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from audit.cli import main
+from audit.demo._demo import demo_config
+from audit.dossiers import TEMPLATES, build_dossier, verify_dossier
+from audit.dossiers._sources import resolve
+from audit.run._runner import run_audit
+from reports import find_chromium, render_dossier_html, render_dossier_markdown
+
+
+@pytest.fixture(scope="module")
+def record(adult_test, adult_model, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dossier")
+    config = demo_config(out_dir=str(folder), sample=3000)
+    config = dataclasses.replace(config, title="Income model <script>alert(1)</script> | v2",
+                                 explainers=dataclasses.replace(config.explainers, sample_size=200))
+    result = run_audit(config, data=adult_test, model=adult_model, quiet=True)
+    path = folder / "audit.json"
+    path.write_text(result.to_json())
+    return path, result
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_every_field_is_filled_with_evidence_or_says_what_is_needed(record, template):
+    path, _ = record
+    dossier = build_dossier(path, template)
+    raw = json.loads(path.read_text())
+    assert dossier.fields() and dossier.audit_sha256 and len(dossier.audit_sha256) == 64
+    for field in dossier.fields():
+        assert field.text.strip(), field.id
+        if field.status == "filled":
+            assert field.evidence, field.id
+            for evidence in field.evidence:
+                assert resolve(raw, evidence.pointer) == evidence.value
+                if evidence.interval_pointer:
+                    assert resolve(raw, evidence.interval_pointer) == evidence.interval
+        else:
+            assert field.status == "needs human input" and not field.evidence
+    assert dossier.counts["filled"] >= 4 and dossier.counts["needs human input"] >= 2
+
+
+def test_the_ll144_summary_states_the_audits_own_rates_and_ratios(record):
+    path, result = record
+    dossier = build_dossier(path, "nyc-ll144")
+    fields = {f.id: f for f in dossier.fields()}
+    rows = fields["rates_and_ratios"].rows
+    expected = [(r.category, f"{r.impact_ratio:.3f}" if r.impact_ratio is not None else "undefined")
+                for t in result.regulatory.ll144.tables for r in t.rows]
+    assert [(row[1], row[4]) for row in rows] == expected
+    assert fields["unknown_category"].status == "filled"
+    assert str(result.regulatory.ll144.unknown_category_count) in fields["unknown_category"].text
+    assert fields["auditor"].status == "needs human input"  # never invented
+
+
+def test_what_the_record_lacks_goes_to_a_person_with_the_reason(record, tmp_path):
+    path, result = record
+    bare = dataclasses.replace(result, regulatory=dataclasses.replace(result.regulatory, ll144=None), mitigation=None)
+    (tmp_path / "audit.json").write_text(bare.to_json())
+    fields = {f.id: f for f in build_dossier(tmp_path / "audit.json", "nyc-ll144").fields()}
+    assert fields["rates_and_ratios"].status == "needs human input"
+    assert "fairness.ll144" in fields["rates_and_ratios"].why
+    eu = {f.id: f for f in build_dossier(tmp_path / "audit.json", "eu-ai-act-annex-iv").fields()}
+    assert eu["bias_measures"].status == "needs human input" and "mitigation" in eu["bias_measures"].why
+    assert eu["policy_verdict"].status == "needs human input" and "audit check" in eu["policy_verdict"].why
+
+
+def test_a_changed_byte_of_the_evidence_fails_verify(record, tmp_path, capsys):
+    path, _ = record
+    audit = tmp_path / "audit.json"
+    audit.write_bytes(path.read_bytes())
+    out = tmp_path / "d"
+    assert main(["dossier", str(audit), "--template", "eu-ai-act-annex-iv", "--out", str(out)]) == 0
+    assert main(["verify", str(out / "dossier.json")]) == 0
+    assert "The dossier matches its evidence." in capsys.readouterr().out
+    text = audit.read_text()
+    accuracy = json.loads(text)["model"]["accuracy"]
+    audit.write_text(text.replace(repr(accuracy), repr(accuracy + 0.001), 1))  # one cited value changed
+    assert main(["verify", str(out / "dossier.json")]) == 1
+    said = capsys.readouterr().out
+    assert "MISMATCH  audit record" in said and "/model/accuracy" in said
+    audit.write_bytes(path.read_bytes())
+    html = (out / "dossier.html").read_text()
+    (out / "dossier.html").write_text(html.replace("Needs human input.", "Done.", 1))
+    assert main(["verify", str(out / "dossier.json")]) == 1
+    assert "dossier.html: changed since it was written" in capsys.readouterr().out
+
+
+def test_templates_are_checked_and_a_users_own_template_works(record, tmp_path, capsys):
+    path, _ = record
+    assert main(["dossier", str(path), "--template", "eu-ai-act", "--out", str(tmp_path / "x")]) == 2
+    assert "eu-ai-act-annex-iv" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    own = tmp_path / "own.toml"
+    own.write_text('id = "own"\nname = "Our checklist"\nlaw = "internal"\n[[sections]]\ntitle = "Checks"\n'
+                   '[[sections.fields]]\nid = "acc"\nlabel = "Accuracy"\nsource = "performance.overal"\n'
+                   'needs = "The accuracy."\n')
+    assert main(["dossier", str(path), "--template", str(own), "--out", str(tmp_path / "o")]) == 2
+    assert "Did you mean 'performance.overall'" in capsys.readouterr().err
+    own.write_text(own.read_text().replace("performance.overal", "performance.overall"))
+    assert main(["dossier", str(path), "--template", str(own), "--out", str(tmp_path / "o")]) == 0
+    dossier = json.loads((tmp_path / "o" / "dossier.json").read_text())
+    assert dossier["sections"][0]["fields"][0]["status"] == "filled"
+
+
+def test_html_and_markdown_escape_what_the_record_says(record):
+    path, _ = record
+    dossier = build_dossier(path, "iso-42005")
+    html = render_dossier_html(dossier)
+    assert "<script>alert(1)" not in html and "&lt;script&gt;" in html
+    assert "script-src" not in html and "default-src 'none'" in html
+    markdown = render_dossier_markdown(dossier)
+    assert "<script>" not in markdown
+    assert all(line.count("|") >= 2 for line in markdown.splitlines() if line.startswith("| "))
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="no chromium found (Debian: apt-get install chromium)")
+def test_a_pdf_is_printed_through_chromium(record, tmp_path):
+    path, _ = record
+    assert main(["dossier", str(path), "--template", "nyc-ll144", "--out", str(tmp_path / "p"), "--pdf"]) == 0
+    assert (tmp_path / "p" / "dossier.pdf").read_bytes().startswith(b"%PDF")
