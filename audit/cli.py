@@ -169,6 +169,9 @@ def _parser() -> argparse.ArgumentParser:
                     "the favourable side more than a random feature does; other rows are marked for review. Tree "
                     "models (scikit-learn, XGBoost, LightGBM). Writes notices.json and notices.csv. See docs/notices.md.")
     notices.add_argument("config", metavar="CONFIG.toml")
+    notices.add_argument("--data", default=None, metavar="ROWS.csv",
+                         help="explain the rows of this file (the model's input columns) instead of the config's data; "
+                              "the config's data stays the population the background is drawn from")
     notices.add_argument("--row", action="append", default=[], metavar="ID",
                          help="explain this row only (its position in the data file, from 0; repeatable)")
     notices.add_argument("--out", default=None, metavar="DIR", help="output folder (default: output.dir of the config)")
@@ -713,7 +716,7 @@ def _explain_decision(args) -> int:
     settings = NoticeSettings(reasons=args.reasons, tie_margin=args.tie_margin, background_size=args.background,
                               seed=config.seed, processes=thread_budget(args.threads)[0])
     batch, paths, skipped = write_notices(config, config_path=str(args.config), rows=args.row, out=args.out,
-                                          reference=args.reference, settings=settings)
+                                          reference=args.reference, settings=settings, data=args.data)
     for line in skipped:
         _say(line)
     if args.row:

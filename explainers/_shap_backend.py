@@ -35,6 +35,19 @@ def _type_name(obj) -> str:
     return f"{type(obj).__module__}.{type(obj).__qualname__}"
 
 
+def check_tree_estimator(estimator, who: str) -> None:
+    """Refuse what shap's TreeExplainer cannot read exactly: a final estimator that is not a known tree ensemble,
+    or HistGradientBoosting's native categorical splits."""
+    if _type_name(estimator) not in _TREE_MODELS:
+        known = ", ".join(sorted(name.rsplit(".", 1)[1] for name in _TREE_MODELS))
+        raise CapabilityError(f"{who} needs a tree ensemble ({known}); the final estimator is a "
+                              f"{type(estimator).__qualname__}.")
+    categorical = getattr(estimator, "is_categorical_", None)
+    if categorical is not None and np.any(categorical):
+        raise CapabilityError("shap's TreeExplainer misreads HistGradientBoosting's native categorical splits; "
+                              "ordinal-encode the categories without categorical_features to use it.")
+
+
 class ShapTreeExplainer(Explainer):
     """shap.TreeExplainer (path-dependent, exact) on the final tree estimator of a model or pipeline.
 
@@ -50,13 +63,7 @@ class ShapTreeExplainer(Explainer):
         if adapter.kind != "sklearn":
             raise CapabilityError(f"shap_tree explains scikit-learn style tree models; this is a {adapter.kind} model.")
         preprocess, estimator = split_pipeline(adapter.model)
-        if _type_name(estimator) not in _TREE_MODELS:
-            raise CapabilityError(f"shap_tree needs a tree ensemble; the final estimator is a "
-                                  f"{type(estimator).__qualname__}.")
-        categorical = getattr(estimator, "is_categorical_", None)
-        if categorical is not None and np.any(categorical):
-            raise CapabilityError("shap's TreeExplainer misreads HistGradientBoosting's native categorical splits; "
-                                  "ordinal-encode the categories without categorical_features to use it.")
+        check_tree_estimator(estimator, "shap_tree")
         return preprocess, estimator
 
     def explain(self, adapter, rows, *, background, row_ids):

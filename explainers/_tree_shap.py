@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explainers._errors import CapabilityError, ConfigError, ResourceError
-from explainers._shap_backend import _TREE_MODELS, _type_name  # the tree ensembles shap reads exactly
+from explainers._errors import ConfigError, ResourceError
+from explainers._shap_backend import _type_name, check_tree_estimator
 from explainers._tabular import dense, input_column_map, split_pipeline
 
 __all__ = ["TreeModel", "TreeShapValues", "tree_model", "tree_shap", "PendingTreeShap"]
@@ -87,14 +87,7 @@ def tree_model(model: Any, frame: pd.DataFrame, *, class_index: int) -> TreeMode
     """Split ``model`` (an estimator or a Pipeline ending in one) into what tree SHAP reads; ``frame`` holds rows
     of its input columns (used to find which input owns each transformed column). Refuses other models."""
     preprocess, estimator = split_pipeline(model)
-    if _type_name(estimator) not in _TREE_MODELS:
-        known = ", ".join(sorted(name.rsplit(".", 1)[1] for name in _TREE_MODELS))
-        raise CapabilityError(f"Exact tree SHAP needs a tree ensemble ({known}); the final estimator is a "
-                              f"{type(estimator).__qualname__}.")
-    categorical = getattr(estimator, "is_categorical_", None)
-    if categorical is not None and np.any(categorical):
-        raise CapabilityError("shap's TreeExplainer misreads HistGradientBoosting's native categorical splits; "
-                              "ordinal-encode the categories without categorical_features to use it.")
+    check_tree_estimator(estimator, "Exact tree SHAP")
     names = list(frame.columns)
     owners = input_column_map(preprocess, frame) if preprocess is not None else names
     averaged = ("RandomForestClassifier", "ExtraTreesClassifier", "DecisionTreeClassifier")

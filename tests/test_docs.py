@@ -47,7 +47,11 @@ def test_toml_blocks_validate(name, index, text):
         _parse_policy(raw, name=name, sha256="", source=name)
     elif "tool" in raw:
         _parse_policy(raw["tool"]["audit"], name=name, sha256="", source=name)
-    elif set(raw) <= {"allow_failures"}:  # a policy's top-level setting on its own
+    elif "sections" in raw:  # a dossier template (docs/dossiers.md)
+        from audit.dossiers._build import _check
+
+        _check(raw, f"{name} block {index}")
+    elif set(raw) <= {"allow_failures", "diff_tolerance"}:  # a policy's top-level setting on its own
         _parse_policy({**raw, "rules": [{"metric": "accuracy", "where": "overall", "compare": ">=", "threshold": 0}]},
                       name=name, sha256="", source=name)
     else:  # a fragment of a rule (docs/policy.md shows one rule's keys)

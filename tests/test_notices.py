@@ -250,3 +250,18 @@ def test_rows_whose_attributions_do_not_add_up_go_to_review_not_to_the_applicant
     inexact = [n for n in batch.notices if "do not add up" in n.note]
     assert batch.methods["second"]["inexact_rows"] == len(inexact) > 0
     assert all(n.status == "review" and not n.reasons and not n.methods_agree for n in inexact)
+
+
+def test_the_command_explains_the_rows_of_another_file_against_the_configs_population(tree_project, capsys):
+    frame = pd.read_csv(tree_project / "data.csv")
+    applicants = frame.drop(columns=["approved", "group"]).iloc[:40].reset_index(drop=True)
+    applicants.loc[0, "debt"] = 3.0  # a heavy debt: the first reason
+    applicants.to_csv(tree_project / "applicants.csv", index=False)
+    out = tree_project / "new"
+    assert main(["explain-decision", str(tree_project / "audit.toml"), "--data", str(tree_project / "applicants.csv"),
+                 "--out", str(out), "--row", "0"]) == 0
+    said = capsys.readouterr().out
+    record = json.loads((out / "notices.json").read_text())
+    assert record["summary"]["rows"] == 1 and "rows" in record["sha256"]
+    assert "debt of 3 lowered the score the most" in said
+    assert record["decisions"][0]["value"].endswith("the config's data")

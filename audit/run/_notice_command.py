@@ -32,9 +32,19 @@ def _selected(row_ids: np.ndarray, wanted: list[str]) -> np.ndarray:
     return np.array(sorted({index[w] for w in wanted}))
 
 
+def _rows_file(path: str, columns: list[str], encoding: str) -> tuple[Any, np.ndarray]:
+    frame = read_table(path, encoding=encoding)
+    lacking = [c for c in columns if c not in frame.columns]
+    if lacking:
+        raise ConfigError(f"The '--data' file must hold the model's input columns {columns}; it lacks {lacking}.")
+    return frame[columns], frame.index.to_numpy()
+
+
 def write_notices(config: AuditConfig, *, config_path: str | None, rows: list[str], out: str | None,
-                  reference: str | None, settings: NoticeSettings) -> tuple[NoticeBatch, dict[str, Path], list[str]]:
-    """Notices for the config's data (or ``rows`` of it), written as DIR/notices.json and DIR/notices.csv together.
+                  reference: str | None, settings: NoticeSettings,
+                  data: str | None = None) -> tuple[NoticeBatch, dict[str, Path], list[str]]:
+    """Notices for the config's data (or ``rows`` of it; or the rows of the file ``data``, scored by the config's
+    model against the config's data as the population), written as DIR/notices.json and DIR/notices.csv together.
     Returns the batch, the paths, and a line for each asked-for row that needs no notice."""
     inputs = load_inputs(config, config_path=config_path)
     dataset, adapter = inputs.dataset, inputs.adapter
@@ -43,8 +53,14 @@ def write_notices(config: AuditConfig, *, config_path: str | None, rows: list[st
     if adapter.kind != "sklearn" or adapter.positive_index is None:
         raise ConfigError("`audit explain-decision` needs the model itself (a scikit-learn style tree ensemble with "
                           f"predict_proba and classes_): this config gives a {adapter.kind} model. Set model.path.")
-    chosen = _selected(dataset.row_ids, rows)
-    features = dataset.features.iloc[chosen]
+    hashes = dict(inputs.hashes)
+    if data is not None:
+        scored, row_ids = _rows_file(data, list(dataset.features.columns), config.data.encoding)
+        hashes["rows"] = sha256_file(data)
+    else:
+        scored, row_ids = dataset.features, dataset.row_ids
+    chosen = _selected(row_ids, rows)
+    features = scored.iloc[chosen]
     predictions = adapter.predict(features)
     favourable_is_positive = dataset.favourable == "positive"
     unfavourable = np.asarray(predictions.y_pred, dtype=bool) != favourable_is_positive
@@ -55,7 +71,6 @@ def write_notices(config: AuditConfig, *, config_path: str | None, rows: list[st
     if predictions.scores is not None and predictions.score_kind == "probability":
         scores = predictions.scores if favourable_is_positive else 1.0 - predictions.scores
     favourable_index = adapter.positive_index if favourable_is_positive else 1 - adapter.positive_index
-    hashes = dict(inputs.hashes)
     if reference is not None:
         population = read_table(reference, encoding=config.data.encoding)
         lacking = [c for c in features.columns if c not in population.columns]
@@ -65,13 +80,13 @@ def write_notices(config: AuditConfig, *, config_path: str | None, rows: list[st
         source = f"the reference file {reference}"
     else:
         population = dataset.features
-        source = "the config's data (all rows scored)"
-    batch = explain_decisions(adapter.model, features, row_ids=dataset.row_ids[chosen], unfavourable=unfavourable,
+        source = "the config's data" + (" (all rows scored)" if data is None else "")
+    batch = explain_decisions(adapter.model, features, row_ids=row_ids[chosen], unfavourable=unfavourable,
                               favourable_index=favourable_index, decisions=decisions, scores=scores,
                               reference=population, reference_source=source,
                               protected=tuple(c for c in dataset.sensitive.columns if c in features.columns),
                               settings=settings)
-    skipped = [f"row {dataset.row_ids[k]}: decision {decisions[i]} is favourable; no notice"
+    skipped = [f"row {row_ids[k]}: decision {decisions[i]} is favourable; no notice"
                for i, k in enumerate(chosen) if rows and not unfavourable[i]]
     record: dict[str, Any] = {"title": config.title, "created": now_iso(), "favourable": dataset.favourable,
                               "favourable_source": dataset.favourable_source, "threshold": adapter.threshold,
