@@ -38,7 +38,8 @@ def test_json_round_trip_is_lossless(demo_result):
     again = AuditResult.from_json(text)
     assert again.to_json() == text
     raw = json.loads(text)
-    assert raw["schema_version"] == "1.7" and "probes" not in raw  # absent for a model that is not a language model
+    assert raw["schema_version"] == "1.8" and "probes" not in raw  # absent for a model that is not a language model
+    assert "changes" not in raw  # absent without a baseline
     assert "NaN" not in text and "Infinity" not in text
     assert raw["provenance"]["seed"] == 0 and raw["provenance"]["packages"]["numpy"]
     # sections are typed data, and an absent text section is None
