@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from audit._errors import ConfigError
 from audit.result._dossier_sections import Evidence
 
-__all__ = ["Filled", "Missing", "SOURCES", "resolve"]
+__all__ = ["ABSENT", "Filled", "Missing", "SOURCES", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -33,19 +34,22 @@ def pointer(*parts: Any) -> str:
     return "".join(f"/{_escape(p)}" for p in parts)
 
 
+ABSENT = object()  # what resolve() gives where the record has nothing
+
+
 def resolve(record: Any, where: str) -> Any:
-    """The value at RFC 6901 pointer ``where``; KeyError when the record has nothing there."""
+    """The value at RFC 6901 pointer ``where``, or ``ABSENT`` when the record has nothing there."""
     value = record
     for raw in where.split("/")[1:]:
         part = raw.replace("~1", "/").replace("~0", "~")
         if isinstance(value, list):
             if not part.isdigit() or int(part) >= len(value):
-                raise KeyError(where)
+                return ABSENT
             value = value[int(part)]
         elif isinstance(value, dict) and part in value:
             value = value[part]
         else:
-            raise KeyError(where)
+            return ABSENT
     return value
 
 
@@ -58,13 +62,13 @@ class _Collector:
     def get(self, label: str, *parts: Any, interval: tuple | None = None) -> Any:
         where = pointer(*parts)
         value = resolve(self.record, where)
+        if value is ABSENT:
+            raise ConfigError(f"The audit record has no {label} (at {where}). It may have been edited or written by "
+                              "another version; re-run the audit.")
         ci, ci_where = None, None
         if interval is not None:
-            try:
-                ci_where = pointer(*interval)
-                ci = resolve(self.record, ci_where)
-            except KeyError:
-                ci, ci_where = None, None
+            ci_where = pointer(*interval)
+            ci = resolve(self.record, ci_where)
         self.evidence.append(Evidence(where, label, value, ci if isinstance(ci, list) else None,
                                       ci_where if isinstance(ci, list) else None))
         return value

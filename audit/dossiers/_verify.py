@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from audit._errors import ConfigError
-from audit.dossiers._sources import resolve
+from audit.dossiers._sources import ABSENT, resolve
 from audit.result._dossier_sections import Dossier
 from audit.result._provenance import sha256_file
 
@@ -52,9 +52,8 @@ def verify_dossier(path: str | Path, *, audit: str | None = None) -> tuple[int, 
             if evidence.interval_pointer:
                 checks.append((evidence.interval_pointer, evidence.interval))
             for where, value in checks:
-                try:
-                    now = resolve(record, where)
-                except KeyError:
+                now = resolve(record, where)
+                if now is ABSENT:
                     bad.append(f"field {item.id}: {evidence.label}: the record has nothing at {where}")
                     continue
                 if now != value:
