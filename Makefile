@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml Makefile
 
 demo: $(STAMP)
 	$(BIN)/audit demo --out audit-demo
+	$(BIN)/audit dossier audit-demo/audit.json --template eu-ai-act-annex-iv
 	$(BIN)/audit demo --text --out audit-demo-text
 	$(BIN)/audit demo --llm --out audit-demo-llm
 
