@@ -89,6 +89,16 @@ def audit_date(record: dict) -> Filled | Missing:
     return Filled(f"The audit ran on {finished} with audit-toolkit {version}.", c.evidence)
 
 
+def software_versions(record: dict) -> Filled | Missing:
+    c = _Collector(record)
+    packages = record.get("provenance", {}).get("packages", {})
+    if not packages:
+        return Missing("the record lists no package versions")
+    versions = c.get("package versions", "provenance", "packages")
+    shown = ", ".join(f"{name} {version}" for name, version in versions.items() if version)
+    return Filled(f"The model ran under these versions during the audit: {shown}.", c.evidence)
+
+
 def record_hashes(record: dict) -> Filled | Missing:
     c = _Collector(record)
     hashes = record.get("provenance", {}).get("sha256", {})
@@ -358,7 +368,7 @@ def changes_since_baseline(record: dict) -> Filled | Missing:
 
 
 SOURCES: dict[str, Callable[[dict], Filled | Missing]] = {
-    "audit.date": audit_date, "audit.hashes": record_hashes, "data.source": data_source,
+    "audit.date": audit_date, "audit.hashes": record_hashes, "software.versions": software_versions, "data.source": data_source,
     "data.description": data_description, "data.unknown_category": unknown_category, "model.summary": model_summary,
     "metrics.used": metrics_used, "performance.overall": performance_overall,
     "performance.by_group": performance_by_group, "fairness.impact_ratios": impact_ratios,
