@@ -10,7 +10,8 @@ whole ``explain_decisions`` call (model training and data loading excluded). ``a
 where the two methods agree on the top-3 reasons up to near-ties (0.1 log-odds); ``check_pass_rate``: the share
 where neutralising the first reason moves the score further toward the favourable side than a random other feature.
 The peer: shap.TreeExplainer computing the same two attributions one after the other in one process (no reasons,
-no check), on the same rows and background; ``max_abs_diff`` compares its values with ours. The last line is one
+no check), on the same rows and background; ``max_abs_diff`` compares its values with every value a notice cites.
+Each side is timed once (about a minute each; no warm-up: both start from a loaded model). The last line is one
 JSON object.
 """
 
