@@ -117,3 +117,16 @@ def test_the_changes_section_round_trips_and_renders(audits):
     html = render_html(loaded)
     assert "Changes since the last audit" in html and 'href="#changes"' in html and "share of the gap: sex" in html
     assert 'href="#changes"' not in render_html(audits["old"])
+
+
+def test_policy_outcomes_that_flipped_are_listed(audits):
+    def gated(result, status):
+        return dataclasses.replace(result, gate={"passed": status == "pass", "outcomes": [
+            {"policy": "four-fifths", "rule": "impact-ratio", "scope": "sex", "status": status, "severity": "error",
+             "message": "", "value": None},
+            {"policy": "four-fifths", "rule": "impact-ratio", "scope": "race", "status": "pass", "severity": "error",
+             "message": "", "value": None}]})
+
+    changes = _compare(gated(audits["old"], "pass"), gated(audits["old"], "fail"))
+    assert [(g.rule, g.scope, g.old, g.new) for g in changes.gate] == [("impact-ratio", "sex", "pass", "fail")]
+    assert _compare(audits["old"], gated(audits["old"], "fail")).gate[0].old is None  # not gated before
