@@ -11,6 +11,7 @@ import pandas as pd
 from explainers._errors import CapabilityError
 from explainers._base import Explainer, row_seed
 from explainers._tabular import TabularCodec, dense, input_column_map, split_pipeline
+from explainers._tree_shap import check_tree_estimator, tree_model, tree_shap
 from explainers._types import Attribution, pad_rows
 
 if TYPE_CHECKING:
@@ -18,35 +19,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ShapAutoExplainer", "ShapLinearExplainer", "shap_choice", "ShapPermutationExplainer", "ShapPartitionText",
            "ShapTreeExplainer"]
-
-# Final estimators whose trees shap's TreeExplainer reads exactly (by type name: no imports needed).
-_TREE_MODELS = {
-    "sklearn.tree._classes.DecisionTreeClassifier",
-    "sklearn.ensemble._forest.RandomForestClassifier",
-    "sklearn.ensemble._forest.ExtraTreesClassifier",
-    "sklearn.ensemble._gb.GradientBoostingClassifier",
-    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
-    "xgboost.sklearn.XGBClassifier",
-    "lightgbm.sklearn.LGBMClassifier",
-}
-
-
-def _type_name(obj) -> str:
-    return f"{type(obj).__module__}.{type(obj).__qualname__}"
-
-
-def check_tree_estimator(estimator, who: str) -> None:
-    """Refuse what shap's TreeExplainer cannot read exactly: a final estimator that is not a known tree ensemble,
-    or HistGradientBoosting's native categorical splits."""
-    if _type_name(estimator) not in _TREE_MODELS:
-        known = ", ".join(sorted(name.rsplit(".", 1)[1] for name in _TREE_MODELS))
-        raise CapabilityError(f"{who} needs a tree ensemble ({known}); the final estimator is a "
-                              f"{type(estimator).__qualname__}.")
-    categorical = getattr(estimator, "is_categorical_", None)
-    if categorical is not None and np.any(categorical):
-        raise CapabilityError("shap's TreeExplainer misreads HistGradientBoosting's native categorical splits; "
-                              "ordinal-encode the categories without categorical_features to use it.")
-
 
 class ShapTreeExplainer(Explainer):
     """shap.TreeExplainer (path-dependent, exact) on the final tree estimator of a model or pipeline.
@@ -67,41 +39,19 @@ class ShapTreeExplainer(Explainer):
         return preprocess, estimator
 
     def explain(self, adapter, rows, *, background, row_ids):
-        import shap
-
         self.check(adapter)
-        preprocess, estimator = self.parts(adapter)
+        self.parts(adapter)  # refused with this method's name before any work
         started = time.perf_counter()
-        if preprocess is not None:
-            owners = input_column_map(preprocess, pd.concat([rows, background], ignore_index=True))
-            transformed = dense(preprocess.transform(rows))
-        else:
-            owners = list(rows.columns)
-            transformed = rows.to_numpy(dtype=float)
-        explainer = shap.TreeExplainer(estimator)
-        raw = np.asarray(explainer.shap_values(transformed, check_additivity=False))
-        expected = np.atleast_1d(np.asarray(explainer.expected_value, dtype=float))
         positive = getattr(adapter, "positive_index", None)
-        positive = 1 if positive is None else positive
-        if raw.ndim == 3:  # one slice per class (random forests): probability space
-            values, base, space = raw[:, :, positive], expected[positive], "probability"
-            outputs = estimator.predict_proba(transformed)[:, positive]
-        else:  # binary boosting: log-odds of classes_[1]
-            sign = 1.0 if positive == 1 else -1.0
-            values, base, space = sign * raw, sign * expected[0], "log-odds"
-            outputs = sign * np.asarray(estimator.decision_function(transformed), dtype=float)
-        features = list(rows.columns)
-        summed = np.zeros((len(rows), len(features)))
-        for k, owner in enumerate(owners):
-            summed[:, features.index(owner)] += values[:, k]
-        base_values = np.full(len(rows), float(base))
-        error = np.abs(base_values + summed.sum(axis=1) - outputs)
+        tree = tree_model(adapter.model, pd.concat([rows, background], ignore_index=True),
+                          class_index=1 if positive is None else positive)
+        result = tree_shap(tree, tree.transform(rows))
         return Attribution(
-            method=self.name, granularity="feature", feature_names=features, values=summed,
-            base_values=base_values, outputs=outputs, output_space=space, row_ids=np.asarray(row_ids),
-            completeness_error=error,
-            meta={"algorithm": "tree_path_dependent", "estimator": type(estimator).__qualname__,
-                  "transformed_columns": len(owners), "runtime_s": time.perf_counter() - started},
+            method=self.name, granularity="feature", feature_names=list(tree.feature_names), values=result.values,
+            base_values=result.base_values, outputs=result.outputs, output_space=tree.space,
+            row_ids=np.asarray(row_ids), completeness_error=result.completeness_errors,
+            meta={"algorithm": "tree_path_dependent", "estimator": type(tree.estimator).__qualname__,
+                  "transformed_columns": len(tree.owners), "runtime_s": time.perf_counter() - started},
         )
 
 

@@ -1,6 +1,7 @@
 """Exact tree SHAP in bulk, on the input columns of a pipeline, for two games: the trees' own (path-dependent: each
 split's missing side weighted by the training rows that took it) and the interventional one (the features left out
-take the values of background rows). Used where the two are compared row by row (adverse-decision notices)."""
+take the values of background rows). The ``shap_tree`` explainer uses the first; adverse-decision notices compare
+the two row by row."""
 
 from __future__ import annotations
 
@@ -10,12 +11,38 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explainers._errors import ConfigError, ResourceError
-from explainers._shap_backend import _type_name, check_tree_estimator
+from explainers._errors import CapabilityError, ConfigError, ResourceError
 from explainers._tabular import dense, input_column_map, split_pipeline
 
-__all__ = ["TreeModel", "TreeShapValues", "tree_model", "tree_shap", "PendingTreeShap"]
+__all__ = ["TreeModel", "TreeShapValues", "check_tree_estimator", "tree_model", "tree_shap", "PendingTreeShap"]
 
+# Final estimators whose trees shap's TreeExplainer reads exactly (by type name: no imports needed).
+_TREE_MODELS = {
+    "sklearn.tree._classes.DecisionTreeClassifier",
+    "sklearn.ensemble._forest.RandomForestClassifier",
+    "sklearn.ensemble._forest.ExtraTreesClassifier",
+    "sklearn.ensemble._gb.GradientBoostingClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "xgboost.sklearn.XGBClassifier",
+    "lightgbm.sklearn.LGBMClassifier",
+}
+
+
+def _type_name(obj) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def check_tree_estimator(estimator, who: str) -> None:
+    """Refuse what shap's TreeExplainer cannot read exactly: a final estimator that is not a known tree ensemble,
+    or HistGradientBoosting's native categorical splits."""
+    if _type_name(estimator) not in _TREE_MODELS:
+        known = ", ".join(sorted(name.rsplit(".", 1)[1] for name in _TREE_MODELS))
+        raise CapabilityError(f"{who} needs a tree ensemble ({known}); the final estimator is a "
+                              f"{type(estimator).__qualname__}.")
+    categorical = getattr(estimator, "is_categorical_", None)
+    if categorical is not None and np.any(categorical):
+        raise CapabilityError("shap's TreeExplainer misreads HistGradientBoosting's native categorical splits; "
+                              "ordinal-encode the categories without categorical_features to use it.")
 
 
 @dataclass(frozen=True)

@@ -263,8 +263,9 @@ def explain_decisions(model: Any, features: pd.DataFrame, *, row_ids: np.ndarray
             held[redo] = new
     effects, random_features, random_effects = checks
     notices = []
+    shown_values = features.iloc[picked].to_numpy(dtype=object)  # one conversion, not a lookup per reason
     for i, position in enumerate(picked):
-        reasons = tuple(_reason(names[j], features.iloc[position, j], rank, exact.values[i, j], second.values[i, j],
+        reasons = tuple(_reason(names[j], shown_values[i, j], rank, exact.values[i, j], second.values[i, j],
                                 names[j] in protected) for rank, j in enumerate(sets.stated[i], start=1))
         check = None if first[i] < 0 else ReasonCheck(
             names[first[i]], float(effects[i]), names[random_features[i]], float(random_effects[i]),
