@@ -229,7 +229,8 @@ def explain_decision_command(args) -> int:
         _say(line)
     if args.row:
         for notice in batch.notices:
-            _say(notice.text())
+            for line in notice.text().splitlines():  # one line at a time: say() escapes a newline inside a line
+                _say(line)
     rate = lambda value: "undefined" if value is None else f"{value:.1%}"  # noqa: E731
     _say(f"{batch.unfavourable:,} unfavourable decision(s) of {batch.rows:,} row(s): {batch.confirmed:,} notice(s) "
          f"confirmed, {batch.unfavourable - batch.confirmed:,} for review; the two methods agree on "

@@ -211,7 +211,7 @@ def _print_summary(result, paths: dict, elapsed: float) -> None:
 
 def _demo(args) -> int:
     from audit.demo._demo import demo_config, load_adult, train_adult_model
-    from audit.run._output import write_outputs
+    from audit.run._output import write_result
     from audit.run._runner import run_audit
 
     started = time.perf_counter()
@@ -235,14 +235,14 @@ def _demo(args) -> int:
     result = run_audit(config, data=test, model=model, quiet=args.quiet, threads=args.threads,
                        extra_provenance={"data_source": "UCI Adult (adult.test), CC BY 4.0, bundled"})
     result = _with_bundled_data_hash(result)
-    paths = write_outputs(result, args.out, formats=config.output.formats)
+    result, paths = write_result(result, args.out, formats=config.output.formats)
     _print_summary(result, paths, time.perf_counter() - started)
     return _exit_for_failures(result)
 
 
 def _text_demo(args, started: float) -> int:
     from audit.demo._demo import heldout_tweets, text_demo_config
-    from audit.run._output import write_outputs
+    from audit.run._output import write_result
     from audit.run._runner import run_audit
 
     try:
@@ -259,16 +259,22 @@ def _text_demo(args, started: float) -> int:
                        extra_provenance={"data_source": "Tweets labelled by sentiment (bundled; see "
                                                         "audit/data/tweets/README.md), the held-out 20%"})
     result = _with_bundled_data_hash(result, ("tweets", "tweets.csv.gz"))
-    paths = write_outputs(result, out, formats=config.output.formats)
+    result, paths = write_result(result, out, formats=config.output.formats)
     _print_summary(result, paths, time.perf_counter() - started)
     return _exit_for_failures(result)
 
 
 def _llm_demo(args, started: float) -> int:
     from audit.demo._demo import llm_demo_config
-    from audit.run._output import write_outputs
+    from audit.run._output import write_result
     from audit.run._runner import run_audit
 
+    for module in ("torch", "transformers"):
+        try:
+            __import__(module)
+        except ImportError:
+            raise_config(f"The language-model demo needs {module}: pip install 'audit-toolkit[text]' (with torch's CPU "
+                         "build first, see the README), or `make demo`, which installs it.")
     out = args.out or "audit-demo-llm"
     config = llm_demo_config(out_dir=out, max_items=args.sample or 500)
     if not args.quiet:
@@ -277,7 +283,7 @@ def _llm_demo(args, started: float) -> int:
     result = run_audit(config, quiet=args.quiet, threads=args.threads,
                        extra_provenance={"data_source": "social-bias benchmarks bundled in audit/data/llm_bias "
                                                         "(see its README for sources and licences)"})
-    paths = write_outputs(result, out, formats=config.output.formats)
+    result, paths = write_result(result, out, formats=config.output.formats)
     _print_summary(result, paths, time.perf_counter() - started)
     return _exit_for_failures(result)
 
@@ -298,7 +304,7 @@ def _with_bundled_data_hash(result, file: tuple[str, str] = ("adult", "adult.tes
 
 def _run(args) -> int:
     from audit.config._settings import load_config
-    from audit.run._output import write_outputs
+    from audit.run._output import write_result
     from audit.run._runner import run_audit
 
     started = time.perf_counter()
@@ -313,7 +319,7 @@ def _run(args) -> int:
                            threads=args.threads)
     if baseline is not None:
         result = with_changes(result, baseline, args)
-    paths = write_outputs(result, args.out or config.output.dir, formats=config.output.formats)
+    result, paths = write_result(result, args.out or config.output.dir, formats=config.output.formats)
     _print_summary(result, paths, time.perf_counter() - started)
     return _exit_for_failures(result)
 
@@ -330,33 +336,24 @@ def _exit_for_failures(result) -> int:
 def _report(args) -> int:
     from audit.run._output import write_atomically
     from audit.result._result import AuditResult
-    from reports import render_html
+    from reports import render_report
 
     result = AuditResult.load(args.result)
+    failed: list = []
     if args.output is not None or args.pdf is None:
         output = Path(args.output or "report.html")
-        write_atomically({output: _render_saved(result, args.result)})
+        html, failed = render_report(result)
+        write_atomically({output: html})
         _say(f"Report: {output}")
     if args.pdf is not None:
         from reports import render_pdf
 
         _say(f"PDF: {render_pdf(result, args.pdf)}")
-    return EXIT_OK
-
-
-def _render_saved(result, source: str) -> str:
-    """Render a saved result; one that passed the outline check but still lacks a field the report reads is bad
-    input (exit 2), not a crash."""
-    import jinja2
-
-    from audit._errors import ConfigError
-    from reports import render_html
-
-    try:
-        return render_html(result)
-    except (jinja2.UndefinedError, KeyError, TypeError, AttributeError, ValueError) as err:
-        raise ConfigError(f"The audit result {source!r} cannot be rendered: {type(err).__name__}: {err}. It may have "
-                          "been edited or written by another version; re-run the audit.") from err
+    for failure in failed:
+        _say(f"audit: the report's {failure.step.removeprefix('report: ')} section failed to render "
+             f"({failure.error_type}: {failure.message}); it is shown as failed. If the result was edited or written "
+             f"by another version, re-run the audit; else please report it.", file=sys.stderr)
+    return EXIT_POLICY if failed else EXIT_OK
 
 
 def _policies(args):
@@ -376,13 +373,16 @@ def _policies(args):
 def _check(args) -> int:
     import dataclasses
 
-    from audit.run._output import write_atomically, write_outputs
+    from audit.run._output import write_atomically, write_result
     from audit.gate._policy import evaluate
     from audit.result._result import AuditResult
     from reports import render_junit
 
-    if bool(args.config) == bool(args.result):
-        raise_config("`audit check` needs either CONFIG.toml (to run the audit) or --result audit.json, not both.")
+    if args.config and args.result:
+        raise_config("`audit check` takes CONFIG.toml (to run the audit) or --result audit.json, not both.")
+    if not args.config and not args.result:
+        raise_config("`audit check` needs what to check: CONFIG.toml (to run the audit first) or --result audit.json "
+                     "(an audit already run), e.g. `audit check --result audit-out/audit.json --preset four-fifths`.")
     policies = _policies(args)  # bad policies fail before any work is done
     if args.result:
         result = AuditResult.load(args.result)
@@ -404,7 +404,14 @@ def _check(args) -> int:
     if args.result:
         write_atomically(files)
     else:
-        write_outputs(result, out, extra=files)  # the result, the report and the gate files in one batch
+        written, _ = write_result(result, out, extra=files)  # the result, the report and the gate files at once
+        if len(written.failures) > len(result.failures):  # a report section failed to render: it blocks the gate
+            result = dataclasses.replace(written, gate=None)
+            gate = evaluate(result, policies)
+            gate_dict = gate.to_dict()
+            files = {out / "gate.json": json.dumps(gate_dict, indent=2, ensure_ascii=False),
+                     out / "junit.xml": render_junit(gate_dict)}
+            write_result(dataclasses.replace(result, gate=gate_dict), out, extra=files)
     _print_gate(gate)
     _say(f"JUnit: {out / 'junit.xml'}  summary: {out / 'gate.json'}")
     return EXIT_OK if gate.passed else EXIT_POLICY
@@ -416,7 +423,9 @@ def _print_gate(gate) -> None:
     for o in gate.outcomes:
         _say(f"{o.status.upper():<8} {o.severity:<8} {o.rule:<{width}}  {o.scope}: {o.message}")
     counts = ", ".join(f"{n} {status}" for status, n in gate.counts.items())
-    _say(f"Policy {'PASSED' if gate.passed else 'VIOLATED'} ({counts}).")
+    violated = any(o.severity == "error" and o.status == "fail" for o in gate.outcomes)
+    verdict = "PASSED" if gate.passed else "VIOLATED" if violated else "NOT MET (rules that could not be checked block it)"
+    _say(f"Policy {verdict} ({counts}).")
 
 
 def _verify(args) -> int:
@@ -432,7 +441,14 @@ def _verify(args) -> int:
     given = {"data": args.data, "model": args.model, "config": args.config}
     checked, mismatched = 0, 0
     for name in ("data", "model", "config"):
-        path = given[name] or (str(resolve_recorded_path(paths[name], paths)) if paths.get(name) else None)
+        where = "as given"
+        if given[name]:
+            path = given[name]
+        elif paths.get(name):
+            found, where = resolve_recorded_path(paths[name], paths, args.result)
+            path = str(found)
+        else:
+            path = None
         if path is None:
             _say(f"{name:<7} not checked: no file given or recorded")
             continue
@@ -445,10 +461,10 @@ def _verify(args) -> int:
         actual = sha256_tree(path) if Path(path).is_dir() else sha256_file(path)  # a model folder: as the run did
         checked += 1
         if actual == recorded[name]:
-            _say(f"{name:<7} match     {path}")
+            _say(f"{name:<7} match     {path} ({where})")
         else:
             mismatched += 1
-            _say(f"{name:<7} MISMATCH  {path}: recorded {recorded[name][:16]}..., now {actual[:16]}...")
+            _say(f"{name:<7} MISMATCH  {path} ({where}): recorded {recorded[name][:16]}..., now {actual[:16]}...")
     if checked == 0:
         raise_config("Nothing to verify: the record names no files; pass --data, --model or --config.")
     _say("The record matches its files." if not mismatched else f"{mismatched} file(s) changed since the audit.")
@@ -497,20 +513,70 @@ def _thresholds(args) -> int:
     return EXIT_OK
 
 
+def _silence_stdout() -> None:
+    """Point file descriptor 1 at /dev/null: what is still buffered, and Python's flush at exit, go nowhere."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ is not None else 1)
+    os.close(devnull)
+
+
+class _PipeSafeStream:
+    """Standard output that goes quiet when its reader goes away (`audit check ... | head -2`): the command still
+    runs to its end and exits with its verdict (a violated policy exits 1 under `set -o pipefail`), never 0 because
+    the reader stopped reading."""
+
+    def __init__(self, stream) -> None:
+        self._stream, self._closed = stream, False
+
+    def write(self, text: str) -> int:
+        if not self._closed:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._close()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._closed:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._close()
+
+    def _close(self) -> None:
+        self._closed = True
+        _silence_stdout()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"demo": _demo, "run": _run, "report": _report, "check": _check, "verify": _verify,
                "thresholds": _thresholds, "explain-decision": explain_decision_command, "diff": diff_command,
                "dossier": dossier_command}[args.command]
+    stdout = sys.stdout
+    sys.stdout = _PipeSafeStream(stdout)
+    try:
+        return _dispatch(handler, args)
+    finally:
+        if isinstance(sys.stdout, _PipeSafeStream):
+            sys.stdout.flush()
+            sys.stdout = stdout
+
+
+def _dispatch(handler, args) -> int:
+    """Run a command; map its errors to the exit codes of docs/errors.md."""
     try:
         if getattr(args, "quiet", False):
             _quiet_libraries()
         return handler(args)
     except BrokenPipeError:
-        # the reader went away (`audit check ... | head`): not an error of ours; keep Python from printing one
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_OK
+        # the reader went away while something wrote past our stream; the command stopped before its verdict
+        _silence_stdout()
+        _say("audit: the output pipe closed before the command finished; no verdict was reached.", file=sys.stderr)
+        return EXIT_CRASH
     except ResourceError as err:  # the environment (a cluster, a GPU, a browser), not the input or a bug
         _say(f"audit: error: {err}", file=sys.stderr)
         return EXIT_ENVIRONMENT

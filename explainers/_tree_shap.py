@@ -1,7 +1,7 @@
 """Exact tree SHAP in bulk, on the input columns of a pipeline, for two games: the trees' own (path-dependent: each
-split's missing side weighted by the training rows that took it) and the interventional one (the features left out
-take the values of background rows). The ``shap_tree`` explainer uses the first; adverse-decision notices compare
-the two row by row."""
+split's missing side weighted by the training rows that took it; shap's TreeExplainer) and the interventional one (the
+features left out take the values of background rows; our own exact traversal, ``explainers._interventional``).
+The ``shap_tree`` explainer uses the first; adverse-decision notices compare the two row by row."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explainers._errors import CapabilityError, ConfigError, ResourceError
+from explainers._errors import CapabilityError, ConfigError
 from explainers._tabular import dense, input_column_map, split_pipeline
 
-__all__ = ["TreeModel", "TreeShapValues", "check_tree_estimator", "tree_model", "tree_shap", "PendingTreeShap"]
+__all__ = ["TreeModel", "TreeShapValues", "check_tree_estimator", "tree_model", "tree_shap", "interventional_tree_shap"]
 
 # Final estimators whose trees shap's TreeExplainer reads exactly (by type name: no imports needed).
 _TREE_MODELS = {
@@ -100,9 +100,8 @@ class TreeShapValues:
 
     @property
     def completeness_errors(self) -> np.ndarray:
-        """Per row: |base + sum of values - output|; exact methods give rounding error only. shap's interventional
-        tree code compares values with split thresholds in single precision, so a row with a value within
-        single-precision rounding of a threshold can come out inexact: check this, do not assume it."""
+        """Per row: |base + sum of values - output|, against the estimator's own output: exact methods give rounding
+        error only, so a larger error shows that the trees were misread. Check it, do not assume it."""
         return np.abs(self.base_values + self.values.sum(axis=1) - self.outputs)
 
     @property
@@ -122,17 +121,11 @@ def tree_model(model: Any, frame: pd.DataFrame, *, class_index: int) -> TreeMode
     return TreeModel(preprocess, estimator, names, list(owners), int(class_index), space)
 
 
-def _shap_values(estimator: Any, rows: np.ndarray, background: np.ndarray | None, class_index: int,
-                 space: str) -> tuple[np.ndarray, float]:
+def _path_dependent(estimator: Any, rows: np.ndarray, class_index: int) -> tuple[np.ndarray, float]:
+    """shap's TreeExplainer in the trees' own game (exact: no background, no threshold comparisons of hybrids)."""
     import shap
 
-    if background is None:
-        explainer = shap.TreeExplainer(estimator)
-    else:
-        # shap's default masker keeps 100 random background rows; ask for all of them
-        masker = shap.maskers.Independent(background, max_samples=len(background))
-        explainer = shap.TreeExplainer(estimator, data=masker, feature_perturbation="interventional",
-                                       model_output="probability" if space == "probability" else "raw")
+    explainer = shap.TreeExplainer(estimator)
     raw = np.asarray(explainer.shap_values(rows, check_additivity=False), dtype=float)
     expected = np.atleast_1d(np.asarray(explainer.expected_value, dtype=float))
     if raw.ndim == 3:  # one slice per class
@@ -141,98 +134,45 @@ def _shap_values(estimator: Any, rows: np.ndarray, background: np.ndarray | None
     return sign * raw, sign * float(expected[0])
 
 
-def _launch(arguments: list[tuple], folder: str) -> list:
-    """Start one fresh interpreter per chunk (``python -m explainers._tree_shap IN OUT``): unlike multiprocessing's
-    spawn this never re-runs the caller's script or notebook, unlike fork it cannot inherit a locked native thread
-    pool, and shap's progress bar stays in the worker's captured stderr. The inputs travel as a pickle in a private
-    temporary folder."""
-    import pickle
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    jobs = []
-    for k, argument in enumerate(arguments):
-        source, target = Path(folder, f"in{k}.pkl"), Path(folder, f"out{k}.pkl")
-        source.write_bytes(pickle.dumps(argument, protocol=pickle.HIGHEST_PROTOCOL))
-        jobs.append((subprocess.Popen([sys.executable, "-m", "explainers._tree_shap", str(source), str(target)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), target))
-    return jobs
-
-
-def _collect(jobs: list) -> list[tuple[np.ndarray, float]]:
-    import pickle
-
-    outcomes = [(job.communicate()[1], job.returncode, target) for job, target in jobs]
-    parts = []
-    for stderr, code, target in outcomes:
-        if code != 0:
-            raise ResourceError(f"A tree SHAP worker process failed (exit {code}): "
-                               f"{stderr.decode(errors='replace').strip()[-2000:]}")
-        parts.append(pickle.loads(target.read_bytes()))
-    return parts
-
-
-def _values(model: TreeModel, rows: np.ndarray, parts: list[tuple[np.ndarray, float]],
-            background: np.ndarray | None) -> TreeShapValues:
-    return TreeShapValues(
-        feature_names=list(model.feature_names), values=model.to_inputs(np.vstack([p[0] for p in parts])),
-        base_values=np.full(len(rows), parts[0][1]), outputs=model.output(rows),
-        algorithm="tree_path_dependent" if background is None else "interventional",
-        background_rows=None if background is None else len(background))
-
-
 def _empty(model: TreeModel, background: np.ndarray | None) -> TreeShapValues:
     return TreeShapValues(list(model.feature_names), np.zeros((0, len(model.feature_names))), np.zeros(0),
                           np.zeros(0), "tree_path_dependent" if background is None else "interventional",
                           None if background is None else len(background))
 
 
-class PendingTreeShap:
-    """Interventional tree SHAP of transformed ``rows`` against every ``background`` row (cost: rows x background
-    rows), running in ``processes`` worker processes while the caller does other work; ``result()`` waits. Any
-    worker count gives the same numbers. Use it as a context manager: leaving it stops the workers and removes
-    their temporary folder."""
+def interventional_tree_shap(model: TreeModel, rows: np.ndarray, *, background: np.ndarray,
+                             threads: int = 1) -> TreeShapValues:
+    """Exact interventional tree SHAP of transformed ``rows`` against every ``background`` row, by our own traversal
+    of the trees (``explainers._interventional``: exact for every model it accepts, checked against brute-force
+    Shapley values); the base value is the model's mean output over the background. ``threads``: row chunks
+    computed in parallel (the same numbers for any count). Models whose trees it does not read are refused."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    def __init__(self, model: TreeModel, rows: np.ndarray, *, background: np.ndarray, processes: int = 1) -> None:
-        import tempfile
+    from explainers._interventional import ensemble_leaves, interventional_values
 
-        if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
-            raise ConfigError(f"The 'processes' parameter of PendingTreeShap must be a positive integer. Got "
-                             f"{processes!r} instead.")
-        self._model, self._rows, self._background = model, rows, background
-        self._folder = tempfile.TemporaryDirectory(prefix="audit-tree-shap-")
-        chunks = [c for c in np.array_split(rows, min(processes, max(1, len(rows)))) if len(c)]
-        arguments = [(model.estimator, chunk, background, model.class_index, model.space) for chunk in chunks]
-        self._jobs = _launch(arguments, self._folder.name) if len(rows) else []
-
-    def result(self) -> TreeShapValues:
-        if not len(self._rows):
-            return _empty(self._model, self._background)
-        parts, self._jobs = _collect(self._jobs), []
-        return _values(self._model, self._rows, parts, self._background)
-
-    def __enter__(self) -> PendingTreeShap:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        for job, _ in self._jobs:
-            job.kill()
-            job.wait()
-        self._folder.cleanup()
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"The 'threads' parameter of interventional_tree_shap must be a positive integer. Got "
+                          f"{threads!r} instead.")
+    leaves = ensemble_leaves(model.estimator, model.class_index)
+    if not len(rows):
+        return _empty(model, background)
+    chunks = [c for c in np.array_split(rows, min(threads, len(rows))) if len(c)]
+    with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+        parts = list(pool.map(lambda chunk: interventional_values(leaves, chunk, background), chunks))
+    base = float(np.mean(model.output(background)))
+    return TreeShapValues(feature_names=list(model.feature_names), values=model.to_inputs(np.vstack(parts)),
+                          base_values=np.full(len(rows), base), outputs=model.output(rows),
+                          algorithm="interventional", background_rows=len(background))
 
 
 def tree_shap(model: TreeModel, rows: np.ndarray, *, background: np.ndarray | None = None) -> TreeShapValues:
-    """Exact tree SHAP of transformed ``rows`` in this process: path-dependent without ``background``, else
-    interventional against every background row."""
+    """Exact tree SHAP of transformed ``rows`` in this process: path-dependent (shap's TreeExplainer) without
+    ``background``, else interventional against every background row (``interventional_tree_shap``)."""
+    if background is not None:
+        return interventional_tree_shap(model, rows, background=background)
     if not len(rows):
         return _empty(model, background)
-    return _values(model, rows, [_shap_values(model.estimator, rows, background, model.class_index, model.space)],
-                   background)
-
-if __name__ == "__main__":  # a worker of _in_subprocesses
-    import pickle
-    import sys
-    from pathlib import Path
-
-    Path(sys.argv[2]).write_bytes(pickle.dumps(_shap_values(*pickle.loads(Path(sys.argv[1]).read_bytes()))))
+    values, base = _path_dependent(model.estimator, rows, model.class_index)
+    return TreeShapValues(feature_names=list(model.feature_names), values=model.to_inputs(values),
+                          base_values=np.full(len(rows), base), outputs=model.output(rows),
+                          algorithm="tree_path_dependent", background_rows=None)

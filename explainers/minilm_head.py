@@ -42,23 +42,7 @@ def encoder_path() -> str:
 
 
 def _module():
-    import torch
-
-    class MiniLMSentiment(torch.nn.Module):
-        def __init__(self, encoder, n_labels: int = len(LABELS)) -> None:
-            super().__init__()
-            self.encoder = encoder
-            self.head = torch.nn.Linear(encoder.config.hidden_size, n_labels)
-            self.config = encoder.config  # max_position_embeddings for truncation
-
-        def embed(self, input_ids, attention_mask):
-            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            weights = attention_mask[..., None].to(hidden.dtype)
-            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, dim=-1)
-
-        def forward(self, input_ids, attention_mask):
-            return self.head(self.embed(input_ids, attention_mask))
+    from explainers._minilm_module import MiniLMSentiment
 
     return MiniLMSentiment
 

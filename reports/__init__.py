@@ -8,9 +8,10 @@ Reports read only the :class:`audit.AuditResult`; they never need the model or t
 from reports._dossier import render_dossier_html, render_dossier_markdown, render_dossier_pdf
 from reports._explore import Explorer, GenerationExplorer, explorer_for
 from reports._figures import figures
-from reports._html import render_html
+from reports._html import render_html, render_report
 from reports._junit import render_junit
 from reports._pdf import find_chromium, render_pdf
 
 __all__ = ["Explorer", "GenerationExplorer", "explorer_for", "figures", "find_chromium", "render_dossier_html",
-           "render_dossier_markdown", "render_dossier_pdf", "render_html", "render_junit", "render_pdf"]
+           "render_dossier_markdown", "render_dossier_pdf", "render_html", "render_junit", "render_pdf",
+           "render_report"]

@@ -266,8 +266,16 @@ def probe_figure(suite, rows: list | None = None) -> dict[str, Any]:
     for value in nulls:
         figure.add_vline(x=value, line_dash="dot")
     figure.update_layout(title=f"{suite.name}: estimates with 95% intervals (dotted: no bias)",
-                         xaxis_title=suite.units, yaxis=dict(autorange="reversed"), **_LAYOUT)
+                         xaxis_title=_probe_axis_title(suite, rows), yaxis=dict(autorange="reversed"), **_LAYOUT)
     return _as_json(figure)
+
+
+def _probe_axis_title(suite, rows: list) -> str:
+    """The units of what the chart shows: the bias rows' own measure, which for the paired suites is a share of
+    items, not the suite's log-likelihood units."""
+    if rows and all(r.measure.startswith("stereotype_share") for r in rows):
+        return "share of items preferring the stereotype (0.5: no preference)"
+    return suite.units
 
 
 def generation_heatmap(attribution) -> dict[str, Any]:

@@ -77,6 +77,26 @@ def test_demo_report_loads_cleanly_and_every_chart_renders(browser, demo_report)
     page.close()
 
 
+def test_the_report_fits_1400_pixels_and_opens_with_its_verdict(browser, demo_report):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(demo_report.as_uri())
+    page.wait_for_load_state("load")
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    spilled = page.evaluate("Array.from(document.querySelectorAll('main table')).filter(t => "
+                            "t.getBoundingClientRect().right > t.closest('section').getBoundingClientRect().right + 1)"
+                            ".map(t => t.caption ? t.caption.textContent.slice(0, 60) : t.id)")
+    assert spilled == []  # a wide table scrolls inside its card
+    verdict = page.locator("#verdict").bounding_box()
+    largest = page.locator("text=Largest disparities and what carries them").bounding_box()
+    findings = page.locator("details.finding-group").first.bounding_box()
+    assert verdict["y"] < largest["y"] < findings["y"] and verdict["y"] < 900  # read from the top, no scrolling
+    assert "Not gated" in page.locator("#verdict").inner_text()
+    assert page.locator("details.finding-group[open]").count() == 0  # collapsed: one line per group
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report-top-1400.png"))
+    page.close()
+
+
 def _column(page, selector, index):
     return page.evaluate("([s, i]) => Array.from(document.querySelector(s).tBodies[0].rows)"
                          ".map(r => r.cells[i].getAttribute('data-value') ?? r.cells[i].textContent.trim())",
@@ -134,6 +154,22 @@ def test_pdf_export_through_headless_chromium(demo_report, tmp_path, capsys):
     assert data.count(b"/Type /Page") - data.count(b"/Type /Pages") >= 4  # several pages, charts included
     assert not (tmp_path / "report.html").exists()  # only the PDF was asked for
     assert "PDF:" in capsys.readouterr().out
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftotext") is None:  # .ci/run installs poppler-utils; say so rather than pass silently
+        pytest.skip("the PDF's page layout was not checked: no pdftotext (Debian: apt-get install poppler-utils)")
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    pages = [[line.strip() for line in page.splitlines() if line.strip()] for page in text.split("\f")]
+    assert "Summary" in pages[0] and any("Largest disparities" in line for line in pages[0])  # not the title alone
+    import html
+    import re
+
+    source = demo_report.read_text(encoding="utf-8")
+    headings = {html.unescape(re.sub("<[^>]+>", "", h)).strip()
+                for h in re.findall(r"<h[23][^>]*>(.*?)</h[23]>", source, re.S)}
+    orphaned = [(k + 1, page[-1]) for k, page in enumerate(pages) if page and page[-1] in headings]
+    assert orphaned == []  # no heading at the foot of a page, away from what it heads
 
 
 def test_language_model_report_loads_cleanly_with_its_charts(browser, tmp_path):

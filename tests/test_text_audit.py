@@ -34,6 +34,8 @@ def test_text_model_audit_end_to_end(tweets):
     assert len(summary.examples) == 12 and summary.examples[0]["words"]
     html = render_html(result)
     assert "Example token heatmaps" in html and XSS not in html
+    # a text model's input is its text, not the other columns of the data
+    assert "the text in column text" in html and '<th scope="row">Features</th>' not in html
 
 
 def test_text_model_needs_a_text_column(tweets):

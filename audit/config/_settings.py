@@ -473,6 +473,10 @@ class MitigationConfig:
 
 
 PROBE_SUITES = ("crows_pairs", "winobias", "holisticbias", "bbq", "occupations", "lexicons", "bold")
+# the paired suites and the scores one of them can test (docs/probes.md): the whole sentence, or the tokens the two
+# sentences share given the changed words (CrowS-Pairs' own score)
+PAIRED_SUITES = ("crows_pairs", "winobias")
+PAIRED_SCORES = ("full_sentence", "unmodified_tokens")
 PROBE_SCORERS = ("minilm-tweet-sentiment",)
 PROBE_ATTRIBUTIONS = ("layer_integrated_gradients", "input_x_gradient", "saliency", "feature_ablation", "none")
 _BOLD_DOMAINS = ("gender", "race", "religious_ideology", "political_ideology", "profession")
@@ -488,7 +492,9 @@ class ProbesConfig:
     ``bold_domains``: BOLD's domains to sample; ``new_tokens``: tokens sampled per BOLD prompt; ``scorer``: what
     scores the BOLD continuations (the bundled MiniLM sentiment classifier); ``alpha``: the Holm-adjusted p-value
     under which a bias row becomes a finding; ``examples``: example pairs kept per suite; ``attributions``: the
-    method that attributes the continuation suites' examples to the tokens the model read (``"none"``: skip)."""
+    method that attributes the continuation suites' examples to the tokens the model read (``"none"``: skip);
+    ``primary``: the score a paired suite tests, by suite (``full_sentence`` where the changed word is the
+    stereotype itself; default: CrowS-Pairs ``unmodified_tokens``, WinoBias ``full_sentence``)."""
 
     suites: tuple[str, ...] = PROBE_SUITES
     max_items: int = 500
@@ -499,9 +505,17 @@ class ProbesConfig:
     alpha: float = 0.01
     examples: int = 5
     attributions: str = "layer_integrated_gradients"
+    primary: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "suites", _str_tuple(self.suites, "probes.suites", allow_empty=False))
+        if self.primary is not None:
+            if not isinstance(self.primary, dict):
+                raise _fail("probes.primary", "a table of paired suite = score, e.g. {crows_pairs = "
+                            "\"full_sentence\"}", self.primary)
+            for name, score in self.primary.items():
+                _choice(name, "probes.primary (key)", PAIRED_SUITES)
+                _choice(score, f"probes.primary.{name}", PAIRED_SCORES)
         for index, name in enumerate(self.suites):
             _choice(name, f"probes.suites.{index}", PROBE_SUITES)
         _positive_int(self.max_items, "probes.max_items", minimum=0)

@@ -314,13 +314,15 @@ def worst_slices(record: dict) -> Filled | Missing:
     searches = (record.get("slices") or {}).get("searches", [])
     if not searches:
         return Missing("the audit ran no worst-slice search")
-    rows = []
+    rows, confirmed = [], 0
     for s, search in enumerate(searches):
+        confirmed += len(search.get("slices", []))
         for k, found in enumerate(search.get("slices", [])[:5]):
             effect = c.get(f"effect of {found['definition']}", "slices", "searches", s, "slices", k, "effect")
             rows.append([search.get("metric", ""), found["definition"], str(found.get("rows")), _num(effect)])
-    return Filled(f"{len(rows)} confirmed slice(s) where the model does worse than on the rest (held-out "
-                  "confirmation, false discovery rate control)." if rows else
+    shown = f"; the {len(rows)} largest of each search are listed" if len(rows) < confirmed else ""
+    return Filled(f"{confirmed} confirmed slice(s) where the model does worse than on the rest (held-out "
+                  f"confirmation, false discovery rate control){shown}." if rows else
                   "No slice was confirmed worse than the rest.", c.evidence,
                   ["metric", "slice", "rows", "effect"], rows)
 
@@ -332,7 +334,10 @@ def gate_verdict(record: dict) -> Filled | Missing:
                        "audit.json it writes")
     passed = c.get("gate passed", "gate", "passed")
     counts = c.get("outcome counts", "gate", "counts")
-    return Filled(f"Policy {'passed' if passed else 'VIOLATED'} ({', '.join(f'{v} {k}' for k, v in counts.items())}).",
+    outcomes = c.get("gate outcomes", "gate", "outcomes") or []
+    violated = any(o.get("severity") == "error" and o.get("status") == "fail" for o in outcomes)
+    verdict = "passed" if passed else "VIOLATED" if violated else "NOT MET (rules that could not be checked)"
+    return Filled(f"Policy {verdict} ({', '.join(f'{v} {k}' for k, v in counts.items())}).",
                   c.evidence)
 
 

@@ -143,17 +143,30 @@ def _explain_one(table: FairnessTable, metric: str, groups: _Groups, *, features
     boot = two_sample_bootstrap(coupling, stacked, group_size=len(group_rows), other_size=len(other_rows),
                                 n_boot=settings.n_boot, rng=rng) if settings.n_boot else None
     value, compared = table.group(group).values[metric], table.group(other).values[metric]
-    rows = _feature_rows(columns, contributions, gap, boot, table, group, other, groups, proxies, settings, ci_level)
-    check = _check(top, randoms, coupling.weights @ closing, ends, gap, boot, len(columns), ci_level) if top else None
+    gap_ci = _interval(boot, len(columns), ci_level)
+    shares_defined = gap_away_from_zero(gap, gap_ci)
+    rows = _feature_rows(columns, contributions, gap if shares_defined else 0.0, boot, table, group, other, groups,
+                         proxies, settings, ci_level)
+    check = _check(top, randoms, coupling.weights @ closing, ends, gap, boot, len(columns), ci_level) if (
+        top and shares_defined) else None
     entry = disparity.to_best.get(group, {})
     return GapExplanation(
         table=table.name, metric=metric, group=group, compared_with=other, value=float(value),
-        compared_value=float(compared), gap=gap, gap_ci=_interval(boot, len(columns), ci_level),
+        compared_value=float(compared), gap=gap, gap_ci=gap_ci,
         flagged=comparison_flagged(entry, ratio_threshold=ratio_threshold, alpha=alpha),
         rows=len(group_rows), compared_rows=len(other_rows), pairs=len(coupling), orders=settings.orders,
         additivity_error=float(abs(contributions.sum() - (value - compared))),
         features=sorted(rows, key=lambda r: -abs(r.contribution)), check=check,
-        note=_note(table, columns))
+        note=_note(table, columns, gap_ci, shares_defined))
+
+
+def gap_away_from_zero(gap: float, gap_ci: list[float] | None) -> bool:
+    """Whether a share of the gap is a quantity: the gap is not 0 and, where it has an interval, the interval
+    excludes 0. A gap whose resamples cross zero makes ``contribution / gap`` swing through infinity, so its
+    contributions are reported in the metric's own units only."""
+    if gap == 0 or not np.isfinite(gap):
+        return False
+    return gap_ci is None or gap_ci[0] > 0 or gap_ci[1] < 0
 
 
 def _top_contributor(columns: list[str], contributions: np.ndarray, gap: float) -> str | None:
@@ -164,13 +177,17 @@ def _top_contributor(columns: list[str], contributions: np.ndarray, gap: float) 
 
 
 def _interval(boot: np.ndarray | None, column: int, level: float, divide_by: int | None = None):
+    """A bootstrap percentile interval; of a ratio, only over resamples whose denominator keeps the gap's sign
+    (the caller gives ratios only for gaps whose interval excludes 0), and None unless both ends are finite."""
     if boot is None:
         return None
     samples = boot[:, column]
     if divide_by is not None:
+        denominator = boot[:, divide_by]
+        sign = np.sign(np.median(denominator))
         with np.errstate(invalid="ignore", divide="ignore"):
-            samples = samples / boot[:, divide_by]
-    return interval_or_none(samples, level)
+            samples = np.where(np.sign(denominator) == sign, samples / denominator, np.nan)
+    return _finite(interval_or_none(samples, level))
 
 
 def _feature_rows(columns, contributions, gap, boot, table, group, other, groups, proxies, settings, ci_level):
@@ -206,18 +223,24 @@ def _check(top: str, randoms: list[str], closed_totals: np.ndarray, ends: np.nda
     closed_random = float(closed[1:].mean()) if randoms else None
     margin_ci = closed_ci = None
     if boot is not None:
+        denominator = boot[:, width]
         with np.errstate(invalid="ignore", divide="ignore"):
-            shares = boot[:, width + 1:] / boot[:, width][:, None]
-        closed_ci = interval_or_none(shares[:, 0], ci_level)
+            shares = np.where((np.sign(denominator) == np.sign(gap))[:, None],
+                              boot[:, width + 1:] / denominator[:, None], np.nan)
+        closed_ci = _finite(interval_or_none(shares[:, 0], ci_level))
         if randoms:
-            margin_ci = interval_or_none(shares[:, 0] - shares[:, 1:].mean(axis=1), ci_level)
+            margin_ci = _finite(interval_or_none(shares[:, 0] - shares[:, 1:].mean(axis=1), ci_level))
     margin = None if closed_random is None else float(closed[0] - closed_random)
     return GapCheck(feature=top, closed=float(closed[0]), closed_ci=closed_ci, closed_first=float(ends[0] / gap),
                     closed_last=float(ends[1] / gap), closed_random=closed_random, margin=margin, margin_ci=margin_ci,
                     random_features=[str(r) for r in randoms], passed=None if margin is None else margin > 0)
 
 
-def _note(table: FairnessTable, columns: list[str]) -> str:
+def _finite(interval: list[float] | None) -> list[float] | None:
+    return interval if interval is not None and np.all(np.isfinite(interval)) else None
+
+
+def _note(table: FairnessTable, columns: list[str], gap_ci: list[float] | None, shares_defined: bool) -> str:
     inputs = [name for name in table.sensitive_features if name in columns]
     absent = [name for name in table.sensitive_features if name not in columns]
     parts = []
@@ -225,6 +248,11 @@ def _note(table: FairnessTable, columns: list[str]) -> str:
         parts.append(f"The model takes {' and '.join(inputs)} as input: its own part of the gap is direct.")
     if absent:
         parts.append(f"The model does not take {' or '.join(absent)}: its part of the gap runs through other inputs.")
+    if not shares_defined:
+        where = (f"its interval [{gap_ci[0]:.3f}, {gap_ci[1]:.3f}] includes 0" if gap_ci is not None
+                 else "it is 0")
+        parts.append(f"No shares of this gap and no check: {where}, so a share (contribution / gap) has no stable "
+                     "value; read each contribution in the metric's own units, with its interval.")
     return " ".join(parts)
 
 

@@ -57,6 +57,13 @@ STATS = {"every_group": ("value", "ratio_to_best", "difference_to_best"), "dispa
 PROBE_METRICS = ("stereotype_share", "negativity_gap", "bias_ambiguous", "bias_disambiguated", "score_gap")
 # gap explanations: each proxy's share of a flagged gap, or the protected attribute's own share (a model input)
 GAP_RULE_METRICS = ("proxy_share", "direct_share")
+# what a case of a rule can come to: "skipped" is a case left out on purpose (a small group, the benchmark);
+# "not applicable" a rule about something the audit was not asked to measure (a suite it did not run)
+STATUSES = ("pass", "fail", "error", "skipped", "not applicable")
+# the probe suites that measure each probe metric
+PROBE_SUITES_BY_METRIC = {"stereotype_share": ("crows_pairs", "winobias", "occupations"),
+                          "bias_ambiguous": ("bbq",), "bias_disambiguated": ("bbq",),
+                          "negativity_gap": ("holisticbias", "lexicons"), "score_gap": ("bold",)}
 COMPARATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 ATTRIBUTION_METRICS = ("reliance_on_sensitive", "completeness_error_max", "completeness_error_median")
 # metrics other parts of the toolkit record (text counterfactuals); known names, evaluated when present
@@ -71,7 +78,7 @@ LL144_IMPACT_RATIO = "ll144_impact_ratio"  # the impact ratios of the LL144 tabl
 FAVOURABLE_RATE = "favourable_rate"  # resolved per table: selection_rate, or negative_rate (data.favourable)
 from audit.gate._presets import PRESETS  # noqa: E402  (the preset files are the registry)
 _RULE_KEYS = {"id", "metric", "where", "stat", "compare", "threshold", "severity", "tables", "min_group_size",
-              "confident", "description", "min_share", "at", "group_blind", "alpha"}
+              "confident", "description", "min_share", "at", "group_blind", "alpha", "allow_no_evidence"}
 
 
 def _known_metric(name: str, where: str = "") -> bool:
@@ -105,6 +112,7 @@ class Rule:
     at: float | None = None  # mitigation rules: the tolerance the fix must reach (0.8 for an impact ratio)
     group_blind: bool = False  # mitigation rules: the fix must not use the group at decision time
     alpha: float | None = None  # probes rules: rows whose Holm-adjusted p-value is at least alpha pass (chance)
+    allow_no_evidence: bool = False  # a rule whose every case was skipped is an error unless this is set
 
     def __post_init__(self) -> None:
         location = f"rule {self.id or self.metric!r}"
@@ -169,6 +177,9 @@ class Rule:
                               f"Got {self.min_share!r} instead.")
         if self.min_share is not None and self.where != "slices":
             raise ConfigError(f"The 'min_share' of {location} applies to where = \"slices\" only.")
+        if not isinstance(self.allow_no_evidence, bool):
+            raise ConfigError(f"The 'allow_no_evidence' of {location} must be true or false. "
+                              f"Got {self.allow_no_evidence!r} instead.")
         if not isinstance(self.confident, bool):
             raise ConfigError(f"The 'confident' of {location} must be true or false. Got {self.confident!r} instead.")
         if self.tables is not None:
@@ -264,7 +275,7 @@ class RuleOutcome:
     policy: str
     rule: str
     scope: str
-    status: str  # pass | fail | error | skipped
+    status: str  # pass | fail | error | skipped | not applicable (see STATUSES)
     severity: str
     message: str
     value: float | None = None
@@ -291,11 +302,16 @@ def _bound(interval, compare: str):
 
 
 class _Checker:
+    """A rule's outcomes as they are found. ``examined``: skips that are themselves evidence (the benchmark group,
+    a gap that is not flagged: looked at, and not a case of the rule), unlike a group too small to check."""
+
     def __init__(self, policy: Policy, rule: Rule) -> None:
         self.policy, self.rule, self.outcomes = policy, rule, []
+        self.examined = 0
 
-    def add(self, scope: str, status: str, message: str, value=None, checked=None) -> None:
+    def add(self, scope: str, status: str, message: str, value=None, checked=None, *, examined: bool = False) -> None:
         rule = self.rule
+        self.examined += examined
         self.outcomes.append(RuleOutcome(self.policy.name, rule.id, scope, status, rule.severity, message, value,
                                          checked, rule.threshold, rule.compare))
 
@@ -330,13 +346,22 @@ def _lookup(result: AuditResult, dotted: str):
     return node
 
 
-def _evaluate_rule(result: AuditResult, policy: Policy, rule: Rule) -> list[RuleOutcome]:
+def _evaluate_rule(result: AuditResult, policy: Policy, rule: Rule) -> tuple[list[RuleOutcome], bool]:
+    """The rule's outcomes, and whether it found any evidence (a pass, a fail, an error, or an examined skip)."""
     check = _Checker(policy, rule)
+    _check_rule(result, check, rule)
+    return _with_evidence(check), bool(check.examined) or any(
+        o.status in ("pass", "fail", "error") for o in check.outcomes)
+
+
+def _check_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOutcome]:
     if rule.where == "record":
         value = _lookup(result, rule.metric)
-        present = value not in (None, [], {}, "")
-        check.add(rule.metric, "pass" if present else "fail",
-                  f"The audit record {'holds' if present else 'lacks'} {rule.metric}.")
+        if value not in (None, [], {}, ""):
+            check.add(rule.metric, "pass", f"The audit record holds {rule.metric}.")
+        else:  # nothing was measured, so nothing was violated: the rule cannot be checked, which blocks all the same
+            check.add(rule.metric, "error", f"Not computed: the audit record has no {rule.metric}, so the rule cannot "
+                                            f"be checked." + (f" {rule.description}" if rule.description else ""))
         return check.outcomes
     if rule.where == "slices":
         return _evaluate_slice_rule(result, check, rule)
@@ -404,7 +429,8 @@ def _evaluate_rule(result: AuditResult, policy: Policy, rule: Rule) -> list[Rule
                     continue
                 entry = (disparity.to_best if disparity else {}).get(group.name, {})
                 if entry.get("benchmark"):
-                    check.add(scope, "skipped", f"The benchmark group of {metric} (the comparison, not a case): "
+                    check.add(scope, "skipped", examined=True, message=f"The benchmark group of {metric} (the "
+                                                                       "comparison, not a case): "
                                                 "every other group is compared with it.")
                     continue
                 key = "ratio" if rule.stat == "ratio_to_best" else "difference"
@@ -487,7 +513,7 @@ def _evaluate_ll144_rule(result: AuditResult, check: _Checker, rule: Rule) -> li
         for row in table.rows:
             scope = f"LL144 {table.breakdown}: {row.category}"
             if row.benchmark:
-                check.add(scope, "skipped", "The benchmark category (the comparison, not a case).")
+                check.add(scope, "skipped", "The benchmark category (the comparison, not a case).", examined=True)
             elif row.excluded:
                 check.add(scope, "skipped", f"Excluded from impact ratios: {row.excluded['reason']}.")
             elif (row.small and rule.min_group_size is None) or (
@@ -575,7 +601,19 @@ def _evaluate_probe_rule(result: AuditResult, check: _Checker, rule: Rule) -> li
     matches = [(suite, row) for suite in (result.probes.suites if result.probes else []) for row in suite.rows
                if row.role == "bias" and (row.measure == rule.metric or row.measure.startswith(rule.metric + "_"))]
     if not matches:
+        measuring = PROBE_SUITES_BY_METRIC.get(rule.metric, ())
+        probes_config = result.config.get("probes") if isinstance(result.config, dict) else None
+        asked = set((probes_config or {}).get("suites") or ()) & set(measuring)
+        if probes_config is not None and not asked:
+            check.add("probes", "not applicable", f"No suite that measures {rule.metric} ({', '.join(measuring)}) was "
+                                                  "asked for in [probes] suites, so the rule does not apply.")
+            return check.outcomes
         ran = ", ".join(s.name for s in result.probes.suites) if result.probes else "no probes"
+        if asked:
+            check.add("probes", "error", f"The suite(s) {', '.join(sorted(asked))} that measure {rule.metric} were "
+                                         f"asked for but produced no rows (suites with results: {ran}); see the failed "
+                                         "steps.")
+            return check.outcomes
         check.add("probes", "error", f"The audit result has no probe rows of {rule.metric} (suites: {ran}), so the rule "
                                      "cannot be checked; run the suite that measures it ([probes] suites), or drop "
                                      "this rule.")
@@ -608,7 +646,7 @@ def _evaluate_gap_rule(result: AuditResult, check: _Checker, rule: Rule) -> list
     for gap in gaps:
         scope = f"gaps: {gap.metric} by {gap.table} ({gap.group} vs {gap.compared_with})"
         if not gap.flagged:
-            check.add(scope, "skipped", f"The gap ({gap.gap:+.3f}) is not flagged: its ratio is above the threshold or "
+            check.add(scope, "skipped", examined=True, message=f"The gap ({gap.gap:+.3f}) is not flagged: its ratio is above the threshold or "
                                         "within chance.")
             continue
         features = [f for f in gap.features if f.role == role]
@@ -685,12 +723,35 @@ def _failure_outcomes(result: AuditResult, policies: list[Policy]) -> list[RuleO
     return outcomes
 
 
+def _with_evidence(check: _Checker) -> list[RuleOutcome]:
+    """A rule whose every case was skipped, none of them examined, found no evidence: that is not a pass. It is an
+    error of the rule's severity, unless the rule sets ``allow_no_evidence``."""
+    outcomes, policy, rule = check.outcomes, check.policy, check.rule
+    if not outcomes or check.examined or any(o.status != "skipped" for o in outcomes):
+        return outcomes
+    if rule.allow_no_evidence:
+        return [*outcomes, RuleOutcome(policy.name, rule.id, "no evidence", "skipped", rule.severity,
+                                       f"Every case ({len(outcomes)}) was skipped; allowed by allow_no_evidence.")]
+    return [*outcomes, RuleOutcome(policy.name, rule.id, "no evidence", "error", rule.severity,
+                                   f"Every case of the rule ({len(outcomes)}) was skipped, so it found no evidence "
+                                   "either way and cannot pass. Give the audit the data the rule needs (e.g. more "
+                                   "rows, pairs the tokenizer tells apart), or set allow_no_evidence = true in the rule "
+                                   "to accept this.", None, None, rule.threshold, rule.compare)]
+
+
 def evaluate(result: AuditResult, policies: list[Policy]) -> GateResult:
     """Check every rule of every policy. The gate passes when no error-severity rule fails or errors, and no
     step of the audit failed (unless a policy lists it under ``allow_failures``)."""
     outcomes = _failure_outcomes(result, policies)
-    outcomes += [o for p in policies for rule in p.rules for o in _evaluate_rule(result, p, rule)]
+    for policy in policies:
+        evaluated = [_evaluate_rule(result, policy, rule) for rule in policy.rules]
+        outcomes += [o for rule_outcomes, _ in evaluated for o in rule_outcomes]
+        if not any(evidence or rule.allow_no_evidence for (_, evidence), rule in zip(evaluated, policy.rules)):
+            outcomes.append(RuleOutcome(policy.name, "no-evidence", "policy", "error", "error",
+                                        "No rule of the policy could be checked on this audit (every rule was skipped "
+                                        "or does not apply), so it cannot pass. Audit what the policy is about, or "
+                                        "choose the policy that fits this audit."))
     blocking = [o for o in outcomes if o.severity == "error" and o.status in ("fail", "error")]
-    counts = {status: sum(o.status == status for o in outcomes) for status in ("pass", "fail", "error", "skipped")}
+    counts = {status: sum(o.status == status for o in outcomes) for status in STATUSES}
     return GateResult(outcomes=outcomes, passed=not blocking, counts=counts,
                       policies=[{"name": p.name, "source": p.source, "sha256": p.sha256} for p in policies])

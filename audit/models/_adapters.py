@@ -80,10 +80,18 @@ class ModelAdapter(ABC):
         raise CapabilityError(f"The {self.kind} adapter cannot make {task} predictions.")
 
     def summary(self) -> dict[str, Any]:
-        return {"kind": self.kind, "type": type(self.model).__qualname__,
+        return {"kind": self.kind, "type": _type_name(type(self.model)),
                 "module": type(self.model).__module__, "device": self.device,
                 "capabilities": sorted(self.capabilities), "threshold": self.threshold,
                 "score_kind": self.score_kind}
+
+
+def _type_name(cls: type) -> str:
+    """A class's name as a reader knows it: ``Pipeline``; a class defined inside a function (``f.<locals>.Net``)
+    by its module and own name (``mymodule.Net``), never the interpreter's ``<locals>`` path."""
+    if "<locals>" in cls.__qualname__:
+        return f"{cls.__module__}.{cls.__name__}"
+    return cls.__qualname__
 
 
 class SklearnAdapter(ModelAdapter):

@@ -18,15 +18,16 @@ __all__ = ["Notice", "NoticeBatch", "NoticeSettings", "Reason", "ReasonCheck", "
 
 _RANKS = ("the most", "the second most", "the third most", "the fourth most", "the fifth most")
 EXACT = "exact tree SHAP, path-dependent (the trees' own training cover)"
-SECOND = "exact tree SHAP, interventional (against a stratified background of applicants)"
+SECOND = ("exact tree SHAP, interventional (against a stratified background of applicants; our own traversal of the "
+          "trees, checked against brute-force Shapley values)")
 
 
 @dataclass(frozen=True)
 class NoticeSettings:
     """``reasons``: how many principal reasons at most (US adverse-action notices give up to four); ``tie_margin``:
     contributions (log-odds) closer than this to a method's last reason count as tied with it; ``background_size``:
-    rows of the reference population the interventional method and the check compare with; ``processes``: worker
-    processes for the interventional method (the same numbers for any count)."""
+    rows of the reference population the interventional method and the check compare with; ``processes``: threads
+    that compute the interventional method over chunks of rows (the same numbers for any count)."""
 
     reasons: int = 3
     tie_margin: float = 0.1
@@ -223,7 +224,8 @@ def explain_decisions(model: Any, features: pd.DataFrame, *, row_ids: np.ndarray
     row's decision as shown; ``scores``: each row's score as shown (e.g. the probability of the favourable
     decision); ``reference``: the population the background is drawn from (default: ``features``).
     """
-    from explainers._tree_shap import PendingTreeShap, tree_model, tree_shap
+    from explainers._interventional import ensemble_leaves
+    from explainers._tree_shap import interventional_tree_shap, tree_model, tree_shap
 
     settings = settings or NoticeSettings()
     started = time.perf_counter()
@@ -237,19 +239,19 @@ def explain_decisions(model: Any, features: pd.DataFrame, *, row_ids: np.ndarray
     reference = features if reference is None else reference[list(features.columns)]
     tree = tree_model(model, pd.concat([features.head(2000), reference.head(2000)], ignore_index=True),
                       class_index=favourable_index)
+    ensemble_leaves(tree.estimator, tree.class_index)  # a model whose trees are not read exactly: refused up front
     population = tree.transform(reference)
     chosen = stratified_background(tree.output(population), settings.background_size, settings.seed)
     background = population[chosen]
     picked = np.flatnonzero(unfavourable)
     rows = tree.transform(features.iloc[picked])
     ids = np.asarray(row_ids)[picked]
-    with PendingTreeShap(tree, rows, background=background, processes=settings.processes) as pending, \
-            limited_threads(1):  # the workers have the other cores; spinning native threads here would stall them
-        # while the workers run: the exact method, and the check of its first reason (nearly always the stated one)
+    with limited_threads(1):  # our threads split the rows; native thread pools inside each would oversubscribe
         exact = tree_shap(tree, rows)
+        # the check of the path-dependent first reason (nearly always the stated one), redone below where not
         guess = np.where(exact.values.min(axis=1, initial=0.0) < 0, np.argmin(exact.values, axis=1), -1)
         checks = _checks(tree, rows, background, guess, ids, exact.outputs, settings.seed)
-        second = pending.result()
+        second = interventional_tree_shap(tree, rows, background=background, threads=settings.processes)
     sets = reason_sets(exact.values, second.values, reasons=settings.reasons, tie_margin=settings.tie_margin)
     # an error a tenth of the tie margin cannot move a reason across it in practice; beyond that, a person looks
     tolerance = max(settings.tie_margin / 10, 1e-6)
@@ -284,7 +286,7 @@ def explain_decisions(model: Any, features: pd.DataFrame, *, row_ids: np.ndarray
         agreement=float(np.mean(sets.agree & ~inexact)) if len(picked) else None,
         check_pass_rate=float(np.mean(passed)) if passed else None,
         confirmed=sum(n.status == "confirmed" for n in notices),
-        protected_reasons=sum(any(r.protected for r in n.reasons + n.candidates) for n in notices),
+        protected_reasons=sum(any(r.protected for r in n.reasons) for n in notices),  # stated reasons only
         seconds=time.perf_counter() - started, methods=methods,
         settings={**asdict(settings), "background_row_ids": [_shown(v) for v in reference.index[chosen]]},
         decisions=[{"choice": "background", "value": f"{len(background)} rows of {reference_source}",
@@ -301,9 +303,8 @@ def _reason(feature: str, value: Any, rank: int, exact: float, second: float, pr
 def _notice(row_id, scores, decisions, position, reasons, tied, disputed, agree, check, error) -> Notice:
     problems = []
     if error is not None:
-        problems.append(f"the attributions do not add up to the model's output (off by {error:.2g}): shap's "
-                        "interventional tree code compares in single precision, and a value of this row may round onto "
-                        "a split threshold")
+        problems.append(f"the attributions do not add up to the model's output (off by {error:.2g}), so the trees "
+                        "were not read exactly for this row; its reasons cannot be stated")
     if not reasons:
         problems.append("no feature lowered the score in the top reasons of both methods")
     if disputed:

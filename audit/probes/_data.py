@@ -37,6 +37,7 @@ class PairItem:
     stereo: str
     anti: str
     note: str = ""  # e.g. CrowS-Pairs' direction ("stereo" / "antistereo")
+    line: int = 0  # the pair's line in a user's CSV file (1 is the header), to name it in notes
 
 
 def _bundled(*parts: str):
@@ -53,7 +54,12 @@ def _read_text(source: Any, what: str) -> str:
         raise DataError(f"The {what} file {str(source)!r} cannot be read: {err}.") from err
     if str(source).endswith(".gz"):
         raw = gzip.decompress(raw)
-    return raw.decode("utf-8")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataError(f"The {what} file {str(source)!r} is not UTF-8: byte 0x{raw[err.start]:02x} at position "
+                        f"{err.start} cannot be read ({err.reason}). Save the file as UTF-8 (e.g. a spreadsheet's "
+                        "'CSV UTF-8' format, or `iconv -f latin1 -t utf-8`).") from err
 
 
 def read_crows_pairs(path: str | None = None) -> list[PairItem]:
@@ -62,14 +68,26 @@ def read_crows_pairs(path: str | None = None) -> list[PairItem]:
     import pandas as pd
 
     source = Path(path) if path else _bundled("crows_pairs", "crows_pairs_anonymized.csv.gz")
-    frame = pd.read_csv(io.StringIO(_read_text(source, "CrowS-Pairs")))
+    text = _read_text(source, "CrowS-Pairs")
+    shape = ("a header line with sent_more, sent_less and bias_type (as the original file), then one pair per "
+             "line")
+    if not text.strip():
+        raise DataError(f"The CrowS-Pairs file {str(source)!r} is empty. It needs {shape}.")
+    try:  # every cell as written: an empty cell stays empty, never the text "nan"
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise DataError(f"The CrowS-Pairs file {str(source)!r} cannot be read as CSV: {err}. It needs {shape}.") from err
     missing = {"sent_more", "sent_less", "bias_type"} - set(frame.columns)
     if missing:
         raise DataError(f"The CrowS-Pairs file {str(source)!r} lacks columns {sorted(missing)}; it needs sent_more, "
                         f"sent_less and bias_type (as the original file). Got columns {list(frame.columns)}.")
+    if frame.empty:
+        raise DataError(f"The CrowS-Pairs file {str(source)!r} has a header but no pairs. It needs {shape}.")
     direction = frame["stereo_antistereo"] if "stereo_antistereo" in frame else pd.Series("stereo", index=frame.index)
-    return [PairItem(str(b), str(m), str(le), str(d))
-            for m, le, b, d in zip(frame["sent_more"], frame["sent_less"], frame["bias_type"], direction)]
+    # line numbers as a reader counts them (the header is line 1), assuming no line breaks inside cells
+    return [PairItem(b.strip(), m.strip(), le.strip(), d.strip() or "stereo", line=index + 2)
+            for index, (m, le, b, d) in enumerate(zip(frame["sent_more"], frame["sent_less"], frame["bias_type"],
+                                                      direction))]
 
 
 _WINO_LINE = re.compile(r"^\s*\d+\s+")

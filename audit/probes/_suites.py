@@ -75,10 +75,15 @@ def run_probes(lm, config: ProbesConfig, *, seed: int, guard: Callable[[str, Cal
         else:
             inputs[name] = {domain: _data.read_bold(domain, files.get(name)) for domain in config.bold_domains}
 
+    def primary(suite: str, default: str) -> dict[str, str]:
+        chosen = (config.primary or {}).get(suite)
+        return {"primary": chosen or default,
+                "primary_source": f"probes.primary.{suite}" if chosen else "the suite's default (probes.primary)"}
+
     def crows() -> ProbeSuite:
         items = inputs["crows_pairs"]
         return paired_suite("crows_pairs", lm, sample_items(items, config.max_items, seed), available=len(items),
-                            primary="unmodified_tokens",
+                            **primary("crows_pairs", "unmodified_tokens"),
                             description="Stereotyping vs less stereotyping sentences (CrowS-Pairs)",
                             source=source("crows_pairs"), seed=seed, n_examples=n_examples, settings=settings)
 
@@ -89,7 +94,7 @@ def run_probes(lm, config: ProbesConfig, *, seed: int, guard: Callable[[str, Cal
         return paired_suite("winobias", lm, sample_items(items, config.max_items, seed), available=len(items),
                             notes=(f"{dropped} of {len(inputs['winobias'])} pairs differ in more than one word and are "
                                    "left out",) if dropped else (),
-                            primary="full_sentence",
+                            **primary("winobias", "full_sentence"),
                             description="Pro- vs anti-stereotypical pronouns for occupations (WinoBias)",
                             source=source("winobias"), seed=seed, n_examples=n_examples, settings=settings)
 

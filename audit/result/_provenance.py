@@ -85,9 +85,28 @@ def recorded_paths(paths: dict[str, str | None], config_path: str | None) -> dic
     return recorded
 
 
-def resolve_recorded_path(path: str, paths: dict[str, Any]) -> Path:
-    """A recorded input path, resolved against the record's ``base_dir`` (records before it: as written)."""
+def resolve_recorded_path(path: str, paths: dict[str, Any], result_path: str | Path | None = None
+                          ) -> tuple[Path, str]:
+    """A recorded input path and where it was found. A relative path is looked for first from the result's own
+    folder (``base_from_result``: an audit folder copied or downloaded as a CI artifact carries its inputs with it),
+    then in the record's ``base_dir`` (the config's folder when the audit ran); an absolute one is as recorded."""
     candidate = Path(path)
-    if candidate.is_absolute() or not paths.get("base_dir"):
-        return candidate
-    return Path(paths["base_dir"]) / candidate
+    if candidate.is_absolute():
+        return candidate, "the absolute path the record holds"
+    tried: list[tuple[Path, str]] = []
+    if result_path is not None:
+        own = Path(result_path).resolve().parent
+        if paths.get("base_from_result"):
+            tried.append((own / paths["base_from_result"] / candidate, "beside the result, as the record places it"))
+        else:
+            tried.append((own / candidate, "in the result's own folder"))
+    if paths.get("base_dir"):
+        tried.append((Path(paths["base_dir"]) / candidate, "in the folder where the audit ran (not beside the "
+                                                           "result)" if result_path is not None else
+                      "in the folder where the audit ran"))
+    else:
+        tried.append((candidate, "relative to the working directory"))
+    for found, where in tried:
+        if found.exists():
+            return found, where
+    return tried[0]

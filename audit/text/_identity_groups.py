@@ -35,7 +35,17 @@ def _shift_stats(text_ids: np.ndarray, change: np.ndarray, flipped: np.ndarray, 
         for name, total in sums.items():  # the same seeded stream for each statistic: the same resamples
             draws = resampled_ratio_of_sums(total, counts, n_boot=n_boot, rng=np.random.default_rng(seed))
             row[f"{name}_ci"] = interval_or_none(draws, ci_level)
+    if n_boot and (not flipped.any() or flipped.all()):
+        row["flip_rate_ci"] = _no_variation_interval(bool(flipped.any()), len(clusters), ci_level)
     return row
+
+
+def _no_variation_interval(all_flipped: bool, texts: int, ci_level: float) -> list[float]:
+    """No flip (or only flips) among ``texts`` texts: every resample repeats it, so the bootstrap interval would be
+    [0, 0]. The exact Clopper-Pearson bound with the text as the unit (a text's variants move together, so
+    counting texts, not variants, is the cautious choice): 0 flips in 4 texts still allows a rate up to 0.60."""
+    bound = float((1 - ci_level) / 2) ** (1 / texts)
+    return [bound, 1.0] if all_flipped else [0.0, 1 - bound]
 
 
 def shift_rows(frame, *, by: list[str], n_boot: int, ci_level: float, seed: int,

@@ -1,0 +1,198 @@
+"""Exact interventional tree SHAP by our own traversal of scikit-learn's tree ensembles.
+
+The game: ``v(S)`` is the model's output on the hybrid row that takes row x's values on the features in S and a
+background row z's elsewhere, averaged over the background. An ensemble's output is a sum over its leaves of
+``value * [the hybrid reaches the leaf]``, and a leaf is a box: on each feature its path tests, an interval (and
+whether a missing value goes its way). For one leaf and one pair (x, z) let A be the tested features only x
+satisfies and B those only z satisfies; the hybrid reaches the leaf iff A is inside S and B outside it (a feature
+neither satisfies makes it unreachable). The Shapley values of that game are closed-form: each feature of A gets
+``value * (|A|-1)! |B|! / (|A|+|B|)!`` and each of B ``-value * |A|! (|B|-1)! / (|A|+|B|)!``.
+
+A leaf's contribution to row x depends only on which of its features x satisfies (a bit pattern p) and, per
+background row, which it fails (u; the pair is reachable iff u is inside p, and then |A| = |u|). So each leaf
+costs (distinct patterns of the rows) x (distinct patterns of the background) x (its features), not rows x
+background rows x nodes: that is why it is faster than shap's pairwise traversal, and it compares every input
+with every threshold exactly as the estimator does (float32 for the scikit-learn trees, float64 for
+HistGradientBoosting), where shap 0.51's interventional code is off by up to a log-odd on HistGradientBoosting.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from explainers._errors import CapabilityError
+
+__all__ = ["Leaves", "ensemble_leaves", "interventional_values", "EXACT_INTERVENTIONAL_MODELS"]
+
+# The estimators whose trees this module reads (by type name), and how each compares inputs with thresholds.
+EXACT_INTERVENTIONAL_MODELS = {
+    "sklearn.tree._classes.DecisionTreeClassifier": "forest",
+    "sklearn.ensemble._forest.RandomForestClassifier": "forest",
+    "sklearn.ensemble._forest.ExtraTreesClassifier": "forest",
+    "sklearn.ensemble._gb.GradientBoostingClassifier": "gradient_boosting",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier": "hist",
+}
+_MAX_PATH_FEATURES = 62  # a leaf's pattern is an int64 bit set
+
+
+@dataclass(frozen=True)
+class Leaves:
+    """Every leaf of an ensemble as the box of inputs that reach it, in the estimator's own comparison precision.
+
+    Per leaf ``i``: ``features[i]`` (the distinct transformed columns its path tests), ``low[i]`` / ``high[i]``
+    (a value reaches it when ``low < value <= high``), ``missing[i]`` (whether a missing value does), and
+    ``values[i]`` (its part of the output in the explained space, already scaled and signed)."""
+
+    features: list[np.ndarray]
+    low: list[np.ndarray]
+    high: list[np.ndarray]
+    missing: list[np.ndarray]
+    values: np.ndarray
+    float32: bool  # the estimator compares inputs as float32 (scikit-learn's trees) rather than float64
+
+    def prepare(self, rows: np.ndarray) -> np.ndarray:
+        """Rows as the estimator compares them."""
+        rows = np.asarray(rows, dtype=float)
+        return rows.astype(np.float32).astype(np.float64) if self.float32 else rows
+
+
+def _type_name(obj) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def _boxes(children_left, children_right, feature, threshold, missing_left, is_leaf, root: int = 0):
+    """(leaf node, {feature: [low, high, missing goes this way]}) for every leaf of one tree; a value goes left
+    when it is at most the node's threshold."""
+    out = []
+    stack = [(root, {})]
+    while stack:
+        node, box = stack.pop()
+        if is_leaf(node):
+            out.append((node, box))
+            continue
+        f, t = int(feature[node]), float(threshold[node])
+        low, high, missing = box.get(f, (-np.inf, np.inf, True))
+        left, right = dict(box), dict(box)
+        left[f] = (low, min(high, t), missing and bool(missing_left[node]))
+        right[f] = (max(low, t), high, missing and not bool(missing_left[node]))
+        stack.append((int(children_right[node]), right))
+        stack.append((int(children_left[node]), left))
+    return out
+
+
+def _sklearn_tree_boxes(tree):
+    missing_left = getattr(tree, "missing_go_to_left", np.zeros(tree.node_count, dtype=bool))
+    left, right = tree.children_left, tree.children_right
+    return _boxes(left, right, tree.feature, tree.threshold, missing_left, lambda n: left[n] == right[n])
+
+
+def ensemble_leaves(estimator, class_index: int) -> Leaves:
+    """The leaves of a fitted binary scikit-learn tree ensemble, valued in the space ``tree_model`` explains:
+    forests (and a single tree) in the probability of class ``class_index``, boosting in its log-odds."""
+    kind = EXACT_INTERVENTIONAL_MODELS.get(_type_name(estimator))
+    if kind is None:
+        known = ", ".join(sorted(name.rsplit(".", 1)[1] for name in EXACT_INTERVENTIONAL_MODELS))
+        raise CapabilityError(f"Exact interventional tree SHAP reads scikit-learn's tree ensembles ({known}); the "
+                              f"final estimator is a {type(estimator).__qualname__}, whose trees this toolkit does not "
+                              "read exactly. Retrain it as one of those, or explain it another way.")
+    if len(getattr(estimator, "classes_", ())) != 2:
+        raise CapabilityError("Exact interventional tree SHAP here explains binary classifiers; the model has "
+                              f"{len(getattr(estimator, 'classes_', ()))} classes.")
+    sign = 1.0 if class_index == 1 else -1.0
+    parts: list[tuple[dict, float]] = []
+    if kind == "forest":
+        trees = getattr(estimator, "estimators_", [estimator])
+        for member in trees:
+            tree = member.tree_
+            for node, box in _sklearn_tree_boxes(tree):
+                counts = tree.value[node, 0, :]
+                parts.append((box, float(counts[class_index] / counts.sum()) / len(trees)))
+    elif kind == "gradient_boosting":
+        rate = float(estimator.learning_rate)
+        for member in estimator.estimators_[:, 0]:
+            tree = member.tree_
+            for node, box in _sklearn_tree_boxes(tree):
+                parts.append((box, sign * rate * float(tree.value[node, 0, 0])))
+    else:  # HistGradientBoosting: leaf values already carry the learning rate; inputs compared in float64
+        if np.any(getattr(estimator, "is_categorical_", None) is not None and estimator.is_categorical_):
+            raise CapabilityError("HistGradientBoosting's native categorical splits are not read here; ordinal-"
+                                  "encode the categories without categorical_features.")
+        for (predictor,) in estimator._predictors:
+            nodes = predictor.nodes
+            for node, box in _boxes(nodes["left"], nodes["right"], nodes["feature_idx"], nodes["num_threshold"],
+                                    nodes["missing_go_to_left"], lambda n: bool(nodes["is_leaf"][n])):
+                parts.append((box, sign * float(nodes["value"][node])))
+    features, low, high, missing = [], [], [], []
+    for box, _ in parts:
+        keys = np.array(sorted(box), dtype=int)
+        if len(keys) > _MAX_PATH_FEATURES:
+            raise CapabilityError(f"A leaf's path tests {len(keys)} distinct inputs; exact interventional tree SHAP "
+                                  f"here handles up to {_MAX_PATH_FEATURES}. Limit the trees' depth.")
+        features.append(keys)
+        low.append(np.array([box[k][0] for k in keys], dtype=float))
+        high.append(np.array([box[k][1] for k in keys], dtype=float))
+        missing.append(np.array([box[k][2] for k in keys], dtype=bool))
+    return Leaves(features, low, high, missing, np.array([v for _, v in parts]), float32=kind != "hist")
+
+
+def _reaches(rows: np.ndarray, features: np.ndarray, low: np.ndarray, high: np.ndarray,
+             missing: np.ndarray) -> np.ndarray:
+    """(rows, features of the leaf): whether each row's value passes each of the leaf's feature tests."""
+    values = rows[:, features]
+    with np.errstate(invalid="ignore"):
+        inside = (values > low) & (values <= high)
+    return inside | (np.isnan(values) & missing)
+
+
+def _codes(passes: np.ndarray) -> np.ndarray:
+    return passes.astype(np.int64) @ (np.int64(1) << np.arange(passes.shape[1], dtype=np.int64))
+
+
+def _popcount(codes: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(codes.astype(np.uint64)).astype(np.int64)
+
+
+def _distinct(codes: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct codes and each code's index among them (a count table where the codes are few bits)."""
+    if width <= 16:
+        present = np.bincount(codes, minlength=1 << width) > 0
+        distinct = np.flatnonzero(present).astype(np.int64)
+        index = np.cumsum(present) - 1
+        return distinct, index[codes]
+    distinct, inverse = np.unique(codes, return_inverse=True)
+    return distinct, inverse
+
+
+def interventional_values(leaves: Leaves, rows: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """(rows, transformed columns): the exact interventional Shapley values of each row against the mean over
+    ``background`` (rows and background as the estimator takes them, before ``Leaves.prepare``)."""
+    rows, background = leaves.prepare(rows), leaves.prepare(background)
+    n_features = rows.shape[1]
+    values = np.zeros((len(rows), n_features))
+    if not len(rows):
+        return values
+    factorial = np.array([math.factorial(i) for i in range(_MAX_PATH_FEATURES + 2)], dtype=float)
+    for k_leaf, features in enumerate(leaves.features):
+        k, value = len(features), leaves.values[k_leaf]
+        if k == 0 or value == 0:
+            continue  # a one-leaf tree, or a leaf worth nothing: the same for every hybrid row
+        bounds = (leaves.low[k_leaf], leaves.high[k_leaf], leaves.missing[k_leaf])
+        row_codes = _codes(_reaches(rows, features, *bounds))
+        fail_codes = _codes(~_reaches(background, features, *bounds))
+        patterns, row_index = _distinct(row_codes, k)
+        failures, counts = np.unique(fail_codes, return_counts=True)
+        weights = counts / len(background)
+        reachable = (failures[None, :] & ~patterns[:, None]) == 0  # z fails only where x passes
+        a = _popcount(failures)[None, :]  # |A|: the features x passes and z fails
+        b = (k - _popcount(patterns))[:, None]  # |B|: the features x fails (z must pass them)
+        total = factorial[a + b]
+        gain = np.where(reachable & (a > 0), weights * factorial[np.maximum(a - 1, 0)] * factorial[b] / total, 0.0)
+        loss = np.where(reachable & (b > 0), weights * factorial[a] * factorial[np.maximum(b - 1, 0)] / total, 0.0)
+        failure_bits = ((failures[:, None] >> np.arange(k)) & 1).astype(float)
+        pattern_bits = ((patterns[:, None] >> np.arange(k)) & 1).astype(float)
+        table = value * (gain @ failure_bits - loss.sum(axis=1)[:, None] * (1 - pattern_bits))
+        values[:, features] += table[row_index]
+    return values
