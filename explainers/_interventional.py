@@ -25,7 +25,7 @@ import numpy as np
 
 from explainers._errors import CapabilityError
 
-__all__ = ["Leaves", "ensemble_leaves", "interventional_values", "EXACT_INTERVENTIONAL_MODELS"]
+__all__ = ["Leaves", "ensemble_leaves", "interventional_values", "neutralised_outputs", "EXACT_INTERVENTIONAL_MODELS"]
 
 # The estimators whose trees this module reads (by type name), and how each compares inputs with thresholds.
 EXACT_INTERVENTIONAL_MODELS = {
@@ -196,3 +196,38 @@ def interventional_values(leaves: Leaves, rows: np.ndarray, background: np.ndarr
         table = value * (gain @ failure_bits - loss.sum(axis=1)[:, None] * (1 - pattern_bits))
         values[:, features] += table[row_index]
     return values
+
+
+def neutralised_outputs(leaves: Leaves, rows: np.ndarray, background: np.ndarray, background_mean: float,
+                        masks: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """For each row i and each column c of ``groups`` (rows x checks, group numbers): the mean over the background
+    rows z of the model's output on row i with the transformed columns ``masks[groups[i, c]]`` (a boolean mask per
+    group) taken from z. Exact, from the leaves: a hybrid reaches a leaf when row i passes the leaf's tests outside the
+    mask and z passes those inside it, so the mean is ``constant + sum of value * [i passes outside] * (share of z
+    passing inside)``; the constant (the base score boosting adds to every row) is ``background_mean`` less the
+    leaves' own mean over the background. ``background_mean``: the model's mean output over ``background``, as the
+    estimator computes it."""
+    rows, background = leaves.prepare(rows), leaves.prepare(background)
+    masks, groups = np.asarray(masks, dtype=bool), np.asarray(groups, dtype=int)
+    result = np.zeros(groups.shape)
+    leaves_mean = 0.0
+    for k_leaf, features in enumerate(leaves.features):
+        value = leaves.values[k_leaf]
+        if value == 0:
+            continue
+        if not len(features):
+            leaves_mean += value
+            result += value
+            continue
+        bounds = (leaves.low[k_leaf], leaves.high[k_leaf], leaves.missing[k_leaf])
+        z_fails = ~_reaches(background, features, *bounds)
+        leaves_mean += value * float((~z_fails.any(axis=1)).mean())
+        inside = masks[:, features]  # (groups, k): which of the leaf's tests each group's mask takes from z
+        # per group: the share of background rows failing none of the tests it takes from them (one product)
+        share = (z_fails.astype(np.int64) @ inside.T.astype(np.int64) == 0).mean(axis=0)
+        row_fails = (~_reaches(rows, features, *bounds)).astype(np.int64)
+        # per row and check: the tests the row fails outside what the check takes from z
+        fails_outside = row_fails @ (~inside).T.astype(np.int64)  # (rows, groups)
+        reached = np.take_along_axis(fails_outside, groups, axis=1) == 0
+        result += value * reached * share[groups]
+    return result + (background_mean - leaves_mean)

@@ -281,3 +281,28 @@ def test_the_command_explains_the_rows_of_another_file_against_the_configs_popul
     assert record["summary"]["rows"] == 1 and "rows" in record["sha256"]
     assert "debt of 3 lowered the score the most" in said
     assert record["decisions"][0]["value"].endswith("the config's data")
+
+
+def test_the_check_neutralises_exactly_as_the_model_called_on_every_hybrid(credit):
+    """The check's neutralised outputs come from the trees' leaves; the oracle calls the model on each row with the
+    feature's columns (one-hot columns together) taken from each background row, and averages."""
+    from audit.notices._notices import _neutralised_outputs
+    from explainers._tree_shap import tree_model
+
+    frame, features, model = credit
+    tree = tree_model(model, frame[features].head(500), class_index=1)
+    rows = tree.transform(frame[features].iloc[:40])
+    background = tree.transform(frame[features].iloc[1000:1050])
+    owners = np.asarray(tree.owners)
+
+    def oracle(i, j):
+        hybrid = np.repeat(rows[i:i + 1], len(background), axis=0)
+        columns = owners == tree.feature_names[j]
+        hybrid[:, columns] = background[:, columns]
+        return tree.output(hybrid).mean()
+
+    # every input, "region" (three one-hot columns) included, two checks per row, rows split over threads
+    chosen = np.column_stack([np.arange(40) % len(tree.feature_names), (np.arange(40) + 2) % len(tree.feature_names)])
+    expected = np.array([[oracle(i, j) for j in chosen[i]] for i in range(len(rows))])
+    for threads in (1, 3):
+        assert np.abs(_neutralised_outputs(tree, rows, background, chosen, threads) - expected).max() < 1e-9

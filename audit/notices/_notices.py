@@ -173,35 +173,40 @@ def stratified_background(outputs: np.ndarray, size: int, seed: int) -> np.ndarr
     return np.sort(np.array([rng.choice(stratum) for stratum in strata]))
 
 
-def _neutralised_outputs(model, rows: np.ndarray, background: np.ndarray, features: np.ndarray) -> np.ndarray:
-    """For each row i: the mean output over background rows b of row i with feature ``features[i]``'s transformed
-    columns taken from b (the feature "neutralised" to the population's values)."""
-    result = np.empty(len(rows))
+def _neutralised_outputs(model, rows: np.ndarray, background: np.ndarray, features: np.ndarray,
+                         threads: int = 1) -> np.ndarray:
+    """For each row i and check c: the mean output over background rows b of row i with feature ``features[i, c]``'s
+    transformed columns taken from b (the feature "neutralised" to the population's values), exact from the trees'
+    leaves (tests/test_notices.py checks it against the model called on every hybrid row); row chunks in threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from explainers._interventional import ensemble_leaves, neutralised_outputs
+
     owners = np.asarray(model.owners)
-    budget = max(1, 2_000_000 // max(1, len(background)))  # rows per chunk: about 2M model inputs at a time
-    for j in np.unique(features):
-        columns = np.flatnonzero(owners == model.feature_names[j])
-        where = np.flatnonzero(features == j)
-        for start in range(0, len(where), budget):
-            chunk = where[start:start + budget]
-            stacked = np.repeat(rows[chunk], len(background), axis=0)
-            stacked[:, columns] = np.tile(background[:, columns], (len(chunk), 1))
-            result[chunk] = model.output(stacked).reshape(len(chunk), len(background)).mean(axis=1)
-    return result
+    masks = np.stack([owners == name for name in model.feature_names])
+    leaves = ensemble_leaves(model.estimator, model.class_index)
+    mean = float(np.mean(model.output(background)))
+    features = np.asarray(features, dtype=int).reshape(len(rows), -1)
+    chunks = [c for c in np.array_split(np.arange(len(rows)), min(threads, max(1, len(rows)))) if len(c)]
+    with ThreadPoolExecutor(max_workers=max(1, len(chunks))) as pool:
+        parts = list(pool.map(lambda c: neutralised_outputs(leaves, rows[c], background, mean, masks, features[c]),
+                              chunks))
+    return np.vstack(parts) if parts else np.zeros(features.shape)
 
 
 def _checks(tree, rows: np.ndarray, background: np.ndarray, first: np.ndarray, ids: np.ndarray, outputs: np.ndarray,
-            seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            seed: int, threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row with a first reason (``first`` >= 0): how far neutralising it moves the output, which other feature
     was drawn, and how far neutralising that one moves it (NaN and -1 where there is no reason)."""
     effects, random_effects = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
     random_features = np.full(len(rows), -1)
     checked = np.flatnonzero(first >= 0)
     if len(checked):
-        effects[checked] = _neutralised_outputs(tree, rows[checked], background, first[checked]) - outputs[checked]
         random_features[checked] = _random_other(ids[checked], first[checked], len(tree.feature_names), seed)
-        random_effects[checked] = (_neutralised_outputs(tree, rows[checked], background, random_features[checked])
-                                   - outputs[checked])
+        both = _neutralised_outputs(tree, rows[checked], background,
+                                    np.column_stack([first[checked], random_features[checked]]), threads)
+        effects[checked] = both[:, 0] - outputs[checked]
+        random_effects[checked] = both[:, 1] - outputs[checked]
     return effects, random_features, random_effects
 
 
@@ -250,7 +255,7 @@ def explain_decisions(model: Any, features: pd.DataFrame, *, row_ids: np.ndarray
         exact = tree_shap(tree, rows)
         # the check of the path-dependent first reason (nearly always the stated one), redone below where not
         guess = np.where(exact.values.min(axis=1, initial=0.0) < 0, np.argmin(exact.values, axis=1), -1)
-        checks = _checks(tree, rows, background, guess, ids, exact.outputs, settings.seed)
+        checks = _checks(tree, rows, background, guess, ids, exact.outputs, settings.seed, settings.processes)
         second = interventional_tree_shap(tree, rows, background=background, threads=settings.processes)
     sets = reason_sets(exact.values, second.values, reasons=settings.reasons, tie_margin=settings.tie_margin)
     # an error a tenth of the tie margin cannot move a reason across it in practice; beyond that, a person looks
@@ -260,7 +265,8 @@ def explain_decisions(model: Any, features: pd.DataFrame, *, row_ids: np.ndarray
     first = np.array([s[0] if s else -1 for s in sets.stated], dtype=int)
     redo = np.flatnonzero(first != guess)
     if len(redo):
-        again = _checks(tree, rows[redo], background, first[redo], ids[redo], exact.outputs[redo], settings.seed)
+        again = _checks(tree, rows[redo], background, first[redo], ids[redo], exact.outputs[redo], settings.seed,
+                        settings.processes)
         for held, new in zip(checks, again):
             held[redo] = new
     effects, random_features, random_effects = checks
