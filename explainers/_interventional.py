@@ -25,7 +25,8 @@ import numpy as np
 
 from explainers._errors import CapabilityError
 
-__all__ = ["Leaves", "ensemble_leaves", "interventional_values", "neutralised_outputs", "EXACT_INTERVENTIONAL_MODELS"]
+__all__ = ["Leaves", "ensemble_leaves", "interventional_values", "neutralised_outputs", "path_dependent_values",
+           "EXACT_INTERVENTIONAL_MODELS"]
 
 # The estimators whose trees this module reads (by type name), and how each compares inputs with thresholds.
 EXACT_INTERVENTIONAL_MODELS = {
@@ -43,8 +44,9 @@ class Leaves:
     """Every leaf of an ensemble as the box of inputs that reach it, in the estimator's own comparison precision.
 
     Per leaf ``i``: ``features[i]`` (the distinct transformed columns its path tests), ``low[i]`` / ``high[i]``
-    (a value reaches it when ``low < value <= high``), ``missing[i]`` (whether a missing value does), and
-    ``values[i]`` (its part of the output in the explained space, already scaled and signed)."""
+    (a value reaches it when ``low < value <= high``), ``missing[i]`` (whether a missing value does), ``cover[i]``
+    (the trees' own weighting of a feature left out, for the path-dependent game) and ``values[i]`` (its part of
+    the output in the explained space, already scaled and signed)."""
 
     features: list[np.ndarray]
     low: list[np.ndarray]
@@ -52,6 +54,7 @@ class Leaves:
     missing: list[np.ndarray]
     values: np.ndarray
     float32: bool  # the estimator compares inputs as float32 (scikit-learn's trees) rather than float64
+    cover: list[np.ndarray]  # per leaf per feature: the share of training cover its splits on it send the leaf's way
 
     def prepare(self, rows: np.ndarray) -> np.ndarray:
         """Rows as the estimator compares them."""
@@ -63,9 +66,10 @@ def _type_name(obj) -> str:
     return f"{type(obj).__module__}.{type(obj).__qualname__}"
 
 
-def _boxes(children_left, children_right, feature, threshold, missing_left, is_leaf, root: int = 0):
-    """(leaf node, {feature: [low, high, missing goes this way]}) for every leaf of one tree; a value goes left
-    when it is at most the node's threshold."""
+def _boxes(children_left, children_right, feature, threshold, missing_left, is_leaf, cover, root: int = 0):
+    """(leaf node, {feature: (low, high, missing goes this way, cover ratio)}) for every leaf of one tree; a value
+    goes left when it is at most the node's threshold. The cover ratio is the product, over the path's splits on
+    that feature, of the share of the training rows (the node's cover) that went the path's way."""
     out = []
     stack = [(root, {})]
     while stack:
@@ -74,19 +78,23 @@ def _boxes(children_left, children_right, feature, threshold, missing_left, is_l
             out.append((node, box))
             continue
         f, t = int(feature[node]), float(threshold[node])
-        low, high, missing = box.get(f, (-np.inf, np.inf, True))
+        low, high, missing, ratio = box.get(f, (-np.inf, np.inf, True, 1.0))
+        left_node, right_node = int(children_left[node]), int(children_right[node])
+        total = float(cover[node])
         left, right = dict(box), dict(box)
-        left[f] = (low, min(high, t), missing and bool(missing_left[node]))
-        right[f] = (max(low, t), high, missing and not bool(missing_left[node]))
-        stack.append((int(children_right[node]), right))
-        stack.append((int(children_left[node]), left))
+        left[f] = (low, min(high, t), missing and bool(missing_left[node]), ratio * float(cover[left_node]) / total)
+        right[f] = (max(low, t), high, missing and not bool(missing_left[node]),
+                    ratio * float(cover[right_node]) / total)
+        stack.append((right_node, right))
+        stack.append((left_node, left))
     return out
 
 
 def _sklearn_tree_boxes(tree):
     missing_left = getattr(tree, "missing_go_to_left", np.zeros(tree.node_count, dtype=bool))
     left, right = tree.children_left, tree.children_right
-    return _boxes(left, right, tree.feature, tree.threshold, missing_left, lambda n: left[n] == right[n])
+    return _boxes(left, right, tree.feature, tree.threshold, missing_left, lambda n: left[n] == right[n],
+                  tree.weighted_n_node_samples)
 
 
 def ensemble_leaves(estimator, class_index: int) -> Leaves:
@@ -123,9 +131,9 @@ def ensemble_leaves(estimator, class_index: int) -> Leaves:
         for (predictor,) in estimator._predictors:
             nodes = predictor.nodes
             for node, box in _boxes(nodes["left"], nodes["right"], nodes["feature_idx"], nodes["num_threshold"],
-                                    nodes["missing_go_to_left"], lambda n: bool(nodes["is_leaf"][n])):
+                                    nodes["missing_go_to_left"], lambda n: bool(nodes["is_leaf"][n]), nodes["count"]):
                 parts.append((box, sign * float(nodes["value"][node])))
-    features, low, high, missing = [], [], [], []
+    features, low, high, missing, cover = [], [], [], [], []
     for box, _ in parts:
         keys = np.array(sorted(box), dtype=int)
         if len(keys) > _MAX_PATH_FEATURES:
@@ -135,7 +143,8 @@ def ensemble_leaves(estimator, class_index: int) -> Leaves:
         low.append(np.array([box[k][0] for k in keys], dtype=float))
         high.append(np.array([box[k][1] for k in keys], dtype=float))
         missing.append(np.array([box[k][2] for k in keys], dtype=bool))
-    return Leaves(features, low, high, missing, np.array([v for _, v in parts]), float32=kind != "hist")
+        cover.append(np.array([box[k][3] for k in keys], dtype=float))
+    return Leaves(features, low, high, missing, np.array([v for _, v in parts]), float32=kind != "hist", cover=cover)
 
 
 def _reaches(rows: np.ndarray, features: np.ndarray, low: np.ndarray, high: np.ndarray,
@@ -231,3 +240,61 @@ def neutralised_outputs(leaves: Leaves, rows: np.ndarray, background: np.ndarray
         reached = np.take_along_axis(fails_outside, groups, axis=1) == 0
         result += value * reached * share[groups]
     return result + (background_mean - leaves_mean)
+
+
+def path_dependent_values(leaves: Leaves, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Path-dependent tree SHAP (the trees' own game, shap's TreeExplainer without data) from the leaves: per leaf
+    the game is a product, ``v(S) = value * prod over its features f of (a_f if f in S else r_f)`` with ``a_f``
+    whether the row passes the leaf's tests on f and ``r_f`` the cover ratio, so feature i gets
+    ``value * (a_i - r_i) * sum_j j! (k-1-j)! / k! * e_j`` where ``e_j`` is the coefficient of t^j in the product
+    over the other features of ``(r_f + a_f t)``. Computed once per distinct pattern of the rows.
+
+    Returns (values: rows x transformed columns, the leaves' sum for each row, their cover-weighted mean)."""
+    rows = leaves.prepare(rows)
+    values = np.zeros(rows.shape)
+    reached = np.zeros(len(rows))
+    expected = 0.0
+    factorial = np.array([math.factorial(i) for i in range(_MAX_PATH_FEATURES + 2)], dtype=float)
+    for k_leaf, features in enumerate(leaves.features):
+        k, value, ratio = len(features), leaves.values[k_leaf], leaves.cover[k_leaf]
+        expected += value * float(np.prod(ratio))
+        if k == 0:
+            reached += value
+            continue
+        passes = _reaches(rows, features, leaves.low[k_leaf], leaves.high[k_leaf], leaves.missing[k_leaf])
+        patterns, row_index = _distinct(_codes(passes), k)
+        a = ((patterns[:, None] >> np.arange(k)) & 1).astype(float)  # (patterns, k)
+        reached += value * (a.min(axis=1) if k else 1.0)[row_index]
+        if value == 0:
+            continue
+        table = value * (a - ratio) * _product_game_weights(a, ratio, factorial[:k + 1])
+        values[:, features] += table[row_index]
+    return values, reached, expected
+
+
+def _product_game_weights(a: np.ndarray, ratio: np.ndarray, factorial: np.ndarray) -> np.ndarray:
+    """(patterns, k): for each feature i, sum_j j! (k-1-j)! / k! * [t^j] prod over f != i of (ratio_f + a_f t)."""
+    patterns, k = a.shape
+    weights = factorial[:k] * factorial[:k][::-1] / factorial[k]  # j = 0 .. k-1
+    if np.any(ratio <= 0):  # a split no training row took: divide nothing, multiply out the k products directly
+        out = np.zeros((patterns, k))
+        for i in range(k):
+            poly = np.zeros((patterns, k)); poly[:, 0] = 1.0
+            for f in (f for f in range(k) if f != i):
+                shifted = poly[:, :-1] * a[:, f:f + 1]
+                poly *= ratio[f]
+                poly[:, 1:] += shifted
+            out[:, i] = poly @ weights
+        return out
+    full = np.zeros((patterns, k + 1)); full[:, 0] = 1.0
+    for f in range(k):
+        shifted = full[:, :-1] * a[:, f:f + 1]
+        full *= ratio[f]
+        full[:, 1:] += shifted
+    # divide the product by (ratio_i + a_i t): by ratio_i where a_i = 0, by (t + ratio_i) from the top where a_i = 1
+    without = np.empty((patterns, k, k))
+    without[:, :, k - 1] = full[:, None, k]
+    for degree in range(k - 1, 0, -1):
+        without[:, :, degree - 1] = full[:, None, degree] - ratio[None, :] * without[:, :, degree]
+    divided = full[:, None, :k] / ratio[None, :, None]
+    return np.where(a[:, :, None] > 0, without, divided) @ weights

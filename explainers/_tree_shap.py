@@ -166,12 +166,23 @@ def interventional_tree_shap(model: TreeModel, rows: np.ndarray, *, background: 
 
 
 def tree_shap(model: TreeModel, rows: np.ndarray, *, background: np.ndarray | None = None) -> TreeShapValues:
-    """Exact tree SHAP of transformed ``rows`` in this process: path-dependent (shap's TreeExplainer) without
-    ``background``, else interventional against every background row (``interventional_tree_shap``)."""
+    """Exact tree SHAP of transformed ``rows`` in this process: path-dependent without ``background`` (from the
+    leaves for scikit-learn's ensembles, equal to shap's TreeExplainer to rounding and several times faster; shap's
+    own code for XGBoost and LightGBM), else interventional against every background row
+    (``interventional_tree_shap``)."""
+    from explainers._interventional import EXACT_INTERVENTIONAL_MODELS, ensemble_leaves, path_dependent_values
+
     if background is not None:
         return interventional_tree_shap(model, rows, background=background)
     if not len(rows):
         return _empty(model, background)
+    if _type_name(model.estimator) in EXACT_INTERVENTIONAL_MODELS and len(model.estimator.classes_) == 2:
+        values, reached, expected = path_dependent_values(ensemble_leaves(model.estimator, model.class_index), rows)
+        outputs = model.output(rows)
+        constant = float(outputs[0] - reached[0])  # what the model adds to every row (boosting's base score)
+        return TreeShapValues(feature_names=list(model.feature_names), values=model.to_inputs(values),
+                              base_values=np.full(len(rows), constant + expected), outputs=outputs,
+                              algorithm="tree_path_dependent", background_rows=None)
     values, base = _path_dependent(model.estimator, rows, model.class_index)
     return TreeShapValues(feature_names=list(model.feature_names), values=model.to_inputs(values),
                           base_values=np.full(len(rows), base), outputs=model.output(rows),

@@ -87,3 +87,21 @@ def test_models_it_does_not_read_are_refused_with_the_reason():
     three = np.arange(len(y)) % 3
     with pytest.raises(CapabilityError, match="binary classifiers"):
         ensemble_leaves(DecisionTreeClassifier(max_depth=2).fit(X, three), 1)
+
+
+@pytest.mark.parametrize("make, missing", MODELS)
+def test_path_dependent_values_equal_shaps_tree_explainer(make, missing):
+    """The trees' own game from the leaves (a product game per leaf) against shap's TreeExplainer, the oracle."""
+    import shap
+
+    from explainers._interventional import path_dependent_values
+
+    X, y = _data(2, missing=missing, integer=True)
+    model = make().fit(X, y)
+    raw = np.asarray(shap.TreeExplainer(model).shap_values(X[:60]))
+    for class_index in (1, 0):
+        oracle = raw[:, :, class_index] if raw.ndim == 3 else (raw if class_index == 1 else -raw)
+        ours, reached, expected = path_dependent_values(ensemble_leaves(model, class_index), X[:60])
+        assert np.abs(ours - oracle).max() < 1e-9
+        constant = _output(model, X[:1], class_index)[0] - reached[0]
+        assert np.abs(constant + expected + ours.sum(axis=1) - _output(model, X[:60], class_index)).max() < 1e-9
