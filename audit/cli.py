@@ -180,9 +180,10 @@ def _print_summary(result, paths: dict, elapsed: float) -> None:
                  f"held out, where the {name} is {_number(fix.constraint_value)}")
     gaps = result.gap_explanations
     for gap in [g for g in (gaps.explanations if gaps else []) if g.flagged][:3]:
-        parts = ", ".join(f"{f.feature} {f.share:.0%}" + (" (proxy)" if f.role == "proxy" else " (itself)"
-                                                           if f.role == "direct" else "")
-                          for f in gap.features[:3] if f.share is not None)
+        # shares where the gap is clearly away from zero; else each input's part in the metric's own units
+        parts = ", ".join((f"{f.feature} {f.share:.0%}" if f.share is not None else f"{f.feature} {f.contribution:+.3f}")
+                          + (" (proxy)" if f.role == "proxy" else " (itself)" if f.role == "direct" else "")
+                          for f in gap.features[:3])
         _say(f"  gap {gap.metric} by {gap.table} ({gap.group} vs {gap.compared_with}, {gap.gap:+.3f}) carried by: {parts}")
     if gaps is not None and gaps.swap_summary is not None and gaps.swap_summary.term_share_mean is not None:
         _say(f"  flipping identity swaps: the swapped term carries {gaps.swap_summary.term_share_mean:.0%} of the "

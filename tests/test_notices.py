@@ -135,6 +135,9 @@ def test_the_tree_shap_equals_shap_and_the_threads_change_no_number(credit):
     for k, j in enumerate(order):
         expected[:, j] += oracle[:, k]
     assert np.allclose(exact.values, expected, atol=1e-10) and exact.completeness_error < 1e-8
+    leaves = tree_shap(tree, rows, from_leaves=True)  # the notices' path: the same values from the leaves
+    assert np.allclose(leaves.values, expected, atol=1e-10) and leaves.completeness_error < 1e-8
+    assert np.allclose(leaves.base_values, exact.base_values, atol=1e-10)
     alone = tree_shap(tree, rows, background=background)
     assert alone.completeness_error < 1e-9  # every row, continuous inputs included
     oracle = shap.TreeExplainer(model[-1], data=shap.maskers.Independent(background, max_samples=60),

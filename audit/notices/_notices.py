@@ -252,7 +252,7 @@ def explain_decisions(model: Any, features: pd.DataFrame, *, row_ids: np.ndarray
     rows = tree.transform(features.iloc[picked])
     ids = np.asarray(row_ids)[picked]
     with limited_threads(1):  # our threads split the rows; native thread pools inside each would oversubscribe
-        exact = tree_shap(tree, rows)
+        exact = tree_shap(tree, rows, from_leaves=True)
         # the check of the path-dependent first reason (nearly always the stated one), redone below where not
         guess = np.where(exact.values.min(axis=1, initial=0.0) < 0, np.argmin(exact.values, axis=1), -1)
         checks = _checks(tree, rows, background, guess, ids, exact.outputs, settings.seed, settings.processes)
