@@ -181,7 +181,7 @@ def _print_summary(result, paths: dict, elapsed: float) -> None:
     gaps = result.gap_explanations
     for gap in [g for g in (gaps.explanations if gaps else []) if g.flagged][:3]:
         # shares where the gap is clearly away from zero; else each input's part in the metric's own units
-        parts = ", ".join((f"{f.feature} {f.share:.0%}" if f.share is not None else f"{f.feature} {f.contribution:+.3f}")
+        parts = ", ".join(f"{f.feature} " + (f"{f.share:.0%}" if f.share is not None else f"{f.contribution:+.3f}")
                           + (" (proxy)" if f.role == "proxy" else " (itself)" if f.role == "direct" else "")
                           for f in gap.features[:3])
         _say(f"  gap {gap.metric} by {gap.table} ({gap.group} vs {gap.compared_with}, {gap.gap:+.3f}) carried by: {parts}")
@@ -425,7 +425,8 @@ def _print_gate(gate) -> None:
         _say(f"{o.status.upper():<8} {o.severity:<8} {o.rule:<{width}}  {o.scope}: {o.message}")
     counts = ", ".join(f"{n} {status}" for status, n in gate.counts.items())
     violated = any(o.severity == "error" and o.status == "fail" for o in gate.outcomes)
-    verdict = "PASSED" if gate.passed else "VIOLATED" if violated else "NOT MET (rules that could not be checked block it)"
+    verdict = ("PASSED" if gate.passed else "VIOLATED" if violated
+               else "NOT MET (rules that could not be checked block it)")
     _say(f"Policy {verdict} ({counts}).")
 
 

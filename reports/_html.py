@@ -133,7 +133,8 @@ def _text_view(result: AuditResult, figures: _Figures) -> dict[str, Any]:
         return {"text_view": None}
     probes = text.probes.counterfactuals.axes if text is not None and text.probes else []
     return {"text_view": {
-        "figure_id": figures.add(_figures.counterfactual_figure(text.counterfactuals.axes if text else [], "real texts")),
+        "figure_id": figures.add(_figures.counterfactual_figure(text.counterfactuals.axes if text else [],
+                                                                "real texts")),
         "probe_figure_id": figures.add(_figures.counterfactual_figure(probes, "template probes"))}}
 
 

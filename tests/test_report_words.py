@@ -56,7 +56,8 @@ def test_zero_flips_among_few_texts_get_an_exact_interval_not_zero_width():
 def test_the_bundled_tweets_show_where_characters_were_lost_not_debris():
     from audit.demo._demo import heldout_tweets, mark_lost_characters
 
-    assert mark_lost_characters("Interesting by äó\x86äó\x86@HilleltheScribe") == "Interesting by \ufffd@HilleltheScribe"
+    assert (mark_lost_characters("Interesting by äó\x86äó\x86@HilleltheScribe")
+            == "Interesting by \ufffd@HilleltheScribe")
     assert mark_lost_characters("#Verrí_cktes #x a_b") == "#Verr\ufffdcktes #x a_b"
     texts = heldout_tweets(sample=3000)["text"]
     assert not texts.str.contains(r"[\x80-\x9f]|äó|Õ¢", regex=True).any()

@@ -429,9 +429,8 @@ def _check_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOu
                     continue
                 entry = (disparity.to_best if disparity else {}).get(group.name, {})
                 if entry.get("benchmark"):
-                    check.add(scope, "skipped", examined=True, message=f"The benchmark group of {metric} (the "
-                                                                       "comparison, not a case): "
-                                                "every other group is compared with it.")
+                    check.add(scope, "skipped", f"The benchmark group of {metric} (the comparison, not a case): "
+                                                "every other group is compared with it.", examined=True)
                     continue
                 key = "ratio" if rule.stat == "ratio_to_best" else "difference"
                 if disparity is not None and disparity.benchmark_group:
@@ -646,8 +645,8 @@ def _evaluate_gap_rule(result: AuditResult, check: _Checker, rule: Rule) -> list
     for gap in gaps:
         scope = f"gaps: {gap.metric} by {gap.table} ({gap.group} vs {gap.compared_with})"
         if not gap.flagged:
-            check.add(scope, "skipped", examined=True, message=f"The gap ({gap.gap:+.3f}) is not flagged: its ratio is above the threshold or "
-                                        "within chance.")
+            check.add(scope, "skipped", f"The gap ({gap.gap:+.3f}) is not flagged: its ratio is above the threshold or "
+                                        "within chance.", examined=True)
             continue
         features = [f for f in gap.features if f.role == role]
         if not features:
@@ -735,8 +734,8 @@ def _with_evidence(check: _Checker) -> list[RuleOutcome]:
     return [*outcomes, RuleOutcome(policy.name, rule.id, "no evidence", "error", rule.severity,
                                    f"Every case of the rule ({len(outcomes)}) was skipped, so it found no evidence "
                                    "either way and cannot pass. Give the audit the data the rule needs (e.g. more "
-                                   "rows, pairs the tokenizer tells apart), or set allow_no_evidence = true in the rule "
-                                   "to accept this.", None, None, rule.threshold, rule.compare)]
+                                   "rows, pairs the tokenizer tells apart), or set allow_no_evidence = true in the "
+                                   "rule to accept this.", None, None, rule.threshold, rule.compare)]
 
 
 def evaluate(result: AuditResult, policies: list[Policy]) -> GateResult:

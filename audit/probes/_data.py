@@ -76,7 +76,8 @@ def read_crows_pairs(path: str | None = None) -> list[PairItem]:
     try:  # every cell as written: an empty cell stays empty, never the text "nan"
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise DataError(f"The CrowS-Pairs file {str(source)!r} cannot be read as CSV: {err}. It needs {shape}.") from err
+        raise DataError(f"The CrowS-Pairs file {str(source)!r} cannot be read as CSV: {err}. "
+                        f"It needs {shape}.") from err
     missing = {"sent_more", "sent_less", "bias_type"} - set(frame.columns)
     if missing:
         raise DataError(f"The CrowS-Pairs file {str(source)!r} lacks columns {sorted(missing)}; it needs sent_more, "
