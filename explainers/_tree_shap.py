@@ -6,6 +6,7 @@ The ``shap_tree`` explainer uses the first; adverse-decision notices compare the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,8 @@ import pandas as pd
 from explainers._errors import CapabilityError, ConfigError
 from explainers._tabular import dense, input_column_map, split_pipeline
 
-__all__ = ["TreeModel", "TreeShapValues", "check_tree_estimator", "tree_model", "tree_shap", "interventional_tree_shap"]
+__all__ = ["TreeModel", "TreeShapValues", "check_tree_estimator", "tree_model", "tree_shap", "interventional_tree_shap",
+           "in_row_chunks"]
 
 # Final estimators whose trees shap's TreeExplainer reads exactly (by type name: no imports needed).
 _TREE_MODELS = {
@@ -58,6 +60,14 @@ class TreeModel:
     owners: list[str]
     class_index: int
     space: str
+
+    @cached_property
+    def leaves(self):
+        """The ensemble read into leaves (``explainers._interventional``), once per model; refused with the reason
+        for an estimator whose trees are not read here."""
+        from explainers._interventional import ensemble_leaves
+
+        return ensemble_leaves(self.estimator, self.class_index)
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         frame = frame[self.feature_names]
@@ -140,27 +150,35 @@ def _empty(model: TreeModel, background: np.ndarray | None) -> TreeShapValues:
                           None if background is None else len(background))
 
 
+def in_row_chunks(compute, n_rows: int, threads: int) -> np.ndarray:
+    """``compute(row positions)`` over ``threads`` chunks of the rows in parallel threads, stacked in row order (the
+    same numbers for any count)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"The 'threads' parameter must be a positive integer. Got {threads!r} instead.")
+    chunks = [c for c in np.array_split(np.arange(n_rows), min(threads, max(1, n_rows))) if len(c)]
+    with ThreadPoolExecutor(max_workers=max(1, len(chunks))) as pool:
+        return np.vstack(list(pool.map(compute, chunks)))
+
+
 def interventional_tree_shap(model: TreeModel, rows: np.ndarray, *, background: np.ndarray,
                              threads: int = 1) -> TreeShapValues:
     """Exact interventional tree SHAP of transformed ``rows`` against every ``background`` row, by our own traversal
     of the trees (``explainers._interventional``: exact for every model it accepts, checked against brute-force
     Shapley values); the base value is the model's mean output over the background. ``threads``: row chunks
     computed in parallel (the same numbers for any count). Models whose trees it does not read are refused."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from explainers._interventional import ensemble_leaves, interventional_values
+    from explainers._interventional import interventional_values
 
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ConfigError(f"The 'threads' parameter of interventional_tree_shap must be a positive integer. Got "
                           f"{threads!r} instead.")
-    leaves = ensemble_leaves(model.estimator, model.class_index)
+    leaves = model.leaves
     if not len(rows):
         return _empty(model, background)
-    chunks = [c for c in np.array_split(rows, min(threads, len(rows))) if len(c)]
-    with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
-        parts = list(pool.map(lambda chunk: interventional_values(leaves, chunk, background), chunks))
+    values = in_row_chunks(lambda chunk: interventional_values(leaves, rows[chunk], background), len(rows), threads)
     base = float(np.mean(model.output(background)))
-    return TreeShapValues(feature_names=list(model.feature_names), values=model.to_inputs(np.vstack(parts)),
+    return TreeShapValues(feature_names=list(model.feature_names), values=model.to_inputs(values),
                           base_values=np.full(len(rows), base), outputs=model.output(rows),
                           algorithm="interventional", background_rows=len(background))
 
@@ -172,7 +190,7 @@ def tree_shap(model: TreeModel, rows: np.ndarray, *, background: np.ndarray | No
     shap's TreeExplainer, or with ``from_leaves`` (scikit-learn's ensembles) from the leaves: equal to shap's to
     rounding, about twice as fast for 10,000 rows of the demo model (4.6 s against 9.4 s), not for a few hundred
     (a fixed pass over every leaf), so the notices use it and the ``shap_tree`` explainer does not."""
-    from explainers._interventional import EXACT_INTERVENTIONAL_MODELS, ensemble_leaves, path_dependent_values
+    from explainers._interventional import EXACT_INTERVENTIONAL_MODELS, path_dependent_values
 
     if background is not None:
         return interventional_tree_shap(model, rows, background=background)
@@ -180,7 +198,7 @@ def tree_shap(model: TreeModel, rows: np.ndarray, *, background: np.ndarray | No
         return _empty(model, background)
     if from_leaves and _type_name(model.estimator) in EXACT_INTERVENTIONAL_MODELS \
             and len(model.estimator.classes_) == 2:
-        values, reached, expected = path_dependent_values(ensemble_leaves(model.estimator, model.class_index), rows)
+        values, reached, expected = path_dependent_values(model.leaves, rows)
         outputs = model.output(rows)
         constant = float(outputs[0] - reached[0])  # what the model adds to every row (boosting's base score)
         return TreeShapValues(feature_names=list(model.feature_names), values=model.to_inputs(values),

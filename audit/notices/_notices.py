@@ -27,7 +27,7 @@ class NoticeSettings:
     """``reasons``: how many principal reasons at most (US adverse-action notices give up to four); ``tie_margin``:
     contributions (log-odds) closer than this to a method's last reason count as tied with it; ``background_size``:
     rows of the reference population the interventional method and the check compare with; ``processes``: threads
-    that compute the interventional method over chunks of rows (the same numbers for any count)."""
+    that compute the interventional method and the check over chunks of rows (the same numbers for any count)."""
 
     reasons: int = 3
     tie_margin: float = 0.1
@@ -178,20 +178,17 @@ def _neutralised_outputs(model, rows: np.ndarray, background: np.ndarray, featur
     """For each row i and check c: the mean output over background rows b of row i with feature ``features[i, c]``'s
     transformed columns taken from b (the feature "neutralised" to the population's values), exact from the trees'
     leaves (tests/test_notices.py checks it against the model called on every hybrid row); row chunks in threads."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from explainers._interventional import ensemble_leaves, neutralised_outputs
+    from explainers._interventional import neutralised_outputs
+    from explainers._tree_shap import in_row_chunks
 
     owners = np.asarray(model.owners)
     masks = np.stack([owners == name for name in model.feature_names])
-    leaves = ensemble_leaves(model.estimator, model.class_index)
     mean = float(np.mean(model.output(background)))
     features = np.asarray(features, dtype=int).reshape(len(rows), -1)
-    chunks = [c for c in np.array_split(np.arange(len(rows)), min(threads, max(1, len(rows)))) if len(c)]
-    with ThreadPoolExecutor(max_workers=max(1, len(chunks))) as pool:
-        parts = list(pool.map(lambda c: neutralised_outputs(leaves, rows[c], background, mean, masks, features[c]),
-                              chunks))
-    return np.vstack(parts) if parts else np.zeros(features.shape)
+    if not len(rows):
+        return np.zeros(features.shape)
+    return in_row_chunks(lambda chunk: neutralised_outputs(model.leaves, rows[chunk], background, mean, masks,
+                                                           features[chunk]), len(rows), threads)
 
 
 def _checks(tree, rows: np.ndarray, background: np.ndarray, first: np.ndarray, ids: np.ndarray, outputs: np.ndarray,
@@ -229,7 +226,6 @@ def explain_decisions(model: Any, features: pd.DataFrame, *, row_ids: np.ndarray
     row's decision as shown; ``scores``: each row's score as shown (e.g. the probability of the favourable
     decision); ``reference``: the population the background is drawn from (default: ``features``).
     """
-    from explainers._interventional import ensemble_leaves
     from explainers._tree_shap import interventional_tree_shap, tree_model, tree_shap
 
     settings = settings or NoticeSettings()
@@ -244,7 +240,7 @@ def explain_decisions(model: Any, features: pd.DataFrame, *, row_ids: np.ndarray
     reference = features if reference is None else reference[list(features.columns)]
     tree = tree_model(model, pd.concat([features.head(2000), reference.head(2000)], ignore_index=True),
                       class_index=favourable_index)
-    ensemble_leaves(tree.estimator, tree.class_index)  # a model whose trees are not read exactly: refused up front
+    tree.leaves  # a model whose trees are not read exactly is refused up front, and the leaves are read once
     population = tree.transform(reference)
     chosen = stratified_background(tree.output(population), settings.background_size, settings.seed)
     background = population[chosen]
