@@ -94,6 +94,7 @@ def main() -> None:
         "gaps": len(report.explanations), "seconds": round(result.provenance.timings_s["gap explanations"], 2),
         "audit_seconds": round(total, 2),
         "additivity_error": max(g.additivity_error for g in report.explanations),
+        "exact_path": sorted(set(report.settings["evaluation"].values())),
         "proxy_recovered": bool(recovered),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
 

@@ -54,8 +54,10 @@ def concat_attributions(parts: list[Attribution]) -> Attribution:
 
 def explain_sharded(explainer: Any, adapter: Any, features, *, background, row_ids, executor,
                     shards_per_worker: int = 2) -> Attribution:
-    """``explainer.explain`` over ``features`` split into shards on ``executor``; rows keep their order."""
-    count = max(1, min(len(features), executor.workers * shards_per_worker))
+    """``explainer.explain`` over ``features`` split into shards on ``executor``; rows keep their order. In this
+    process the rows go as one shard (shards there would only repeat each explainer's set-up)."""
+    in_process = getattr(executor, "name", "") == "in-process"
+    count = 1 if in_process else max(1, min(len(features), executor.workers * shards_per_worker))
     if count == 1:
         return explainer.explain(adapter, features, background=background, row_ids=row_ids)
     pieces = np.array_split(np.arange(len(features)), count)

@@ -79,16 +79,22 @@ def input_column_map(preprocess: Any, frame: pd.DataFrame) -> list[str]:
     base = dense(preprocess.transform(frame))
     n_out = base.shape[1]
     owner: list[str | None] = [None] * n_out
-    for column in frame.columns:
-        probe = frame.copy()
-        probe[column] = _shift_to_next_value(frame[column])
-        moved = dense(preprocess.transform(probe))
-        changed = ~np.all(np.isclose(moved, base, equal_nan=True), axis=0)
-        for k in np.flatnonzero(changed):
-            if owner[k] is not None and owner[k] != column:
-                raise CapabilityError(f"Transformed column {k} depends on both {owner[k]!r} and {column!r}, so "
-                                      "its attribution cannot be given to one input column.")
-            owner[k] = column
+    columns = list(frame.columns)
+    # the probes of several columns stacked into one transform call (a pipeline's per-call overhead dominates for
+    # a few thousand rows), at most about 100,000 rows a call
+    per_call = max(1, 100_000 // max(len(frame), 1))
+    for first in range(0, len(columns), per_call):
+        probed = columns[first:first + per_call]
+        probes = []
+        for column in probed:
+            probe = frame.copy()
+            probe[column] = _shift_to_next_value(frame[column])
+            probes.append(probe)
+        moved_all = dense(preprocess.transform(pd.concat(probes, ignore_index=True)))
+        for index, column in enumerate(probed):
+            moved = moved_all[index * len(frame):(index + 1) * len(frame)]
+            changed = ~np.all(np.isclose(moved, base, equal_nan=True), axis=0)
+            _claim(owner, changed, column)
     if any(o is None for o in owner):
         names = _output_names(preprocess, n_out)
         for k, name in enumerate(names):
@@ -99,6 +105,14 @@ def input_column_map(preprocess: Any, frame: pd.DataFrame) -> list[str]:
                     raise CapabilityError(f"Transformed column {name!r} could not be traced to one input column.")
                 owner[k] = candidates[0]
     return [str(o) for o in owner]
+
+
+def _claim(owner: list, changed: np.ndarray, column: str) -> None:
+    for k in np.flatnonzero(changed):
+        if owner[k] is not None and owner[k] != column:
+            raise CapabilityError(f"Transformed column {k} depends on both {owner[k]!r} and {column!r}, so its "
+                                  "attribution cannot be given to one input column.")
+        owner[k] = column
 
 
 def _output_names(preprocess: Any, n_out: int) -> list[str]:

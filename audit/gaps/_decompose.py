@@ -80,6 +80,12 @@ class PairedRows:
         self.differs = np.column_stack([_differs(self.group[name], self.other[name]) for name in self.columns]) \
             if self.columns else np.zeros((len(coupling), 0), dtype=bool)
         self.outcome, self.batch_rows = outcome, batch_rows
+        self.fast = None  # an exact fast path (audit.gaps._fast.HybridPath), once it has passed its check
+        self.fast_failure = ""  # why a fast path was dropped after its check
+
+    def ask_model(self, pairs: np.ndarray, take_other: np.ndarray) -> np.ndarray:
+        """The model's own outcome on the hybrids of ``pairs`` (data frames through the whole model)."""
+        return self._evaluate_by_model([(pairs, take_other)])[0]
 
     def hybrid(self, pairs: np.ndarray, take_other: np.ndarray) -> pd.DataFrame:
         """Rows ``pairs`` with the columns where ``take_other`` (rows x columns) is true from B, the rest from A."""
@@ -94,8 +100,16 @@ class PairedRows:
         return pd.DataFrame(data, columns=self.columns)
 
     def evaluate(self, requests: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-        """The outcome of each request (pairs, their take-other masks), the model called on up to ``batch_rows``
-        rows at a time (many small requests share one call; a large one is split)."""
+        """The outcome of each request (pairs, their take-other masks): by the fast path where there is one, else
+        the model called on up to ``batch_rows`` rows at a time (many small requests share one call; a large one is
+        split)."""
+        if self.fast is not None and requests:  # one pass over the trees for every request
+            answers = self.fast.on_hybrids(np.concatenate([pairs for pairs, _ in requests]),
+                                           np.concatenate([take for _, take in requests]))
+            return np.split(answers, np.cumsum([len(pairs) for pairs, _ in requests])[:-1])
+        return self._evaluate_by_model(requests)
+
+    def _evaluate_by_model(self, requests: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
         results = [np.empty(len(pairs)) for pairs, _ in requests]
         pending: list[tuple[int, int, int]] = []  # (request, first row, last row)
         size = 0
@@ -145,9 +159,22 @@ def pair_contributions(pairs: PairedRows, *, orders: int, rng: np.random.Generat
     credits = np.zeros((size, width))
     everyone = np.arange(size)
     order = None
+    state = rng.bit_generator.state
     for index in range(orders):
         order = order[:, ::-1] if index % 2 else rng.permuted(np.tile(np.arange(width), (size, 1)), axis=1)
         position = np.argsort(order, axis=1)  # position[p, k]: when pair p hands over feature k
+        if pairs.fast is not None and width:
+            outcomes = pairs.fast.along_orders(position)  # (pairs, width + 1): after 0..width steps
+            if index == 0:
+                failed = pairs.fast.differs_from(outcomes[:, 0], outcomes[:, width], start, end)
+                if failed:  # its ends differ from what the audit measured: ask the model, with the same orders
+                    pairs.fast, pairs.fast_failure = None, failed
+                    rng.bit_generator.state = state
+                    return pair_contributions(pairs, orders=orders, rng=rng)
+            outcomes[:, 0], outcomes[:, width] = start, end
+            for step in range(width):
+                credits[everyone, order[:, step]] += outcomes[:, step + 1] - outcomes[:, step]
+            continue
         requests, asked = [], []
         for step in range(width - 1):
             changed = np.flatnonzero(pairs.differs[everyone, order[:, step]])
@@ -170,6 +197,15 @@ def single_swaps(pairs: PairedRows, features: list[str]) -> dict[str, tuple[np.n
     """Per pair, for each of ``features``: the outcome when feature k alone is handed over first (A's row with B's
     value of k) and last (B's row with A's value of k). These are the two ends of the orders the decomposition
     averages over: the check reads them apart from the decomposition's own model calls."""
+    if pairs.fast is not None and features:
+        indices = [pairs.columns.index(name) for name in features]
+        first_all, last_all = pairs.fast.single_swaps(indices)
+        swapped = {}
+        for index, (name, k) in enumerate(zip(features, indices)):
+            same = ~pairs.differs[:, k]  # the hybrid is the row itself: the measured outcome, as below
+            first_all[same, index], last_all[same, index] = pairs.start[same], pairs.end[same]
+            swapped[name] = (first_all[:, index], last_all[:, index])
+        return swapped
     requests, asked = [], []
     for name in features:
         k = pairs.columns.index(name)

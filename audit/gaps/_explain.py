@@ -12,6 +12,7 @@ from audit.config._settings import GapsConfig
 from audit.fairness._comparisons import comparison_flagged
 from audit.fairness._counts import encode_groups
 from audit.fairness._types import FairnessTable
+from audit.gaps._fast import FastPaths, ModelForm
 from audit.gaps._decompose import PairedRows, couple, pair_contributions, single_swaps, two_sample_bootstrap
 from audit.gaps._proxies import attribute_nmi, binned, proxy_auc
 from audit.result._gap_sections import GapCheck, GapExplanation, GapFeature, GapReport
@@ -39,6 +40,7 @@ class ModelOutputs:
 
     measured: dict[str, np.ndarray]
     rescore: Callable[[str, pd.DataFrame], np.ndarray]
+    form: ModelForm | None = None  # what the exact fast paths read (audit.gaps._fast); None: ask the model
 
 
 def default_metrics(task: str, favourable: str) -> tuple[str, ...]:
@@ -49,7 +51,7 @@ def default_metrics(task: str, favourable: str) -> tuple[str, ...]:
 
 def explain_gaps(tables: list[FairnessTable], *, features: pd.DataFrame, y_true: np.ndarray,
                  sensitive: pd.DataFrame, task: str, favourable: str, outputs: ModelOutputs, settings: GapsConfig,
-                 ratio_threshold: float, alpha: float, ci_level: float, seed: int) -> GapReport:
+                 ratio_threshold: float, alpha: float, ci_level: float, seed: int, threads: int = 1) -> GapReport:
     """For each table (``settings.tables``) and metric, the gap between the worst group with enough rows and the
     benchmark group (the fairness table's own pair), decomposed over ``features``' columns."""
     metrics = default_metrics(task, favourable) if settings.metrics is None else tuple(
@@ -57,6 +59,8 @@ def explain_gaps(tables: list[FairnessTable], *, features: pd.DataFrame, y_true:
         for m in settings.metrics)
     explanations, not_explained = [], []
     proxies = _ProxyCache(features, sensitive, seed)
+    fast = FastPaths(outputs.form, features, threads=threads)
+    evaluation: dict[str, str] = {}  # gap -> the path that computed its hybrids' outcomes
     for table_index, table in enumerate(tables):
         if settings.tables is not None and table.name not in settings.tables:
             continue
@@ -67,13 +71,16 @@ def explain_gaps(tables: list[FairnessTable], *, features: pd.DataFrame, y_true:
                 not_explained.append({"table": table.name, "metric": metric, "reason": reason})
                 continue
             rng = np.random.default_rng([seed, table_index, metric_index])
-            explanations.append(_explain_one(table, metric, groups, features=features, y_true=y_true,
+            explanation, path = _explain_one(table, metric, groups, features=features, y_true=y_true,
                                              outputs=outputs, settings=settings, proxies=proxies, rng=rng,
-                                             ratio_threshold=ratio_threshold, alpha=alpha, ci_level=ci_level))
+                                             ratio_threshold=ratio_threshold, alpha=alpha, ci_level=ci_level,
+                                             fast=fast)
+            explanations.append(explanation)
+            evaluation[f"{table.name}: {metric}"] = path
     return GapReport(explanations=explanations, method=METHOD, not_explained=not_explained,
                      settings={"n_boot": settings.n_boot, "orders": settings.orders, "proxy_auc": settings.proxy_auc,
                                "proxy_share": settings.proxy_share, "random_features": settings.random_features,
-                               "ci_level": ci_level, "seed": seed})
+                               "ci_level": ci_level, "seed": seed, "evaluation": evaluation})
 
 
 def _unexplainable(table: FairnessTable, metric: str, outputs: ModelOutputs) -> str:
@@ -106,7 +113,8 @@ class _Groups:
 
 def _explain_one(table: FairnessTable, metric: str, groups: _Groups, *, features: pd.DataFrame,
                  y_true: np.ndarray, outputs: ModelOutputs, settings: GapsConfig, proxies: "_ProxyCache",
-                 rng: np.random.Generator, ratio_threshold: float, alpha: float, ci_level: float) -> GapExplanation:
+                 rng: np.random.Generator, ratio_threshold: float, alpha: float, ci_level: float,
+                 fast: FastPaths) -> tuple[GapExplanation, str]:
     disparity = table.disparities_reliable[metric]
     group, other = disparity.worst_to_benchmark, disparity.benchmark_group
     scope, kind, flip = _SPECS[metric]
@@ -124,8 +132,11 @@ def _explain_one(table: FairnessTable, metric: str, groups: _Groups, *, features
     pairs = PairedRows(features.iloc[group_rows].reset_index(drop=True),
                        features.iloc[other_rows].reset_index(drop=True), coupling, outcome,
                        group_outcomes=measured[group_rows], other_outcomes=measured[other_rows])
+    pairs.fast, why_not = fast.for_gap(kind, flip, group_rows[coupling.group_rows], other_rows[coupling.other_rows],
+                                       pairs.ask_model, (pairs.start, pairs.end))
     # credits move the outcome from A's to B's; the gap is A's minus B's, so each feature's part is minus its credit
     parts = -pair_contributions(pairs, orders=settings.orders, rng=rng)
+    path = pairs.fast.name if pairs.fast is not None else f"model ({why_not or pairs.fast_failure})"
     pair_gap = pairs.start - pairs.end
     contributions = coupling.weights @ parts
     gap = float(coupling.weights @ pair_gap)
@@ -157,7 +168,7 @@ def _explain_one(table: FairnessTable, metric: str, groups: _Groups, *, features
         rows=len(group_rows), compared_rows=len(other_rows), pairs=len(coupling), orders=settings.orders,
         additivity_error=float(abs(contributions.sum() - (value - compared))),
         features=sorted(rows, key=lambda r: -abs(r.contribution)), check=check,
-        note=_note(table, columns, gap_ci, shares_defined))
+        note=_note(table, columns, gap_ci, shares_defined)), path
 
 
 def gap_away_from_zero(gap: float, gap_ci: list[float] | None) -> bool:

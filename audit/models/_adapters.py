@@ -136,6 +136,11 @@ class SklearnAdapter(ModelAdapter):
     def score_kind(self) -> str | None:
         return {"predict_proba": "probability", "decision_function": "decision"}.get(self._method)
 
+    @property
+    def method(self) -> str:
+        """The model's method the audit calls: ``predict_proba``, ``decision_function`` or ``predict``."""
+        return self._method
+
     def _call(self, method: str, features: pd.DataFrame) -> np.ndarray:
         try:
             return np.asarray(getattr(self.model, method)(features))

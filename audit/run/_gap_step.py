@@ -18,7 +18,8 @@ __all__ = ["gap_step"]
 
 
 def gap_step(config: AuditConfig, dataset: Any, adapter: ModelAdapter, predictions: Predictions,
-             tables: list[FairnessTable], text: TextAudit | None, guarded, skipped: list[Skipped]) -> GapReport | None:
+             tables: list[FairnessTable], text: TextAudit | None, guarded, skipped: list[Skipped], *,
+             threads: int = 1) -> GapReport | None:
     """The gap explanations (for a text model: its flipping identity swaps, word by word), or None with the reason
     recorded under ``skipped`` when they do not apply. ``guarded(step, work)`` runs the work and records a crash
     as a failure."""
@@ -46,9 +47,19 @@ def gap_step(config: AuditConfig, dataset: Any, adapter: ModelAdapter, predictio
 
     return guarded("gap explanations", lambda: explain_gaps(
         tables, features=dataset.features, y_true=np.asarray(dataset.y_true), sensitive=dataset.sensitive,
-        task=dataset.task, favourable=dataset.favourable, outputs=ModelOutputs(measured, rescore),
+        task=dataset.task, favourable=dataset.favourable, outputs=ModelOutputs(measured, rescore, _form(adapter)),
         settings=config.gaps, ratio_threshold=config.fairness.ratio_threshold, alpha=config.fairness.alpha,
-        ci_level=config.fairness.ci_level, seed=config.seed))
+        ci_level=config.fairness.ci_level, seed=config.seed, threads=threads))
+
+
+def _form(adapter: ModelAdapter):
+    """What the exact fast paths of the decomposition read (a scikit-learn model), or None."""
+    from audit.gaps._fast import ModelForm
+
+    method = getattr(adapter, "method", None)
+    if adapter.kind != "sklearn" or not isinstance(method, str):
+        return None
+    return ModelForm(adapter.model, method, adapter.positive_index, adapter.threshold)
 
 
 def _not_applicable(config: AuditConfig, dataset: Any, adapter: ModelAdapter, tables: list[FairnessTable]) -> str:

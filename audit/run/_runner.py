@@ -89,7 +89,7 @@ def run_audit(config: AuditConfig, *, data: pd.DataFrame | None = None, model: A
     count, source = thread_budget(threads)
     with limited_threads(count):
         result = _run_audit(config, data=data, model=model, quiet=quiet, extra_provenance=extra_provenance,
-                            config_path=config_path, executor=executor, scorer=scorer)
+                            config_path=config_path, executor=executor, scorer=scorer, threads=count)
     provenance = dataclasses.replace(result.provenance, threads={"count": count, "source": source})
     return dataclasses.replace(result, provenance=provenance)
 
@@ -107,7 +107,7 @@ class _Inputs:
 
 def _run_audit(config: AuditConfig, *, data: pd.DataFrame | None, model: Any, quiet: bool,
                extra_provenance: dict[str, Any] | None, config_path: str | None, executor: Any,
-               scorer: Any = None) -> AuditResult:
+               scorer: Any = None, threads: int = 1) -> AuditResult:
     """The audit's steps, in order. Bad input stops it before any work; a step that crashes is recorded."""
     from audit.exec._executors import InProcessExecutor
 
@@ -147,7 +147,7 @@ def _run_audit(config: AuditConfig, *, data: pd.DataFrame | None, model: Any, qu
         attributions, raw = _attributions(config, inputs, methods, executor, steps, failures)
         quality = _explanation_quality(config, inputs, raw, attributions, steps, failures)
         text = _text_step(config, inputs, predictions, steps, failures) if text_audit else None
-        gaps = _gaps(config, inputs, predictions, tables, text, steps, failures, skipped)
+        gaps = _gaps(config, inputs, predictions, tables, text, steps, failures, skipped, threads)
         findings = _all_findings(config, tables, attributions, text, quality, slices, mitigation, gaps)
     finally:
         steps.close()
@@ -358,13 +358,13 @@ def _mitigation_step(config: AuditConfig, inputs: _Inputs, predictions: Predicti
 
 
 def _gaps(config: AuditConfig, inputs: _Inputs, predictions: Predictions, tables: list[FairnessTable], text,
-          steps: _Steps, failures: list[Failure], skipped: list[Skipped]):
+          steps: _Steps, failures: list[Failure], skipped: list[Skipped], threads: int):
     from audit.run._gap_step import gap_step
 
     if config.gaps.enabled:
         steps.start("gap explanations")
     report = gap_step(config, inputs.dataset, inputs.adapter, predictions, tables, text,
-                      lambda step, work: _guarded(failures, step, work), skipped)
+                      lambda step, work: _guarded(failures, step, work), skipped, threads=threads)
     if config.gaps.enabled:
         steps.done()
     return report
