@@ -185,11 +185,15 @@ def _prepare(form: ModelForm, features: pd.DataFrame) -> _Prepared:
 
     preprocess, estimator = split_pipeline(form.model)
     columns = list(features.columns)
-    try:
-        if preprocess is None:
+    if preprocess is None:
+        try:
             transformed = features.to_numpy(dtype=float)
-            owners = columns
-        else:
+        except (ValueError, TypeError) as err:
+            raise _NotApplicable(f"the model takes the data as it is and its inputs are not all numbers ({err})") \
+                from err
+        owners = columns
+    try:
+        if preprocess is not None:
             transformed = np.asarray(dense(preprocess.transform(features)), dtype=float)
             # which input owns each transformed column, probed on a sample (a column of a category the sample lacks
             # is traced by its name; the check below catches any mistake)
