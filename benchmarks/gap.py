@@ -7,7 +7,8 @@ feature and 28 more features (5 of them categorical) independent of it; the labe
 and four of the others. The model: scikit-learn's HistGradientBoostingClassifier (200 iterations) behind an
 ordinal encoder. Timed: the audit's gap-explanation step (``run_audit`` with only the fairness table and the gaps:
 the favourable rate, TPR and FPR gaps, 2 orders, 200 resamples), as ``provenance.timings_s`` records it.
-``additivity_error``: the largest |sum of contributions - gap| over the explained gaps. ``proxy_recovered``: the
+``additivity_error``: the largest |sum of contributions - gap| over the explained gaps; ``exact_path``: how the
+hybrid rows' outcomes were computed (``trees``: the ensemble walked per pair, docs/gaps.md). ``proxy_recovered``: the
 selection-rate gap names ``proxy`` as a proxy, carrying at least 80% of it, and ``control`` carries under 10%.
 There is no peer to run beside it: no library ships a decomposition of a group metric's gap with intervals. The
 last line is one JSON object.
@@ -69,10 +70,10 @@ def gap_config(features: list[str], *, n_boot: int = 200, metrics=None):
                        mitigation=MitigationConfig(enabled=False), gaps=GapsConfig(n_boot=n_boot, metrics=metrics))
 
 
-def main() -> None:
+def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     from audit import run_audit
 
     frame = planted_proxy(0, rows=args.rows, others=28, categorical=5)
@@ -89,15 +90,15 @@ def main() -> None:
     recovered = (parts["proxy"].role == "proxy" and parts["proxy"].share >= 0.8 and abs(parts["control"].share) < 0.1)
     print(f"selection rate gap {selection.gap:+.4f}: proxy {parts['proxy'].share:.1%} {parts['proxy'].share_ci}, "
           f"control {parts['control'].share:.1%}; check margin {selection.check.margin:.3f}")
-    print(json.dumps({
+    return {
         "rows": len(frame), "features": len(features), "n_boot": report.settings["n_boot"],
         "gaps": len(report.explanations), "seconds": round(result.provenance.timings_s["gap explanations"], 2),
         "audit_seconds": round(total, 2),
         "additivity_error": max(g.additivity_error for g in report.explanations),
         "exact_path": sorted(set(report.settings["evaluation"].values())),
         "proxy_recovered": bool(recovered),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
 if __name__ == "__main__":
-    main()
+    print(json.dumps(main()))

@@ -71,3 +71,11 @@ def test_notices_benchmark_runs_at_a_small_size_and_matches_shap():
     assert outcome["rows"] == 300 and outcome["max_abs_diff_path"] < 1e-9
     assert outcome["max_abs_diff_interventional"] < 1e-6  # shap's interventional code works in float32
     assert outcome["agreement"] > 0.85 and outcome["check_pass_rate"] > 0.9
+
+
+def test_gap_benchmark_runs_at_a_small_size_on_the_tree_path():
+    from benchmarks import gap
+
+    report = gap.main(["--rows", "3000"])
+    assert report["exact_path"] == ["trees"] and report["proxy_recovered"]
+    assert report["additivity_error"] < 1e-9 and report["gaps"] == 3
