@@ -7,8 +7,8 @@
 - ``linear_pipeline_s``: 1,000 rows of 20 mixed features (12 numeric, 8 categorical), a one-hot encoder and
   a logistic regression in one Pipeline, every default on (``shap`` picks the exact linear explainer).
 - ``boosted_s``: the same data with a HistGradientBoosting classifier (``shap`` picks the tree explainer).
-Each figure is the best of ``--repeat`` runs after one warm-up. The last line is one JSON object; the goal
-is each figure <= 10 s on the 2-core development machine.
+Each figure is the best of ``--repeat`` runs after one warm-up. The last line is one JSON object; the goal on
+the 2-core development machine: the demo audit <= 5 s, the two pipelines <= 3 s each.
 """
 
 from __future__ import annotations
@@ -107,7 +107,8 @@ def main() -> None:
         figures[key.replace("_s", "_explainer")] = chosen
         figures[key.replace("_s", "_failures")] = len(result.failures)
         print(f"{key}: {seconds:.2f} s (explainer {', '.join(chosen)}, {len(result.failures)} failed steps)")
-    figures["goal_met"] = all(figures[k] <= 10 for k in ("adult_demo_s", "linear_pipeline_s", "boosted_s"))
+    figures["goal_met"] = (figures["adult_demo_s"] <= 5 and figures["linear_pipeline_s"] <= 3
+                           and figures["boosted_s"] <= 3)
     print(json.dumps(figures))
 
 

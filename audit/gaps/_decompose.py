@@ -22,6 +22,7 @@ measures what the model does with them (interventional), not what the data would
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable
 
 import numpy as np
@@ -74,14 +75,27 @@ class PairedRows:
         self.end = other_outcomes[coupling.other_rows].astype(float)
         self.columns = list(group_features.columns)
         self.dtypes = group_features.dtypes
-        self.group = _paired_columns(group_features, coupling.group_rows)
-        self.other = _paired_columns(other_features, coupling.other_rows)
-        # where a pair's two rows hold the same value, handing that feature over changes nothing: no model call
-        self.differs = np.column_stack([_differs(self.group[name], self.other[name]) for name in self.columns]) \
-            if self.columns else np.zeros((len(coupling), 0), dtype=bool)
+        self._features = (group_features, other_features)
         self.outcome, self.batch_rows = outcome, batch_rows
         self.fast = None  # an exact fast path (audit.gaps._fast.HybridPath), once it has passed its check
         self.fast_failure = ""  # why a fast path was dropped after its check
+
+    # the pairs' values column by column, built when first needed (a fast path asks the model about 256 pairs only)
+    @cached_property
+    def group(self) -> dict[str, np.ndarray]:
+        return _paired_columns(self._features[0], self.coupling.group_rows)
+
+    @cached_property
+    def other(self) -> dict[str, np.ndarray]:
+        return _paired_columns(self._features[1], self.coupling.other_rows)
+
+    @cached_property
+    def differs(self) -> np.ndarray:
+        """(pairs, features): where a pair's two rows hold different values. Handing over a value both rows share
+        changes nothing: no model call."""
+        if not self.columns:
+            return np.zeros((len(self.coupling), 0), dtype=bool)
+        return np.column_stack([_differs(self.group[name], self.other[name]) for name in self.columns])
 
     def ask_model(self, pairs: np.ndarray, take_other: np.ndarray) -> np.ndarray:
         """The model's own outcome on the hybrids of ``pairs`` (data frames through the whole model)."""
@@ -202,7 +216,7 @@ def single_swaps(pairs: PairedRows, features: list[str]) -> dict[str, tuple[np.n
         first_all, last_all = pairs.fast.single_swaps(indices)
         swapped = {}
         for index, (name, k) in enumerate(zip(features, indices)):
-            same = ~pairs.differs[:, k]  # the hybrid is the row itself: the measured outcome, as below
+            same = ~pairs.fast.differs[:, k]  # the hybrid is the row itself: the measured outcome, as below
             first_all[same, index], last_all[same, index] = pairs.start[same], pairs.end[same]
             swapped[name] = (first_all[:, index], last_all[:, index])
         return swapped

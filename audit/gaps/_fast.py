@@ -23,6 +23,7 @@ next, and at the end to the model itself; the path used, or why none was, is rec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable
 
 import numpy as np
@@ -66,9 +67,21 @@ class HybridPath:
 
     def __init__(self, name: str, score: Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray],
                  link: Callable[[np.ndarray], np.ndarray], group: np.ndarray, other: np.ndarray, width: int,
-                 swaps: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None) -> None:
+                 owner: np.ndarray, swaps: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+                 ) -> None:
         self.name, self._score, self._link, self._swaps = name, score, link, swaps
         self.group, self.other, self.width = group, other, width
+        self.owner = owner
+
+    @cached_property
+    def differs(self) -> np.ndarray:
+        """(pairs, inputs): where a pair's two rows differ in an input's transformed columns (where they do not,
+        the hybrid that hands it over is the row itself)."""
+        with np.errstate(invalid="ignore"):
+            columns = ~((self.group == self.other) | (np.isnan(self.group) & np.isnan(self.other)))
+        owns = np.zeros((len(self.owner), self.width), dtype=np.int64)
+        owns[np.arange(len(self.owner)), self.owner] = 1
+        return (columns.astype(np.int64) @ owns) > 0
 
     def single_swaps(self, inputs: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """(first, last), each (pairs, len(inputs)): every pair's outcome with one input handed over first (the
@@ -270,7 +283,7 @@ def _tree_path(prepared: _Prepared, form: ModelForm, kind: str, flip: bool, grou
 
     to_probability = _logistic if trees.link == "logistic" else None
     return HybridPath("trees", score, _outcome_link(form, kind, flip, prepared.estimator, to_probability),
-                      group, other, width, swaps)
+                      group, other, width, prepared.owner, swaps)
 
 
 def _measured_offset(prepared: _Prepared, rows: np.ndarray) -> float:
@@ -305,7 +318,7 @@ def _linear_path(prepared: _Prepared, form: ModelForm, kind: str, flip: bool, gr
         return start[:, None] + moved[:, inputs], end[:, None] - moved[:, inputs]
 
     return HybridPath("linear", score, _outcome_link(form, kind, flip, prepared.estimator, _logistic), group, other,
-                      width, swaps)
+                      width, prepared.owner, swaps)
 
 
 def _transformed_path(prepared: _Prepared, form: ModelForm, kind: str, flip: bool, group: np.ndarray,
@@ -327,7 +340,8 @@ def _transformed_path(prepared: _Prepared, form: ModelForm, kind: str, flip: boo
         take = take_other[:, prepared.owner]
         return call(np.where(take, other[pairs], group[pairs]))[:, None]
 
-    return HybridPath("transformed", score, _outcome_link(form, kind, flip, estimator, None), group, other, width)
+    return HybridPath("transformed", score, _outcome_link(form, kind, flip, estimator, None), group, other, width,
+                      prepared.owner)
 
 
 def _as_fitted(estimator: Any, rows: np.ndarray):
