@@ -91,7 +91,7 @@ def flat_trees(estimator: Any) -> FlatTrees:
                           nodes["missing_go_to_left"], leaf, nodes["value"]))
         offset = float(np.ravel(estimator._baseline_prediction)[0])
     if kind == "gradient_boosting":
-        offset = float("nan")  # the init estimator's raw output: measured on rows by the caller (HybridTrees)
+        offset = float("nan")  # the init estimator's raw output: measured on rows by the caller (audit.gaps._fast)
     feature, threshold, left, right, missing, value, roots = [], [], [], [], [], [], []
     start, depth = 0, 0
     for tree_feature, tree_threshold, tree_left, tree_right, tree_missing, leaf, tree_value in parts:

@@ -266,3 +266,59 @@ def test_a_model_that_takes_only_data_frames_is_asked_the_ordinary_way(mixed):
     report = _explain(mixed, FramesOnly(), form=True, metrics=("selection_rate",))
     (path,) = set(report.settings["evaluation"].values())
     assert path.startswith("model (") and "not all numbers" in path
+
+
+def test_the_first_class_as_positive_and_another_threshold_read_as_the_audit_reads_them(mixed):
+    model = _pipeline(HistGradientBoostingClassifier(max_iter=40, random_state=0)).fit(mixed[_FEATURES],
+                                                                                       1 - mixed["label"])
+    X, sensitive = mixed[_FEATURES], mixed[["group"]].astype(str)
+    y = mixed["label"].to_numpy().astype(bool)  # the positive class is the model's first class (0)
+    score = model.predict_proba(X)[:, 0]
+    table = group_metrics(y_true=y, y_pred=score >= 0.3, sensitive=sensitive, scores=score, n_boot=0,
+                          metrics=("selection_rate", "tpr", "fpr"))
+
+    def rescore(kind, rows):
+        s = model.predict_proba(rows)[:, 0]
+        return s >= 0.3 if kind == "decision" else s
+
+    def explain(form):
+        outputs = ModelOutputs({"decision": score >= 0.3, "score": score}, rescore,
+                               ModelForm(model, "predict_proba", 0, 0.3) if form else None)
+        return explain_gaps([table], features=X, y_true=y, sensitive=sensitive, task="binary",
+                            favourable="positive", outputs=outputs, settings=GapsConfig(n_boot=30),
+                            ratio_threshold=0.8, alpha=0.05, ci_level=0.95, seed=1)
+
+    fast, slow = explain(True), explain(False)
+    assert set(fast.settings["evaluation"].values()) == {"trees"}
+    assert np.allclose(_numbers(fast), _numbers(slow), atol=1e-9, rtol=0, equal_nan=True)
+
+
+def test_a_path_whose_ends_miss_the_measured_outcomes_gives_way_to_the_model_with_the_same_orders():
+    from audit.gaps._decompose import PairedRows, couple, pair_contributions
+    from audit.gaps._fast import HybridPath
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(120, 4)), columns=list("abcd"))
+    weights = np.array([1.0, -2.0, 0.5, 0.0])
+
+    def outcome(rows: pd.DataFrame) -> np.ndarray:
+        return (rows.to_numpy() @ weights > 0).astype(float)
+
+    measured = outcome(frame)
+    coupling = couple(np.ones(50), np.ones(70), np.random.default_rng(1))
+
+    def paired():
+        return PairedRows(frame.iloc[:50].reset_index(drop=True), frame.iloc[50:].reset_index(drop=True), coupling,
+                          outcome, group_outcomes=measured[:50], other_outcomes=measured[50:])
+
+    with_bad_path = paired()
+    wrong = np.zeros((len(coupling), 4))  # a path that gets every outcome wrong
+
+    def score(pairs, positions, take_other):
+        return np.full((len(pairs), 5 if positions is not None else 1), 0.5)
+
+    with_bad_path.fast = HybridPath("stub", score, lambda raw: raw, wrong, wrong, 4, np.arange(4))
+    fell_back = pair_contributions(with_bad_path, orders=2, rng=np.random.default_rng(7))
+    assert with_bad_path.fast is None and with_bad_path.fast_failure.startswith("stub: it differs")
+    asked = pair_contributions(paired(), orders=2, rng=np.random.default_rng(7))
+    assert np.array_equal(fell_back, asked)

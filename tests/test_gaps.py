@@ -359,3 +359,23 @@ def test_a_gap_rule_with_nothing_to_check_is_an_error_never_a_pass(tmp_path):
         explanations=[], method="", not_explained=[{"table": "group", "metric": "tpr", "reason": "no reason"}]))
     gate = evaluate(empty, [load_preset("proxies")])
     assert not gate.passed and all(o.status == "error" for o in gate.outcomes)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 25), st.integers(2, 400), st.integers(0, 2**31), st.booleans())
+def test_the_binned_auc_and_nmi_equal_scikit_learn(bins, rows, seed, tied_shares):
+    """The proxy AUC and NMI are counted from tables (linear in the rows); scikit-learn ranks and builds the
+    contingency itself: the oracle, ties between bins included."""
+    from sklearn.metrics import normalized_mutual_info_score, roc_auc_score
+
+    from audit.gaps._proxies import _binned_auc, attribute_nmi
+
+    rng = np.random.default_rng(seed)
+    share = rng.choice([0.1, 0.3, 0.5], size=bins) if tied_shares else rng.random(bins)
+    codes = rng.integers(0, bins, rows)
+    positive = rng.random(rows) < rng.uniform(0.1, 0.9)
+    if positive.all() or not positive.any():
+        positive[0] = not positive[0]
+    assert abs(_binned_auc(share, codes, positive) - roc_auc_score(positive, share[codes])) < 1e-12
+    attribute = rng.integers(0, rng.integers(1, 5), rows)
+    assert abs(attribute_nmi(codes, attribute) - normalized_mutual_info_score(attribute, codes)) < 1e-12

@@ -270,3 +270,13 @@ def test_partitions_engine_honours_the_reference_and_scores_on_any_scale(decisio
     with pytest.raises(ConfigError, match="'fairness.reference' group race='Q' does not occur"):
         fairness_from_file(folder / "d.parquet", label="label", prediction="decision", sensitive=("race",),
                            n_boot=0, reference={"race": "Q"})
+
+
+def test_a_missing_sensitive_value_in_a_file_is_refused_with_the_column(tmp_path):
+    from audit._errors import DataError
+
+    frame = pd.DataFrame({"sex": ["F", "M", None, "F"] * 25, "label": [0, 1] * 50, "decision": [1, 0, 0, 1] * 25})
+    frame.to_parquet(tmp_path / "d.parquet")
+    with pytest.raises(DataError, match="'sex' has 25 missing values"):
+        fairness_from_file(tmp_path / "d.parquet", label="label", prediction="decision", sensitive=("sex",),
+                           n_boot=0)

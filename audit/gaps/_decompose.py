@@ -182,7 +182,7 @@ def pair_contributions(pairs: PairedRows, *, orders: int, rng: np.random.Generat
             if index == 0:
                 failed = pairs.fast.differs_from(outcomes[:, 0], outcomes[:, width], start, end)
                 if failed:  # its ends differ from what the audit measured: ask the model, with the same orders
-                    pairs.fast, pairs.fast_failure = None, failed
+                    pairs.fast, pairs.fast_failure = None, f"{pairs.fast.name}: {failed}"
                     rng.bit_generator.state = state
                     return pair_contributions(pairs, orders=orders, rng=rng)
             outcomes[:, 0], outcomes[:, width] = start, end

@@ -112,7 +112,7 @@ class HybridPath:
         (``start``, ``end``); "" when they are."""
         for got, want in ((first, start), (last, end)):
             if not _close(got, want):
-                return f"{self.name}: it differs from the measured outcomes by up to {_gap(got, want):.3g}"
+                return f"it differs from the measured outcomes by up to {_gap(got, want):.3g}"
         return ""
 
 
@@ -233,7 +233,7 @@ def _prepare(form: ModelForm, features: pd.DataFrame) -> _Prepared:
     return prepared
 
 
-def _outcome_link(form: ModelForm, kind: str, flip: bool, estimator: Any,
+def _outcome_link(form: ModelForm, kind: str, flip: bool,
                   to_probability: Callable[[np.ndarray], np.ndarray] | None) -> Callable[[np.ndarray], np.ndarray]:
     """From the estimator's raw output for ``classes_[1]`` to the audit's outcome of ``kind``: the positive class's
     score (a probability through ``to_probability``, or the decision value), the decision read from it exactly as
@@ -282,7 +282,7 @@ def _tree_path(prepared: _Prepared, form: ModelForm, kind: str, flip: bool, grou
         return offset + first, offset + last
 
     to_probability = _logistic if trees.link == "logistic" else None
-    return HybridPath("trees", score, _outcome_link(form, kind, flip, prepared.estimator, to_probability),
+    return HybridPath("trees", score, _outcome_link(form, kind, flip, to_probability),
                       group, other, width, prepared.owner, swaps)
 
 
@@ -317,7 +317,7 @@ def _linear_path(prepared: _Prepared, form: ModelForm, kind: str, flip: bool, gr
         end = start + moved.sum(axis=1)
         return start[:, None] + moved[:, inputs], end[:, None] - moved[:, inputs]
 
-    return HybridPath("linear", score, _outcome_link(form, kind, flip, prepared.estimator, _logistic), group, other,
+    return HybridPath("linear", score, _outcome_link(form, kind, flip, _logistic), group, other,
                       width, prepared.owner, swaps)
 
 
@@ -340,7 +340,7 @@ def _transformed_path(prepared: _Prepared, form: ModelForm, kind: str, flip: boo
         take = take_other[:, prepared.owner]
         return call(np.where(take, other[pairs], group[pairs]))[:, None]
 
-    return HybridPath("transformed", score, _outcome_link(form, kind, flip, estimator, None), group, other, width,
+    return HybridPath("transformed", score, _outcome_link(form, kind, flip, None), group, other, width,
                       prepared.owner)
 
 
