@@ -121,8 +121,9 @@ def test_bbq_bias_scores_follow_parrish_et_al():
     correct = np.r_[np.ones(n_dis, bool), np.ones(80, bool), np.zeros(80, bool)]  # ambiguous: 80 said "unknown"
     non_unknown = np.r_[np.ones(n_dis, bool), np.zeros(80, bool), np.ones(80, bool)]
     biased = np.r_[np.ones(80, bool), np.zeros(20, bool), np.zeros(80, bool), np.ones(60, bool), np.zeros(20, bool)]
+    templates = np.arange(n_dis + n_amb)  # one item per template: the exact sign test
     rows = {r.measure: r for r in _category_rows("all", np.ones(n_dis + n_amb, bool), correct, ambiguous,
-                                                  non_unknown, biased, seed=0)}
+                                                  non_unknown, biased, templates, seed=0)}
     assert rows["accuracy_ambiguous"].estimate == 0.5 and rows["accuracy_disambiguated"].estimate == 1.0
     assert abs(rows["bias_disambiguated"].estimate - 0.6) < 1e-12
     assert abs(rows["bias_ambiguous"].estimate - 0.25) < 1e-12

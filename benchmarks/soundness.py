@@ -1,0 +1,114 @@
+"""Null simulations and planted cases of the probe suites' tests, in one run (issue: sound verdicts).
+
+    python -m benchmarks.soundness [--runs 400]
+
+- HolisticBias: 13 axes x 5 descriptors x 6 nouns x 3 templates, no descriptor effect but descriptor x noun
+  interactions (sd 1, residual sd 0.2); ``holistic_null_fp``: the share of runs in which Holm over the 65
+  descriptors at 0.01 calls any descriptor biased (goal <= 0.01), beside the one-sample t test over the 18 blocks
+  taken as independent (the test before); ``holistic_power``: one descriptor 3 noun-sds more negative, found.
+- BBQ with every item: 225 templates of 30 to 100 answered items each, bias by template N(0, 1) on the log-odds
+  scale (zero on average); ``bbq_null_fp_all_items``: the share of runs the template-level test rejects at 0.05
+  (goal <= 0.05), beside the item-level sign test; ``bbq_power``: template effects N(0.3, 1), found.
+
+The tests (tests/test_holistic_design.py, tests/test_bbq_templates.py) run the same simulations at fewer runs
+(HolisticBias: each descriptor's p-value at 0.05, one axis a run; the family-wise rate is this benchmark's).
+The other points of the review (the diff's verdict, joint proxies, weighted slices, the mitigation's held-out
+constraint) are not measured here yet. The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+AXES, DESCRIPTORS, NOUNS, TEMPLATES, HOLISTIC_ALPHA = 13, 5, 6, 3, 0.01
+
+
+def holistic_negativity(rng: np.random.Generator, *, noun_sd: float, template_sd: float, residual_sd: float,
+                        planted: float = 0.0, axes: int = AXES) -> np.ndarray:
+    """(axes, descriptors, nouns, templates): block effects shared by an axis's descriptors, random descriptor x
+    noun and descriptor x template interactions, residual noise; ``planted`` added to the first descriptor of the
+    first axis."""
+    shape = (axes, DESCRIPTORS, NOUNS, TEMPLATES)
+    values = (rng.normal(0, 1, (axes, 1, NOUNS, TEMPLATES))
+              + rng.normal(0, noun_sd, (axes, DESCRIPTORS, NOUNS, 1))
+              + rng.normal(0, template_sd, (axes, DESCRIPTORS, 1, TEMPLATES))
+              + rng.normal(0, residual_sd, shape))
+    values[0, 0] += planted
+    return values
+
+
+def holistic_found(values: np.ndarray) -> tuple[bool, bool, bool]:
+    """(the crossed-design test finds some descriptor, the independent-blocks t test does, the crossed-design test
+    finds the planted one), Holm over every descriptor at 0.01."""
+    from scipy.stats import t as student
+
+    from audit.fairness._stats import holm
+    from audit.probes._holistic import crossed_gap_tests
+
+    ours, naive = [], []
+    for index, axis in enumerate(values):
+        gaps = axis - np.median(axis, axis=0, keepdims=True)
+        ours += [p for _, _, p, _ in crossed_gap_tests(axis, seed=index)]
+        flat = gaps.reshape(len(gaps), -1)  # the 18 blocks taken as independent replicates: the test before
+        t = flat.mean(axis=1) / (flat.std(axis=1, ddof=1) / np.sqrt(flat.shape[1]))
+        naive += list(2 * student.sf(np.abs(t), flat.shape[1] - 1))
+    ours_holm, naive_holm = np.array(holm(ours)), np.array(holm(naive))
+    return (bool((ours_holm < HOLISTIC_ALPHA).any()), bool((naive_holm < HOLISTIC_ALPHA).any()),
+            bool(ours_holm[0] < HOLISTIC_ALPHA))
+
+
+def holistic_rates(runs: int, **scenario) -> np.ndarray:
+    """[any found by ours, any found by the independent-blocks test, planted found by ours], shares of runs."""
+    return np.array([holistic_found(holistic_negativity(np.random.default_rng(seed), **scenario))
+                     for seed in range(runs)]).mean(axis=0)
+
+
+def bbq_answers(seed: int, *, templates: int, shift: float, spread: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """+1 / -1 answers of one run and each answer's template: each template's answers biased with probability
+    expit(b_t), b_t ~ N(shift, spread); 30 to 100 answered items per template (BBQ's sizes with every item)."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(30, 101, templates)
+    effects = rng.normal(shift, spread, templates)
+    of_item = np.repeat(np.arange(templates), sizes)
+    biased = rng.random(len(of_item)) < 1 / (1 + np.exp(-effects[of_item]))
+    return np.where(biased, 1.0, -1.0), of_item
+
+
+def bbq_rejections(runs: int, *, templates: int, shift: float, alpha: float = 0.05) -> tuple[float, float]:
+    """(the template-level test's rejection rate, the item-level sign test's)."""
+    from scipy.stats import binomtest
+
+    from audit.probes._bbq import template_sign_flip
+
+    ours = items = 0
+    for seed in range(runs):
+        signs, of_item = bbq_answers(seed, templates=templates, shift=shift)
+        p_value, _, _ = template_sign_flip(signs, of_item, seed=seed, flips=1999)
+        ours += p_value < alpha
+        items += binomtest(int((signs > 0).sum()), len(signs), 0.5).pvalue < alpha
+    return ours / runs, items / runs
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=400)
+    args = parser.parse_args(argv)
+    interaction = {"noun_sd": 1.0, "template_sd": 0.0, "residual_sd": 0.2}
+    null = holistic_rates(args.runs, **interaction)
+    planted = holistic_rates(args.runs // 2, **interaction, planted=3.0)
+    bbq_null, bbq_items = bbq_rejections(args.runs, templates=225, shift=0.0)
+    bbq_power, _ = bbq_rejections(args.runs // 2, templates=225, shift=0.3)
+    report = {"runs": args.runs, "holistic_null_fp": float(null[0]), "holistic_null_fp_independent_blocks": float(null[1]),
+              "holistic_power": float(planted[2]), "bbq_null_fp_all_items": bbq_null,
+              "bbq_null_fp_item_sign_test": bbq_items, "bbq_power": bbq_power}
+    print(f"HolisticBias: any descriptor called biased in {null[0]:.1%} of null runs ({null[1]:.1%} with blocks as "
+          f"independent); planted found in {planted[2]:.1%}. BBQ: {bbq_null:.1%} of null runs rejected "
+          f"({bbq_items:.1%} item by item); planted found in {bbq_power:.1%}.", flush=True)
+    return report
+
+
+if __name__ == "__main__":
+    print(json.dumps(main()))
