@@ -59,6 +59,7 @@ class _Prepared:
     trees: Any = None  # explainers._hybrid_trees.FlatTrees, read once
     coef: np.ndarray | None = None
     tree_reason: str = ""
+    tree_offset: float | None = None  # the raw output the trees do not carry, read once
     linear_reason: str = ""
 
 
@@ -269,7 +270,9 @@ def _tree_path(prepared: _Prepared, form: ModelForm, kind: str, flip: bool, grou
 
     trees = prepared.trees
     group, other = trees.prepare(group), trees.prepare(other)
-    offset = trees.offset if np.isfinite(trees.offset) else _measured_offset(prepared, group)
+    if prepared.tree_offset is None:  # once per audit: gradient boosting's initial estimate is read off the model
+        prepared.tree_offset = trees.offset if np.isfinite(trees.offset) else _measured_offset(prepared, group)
+    offset = prepared.tree_offset
 
     def score(pairs, positions, take_other):
         if positions is not None:
