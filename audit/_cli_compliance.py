@@ -31,18 +31,20 @@ def add_compliance_parsers(commands) -> None:
         description="Compare two saved audit results: the data, model and config hashes and versions, every group "
                     "metric and ratio with its interval (flagging those whose intervals no longer overlap), the "
                     "shares of each explained gap, findings added and resolved, policy outcomes that flipped. Exit 1 "
-                    "when a table's ratio of the lowest to the highest group fell by more than the tolerance. Writes "
-                    "diff.json and junit.xml.")
+                    "when a group's ratio to the baseline's benchmark group changed beyond chance (two-sided test "
+                    "on the log-ratio, Holm over the diff at 0.05) and fell by more than the tolerance, or when no "
+                    "comparison could be tested. Writes diff.json and junit.xml (docs/diff.md).")
     diff.add_argument("old", metavar="OLD.json", help="the baseline audit")
     diff.add_argument("new", metavar="NEW.json", help="the audit to compare with it")
     diff.add_argument("--tolerance", type=float, default=None, metavar="X",
                       help="how far a ratio may fall before a disparity worsened (default: the policy's "
                            "diff_tolerance, else 0.05)")
     diff.add_argument("--confident", action="store_true",
-                      help="a disparity worsened only when a one-sided test of the two intervals finds the fall larger "
-                           "than the tolerance")
+                      help="a disparity worsened only when a one-sided test finds the fall itself larger than the "
+                           "tolerance (fewer alarms, less power)")
     diff.add_argument("--policy", default=None, metavar="POLICY.toml",
-                      help="read diff_tolerance from a policy file or a pyproject.toml with [tool.audit]")
+                      help="read diff_tolerance from a policy file or a pyproject.toml with [tool.audit], and test "
+                           "only the metrics its rules name")
     diff.add_argument("--out", default=None, metavar="DIR", help="output folder (default: the folder of NEW.json)")
 
     notices = commands.add_parser(
@@ -100,22 +102,24 @@ def with_changes(result, baseline, args):
 
 def diff_command(args) -> int:
     from audit.diff import DEFAULT_TOLERANCE, compare_files
+    from audit.diff._diff import PAIR_STATISTIC
     from audit.result._result import AuditResult
     from audit.run._output import write_atomically
     from reports import render_junit
 
-    if args.tolerance is not None:
-        tolerance, source = args.tolerance, "--tolerance"
-    elif args.policy is not None:
+    tolerance, source, metrics = DEFAULT_TOLERANCE, "default", None
+    if args.policy is not None:
         from audit.gate._policy import load_policy
 
         policy = load_policy(args.policy)
-        tolerance, source = ((policy.diff_tolerance, f"diff_tolerance of {args.policy}")
-                             if policy.diff_tolerance is not None else (DEFAULT_TOLERANCE, "default"))
-    else:
-        tolerance, source = DEFAULT_TOLERANCE, "default"
+        if policy.diff_tolerance is not None:
+            tolerance, source = policy.diff_tolerance, f"diff_tolerance of {args.policy}"
+        metrics = tuple(sorted({rule.metric for rule in policy.rules})) or None
+    if args.tolerance is not None:
+        tolerance, source = args.tolerance, "--tolerance"
     new = AuditResult.load(args.new)
-    changes = compare_files(args.old, new, tolerance=tolerance, tolerance_source=source, confident=args.confident)
+    changes = compare_files(args.old, new, tolerance=tolerance, tolerance_source=source, confident=args.confident,
+                            metrics=metrics)
     for item in changes.inputs:
         if item.changed:
             _say(f"  changed: {item.name}: {(item.old or 'not recorded')[:16]} -> {(item.new or 'not recorded')[:16]}")
@@ -137,10 +141,17 @@ def diff_command(args) -> int:
         _say(f"  policy {g.policy} rule {g.rule} ({g.scope}): {g.old or 'not checked'} -> {g.new or 'not checked'}")
     for note in changes.notes:
         _say(f"  note: {note}")
-    outcomes = [{"policy": "audit-diff", "rule": f"ratio falls by at most {changes.tolerance:g}",
-                 "scope": f"{m.metric} by {m.table}", "status": "fail" if m.worsened else "pass", "severity": "error",
-                 "message": f"lowest/highest group {_number(m.old)} -> {_number(m.new)} {_interval(m.new_ci)}",
-                 "value": m.new} for m in changes.metrics if m.statistic == "ratio"]
+    outcomes = [{"policy": "audit-diff", "rule": f"ratio to the benchmark falls by at most {changes.tolerance:g}",
+                 "scope": f"{m.metric} by {m.table}: {m.group} vs {m.compared_with}",
+                 "status": "fail" if m.worsened else ("pass" if m.p_value is not None else "skipped"),
+                 "severity": "error", "value": m.new,
+                 "message": f"{_number(m.old)} {_interval(m.old_ci)} -> {_number(m.new)} {_interval(m.new_ci)}, "
+                            f"Holm p = {_number(m.p_value_holm)}, detectable fall {_number(m.detectable_fall)}"}
+                for m in changes.metrics if m.statistic == PAIR_STATISTIC]
+    if not changes.tested:
+        outcomes.append({"policy": "audit-diff", "rule": "evidence", "scope": "every table", "status": "error",
+                         "severity": "error", "value": None,
+                         "message": "no comparison could be tested: the verdict rests on no evidence"})
     gate = {"outcomes": outcomes, "passed": changes.passed,
             "counts": {"pass": sum(o["status"] == "pass" for o in outcomes),
                        "fail": sum(o["status"] == "fail" for o in outcomes)}}
@@ -148,8 +159,13 @@ def diff_command(args) -> int:
     write_atomically({out / "diff.json": json.dumps(changes.to_dict(), indent=2, ensure_ascii=False,
                                                     allow_nan=False) + "\n",
                       out / "junit.xml": render_junit(gate, suite_name="audit-diff")})
-    _say(f"{'No disparity worsened' if changes.passed else f'{changes.worsened} disparity(ies) WORSENED'} beyond "
-         f"{changes.tolerance:g} ({changes.tolerance_source}); {len(changes.separated())} number(s) with separated "
+    if changes.detectable_fall:
+        low, high = changes.detectable_fall
+        _say(f"  these two audits could detect a fall of a ratio to the benchmark of {low:.3f} to {high:.3f} (by "
+             f"comparison) with {changes.detection_power:.0%} power; {changes.tested} comparison(s) tested")
+    verdict = ("No comparison could be tested" if not changes.tested else "No disparity worsened" if changes.passed
+               else f"{changes.worsened} disparity(ies) WORSENED")
+    _say(f"{verdict} beyond {changes.tolerance:g} ({changes.tolerance_source}); {len(changes.separated())} number(s) with separated "
          f"intervals, {len(changes.findings)} finding(s) added or resolved, {len(changes.gate)} policy outcome(s) "
          f"flipped. Diff: {out / 'diff.json'}  JUnit: {out / 'junit.xml'}")
     return EXIT_OK if changes.passed else EXIT_POLICY

@@ -44,31 +44,55 @@ def test_the_planted_change_shows_in_the_gap_shares(audits):
     assert sex[0] in changes.separated()
 
 
-def test_the_same_model_on_fresh_rows_shows_no_confident_worsening_and_keeps_sex_shares(audits):
-    changes = _compare(audits["old"], audits["control"], confident=True)
-    assert changes.passed and changes.worsened == 0, [(m.table, m.metric, m.group, m.old, m.old_ci, m.new, m.new_ci) for m in changes.metrics if m.worsened]
+def test_the_same_model_on_fresh_rows_worsens_nothing_and_keeps_sex_shares(audits):
+    for confident in (False, True):
+        changes = _compare(audits["old"], audits["control"], confident=confident)
+        assert changes.passed and changes.worsened == 0 and changes.tested > 10, [
+            (m.table, m.metric, m.group, m.old, m.new, m.p_value_holm) for m in changes.metrics if m.worsened]
     assert not [m for m in changes.gap_shares if m.feature == "sex" and m.separated]
     identical = _compare(audits["old"], audits["old"])
     assert identical.passed and not identical.separated() and not identical.findings and not identical.gate
     assert not any(i.changed for i in identical.inputs)
+    low, high = identical.detectable_fall
+    assert 0.05 <= low <= high < 1 and identical.detection_power == 0.8
+
+
+def _scaled(result, table_index, metric, factor):
+    """``result`` with one non-benchmark group's ``metric`` (and its interval) multiplied by ``factor``."""
+    table = result.fairness[table_index]
+    disparity = table.disparities_reliable[metric]
+    name = next(g.name for g in table.groups if g.name != disparity.benchmark_group
+                and g.support.get(metric, g.n) >= table.min_group_size)
+    groups = [dataclasses.replace(g, values={**g.values, metric: g.values[metric] * factor},
+                                  ci={**g.ci, metric: [v * factor for v in g.ci[metric]]}) if g.name == name else g
+              for g in table.groups]
+    fairness = list(result.fairness)
+    fairness[table_index] = dataclasses.replace(table, groups=groups)
+    return dataclasses.replace(result, fairness=fairness), table.name, name
 
 
 def test_a_ratio_that_falls_beyond_the_tolerance_worsens_and_findings_match_by_what_they_are_about(audits):
     old = audits["old"]
-    table = old.fairness[0]
-    disparity = table.disparities_reliable["selection_rate"]
-    lower = dataclasses.replace(disparity, ratio=disparity.ratio - 0.1,
-                                ratio_ci=[disparity.ratio_ci[0] - 0.1, disparity.ratio_ci[1] - 0.1])
-    worse_table = dataclasses.replace(table, disparities_reliable={**table.disparities_reliable,
-                                                                   "selection_rate": lower})
+    worse, table, group = _scaled(old, 0, "selection_rate", 0.6)
     moved = [dataclasses.replace(f, message=f.message + " (moved)", evidence={**f.evidence, "ratio": 0.01})
              for f in old.findings]
-    worse = dataclasses.replace(old, fairness=[worse_table, *old.fairness[1:]], findings=moved)
+    worse = dataclasses.replace(worse, findings=moved)
     changes = _compare(old, worse, tolerance=0.05)
     flagged = [m for m in changes.metrics if m.worsened]
-    assert [(m.table, m.metric, m.statistic) for m in flagged] == [(table.name, "selection_rate", "ratio")]
+    assert [(m.table, m.metric, m.group) for m in flagged] == [(table, "selection_rate", group)]
+    assert flagged[0].p_value_holm < 0.05 and flagged[0].fall > 0.05 and flagged[0].compared_with
     assert not changes.passed and not changes.findings  # the same findings, other numbers
-    assert _compare(old, worse, tolerance=0.15).passed
+    assert _compare(old, worse, tolerance=0.5).passed  # beyond chance, within the tolerance
+    slight, _, _ = _scaled(old, 0, "selection_rate", 0.97)  # a fall within what chance moves
+    assert _compare(old, slight, tolerance=0.0).passed
+
+
+def test_a_diff_that_can_test_nothing_does_not_pass(audits):
+    old = audits["old"]
+    bare = dataclasses.replace(old, fairness=[dataclasses.replace(t, disparities_reliable={}) for t in old.fairness])
+    changes = _compare(bare, old)
+    assert changes.tested == 0 and not changes.passed and changes.worsened == 0
+    assert any("no evidence" in note for note in changes.notes)
 
 
 def test_the_command_exits_by_the_verdict_and_writes_json_and_junit(audits, tmp_path, capsys):
@@ -82,20 +106,22 @@ def test_the_command_exits_by_the_verdict_and_writes_json_and_junit(audits, tmp_
     assert record["baseline"] == str(old) and any(m["feature"] == "sex" and m["separated"] for m in record["gap_shares"])
     assert "<testsuite" in (tmp_path / "d" / "junit.xml").read_text()
     assert main(["diff", str(old), str(old), "--out", str(tmp_path / "same")]) == 0
-    table = audits["old"].fairness[0]
-    d = table.disparities_reliable["selection_rate"]
-    worse = dataclasses.replace(audits["old"], fairness=[dataclasses.replace(
-        table, disparities_reliable={**table.disparities_reliable, "selection_rate": dataclasses.replace(
-            d, ratio=d.ratio - 0.2, ratio_ci=[d.ratio_ci[0] - 0.2, d.ratio_ci[1] - 0.2])}), *audits["old"].fairness[1:]])
+    worse, _, _ = _scaled(audits["old"], 0, "tpr", 0.6)
     (tmp_path / "worse.json").write_text(worse.to_json())
     assert main(["diff", str(old), str(tmp_path / "worse.json"), "--out", str(tmp_path / "w")]) == 1
     assert "<failure" in (tmp_path / "w" / "junit.xml").read_text()
+    assert "could detect a fall" in capsys.readouterr().out
     policy = tmp_path / "policy.toml"
-    policy.write_text('diff_tolerance = 0.3\n[[rules]]\nmetric = "selection_rate"\nwhere = "every_group"\n'
+    policy.write_text('diff_tolerance = 0.5\n[[rules]]\nmetric = "tpr"\nwhere = "every_group"\n'
                       'stat = "ratio_to_best"\ncompare = ">="\nthreshold = 0.0\n')
     assert main(["diff", str(old), str(tmp_path / "worse.json"), "--policy", str(policy), "--out",
                  str(tmp_path / "p")]) == 0
-    assert json.loads((tmp_path / "p" / "diff.json").read_text())["tolerance_source"].startswith("diff_tolerance")
+    record = json.loads((tmp_path / "p" / "diff.json").read_text())
+    assert record["tolerance_source"].startswith("diff_tolerance")
+    assert {m["metric"] for m in record["metrics"] if m.get("p_value") is not None} == {"tpr"}  # the policy's only
+    policy.write_text(policy.read_text().replace("0.5", "0.05", 1))
+    assert main(["diff", str(old), str(tmp_path / "worse.json"), "--policy", str(policy), "--out",
+                 str(tmp_path / "q")]) == 1
 
 
 @pytest.mark.parametrize("extra, message", [(["--tolerance", "-1"], "'tolerance' of an audit diff"),

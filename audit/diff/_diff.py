@@ -1,25 +1,30 @@
 """Compare two audit results of a model: inputs, numbers with their intervals, gap shares, findings, gate outcomes.
 
-A disparity "worsened" when a table's ratio of the lowest to the highest group (groups with enough rows, the
-benchmark-free ratio of fairlearn's MetricFrame.ratio) moved further from parity than ``tolerance``; with
-``confident``, when a one-sided test from the two intervals says the fall exceeds the tolerance. Numbers are "separated" when their intervals no longer
-overlap. Both are computed from the saved results alone: no model or data is needed.
+The verdict (``worsened``) is a test of each group against the baseline's benchmark group on the log-ratio scale,
+Holm over the diff (``audit.diff._verdict``); tables' lowest/highest ratios are shown, not tested (their pair is
+picked by the data, so they fall with smaller samples). Numbers are "separated" when their intervals no longer
+overlap. Everything is computed from the saved results alone: no model or data is needed.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from statistics import NormalDist
 
+import numpy as np
+
 from audit._errors import ConfigError
+from audit.diff._verdict import DETECTION_POWER, fall_tests, katz_log_ratio, log_ratio_from_intervals
+from audit.fairness._metrics import METRICS
 from audit.result._change_sections import AuditChanges, FindingChange, GateChange, InputChange, MetricChange
 from audit.result._provenance import sha256_file
 from audit.result._result import AuditResult
 
-__all__ = ["DEFAULT_TOLERANCE", "compare_results", "compare_files"]
+__all__ = ["DEFAULT_TOLERANCE", "DIFF_ALPHA", "compare_results", "compare_files"]
 
 DEFAULT_TOLERANCE = 0.05
+DIFF_ALPHA = 0.05
+PAIR_STATISTIC = "ratio to the baseline's benchmark"
 _FINDING_KEYS = ("table", "metric", "comparison", "group", "compared_with", "feature", "slice", "definition", "axis",
                  "method", "source", "subject", "suite", "category", "constraint", "sensitive", "step")
 
@@ -32,24 +37,6 @@ def _overlap(first, second) -> bool:
 
 def _change(old, new):
     return None if old is None or new is None else float(new - old)
-
-
-def _worsened(old, old_ci, new, new_ci, tolerance: float, confident: bool, level: float) -> bool:
-    """A ratio (1 = parity, lower = worse) fell by more than ``tolerance``. Point estimates by default; with
-    ``confident``, a one-sided test at 5% that the fall exceeds the tolerance, each interval's half-width taken as
-    z(level) standard errors and the audits as independent (conservative for two audits of the same rows, whose
-    estimates move together)."""
-    if old is None or new is None:
-        return False
-    if not confident:
-        return new < old - tolerance
-    if not old_ci or not new_ci or None in (*old_ci, *new_ci):
-        return False  # no interval, no confident claim
-    if old_ci[1] <= old_ci[0] or new_ci[1] <= new_ci[0]:
-        return False  # a zero-width interval (a group with no events): the bootstrap cannot see its uncertainty
-    z = NormalDist().inv_cdf(0.5 + level / 2)
-    spread = math.hypot((old_ci[1] - old_ci[0]) / (2 * z), (new_ci[1] - new_ci[0]) / (2 * z))
-    return (old - new - tolerance) / spread > NormalDist().inv_cdf(0.95)
 
 
 def _tables(result: AuditResult) -> dict:
@@ -73,31 +60,107 @@ def _group_values(name, old_table, new_table) -> list[MetricChange]:
     return rows
 
 
-def _ratios(name, old_table, new_table, tolerance, confident) -> tuple[list[MetricChange], list[str]]:
-    rows, notes = [], []
+def _extremes(name, old_table, new_table) -> list[MetricChange]:
+    """Each table's lowest/highest ratio in both audits, for the reader: not tested (see the module's doc)."""
+    rows = []
     for metric, after in new_table.disparities_reliable.items():
         before = old_table.disparities_reliable.get(metric)
-        if before is None:
+        if before is not None:
+            rows.append(MetricChange(name, metric, f"{after.worst_group} / {after.best_group}", "ratio", before.ratio,
+                                     before.ratio_ci, after.ratio, after.ratio_ci, _change(before.ratio, after.ratio),
+                                     not _overlap(before.ratio_ci, after.ratio_ci)))
+    return rows
+
+
+def _support(group, metric) -> int:
+    return int(group.support.get(metric, group.n))
+
+
+def _log_ratio(table, group, benchmark, metric, higher: bool) -> tuple[float, float]:
+    """(oriented log-ratio of ``group`` to ``benchmark``, its standard error) in one audit; NaN when not
+    estimable (no value, a value or interval end of zero for a metric without counts)."""
+    value, anchor = group.values.get(metric), benchmark.values.get(metric)
+    if value is None or anchor is None:
+        return float("nan"), float("nan")
+    spec = METRICS.get(metric)
+    if spec.proportion is not None and not table.weighted:
+        n, m = _support(group, metric), _support(benchmark, metric)
+        log_ratio, se = katz_log_ratio(round(value * n), n, round(anchor * m), m, higher_is_better=higher)
+        return float(log_ratio), float(se)
+    ci, anchor_ci = group.ci.get(metric), benchmark.ci.get(metric)
+    if not ci or not anchor_ci or None in (*ci, *anchor_ci):
+        return float("nan"), float("nan")
+    log_ratio, se = log_ratio_from_intervals(value, ci, anchor, anchor_ci, higher_is_better=higher,
+                                             level=float(table.bootstrap.get("level", 0.95)))
+    return float(log_ratio), float(se)
+
+
+def _pairs(name, old_table, new_table, metrics) -> tuple[list[tuple], list[str]]:
+    """The comparisons the verdict tests: (table, metric, group, benchmark, old (L, se), new (L, se)) for every
+    group with enough rows in both audits against the baseline's benchmark group, and notes on what was not."""
+    pairs, notes = [], []
+    for metric, before in old_table.disparities_reliable.items():
+        if metric not in new_table.metrics or (metrics is not None and metric not in metrics):
             continue
-        rows.append(MetricChange(name, metric, f"{after.worst_group} / {after.best_group}", "ratio", before.ratio,
-                                 before.ratio_ci, after.ratio, after.ratio_ci, _change(before.ratio, after.ratio),
-                                 not _overlap(before.ratio_ci, after.ratio_ci),
-                                 worsened=_worsened(before.ratio, before.ratio_ci, after.ratio, after.ratio_ci,
-                                                    tolerance, confident,
-                                                    float(new_table.bootstrap.get("level", 0.95)))))
-        if before.benchmark_group != after.benchmark_group:
-            notes.append(f"{metric} by {name}: the benchmark group changed from {before.benchmark_group} to "
-                         f"{after.benchmark_group}; ratios to the benchmark are not compared")
+        higher = METRICS.get(metric).higher_is_better if metric in METRICS.names() else None
+        if higher is None or before.benchmark_group is None:
+            continue  # a property of the data (the base rate) or no benchmark: described, not tested
+        benchmark = before.benchmark_group
+        old_groups = {g.name: g for g in old_table.groups}
+        new_groups = {g.name: g for g in new_table.groups}
+        minimum = max(old_table.min_group_size, new_table.min_group_size)
+        if benchmark not in new_groups or _support(new_groups[benchmark], metric) < minimum:
+            notes.append(f"{metric} by {name}: the baseline's benchmark group {benchmark} has fewer than {minimum} "
+                         "rows for it in the new audit (or none); not tested")
             continue
-        for group, entry in after.to_best.items():
-            old = before.to_best.get(group)
-            if old is None or entry.get("ratio") is None and old.get("ratio") is None:
+        for group, old_row in old_groups.items():
+            new_row = new_groups.get(group)
+            if group == benchmark or new_row is None or min(_support(old_row, metric),
+                                                           _support(new_row, metric)) < minimum:
                 continue
-            rows.append(MetricChange(name, metric, group, "ratio to benchmark", old.get("ratio"), old.get("ratio_ci"),
-                                     entry.get("ratio"), entry.get("ratio_ci"),
-                                     _change(old.get("ratio"), entry.get("ratio")),
-                                     not _overlap(old.get("ratio_ci"), entry.get("ratio_ci"))))
-    return rows, notes
+            pairs.append((name, metric, group, benchmark,
+                          _log_ratio(old_table, old_row, old_groups[benchmark], metric, higher),
+                          _log_ratio(new_table, new_row, new_groups[benchmark], metric, higher)))
+    return pairs, notes
+
+
+def _pair_rows(pairs, tolerance: float, confident: bool, level: float) -> list[MetricChange]:
+    if not pairs:
+        return []
+    old = np.array([p[4] for p in pairs])
+    new = np.array([p[5] for p in pairs])
+    tests = fall_tests(old[:, 0], old[:, 1], new[:, 0], new[:, 1], tolerance=tolerance, alpha=DIFF_ALPHA,
+                       confident=confident)
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+
+    def ratio(entry):
+        log_ratio, se = entry
+        if not np.isfinite(log_ratio):
+            return None, None
+        interval = [float(np.exp(log_ratio - z * se)), float(np.exp(log_ratio + z * se))] if np.isfinite(se) else None
+        return float(np.exp(log_ratio)), interval
+
+    def number(values, i):
+        return float(values[i]) if np.isfinite(values[i]) else None
+
+    rows = []
+    for i, (table, metric, group, benchmark, before, after) in enumerate(pairs):
+        (old_ratio, old_ci), (new_ratio, new_ci) = ratio(before), ratio(after)
+        rows.append(MetricChange(
+            table, metric, group, PAIR_STATISTIC, old_ratio, old_ci, new_ratio, new_ci, _change(old_ratio, new_ratio),
+            not _overlap(old_ci, new_ci), worsened=bool(tests.worsened[i]), compared_with=benchmark,
+            fall=number(tests.fall, i), p_value=number(tests.p_value, i), p_value_holm=number(tests.p_value_holm, i),
+            detectable_fall=number(tests.detectable_fall, i)))
+    return rows
+
+
+def _test_description(confident: bool, tested: int) -> str:
+    common = (f"each group against the baseline's benchmark group, on the log-ratio scale (Katz's standard error for "
+              f"proportions, the intervals otherwise), the two audits as independent samples; Holm over the "
+              f"{tested} comparisons at {DIFF_ALPHA:g}")
+    if confident:
+        return f"one-sided test that the pair's ratio fell by more than the tolerance: {common}"
+    return f"two-sided test that the pair's log-ratio changed, and a fall of the ratio beyond the tolerance: {common}"
 
 
 def _gap_shares(old: AuditResult, new: AuditResult) -> list[MetricChange]:
@@ -161,24 +224,30 @@ def _inputs(old: AuditResult, new: AuditResult) -> list[InputChange]:
 
 def compare_results(old: AuditResult, new: AuditResult, *, baseline: str, baseline_sha256: str,
                     tolerance: float = DEFAULT_TOLERANCE, tolerance_source: str = "default",
-                    confident: bool = False) -> AuditChanges:
-    """The changes from ``old`` (the baseline, named ``baseline``) to ``new``."""
+                    confident: bool = False, metrics: tuple[str, ...] | None = None) -> AuditChanges:
+    """The changes from ``old`` (the baseline, named ``baseline``) to ``new``. ``metrics``: the metrics whose
+    disparities the verdict tests (default: every metric of the tables; `audit diff --policy` passes the policy's)."""
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 1:
         raise ConfigError(f"The 'tolerance' of an audit diff must be a number from 0 to 1 (a fall in the ratio of "
-                          f"the lowest to the highest group). Got {tolerance!r} instead.")
+                          f"a group to the benchmark group). Got {tolerance!r} instead.")
     if old.data.get("task", "binary") != new.data.get("task", "binary"):
         raise ConfigError(f"The two audits have different tasks ({old.data.get('task')!r} and "
                           f"{new.data.get('task')!r}); compare audits of the same kind of model.")
     old_tables, new_tables = _tables(old), _tables(new)
-    metrics, notes = [], []
+    values, pairs, notes = [], [], []
+    if metrics is not None and not {m for t in new_tables.values() for m in t.metrics} & set(metrics):
+        notes.append(f"none of the metrics named ({', '.join(metrics)}) is in the tables: every metric is tested")
+        metrics = None
+    level = 0.95
     for name, table in new_tables.items():
         if name not in old_tables:
             notes.append(f"the table by {name} is new: nothing to compare it with")
             continue
-        metrics += _group_values(name, old_tables[name], table)
-        ratios, why = _ratios(name, old_tables[name], table, tolerance, confident)
-        metrics += ratios
+        values += _group_values(name, old_tables[name], table) + _extremes(name, old_tables[name], table)
+        found, why = _pairs(name, old_tables[name], table, metrics)
+        pairs += found
         notes += why
+        level = float(table.bootstrap.get("level", level))
         gone = sorted({g.name for g in old_tables[name].groups} - {g.name for g in table.groups})
         added = sorted({g.name for g in table.groups} - {g.name for g in old_tables[name].groups})
         if gone or added:
@@ -186,12 +255,25 @@ def compare_results(old: AuditResult, new: AuditResult, *, baseline: str, baseli
                 part for part in (f"only in the baseline: {', '.join(gone)}" if gone else "",
                                   f"new: {', '.join(added)}" if added else "") if part))
     notes += [f"the table by {name} is gone" for name in old_tables if name not in new_tables]
-    worsened = sum(m.worsened for m in metrics)
+    if old.provenance.sha256.get("data") and old.provenance.sha256.get("data") == new.provenance.sha256.get("data"):
+        notes.append("both audits read the same data: the test takes them as independent samples, which is "
+                     "conservative for the same rows (their estimates move together)")
+    compared = _pair_rows(pairs, float(tolerance), confident, level)
+    tested = [m for m in compared if m.p_value is not None]
+    if not tested:
+        notes.append("no comparison could be tested (no group with enough rows in both audits beside the "
+                     "baseline's benchmark): the verdict rests on no evidence")
+    detectable = [m.detectable_fall for m in tested if m.detectable_fall is not None]
+    worsened = sum(m.worsened for m in compared)
     return AuditChanges(
         baseline=baseline, baseline_sha256=baseline_sha256, baseline_created=old.provenance.started_at,
         tolerance=float(tolerance), tolerance_source=tolerance_source, confident=confident,
-        inputs=_inputs(old, new), metrics=metrics, gap_shares=_gap_shares(old, new), findings=_findings(old, new),
-        gate=_gate(old, new), notes=notes, worsened=worsened, passed=worsened == 0)
+        inputs=_inputs(old, new), metrics=values + compared, gap_shares=_gap_shares(old, new),
+        findings=_findings(old, new), gate=_gate(old, new), notes=notes, worsened=worsened,
+        passed=worsened == 0 and bool(tested),
+        test=_test_description(confident, len(tested)), alpha=DIFF_ALPHA, tested=len(tested),
+        detectable_fall=[min(detectable), max(detectable)] if detectable else None,
+        detection_power=DETECTION_POWER)
 
 
 def compare_files(old_path: str | Path, new: AuditResult, **settings) -> AuditChanges:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from audit.result._sections import _Section
+from audit.result._serde import optional
 
 __all__ = ["AuditChanges", "FindingChange", "GateChange", "InputChange", "MetricChange"]
 
@@ -24,10 +25,13 @@ class InputChange(_Section):
 @dataclass(frozen=True)
 class MetricChange(_Section):
     """One number in both audits. ``statistic``: "value" (a group's metric), "ratio" (lowest group / highest group,
-    groups with enough rows), "ratio to benchmark" (a group against the benchmark group), or "share of the gap"
-    (an input's part of a gap; ``feature`` names it). ``separated``: the two intervals do not overlap.
-    ``worsened`` (ratios only): the ratio moved away from parity by more than the tolerance (with ``confident``,
-    the new interval's upper end did)."""
+    groups with enough rows: shown, not tested), "ratio to the baseline's benchmark" (a group against the
+    baseline's benchmark group, ``compared_with``: the comparisons the verdict tests), or "share of the gap" (an
+    input's part of a gap; ``feature`` names it). ``separated``: the two intervals do not overlap.
+    ``worsened`` (tested comparisons only): the test of the change rejected after Holm and the pair's ratio moved
+    away from parity by more than the tolerance (``fall``: old minus new parity ratio, min/max of the pair); with
+    ``confident``, the one-sided test that the fall exceeds the tolerance rejected. ``detectable_fall``: the
+    smallest fall the two audits would have found with the change's ``detection_power``."""
 
     table: str
     metric: str
@@ -41,6 +45,11 @@ class MetricChange(_Section):
     separated: bool
     feature: str = ""
     worsened: bool = False
+    compared_with: str | None = optional()
+    fall: float | None = optional()
+    p_value: float | None = optional()
+    p_value_holm: float | None = optional()
+    detectable_fall: float | None = optional()
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,8 @@ class GateChange(_Section):
 
 @dataclass(frozen=True)
 class AuditChanges(_Section):
-    """The changes from a baseline audit to this one. ``passed``: no disparity worsened beyond ``tolerance``."""
+    """The changes from a baseline audit to this one. ``passed``: some comparison was tested and no disparity
+    worsened beyond ``tolerance``."""
 
     baseline: str
     baseline_sha256: str
@@ -82,6 +92,11 @@ class AuditChanges(_Section):
     notes: list[str] = field(default_factory=list)
     worsened: int = 0
     passed: bool = True
+    test: str | None = optional()  # how ``worsened`` was decided
+    alpha: float | None = optional()
+    tested: int | None = optional()  # comparisons in the Holm family; 0: the verdict rests on no evidence
+    detectable_fall: list[float] | None = optional()  # [smallest, largest] detectable fall over the comparisons
+    detection_power: float | None = optional()
 
     def separated(self) -> list[MetricChange]:
         """Every number whose intervals no longer overlap, metrics first, then gap shares."""
