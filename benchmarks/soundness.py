@@ -14,8 +14,13 @@
   10,000 then 1,250; ``diff_null_fp_default``: the larger share of runs in which the default verdict fires (goal
   <= 0.05), beside the point-estimate rule it replaced; ``diff_power_3x_tolerance``: one group's ratios fall from
   0.925 to 0.775 (three times the default tolerance of 0.05) at 10,000 rows, found (goal >= 0.8).
+- Joint proxies (benchmarks/_joint_proxies.py): eight weak inputs and an XOR of two, each model audited on 8,000
+  rows; ``joint_proxy_found``: both flagged as a joint proxy and failing the `proxies` preset, while no input is a
+  proxy alone; their joint and strongest single AUCs beside; ``joint_proxy_null_max_auc``: the largest joint AUC of
+  ten inputs unrelated to the group over ``runs // 10`` seeds (a proxy needs 0.7).
 
-The tests (tests/test_holistic_design.py, tests/test_bbq_templates.py, tests/test_diff_verdict.py) run the same
+The tests (tests/test_holistic_design.py, tests/test_bbq_templates.py, tests/test_diff_verdict.py,
+tests/test_joint_proxies.py) run the same
 simulations at fewer runs (HolisticBias: each descriptor's p-value at 0.05, one axis a run; the family-wise rate
 is this benchmark's). The last line is one JSON object.
 """
@@ -96,6 +101,34 @@ def bbq_rejections(runs: int, *, templates: int, shift: float, alpha: float = 0.
     return ours / runs, items / runs
 
 
+def joint_proxies(*, null_runs: int) -> dict:
+    """The two planted joint-proxy models audited, and the joint AUC of unrelated inputs."""
+    import pandas as pd
+
+    from audit import evaluate, load_preset
+    from audit.gaps._proxies import JointModel, binned
+    from benchmarks._joint_proxies import planted_audit
+
+    found, out = [], {}
+    for kind in ("weak_inputs", "xor"):
+        result, _ = planted_audit(kind, seed=0, rows=8000)
+        gap = next(g for g in result.gap_explanations.explanations if g.metric == "selection_rate")
+        gate = evaluate(result, [load_preset("proxies")])
+        caught = (gap.joint_proxy is not None and gap.joint_proxy.role == "proxy" and not gate.passed
+                  and all(f.role != "proxy" for f in gap.features))
+        found.append(caught)
+        out[f"joint_proxy_{kind}_auc"] = gap.joint_proxy.proxy_auc if gap.joint_proxy else None
+        out[f"joint_proxy_{kind}_strongest_single_auc"] = max(f.proxy_auc or 0.5 for f in gap.features)
+        out[f"joint_proxy_{kind}_impact_ratio"] = gap.value / gap.compared_value
+    aucs = []
+    for seed in range(null_runs):
+        rng = np.random.default_rng(seed)
+        member = rng.random(8000) < 0.3
+        codes = np.column_stack([binned(pd.Series(rng.standard_normal(8000))) for _ in range(10)])
+        aucs.append(JointModel(codes, member, rng.permutation(8000) % 2, seed=seed).auc)
+    return {"joint_proxy_found": all(found), **out, "joint_proxy_null_max_auc": float(max(aucs))}
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=400)
@@ -111,6 +144,7 @@ def main(argv=None) -> dict:
     diff_null = simulate(runs=diff_runs, seed=1, old_rows=10_000, new_rows=10_000, new_b=0.925)
     diff_fewer = simulate(runs=diff_runs, seed=2, old_rows=10_000, new_rows=1_250, new_b=0.925)
     diff_planted = simulate(runs=diff_runs, seed=3, old_rows=10_000, new_rows=10_000, new_b=0.775)
+    joint = joint_proxies(null_runs=max(args.runs // 10, 5))
     report = {"runs": args.runs, "holistic_null_fp": float(null[0]), "holistic_null_fp_independent_blocks": float(null[1]),
               "holistic_power": float(planted[2]), "bbq_null_fp_all_items": bbq_null,
               "bbq_null_fp_item_sign_test": bbq_items, "bbq_power": bbq_power,
@@ -119,12 +153,13 @@ def main(argv=None) -> dict:
               "diff_null_fp_point_rule_before": max(diff_null["point_rule_before"], diff_fewer["point_rule_before"]),
               "diff_power_3x_tolerance": diff_planted["default"],
               "diff_power_3x_tolerance_confident": diff_planted["confident"],
-              "diff_detectable_fall_median": diff_planted["detectable_fall_median"]}
+              "diff_detectable_fall_median": diff_planted["detectable_fall_median"], **joint}
     print(f"HolisticBias: any descriptor called biased in {null[0]:.1%} of null runs ({null[1]:.1%} with blocks as "
           f"independent); planted found in {planted[2]:.1%}. BBQ: {bbq_null:.1%} of null runs rejected "
           f"({bbq_items:.1%} item by item); planted found in {bbq_power:.1%}. Diff: an unchanged model worsens in "
           f"{report['diff_null_fp_default']:.1%} of re-audits (the point rule before: "
-          f"{report['diff_null_fp_point_rule_before']:.1%}); a fall of 0.15 found in {diff_planted['default']:.1%}.",
+          f"{report['diff_null_fp_point_rule_before']:.1%}); a fall of 0.15 found in {diff_planted['default']:.1%}. Joint "
+          f"proxies found: {joint['joint_proxy_found']}.",
           flush=True)
     return report
 

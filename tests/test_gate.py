@@ -61,9 +61,13 @@ def test_every_preset_runs_on_the_demo(demo_result):
     assert verdicts["eu-ai-act"].passed
     # the demo's shap explanations are faithful for every large enough group and change when labels are shuffled
     assert verdicts["explanation-quality"].passed
-    # relationship and marital-status are proxies for sex, but neither carries half of a flagged gap
+    # relationship and marital-status are proxies for sex; neither carries half of a flagged gap alone, but
+    # together they carry more than half of the sex FPR gap, and the preset says so
     proxies = verdicts["proxies"]
-    assert proxies.passed and any(o.scope.endswith(": relationship") and o.status == "pass" for o in proxies.outcomes)
+    assert any(o.scope.endswith(": relationship") and o.status == "pass" for o in proxies.outcomes)
+    failed = [o for o in proxies.outcomes if o.status == "fail"]
+    assert not proxies.passed and failed and {o.rule for o in failed} == {"no-dominant-joint-proxy"}
+    assert any("fpr by sex" in o.scope and "marital-status" in o.scope and "relationship" in o.scope for o in failed)
 
 
 def test_a_rule_whose_metric_is_missing_is_an_error(biased_frame):

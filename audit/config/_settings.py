@@ -551,7 +551,8 @@ class GapsConfig:
     split over the model's inputs (a Shapley decomposition, ``orders`` random feature orders per pair of rows) with
     ``n_boot`` two-sample bootstrap resamples. ``tables``: which fairness tables (None: all). A feature is a proxy
     when it tells the group from the comparison group with an AUC of at least ``proxy_auc`` and carries at least
-    ``proxy_share`` of the gap. The check compares the top contributor with up to ``random_features`` others.
+    ``proxy_share`` of the gap; the inputs that each carry at least ``joint_min_share`` of it are also judged
+    together (a joint proxy). The check compares the top contributor with up to ``random_features`` others.
     For a text model: up to ``swaps`` identity swaps that flipped a decision, attributed word by word."""
 
     enabled: bool = True
@@ -563,6 +564,7 @@ class GapsConfig:
     proxy_share: float = 0.1
     random_features: int = 5
     swaps: int = 12
+    joint_min_share: float = 0.05  # inputs carrying at least this share of a gap are judged together as well
 
     def __post_init__(self) -> None:
         if not isinstance(self.enabled, bool):
@@ -579,6 +581,7 @@ class GapsConfig:
         _positive_int(self.swaps, "gaps.swaps", minimum=0)
         _number(self.proxy_auc, "gaps.proxy_auc", "a number in [0.5, 1]", lambda v: 0.5 <= v <= 1)
         _number(self.proxy_share, "gaps.proxy_share", "a number in (0, 1]", lambda v: 0 < v <= 1)
+        _number(self.joint_min_share, "gaps.joint_min_share", "a number in (0, 1)", lambda v: 0 < v < 1)
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "explainers": ExplainerConfig,
              "fairness": FairnessConfig, "text": TextConfig,

@@ -214,6 +214,18 @@ def gap_findings(report: GapReport | None) -> list[Finding]:
                     message=f"{where}: {feature.feature} itself, a model input, carries {feature.share:.0%}{interval} "
                             "of the gap.",
                     evidence={**base, "feature": feature.feature, "share": feature.share, "share_ci": feature.share_ci}))
+        joint = gap.joint_proxy
+        if joint is not None and joint.role == "proxy":
+            interval = f" [{joint.share_ci[0]:.0%}, {joint.share_ci[1]:.0%}]" if joint.share_ci else ""
+            alone = ("" if joint.strongest_single_auc is None
+                     else f"; the strongest of them alone reaches {joint.strongest_single_auc:.2f}")
+            findings.append(Finding(
+                kind="joint_proxy", severity="warning",
+                message=(f"{where}: {', '.join(joint.features)} together stand in for {gap.table} (together they "
+                         f"tell {gap.group} from {gap.compared_with} with an AUC of {joint.proxy_auc:.2f}{alone}) "
+                         f"and carry {joint.share:.0%}{interval} of the gap."),
+                evidence={**base, "features": joint.features, "share": joint.share, "share_ci": joint.share_ci,
+                          "proxy_auc": joint.proxy_auc, "strongest_single_auc": joint.strongest_single_auc}))
         check = gap.check
         if check is not None and check.passed is False:
             findings.append(Finding(

@@ -14,8 +14,8 @@ from audit.fairness._counts import encode_groups
 from audit.fairness._types import FairnessTable
 from audit.gaps._fast import FastPaths, ModelForm
 from audit.gaps._decompose import PairedRows, couple, pair_contributions, single_swaps, two_sample_bootstrap
-from audit.gaps._proxies import attribute_nmi, binned, proxy_auc
-from audit.result._gap_sections import GapCheck, GapExplanation, GapFeature, GapReport
+from audit.gaps._proxies import JointModel, attribute_nmi, binned, proxy_auc
+from audit.result._gap_sections import GapCheck, GapExplanation, GapFeature, GapReport, JointProxy
 from explainers._stats import interval_or_none
 
 __all__ = ["ModelOutputs", "explain_gaps", "METHOD"]
@@ -80,7 +80,8 @@ def explain_gaps(tables: list[FairnessTable], *, features: pd.DataFrame, y_true:
     return GapReport(explanations=explanations, method=METHOD, not_explained=not_explained,
                      settings={"n_boot": settings.n_boot, "orders": settings.orders, "proxy_auc": settings.proxy_auc,
                                "proxy_share": settings.proxy_share, "random_features": settings.random_features,
-                               "ci_level": ci_level, "seed": seed, "evaluation": evaluation})
+                               "joint_min_share": settings.joint_min_share, "ci_level": ci_level, "seed": seed,
+                               "evaluation": evaluation})
 
 
 def _unexplainable(table: FairnessTable, metric: str, outputs: ModelOutputs) -> str:
@@ -160,6 +161,8 @@ def _explain_one(table: FairnessTable, metric: str, groups: _Groups, *, features
                          proxies, settings, ci_level)
     check = _check(top, randoms, coupling.weights @ closing, ends, gap, boot, len(columns), ci_level) if (
         top and shares_defined) else None
+    joint = _joint_proxy(columns, contributions, gap, boot, table, group, other, groups, proxies, settings,
+                         ci_level, rows) if shares_defined else None
     entry = disparity.to_best.get(group, {})
     return GapExplanation(
         table=table.name, metric=metric, group=group, compared_with=other, value=float(value),
@@ -168,7 +171,7 @@ def _explain_one(table: FairnessTable, metric: str, groups: _Groups, *, features
         rows=len(group_rows), compared_rows=len(other_rows), pairs=len(coupling), orders=settings.orders,
         additivity_error=float(abs(contributions.sum() - (value - compared))),
         features=sorted(rows, key=lambda r: -abs(r.contribution)), check=check,
-        note=_note(table, columns, gap_ci, shares_defined)), path
+        note=_note(table, columns, gap_ci, shares_defined), joint_proxy=joint), path
 
 
 def gap_away_from_zero(gap: float, gap_ci: list[float] | None) -> bool:
@@ -220,6 +223,49 @@ def _feature_rows(columns, contributions, gap, boot, table, group, other, groups
             share_ci=_interval(boot, index, ci_level, divide_by=len(columns)) if share is not None else None,
             proxy_auc=auc, nmi=nmi, proxy_score=score, role=role))
     return rows
+
+
+JOINT_MIN_GAIN = 0.01  # a feature stays in a joint proxy when shuffling it lowers the joint AUC this much
+
+
+def _joint_proxy(columns, contributions, gap, boot, table, group, other, groups, proxies, settings, ci_level,
+                 rows) -> JointProxy | None:
+    """The inputs that stand in for the attribute together, and the part of the gap they carry.
+
+    Candidates: every input but the protected attribute carrying at least ``joint_min_share`` of the gap. Kept:
+    those that identify the group alone (a single-input AUC of at least ``proxy_auc``) or add to what the other
+    inputs tell (shuffling it lowers the inputs' joint AUC by ``JOINT_MIN_GAIN``), so that an input carrying the
+    gap for its own reasons (capital gains beside relationship, for sex) is not counted as a proxy. Their summed
+    parts with a bootstrap interval, and their joint AUC (a classifier fitted on them alone)."""
+    single = {r.feature: r.proxy_auc for r in rows}
+    candidates = [i for i, name in enumerate(columns) if name not in table.sensitive_features
+                  and contributions[i] / gap >= settings.joint_min_share]
+    if len(candidates) < 2:
+        return None
+    model = proxies.joint_model(tuple(name for name in columns if name not in table.sensitive_features), groups,
+                                group, other)
+    position = {name: j for j, name in enumerate(model.names)}
+    members = [i for i in candidates if model.drops[position[columns[i]]] >= JOINT_MIN_GAIN
+               or (single[columns[i]] or 0.0) >= settings.proxy_auc]
+    if len(members) < 2:
+        return None
+    auc = proxies.joint_model(tuple(columns[i] for i in members), groups, group, other, importance=False).auc
+    if not np.isfinite(auc):
+        return None
+    names = [columns[i] for i in members]
+    contribution = float(contributions[members].sum())
+    share = contribution / gap
+    contribution_ci = share_ci = None
+    if boot is not None:
+        summed = boot[:, members].sum(axis=1, keepdims=True)
+        with_gap = np.column_stack([summed, boot[:, len(columns)]])
+        contribution_ci = _interval(with_gap, 0, ci_level)
+        share_ci = _interval(with_gap, 0, ci_level, divide_by=1)
+    alone = [single[name] for name in names if single[name] is not None]
+    role = "proxy" if auc >= settings.proxy_auc and share >= settings.proxy_share else "other"
+    return JointProxy(features=names, contribution=contribution, contribution_ci=contribution_ci, share=float(share),
+                      share_ci=share_ci, proxy_auc=auc, strongest_single_auc=max(alone) if alone else None,
+                      role=role)
 
 
 def _carried(start: np.ndarray, end: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
@@ -274,6 +320,7 @@ class _ProxyCache:
         self._features, self._seed = features, seed
         self._codes: dict[str, np.ndarray] = {}
         self._aucs: dict[tuple, float | None] = {}
+        self._joint: dict[tuple, "_NamedJoint"] = {}
         self._nmis: dict[tuple, float | None] = {}
 
     def codes(self, name: str) -> np.ndarray:
@@ -291,8 +338,30 @@ class _ProxyCache:
             self._aucs[key] = value if np.isfinite(value) else None
         return self._aucs[key]
 
+    def joint_model(self, names: tuple[str, ...], groups: _Groups, group: str, other: str, *,
+                    importance: bool = True) -> "_NamedJoint":
+        """The inputs ``names`` judged together for a pair of groups, fitted once per inputs and pair (either
+        order: the AUC of telling A from B is that of telling B from A)."""
+        first, second = sorted((group, other))
+        key = (names, first, second)
+        if key not in self._joint:
+            member = groups.rows(first)
+            both = member | groups.rows(second)
+            folds = np.random.default_rng(self._seed).permutation(int(both.sum())) % 2
+            codes = np.column_stack([self.codes(name)[both] for name in names])
+            self._joint[key] = _NamedJoint(names, JointModel(codes, member[both], folds, seed=self._seed,
+                                                             importance=importance))
+        return self._joint[key]
+
     def nmi(self, name: str, table: str, groups: _Groups) -> float | None:
         key = (name, table)
         if key not in self._nmis:
             self._nmis[key] = attribute_nmi(self.codes(name), groups.codes)
         return self._nmis[key]
+
+
+class _NamedJoint:
+    """A JointModel's AUC and permutation importances, with its inputs' names."""
+
+    def __init__(self, names: tuple[str, ...], model: JointModel) -> None:
+        self.names, self.auc, self.drops = list(names), model.auc, model.drops

@@ -56,7 +56,7 @@ STATS = {"every_group": ("value", "ratio_to_best", "difference_to_best"), "dispa
 # language-model probe measures (bias rows); "stereotype_share" covers each paired suite's primary share
 PROBE_METRICS = ("stereotype_share", "negativity_gap", "bias_ambiguous", "bias_disambiguated", "score_gap")
 # gap explanations: each proxy's share of a flagged gap, or the protected attribute's own share (a model input)
-GAP_RULE_METRICS = ("proxy_share", "direct_share")
+GAP_RULE_METRICS = ("proxy_share", "direct_share", "joint_proxy_share")
 # what a case of a rule can come to: "skipped" is a case left out on purpose (a small group, the benchmark);
 # "not applicable" a rule about something the audit was not asked to measure (a suite it did not run)
 STATUSES = ("pass", "fail", "error", "skipped", "not applicable")
@@ -632,8 +632,9 @@ def _evaluate_probe_rule(result: AuditResult, check: _Checker, rule: Rule) -> li
 
 
 def _evaluate_gap_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOutcome]:
-    """Each proxy of each flagged gap (``proxy_share``), or the protected attribute's own part where it is a model
-    input (``direct_share``): its share of the gap. Gaps whose fairness finding is not a warning are not checked."""
+    """Each proxy of each flagged gap (``proxy_share``), the inputs that stand in for the attribute together
+    (``joint_proxy_share``), or the protected attribute's own part where it is a model input (``direct_share``):
+    its share of the gap. Gaps whose fairness finding is not a warning are not checked."""
     report = result.gap_explanations
     if report is None:
         check.add("gaps", "error", f"The audit result has no gap explanations, so {rule.metric} cannot be checked; "
@@ -647,6 +648,17 @@ def _evaluate_gap_rule(result: AuditResult, check: _Checker, rule: Rule) -> list
         if not gap.flagged:
             check.add(scope, "skipped", f"The gap ({gap.gap:+.3f}) is not flagged: its ratio is above the threshold or "
                                         "within chance.", examined=True)
+            continue
+        if rule.metric == "joint_proxy_share":
+            joint = gap.joint_proxy
+            if joint is None or joint.role != "proxy":
+                check.add(scope, "pass", "No inputs that tell the groups apart together carry this gap"
+                          + ("." if joint is None else f" (together: AUC {_auc(joint.proxy_auc)}, share "
+                                                        f"{joint.share:.0%})."))
+            else:
+                check.compare(f"{scope}: {' + '.join(joint.features)}", joint.share, joint.share_ci,
+                              f"share of the gap carried together by {', '.join(joint.features)} (AUC together "
+                              f"{_auc(joint.proxy_auc)}, alone at most {_auc(joint.strongest_single_auc)})")
             continue
         features = [f for f in gap.features if f.role == role]
         if not features:
@@ -664,6 +676,10 @@ def _evaluate_gap_rule(result: AuditResult, check: _Checker, rule: Rule) -> list
         check.add("gaps", "error", "The audit result explains no gap" + (f" ({why})" if why else "")
                   + f", so {rule.metric} cannot be checked.")
     return check.outcomes
+
+
+def _auc(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.2f}"
 
 
 def _distance_interval(row) -> list[float] | None:

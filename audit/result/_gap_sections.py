@@ -9,7 +9,7 @@ from typing import Any
 from audit.result._sections import _Section
 from audit.result._serde import optional
 
-__all__ = ["GapFeature", "GapCheck", "GapExplanation", "GapReport", "SwapExplanation", "SwapSummary"]
+__all__ = ["GapFeature", "GapCheck", "GapExplanation", "GapReport", "JointProxy", "SwapExplanation", "SwapSummary"]
 
 Interval = list[float]
 
@@ -30,6 +30,26 @@ class GapFeature(_Section):
     proxy_auc: float | None  # the feature alone telling the group's rows from the comparison group's (cross-fitted)
     nmi: float | None  # normalised mutual information of the (binned) feature and the attribute, all groups
     proxy_score: float | None  # (2 * proxy_auc - 1) * max(share, 0)
+    role: str
+
+
+@dataclass(frozen=True)
+class JointProxy(_Section):
+    """The inputs that carry a gap together, judged as one: every input other than the protected attribute that
+    carries at least ``joint_min_share`` of the gap in its direction (``features``). Their Shapley parts add up
+    (``contribution``, ``share``: interactions among them counted in full), and ``proxy_auc`` is how well they
+    *together* tell the group's rows from the comparison group's (a cross-fitted gradient-boosted classifier, so
+    many weak inputs and an XOR of two count), beside ``strongest_single_auc``, the best any of them does alone.
+    ``role``: "proxy" when the AUC reaches ``proxy_auc`` and the share ``proxy_share`` (the single-input rule), else
+    "other"."""
+
+    features: list[str]
+    contribution: float
+    contribution_ci: Interval | None
+    share: float
+    share_ci: Interval | None
+    proxy_auc: float | None
+    strongest_single_auc: float | None
     role: str
 
 
@@ -76,6 +96,7 @@ class GapExplanation(_Section):
     features: list[GapFeature]
     check: GapCheck | None = None
     note: str = ""
+    joint_proxy: JointProxy | None = optional()  # None: no share (gap near 0) or fewer than two such inputs
 
     @property
     def proxies(self) -> list[GapFeature]:
