@@ -66,6 +66,9 @@ def add_compliance_parsers(commands) -> None:
     notices.add_argument("--reasons", type=int, default=3, metavar="N", help="principal reasons at most (default 3)")
     notices.add_argument("--tie-margin", type=float, default=0.1, metavar="LOG_ODDS",
                          help="contributions this close to a method's last reason count as tied with it (default 0.1)")
+    notices.add_argument("--baseline", choices=("population", "marginal_approvals"), default="population",
+                         help="what reasons are relative to (Regulation B's two methods): the average applicant "
+                              "(default), or the applicants approved with the lowest scores")
     notices.add_argument("--background", type=int, default=200, metavar="N",
                          help="background rows, one per stratum of the model's score (default 200)")
     notices.add_argument("--threads", type=int, default=None, metavar="N",
@@ -238,7 +241,7 @@ def explain_decision_command(args) -> int:
 
     config = load_config(args.config, allow_outside=args.allow_outside)
     settings = NoticeSettings(reasons=args.reasons, tie_margin=args.tie_margin, background_size=args.background,
-                              seed=config.seed, processes=thread_budget(args.threads)[0])
+                              seed=config.seed, processes=thread_budget(args.threads)[0], baseline=args.baseline)
     batch, paths, skipped = write_notices(config, config_path=str(args.config), rows=args.row, out=args.out,
                                           reference=args.reference, settings=settings, data=args.data)
     for line in skipped:
@@ -251,6 +254,10 @@ def explain_decision_command(args) -> int:
     _say(f"{batch.unfavourable:,} unfavourable decision(s) of {batch.rows:,} row(s): {batch.confirmed:,} notice(s) "
          f"confirmed, {batch.unfavourable - batch.confirmed:,} for review; the two methods agree on "
          f"{rate(batch.agreement)}, the check passes on {rate(batch.check_pass_rate)} ({batch.seconds:.1f} s)")
+    if batch.beats_baseline:
+        other = "marginal_approvals" if settings.baseline == "population" else "population"
+        _say(f"  {batch.beats_baseline:,} applicant(s) score at or above the {settings.baseline} baseline: no reason "
+             f"is stated against a baseline they beat (for review; --baseline {other} may state them).")
     if batch.protected_reasons:
         _say(f"  {batch.protected_reasons:,} notice(s) cite a protected characteristic among their reasons: the model "
              "uses it; see the notes.")

@@ -175,9 +175,11 @@ def _print_summary(result, paths: dict, elapsed: float) -> None:
         fix = frontier.at(0.8) if frontier.constraint == "impact_ratio" else frontier.at(0.0)
         if fix is not None and fix.feasible:
             name = frontier.constraint.replace("_", " ")
+            verb = "reaching" if fix.reached is not False else "aimed at"
             _say(f"  mitigation by {frontier.sensitive}: {name} {_number(frontier.current.constraint_value)} now; "
-                 f"group-specific thresholds reaching {fix.tolerance:g} cost {fix.cost * 100:.1f} points of accuracy "
-                 f"held out, where the {name} is {_number(fix.constraint_value)}")
+                 f"group-specific thresholds {verb} {fix.tolerance:g} cost {fix.cost * 100:.1f} points of accuracy "
+                 f"held out, where the {name} is {_number(fix.constraint_value)}"
+                 + (" (missed)" if fix.reached is False else ""))
     gaps = result.gap_explanations
     for gap in [g for g in (gaps.explanations if gaps else []) if g.flagged][:3]:
         # shares where the gap is clearly away from zero; else each input's part in the metric's own units
@@ -504,7 +506,10 @@ def _thresholds(args) -> int:
               "thresholds": point.thresholds, "held_out": {"accuracy": point.accuracy, "accuracy_ci": point.accuracy_ci,
                                                            "constraint_value": point.constraint_value,
                                                            "constraint_ci": point.constraint_ci, "cost": point.cost,
-                                                           "cost_ci": point.cost_ci},
+                                                           "cost_ci": point.cost_ci, "reached": point.reached,
+                                                           "randomised_share": point.randomised_share,
+                                                           "randomised_share_ci": point.randomised_share_ci},
+              "solved_for": point.fit_target, "estimated_chance_of_reaching": point.reach,
               "legal_note": result.mitigation.legal_note, "audit": str(args.result)}
     text = json.dumps(record, indent=2, ensure_ascii=False)
     if args.output:

@@ -18,6 +18,14 @@
   rows; ``joint_proxy_found``: both flagged as a joint proxy and failing the `proxies` preset, while no input is a
   proxy alone; their joint and strongest single AUCs beside; ``joint_proxy_null_max_auc``: the largest joint AUC of
   ten inputs unrelated to the group over ``runs // 10`` seeds (a proxy needs 0.7).
+- Weighted slices (benchmarks/_weighted_slices.py): null data sets of 20,000 rows with lognormal sample weights of
+  sigma 1.5, ``runs // 4`` of them; ``weighted_slices_null_fp``: the larger share confirming any slice under BH and
+  BY (goal <= 0.05), beside the Kish test it replaced (``weighted_slices_null_fp_kish_before``).
+
+- Mitigation (benchmarks/_mitigation_reach.py): two groups with known normal score distributions, 4,000 rows,
+  ``runs`` runs; ``mitigation_heldout_constraint_met``: the share of runs whose fix for an impact ratio of 0.8
+  meets it on the held-out half (goal >= 0.9), with its Clopper-Pearson interval; ``mitigation_truly_met``: meets
+  it under the true distributions; beside them the same solved at 0.8 itself (before).
 
 The tests (tests/test_holistic_design.py, tests/test_bbq_templates.py, tests/test_diff_verdict.py,
 tests/test_joint_proxies.py) run the same
@@ -145,6 +153,14 @@ def main(argv=None) -> dict:
     diff_fewer = simulate(runs=diff_runs, seed=2, old_rows=10_000, new_rows=1_250, new_b=0.925)
     diff_planted = simulate(runs=diff_runs, seed=3, old_rows=10_000, new_rows=10_000, new_b=0.775)
     joint = joint_proxies(null_runs=max(args.runs // 10, 5))
+    from benchmarks._weighted_slices import rates as slice_rates
+
+    slice_runs = max(args.runs // 4, 20)
+    weighted = slice_rates(runs=slice_runs, sigma=1.5, shuffle=True)
+    weighted_before = slice_rates(runs=slice_runs, sigma=1.5, shuffle=True, test="kish")
+    from benchmarks._mitigation_reach import rates as reach_rates
+
+    aimed, exact = reach_rates(runs=args.runs, reach_target=0.9), reach_rates(runs=args.runs, reach_target=0.5)
     report = {"runs": args.runs, "holistic_null_fp": float(null[0]), "holistic_null_fp_independent_blocks": float(null[1]),
               "holistic_power": float(planted[2]), "bbq_null_fp_all_items": bbq_null,
               "bbq_null_fp_item_sign_test": bbq_items, "bbq_power": bbq_power,
@@ -153,13 +169,25 @@ def main(argv=None) -> dict:
               "diff_null_fp_point_rule_before": max(diff_null["point_rule_before"], diff_fewer["point_rule_before"]),
               "diff_power_3x_tolerance": diff_planted["default"],
               "diff_power_3x_tolerance_confident": diff_planted["confident"],
-              "diff_detectable_fall_median": diff_planted["detectable_fall_median"], **joint}
+              "diff_detectable_fall_median": diff_planted["detectable_fall_median"], **joint,
+              "weighted_slices_runs": slice_runs, "weighted_slices_null_fp": max(weighted),
+              "weighted_slices_null_fp_bh_by": weighted, "weighted_slices_null_fp_kish_before": weighted_before,
+              "mitigation_heldout_constraint_met": aimed["held_out_met"],
+              "mitigation_heldout_constraint_met_ci": aimed["held_out_met_ci"],
+              "mitigation_truly_met": aimed["truly_met"], "mitigation_truly_met_ci": aimed["truly_met_ci"],
+              "mitigation_estimated_reach_mean": aimed["mean_estimated_reach"],
+              "mitigation_randomised_share_mean": aimed["mean_randomised_share"],
+              "mitigation_extra_cost_points": 100 * (aimed["mean_cost"] - exact["mean_cost"]),
+              "mitigation_heldout_met_before": exact["held_out_met"], "mitigation_truly_met_before": exact["truly_met"]}
     print(f"HolisticBias: any descriptor called biased in {null[0]:.1%} of null runs ({null[1]:.1%} with blocks as "
           f"independent); planted found in {planted[2]:.1%}. BBQ: {bbq_null:.1%} of null runs rejected "
           f"({bbq_items:.1%} item by item); planted found in {bbq_power:.1%}. Diff: an unchanged model worsens in "
           f"{report['diff_null_fp_default']:.1%} of re-audits (the point rule before: "
           f"{report['diff_null_fp_point_rule_before']:.1%}); a fall of 0.15 found in {diff_planted['default']:.1%}. Joint "
-          f"proxies found: {joint['joint_proxy_found']}.",
+          f"proxies found: {joint['joint_proxy_found']}. Weighted slices, null: {weighted} (BH, BY; "
+          f"{weighted_before} with the Kish test before). Mitigation: the fix for an impact ratio of 0.8 meets it "
+          f"held out in {aimed['held_out_met']:.1%} of runs, truly in {aimed['truly_met']:.1%} (solved at 0.8 before: "
+          f"{exact['held_out_met']:.1%}, {exact['truly_met']:.1%}).",
           flush=True)
     return report
 

@@ -202,7 +202,10 @@ def interventional_values(leaves: Leaves, rows: np.ndarray, background: np.ndarr
         loss = np.where(reachable & (b > 0), weights * factorial[a] * factorial[np.maximum(b - 1, 0)] / total, 0.0)
         failure_bits = ((failures[:, None] >> np.arange(k)) & 1).astype(float)
         pattern_bits = ((patterns[:, None] >> np.arange(k)) & 1).astype(float)
-        table = value * (gain @ failure_bits - loss.sum(axis=1)[:, None] * (1 - pattern_bits))
+        # a sum over the failure patterns in a fixed order for each row pattern (a matrix product's rounding
+        # depends on how many row patterns share it, so the numbers would move with the row chunks)
+        gained = (gain[:, :, None] * failure_bits[None, :, :]).sum(axis=1)
+        table = value * (gained - loss.sum(axis=1)[:, None] * (1 - pattern_bits))
         values[:, features] += table[row_index]
     return values
 

@@ -216,14 +216,14 @@ def test_the_command_writes_every_notice_and_prints_the_rows_asked_for(tree_proj
     record = json.loads((out / "notices.json").read_text())
     table = pd.read_csv(out / "notices.csv")
     assert record["summary"]["explained"] == len(table) == record["summary"]["unfavourable"] > 100
-    assert set(record["sha256"]) >= {"data", "model", "config"} and record["decisions"][0]["choice"] == "background"
+    assert set(record["sha256"]) >= {"data", "model", "config"} and [d["choice"] for d in record["decisions"]] == ["baseline", "background"]
     assert "the two methods agree on" in capsys.readouterr().out
     confirmed = next(n for n in record["notices"] if n["status"] == "confirmed")
     favourable = next(i for i in range(2000) if i not in {n["row_id"] for n in record["notices"]})
     code = main(["explain-decision", str(tree_project / "audit.toml"), "--out", str(out), "--row",
                  str(confirmed["row_id"]), "--row", str(favourable)])
     said = capsys.readouterr().out
-    assert code == 0 and "Principal reasons:" in said and f"row {favourable}: decision 1 is favourable" in said
+    assert code == 0 and "Principal reasons (compared with the average applicant):" in said and f"row {favourable}: decision 1 is favourable" in said
     assert json.loads((out / "notices.json").read_text())["summary"]["explained"] == 1
 
 
@@ -283,7 +283,7 @@ def test_the_command_explains_the_rows_of_another_file_against_the_configs_popul
     record = json.loads((out / "notices.json").read_text())
     assert record["summary"]["rows"] == 1 and "rows" in record["sha256"]
     assert "debt of 3 lowered the score the most" in said
-    assert record["decisions"][0]["value"].endswith("the config's data")
+    assert record["decisions"][1]["value"].endswith("the config's data")
 
 
 def test_the_check_neutralises_exactly_as_the_model_called_on_every_hybrid(credit):
@@ -309,3 +309,50 @@ def test_the_check_neutralises_exactly_as_the_model_called_on_every_hybrid(credi
     expected = np.array([[oracle(i, j) for j in chosen[i]] for i in range(len(rows))])
     for threads in (1, 3):
         assert np.abs(_neutralised_outputs(tree, rows, background, chosen, threads) - expected).max() < 1e-9
+
+
+def test_no_reason_is_stated_against_a_baseline_the_applicant_beats(adult_test, adult_model):
+    """Regulation B's two methods on UCI Adult's denials. Against the average applicant about a third of denials
+    score above the average: their inputs did not lower the score relative to it, so no reason is stated (review).
+    Against the marginal approvals (applicants just approved) every denial is below, and reasons are stated; the
+    two baselines give different top reasons for many denials, so which one was used is recorded."""
+    features = adult_test[DEMO_FEATURES]
+    p = adult_model.predict_proba(features)[:, 1]
+    rows = np.flatnonzero(p < 0.5)[:800]
+    data = features.iloc[rows]
+    batches = {baseline: explain_decisions(
+        adult_model, data, row_ids=data.index.to_numpy(), unfavourable=np.ones(len(rows), bool), favourable_index=1,
+        decisions=np.full(len(rows), "<=50K"), scores=p[rows], reference=features, reference_favourable=p >= 0.5,
+        settings=NoticeSettings(processes=2, baseline=baseline)) for baseline in ("population", "marginal_approvals")}
+    average, marginal = batches["population"], batches["marginal_approvals"]
+    base = average.methods["second"]["baseline_output"]
+    above = [n for n in average.notices if n.beats_baseline]
+    assert 0.2 < len(above) / len(rows) < 0.5 and average.beats_baseline == len(above)
+    for notice in average.notices:
+        output = np.log(notice.score / (1 - notice.score))
+        assert notice.beats_baseline == (output >= min(base, average.methods["exact"]["baseline_output"]) - 1e-9)
+        if notice.beats_baseline:
+            assert notice.status == "review" and not notice.reasons and "at or above the baseline" in notice.note
+    assert marginal.beats_baseline == 0 and marginal.confirmed / len(rows) > 0.9 and marginal.agreement > 0.95
+    assert marginal.methods["exact"]["baseline_output"] > 0 > base  # the marginal approvals sit above the cut
+    assert [d["choice"] for d in marginal.decisions] == ["baseline", "background"]
+    assert "marginal approvals" in marginal.decisions[0]["value"] and marginal.to_dict()["summary"]["baseline"] == \
+        "marginal_approvals"
+    assert "compared with applicants just approved" in next(n for n in marginal.notices if n.reasons).text()
+    differ = [{r.feature for r in a.reasons} != {r.feature for r in m.reasons}
+              for a, m in zip(average.notices, marginal.notices) if a.reasons and m.reasons]
+    assert np.mean(differ) > 0.2  # the baseline changes the reasons: it has to be chosen and recorded
+    with pytest.raises(Exception, match="reference_favourable"):
+        explain_decisions(adult_model, data.head(5), row_ids=np.arange(5), unfavourable=np.ones(5, bool),
+                          favourable_index=1, decisions=np.zeros(5), reference=features,
+                          settings=NoticeSettings(baseline="marginal_approvals"))
+
+
+def test_the_command_states_reasons_against_the_marginal_approvals(tree_project, capsys):
+    out = tree_project / "marginal"
+    assert main(["explain-decision", str(tree_project / "audit.toml"), "--out", str(out), "--threads", "1",
+                 "--baseline", "marginal_approvals"]) == 0
+    record = json.loads((out / "notices.json").read_text())
+    assert record["summary"]["baseline"] == "marginal_approvals" and record["summary"]["beats_baseline"] == 0
+    assert record["settings"]["baseline"] == "marginal_approvals"
+    assert record["summary"]["confirmed"] >= 0.9 * record["summary"]["unfavourable"]

@@ -21,14 +21,14 @@ from audit.cli import main
 AUDIT = [sys.executable, "-m", "audit"]
 
 
-def _project(folder: Path, *, seed: int = 0, n: int = 3000) -> Path:
+def _project(folder: Path, *, seed: int = 0, n: int = 3000, income_gap: float = 5) -> Path:
     """A credit-style model of the kind users bring: HistGradientBoosting on age, income and debt; sex and race only
-    form the groups. Income differs a little by sex, so some gaps are real and others sit near zero."""
+    form the groups. Income differs a little by sex (`income_gap`), so some gaps are real and others sit near zero."""
     rng = np.random.default_rng(seed)
     sex = rng.choice(["F", "M"], n)
     race = rng.choice(["A", "B", "C"], n, p=[0.6, 0.3, 0.1])
     age = rng.integers(18, 70, n)
-    income = rng.normal(50, 15, n) + (sex == "M") * 5
+    income = rng.normal(50, 15, n) + (sex == "M") * income_gap
     debt = rng.normal(10, 5, n)
     approved = (income - debt + rng.normal(0, 10, n) > 40).astype(int)
     frame = pd.DataFrame({"age": age, "income": income.round(2), "debt": debt.round(2), "sex": sex, "race": race,
@@ -127,8 +127,9 @@ def test_a_closed_pipe_keeps_the_verdict(project):
     plain = subprocess.run(check, cwd=project, capture_output=True, text=True, timeout=300)
     assert plain.returncode == 1 and "Policy VIOLATED" in plain.stdout
     assert _pipe(check, project) == 1
-    # audit diff against a noisier re-audit: a worsened ratio at zero tolerance is exit 1, piped or not
-    other = _project(project.parent / "other", seed=1, n=800)
+    # audit diff against a re-audit whose gap by sex really grew (a re-audit of the same model on fresh rows is
+    # noise, which the diff's test must not call a change): exit 1, piped or not
+    other = _project(project.parent / "other", seed=1, n=3000, income_gap=25)
     assert main(["run", str(other / "audit.toml"), "--out", str(other / "out"), "--quiet"]) == 0
     diff = [*AUDIT, "diff", "out/audit.json", str(other / "out" / "audit.json"), "--tolerance", "0",
             "--out", "diffs"]

@@ -443,7 +443,9 @@ class MitigationConfig:
     thresholds under each of ``constraints`` at each of ``tolerances`` (None: the defaults per constraint), beside
     group-blind single thresholds, chosen on one half of the rows and measured on the other with ``n_boot``
     resamples. ``sensitive``: the feature whose groups are constrained (None: the first sensitive feature).
-    ``cost_fp`` / ``cost_fn``: the objective's weights of false positives and false negatives (1, 1: accuracy)."""
+    ``cost_fp`` / ``cost_fn``: the objective's weights of false positives and false negatives (1, 1: accuracy).
+    ``reach``: the chance, estimated on the fit half, that a fix meets its tolerance on the held-out rows; fixes
+    are solved for a tightened tolerance to get it (0.5: at the tolerance itself, a coin flip held out)."""
 
     enabled: bool = True
     sensitive: str | None = None
@@ -452,6 +454,7 @@ class MitigationConfig:
     n_boot: int = 200
     cost_fp: float = 1.0
     cost_fn: float = 1.0
+    reach: float = 0.9
 
     def __post_init__(self) -> None:
         if not isinstance(self.enabled, bool):
@@ -470,6 +473,7 @@ class MitigationConfig:
         _positive_int(self.n_boot, "mitigation.n_boot", minimum=0)
         for name in ("cost_fp", "cost_fn"):
             _number(getattr(self, name), f"mitigation.{name}", "a positive number", lambda v: v > 0)
+        _number(self.reach, "mitigation.reach", "a chance in [0.5, 1)", lambda v: 0.5 <= v < 1)
 
 
 PROBE_SUITES = ("crows_pairs", "winobias", "holisticbias", "bbq", "occupations", "lexicons", "bold")

@@ -174,16 +174,35 @@ def mitigation_findings(mitigation: MitigationReport | None) -> list[Finding]:
                 continue
             interval = f" [{point.cost_ci[0] * 100:.1f}, {point.cost_ci[1] * 100:.1f}]" if point.cost_ci else ""
             reached = "undefined" if point.constraint_value is None else f"{point.constraint_value:.2f}"
-            parts.append(f"{label} cost {point.cost * 100:.1f} points of accuracy{interval} and reach an impact "
-                         f"ratio of {reached} on held-out rows")
+            if point.constraint_ci:
+                reached += f" [{point.constraint_ci[0]:.2f}, {point.constraint_ci[1]:.2f}]"
+            verdict = " and reach" if point.reached is not False else ", but miss 0.8: they reach"
+            parts.append(f"{label} cost {point.cost * 100:.1f} points of accuracy{interval}{verdict} an impact "
+                         f"ratio of {reached} on held-out rows" + _coin_flips(point) + _short_reach(point, frontier))
         findings.append(Finding(
             kind="mitigation", severity="info",
             message=(f"Reaching an impact ratio of 0.8 by {frontier.sensitive} (now {frontier.current.constraint_value:.2f}"
                      f"): " + "; ".join(parts) + ". Group-specific thresholds use the group at decision time."),
             evidence={"constraint": frontier.constraint, "sensitive": frontier.sensitive,
                       "cost": fix.cost if fix and fix.feasible else None,
-                      "group_blind_cost": blind.cost if blind and blind.feasible else None}))
+                      "group_blind_cost": blind.cost if blind and blind.feasible else None,
+                      "reached": fix.reached if fix and fix.feasible else None,
+                      "group_blind_reached": blind.reached if blind and blind.feasible else None}))
     return findings
+
+
+def _coin_flips(point) -> str:
+    if not point.randomised_share:
+        return ""
+    return f", deciding {point.randomised_share:.1%} of rows by a coin flip"
+
+
+def _short_reach(point, frontier) -> str:
+    """Said only when the fix could not be solved for the chance of reaching 0.8 that fixes aim for."""
+    if point.reach is None or frontier.reach_target is None or point.reach >= frontier.reach_target:
+        return ""
+    return (f" (their chance of reaching it on new rows is {point.reach:.2f}, short of the "
+            f"{frontier.reach_target:g} aimed for: too few rows for a margin)")
 
 
 def gap_findings(report: GapReport | None) -> list[Finding]:

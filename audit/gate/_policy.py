@@ -706,11 +706,32 @@ def _evaluate_mitigation_rule(result: AuditResult, check: _Checker, rule: Rule) 
             check.add(scope, "error", f"The frontier has no point at {rule.at:g}; add it to mitigation.tolerances.")
         elif not point.feasible:
             check.add(scope, "fail", f"No {kind} reach {rule.metric} {rule.at:g} on the fit half.")
+        elif point.reached is False:
+            # a fix chosen on the fit half that misses on the held-out rows is not a fix, whatever it costs
+            check.add(scope, "fail", f"The {kind} chosen to reach {rule.metric} {rule.at:g} miss it on the held-out "
+                                     f"rows: {frontier.words} there {_held_out_value(point)}"
+                                     f"{_reach_words(point, frontier)}.")
         else:
             check.compare(scope, point.cost, point.cost_ci,
                           f"accuracy cost of reaching {rule.metric} {rule.at:g} (held out; "
-                          f"{frontier.words} there {point.constraint_value:.3f})")
+                          f"{frontier.words} there {_held_out_value(point)}{_reach_words(point, frontier)})")
     return check.outcomes
+
+
+def _held_out_value(point) -> str:
+    value = "undefined" if point.constraint_value is None else f"{point.constraint_value:.3f}"
+    if point.constraint_ci:
+        value += f" [{point.constraint_ci[0]:.3f}, {point.constraint_ci[1]:.3f}]"
+    return value
+
+
+def _reach_words(point, frontier) -> str:
+    if point.reach is None:
+        return ""
+    words = f"; chance of reaching it on new rows, estimated on the fit half: {point.reach:.2f}"
+    if frontier.reach_target is not None and point.reach < frontier.reach_target:
+        words += f", short of the {frontier.reach_target:g} aimed for"
+    return words
 
 
 def _table_metric(table, metric: str) -> str:

@@ -21,6 +21,7 @@ import numpy as np
 
 from audit._errors import DataError
 from audit.mitigation._roc import group_roc
+from audit.mitigation._reach import GroupRates, reach, tighten
 from audit.mitigation._solve import CONSTRAINTS, ThresholdRule, solve
 from audit.result._sections import MitigationFrontier, MitigationPoint, MitigationReport
 
@@ -37,9 +38,12 @@ WORDS = {"demographic_parity": "largest difference in selection rates",
 
 def frontier(*, scores, y_true, groups, constraint: str, threshold: float, favourable: str = "positive",
              tolerances=None, n_boot: int = 200, ci_level: float = 0.95, seed: int = 0, cost_fp: float = 1.0,
-             cost_fn: float = 1.0, sensitive: str = "group", min_group_size: int = 0) -> MitigationFrontier:
+             cost_fn: float = 1.0, sensitive: str = "group", min_group_size: int = 0,
+             reach_target: float = 0.9) -> MitigationFrontier:
     """``min_group_size``: groups with fewer rows in either half are not bound by the constraint, nor counted in
-    its value (as with the fairness tables' benchmark); they keep their own best thresholds."""
+    its value (as with the fairness tables' benchmark); they keep their own best thresholds. ``reach_target``: the
+    chance, estimated on the fit half, that a fix reaches its tolerance held out (0.5: solve at the tolerance
+    itself)."""
     if constraint not in CONSTRAINTS:
         raise DataError(f"The constraint must be one of {CONSTRAINTS}. Got {constraint!r} instead.")
     scores = np.asarray(scores, float)
@@ -56,21 +60,25 @@ def frontier(*, scores, y_true, groups, constraint: str, threshold: float, favou
     if bound.sum() < 2:
         raise DataError(f"A mitigation frontier of {sensitive!r}: {_too_few(names, codes, min_group_size)}.")
     common = dict(favourable=favourable, cost_fp=cost_fp, cost_fn=cost_fn, constrained=bound.tolist())
-    rules = {("fix", t): solve(rocs, names, constraint=constraint, tolerance=t, **common) for t in tolerances}
-    rules[("fix", None)] = solve(rocs, names, constraint=constraint, tolerance=None, **common)
+    counts = (np.array([r.positives for r in rocs])[bound], np.array([r.negatives for r in rocs])[bound])
+    reaching = _Reaching(constraint, favourable, bound, counts, reach_target)
+    rules = {("fix", t): reaching.solve(rocs, names, t, common) for t in tolerances}
+    rules[("fix", None)] = (solve(rocs, names, constraint=constraint, tolerance=None, **common), None, None)
     current = ThresholdRule(groups=names, thresholds=[np.array([threshold])] * len(names),
-                   weights=[np.array([1.0])] * len(names), objective=np.nan)
-    blind = _group_blind(scores[fit], y[fit], codes[fit], names, constraint, tolerances, favourable, bound)
+                            weights=[np.array([1.0])] * len(names), objective=np.nan)
+    blind = _group_blind(scores[fit], y[fit], codes[fit], names, tolerances, reaching)
     measured = _Measure(scores[~fit], y[~fit], codes[~fit], len(names), constraint, favourable, bound,
-                        [r for r in [current, *rules.values(), *blind.values()] if r is not None],
+                        [r for r, _, _ in [(current, 0, 0), *rules.values(), *blind.values()] if r is not None],
                         n_boot=n_boot, seed=seed)
     base = measured.of(current)
     level = (1 - ci_level) / 2
 
-    def point(tolerance, rule, uses_group):
+    def point(tolerance, chosen, uses_group):
+        rule, fit_target, chance = chosen
         if rule is None:
             return MitigationPoint(tolerance=tolerance, feasible=False, uses_group=uses_group)
         accuracy, value = measured.of(rule)
+        coin_flips = measured.randomised(rule)
         return MitigationPoint(
             tolerance=tolerance, feasible=True, uses_group=uses_group,
             fit_accuracy=None if np.isnan(rule.objective) else rule.objective,
@@ -78,15 +86,65 @@ def frontier(*, scores, y_true, groups, constraint: str, threshold: float, favou
             constraint_value=_finite(value[0]), constraint_ci=_interval(value[1:], level),
             cost=float(base[0][0] - accuracy[0]), cost_ci=_interval(base[0][1:] - accuracy[1:], level),
             thresholds={name: [[_threshold_text(t), float(w)] for t, w in zip(ts, ws)]
-                        for name, ts, ws in zip(rule.groups, rule.thresholds, rule.weights)})
+                        for name, ts, ws in zip(rule.groups, rule.thresholds, rule.weights)},
+            reached=None if tolerance is None else _meets(value[0], tolerance, constraint),
+            fit_target=fit_target, reach=chance,
+            randomised_share=float(coin_flips[0]), randomised_share_ci=_interval(coin_flips[1:], level))
 
     return MitigationFrontier(
         constraint=constraint, words=WORDS[constraint], sensitive=sensitive, groups=names, favourable=favourable,
         constrained_groups=[name for name, ok in zip(names, bound) if ok], min_group_size=min_group_size,
-        current=point(None, current, False),
+        current=point(None, (current, None, None), False),
         frontier=[point(t, rules[("fix", t)], True) for t in (*tolerances, None)],
-        group_blind=[point(t, blind.get(t), False) for t in tolerances],
-        fit_rows=int(fit.sum()), eval_rows=int((~fit).sum()), n_boot=n_boot)
+        group_blind=[point(t, blind.get(t, (None, None, None)), False) for t in tolerances],
+        fit_rows=int(fit.sum()), eval_rows=int((~fit).sum()), n_boot=n_boot, reach_target=reach_target)
+
+
+def _meets(value: float, tolerance: float, constraint: str) -> bool:
+    if not np.isfinite(value):
+        return False
+    return bool(value >= tolerance - 1e-12 if constraint == "impact_ratio" else value <= tolerance + 1e-12)
+
+
+class _Reaching:
+    """Solves for a tolerance so that the rule reaches it held out with the target chance (``_reach``): solve at
+    the tolerance, tighten by the rule's standard errors, solve again; twice, as the errors move with the rule.
+    Where the tightened tolerance cannot be met (or passes parity), the rule at the tolerance itself is kept and
+    its lower chance is what the result records."""
+
+    def __init__(self, constraint, favourable, bound, counts, target):
+        self.constraint, self.favourable, self.bound, self.counts, self.target = (
+            constraint, favourable, np.asarray(bound, bool), counts, target)
+
+    def rates(self, fpr: np.ndarray, tpr: np.ndarray) -> GroupRates:
+        return GroupRates(tpr=tpr[self.bound], fpr=fpr[self.bound], positives=self.counts[0],
+                          negatives=self.counts[1])
+
+    def chance(self, rates: GroupRates, tolerance: float) -> np.ndarray:
+        return reach(rates, constraint=self.constraint, favourable=self.favourable, tolerance=tolerance)
+
+    def solve(self, rocs, names, tolerance, common):
+        kwargs = dict(constraint=self.constraint, **common)
+        rule = solve(rocs, names, tolerance=tolerance, **kwargs)
+        if rule is None:
+            return None, None, None
+        best = (rule, tolerance, float(self.chance(self.rates(rule.fpr, rule.tpr), tolerance)))
+        if self.target <= 0.5:
+            return best
+        target, current = tolerance, rule
+        for _ in range(2):
+            if best[2] >= self.target:
+                break
+            target = tighten(self.rates(current.fpr, current.tpr), constraint=self.constraint,
+                             favourable=self.favourable, tolerance=tolerance, target=self.target)
+            tighter = solve(rocs, names, tolerance=target, **kwargs)
+            if tighter is None:
+                break
+            current = tighter
+            chance = float(self.chance(self.rates(tighter.fpr, tighter.tpr), tolerance))
+            if chance > best[2]:
+                best = (tighter, target, chance)
+        return best
 
 
 def _fit_half(rows: int, seed: int) -> np.ndarray:
@@ -136,22 +194,36 @@ def _interval(draws: np.ndarray, level: float) -> list[float] | None:
     return [float(low), float(high)]
 
 
-def _group_blind(scores, y, codes, names, constraint, tolerances, favourable, bound) -> dict:
-    """The best single threshold (on the fit half) meeting each tolerance: candidates at 200 score quantiles."""
+def _group_blind(scores, y, codes, names, tolerances, reaching: _Reaching) -> dict:
+    """The most accurate single threshold (on the fit half) meeting each tolerance with the target chance of
+    reaching it held out (where none does: the most accurate meeting it on the fit half): candidates at 200 score
+    quantiles."""
     candidates = np.unique(np.quantile(scores, np.linspace(0, 1, 201)))
-    accuracy, value = _metrics_at(scores, y, codes, len(names), candidates, constraint, favourable, bound)
+    tp, fp, positives, negatives = _counts_at(scores, y, codes, len(names), candidates)
+    accuracy, value = _summarise(tp, fp, positives[:, None], negatives[:, None], reaching.constraint,
+                                 reaching.favourable, reaching.bound)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rates = reaching.rates(fp / negatives[:, None], tp / positives[:, None])
     chosen = {}
     for tolerance in tolerances:
-        ok = value >= tolerance - 1e-12 if constraint == "impact_ratio" else value <= tolerance + 1e-12
-        if ok.any():
-            best = candidates[ok][np.argmax(accuracy[ok])]
-            chosen[tolerance] = ThresholdRule(groups=names, thresholds=[np.array([best])] * len(names),
-                                     weights=[np.array([1.0])] * len(names),
-                                     objective=float(accuracy[ok].max()))
+        ok = _meets_all(value, tolerance, reaching.constraint)
+        if not ok.any():
+            continue
+        chance = reaching.chance(rates, tolerance)
+        sure = ok & (chance >= reaching.target)
+        pick = sure if sure.any() else ok
+        best = int(np.flatnonzero(pick)[np.argmax(accuracy[pick])])
+        rule = ThresholdRule(groups=names, thresholds=[np.array([candidates[best]])] * len(names),
+                             weights=[np.array([1.0])] * len(names), objective=float(accuracy[best]))
+        chosen[tolerance] = (rule, None, float(chance[best]))
     return chosen
 
 
-def _metrics_at(scores, y, codes, n_groups, thresholds, constraint, favourable, bound):
+def _meets_all(value: np.ndarray, tolerance: float, constraint: str) -> np.ndarray:
+    return value >= tolerance - 1e-12 if constraint == "impact_ratio" else value <= tolerance + 1e-12
+
+
+def _counts_at(scores, y, codes, n_groups, thresholds):
     tp = np.zeros((n_groups, len(thresholds)))
     fp = np.zeros_like(tp)
     positives, negatives = np.zeros(n_groups), np.zeros(n_groups)
@@ -161,7 +233,7 @@ def _metrics_at(scores, y, codes, n_groups, thresholds, constraint, favourable, 
         tp[g] = len(pos) - np.searchsorted(pos, thresholds, side="left")
         fp[g] = len(neg) - np.searchsorted(neg, thresholds, side="left")
         positives[g], negatives[g] = len(pos), len(neg)
-    return _summarise(tp, fp, positives[:, None], negatives[:, None], constraint, favourable, bound)
+    return tp, fp, positives, negatives
 
 
 def _summarise(tp, fp, positives, negatives, constraint, favourable, bound):
@@ -229,6 +301,15 @@ class _Measure:
         return _summarise(tp, fp, self.totals[..., 1].T, self.totals[..., 0].T, self.constraint, self.favourable,
                           self.bound)
 
+    def randomised(self, rule: ThresholdRule) -> np.ndarray:
+        """The share of rows whose decision is a coin flip (a score between a group's lowest and highest
+        threshold), on the evaluation half [0] and each resample [1:]."""
+        flips = np.zeros(self.totals.shape[0])
+        for g, ts in enumerate(rule.thresholds):
+            if len(ts) > 1:
+                flips += (self._count(float(np.min(ts))) - self._count(float(np.max(ts))))[:, g].sum(-1)
+        return flips / self.totals.sum((1, 2))
+
 
 LEGAL_NOTE = ("Group-specific thresholds use the protected attribute at decision time. That is unlawful in some "
               "settings: in US employment tests, adjusting scores or cut-offs by race, color, religion, sex or "
@@ -244,6 +325,7 @@ def mitigation_report(*, scores, y_true, sensitive, settings, threshold: float, 
     frontiers = [frontier(scores=scores, y_true=y_true, groups=sensitive.to_numpy(), constraint=name,
                           threshold=threshold, favourable=favourable, tolerances=settings.tolerances,
                           n_boot=settings.n_boot, ci_level=ci_level, seed=seed, cost_fp=settings.cost_fp,
-                          cost_fn=settings.cost_fn, sensitive=str(sensitive.name), min_group_size=min_group_size)
+                          cost_fn=settings.cost_fn, sensitive=str(sensitive.name), min_group_size=min_group_size,
+                          reach_target=settings.reach)
                  for name in settings.constraints]
     return MitigationReport(frontiers=frontiers, legal_note=LEGAL_NOTE, settings=dataclasses.asdict(settings))

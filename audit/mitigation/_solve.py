@@ -20,25 +20,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import null_space
 from scipy.optimize import linprog
 
 from audit._errors import DataError
 from audit.config._settings import MITIGATION_CONSTRAINTS
 from audit.mitigation._roc import GroupROC
 
-__all__ = ["CONSTRAINTS", "ThresholdRule", "solve"]
+__all__ = ["CONSTRAINTS", "ThresholdRule", "fewest_vertices", "solve"]
 
 CONSTRAINTS = MITIGATION_CONSTRAINTS  # the names the config validates
 
 
 @dataclass(frozen=True)
 class ThresholdRule:
-    """Per group: thresholds and the probability of using each (they sum to 1)."""
+    """Per group: thresholds and the probability of using each (they sum to 1); for a solved rule, the FPR and
+    TPR it reaches per group on the data it was solved on."""
 
     groups: list[str]
     thresholds: list[np.ndarray]
     weights: list[np.ndarray]
     objective: float  # on the data it was solved on
+    fpr: np.ndarray | None = None
+    tpr: np.ndarray | None = None
 
 
 def solve(rocs: list[GroupROC], groups: list[str], *, constraint: str, tolerance: float | None,
@@ -81,14 +85,49 @@ def solve(rocs: list[GroupROC], groups: list[str], *, constraint: str, tolerance
     if done.status != 0:
         raise DataError(f"The threshold optimisation did not finish ({done.message}).")
     mix = np.clip(done.x[:n_mix], 0, None)
-    thresholds, weights = [], []
+    thresholds, weights, fprs, tprs = [], [], [], []
     for g, roc in enumerate(rocs):
         part = mix[starts[g]:starts[g + 1]]
-        keep = part > 1e-9
-        thresholds.append(roc.thresholds[roc.hull][keep])
-        weights.append(part[keep] / part[keep].sum())
+        fpr, tpr = roc.fpr[roc.hull], roc.tpr[roc.hull]
+        keep = fewest_vertices(fpr, tpr, part / part.sum())
+        thresholds.append(roc.thresholds[roc.hull][keep[0]])
+        weights.append(keep[1])
+        fprs.append(float(keep[1] @ fpr[keep[0]]))
+        tprs.append(float(keep[1] @ tpr[keep[0]]))
     constant = sum(cost_fp * r.negatives for r in rocs) / total if cost_fp == cost_fn == 1.0 else 0.0
-    return ThresholdRule(groups=groups, thresholds=thresholds, weights=weights, objective=float(-done.fun + constant))
+    return ThresholdRule(groups=groups, thresholds=thresholds, weights=weights, objective=float(-done.fun + constant),
+                         fpr=np.array(fprs), tpr=np.array(tprs))
+
+
+def fewest_vertices(fpr: np.ndarray, tpr: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The same (FPR, TPR) point as the mixture ``weights`` of the hull's vertices, from as few thresholds as
+    possible: two adjacent vertices when the point lies on the hull (every optimum but some of equalized odds),
+    else at most three (Caratheodory in the plane). Returns (vertex indices, their weights)."""
+    point = np.array([weights @ fpr, weights @ tpr])
+    if np.isclose(weights.max(), 1.0, atol=1e-9):
+        return np.array([int(np.argmax(weights))]), np.array([1.0])
+    # on the hull: between the adjacent vertices around the point's FPR (vertices are sorted by FPR)
+    right = int(np.clip(np.searchsorted(fpr, point[0], side="left"), 1, len(fpr) - 1))
+    left = right - 1
+    span = fpr[right] - fpr[left]
+    share = 0.0 if span <= 0 else (point[0] - fpr[left]) / span
+    if 0 <= share <= 1 and abs(tpr[left] + share * (tpr[right] - tpr[left]) - point[1]) < 1e-9:
+        pair = np.array([left, right])
+        chosen = np.array([1 - share, share])
+        keep = chosen > 1e-12
+        return pair[keep], chosen[keep] / chosen[keep].sum()
+    support = np.flatnonzero(weights > 1e-12)
+    w = weights.copy()
+    while len(support) > 3:
+        # a direction that keeps the point and the total weight: move along it until a weight reaches zero
+        direction = null_space(np.vstack([fpr[support], tpr[support], np.ones(len(support))]))[:, 0]
+        if not (direction > 1e-12).any():
+            direction = -direction
+        grows = direction > 1e-12
+        step = np.min(w[support][grows] / direction[grows])
+        w[support] = np.clip(w[support] - step * direction, 0, None)
+        support = support[w[support] > 1e-12]
+    return support, w[support] / w[support].sum()
 
 
 def _constraint_rows(constraint, tolerance, favourable, fpr_rows, tpr_rows, rate_rows, n_mix, n_vars):

@@ -20,6 +20,15 @@ _RANKS = ("the most", "the second most", "the third most", "the fourth most", "t
 EXACT = "exact tree SHAP, path-dependent (the trees' own training cover)"
 SECOND = ("exact tree SHAP, interventional (against a stratified background of applicants; our own traversal of the "
           "trees, checked against brute-force Shapley values)")
+MARGINAL = ("exact tree SHAP, interventional, against {half} of the marginal approvals (a stratified background; our "
+            "own traversal of the trees)")
+BASELINES = ("population", "marginal_approvals")
+# what a reason is compared with, in the notice's words (Regulation B, 12 CFR 1002 Supp. I, comment 9(b)(2)-5)
+BASELINE_WORDS = {"population": "compared with the average applicant",
+                  "marginal_approvals": "compared with applicants just approved"}
+# the marginal approvals: the favourable reference rows with the lowest scores, this share of them (at least twice
+# the background size, so that the two halves each give a full background)
+MARGINAL_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -27,13 +36,16 @@ class NoticeSettings:
     """``reasons``: how many principal reasons at most (US adverse-action notices give up to four); ``tie_margin``:
     contributions (log-odds) closer than this to a method's last reason count as tied with it; ``background_size``:
     rows of the reference population the interventional method and the check compare with; ``processes``: threads
-    that compute the interventional method and the check over chunks of rows (the same numbers for any count)."""
+    that compute the interventional method and the check over chunks of rows (the same numbers for any count).
+    ``baseline``: what a reason lowered the score relative to (Regulation B's two methods): "population", the
+    average applicant; "marginal_approvals", the applicants approved with the lowest scores."""
 
     reasons: int = 3
     tie_margin: float = 0.1
     background_size: int = 200
     seed: int = 0
     processes: int = 1
+    baseline: str = "population"
 
     def __post_init__(self) -> None:
         for name, low, high in (("reasons", 1, 5), ("background_size", 10, 100_000), ("processes", 1, 256)):
@@ -47,6 +59,9 @@ class NoticeSettings:
                               f"(0: exact ties only). Got {self.tie_margin!r} instead.")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"The 'seed' setting of the notices must be an integer. Got {self.seed!r} instead.")
+        if self.baseline not in BASELINES:
+            raise ConfigError(f"The 'baseline' setting of the notices must be one of {', '.join(BASELINES)}. Got "
+                              f"{self.baseline!r} instead.")
 
 
 @dataclass(frozen=True)
@@ -91,13 +106,15 @@ class Notice:
     methods_agree: bool
     check: ReasonCheck | None
     note: str
+    baseline: str = "population"
+    beats_baseline: bool = False  # the row's output is at or above the baseline's: no reason can be stated
 
     def text(self) -> str:
         """The notice as plain text."""
         score = "" if self.score is None else f" (score {self.score:.3f})"
         lines = [f"Row {self.row_id}: decision {self.decision}{score}."]
         if self.status == "confirmed":
-            lines.append("Principal reasons:")
+            lines.append(f"Principal reasons ({BASELINE_WORDS[self.baseline]}):")
             lines += [f"  {r.rank}. {r.text}." for r in self.reasons]
             if self.tied:
                 lines.append(f"  About as much as the last reason: {', '.join(self.tied)}.")
@@ -123,11 +140,13 @@ class NoticeBatch:
     methods: dict[str, Any]
     settings: dict[str, Any]
     decisions: list[dict[str, str]] = field(default_factory=list)
+    beats_baseline: int = 0  # notices whose row scores at or above the baseline (no reasons stated against it)
 
     def to_dict(self) -> dict[str, Any]:
         return {"summary": {"rows": self.rows, "unfavourable": self.unfavourable, "explained": len(self.notices),
                             "confirmed": self.confirmed, "agreement": self.agreement,
                             "check_pass_rate": self.check_pass_rate, "protected_reasons": self.protected_reasons,
+                            "beats_baseline": self.beats_baseline, "baseline": self.settings.get("baseline"),
                             "seconds": self.seconds},
                 "methods": self.methods, "settings": self.settings, "decisions": self.decisions,
                 "notices": [asdict(n) for n in self.notices]}
@@ -219,12 +238,15 @@ def _random_other(row_ids: np.ndarray, first: np.ndarray, n_features: int, seed:
 def explain_decisions(model: Any, features: pd.DataFrame, *, row_ids: np.ndarray, unfavourable: np.ndarray,
                       favourable_index: int, decisions: np.ndarray, scores: np.ndarray | None = None,
                       reference: pd.DataFrame | None = None, reference_source: str = "the rows scored",
+                      reference_favourable: np.ndarray | None = None,
                       protected: tuple[str, ...] = (), settings: NoticeSettings | None = None) -> NoticeBatch:
     """Notices for the rows of ``features`` where ``unfavourable`` holds.
 
     ``favourable_index``: the column of the favourable decision in the estimator's classes; ``decisions``: each
     row's decision as shown; ``scores``: each row's score as shown (e.g. the probability of the favourable
-    decision); ``reference``: the population the background is drawn from (default: ``features``).
+    decision); ``reference``: the population the background is drawn from (default: ``features``);
+    ``reference_favourable``: which reference rows the model decides favourably (needed for the
+    "marginal_approvals" baseline).
     """
     from explainers._tree_shap import interventional_tree_shap, tree_model, tree_shap
 
@@ -242,17 +264,30 @@ def explain_decisions(model: Any, features: pd.DataFrame, *, row_ids: np.ndarray
                       class_index=favourable_index)
     tree.leaves  # a model whose trees are not read exactly is refused up front, and the leaves are read once
     population = tree.transform(reference)
-    chosen = stratified_background(tree.output(population), settings.background_size, settings.seed)
+    outputs = tree.output(population)
+    if settings.baseline == "population":
+        chosen = stratified_background(outputs, settings.background_size, settings.seed)
+        other, choice = None, _population_choice(len(chosen), reference_source, settings.seed)
+    else:
+        chosen, other, choice = _marginal_backgrounds(outputs, reference_favourable, len(reference),
+                                                      settings.background_size, settings.seed, reference_source)
     background = population[chosen]
     picked = np.flatnonzero(unfavourable)
     rows = tree.transform(features.iloc[picked])
     ids = np.asarray(row_ids)[picked]
     with limited_threads(1):  # our threads split the rows; native thread pools inside each would oversubscribe
-        exact = tree_shap(tree, rows, from_leaves=True)
-        # the check of the path-dependent first reason (nearly always the stated one), redone below where not
+        if other is None:
+            exact = tree_shap(tree, rows, from_leaves=True)
+        else:  # two disjoint halves of the marginal approvals: the reasons must not rest on the draw
+            exact = interventional_tree_shap(tree, rows, background=background, threads=settings.processes)
+        # the check of the first method's first reason (nearly always the stated one), redone below where not
         guess = np.where(exact.values.min(axis=1, initial=0.0) < 0, np.argmin(exact.values, axis=1), -1)
         checks = _checks(tree, rows, background, guess, ids, exact.outputs, settings.seed, settings.processes)
-        second = interventional_tree_shap(tree, rows, background=background, threads=settings.processes)
+        second = interventional_tree_shap(tree, rows, background=background if other is None else population[other],
+                                          threads=settings.processes)
+    # a row at or above either method's baseline output was not pulled below it by its inputs taken together: a
+    # reason "lowered the score" relative to a baseline the person already beats would mislead
+    beats = exact.outputs >= np.minimum(exact.base_values, second.base_values)
     sets = reason_sets(exact.values, second.values, reasons=settings.reasons, tie_margin=settings.tie_margin)
     # an error a tenth of the tie margin cannot move a reason across it in practice; beyond that, a person looks
     tolerance = max(settings.tie_margin / 10, 1e-6)
@@ -275,14 +310,20 @@ def explain_decisions(model: Any, features: pd.DataFrame, *, row_ids: np.ndarray
             names[first[i]], float(effects[i]), names[random_features[i]], float(random_effects[i]),
             bool(effects[i] > random_effects[i]))
         error = max(exact.completeness_errors[i], second.completeness_errors[i]) if inexact[i] else None
+        baseline = (settings.baseline, float(min(exact.base_values[i], second.base_values[i]))) if beats[i] else None
         notices.append(_notice(ids[i], scores, decisions, position, reasons, [names[j] for j in sets.tied[i]],
                                [names[j] for j in sets.disputed[i]], bool(sets.agree[i]) and not inexact[i], check,
-                               error))
+                               error, settings.baseline, (float(exact.outputs[i]), baseline)))
     passed = [n.check.passed for n in notices if n.check is not None]
-    methods = {"exact": {"method": EXACT, "completeness_error": exact.completeness_error},
-               "second": {"method": SECOND, "completeness_error": second.completeness_error,
-                          "background_rows": len(background), "inexact_rows": int(inexact.sum())},
-               "output_space": tree.space, "estimator": type(tree.estimator).__qualname__}
+    first_method = EXACT if other is None else MARGINAL.format(half="one half")
+    methods = {"exact": {"method": first_method, "completeness_error": exact.completeness_error,
+                         "baseline_output": float(exact.base_values[0]) if len(picked) else None},
+               "second": {"method": SECOND if other is None else MARGINAL.format(half="the other half"),
+                          "completeness_error": second.completeness_error,
+                          "background_rows": len(background), "inexact_rows": int(inexact.sum()),
+                          "baseline_output": float(second.base_values[0]) if len(picked) else None},
+               "output_space": tree.space, "estimator": type(tree.estimator).__qualname__,
+               "baseline": settings.baseline}
     return NoticeBatch(
         notices=notices, rows=len(features), unfavourable=len(picked),
         agreement=float(np.mean(sets.agree & ~inexact)) if len(picked) else None,
@@ -291,9 +332,43 @@ def explain_decisions(model: Any, features: pd.DataFrame, *, row_ids: np.ndarray
         protected_reasons=sum(any(r.protected for r in n.reasons) for n in notices),  # stated reasons only
         seconds=time.perf_counter() - started, methods=methods,
         settings={**asdict(settings), "background_row_ids": [_shown(v) for v in reference.index[chosen]]},
-        decisions=[{"choice": "background", "value": f"{len(background)} rows of {reference_source}",
-                    "evidence": f"one row drawn from each of {len(background)} equal strata of the model's output "
-                                f"(seed {settings.seed}): the background's scores match the population's"}])
+        decisions=choice, beats_baseline=int(beats.sum()))
+
+
+def _population_choice(size: int, source: str, seed: int) -> list[dict[str, str]]:
+    return [{"choice": "baseline", "value": "population (the average applicant)",
+             "evidence": "set by NoticeSettings.baseline / --baseline; Regulation B's 'all applicants' method"},
+            {"choice": "background", "value": f"{size} rows of {source}",
+             "evidence": f"one row drawn from each of {size} equal strata of the model's output "
+                         f"(seed {seed}): the background's scores match the population's"}]
+
+
+def _marginal_backgrounds(outputs: np.ndarray, favourable: np.ndarray | None, rows: int, size: int, seed: int,
+                          source: str) -> tuple[np.ndarray, np.ndarray, list[dict[str, str]]]:
+    """Two disjoint stratified backgrounds from the marginal approvals: the favourable reference rows with the
+    lowest outputs (``MARGINAL_SHARE`` of them, at least twice ``size``), split alternately by output."""
+    if favourable is None or len(favourable) != rows:
+        raise ConfigError("The 'marginal_approvals' baseline needs 'reference_favourable': which reference rows the "
+                          "model decides favourably, one per reference row.")
+    approved = np.flatnonzero(np.asarray(favourable, dtype=bool))
+    if len(approved) < 20:
+        raise ConfigError(f"The 'marginal_approvals' baseline needs at least 20 favourable decisions in the "
+                          f"reference population; it has {len(approved)}. Use --baseline population, or a larger "
+                          "--reference.")
+    ordered = approved[np.argsort(outputs[approved], kind="stable")]
+    pool = ordered[:min(len(ordered), max(int(np.ceil(MARGINAL_SHARE * len(ordered))), 2 * size))]
+    halves = [pool[0::2], pool[1::2]]
+    picked = [half[stratified_background(outputs[half], size, seed + k)] for k, half in enumerate(halves)]
+    low, high = outputs[pool].min(), outputs[pool].max()
+    choice = [{"choice": "baseline", "value": "marginal approvals (applicants just approved)",
+               "evidence": f"set by NoticeSettings.baseline / --baseline; Regulation B's other method: the "
+                           f"{len(pool)} favourable decisions of {source} with the lowest scores (of "
+                           f"{len(approved)}; model output {low:.3f} to {high:.3f})"},
+              {"choice": "background", "value": f"two disjoint halves of them, {len(picked[0])} and "
+                                                f"{len(picked[1])} rows",
+               "evidence": f"alternate rows by output, each drawn one per stratum of the output (seed {seed}); the "
+                           "two methods are the interventional values against each half"}]
+    return np.sort(picked[0]), np.sort(picked[1]), choice
 
 
 def _reason(feature: str, value: Any, rank: int, exact: float, second: float, protected: bool) -> Reason:
@@ -302,8 +377,16 @@ def _reason(feature: str, value: Any, rank: int, exact: float, second: float, pr
                   _sentence(feature, shown, rank, protected))
 
 
-def _notice(row_id, scores, decisions, position, reasons, tied, disputed, agree, check, error) -> Notice:
+def _notice(row_id, scores, decisions, position, reasons, tied, disputed, agree, check, error, baseline,
+            beaten) -> Notice:
+    output, beats = beaten
     problems = []
+    if beats is not None:
+        other = "marginal_approvals" if baseline == "population" else "population"
+        problems.append(f"this applicant's score (output {output:.3f}) is at or above the baseline's ({beats[1]:.3f}, "
+                        f"{BASELINE_WORDS[baseline][len('compared with '):]}): taken together the inputs did not lower "
+                        f"it relative to that baseline, so no reason can be stated against it (baseline {other!r}, "
+                        "Regulation B's other method, may state them)")
     if error is not None:
         problems.append(f"the attributions do not add up to the model's output (off by {error:.2g}), so the trees "
                         "were not read exactly for this row; its reasons cannot be stated")
@@ -322,4 +405,5 @@ def _notice(row_id, scores, decisions, position, reasons, tied, disputed, agree,
     return Notice(row_id=_shown(row_id), score=None if scores is None else float(scores[position]),
                   decision=_shown(decisions[position]), status=status,
                   reasons=reasons if status == "confirmed" else (), candidates=() if status == "confirmed" else reasons,
-                  tied=tuple(tied), disputed=tuple(disputed), methods_agree=agree, check=check, note=note)
+                  tied=tuple(tied), disputed=tuple(disputed), methods_agree=agree, check=check, note=note,
+                  baseline=baseline, beats_baseline=beats is not None)

@@ -525,6 +525,7 @@ class SliceSearch(_Section):
     q: float
     fdr: str  # "by" (Benjamini-Yekutieli) or "bh" (Benjamini-Hochberg)
     overall_metric: float | None  # the search's time is in provenance.timings_s, so that results reproduce
+    redundant: list[str] | None = optional()  # confirmed, then left out: no worse than the rest of a confirmed parent
 
     def to_frame(self):
         """The confirmed slices as a pandas DataFrame, for notebooks."""
@@ -562,6 +563,14 @@ class MitigationPoint(_Section):
     cost: float | None = None  # accuracy lost against the current model, held out
     cost_ci: Interval | None = None
     thresholds: dict[str, list[list[Any]]] = field(default_factory=dict)
+    # whether the fix reaches its tolerance on the held-out half (the gate reads this), the tolerance it
+    # was solved for on the fit half (tightened so that it reaches the target held out with chance ``reach``),
+    # that chance as estimated on the fit half, and the share of held-out decisions that are coin flips
+    reached: bool | None = None
+    fit_target: float | None = None
+    reach: float | None = None
+    randomised_share: float | None = None
+    randomised_share_ci: Interval | None = None
 
 
 @dataclass(frozen=True)
@@ -579,6 +588,7 @@ class MitigationFrontier(_Section):
     n_boot: int
     constrained_groups: list[str] = field(default_factory=list)  # groups with min_group_size+ rows in each half
     min_group_size: int = 0
+    reach_target: float | None = None  # the chance of reaching a tolerance held out that fixes aim for
 
     def at(self, tolerance: float, *, group_blind: bool = False) -> MitigationPoint | None:
         points = self.group_blind if group_blind else self.frontier

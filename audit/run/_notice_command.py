@@ -81,9 +81,14 @@ def write_notices(config: AuditConfig, *, config_path: str | None, rows: list[st
     else:
         population = dataset.features
         source = "the config's data" + (" (all rows scored)" if data is None else "")
+    reference_favourable = None
+    if settings.baseline == "marginal_approvals":  # the reference rows' own decisions, by the same model
+        decided = np.asarray(adapter.predict(population[list(features.columns)]).y_pred, dtype=bool)
+        reference_favourable = decided == favourable_is_positive
     batch = explain_decisions(adapter.model, features, row_ids=row_ids[chosen], unfavourable=unfavourable,
                               favourable_index=favourable_index, decisions=decisions, scores=scores,
                               reference=population, reference_source=source,
+                              reference_favourable=reference_favourable,
                               protected=tuple(c for c in dataset.sensitive.columns if c in features.columns),
                               settings=settings)
     skipped = [f"row {row_ids[k]}: decision {decisions[i]} is favourable; no notice"

@@ -3,13 +3,18 @@
 1. The rows are split at random into a discovery half and a confirmation half (seeded).
 2. On the discovery half the lattice search (``_search``) scores every slice with enough rows against the rest;
    slices worse at one-sided p < ``discovery_alpha`` are candidates.
-3. Redundant candidates go: a child is kept only if it is worse than the rest of its parent (parent minus child,
-   same test), and a parent only if it stays worse than the rest of the data without each kept child. What is
+3. Redundant candidates go, decided on the discovery half: a child is kept only if it is worse than the rest of
+   each candidate ancestor (ancestor minus child, at ``discovery_alpha``; at most three per ancestor), and a
+   parent goes only on evidence that a child carries its excess (the child worse than the rest of the parent, and
+   that rest no worse than the data outside the parent). What is
    left is ranked by z and capped at ``max_candidates``; slices under the support threshold on the whole data
    are dropped (membership depends on the columns only, never on the outcome).
 4. The candidates are tested once on the confirmation half, which played no part in choosing them, so their
    p-values are valid; Benjamini-Hochberg over them (scipy's ``false_discovery_control``) gives q-values, and
-   a slice is confirmed at q <= ``q``. Effects and intervals reported are the confirmation half's.
+   a slice is confirmed at q <= ``q``. Effects and intervals reported are the confirmation half's. A confirmed slice
+   that is no worse than the rest of a confirmed parent is then left out as redundant: this is decided after the
+   FDR step, on the confirmed set, and only shrinks it (the FDR of what is reported stays under control); the
+   slices left out are named in the result (``redundant``).
 """
 
 from __future__ import annotations
@@ -32,8 +37,7 @@ from audit.slices._search import SearchLimits, compare, exact_p, lattice, sums_o
 __all__ = ["find_slices", "slice_report"]
 
 EXPAND_P = 0.1  # a pair is extended to three conditions when it is worse than the rest at p < 0.1
-CHILD_ALPHA = 0.05  # a child stays beside a worse parent when it is worse than the rest of that parent at p < 0.05
-MAX_CHILDREN = 5
+MAX_CHILDREN = 3  # a worse ancestor keeps at most this many descendants (each worse than its rest at alpha)
 
 
 def find_slices(columns: pd.DataFrame, *, y_true: Any, y_pred: Any, scores: Any = None, sample_weight: Any = None,
@@ -69,12 +73,13 @@ def find_slices(columns: pd.DataFrame, *, y_true: Any, y_pred: Any, scores: Any 
     for candidate in found:  # each candidate's rows, once: for its support, its test and its description
         candidate["mask"] = _mask(encoded.codes, candidate["key"])
     found = [c for c in found if (c["mask"] & population).sum() >= need]
-    slices = _confirm(found, encoded, values, weights, population, ~discovery, spec, q, fdr, ci_level,
-                      discovery_alpha)
+    slices, redundant = _confirm(found, encoded, values, weights, population, ~discovery, spec, q, fdr, ci_level,
+                                 discovery_alpha)
     overall = sums_of_mask(population, values, weights)
     return SliceSearch(metric=metric, words=spec.words, worse=spec.worse, columns=encoded.names, slices=slices,
                        searched=searched, candidates=len(found), depth=depth, complete=complete,
-                       min_rows=int(np.ceil(need)), q=q, fdr=fdr, overall_metric=_mean(overall))
+                       min_rows=int(np.ceil(need)), q=q, fdr=fdr, overall_metric=_mean(overall),
+                       redundant=redundant)
 
 
 def _candidates(encoded: EncodedColumns, values, weights, rows, spec, need, max_conditions, alpha, cap, deadline):
@@ -87,26 +92,27 @@ def _candidates(encoded: EncodedColumns, values, weights, rows, spec, need, max_
     matrix = sums.matrix()
     if not len(matrix):
         return [], depth, depth >= max_conditions, 0
-    effect, z, p, *_ = compare(matrix, total[None, :] - matrix, kind=spec.kind, worse=spec.worse)
+    weighted = w is not None
+    effect, z, p, *_ = compare(matrix, total[None, :] - matrix, kind=spec.kind, worse=spec.worse, weighted=weighted)
     by_key = {key: i for i, key in enumerate(sums.keys)}
     chosen = {key for key, pv in zip(sums.keys, p) if pv < alpha}
-    kept = _without_redundant(chosen, by_key, matrix, total, spec, alpha)
+    kept = _without_redundant(chosen, by_key, matrix, total, spec, alpha, weighted)
     ranked = sorted(kept, key=lambda k: (p[by_key[k]], -abs(z[by_key[k]]), k))[:cap]
     found = [{"key": k, "effect": float(effect[by_key[k]]), "p": float(p[by_key[k]])} for k in ranked]
     return found, depth, depth >= max_conditions, len(sums.keys)
 
 
 def _without_redundant(chosen: set, by_key: dict, matrix: np.ndarray, total: np.ndarray, spec,
-                       alpha: float) -> set:
+                       alpha: float, weighted: bool) -> set:
     """The candidates that are not redundant. A parent goes when some candidate child explains it (the parent
     without the child is no worse than the rest of the data); a child goes unless it is worse than the rest of
-    each candidate ancestor (its conditions' subsets), and a worse ancestor keeps at most ``MAX_CHILDREN``
-    descendants, the strongest (among hundreds, some pass by chance)."""
+    each candidate ancestor (its conditions' subsets) at ``alpha``, and a worse ancestor keeps at most
+    ``MAX_CHILDREN`` descendants, the strongest (among hundreds, some pass by chance)."""
     def p_worse(pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         if not pairs:
             return np.zeros(0)
         inside, outside = np.array([a for a, _ in pairs]), np.array([b for _, b in pairs])
-        return compare(inside, outside, kind=spec.kind, worse=spec.worse)[2]
+        return compare(inside, outside, kind=spec.kind, worse=spec.worse, weighted=weighted)[2]
 
     def parents(key):
         return [key[:i] + key[i + 1:] for i in range(len(key))] if len(key) > 1 else []
@@ -114,13 +120,18 @@ def _without_redundant(chosen: set, by_key: dict, matrix: np.ndarray, total: np.
     def ancestors(key):
         return [subset for size in range(1, len(key)) for subset in combinations(key, size)]
 
-    tests, owners = [], []
+    tests, concentrated, owners = [], [], []
     for child in chosen:
         for parent in parents(child):
             if parent in chosen:
-                tests.append((matrix[by_key[parent]] - matrix[by_key[child]], total - matrix[by_key[parent]]))
+                rest_of_parent = matrix[by_key[parent]] - matrix[by_key[child]]
+                tests.append((rest_of_parent, total - matrix[by_key[parent]]))
+                concentrated.append((matrix[by_key[child]], rest_of_parent))
                 owners.append(parent)
-    explained = {parent for parent, pv in zip(owners, p_worse(tests)) if not pv < alpha}
+    # a parent is explained by a child only on evidence: the child is worse than the rest of the parent, and that
+    # rest is no worse than the data outside the parent (absence of evidence alone lost planted slices)
+    explained = {parent for parent, pv, cv in zip(owners, p_worse(tests), p_worse(concentrated))
+                 if not pv < alpha and cv < alpha}
     remaining = chosen - explained
     tests, owners = [], []
     for child in remaining:
@@ -131,7 +142,7 @@ def _without_redundant(chosen: set, by_key: dict, matrix: np.ndarray, total: np.
     weakest: dict = {}
     for (child, parent), pv in zip(owners, p_worse(tests)):
         weakest[child] = max(weakest.get(child, 0.0), pv)
-    failed = {child for child, pv in weakest.items() if not pv < CHILD_ALPHA}
+    failed = {child for child, pv in weakest.items() if not pv < alpha}
     by_parent: dict = {}
     for child, parent in owners:
         if child not in failed:
@@ -152,16 +163,17 @@ def _mean(sums: np.ndarray) -> float | None:
 
 
 def _confirm(found, encoded: EncodedColumns, values, weights, population, confirmation, spec, q, fdr, level,
-             alpha) -> list[Slice]:
+             alpha) -> tuple[list[Slice], list[str]]:
     """Test the candidates on the confirmation half, Benjamini-Hochberg over them; then drop a confirmed slice
     that is no worse than the rest of a confirmed parent (dropping only shrinks the set BH controlled)."""
     if not found:
-        return []
+        return [], []
     rows = population & confirmation
     total = sums_of_mask(rows, values, weights)
     inside = np.array([sums_of_mask(c["mask"] & rows, values, weights) for c in found])
+    weighted = weights is not None
     effect, _, p, low, high, *_ = compare(inside, total[None, :] - inside, kind=spec.kind, worse=spec.worse,
-                                          level=level)
+                                          level=level, weighted=weighted)
     if spec.kind == "proportion" and weights is None:
         p = exact_p(inside, total[None, :] - inside, worse=spec.worse)
     p = np.where(np.isfinite(p), p, 1.0)
@@ -172,13 +184,16 @@ def _confirm(found, encoded: EncodedColumns, values, weights, population, confir
         for parent, j in confirmed.items():
             if len(parent) < len(key) and set(parent) <= set(key):
                 _, _, pair_p, *_ = compare(inside[i][None, :], (inside[j] - inside[i])[None, :], kind=spec.kind,
-                                           worse=spec.worse)
+                                           worse=spec.worse, weighted=weighted)
                 if not pair_p[0] < alpha:
                     redundant.add(key)
     whole = sums_of_mask(population, values, weights)
-    slices = []
+    slices, dropped = [], []
     for i, candidate in enumerate(found):
-        if candidate["key"] not in confirmed or candidate["key"] in redundant:
+        if candidate["key"] not in confirmed:
+            continue
+        if candidate["key"] in redundant:
+            dropped.append(" AND ".join(encoded.conditions[c][v][2] for c, v in candidate["key"]))
             continue
         mask = candidate["mask"]
         mine = sums_of_mask(mask & population, values, weights)
@@ -191,7 +206,7 @@ def _confirm(found, encoded: EncodedColumns, values, weights, population, confir
             effect=float(effect[i]), effect_ci=[float(low[i]), float(high[i])] if np.isfinite(low[i]) else None,
             p_value=float(p[i]), q_value=float(q_values[i]), discovery_effect=candidate["effect"],
             discovery_p_value=candidate["p"]))
-    return sorted(slices, key=lambda s: (-abs(s.effect), s.definition))
+    return sorted(slices, key=lambda s: (-abs(s.effect), s.definition)), sorted(dropped)
 
 
 def slice_report(columns: pd.DataFrame, *, y_true, y_pred, scores, task: str, settings, ci_level: float,
