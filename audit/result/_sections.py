@@ -566,11 +566,11 @@ class MitigationPoint(_Section):
     # whether the fix reaches its tolerance on the held-out half (the gate reads this), the tolerance it
     # was solved for on the fit half (tightened so that it reaches the target held out with chance ``reach``),
     # that chance as estimated on the fit half, and the share of held-out decisions that are coin flips
-    reached: bool | None = None
-    fit_target: float | None = None
-    reach: float | None = None
-    randomised_share: float | None = None
-    randomised_share_ci: Interval | None = None
+    reached: bool | None = optional()
+    fit_target: float | None = optional()
+    reach: float | None = optional()
+    randomised_share: float | None = optional()
+    randomised_share_ci: Interval | None = optional()
 
 
 @dataclass(frozen=True)
@@ -588,7 +588,7 @@ class MitigationFrontier(_Section):
     n_boot: int
     constrained_groups: list[str] = field(default_factory=list)  # groups with min_group_size+ rows in each half
     min_group_size: int = 0
-    reach_target: float | None = None  # the chance of reaching a tolerance held out that fixes aim for
+    reach_target: float | None = optional()  # the chance of reaching a tolerance held out that fixes aim for
 
     def at(self, tolerance: float, *, group_blind: bool = False) -> MitigationPoint | None:
         points = self.group_blind if group_blind else self.frontier
