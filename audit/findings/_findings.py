@@ -205,6 +205,21 @@ def _short_reach(point, frontier) -> str:
             f"{frontier.reach_target:g} aimed for: too few rows for a margin)")
 
 
+def _percent_interval(interval) -> str:
+    return f" [{interval[0]:.0%}, {interval[1]:.0%}]" if interval else ""
+
+
+def _joint_proxy_finding(gap, joint, where: str, base: dict) -> Finding:
+    alone = ("" if joint.strongest_single_auc is None
+             else f"; the strongest of them alone reaches {joint.strongest_single_auc:.2f}")
+    return Finding(kind="joint_proxy", severity="warning",
+                   message=(f"{where}: {', '.join(joint.features)} together stand in for {gap.table} (together they "
+                            f"tell {gap.group} from {gap.compared_with} with an AUC of {joint.proxy_auc:.2f}{alone}) "
+                            f"and carry {joint.share:.0%}{_percent_interval(joint.share_ci)} of the gap."),
+                   evidence={**base, "features": joint.features, "share": joint.share, "share_ci": joint.share_ci,
+                             "proxy_auc": joint.proxy_auc, "strongest_single_auc": joint.strongest_single_auc})
+
+
 def gap_findings(report: GapReport | None) -> list[Finding]:
     """For each flagged gap (its fairness finding is a warning): every proxy, the protected attribute's own part
     when it is a model input, and a decomposition whose check failed."""
@@ -218,7 +233,7 @@ def gap_findings(report: GapReport | None) -> list[Finding]:
                 "gap": gap.gap}
         share_limit = report.settings.get("proxy_share", 0.1)
         for feature in gap.features:
-            interval = f" [{feature.share_ci[0]:.0%}, {feature.share_ci[1]:.0%}]" if feature.share_ci else ""
+            interval = _percent_interval(feature.share_ci)
             if feature.role == "proxy":
                 findings.append(Finding(
                     kind="proxy", severity="warning",
@@ -235,16 +250,7 @@ def gap_findings(report: GapReport | None) -> list[Finding]:
                     evidence={**base, "feature": feature.feature, "share": feature.share, "share_ci": feature.share_ci}))
         joint = gap.joint_proxy
         if joint is not None and joint.role == "proxy":
-            interval = f" [{joint.share_ci[0]:.0%}, {joint.share_ci[1]:.0%}]" if joint.share_ci else ""
-            alone = ("" if joint.strongest_single_auc is None
-                     else f"; the strongest of them alone reaches {joint.strongest_single_auc:.2f}")
-            findings.append(Finding(
-                kind="joint_proxy", severity="warning",
-                message=(f"{where}: {', '.join(joint.features)} together stand in for {gap.table} (together they "
-                         f"tell {gap.group} from {gap.compared_with} with an AUC of {joint.proxy_auc:.2f}{alone}) "
-                         f"and carry {joint.share:.0%}{interval} of the gap."),
-                evidence={**base, "features": joint.features, "share": joint.share, "share_ci": joint.share_ci,
-                          "proxy_auc": joint.proxy_auc, "strongest_single_auc": joint.strongest_single_auc}))
+            findings.append(_joint_proxy_finding(gap, joint, where, base))
         check = gap.check
         if check is not None and check.passed is False:
             findings.append(Finding(
