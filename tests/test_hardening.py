@@ -159,6 +159,11 @@ def test_tool_audit_that_is_not_a_table(project, capsys):
     (lambda r: r["data"].update(n_rows="many"), "'data.n_rows'"),
     (lambda r: r.pop("model"), "lacks its 'model' section"),
     (lambda r: r["fairness"][0]["groups"][0].update(values=3), "fairness.0.groups.0"),
+    # issue 34: the field at fault is named, not "AttributeError: 'list'..." or a format error in the report
+    (lambda r: r["fairness"][0].update(disparities=[1, 2]), "'fairness.0.disparities' must be an object"),
+    (lambda r: r["fairness"][0]["bootstrap"].update(level="high"), "'fairness.0.bootstrap.level' must be a number"),
+    (lambda r: r["findings"].append({"kind": "x", "severity": "info", "message": "m", "colour": 1}),
+     "'findings."),
 ])
 def test_malformed_results_are_refused_by_report(project, capsys, edit, expected, tmp_path):
     main(["run", _config(project), "--quiet"])

@@ -126,11 +126,11 @@ class AuditResult:
         try:
             return cls(
                 title=raw["title"], data=raw["data"], model=raw["model"],
-                fairness=[_table_from_dict(t) for t in raw["fairness"]],
-                attributions=[AttributionSummary(**a) for a in raw["attributions"]],
-                findings=[Finding(**f) for f in raw["findings"]],
-                failures=[Failure(**f) for f in raw["failures"]],
-                skipped=[Skipped(**s) for s in raw["skipped"]],
+                fairness=_each(raw, "fairness", _table_from_dict),
+                attributions=_each(raw, "attributions", lambda a: AttributionSummary(**a)),
+                findings=_each(raw, "findings", lambda f: Finding(**f)),
+                failures=_each(raw, "failures", lambda f: Failure(**f)),
+                skipped=_each(raw, "skipped", lambda s: Skipped(**s)),
                 provenance=Provenance.from_dict(raw["provenance"], "provenance"), config=raw["config"],
                 regulatory=Regulatory.from_dict(_migrate_regulatory(raw.get("regulatory", {})), "regulatory"),
                 gate=raw.get("gate", {}),
@@ -146,6 +146,8 @@ class AuditResult:
                                   if raw.get("gap_explanations") else None),
                 changes=AuditChanges.from_dict(raw["changes"], "changes") if raw.get("changes") else None,
             )
+        except ConfigError:
+            raise  # already names the field at fault
         except (KeyError, TypeError, AttributeError, ValueError) as err:
             raise ConfigError(f"The audit result is incomplete or malformed ({type(err).__name__}: {err}). "
                               "It may have been edited or truncated; re-run the audit.") from err
@@ -225,10 +227,47 @@ def _check_shape(raw: dict[str, Any]) -> None:
             if not isinstance(group, dict) or not isinstance(group.get("values"), dict) \
                     or not isinstance(group.get("n"), int):
                 raise refuse(f"fairness.{index}.groups.{g}", "a group with n and values", group)
+        for name in ("disparities", "disparities_reliable"):
+            comparisons = table.get(name, {})
+            if not isinstance(comparisons, dict):
+                raise refuse(f"fairness.{index}.{name}", "an object of metric -> comparison", comparisons)
+            for metric, comparison in comparisons.items():
+                if not isinstance(comparison, dict):
+                    raise refuse(f"fairness.{index}.{name}.{metric}", "an object (a comparison)", comparison)
+        _check_bootstrap(table.get("bootstrap", {}), f"fairness.{index}.bootstrap", refuse)
     for name in ("findings", "failures", "skipped", "attributions"):
         for index, item in enumerate(raw[name]):
             if not isinstance(item, dict):
                 raise refuse(f"{name}.{index}", "an object", item)
+
+
+def _each(raw: dict[str, Any], section: str, build) -> list:
+    """Each item of a list section built, an item that cannot be named in the error (``section.index``)."""
+    items = []
+    for index, item in enumerate(raw[section]):
+        try:
+            items.append(build(item))
+        except (KeyError, TypeError, AttributeError, ValueError) as err:
+            raise ConfigError(f"The audit result's '{section}.{index}' is malformed ({type(err).__name__}: {err}). "
+                              "It may have been edited or truncated; re-run the audit.") from err
+    return items
+
+
+_BOOTSTRAP_FIELDS = {"n_boot": (int, "a whole number of resamples"), "level": (float, "a number in (0, 1)"),
+                     "seed": (int, "a whole number"), "method": (str, "a string")}
+
+
+def _check_bootstrap(bootstrap: Any, where: str, refuse) -> None:
+    """The fields of a table's bootstrap record that the report and the diff format as numbers."""
+    if not isinstance(bootstrap, dict):
+        raise refuse(where, "an object", bootstrap)
+    for name, (kind, expected) in _BOOTSTRAP_FIELDS.items():
+        if name not in bootstrap or bootstrap[name] is None:
+            continue
+        value = bootstrap[name]
+        numeric = kind is float and isinstance(value, (int, float)) and 0 < value < 1
+        if isinstance(value, bool) or not (numeric or (kind is not float and isinstance(value, kind))):
+            raise refuse(f"{where}.{name}", expected, value)
 
 
 def _migrate_regulatory(raw: dict[str, Any]) -> dict[str, Any]:
