@@ -52,8 +52,9 @@ def add_compliance_parsers(commands) -> None:
         description="For every row of the config's data (or the rows given) that the model decides unfavourably: "
                     "the principal reasons in plain language, stated only where exact path-dependent and "
                     "interventional tree SHAP agree on them and neutralising the first reason moves the score toward "
-                    "the favourable side more than a random feature does; other rows are marked for review. Tree "
-                    "models (scikit-learn, XGBoost, LightGBM). Writes notices.json and notices.csv. See docs/notices.md.")
+                    "the favourable side more than a random feature does; other rows are marked for review. Reasons "
+                    "are relative to --baseline (the average applicant, or the marginal approvals). scikit-learn "
+                    "tree ensembles. Writes notices.json and notices.csv. See docs/notices.md.")
     notices.add_argument("config", metavar="CONFIG.toml")
     notices.add_argument("--data", default=None, metavar="ROWS.csv",
                          help="explain the rows of this file (the model's input columns) instead of the config's data; "

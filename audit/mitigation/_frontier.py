@@ -16,6 +16,7 @@ rules on the fit half is not resampled.
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import numpy as np
 
@@ -63,18 +64,18 @@ def frontier(*, scores, y_true, groups, constraint: str, threshold: float, favou
     counts = (np.array([r.positives for r in rocs])[bound], np.array([r.negatives for r in rocs])[bound])
     reaching = _Reaching(constraint, favourable, bound, counts, reach_target)
     rules = {("fix", t): reaching.solve(rocs, names, t, common) for t in tolerances}
-    rules[("fix", None)] = (solve(rocs, names, constraint=constraint, tolerance=None, **common), None, None)
+    rules[("fix", None)] = _Chosen(solve(rocs, names, constraint=constraint, tolerance=None, **common))
     current = ThresholdRule(groups=names, thresholds=[np.array([threshold])] * len(names),
                             weights=[np.array([1.0])] * len(names), objective=np.nan)
     blind = _group_blind(scores[fit], y[fit], codes[fit], names, tolerances, reaching)
     measured = _Measure(scores[~fit], y[~fit], codes[~fit], len(names), constraint, favourable, bound,
-                        [r for r, _, _ in [(current, 0, 0), *rules.values(), *blind.values()] if r is not None],
+                        [c.rule for c in [_Chosen(current), *rules.values(), *blind.values()] if c.rule is not None],
                         n_boot=n_boot, seed=seed)
     base = measured.of(current)
     level = (1 - ci_level) / 2
 
-    def point(tolerance, chosen, uses_group):
-        rule, fit_target, chance = chosen
+    def point(tolerance, chosen: _Chosen, uses_group):
+        rule = chosen.rule
         if rule is None:
             return MitigationPoint(tolerance=tolerance, feasible=False, uses_group=uses_group)
         accuracy, value = measured.of(rule)
@@ -87,30 +88,40 @@ def frontier(*, scores, y_true, groups, constraint: str, threshold: float, favou
             cost=float(base[0][0] - accuracy[0]), cost_ci=_interval(base[0][1:] - accuracy[1:], level),
             thresholds={name: [[_threshold_text(t), float(w)] for t, w in zip(ts, ws)]
                         for name, ts, ws in zip(rule.groups, rule.thresholds, rule.weights)},
-            reached=None if tolerance is None else _meets(value[0], tolerance, constraint),
-            fit_target=fit_target, reach=chance,
+            reached=None if tolerance is None else bool(_meets(value[0], tolerance, constraint)),
+            fit_target=chosen.fit_target, reach=chosen.chance,
             randomised_share=float(coin_flips[0]), randomised_share_ci=_interval(coin_flips[1:], level))
 
     return MitigationFrontier(
         constraint=constraint, words=WORDS[constraint], sensitive=sensitive, groups=names, favourable=favourable,
         constrained_groups=[name for name, ok in zip(names, bound) if ok], min_group_size=min_group_size,
-        current=point(None, (current, None, None), False),
+        current=point(None, _Chosen(current), False),
         frontier=[point(t, rules[("fix", t)], True) for t in (*tolerances, None)],
-        group_blind=[point(t, blind.get(t, (None, None, None)), False) for t in tolerances],
+        group_blind=[point(t, blind.get(t, _Chosen(None)), False) for t in tolerances],
         fit_rows=int(fit.sum()), eval_rows=int((~fit).sum()), n_boot=n_boot, reach_target=reach_target)
 
 
-def _meets(value: float, tolerance: float, constraint: str) -> bool:
-    if not np.isfinite(value):
-        return False
-    return bool(value >= tolerance - 1e-12 if constraint == "impact_ratio" else value <= tolerance + 1e-12)
+class _Chosen(NamedTuple):
+    """A rule chosen on the fit half (None: none meets the tolerance), the tolerance it was solved for, and its
+    estimated chance of meeting the tolerance held out."""
+
+    rule: ThresholdRule | None
+    fit_target: float | None = None
+    chance: float | None = None
+
+
+def _meets(value, tolerance: float, constraint: str):
+    """Whether a constraint value (or an array of them) meets the tolerance; undefined values do not."""
+    value = np.asarray(value, float)
+    meets = value >= tolerance - 1e-12 if constraint == "impact_ratio" else value <= tolerance + 1e-12
+    return meets & np.isfinite(value)
 
 
 class _Reaching:
     """Solves for a tolerance so that the rule reaches it held out with the target chance (``_reach``): solve at
     the tolerance, tighten by the rule's standard errors, solve again; twice, as the errors move with the rule.
-    Where the tightened tolerance cannot be met (or passes parity), the rule at the tolerance itself is kept and
-    its lower chance is what the result records."""
+    Where no tightened rule reaches the target chance (a tolerance at parity, too few rows), the rule with the
+    best chance is kept and that lower chance is what the result records."""
 
     def __init__(self, constraint, favourable, bound, counts, target):
         self.constraint, self.favourable, self.bound, self.counts, self.target = (
@@ -127,13 +138,13 @@ class _Reaching:
         kwargs = dict(constraint=self.constraint, **common)
         rule = solve(rocs, names, tolerance=tolerance, **kwargs)
         if rule is None:
-            return None, None, None
-        best = (rule, tolerance, float(self.chance(self.rates(rule.fpr, rule.tpr), tolerance)))
+            return _Chosen(None)
+        best = _Chosen(rule, tolerance, float(self.chance(self.rates(rule.fpr, rule.tpr), tolerance)))
         if self.target <= 0.5:
             return best
-        target, current = tolerance, rule
+        current = rule
         for _ in range(2):
-            if best[2] >= self.target:
+            if best.chance >= self.target:
                 break
             target = tighten(self.rates(current.fpr, current.tpr), constraint=self.constraint,
                              favourable=self.favourable, tolerance=tolerance, target=self.target)
@@ -142,8 +153,8 @@ class _Reaching:
                 break
             current = tighter
             chance = float(self.chance(self.rates(tighter.fpr, tighter.tpr), tolerance))
-            if chance > best[2]:
-                best = (tighter, target, chance)
+            if chance > best.chance:
+                best = _Chosen(tighter, target, chance)
         return best
 
 
@@ -206,7 +217,7 @@ def _group_blind(scores, y, codes, names, tolerances, reaching: _Reaching) -> di
         rates = reaching.rates(fp / negatives[:, None], tp / positives[:, None])
     chosen = {}
     for tolerance in tolerances:
-        ok = _meets_all(value, tolerance, reaching.constraint)
+        ok = _meets(value, tolerance, reaching.constraint)
         if not ok.any():
             continue
         chance = reaching.chance(rates, tolerance)
@@ -215,12 +226,8 @@ def _group_blind(scores, y, codes, names, tolerances, reaching: _Reaching) -> di
         best = int(np.flatnonzero(pick)[np.argmax(accuracy[pick])])
         rule = ThresholdRule(groups=names, thresholds=[np.array([candidates[best]])] * len(names),
                              weights=[np.array([1.0])] * len(names), objective=float(accuracy[best]))
-        chosen[tolerance] = (rule, None, float(chance[best]))
+        chosen[tolerance] = _Chosen(rule, None, float(chance[best]))
     return chosen
-
-
-def _meets_all(value: np.ndarray, tolerance: float, constraint: str) -> np.ndarray:
-    return value >= tolerance - 1e-12 if constraint == "impact_ratio" else value <= tolerance + 1e-12
 
 
 def _counts_at(scores, y, codes, n_groups, thresholds):

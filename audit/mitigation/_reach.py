@@ -41,11 +41,11 @@ class GroupRates:
             size = pos + neg
             with np.errstate(divide="ignore", invalid="ignore"):
                 rate = (pos * self.tpr + neg * self.fpr) / size
-            return [(1 - rate if favourable == "negative" else rate, size + 0 * rate)]
-        tpr = (self.tpr, pos + 0 * self.tpr)
+            return [(1 - rate if favourable == "negative" else rate, np.broadcast_to(size, rate.shape))]
+        tpr = (self.tpr, np.broadcast_to(pos, self.tpr.shape))
         if constraint == "equal_opportunity":
             return [tpr]
-        return [tpr, (self.fpr, neg + 0 * self.fpr)]
+        return [tpr, (self.fpr, np.broadcast_to(neg, self.fpr.shape))]
 
 
 def _column(counts: np.ndarray, like: np.ndarray) -> np.ndarray:

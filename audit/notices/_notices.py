@@ -24,8 +24,7 @@ MARGINAL = ("exact tree SHAP, interventional, against {half} of the marginal app
             "own traversal of the trees)")
 BASELINES = ("population", "marginal_approvals")
 # what a reason is compared with, in the notice's words (Regulation B, 12 CFR 1002 Supp. I, comment 9(b)(2)-5)
-BASELINE_WORDS = {"population": "compared with the average applicant",
-                  "marginal_approvals": "compared with applicants just approved"}
+BASELINE_NAMES = {"population": "the average applicant", "marginal_approvals": "applicants just approved"}
 # the marginal approvals: the favourable reference rows with the lowest scores, this share of them (at least twice
 # the background size, so that the two halves each give a full background)
 MARGINAL_SHARE = 0.1
@@ -114,7 +113,7 @@ class Notice:
         score = "" if self.score is None else f" (score {self.score:.3f})"
         lines = [f"Row {self.row_id}: decision {self.decision}{score}."]
         if self.status == "confirmed":
-            lines.append(f"Principal reasons ({BASELINE_WORDS[self.baseline]}):")
+            lines.append(f"Principal reasons (compared with {BASELINE_NAMES[self.baseline]}):")
             lines += [f"  {r.rank}. {r.text}." for r in self.reasons]
             if self.tied:
                 lines.append(f"  About as much as the last reason: {', '.join(self.tied)}.")
@@ -287,7 +286,8 @@ def explain_decisions(model: Any, features: pd.DataFrame, *, row_ids: np.ndarray
                                           threads=settings.processes)
     # a row at or above either method's baseline output was not pulled below it by its inputs taken together: a
     # reason "lowered the score" relative to a baseline the person already beats would mislead
-    beats = exact.outputs >= np.minimum(exact.base_values, second.base_values)
+    baseline_outputs = np.minimum(exact.base_values, second.base_values)
+    beats = exact.outputs >= baseline_outputs
     sets = reason_sets(exact.values, second.values, reasons=settings.reasons, tie_margin=settings.tie_margin)
     # an error a tenth of the tie margin cannot move a reason across it in practice; beyond that, a person looks
     tolerance = max(settings.tie_margin / 10, 1e-6)
@@ -310,10 +310,10 @@ def explain_decisions(model: Any, features: pd.DataFrame, *, row_ids: np.ndarray
             names[first[i]], float(effects[i]), names[random_features[i]], float(random_effects[i]),
             bool(effects[i] > random_effects[i]))
         error = max(exact.completeness_errors[i], second.completeness_errors[i]) if inexact[i] else None
-        baseline = (settings.baseline, float(min(exact.base_values[i], second.base_values[i]))) if beats[i] else None
+        beaten = float(baseline_outputs[i]) if beats[i] else None
         notices.append(_notice(ids[i], scores, decisions, position, reasons, [names[j] for j in sets.tied[i]],
                                [names[j] for j in sets.disputed[i]], bool(sets.agree[i]) and not inexact[i], check,
-                               error, settings.baseline, (float(exact.outputs[i]), baseline)))
+                               error, settings.baseline, float(exact.outputs[i]), beaten))
     passed = [n.check.passed for n in notices if n.check is not None]
     first_method = EXACT if other is None else MARGINAL.format(half="one half")
     methods = {"exact": {"method": first_method, "completeness_error": exact.completeness_error,
@@ -377,16 +377,16 @@ def _reason(feature: str, value: Any, rank: int, exact: float, second: float, pr
                   _sentence(feature, shown, rank, protected))
 
 
-def _notice(row_id, scores, decisions, position, reasons, tied, disputed, agree, check, error, baseline,
-            beaten) -> Notice:
-    output, beats = beaten
+def _notice(row_id, scores, decisions, position, reasons, tied, disputed, agree, check, error, baseline: str,
+            output: float, beaten: float | None) -> Notice:
+    """``beaten``: the baseline's output when the row's ``output`` is at or above it (no reason can be stated)."""
     problems = []
-    if beats is not None:
+    if beaten is not None:
         other = "marginal_approvals" if baseline == "population" else "population"
-        problems.append(f"this applicant's score (output {output:.3f}) is at or above the baseline's ({beats[1]:.3f}, "
-                        f"{BASELINE_WORDS[baseline][len('compared with '):]}): taken together the inputs did not lower "
-                        f"it relative to that baseline, so no reason can be stated against it (baseline {other!r}, "
-                        "Regulation B's other method, may state them)")
+        problems.append(f"this applicant's score (output {output:.3f}) is at or above the baseline's ({beaten:.3f}, "
+                        f"{BASELINE_NAMES[baseline]}): taken together the inputs did not lower it relative to that "
+                        f"baseline, so no reason can be stated against it (baseline {other!r}, Regulation B's other "
+                        "method, may state them)")
     if error is not None:
         problems.append(f"the attributions do not add up to the model's output (off by {error:.2g}), so the trees "
                         "were not read exactly for this row; its reasons cannot be stated")
@@ -406,4 +406,4 @@ def _notice(row_id, scores, decisions, position, reasons, tied, disputed, agree,
                   decision=_shown(decisions[position]), status=status,
                   reasons=reasons if status == "confirmed" else (), candidates=() if status == "confirmed" else reasons,
                   tied=tuple(tied), disputed=tuple(disputed), methods_agree=agree, check=check, note=note,
-                  baseline=baseline, beats_baseline=beats is not None)
+                  baseline=baseline, beats_baseline=beaten is not None)
