@@ -16,12 +16,14 @@ PLANTED = {"f0 = 0", "f1 = 1 AND f2 = 2", "f3 = 0 AND f4 = 1 AND f5 = 2"}
 def planted(seed: int, *, n: int = 100_000, shuffle: bool = False):
     """20 categorical columns of 3 levels; errors at 10%, plus 5 points in three slices of 1, 2 and 3
     conditions (a third, a ninth and a 27th of the rows). ``shuffle``: the same errors, permuted, so that no
-    slice is worse than the rest."""
+    slice is worse than the rest. Categorical columns built from their codes: the same values as strings, in a
+    twentieth of the time."""
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({f"f{j}": rng.integers(0, 3, n).astype(str) for j in range(20)})
-    slices = [frame.f0 == "0", (frame.f1 == "1") & (frame.f2 == "2"),
-              (frame.f3 == "0") & (frame.f4 == "1") & (frame.f5 == "2")]
-    rate = 0.10 + 0.05 * sum(s.to_numpy(int) for s in slices)  # where slices overlap, their points add
+    codes = {f"f{j}": rng.integers(0, 3, n) for j in range(20)}
+    frame = pd.DataFrame({name: pd.Categorical.from_codes(c, categories=["0", "1", "2"]) for name, c in codes.items()})
+    slices = [codes["f0"] == 0, (codes["f1"] == 1) & (codes["f2"] == 2),
+              (codes["f3"] == 0) & (codes["f4"] == 1) & (codes["f5"] == 2)]
+    rate = 0.10 + 0.05 * sum(s.astype(int) for s in slices)  # where slices overlap, their points add
     wrong = rng.random(n) < rate
     if shuffle:
         wrong = rng.permutation(wrong)
@@ -34,20 +36,19 @@ def _confirmed(seed: int, shuffle: bool) -> set[str]:
     return {s.definition for s in find_slices(frame, y_true=y, y_pred=decisions, seed=seed).slices}
 
 
-def _over_seeds(shuffle: bool) -> list[set[str]]:
-    from joblib import Parallel, delayed
-
-    return Parallel(n_jobs=2)(delayed(_confirmed)(seed, shuffle) for seed in range(100))
-
-
-def test_planted_slices_are_found_in_95_of_100_seeds():
-    found = [PLANTED <= confirmed for confirmed in _over_seeds(shuffle=False)]
-    assert sum(found) >= 95, [seed for seed, ok in enumerate(found) if not ok]
+# 50 seeds per side keep the 95% promise checkable (48 of 50) in a minute; `python -m benchmarks.slices` measures
+# the null rate over 100 data sets (null_false_rate), and 100 seeds here gave 97 found and 0 confirmed by chance.
+SEEDS = range(50)
 
 
-def test_no_slice_is_confirmed_when_none_exists_in_95_of_100_seeds():
-    confirmed = [bool(found) for found in _over_seeds(shuffle=True)]
-    assert sum(confirmed) <= 5, [seed for seed, hit in enumerate(confirmed) if hit]
+def test_planted_slices_are_found_in_95_percent_of_seeds():
+    found = [PLANTED <= _confirmed(seed, shuffle=False) for seed in SEEDS]
+    assert sum(found) >= 0.95 * len(SEEDS), [seed for seed, ok in zip(SEEDS, found) if not ok]
+
+
+def test_no_slice_is_confirmed_when_none_exists_in_95_percent_of_seeds():
+    confirmed = [bool(_confirmed(seed, shuffle=True)) for seed in SEEDS]
+    assert sum(confirmed) <= 0.05 * len(SEEDS), [seed for seed, hit in zip(SEEDS, confirmed) if hit]
 
 
 @pytest.mark.parametrize("metric", ["error_rate", "fpr", "fnr", "selection_rate_low", "selection_rate_high"])

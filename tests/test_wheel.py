@@ -2,9 +2,9 @@
 wheel goes into a fresh virtual environment and runs from there, with nothing of this checkout on the path.
 
 No package index is reached: the fresh environment's ``sitecustomize`` lets it import, from the dependencies
-already installed here, exactly the distributions the wheel asks for (its ``Requires-Dist``, followed through the
-dependencies' own metadata); every other installed package is invisible to it. So "the core alone" means exactly the core's
-dependency closure: a core code path that imports an extra fails here as it would on a user's machine.
+installed here, exactly the distributions the wheel asks for (its ``Requires-Dist``, followed through the
+dependencies' own metadata); every other installed package is invisible to it. So "the core alone" means exactly
+the core's dependency closure: a core code path that imports an extra fails here as it would on a user's machine.
 """
 
 from __future__ import annotations
