@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # torch is pinned to the CPU build first: left to resolve freely, pip would fetch a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-fast bench clean
 
 install: $(STAMP)
 
@@ -28,7 +28,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "$$AUDIT_CHROMIUM" ] || \
 		echo "NOTE: no chromium found: the browser and PDF tests will be skipped (Debian: apt-get install chromium)."
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist worksteal
+
+# the inner loop: everything but the tests marked slow (notebooks, browser, wheel, Dask, benchmarks, seed sweeps)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n auto --dist worksteal -m "not slow"
 
 clean:
 	rm -rf $(VENV) audit-demo audit-demo-text audit-demo-llm .pytest_cache

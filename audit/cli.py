@@ -49,10 +49,12 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="audit your own data and model from a TOML config",
                               description="Run the audit described by CONFIG (TOML) and write the report and "
-                                          "JSON result. See docs/config.md for every setting. Loading a model file "
-                                          "(.joblib, .pkl, .pt) runs code stored in it: audit only model files you "
-                                          "trust. Files the config names must lie in its folder unless "
-                                          "--allow-outside.")
+                                          "JSON result. See docs/config.md for every setting. Loading a pickled "
+                                          "model (.joblib, .pkl) runs code stored in it: trust the file, or save "
+                                          "the model as .skops (scikit-learn) or .pt2 (torch.export), which load "
+                                          "without running code; a pickled torch module is refused unless "
+                                          "model.weights_only = false. Files the config names must lie in its "
+                                          "folder unless --allow-outside.")
     run.add_argument("config", metavar="CONFIG.toml")
     run.add_argument("--out", default=None, metavar="DIR", help="output folder (default: output.dir of the config)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -1,10 +1,27 @@
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from audit import load_adult, train_adult_model
+from audit.exec._threads import available_cpus
+
+_THREAD_VARIABLES = ("AUDIT_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def pytest_configure(config):
+    """With pytest-xdist (``make test`` runs ``-n auto``), each worker gets its share of the CPUs: two workers
+    whose native pools each span both cores would spin against each other. Set here, in the controller, before
+    the workers start, so every library reads it when it loads; a variable the caller set is kept."""
+    workers = getattr(config.option, "numprocesses", None)
+    if workers and not os.environ.get("PYTEST_XDIST_WORKER"):
+        count = available_cpus() if workers == "auto" else int(workers)
+        share = str(max(1, available_cpus() // max(1, count)))
+        for name in _THREAD_VARIABLES:
+            os.environ.setdefault(name, share)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,10 @@
 """The benchmarks stay runnable (their timings are measured by running them, never asserted here)."""
 
+import pytest
+
 from benchmarks.fairness import fairlearn_frame, make_data, max_abs_diff, ours
+
+pytestmark = pytest.mark.slow  # runs the benchmarks at small sizes: left out of `make test-fast`
 
 
 def test_fairness_benchmark_pieces_agree_on_a_small_sample():
@@ -40,7 +44,8 @@ def test_captum_batched_reaches_a_small_delta_with_enough_steps():
 def test_slices_and_mitigation_benchmarks_run_at_a_small_size():
     from benchmarks import mitigation, slices
 
-    ours, theirs = slices.run("ours", 20_000), slices.run("sliceline", 20_000)
+    # SliceLine's time and memory grow fast (32 s and 7 GB at 20,000 rows): 2,000 rows show both sides run
+    ours, theirs = slices.run("ours", 2_000), slices.run("sliceline", 2_000)
     assert ours["seconds"] > 0 and theirs["returned"] >= 1
     ours, theirs = mitigation.run("ours", 20_000), mitigation.run("threshold_optimizer", 20_000)
     assert abs(ours["accuracy_at_zero"] - theirs["accuracy_at_zero"]) < 2e-3

@@ -27,8 +27,9 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 # an inline handler that would set a flag if it ever ran, and would be visible as text if escaped
 PAYLOAD = '<img src=x onerror="window.__xss=1;alert(1)">'
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="browser tests skipped: no chromium found (Debian: "
-                                                         "apt-get install chromium; .ci/run does it)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(CHROMIUM is None, reason="browser tests skipped: no chromium found (Debian: "
+                                                          "apt-get install chromium; .ci/run does it)")]
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ def test_demo_end_to_end_on_a_sample(tmp_path, capsys):
     assert (out / "report.html").stat().st_size > 1_000_000
 
 
+@pytest.mark.slow
 def test_text_demo_on_a_sample_of_held_out_tweets(tmp_path, capsys):
     out = tmp_path / "text"
     assert main(["demo", "--text", "--out", str(out), "--sample", "400", "--quiet"]) == 0
@@ -88,14 +89,20 @@ def test_run_with_a_baseline_reports_the_changes_since_it(user_project, capsys):
     assert main(["run", config, "--quiet", "--baseline", str(user_project / "missing.json")]) == 2
 
 
-def test_run_with_a_torch_model(user_project):
+def test_run_with_a_torch_model(user_project, capsys):
     torch.manual_seed(0)
     torch.save(torch.nn.Sequential(torch.nn.Linear(2, 1)), user_project / "net.pt")
     config = (user_project / "audit.toml").read_text().replace("model.joblib", "net.pt")
     (user_project / "torch.toml").write_text(config)
+    # a pickled module runs code when loaded: refused unless the config opts out of weights_only, with that setting
+    assert main(["run", str(user_project / "torch.toml"), "--out", str(user_project / "t"), "--quiet"]) == 2
+    assert "model.weights_only = false" in capsys.readouterr().err and not (user_project / "t").exists()
+    (user_project / "torch.toml").write_text(config.replace('path = "net.pt"', 'path = "net.pt"\nweights_only = false'))
     assert main(["run", str(user_project / "torch.toml"), "--out", str(user_project / "t"), "--quiet"]) == 0
     result = json.loads((user_project / "t" / "audit.json").read_text())
     assert result["model"]["kind"] == "torch" and result["model"]["device"] == "cpu"
+    assert result["model"]["loaded_with"].startswith("torch.load(weights_only=False): runs code")
+    assert "Model file read with" in (user_project / "t" / "report.html").read_text()
 
 
 def test_bad_input_exits_2_with_a_message_and_writes_nothing(user_project, capsys):

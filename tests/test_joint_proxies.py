@@ -48,6 +48,7 @@ def test_the_report_says_which_inputs_act_together(planted):
     assert "Together, a proxy" in html and "judged <strong>together</strong>" in html
 
 
+@pytest.mark.slow
 def test_inputs_independent_of_the_group_are_never_a_joint_proxy():
     """Null simulation: ten inputs with no relation to the group, 40 seeds of 4,000 rows. Cross-fitting keeps the
     joint AUC at chance (measured: mean 0.50, max 0.53): it never reaches the 0.7 of a proxy."""

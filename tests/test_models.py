@@ -115,12 +115,76 @@ def test_load_model_files(tmp_path, numeric):
     assert isinstance(load_model(tmp_path / "m.joblib"), LogisticRegression)
     net = torch.nn.Sequential(torch.nn.Linear(2, 1))
     torch.save(net, tmp_path / "m.pt")
-    assert isinstance(load_model(tmp_path / "m.pt"), torch.nn.Sequential)
+    with pytest.raises(ModelError, match=r"pickled torch module.*model.weights_only = false"):
+        load_model(tmp_path / "m.pt")  # weights_only=True by default: a pickled module is refused
+    assert isinstance(load_model(tmp_path / "m.pt", weights_only=False), torch.nn.Sequential)
     (tmp_path / "broken.joblib").write_bytes(b"garbage")
     with pytest.raises(ModelError, match=r"could not be loaded"):
         load_model(tmp_path / "broken.joblib")
-    with pytest.raises(ModelError, match=r"expected \.joblib, \.pkl, \.pickle, \.pt or \.pth"):
+    with pytest.raises(ModelError, match=r"expected \.skops, \.joblib, \.pkl, \.pickle, \.pt2, \.pt or \.pth"):
         (tmp_path / "m.onnx").write_bytes(b"")
         load_model(tmp_path / "m.onnx")
     with pytest.raises(ModelError, match="does not exist"):
         load_model(tmp_path / "nope.joblib")
+
+
+class Scaled(LogisticRegression):
+    """A user's own estimator type: not one skops trusts by default."""
+
+
+def test_skops_files_load_only_trusted_types_and_the_result_says_how(tmp_path, numeric):
+    import skops.io
+
+    from audit import AuditConfig, DataConfig, ExplainerConfig, ModelConfig, run_audit
+    from audit.models._adapters import load_model_file
+
+    X, y = numeric
+    plain = LogisticRegression().fit(X, y)
+    skops.io.dump(plain, tmp_path / "plain.skops")
+    loaded, how = load_model_file(tmp_path / "plain.skops")
+    assert how == "skops (only scikit-learn's own types)"
+    assert np.array_equal(loaded.predict_proba(X), plain.predict_proba(X))
+
+    skops.io.dump(Scaled().fit(X, y), tmp_path / "own.skops")
+    own = f"{__name__}.Scaled"
+    with pytest.raises(ModelError, match=rf"not trusted by default: {own}\..*trusted = \[\"{own}\"\]"):
+        load_model(tmp_path / "own.skops")
+    with pytest.raises(ModelError, match="not trusted by default"):
+        load_model(tmp_path / "own.skops", trusted=["some.OtherType"])
+    assert isinstance(load_model(tmp_path / "own.skops", trusted=[own]), Scaled)
+
+    data = X.assign(label=y, group=np.where(X["b"] > 0, "u", "v"))
+    config = AuditConfig(data=DataConfig(label="label", positive_label="yes", sensitive=("group",)),
+                         model=ModelConfig(path=str(tmp_path / "plain.skops")),
+                         explainers=ExplainerConfig(sample_size=50, background_size=20))
+    result = run_audit(config, data=data, quiet=True)
+    assert result.model["loaded_with"] == "skops (only scikit-learn's own types)"
+
+
+def test_torch_files_load_safely_by_default(tmp_path):
+    from audit.models._adapters import load_model_file
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 1))
+    torch.jit.script(net).save(str(tmp_path / "scripted.pt"))
+    scripted, how = load_model_file(tmp_path / "scripted.pt")
+    assert how.startswith("torch.jit.load") and torch.equal(scripted(torch.ones(1, 2)), net(torch.ones(1, 2)))
+    program = torch.export.export(net, (torch.ones(4, 2),), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    torch.export.save(program, str(tmp_path / "exported.pt2"))
+    exported, how = load_model_file(tmp_path / "exported.pt2")
+    assert how.startswith("torch.export.load") and torch.equal(exported(torch.ones(5, 2)), net(torch.ones(5, 2)))
+    torch.save(net.state_dict(), tmp_path / "weights.pt")
+    with pytest.raises(ModelError, match=r"holds OrderedDict \(weights only, such as a state_dict\)"):
+        load_model(tmp_path / "weights.pt")
+    torch.save(net, tmp_path / "module.pt")
+    _, how = load_model_file(tmp_path / "module.pt", weights_only=False)
+    assert how == "torch.load(weights_only=False): runs code from the file (model.weights_only = false)"
+
+
+@pytest.mark.parametrize(("setting", "value"), [("trusted", "pkg.Type"), ("trusted", ["NoModule"]),
+                                                ("weights_only", "yes")])
+def test_safe_loading_settings_are_checked(setting, value):
+    from audit import ConfigError, ModelConfig
+
+    with pytest.raises(ConfigError, match=rf"The 'model.{setting}' setting must be"):
+        ModelConfig(**{setting: value})

@@ -312,6 +312,7 @@ def test_the_check_neutralises_exactly_as_the_model_called_on_every_hybrid(credi
         assert np.abs(_neutralised_outputs(tree, rows, background, chosen, threads) - expected).max() < 1e-9
 
 
+@pytest.mark.slow
 def test_no_reason_is_stated_against_a_baseline_the_applicant_beats(adult_test, adult_model):
     """Regulation B's two methods on UCI Adult's denials. Against the average applicant about a third of denials
     score above the average: their inputs did not lower the score relative to it, so no reason is stated (review).

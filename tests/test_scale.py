@@ -15,6 +15,8 @@ from audit.demo._demo import demo_config
 from audit.exec._executors import DaskExecutor, InProcessExecutor
 from audit.run._from_file import fairness_from_file
 
+pytestmark = pytest.mark.slow  # starts Dask clusters: left out of `make test-fast`
+
 pytest.importorskip("distributed")
 
 

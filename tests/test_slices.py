@@ -41,11 +41,13 @@ def _confirmed(seed: int, shuffle: bool) -> set[str]:
 SEEDS = range(50)
 
 
+@pytest.mark.slow
 def test_planted_slices_are_found_in_95_percent_of_seeds():
     found = [PLANTED <= _confirmed(seed, shuffle=False) for seed in SEEDS]
     assert sum(found) >= 0.95 * len(SEEDS), [seed for seed, ok in zip(SEEDS, found) if not ok]
 
 
+@pytest.mark.slow
 def test_no_slice_is_confirmed_when_none_exists_in_95_percent_of_seeds():
     confirmed = [bool(_confirmed(seed, shuffle=True)) for seed in SEEDS]
     assert sum(confirmed) <= 0.05 * len(SEEDS), [seed for seed, hit in zip(SEEDS, confirmed) if hit]

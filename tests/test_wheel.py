@@ -24,6 +24,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+pytestmark = pytest.mark.slow  # builds and installs the package twice: left out of `make test-fast`
+
 ROOT = Path(__file__).resolve().parents[1]
 DIST = "audit-toolkit"
 

@@ -226,9 +226,19 @@ class ModelConfig:
     threshold: float = 0.5
     batch_size: int = 4096
     device: str = "auto"
+    # safe loading (docs/config.md): types a .skops file may build beyond scikit-learn's own, and whether a torch
+    # file may be unpickled as a whole module (runs code from the file)
+    trusted: tuple[str, ...] = ()
+    weights_only: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", _optional_str(self.path, "model.path"))
+        if isinstance(self.trusted, str) or not isinstance(self.trusted, (list, tuple)) or not all(
+                isinstance(name, str) and "." in name for name in self.trusted):
+            raise _fail("model.trusted", 'a list of type names such as "mypackage.MyEstimator"', self.trusted)
+        object.__setattr__(self, "trusted", tuple(self.trusted))
+        if not isinstance(self.weights_only, bool):
+            raise _fail("model.weights_only", "true or false", self.weights_only)
         _choice(self.kind, "model.kind", MODEL_KINDS)
         if self.builtin is not None:
             _choice(self.builtin, "model.builtin", BUILTIN_MODELS)

@@ -19,7 +19,7 @@ import pandas as pd
 from audit._errors import DataError, ModelError, ResourceError
 from audit.data._labels import positive_class_index, positive_mask, same_label
 
-__all__ = ["ModelAdapter", "Predictions", "make_adapter", "load_model", "PrecomputedAdapter"]
+__all__ = ["ModelAdapter", "Predictions", "make_adapter", "load_model", "load_model_file", "PrecomputedAdapter"]
 
 
 @dataclass(frozen=True)
@@ -478,33 +478,90 @@ def _is_torchscript(path: Path) -> bool:
         return any(name.endswith("/constants.pkl") for name in archive.namelist())
 
 
-def load_model(path: str | Path) -> Any:
-    """Load a model file: joblib/pickle (``.joblib``, ``.pkl``, ``.pickle``) or torch (``.pt``, ``.pth``).
+MODEL_SUFFIXES = (".skops", ".joblib", ".pkl", ".pickle", ".pt2", ".pt", ".pth")
+_RUNS_CODE = "runs code from the file"
 
-    Both formats run code from the file when loaded: load only models you trust.
+
+def load_model(path: str | Path, *, trusted: tuple[str, ...] | list[str] = (), weights_only: bool = True) -> Any:
+    """Load a model file: skops (``.skops``), joblib/pickle (``.joblib``, ``.pkl``, ``.pickle``) or torch
+    (``.pt2``, ``.pt``, ``.pth``).
+
+    - ``.skops`` is the safe path for scikit-learn models: only scikit-learn's own types and those named in
+      ``trusted`` (``"module.Class"``) are built; a file that needs any other type is refused with the list.
+    - joblib and pickle files run code from the file when loaded: load only files you trust.
+    - A torch.export program (``.pt2``) loads with ``torch.export.load``, a TorchScript archive with
+      ``torch.jit.load``: neither unpickles Python objects. Other torch files load with
+      ``torch.load(weights_only=True)``, which refuses a pickled ``nn.Module``; ``weights_only=False`` loads one
+      and runs code from the file (the config's ``model.weights_only = false``).
     """
+    return load_model_file(path, trusted=tuple(trusted), weights_only=weights_only)[0]
+
+
+def load_model_file(path: str | Path, *, trusted: tuple[str, ...] = (),
+                    weights_only: bool = True) -> tuple[Any, str]:
+    """``load_model``, and how the file was read (the result records it as model.loaded_with)."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"The model file {str(path)!r} does not exist. Check model.path in the config.")
     suffix = path.suffix.lower()
+    if suffix not in MODEL_SUFFIXES:
+        raise ModelError(f"Cannot load the model file {str(path)!r}: expected {', '.join(MODEL_SUFFIXES[:-1])} or "
+                         f"{MODEL_SUFFIXES[-1]}. Got {suffix or '(no suffix)'!r} instead.")
     try:
+        if suffix == ".skops":
+            return _load_skops(path, trusted)
         if suffix in (".joblib", ".pkl", ".pickle"):
             import joblib
 
-            return joblib.load(path)
-        if suffix in (".pt", ".pth"):
-            import torch
-
-            if _is_torchscript(path):
-                return torch.jit.load(str(path), map_location="cpu")
-            return torch.load(path, map_location="cpu", weights_only=False)  # a pickled nn.Module
+            return joblib.load(path), f"joblib (pickle: {_RUNS_CODE})"
+        return _load_torch(path, weights_only)
+    except ModelError:
+        raise
     except (pickle.UnpicklingError, EOFError, ValueError, OSError, ModuleNotFoundError, AttributeError,
             RuntimeError, IndexError, KeyError, TypeError, ImportError) as err:
         raise ModelError(f"The model file {str(path)!r} could not be loaded: {type(err).__name__}: {err}. "
                          "Check that it is a complete model file of that format and that the packages it was saved "
                          "with are installed (loading a pickle runs its code: load only files you trust).") from err
-    raise ModelError(f"Cannot load the model file {str(path)!r}: expected .joblib, .pkl, .pickle, .pt or .pth. "
-                     f"Got {suffix or '(no suffix)'!r} instead.")
+
+
+def _load_skops(path: Path, trusted: tuple[str, ...]) -> tuple[Any, str]:
+    import skops.io
+
+    needed = sorted(skops.io.get_untrusted_types(file=path))
+    refused = [name for name in needed if name not in trusted]
+    if refused:
+        listed = ", ".join(f'"{name}"' for name in refused)
+        raise ModelError(f"The skops file {str(path)!r} needs types that are not trusted by default: "
+                         f"{', '.join(refused)}. Loading builds them, so they are refused unless you trust them: "
+                         f"add them to model.trusted in the config (trusted = [{listed}]).")
+    extra = f"; trusted by model.trusted: {', '.join(needed)}" if needed else ""
+    return skops.io.load(path, trusted=needed), f"skops (only scikit-learn's own types{extra})"
+
+
+def _load_torch(path: Path, weights_only: bool) -> tuple[Any, str]:
+    import torch
+
+    if path.suffix.lower() == ".pt2":
+        return torch.export.load(str(path)).module(), "torch.export.load (an exported program: no pickled Python code)"
+    if _is_torchscript(path):
+        return torch.jit.load(str(path), map_location="cpu"), "torch.jit.load (TorchScript: no pickled Python code)"
+    if not weights_only:
+        return (torch.load(path, map_location="cpu", weights_only=False),
+                f"torch.load(weights_only=False): {_RUNS_CODE} (model.weights_only = false)")
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelError(f"The model file {str(path)!r} is a pickled torch module, which torch.load(weights_only="
+                         f"True) refuses ({first}): loading it runs code from the file. Export the model instead "
+                         "(torch.export.save(torch.export.export(model, example_inputs, dynamic_shapes=...), "
+                         "'model.pt2')), or, if you trust the file, set model.weights_only = false in the config.") \
+            from err
+    if not is_torch_module(loaded):
+        raise ModelError(f"The model file {str(path)!r} holds {type(loaded).__name__} (weights only, such as a "
+                         "state_dict), not a model to call. Build the module in Python, load the weights and pass "
+                         "it as run_audit(model=...), or export it (torch.export.save(..., 'model.pt2')).")
+    return loaded, "torch.load(weights_only=True)"
 
 
 def model_input_columns(model: Any) -> tuple[list[str] | None, str]:

@@ -18,7 +18,8 @@ from audit.fairness._slice_metrics import slice_metric
 from audit.fairness._tables import group_metrics
 from audit.fairness._types import FairnessTable
 from audit.fairness._tasks import multiclass_group_metrics, regression_group_metrics
-from audit.models._adapters import ModelAdapter, PrecomputedAdapter, Predictions, is_torch_module, load_model, make_adapter
+from audit.models._adapters import (ModelAdapter, PrecomputedAdapter, Predictions, is_torch_module, load_model_file,
+                                    make_adapter)
 from audit.result._provenance import (environment, git_commit, now_iso, package_versions, recorded_paths, sha256_file,
                                sha256_text,
                                sha256_tree)
@@ -103,6 +104,7 @@ class _Inputs:
     hashes: dict[str, str]
     inputs_source: str
     paths: dict[str, str | None]
+    loaded_with: str | None = None  # how the model file was read (skops, pickle, torch ...): None when passed in
 
 
 def _run_audit(config: AuditConfig, *, data: pd.DataFrame | None, model: Any, quiet: bool,
@@ -179,10 +181,12 @@ def _load_inputs(config: AuditConfig, data: pd.DataFrame | None, model: Any, con
                           encoding=config.data.encoding)
         hashes["data"], paths["data"] = sha256_file(config.data.path), config.data.path
     text_model = _is_text_model(config, model)
+    loaded_with: str | None = None
     if model is None and config.model.path is not None:
         paths["model"] = config.model.path
     if model is None and not text_model and config.model.path is not None:
-        model = load_model(config.model.path)
+        model, loaded_with = load_model_file(config.model.path, trusted=config.model.trusted,
+                                             weights_only=config.model.weights_only)
         hashes["model"] = sha256_file(config.model.path)
         if config.model.device not in ("auto", "cpu") and is_torch_module(model):
             model = model.to(config.model.device)  # a model we loaded ourselves goes where the config asks
@@ -190,7 +194,7 @@ def _load_inputs(config: AuditConfig, data: pd.DataFrame | None, model: Any, con
     dataset = build_dataset(data, data_config, seed=config.seed)
     _check_reference(config, dataset)
     adapter = _make_model_adapter(config, dataset, model, hashes, text_model)
-    return _Inputs(dataset, adapter, hashes, inputs_source, paths)
+    return _Inputs(dataset, adapter, hashes, inputs_source, paths, loaded_with)
 
 
 def _explainer_methods(config: AuditConfig, inputs: _Inputs) -> tuple[tuple[str, ...], list[Skipped]]:
@@ -406,6 +410,8 @@ def _model_summary(inputs: _Inputs, predictions: Predictions) -> dict[str, Any]:
     dataset, adapter = inputs.dataset, inputs.adapter
     summary = adapter.summary()
     summary["task"] = dataset.task
+    if inputs.loaded_with is not None:
+        summary["loaded_with"] = inputs.loaded_with
     summary["inputs"] = {"features": list(dataset.features.columns) if adapter.kind != "text" else [],
                          "source": inputs.inputs_source}
     summary["sensitive_inputs"] = {
