@@ -36,7 +36,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--busy", type=int, default=2, help="CPU-bound processes to run beside the audit")
     args = parser.parse_args(argv)
-    from audit import load_adult, train_adult_model
+    from audit.datasets import load_adult, train_adult_model
     from audit.exec._threads import available_cpus
 
     model = train_adult_model(load_adult("train"))

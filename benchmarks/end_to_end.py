@@ -75,7 +75,8 @@ def boosted_audit(rows: int = 1000, seed: int = 0):
 
 
 def adult_demo_audit():
-    from audit import load_adult, run_audit, train_adult_model
+    from audit import run_audit
+    from audit.datasets import load_adult, train_adult_model
     from audit.demo._demo import demo_config
 
     model = train_adult_model(load_adult("train"))

@@ -78,7 +78,7 @@ def write_parquet(path: Path, rows: int, chunk: int = 1_000_000, seed: int = 0) 
 
 
 def attribution_times(rows: int) -> dict:
-    from audit import load_adult, train_adult_model
+    from audit.datasets import load_adult, train_adult_model
     from audit.exec._executors import DaskExecutor
     from explainers import get_explainer
     from explainers._sharded import explain_sharded

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit import load_adult, train_adult_model
+from audit.datasets import load_adult, train_adult_model
 from audit.exec._threads import available_cpus
 
 _THREAD_VARIABLES = ("AUDIT_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -22,6 +22,12 @@ def pytest_configure(config):
         share = str(max(1, available_cpus() // max(1, count)))
         for name in _THREAD_VARIABLES:
             os.environ.setdefault(name, share)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests marked slow run first: with pytest-xdist the long ones then start at once and the short ones fill
+    the gaps, instead of one worker finishing a notebook alone at the end (longest-first scheduling)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # a stable sort: file order otherwise
 
 
 @pytest.fixture(scope="session")

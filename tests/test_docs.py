@@ -82,11 +82,70 @@ def test_the_result_schema_documents_every_field(tmp_path):
     assert not missing, f"fields a result has that docs/result-schema.md does not mention: {missing}"
 
 
+PUBLIC_MODULES = ("audit", "audit.datasets", "explainers", "reports")
+OURS = ("audit", "explainers", "reports")
+
+
+def _documented_api() -> dict[str, list[str]]:
+    """docs/api.md: module -> the names in the first column of its table."""
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    parts = re.split(r"^## `([a-z_.]+)`[ \t]*$", text, flags=re.M)
+    return {parts[i]: re.findall(r"^\| `([A-Za-z_][A-Za-z0-9_]*)` \|", parts[i + 1], flags=re.M)
+            for i in range(1, len(parts), 2)}
+
+
+def test_the_api_page_lists_exactly_what_each_public_module_exports():
+    import importlib
+
+    documented = _documented_api()
+    assert list(documented) == list(PUBLIC_MODULES)
+    for name, listed in documented.items():
+        module = importlib.import_module(name)
+        assert len(listed) == len(set(listed)), f"{name}: listed twice in docs/api.md"
+        assert len(module.__all__) == len(set(module.__all__)), f"{name}.__all__ repeats a name"
+        missing = sorted(set(module.__all__) - set(listed))
+        extra = sorted(set(listed) - set(module.__all__))
+        assert not missing and not extra, f"{name}: exported but not in docs/api.md {missing}; documented but " \
+                                          f"not exported {extra}"
+        assert all(hasattr(module, n) for n in module.__all__)
+
+
+def _python_sources() -> list[tuple[str, str]]:
+    import json
+
+    sources = [(f"{path.name}#{i}", block) for path in DOCS for i, block in enumerate(_blocks(path, "python"))]
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        sources += [(f"{path.name}#{i}", "".join(c["source"])) for i, c in enumerate(cells) if c["cell_type"] == "code"]
+    return sources
+
+
 def test_readme_docs_and_notebooks_use_the_public_api_only():
+    import ast
+    import importlib
+
     private = re.compile(r"\b(audit|explainers|reports)\._[a-z]")
     offenders = []
     for path in [*DOCS, *sorted((ROOT / "notebooks").glob("*.ipynb"))]:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if private.search(line):
                 offenders.append(f"{path.name}:{number}: {line.strip()[:80]}")
+    for where, code in _python_sources():
+        code = "\n".join(line for line in code.splitlines() if not line.lstrip().startswith(("!", "%")))
+        for node in ast.walk(ast.parse(code)):
+            if isinstance(node, ast.Import):
+                modules = [(alias.name, []) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules = [(node.module, [alias.name for alias in node.names])]
+            else:
+                continue
+            for module, names in modules:
+                if module.split(".")[0] not in OURS:
+                    continue
+                if module not in PUBLIC_MODULES:
+                    offenders.append(f"{where}: imports {module}, not a public module (docs/api.md)")
+                    continue
+                exported = set(importlib.import_module(module).__all__)
+                offenders += [f"{where}: {module}.{n} is not public (docs/api.md)" for n in names
+                              if n != "*" and n not in exported]
     assert not offenders, offenders

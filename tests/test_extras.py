@@ -19,7 +19,8 @@ def test_a_tabular_audit_runs_without_torch_transformers_or_captum(tmp_path):
                 return None
 
         sys.meta_path.insert(0, Blocked())
-        from audit import AuditConfig, DataConfig, evaluate, load_adult, load_preset, run_audit, train_adult_model
+        from audit import AuditConfig, DataConfig, evaluate, load_preset, run_audit
+        from audit.datasets import load_adult, train_adult_model
         from audit import write_outputs
         test = load_adult("test").sample(2000, random_state=0)
         model = train_adult_model(load_adult("train").sample(4000, random_state=0))

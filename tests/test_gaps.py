@@ -209,7 +209,7 @@ def test_the_planted_proxy_audit_fails_the_proxies_preset_and_round_trips(tmp_pa
 
 
 def test_adult_names_relationship_and_marital_status_as_proxies_for_sex(adult_test, adult_model):
-    from audit import DEMO_FEATURES
+    from audit.datasets import DEMO_FEATURES
 
     config = AuditConfig(
         data=DataConfig(label="income", positive_label=">50K", sensitive=("sex",), features=tuple(DEMO_FEATURES)),

@@ -141,7 +141,7 @@ def _run(env: dict[str, Path], *args: str, cwd: Path) -> subprocess.CompletedPro
 def test_the_core_wheel_audits_a_scikit_learn_model_without_torch(wheel, tmp_path):
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from audit import load_adult
+    from audit.datasets import load_adult
 
     env = _environment(wheel, tmp_path, extras=set())
     probe = ("import importlib.util, audit, reports, explainers; print(audit.__file__); "
@@ -191,8 +191,8 @@ def test_the_full_wheel_runs_the_demo_and_finds_its_bundled_files(wheel, tmp_pat
 
     check = textwrap.dedent("""
         import audit
-        from audit import (BUILTIN_LEXICONS, PRESETS, CausalLM, heldout_tweets, load_adult, load_lexicon,
-                           load_preset)
+        from audit import BUILTIN_LEXICONS, PRESETS, CausalLM, load_lexicon, load_preset
+        from audit.datasets import heldout_tweets, load_adult
         from audit.demo.train_tweet_lm import DEFAULT_OUT
         from audit.dossiers._build import TEMPLATES, load_template
         from audit.probes._data import (BBQ_CATEGORIES, BOLD_DOMAINS, read_bbq, read_bold, read_crows_pairs,

@@ -69,7 +69,7 @@ def gendered_tweets(*, planted: bool, n: int = 3000, seed: int = 0):
     word follows the label 90% of the time ('she' with negative tweets); control: a coin flip."""
     import numpy as np
 
-    from audit import load_tweets
+    from audit.datasets import load_tweets
 
     tweets = load_tweets()
     rng = np.random.default_rng(seed)
