@@ -320,12 +320,12 @@ def test_no_reason_is_stated_against_a_baseline_the_applicant_beats(adult_test, 
     two baselines give different top reasons for many denials, so which one was used is recorded."""
     features = adult_test[DEMO_FEATURES]
     p = adult_model.predict_proba(features)[:, 1]
-    rows = np.flatnonzero(p < 0.5)[:800]
+    rows = np.flatnonzero(p < 0.5)[:400]
     data = features.iloc[rows]
     batches = {baseline: explain_decisions(
         adult_model, data, row_ids=data.index.to_numpy(), unfavourable=np.ones(len(rows), bool), favourable_index=1,
         decisions=np.full(len(rows), "<=50K"), scores=p[rows], reference=features, reference_favourable=p >= 0.5,
-        settings=NoticeSettings(processes=2, baseline=baseline)) for baseline in ("population", "marginal_approvals")}
+        settings=NoticeSettings(processes=1, baseline=baseline)) for baseline in ("population", "marginal_approvals")}
     average, marginal = batches["population"], batches["marginal_approvals"]
     base = average.methods["second"]["baseline_output"]
     above = [n for n in average.notices if n.beats_baseline]
