@@ -73,7 +73,8 @@ def add_compliance_parsers(commands) -> None:
     notices.add_argument("--background", type=int, default=200, metavar="N",
                          help="background rows, one per stratum of the model's score (default 200)")
     notices.add_argument("--threads", type=int, default=None, metavar="N",
-                         help="worker processes and threads (default: AUDIT_THREADS, else the CPUs this process may use)")
+                         help="worker processes and threads (default: AUDIT_THREADS, else the CPUs this process "
+                              "may use)")
     notices.add_argument("--allow-outside", action="store_true",
                          help="let the config read data or model files outside its own folder (trusted configs only)")
 
@@ -169,9 +170,9 @@ def diff_command(args) -> int:
              f"comparison) with {changes.detection_power:.0%} power; {changes.tested} comparison(s) tested")
     verdict = ("No comparison could be tested" if not changes.tested else "No disparity worsened" if changes.passed
                else f"{changes.worsened} disparity(ies) WORSENED")
-    _say(f"{verdict} beyond {changes.tolerance:g} ({changes.tolerance_source}); {len(changes.separated())} number(s) with separated "
-         f"intervals, {len(changes.findings)} finding(s) added or resolved, {len(changes.gate)} policy outcome(s) "
-         f"flipped. Diff: {out / 'diff.json'}  JUnit: {out / 'junit.xml'}")
+    _say(f"{verdict} beyond {changes.tolerance:g} ({changes.tolerance_source}); {len(changes.separated())} "
+         f"number(s) with separated intervals, {len(changes.findings)} finding(s) added or resolved, "
+         f"{len(changes.gate)} policy outcome(s) flipped. Diff: {out / 'diff.json'}  JUnit: {out / 'junit.xml'}")
     return EXIT_OK if changes.passed else EXIT_POLICY
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from explainers import _errors
 from explainers._errors import (AuditError, CapabilityError, ConfigError, DataError, ModelError, OutputError,
                                 ResourceError, UnknownComponentError)
 
-__all__ = list(_errors.__all__)
+__all__ = ["AuditError", "CapabilityError", "ConfigError", "DataError", "ModelError", "OutputError", "ResourceError",
+           "UnknownComponentError"]

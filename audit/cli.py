@@ -38,14 +38,15 @@ def _parser() -> argparse.ArgumentParser:
                       help="audit a seeded random sample of N test rows instead of all 16,281")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.add_argument("--threads", type=int, default=None, metavar="N",
-                       help="size of the native thread pools (default: AUDIT_THREADS, else the CPUs this process may use)")
+                       help="size of the native thread pools (default: AUDIT_THREADS, else the CPUs this "
+                            "process may use)")
     demo.add_argument("--text", action="store_true",
                       help="audit the MiniLM tweet classifier instead: held-out tweets, identity-term "
                            "counterfactuals, template probes, token attributions (default DIR: audit-demo-text)")
     demo.add_argument("--llm", action="store_true",
                       help="probe a small generative language model trained on the bundled tweets for social bias: "
-                           "CrowS-Pairs, WinoBias, HolisticBias, BBQ, occupations, identity lexicons, BOLD (default DIR: "
-                           "audit-demo-llm)")
+                           "CrowS-Pairs, WinoBias, HolisticBias, BBQ, occupations, identity lexicons, BOLD "
+                           "(default DIR: audit-demo-llm)")
 
     run = commands.add_parser("run", help="audit your own data and model from a TOML config",
                               description="Run the audit described by CONFIG (TOML) and write the report and "
@@ -59,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default=None, metavar="DIR", help="output folder (default: output.dir of the config)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--threads", type=int, default=None, metavar="N",
-                       help="size of the native thread pools (default: AUDIT_THREADS, else the CPUs this process may use)")
+                       help="size of the native thread pools (default: AUDIT_THREADS, else the CPUs this "
+                            "process may use)")
     run.add_argument("--allow-outside", action="store_true",
                      help="let the config read data or model files outside its own folder (trusted configs only)")
     run.add_argument("--baseline", default=None, metavar="OLD.json",
@@ -88,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="output folder (default: the config's output.dir, or the result's folder)")
     check.add_argument("--quiet", action="store_true", help="no progress bars")
     check.add_argument("--threads", type=int, default=None, metavar="N",
-                       help="size of the native thread pools (default: AUDIT_THREADS, else the CPUs this process may use)")
+                       help="size of the native thread pools (default: AUDIT_THREADS, else the CPUs this "
+                            "process may use)")
     check.add_argument("--allow-outside", action="store_true",
                        help="let the config read data or model files outside its own folder (trusted configs only)")
 
@@ -140,7 +143,8 @@ def _print_summary(result, paths: dict, elapsed: float) -> None:
                  f"(Holm-adjusted p < {result.probes.alpha:g})")
             for row in sorted(flagged, key=lambda r: r.p_holm)[:2]:
                 about = row.category + (f" / {row.subject}" if row.subject else "")
-                _say(f"    {about}: {row.measure} {row.estimate:.3f} (no bias: {row.null_value:g}), p = {row.p_holm:.2g}")
+                _say(f"    {about}: {row.measure} {row.estimate:.3f} (no bias: {row.null_value:g}), "
+                     f"p = {row.p_holm:.2g}")
     else:
         task = result.data.get("task", "binary")
         target = (f"positive class {result.data['label']} = {result.data['positive_label']}" if task == "binary"
@@ -188,7 +192,8 @@ def _print_summary(result, paths: dict, elapsed: float) -> None:
         parts = ", ".join(f"{f.feature} " + (f"{f.share:.0%}" if f.share is not None else f"{f.contribution:+.3f}")
                           + (" (proxy)" if f.role == "proxy" else " (itself)" if f.role == "direct" else "")
                           for f in gap.features[:3])
-        _say(f"  gap {gap.metric} by {gap.table} ({gap.group} vs {gap.compared_with}, {gap.gap:+.3f}) carried by: {parts}")
+        _say(f"  gap {gap.metric} by {gap.table} ({gap.group} vs {gap.compared_with}, {gap.gap:+.3f}) "
+             f"carried by: {parts}")
     if gaps is not None and gaps.swap_summary is not None and gaps.swap_summary.term_share_mean is not None:
         _say(f"  flipping identity swaps: the swapped term carries {gaps.swap_summary.term_share_mean:.0%} of the "
              f"change in log-odds ({gaps.swap_summary.examples} swaps); the rest runs through the words around it")
@@ -492,7 +497,8 @@ def _thresholds(args) -> int:
     from audit.run._output import write_atomically
 
     result = AuditResult.load(args.result)
-    frontiers = [f for f in (result.mitigation.frontiers if result.mitigation else []) if f.constraint == args.constraint]
+    frontiers = [f for f in (result.mitigation.frontiers if result.mitigation else [])
+                 if f.constraint == args.constraint]
     if not frontiers:
         raise_config(f"The audit result has no mitigation frontier for {args.constraint!r}. It has: "
                      f"{[f.constraint for f in result.mitigation.frontiers] if result.mitigation else 'none'}.")

@@ -101,7 +101,8 @@ def main() -> None:
     print(f"rates: Clopper-Pearson, worst coverage {summary['min_coverage_rate']} at {summary['min_coverage_rate_at']}"
           f" (percentile bootstrap: {summary['percentile_bootstrap_min_coverage_rate']} at "
           f"{summary['percentile_bootstrap_min_coverage_rate_at']})")
-    print(f"impact ratios: MOVER-R, worst coverage {summary['min_coverage_ratio']} at {summary['min_coverage_ratio_at']}")
+    print(f"impact ratios: MOVER-R, worst coverage {summary['min_coverage_ratio']} at "
+          f"{summary['min_coverage_ratio_at']}")
     print(json.dumps(summary))
 
 

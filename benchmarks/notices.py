@@ -63,7 +63,8 @@ def _peer(model, test, data, batch) -> dict:
     rows = prepare.transform(data)
     started = time.perf_counter()
     path = shap.TreeExplainer(classify).shap_values(rows)
-    interventional = shap.TreeExplainer(classify, data=shap.maskers.Independent(background, max_samples=len(background)),
+    masker = shap.maskers.Independent(background, max_samples=len(background))
+    interventional = shap.TreeExplainer(classify, data=masker,
                                         feature_perturbation="interventional").shap_values(rows)
     seconds = time.perf_counter() - started
     names = list(prepare.get_feature_names_out())

@@ -140,7 +140,8 @@ def fairness_run(rows: int) -> dict:
     diff = max(abs(mine.values[m] - theirs.values[m]) for mine, theirs in zip(tables[-1].groups, reference.groups)
                for m in reference.metrics if mine.values[m] is not None)
     return {"rows": rows, "fairness_s": elapsed, "peak_rss_mb": memory.peak, "max_abs_diff_vs_in_memory": diff,
-            "groups": len(tables[-1].groups), "roc_auc_binning_bound": tables[-1].bootstrap.get("roc_auc_binning_bound")}
+            "groups": len(tables[-1].groups),
+            "roc_auc_binning_bound": tables[-1].bootstrap.get("roc_auc_binning_bound")}
 
 
 def main(argv=None) -> dict:
@@ -155,7 +156,8 @@ def main(argv=None) -> dict:
           f"{report['peak_rss_mb']:.0f} MB (this process and its workers), max diff vs in-memory "
           f"{report['max_abs_diff_vs_in_memory']}", flush=True)
     report.update(attribution_times(args.explain))
-    print(f"attributions: 1 worker {report['explain_1_worker_s']:.1f} s, 2 workers {report['explain_2_workers_s']:.1f} s,"
+    print(f"attributions: 1 worker {report['explain_1_worker_s']:.1f} s, "
+          f"2 workers {report['explain_2_workers_s']:.1f} s,"
           f" efficiency {report['efficiency_2_workers']:.2f}", flush=True)
     return report
 

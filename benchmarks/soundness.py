@@ -161,7 +161,8 @@ def main(argv=None) -> dict:
     from benchmarks._mitigation_reach import rates as reach_rates
 
     aimed, exact = reach_rates(runs=args.runs, reach_target=0.9), reach_rates(runs=args.runs, reach_target=0.5)
-    report = {"runs": args.runs, "holistic_null_fp": float(null[0]), "holistic_null_fp_independent_blocks": float(null[1]),
+    report = {"runs": args.runs, "holistic_null_fp": float(null[0]),
+              "holistic_null_fp_independent_blocks": float(null[1]),
               "holistic_power": float(planted[2]), "bbq_null_fp_all_items": bbq_null,
               "bbq_null_fp_item_sign_test": bbq_items, "bbq_power": bbq_power,
               "diff_runs": diff_runs, "diff_null_fp_default": max(diff_null["default"], diff_fewer["default"]),
@@ -183,7 +184,8 @@ def main(argv=None) -> dict:
           f"independent); planted found in {planted[2]:.1%}. BBQ: {bbq_null:.1%} of null runs rejected "
           f"({bbq_items:.1%} item by item); planted found in {bbq_power:.1%}. Diff: an unchanged model worsens in "
           f"{report['diff_null_fp_default']:.1%} of re-audits (the point rule before: "
-          f"{report['diff_null_fp_point_rule_before']:.1%}); a fall of 0.15 found in {diff_planted['default']:.1%}. Joint "
+          f"{report['diff_null_fp_point_rule_before']:.1%}); a fall of 0.15 found in "
+          f"{diff_planted['default']:.1%}. Joint "
           f"proxies found: {joint['joint_proxy_found']}. Weighted slices, null: {weighted} (BH, BY; "
           f"{weighted_before} with the Kish test before). Mitigation: the fix for an impact ratio of 0.8 meets it "
           f"held out in {aimed['held_out_met']:.1%} of runs, truly in {aimed['truly_met']:.1%} (solved at 0.8 before: "

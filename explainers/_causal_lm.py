@@ -48,7 +48,8 @@ class CausalLM:
         import torch
 
         if not callable(tokenizer):
-            raise ModelError(f"The tokenizer must be a callable transformers tokenizer. Got {type(tokenizer).__name__}.")
+            raise ModelError(f"The tokenizer must be a callable transformers tokenizer. "
+                             f"Got {type(tokenizer).__name__}.")
         if precision not in ("auto", "float32"):
             raise DataError(f"The 'precision' parameter of CausalLM must be 'auto' or 'float32'. Got {precision!r}.")
         self.model, self.tokenizer = model, tokenizer

@@ -282,14 +282,16 @@ def _product_game_weights(a: np.ndarray, ratio: np.ndarray, factorial: np.ndarra
     if np.any(ratio <= 0):  # a split no training row took: divide nothing, multiply out the k products directly
         out = np.zeros((patterns, k))
         for i in range(k):
-            poly = np.zeros((patterns, k)); poly[:, 0] = 1.0
+            poly = np.zeros((patterns, k))
+            poly[:, 0] = 1.0
             for f in (f for f in range(k) if f != i):
                 shifted = poly[:, :-1] * a[:, f:f + 1]
                 poly *= ratio[f]
                 poly[:, 1:] += shifted
             out[:, i] = poly @ weights
         return out
-    full = np.zeros((patterns, k + 1)); full[:, 0] = 1.0
+    full = np.zeros((patterns, k + 1))
+    full[:, 0] = 1.0
     for f in range(k):
         shifted = full[:, :-1] * a[:, f:f + 1]
         full *= ratio[f]

@@ -105,9 +105,13 @@ class LimeText:
         explainer = LimeTextExplainer(random_state=self.seed)
         probabilities = classifier.predict_proba(texts)
         rows_tokens, rows_values, fits, targets, intercepts = [], [], [], [], []
+
+        def predict(batch):
+            return classifier.predict_proba(list(batch), allow_empty=True)
+
         for i, text in enumerate(texts):
             target = int(probabilities[i].argmax()) if self.target is None else classifier.check_target(self.target)
-            explanation = explainer.explain_instance(text, lambda batch: classifier.predict_proba(list(batch), allow_empty=True),
+            explanation = explainer.explain_instance(text, predict,
                                                      labels=(target,), num_features=10_000,
                                                      num_samples=self.num_samples)
             weights = dict(explanation.as_map()[target])

@@ -221,7 +221,8 @@ class LayerIntegratedGradientsText:
         return _token_attribution(self.name, texts, results, classifier, {
             "n_steps": self.n_steps, "tolerance": self.tolerance, "autocast": self.autocast, "output": self.output,
             "baseline": classifier.baseline_description,
-            "method": "gausslegendre-2panel" if self.n_steps == "auto" else "gausslegendre", "device": str(classifier.device),
+            "method": "gausslegendre-2panel" if self.n_steps == "auto" else "gausslegendre",
+            "device": str(classifier.device),
             "runtime_s": time.perf_counter() - started})
 
 

@@ -31,7 +31,8 @@ EMBEDDING_NAMES = (
 
 # Families that derive positions from the input ids themselves (offset by padding_idx + 1): they need no
 # position ids, and reserve padding_idx + 1 of their position embeddings.
-_IDS_DERIVE_POSITIONS = ("roberta", "xlm-roberta", "camembert", "longformer", "data2vec-text", "xmod", "roberta-prelayernorm")
+_IDS_DERIVE_POSITIONS = ("roberta", "xlm-roberta", "camembert", "longformer", "data2vec-text", "xmod",
+                         "roberta-prelayernorm")
 
 
 def _usable_positions(config: Any) -> int | None:

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MiniLMSentiment", "load_minilm_sentiment", "train_head", "LABELS", "heldout_split"]
+# MiniLMSentiment comes from the module __getattr__ below (it needs torch, imported only when asked for)
+__all__ = ["MiniLMSentiment", "load_minilm_sentiment", "train_head", "LABELS", "heldout_split"]  # noqa: F822
 
 LABELS = ("negative", "neutral", "positive")
 HEAD_FILE = "minilm_tweet_sentiment_head.safetensors"

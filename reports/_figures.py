@@ -228,8 +228,8 @@ def gap_figure(gap) -> dict[str, Any]:
         figure.add_trace(go.Bar(
             x=[f.contribution for f in shown], y=[f.feature for f in shown], orientation="h", name=role,
             marker_color=_ROLE_COLOURS[role],
-            error_x=dict(type="data", array=[None if f.contribution_ci is None else f.contribution_ci[1] - f.contribution
-                                             for f in shown],
+            error_x=dict(type="data", array=[None if f.contribution_ci is None
+                                             else f.contribution_ci[1] - f.contribution for f in shown],
                          arrayminus=[None if f.contribution_ci is None else f.contribution - f.contribution_ci[0]
                                      for f in shown]),
             customdata=[[f.share, f.proxy_auc] for f in shown],  # None where undefined: null in the JSON

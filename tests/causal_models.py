@@ -33,8 +33,8 @@ def tiny_causal_lm(architecture: str, tokenizer, *, seed: int = 0, hidden: int =
     common = dict(vocab_size=len(tokenizer.get_vocab()), pad_token_id=tokenizer.pad_token_id,
                   bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
     if architecture == "gpt2":
-        return t.GPT2LMHeadModel(t.GPT2Config(**common, n_embd=hidden, n_layer=2, n_head=4, n_positions=64, resid_pdrop=0.0,
-                                              embd_pdrop=0.0, attn_pdrop=0.0)).eval()
+        return t.GPT2LMHeadModel(t.GPT2Config(**common, n_embd=hidden, n_layer=2, n_head=4, n_positions=64,
+                                              resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)).eval()
     decoder = dict(hidden_size=hidden, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
                    intermediate_size=2 * hidden, max_position_embeddings=64)
     configs = {"llama": (t.LlamaConfig, t.LlamaForCausalLM), "mistral": (t.MistralConfig, t.MistralForCausalLM),

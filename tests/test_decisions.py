@@ -30,8 +30,9 @@ def test_every_automatic_choice_is_recorded_and_shown(biased_frame):
     decisions = _decisions(result)
     assert decisions["positive class"]["value"] == 1 and "0/1" in decisions["positive class"]["evidence"]
     assert decisions["positive class"]["override"] == "data.positive_label"
-    assert decisions["model output"]["value"] == "probability" and "predict_proba" in decisions["model output"]["evidence"]
-    assert decisions["model inputs"]["value"] == ["x1", "x2"] and "feature_names_in_" in decisions["model inputs"]["evidence"]
+    output, inputs = decisions["model output"], decisions["model inputs"]
+    assert output["value"] == "probability" and "predict_proba" in output["evidence"]
+    assert inputs["value"] == ["x1", "x2"] and "feature_names_in_" in inputs["evidence"]
     assert decisions["shap algorithm (shap_linear)"]["value"] == "shap_linear"
     assert decisions["decision threshold"]["evidence"] == "model.threshold (the default)"
     assert all({"choice", "value", "evidence", "override"} <= set(d.to_dict()) for d in result.decisions)

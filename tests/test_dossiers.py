@@ -10,7 +10,7 @@ import pytest
 
 from audit.cli import main
 from audit.demo._demo import demo_config
-from audit.dossiers import TEMPLATES, build_dossier, verify_dossier
+from audit.dossiers import TEMPLATES, build_dossier
 from audit.dossiers._sources import resolve
 from audit.run._runner import run_audit
 from reports import find_chromium, render_dossier_html, render_dossier_markdown

@@ -63,7 +63,8 @@ def test_tree_shap_sums_one_hot_columns_back_onto_inputs(adult_train):
 def test_native_categorical_histgb_is_refused_by_tree_and_falls_back(adult_train):
     frame = adult_train.sample(2000, random_state=0).reset_index(drop=True)
     X = pd.DataFrame({"age": frame["age"], "sex": (frame["sex"] == "Male").astype(int)})
-    model = HistGradientBoostingClassifier(categorical_features=[1], max_iter=20, random_state=0).fit(X, frame["income"])
+    model = HistGradientBoostingClassifier(categorical_features=[1], max_iter=20, random_state=0)
+    model.fit(X, frame["income"])
     adapter = make_adapter(model, positive_label=">50K")
     with pytest.raises(CapabilityError, match="native categorical splits"):
         get_explainer("shap_tree").explain(adapter, X.iloc[:10], background=X.iloc[10:30], row_ids=np.arange(10))

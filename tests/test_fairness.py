@@ -250,7 +250,8 @@ def test_bad_inputs_are_refused_with_reasons():
         group_metrics(y_true=[1, 0, 1], y_pred=[1, 0, 0], sensitive=sensitive, sample_weight=[1, -1, 1])
     with pytest.raises(DataError, match=r"finite and non-negative\. Got nan instead"):
         group_metrics(y_true=[1, 0, 1], y_pred=[1, 0, 0], sensitive=sensitive, sample_weight=[1, np.nan, 1])
-    with pytest.raises(DataError, match=r"'y_pred' parameter of group_metrics must hold binary values .* Got 2 instead"):
+    with pytest.raises(DataError,
+                       match=r"'y_pred' parameter of group_metrics must hold binary values .* Got 2 instead"):
         group_metrics(y_true=[1, 0, 1], y_pred=[1, 2, 0], sensitive=sensitive)
     with pytest.raises(DataError, match="need scores"):
         group_metrics(y_true=[1, 0, 1], y_pred=[1, 0, 0], sensitive=sensitive, metrics=("roc_auc",))

@@ -310,8 +310,8 @@ def test_probe_config_is_validated(tmp_path):
         AuditConfig(data=audit.DataConfig(label="y", sensitive=("g",)), model=ModelConfig(kind="causal-lm"))
     with pytest.raises(audit.ConfigError, match="no \\[data\\] table"):
         AuditConfig(model=ModelConfig(kind="sklearn"))
-    (tmp_path / "audit.toml").write_text('[model]\nkind = "causal-lm"\npath = "lm"\n[probes]\nsuites = ["crows_pairs"]\n'
-                                         'files = {crows_pairs = "../elsewhere.csv"}\n')
+    (tmp_path / "audit.toml").write_text('[model]\nkind = "causal-lm"\npath = "lm"\n[probes]\n'
+                                         'suites = ["crows_pairs"]\nfiles = {crows_pairs = "../elsewhere.csv"}\n')
     with pytest.raises(audit.ConfigError, match="outside the config's folder"):
         audit.load_config(tmp_path / "audit.toml")
 
@@ -320,7 +320,8 @@ def test_a_user_file_with_the_wrong_columns_is_refused_before_any_scoring(tmp_pa
     (tmp_path / "pairs.csv").write_text("a,b\n1,2\n")
     tokenizer = word_tokenizer(words)
     config = AuditConfig(model=ModelConfig(kind="causal-lm"),
-                         probes=ProbesConfig(suites=("crows_pairs",), files={"crows_pairs": str(tmp_path / "pairs.csv")}))
+                         probes=ProbesConfig(suites=("crows_pairs",),
+                                             files={"crows_pairs": str(tmp_path / "pairs.csv")}))
     with pytest.raises(audit.DataError, match="sent_more, sent_less and bias_type"):
         run_audit(config, model=(tiny_causal_lm("gpt2", tokenizer), tokenizer))
 
@@ -333,7 +334,8 @@ def test_cli_runs_a_saved_model_from_a_config_and_gates_it(tmp_path, pairs_file,
     tokenizer.save_pretrained(tmp_path / "lm")
     (tmp_path / "pairs.csv").write_bytes(pairs_file.read_bytes())
     (tmp_path / "audit.toml").write_text('title = "LM"\n[model]\nkind = "causal-lm"\npath = "lm"\n[probes]\n'
-                                         'suites = ["crows_pairs", "occupations"]\nfiles = {crows_pairs = "pairs.csv"}\n'
+                                         'suites = ["crows_pairs", "occupations"]\n'
+                                         'files = {crows_pairs = "pairs.csv"}\n'
                                          '[output]\ndir = "out"\n')
     assert main(["run", str(tmp_path / "audit.toml"), "--quiet"]) == 0
     printed = capsys.readouterr().out
@@ -452,7 +454,8 @@ def test_a_planted_negativity_towards_one_lexicon_group_is_found(tmp_path):
         corpus.append((negative if hostile else positive).format(plural=f"{term} {noun}"))
     model, tokenizer = train_causal_lm("llama", corpus)
     # the religion lexicon alone, as a user's folder: the other axes' words are unknown to this tiny model
-    (tmp_path / "religion.toml").write_bytes(resources.files("audit").joinpath("lexicons", "religion.toml").read_bytes())
+    bundled = resources.files("audit").joinpath("lexicons", "religion.toml")
+    (tmp_path / "religion.toml").write_bytes(bundled.read_bytes())
     config = AuditConfig(model=ModelConfig(kind="causal-lm"),
                          probes=ProbesConfig(suites=("lexicons",), files={"lexicons": str(tmp_path)}))
     result = run_audit(config, model=CausalLM(model, tokenizer))

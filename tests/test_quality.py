@@ -14,8 +14,8 @@ from audit.models._adapters import make_adapter
 from audit.gate._policy import evaluate, load_preset
 from audit.result._sections import GroupMargin
 from explainers import get_explainer
-from explainers._quality_measures import (cascading_stages, label_randomisation_test, randomisation_test, rank_agreement,
-                                 tabular_faithfulness, text_faithfulness)
+from explainers._quality_measures import (cascading_stages, label_randomisation_test, randomisation_test,
+                                          rank_agreement, tabular_faithfulness, text_faithfulness)
 from reports import render_html
 from tests.text_models import gendered_tweets, train_bag_classifier
 
@@ -38,7 +38,8 @@ def _faithfulness(frame, model, values, **kwargs):
     adapter = make_adapter(model, positive_label=1)
     rows = frame[FEATURES].iloc[:200]
     return tabular_faithfulness(lambda f: adapter.predict(f).scores, rows, values,
-                                frame[FEATURES].median().astype(object), groups={"group": frame["group"].to_numpy()[:200]},
+                                frame[FEATURES].median().astype(object),
+                                groups={"group": frame["group"].to_numpy()[:200]},
                                 n_boot=300, **kwargs)
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
 from audit import AuditConfig, ConfigError, DataConfig, DataError, ExplainerConfig, TextConfig, run_audit
-from audit.text._counterfactual import counterfactuals, find_mentions, swap_groups, template_probes
+from audit.text._counterfactual import counterfactuals, swap_groups, template_probes
 from audit.text._lexicons import BUILTIN_LEXICONS, Lexicon, builtin_lexicons, load_lexicon, load_templates
 from audit.gate._policy import evaluate, load_preset
 from audit.text._audit import classifier_scorer, mention_columns, text_bias_audit

@@ -234,5 +234,5 @@ def test_a_language_model_checkpoint_is_refused(tmp_path):
     classifier_model.save_pretrained(tmp_path / "clf")
     tokenizer.save_pretrained(tmp_path / "clf")
     loaded = TextClassifier.from_pretrained(str(tmp_path / "clf"))
-    np.testing.assert_allclose(loaded.predict_proba(TEXTS), TextClassifier(classifier_model, tokenizer).predict_proba(TEXTS),
-                               atol=1e-6)
+    original = TextClassifier(classifier_model, tokenizer)
+    np.testing.assert_allclose(loaded.predict_proba(TEXTS), original.predict_proba(TEXTS), atol=1e-6)

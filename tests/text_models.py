@@ -27,7 +27,8 @@ def tiny_model(architecture: str, *, num_labels: int = 2, seed: int = 0):
     if architecture == "bert":
         model = t.BertForSequenceClassification(t.BertConfig(**common, **small))
     elif architecture == "roberta":
-        model = t.RobertaForSequenceClassification(t.RobertaConfig(**common, **{**small, "max_position_embeddings": 70}))
+        config = t.RobertaConfig(**common, **{**small, "max_position_embeddings": 70})
+        model = t.RobertaForSequenceClassification(config)
     elif architecture == "deberta-v2":
         model = t.DebertaV2ForSequenceClassification(t.DebertaV2Config(**common, **small))
     elif architecture == "distilbert":

@@ -257,7 +257,8 @@ class ModelConfig:
 class ExplainerConfig:
     """Which attribution methods run, on how many rows, against how large a background sample."""
 
-    methods: tuple[str, ...] | None = None  # default: ("shap",) for tabular models, ("layer_integrated_gradients",) for text
+    # default: ("shap",) for tabular models, ("layer_integrated_gradients",) for text
+    methods: tuple[str, ...] | None = None
     sample_size: int = 1000
     background_size: int = 100
 
@@ -411,8 +412,9 @@ class SlicesConfig:
     (None: the sensitive features and the model's inputs; numerics cut into ``bins`` quantile bins) whose
     ``metrics`` are worse than the rest of the data. Slices are found on one random half and confirmed on the
     other, the false discovery rate held at ``q`` over the ``max_candidates`` tested (``fdr``: Benjamini-Yekutieli,
-    valid however the overlapping slices' tests depend on each other, or Benjamini-Hochberg). A slice needs ``min_rows`` rows and
-    ``min_share`` of the data; ``time_budget_s`` stops the search at the last full level of conditions."""
+    valid however the overlapping slices' tests depend on each other, or Benjamini-Hochberg). A slice needs
+    ``min_rows`` rows and ``min_share`` of the data; ``time_budget_s`` stops the search at the last full level of
+    conditions."""
 
     enabled: bool = True
     metrics: tuple[str, ...] | None = None  # None: error_rate for classifiers, mae for regression
@@ -535,7 +537,8 @@ class ProbesConfig:
         _positive_int(self.max_items, "probes.max_items", minimum=0)
         if self.files is not None:
             if not isinstance(self.files, dict):
-                raise _fail("probes.files", "a table of suite = path, e.g. {crows_pairs = \"my_pairs.csv\"}", self.files)
+                raise _fail("probes.files", "a table of suite = path, e.g. {crows_pairs = \"my_pairs.csv\"}",
+                            self.files)
             for name, path in self.files.items():
                 _choice(name, "probes.files (key)", PROBE_SUITES)
                 _optional_str(path, f"probes.files.{name}")

@@ -67,7 +67,8 @@ def train(out: str | Path = DEFAULT_OUT, *, epochs: int = 3, seed: int = 0) -> d
             losses.append(float(loss.detach()))
     model.eval().save_pretrained(out)
     tokenizer.save_pretrained(out)
-    card = {"tweets": len(texts), "epochs": epochs, "seed": seed, "parameters": sum(p.numel() for p in model.parameters()),
+    card = {"tweets": len(texts), "epochs": epochs, "seed": seed,
+            "parameters": sum(p.numel() for p in model.parameters()),
             "final_loss": round(float(np.mean(losses[-50:])), 4)}
     (out / "card.json").write_text(json.dumps(card, indent=2) + "\n")
     return card

@@ -290,7 +290,8 @@ def bias_mitigation(record: dict) -> Filled | Missing:
     rows = []
     for f, frontier in enumerate(frontiers):
         value = c.get(f"{frontier['constraint']} now", "mitigation", "frontiers", f, "current", "constraint_value")
-        rows.append([frontier["constraint"], frontier["sensitive"], _num(value), str(len(frontier.get("frontier", [])))])
+        points = str(len(frontier.get("frontier", [])))
+        rows.append([frontier["constraint"], frontier["sensitive"], _num(value), points])
     note = c.get("legal note", "mitigation", "legal_note")
     return Filled("Measured options: the best group-specific and single thresholds under each fairness constraint, "
                   f"with their cost in accuracy on held-out rows. {note} Which measure was taken is for the provider "
@@ -306,7 +307,8 @@ def explanations(record: dict) -> Filled | Missing:
         rows.append([summary["method"], ", ".join(f"{k} ({v:.3f})" for k, v in top)])
     if not rows:
         return Missing("the audit computed no attributions")
-    return Filled("The inputs the model relies on most (mean |attribution|).", c.evidence, ["method", "top inputs"], rows)
+    return Filled("The inputs the model relies on most (mean |attribution|).", c.evidence, ["method", "top inputs"],
+                  rows)
 
 
 def worst_slices(record: dict) -> Filled | Missing:
@@ -348,7 +350,8 @@ def failed_steps(record: dict) -> Filled | Missing:
     rows = [["failed", f["step"], f"{f['error_type']}: {f['message']}"] for f in failures] + \
            [["skipped", s["step"], s["reason"]] for s in skipped]
     return Filled(f"{len(failures)} step(s) failed and {len(skipped)} were skipped." if rows else
-                  "Every step of the audit ran; none failed or was skipped.", c.evidence, ["status", "step", "why"], rows)
+                  "Every step of the audit ran; none failed or was skipped.", c.evidence, ["status", "step", "why"],
+                  rows)
 
 
 def automatic_choices(record: dict) -> Filled | Missing:
@@ -373,7 +376,8 @@ def changes_since_baseline(record: dict) -> Filled | Missing:
 
 
 SOURCES: dict[str, Callable[[dict], Filled | Missing]] = {
-    "audit.date": audit_date, "audit.hashes": record_hashes, "software.versions": software_versions, "data.source": data_source,
+    "audit.date": audit_date, "audit.hashes": record_hashes, "software.versions": software_versions,
+    "data.source": data_source,
     "data.description": data_description, "data.unknown_category": unknown_category, "model.summary": model_summary,
     "metrics.used": metrics_used, "performance.overall": performance_overall,
     "performance.by_group": performance_by_group, "fairness.impact_ratios": impact_ratios,

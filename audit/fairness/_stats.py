@@ -10,8 +10,9 @@ import numpy as np
 # the resampling helpers live in the bottom layer (explainers' quality checks use them too)
 from explainers._stats import interval_or_none, percentile_interval, resampled_ratio_of_sums
 
-__all__ = ["compare_proportions", "holm", "percentile_interval", "proportion_interval", "difference_interval",
-           "ratio_interval", "mover_difference", "mover_ratio", "effective_counts"]
+__all__ = ["compare_proportions", "holm", "interval_or_none", "percentile_interval", "proportion_interval",
+           "difference_interval", "ratio_interval", "mover_difference", "mover_ratio", "effective_counts",
+           "resampled_ratio_of_sums"]
 
 
 def compare_proportions(x1: float, n1: float, x2: float, n2: float, *, min_expected: float = 5.0):

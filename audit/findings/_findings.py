@@ -181,8 +181,9 @@ def mitigation_findings(mitigation: MitigationReport | None) -> list[Finding]:
                          f"ratio of {reached} on held-out rows" + _coin_flips(point) + _short_reach(point, frontier))
         findings.append(Finding(
             kind="mitigation", severity="info",
-            message=(f"Reaching an impact ratio of 0.8 by {frontier.sensitive} (now {frontier.current.constraint_value:.2f}"
-                     f"): " + "; ".join(parts) + ". Group-specific thresholds use the group at decision time."),
+            message=(f"Reaching an impact ratio of 0.8 by {frontier.sensitive} "
+                     f"(now {frontier.current.constraint_value:.2f}): " + "; ".join(parts)
+                     + ". Group-specific thresholds use the group at decision time."),
             evidence={"constraint": frontier.constraint, "sensitive": frontier.sensitive,
                       "cost": fix.cost if fix and fix.feasible else None,
                       "group_blind_cost": blind.cost if blind and blind.feasible else None,
@@ -247,7 +248,8 @@ def gap_findings(report: GapReport | None) -> list[Finding]:
                     kind="direct", severity="warning",
                     message=f"{where}: {feature.feature} itself, a model input, carries {feature.share:.0%}{interval} "
                             "of the gap.",
-                    evidence={**base, "feature": feature.feature, "share": feature.share, "share_ci": feature.share_ci}))
+                    evidence={**base, "feature": feature.feature, "share": feature.share,
+                              "share_ci": feature.share_ci}))
         joint = gap.joint_proxy
         if joint is not None and joint.role == "proxy":
             findings.append(_joint_proxy_finding(gap, joint, where, base))

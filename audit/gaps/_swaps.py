@@ -40,7 +40,8 @@ def swap_explanations(examples: list[CounterfactualExample], attribute: Callable
         words_o, values_o = attribution.words[2 * index], np.asarray(attribution.word_values[2 * index])
         words_v, values_v = attribution.words[2 * index + 1], np.asarray(attribution.word_values[2 * index + 1])
         prefix, suffix = align_words(words_o, words_v)
-        term_change = float(values_v[prefix:len(values_v) - suffix].sum() - values_o[prefix:len(values_o) - suffix].sum())
+        term_change = float(values_v[prefix:len(values_v) - suffix].sum()
+                            - values_o[prefix:len(values_o) - suffix].sum())
         context = [(words_o[i], float(values_v[i] - values_o[i])) for i in range(prefix)]
         context += [(words_o[-1 - i], float(values_v[-1 - i] - values_o[-1 - i])) for i in range(suffix)]
         moved = abs(term_change) + sum(abs(change) for _, change in context)

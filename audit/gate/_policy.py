@@ -90,8 +90,8 @@ def _known_metric(name: str, where: str = "") -> bool:
         return name in PROBE_METRICS
     if where == "gaps":
         return name in GAP_RULE_METRICS
-    return (name in METRICS or name in (FAVOURABLE_RATE, LL144_IMPACT_RATIO) or name in ATTRIBUTION_METRICS or name in TEXT_METRICS or name in TASK_METRICS
-            or name in QUALITY_METRICS
+    return (name in METRICS or name in (FAVOURABLE_RATE, LL144_IMPACT_RATIO) or name in ATTRIBUTION_METRICS
+            or name in TEXT_METRICS or name in TASK_METRICS or name in QUALITY_METRICS
             or re.fullmatch(r"selection_rate\[.+\]", name) is not None)
 
 
@@ -145,7 +145,8 @@ class Rule:
             raise ConfigError(f"The 'tables' of {location} must be a list of table names, e.g. [\"sex\", "
                               f"\"sex x race\"]. Got {self.tables!r} instead.")
         if self.where not in WHERE:
-            raise ConfigError(f"The 'where' of {location} must be one of {', '.join(WHERE)}. Got {self.where!r} instead.")
+            raise ConfigError(f"The 'where' of {location} must be one of {', '.join(WHERE)}. "
+                              f"Got {self.where!r} instead.")
         if self.where == "record":
             if self.compare != "exists":
                 raise ConfigError(f"Record rules check presence: {location} needs compare = \"exists\". "
@@ -166,7 +167,8 @@ class Rule:
                 raise ConfigError(f"The 'stat' of {location} must be one of {', '.join(STATS[self.where])} for "
                                   f"where = {self.where!r}. Got {self.stat!r} instead.")
         if self.severity not in ("error", "warning"):
-            raise ConfigError(f"The 'severity' of {location} must be 'error' or 'warning'. Got {self.severity!r} instead.")
+            raise ConfigError(f"The 'severity' of {location} must be 'error' or 'warning'. "
+                              f"Got {self.severity!r} instead.")
         if self.min_group_size is not None and (isinstance(self.min_group_size, bool)
                                                 or not isinstance(self.min_group_size, int) or self.min_group_size < 1):
             raise ConfigError(f"The 'min_group_size' of {location} must be a positive integer. "
@@ -586,7 +588,8 @@ def _evaluate_slice_rule(result: AuditResult, check: _Checker, rule: Rule) -> li
         scope = f"slices ({rule.metric})"
         depth = "" if search.complete else f"; the time budget stopped the search at {search.depth} conditions"
         if not shown:
-            check.add(scope, "pass", f"No confirmed slice{'' if rule.min_share is None else f' of {rule.min_share:.0%}+ of the data'} "
+            share = "" if rule.min_share is None else f" of {rule.min_share:.0%}+ of the data"
+            check.add(scope, "pass", f"No confirmed slice{share} "
                                      f"among {search.candidates} tested (q = {search.q:g}){depth}.")
         for found in shown:
             check.compare(f"{scope}: {found.definition}", found.effect, found.effect_ci,
@@ -613,9 +616,9 @@ def _evaluate_probe_rule(result: AuditResult, check: _Checker, rule: Rule) -> li
                                          f"asked for but produced no rows (suites with results: {ran}); see the failed "
                                          "steps.")
             return check.outcomes
-        check.add("probes", "error", f"The audit result has no probe rows of {rule.metric} (suites: {ran}), so the rule "
-                                     "cannot be checked; run the suite that measures it ([probes] suites), or drop "
-                                     "this rule.")
+        check.add("probes", "error", f"The audit result has no probe rows of {rule.metric} (suites: {ran}), so the "
+                                     "rule cannot be checked; run the suite that measures it ([probes] suites), or "
+                                     "drop this rule.")
         return check.outcomes
     for suite, row in matches:
         scope = f"probes: {suite.name} / {row.category}" + (f" / {row.subject}" if row.subject else "")

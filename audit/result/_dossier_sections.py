@@ -90,4 +90,5 @@ class Dossier(_Section):
         try:
             return cls.from_dict(raw, "dossier")
         except (KeyError, TypeError, ValueError) as err:
-            raise ConfigError(f"The dossier {source!r} is incomplete or malformed ({type(err).__name__}: {err}).") from err
+            raise ConfigError(f"The dossier {source!r} is incomplete or malformed ({type(err).__name__}: "
+                              f"{err}).") from err

@@ -368,7 +368,8 @@ class GroupMargin(_Section):
 
     def __json__(self) -> dict[str, Any]:
         out: dict[str, Any] = {"examples": self.examples, "small": self.small}
-        for name in ("deletion_margin", "comprehensiveness_margin"):  # the measure of this kind, its interval null or not
+        # the measure of this kind, its interval null or not
+        for name in ("deletion_margin", "comprehensiveness_margin"):
             if getattr(self, name) is not None:
                 out.update({name: to_dict(getattr(self, name)), f"{name}_ci": to_dict(getattr(self, f"{name}_ci"))})
         return out

@@ -326,8 +326,8 @@ def run_partitioned(config, *, executor, quiet: bool = True, config_path: str | 
     import time
 
     from audit.result._sections import Provenance, Regulatory
-    from audit.result._provenance import (environment, git_commit, now_iso, package_versions, recorded_paths, sha256_file,
-                                   sha256_text)
+    from audit.result._provenance import (environment, git_commit, now_iso, package_versions, recorded_paths,
+                                          sha256_file, sha256_text)
     from audit.regulatory._tables import four_fifths
     from audit.result._result import AuditResult, Skipped
     from audit.findings._findings import fairness_findings
@@ -372,10 +372,11 @@ def run_partitioned(config, *, executor, quiet: bool = True, config_path: str | 
         skipped.append(Skipped("mitigation", "The mitigation frontier needs the rows in memory; it does not run with "
                                              "data.engine = \"partitions\"."))
     if config.gaps.enabled:
-        skipped.append(Skipped("gap explanations", "The audit reads decisions from the data (data.prediction): there is "
-                                                   "no model to ask about the hybrid rows a gap explanation needs."))
-    provenance = {"started_at": started_at, "finished_at": now_iso(), "duration_s": round(time.perf_counter() - clock, 3),
-                  "seed": config.seed, "sha256": hashes, "packages": package_versions(), "environment": environment(),
+        skipped.append(Skipped("gap explanations", "The audit reads decisions from the data (data.prediction): there "
+                                                   "is no model to ask about the hybrid rows a gap explanation needs."))
+    provenance = {"started_at": started_at, "finished_at": now_iso(),
+                  "duration_s": round(time.perf_counter() - clock, 3), "seed": config.seed, "sha256": hashes,
+                  "packages": package_versions(), "environment": environment(),
                   "device": "cpu", "timings_s": {"fairness (partitions)": round(time.perf_counter() - clock, 4)},
                   "executor": {"name": executor.name, "workers": executor.workers},
                   "paths": recorded_paths({"data": data.path, "model": None, "config": config_path}, config_path),

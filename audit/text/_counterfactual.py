@@ -161,7 +161,8 @@ def _counterpart(lexicon: Lexicon, mention: Mention, target: str) -> str:
         kinds = {lexicon.slots[i % len(lexicon.slots)] for i in slots}
         if "adjective" in kinds and "noun" in kinds:
             wanted = "noun" if _used_as_noun(mention) else "adjective"
-            chosen = [target_terms[i % len(target_terms)] for i in slots if lexicon.slots[i % len(lexicon.slots)] == wanted]
+            chosen = [target_terms[i % len(target_terms)] for i in slots
+                      if lexicon.slots[i % len(lexicon.slots)] == wanted]
             return chosen[0]
     if len(candidates) > 1 and any(c.lower() in _DETERMINER_FORMS for c in candidates):
         word = mention.next_word
