@@ -34,11 +34,14 @@ from audit.data._tables import Dataset, build_dataset, read_table
 from audit.exec._executors import DaskExecutor, Executor, InProcessExecutor, make_executor
 from audit.fairness._metrics import DEFAULT_METRICS, METRICS
 from audit.fairness._tables import group_metrics
-from audit.fairness._types import FairnessTable
-from audit.gate._policy import PRESETS, GateResult, Policy, Rule, evaluate, load_policy, load_preset
+from audit.fairness._types import Comparison, Disparity, FairnessTable, GroupRow, RankedDisparity
+from audit.gate._policy import PRESETS, Policy, Rule, evaluate, load_policy, load_preset
+from audit.result._records import GateResult
 from audit.models._adapters import ModelAdapter, Predictions, load_model, make_adapter
 from audit.regulatory._tables import four_fifths, ll144_audit
-from audit.result._result import AttributionSummary, AuditResult, Failure, Finding, Skipped
+from audit.result._records import DataRecord, ModelInputs, ModelRecord, RuleOutcome
+from audit.result._result import SCHEMA_VERSION, AttributionSummary, AuditResult, Failure, Finding, Skipped
+from audit.result._schema import result_schema
 from audit.result._sections import (Decision, MitigationReport, ProbeExample, ProbeReport, ProbeRow, ProbeSuite,
                                     Provenance, QualityReport, Regulatory, Slice, SliceReport, SliceSearch, TextAudit)
 from audit.run._from_file import fairness_from_file
@@ -52,24 +55,25 @@ from audit.text._lexicons import BUILTIN_LEXICONS, Lexicon, load_lexicon
 __version__ = "0.1.0"
 
 __all__ = [
-    "BUILTIN_LEXICONS",
-    "DEFAULT_METRICS",
-    "METRICS",
-    "PRESETS",
     "AttributionSummary",
     "AuditConfig",
     "AuditError",
     "AuditResult",
     "build_dataset",
+    "BUILTIN_LEXICONS",
     "CapabilityError",
     "CausalLM",
     "classifier_scorer",
+    "Comparison",
     "ConfigError",
     "DaskExecutor",
     "DataConfig",
     "DataError",
+    "DataRecord",
     "Dataset",
     "Decision",
+    "DEFAULT_METRICS",
+    "Disparity",
     "evaluate",
     "Executor",
     "ExplainerConfig",
@@ -83,6 +87,7 @@ __all__ = [
     "GapsConfig",
     "GateResult",
     "group_metrics",
+    "GroupRow",
     "InProcessExecutor",
     "Lexicon",
     "ll144_audit",
@@ -94,15 +99,19 @@ __all__ = [
     "make_adapter",
     "make_executor",
     "mention_columns",
+    "METRICS",
     "MitigationConfig",
     "MitigationReport",
     "ModelAdapter",
     "ModelConfig",
     "ModelError",
+    "ModelInputs",
+    "ModelRecord",
     "OutputConfig",
     "OutputError",
     "Policy",
     "Predictions",
+    "PRESETS",
     "ProbeExample",
     "ProbeReport",
     "ProbeRow",
@@ -111,12 +120,16 @@ __all__ = [
     "Provenance",
     "QualityConfig",
     "QualityReport",
+    "RankedDisparity",
     "read_table",
     "Registry",
     "Regulatory",
     "ResourceError",
+    "result_schema",
     "Rule",
+    "RuleOutcome",
     "run_audit",
+    "SCHEMA_VERSION",
     "Skipped",
     "Slice",
     "SliceReport",

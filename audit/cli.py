@@ -133,9 +133,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _print_summary(result, paths: dict, elapsed: float) -> None:
-    if result.data.get("kind") == "probes":
-        _say(f"{result.title}: {result.model.get('class')} ({result.model.get('parameters', 0):,} parameters) on "
-             f"{result.model.get('device')}")
+    if result.data.kind == "probes":
+        _say(f"{result.title}: {result.model.type} ({result.model.parameters or 0:,} parameters) on "
+             f"{result.model.device}")
         for suite in result.probes.suites if result.probes else []:
             flagged = [r for r in suite.rows if r.role == "bias" and r.p_holm is not None
                        and r.p_holm < result.probes.alpha]
@@ -146,29 +146,27 @@ def _print_summary(result, paths: dict, elapsed: float) -> None:
                 _say(f"    {about}: {row.measure} {row.estimate:.3f} (no bias: {row.null_value:g}), "
                      f"p = {row.p_holm:.2g}")
     else:
-        task = result.data.get("task", "binary")
-        target = (f"positive class {result.data['label']} = {result.data['positive_label']}" if task == "binary"
-                  else f"{task} label {result.data['label']}")
-        _say(f"{result.title}: {result.data['n_rows']:,} rows, {target}")
+        task = result.data.task or "binary"
+        target = (f"positive class {result.data.label} = {result.data.positive_label}" if task == "binary"
+                  else f"{task} label {result.data.label}")
+        _say(f"{result.title}: {result.data.n_rows or 0:,} rows, {target}")
     for table in result.fairness:
         _say(f"  groups by {table.name}: {len(table.groups)}"
               + (f" ({sum(g.small for g in table.groups)} small)" if any(g.small for g in table.groups) else ""))
-    disparities = sorted(((d.to_best[d.worst_to_benchmark]["ratio"], t.name, m, d, d.worst_to_benchmark)
-                          for t in result.fairness for m, d in t.disparities_reliable.items()
-                          if d.worst_to_benchmark and d.to_best[d.worst_to_benchmark].get("ratio") is not None),
-                         key=lambda x: x[0])[:3]
+    disparities = result.largest_disparities()[:3]
     if disparities:
         _say("  largest disparities (ratio to the benchmark group; groups with enough rows for the metric):")
-        for ratio, table, metric, d, name in disparities:
-            entry = d.to_best[name]
-            interval = f" [{entry['ratio_ci'][0]:.2f}, {entry['ratio_ci'][1]:.2f}]" if entry.get("ratio_ci") else ""
-            _say(f"    {metric:<15} by {table:<12} {ratio:.2f}{interval}  ({name} vs {d.benchmark_group})")
+        for entry in disparities:
+            c = entry.comparison
+            interval = f" [{c.ratio_ci[0]:.2f}, {c.ratio_ci[1]:.2f}]" if c.ratio_ci else ""
+            _say(f"    {entry.metric:<15} by {entry.table:<12} {c.ratio:.2f}{interval}  ({c.group} vs "
+                 f"{c.compared_with})")
     for entry in result.regulatory.four_fifths:
         flagged, small = entry.flagged_groups, entry.flagged_small_groups
         if flagged or small:
             shown = flagged[:4] + [f"{g} (small)" for g in small[:max(0, 4 - len(flagged))]]
             _say(f"  four-fifths rule by {entry.table}: below {entry.threshold or 0.8:g} of "
-                  f"{entry.benchmark_group or entry.most_selected_group} for {'; '.join(shown)}"
+                  f"{entry.benchmark_group} for {'; '.join(shown)}"
                   + (" ..." if len(flagged) + len(small) > len(shown) else ""))
     for search in result.slices.searches if result.slices else []:
         _say(f"  worst slices ({search.words}; {len(search.slices)} confirmed of {search.candidates} tested, "
@@ -407,7 +405,7 @@ def _check(args) -> int:
     gate = evaluate(result, policies)
     gate_dict = gate.to_dict()
     hashes = {**result.provenance.sha256, **{f"policy:{p.name}": p.sha256 for p in policies}}
-    result = dataclasses.replace(result, gate=gate_dict,
+    result = dataclasses.replace(result, gate=gate,
                                  provenance=dataclasses.replace(result.provenance, sha256=hashes))
     files = {out / "gate.json": json.dumps(gate_dict, indent=2, ensure_ascii=False),
              out / "junit.xml": render_junit(gate_dict)}
@@ -421,7 +419,7 @@ def _check(args) -> int:
             gate_dict = gate.to_dict()
             files = {out / "gate.json": json.dumps(gate_dict, indent=2, ensure_ascii=False),
                      out / "junit.xml": render_junit(gate_dict)}
-            write_result(dataclasses.replace(result, gate=gate_dict), out, extra=files)
+            write_result(dataclasses.replace(result, gate=gate), out, extra=files)
     _print_gate(gate)
     _say(f"JUnit: {out / 'junit.xml'}  summary: {out / 'gate.json'}")
     return EXIT_OK if gate.passed else EXIT_POLICY

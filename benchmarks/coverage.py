@@ -83,10 +83,10 @@ def engine_matches_functions(seed: int = 0) -> bool:
                           metrics=("selection_rate",), n_boot=0)
     x_a, x_b = int(y_pred[:40].sum()), int(y_pred[40:].sum())
     low, high = proportion_interval(np.array([x_a]), np.array([40]), LEVEL)
-    entry = table.disparities["selection_rate"].to_best["g=a"]
+    entry = table.disparities["selection_rate"].to_benchmark["g=a"]
     r_low, r_high = ratio_interval(x_a, 40, x_b, 60, LEVEL)
     return (np.allclose(table.group("g=a").ci["selection_rate"], [low[0], high[0]])
-            and np.allclose(entry["ratio_ci"], [r_low, r_high]))
+            and np.allclose(entry.ratio_ci, [r_low, r_high]))
 
 
 def main() -> None:

@@ -96,14 +96,14 @@ class Explorer:
         _show(self.chart_view, self.chart(table, metric, chosen))
         row = table.group(chosen)
         disparity = table.disparities.get(metric)
-        comparison = disparity.to_best.get(chosen, {}) if disparity else {}
+        comparison = disparity.to_benchmark.get(chosen) if disparity else None
         value, interval = row.values.get(metric), row.ci.get(metric)
         text = (f"<b>{html.escape(chosen)}</b>: {row.n:,} rows{' (small group)' if row.small else ''}; "
                 f"{html.escape(metric)} = {'undefined' if value is None else f'{value:.3f}'}"
                 + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""))
-        if comparison.get("ratio") is not None:
+        if comparison is not None and comparison.ratio is not None:
             text += (f"; against the benchmark group {html.escape(str(disparity.benchmark_group))}: ratio "
-                     f"{comparison['ratio']:.3f}, difference {comparison.get('difference') or 0:.3f}")
+                     f"{comparison.ratio:.3f}, difference {comparison.difference or 0:.3f}")
         _show(self.group_view, HTML(text))
         _show(self.table_view, table.to_frame())
 

@@ -72,7 +72,7 @@ def fairness_figure(table: FairnessTable) -> dict[str, Any]:
             name=metric, x=names, y=values,
             error_y=dict(type="data", array=plus, arrayminus=minus, visible=any(p is not None for p in plus)),
             hovertemplate="%{x}<br>" + metric + " = %{y:.3f}<extra></extra>"))
-    level = table.bootstrap.get("level")
+    level = table.bootstrap.level
     subtitle = f" (error bars: {level:.0%} bootstrap CI)" if level else ""
     values = [v for g in table.groups for m in chosen if (v := g.values.get(m)) is not None]
     rates = bool(values) and min(values) >= 0 and max(values) <= 1
@@ -85,12 +85,13 @@ def disparity_figure(table: FairnessTable) -> dict[str, Any]:
     """Each metric's min/max ratio across groups with its CI; the 0.8 line marks the four-fifths level."""
     import plotly.graph_objects as go
 
-    rows = [(d, d.to_best[d.worst_to_benchmark]) for d in table.disparities_reliable.values()
-            if d.worst_to_benchmark and d.to_best[d.worst_to_benchmark].get("ratio") is not None]
+    ranked = sorted(table.largest_disparities(), key=lambda e: table.metrics.index(e.metric)
+                    if e.metric in table.metrics else len(table.metrics))  # the table's metric order on the axis
+    rows = [(e.disparity, e.comparison) for e in ranked]
     x = [d.metric for d, _ in rows]
-    y = [e["ratio"] for _, e in rows]
-    plus = [None if not e.get("ratio_ci") else e["ratio_ci"][1] - e["ratio"] for _, e in rows]
-    minus = [None if not e.get("ratio_ci") else e["ratio"] - e["ratio_ci"][0] for _, e in rows]
+    y = [c.ratio for _, c in rows]
+    plus = [None if not c.ratio_ci else c.ratio_ci[1] - c.ratio for _, c in rows]
+    minus = [None if not c.ratio_ci else c.ratio - c.ratio_ci[0] for _, c in rows]
     figure = go.Figure(go.Bar(x=x, y=y, marker_color=["#c0392b" if v < 0.8 else "#2c6fbb" for v in y],
                               error_y=dict(type="data", array=plus, arrayminus=minus),
                               customdata=[f"{d.worst_to_benchmark} vs {d.benchmark_group}" for d, _ in rows],

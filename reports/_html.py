@@ -129,7 +129,7 @@ def _attributions_view(result: AuditResult, figures: _Figures) -> dict[str, Any]
 
 def _text_view(result: AuditResult, figures: _Figures) -> dict[str, Any]:
     text = result.text
-    if text is None and result.model.get("kind") != "text":
+    if text is None and result.model.kind != "text":
         return {"text_view": None}
     probes = text.probes.counterfactuals.axes if text is not None and text.probes else []
     return {"text_view": {
@@ -195,12 +195,10 @@ def _largest_disparities(result: AuditResult) -> list[dict[str, Any]]:
     of the same table, metric and group, where there is one)."""
     carried = {(g.table, g.metric, g.group): g for g in (
         result.gap_explanations.explanations if result.gap_explanations else [])}
-    rows = sorted(({"metric": m, "table": t.name, "ratio": e["ratio"], "ratio_ci": e.get("ratio_ci"),
-                    "difference": e["difference"], "difference_ci": e.get("difference_ci"),
-                    "worst": d.worst_to_benchmark, "best": d.benchmark_group}
-                   for t in result.fairness for m, d in t.disparities_reliable.items()
-                   for e in [d.to_best.get(d.worst_to_benchmark or "", {})] if e.get("ratio") is not None),
-                  key=lambda d: d["ratio"])[:5]
+    rows = [{"metric": e.metric, "table": e.table, "ratio": e.comparison.ratio, "ratio_ci": e.comparison.ratio_ci,
+             "difference": e.comparison.difference, "difference_ci": e.comparison.difference_ci,
+             "worst": e.comparison.group, "best": e.comparison.compared_with}
+            for e in result.largest_disparities()[:5]]
     for row in rows:
         gap = carried.get((row["table"], row["metric"], row["worst"]))
         row["drivers"] = gap.features[:2] if gap is not None else []
@@ -248,7 +246,7 @@ def render_report(result: AuditResult, *, for_print: bool = False) -> tuple[str,
     """The report as one self-contained HTML document (plotly.js embedded once, no external requests), and the
     sections that failed to render (each also shown as failed in the document and in its summary)."""
     figures, failures = _Figures(), []
-    probes = result.probes is not None or result.data.get("kind") == "probes"
+    probes = result.probes is not None or result.data.kind == "probes"
     context: dict[str, Any] = {"result": result, "for_print": for_print, **{
         key: value for view in _EMPTY_VIEWS.values() for key, value in view.items()}}
     names = ("changes", "probes") if probes else ("changes", *TABULAR_SECTIONS)

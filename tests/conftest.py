@@ -30,6 +30,27 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # a stable sort: file order otherwise
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    """Every audit.json the suite wrote (under the session's temporary folder, every xdist worker's included)
+    validates against docs/audit.schema.json; one that does not fails the run, naming the file and the field.
+    Checked once, by the controller (or the only process), after the tests."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        return
+    from tests.schema_check import invalid_results
+
+    base = session.config._tmp_path_factory.getbasetemp()
+    problems, checked = invalid_results(base)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"audit.schema.json: {checked} audit.json file(s) the suite wrote validated, "
+                            f"{len(problems)} invalid.")
+        for problem in problems:
+            reporter.write_line(f"  INVALID {problem}", red=True)
+    if problems:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture(scope="session")
 def adult_train() -> pd.DataFrame:
     return load_adult("train")

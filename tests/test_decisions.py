@@ -70,7 +70,7 @@ def test_numeric_positive_label_from_toml_matches_a_float_column(tmp_path):
     from audit.config._settings import load_config
 
     result = run_audit(load_config(tmp_path / "a.toml"))
-    assert result.data["positive_rate"] == 0.5
+    assert result.data.positive_rate == 0.5
 
 
 def test_ambiguous_torch_output_is_refused_with_the_setting_to_add():

@@ -13,6 +13,7 @@ from audit import MitigationConfig, QualityConfig, SlicesConfig
 from audit.cli import main
 from audit.demo._demo import demo_config, train_adult_model
 from audit.diff import compare_results
+from audit.result._records import GateResult, RuleOutcome
 from audit.result._result import AuditResult
 from audit.run._runner import run_audit
 
@@ -144,7 +145,7 @@ def test_the_changes_section_round_trips_and_renders(audits):
 
     result = dataclasses.replace(audits["planted"], changes=_compare(audits["old"], audits["planted"]))
     loaded = AuditResult.from_json(result.to_json())
-    assert loaded.changes == result.changes and loaded.schema_version == "1.8"
+    assert loaded.changes == result.changes and loaded.schema_version == "2.0"
     html = render_html(loaded)
     assert "Changes since the last audit" in html and 'href="#changes"' in html and "share of the gap: sex" in html
     assert 'href="#changes"' not in render_html(audits["old"])
@@ -152,11 +153,9 @@ def test_the_changes_section_round_trips_and_renders(audits):
 
 def test_policy_outcomes_that_flipped_are_listed(audits):
     def gated(result, status):
-        return dataclasses.replace(result, gate={"passed": status == "pass", "outcomes": [
-            {"policy": "four-fifths", "rule": "impact-ratio", "scope": "sex", "status": status, "severity": "error",
-             "message": "", "value": None},
-            {"policy": "four-fifths", "rule": "impact-ratio", "scope": "race", "status": "pass", "severity": "error",
-             "message": "", "value": None}]})
+        return dataclasses.replace(result, gate=GateResult(passed=status == "pass", policies=[], outcomes=[
+            RuleOutcome("four-fifths", "impact-ratio", "sex", status, "error", ""),
+            RuleOutcome("four-fifths", "impact-ratio", "race", "pass", "error", "")]))
 
     changes = _compare(gated(audits["old"], "pass"), gated(audits["old"], "fail"))
     assert [(g.rule, g.scope, g.old, g.new) for g in changes.gate] == [("impact-ratio", "sex", "pass", "fail")]

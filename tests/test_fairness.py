@@ -235,11 +235,11 @@ def test_reference_group_and_overall_comparisons(biased_frame):
                           n_boot=0)
     disparity = table.disparities["selection_rate"]
     a, b = (table.group(n).values["selection_rate"] for n in ("group=A", "group=B"))
-    assert disparity.to_reference["group=A"]["ratio"] == pytest.approx(a / b)
-    assert disparity.to_overall["group=B"]["difference"] == pytest.approx(b - table.overall["selection_rate"])
+    assert disparity.to_reference["group=A"].ratio == pytest.approx(a / b)
+    assert disparity.to_overall["group=B"].difference == pytest.approx(b - table.overall["selection_rate"])
     # each comparison kind has its own test of exactly its pair
-    assert disparity.to_reference["group=A"]["compared_with"] == "group=B"
-    assert disparity.to_best["group=B"]["compared_with"] == disparity.benchmark_group == "group=A"
+    assert disparity.to_reference["group=A"].compared_with == "group=B"
+    assert disparity.to_benchmark["group=B"].compared_with == disparity.benchmark_group == "group=A"
     with pytest.raises(DataError, match="The reference group 'group=C' does not occur"):
         group_metrics(y_true=[1, 0], y_pred=[1, 0], sensitive=pd.DataFrame({"group": ["A", "B"]}), reference="group=C")
 

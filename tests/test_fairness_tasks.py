@@ -47,7 +47,7 @@ def test_multiclass_selection_rates_per_class(frame):
         assert group.values["accuracy"] == pytest.approx((prediction[mask] == frame["cls"].to_numpy()[mask]).mean())
     disparity = table.disparities["selection_rate[high]"]
     assert disparity.best_group == "group=a"  # the planted offset makes group a score high more often
-    assert disparity.to_best["group=b"]["p_value_holm"] < 0.05
+    assert disparity.to_benchmark["group=b"].p_value_holm < 0.05
     with pytest.raises(DataError, match=r"Predictions hold classes \['other'\]"):
         multiclass_group_metrics(y_true=["a", "b"], y_pred=["a", "other"], sensitive=pd.DataFrame({"g": [1, 2]}),
                                  classes=["a", "b"])
@@ -58,14 +58,14 @@ def test_run_audit_for_regression_and_multiclass_models(frame):
         AuditConfig(data=DataConfig(label="y", sensitive=("group",), features=("x",), task="regression")),
         data=frame, model=LinearRegression().fit(frame[["x"]], frame["y"]))
     assert regression.fairness[0].metrics == ("count", "mean_prediction", "mean_label", "mae")
-    assert regression.model["task"] == "regression" and regression.model["mae"] > 0
+    assert regression.model.task == "regression" and regression.model.mae > 0
     assert regression.skipped[0].reason.startswith("Attributions cover binary classifiers")
     assert regression.regulatory.four_fifths == [] and regression.regulatory.ll144 is None
     multiclass = run_audit(
         AuditConfig(data=DataConfig(label="cls", sensitive=("group",), features=("x",), task="multiclass")),
         data=frame, model=LogisticRegression().fit(frame[["x"]], frame["cls"]))
     assert "selection_rate[high]" in multiclass.fairness[0].metrics
-    assert 0.5 < multiclass.model["accuracy"] <= 1
+    assert 0.5 < multiclass.model.accuracy <= 1
     html = render_html(multiclass)
     assert "selection_rate[high]" in html and "(multiclass)" in html
 

@@ -88,15 +88,15 @@ def test_confident_rule_fails_on_the_ci_bound_where_the_point_estimate_passes():
     frame = pd.DataFrame({"group": group, "label": rng.random(n) < 0.5, "decision": decision})
     result = run_audit(AuditConfig(data=DataConfig(label="label", sensitive=("group",), prediction="decision")),
                        data=frame)
-    ratio = result.fairness[0].disparities["selection_rate"].to_best["group=B"]
-    assert ratio["ratio"] > 0.8 and ratio["ratio_ci"][0] < 0.8
+    ratio = result.fairness[0].disparities["selection_rate"].to_benchmark["group=B"]
+    assert ratio.ratio > 0.8 and ratio.ratio_ci[0] < 0.8
     plain = Rule(metric="selection_rate", where="every_group", stat="ratio_to_best", compare=">=", threshold=0.8)
     sure = Rule(metric="selection_rate", where="every_group", stat="ratio_to_best", compare=">=", threshold=0.8,
                 confident=True, id="sure")
     gate = evaluate(result, [Policy("p", (plain, sure), "0", "test")])
     assert _outcome(gate, plain.id, "group: group=B").status == "pass"
     confident = _outcome(gate, "sure", "group: group=B")
-    assert confident.status == "fail" and confident.checked_value == pytest.approx(ratio["ratio_ci"][0])
+    assert confident.status == "fail" and confident.checked_value == pytest.approx(ratio.ratio_ci[0])
 
 
 def test_junit_parses_and_counts(demo_result):

@@ -154,16 +154,18 @@ def test_tool_audit_that_is_not_a_table(project, capsys):
 
 
 @pytest.mark.parametrize("edit, expected", [
-    (lambda r: r.update(data={}), "'data.n_rows'"),
+    (lambda r: r.update(data={}), "'data' lacks 'kind'"),
     (lambda r: r.update(fairness={"a": 1}), "'fairness' must be a list"),
-    (lambda r: r["data"].update(n_rows="many"), "'data.n_rows'"),
+    (lambda r: r["data"].update(n_rows="many"), "'data.n_rows' must be a whole number"),
     (lambda r: r.pop("model"), "lacks its 'model' section"),
     (lambda r: r["fairness"][0]["groups"][0].update(values=3), "fairness.0.groups.0"),
     # issue 34: the field at fault is named, not "AttributeError: 'list'..." or a format error in the report
     (lambda r: r["fairness"][0].update(disparities=[1, 2]), "'fairness.0.disparities' must be an object"),
     (lambda r: r["fairness"][0]["bootstrap"].update(level="high"), "'fairness.0.bootstrap.level' must be a number"),
     (lambda r: r["findings"].append({"kind": "x", "severity": "info", "message": "m", "colour": 1}),
-     "'findings."),
+     "'findings.1' has fields this version does not know: ['colour']"),
+    (lambda r: r["fairness"][0]["disparities"]["selection_rate"]["to_benchmark"]["group=B"].update(ratio="low"),
+     "'fairness.0.disparities.selection_rate.to_benchmark.group=B.ratio' must be a number"),
 ])
 def test_malformed_results_are_refused_by_report(project, capsys, edit, expected, tmp_path):
     main(["run", _config(project), "--quiet"])

@@ -158,7 +158,7 @@ def test_skops_files_load_only_trusted_types_and_the_result_says_how(tmp_path, n
                          model=ModelConfig(path=str(tmp_path / "plain.skops")),
                          explainers=ExplainerConfig(sample_size=50, background_size=20))
     result = run_audit(config, data=data, quiet=True)
-    assert result.model["loaded_with"] == "skops (only scikit-learn's own types)"
+    assert result.model.loaded_with == "skops (only scikit-learn's own types)"
 
 
 def test_torch_files_load_safely_by_default(tmp_path):

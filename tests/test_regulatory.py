@@ -36,7 +36,7 @@ def test_four_fifths_on_the_adult_model_fails_for_sex(adult_test, adult_model):
     table = group_metrics(y_true=y_true, y_pred=y_pred, sensitive=adult_test[["sex"]], n_boot=200)
     result = four_fifths(table).to_dict()
     female = next(r for r in result["rows"] if r["group"] == "sex=Female")
-    assert result["most_selected_group"] == "sex=Male" and result["flagged_groups"] == ["sex=Female"]
+    assert result["benchmark_group"] == "sex=Male" and result["flagged_groups"] == ["sex=Female"]
     assert female["impact_ratio"] == pytest.approx(
         demographic_parity_ratio(y_true, y_pred, sensitive_features=adult_test["sex"]), abs=1e-12)
     assert female["impact_ratio"] < 0.8 and female["significant"] and female["p_value_holm"] < 1e-10

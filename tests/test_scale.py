@@ -271,7 +271,7 @@ def test_partitions_engine_honours_the_reference_and_scores_on_any_scale(decisio
     by_partitions, in_memory = race.disparities["selection_rate"], memory.disparities["selection_rate"]
     assert by_partitions.to_reference.keys() == in_memory.to_reference.keys()
     for name, entry in memory.disparities["selection_rate"].to_reference.items():
-        assert race.disparities["selection_rate"].to_reference[name]["p_value"] == entry["p_value"]
+        assert race.disparities["selection_rate"].to_reference[name].p_value == entry.p_value
     for ours, theirs in zip(race.groups, memory.groups):
         assert ours.values["ece"] is None and ours.undefined["ece"] == theirs.undefined["ece"]
         assert abs(ours.values["roc_auc"] - theirs.values["roc_auc"]) < race.bootstrap["roc_auc_binning_bound"] + 1e-9

@@ -25,7 +25,7 @@ def test_text_model_audit_end_to_end(tweets):
     config = AuditConfig(data=DataConfig(label="label", sensitive=("region",), text="text"),
                          explainers=ExplainerConfig(sample_size=16))
     result = run_audit(config, data=tweets, model=classifier)
-    assert result.model["kind"] == "text" and result.model["positive_class_index"] == 1
+    assert result.model.kind == "text" and result.model.positive_class_index == 1
     summary = result.attributions[0]
     assert summary.method == "layer_integrated_gradients" and summary.granularity == "token"
     assert summary.completeness_error_max < 1e-3
@@ -64,7 +64,7 @@ def test_text_model_from_a_local_directory(tweets, tmp_path):
                          model=ModelConfig(kind="text", path=str(tmp_path / "model")),
                          explainers=ExplainerConfig(methods=("layer_integrated_gradients",), sample_size=6))
     result = run_audit(config, data=frame)
-    assert result.model["labels"] == ["neg", "pos"] and len(result.provenance.sha256["model"]) == 64
+    assert result.model.labels == ["neg", "pos"] and len(result.provenance.sha256["model"]) == 64
     assert result.attributions[0].n_examples == 6
 
 

@@ -104,23 +104,25 @@ def test_p_values_compare_exactly_the_named_pair(reference):
     for metric, (num, den) in {"selection_rate": (("tp", "fp"), ("tp", "fp", "tn", "fn")),
                                "fnr": (("fn",), ("tp", "fn"))}.items():
         disparity = table.disparities[metric]
-        kinds = [("to_best", disparity.to_best)] + ([("to_reference", disparity.to_reference)] if reference else [])
+        kinds = [("to_benchmark", disparity.to_benchmark)]
+        kinds += [("to_reference", disparity.to_reference)] if reference else []
         for _, entries in kinds:
             raw = []
             for name, entry in entries.items():
-                if entry["p_value"] is None:
+                if entry.p_value is None:
                     continue
                 x1, n1 = _counts(frame, name, metric)
-                x2, n2 = _counts(frame, entry["compared_with"], metric)
-                assert entry["p_value"] == pytest.approx(_scipy_p(x1, n1, x2, n2), rel=1e-6, abs=1e-12)
-                raw.append((name, entry["p_value"]))
+                x2, n2 = _counts(frame, entry.compared_with, metric)
+                assert entry.group == name
+                assert entry.p_value == pytest.approx(_scipy_p(x1, n1, x2, n2), rel=1e-6, abs=1e-12)
+                raw.append((name, entry.p_value))
             # Holm within this family alone
             m = len(raw)
             for rank, (name, p) in enumerate(sorted(raw, key=lambda item: item[1])):
-                assert entries[name]["p_value_holm"] >= min(1.0, (m - rank) * p) - 1e-12
+                assert entries[name].p_value_holm >= min(1.0, (m - rank) * p) - 1e-12
         if reference:
-            assert all(e["compared_with"] == "race=B" for e in disparity.to_reference.values())
-            assert all(e["compared_with"] == disparity.benchmark_group for e in disparity.to_best.values())
+            assert all(e.compared_with == "race=B" for e in disparity.to_reference.values())
+            assert all(e.compared_with == disparity.benchmark_group for e in disparity.to_benchmark.values())
 
 
 def _counts(frame, name, metric):
@@ -179,7 +181,7 @@ def test_small_counts_get_intervals_that_admit_uncertainty():
     assert a.values["tpr"] == 1.0 and a.ci["tpr"][0] < 0.6 and a.ci["tpr"][1] == 1.0
     assert b.ci["tpr"][0] < 0.2  # 2 of 2: [0.16, 1]
     # the comparison of a small group with the benchmark is uncertain too
-    ratio_ci = table.disparities["selection_rate"].to_best["g=b"]["ratio_ci"]
+    ratio_ci = table.disparities["selection_rate"].to_benchmark["g=b"].ratio_ci
     assert ratio_ci[1] - ratio_ci[0] > 1
 
 
@@ -245,7 +247,7 @@ def test_favourable_outcome_turns_impact_ratios_the_right_way():
                         data=frame)
     table = harmful.fairness[0]
     assert table.favourable == "negative" and "negative_rate" in table.metrics
-    assert harmful.data["favourable"] == "negative"
+    assert harmful.data.favourable == "negative"
     ff = harmful.regulatory.four_fifths[0]
     # X gets the favourable "low risk" 70% of the time, Y 40%: Y is flagged against X
     assert ff.benchmark_group == "race=X" and ff.flagged_groups == ["race=Y"]
@@ -396,8 +398,8 @@ def test_columns_a_pipeline_drops_are_not_attributed(biased_frame):
     summary = result.attributions[0]
     assert set(summary.features) == {"x1", "x2", "color"}
     assert summary.sensitive_features_in_model == [] and summary.reliance_on_sensitive is None
-    assert result.model["sensitive_inputs"] == {"sex": False, "group": False}
-    assert "drops sex" in result.model["inputs"]["source"]
+    assert result.model.sensitive_inputs == {"sex": False, "group": False}
+    assert "drops sex" in result.model.inputs.source
     from reports import render_html
 
     assert "the model does not take sex as an input" in render_html(result)
@@ -434,7 +436,7 @@ def test_a_pair_has_one_adjusted_p_value_everywhere():
     table = _table(_race_frame(), n_boot=0, reference="race=B")
     for metric in ("selection_rate",):
         every, reliable = table.disparities[metric], table.disparities_reliable[metric]
-        for kind in ("to_best", "to_reference"):
+        for kind in ("to_benchmark", "to_reference"):
             for name, entry in getattr(reliable, kind).items():
-                assert entry["p_value_holm"] == getattr(every, kind)[name]["p_value_holm"]
-        assert "race=Tiny" in every.to_best and "race=Tiny" not in reliable.to_best
+                assert entry.p_value_holm == getattr(every, kind)[name].p_value_holm
+        assert "race=Tiny" in every.to_benchmark and "race=Tiny" not in reliable.to_benchmark

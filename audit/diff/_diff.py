@@ -91,7 +91,7 @@ def _log_ratio(table, group, benchmark, metric, higher: bool) -> tuple[float, fl
     if not ci or not anchor_ci or None in (*ci, *anchor_ci):
         return float("nan"), float("nan")
     log_ratio, se = log_ratio_from_intervals(value, ci, anchor, anchor_ci, higher_is_better=higher,
-                                             level=float(table.bootstrap.get("level", 0.95)))
+                                             level=float(table.bootstrap.level or 0.95))
     return float(log_ratio), float(se)
 
 
@@ -200,8 +200,7 @@ def _findings(old: AuditResult, new: AuditResult) -> list[FindingChange]:
 
 def _gate(old: AuditResult, new: AuditResult) -> list[GateChange]:
     def outcomes(result):
-        return {(o["policy"], o["rule"], o["scope"]): o["status"] for o in (result.gate or {}).get("outcomes", [])
-                if isinstance(o, dict) and {"policy", "rule", "scope", "status"} <= set(o)}
+        return {(o.policy, o.rule, o.scope): o.status for o in (result.gate.outcomes if result.gate else [])}
 
     before, after = outcomes(old), outcomes(new)
     return [GateChange(*key, before.get(key), after.get(key)) for key in sorted(set(before) | set(after))
@@ -213,8 +212,8 @@ def _inputs(old: AuditResult, new: AuditResult) -> list[InputChange]:
     for name in ("data", "model", "config"):
         a, b = old.provenance.sha256.get(name), new.provenance.sha256.get(name)
         rows.append(InputChange(f"{name} sha256", a, b, a != b))
-    rows.append(InputChange("rows audited", str(old.data.get("n_rows")), str(new.data.get("n_rows")),
-                            old.data.get("n_rows") != new.data.get("n_rows")))
+    rows.append(InputChange("rows audited", str(old.data.n_rows), str(new.data.n_rows),
+                            old.data.n_rows != new.data.n_rows))
     for package in sorted(set(old.provenance.packages) | set(new.provenance.packages)):
         a, b = old.provenance.packages.get(package), new.provenance.packages.get(package)
         if a != b or package == "audit-toolkit":
@@ -230,9 +229,9 @@ def compare_results(old: AuditResult, new: AuditResult, *, baseline: str, baseli
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 1:
         raise ConfigError(f"The 'tolerance' of an audit diff must be a number from 0 to 1 (a fall in the ratio of "
                           f"a group to the benchmark group). Got {tolerance!r} instead.")
-    if old.data.get("task", "binary") != new.data.get("task", "binary"):
-        raise ConfigError(f"The two audits have different tasks ({old.data.get('task')!r} and "
-                          f"{new.data.get('task')!r}); compare audits of the same kind of model.")
+    if (old.data.task or "binary") != (new.data.task or "binary"):
+        raise ConfigError(f"The two audits have different tasks ({old.data.task!r} and "
+                          f"{new.data.task!r}); compare audits of the same kind of model.")
     old_tables, new_tables = _tables(old), _tables(new)
     values, pairs, notes = [], [], []
     if metrics is not None and not {m for t in new_tables.values() for m in t.metrics} & set(metrics):
@@ -247,7 +246,7 @@ def compare_results(old: AuditResult, new: AuditResult, *, baseline: str, baseli
         found, why = _pairs(name, old_tables[name], table, metrics)
         pairs += found
         notes += why
-        level = float(table.bootstrap.get("level", level))
+        level = float(table.bootstrap.level or level)
         gone = sorted({g.name for g in old_tables[name].groups} - {g.name for g in table.groups})
         added = sorted({g.name for g in table.groups} - {g.name for g in old_tables[name].groups})
         if gone or added:

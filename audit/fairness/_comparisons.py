@@ -10,7 +10,7 @@ import numpy as np
 
 from audit.fairness._metrics import GroupMetric
 from audit.fairness._stats import compare_proportions, holm, interval_or_none, mover_difference, mover_ratio
-from audit.fairness._types import Disparity, Interval
+from audit.fairness._types import Comparison, Disparity, Interval
 
 
 def _extremes(values: np.ndarray):
@@ -34,17 +34,15 @@ def _oriented(value, anchor, higher_is_better: bool):
     return gap, ratio
 
 
-def comparison_flagged(entry: dict[str, Any], *, ratio_threshold: float, alpha: float) -> bool:
-    """Whether one group's comparison (a ``to_best`` or ``to_reference`` entry) is a warning: its ratio is below the
+def comparison_flagged(comparison: Comparison | None, *, ratio_threshold: float, alpha: float) -> bool:
+    """Whether one group's comparison (with the benchmark or the reference) is a warning: its ratio is below the
     threshold and the difference is beyond chance (Holm-adjusted p under alpha; with no test, the ratio's interval
     lies below 1)."""
-    ratio = entry.get("ratio")
-    if ratio is None or ratio >= ratio_threshold:
+    if comparison is None or comparison.ratio is None or comparison.ratio >= ratio_threshold:
         return False
-    p_value, interval = entry.get("p_value_holm"), entry.get("ratio_ci")
-    if p_value is not None:
-        return p_value < alpha
-    return interval is not None and interval[1] < 1
+    if comparison.p_value_holm is not None:
+        return comparison.p_value_holm < alpha
+    return comparison.ratio_ci is not None and comparison.ratio_ci[1] < 1
 
 
 def as_interval(low: float, high: float) -> Interval | None:
@@ -91,8 +89,18 @@ def _pick_benchmark(data: MetricData, names: list[str], min_group_size: int) -> 
                    f"{best_word} value of any size: read every comparison as uncertain")
 
 
+def _ratio_undefined(value: float, anchor: float, higher_is_better: bool, role: str) -> str:
+    """Why ``_oriented`` gave no ratio for this pair."""
+    if not (np.isfinite(value) and np.isfinite(anchor)):
+        return "a value is undefined"
+    if higher_is_better:
+        return (f"the {role}'s value is {anchor:g}: a ratio needs it above 0" if anchor <= 0 else
+                "a negative value has no ratio")
+    return "the group's value is 0 and the other's is not: the ratio would be infinite"
+
+
 def _comparisons(data: MetricData, names: list[str], rows: np.ndarray, anchor: int, level: float,
-                 small: np.ndarray, role: str) -> dict[str, dict[str, Any]]:
+                 small: np.ndarray, role: str) -> dict[str, Comparison]:
     """Each group in ``rows`` against the group ``anchor``: oriented gap and ratio, their intervals, and a
     test of exactly that pair (Holm-adjusted over this family of comparisons)."""
     higher = bool(data.spec.higher_is_better)
@@ -101,14 +109,15 @@ def _comparisons(data: MetricData, names: list[str], rows: np.ndarray, anchor: i
     p_values: list[float | None] = []
     order = [int(i) for i in rows]
     for i in order:
-        entry: dict[str, Any] = {"difference": finite_or_none(gaps[i]), "ratio": finite_or_none(ratios[i]),
-                                 "difference_ci": None, "ratio_ci": None, "p_value": None, "p_value_holm": None,
-                                 "test": None, "compared_with": names[anchor]}
+        entry: dict[str, Any] = {"group": names[i], "compared_with": names[anchor],
+                                 "difference": finite_or_none(gaps[i]), "ratio": finite_or_none(ratios[i])}
         if i == anchor:
-            entry.update(difference=0.0, ratio=1.0, test=f"the {role} itself", **{role: True})
+            entry.update(difference=0.0, ratio=1.0, test=f"the {role} itself", is_anchor=True)
             entries[names[i]] = entry
             p_values.append(None)
             continue
+        if entry["ratio"] is None:
+            entry["undefined"] = _ratio_undefined(data.values[i], data.values[anchor], higher, role)
         if data.limits is not None:
             low, high = data.limits
             p = data.values
@@ -128,11 +137,12 @@ def _comparisons(data: MetricData, names: list[str], rows: np.ndarray, anchor: i
         else:
             entry["test"] = "not tested: not a proportion"
         entry["p_value"] = p_value
+        entry["above"] = (entry["difference"] or 0) < 0
         p_values.append(p_value)
         entries[names[i]] = entry
     for i, adjusted in zip(order, holm(p_values)):
         entries[names[i]]["p_value_holm"] = adjusted
-    return entries
+    return {name: Comparison(**entry) for name, entry in entries.items()}
 
 
 @dataclass(frozen=True)
@@ -143,8 +153,8 @@ class _Compared:
 
     benchmark: int
     benchmark_reason: str
-    to_best: dict[str, dict[str, Any]]
-    to_reference: dict[str, dict[str, Any]]
+    to_benchmark: dict[str, Comparison]
+    to_reference: dict[str, Comparison]
 
 
 def compare_groups(data: MetricData, names: list[str], small: np.ndarray, level: float, *, min_group_size: int,
@@ -153,13 +163,11 @@ def compare_groups(data: MetricData, names: list[str], small: np.ndarray, level:
     benchmark, reason = _pick_benchmark(data, names, min_group_size)
     if benchmark is None:
         return None
-    to_best = _comparisons(data, names, defined, benchmark, level, small, "benchmark")
-    for entry in to_best.values():  # a group above the benchmark says so, rather than "ratio 1.4 to the best"
-        entry["above_benchmark"] = (entry["difference"] or 0) < 0
-    to_reference: dict[str, dict[str, Any]] = {}
+    to_benchmark = _comparisons(data, names, defined, benchmark, level, small, "benchmark")
+    to_reference: dict[str, Comparison] = {}
     if reference in names and np.isfinite(data.values[names.index(reference)]):
         to_reference = _comparisons(data, names, defined, names.index(reference), level, small, "reference")
-    return _Compared(benchmark, reason, to_best, to_reference)
+    return _Compared(benchmark, reason, to_benchmark, to_reference)
 
 
 def build_disparity(data: MetricData, names: list[str], small: np.ndarray, level: float, compared: _Compared | None,
@@ -173,8 +181,8 @@ def build_disparity(data: MetricData, names: list[str], small: np.ndarray, level
         note += f"Left out: {', '.join(thin)} (the metric rests on fewer than {min_support} rows)."
     note = note.strip()
     if usable.sum() < 2:
-        return Disparity(data.spec.name, None, None, None, None, {}, note=(note + " Fewer than two groups have a "
-                                                                           "value.").strip())
+        return Disparity(data.spec.name, None, None, None, None,
+                         note=(note + " Fewer than two groups have a value.").strip())
     masked = np.where(usable, values, np.nan)
     difference, ratio = _extremes(masked)
     higher = bool(data.spec.higher_is_better)
@@ -182,33 +190,34 @@ def build_disparity(data: MetricData, names: list[str], small: np.ndarray, level
     worst_index = int((np.nanargmin if higher else np.nanargmax)(masked))
     rows = np.flatnonzero(usable)
     kept = {names[i] for i in rows}
-    to_best = {name: entry for name, entry in compared.to_best.items() if name in kept}
+    to_benchmark = {name: entry for name, entry in compared.to_benchmark.items() if name in kept}
     to_reference = {name: entry for name, entry in compared.to_reference.items() if name in kept}
     benchmark = compared.benchmark
     to_overall = {}
     with np.errstate(all="ignore"):
         for i in rows:
-            to_overall[names[i]] = {"difference": finite_or_none(values[i] - data.overall),
-                                    "ratio": finite_or_none(values[i] / data.overall) if data.overall else None}
+            to_whole = finite_or_none(values[i] / data.overall) if data.overall else None
+            to_overall[names[i]] = Comparison(
+                group=names[i], compared_with="overall", difference=finite_or_none(values[i] - data.overall),
+                ratio=to_whole, undefined=None if to_whole is not None else "the overall value is 0 or undefined")
     difference_ci = ratio_ci = None
     if data.boot is not None:
         boot_difference, boot_ratio = _extremes(np.where(usable[None, :], data.boot, np.nan))
         difference_ci, ratio_ci = interval_or_none(boot_difference, level), interval_or_none(boot_ratio, level)
     return Disparity(
         metric=data.spec.name, best_group=names[best_index], worst_group=names[worst_index],
-        difference=finite_or_none(difference), ratio=finite_or_none(ratio), to_best=to_best,
+        difference=finite_or_none(difference), ratio=finite_or_none(ratio), to_benchmark=to_benchmark,
         worst_group_small=bool(small[worst_index]), note=note, difference_ci=difference_ci, ratio_ci=ratio_ci,
         to_overall=to_overall, to_reference=to_reference, reference_group=reference,
-        tested_against=names[benchmark] if data.tests is not None else None,
         benchmark_group=names[benchmark], benchmark_reason=compared.benchmark_reason,
-        worst_to_benchmark=_worst_against(to_best),
+        worst_to_benchmark=_worst_against(to_benchmark),
     )
 
 
-def _worst_against(entries: dict[str, dict[str, Any]]) -> str | None:
+def _worst_against(entries: dict[str, Comparison]) -> str | None:
     """The group furthest below the benchmark (by ratio, else by gap) among the compared groups."""
-    ranked = [(e["ratio"] if e["ratio"] is not None else np.inf, -(e["difference"] or 0), name)
-              for name, e in entries.items() if e["difference"] is not None and e["difference"] > 0]
+    ranked = [(e.ratio if e.ratio is not None else np.inf, -(e.difference or 0), name)
+              for name, e in entries.items() if e.difference is not None and e.difference > 0]
     return min(ranked)[2] if ranked else None
 
 

@@ -22,7 +22,7 @@ from audit.fairness._comparisons import (MetricData, as_interval, build_disparit
 from audit.fairness._counts import as_binary, as_counts, cell_counts, check_rows, groups_with_reference
 from audit.fairness._metrics import DEFAULT_METRICS, METRICS, GroupMetric
 from audit.fairness._stats import effective_counts, interval_or_none, percentile_interval, proportion_interval
-from audit.fairness._types import CELLS, FairnessTable, GroupRow, Interval
+from audit.fairness._types import CELLS, Bootstrap, FairnessTable, GroupRow, Interval
 
 __all__ = ["group_metrics", "assemble_table", "favourable_metric"]
 
@@ -228,7 +228,7 @@ def assemble_table(*, columns: list[str], keys: list[tuple[str, ...]], specs: li
         disparities=disparities, min_group_size=min_group_size, disparities_reliable=reliable,
         summary=disparity_summary(disparities, {name: d.boot for name, d in data.items()}, ci_level),
         overall_ci={name: iv[1] for name, iv in intervals.items()},
-        bootstrap=bootstrap, weighted=weighted, favourable=favourable,
+        bootstrap=Bootstrap(**bootstrap), weighted=weighted, favourable=favourable,
     )
 
 

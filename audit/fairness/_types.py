@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-Interval = list  # [low, high], or None where no resample defined the value
+Interval = list[float]  # [low, high]; None in its place where no method defined the interval
 CELLS = ("tn", "fp", "fn", "tp")  # cell index = 2 * y_true + y_pred
 
 
@@ -28,28 +28,77 @@ class GroupRow:
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """One group's metric compared with another group's (the benchmark, the reference) or with the overall value.
+
+    Oriented so that a positive ``difference`` and a ``ratio`` below 1 mean "worse than ``compared_with``" whichever
+    way the metric runs. ``p_value`` tests exactly this pair; ``p_value_holm`` adjusts it over the family of
+    comparisons with the same group (every group with a value, one family per metric and table)."""
+
+    group: str
+    compared_with: str
+    difference: float | None
+    ratio: float | None
+    difference_ci: Interval | None = None
+    ratio_ci: Interval | None = None
+    test: str | None = None  # what tested the pair, or why nothing did ("not tested: not a proportion")
+    p_value: float | None = None
+    p_value_holm: float | None = None
+    undefined: str | None = None  # why the ratio (or both numbers) is None
+    is_anchor: bool = False  # the group is the one every other is compared with
+    above: bool = False  # the group does better than the one it is compared with (a negative difference)
+
+
+@dataclass(frozen=True)
 class Disparity:
     """How far apart the groups are on one metric (over the groups where it is defined)."""
 
     metric: str
-    best_group: str | None
+    best_group: str | None  # fairlearn's extremes over every group with a value, whatever its size
     worst_group: str | None
     difference: float | None  # max - min, as fairlearn's MetricFrame.difference()
     ratio: float | None  # min / max, as fairlearn's MetricFrame.ratio()
-    to_best: dict[str, dict[str, Any]]  # group -> difference, ratio (+ CIs), p_value, p_value_holm, test
+    # The group every `to_benchmark` comparison is with: the best among groups whose metric rests on at least
+    # min_group_size rows (see benchmark_reason); `best_group`/`ratio` stay fairlearn's all-groups extremes.
+    benchmark_group: str | None = None
+    benchmark_reason: str = ""
+    to_benchmark: dict[str, Comparison] = field(default_factory=dict)  # group name -> its comparison
+    worst_to_benchmark: str | None = None  # the group furthest below the benchmark (by ratio, else difference)
+    reference_group: str | None = None  # fairness.reference, when set
+    to_reference: dict[str, Comparison] = field(default_factory=dict)
+    to_overall: dict[str, Comparison] = field(default_factory=dict)  # compared_with "overall"; no test
     worst_group_small: bool = False
     note: str = ""
     difference_ci: Interval | None = None
     ratio_ci: Interval | None = None
-    to_overall: dict[str, dict[str, float | None]] = field(default_factory=dict)
-    to_reference: dict[str, dict[str, float | None]] = field(default_factory=dict)
-    reference_group: str | None = None
-    tested_against: str | None = None  # kept for old readers: the benchmark of the to_best tests
-    # The group every `to_best` entry compares with: the best among groups whose metric rests on at least
-    # min_group_size rows (see benchmark_reason); `best_group`/`ratio` stay fairlearn's all-groups extremes.
-    benchmark_group: str | None = None
-    benchmark_reason: str = ""
-    worst_to_benchmark: str | None = None
+
+    def worst_comparison(self) -> Comparison | None:
+        """The comparison of the group furthest below the benchmark, or None when no group is below it."""
+        return self.to_benchmark.get(self.worst_to_benchmark) if self.worst_to_benchmark else None
+
+
+@dataclass(frozen=True)
+class RankedDisparity:
+    """One entry of a ranking of disparities: a table's metric, its worst group's comparison with the benchmark."""
+
+    table: str
+    metric: str
+    disparity: Disparity
+    comparison: Comparison
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """How a table's intervals were made: the resamples (``n_boot``: 0 for none), their level and seed, and which
+    method each kind of metric got (``intervals``)."""
+
+    n_boot: int = 0
+    level: float | None = None
+    seed: int | None = None
+    method: str | None = None  # "percentile"
+    resampling: str | None = None  # how rows were resampled
+    intervals: str | None = None  # which interval each kind of metric gets
+    roc_auc_binning_bound: float | None = None  # data.engine = "partitions": the binned AUC's largest error
 
 
 @dataclass(frozen=True)
@@ -67,7 +116,7 @@ class FairnessTable:
     disparities_reliable: dict[str, Disparity] = field(default_factory=dict)
     summary: dict[str, dict[str, Any]] = field(default_factory=dict)  # fairlearn's summary metrics
     overall_ci: dict[str, Interval | None] = field(default_factory=dict)
-    bootstrap: dict[str, Any] = field(default_factory=dict)  # n_boot, level, seed, method, intervals
+    bootstrap: Bootstrap = field(default_factory=Bootstrap)
     weighted: bool = False
     favourable: str = "positive"  # which decision benefits the person: "positive" or "negative"
 
@@ -78,10 +127,31 @@ class FairnessTable:
     def group(self, name: str) -> GroupRow:
         return next(g for g in self.groups if g.name == name)
 
+    def largest_disparities(self) -> list[RankedDisparity]:
+        """Each metric's worst group against the benchmark, over groups with enough rows for the metric, smallest
+        ratio first (ties: the larger difference first, then by metric name). The one ranking the CLI, the
+        report, its charts and the findings read."""
+        ranked = []
+        for metric, disparity in self.disparities_reliable.items():
+            comparison = disparity.worst_comparison()
+            if comparison is not None and comparison.ratio is not None:
+                ranked.append(RankedDisparity(self.name, metric, disparity, comparison))
+        return sorted(ranked, key=_rank_key)
+
     def to_frame(self) -> pd.DataFrame:
         """The table as a DataFrame indexed by group, for notebooks."""
         rows = {g.name: {"n": g.n, "share": g.share, **g.values, "small": g.small} for g in self.groups}
         return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _rank_key(entry: RankedDisparity) -> tuple[float, float, str, str]:
+    return (entry.comparison.ratio if entry.comparison.ratio is not None else float("inf"),
+            -(entry.comparison.difference or 0.0), entry.table, entry.metric)
+
+
+def largest_disparities(tables: list[FairnessTable]) -> list[RankedDisparity]:
+    """Every table's ranking merged, smallest ratio first."""
+    return sorted((entry for table in tables for entry in table.largest_disparities()), key=_rank_key)
 
 
 # --- inputs -------------------------------------------------------------------------------------------

@@ -3,11 +3,10 @@ Each finding names both groups, the comparison, the test and the interval of exa
 
 from __future__ import annotations
 
-from typing import Any
 
 from audit.config._settings import AuditConfig
 from audit.fairness._comparisons import comparison_flagged
-from audit.fairness._types import FairnessTable
+from audit.fairness._types import Comparison, FairnessTable
 from audit.result._gap_sections import GapReport
 from audit.result._sections import MitigationReport, ProbeReport, SliceReport, TextAudit
 from audit.result._result import AttributionSummary, Finding
@@ -23,19 +22,19 @@ def fairness_findings(tables: list[FairnessTable], attributions: list[Attributio
             worst = disparity.worst_to_benchmark
             benchmark_pair = None
             if worst is not None:
-                finding = _comparison_finding(table, metric, worst, disparity.to_best[worst], "benchmark",
+                finding = _comparison_finding(table, metric, worst, disparity.to_benchmark[worst], "benchmark",
                                               f"the best of the groups with {table.min_group_size}+ rows for it",
                                               config)
                 if finding is not None:
                     findings.append(finding)
                     benchmark_pair = (worst, disparity.benchmark_group)
             if disparity.to_reference:
-                below = [(entry["ratio"], name) for name, entry in disparity.to_reference.items()
-                         if entry["ratio"] is not None and not entry.get("reference")]
+                below = [(entry.ratio, name) for name, entry in disparity.to_reference.items()
+                         if entry.ratio is not None and not entry.is_anchor]
                 if below and (min(below)[1], disparity.reference_group) == benchmark_pair:
                     # the same pair: one finding that says so, not the same sentence twice
                     findings[-1] = _comparison_finding(
-                        table, metric, worst, disparity.to_best[worst], "benchmark and reference",
+                        table, metric, worst, disparity.to_benchmark[worst], "benchmark and reference",
                         f"the best of the groups with {table.min_group_size}+ rows for it, and the reference set in "
                         "fairness.reference", config)
                 elif below:
@@ -55,21 +54,21 @@ def fairness_findings(tables: list[FairnessTable], attributions: list[Attributio
     return findings + _attribution_findings(attributions)
 
 
-def _comparison_finding(table: FairnessTable, metric: str, name: str, entry: dict[str, Any], comparison: str,
+def _comparison_finding(table: FairnessTable, metric: str, name: str, entry: Comparison, comparison: str,
                         why: str, config: AuditConfig) -> Finding | None:
     """A finding for one group compared with the benchmark or the reference, when its ratio falls below the
     threshold. The p-value and the intervals are those of exactly this pair."""
     threshold = config.fairness.ratio_threshold
-    ratio = entry.get("ratio")
+    ratio = entry.ratio
     if ratio is None or ratio >= threshold:
         return None
-    group, other = table.group(name), table.group(entry["compared_with"])
-    p_value, interval = entry.get("p_value_holm"), entry.get("ratio_ci")
+    group, other = table.group(name), table.group(entry.compared_with)
+    p_value, interval = entry.p_value_holm, entry.ratio_ci
     certainty = ""
     if interval is not None:
         certainty += f", {config.fairness.ci_level:.0%} CI [{interval[0]:.2f}, {interval[1]:.2f}]"
     if p_value is not None:
-        certainty += f", Holm-adjusted p = {p_value:.2g} ({name} vs {other.name}, {entry.get('test')})"
+        certainty += f", Holm-adjusted p = {p_value:.2g} ({name} vs {other.name}, {entry.test})"
     significant = comparison_flagged(entry, ratio_threshold=threshold, alpha=config.fairness.alpha)
     role = {"benchmark": "the benchmark", "reference": "the reference"}.get(comparison, "the benchmark and reference")
     return Finding(
@@ -79,11 +78,9 @@ def _comparison_finding(table: FairnessTable, metric: str, name: str, entry: dic
                  f"below {threshold:g}" + ("." if significant else ", but not statistically significant.")),
         evidence={"table": table.name, "metric": metric, "comparison": comparison, "group": name,
                   "compared_with": other.name, "ratio": ratio, "ratio_ci": interval,
-                  "difference": entry.get("difference"), "difference_ci": entry.get("difference_ci"),
-                  "p_value": entry.get("p_value"), "p_value_holm": p_value, "test": entry.get("test"),
-                  "group_n": group.n, "compared_n": other.n,
-                  # schema 1.x names
-                  "worst_group": name, "best_group": other.name, "worst_n": group.n, "best_n": other.n})
+                  "difference": entry.difference, "difference_ci": entry.difference_ci,
+                  "p_value": entry.p_value, "p_value_holm": p_value, "test": entry.test,
+                  "group_n": group.n, "compared_n": other.n})
 
 
 def _attribution_findings(attributions: list[AttributionSummary]) -> list[Finding]:

@@ -163,11 +163,10 @@ def _explain_one(table: FairnessTable, metric: str, groups: _Groups, *, features
         top and shares_defined) else None
     joint = _joint_proxy(columns, contributions, gap, boot, table, group, other, groups, proxies, settings,
                          ci_level, rows) if shares_defined else None
-    entry = disparity.to_best.get(group, {})
     return GapExplanation(
         table=table.name, metric=metric, group=group, compared_with=other, value=float(value),
         compared_value=float(compared), gap=gap, gap_ci=gap_ci,
-        flagged=comparison_flagged(entry, ratio_threshold=ratio_threshold, alpha=alpha),
+        flagged=comparison_flagged(disparity.to_benchmark.get(group), ratio_threshold=ratio_threshold, alpha=alpha),
         rows=len(group_rows), compared_rows=len(other_rows), pairs=len(coupling), orders=settings.orders,
         additivity_error=float(abs(contributions.sum() - (value - compared))),
         features=sorted(rows, key=lambda r: -abs(r.contribution)), check=check,

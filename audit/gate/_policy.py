@@ -32,7 +32,7 @@ from __future__ import annotations
 import operator
 import re
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from audit.config._settings import MITIGATION_CONSTRAINTS
 from audit.fairness._slice_metrics import SLICE_METRICS
 from audit.result._provenance import sha256_file, sha256_text
 from audit.result._sections import Faithfulness, MethodQuality
+from audit.result._records import GateResult, RuleOutcome
 from audit.result._result import AuditResult
 
 __all__ = ["Rule", "Policy", "RuleOutcome", "GateResult", "load_policy", "load_preset", "PRESETS", "evaluate"]
@@ -272,31 +273,6 @@ def load_preset(name: str) -> Policy:
     return _parse_policy(tomllib.loads(text), name=name, sha256=sha256_text(text), source=f"preset:{name}")
 
 
-@dataclass(frozen=True)
-class RuleOutcome:
-    policy: str
-    rule: str
-    scope: str
-    status: str  # pass | fail | error | skipped | not applicable (see STATUSES)
-    severity: str
-    message: str
-    value: float | None = None
-    checked_value: float | None = None  # the CI bound for confident rules, else the value
-    threshold: float | None = None
-    compare: str | None = None
-
-
-@dataclass(frozen=True)
-class GateResult:
-    outcomes: list[RuleOutcome]
-    policies: list[dict[str, str]]
-    passed: bool
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 def _bound(interval, compare: str):
     if not interval:
         return None
@@ -429,15 +405,15 @@ def _check_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOu
                 if rule.stat == "value":
                     check.compare(scope, group.values.get(metric), group.ci.get(metric), what)
                     continue
-                entry = (disparity.to_best if disparity else {}).get(group.name, {})
-                if entry.get("benchmark"):
+                comparison = disparity.to_benchmark.get(group.name) if disparity else None
+                if comparison is not None and comparison.is_anchor:
                     check.add(scope, "skipped", f"The benchmark group of {metric} (the comparison, not a case): "
                                                 "every other group is compared with it.", examined=True)
                     continue
                 key = "ratio" if rule.stat == "ratio_to_best" else "difference"
                 if disparity is not None and disparity.benchmark_group:
                     what += f" (vs {disparity.benchmark_group})"
-                check.compare(scope, entry.get(key), entry.get(f"{key}_ci"), what)
+                check.compare(scope, getattr(comparison, key, None), getattr(comparison, f"{key}_ci", None), what)
         for name in small:
             check.add(f"{table.name}: {name}", "skipped", f"Fewer than {minimum} rows: not checked.")
     return check.outcomes

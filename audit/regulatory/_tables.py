@@ -44,27 +44,25 @@ def _four_fifths(table: FairnessTable, *, threshold: float, alpha: float) -> dic
     rows = []
     for group in table.groups:
         rate = group.values.get(metric)
-        comparison = disparity.to_best.get(group.name, {})
-        ratio = comparison.get("ratio")
-        p_holm = comparison.get("p_value_holm")
+        comparison = disparity.to_benchmark.get(group.name)
+        ratio = comparison.ratio if comparison else None
+        p_holm = comparison.p_value_holm if comparison else None
         favoured = int(round(group.support.get(metric, group.n) * (rate or 0)))
         rows.append({
-            "group": group.name, "n": group.n, "selected": favoured, "favourable_count": favoured,
+            "group": group.name, "n": group.n, "favourable_count": favoured,
             "selection_rate": group.values.get("selection_rate"), "favourable_rate": rate,
             "favourable_rate_ci": group.ci.get(metric),
-            "impact_ratio": ratio, "impact_ratio_ci": comparison.get("ratio_ci"),
+            "impact_ratio": ratio, "impact_ratio_ci": comparison.ratio_ci if comparison else None,
             "flagged": ratio is not None and ratio < threshold,
-            "p_value": comparison.get("p_value"), "p_value_holm": p_holm, "compared_with": disparity.benchmark_group,
+            "p_value": comparison.p_value if comparison else None, "p_value_holm": p_holm,
+            "compared_with": disparity.benchmark_group,
             "significant": p_holm is not None and p_holm < alpha, "small": group.small,
             "benchmark": group.name == disparity.benchmark_group,
-            "reference": group.name == disparity.benchmark_group,  # schema 1.x name of the benchmark flag
         })
     return {"table": table.name, "applicable": True, "threshold": threshold, "alpha": alpha,
             "favourable": table.favourable, "rate": metric,
             "benchmark_group": disparity.benchmark_group, "benchmark_reason": disparity.benchmark_reason,
-            "most_selected_group": disparity.benchmark_group,
             "most_favoured_any_size": disparity.best_group,
-            "fairlearn_ratio_all_groups": disparity.ratio if metric == "selection_rate" else None,
             "all_groups_ratio": disparity.ratio,
             "all_groups_ratio_note": ("min / max over every group, whatever its size (fairlearn's "
                                       "demographic_parity_ratio when the positive decision is favourable)"),

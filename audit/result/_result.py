@@ -8,19 +8,19 @@ from pathlib import Path
 from typing import Any
 
 from audit._errors import ConfigError
-from audit.fairness._types import Disparity, FairnessTable, GroupRow
+from audit.fairness._types import FairnessTable, RankedDisparity, largest_disparities
 from audit.result._change_sections import AuditChanges
 from audit.result._gap_sections import GapReport
 from audit.result._sections import (Decision, MitigationReport, ProbeReport, Provenance, QualityReport, Regulatory,
                                     SliceReport, TextAudit)
-from audit.result._serde import optional, to_dict
+from audit.result._records import DataRecord, GateResult, ModelRecord
+from audit.result._serde import from_dict, optional, to_dict
+from audit.result._upgrade import upgrade_from_1x
 
 __all__ = ["AuditResult", "AttributionSummary", "Failure", "Finding", "Skipped", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = "1.8"  # 1.1: `text`; 1.2: `quality`; 1.3: `decisions`, benchmark groups; 1.4: `slices`,
-# `mitigation`; 1.5: `probes` (language-model probes; their `data` is {"kind": "probes", "suites": [...]});
-# 1.6: `gap_explanations`; 1.7: probe examples' `prompt`, `continuation`, `other_prompt`, `attributions`;
-# 1.8: `changes` (since a baseline audit)
+SCHEMA_VERSION = "2.0"  # the compatibility promise is in docs/result-schema.md: 2.x only adds optional fields;
+# 1.0-1.8 files load through audit.result._upgrade
 
 
 @dataclass(frozen=True)
@@ -77,38 +77,42 @@ class AttributionSummary:
 
 @dataclass(frozen=True)
 class AuditResult:
-    """Everything an audit found, independent of the model: it renders and gates without it."""
+    """Everything an audit found, independent of the model: it renders and gates without it.
+
+    Schema 2.0 (docs/result-schema.md, docs/audit.schema.json): every section typed; absent sections are None in
+    Python and left out of the JSON. Files of schema 1.x load through one converter (``upgraded_from`` names
+    their version)."""
 
     title: str
-    data: dict[str, Any]
-    model: dict[str, Any]
+    data: DataRecord
+    model: ModelRecord
     fairness: list[FairnessTable]
     attributions: list[AttributionSummary]
     findings: list[Finding]
     failures: list[Failure]
     skipped: list[Skipped]
     provenance: Provenance
-    config: dict[str, Any]
+    config: dict[str, Any]  # the settings as run: AuditConfig.to_dict(); AuditConfig.from_dict rebuilds them
     regulatory: Regulatory = field(default_factory=Regulatory)  # four-fifths (per table), LL144
-    gate: dict[str, Any] = field(default_factory=dict)  # the policy verdict, when `audit check` ran
-    text: TextAudit | None = None  # text-model bias audit (counterfactuals, probes, ...)
-    quality: QualityReport | None = None  # explanation quality: faithfulness, sanity, agreement
     decisions: list[Decision] = field(default_factory=list)  # every automatic choice the audit made
-    slices: SliceReport | None = None  # worst-slice discovery
-    mitigation: MitigationReport | None = None  # what fixing a gap would cost
     schema_version: str = SCHEMA_VERSION
-    probes: ProbeReport | None = optional()  # bias probes of a generative language model (absent otherwise)
-    gap_explanations: GapReport | None = optional()  # which inputs carry each gap (absent when not run)
-    changes: AuditChanges | None = optional()  # since a baseline audit (`audit run --baseline`; absent otherwise)
+    gate: GateResult | None = optional()  # the policy verdict, when `audit check` ran
+    text: TextAudit | None = optional()  # text-model bias audit (counterfactuals, probes, ...)
+    quality: QualityReport | None = optional()  # explanation quality: faithfulness, sanity, agreement
+    slices: SliceReport | None = optional()  # worst-slice discovery
+    mitigation: MitigationReport | None = optional()  # what fixing a gap would cost
+    probes: ProbeReport | None = optional()  # bias probes of a generative language model
+    gap_explanations: GapReport | None = optional()  # which inputs carry each gap
+    changes: AuditChanges | None = optional()  # since a baseline audit (`audit run --baseline`)
+    upgraded_from: str | None = optional()  # the schema version of the file this was loaded from, when 1.x
+
+    def largest_disparities(self) -> list[RankedDisparity]:
+        """Every table's worst group against its benchmark, per metric, smallest ratio first (groups with enough
+        rows for the metric): the ranking the CLI, the report and its charts show."""
+        return largest_disparities(self.fairness)
 
     def to_dict(self) -> dict[str, Any]:
-        out = to_dict(self)
-        # schema 1.x writes absent sections as empty objects
-        out["text"] = out["text"] or {}
-        out["quality"] = out["quality"] or {}
-        out["slices"] = out["slices"] or {}
-        out["mitigation"] = out["mitigation"] or {}
-        return out
+        return to_dict(self)
 
     def to_json(self, *, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
@@ -119,38 +123,17 @@ class AuditResult:
         if version is None:
             raise ConfigError("This JSON is not an audit result: it has no 'schema_version'. "
                               "Pass the audit.json that `audit run` or `audit demo` wrote.")
-        if str(version).split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+        major = str(version).split(".")[0]
+        if major == "1":
+            raw = upgrade_from_1x(raw)
+        elif major != SCHEMA_VERSION.split(".")[0]:
             raise ConfigError(f"The audit result has schema_version {version!r}; this audit-toolkit reads "
-                              f"{SCHEMA_VERSION.split('.')[0]}.x. Re-run the audit with this version.")
-        _check_shape(raw)
-        try:
-            return cls(
-                title=raw["title"], data=raw["data"], model=raw["model"],
-                fairness=_each(raw, "fairness", _table_from_dict),
-                attributions=_each(raw, "attributions", lambda a: AttributionSummary(**a)),
-                findings=_each(raw, "findings", lambda f: Finding(**f)),
-                failures=_each(raw, "failures", lambda f: Failure(**f)),
-                skipped=_each(raw, "skipped", lambda s: Skipped(**s)),
-                provenance=Provenance.from_dict(raw["provenance"], "provenance"), config=raw["config"],
-                regulatory=Regulatory.from_dict(_migrate_regulatory(raw.get("regulatory", {})), "regulatory"),
-                gate=raw.get("gate", {}),
-                text=TextAudit.from_dict(raw["text"], "text") if raw.get("text") else None,
-                quality=QualityReport.from_dict(raw["quality"], "quality") if raw.get("quality") else None,
-                decisions=[Decision.from_dict(d, f"decisions.{i}") for i, d in enumerate(raw.get("decisions", []))],
-                slices=SliceReport.from_dict(raw["slices"], "slices") if raw.get("slices") else None,
-                mitigation=(MitigationReport.from_dict(raw["mitigation"], "mitigation") if raw.get("mitigation")
-                            else None),
-                schema_version=version,
-                probes=ProbeReport.from_dict(raw["probes"], "probes") if raw.get("probes") else None,
-                gap_explanations=(GapReport.from_dict(raw["gap_explanations"], "gap_explanations")
-                                  if raw.get("gap_explanations") else None),
-                changes=AuditChanges.from_dict(raw["changes"], "changes") if raw.get("changes") else None,
-            )
-        except ConfigError:
-            raise  # already names the field at fault
-        except (KeyError, TypeError, AttributeError, ValueError) as err:
-            raise ConfigError(f"The audit result is incomplete or malformed ({type(err).__name__}: {err}). "
-                              "It may have been edited or truncated; re-run the audit.") from err
+                              f"{SCHEMA_VERSION.split('.')[0]}.x (and converts 1.x). Re-run the audit with this "
+                              "version, or read it with the version that wrote it.")
+        elif str(version) != SCHEMA_VERSION and _newer(str(version)):
+            raise ConfigError(f"The audit result has schema_version {version!r}, newer than this audit-toolkit's "
+                              f"{SCHEMA_VERSION}: upgrade audit-toolkit to read it.")
+        return from_dict(cls, raw, "")
 
     @classmethod
     def from_json(cls, text: str) -> AuditResult:
@@ -194,105 +177,9 @@ class AuditResult:
         return explorer_for(self)
 
 
-_SECTIONS = {"title": str, "data": dict, "model": dict, "fairness": list, "attributions": list, "findings": list,
-             "failures": list, "skipped": list, "provenance": dict, "config": dict}
-_OPTIONAL = {"regulatory": dict, "gate": dict, "text": dict, "quality": dict, "decisions": list, "slices": dict,
-             "mitigation": dict, "probes": dict, "gap_explanations": dict, "changes": dict}
-_REQUIRED_DATA = {"n_rows": int, "label": str, "sensitive_features": list, "groups": dict}
-
-
-def _check_shape(raw: dict[str, Any]) -> None:
-    """The schema's outline (docs/result-schema.md): sections and the fields every renderer reads, with their
-    types, so that an edited or foreign JSON is refused with the field's name instead of crashing later."""
-    def refuse(where: str, expected: str, got: Any) -> ConfigError:
-        return ConfigError(f"The audit result's {where!r} must be {expected}. Got {type(got).__name__} "
-                           f"{str(got)[:60]!r} instead. It may have been edited; re-run the audit.")
-
-    for name, kind in {**_SECTIONS, **_OPTIONAL}.items():
-        if name not in raw:
-            if name in _SECTIONS:
-                raise ConfigError(f"The audit result lacks its {name!r} section. It may have been edited or "
-                                  "truncated; re-run the audit.")
-            continue
-        if not isinstance(raw[name], kind):
-            raise refuse(name, f"a {kind.__name__}", raw[name])
-    for name, kind in (_REQUIRED_DATA.items() if raw["data"].get("kind") != "probes" else ()):
-        value = raw["data"].get(name)
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise refuse(f"data.{name}", f"a {kind.__name__}", value)
-    for index, table in enumerate(raw["fairness"]):
-        if not isinstance(table, dict) or not isinstance(table.get("groups"), list):
-            raise refuse(f"fairness.{index}", "a table with a list of groups", table)
-        for g, group in enumerate(table["groups"]):
-            if not isinstance(group, dict) or not isinstance(group.get("values"), dict) \
-                    or not isinstance(group.get("n"), int):
-                raise refuse(f"fairness.{index}.groups.{g}", "a group with n and values", group)
-        for name in ("disparities", "disparities_reliable"):
-            comparisons = table.get(name, {})
-            if not isinstance(comparisons, dict):
-                raise refuse(f"fairness.{index}.{name}", "an object of metric -> comparison", comparisons)
-            for metric, comparison in comparisons.items():
-                if not isinstance(comparison, dict):
-                    raise refuse(f"fairness.{index}.{name}.{metric}", "an object (a comparison)", comparison)
-        _check_bootstrap(table.get("bootstrap", {}), f"fairness.{index}.bootstrap", refuse)
-    for name in ("findings", "failures", "skipped", "attributions"):
-        for index, item in enumerate(raw[name]):
-            if not isinstance(item, dict):
-                raise refuse(f"{name}.{index}", "an object", item)
-
-
-def _each(raw: dict[str, Any], section: str, build) -> list:
-    """Each item of a list section built, an item that cannot be named in the error (``section.index``)."""
-    items = []
-    for index, item in enumerate(raw[section]):
-        try:
-            items.append(build(item))
-        except (KeyError, TypeError, AttributeError, ValueError) as err:
-            raise ConfigError(f"The audit result's '{section}.{index}' is malformed ({type(err).__name__}: {err}). "
-                              "It may have been edited or truncated; re-run the audit.") from err
-    return items
-
-
-_BOOTSTRAP_FIELDS = {"n_boot": (int, "a whole number of resamples"), "level": (float, "a number in (0, 1)"),
-                     "seed": (int, "a whole number"), "method": (str, "a string")}
-
-
-def _check_bootstrap(bootstrap: Any, where: str, refuse) -> None:
-    """The fields of a table's bootstrap record that the report and the diff format as numbers."""
-    if not isinstance(bootstrap, dict):
-        raise refuse(where, "an object", bootstrap)
-    for name, (kind, expected) in _BOOTSTRAP_FIELDS.items():
-        if name not in bootstrap or bootstrap[name] is None:
-            continue
-        value = bootstrap[name]
-        numeric = kind is float and isinstance(value, (int, float)) and 0 < value < 1
-        if isinstance(value, bool) or not (numeric or (kind is not float and isinstance(value, kind))):
-            raise refuse(f"{where}.{name}", expected, value)
-
-
-def _migrate_regulatory(raw: dict[str, Any]) -> dict[str, Any]:
-    """Schema 1.0-1.2 four-fifths rows name the benchmark ``reference`` only; 1.3 adds ``benchmark``."""
-    if not isinstance(raw, dict) or not isinstance(raw.get("four_fifths"), list):
-        return raw
-    entries = []
-    for entry in raw["four_fifths"]:
-        if isinstance(entry, dict) and isinstance(entry.get("rows"), list):
-            rows = [{**row, "benchmark": row.get("benchmark", row.get("reference", False))}
-                    if isinstance(row, dict) else row for row in entry["rows"]]
-            entry = {**entry, "rows": rows}
-        entries.append(entry)
-    return {**raw, "four_fifths": entries}
-
-
-def _table_from_dict(raw: dict[str, Any]) -> FairnessTable:
-    return FairnessTable(
-        sensitive_features=tuple(raw["sensitive_features"]),
-        metrics=tuple(raw["metrics"]),
-        groups=[GroupRow(**g) for g in raw["groups"]],
-        overall=raw["overall"],
-        disparities={k: Disparity(**d) for k, d in raw["disparities"].items()},
-        min_group_size=raw["min_group_size"],
-        disparities_reliable={k: Disparity(**d) for k, d in raw.get("disparities_reliable", {}).items()},
-        summary=raw.get("summary", {}), overall_ci=raw.get("overall_ci", {}), bootstrap=raw.get("bootstrap", {}),
-        weighted=raw.get("weighted", False),
-    )
+def _newer(version: str) -> bool:
+    """Whether a 2.x version is newer than this one (2.10 > 2.9)."""
+    try:
+        return tuple(int(p) for p in version.split(".")) > tuple(int(p) for p in SCHEMA_VERSION.split("."))
+    except ValueError:
+        return True

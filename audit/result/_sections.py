@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit._errors import ConfigError
-from audit.result._serde import fields_to_dict, from_dict, optional, to_dict
+from audit.result._serde import from_dict, optional, to_dict
 
 __all__ = ["Decision", "Provenance", "Regulatory", "FourFifths", "FourFifthsRow", "LL144", "LL144Table", "LL144Row",
            "TextAudit", "ShiftRow", "ShiftSection", "CounterfactualExample", "Probes", "IdentityGroups",
@@ -52,8 +52,7 @@ class Decision(_Section):
 
 @dataclass(frozen=True)
 class Provenance(_Section):
-    """Where an audit came from. ``extra`` holds what a caller added (run_audit's ``extra_provenance``); it is
-    written at the top level of the JSON object, beside the known fields."""
+    """Where an audit came from. ``extra`` holds what a caller added (run_audit's ``extra_provenance``)."""
 
     started_at: str
     finished_at: str
@@ -71,18 +70,12 @@ class Provenance(_Section):
     data_source: str | None = optional()
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def __json__(self) -> dict[str, Any]:
-        out = fields_to_dict(self)
-        return {**to_dict(out.pop("extra")), **out}
-
     @classmethod
-    def from_dict(cls, raw: Any, where: str | None = None) -> Provenance:
-        if not isinstance(raw, dict):
-            return from_dict(cls, raw, where or "provenance")
+    def build(cls, raw: dict[str, Any]) -> Provenance:
+        """From the known fields and, beside them, what a caller added (kept in ``extra``)."""
         known = set(cls.__dataclass_fields__) - {"extra"}
-        extra = {k: v for k, v in raw.items() if k not in known}
-        return from_dict(cls, {**{k: v for k, v in raw.items() if k in known}, "extra": extra},
-                         where or "provenance")
+        extra = {**raw.get("extra", {}), **{k: v for k, v in raw.items() if k not in known and k != "extra"}}
+        return from_dict(cls, {**{k: v for k, v in raw.items() if k in known}, "extra": extra}, "provenance")
 
 
 @dataclass(frozen=True)
@@ -94,7 +87,6 @@ class FourFifthsRow(_Section):
     small: bool
     benchmark: bool = False
     favourable_rate: float | None = None  # schema 1.3; earlier results have the selection rate only
-    selected: int | None = None
     favourable_count: int | None = None
     selection_rate: float | None = None
     favourable_rate_ci: Interval | None = None
@@ -103,7 +95,6 @@ class FourFifthsRow(_Section):
     p_value_holm: float | None = None
     compared_with: str | None = None
     significant: bool = False
-    reference: bool | None = optional()  # the schema 1.x name of ``benchmark``
 
 
 @dataclass(frozen=True)
@@ -119,9 +110,7 @@ class FourFifths(_Section):
     rate: str | None = optional()
     benchmark_group: str | None = optional()
     benchmark_reason: str | None = optional()
-    most_selected_group: str | None = optional()
     most_favoured_any_size: str | None = optional()
-    fairlearn_ratio_all_groups: float | None = None
     all_groups_ratio: float | None = optional()
     all_groups_ratio_note: str | None = optional()
     rows: list[FourFifthsRow] = field(default_factory=list)

@@ -1,8 +1,8 @@
 """Typed sections to and from JSON-ready dicts: one converter for every dataclass of the result.
 
-Field types are read from the annotations, so a section's schema lives in one place (its dataclass). A field made
-with ``optional()`` is left out of the JSON when it is None: the keys that only some rows carry (a direction row's
-``source``, the tabular ``deletion`` measures) keep the shape of schema 1.x files, which load unchanged.
+Field types are read from the annotations, so a section's schema lives in one place (its dataclass), and the JSON
+Schema (docs/audit.schema.json) is generated from the same annotations. A field made with ``optional()`` is left out
+of the JSON when it is None (absent sections; keys only some rows carry, such as a direction row's ``source``).
 """
 
 from __future__ import annotations
@@ -69,23 +69,29 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def from_dict(cls: type, raw: Any, where: str) -> Any:
-    """Build ``cls`` from ``raw``, checking every field's type; ``where`` names the place in errors."""
+    """Build ``cls`` from ``raw``, checking every field's type; ``where`` names the place in errors ("" for the
+    result itself)."""
     if not isinstance(raw, dict):
         raise _refuse(where, "an object", raw)
     known = {item.name: item for item in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - set(known))
+    place = f"The audit result's {where!r}" if where else "The audit result"
     if unknown:
-        raise ConfigError(f"The audit result's {where!r} has fields this version does not know: {unknown}. "
+        raise ConfigError(f"{place} has fields this version does not know: {unknown}. "
                           f"Expected only {sorted(known)}. It may have been edited or written by a newer version.")
     hints = _hints(cls)
     values = {}
     for name, item in known.items():
         if name in raw:
-            values[name] = _convert(hints[name], raw[name], f"{where}.{name}")
+            values[name] = _convert(hints[name], raw[name], _join(where, name))
         elif item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"The audit result's {where!r} lacks {name!r}. It may have been edited or "
-                              "truncated; re-run the audit.")
+            what = f"its {name!r} section" if not where else repr(name)
+            raise ConfigError(f"{place} lacks {what}. It may have been edited or truncated; re-run the audit.")
     return cls(**values)
+
+
+def _join(where: str, name: Any) -> str:
+    return f"{where}.{name}" if where else str(name)
 
 
 def _convert(kind: Any, value: Any, where: str) -> Any:
@@ -110,11 +116,15 @@ def _convert(kind: Any, value: Any, where: str) -> Any:
     if origin is list:
         if not isinstance(value, list):
             raise _refuse(where, "a list", value)
-        return [_convert(args[0], v, f"{where}.{i}") for i, v in enumerate(value)]
+        return [_convert(args[0], v, _join(where, i)) for i, v in enumerate(value)]
+    if origin is tuple:  # tuple[X, ...] in Python, a list in JSON
+        if not isinstance(value, list):
+            raise _refuse(where, "a list", value)
+        return tuple(_convert(args[0], v, _join(where, i)) for i, v in enumerate(value))
     if origin is dict:
         if not isinstance(value, dict):
             raise _refuse(where, "an object", value)
-        return {k: _convert(args[1], v, f"{where}.{k}") for k, v in value.items()}
+        return {k: _convert(args[1], v, _join(where, k)) for k, v in value.items()}
     if kind is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
@@ -122,7 +132,7 @@ def _convert(kind: Any, value: Any, where: str) -> Any:
     if kind in (int, str, bool):
         if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
             return value
-        raise _refuse(where, f"a {kind.__name__}", value)
+        raise _refuse(where, {int: "a whole number", str: "a string", bool: "true or false"}[kind], value)
     raise TypeError(f"no conversion for {kind!r} at {where}")  # a programming error in a section's annotations
 
 

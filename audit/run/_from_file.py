@@ -325,6 +325,7 @@ def run_partitioned(config, *, executor, quiet: bool = True, config_path: str | 
     size; fairness tables, four-fifths tables and findings come from per-partition statistics, on the executor."""
     import time
 
+    from audit.result._records import DataRecord, ModelRecord
     from audit.result._sections import Provenance, Regulatory
     from audit.result._provenance import (environment, git_commit, now_iso, package_versions, recorded_paths,
                                           sha256_file, sha256_text)
@@ -387,7 +388,8 @@ def run_partitioned(config, *, executor, quiet: bool = True, config_path: str | 
              "threshold": config.model.threshold, "score_kind": "probability" if data.score else None,
              "task": "binary", "accuracy": overall.get("accuracy"),
              "positive_rate_predicted": overall.get("selection_rate")}
-    return AuditResult(title=config.title, data=summary, model=model,
+    return AuditResult(title=config.title, data=DataRecord.from_dict({"kind": "rows", **summary}),
+                       model=ModelRecord.from_dict(model),
                        fairness=tables, attributions=[], findings=fairness_findings(tables, [], config), failures=[],
-                       skipped=skipped, provenance=Provenance.from_dict(provenance), config=config.to_dict(),
+                       skipped=skipped, provenance=Provenance.build(provenance), config=config.to_dict(),
                        regulatory=Regulatory(four_fifths=regulatory["four_fifths"]))

@@ -12,6 +12,7 @@ from audit.config._settings import AuditConfig
 from audit.findings._findings import probe_findings
 from audit.result._provenance import (environment, git_commit, now_iso, package_versions, recorded_paths, sha256_file,
                                       sha256_text, sha256_tree)
+from audit.result._records import DataRecord, ModelRecord
 from audit.result._result import AuditResult, Failure
 from audit.result._sections import Decision, Provenance
 
@@ -67,7 +68,7 @@ def run_probe_audit(config: AuditConfig, *, model: Any, quiet: bool, extra_prove
         report = run_probes(lm, config.probes, seed=config.seed, guard=guard, scorer=scorer)
     finally:
         steps.close()
-    provenance = Provenance.from_dict({
+    provenance = Provenance.build({
         "started_at": started_at, "finished_at": now_iso(), "duration_s": round(time.perf_counter() - clock, 3),
         "seed": config.seed, "sha256": hashes, "packages": package_versions(), "environment": environment(),
         "device": str(lm.device), "timings_s": steps.timings, "executor": {"name": "in-process", "workers": 1},
@@ -76,13 +77,14 @@ def run_probe_audit(config: AuditConfig, *, model: Any, quiet: bool, extra_prove
         "git_commit": git_commit(Path(config_path).parent if config_path else Path.cwd()),
         **(extra_provenance or {})})
     model_config = getattr(lm.model, "config", None)
-    summary = {"kind": "causal-lm", "class": type(lm.model).__name__,
+    summary = {"kind": "causal-lm", "type": type(lm.model).__name__,
                "architecture": getattr(model_config, "model_type", None),
                "parameters": int(sum(p.numel() for p in lm.model.parameters())), "device": str(lm.device),
                "path": config.model.path if model is None else None}
     report = dataclasses.replace(report, model={**report.model, "packing": lm.info.packing})
     return AuditResult(
-        title=config.title, data={"kind": "probes", "suites": [s.name for s in report.suites]}, model=summary,
+        title=config.title, data=DataRecord(kind="probes", suites=[s.name for s in report.suites]),
+        model=ModelRecord.from_dict(summary),
         fairness=[], attributions=[], findings=probe_findings(report), failures=failures, skipped=[],
         provenance=provenance, config=config.to_dict(), probes=report, decisions=_decisions(lm, config, report))
 

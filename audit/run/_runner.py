@@ -25,6 +25,7 @@ from audit.result._provenance import (environment, git_commit, now_iso, package_
                                sha256_tree)
 from audit.findings._findings import (fairness_findings, gap_findings, mitigation_findings, slice_findings,
                                       text_findings)
+from audit.result._records import DataRecord, ModelRecord
 from audit.result._result import AttributionSummary, AuditResult, Failure, Skipped
 from audit.result._sections import (Decision, MitigationReport, Provenance, QualityReport, Regulatory, SliceReport,
                                     TextAudit)
@@ -154,8 +155,9 @@ def _run_audit(config: AuditConfig, *, data: pd.DataFrame | None, model: Any, qu
     finally:
         steps.close()
     provenance = _provenance(config, inputs, executor, steps, started_at, clock, config_path, extra_provenance)
-    return AuditResult(title=config.title, data=inputs.dataset.summary(),
-                       model=_model_summary(inputs, predictions), fairness=tables, attributions=attributions,
+    return AuditResult(title=config.title, data=DataRecord.from_dict({"kind": "rows", **inputs.dataset.summary()}),
+                       model=ModelRecord.from_dict(_model_summary(inputs, predictions)), fairness=tables,
+                       attributions=attributions,
                        findings=findings, failures=failures, skipped=skipped, provenance=provenance,
                        config=config.to_dict(), regulatory=regulatory, text=text, quality=quality,
                        decisions=_decisions(config, inputs.dataset, inputs.adapter, attributions, inputs.inputs_source),
@@ -395,7 +397,7 @@ def _all_findings(config: AuditConfig, tables, attributions, text, quality, slic
 
 def _provenance(config: AuditConfig, inputs: _Inputs, executor, steps: _Steps, started_at: str, clock: float,
                 config_path: str | None, extra_provenance: dict[str, Any] | None) -> Provenance:
-    return Provenance.from_dict({
+    return Provenance.build({
         "started_at": started_at, "finished_at": now_iso(), "duration_s": round(time.perf_counter() - clock, 3),
         "seed": config.seed, "sha256": inputs.hashes, "packages": package_versions(), "environment": environment(),
         "device": inputs.adapter.device, "timings_s": steps.timings,
