@@ -52,7 +52,7 @@ def _same_point_estimates(tables, frame, *, auc_bound=True):
         assert mine.n == theirs.n
         for metric in ours.metrics:
             if metric == "roc_auc":
-                assert abs(mine.values[metric] - theirs.values[metric]) <= ours.bootstrap["roc_auc_binning_bound"]
+                assert abs(mine.values[metric] - theirs.values[metric]) <= ours.bootstrap.roc_auc_binning_bound
             elif metric == "ece":
                 assert mine.values[metric] == pytest.approx(theirs.values[metric], abs=1e-12)
             else:
@@ -274,7 +274,7 @@ def test_partitions_engine_honours_the_reference_and_scores_on_any_scale(decisio
         assert race.disparities["selection_rate"].to_reference[name].p_value == entry.p_value
     for ours, theirs in zip(race.groups, memory.groups):
         assert ours.values["ece"] is None and ours.undefined["ece"] == theirs.undefined["ece"]
-        assert abs(ours.values["roc_auc"] - theirs.values["roc_auc"]) < race.bootstrap["roc_auc_binning_bound"] + 1e-9
+        assert abs(ours.values["roc_auc"] - theirs.values["roc_auc"]) < race.bootstrap.roc_auc_binning_bound + 1e-9
     from audit._errors import ConfigError
 
     with pytest.raises(ConfigError, match="'fairness.reference' group race='Q' does not occur"):
