@@ -36,6 +36,6 @@ def load_minilm_sentiment(*, device: str = "cpu", max_length: int | None = None,
 def tweet_lm_folder() -> Path:
     """The folder of the bundled language model (``CausalLM.from_pretrained(str(tweet_lm_folder()))``), written by
     ``python -m audit.demo.train_tweet_lm``."""
-    from audit.demo.train_tweet_lm import DEFAULT_OUT
+    from audit.demo._demo import TWEET_LM_DIR
 
-    return DEFAULT_OUT
+    return TWEET_LM_DIR

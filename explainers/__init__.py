@@ -33,9 +33,13 @@ EXPLAINERS.register("layer_integrated_gradients", "explainers._text_ig:LayerInte
 for _name in ("layer_integrated_gradients", "input_x_gradient", "saliency", "feature_ablation"):
     _class = "".join(part.title() for part in _name.split("_"))
     EXPLAINERS.register(f"generation_{_name}", f"explainers._generation:Generation{_class}")
-for _name in ("integrated_gradients", "saliency", "input_x_gradient", "deeplift", "gradient_shap",
-              "feature_ablation", "occlusion"):
-    EXPLAINERS.register(_name, f"explainers._captum_tabular:{_name}")
+EXPLAINERS.register("integrated_gradients", "explainers._captum_tabular:IntegratedGradientsTabular")
+EXPLAINERS.register("saliency", "explainers._captum_tabular:SaliencyTabular")
+EXPLAINERS.register("input_x_gradient", "explainers._captum_tabular:InputXGradientTabular")
+EXPLAINERS.register("deeplift", "explainers._captum_tabular:DeepLiftTabular")
+EXPLAINERS.register("gradient_shap", "explainers._captum_tabular:GradientShapTabular")
+EXPLAINERS.register("feature_ablation", "explainers._captum_tabular:FeatureAblationTabular")
+EXPLAINERS.register("occlusion", "explainers._captum_tabular:OcclusionTabular")
 
 
 # Settings every caller may pass; a method that has no use for one ignores it (a text method has no background).

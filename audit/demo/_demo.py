@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import re
 from importlib import resources
+from pathlib import Path
 
 import pandas as pd
 
@@ -21,6 +22,8 @@ ADULT_COLUMNS = ["age", "workclass", "fnlwgt", "education", "education-num", "ma
 # fnlwgt is a census sampling weight, not a trait of the person; education duplicates education-num.
 DEMO_FEATURES = ["age", "workclass", "education-num", "marital-status", "occupation", "relationship", "race",
                  "sex", "capital-gain", "capital-loss", "hours-per-week", "native-country"]
+
+TWEET_LM_DIR = Path(__file__).with_name("tweet_lm")  # the bundled language model (train_tweet_lm writes it)
 
 
 def load_adult(split: str = "test") -> pd.DataFrame:
@@ -133,8 +136,6 @@ def text_demo_config(*, out_dir: str = "audit-demo-text", seed: int = 0) -> Audi
 def llm_demo_config(*, out_dir: str = "audit-demo-llm", max_items: int = 500, seed: int = 0) -> AuditConfig:
     """The language-model demo: every probe suite on the small GPT-2-style model trained on the bundled tweets
     (``python -m audit.demo.train_tweet_lm``; it ships in audit/demo/tweet_lm)."""
-    from audit.demo.train_tweet_lm import DEFAULT_OUT
-
     return AuditConfig(title="Tweet language model (demo): social-bias probes",
-                       model=ModelConfig(kind="causal-lm", path=str(DEFAULT_OUT)),
+                       model=ModelConfig(kind="causal-lm", path=str(TWEET_LM_DIR)),
                        probes=ProbesConfig(max_items=max_items), output=OutputConfig(dir=out_dir), seed=seed)

@@ -15,7 +15,9 @@ import argparse
 import json
 from pathlib import Path
 
-DEFAULT_OUT = Path(__file__).with_name("tweet_lm")
+from audit.demo._demo import TWEET_LM_DIR, load_tweets
+
+DEFAULT_OUT = TWEET_LM_DIR
 VOCAB_SIZE = 4000
 CONTEXT = 128
 
@@ -26,7 +28,6 @@ def train(out: str | Path = DEFAULT_OUT, *, epochs: int = 3, seed: int = 0) -> d
     from tokenizers import ByteLevelBPETokenizer
     from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
 
-    from audit.demo._demo import load_tweets
     from explainers.minilm_head import heldout_split
 
     torch.manual_seed(seed)

@@ -15,6 +15,7 @@ from audit.result._provenance import (environment, git_commit, now_iso, package_
 from audit.result._records import DataRecord, ModelRecord
 from audit.result._result import AuditResult, Failure
 from audit.result._sections import Decision, Provenance
+from audit.run._steps import Steps, guarded
 
 __all__ = ["run_probe_audit", "causal_lm"]
 
@@ -47,7 +48,6 @@ def causal_lm(config: AuditConfig, model: Any):
 def run_probe_audit(config: AuditConfig, *, model: Any, quiet: bool, extra_provenance: dict[str, Any] | None,
                     config_path: str | None, scorer: Callable | None = None) -> AuditResult:
     from audit.probes._suites import run_probes
-    from audit.run._runner import _guarded, _Steps
 
     started_at, clock = now_iso(), time.perf_counter()
     hashes = {"config": sha256_file(config_path) if config_path else sha256_text(repr(config.to_dict()))}
@@ -56,11 +56,11 @@ def run_probe_audit(config: AuditConfig, *, model: Any, quiet: bool, extra_prove
         hashes["model"] = sha256_tree(config.model.path)
     failures: list[Failure] = []
     attributed = config.probes.attributions != "none" and bool({"occupations", "bold"} & set(config.probes.suites))
-    steps = _Steps(total=len(config.probes.suites) + attributed, quiet=quiet)
+    steps = Steps(total=len(config.probes.suites) + attributed, quiet=quiet)
 
     def guard(step: str, work):
         steps.start(step)
-        outcome = _guarded(failures, step, work)
+        outcome = guarded(failures, step, work)
         steps.done()
         return outcome
 

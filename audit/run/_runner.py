@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from audit.findings._findings import (fairness_findings, gap_findings, mitigatio
                                       text_findings)
 from audit.result._records import DataRecord, ModelRecord
 from audit.result._result import AttributionSummary, AuditResult, Failure, Skipped
+from audit.run._steps import Steps, guarded
 from audit.result._sections import (Decision, MitigationReport, Provenance, QualityReport, Regulatory, SliceReport,
                                     TextAudit)
 
@@ -34,36 +34,6 @@ __all__ = ["load_inputs", "run_audit"]
 
 _AUTO_PERMUTATION_ROWS = 300  # rows `shap` explains when it falls back to permutation SHAP
 _AUTO_PERMUTATION_BACKGROUND = 50
-
-class _Steps:
-    """Progress over the audit's steps (a tqdm bar on stderr unless quiet)."""
-
-    def __init__(self, total: int, quiet: bool) -> None:
-        from tqdm.auto import tqdm
-
-        self._bar = tqdm(total=total, desc="audit", unit="step", disable=quiet, leave=False)
-        self.timings: dict[str, float] = {}
-        self._current: tuple[str, float] | None = None
-
-    def start(self, name: str) -> None:
-        self._bar.set_postfix_str(name)
-        self._current = (name, time.perf_counter())
-
-    def done(self) -> None:
-        if self._current is not None:
-            name, began = self._current
-            self.timings[name] = round(time.perf_counter() - began, 4)
-        self._current = None
-        self._bar.update(1)
-
-    def skip(self) -> None:
-        """A counted step that did not run (recorded under ``skipped``)."""
-        self._current = None
-        self._bar.update(1)
-
-    def close(self) -> None:
-        self._bar.close()
-
 
 _EXPLAINS = {"feature": "tabular features", "token": "text models",
              "generation": "generated text (explainers.attribute_generation, and the probes of a causal-lm audit)"}
@@ -137,7 +107,7 @@ def _run_audit(config: AuditConfig, *, data: pd.DataFrame | None, model: Any, qu
     methods, skipped = _explainer_methods(config, inputs)
     text_audit = inputs.adapter.kind == "text" and config.text.counterfactuals
     slice_search = _slice_search_runs(config, inputs, skipped)
-    steps = _Steps(total=2 + len(config.data.sensitive_groupings) + len(methods) + text_audit
+    steps = Steps(total=2 + len(config.data.sensitive_groupings) + len(methods) + text_audit
                    + config.quality.enabled + slice_search + config.mitigation.enabled + config.gaps.enabled,
                    quiet=quiet)
     failures: list[Failure] = []
@@ -226,7 +196,7 @@ def _explainer_methods(config: AuditConfig, inputs: _Inputs) -> tuple[tuple[str,
     return tuple(methods), skipped
 
 
-def _predict(inputs: _Inputs, steps: _Steps) -> Predictions:
+def _predict(inputs: _Inputs, steps: Steps) -> Predictions:
     dataset, adapter = inputs.dataset, inputs.adapter
     steps.start("predict")
     if dataset.task == "binary":
@@ -238,13 +208,13 @@ def _predict(inputs: _Inputs, steps: _Steps) -> Predictions:
     return predictions
 
 
-def _fairness_tables(config: AuditConfig, inputs: _Inputs, predictions: Predictions, steps: _Steps,
+def _fairness_tables(config: AuditConfig, inputs: _Inputs, predictions: Predictions, steps: Steps,
                      failures: list[Failure]) -> list[FairnessTable]:
     tables = []
     metrics = _metrics_for(config, predictions)
     for grouping in config.data.sensitive_groupings:
         steps.start(f"fairness {' x '.join(grouping)}")
-        table = _guarded(failures, f"fairness: {' x '.join(grouping)}",
+        table = guarded(failures, f"fairness: {' x '.join(grouping)}",
                          lambda: _fairness_table(config, inputs.dataset, predictions, grouping, metrics))
         if table is not None:
             tables.append(table)
@@ -252,7 +222,7 @@ def _fairness_tables(config: AuditConfig, inputs: _Inputs, predictions: Predicti
     return tables
 
 
-def _attributions(config: AuditConfig, inputs: _Inputs, methods: tuple[str, ...], executor, steps: _Steps,
+def _attributions(config: AuditConfig, inputs: _Inputs, methods: tuple[str, ...], executor, steps: Steps,
                   failures: list[Failure]) -> tuple[list[AttributionSummary], dict[str, Any]]:
     """Each method's summary, and the raw attributions (method -> Attribution) for the quality checks."""
     summaries, raw = [], {}
@@ -260,7 +230,7 @@ def _attributions(config: AuditConfig, inputs: _Inputs, methods: tuple[str, ...]
     for method in methods:
         steps.start(f"explain {method}")
         with _hot_loop(inputs.adapter):
-            summary = _guarded(failures, f"explainer: {method}", lambda: explain(
+            summary = guarded(failures, f"explainer: {method}", lambda: explain(
                 method, config, inputs.dataset, inputs.adapter, raw, executor))
         if summary is not None:
             summaries.append(summary)
@@ -269,7 +239,7 @@ def _attributions(config: AuditConfig, inputs: _Inputs, methods: tuple[str, ...]
 
 
 def _explanation_quality(config: AuditConfig, inputs: _Inputs, raw: dict[str, Any],
-                         attributions: list[AttributionSummary], steps: _Steps,
+                         attributions: list[AttributionSummary], steps: Steps,
                          failures: list[Failure]) -> QualityReport | None:
     if not (config.quality.enabled and raw):
         return None
@@ -277,7 +247,7 @@ def _explanation_quality(config: AuditConfig, inputs: _Inputs, raw: dict[str, An
 
     steps.start("explanation quality")
     with _hot_loop(inputs.adapter):
-        quality = _guarded(failures, "explanation quality", lambda: QualityReport.from_dict(explanation_quality(
+        quality = guarded(failures, "explanation quality", lambda: QualityReport.from_dict(explanation_quality(
             config, inputs.dataset, inputs.adapter, raw, attributions), "quality"))
     steps.done()
     return quality
@@ -300,13 +270,13 @@ def _slice_search_runs(config: AuditConfig, inputs: _Inputs, skipped: list[Skipp
     return True
 
 
-def _slices_step(config: AuditConfig, inputs: _Inputs, predictions: Predictions, steps: _Steps,
+def _slices_step(config: AuditConfig, inputs: _Inputs, predictions: Predictions, steps: Steps,
                  failures: list[Failure]) -> SliceReport | None:
     from audit.slices._discover import slice_report
 
     dataset = inputs.dataset
     steps.start("slices")
-    report = _guarded(failures, "slices", lambda: slice_report(
+    report = guarded(failures, "slices", lambda: slice_report(
         _slice_columns(config, dataset), y_true=dataset.y_true, y_pred=predictions.y_pred,
         scores=predictions.scores if predictions.score_kind == "probability" else None, task=dataset.task,
         settings=config.slices, ci_level=config.fairness.ci_level, seed=config.seed))
@@ -328,7 +298,7 @@ def _slice_columns(config: AuditConfig, dataset: Dataset) -> pd.DataFrame:
     return frame[list(config.slices.columns)]
 
 
-def _mitigation_step(config: AuditConfig, inputs: _Inputs, predictions: Predictions, steps: _Steps,
+def _mitigation_step(config: AuditConfig, inputs: _Inputs, predictions: Predictions, steps: Steps,
                      failures: list[Failure], skipped: list[Skipped]) -> MitigationReport | None:
     """The mitigation frontier, for binary classifiers with scores."""
     if not config.mitigation.enabled:
@@ -355,7 +325,7 @@ def _mitigation_step(config: AuditConfig, inputs: _Inputs, predictions: Predicti
         steps.skip()
         return None
     steps.start("mitigation")
-    report = _guarded(failures, "mitigation", lambda: mitigation_report(
+    report = guarded(failures, "mitigation", lambda: mitigation_report(
         scores=predictions.scores, y_true=dataset.y_true, sensitive=dataset.sensitive[name].reset_index(drop=True),
         settings=config.mitigation, threshold=config.model.threshold, favourable=dataset.favourable,
         ci_level=config.fairness.ci_level, seed=config.seed, min_group_size=config.fairness.min_group_size))
@@ -364,22 +334,22 @@ def _mitigation_step(config: AuditConfig, inputs: _Inputs, predictions: Predicti
 
 
 def _gaps(config: AuditConfig, inputs: _Inputs, predictions: Predictions, tables: list[FairnessTable], text,
-          steps: _Steps, failures: list[Failure], skipped: list[Skipped], threads: int):
+          steps: Steps, failures: list[Failure], skipped: list[Skipped], threads: int):
     from audit.run._gap_step import gap_step
 
     if config.gaps.enabled:
         steps.start("gap explanations")
     report = gap_step(config, inputs.dataset, inputs.adapter, predictions, tables, text,
-                      lambda step, work: _guarded(failures, step, work), skipped, threads=threads)
+                      lambda step, work: guarded(failures, step, work), skipped, threads=threads)
     if config.gaps.enabled:
         steps.done()
     return report
 
 
-def _text_step(config: AuditConfig, inputs: _Inputs, predictions: Predictions, steps: _Steps,
+def _text_step(config: AuditConfig, inputs: _Inputs, predictions: Predictions, steps: Steps,
                failures: list[Failure]) -> TextAudit | None:
     steps.start("text counterfactuals")
-    text = _guarded(failures, "text: counterfactuals and identity groups",
+    text = guarded(failures, "text: counterfactuals and identity groups",
                     lambda: _text_bias(config, inputs.dataset, inputs.adapter, predictions))
     steps.done()
     return text
@@ -395,7 +365,7 @@ def _all_findings(config: AuditConfig, tables, attributions, text, quality, slic
     return findings
 
 
-def _provenance(config: AuditConfig, inputs: _Inputs, executor, steps: _Steps, started_at: str, clock: float,
+def _provenance(config: AuditConfig, inputs: _Inputs, executor, steps: Steps, started_at: str, clock: float,
                 config_path: str | None, extra_provenance: dict[str, Any] | None) -> Provenance:
     return Provenance.build({
         "started_at": started_at, "finished_at": now_iso(), "duration_s": round(time.perf_counter() - clock, 3),
@@ -502,7 +472,7 @@ def _regulatory(config, dataset, predictions, tables, failures) -> Regulatory:
                for t in tables]
     ll144, settings = None, config.fairness.ll144
     if settings:
-        ll144 = _guarded(failures, "regulatory: NYC LL144", lambda: ll144_audit(
+        ll144 = guarded(failures, "regulatory: NYC LL144", lambda: ll144_audit(
             dataset.sensitive, sex=settings.get("sex"), race=settings.get("race"), decisions=predictions.y_pred,
             scores=predictions.scores, mode=settings.get("mode", "selection"),
             exclude_under=settings.get("exclude_under"), flag_below=settings.get("flag_below"),
@@ -711,16 +681,6 @@ def summarise_tokens(attribution, sensitive: pd.DataFrame, identity_terms, *, ro
         completeness_error_max=None if error is None else float(np.max(error)),
         completeness_error_median=None if error is None else float(np.median(error)),
         meta=meta, granularity="token", examples=sample)
-
-
-def _guarded(failures: list[Failure], step: str, work):
-    """Run one audit step; a crash becomes a recorded Failure instead of ending the audit."""
-    try:
-        return work()
-    except Exception as err:  # recorded, shown in the report, never dropped
-        failures.append(Failure(step=step, error_type=type(err).__name__, message=str(err),
-                                traceback=traceback.format_exc(limit=8)))
-        return None
 
 
 def _explain(method: str, config: AuditConfig, dataset: Dataset, adapter: ModelAdapter,
