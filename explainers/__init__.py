@@ -15,11 +15,12 @@ import shap, captum or torch.
 
 from __future__ import annotations
 
+from explainers._base import Explainer, TextExplainer
 from explainers._registry import Registry
 from explainers._types import Attribution
 
-__all__ = ["EXPLAINERS", "Attribution", "CausalLM", "GenerationAttribution", "TextClassifier", "attribute_generation",
-           "get_explainer"]
+__all__ = ["EXPLAINERS", "Attribution", "CausalLM", "Explainer", "GenerationAttribution", "TextClassifier",
+           "TextExplainer", "attribute_generation", "get_explainer"]
 
 EXPLAINERS: Registry = Registry("explainer")
 EXPLAINERS.register("shap", "explainers._shap_backend:ShapAutoExplainer")

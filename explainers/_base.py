@@ -12,8 +12,9 @@ from explainers._types import Attribution
 
 if TYPE_CHECKING:
     from explainers._protocols import ScoredModel as ModelAdapter
+    from explainers._text_model import TextClassifier
 
-__all__ = ["Explainer", "row_seed"]
+__all__ = ["Explainer", "TextExplainer", "row_seed"]
 
 
 def row_seed(seed: int, row_id) -> int:
@@ -57,3 +58,21 @@ class Explainer(ABC):
     def explain(self, adapter: ModelAdapter, rows: pd.DataFrame, *, background: pd.DataFrame,
                 row_ids) -> Attribution:
         """Attribute the adapter's score for each of ``rows`` to its features."""
+
+
+class TextExplainer(ABC):
+    """Computes token attributions for texts scored by a :class:`TextClassifier` (the one interface of the text
+    methods: ``layer_integrated_gradients``, ``shap_partition_text``, ``lime_text``).
+
+    ``explain_texts`` returns one :class:`Attribution` with ``granularity == "token"``: per text its tokens, their
+    values and the attributed output, rows padded to the longest text. Settings are keyword arguments of the
+    constructor, checked there; ``requires`` names what the classifier must offer (``tokens``, ``gradients``,
+    ``embeddings``)."""
+
+    name: str = "text explainer"
+    granularity: str = "token"
+    requires: frozenset[str] = frozenset({"tokens"})
+
+    @abstractmethod
+    def explain_texts(self, classifier: TextClassifier, texts: Any) -> Attribution:
+        """Token attributions for ``texts`` (a sequence of strings) on ``classifier``."""

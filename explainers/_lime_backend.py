@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from explainers._errors import DataError
-from explainers._base import Explainer, row_seed
+from explainers._base import Explainer, TextExplainer, row_seed
 from explainers._types import Attribution, pad_rows
 
 __all__ = ["LimeTabular", "LimeText"]
@@ -85,7 +85,7 @@ class LimeTabular(Explainer):
                   "runtime_s": time.perf_counter() - started})
 
 
-class LimeText:
+class LimeText(TextExplainer):
     """``lime.lime_text`` on a text classifier's probabilities; words are LIME's own (split on non-word
     characters), each occurrence shown with its word's weight. Settings: ``num_samples`` (default 500),
     ``target`` (default: the predicted class)."""

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from explainers._errors import CapabilityError
-from explainers._base import Explainer, row_seed
+from explainers._base import Explainer, TextExplainer, row_seed
 from explainers._tabular import TabularCodec, dense, input_column_map, split_pipeline
 from explainers._tree_shap import check_tree_estimator, tree_model, tree_shap
 from explainers._types import Attribution, pad_rows
@@ -103,7 +103,7 @@ class ShapLinearExplainer(Explainer):
                   "runtime_s": time.perf_counter() - started})
 
 
-class ShapPartitionText:
+class ShapPartitionText(TextExplainer):
     """shap's Partition explainer with a Text masker: Owen values over the tokenizer's tokens, following
     the text's hierarchy of token groups. Settings: ``max_evals`` (default 300), ``target``."""
 

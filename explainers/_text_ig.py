@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from explainers._base import TextExplainer
 from explainers._errors import DataError
 from explainers._text_model import TextClassifier
 from explainers._types import Attribution, pad_rows
@@ -54,7 +55,7 @@ def _two_panel_gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([nodes / 2, 0.5 + nodes / 2]), np.concatenate([weights / 2, weights / 2])
 
 
-class LayerIntegratedGradientsText:
+class LayerIntegratedGradientsText(TextExplainer):
     """Token attributions by Integrated Gradients in embedding space.
 
     Settings: ``n_steps`` (int, or ``"auto"`` with ``tolerance``), ``target`` (class index; default the

@@ -150,3 +150,27 @@ def test_lime_tabular_ranks_the_feature_the_model_uses():
     importance = attribution.global_importance()
     assert importance["used"] > 5 * max(importance["ignored"], importance["colour"])
     assert attribution.completeness_error is None and attribution.meta["surrogate_r2_median"] > 0
+
+
+def test_every_registered_method_implements_one_of_the_interfaces():
+    """Tabular methods are Explainers, text methods TextExplainers (one explain_texts interface); the generation
+    methods have their own (attribute_generation)."""
+    import inspect
+
+    from explainers import EXPLAINERS, Explainer, TextExplainer
+
+    kinds = {}
+    for name in EXPLAINERS.names():
+        component = EXPLAINERS.get(name)
+        assert inspect.isclass(component) and not inspect.isabstract(component), name
+        if name.startswith("generation_"):
+            kinds[name] = "generation"
+            assert hasattr(component, "explain_generation")
+        elif issubclass(component, TextExplainer):
+            kinds[name] = "text"
+            assert component.granularity == "token" and component.name == name
+        else:
+            kinds[name] = "tabular"
+            assert issubclass(component, Explainer) and component.name == name
+    assert sorted(n for n, k in kinds.items() if k == "text") == ["layer_integrated_gradients", "lime_text",
+                                                                   "shap_partition_text"]
