@@ -15,6 +15,8 @@ import shap, captum or torch.
 
 from __future__ import annotations
 
+from typing import Any
+
 from explainers._base import Explainer, TextExplainer
 from explainers._registry import Registry
 from explainers._types import Attribution
@@ -22,7 +24,7 @@ from explainers._types import Attribution
 __all__ = ["EXPLAINERS", "Attribution", "CausalLM", "Explainer", "GenerationAttribution", "TextClassifier",
            "TextExplainer", "attribute_generation", "get_explainer"]
 
-EXPLAINERS: Registry = Registry("explainer")
+EXPLAINERS: Registry[Any] = Registry("explainer")  # classes, imported on first use
 EXPLAINERS.register("shap", "explainers._shap_backend:ShapAutoExplainer")
 EXPLAINERS.register("shap_tree", "explainers._shap_backend:ShapTreeExplainer")
 EXPLAINERS.register("shap_permutation", "explainers._shap_backend:ShapPermutationExplainer")
@@ -47,11 +49,12 @@ EXPLAINERS.register("occlusion", "explainers._captum_tabular:OcclusionTabular")
 COMMON_SETTINGS = ("background_size", "seed", "target")
 
 
-def get_explainer(name: str, **settings):
+def get_explainer(name: str, **settings: Any) -> Any:
     """Instantiate the explainer registered as ``name`` with ``settings``.
 
     A setting the method does not know is refused with the closest known name (``n_step=8`` never passes
-    silently); :data:`COMMON_SETTINGS` are passed only to methods that take them.
+    silently); :data:`COMMON_SETTINGS` are passed only to methods that take them. Returns an :class:`Explainer`
+    (tabular), a :class:`TextExplainer` or a generation method (``generation_*``).
     """
     import difflib
     import inspect
@@ -75,7 +78,7 @@ def get_explainer(name: str, **settings):
     return cls(**passed)
 
 
-def __getattr__(name: str):  # TextClassifier imports nothing heavy itself, but keep the package light
+def __getattr__(name: str) -> Any:  # TextClassifier imports nothing heavy itself, but keep the package light
     if name == "TextClassifier":
         from explainers._text_model import TextClassifier
 

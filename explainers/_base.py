@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import pandas as pd
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["Explainer", "TextExplainer", "row_seed"]
 
 
-def row_seed(seed: int, row_id) -> int:
+def row_seed(seed: int, row_id: int) -> int:
     """A random seed for one row, derived from (seed, row id): sampling explainers draw each row's samples from
     its own stream, so their values do not depend on how rows are split over workers or shards."""
     import numpy as np
@@ -56,7 +56,7 @@ class Explainer(ABC):
 
     @abstractmethod
     def explain(self, adapter: ModelAdapter, rows: pd.DataFrame, *, background: pd.DataFrame,
-                row_ids) -> Attribution:
+                row_ids: Sequence[Any]) -> Attribution:
         """Attribute the adapter's score for each of ``rows`` to its features."""
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -12,7 +12,7 @@ from explainers._errors import DataError
 __all__ = ["Attribution", "pad_rows"]
 
 
-def pad_rows(rows) -> tuple[np.ndarray, np.ndarray]:
+def pad_rows(rows: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
     """Ragged per-text values as a (texts, longest) matrix and its mask: the shape token attributions take."""
     width = max((len(row) for row in rows), default=0)
     values = np.zeros((len(rows), width))

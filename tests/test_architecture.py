@@ -157,3 +157,12 @@ def test_ruff_finds_nothing():
     ruff = Path(sys.executable).with_name("ruff")
     done = subprocess.run([str(ruff), "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def test_mypy_finds_nothing():
+    """Strict typing of the result types, the fairness engine and the explainers' public interface, as configured
+    in pyproject.toml ([tool.mypy]: a bare `mypy` from the repository root checks the same files)."""
+    done = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "--cache-dir", "/dev/null"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "Success: no issues found" in done.stdout

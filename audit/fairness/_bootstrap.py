@@ -3,12 +3,15 @@ metrics (AUC, calibration) by group, with their resamples."""
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from audit._errors import DataError
 
 
-def bootstrap_cells(codes, n_groups, y_true, y_pred, weights, n_boot: int, seed: int) -> np.ndarray:
+def bootstrap_cells(codes: np.ndarray, n_groups: int, y_true: np.ndarray, y_pred: np.ndarray,
+                    weights: np.ndarray | None, n_boot: int, seed: int) -> np.ndarray:
     """(n_boot, groups, 4) weighted cell counts of row-bootstrap resamples, drawn as one multinomial."""
     rng = np.random.default_rng(seed)
     cell = codes * 4 + 2 * y_true + y_pred
@@ -58,7 +61,8 @@ def score_metric(name: str, y: np.ndarray, s: np.ndarray, w: np.ndarray | None) 
     return float(gap.sum() / mass.sum()) if mass.sum() > 0 else np.nan
 
 
-def score_metrics(names, codes, n_groups, y_true, scores, weights):
+def score_metrics(names: Sequence[str], codes: np.ndarray, n_groups: int, y_true: np.ndarray, scores: np.ndarray,
+                  weights: np.ndarray | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     values = {}
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(n_groups + 1))
@@ -76,7 +80,9 @@ def score_metrics(names, codes, n_groups, y_true, scores, weights):
 _SCORE_BINS = 200
 
 
-def bootstrap_score_metrics(names, codes, n_groups, y_true, scores, weights, n_boot: int, seed: int):
+def bootstrap_score_metrics(names: Sequence[str], codes: np.ndarray, n_groups: int, y_true: np.ndarray,
+                            scores: np.ndarray, weights: np.ndarray | None, n_boot: int, seed: int
+                            ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Bootstrap samples of score metrics from a multinomial over (group, label, score bin) cells.
 
     Approximate by design: scores are binned into 200 bins (equal-width on [0, 1] for probabilities,
@@ -112,7 +118,8 @@ def bootstrap_score_metrics(names, codes, n_groups, y_true, scores, weights, n_b
     return {name: (per_group[name], overall[name]) for name in per_group}
 
 
-def _score_metrics_from_cells(names, draws: np.ndarray, score: np.ndarray, n_bins: int) -> dict[str, np.ndarray]:
+def _score_metrics_from_cells(names: Sequence[str], draws: np.ndarray, score: np.ndarray, n_bins: int
+                              ) -> dict[str, np.ndarray]:
     """ROC AUC, mean score and ECE of resampled (resample, group, label, bin) weights with bin mean scores."""
     out = {}
     n_boot, n_groups = draws.shape[:2]

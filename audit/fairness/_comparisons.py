@@ -13,7 +13,7 @@ from audit.fairness._stats import compare_proportions, holm, interval_or_none, m
 from audit.fairness._types import Comparison, Disparity, Interval
 
 
-def _extremes(values: np.ndarray):
+def _extremes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """fairlearn's difference (max - min) and ratio (min / max) per row (resample) of ``values`` (..., groups)."""
     with np.errstate(all="ignore"):
         top, bottom = np.nanmax(values, axis=-1), np.nanmin(values, axis=-1)
@@ -21,7 +21,7 @@ def _extremes(values: np.ndarray):
     return top - bottom, ratio
 
 
-def _oriented(value, anchor, higher_is_better: bool):
+def _oriented(value: Any, anchor: Any, higher_is_better: bool) -> tuple[np.ndarray, np.ndarray]:
     """(gap, ratio) of ``value`` against ``anchor``, oriented so that a positive gap and a ratio below 1
     mean "worse than the anchor" whichever direction the metric runs."""
     with np.errstate(all="ignore"):
@@ -45,11 +45,12 @@ def comparison_flagged(comparison: Comparison | None, *, ratio_threshold: float,
     return comparison.ratio_ci is not None and comparison.ratio_ci[1] < 1
 
 
-def as_interval(low: float, high: float) -> Interval | None:
+def as_interval(low: Any, high: Any) -> Interval | None:
+    """[low, high] as floats, or None where either end is not finite (numbers or 0-d arrays)."""
     return None if not (np.isfinite(low) and np.isfinite(high)) else [float(low), float(high)]
 
 
-def finite_or_none(value: float) -> float | None:
+def finite_or_none(value: Any) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
@@ -180,7 +181,7 @@ def build_disparity(data: MetricData, names: list[str], small: np.ndarray, level
     if thin:
         note += f"Left out: {', '.join(thin)} (the metric rests on fewer than {min_support} rows)."
     note = note.strip()
-    if usable.sum() < 2:
+    if usable.sum() < 2 or compared is None:
         return Disparity(data.spec.name, None, None, None, None,
                          note=(note + " Fewer than two groups have a value.").strip())
     masked = np.where(usable, values, np.nan)
@@ -224,24 +225,25 @@ def _worst_against(entries: dict[str, Comparison]) -> str | None:
 def disparity_summary(disparities: dict[str, Disparity], boots: dict[str, np.ndarray | None], level: float,
              ) -> dict[str, dict[str, Any]]:
     """fairlearn's summary metrics, under fairlearn's names (from the all-groups disparities)."""
-    def pair(metric):
+    def pair(metric: str) -> tuple[float | None, float | None, Interval | None, Interval | None]:
         d = disparities.get(metric)
         return (d.difference, d.ratio, d.difference_ci, d.ratio_ci) if d else (None, None, None, None)
 
-    summary = {}
+    summary: dict[str, dict[str, Any]] = {}
     for name, metric in (("demographic_parity", "selection_rate"), ("equal_opportunity", "tpr")):
         diff, ratio, diff_ci, ratio_ci = pair(metric)
         summary[f"{name}_difference"] = {"value": diff, "ci": diff_ci}
         summary[f"{name}_ratio"] = {"value": ratio, "ci": ratio_ci}
     tpr, fpr = pair("tpr"), pair("fpr")
-    if None not in (tpr[0], fpr[0]):
+    if tpr[0] is not None and fpr[0] is not None:
         difference_ci = ratio_ci = None
-        if boots.get("tpr") is not None and boots.get("fpr") is not None:
-            tpr_diff, tpr_ratio = _extremes(boots["tpr"])
-            fpr_diff, fpr_ratio = _extremes(boots["fpr"])
+        tpr_boot, fpr_boot = boots.get("tpr"), boots.get("fpr")
+        if tpr_boot is not None and fpr_boot is not None:
+            tpr_diff, tpr_ratio = _extremes(tpr_boot)
+            fpr_diff, fpr_ratio = _extremes(fpr_boot)
             difference_ci = interval_or_none(np.maximum(tpr_diff, fpr_diff), level)
             ratio_ci = interval_or_none(np.minimum(tpr_ratio, fpr_ratio), level)
         summary["equalized_odds_difference"] = {"value": max(tpr[0], fpr[0]), "ci": difference_ci}
-        summary["equalized_odds_ratio"] = {"value": min(tpr[1], fpr[1]) if None not in (tpr[1], fpr[1]) else None,
-                                           "ci": ratio_ci}
+        summary["equalized_odds_ratio"] = {
+            "value": min(tpr[1], fpr[1]) if tpr[1] is not None and fpr[1] is not None else None, "ci": ratio_ci}
     return summary

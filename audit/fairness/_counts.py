@@ -38,7 +38,8 @@ def as_weights(sample_weight: Any, n: int) -> np.ndarray | None:
     return weights
 
 
-def check_rows(y_true: np.ndarray, y_pred: np.ndarray, sensitive: Any, sample_weight: Any):
+def check_rows(y_true: np.ndarray, y_pred: np.ndarray, sensitive: Any, sample_weight: Any
+               ) -> tuple[pd.DataFrame, np.ndarray | None]:
     """The checks every group-metric entry point shares; returns (sensitive as a DataFrame, weights or None)."""
     if not isinstance(sensitive, pd.DataFrame):
         sensitive = pd.DataFrame(sensitive)
@@ -76,7 +77,8 @@ def encode_groups(sensitive: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, 
     return codes, keys
 
 
-def groups_with_reference(sensitive: pd.DataFrame, reference: str | None):
+def groups_with_reference(sensitive: pd.DataFrame, reference: str | None
+                          ) -> tuple[np.ndarray, list[tuple[Any, ...]], list[str]]:
     codes, keys = encode_groups(sensitive)
     columns = [str(c) for c in sensitive.columns]
     if reference is not None:

@@ -8,6 +8,8 @@ thousand bootstrap resamples of it) is a handful of array operations.
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 from typing import Callable
 
@@ -18,13 +20,14 @@ from audit._registry import Registry
 __all__ = ["METRICS", "GroupMetric", "DEFAULT_METRICS", "SCORE_METRICS", "PROPORTION_METRICS"]
 
 Counts = dict[str, np.ndarray]  # "tp", "fp", "tn", "fn" (weighted sums) and "n" (their total)
+Computed = tuple[np.ndarray, np.ndarray]  # (values, support)
 
 
 @dataclass(frozen=True)
 class GroupMetric:
     name: str
     title: str
-    compute: Callable[[Counts], tuple[np.ndarray, np.ndarray]]
+    compute: Callable[[Counts], Computed] | None  # None: a score metric, computed from the scores themselves
     undefined_reason: str
     higher_is_better: bool | None  # None: no "best" group (a count, or a property of the data)
     # for proportions: which counts make the numerator and the denominator (significance tests use them)
@@ -32,16 +35,16 @@ class GroupMetric:
     needs_scores: bool = False
 
 
-def _ratio(numerator: tuple[str, ...], denominator: tuple[str, ...]):
-    def compute(c: Counts):
-        top = sum(c[k] for k in numerator)
-        bottom = sum(c[k] for k in denominator)
+def _ratio(numerator: tuple[str, ...], denominator: tuple[str, ...]) -> Callable[[Counts], Computed]:
+    def compute(c: Counts) -> Computed:
+        top = functools.reduce(operator.add, (c[k] for k in numerator))
+        bottom = functools.reduce(operator.add, (c[k] for k in denominator))
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1), np.nan), bottom
     return compute
 
 
-def _balanced_accuracy(c: Counts):
+def _balanced_accuracy(c: Counts) -> Computed:
     # scikit-learn's definition: the mean of the recalls of the classes present in the group
     tpr, positives = _ratio(("tp",), ("tp", "fn"))(c)
     tnr, negatives = _ratio(("tn",), ("tn", "fp"))(c)
@@ -51,17 +54,18 @@ def _balanced_accuracy(c: Counts):
         return np.where(present > 0, total / np.where(present > 0, present, 1), np.nan), positives + negatives
 
 
-def _f1(c: Counts):
+def _f1(c: Counts) -> Computed:
     bottom = 2 * c["tp"] + c["fp"] + c["fn"]
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(bottom > 0, 2 * c["tp"] / np.where(bottom > 0, bottom, 1), np.nan), bottom
 
 
-def _count(c: Counts):
+def _count(c: Counts) -> Computed:
     return c["n"].astype(float), np.ones_like(c["n"])
 
 
-def _proportion(name, title, numerator, denominator, reason, higher):
+def _proportion(name: str, title: str, numerator: tuple[str, ...], denominator: tuple[str, ...], reason: str,
+                higher: bool | None) -> GroupMetric:
     return GroupMetric(name, title, _ratio(numerator, denominator), reason, higher, (numerator, denominator))
 
 

@@ -26,7 +26,8 @@ class SliceMetric:
     task: str  # "binary" or "regression"
     needs_scores: bool = False
 
-    def values(self, y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray | None):
+    def values(self, y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray | None
+               ) -> tuple[np.ndarray, np.ndarray]:
         """(population mask, per-row value) for this metric."""
         every = np.ones(len(y_true), bool)
         if self.name == "mae":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 # the resampling helpers live in the bottom layer (explainers' quality checks use them too)
 from explainers._stats import interval_or_none, percentile_interval, resampled_ratio_of_sums
@@ -15,7 +16,8 @@ __all__ = ["compare_proportions", "holm", "interval_or_none", "percentile_interv
            "resampled_ratio_of_sums"]
 
 
-def compare_proportions(x1: float, n1: float, x2: float, n2: float, *, min_expected: float = 5.0):
+def compare_proportions(x1: float, n1: float, x2: float, n2: float, *, min_expected: float = 5.0
+                        ) -> tuple[float | None, str]:
     """p-value of H0 "same proportion" for x1/n1 vs x2/n2, and the test used.
 
     The z test (pooled) is used when every expected cell of the 2x2 table is at least ``min_expected``;
@@ -57,7 +59,7 @@ def holm(p_values: list[float | None]) -> list[float | None]:
 # below the nominal level; differences and ratios of two rates get MOVER intervals (Newcombe 1998;
 # Donner & Zou 2012) built from those same limits. `python -m benchmarks.coverage` measures their coverage.
 
-def proportion_interval(successes, trials, level: float) -> tuple[np.ndarray, np.ndarray]:
+def proportion_interval(successes: ArrayLike, trials: ArrayLike, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Clopper-Pearson ("exact") interval of successes / trials, elementwise; NaN where trials is 0.
 
     Non-integer counts (weighted data, as effective counts) are accepted: the beta quantiles are continuous.
@@ -74,14 +76,16 @@ def proportion_interval(successes, trials, level: float) -> tuple[np.ndarray, np
     return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
 
 
-def difference_interval(x1, n1, x2, n2, level: float) -> tuple[np.ndarray, np.ndarray]:
+def difference_interval(x1: ArrayLike, n1: ArrayLike, x2: ArrayLike, n2: ArrayLike, level: float
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """MOVER-D interval of p1 - p2 from the Clopper-Pearson limits of each rate (Newcombe's construction)."""
     l1, u1 = proportion_interval(x1, n1, level)
     l2, u2 = proportion_interval(x2, n2, level)
     return mover_difference(_rate(x1, n1), l1, u1, _rate(x2, n2), l2, u2)
 
 
-def ratio_interval(x1, n1, x2, n2, level: float) -> tuple[np.ndarray, np.ndarray]:
+def ratio_interval(x1: ArrayLike, n1: ArrayLike, x2: ArrayLike, n2: ArrayLike, level: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """MOVER-R interval of p1 / p2 (Donner & Zou 2012) from the Clopper-Pearson limits of each rate.
 
     The upper limit is +inf when p2's lower limit is 0 (the data cannot bound the ratio from above).
@@ -91,27 +95,31 @@ def ratio_interval(x1, n1, x2, n2, level: float) -> tuple[np.ndarray, np.ndarray
     return mover_ratio(_rate(x1, n1), l1, u1, _rate(x2, n2), l2, u2)
 
 
-def mover_difference(p1, l1, u1, p2, l2, u2) -> tuple[np.ndarray, np.ndarray]:
+def mover_difference(p1: ArrayLike, l1: ArrayLike, u1: ArrayLike, p2: ArrayLike, l2: ArrayLike, u2: ArrayLike
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """MOVER-D from two estimates and their interval limits (arithmetic only: the limits come precomputed)."""
-    d = np.asarray(p1, float) - np.asarray(p2, float)
-    return d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    a, la, ua, b, lb, ub = (np.asarray(v, float) for v in (p1, l1, u1, p2, l2, u2))
+    d = a - b
+    return d - np.sqrt((a - la) ** 2 + (ub - b) ** 2), d + np.sqrt((ua - a) ** 2 + (b - lb) ** 2)
 
 
-def mover_ratio(p1, l1, u1, p2, l2, u2) -> tuple[np.ndarray, np.ndarray]:
+def mover_ratio(p1: ArrayLike, l1: ArrayLike, u1: ArrayLike, p2: ArrayLike, l2: ArrayLike, u2: ArrayLike
+                ) -> tuple[np.ndarray, np.ndarray]:
     """MOVER-R from two estimates and their interval limits; NaN where a rate is undefined."""
-    p1, l1, u1, p2, l2, u2 = (np.asarray(v, float) for v in (p1, l1, u1, p2, l2, u2))
+    a, la, ua, b, lb, ub = (np.asarray(v, float) for v in (p1, l1, u1, p2, l2, u2))
     with np.errstate(all="ignore"):
-        low_den = u2 * (2 * p2 - u2)
-        high_den = l2 * (2 * p2 - l2)
-        low = (p1 * p2 - np.sqrt(np.maximum((p1 * p2) ** 2 - l1 * u2 * (2 * p1 - l1) * (2 * p2 - u2), 0))) / low_den
-        high = (p1 * p2 + np.sqrt(np.maximum((p1 * p2) ** 2 - u1 * l2 * (2 * p1 - u1) * (2 * p2 - l2), 0))) / high_den
-    low = np.where(p1 <= 0, 0.0, np.where(low_den > 0, np.maximum(low, 0.0), 0.0))
+        low_den = ub * (2 * b - ub)
+        high_den = lb * (2 * b - lb)
+        low = (a * b - np.sqrt(np.maximum((a * b) ** 2 - la * ub * (2 * a - la) * (2 * b - ub), 0))) / low_den
+        high = (a * b + np.sqrt(np.maximum((a * b) ** 2 - ua * lb * (2 * a - ua) * (2 * b - lb), 0))) / high_den
+    low = np.where(a <= 0, 0.0, np.where(low_den > 0, np.maximum(low, 0.0), 0.0))
     high = np.where(high_den > 0, high, np.inf)
-    undefined = ~(np.isfinite(p1) & np.isfinite(p2))
+    undefined = ~(np.isfinite(a) & np.isfinite(b))
     return np.where(undefined, np.nan, low), np.where(undefined, np.nan, high)
 
 
-def effective_counts(weighted_successes, weight_sum, weight_square_sum) -> tuple[np.ndarray, np.ndarray]:
+def effective_counts(weighted_successes: ArrayLike, weight_sum: ArrayLike, weight_square_sum: ArrayLike
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """Kish effective sample size n_eff = (sum w)^2 / sum w^2, with the weighted rate kept: the counts that
     a proportion interval of weighted data rests on."""
     total = np.asarray(weight_sum, float)
@@ -122,7 +130,7 @@ def effective_counts(weighted_successes, weight_sum, weight_square_sum) -> tuple
     return rate * n_eff, n_eff
 
 
-def _rate(x, n) -> np.ndarray:
-    x, n = np.asarray(x, float), np.asarray(n, float)
+def _rate(successes: ArrayLike, trials: ArrayLike) -> np.ndarray:
+    x, n = np.asarray(successes, float), np.asarray(trials, float)
     with np.errstate(all="ignore"):
         return np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)

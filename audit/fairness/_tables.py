@@ -10,7 +10,9 @@ the oracle in the tests. A metric that is undefined for a group (TPR with no pos
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import operator
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -22,7 +24,7 @@ from audit.fairness._comparisons import (MetricData, as_interval, build_disparit
 from audit.fairness._counts import as_binary, as_counts, cell_counts, check_rows, groups_with_reference
 from audit.fairness._metrics import DEFAULT_METRICS, METRICS, GroupMetric
 from audit.fairness._stats import effective_counts, interval_or_none, percentile_interval, proportion_interval
-from audit.fairness._types import CELLS, Bootstrap, FairnessTable, GroupRow, Interval
+from audit.fairness._types import CELLS, Bootstrap, Disparity, FairnessTable, GroupRow, Interval
 
 __all__ = ["group_metrics", "assemble_table", "favourable_metric"]
 
@@ -105,13 +107,14 @@ def group_metrics(
             support = raw_counts["n"]
             boot_values, boot_overall = scored_boot.get(metric.name, (None, None))
         else:
-            group_values, _ = metric.compute(counts)
-            _, support = metric.compute(raw_counts)
-            overall_value, _ = metric.compute(overall_counts)
+            compute = _counted(metric)
+            group_values, _ = compute(counts)
+            _, support = compute(raw_counts)
+            overall_value, _ = compute(overall_counts)
             boot_values = boot_overall = None
             if boot_counts is not None:
-                boot_values, _ = metric.compute(boot_counts[0])
-                boot_overall, _ = metric.compute(boot_counts[1])
+                boot_values, _ = compute(boot_counts[0])
+                boot_overall, _ = compute(boot_counts[1])
         if metric.name == "count":
             group_values, support = raw_counts["n"].astype(float), raw_counts["n"]
             overall_value, boot_values, boot_overall = np.array([len(y_true)], float), None, None
@@ -142,18 +145,30 @@ def _specs_for(metrics: tuple[str, ...], favourable: str) -> list[GroupMetric]:
     return specs
 
 
+def _counted(metric: GroupMetric) -> Callable[[dict[str, np.ndarray]], tuple[np.ndarray, np.ndarray]]:
+    """A metric's function of the confusion counts (score metrics have none: they read the scores)."""
+    if metric.compute is None:
+        raise TypeError(f"{metric.name} is a score metric, not a function of counts")  # a programming error
+    return metric.compute
+
+
 def favourable_metric(favourable: str) -> str:
     """The rate of the decision that benefits the person: what impact ratios compare."""
     return "negative_rate" if favourable == "negative" else "selection_rate"
 
 
-def _effective_counts(metric: GroupMetric, cells: np.ndarray, squares: np.ndarray):
+def _effective_counts(metric: GroupMetric, cells: np.ndarray, squares: np.ndarray
+                      ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Weighted proportions as (successes, trials) at Kish's effective sample size, per group and overall."""
+    if metric.proportion is None:
+        raise TypeError(f"{metric.name} is not a proportion")  # a programming error
     numerator, denominator = metric.proportion
     index = {name: i for i, name in enumerate(CELLS)}
 
-    def pick(array, keys):
-        return sum(array[..., index[k]] for k in keys if k in index) if "n" not in keys else array.sum(-1)
+    def pick(array: np.ndarray, keys: tuple[str, ...]) -> np.ndarray:
+        if "n" in keys:
+            return np.asarray(array.sum(-1))
+        return np.asarray(functools.reduce(operator.add, (array[..., index[k]] for k in keys if k in index)))
 
     per_group = effective_counts(pick(cells, numerator), pick(cells, denominator), pick(squares, denominator))
     total = cells.sum(0, keepdims=True), squares.sum(0, keepdims=True)
@@ -177,15 +192,15 @@ def assemble_table(*, columns: list[str], keys: list[tuple[str, ...]], specs: li
     total_n = int(group_n.sum())
     small = group_n < min_group_size
     data: dict[str, MetricData] = {}
-    intervals: dict[str, tuple[list, Interval | None]] = {}
+    intervals: dict[str, tuple[list[Interval | None], Interval | None]] = {}
     for spec in specs:
         entry = computed[spec.name]
         counts, overall_counts, tests = _proportion_counts(spec, entry, unweighted, weighted)
         limits = None
-        if counts is not None:
-            low, high = proportion_interval(*counts, ci_level)
+        if counts is not None and overall_counts is not None:
+            low, high = proportion_interval(counts[0], counts[1], ci_level)
             limits = (low, high)
-            o_low, o_high = proportion_interval(*overall_counts, ci_level)
+            o_low, o_high = proportion_interval(overall_counts[0], overall_counts[1], ci_level)
             intervals[spec.name] = ([as_interval(a, b) for a, b in zip(low, high)], as_interval(o_low[0], o_high[0]))
         elif entry["boot"] is not None:
             low, high, _ = percentile_interval(entry["boot"], ci_level)
@@ -208,7 +223,8 @@ def assemble_table(*, columns: list[str], keys: list[tuple[str, ...]], specs: li
             ci={name: intervals[name][0][g] for name in intervals}))
     overall = {name: finite_or_none(d.overall) for name, d in data.items()}
 
-    disparities, reliable = {}, {}
+    disparities: dict[str, Disparity] = {}
+    reliable: dict[str, Disparity] = {}
     for spec in specs:
         if spec.higher_is_better is None:
             continue
@@ -232,16 +248,19 @@ def assemble_table(*, columns: list[str], keys: list[tuple[str, ...]], specs: li
     )
 
 
+_Pair = tuple[np.ndarray, np.ndarray]
+
+
 def _proportion_counts(spec: GroupMetric, entry: dict[str, Any], unweighted: dict[str, np.ndarray] | None,
-                       weighted: bool):
+                       weighted: bool) -> tuple[_Pair | None, _Pair | None, _Pair | None]:
     """(successes, trials) per group and overall for intervals, and unweighted ones for tests, or Nones."""
     if spec.proportion is None or unweighted is None:
         return None, None, None
     numerator, denominator = spec.proportion
     if any(k not in unweighted for k in numerator + denominator):
         return None, None, None
-    x = sum(np.asarray(unweighted[k], float) for k in numerator)
-    n = sum(np.asarray(unweighted[k], float) for k in denominator)
+    x = np.asarray(functools.reduce(operator.add, (np.asarray(unweighted[k], float) for k in numerator)))
+    n = np.asarray(functools.reduce(operator.add, (np.asarray(unweighted[k], float) for k in denominator)))
     tests = (x, n)
     if weighted:
         if entry.get("counts") is None:

@@ -44,14 +44,16 @@ def _group_sums(codes: np.ndarray, n_groups: int, values: np.ndarray, weights: n
     return sums, samples
 
 
-def _prepare(y_true, y_pred, sensitive, sample_weight, reference):
+def _prepare(y_true: Any, y_pred: Any, sensitive: Any, sample_weight: Any, reference: str | None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, list[tuple[Any, ...]], list[str]]:
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     sensitive, weights = check_rows(y_true, y_pred, sensitive, sample_weight)
     codes, keys, columns = groups_with_reference(sensitive, reference)
     return y_true, y_pred, weights, codes, keys, columns
 
 
-def _ratio_metric(sums, samples, top: int, bottom: int, support):
+def _ratio_metric(sums: np.ndarray, samples: np.ndarray | None, top: int, bottom: int, support: np.ndarray
+                  ) -> dict[str, Any]:
     with np.errstate(all="ignore"):
         values = np.where(sums[:, bottom] > 0, sums[:, top] / sums[:, bottom], np.nan)
         overall = np.array([sums[:, top].sum() / sums[:, bottom].sum()]) if sums[:, bottom].sum() > 0 \
@@ -69,7 +71,7 @@ def _count_metric(n: np.ndarray) -> dict[str, Any]:
             "boot_overall": None}
 
 
-def _bootstrap_info(n_boot, ci_level, seed):
+def _bootstrap_info(n_boot: int, ci_level: float, seed: int) -> dict[str, Any]:
     return ({"n_boot": n_boot, "level": ci_level, "seed": seed, "method": "percentile",
              "resampling": "Poisson bootstrap of rows"} if n_boot > 0 else {"n_boot": 0})
 
@@ -104,7 +106,7 @@ def regression_group_metrics(*, y_true: Any, y_pred: Any, sensitive: pd.DataFram
                           bootstrap=_bootstrap_info(n_boot, ci_level, seed), weighted=weights is not None)
 
 
-def multiclass_group_metrics(*, y_true: Any, y_pred: Any, sensitive: pd.DataFrame, classes: list | None = None,
+def multiclass_group_metrics(*, y_true: Any, y_pred: Any, sensitive: pd.DataFrame, classes: list[Any] | None = None,
                              sample_weight: Any = None, min_group_size: int = 30, reference: str | None = None,
                              n_boot: int = 1000, ci_level: float = 0.95, seed: int = 0) -> FairnessTable:
     """Accuracy and the selection rate of each class (``selection_rate[c]``: share predicted ``c``) by group.

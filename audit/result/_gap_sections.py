@@ -4,10 +4,13 @@ protected attribute."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audit.result._sections import _Section
 from audit.result._serde import optional
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["GapFeature", "GapCheck", "GapExplanation", "GapReport", "JointProxy", "SwapExplanation", "SwapSummary"]
 
@@ -102,7 +105,7 @@ class GapExplanation(_Section):
     def proxies(self) -> list[GapFeature]:
         return [f for f in self.features if f.role == "proxy"]
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """One row per feature, largest contribution first, for notebooks."""
         import pandas as pd
 
@@ -154,7 +157,7 @@ class GapReport(_Section):
     swaps: list[SwapExplanation] = field(default_factory=list)
     swap_summary: SwapSummary | None = optional()
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         frames = [e.to_frame() for e in self.explanations]

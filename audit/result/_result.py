@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from audit._errors import ConfigError
 from audit.fairness._types import FairnessTable, RankedDisparity, largest_disparities
@@ -112,7 +112,7 @@ class AuditResult:
         return largest_disparities(self.fairness)
 
     def to_dict(self) -> dict[str, Any]:
-        return to_dict(self)
+        return cast(dict[str, Any], to_dict(self))
 
     def to_json(self, *, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
@@ -133,7 +133,7 @@ class AuditResult:
         elif str(version) != SCHEMA_VERSION and _newer(str(version)):
             raise ConfigError(f"The audit result has schema_version {version!r}, newer than this audit-toolkit's "
                               f"{SCHEMA_VERSION}: upgrade audit-toolkit to read it.")
-        return from_dict(cls, raw, "")
+        return cast(AuditResult, from_dict(cls, raw, ""))
 
     @classmethod
     def from_json(cls, text: str) -> AuditResult:
@@ -165,7 +165,7 @@ class AuditResult:
 
         return figures(self)
 
-    def explore(self):
+    def explore(self) -> Any:
         """An ipywidgets explorer (breakdown, metric, group, example; for a language-model result, an attributed
         probe example and a generated token); needs ``pip install ipywidgets``."""
         try:

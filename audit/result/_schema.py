@@ -62,7 +62,7 @@ def _schema(kind: Any, definitions: dict[str, Any]) -> dict[str, Any]:
         return {"type": "array", "items": _schema(args[0], definitions)}
     if origin is dict:
         return {"type": "object", "additionalProperties": _schema(args[1], definitions)}
-    if dataclasses.is_dataclass(kind):
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         name = kind.__name__
         owner = definitions.setdefault("__owners__", {}).setdefault(name, kind)
         if owner is not kind:

@@ -8,10 +8,13 @@ in schema 1.x files).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self, cast
 
 from audit._errors import ConfigError
 from audit.result._serde import from_dict, optional, to_dict
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Decision", "Provenance", "Regulatory", "FourFifths", "FourFifthsRow", "LL144", "LL144Table", "LL144Row",
            "TextAudit", "ShiftRow", "ShiftSection", "CounterfactualExample", "Probes", "IdentityGroups",
@@ -23,7 +26,7 @@ __all__ = ["Decision", "Provenance", "Regulatory", "FourFifths", "FourFifthsRow"
 Interval = list[float]
 
 
-def _frame(rows: list[Any]):
+def _frame(rows: list[Any]) -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame([row.to_dict() for row in rows])
@@ -33,11 +36,11 @@ class _Section:
     """to_dict / from_dict for a section dataclass."""
 
     def to_dict(self) -> dict[str, Any]:
-        return to_dict(self)
+        return cast(dict[str, Any], to_dict(self))
 
     @classmethod
-    def from_dict(cls, raw: Any, where: str | None = None):
-        return from_dict(cls, raw, where or cls.__name__)
+    def from_dict(cls, raw: Any, where: str | None = None) -> Self:
+        return cast(Self, from_dict(cls, raw, where or cls.__name__))
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,8 @@ class Provenance(_Section):
         """From the known fields and, beside them, what a caller added (kept in ``extra``)."""
         known = set(cls.__dataclass_fields__) - {"extra"}
         extra = {**raw.get("extra", {}), **{k: v for k, v in raw.items() if k not in known and k != "extra"}}
-        return from_dict(cls, {**{k: v for k, v in raw.items() if k in known}, "extra": extra}, "provenance")
+        return cast(Provenance, from_dict(cls, {**{k: v for k, v in raw.items() if k in known}, "extra": extra},
+                                          "provenance"))
 
 
 @dataclass(frozen=True)
@@ -214,7 +218,7 @@ class ShiftSection(_Section):
     overall: ShiftRow | None = None
     pairs_total: int | None = optional()
 
-    def to_frame(self, part: str = "axes"):
+    def to_frame(self, part: str = "axes") -> pd.DataFrame:
         """One part (``axes``, ``directions`` or ``pairs``) as a pandas DataFrame, for notebooks."""
         if part not in ("axes", "directions", "pairs"):
             raise ConfigError(f"The 'part' parameter of to_frame must be 'axes', 'directions' or 'pairs'. "
@@ -285,7 +289,7 @@ class IdentityGroups(_Section):
     min_texts: int
     overall_auc_ci: Interval | None = None
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """The rows as a pandas DataFrame, for notebooks."""
         return _frame(self.rows)
 
@@ -517,7 +521,7 @@ class SliceSearch(_Section):
     overall_metric: float | None  # the search's time is in provenance.timings_s, so that results reproduce
     redundant: list[str] | None = optional()  # confirmed, then left out: no worse than the rest of a confirmed parent
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """The confirmed slices as a pandas DataFrame, for notebooks."""
         import pandas as pd
 
@@ -529,7 +533,7 @@ class SliceReport(_Section):
     searches: list[SliceSearch]
     settings: dict[str, Any] = field(default_factory=dict)
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """Every confirmed slice of every metric, one row each, for notebooks."""
         import pandas as pd
 
@@ -641,7 +645,8 @@ class ProbeAttribution(_Section):
 
     def top_sources(self, k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` source tokens with the largest total absolute attribution over the targets."""
-        totals = [sum(abs(row[j]) for row in self.values if row[j] is not None) for j in range(len(self.source_tokens))]
+        totals = [sum(abs(v) for row in self.values if (v := row[j]) is not None)
+                  for j in range(len(self.source_tokens))]
         order = sorted(range(len(totals)), key=lambda j: -totals[j])[:k]
         return [(self.source_tokens[j], totals[j]) for j in order]
 
@@ -677,7 +682,7 @@ class ProbeSuite(_Section):
     settings: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """The suite's rows as a pandas DataFrame, for notebooks."""
         return _frame(self.rows).assign(suite=self.name)
 
@@ -690,7 +695,7 @@ class ProbeReport(_Section):
     suites: list[ProbeSuite]
     alpha: float = 0.01
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """Every row of every suite, for notebooks."""
         import pandas as pd
 

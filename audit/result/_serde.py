@@ -111,7 +111,7 @@ def _convert(kind: Any, value: Any, where: str) -> Any:
             except ConfigError as err:
                 errors.append(err)
         raise errors[0]
-    if dataclasses.is_dataclass(kind):
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         return from_dict(kind, value, where)
     if origin is list:
         if not isinstance(value, list):
