@@ -46,7 +46,12 @@ from audit.result._sections import (Decision, MitigationReport, ProbeExample, Pr
                                     Provenance, QualityReport, Regulatory, Slice, SliceReport, SliceSearch, TextAudit)
 from audit.run._from_file import fairness_from_file
 from audit.run._output import write_outputs
+from audit.run._capabilities import explain_gaps
 from audit.run._runner import run_audit
+from audit.mitigation._frontier import frontier
+from audit.probes._suites import run_probes
+from audit.result._gap_sections import GapReport
+from audit.result._change_sections import AuditChanges
 from audit.slices._discover import find_slices
 from explainers._causal_lm import CausalLM
 from audit.text._audit import classifier_scorer, mention_columns, text_bias_audit
@@ -56,6 +61,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AttributionSummary",
+    "AuditChanges",
     "AuditConfig",
     "AuditError",
     "AuditResult",
@@ -76,6 +82,7 @@ __all__ = [
     "Disparity",
     "evaluate",
     "Executor",
+    "explain_gaps",
     "ExplainerConfig",
     "Failure",
     "fairness_from_file",
@@ -84,6 +91,8 @@ __all__ = [
     "find_slices",
     "Finding",
     "four_fifths",
+    "frontier",
+    "GapReport",
     "GapsConfig",
     "GateResult",
     "group_metrics",
@@ -129,6 +138,7 @@ __all__ = [
     "Rule",
     "RuleOutcome",
     "run_audit",
+    "run_probes",
     "SCHEMA_VERSION",
     "Skipped",
     "Slice",

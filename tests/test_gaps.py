@@ -192,6 +192,11 @@ def test_the_planted_proxy_audit_fails_the_proxies_preset_and_round_trips(tmp_pa
     assert all(g.additivity_error < 1e-6 for g in report.explanations)
     assert selection.check.passed and selection.check.feature == "proxy"
     assert any(f.kind == "proxy" and "proxy stands in for group" in f.message for f in result.findings)
+    # the public explain_gaps, without an audit around it, gives the same report (its own tables, same settings)
+    import audit
+
+    assert audit.explain_gaps(gap_config(features, n_boot=100), data=frame,
+                              model=boosted_model(frame, features)) == report
     gate = evaluate(result, [load_preset("proxies")])
     failed = [o for o in gate.outcomes if o.status == "fail"]
     assert not gate.passed and failed and all(o.scope.endswith(": proxy") for o in failed)

@@ -179,6 +179,10 @@ def test_a_planted_occupation_bias_is_found(architecture, pairs_file):
     gate = evaluate(result, [load_preset("llm-bias")])
     failed = {o.rule for o in gate.outcomes if o.status == "fail"}
     assert not gate.passed and "stereotype-preference" in failed
+    # the public run_probes, without an audit around it, gives the same suite
+    alone = audit.run_probes(CausalLM(model, tokenizer), ProbesConfig(suites=("crows_pairs",), max_items=150,
+                                                                      files={"crows_pairs": str(pairs_file)}))
+    assert alone.suites[0].rows == next(s for s in result.probes.suites if s.name == "crows_pairs").rows
 
 
 @pytest.mark.slow

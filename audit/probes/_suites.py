@@ -3,7 +3,7 @@ recorded failure, never a missing row), into one ``ProbeReport``."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -15,6 +15,9 @@ from audit.probes._continuations import bold_suite, occupation_suite
 from audit.probes._holistic import NOUNS_USED, holistic_suite, negativity_suite
 from audit.probes._paired import paired_suite
 from audit.result._sections import ProbeReport, ProbeSuite
+
+if TYPE_CHECKING:
+    from explainers._causal_lm import CausalLM
 
 __all__ = ["run_probes", "sentiment_scorer", "sample_items"]
 
@@ -46,9 +49,19 @@ def sentiment_scorer() -> Callable[[list[str]], np.ndarray]:
     return score
 
 
-def run_probes(lm, config: ProbesConfig, *, seed: int, guard: Callable[[str, Callable[[], Any]], Any],
-               scorer: Callable[[list[str]], np.ndarray] | None = None) -> ProbeReport:
-    """Every suite of ``config.suites``; ``guard(step, work)`` runs one and records a crash (returns None)."""
+def run_probes(lm: CausalLM, config: ProbesConfig | None = None, *, seed: int = 0,
+               scorer: Callable[[list[str]], np.ndarray] | None = None,
+               guard: Callable[[str, Callable[[], Any]], Any] | None = None) -> ProbeReport:
+    """The bias probes of a causal language model (docs/probes.md): every suite of ``config.suites`` (default:
+    all, as ``ProbesConfig()``), each item scored from the model's log-probabilities; ``scorer`` (texts -> a
+    sentiment in [-1, 1]) scores sampled continuations for BOLD (default: the bundled MiniLM classifier).
+
+    Without ``guard`` a crashing suite raises; ``run_audit`` passes one that records the crash as a failure of the
+    result instead (``guard(step, work)`` runs ``work`` and returns None when it crashed)."""
+    config = ProbesConfig() if config is None else config
+    if guard is None:
+        def guard(step: str, work: Callable[[], Any]) -> Any:
+            return work()
     files = config.files or {}
     n_examples = config.examples
     suites: list[ProbeSuite] = []
