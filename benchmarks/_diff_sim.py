@@ -38,8 +38,13 @@ def _log_ratios(counts: dict[str, tuple], benchmarks: dict[str, np.ndarray]) -> 
         x, n = counts[metric]
         anchor = benchmarks[metric]
         others = np.array([[g for g in range(len(SHARES)) if g != b] for b in anchor])
-        log_ratio, se = katz_log_ratio(np.take_along_axis(x, others, 1), np.take_along_axis(n, others, 1),
-                                       x[runs, anchor][:, None], n[runs, anchor][:, None], higher_is_better=higher)
+        log_ratio, se = katz_log_ratio(
+            np.take_along_axis(x, others, 1),
+            np.take_along_axis(n, others, 1),
+            x[runs, anchor][:, None],
+            n[runs, anchor][:, None],
+            higher_is_better=higher,
+        )
         ratios.append(log_ratio)
         errors.append(se)
     return np.concatenate(ratios, axis=1), np.concatenate(errors, axis=1)
@@ -54,8 +59,17 @@ def _lowest_highest(counts: dict[str, tuple]) -> dict[str, np.ndarray]:
     return out
 
 
-def simulate(*, runs: int, seed: int, old_rows: int, new_rows: int, new_b: float, tolerance: float = 0.05,
-             b: float = 0.925, c: float = 0.96) -> dict[str, float]:
+def simulate(
+    *,
+    runs: int,
+    seed: int,
+    old_rows: int,
+    new_rows: int,
+    new_b: float,
+    tolerance: float = 0.05,
+    b: float = 0.925,
+    c: float = 0.96,
+) -> dict[str, float]:
     """Shares of runs in which the diff calls a disparity worsened (default and ``confident``), and in which
     the point-estimate rule of the lowest/highest ratio did; B's factor is ``new_b`` in the new audits."""
     rng = np.random.default_rng(seed)
@@ -72,7 +86,9 @@ def simulate(*, runs: int, seed: int, old_rows: int, new_rows: int, new_b: float
     confident = fall_tests(old_l, old_se, new_l, new_se, tolerance=tolerance, confident=True)
     before, after = _lowest_highest(old), _lowest_highest(new)
     point_rule = np.any([after[m] < before[m] - tolerance for m, _ in METRICS], axis=0)
-    return {"default": float(default.worsened.any(axis=1).mean()),
-            "confident": float(confident.worsened.any(axis=1).mean()),
-            "point_rule_before": float(point_rule.mean()),
-            "detectable_fall_median": float(np.nanmedian(default.detectable_fall))}
+    return {
+        "default": float(default.worsened.any(axis=1).mean()),
+        "confident": float(confident.worsened.any(axis=1).mean()),
+        "point_rule_before": float(point_rule.mean()),
+        "detectable_fall_median": float(np.nanmedian(default.detectable_fall)),
+    }

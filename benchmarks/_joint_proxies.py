@@ -23,8 +23,9 @@ def weak_inputs(seed: int, *, rows: int) -> tuple[pd.DataFrame, list[str], objec
 
     rng = np.random.default_rng(seed)
     member = rng.random(rows) < 0.5
-    frame = pd.DataFrame(rng.standard_normal((rows, len(WEAK_INPUTS))) + 0.4 * member[:, None],
-                         columns=list(WEAK_INPUTS))
+    frame = pd.DataFrame(
+        rng.standard_normal((rows, len(WEAK_INPUTS))) + 0.4 * member[:, None], columns=list(WEAK_INPUTS)
+    )
     logit = 0.8 * frame.sum(axis=1) - 2.2
     frame["group"] = np.where(member, "a", "b")
     frame["label"] = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)
@@ -42,14 +43,25 @@ def xor(seed: int, *, rows: int) -> tuple[pd.DataFrame, list[str], object]:
     first, second = rng.random(rows) < 0.5, rng.random(rows) < 0.5
     combination = first ^ second
     member = np.where(rng.random(rows) < 0.95, combination, ~combination)
-    frame = pd.DataFrame({"owns_home": np.where(first, "yes", "no"), "has_car": np.where(second, "yes", "no"),
-                          "noise": rng.standard_normal(rows)})
+    frame = pd.DataFrame(
+        {
+            "owns_home": np.where(first, "yes", "no"),
+            "has_car": np.where(second, "yes", "no"),
+            "noise": rng.standard_normal(rows),
+        }
+    )
     frame["group"] = np.where(member, "b", "a")  # the group that the combination disfavours is "a"
     frame["label"] = (rng.random(rows) < np.where(combination, 0.97, 0.04)).astype(int)
     features = ["owns_home", "has_car", "noise"]
-    model = Pipeline([("encode", ColumnTransformer([("codes", OrdinalEncoder(), ["owns_home", "has_car"])],
-                                                   remainder="passthrough")),
-                      ("model", HistGradientBoostingClassifier(max_iter=50, random_state=0))])
+    model = Pipeline(
+        [
+            (
+                "encode",
+                ColumnTransformer([("codes", OrdinalEncoder(), ["owns_home", "has_car"])], remainder="passthrough"),
+            ),
+            ("model", HistGradientBoostingClassifier(max_iter=50, random_state=0)),
+        ]
+    )
     return frame, features, model.fit(frame[features], frame["label"])
 
 

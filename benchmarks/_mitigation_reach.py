@@ -48,15 +48,32 @@ def true_value(thresholds: dict, constraint: str) -> float:
     return float(max(np.ptp(rates[:, 1]), np.ptp(rates[:, 2])))
 
 
-def rates(*, runs: int, rows: int = 4000, constraint: str = "impact_ratio", tolerance: float = 0.8,
-          reach_target: float = 0.9, seed: int = 0, group_blind: bool = False) -> dict:
+def rates(
+    *,
+    runs: int,
+    rows: int = 4000,
+    constraint: str = "impact_ratio",
+    tolerance: float = 0.8,
+    reach_target: float = 0.9,
+    seed: int = 0,
+    group_blind: bool = False,
+) -> dict:
     from audit.mitigation._frontier import frontier
 
     truly, held_out, costs, flips, estimated = [], [], [], [], []
     for run in range(runs):
         scores, y, group = _draw(np.random.default_rng([seed, run]), rows)
-        fitted = frontier(scores=scores, y_true=y, groups=group, constraint=constraint, threshold=0.5,
-                          tolerances=[tolerance], n_boot=0, seed=run, reach_target=reach_target)
+        fitted = frontier(
+            scores=scores,
+            y_true=y,
+            groups=group,
+            constraint=constraint,
+            threshold=0.5,
+            tolerances=[tolerance],
+            n_boot=0,
+            seed=run,
+            reach_target=reach_target,
+        )
         point = fitted.at(tolerance, group_blind=group_blind)
         if point is None or not point.feasible:
             continue
@@ -67,10 +84,16 @@ def rates(*, runs: int, rows: int = 4000, constraint: str = "impact_ratio", tole
         flips.append(point.randomised_share)
         estimated.append(point.reach)
     done = len(truly)
-    return {"runs": done, "truly_met": float(np.mean(truly)), "truly_met_ci": _exact(int(np.sum(truly)), done),
-            "held_out_met": float(np.mean(held_out)), "held_out_met_ci": _exact(int(np.sum(held_out)), done),
-            "mean_cost": float(np.mean(costs)), "mean_randomised_share": float(np.mean(flips)),
-            "mean_estimated_reach": float(np.mean(estimated))}
+    return {
+        "runs": done,
+        "truly_met": float(np.mean(truly)),
+        "truly_met_ci": _exact(int(np.sum(truly)), done),
+        "held_out_met": float(np.mean(held_out)),
+        "held_out_met_ci": _exact(int(np.sum(held_out)), done),
+        "mean_cost": float(np.mean(costs)),
+        "mean_randomised_share": float(np.mean(flips)),
+        "mean_estimated_reach": float(np.mean(estimated)),
+    }
 
 
 def _exact(hits: int, runs: int) -> list[float]:

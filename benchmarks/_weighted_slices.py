@@ -19,8 +19,11 @@ def _planted(seed: int, *, n: int, shuffle: bool):
     import pandas as pd
 
     frame = pd.DataFrame({f"f{j}": rng.integers(0, 3, n).astype(str) for j in range(20)})
-    slices = [frame.f0 == "0", (frame.f1 == "1") & (frame.f2 == "2"),
-              (frame.f3 == "0") & (frame.f4 == "1") & (frame.f5 == "2")]
+    slices = [
+        frame.f0 == "0",
+        (frame.f1 == "1") & (frame.f2 == "2"),
+        (frame.f3 == "0") & (frame.f4 == "1") & (frame.f5 == "2"),
+    ]
     wrong = rng.random(n) < 0.10 + 0.05 * sum(s.to_numpy(int) for s in slices)
     if shuffle:
         wrong = rng.permutation(wrong)
@@ -41,8 +44,12 @@ def one_run(seed: int, *, sigma: float, n: int, shuffle: bool, test: str) -> tup
         weights = np.random.default_rng([seed, 3]).lognormal(0.0, sigma, n)
         out = []
         for fdr in ("bh", "by"):
-            found = {s.definition for s in find_slices(frame, y_true=y, y_pred=decisions, sample_weight=weights,
-                                                       fdr=fdr, seed=seed).slices}
+            found = {
+                s.definition
+                for s in find_slices(
+                    frame, y_true=y, y_pred=decisions, sample_weight=weights, fdr=fdr, seed=seed
+                ).slices
+            }
             out.append(bool(found) if shuffle else PLANTED <= found)
         return out[0], out[1]
     finally:
@@ -52,6 +59,7 @@ def one_run(seed: int, *, sigma: float, n: int, shuffle: bool, test: str) -> tup
 def rates(*, runs: int, sigma: float, n: int = 20_000, shuffle: bool, test: str = "sandwich") -> list[float]:
     from joblib import Parallel, delayed
 
-    results = Parallel(n_jobs=2)(delayed(one_run)(seed, sigma=sigma, n=n, shuffle=shuffle, test=test)
-                                 for seed in range(runs))
+    results = Parallel(n_jobs=2)(
+        delayed(one_run)(seed, sigma=sigma, n=n, shuffle=shuffle, test=test) for seed in range(runs)
+    )
     return [float(v) for v in np.mean(results, axis=0)]

@@ -49,8 +49,14 @@ def captum_plain(classifier, texts, targets, n_steps=50):
         encoded = tokenizer(text, return_tensors="pt", truncation=True, max_length=classifier.max_length)
         ids, mask = encoded["input_ids"].to(classifier.device), encoded["attention_mask"].to(classifier.device)
         baseline = classifier.baseline_ids(ids, mask)
-        attribution, delta = lig.attribute(ids, baselines=baseline, additional_forward_args=(mask,),
-                                           target=int(target), n_steps=n_steps, return_convergence_delta=True)
+        attribution, delta = lig.attribute(
+            ids,
+            baselines=baseline,
+            additional_forward_args=(mask,),
+            target=int(target),
+            n_steps=n_steps,
+            return_convergence_delta=True,
+        )
         values.append(attribution.sum(-1)[0, 1:-1].detach().cpu().numpy())
         deltas.append(float(delta.abs().item()))
     return values, deltas
@@ -66,19 +72,25 @@ def captum_batched(classifier, texts, targets, *, n_steps: int, per_call: int = 
     import torch
     from captum.attr import LayerIntegratedGradients
 
-    lig = LayerIntegratedGradients(lambda ids, mask: torch.softmax(classifier.logits(ids, mask), -1),
-                                   classifier.embedding_layer)
+    lig = LayerIntegratedGradients(
+        lambda ids, mask: torch.softmax(classifier.logits(ids, mask), -1), classifier.embedding_layer
+    )
     order = sorted(range(len(texts)), key=lambda i: len(classifier.tokenizer(texts[i])["input_ids"]))
     worst = 0.0
     for start in range(0, len(order), per_call):
-        chosen = order[start:start + per_call]
+        chosen = order[start : start + per_call]
         batch = classifier.tokenize([texts[i] for i in chosen])
         ids, mask = batch.input_ids, batch.attention_mask
         baseline = classifier.baseline_ids(ids, mask)
-        _, delta = lig.attribute(ids, baselines=baseline, additional_forward_args=(mask,),
-                                 target=torch.as_tensor([int(targets[i]) for i in chosen], device=ids.device),
-                                 n_steps=n_steps, internal_batch_size=internal_batch_size,
-                                 return_convergence_delta=True)
+        _, delta = lig.attribute(
+            ids,
+            baselines=baseline,
+            additional_forward_args=(mask,),
+            target=torch.as_tensor([int(targets[i]) for i in chosen], device=ids.device),
+            n_steps=n_steps,
+            internal_batch_size=internal_batch_size,
+            return_convergence_delta=True,
+        )
         worst = max(worst, float(delta.abs().max()))
     return worst
 
@@ -96,17 +108,23 @@ def captum_best(classifier, texts, targets, target_delta: float) -> dict:
     searched = {}
     for n_steps in CAPTUM_STEPS:
         started = time.perf_counter()
-        worst = captum_batched(classifier, texts, targets, n_steps=n_steps, per_call=per_call,
-                               internal_batch_size=internal)
+        worst = captum_batched(
+            classifier, texts, targets, n_steps=n_steps, per_call=per_call, internal_batch_size=internal
+        )
         searched[n_steps] = (time.perf_counter() - started, worst)
         if worst <= target_delta:
             break
     steps = next((n for n, (_, worst) in searched.items() if worst <= target_delta), CAPTUM_STEPS[-1])
-    return {"captum_best_s": searched[steps][0], "captum_best_steps": steps,
-            "captum_best_delta_max": searched[steps][1], "captum_best_reached_ours": searched[steps][1] <= target_delta,
-            "captum_best_per_call": per_call, "captum_best_internal_batch_size": internal,
-            "captum_batched_50_s": searched[50][0] if 50 in searched else None,
-            "captum_step_search": {str(n): {"s": t, "delta_max": d} for n, (t, d) in searched.items()}}
+    return {
+        "captum_best_s": searched[steps][0],
+        "captum_best_steps": steps,
+        "captum_best_delta_max": searched[steps][1],
+        "captum_best_reached_ours": searched[steps][1] <= target_delta,
+        "captum_best_per_call": per_call,
+        "captum_best_internal_batch_size": internal,
+        "captum_batched_50_s": searched[50][0] if 50 in searched else None,
+        "captum_step_search": {str(n): {"s": t, "delta_max": d} for n, (t, d) in searched.items()},
+    }
 
 
 def ensure_transformers_interpret(path: str) -> None:
@@ -117,8 +135,21 @@ def ensure_transformers_interpret(path: str) -> None:
         return
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-                    "--target", path, f"transformers-interpret=={TI_VERSION}"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--target",
+            path,
+            f"transformers-interpret=={TI_VERSION}",
+        ],
+        check=True,
+    )
 
 
 def transformers_interpret(classifier, texts, targets, path):
@@ -204,9 +235,13 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0, help="which held-out tweets (a seeded sample)")
-    parser.add_argument("--tolerance", type=float, default=8e-3,
-                        help="largest convergence delta allowed per example; captum plain and transformers-interpret "
-                             "reach 8.1e-3 at their 50 steps on these tweets, so this holds ours to their tolerance")
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=8e-3,
+        help="largest convergence delta allowed per example; captum plain and transformers-interpret "
+        "reach 8.1e-3 at their 50 steps on these tweets, so this holds ours to their tolerance",
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--ti-path", default="/tmp/ti/site", help="folder with transformers-interpret installed")
     parser.add_argument("--threads", type=int, default=2)
@@ -219,32 +254,49 @@ def main(argv=None) -> dict:
 
     classifier = load_minilm_sentiment(device=args.device)
     texts = real_tweets(args.examples, args.seed)
-    report = {"examples": len(texts), "device": str(classifier.device), "threads": args.threads,
-              "tolerance": args.tolerance}
+    report = {
+        "examples": len(texts),
+        "device": str(classifier.device),
+        "threads": args.threads,
+        "tolerance": args.tolerance,
+    }
 
     started = time.perf_counter()
     ours = get_explainer("layer_integrated_gradients", n_steps="auto", tolerance=args.tolerance).explain_texts(
-        classifier, texts)
+        classifier, texts
+    )
     report["ours_s"] = time.perf_counter() - started
     steps = ours.meta["steps_run_per_example"]  # every pass ours made, the first tries included
-    report.update({"ours_steps_mean": float(np.mean(steps)), "ours_delta_max": float(ours.completeness_error.max()),
-                   "ours_sequences": int(sum(steps))})
-    print(f"ours (auto steps, tolerance {args.tolerance}): {report['ours_s']:.1f} s, mean steps run "
-          f"{np.mean(steps):.1f}, max delta {ours.completeness_error.max():.1e}", flush=True)
+    report.update(
+        {
+            "ours_steps_mean": float(np.mean(steps)),
+            "ours_delta_max": float(ours.completeness_error.max()),
+            "ours_sequences": int(sum(steps)),
+        }
+    )
+    print(
+        f"ours (auto steps, tolerance {args.tolerance}): {report['ours_s']:.1f} s, mean steps run "
+        f"{np.mean(steps):.1f}, max delta {ours.completeness_error.max():.1e}",
+        flush=True,
+    )
 
     started = time.perf_counter()
     fixed = get_explainer("layer_integrated_gradients", n_steps=50).explain_texts(classifier, texts)
     report["ours_fixed50_s"] = time.perf_counter() - started
-    print(f"ours (50 steps): {report['ours_fixed50_s']:.1f} s, max delta {fixed.completeness_error.max():.1e}",
-          flush=True)
+    print(
+        f"ours (50 steps): {report['ours_fixed50_s']:.1f} s, max delta {fixed.completeness_error.max():.1e}", flush=True
+    )
 
     started = time.perf_counter()
     captum_values, captum_deltas = captum_plain(classifier, texts, fixed.targets)
     report["captum_plain_s"] = time.perf_counter() - started
-    diff = max(float(np.abs(fixed.values[i, :len(v)] - v).max()) for i, v in enumerate(captum_values))
+    diff = max(float(np.abs(fixed.values[i, : len(v)] - v).max()) for i, v in enumerate(captum_values))
     report.update({"max_abs_diff_vs_captum": diff, "captum_delta_max": max(captum_deltas)})
-    print(f"captum plain: {report['captum_plain_s']:.1f} s, max delta {max(captum_deltas):.1e}; "
-          f"ours at 50 steps differs by at most {diff:.1e}", flush=True)
+    print(
+        f"captum plain: {report['captum_plain_s']:.1f} s, max delta {max(captum_deltas):.1e}; "
+        f"ours at 50 steps differs by at most {diff:.1e}",
+        flush=True,
+    )
 
     try:
         started = time.perf_counter()
@@ -263,17 +315,29 @@ def main(argv=None) -> dict:
         # one sentence per call (the plain run, at the same 50 steps and the same accuracy)
         report.update(captum_best_s=report["captum_plain_s"], captum_best_per_call=1)
     if report["captum_batched_50_s"] is None:
-        report["captum_batched_50_s"] = _time(lambda: captum_batched(
-            classifier, texts, fixed.targets, n_steps=50, per_call=report["captum_best_per_call"],
-            internal_batch_size=report["captum_best_internal_batch_size"]))
-    print(f"captum at its best: {report['captum_best_s']:.1f} s at {report['captum_best_steps']} steps (worst delta "
-          f"{report['captum_best_delta_max']:.1e}, {report['captum_best_per_call']} sentences per call, internal batch "
-          f"{report['captum_best_internal_batch_size']}); batched at 50 steps {report['captum_batched_50_s']:.1f} s",
-          flush=True)
+        report["captum_batched_50_s"] = _time(
+            lambda: captum_batched(
+                classifier,
+                texts,
+                fixed.targets,
+                n_steps=50,
+                per_call=report["captum_best_per_call"],
+                internal_batch_size=report["captum_best_internal_batch_size"],
+            )
+        )
+    print(
+        f"captum at its best: {report['captum_best_s']:.1f} s at {report['captum_best_steps']} steps (worst delta "
+        f"{report['captum_best_delta_max']:.1e}, {report['captum_best_per_call']} sentences per call, internal batch "
+        f"{report['captum_best_internal_batch_size']}); batched at 50 steps {report['captum_batched_50_s']:.1f} s",
+        flush=True,
+    )
 
     report["bound_s"], report["bound_batch_size"] = bound(classifier, texts, steps)
-    print(f"bound: {report['bound_s']:.1f} s for {report['ours_sequences']} sequences at batch size "
-          f"{report['bound_batch_size']}", flush=True)
+    print(
+        f"bound: {report['bound_s']:.1f} s for {report['ours_sequences']} sequences at batch size "
+        f"{report['bound_batch_size']}",
+        flush=True,
+    )
     report["speedup_vs_captum"] = report["captum_plain_s"] / report["ours_s"]
     report["speedup_vs_captum_best"] = report["captum_best_s"] / report["ours_s"]
     report["speedup_fixed_steps"] = report["captum_batched_50_s"] / report["ours_fixed50_s"]

@@ -55,9 +55,16 @@ def main(argv=None) -> dict:
             process.kill()
             process.wait()
     print(f"beside {args.busy} busy processes: {busy:.1f} s (gap explanations {busy_gaps:.1f} s)", flush=True)
-    report = {"quiet_s": round(quiet, 2), "busy_s": round(busy, 2), "slowdown": round(busy / quiet, 2),
-              "gaps_quiet_s": round(quiet_gaps, 2), "gaps_busy_s": round(busy_gaps, 2),
-              "busy_processes": args.busy, "cpus_available": available_cpus(), "goal_met": busy / quiet <= 2.5}
+    report = {
+        "quiet_s": round(quiet, 2),
+        "busy_s": round(busy, 2),
+        "slowdown": round(busy / quiet, 2),
+        "gaps_quiet_s": round(quiet_gaps, 2),
+        "gaps_busy_s": round(busy_gaps, 2),
+        "busy_processes": args.busy,
+        "cpus_available": available_cpus(),
+        "goal_met": busy / quiet <= 2.5,
+    }
     return report
 
 

@@ -35,17 +35,24 @@ def plain_inference(classifier, texts: list[str], batch_size: int = 64, *, sort:
     longest text, in token-length order when ``sort`` (the batching ours uses), results in the given order."""
     import torch
 
-    lengths = [len(ids) for ids in classifier.tokenizer(texts, truncation=True, max_length=classifier.max_length)[
-        "input_ids"]]
+    lengths = [
+        len(ids) for ids in classifier.tokenizer(texts, truncation=True, max_length=classifier.max_length)["input_ids"]
+    ]
     order = np.argsort(lengths, kind="stable") if sort else np.arange(len(texts))
     out = np.empty((len(texts), 0))
     with torch.inference_mode():
         for start in range(0, len(texts), batch_size):
-            chosen = order[start:start + batch_size]
-            encoded = classifier.tokenizer([texts[i] for i in chosen], padding=True, truncation=True,
-                                           max_length=classifier.max_length, return_tensors="pt")
-            logits = classifier.logits(encoded["input_ids"].to(classifier.device),
-                                       encoded["attention_mask"].to(classifier.device))
+            chosen = order[start : start + batch_size]
+            encoded = classifier.tokenizer(
+                [texts[i] for i in chosen],
+                padding=True,
+                truncation=True,
+                max_length=classifier.max_length,
+                return_tensors="pt",
+            )
+            logits = classifier.logits(
+                encoded["input_ids"].to(classifier.device), encoded["attention_mask"].to(classifier.device)
+            )
             probabilities = torch.softmax(logits, -1).cpu().numpy()
             if out.shape[1] == 0:
                 out = np.empty((len(texts), probabilities.shape[1]))
@@ -73,12 +80,20 @@ def main(argv=None) -> dict:
     classifier.predict_proba(texts[:64])  # warm-up, for both sides
 
     started = time.perf_counter()
-    result = text_bias_audit(texts=texts, y_true=negative, templates=False, readable_chars=classifier.readable_chars,
-                             scorer=classifier_scorer(classifier, positive_index=positive))
+    result = text_bias_audit(
+        texts=texts,
+        y_true=negative,
+        templates=False,
+        readable_chars=classifier.readable_chars,
+        scorer=classifier_scorer(classifier, positive_index=positive),
+    )
     ours = time.perf_counter() - started
     model_inputs = len(texts) + result.variants
-    print(f"ours: {ours:.1f} s for {len(texts):,} texts and {result.variants:,} variants "
-          f"({result.texts_with_identity_terms:,} texts mention identity terms)", flush=True)
+    print(
+        f"ours: {ours:.1f} s for {len(texts):,} texts and {result.variants:,} variants "
+        f"({result.texts_with_identity_terms:,} texts mention identity terms)",
+        flush=True,
+    )
 
     variants, _ = counterfactuals(texts, builtin_lexicons())
     inputs = texts + [v.text for v in variants]
@@ -91,12 +106,19 @@ def main(argv=None) -> dict:
     unsorted_s = time.perf_counter() - started
     print(f"plain inference in the given order (a hand-written loop): {unsorted_s:.1f} s", flush=True)
     ours_scores = classifier.predict_proba(texts[:256])[:, positive]
-    return {"texts": len(texts), "variants": result.variants, "model_inputs": model_inputs,
-            "ours_s": ours, "plain_inference_s": plain_s, "plain_unsorted_s": unsorted_s,
-            "baseline": "length-sorted batches of 64, padded to the longest (the batching ours uses)",
-            "overhead": (ours / model_inputs) / (plain_s / len(inputs)),
-            "max_abs_diff_scores": float(np.abs(ours_scores - plain[:256, positive]).max()),
-            "device": str(classifier.device), "threads": args.threads}
+    return {
+        "texts": len(texts),
+        "variants": result.variants,
+        "model_inputs": model_inputs,
+        "ours_s": ours,
+        "plain_inference_s": plain_s,
+        "plain_unsorted_s": unsorted_s,
+        "baseline": "length-sorted batches of 64, padded to the longest (the batching ours uses)",
+        "overhead": (ours / model_inputs) / (plain_s / len(inputs)),
+        "max_abs_diff_scores": float(np.abs(ours_scores - plain[:256, positive]).max()),
+        "device": str(classifier.device),
+        "threads": args.threads,
+    }
 
 
 if __name__ == "__main__":

@@ -59,11 +59,17 @@ def coverage(*, draws: int = 2000, ns=NS, ps=PS, seed: int = 0, bootstrap: bool 
                 total_ratio_draws += draws
                 where = {"n": n, "p": p, "benchmark_n": n_b, "benchmark_p": round(p_b, 4)}
                 worst_ratio = min(worst_ratio, (covered, where), key=lambda item: item[0])
-    summary = {"draws": draws, "level": LEVEL, "min_coverage_rate": round(worst_rate[0], 4),
-               "min_coverage_rate_at": worst_rate[1], "min_coverage_ratio": round(worst_ratio[0], 4),
-               "min_coverage_ratio_at": worst_ratio[1],
-               "share_ratio_draws_unbounded": round(unbounded / max(total_ratio_draws, 1), 4),
-               "rate_method": "Clopper-Pearson", "ratio_method": "MOVER-R from Clopper-Pearson limits"}
+    summary = {
+        "draws": draws,
+        "level": LEVEL,
+        "min_coverage_rate": round(worst_rate[0], 4),
+        "min_coverage_rate_at": worst_rate[1],
+        "min_coverage_ratio": round(worst_ratio[0], 4),
+        "min_coverage_ratio_at": worst_ratio[1],
+        "share_ratio_draws_unbounded": round(unbounded / max(total_ratio_draws, 1), 4),
+        "rate_method": "Clopper-Pearson",
+        "ratio_method": "MOVER-R from Clopper-Pearson limits",
+    }
     if bootstrap:
         summary["percentile_bootstrap_min_coverage_rate"] = round(worst_boot[0], 4)
         summary["percentile_bootstrap_min_coverage_rate_at"] = worst_boot[1]
@@ -79,14 +85,16 @@ def engine_matches_functions(seed: int = 0) -> bool:
     rng = np.random.default_rng(seed)
     groups = np.array(["a"] * 40 + ["b"] * 60)
     y_pred = rng.random(100) < np.where(groups == "a", 0.3, 0.5)
-    table = group_metrics(y_true=y_pred, y_pred=y_pred, sensitive=pd.DataFrame({"g": groups}),
-                          metrics=("selection_rate",), n_boot=0)
+    table = group_metrics(
+        y_true=y_pred, y_pred=y_pred, sensitive=pd.DataFrame({"g": groups}), metrics=("selection_rate",), n_boot=0
+    )
     x_a, x_b = int(y_pred[:40].sum()), int(y_pred[40:].sum())
     low, high = proportion_interval(np.array([x_a]), np.array([40]), LEVEL)
     entry = table.disparities["selection_rate"].to_benchmark["g=a"]
     r_low, r_high = ratio_interval(x_a, 40, x_b, 60, LEVEL)
-    return (np.allclose(table.group("g=a").ci["selection_rate"], [low[0], high[0]])
-            and np.allclose(entry.ratio_ci, [r_low, r_high]))
+    return np.allclose(table.group("g=a").ci["selection_rate"], [low[0], high[0]]) and np.allclose(
+        entry.ratio_ci, [r_low, r_high]
+    )
 
 
 def main() -> None:
@@ -98,11 +106,14 @@ def main() -> None:
     summary["engine_uses_these_intervals"] = engine_matches_functions()
     summary["goal_met"] = summary["min_coverage_rate"] >= 0.93 and summary["min_coverage_ratio"] >= 0.93
     summary["seconds"] = round(time.perf_counter() - started, 1)
-    print(f"rates: Clopper-Pearson, worst coverage {summary['min_coverage_rate']} at {summary['min_coverage_rate_at']}"
-          f" (percentile bootstrap: {summary['percentile_bootstrap_min_coverage_rate']} at "
-          f"{summary['percentile_bootstrap_min_coverage_rate_at']})")
-    print(f"impact ratios: MOVER-R, worst coverage {summary['min_coverage_ratio']} at "
-          f"{summary['min_coverage_ratio_at']}")
+    print(
+        f"rates: Clopper-Pearson, worst coverage {summary['min_coverage_rate']} at {summary['min_coverage_rate_at']}"
+        f" (percentile bootstrap: {summary['percentile_bootstrap_min_coverage_rate']} at "
+        f"{summary['percentile_bootstrap_min_coverage_rate_at']})"
+    )
+    print(
+        f"impact ratios: MOVER-R, worst coverage {summary['min_coverage_ratio']} at {summary['min_coverage_ratio_at']}"
+    )
     print(json.dumps(summary))
 
 

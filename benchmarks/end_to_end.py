@@ -41,8 +41,11 @@ def _pipeline(estimator, frame: pd.DataFrame):
 
     categorical = [c for c in frame.columns if frame[c].dtype == object and c != "approved"]
     numeric = [c for c in frame.columns if c.startswith("num")]
-    encoder = (OneHotEncoder(handle_unknown="ignore") if estimator == "linear"
-               else OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1))
+    encoder = (
+        OneHotEncoder(handle_unknown="ignore")
+        if estimator == "linear"
+        else OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+    )
     prepare = ColumnTransformer([("cat", encoder, categorical), ("num", "passthrough", numeric)])
     if estimator == "linear":
         from sklearn.linear_model import LogisticRegression
@@ -100,16 +103,20 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
     figures = {}
-    for key, run in (("adult_demo_s", adult_demo_audit), ("linear_pipeline_s", linear_pipeline_audit),
-                     ("boosted_s", boosted_audit)):
+    for key, run in (
+        ("adult_demo_s", adult_demo_audit),
+        ("linear_pipeline_s", linear_pipeline_audit),
+        ("boosted_s", boosted_audit),
+    ):
         seconds, result = _best(run, args.repeat)
         chosen = [s.meta.get("chosen", s.method) for s in result.attributions]
         figures[key] = round(seconds, 2)
         figures[key.replace("_s", "_explainer")] = chosen
         figures[key.replace("_s", "_failures")] = len(result.failures)
         print(f"{key}: {seconds:.2f} s (explainer {', '.join(chosen)}, {len(result.failures)} failed steps)")
-    figures["goal_met"] = (figures["adult_demo_s"] <= 5 and figures["linear_pipeline_s"] <= 3
-                           and figures["boosted_s"] <= 3)
+    figures["goal_met"] = (
+        figures["adult_demo_s"] <= 5 and figures["linear_pipeline_s"] <= 3 and figures["boosted_s"] <= 3
+    )
     print(json.dumps(figures))
 
 

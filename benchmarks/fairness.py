@@ -28,8 +28,9 @@ CORE = ("count", "selection_rate", "accuracy", "tpr", "fpr", "precision")
 def make_data(rows: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     sex = pd.Categorical.from_codes(rng.integers(0, 2, rows), ["Female", "Male"])
-    race = pd.Categorical.from_codes(rng.choice(5, rows, p=[0.6, 0.2, 0.1, 0.06, 0.04]),
-                                     ["White", "Black", "Asian", "Other", "Native"])
+    race = pd.Categorical.from_codes(
+        rng.choice(5, rows, p=[0.6, 0.2, 0.1, 0.06, 0.04]), ["White", "Black", "Asian", "Other", "Native"]
+    )
     age = pd.Categorical.from_codes(rng.integers(0, 2, rows), ["under 40", "40 and over"])
     sensitive = pd.DataFrame({"sex": sex, "race": race, "age": age})
     y_true = rng.random(rows) < 0.3
@@ -38,13 +39,17 @@ def make_data(rows: int, seed: int = 0):
 
 
 def fairlearn_frame(y_true, y_pred, sensitive, n_boot=None):
-    from fairlearn.metrics import (MetricFrame, count, false_positive_rate, selection_rate,
-                                   true_positive_rate)
+    from fairlearn.metrics import MetricFrame, count, false_positive_rate, selection_rate, true_positive_rate
     from sklearn.metrics import accuracy_score, precision_score
 
-    metrics = {"count": count, "selection_rate": selection_rate, "accuracy": accuracy_score,
-               "tpr": true_positive_rate, "fpr": false_positive_rate,
-               "precision": lambda y, p: precision_score(y, p, zero_division=np.nan)}
+    metrics = {
+        "count": count,
+        "selection_rate": selection_rate,
+        "accuracy": accuracy_score,
+        "tpr": true_positive_rate,
+        "fpr": false_positive_rate,
+        "precision": lambda y, p: precision_score(y, p, zero_division=np.nan),
+    }
     kwargs = {} if n_boot is None else {"n_boot": n_boot, "ci_quantiles": [0.025, 0.975], "random_state": 0}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -85,9 +90,11 @@ def max_abs_diff(table, frame) -> float:
 
 
 def peak_rss_child(rows: int) -> float:
-    code = ("import resource; from benchmarks.fairness import make_data, ours; "
-            f"y, p, s = make_data({rows}); t = ours(y, p, s); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    code = (
+        "import resource; from benchmarks.fairness import make_data, ours; "
+        f"y, p, s = make_data({rows}); t = ours(y, p, s); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(done.stdout.strip().splitlines()[-1]) / 1024  # ru_maxrss is in KiB on Linux
 
@@ -104,11 +111,13 @@ def main(argv=None) -> dict:
         ours_s, table = timed(ours, y_true, y_pred, sensitive, repeat=args.repeat)
         fairlearn_s, frame = timed(fairlearn_frame, y_true, y_pred, sensitive, repeat=args.repeat)
         diff = max_abs_diff(table, frame)
-        print(f"{rows:>9,} rows, {len(table.groups)} groups: ours {ours_s:.4f} s, MetricFrame {fairlearn_s:.3f} s, "
-              f"speedup {fairlearn_s / ours_s:.0f}x, max |diff| {diff:.1e}", flush=True)
+        print(
+            f"{rows:>9,} rows, {len(table.groups)} groups: ours {ours_s:.4f} s, MetricFrame {fairlearn_s:.3f} s, "
+            f"speedup {fairlearn_s / ours_s:.0f}x, max |diff| {diff:.1e}",
+            flush=True,
+        )
         report.update({"groups": len(table.groups), f"ours_s_{rows}": ours_s, f"fairlearn_s_{rows}": fairlearn_s})
-    report.update({"ours_s": ours_s, "fairlearn_s": fairlearn_s, "speedup": fairlearn_s / ours_s,
-                   "max_abs_diff": diff})
+    report.update({"ours_s": ours_s, "fairlearn_s": fairlearn_s, "speedup": fairlearn_s / ours_s, "max_abs_diff": diff})
 
     n_boot, fairlearn_boot = 1000, 2
     bootstrap_ours_s, _ = timed(ours, y_true, y_pred, sensitive, n_boot=n_boot, repeat=args.repeat)
@@ -117,19 +126,26 @@ def main(argv=None) -> dict:
     measured_s, _ = timed(fairlearn_frame, y_true, y_pred, sensitive, n_boot=fairlearn_boot, repeat=1, warmup=False)
     per_resample_s = max(measured_s - fairlearn_s, 0.0) / fairlearn_boot
     fairlearn_boot_s = fairlearn_s + per_resample_s * n_boot
-    print(f"bootstrap x{n_boot} at {sizes[-1]:,} rows: ours {bootstrap_ours_s:.3f} s; MetricFrame with "
-          f"{fairlearn_boot} resamples {measured_s:.1f} s, plain {fairlearn_s:.1f} s, so {per_resample_s:.2f} s per "
-          f"resample, about {fairlearn_boot_s:.0f} s for {n_boot} (extrapolated from the per-resample part)",
-          flush=True)
-    report.update({"bootstrap_resamples": n_boot, "bootstrap_ours_s": bootstrap_ours_s,
-                   "bootstrap_fairlearn_resamples_run": fairlearn_boot,
-                   "bootstrap_fairlearn_per_resample_s": per_resample_s,
-                   "bootstrap_fairlearn_s_scaled": fairlearn_boot_s,
-                   "bootstrap_fairlearn_extrapolated": f"plain pass + {n_boot} x per-resample cost measured on "
-                                                       f"{fairlearn_boot} resamples",
-                   "bootstrap_speedup": fairlearn_boot_s / bootstrap_ours_s,
-                   "bootstrap_faster_than_one_plain_pass": bootstrap_ours_s < fairlearn_s,
-                   "protocol": f"warm-up, then best of {args.repeat} for both engines"})
+    print(
+        f"bootstrap x{n_boot} at {sizes[-1]:,} rows: ours {bootstrap_ours_s:.3f} s; MetricFrame with "
+        f"{fairlearn_boot} resamples {measured_s:.1f} s, plain {fairlearn_s:.1f} s, so {per_resample_s:.2f} s per "
+        f"resample, about {fairlearn_boot_s:.0f} s for {n_boot} (extrapolated from the per-resample part)",
+        flush=True,
+    )
+    report.update(
+        {
+            "bootstrap_resamples": n_boot,
+            "bootstrap_ours_s": bootstrap_ours_s,
+            "bootstrap_fairlearn_resamples_run": fairlearn_boot,
+            "bootstrap_fairlearn_per_resample_s": per_resample_s,
+            "bootstrap_fairlearn_s_scaled": fairlearn_boot_s,
+            "bootstrap_fairlearn_extrapolated": f"plain pass + {n_boot} x per-resample cost measured on "
+            f"{fairlearn_boot} resamples",
+            "bootstrap_speedup": fairlearn_boot_s / bootstrap_ours_s,
+            "bootstrap_faster_than_one_plain_pass": bootstrap_ours_s < fairlearn_s,
+            "protocol": f"warm-up, then best of {args.repeat} for both engines",
+        }
+    )
     big = 1_000_000 if args.quick else 10_000_000
     peak = peak_rss_child(big)
     print(f"peak RSS of a plain pass over {big:,} rows (data generation included): {peak:.0f} MB", flush=True)

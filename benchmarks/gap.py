@@ -57,17 +57,25 @@ def boosted_model(frame: pd.DataFrame, features: list[str], *, seed: int = 0):
 
     categorical = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
     prepare = ColumnTransformer([("categories", OrdinalEncoder(), categorical)], remainder="passthrough")
-    model = Pipeline([("prepare", prepare), ("classify", HistGradientBoostingClassifier(
-        max_iter=200, early_stopping=False, random_state=seed))])
+    model = Pipeline(
+        [
+            ("prepare", prepare),
+            ("classify", HistGradientBoostingClassifier(max_iter=200, early_stopping=False, random_state=seed)),
+        ]
+    )
     return model.fit(frame[features], frame["label"])
 
 
 def gap_config(features: list[str], *, n_boot: int = 200, metrics=None):
     from audit import AuditConfig, DataConfig, ExplainerConfig, GapsConfig, MitigationConfig, SlicesConfig
 
-    return AuditConfig(data=DataConfig(label="label", positive_label=1, sensitive=("group",), features=tuple(features)),
-                       explainers=ExplainerConfig(methods=()), slices=SlicesConfig(enabled=False),
-                       mitigation=MitigationConfig(enabled=False), gaps=GapsConfig(n_boot=n_boot, metrics=metrics))
+    return AuditConfig(
+        data=DataConfig(label="label", positive_label=1, sensitive=("group",), features=tuple(features)),
+        explainers=ExplainerConfig(methods=()),
+        slices=SlicesConfig(enabled=False),
+        mitigation=MitigationConfig(enabled=False),
+        gaps=GapsConfig(n_boot=n_boot, metrics=metrics),
+    )
 
 
 def main(argv=None) -> dict:
@@ -87,17 +95,23 @@ def main(argv=None) -> dict:
     report = result.gap_explanations
     selection = next(g for g in report.explanations if g.metric == "selection_rate")
     parts = {f.feature: f for f in selection.features}
-    recovered = (parts["proxy"].role == "proxy" and parts["proxy"].share >= 0.8 and abs(parts["control"].share) < 0.1)
-    print(f"selection rate gap {selection.gap:+.4f}: proxy {parts['proxy'].share:.1%} {parts['proxy'].share_ci}, "
-          f"control {parts['control'].share:.1%}; check margin {selection.check.margin:.3f}")
+    recovered = parts["proxy"].role == "proxy" and parts["proxy"].share >= 0.8 and abs(parts["control"].share) < 0.1
+    print(
+        f"selection rate gap {selection.gap:+.4f}: proxy {parts['proxy'].share:.1%} {parts['proxy'].share_ci}, "
+        f"control {parts['control'].share:.1%}; check margin {selection.check.margin:.3f}"
+    )
     return {
-        "rows": len(frame), "features": len(features), "n_boot": report.settings["n_boot"],
-        "gaps": len(report.explanations), "seconds": round(result.provenance.timings_s["gap explanations"], 2),
+        "rows": len(frame),
+        "features": len(features),
+        "n_boot": report.settings["n_boot"],
+        "gaps": len(report.explanations),
+        "seconds": round(result.provenance.timings_s["gap explanations"], 2),
         "audit_seconds": round(total, 2),
         "additivity_error": max(g.additivity_error for g in report.explanations),
         "exact_path": sorted(set(report.settings["evaluation"].values())),
         "proxy_recovered": bool(recovered),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
 
 
 if __name__ == "__main__":

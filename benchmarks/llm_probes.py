@@ -96,13 +96,22 @@ def run(pairs: int | None = None, device: str = "cpu", *, with_padded: bool = Tr
         padded_s = round(timed(padded_lm)[1], 3)
     plain, plain_s = timed(_PlainLM(lm))
     ids = lm.encode([it.stereo for it in items] + [it.anti for it in items])
-    return {"pairs": len(items), "params": int(sum(p.numel() for p in lm.model.parameters())),
-            "mean_tokens": float(np.mean([len(s) for s in ids])), "ours_s": round(ours_s, 3),
-            "ours_padded_s": padded_s, "plain_loop_s": round(plain_s, 3), "speedup": round(plain_s / ours_s, 2),
-            "max_abs_diff_loglik": float(np.abs(ours["loglik"] - plain["loglik"]).max()),
-            "max_abs_diff_pair_scores": float(max(np.abs(ours[k] - plain[k]).max()
-                                                  for k in ("full_sentence", "unmodified_tokens"))),
-            "packing": lm.info.packing, "threads": torch.get_num_threads(), "device": str(lm.device)}
+    return {
+        "pairs": len(items),
+        "params": int(sum(p.numel() for p in lm.model.parameters())),
+        "mean_tokens": float(np.mean([len(s) for s in ids])),
+        "ours_s": round(ours_s, 3),
+        "ours_padded_s": padded_s,
+        "plain_loop_s": round(plain_s, 3),
+        "speedup": round(plain_s / ours_s, 2),
+        "max_abs_diff_loglik": float(np.abs(ours["loglik"] - plain["loglik"]).max()),
+        "max_abs_diff_pair_scores": float(
+            max(np.abs(ours[k] - plain[k]).max() for k in ("full_sentence", "unmodified_tokens"))
+        ),
+        "packing": lm.info.packing,
+        "threads": torch.get_num_threads(),
+        "device": str(lm.device),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -65,8 +65,7 @@ print(json.dumps({"seconds": seconds, "accuracy_at_zero": value, "peak_rss_mb": 
 
 
 def run(side: str, rows: int) -> dict:
-    done = subprocess.run([sys.executable, "-c", _CHILD, side, str(rows)], capture_output=True, text=True,
-                          timeout=1800)
+    done = subprocess.run([sys.executable, "-c", _CHILD, side, str(rows)], capture_output=True, text=True, timeout=1800)
     if done.returncode:
         raise SystemExit(f"{side} failed:\n{done.stderr[-3000:]}")
     outcome = json.loads(done.stdout.strip().splitlines()[-1])
@@ -79,10 +78,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1e5 rows")
     rows = 100_000 if parser.parse_args().quick else 1_000_000
     ours, theirs = run("ours", rows), run("threshold_optimizer", rows)
-    print(json.dumps({"rows": rows, "groups": 20, "n_boot": 200, "ours_s": ours["seconds"],
-                      "threshold_optimizer_s": theirs["seconds"],
-                      "max_abs_diff_at_zero_tolerance": abs(ours["accuracy_at_zero"] - theirs["accuracy_at_zero"]),
-                      "peak_rss_mb": ours["peak_rss_mb"]}))
+    print(
+        json.dumps(
+            {
+                "rows": rows,
+                "groups": 20,
+                "n_boot": 200,
+                "ours_s": ours["seconds"],
+                "threshold_optimizer_s": theirs["seconds"],
+                "max_abs_diff_at_zero_tolerance": abs(ours["accuracy_at_zero"] - theirs["accuracy_at_zero"]),
+                "peak_rss_mb": ours["peak_rss_mb"],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -40,15 +40,29 @@ def run(rows: int, processes: int, *, with_peer: bool = True) -> dict:
     picked = np.flatnonzero(probability < 0.5)[:rows]
     data = test.iloc[picked]
     started = time.perf_counter()
-    batch = explain_decisions(model, data, row_ids=data.index.to_numpy(), unfavourable=np.ones(len(picked), bool),
-                              favourable_index=1, decisions=np.full(len(picked), "<=50K"),
-                              scores=probability[picked], reference=test, protected=("sex", "race"),
-                              settings=NoticeSettings(processes=processes))
+    batch = explain_decisions(
+        model,
+        data,
+        row_ids=data.index.to_numpy(),
+        unfavourable=np.ones(len(picked), bool),
+        favourable_index=1,
+        decisions=np.full(len(picked), "<=50K"),
+        scores=probability[picked],
+        reference=test,
+        protected=("sex", "race"),
+        settings=NoticeSettings(processes=processes),
+    )
     seconds = time.perf_counter() - started
-    outcome = {"rows": len(picked), "seconds": round(seconds, 2), "agreement": round(batch.agreement, 4),
-               "check_pass_rate": round(batch.check_pass_rate, 4), "confirmed": batch.confirmed,
-               "protected_reasons": batch.protected_reasons, "inexact_rows": batch.methods["second"]["inexact_rows"],
-               "processes": processes}
+    outcome = {
+        "rows": len(picked),
+        "seconds": round(seconds, 2),
+        "agreement": round(batch.agreement, 4),
+        "check_pass_rate": round(batch.check_pass_rate, 4),
+        "confirmed": batch.confirmed,
+        "protected_reasons": batch.protected_reasons,
+        "inexact_rows": batch.methods["second"]["inexact_rows"],
+        "processes": processes,
+    }
     if with_peer:
         outcome.update(_peer(model, test, data, batch))
     outcome["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -64,8 +78,7 @@ def _peer(model, test, data, batch) -> dict:
     started = time.perf_counter()
     path = shap.TreeExplainer(classify).shap_values(rows)
     masker = shap.maskers.Independent(background, max_samples=len(background))
-    interventional = shap.TreeExplainer(classify, data=masker,
-                                        feature_perturbation="interventional").shap_values(rows)
+    interventional = shap.TreeExplainer(classify, data=masker, feature_perturbation="interventional").shap_values(rows)
     seconds = time.perf_counter() - started
     names = list(prepare.get_feature_names_out())
     order = [names.index(f) for f in data.columns]
@@ -78,8 +91,12 @@ def _peer(model, test, data, batch) -> dict:
             j = order[columns.index(reason.feature)]
             path_diff = max(path_diff, abs(path[i, j] - reason.exact))
             second_diff = max(second_diff, abs(interventional[i, j] - reason.second))
-    return {"shap_sequential_s": round(seconds, 2), "speedup_vs_shap": round(seconds / max(batch.seconds, 1e-9), 2),
-            "max_abs_diff_path": float(path_diff), "max_abs_diff_interventional": float(second_diff)}
+    return {
+        "shap_sequential_s": round(seconds, 2),
+        "speedup_vs_shap": round(seconds / max(batch.seconds, 1e-9), 2),
+        "max_abs_diff_path": float(path_diff),
+        "max_abs_diff_interventional": float(second_diff),
+    }
 
 
 def main() -> None:
@@ -89,8 +106,10 @@ def main() -> None:
     parser.add_argument("--no-peer", action="store_true")
     args = parser.parse_args()
     outcome = run(args.rows, args.processes, with_peer=not args.no_peer)
-    print(f"{outcome['rows']:,} notices in {outcome['seconds']} s (goal <= 60 s); methods agree on "
-          f"{outcome['agreement']:.1%}, check passes on {outcome['check_pass_rate']:.1%}")
+    print(
+        f"{outcome['rows']:,} notices in {outcome['seconds']} s (goal <= 60 s); methods agree on "
+        f"{outcome['agreement']:.1%}, check passes on {outcome['check_pass_rate']:.1%}"
+    )
     print(json.dumps(outcome))
 
 

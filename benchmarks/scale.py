@@ -47,7 +47,7 @@ class PeakMemory:
                     total += process.memory_info().rss
                 except psutil.Error:
                     pass
-            self.peak = max(self.peak, total / 2 ** 20)
+            self.peak = max(self.peak, total / 2**20)
             time.sleep(self._interval)
 
     def __enter__(self) -> "PeakMemory":
@@ -69,9 +69,17 @@ def write_parquet(path: Path, rows: int, chunk: int = 1_000_000, seed: int = 0) 
         n = min(chunk, rows - start)
         label = rng.integers(0, 2, n)
         score = np.clip(rng.normal(0.4 + 0.2 * label, 0.2), 0, 1)
-        table = pa.table({"sex": rng.choice(["Female", "Male"], n), "race": rng.choice(
-            ["White", "Black", "Asian", "Amer-Indian", "Other"], n, p=[.6, .2, .1, .05, .05]),
-            "label": label, "score": score, "decision": (score > 0.5).astype(np.int64)})
+        table = pa.table(
+            {
+                "sex": rng.choice(["Female", "Male"], n),
+                "race": rng.choice(
+                    ["White", "Black", "Asian", "Amer-Indian", "Other"], n, p=[0.6, 0.2, 0.1, 0.05, 0.05]
+                ),
+                "label": label,
+                "score": score,
+                "decision": (score > 0.5).astype(np.int64),
+            }
+        )
         writer = writer or pq.ParquetWriter(str(path), table.schema)
         writer.write_table(table, row_group_size=500_000)
     writer.close()
@@ -94,22 +102,41 @@ def attribution_times(rows: int) -> dict:
     times, values = {}, {}
     for workers in (1, 2):
         with DaskExecutor(workers=workers) as executor:
-            explain_sharded(explainer, adapter, sample.iloc[:8 * workers], background=background,
-                            row_ids=np.arange(8 * workers), executor=executor)  # warm-up
+            explain_sharded(
+                explainer,
+                adapter,
+                sample.iloc[: 8 * workers],
+                background=background,
+                row_ids=np.arange(8 * workers),
+                executor=executor,
+            )  # warm-up
             started = time.perf_counter()
-            result = explain_sharded(explainer, adapter, sample, background=background, row_ids=np.arange(rows),
-                                     executor=executor, shards_per_worker=4)
+            result = explain_sharded(
+                explainer,
+                adapter,
+                sample,
+                background=background,
+                row_ids=np.arange(rows),
+                executor=executor,
+                shards_per_worker=4,
+            )
             times[workers] = time.perf_counter() - started
             assert list(result.row_ids) == list(range(rows))
             values[workers] = result.values
     from audit.exec._executors import InProcessExecutor
 
-    in_process = explain_sharded(explainer, adapter, sample.iloc[:60], background=background, row_ids=np.arange(60),
-                                 executor=InProcessExecutor()).values
+    in_process = explain_sharded(
+        explainer, adapter, sample.iloc[:60], background=background, row_ids=np.arange(60), executor=InProcessExecutor()
+    ).values
     # every random stream comes from (seed, row id): 1 worker, 2 workers and in-process agree exactly
     diff = max(float(np.abs(values[2] - values[1]).max()), float(np.abs(values[1][:60] - in_process).max()))
-    return {"explain_rows": rows, "explain_1_worker_s": times[1], "explain_2_workers_s": times[2],
-            "efficiency_2_workers": times[1] / (2 * times[2]), "max_abs_diff_sharded_sampling": diff}
+    return {
+        "explain_rows": rows,
+        "explain_1_worker_s": times[1],
+        "explain_2_workers_s": times[2],
+        "efficiency_2_workers": times[1] / (2 * times[2]),
+        "max_abs_diff_sharded_sampling": diff,
+    }
 
 
 def fairness_run(rows: int) -> dict:
@@ -125,23 +152,50 @@ def fairness_run(rows: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder, "decisions.parquet")
         # written by a child process: the writer's buffers, which the allocator keeps, are not this process's
-        subprocess.run([sys.executable, "-c", f"from benchmarks.scale import write_parquet; "
-                        f"write_parquet(__import__('pathlib').Path({str(path)!r}), {rows})"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"from benchmarks.scale import write_parquet; "
+                f"write_parquet(__import__('pathlib').Path({str(path)!r}), {rows})",
+            ],
+            check=True,
+        )
         with PeakMemory() as memory:
             with DaskExecutor(workers=2) as executor:
                 started = time.perf_counter()
-                tables = fairness_from_file(path, label="label", prediction="decision", score="score",
-                                            sensitive=SENSITIVE, executor=executor, n_boot=1000)
+                tables = fairness_from_file(
+                    path,
+                    label="label",
+                    prediction="decision",
+                    score="score",
+                    sensitive=SENSITIVE,
+                    executor=executor,
+                    n_boot=1000,
+                )
                 elapsed = time.perf_counter() - started
         frame = pd.read_parquet(path)
-        reference = group_metrics(y_true=frame["label"], y_pred=frame["decision"], sensitive=frame[list(SENSITIVE)],
-                                  metrics=tuple(m for m in tables[-1].metrics if m not in ("roc_auc", "ece")),
-                                  n_boot=0)
-    diff = max(abs(mine.values[m] - theirs.values[m]) for mine, theirs in zip(tables[-1].groups, reference.groups)
-               for m in reference.metrics if mine.values[m] is not None)
-    return {"rows": rows, "fairness_s": elapsed, "peak_rss_mb": memory.peak, "max_abs_diff_vs_in_memory": diff,
-            "groups": len(tables[-1].groups),
-            "roc_auc_binning_bound": tables[-1].bootstrap.get("roc_auc_binning_bound")}
+        reference = group_metrics(
+            y_true=frame["label"],
+            y_pred=frame["decision"],
+            sensitive=frame[list(SENSITIVE)],
+            metrics=tuple(m for m in tables[-1].metrics if m not in ("roc_auc", "ece")),
+            n_boot=0,
+        )
+    diff = max(
+        abs(mine.values[m] - theirs.values[m])
+        for mine, theirs in zip(tables[-1].groups, reference.groups)
+        for m in reference.metrics
+        if mine.values[m] is not None
+    )
+    return {
+        "rows": rows,
+        "fairness_s": elapsed,
+        "peak_rss_mb": memory.peak,
+        "max_abs_diff_vs_in_memory": diff,
+        "groups": len(tables[-1].groups),
+        "roc_auc_binning_bound": tables[-1].bootstrap.get("roc_auc_binning_bound"),
+    }
 
 
 def main(argv=None) -> dict:
@@ -152,13 +206,19 @@ def main(argv=None) -> dict:
     # fairness first: the attributions load the explainer stack and the Adult model into this process (about
     # 300 MB that stay), which are not the fairness engine's memory
     report = fairness_run(args.rows)
-    print(f"fairness on {args.rows:,} Parquet rows: {report['fairness_s']:.1f} s, peak memory "
-          f"{report['peak_rss_mb']:.0f} MB (this process and its workers), max diff vs in-memory "
-          f"{report['max_abs_diff_vs_in_memory']}", flush=True)
+    print(
+        f"fairness on {args.rows:,} Parquet rows: {report['fairness_s']:.1f} s, peak memory "
+        f"{report['peak_rss_mb']:.0f} MB (this process and its workers), max diff vs in-memory "
+        f"{report['max_abs_diff_vs_in_memory']}",
+        flush=True,
+    )
     report.update(attribution_times(args.explain))
-    print(f"attributions: 1 worker {report['explain_1_worker_s']:.1f} s, "
-          f"2 workers {report['explain_2_workers_s']:.1f} s,"
-          f" efficiency {report['efficiency_2_workers']:.2f}", flush=True)
+    print(
+        f"attributions: 1 worker {report['explain_1_worker_s']:.1f} s, "
+        f"2 workers {report['explain_2_workers_s']:.1f} s,"
+        f" efficiency {report['efficiency_2_workers']:.2f}",
+        flush=True,
+    )
     return report
 
 

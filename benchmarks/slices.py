@@ -58,8 +58,9 @@ print(json.dumps({"seconds": seconds, "found": found, "peak_rss_mb": peak, **ext
 
 def run(side: str, rows: int) -> dict | None:
     try:
-        done = subprocess.run([sys.executable, "-c", _CHILD, side, str(rows)], capture_output=True, text=True,
-                              timeout=LIMIT_S, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD, side, str(rows)], capture_output=True, text=True, timeout=LIMIT_S, check=True
+        )
     except subprocess.TimeoutExpired:
         print(f"{side} at {rows:,} rows: stopped after {LIMIT_S} s", flush=True)
         return None
@@ -108,13 +109,22 @@ def main() -> None:
     started = time.perf_counter()
     false_rate = null_rate(100_000, 20 if args.quick else 100)
     print(f"null data sets: {false_rate:.0%} with a confirmed slice ({time.perf_counter() - started:.0f} s)")
-    summary = {"rows": largest, "features": 20, "ours_s": ours["seconds"],
-               "sliceline_s": theirs["seconds"] if theirs else None, "sliceline_rows": compared,
-               "speedup": (theirs["seconds"] / results["ours"][compared]["seconds"]) if theirs else None,
-               "planted_found": ours["found"], "sliceline_planted_found": theirs["found"] if theirs else None,
-               "null_false_rate": false_rate, "peak_rss_mb": ours["peak_rss_mb"],
-               "by_size": {str(r): {side: results[side].get(r) for side in results}
-                           for r in sorted(set(results["ours"]) | set(results["sliceline"]))}}
+    summary = {
+        "rows": largest,
+        "features": 20,
+        "ours_s": ours["seconds"],
+        "sliceline_s": theirs["seconds"] if theirs else None,
+        "sliceline_rows": compared,
+        "speedup": (theirs["seconds"] / results["ours"][compared]["seconds"]) if theirs else None,
+        "planted_found": ours["found"],
+        "sliceline_planted_found": theirs["found"] if theirs else None,
+        "null_false_rate": false_rate,
+        "peak_rss_mb": ours["peak_rss_mb"],
+        "by_size": {
+            str(r): {side: results[side].get(r) for side in results}
+            for r in sorted(set(results["ours"]) | set(results["sliceline"]))
+        },
+    }
     print(json.dumps(summary))
 
 

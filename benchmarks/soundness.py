@@ -43,16 +43,25 @@ import numpy as np
 AXES, DESCRIPTORS, NOUNS, TEMPLATES, HOLISTIC_ALPHA = 13, 5, 6, 3, 0.01
 
 
-def holistic_negativity(rng: np.random.Generator, *, noun_sd: float, template_sd: float, residual_sd: float,
-                        planted: float = 0.0, axes: int = AXES) -> np.ndarray:
+def holistic_negativity(
+    rng: np.random.Generator,
+    *,
+    noun_sd: float,
+    template_sd: float,
+    residual_sd: float,
+    planted: float = 0.0,
+    axes: int = AXES,
+) -> np.ndarray:
     """(axes, descriptors, nouns, templates): block effects shared by an axis's descriptors, random descriptor x
     noun and descriptor x template interactions, residual noise; ``planted`` added to the first descriptor of the
     first axis."""
     shape = (axes, DESCRIPTORS, NOUNS, TEMPLATES)
-    values = (rng.normal(0, 1, (axes, 1, NOUNS, TEMPLATES))
-              + rng.normal(0, noun_sd, (axes, DESCRIPTORS, NOUNS, 1))
-              + rng.normal(0, template_sd, (axes, DESCRIPTORS, 1, TEMPLATES))
-              + rng.normal(0, residual_sd, shape))
+    values = (
+        rng.normal(0, 1, (axes, 1, NOUNS, TEMPLATES))
+        + rng.normal(0, noun_sd, (axes, DESCRIPTORS, NOUNS, 1))
+        + rng.normal(0, template_sd, (axes, DESCRIPTORS, 1, TEMPLATES))
+        + rng.normal(0, residual_sd, shape)
+    )
     values[0, 0] += planted
     return values
 
@@ -73,14 +82,18 @@ def holistic_found(values: np.ndarray) -> tuple[bool, bool, bool]:
         t = flat.mean(axis=1) / (flat.std(axis=1, ddof=1) / np.sqrt(flat.shape[1]))
         naive += list(2 * student.sf(np.abs(t), flat.shape[1] - 1))
     ours_holm, naive_holm = np.array(holm(ours)), np.array(holm(naive))
-    return (bool((ours_holm < HOLISTIC_ALPHA).any()), bool((naive_holm < HOLISTIC_ALPHA).any()),
-            bool(ours_holm[0] < HOLISTIC_ALPHA))
+    return (
+        bool((ours_holm < HOLISTIC_ALPHA).any()),
+        bool((naive_holm < HOLISTIC_ALPHA).any()),
+        bool(ours_holm[0] < HOLISTIC_ALPHA),
+    )
 
 
 def holistic_rates(runs: int, **scenario) -> np.ndarray:
     """[any found by ours, any found by the independent-blocks test, planted found by ours], shares of runs."""
-    return np.array([holistic_found(holistic_negativity(np.random.default_rng(seed), **scenario))
-                     for seed in range(runs)]).mean(axis=0)
+    return np.array(
+        [holistic_found(holistic_negativity(np.random.default_rng(seed), **scenario)) for seed in range(runs)]
+    ).mean(axis=0)
 
 
 def bbq_answers(seed: int, *, templates: int, shift: float, spread: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -122,8 +135,12 @@ def joint_proxies(*, null_runs: int) -> dict:
         result, _ = planted_audit(kind, seed=0, rows=8000)
         gap = next(g for g in result.gap_explanations.explanations if g.metric == "selection_rate")
         gate = evaluate(result, [load_preset("proxies")])
-        caught = (gap.joint_proxy is not None and gap.joint_proxy.role == "proxy" and not gate.passed
-                  and all(f.role != "proxy" for f in gap.features))
+        caught = (
+            gap.joint_proxy is not None
+            and gap.joint_proxy.role == "proxy"
+            and not gate.passed
+            and all(f.role != "proxy" for f in gap.features)
+        )
         found.append(caught)
         out[f"joint_proxy_{kind}_auc"] = gap.joint_proxy.proxy_auc if gap.joint_proxy else None
         out[f"joint_proxy_{kind}_strongest_single_auc"] = max(f.proxy_auc or 0.5 for f in gap.features)
@@ -161,36 +178,50 @@ def main(argv=None) -> dict:
     from benchmarks._mitigation_reach import rates as reach_rates
 
     aimed, exact = reach_rates(runs=args.runs, reach_target=0.9), reach_rates(runs=args.runs, reach_target=0.5)
-    report = {"runs": args.runs, "holistic_null_fp": float(null[0]),
-              "holistic_null_fp_independent_blocks": float(null[1]),
-              "holistic_power": float(planted[2]), "bbq_null_fp_all_items": bbq_null,
-              "bbq_null_fp_item_sign_test": bbq_items, "bbq_power": bbq_power,
-              "diff_runs": diff_runs, "diff_null_fp_default": max(diff_null["default"], diff_fewer["default"]),
-              "diff_null_fp_same_size": diff_null["default"], "diff_null_fp_8x_fewer_rows": diff_fewer["default"],
-              "diff_null_fp_point_rule_before": max(diff_null["point_rule_before"], diff_fewer["point_rule_before"]),
-              "diff_power_3x_tolerance": diff_planted["default"],
-              "diff_power_3x_tolerance_confident": diff_planted["confident"],
-              "diff_detectable_fall_median": diff_planted["detectable_fall_median"], **joint,
-              "weighted_slices_runs": slice_runs, "weighted_slices_null_fp": max(weighted),
-              "weighted_slices_null_fp_bh_by": weighted, "weighted_slices_null_fp_kish_before": weighted_before,
-              "mitigation_heldout_constraint_met": aimed["held_out_met"],
-              "mitigation_heldout_constraint_met_ci": aimed["held_out_met_ci"],
-              "mitigation_truly_met": aimed["truly_met"], "mitigation_truly_met_ci": aimed["truly_met_ci"],
-              "mitigation_estimated_reach_mean": aimed["mean_estimated_reach"],
-              "mitigation_randomised_share_mean": aimed["mean_randomised_share"],
-              "mitigation_extra_cost_points": 100 * (aimed["mean_cost"] - exact["mean_cost"]),
-              "mitigation_heldout_met_before": exact["held_out_met"], "mitigation_truly_met_before": exact["truly_met"]}
-    print(f"HolisticBias: any descriptor called biased in {null[0]:.1%} of null runs ({null[1]:.1%} with blocks as "
-          f"independent); planted found in {planted[2]:.1%}. BBQ: {bbq_null:.1%} of null runs rejected "
-          f"({bbq_items:.1%} item by item); planted found in {bbq_power:.1%}. Diff: an unchanged model worsens in "
-          f"{report['diff_null_fp_default']:.1%} of re-audits (the point rule before: "
-          f"{report['diff_null_fp_point_rule_before']:.1%}); a fall of 0.15 found in "
-          f"{diff_planted['default']:.1%}. Joint "
-          f"proxies found: {joint['joint_proxy_found']}. Weighted slices, null: {weighted} (BH, BY; "
-          f"{weighted_before} with the Kish test before). Mitigation: the fix for an impact ratio of 0.8 meets it "
-          f"held out in {aimed['held_out_met']:.1%} of runs, truly in {aimed['truly_met']:.1%} (solved at 0.8 before: "
-          f"{exact['held_out_met']:.1%}, {exact['truly_met']:.1%}).",
-          flush=True)
+    report = {
+        "runs": args.runs,
+        "holistic_null_fp": float(null[0]),
+        "holistic_null_fp_independent_blocks": float(null[1]),
+        "holistic_power": float(planted[2]),
+        "bbq_null_fp_all_items": bbq_null,
+        "bbq_null_fp_item_sign_test": bbq_items,
+        "bbq_power": bbq_power,
+        "diff_runs": diff_runs,
+        "diff_null_fp_default": max(diff_null["default"], diff_fewer["default"]),
+        "diff_null_fp_same_size": diff_null["default"],
+        "diff_null_fp_8x_fewer_rows": diff_fewer["default"],
+        "diff_null_fp_point_rule_before": max(diff_null["point_rule_before"], diff_fewer["point_rule_before"]),
+        "diff_power_3x_tolerance": diff_planted["default"],
+        "diff_power_3x_tolerance_confident": diff_planted["confident"],
+        "diff_detectable_fall_median": diff_planted["detectable_fall_median"],
+        **joint,
+        "weighted_slices_runs": slice_runs,
+        "weighted_slices_null_fp": max(weighted),
+        "weighted_slices_null_fp_bh_by": weighted,
+        "weighted_slices_null_fp_kish_before": weighted_before,
+        "mitigation_heldout_constraint_met": aimed["held_out_met"],
+        "mitigation_heldout_constraint_met_ci": aimed["held_out_met_ci"],
+        "mitigation_truly_met": aimed["truly_met"],
+        "mitigation_truly_met_ci": aimed["truly_met_ci"],
+        "mitigation_estimated_reach_mean": aimed["mean_estimated_reach"],
+        "mitigation_randomised_share_mean": aimed["mean_randomised_share"],
+        "mitigation_extra_cost_points": 100 * (aimed["mean_cost"] - exact["mean_cost"]),
+        "mitigation_heldout_met_before": exact["held_out_met"],
+        "mitigation_truly_met_before": exact["truly_met"],
+    }
+    print(
+        f"HolisticBias: any descriptor called biased in {null[0]:.1%} of null runs ({null[1]:.1%} with blocks as "
+        f"independent); planted found in {planted[2]:.1%}. BBQ: {bbq_null:.1%} of null runs rejected "
+        f"({bbq_items:.1%} item by item); planted found in {bbq_power:.1%}. Diff: an unchanged model worsens in "
+        f"{report['diff_null_fp_default']:.1%} of re-audits (the point rule before: "
+        f"{report['diff_null_fp_point_rule_before']:.1%}); a fall of 0.15 found in "
+        f"{diff_planted['default']:.1%}. Joint "
+        f"proxies found: {joint['joint_proxy_found']}. Weighted slices, null: {weighted} (BH, BY; "
+        f"{weighted_before} with the Kish test before). Mitigation: the fix for an impact ratio of 0.8 meets it "
+        f"held out in {aimed['held_out_met']:.1%} of runs, truly in {aimed['truly_met']:.1%} (solved at 0.8 before: "
+        f"{exact['held_out_met']:.1%}, {exact['truly_met']:.1%}).",
+        flush=True,
+    )
     return report
 
 

@@ -21,8 +21,17 @@ from explainers._base import Explainer, TextExplainer
 from explainers._registry import Registry
 from explainers._types import Attribution
 
-__all__ = ["EXPLAINERS", "Attribution", "CausalLM", "Explainer", "GenerationAttribution", "TextClassifier",
-           "TextExplainer", "attribute_generation", "get_explainer"]
+__all__ = [
+    "EXPLAINERS",
+    "Attribution",
+    "CausalLM",
+    "Explainer",
+    "GenerationAttribution",
+    "TextClassifier",
+    "TextExplainer",
+    "attribute_generation",
+    "get_explainer",
+]
 
 EXPLAINERS: Registry[Any] = Registry("explainer")  # classes, imported on first use
 EXPLAINERS.register("shap", "explainers._shap_backend:ShapAutoExplainer")
@@ -70,11 +79,14 @@ def get_explainer(name: str, **settings: Any) -> Any:
         choices = sorted((known | takes) - {"self"})
         close = difflib.get_close_matches(unknown[0], choices, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"Unknown setting {unknown[0]!r} for the {name!r} explainer.{hint} Known settings: "
-                          f"{', '.join(choices) or '(none)'}.")
+        raise ConfigError(
+            f"Unknown setting {unknown[0]!r} for the {name!r} explainer.{hint} Known settings: "
+            f"{', '.join(choices) or '(none)'}."
+        )
     accepts_any = any(spec.kind is spec.VAR_KEYWORD for spec in parameters.values())
-    passed = {k: v for k, v in settings.items()
-              if k in takes or k in known or (accepts_any and k not in COMMON_SETTINGS)}
+    passed = {
+        k: v for k, v in settings.items() if k in takes or k in known or (accepts_any and k not in COMMON_SETTINGS)
+    }
     return cls(**passed)
 
 

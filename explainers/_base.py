@@ -42,8 +42,10 @@ class Explainer(ABC):
         if unknown:
             from explainers._errors import ConfigError
 
-            raise ConfigError(f"Unknown setting {unknown[0]!r} for the {self.name!r} explainer. Known settings: "
-                              f"{', '.join(sorted(self.settings_allowed)) or '(none)'}.")
+            raise ConfigError(
+                f"Unknown setting {unknown[0]!r} for the {self.name!r} explainer. Known settings: "
+                f"{', '.join(sorted(self.settings_allowed)) or '(none)'}."
+            )
         self.background_size = background_size
         self.seed = seed
         self.settings = settings
@@ -51,12 +53,15 @@ class Explainer(ABC):
     def check(self, adapter: ModelAdapter) -> None:
         missing = self.requires - set(adapter.capabilities)
         if missing:
-            raise CapabilityError(f"The {self.name!r} explainer needs {sorted(missing)} but the {adapter.kind} "
-                                  f"model offers only {sorted(adapter.capabilities)}.")
+            raise CapabilityError(
+                f"The {self.name!r} explainer needs {sorted(missing)} but the {adapter.kind} "
+                f"model offers only {sorted(adapter.capabilities)}."
+            )
 
     @abstractmethod
-    def explain(self, adapter: ModelAdapter, rows: pd.DataFrame, *, background: pd.DataFrame,
-                row_ids: Sequence[Any]) -> Attribution:
+    def explain(
+        self, adapter: ModelAdapter, rows: pd.DataFrame, *, background: pd.DataFrame, row_ids: Sequence[Any]
+    ) -> Attribution:
         """Attribute the adapter's score for each of ``rows`` to its features."""
 
 

@@ -16,8 +16,17 @@ from explainers._errors import CapabilityError, DataError
 from explainers._base import Explainer
 from explainers._types import Attribution
 
-__all__ = ["CaptumTabular", "METHODS", "IntegratedGradientsTabular", "SaliencyTabular", "InputXGradientTabular",
-           "DeepLiftTabular", "GradientShapTabular", "FeatureAblationTabular", "OcclusionTabular"]
+__all__ = [
+    "CaptumTabular",
+    "METHODS",
+    "IntegratedGradientsTabular",
+    "SaliencyTabular",
+    "InputXGradientTabular",
+    "DeepLiftTabular",
+    "GradientShapTabular",
+    "FeatureAblationTabular",
+    "OcclusionTabular",
+]
 
 # name -> (captum class, settings for attribute(), returns a convergence delta)
 METHODS = {
@@ -30,9 +39,12 @@ METHODS = {
     "occlusion": ("Occlusion", {"sliding_window_shapes": (1,)}, False),
 }
 # the attribute() settings each method takes besides its defaults (captum's documented keyword arguments)
-_EXTRA_SETTINGS = {"integrated_gradients": ("method", "internal_batch_size"), "deeplift": ("multiply_by_inputs",),
-                   "feature_ablation": ("perturbations_per_eval",),
-                   "occlusion": ("strides", "perturbations_per_eval")}
+_EXTRA_SETTINGS = {
+    "integrated_gradients": ("method", "internal_batch_size"),
+    "deeplift": ("multiply_by_inputs",),
+    "feature_ablation": ("perturbations_per_eval",),
+    "occlusion": ("strides", "perturbations_per_eval"),
+}
 _USES_BASELINE = {"integrated_gradients", "deeplift", "gradient_shap", "feature_ablation", "occlusion"}
 
 
@@ -51,8 +63,9 @@ def positive_probability(model, inputs, output_space: str = "probability"):
     if output.ndim == 2 and output.shape[1] == 1:
         output = output[:, 0]
     if output.ndim != 1:
-        raise CapabilityError(f"captum backends explain binary models with outputs (n,), (n, 1) or (n, 2). "
-                              f"Got {tuple(output.shape)}.")
+        raise CapabilityError(
+            f"captum backends explain binary models with outputs (n,), (n, 1) or (n, 2). Got {tuple(output.shape)}."
+        )
     return torch.sigmoid(output) if output_space == "probability" else output
 
 
@@ -64,8 +77,15 @@ class CaptumTabular(Explainer):
     method = name = "integrated_gradients"
     settings_allowed = _allowed("integrated_gradients")
 
-    def __init__(self, *, background_size: int = 100, seed: int = 0, batch_size: int = 1024,
-                 output: str = "probability", **settings) -> None:
+    def __init__(
+        self,
+        *,
+        background_size: int = 100,
+        seed: int = 0,
+        batch_size: int = 1024,
+        output: str = "probability",
+        **settings,
+    ) -> None:
         super().__init__(background_size=background_size, seed=seed, **settings)
         if output not in ("probability", "logit"):
             raise DataError(f"The 'output' parameter must be 'probability' or 'logit'. Got {output!r} instead.")
@@ -89,17 +109,21 @@ class CaptumTabular(Explainer):
         model.eval()
         forward = lambda x: positive_probability(model, x, self.output)  # noqa: E731
         # DeepLift needs a module (it hooks the nonlinearities); the others take the function
-        method = getattr(captum.attr, class_name)(_probability_module(model, self.output) if self.method == "deeplift"
-                                                  else forward)
+        method = getattr(captum.attr, class_name)(
+            _probability_module(model, self.output) if self.method == "deeplift" else forward
+        )
         settings = {**defaults, **self.settings}
         values, deltas = [], []
         try:
             for start in range(0, len(inputs_all), self.batch_size):
-                inputs = inputs_all[start:start + self.batch_size]
+                inputs = inputs_all[start : start + self.batch_size]
                 kwargs = dict(settings)
                 if self.method in _USES_BASELINE:
-                    kwargs["baselines"] = reference if self.method == "gradient_shap" else \
-                        reference.mean(0, keepdim=True).expand_as(inputs)
+                    kwargs["baselines"] = (
+                        reference
+                        if self.method == "gradient_shap"
+                        else reference.mean(0, keepdim=True).expand_as(inputs)
+                    )
                 if has_delta:
                     attribution, delta = method.attribute(inputs, return_convergence_delta=True, **kwargs)
                     deltas.append(delta.detach().reshape(len(inputs), -1).mean(-1).abs().cpu().numpy())
@@ -114,11 +138,22 @@ class CaptumTabular(Explainer):
         values = np.concatenate(values)
         error = np.concatenate(deltas) if deltas else None
         return Attribution(
-            method=self.name, granularity="feature", feature_names=list(rows.columns), values=values,
-            base_values=np.full(len(rows), base), outputs=outputs, output_space=self.output,
-            row_ids=np.asarray(row_ids), completeness_error=error,
-            meta={"captum": class_name, "device": str(device), "runtime_s": time.perf_counter() - started,
-                  **{k: v for k, v in settings.items() if isinstance(v, (int, float, str, bool))}})
+            method=self.name,
+            granularity="feature",
+            feature_names=list(rows.columns),
+            values=values,
+            base_values=np.full(len(rows), base),
+            outputs=outputs,
+            output_space=self.output,
+            row_ids=np.asarray(row_ids),
+            completeness_error=error,
+            meta={
+                "captum": class_name,
+                "device": str(device),
+                "runtime_s": time.perf_counter() - started,
+                **{k: v for k, v in settings.items() if isinstance(v, (int, float, str, bool))},
+            },
+        )
 
 
 def _probability_module(model, output_space: str):

@@ -43,22 +43,38 @@ class CausalLM:
 
     kind = "causal-lm"
 
-    def __init__(self, model: Any, tokenizer: Any, *, batch_size: int | None = None, max_length: int | None = None,
-                 precision: str = "auto", packing: bool = True) -> None:
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        batch_size: int | None = None,
+        max_length: int | None = None,
+        precision: str = "auto",
+        packing: bool = True,
+    ) -> None:
         import torch
 
         if not callable(tokenizer):
-            raise ModelError(f"The tokenizer must be a callable transformers tokenizer. "
-                             f"Got {type(tokenizer).__name__}.")
+            raise ModelError(
+                f"The tokenizer must be a callable transformers tokenizer. Got {type(tokenizer).__name__}."
+            )
         if precision not in ("auto", "float32"):
             raise DataError(f"The 'precision' parameter of CausalLM must be 'auto' or 'float32'. Got {precision!r}.")
         self.model, self.tokenizer = model, tokenizer
         parameter = next(iter(model.parameters()), None)
         self.device = parameter.device if parameter is not None else torch.device("cpu")
         config = getattr(model, "config", None)
-        limits = [v for v in (max_length, getattr(config, "max_position_embeddings", None),
-                              getattr(config, "n_positions", None), getattr(tokenizer, "model_max_length", None))
-                  if isinstance(v, int) and 0 < v < 1_000_000]
+        limits = [
+            v
+            for v in (
+                max_length,
+                getattr(config, "max_position_embeddings", None),
+                getattr(config, "n_positions", None),
+                getattr(tokenizer, "model_max_length", None),
+            )
+            if isinstance(v, int) and 0 < v < 1_000_000
+        ]
         self.max_length = min(limits) if limits else 1024
         self.vocab_size = int(getattr(config, "vocab_size", 0) or len(tokenizer))
         self.batch_size = batch_size
@@ -75,10 +91,13 @@ class CausalLM:
 
     @property
     def info(self) -> ScoringInfo:
-        return ScoringInfo(start_token=self._start_note,
-                           precision=str(self.autocast_dtype or "float32").replace("torch.", ""),
-                           device=str(self.device), max_length=self.max_length,
-                           packing=self._packing_note or "not decided yet (nothing scored)")
+        return ScoringInfo(
+            start_token=self._start_note,
+            precision=str(self.autocast_dtype or "float32").replace("torch.", ""),
+            device=str(self.device),
+            max_length=self.max_length,
+            packing=self._packing_note or "not decided yet (nothing scored)",
+        )
 
     @classmethod
     def from_pretrained(cls, directory: str, **kwargs: Any) -> CausalLM:
@@ -89,9 +108,11 @@ class CausalLM:
             model = AutoModelForCausalLM.from_pretrained(directory, local_files_only=True)
             tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
         except (OSError, ValueError) as err:
-            raise ModelError(f"Could not load a causal language model and its tokenizer from {directory!r}: {err}. "
-                             "model.path must be a local folder written by save_pretrained (config.json, weights, "
-                             "tokenizer files).") from err
+            raise ModelError(
+                f"Could not load a causal language model and its tokenizer from {directory!r}: {err}. "
+                "model.path must be a local folder written by save_pretrained (config.json, weights, "
+                "tokenizer files)."
+            ) from err
         return cls(model.eval(), tokenizer, **kwargs)
 
     def _start_token(self) -> tuple[int | None, str]:
@@ -118,12 +139,15 @@ class CausalLM:
         ids = [([self.start_id] if self.start_id is not None else []) + list(row) for row in encoded]
         for index, row in enumerate(ids if check_length else ()):
             if len(row) > self.max_length:
-                raise DataError(f"Text {index} has {len(row)} tokens; the model reads at most {self.max_length}. "
-                                "Shorten the probe texts.")
+                raise DataError(
+                    f"Text {index} has {len(row)} tokens; the model reads at most {self.max_length}. "
+                    "Shorten the probe texts."
+                )
         return ids
 
-    def encode_pairs(self, prompts: list[str], continuations: list[str], *, check_length: bool = True
-                     ) -> tuple[list[list[int]], list[int]]:
+    def encode_pairs(
+        self, prompts: list[str], continuations: list[str], *, check_length: bool = True
+    ) -> tuple[list[list[int]], list[int]]:
         """Ids of prompt + continuation and where the continuation starts. The whole is tokenised at once when its
         start matches the prompt's own tokens (so the boundary does not change how words split), else the two are
         tokenised apart and joined."""
@@ -131,7 +155,7 @@ class CausalLM:
         context = self.encode(prompts, check_length=False)
         starts = []
         for index, (row, ctx) in enumerate(zip(whole, context)):
-            if row[:len(ctx)] == ctx and len(row) > len(ctx):
+            if row[: len(ctx)] == ctx and len(row) > len(ctx):
                 starts.append(len(ctx))
             else:
                 tail = self.tokenizer(continuations[index], add_special_tokens=False)["input_ids"]
@@ -140,8 +164,10 @@ class CausalLM:
             if starts[-1] >= len(whole[index]):
                 raise DataError(f"Continuation {continuations[index]!r} has no tokens.")
             if check_length and len(whole[index]) > self.max_length:
-                raise DataError(f"Prompt and continuation {index} have {len(whole[index])} tokens; the model reads at "
-                                f"most {self.max_length}. Shorten the probe texts.")
+                raise DataError(
+                    f"Prompt and continuation {index} have {len(whole[index])} tokens; the model reads at "
+                    f"most {self.max_length}. Shorten the probe texts."
+                )
         return whole, starts
 
     # ----- scoring ----------------------------------------------------------------------------------------
@@ -175,12 +201,16 @@ class CausalLM:
         difference = max(float(np.abs(a - b).max()) for a, b in zip(packed, padded))
         tolerance = 1e-4 if self.autocast_dtype is None else 5e-2
         if difference > tolerance:
-            self._packing_note = (f"off: packed scores differed from padded batches by {difference:.2g} (an "
-                                  "attention kernel that ignores custom masks?)")
+            self._packing_note = (
+                f"off: packed scores differed from padded batches by {difference:.2g} (an "
+                "attention kernel that ignores custom masks?)"
+            )
             return
         self._pack = True
-        self._packing_note = (f"on: shared prefixes computed once; checked against padded batches on {len(probe)} "
-                              f"sequences (largest difference {difference:.1g})")
+        self._packing_note = (
+            f"on: shared prefixes computed once; checked against padded batches on {len(probe)} "
+            f"sequences (largest difference {difference:.1g})"
+        )
 
     def _padded_logprobs(self, sequences: list[list[int]]) -> list[np.ndarray]:
         import torch
@@ -194,7 +224,7 @@ class CausalLM:
             while start < len(order):
                 longest = int(lengths[order[start]])
                 rows = max(1, min(budget // longest, self.batch_size or 10**9))
-                batch = order[start:start + rows]
+                batch = order[start : start + rows]
                 try:
                     scored = self._score_batch([sequences[i] for i in batch])
                 except torch.OutOfMemoryError as err:
@@ -221,7 +251,7 @@ class CausalLM:
             while start < len(rows):
                 longest = len(rows[start].tokens)
                 count = max(1, min(budget // longest, self.batch_size or 10**9))
-                batch = rows[start:start + count]
+                batch = rows[start : start + count]
                 try:
                     scored = self._score_packed(batch)
                 except torch.OutOfMemoryError as err:
@@ -247,8 +277,8 @@ class CausalLM:
         ids = torch.full((len(rows), longest), self.pad_id, dtype=torch.long)
         positions = torch.zeros((len(rows), longest), dtype=torch.long)
         for b, row in enumerate(rows):
-            ids[b, :len(row.tokens)] = torch.tensor(row.tokens)
-            positions[b, :len(row.tokens)] = torch.tensor(row.positions)
+            ids[b, : len(row.tokens)] = torch.tensor(row.tokens)
+            positions[b, : len(row.tokens)] = torch.tensor(row.positions)
         mask = torch.from_numpy(np.stack([row.allowed(longest) for row in rows]))[:, None]
         ids, positions, mask = ids.to(self.device), positions.to(self.device), mask.to(self.device)
         logits = self.logits(ids, mask, position_ids=positions).float()
@@ -262,7 +292,7 @@ class CausalLM:
         out, offset = [], 0
         for b, row in enumerate(rows):
             for index, path in row.paths:
-                out.append((index, picked[offset:offset + len(path) - 1].copy()))
+                out.append((index, picked[offset : offset + len(path) - 1].copy()))
                 offset += len(path) - 1
         return out
 
@@ -273,14 +303,14 @@ class CausalLM:
         ids = torch.full((len(rows), longest), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(rows), longest), dtype=torch.long)
         for i, row in enumerate(rows):
-            ids[i, :len(row)] = torch.tensor(row)
-            mask[i, :len(row)] = 1
+            ids[i, : len(row)] = torch.tensor(row)
+            mask[i, : len(row)] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
         logits = self.logits(ids, mask)[:, :-1].float()
         targets = ids[:, 1:]
         picked = logits.gather(-1, targets[..., None])[..., 0] - torch.logsumexp(logits, -1)
         picked = picked.double().cpu().numpy()
-        return [picked[i, :len(row) - 1].copy() for i, row in enumerate(rows)]
+        return [picked[i, : len(row) - 1].copy() for i, row in enumerate(rows)]
 
     def logits(self, input_ids, attention_mask, position_ids=None, *, autocast: bool = True):
         """The model's next-token logits, positions counted from the attention mask unless given (``autocast``
@@ -289,19 +319,23 @@ class CausalLM:
 
         import torch
 
-        cast = (torch.autocast(self.device.type, dtype=self.autocast_dtype)
-                if self.autocast_dtype is not None and autocast else contextlib.nullcontext())
+        cast = (
+            torch.autocast(self.device.type, dtype=self.autocast_dtype)
+            if self.autocast_dtype is not None and autocast
+            else contextlib.nullcontext()
+        )
         with cast:
             if self._positions:
-                positions = (position_ids if position_ids is not None
-                             else (attention_mask.cumsum(-1) - 1).clamp(min=0))
+                positions = position_ids if position_ids is not None else (attention_mask.cumsum(-1) - 1).clamp(min=0)
                 output = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions)
             else:
                 output = self.model(input_ids=input_ids, attention_mask=attention_mask)
         logits = output.logits if hasattr(output, "logits") else output
         if logits.ndim != 3 or logits.shape[-1] < 2:
-            raise ModelError(f"The model returned outputs of shape {tuple(logits.shape)}; a causal language model "
-                             "returns (batch, length, vocabulary) next-token logits.")
+            raise ModelError(
+                f"The model returned outputs of shape {tuple(logits.shape)}; a causal language model "
+                "returns (batch, length, vocabulary) next-token logits."
+            )
         return logits
 
     def _token_budget(self) -> int:
@@ -334,22 +368,37 @@ class CausalLM:
     def continuation_logprob(self, prompts: list[str], continuations: list[str]) -> np.ndarray:
         """``log p(continuation | prompt)`` for each pair (summed over the continuation's tokens)."""
         ids, starts = self.encode_pairs(list(prompts), list(continuations))
-        return np.array([values[s - 1:].sum() for values, s in zip(self.token_logprobs(ids), starts)])
+        return np.array([values[s - 1 :].sum() for values, s in zip(self.token_logprobs(ids), starts)])
 
     # ----- sampling ---------------------------------------------------------------------------------------
-    def sample(self, prompts: list[str], *, max_new_tokens: int = 20, seed: int = 0, temperature: float = 1.0,
-               top_k: int | None = 50) -> list[str]:
+    def sample(
+        self,
+        prompts: list[str],
+        *,
+        max_new_tokens: int = 20,
+        seed: int = 0,
+        temperature: float = 1.0,
+        top_k: int | None = 50,
+    ) -> list[str]:
         """Seeded sampled continuations, with a KV cache. Each prompt draws from its own random stream
         (``seed`` and its index), so a prompt's continuation does not depend on its batch neighbours or the
         batch size; the noise is drawn on the CPU, so it does not depend on the device either."""
         if temperature <= 0:
             raise DataError(f"The 'temperature' parameter of sample must be > 0. Got {temperature!r}.")
-        tokens = self.continue_ids(self.encode(list(prompts)), max_new_tokens=max_new_tokens, seed=seed,
-                                   temperature=temperature, top_k=top_k)
+        tokens = self.continue_ids(
+            self.encode(list(prompts)), max_new_tokens=max_new_tokens, seed=seed, temperature=temperature, top_k=top_k
+        )
         return [self.tokenizer.decode(row, skip_special_tokens=True) for row in tokens]
 
-    def continue_ids(self, ids: list[list[int]], *, max_new_tokens: int, seed: int | None = None,
-                     temperature: float = 1.0, top_k: int | None = 50) -> list[list[int]]:
+    def continue_ids(
+        self,
+        ids: list[list[int]],
+        *,
+        max_new_tokens: int,
+        seed: int | None = None,
+        temperature: float = 1.0,
+        top_k: int | None = 50,
+    ) -> list[list[int]]:
         """The token ids that follow each sequence of ``ids``, up to ``max_new_tokens`` and stopping before the
         end-of-sequence token: greedy (the most likely token each step) when ``seed`` is None, else sampled as
         ``sample`` does. Batched with left padding and a KV cache."""
@@ -359,16 +408,21 @@ class CausalLM:
             raise DataError(f"The 'max_new_tokens' parameter must be a positive integer. Got {max_new_tokens!r}.")
         longest = max((len(r) for r in ids), default=0)
         if longest + max_new_tokens > self.max_length:
-            raise DataError(f"A prompt of {longest} tokens plus {max_new_tokens} new tokens is longer than the "
-                            f"{self.max_length} the model reads. Shorten the prompt or ask for fewer new tokens.")
+            raise DataError(
+                f"A prompt of {longest} tokens plus {max_new_tokens} new tokens is longer than the "
+                f"{self.max_length} the model reads. Shorten the prompt or ask for fewer new tokens."
+            )
         rows = max(1, min(64, self._token_budget() // max(1, longest + max_new_tokens)))
         step = self.batch_size or rows
         out: list[list[int]] = []
         with torch.inference_mode():
             for start in range(0, len(ids), step):
-                chunk = ids[start:start + step]
-                streams = (None if seed is None else [torch.Generator().manual_seed(int(seed) * 1_000_003 + start + i)
-                                                      for i in range(len(chunk))])
+                chunk = ids[start : start + step]
+                streams = (
+                    None
+                    if seed is None
+                    else [torch.Generator().manual_seed(int(seed) * 1_000_003 + start + i) for i in range(len(chunk))]
+                )
                 out.extend(self._continue_batch(chunk, streams, max_new_tokens, temperature, top_k))
         return out
 
@@ -379,8 +433,8 @@ class CausalLM:
         ids = torch.full((len(rows), longest), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(rows), longest), dtype=torch.long)
         for i, row in enumerate(rows):  # left padding: every prompt's next token is in the last column
-            ids[i, longest - len(row):] = torch.tensor(row)
-            mask[i, longest - len(row):] = 1
+            ids[i, longest - len(row) :] = torch.tensor(row)
+            mask[i, longest - len(row) :] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         eos = self.tokenizer.eos_token_id
@@ -416,4 +470,4 @@ class CausalLM:
             step_pos = step_pos[:, -1:] + 1
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)  # finished rows' tokens are dropped
         tokens = torch.stack(generated, 1).cpu().tolist()
-        return [row[:row.index(eos)] if eos is not None and eos in row else row for row in tokens]
+        return [row[: row.index(eos)] if eos is not None and eos in row else row for row in tokens]

@@ -36,8 +36,13 @@ from explainers._generation_passes import Example, Pass
 from explainers._generation_types import GeneratedExample, GenerationAttribution
 from explainers._text_ig import FIRST_STEPS, MAX_STEPS, _gauss_legendre, _next_steps, _two_panel_gauss_legendre
 
-__all__ = ["GenerationLayerIntegratedGradients", "GenerationInputXGradient", "GenerationSaliency",
-           "GenerationFeatureAblation", "attribute_generation"]
+__all__ = [
+    "GenerationLayerIntegratedGradients",
+    "GenerationInputXGradient",
+    "GenerationSaliency",
+    "GenerationFeatureAblation",
+    "attribute_generation",
+]
 
 
 class _GenerationMethod(abc.ABC):
@@ -50,41 +55,77 @@ class _GenerationMethod(abc.ABC):
     def __init__(self, *, sources: str = "all", baseline: str | int = "auto", batch_tokens: int | None = None) -> None:
         if sources not in ("all", "prompt"):
             raise DataError(f"The 'sources' parameter must be 'all' or 'prompt'. Got {sources!r} instead.")
-        if not (baseline in ("auto", "zeros") or (isinstance(baseline, int) and not isinstance(baseline, bool)
-                                                  and baseline >= 0)):
-            raise DataError("The 'baseline' parameter must be 'auto' (the pad token, else end-of-sequence), 'zeros' "
-                            f"(a zero embedding) or a token id. Got {baseline!r} instead.")
-        if batch_tokens is not None and (isinstance(batch_tokens, bool) or not isinstance(batch_tokens, int)
-                                         or batch_tokens < 1):
+        if not (
+            baseline in ("auto", "zeros")
+            or (isinstance(baseline, int) and not isinstance(baseline, bool) and baseline >= 0)
+        ):
+            raise DataError(
+                "The 'baseline' parameter must be 'auto' (the pad token, else end-of-sequence), 'zeros' "
+                f"(a zero embedding) or a token id. Got {baseline!r} instead."
+            )
+        if batch_tokens is not None and (
+            isinstance(batch_tokens, bool) or not isinstance(batch_tokens, int) or batch_tokens < 1
+        ):
             raise DataError(f"The 'batch_tokens' parameter must be a positive integer. Got {batch_tokens!r} instead.")
         self.sources, self.baseline, self.batch_tokens = sources, baseline, batch_tokens
 
-    def explain_generation(self, lm: CausalLM, prompts: Any, *, continuations: Any = None, contrasts: Any = None,
-                           max_new_tokens: int = 16, seed: int | None = None) -> GenerationAttribution:
+    def explain_generation(
+        self,
+        lm: CausalLM,
+        prompts: Any,
+        *,
+        continuations: Any = None,
+        contrasts: Any = None,
+        max_new_tokens: int = 16,
+        seed: int | None = None,
+    ) -> GenerationAttribution:
         """Attribute each prompt's continuation: given (``continuations``: texts, or lists of token ids as the model
         generated them), or generated, greedily when ``seed`` is None, else sampled with that seed
         (``max_new_tokens`` at most). ``contrasts``: one alternative continuation per prompt; each example then has
         one target, log p(continuation) - log p(contrast), and only the prompt they share is attributed."""
         if not isinstance(lm, CausalLM):
-            raise ModelError(f"Generation attributions need a CausalLM. Got {type(lm).__name__}; wrap the model: "
-                             "CausalLM(model, tokenizer).")
+            raise ModelError(
+                f"Generation attributions need a CausalLM. Got {type(lm).__name__}; wrap the model: "
+                "CausalLM(model, tokenizer)."
+            )
         started = time.perf_counter()
         prompts = _texts(prompts, "prompts")
         if contrasts is not None:
             if continuations is None:
-                raise DataError("A contrastive target needs both continuations: pass continuations= (A) with "
-                                "contrasts= (B) to ask why A rather than B.")
+                raise DataError(
+                    "A contrastive target needs both continuations: pass continuations= (A) with "
+                    "contrasts= (B) to ask why A rather than B."
+                )
             contrasts = _texts(contrasts, "contrasts", len(prompts))
         sources = "prompt" if contrasts is not None else self.sources
         baseline_id = self._baseline_id(lm)
         examples, generated = _examples(lm, prompts, continuations, contrasts, sources, max_new_tokens, seed)
         run = Pass(lm, examples, baseline_id=baseline_id, batch_tokens=self.batch_tokens)
         values, outputs, bases, deltas, steps = self._attribute(run)
-        result = [_example_result(lm, ex, values[k], outputs[k], bases[k], deltas[k], steps[k], prompts[k],
-                                  None if contrasts is None else contrasts[k]) for k, ex in enumerate(examples)]
-        meta = {"method": self.name, "sources": sources, "baseline": _baseline_note(lm, baseline_id),
-                "continuation": generated, "device": str(lm.device), "runtime_s": time.perf_counter() - started,
-                "batch_tokens": run.budget, "settings": self._settings()}
+        result = [
+            _example_result(
+                lm,
+                ex,
+                values[k],
+                outputs[k],
+                bases[k],
+                deltas[k],
+                steps[k],
+                prompts[k],
+                None if contrasts is None else contrasts[k],
+            )
+            for k, ex in enumerate(examples)
+        ]
+        meta = {
+            "method": self.name,
+            "sources": sources,
+            "baseline": _baseline_note(lm, baseline_id),
+            "continuation": generated,
+            "device": str(lm.device),
+            "runtime_s": time.perf_counter() - started,
+            "batch_tokens": run.budget,
+            "settings": self._settings(),
+        }
         space = "log-probability difference" if contrasts is not None else "log-probability"
         return GenerationAttribution(method=self.name, output_space=space, sources=sources, examples=result, meta=meta)
 
@@ -99,8 +140,10 @@ class _GenerationMethod(abc.ABC):
             for token in (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id):
                 if token is not None:
                     return int(token)
-            raise ModelError("The tokenizer has no pad, end-of-sequence or unknown token to use as the baseline; pass "
-                             "baseline= a token id, or 'zeros'.")
+            raise ModelError(
+                "The tokenizer has no pad, end-of-sequence or unknown token to use as the baseline; pass "
+                "baseline= a token id, or 'zeros'."
+            )
         if self.baseline >= lm.vocab_size:
             raise DataError(f"The baseline token id {self.baseline} is out of the vocabulary of {lm.vocab_size}.")
         return int(self.baseline)
@@ -119,8 +162,15 @@ class GenerationLayerIntegratedGradients(_GenerationMethod):
 
     name = "generation_layer_integrated_gradients"
 
-    def __init__(self, *, n_steps: int | str = "auto", tolerance: float = 0.01, sources: str = "all",
-                 baseline: str | int = "auto", batch_tokens: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        n_steps: int | str = "auto",
+        tolerance: float = 0.01,
+        sources: str = "all",
+        baseline: str | int = "auto",
+        batch_tokens: int | None = None,
+    ) -> None:
         super().__init__(sources=sources, baseline=baseline, batch_tokens=batch_tokens)
         if n_steps != "auto" and (isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1):
             raise DataError(f"The 'n_steps' parameter must be a positive integer or 'auto'. Got {n_steps!r} instead.")
@@ -129,8 +179,12 @@ class GenerationLayerIntegratedGradients(_GenerationMethod):
         self.n_steps, self.tolerance = n_steps, float(tolerance)
 
     def _settings(self) -> dict[str, Any]:
-        return {**super()._settings(), "n_steps": self.n_steps, "tolerance": self.tolerance,
-                "rule": "gausslegendre-2panel" if self.n_steps == "auto" else "gausslegendre"}
+        return {
+            **super()._settings(),
+            "n_steps": self.n_steps,
+            "tolerance": self.tolerance,
+            "rule": "gausslegendre-2panel" if self.n_steps == "auto" else "gausslegendre",
+        }
 
     def _attribute(self, run: Pass):
         examples = run.examples
@@ -138,17 +192,24 @@ class GenerationLayerIntegratedGradients(_GenerationMethod):
         values = [np.zeros((ex.rows, len(ex.sequences[0]))) for ex in examples]
         steps = [np.zeros(ex.rows, dtype=int) for ex in examples]
         deltas = [np.zeros(ex.rows) for ex in examples]
-        plan = {int(FIRST_STEPS if self.n_steps == "auto" else self.n_steps):
-                [(e, i) for e, ex in enumerate(examples) for i in range(ex.rows)]}
+        plan = {
+            int(FIRST_STEPS if self.n_steps == "auto" else self.n_steps): [
+                (e, i) for e, ex in enumerate(examples) for i in range(ex.rows)
+            ]
+        }
         while plan:
             n_steps = min(plan)
             targets = set(plan.pop(n_steps))
-            nodes, weights = (_two_panel_gauss_legendre(n_steps) if self.n_steps == "auto"
-                              else _gauss_legendre(n_steps))
+            nodes, weights = _two_panel_gauss_legendre(n_steps) if self.n_steps == "auto" else _gauss_legendre(n_steps)
             for e, i in targets:
                 values[e][i] = 0.0
-            rows = [(e, s, t, out, float(a), float(w)) for e, ex in enumerate(examples)
-                    for s, t, out in ex.terms() if (e, out) in targets for a, w in zip(nodes, weights)]
+            rows = [
+                (e, s, t, out, float(a), float(w))
+                for e, ex in enumerate(examples)
+                for s, t, out in ex.terms()
+                if (e, out) in targets
+                for a, w in zip(nodes, weights)
+            ]
 
             def consume(batch, gradient, x, b, moved):
                 contribution = ((gradient * (x - b)).sum(-1) * moved).double().cpu().numpy()
@@ -181,8 +242,7 @@ class GenerationInputXGradient(_GenerationMethod):
                 span = examples[e].span(s, length)
                 values[e][out, :span] += product[r, :span]
 
-        run.gradients([(e, s, t, out, 1.0, 1.0) for e, ex in enumerate(examples) for s, t, out in ex.terms()],
-                      consume)
+        run.gradients([(e, s, t, out, 1.0, 1.0) for e, ex in enumerate(examples) for s, t, out in ex.terms()], consume)
         return _not_additive(run, values)
 
 
@@ -204,13 +264,12 @@ class GenerationSaliency(_GenerationMethod):
                 if not ex.contrastive:
                     values[e][out, :length] = norms[r, :length]
                     continue
-                part = gradient[r, :ex.prompt_end].double().cpu().numpy()
+                part = gradient[r, : ex.prompt_end].double().cpu().numpy()
                 contrast_gradients[e] = contrast_gradients.get(e, 0.0) + part
 
-        run.gradients([(e, s, t, out, 1.0, 1.0) for e, ex in enumerate(examples) for s, t, out in ex.terms()],
-                      consume)
+        run.gradients([(e, s, t, out, 1.0, 1.0) for e, ex in enumerate(examples) for s, t, out in ex.terms()], consume)
         for e, summed in contrast_gradients.items():
-            values[e][0, :examples[e].prompt_end] = np.linalg.norm(summed, axis=-1)
+            values[e][0, : examples[e].prompt_end] = np.linalg.norm(summed, axis=-1)
         return _not_additive(run, values)
 
 
@@ -229,8 +288,13 @@ class GenerationFeatureAblation(_GenerationMethod):
         examples = run.examples
         outputs = run.scores(baseline=False)
         words = [_word_spans(run.lm, ex) for ex in examples]
-        rows = [(e, s, len(ex.sequences[s]), w) for e, ex in enumerate(examples) for w in range(len(words[e]))
-                for s in range(len(ex.sequences)) if len(ex.sequences[s]) > ex.prompt_end]
+        rows = [
+            (e, s, len(ex.sequences[s]), w)
+            for e, ex in enumerate(examples)
+            for w in range(len(words[e]))
+            for s in range(len(ex.sequences))
+            if len(ex.sequences[s]) > ex.prompt_end
+        ]
         occluded: dict = {}
 
         def work(batch):
@@ -243,8 +307,9 @@ class GenerationFeatureAblation(_GenerationMethod):
                 ids[r, :length] = torch.tensor(row)
             ids = ids.to(lm.device)
             with torch.no_grad():
-                logp = run.log_softmax(ids, [r[2] for r in batch], run.embedding(ids),
-                                       run.continuation_positions(batch))
+                logp = run.log_softmax(
+                    ids, [r[2] for r in batch], run.embedding(ids), run.continuation_positions(batch)
+                )
             run.read_targets(logp, batch, occluded)
 
         run.run_batches(rows, work)
@@ -252,8 +317,9 @@ class GenerationFeatureAblation(_GenerationMethod):
         for e, ex in enumerate(examples):
             for w, span in enumerate(words[e]):
                 change = outputs[e] - occluded[(e, w)]
-                seen = (np.ones(1, dtype=bool) if ex.contrastive
-                        else np.arange(ex.rows) + ex.prompt_end > span[-1])  # target i reads positions < end + i
+                seen = (
+                    np.ones(1, dtype=bool) if ex.contrastive else np.arange(ex.rows) + ex.prompt_end > span[-1]
+                )  # target i reads positions < end + i
                 for p in span:
                     values[e][seen, p] = change[seen] / len(span)
         return _not_additive(run, values, outputs)
@@ -273,8 +339,15 @@ def _baseline_note(lm: CausalLM, baseline_id: int | None) -> str:
     return f"token id {baseline_id} ({token!r}) in place of each attributed token"
 
 
-def _examples(lm: CausalLM, prompts: list[str], continuations: Any, contrasts: list[str] | None, sources: str,
-              max_new_tokens: int, seed: int | None) -> tuple[list[Example], str]:
+def _examples(
+    lm: CausalLM,
+    prompts: list[str],
+    continuations: Any,
+    contrasts: list[str] | None,
+    sources: str,
+    max_new_tokens: int,
+    seed: int | None,
+) -> tuple[list[Example], str]:
     """The token sequences of every prompt and its continuation (given, or generated now), and how the
     continuation was obtained."""
     if continuations is not None and _token_lists(continuations, len(prompts)):
@@ -301,8 +374,10 @@ def _examples(lm: CausalLM, prompts: list[str], continuations: Any, contrasts: l
         sequences, signs = [row], [1.0]
         if other is not None:
             if other[k][:start] != row[:start]:
-                raise DataError(f"Prompt {k} splits differently before its continuation and its contrast; end the "
-                                "prompt with a space or start both continuations with one.")
+                raise DataError(
+                    f"Prompt {k} splits differently before its continuation and its contrast; end the "
+                    "prompt with a space or start both continuations with one."
+                )
             sequences.append(other[k])
             signs.append(-1.0)
         examples.append(Example(sequences, signs, start, positions, 1 if other is not None else len(row) - start))
@@ -313,10 +388,12 @@ def _token_lists(values: Any, count: int) -> bool:
     """Whether continuations are given as token ids (one non-empty list of ints per prompt)."""
     if isinstance(values, str) or not all(isinstance(v, (list, tuple)) for v in values):
         return False
-    if len(values) != count or any(not v or not all(isinstance(t, int) and not isinstance(t, bool) and t >= 0
-                                                    for t in v) for v in values):
-        raise DataError(f"Continuations given as token ids must be one non-empty list of token ids per prompt "
-                        f"({count}).")
+    if len(values) != count or any(
+        not v or not all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in v) for v in values
+    ):
+        raise DataError(
+            f"Continuations given as token ids must be one non-empty list of token ids per prompt ({count})."
+        )
     return True
 
 
@@ -336,8 +413,8 @@ def _pieces(lm: CausalLM, ids: list[int]) -> list[str]:
     are not whole characters alone come out right)."""
     pieces, previous = [], ""
     for k in range(len(ids)):
-        text = lm.tokenizer.decode(ids[:k + 1], skip_special_tokens=False, clean_up_tokenization_spaces=False)
-        pieces.append(text[len(previous):] if text.startswith(previous) else lm.tokenizer.decode([ids[k]]))
+        text = lm.tokenizer.decode(ids[: k + 1], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        pieces.append(text[len(previous) :] if text.startswith(previous) else lm.tokenizer.decode([ids[k]]))
         previous = text
     return pieces
 
@@ -347,8 +424,13 @@ def _word_starts(pieces: list[str]) -> list[bool]:
     starts = []
     for k, piece in enumerate(pieces):
         before = pieces[k - 1] if k else ""
-        starts.append(k == 0 or piece[:1].isspace() or before[-1:].isspace() or not before
-                      or (piece[:1].isalnum() != before[-1:].isalnum()))
+        starts.append(
+            k == 0
+            or piece[:1].isspace()
+            or before[-1:].isspace()
+            or not before
+            or (piece[:1].isalnum() != before[-1:].isalnum())
+        )
     return starts
 
 
@@ -387,25 +469,42 @@ def _example_result(lm, ex: Example, values, outputs, bases, deltas, steps, prom
         for j, p in enumerate(columns):
             if p in attributed and p < limit:
                 matrix[i, j] = values[i, p]
-    continuation_ids = row[ex.prompt_end:]
+    continuation_ids = row[ex.prompt_end :]
     continuation = lm.tokenizer.decode(continuation_ids, skip_special_tokens=True)
     tokens = [piece.strip() or piece for piece in pieces]
     if contrast is not None:
         labels = [f"{continuation.strip()} rather than {contrast.strip()}"]
     else:
-        labels = tokens[len(columns) - len(continuation_ids):]
+        labels = tokens[len(columns) - len(continuation_ids) :]
     return GeneratedExample(
-        prompt=prompt, continuation=continuation, source_tokens=tokens,
-        prompt_length=sum(1 for p in columns if p < ex.prompt_end), target_labels=labels, values=matrix,
-        outputs=np.asarray(outputs, float), base_values=np.asarray(bases, float),
-        delta=None if deltas is None else np.asarray(deltas, float), words=[w.strip() or w for w in words],
-        word_of_token=word_of, target_ids=[int(t) for t in continuation_ids], contrast=contrast,
-        steps=None if steps is None else [int(s) for s in steps])
+        prompt=prompt,
+        continuation=continuation,
+        source_tokens=tokens,
+        prompt_length=sum(1 for p in columns if p < ex.prompt_end),
+        target_labels=labels,
+        values=matrix,
+        outputs=np.asarray(outputs, float),
+        base_values=np.asarray(bases, float),
+        delta=None if deltas is None else np.asarray(deltas, float),
+        words=[w.strip() or w for w in words],
+        word_of_token=word_of,
+        target_ids=[int(t) for t in continuation_ids],
+        contrast=contrast,
+        steps=None if steps is None else [int(s) for s in steps],
+    )
 
 
-def attribute_generation(lm: CausalLM, prompts: Any, *, method: str = "layer_integrated_gradients",
-                         continuations: Any = None, contrasts: Any = None, max_new_tokens: int = 16,
-                         seed: int | None = None, settings: dict[str, Any] | None = None) -> GenerationAttribution:
+def attribute_generation(
+    lm: CausalLM,
+    prompts: Any,
+    *,
+    method: str = "layer_integrated_gradients",
+    continuations: Any = None,
+    contrasts: Any = None,
+    max_new_tokens: int = 16,
+    seed: int | None = None,
+    settings: dict[str, Any] | None = None,
+) -> GenerationAttribution:
     """Attribute generated text with a method of the registry (``"layer_integrated_gradients"``,
     ``"input_x_gradient"``, ``"saliency"``, ``"feature_ablation"``; the ``generation_`` prefix is optional);
     ``settings`` go to the method and unknown ones are refused."""
@@ -415,5 +514,6 @@ def attribute_generation(lm: CausalLM, prompts: Any, *, method: str = "layer_int
     explainer = get_explainer(name, **(settings or {}))
     if getattr(explainer, "granularity", None) != "generation":
         raise DataError(f"The {method!r} explainer does not attribute generated text.")
-    return explainer.explain_generation(lm, prompts, continuations=continuations, contrasts=contrasts,
-                                        max_new_tokens=max_new_tokens, seed=seed)
+    return explainer.explain_generation(
+        lm, prompts, continuations=continuations, contrasts=contrasts, max_new_tokens=max_new_tokens, seed=seed
+    )

@@ -36,8 +36,11 @@ class Example:
 
     def terms(self) -> list[tuple[int, int, int]]:
         """(sequence, position of the target token, output row)."""
-        return [(s, t, 0 if self.contrastive else t - self.prompt_end)
-                for s, ids in enumerate(self.sequences) for t in range(self.prompt_end, len(ids))]
+        return [
+            (s, t, 0 if self.contrastive else t - self.prompt_end)
+            for s, ids in enumerate(self.sequences)
+            for t in range(self.prompt_end, len(ids))
+        ]
 
     def span(self, sequence: int, length: int) -> int:
         """How many leading positions of a row count: all of A's; of B only the prompt it shares with A."""
@@ -53,13 +56,16 @@ class Example:
 class Pass:
     """One call's model, layers, baseline and token budget, and the batched passes over its examples."""
 
-    def __init__(self, lm: CausalLM, examples: list[Example], *, baseline_id: int | None,
-                 batch_tokens: int | None) -> None:
+    def __init__(
+        self, lm: CausalLM, examples: list[Example], *, baseline_id: int | None, batch_tokens: int | None
+    ) -> None:
         get = getattr(lm.model, "get_input_embeddings", None)
         self.embedding = get() if callable(get) else None
         if self.embedding is None:
-            raise ModelError("The model has no get_input_embeddings(): gradient attributions need its token-embedding "
-                             "layer (a transformers model has one).")
+            raise ModelError(
+                "The model has no get_input_embeddings(): gradient attributions need its token-embedding "
+                "layer (a transformers model has one)."
+            )
         get = getattr(lm.model, "get_output_embeddings", None)
         self.head = get() if callable(get) else None
         self.lm, self.examples, self.baseline_id = lm, examples, baseline_id
@@ -90,15 +96,16 @@ class Pass:
         while start < len(order):
             longest = rows[order[start]][2]
             count = max(1, self.budget // longest)
-            batch = [rows[r] for r in order[start:start + count]]
+            batch = [rows[r] for r in order[start : start + count]]
             try:
                 work(batch)
             except (torch.OutOfMemoryError, RuntimeError) as err:
                 if "out of memory" not in str(err).lower():
                     raise
                 if count == 1:
-                    raise ResourceError(f"Out of memory on a single row of {longest} tokens; free memory or use a "
-                                        "smaller model.") from err
+                    raise ResourceError(
+                        f"Out of memory on a single row of {longest} tokens; free memory or use a smaller model."
+                    ) from err
                 self.budget = max(longest, self.budget // 2)
                 if self.lm.device.type == "cuda":
                     torch.cuda.empty_cache()
@@ -129,8 +136,9 @@ class Pass:
         the token embeddings; the output embeddings see only those positions."""
         import torch
 
-        mask = (torch.arange(ids.shape[1], device=ids.device)[None]
-                < torch.tensor(lengths, device=ids.device)[:, None]).long()
+        mask = (
+            torch.arange(ids.shape[1], device=ids.device)[None] < torch.tensor(lengths, device=ids.device)[:, None]
+        ).long()
         gather = positions.to(ids.device)
 
         def take(hidden):
@@ -155,7 +163,7 @@ class Pass:
 
         for r, (e, s, _, *rest) in enumerate(batch):
             ex = self.examples[e]
-            targets = torch.tensor(ex.sequences[s][ex.prompt_end:], device=logp.device)
+            targets = torch.tensor(ex.sequences[s][ex.prompt_end :], device=logp.device)
             picked = logp[r, torch.arange(len(targets), device=logp.device), targets].double().cpu().numpy()
             picked = picked * ex.signs[s]
             key = (e, rest[0]) if rest else e
@@ -169,7 +177,7 @@ class Pass:
         positions = torch.zeros((len(batch), width), dtype=torch.long)
         for r, (e, _, length, *_) in enumerate(batch):
             span = torch.arange(self.examples[e].prompt_end - 1, length - 1)
-            positions[r, :len(span)] = span
+            positions[r, : len(span)] = span
         return positions
 
     def scores(self, *, baseline: bool) -> list[np.ndarray]:
@@ -177,15 +185,20 @@ class Pass:
         every target of a causal model's sequence reads a prefix of it."""
         import torch
 
-        rows = [(e, s, len(ids)) for e, ex in enumerate(self.examples) for s, ids in enumerate(ex.sequences)
-                if len(ids) > ex.prompt_end]
+        rows = [
+            (e, s, len(ids))
+            for e, ex in enumerate(self.examples)
+            for s, ids in enumerate(ex.sequences)
+            if len(ids) > ex.prompt_end
+        ]
         found: dict = {}
 
         def work(batch):
             ids, _, x, b = self.tensors(batch)
             with torch.no_grad():
-                logp = self.log_softmax(ids, [r[2] for r in batch], b if baseline else x,
-                                        self.continuation_positions(batch))
+                logp = self.log_softmax(
+                    ids, [r[2] for r in batch], b if baseline else x, self.continuation_positions(batch)
+                )
             self.read_targets(logp, batch, found)
 
         self.run_batches(rows, work)
@@ -203,10 +216,10 @@ class Pass:
             path = (b + alpha * (x - b)).requires_grad_(True)
             positions = torch.tensor([[r[2] - 1] for r in batch])
             logp = self.log_softmax(ids, [r[2] for r in batch], path, positions)[:, 0]
-            targets = torch.tensor([self.examples[e].sequences[s][length] for e, s, length, *_ in batch],
-                                   device=x.device)
-            signs = torch.tensor([self.examples[e].signs[s] for e, s, *_ in batch], dtype=logp.dtype,
-                                 device=x.device)
+            targets = torch.tensor(
+                [self.examples[e].sequences[s][length] for e, s, length, *_ in batch], device=x.device
+            )
+            signs = torch.tensor([self.examples[e].signs[s] for e, s, *_ in batch], dtype=logp.dtype, device=x.device)
             picked = logp[torch.arange(len(batch), device=x.device), targets] * signs
             (gradient,) = torch.autograd.grad(picked.sum(), path)
             consume(batch, gradient.float(), x.float(), b.float(), moved)

@@ -81,7 +81,15 @@ class GenerationAttribution:
                 for j, token in enumerate(example.source_tokens):
                     value = example.values[i, j]
                     if not np.isnan(value):
-                        rows.append({"example": index, "target": i, "target_token": label, "source": j,
-                                     "source_token": token, "in_prompt": j < example.prompt_length,
-                                     "attribution": float(value)})
+                        rows.append(
+                            {
+                                "example": index,
+                                "target": i,
+                                "target_token": label,
+                                "source": j,
+                                "source_token": token,
+                                "in_prompt": j < example.prompt_length,
+                                "attribution": float(value),
+                            }
+                        )
         return pd.DataFrame(rows)

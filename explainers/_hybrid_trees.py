@@ -68,8 +68,11 @@ def flat_trees(estimator: Any) -> FlatTrees:
     parts: list[tuple] = []  # per tree: feature, threshold, left, right, missing_left, leaf mask, leaf value
     offset = 0.0
     if kind in ("forest", "gradient_boosting"):
-        members = (estimator.estimators_[:, 0] if kind == "gradient_boosting"
-                   else getattr(estimator, "estimators_", [estimator]))
+        members = (
+            estimator.estimators_[:, 0]
+            if kind == "gradient_boosting"
+            else getattr(estimator, "estimators_", [estimator])
+        )
         for member in members:
             tree = member.tree_
             leaf = tree.children_left == tree.children_right
@@ -79,16 +82,24 @@ def flat_trees(estimator: Any) -> FlatTrees:
             else:
                 value = float(estimator.learning_rate) * tree.value[:, 0, 0]
             missing = getattr(tree, "missing_go_to_left", np.zeros(tree.node_count, dtype=bool))
-            parts.append((tree.feature, tree.threshold, tree.children_left, tree.children_right, missing, leaf,
-                          value))
+            parts.append((tree.feature, tree.threshold, tree.children_left, tree.children_right, missing, leaf, value))
     else:  # HistGradientBoosting: leaf values carry the learning rate; the baseline is added as the offset
         if np.any(getattr(estimator, "is_categorical_", None) is not None and estimator.is_categorical_):
             raise CapabilityError("HistGradientBoosting's native categorical splits are not read here.")
         for (predictor,) in estimator._predictors:
             nodes = predictor.nodes
             leaf = nodes["is_leaf"].astype(bool)
-            parts.append((nodes["feature_idx"], nodes["num_threshold"], nodes["left"], nodes["right"],
-                          nodes["missing_go_to_left"], leaf, nodes["value"]))
+            parts.append(
+                (
+                    nodes["feature_idx"],
+                    nodes["num_threshold"],
+                    nodes["left"],
+                    nodes["right"],
+                    nodes["missing_go_to_left"],
+                    leaf,
+                    nodes["value"],
+                )
+            )
         offset = float(np.ravel(estimator._baseline_prediction)[0])
     if kind == "gradient_boosting":
         offset = float("nan")  # the init estimator's raw output: measured on rows by the caller (audit.gaps._fast)
@@ -105,9 +116,19 @@ def flat_trees(estimator: Any) -> FlatTrees:
         value.append(np.where(leaf, np.asarray(tree_value, dtype=float), 0.0))
         depth = max(depth, _depth(np.asarray(tree_left), np.asarray(tree_right), leaf))
         start += size
-    return FlatTrees(np.concatenate(feature), np.concatenate(threshold), np.concatenate(left), np.concatenate(right),
-                     np.concatenate(missing), np.concatenate(value), np.array(roots, dtype=np.int64), depth,
-                     float32=kind != "hist", link="identity" if kind == "forest" else "logistic", offset=offset)
+    return FlatTrees(
+        np.concatenate(feature),
+        np.concatenate(threshold),
+        np.concatenate(left),
+        np.concatenate(right),
+        np.concatenate(missing),
+        np.concatenate(value),
+        np.array(roots, dtype=np.int64),
+        depth,
+        float32=kind != "hist",
+        link="identity" if kind == "forest" else "logistic",
+        offset=offset,
+    )
 
 
 def _depth(left: np.ndarray, right: np.ndarray, leaf: np.ndarray) -> int:
@@ -126,8 +147,9 @@ def _goes_left(value, threshold, missing_left):
 
 
 @numba.njit(cache=True, nogil=True)
-def _along_orders(group, other, owner, positions, feature, threshold, left, right, missing_left, value, roots, depth,
-                  out):
+def _along_orders(
+    group, other, owner, positions, feature, threshold, left, right, missing_left, value, roots, depth, out
+):
     # out: (pairs, steps + 2), a difference array per pair: a leaf reached for steps low..high adds its value at
     # low and takes it away at high + 1
     stack_node = np.empty(depth + 2, np.int64)
@@ -189,8 +211,7 @@ def _walk_with_one(node, base, donor, one, owner, feature, threshold, left, righ
 
 
 @numba.njit(cache=True, nogil=True)
-def _single_swaps(group, other, owner, slot, feature, threshold, left, right, missing_left, value, roots, first,
-                  last):
+def _single_swaps(group, other, owner, slot, feature, threshold, left, right, missing_left, value, roots, first, last):
     # first[p, i]: group's row with checked input i from other's row; last[p, i]: other's row with input i from
     # group's. One walk down each row's own path per tree; a swap leaves that path only at a split on its input
     # where the two rows part, and is followed from there on its own.
@@ -213,8 +234,9 @@ def _single_swaps(group, other, owner, slot, feature, threshold, left, right, mi
                         if donor_left != base_left:
                             parted[i] = True
                             child = left[node] if donor_left else right[node]
-                            leaf = _walk_with_one(child, base, donor, owner[column], owner, feature, threshold,
-                                                  left, right, missing_left)
+                            leaf = _walk_with_one(
+                                child, base, donor, owner[column], owner, feature, threshold, left, right, missing_left
+                            )
                             out[p, i] += value[leaf]
                     node = left[node] if base_left else right[node]
                 for i in range(checked):
@@ -222,8 +244,9 @@ def _single_swaps(group, other, owner, slot, feature, threshold, left, right, mi
                         out[p, i] += value[node]
 
 
-def single_swap_outputs(trees: FlatTrees, group: np.ndarray, other: np.ndarray, owner: np.ndarray,
-                        checked: np.ndarray, *, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def single_swap_outputs(
+    trees: FlatTrees, group: np.ndarray, other: np.ndarray, owner: np.ndarray, checked: np.ndarray, *, threads: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """(first, last), each (pairs, len(checked)): the leaves' sum of ``group``'s row with input ``checked[i]``
     taken from ``other``'s row, and of ``other``'s row with it taken from ``group``'s (a decomposition's two ends
     for one input), in one walk per row and tree."""
@@ -234,16 +257,36 @@ def single_swap_outputs(trees: FlatTrees, group: np.ndarray, other: np.ndarray, 
 
     def chunk(rows: np.ndarray) -> np.ndarray:
         first, last = np.zeros((len(rows), width)), np.zeros((len(rows), width))
-        _single_swaps(group[rows], other[rows], owner, slot, trees.feature, trees.threshold, trees.left,
-                      trees.right, trees.missing_left, trees.value, trees.roots, first, last)
+        _single_swaps(
+            group[rows],
+            other[rows],
+            owner,
+            slot,
+            trees.feature,
+            trees.threshold,
+            trees.left,
+            trees.right,
+            trees.missing_left,
+            trees.value,
+            trees.roots,
+            first,
+            last,
+        )
         return np.hstack([first, last])
 
     both = _in_chunks(chunk, len(group), threads, 2 * width)
     return both[:, :width], both[:, width:]
 
 
-def order_outputs(trees: FlatTrees, group: np.ndarray, other: np.ndarray, owner: np.ndarray,
-                  positions: np.ndarray, *, threads: int = 1) -> np.ndarray:
+def order_outputs(
+    trees: FlatTrees,
+    group: np.ndarray,
+    other: np.ndarray,
+    owner: np.ndarray,
+    positions: np.ndarray,
+    *,
+    threads: int = 1,
+) -> np.ndarray:
     """(pairs, inputs + 1): the leaves' sum (the raw output less ``offset``) of each pair's hybrid after 0..W steps.
     ``group`` / ``other``: the pairs' transformed rows (``trees.prepare``d); ``owner[c]``: the input owning
     transformed column c; ``positions[p, j]``: when pair p hands input j over (a permutation of 0..W-1 per pair)."""
@@ -253,15 +296,35 @@ def order_outputs(trees: FlatTrees, group: np.ndarray, other: np.ndarray, owner:
 
     def chunk(rows: np.ndarray) -> np.ndarray:
         out = np.zeros((len(rows), width + 2))
-        _along_orders(group[rows], other[rows], owner, positions[rows], trees.feature, trees.threshold, trees.left,
-                     trees.right, trees.missing_left, trees.value, trees.roots, trees.depth, out)
-        return np.cumsum(out[:, :width + 1], axis=1)
+        _along_orders(
+            group[rows],
+            other[rows],
+            owner,
+            positions[rows],
+            trees.feature,
+            trees.threshold,
+            trees.left,
+            trees.right,
+            trees.missing_left,
+            trees.value,
+            trees.roots,
+            trees.depth,
+            out,
+        )
+        return np.cumsum(out[:, : width + 1], axis=1)
 
     return _in_chunks(chunk, len(group), threads, width + 1)
 
 
-def hybrid_outputs(trees: FlatTrees, group: np.ndarray, other: np.ndarray, owner: np.ndarray,
-                   take_other: np.ndarray, *, threads: int = 1) -> np.ndarray:
+def hybrid_outputs(
+    trees: FlatTrees,
+    group: np.ndarray,
+    other: np.ndarray,
+    owner: np.ndarray,
+    take_other: np.ndarray,
+    *,
+    threads: int = 1,
+) -> np.ndarray:
     """(pairs,): the leaves' sum of each pair's hybrid that takes ``other``'s values of the inputs where
     ``take_other[p, j]`` and ``group``'s elsewhere."""
     take_other = np.ascontiguousarray(take_other, dtype=np.bool_)
@@ -269,8 +332,20 @@ def hybrid_outputs(trees: FlatTrees, group: np.ndarray, other: np.ndarray, owner
 
     def chunk(rows: np.ndarray) -> np.ndarray:
         out = np.zeros(len(rows))
-        _on_hybrids(group[rows], other[rows], owner, take_other[rows], trees.feature, trees.threshold, trees.left,
-                   trees.right, trees.missing_left, trees.value, trees.roots, out)
+        _on_hybrids(
+            group[rows],
+            other[rows],
+            owner,
+            take_other[rows],
+            trees.feature,
+            trees.threshold,
+            trees.left,
+            trees.right,
+            trees.missing_left,
+            trees.value,
+            trees.roots,
+            out,
+        )
         return out[:, None]
 
     return _in_chunks(chunk, len(group), threads, 1)[:, 0]

@@ -25,8 +25,14 @@ import numpy as np
 
 from explainers._errors import CapabilityError
 
-__all__ = ["Leaves", "ensemble_leaves", "interventional_values", "neutralised_outputs", "path_dependent_values",
-           "EXACT_INTERVENTIONAL_MODELS"]
+__all__ = [
+    "Leaves",
+    "ensemble_leaves",
+    "interventional_values",
+    "neutralised_outputs",
+    "path_dependent_values",
+    "EXACT_INTERVENTIONAL_MODELS",
+]
 
 # The estimators whose trees this module reads (by type name), and how each compares inputs with thresholds.
 EXACT_INTERVENTIONAL_MODELS = {
@@ -83,8 +89,12 @@ def _boxes(children_left, children_right, feature, threshold, missing_left, is_l
         total = float(cover[node])
         left, right = dict(box), dict(box)
         left[f] = (low, min(high, t), missing and bool(missing_left[node]), ratio * float(cover[left_node]) / total)
-        right[f] = (max(low, t), high, missing and not bool(missing_left[node]),
-                    ratio * float(cover[right_node]) / total)
+        right[f] = (
+            max(low, t),
+            high,
+            missing and not bool(missing_left[node]),
+            ratio * float(cover[right_node]) / total,
+        )
         stack.append((right_node, right))
         stack.append((left_node, left))
     return out
@@ -93,8 +103,15 @@ def _boxes(children_left, children_right, feature, threshold, missing_left, is_l
 def _sklearn_tree_boxes(tree):
     missing_left = getattr(tree, "missing_go_to_left", np.zeros(tree.node_count, dtype=bool))
     left, right = tree.children_left, tree.children_right
-    return _boxes(left, right, tree.feature, tree.threshold, missing_left, lambda n: left[n] == right[n],
-                  tree.weighted_n_node_samples)
+    return _boxes(
+        left,
+        right,
+        tree.feature,
+        tree.threshold,
+        missing_left,
+        lambda n: left[n] == right[n],
+        tree.weighted_n_node_samples,
+    )
 
 
 def ensemble_leaves(estimator, class_index: int) -> Leaves:
@@ -103,12 +120,16 @@ def ensemble_leaves(estimator, class_index: int) -> Leaves:
     kind = EXACT_INTERVENTIONAL_MODELS.get(_type_name(estimator))
     if kind is None:
         known = ", ".join(sorted(name.rsplit(".", 1)[1] for name in EXACT_INTERVENTIONAL_MODELS))
-        raise CapabilityError(f"Exact interventional tree SHAP reads scikit-learn's tree ensembles ({known}); the "
-                              f"final estimator is a {type(estimator).__qualname__}, whose trees this toolkit does not "
-                              "read exactly. Retrain it as one of those, or explain it another way.")
+        raise CapabilityError(
+            f"Exact interventional tree SHAP reads scikit-learn's tree ensembles ({known}); the "
+            f"final estimator is a {type(estimator).__qualname__}, whose trees this toolkit does not "
+            "read exactly. Retrain it as one of those, or explain it another way."
+        )
     if len(getattr(estimator, "classes_", ())) != 2:
-        raise CapabilityError("Exact interventional tree SHAP here explains binary classifiers; the model has "
-                              f"{len(getattr(estimator, 'classes_', ()))} classes.")
+        raise CapabilityError(
+            "Exact interventional tree SHAP here explains binary classifiers; the model has "
+            f"{len(getattr(estimator, 'classes_', ()))} classes."
+        )
     sign = 1.0 if class_index == 1 else -1.0
     parts: list[tuple[dict, float]] = []
     if kind == "forest":
@@ -126,19 +147,30 @@ def ensemble_leaves(estimator, class_index: int) -> Leaves:
                 parts.append((box, sign * rate * float(tree.value[node, 0, 0])))
     else:  # HistGradientBoosting: leaf values already carry the learning rate; inputs compared in float64
         if np.any(getattr(estimator, "is_categorical_", None) is not None and estimator.is_categorical_):
-            raise CapabilityError("HistGradientBoosting's native categorical splits are not read here; ordinal-"
-                                  "encode the categories without categorical_features.")
+            raise CapabilityError(
+                "HistGradientBoosting's native categorical splits are not read here; ordinal-"
+                "encode the categories without categorical_features."
+            )
         for (predictor,) in estimator._predictors:
             nodes = predictor.nodes
-            for node, box in _boxes(nodes["left"], nodes["right"], nodes["feature_idx"], nodes["num_threshold"],
-                                    nodes["missing_go_to_left"], lambda n: bool(nodes["is_leaf"][n]), nodes["count"]):
+            for node, box in _boxes(
+                nodes["left"],
+                nodes["right"],
+                nodes["feature_idx"],
+                nodes["num_threshold"],
+                nodes["missing_go_to_left"],
+                lambda n: bool(nodes["is_leaf"][n]),
+                nodes["count"],
+            ):
                 parts.append((box, sign * float(nodes["value"][node])))
     features, low, high, missing, cover = [], [], [], [], []
     for box, _ in parts:
         keys = np.array(sorted(box), dtype=int)
         if len(keys) > _MAX_PATH_FEATURES:
-            raise CapabilityError(f"A leaf's path tests {len(keys)} distinct inputs; exact interventional tree SHAP "
-                                  f"here handles up to {_MAX_PATH_FEATURES}. Limit the trees' depth.")
+            raise CapabilityError(
+                f"A leaf's path tests {len(keys)} distinct inputs; exact interventional tree SHAP "
+                f"here handles up to {_MAX_PATH_FEATURES}. Limit the trees' depth."
+            )
         features.append(keys)
         low.append(np.array([box[k][0] for k in keys], dtype=float))
         high.append(np.array([box[k][1] for k in keys], dtype=float))
@@ -147,8 +179,9 @@ def ensemble_leaves(estimator, class_index: int) -> Leaves:
     return Leaves(features, low, high, missing, np.array([v for _, v in parts]), float32=kind != "hist", cover=cover)
 
 
-def _reaches(rows: np.ndarray, features: np.ndarray, low: np.ndarray, high: np.ndarray,
-             missing: np.ndarray) -> np.ndarray:
+def _reaches(
+    rows: np.ndarray, features: np.ndarray, low: np.ndarray, high: np.ndarray, missing: np.ndarray
+) -> np.ndarray:
     """(rows, features of the leaf): whether each row's value passes each of the leaf's feature tests."""
     values = rows[:, features]
     with np.errstate(invalid="ignore"):
@@ -210,8 +243,14 @@ def interventional_values(leaves: Leaves, rows: np.ndarray, background: np.ndarr
     return values
 
 
-def neutralised_outputs(leaves: Leaves, rows: np.ndarray, background: np.ndarray, background_mean: float,
-                        masks: np.ndarray, groups: np.ndarray) -> np.ndarray:
+def neutralised_outputs(
+    leaves: Leaves,
+    rows: np.ndarray,
+    background: np.ndarray,
+    background_mean: float,
+    masks: np.ndarray,
+    groups: np.ndarray,
+) -> np.ndarray:
     """For each row i and each column c of ``groups`` (rows x checks, group numbers): the mean over the background
     rows z of the model's output on row i with the transformed columns ``masks[groups[i, c]]`` (a boolean mask per
     group) taken from z. Exact, from the leaves: a hybrid reaches a leaf when row i passes the leaf's tests outside the
@@ -270,7 +309,7 @@ def path_dependent_values(leaves: Leaves, rows: np.ndarray) -> tuple[np.ndarray,
         reached += value * (a.min(axis=1) if k else 1.0)[row_index]
         if value == 0:
             continue
-        table = value * (a - ratio) * _product_game_weights(a, ratio, factorial[:k + 1])
+        table = value * (a - ratio) * _product_game_weights(a, ratio, factorial[: k + 1])
         values[:, features] += table[row_index]
     return values, reached, expected
 
@@ -285,7 +324,7 @@ def _product_game_weights(a: np.ndarray, ratio: np.ndarray, factorial: np.ndarra
             poly = np.zeros((patterns, k))
             poly[:, 0] = 1.0
             for f in (f for f in range(k) if f != i):
-                shifted = poly[:, :-1] * a[:, f:f + 1]
+                shifted = poly[:, :-1] * a[:, f : f + 1]
                 poly *= ratio[f]
                 poly[:, 1:] += shifted
             out[:, i] = poly @ weights
@@ -293,7 +332,7 @@ def _product_game_weights(a: np.ndarray, ratio: np.ndarray, factorial: np.ndarra
     full = np.zeros((patterns, k + 1))
     full[:, 0] = 1.0
     for f in range(k):
-        shifted = full[:, :-1] * a[:, f:f + 1]
+        shifted = full[:, :-1] * a[:, f : f + 1]
         full *= ratio[f]
         full[:, 1:] += shifted
     # divide the product by (ratio_i + a_i t): by ratio_i where a_i = 0, by (t + ratio_i) from the top where a_i = 1

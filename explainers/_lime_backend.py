@@ -37,30 +37,49 @@ class LimeTabular(Explainer):
         categories = {j: pd.unique(both[columns[j]].to_numpy()) for j in categorical}
         numeric = [c for j, c in enumerate(columns) if j not in categorical]
         if both[numeric].isna().any().any():
-            raise DataError("lime_tabular needs numeric features without missing values; impute them first or "
-                            "use shap_permutation, which carries NaN through.")
+            raise DataError(
+                "lime_tabular needs numeric features without missing values; impute them first or "
+                "use shap_permutation, which carries NaN through."
+            )
 
         def encode(frame):
             matrix = np.empty((len(frame), len(columns)))
             for j, column in enumerate(columns):
-                matrix[:, j] = (pd.Index(categories[j]).get_indexer(frame[column].to_numpy()) if j in categorical
-                                else frame[column].to_numpy(dtype=float))
+                matrix[:, j] = (
+                    pd.Index(categories[j]).get_indexer(frame[column].to_numpy())
+                    if j in categorical
+                    else frame[column].to_numpy(dtype=float)
+                )
             return matrix
 
         def decode(matrix):
-            data = {c: (categories[j][np.asarray(matrix[:, j]).round().astype(int).clip(0, len(categories[j]) - 1)]
-                        if j in categorical else matrix[:, j]) for j, c in enumerate(columns)}
+            data = {
+                c: (
+                    categories[j][np.asarray(matrix[:, j]).round().astype(int).clip(0, len(categories[j]) - 1)]
+                    if j in categorical
+                    else matrix[:, j]
+                )
+                for j, c in enumerate(columns)
+            }
             return pd.DataFrame(data).astype(rows.dtypes.to_dict())
 
         def predict(matrix):
             score = adapter.score(decode(matrix))
-            return np.column_stack([1 - score, score]) if adapter.score_kind == "probability" else \
-                np.column_stack([-score, score])
+            return (
+                np.column_stack([1 - score, score])
+                if adapter.score_kind == "probability"
+                else np.column_stack([-score, score])
+            )
 
         explainer = LimeTabularExplainer(
-            encode(background), feature_names=columns, categorical_features=categorical,
-            categorical_names={j: [str(v) for v in categories[j]] for j in categorical}, mode="classification",
-            random_state=self.seed, discretize_continuous=True)
+            encode(background),
+            feature_names=columns,
+            categorical_features=categorical,
+            categorical_names={j: [str(v) for v in categories[j]] for j in categorical},
+            mode="classification",
+            random_state=self.seed,
+            discretize_continuous=True,
+        )
         encoded = encode(rows)
         values = np.zeros((len(rows), len(columns)))
         intercepts, fits = np.zeros(len(rows)), []
@@ -70,19 +89,35 @@ class LimeTabular(Explainer):
             explainer.random_state = stream
             if getattr(explainer, "discretizer", None) is not None:
                 explainer.discretizer.random_state = stream
-            explanation = explainer.explain_instance(row, predict, labels=(1,), num_features=len(columns),
-                                                     num_samples=int(self.settings.get("num_samples", 1000)))
+            explanation = explainer.explain_instance(
+                row,
+                predict,
+                labels=(1,),
+                num_features=len(columns),
+                num_samples=int(self.settings.get("num_samples", 1000)),
+            )
             for j, weight in explanation.as_map()[1]:
                 values[i, j] = weight
             intercepts[i] = explanation.intercept[1]
             fits.append(float(explanation.score))
         return Attribution(
-            method=self.name, granularity="feature", feature_names=columns, values=values, base_values=intercepts,
-            outputs=adapter.score(rows), output_space=adapter.score_kind or "score", row_ids=np.asarray(row_ids),
+            method=self.name,
+            granularity="feature",
+            feature_names=columns,
+            values=values,
+            base_values=intercepts,
+            outputs=adapter.score(rows),
+            output_space=adapter.score_kind or "score",
+            row_ids=np.asarray(row_ids),
             completeness_error=None,
-            meta={"surrogate_r2_median": float(np.median(fits)), "surrogate_r2_min": float(np.min(fits)),
-                  "num_samples": int(self.settings.get("num_samples", 1000)), "discretized": True,
-                  "runtime_s": time.perf_counter() - started})
+            meta={
+                "surrogate_r2_median": float(np.median(fits)),
+                "surrogate_r2_min": float(np.min(fits)),
+                "num_samples": int(self.settings.get("num_samples", 1000)),
+                "discretized": True,
+                "runtime_s": time.perf_counter() - started,
+            },
+        )
 
 
 class LimeText(TextExplainer):
@@ -111,9 +146,9 @@ class LimeText(TextExplainer):
 
         for i, text in enumerate(texts):
             target = int(probabilities[i].argmax()) if self.target is None else classifier.check_target(self.target)
-            explanation = explainer.explain_instance(text, predict,
-                                                     labels=(target,), num_features=10_000,
-                                                     num_samples=self.num_samples)
+            explanation = explainer.explain_instance(
+                text, predict, labels=(target,), num_features=10_000, num_samples=self.num_samples
+            )
             weights = dict(explanation.as_map()[target])
             indexed = explanation.domain_mapper.indexed_string
             words = [indexed.word(j) for j in range(indexed.num_words())]
@@ -125,10 +160,23 @@ class LimeText(TextExplainer):
             intercepts.append(float(explanation.intercept[target]))
         values, mask = pad_rows(rows_values)
         return Attribution(
-            method=self.name, granularity="token", feature_names=[], values=values, base_values=np.array(intercepts),
-            outputs=probabilities[np.arange(len(texts)), targets], output_space="probability",
-            row_ids=np.arange(len(texts)), completeness_error=None,
-            meta={"surrogate_r2_median": float(np.median(fits)), "num_samples": self.num_samples,
-                  "runtime_s": time.perf_counter() - started},
-            tokens=rows_tokens, token_mask=mask, words=rows_tokens, word_values=rows_values,
-            targets=np.array(targets))
+            method=self.name,
+            granularity="token",
+            feature_names=[],
+            values=values,
+            base_values=np.array(intercepts),
+            outputs=probabilities[np.arange(len(texts)), targets],
+            output_space="probability",
+            row_ids=np.arange(len(texts)),
+            completeness_error=None,
+            meta={
+                "surrogate_r2_median": float(np.median(fits)),
+                "num_samples": self.num_samples,
+                "runtime_s": time.perf_counter() - started,
+            },
+            tokens=rows_tokens,
+            token_mask=mask,
+            words=rows_tokens,
+            word_values=rows_values,
+            targets=np.array(targets),
+        )

@@ -18,8 +18,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["tabular_faithfulness", "text_faithfulness", "randomisation_test", "rank_agreement",
-           "FRACTIONS", "cascading_stages"]
+__all__ = [
+    "tabular_faithfulness",
+    "text_faithfulness",
+    "randomisation_test",
+    "rank_agreement",
+    "FRACTIONS",
+    "cascading_stages",
+]
 
 FRACTIONS = (0.05, 0.1, 0.2, 0.5)
 _UNCHANGED = 1e-9
@@ -42,21 +48,39 @@ def _screen(values: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
     return ~(missing | zero), {"no_attribution": int(missing.sum()), "all_zero": int(zero.sum())}
 
 
-def _summary(name: str, method_curve: np.ndarray, random_curve: np.ndarray, *, n_boot: int, ci_level: float,
-             rng, higher_is_better: bool = True) -> dict[str, Any]:
+def _summary(
+    name: str,
+    method_curve: np.ndarray,
+    random_curve: np.ndarray,
+    *,
+    n_boot: int,
+    ci_level: float,
+    rng,
+    higher_is_better: bool = True,
+) -> dict[str, Any]:
     """AOPC of a (examples x steps) curve of score changes, against random orders, with the margin's CI."""
     per_example = method_curve.mean(1)
     per_random = random_curve.mean(1)
     margin = (per_example - per_random) if higher_is_better else (per_random - per_example)
-    return {name: float(per_example.mean()), f"{name}_random": float(per_random.mean()),
-            f"{name}_margin": float(margin.mean()),
-            f"{name}_margin_ci": _bootstrap_mean(margin, n_boot=n_boot, ci_level=ci_level, rng=rng),
-            f"{name}_curve": [float(v) for v in method_curve.mean(0)],
-            f"{name}_random_curve": [float(v) for v in random_curve.mean(0)]}
+    return {
+        name: float(per_example.mean()),
+        f"{name}_random": float(per_random.mean()),
+        f"{name}_margin": float(margin.mean()),
+        f"{name}_margin_ci": _bootstrap_mean(margin, n_boot=n_boot, ci_level=ci_level, rng=rng),
+        f"{name}_curve": [float(v) for v in method_curve.mean(0)],
+        f"{name}_random_curve": [float(v) for v in random_curve.mean(0)],
+    }
 
 
-def _group_margins(margins: dict[str, np.ndarray], groups: dict[str, np.ndarray] | None, *, n_boot, ci_level, rng,
-                   min_examples: int = 10) -> dict[str, dict[str, dict[str, Any]]]:
+def _group_margins(
+    margins: dict[str, np.ndarray],
+    groups: dict[str, np.ndarray] | None,
+    *,
+    n_boot,
+    ci_level,
+    rng,
+    min_examples: int = 10,
+) -> dict[str, dict[str, dict[str, Any]]]:
     """Faithfulness margin per sensitive group (explanation disparity)."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for feature, labels in (groups or {}).items():
@@ -71,9 +95,18 @@ def _group_margins(margins: dict[str, np.ndarray], groups: dict[str, np.ndarray]
     return out
 
 
-def tabular_faithfulness(score: Callable[[Any], np.ndarray], features, values: np.ndarray, baseline, *,
-                         groups: dict[str, np.ndarray] | None = None, random_orders: int = 3, n_boot: int = 1000,
-                         ci_level: float = 0.95, seed: int = 0) -> dict[str, Any]:
+def tabular_faithfulness(
+    score: Callable[[Any], np.ndarray],
+    features,
+    values: np.ndarray,
+    baseline,
+    *,
+    groups: dict[str, np.ndarray] | None = None,
+    random_orders: int = 3,
+    n_boot: int = 1000,
+    ci_level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Deletion and insertion AOPC of tabular attributions.
 
     ``score``: DataFrame -> the model's score for the explained class. ``features``: the explained rows
@@ -105,21 +138,27 @@ def tabular_faithfulness(score: Callable[[Any], np.ndarray], features, values: n
     frame = pd.DataFrame(everything, columns=rows.columns).astype(rows.dtypes.to_dict())
     scores = np.asarray(score(frame), float)
     original, empty = scores[:n], scores[n]
-    curves = scores[n + 1:].reshape(len(orders), 2, n, width)
+    curves = scores[n + 1 :].reshape(len(orders), 2, n, width)
     unchanged = np.abs(original - empty) <= _UNCHANGED
     keep = usable & ~unchanged
     not_scored["output_unchanged"] = int((usable & unchanged).sum())
-    result: dict[str, Any] = {"kind": "deletion_insertion", "examples": int(keep.sum()), "not_scored": not_scored,
-                              "steps": [int(s) for s in steps], "removal": "replaced by the baseline row",
-                              "random_orders": random_orders}
+    result: dict[str, Any] = {
+        "kind": "deletion_insertion",
+        "examples": int(keep.sum()),
+        "not_scored": not_scored,
+        "steps": [int(s) for s in steps],
+        "removal": "replaced by the baseline row",
+        "random_orders": random_orders,
+    }
     if not keep.any():
         result["status"] = "not scored: " + _why_not(not_scored, n)
         return result
     deletion = original[:, None] - curves[:, 0]  # score drop after removing the top-k
     insertion = curves[:, 1] - empty  # score gained after restoring the top-k
     for name, curve in (("deletion", deletion), ("insertion", insertion)):
-        result.update(_summary(name, curve[0][keep], curve[1:].mean(0)[keep], n_boot=n_boot, ci_level=ci_level,
-                               rng=rng))
+        result.update(
+            _summary(name, curve[0][keep], curve[1:].mean(0)[keep], n_boot=n_boot, ci_level=ci_level, rng=rng)
+        )
     margins = {"deletion_margin": deletion[0][keep].mean(1) - deletion[1:].mean(0)[keep].mean(1)}
     kept_groups = {k: np.asarray(v)[keep] for k, v in (groups or {}).items()}
     result["by_group"] = _group_margins(margins, kept_groups, n_boot=n_boot, ci_level=ci_level, rng=rng)
@@ -128,11 +167,18 @@ def tabular_faithfulness(score: Callable[[Any], np.ndarray], features, values: n
 
 
 def _why_not(not_scored: dict[str, int], n: int) -> str:
-    reasons = [f"{count} of {n} {what}" for what, count in (
-        ("examples have no attribution", not_scored.get("no_attribution", 0)),
-        ("examples have all-zero attributions", not_scored.get("all_zero", 0)),
-        ("examples: the model's output does not change when every feature is removed",
-         not_scored.get("output_unchanged", 0))) if count]
+    reasons = [
+        f"{count} of {n} {what}"
+        for what, count in (
+            ("examples have no attribution", not_scored.get("no_attribution", 0)),
+            ("examples have all-zero attributions", not_scored.get("all_zero", 0)),
+            (
+                "examples: the model's output does not change when every feature is removed",
+                not_scored.get("output_unchanged", 0),
+            ),
+        )
+        if count
+    ]
     return "; ".join(reasons) or "no examples"
 
 
@@ -140,10 +186,19 @@ def _join(words: list[str], keep: np.ndarray) -> str:
     return " ".join(w for w, k in zip(words, keep) if k)
 
 
-def text_faithfulness(score: Callable[[list[str]], np.ndarray], words: list[list[str]],
-                      values: list[list[float]], targets: np.ndarray, *, fractions=FRACTIONS,
-                      groups: dict[str, np.ndarray] | None = None, random_orders: int = 2, n_boot: int = 1000,
-                      ci_level: float = 0.95, seed: int = 0) -> dict[str, Any]:
+def text_faithfulness(
+    score: Callable[[list[str]], np.ndarray],
+    words: list[list[str]],
+    values: list[list[float]],
+    targets: np.ndarray,
+    *,
+    fractions=FRACTIONS,
+    groups: dict[str, np.ndarray] | None = None,
+    random_orders: int = 2,
+    n_boot: int = 1000,
+    ci_level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Any]:
     """ERASER comprehensiveness and sufficiency of word attributions at ``fractions`` of the words.
 
     ``score``: texts -> class probabilities (rows x classes); ``targets``: the class each text was explained for.
@@ -164,11 +219,16 @@ def text_faithfulness(score: Callable[[list[str]], np.ndarray], words: list[list
         for o, order in enumerate(orders):
             for f, fraction in enumerate(fractions):
                 top = np.zeros(len(row), bool)
-                top[order[:max(1, int(round(fraction * len(row))))]] = True
+                top[order[: max(1, int(round(fraction * len(row))))]] = True
                 texts += [_join(words[i], ~top), _join(words[i], top)]
                 index += [(i, o, f, "without"), (i, o, f, "only")]
-    result: dict[str, Any] = {"kind": "eraser", "fractions": list(fractions), "removal": "words deleted",
-                              "random_orders": random_orders, "not_scored": not_scored}
+    result: dict[str, Any] = {
+        "kind": "eraser",
+        "fractions": list(fractions),
+        "removal": "words deleted",
+        "random_orders": random_orders,
+        "not_scored": not_scored,
+    }
     if not texts:
         result.update(examples=0, status="not scored: " + _why_not(not_scored, n))
         return result
@@ -179,17 +239,42 @@ def text_faithfulness(score: Callable[[list[str]], np.ndarray], words: list[list
     examples = [i for i in np.flatnonzero(usable)]
     full = np.array([lookup[(i, -1, -1, "full")] for i in examples])
     shape = (len(examples), random_orders + 1, len(fractions))
-    without = np.array([[[lookup[(i, o, f, "without")] for f in range(len(fractions))]
-                         for o in range(random_orders + 1)] for i in examples]).reshape(shape)
-    only = np.array([[[lookup[(i, o, f, "only")] for f in range(len(fractions))]
-                      for o in range(random_orders + 1)] for i in examples]).reshape(shape)
+    without = np.array(
+        [
+            [[lookup[(i, o, f, "without")] for f in range(len(fractions))] for o in range(random_orders + 1)]
+            for i in examples
+        ]
+    ).reshape(shape)
+    only = np.array(
+        [
+            [[lookup[(i, o, f, "only")] for f in range(len(fractions))] for o in range(random_orders + 1)]
+            for i in examples
+        ]
+    ).reshape(shape)
     comprehensiveness = full[:, None, None] - without
     sufficiency = full[:, None, None] - only
     result.update(examples=len(examples), status="ok")
-    result.update(_summary("comprehensiveness", comprehensiveness[:, 0], comprehensiveness[:, 1:].mean(1),
-                           n_boot=n_boot, ci_level=ci_level, rng=rng))
-    result.update(_summary("sufficiency", sufficiency[:, 0], sufficiency[:, 1:].mean(1), n_boot=n_boot,
-                           ci_level=ci_level, rng=rng, higher_is_better=False))
+    result.update(
+        _summary(
+            "comprehensiveness",
+            comprehensiveness[:, 0],
+            comprehensiveness[:, 1:].mean(1),
+            n_boot=n_boot,
+            ci_level=ci_level,
+            rng=rng,
+        )
+    )
+    result.update(
+        _summary(
+            "sufficiency",
+            sufficiency[:, 0],
+            sufficiency[:, 1:].mean(1),
+            n_boot=n_boot,
+            ci_level=ci_level,
+            rng=rng,
+            higher_is_better=False,
+        )
+    )
     margins = {"comprehensiveness_margin": comprehensiveness[:, 0].mean(1) - comprehensiveness[:, 1:].mean(1).mean(1)}
     kept_groups = {k: np.asarray(v)[examples] for k, v in (groups or {}).items()}
     result["by_group"] = _group_margins(margins, kept_groups, n_boot=n_boot, ci_level=ci_level, rng=rng)
@@ -210,7 +295,7 @@ def _spearman_rows(a, b) -> np.ndarray:
             continue
         rx, ry = rankdata(x[keep]), rankdata(y[keep])
         rx, ry = rx - rx.mean(), ry - ry.mean()
-        denominator = np.sqrt((rx ** 2).sum() * (ry ** 2).sum())
+        denominator = np.sqrt((rx**2).sum() * (ry**2).sum())
         out.append((rx * ry).sum() / denominator if denominator > 0 else np.nan)
     return np.array(out, dtype=float)
 
@@ -218,19 +303,26 @@ def _spearman_rows(a, b) -> np.ndarray:
 def cascading_stages(model: Any, *, stages: int = 3) -> list[tuple[str, list[str]]]:
     """Cumulative groups of parameterised modules from the output backwards (Adebayo et al. 2018): first the
     last module with parameters (the head), then the top half of the rest, then everything."""
-    leaves = [name for name, module in model.named_modules()
-              if name and not list(module.children()) and list(module.parameters(recurse=False))]
+    leaves = [
+        name
+        for name, module in model.named_modules()
+        if name and not list(module.children()) and list(module.parameters(recurse=False))
+    ]
     if not leaves:
         return []
     head, rest = leaves[-1:], leaves[:-1][::-1]
     cuts = [len(rest) // 2, len(rest)][: max(0, stages - 1)]
-    plan = [("head", head)] + [(f"head + top {cut} of {len(rest)} modules" if cut < len(rest) else "all modules",
-                                head + rest[:cut]) for cut in cuts if cut > 0]
+    plan = [("head", head)] + [
+        (f"head + top {cut} of {len(rest)} modules" if cut < len(rest) else "all modules", head + rest[:cut])
+        for cut in cuts
+        if cut > 0
+    ]
     return plan
 
 
-def randomisation_test(explain: Callable[[Any], np.ndarray], model: Any, *, stages: list[tuple[str, list[str]]],
-                       seed: int = 0) -> dict[str, Any]:
+def randomisation_test(
+    explain: Callable[[Any], np.ndarray], model: Any, *, stages: list[tuple[str, list[str]]], seed: int = 0
+) -> dict[str, Any]:
     """Model-parameter randomisation: re-initialise the modules of each stage (cumulatively), explain again,
     and report the rank correlation with the original attributions (it should fall; one that stays near 1
     means the method does not depend on what the model learned)."""
@@ -249,8 +341,14 @@ def randomisation_test(explain: Callable[[Any], np.ndarray], model: Any, *, stag
                     noise = torch.randn(parameter.shape, generator=generator) * (scale or 0.02)
                     parameter.copy_(noise.to(parameter.device, parameter.dtype))
         correlation = _spearman_rows(original, explain(randomised))
-        rows.append({"stage": label, "modules": len(names), "spearman": float(np.nanmean(correlation)),
-                     "examples": int(np.isfinite(correlation).sum())})
+        rows.append(
+            {
+                "stage": label,
+                "modules": len(names),
+                "spearman": float(np.nanmean(correlation)),
+                "examples": int(np.isfinite(correlation).sum()),
+            }
+        )
     return {"kind": "model_randomisation", "stages": rows, "final_spearman": rows[-1]["spearman"] if rows else None}
 
 
@@ -258,9 +356,17 @@ def label_randomisation_test(original: np.ndarray, randomised: np.ndarray) -> di
     """Attributions of a model retrained on shuffled labels, against the original model's."""
     correlation = _spearman_rows(original, randomised)
     value = float(np.nanmean(correlation)) if np.isfinite(correlation).any() else None
-    return {"kind": "label_randomisation", "stages": [{"stage": "retrained on shuffled labels", "spearman": value,
-                                                       "examples": int(np.isfinite(correlation).sum())}],
-            "final_spearman": value}
+    return {
+        "kind": "label_randomisation",
+        "stages": [
+            {
+                "stage": "retrained on shuffled labels",
+                "spearman": value,
+                "examples": int(np.isfinite(correlation).sum()),
+            }
+        ],
+        "final_spearman": value,
+    }
 
 
 def rank_agreement(importances: dict[str, dict[str, float]], *, top: int = 5) -> list[dict[str, Any]]:
@@ -270,7 +376,7 @@ def rank_agreement(importances: dict[str, dict[str, float]], *, top: int = 5) ->
     methods = list(importances)
     rows = []
     for i, a in enumerate(methods):
-        for b in methods[i + 1:]:
+        for b in methods[i + 1 :]:
             shared = [f for f in importances[a] if f in importances[b]]
             if len(shared) < 2:
                 rows.append({"methods": [a, b], "features": len(shared), "spearman": None, "top_overlap": None})
@@ -280,7 +386,13 @@ def rank_agreement(importances: dict[str, dict[str, float]], *, top: int = 5) ->
             rho = spearmanr(x, y).statistic
             top_a = set(sorted(shared, key=lambda f: -importances[a][f])[:top])
             top_b = set(sorted(shared, key=lambda f: -importances[b][f])[:top])
-            rows.append({"methods": [a, b], "features": len(shared),
-                         "spearman": None if not np.isfinite(rho) else float(rho),
-                         "top_overlap": len(top_a & top_b) / len(top_a | top_b), "top": top})
+            rows.append(
+                {
+                    "methods": [a, b],
+                    "features": len(shared),
+                    "spearman": None if not np.isfinite(rho) else float(rho),
+                    "top_overlap": len(top_a & top_b) / len(top_a | top_b),
+                    "top": top,
+                }
+            )
     return rows

@@ -17,8 +17,15 @@ from explainers._types import Attribution, pad_rows
 if TYPE_CHECKING:
     from explainers._protocols import ScoredModel as ModelAdapter
 
-__all__ = ["ShapAutoExplainer", "ShapLinearExplainer", "shap_choice", "ShapPermutationExplainer", "ShapPartitionText",
-           "ShapTreeExplainer"]
+__all__ = [
+    "ShapAutoExplainer",
+    "ShapLinearExplainer",
+    "shap_choice",
+    "ShapPermutationExplainer",
+    "ShapPartitionText",
+    "ShapTreeExplainer",
+]
+
 
 class ShapTreeExplainer(Explainer):
     """shap.TreeExplainer (path-dependent, exact) on the final tree estimator of a model or pipeline.
@@ -43,15 +50,28 @@ class ShapTreeExplainer(Explainer):
         self.parts(adapter)  # refused with this method's name before any work
         started = time.perf_counter()
         positive = getattr(adapter, "positive_index", None)
-        tree = tree_model(adapter.model, pd.concat([rows, background], ignore_index=True),
-                          class_index=1 if positive is None else positive)
+        tree = tree_model(
+            adapter.model,
+            pd.concat([rows, background], ignore_index=True),
+            class_index=1 if positive is None else positive,
+        )
         result = tree_shap(tree, tree.transform(rows))
         return Attribution(
-            method=self.name, granularity="feature", feature_names=list(tree.feature_names), values=result.values,
-            base_values=result.base_values, outputs=result.outputs, output_space=tree.space,
-            row_ids=np.asarray(row_ids), completeness_error=result.completeness_errors,
-            meta={"algorithm": "tree_path_dependent", "estimator": type(tree.estimator).__qualname__,
-                  "transformed_columns": len(tree.owners), "runtime_s": time.perf_counter() - started},
+            method=self.name,
+            granularity="feature",
+            feature_names=list(tree.feature_names),
+            values=result.values,
+            base_values=result.base_values,
+            outputs=result.outputs,
+            output_space=tree.space,
+            row_ids=np.asarray(row_ids),
+            completeness_error=result.completeness_errors,
+            meta={
+                "algorithm": "tree_path_dependent",
+                "estimator": type(tree.estimator).__qualname__,
+                "transformed_columns": len(tree.owners),
+                "runtime_s": time.perf_counter() - started,
+            },
         )
 
 
@@ -67,10 +87,16 @@ class ShapLinearExplainer(Explainer):
             raise CapabilityError(f"shap_linear explains scikit-learn linear models; this is a {adapter.kind} model.")
         preprocess, estimator = split_pipeline(adapter.model)
         coef = getattr(estimator, "coef_", None)
-        if coef is None or np.ndim(coef) != 2 or np.shape(coef)[0] != 1 or not callable(
-                getattr(estimator, "decision_function", None)):
-            raise CapabilityError(f"shap_linear needs a binary linear classifier (coef_ of shape (1, d)); the final "
-                                  f"estimator is a {type(estimator).__qualname__}.")
+        if (
+            coef is None
+            or np.ndim(coef) != 2
+            or np.shape(coef)[0] != 1
+            or not callable(getattr(estimator, "decision_function", None))
+        ):
+            raise CapabilityError(
+                f"shap_linear needs a binary linear classifier (coef_ of shape (1, d)); the final "
+                f"estimator is a {type(estimator).__qualname__}."
+            )
         return preprocess, estimator, coef
 
     def explain(self, adapter, rows, *, background, row_ids):
@@ -85,8 +111,10 @@ class ShapLinearExplainer(Explainer):
             reference = dense(preprocess.transform(background))
         else:
             owners, transformed, reference = list(rows.columns), rows.to_numpy(float), background.to_numpy(float)
-        explainer = shap.LinearExplainer((np.asarray(coef)[0], float(np.ravel(estimator.intercept_)[0])),
-                                         shap.maskers.Independent(reference, max_samples=len(reference)))
+        explainer = shap.LinearExplainer(
+            (np.asarray(coef)[0], float(np.ravel(estimator.intercept_)[0])),
+            shap.maskers.Independent(reference, max_samples=len(reference)),
+        )
         values = np.asarray(explainer.shap_values(transformed), dtype=float)
         sign = 1.0 if getattr(adapter, "positive_index", 1) in (None, 1) else -1.0
         features = list(rows.columns)
@@ -96,11 +124,21 @@ class ShapLinearExplainer(Explainer):
         outputs = sign * np.asarray(estimator.decision_function(transformed), dtype=float)
         base = np.full(len(rows), sign * float(np.ravel(explainer.expected_value)[0]))
         return Attribution(
-            method=self.name, granularity="feature", feature_names=features, values=summed, base_values=base,
-            outputs=outputs, output_space="decision", row_ids=np.asarray(row_ids),
+            method=self.name,
+            granularity="feature",
+            feature_names=features,
+            values=summed,
+            base_values=base,
+            outputs=outputs,
+            output_space="decision",
+            row_ids=np.asarray(row_ids),
             completeness_error=np.abs(base + summed.sum(1) - outputs),
-            meta={"algorithm": "linear_interventional", "estimator": type(estimator).__qualname__,
-                  "runtime_s": time.perf_counter() - started})
+            meta={
+                "algorithm": "linear_interventional",
+                "estimator": type(estimator).__qualname__,
+                "runtime_s": time.perf_counter() - started,
+            },
+        )
 
 
 class ShapPartitionText(TextExplainer):
@@ -120,8 +158,11 @@ class ShapPartitionText(TextExplainer):
         texts = classifier.check_texts(texts)
         started = time.perf_counter()
         probabilities = classifier.predict_proba(texts)
-        targets = (probabilities.argmax(1) if self.target is None
-                   else np.full(len(texts), classifier.check_target(self.target)))
+        targets = (
+            probabilities.argmax(1)
+            if self.target is None
+            else np.full(len(texts), classifier.check_target(self.target))
+        )
 
         def predict(batch):
             return classifier.predict_proba([str(t) for t in batch], allow_empty=True)
@@ -140,11 +181,22 @@ class ShapPartitionText(TextExplainer):
             errors.append(abs(base + values.sum() - probabilities[i, targets[i]]))
         matrix, mask = pad_rows(rows)
         return Attribution(
-            method=self.name, granularity="token", feature_names=[], values=matrix, base_values=np.array(bases),
-            outputs=probabilities[np.arange(len(texts)), targets], output_space="probability",
-            row_ids=np.arange(len(texts)), completeness_error=np.array(errors),
+            method=self.name,
+            granularity="token",
+            feature_names=[],
+            values=matrix,
+            base_values=np.array(bases),
+            outputs=probabilities[np.arange(len(texts)), targets],
+            output_space="probability",
+            row_ids=np.arange(len(texts)),
+            completeness_error=np.array(errors),
             meta={"max_evals": self.max_evals, "runtime_s": time.perf_counter() - started},
-            tokens=tokens, token_mask=mask, words=tokens, word_values=[list(r) for r in rows], targets=targets)
+            tokens=tokens,
+            token_mask=mask,
+            words=tokens,
+            word_values=[list(r) for r in rows],
+            targets=targets,
+        )
 
 
 class ShapPermutationExplainer(Explainer):
@@ -180,8 +232,8 @@ class ShapPermutationExplainer(Explainer):
         values, base_values = np.zeros((len(rows), n_features)), np.zeros(len(rows))
         try:
             for i in range(len(rows)):
-                np.random.seed(row_seed(self.seed, row_ids[i]) % (2 ** 32))
-                explanation = explainer(rows_coded[i:i + 1], max_evals=max_evals, silent=True)
+                np.random.seed(row_seed(self.seed, row_ids[i]) % (2**32))
+                explanation = explainer(rows_coded[i : i + 1], max_evals=max_evals, silent=True)
                 values[i] = np.asarray(explanation.values, dtype=float)[0]
                 base_values[i] = float(np.asarray(explanation.base_values, dtype=float).reshape(-1)[0])
         finally:
@@ -189,11 +241,21 @@ class ShapPermutationExplainer(Explainer):
         outputs = score(rows_coded)
         error = np.abs(base_values + values.sum(axis=1) - outputs)
         return Attribution(
-            method=self.name, granularity="feature", feature_names=list(rows.columns), values=values,
-            base_values=base_values, outputs=outputs, output_space=adapter.score_kind or "score",
-            row_ids=np.asarray(row_ids), completeness_error=error,
-            meta={"algorithm": "permutation", "max_evals": max_evals, "background_rows": len(background),
-                  "runtime_s": time.perf_counter() - started},
+            method=self.name,
+            granularity="feature",
+            feature_names=list(rows.columns),
+            values=values,
+            base_values=base_values,
+            outputs=outputs,
+            output_space=adapter.score_kind or "score",
+            row_ids=np.asarray(row_ids),
+            completeness_error=error,
+            meta={
+                "algorithm": "permutation",
+                "max_evals": max_evals,
+                "background_rows": len(background),
+                "runtime_s": time.perf_counter() - started,
+            },
         )
 
 
@@ -207,8 +269,10 @@ def shap_choice(adapter) -> tuple[str, str]:
         except CapabilityError as reason:
             reasons.append(f"{candidate.name} not applicable: {reason}")
             continue
-        return candidate.name, (f"the exact {candidate.name.removeprefix('shap_')} explainer fits the model"
-                                + (f" ({'; '.join(reasons)})" if reasons else ""))
+        return candidate.name, (
+            f"the exact {candidate.name.removeprefix('shap_')} explainer fits the model"
+            + (f" ({'; '.join(reasons)})" if reasons else "")
+        )
     return "shap_permutation", "no exact explainer fits the model: " + "; ".join(reasons)
 
 
@@ -232,5 +296,8 @@ class ShapAutoExplainer(Explainer):
 
 
 def get_shap(name: str):
-    return {"shap_tree": ShapTreeExplainer, "shap_linear": ShapLinearExplainer,
-            "shap_permutation": ShapPermutationExplainer}[name]
+    return {
+        "shap_tree": ShapTreeExplainer,
+        "shap_linear": ShapLinearExplainer,
+        "shap_permutation": ShapPermutationExplainer,
+    }[name]

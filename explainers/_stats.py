@@ -25,8 +25,9 @@ def percentile_interval(samples: np.ndarray, level: float) -> tuple[np.ndarray, 
     return low, high, share
 
 
-def resampled_ratio_of_sums(totals: np.ndarray, counts: np.ndarray, *, n_boot: int,
-                            rng: np.random.Generator) -> np.ndarray:
+def resampled_ratio_of_sums(
+    totals: np.ndarray, counts: np.ndarray, *, n_boot: int, rng: np.random.Generator
+) -> np.ndarray:
     """Bootstrap samples of sum(totals) / sum(counts), resampling units (texts, examples) with replacement:
     one multinomial draw of unit weights per resample. Units whose rows move together stay together."""
     units = len(totals)

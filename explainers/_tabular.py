@@ -38,8 +38,10 @@ class TabularCodec:
             index = pd.Index(self._uniques[column])
             found = index.get_indexer(frame[column].to_numpy())
             if (found < 0).any():
-                raise DataError(f"Column {column!r} holds a value the codec has not seen; build the codec on "
-                                 "all rows that will be encoded.")
+                raise DataError(
+                    f"Column {column!r} holds a value the codec has not seen; build the codec on "
+                    "all rows that will be encoded."
+                )
             codes[:, j] = found
         return codes
 
@@ -84,7 +86,7 @@ def input_column_map(preprocess: Any, frame: pd.DataFrame) -> list[str]:
     # a few thousand rows), at most about 100,000 rows a call
     per_call = max(1, 100_000 // max(len(frame), 1))
     for first in range(0, len(columns), per_call):
-        probed = columns[first:first + per_call]
+        probed = columns[first : first + per_call]
         probes = []
         for column in probed:
             probe = frame.copy()
@@ -92,7 +94,7 @@ def input_column_map(preprocess: Any, frame: pd.DataFrame) -> list[str]:
             probes.append(probe)
         moved_all = dense(preprocess.transform(pd.concat(probes, ignore_index=True)))
         for index, column in enumerate(probed):
-            moved = moved_all[index * len(frame):(index + 1) * len(frame)]
+            moved = moved_all[index * len(frame) : (index + 1) * len(frame)]
             changed = ~np.all(np.isclose(moved, base, equal_nan=True), axis=0)
             _claim(owner, changed, column)
     if any(o is None for o in owner):
@@ -110,8 +112,10 @@ def input_column_map(preprocess: Any, frame: pd.DataFrame) -> list[str]:
 def _claim(owner: list, changed: np.ndarray, column: str) -> None:
     for k in np.flatnonzero(changed):
         if owner[k] is not None and owner[k] != column:
-            raise CapabilityError(f"Transformed column {k} depends on both {owner[k]!r} and {column!r}, so its "
-                                  "attribution cannot be given to one input column.")
+            raise CapabilityError(
+                f"Transformed column {k} depends on both {owner[k]!r} and {column!r}, so its "
+                "attribution cannot be given to one input column."
+            )
         owner[k] = column
 
 

@@ -69,14 +69,23 @@ class LayerIntegratedGradientsText(TextExplainer):
     granularity = "token"
     requires = frozenset({"tokens", "gradients", "embeddings"})
 
-    def __init__(self, *, n_steps: int | str = "auto", tolerance: float = 1e-3, autocast: str | None = None,
-                 target: int | None = None, batch_size: int | None = None, output: str = "probability") -> None:
+    def __init__(
+        self,
+        *,
+        n_steps: int | str = "auto",
+        tolerance: float = 1e-3,
+        autocast: str | None = None,
+        target: int | None = None,
+        batch_size: int | None = None,
+        output: str = "probability",
+    ) -> None:
         if n_steps != "auto" and (isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1):
             raise DataError(f"The 'n_steps' parameter must be a positive integer or 'auto'. Got {n_steps!r} instead.")
         if autocast not in (None, "bf16", "fp16"):
             raise DataError(f"The 'autocast' parameter must be None, 'bf16' or 'fp16'. Got {autocast!r} instead.")
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
-                                       or batch_size < 1):
+        if batch_size is not None and (
+            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+        ):
             raise DataError(f"The 'batch_size' parameter must be a positive integer. Got {batch_size!r} instead.")
         if output not in ("probability", "log-odds"):
             raise DataError(f"The 'output' parameter must be 'probability' or 'log-odds'. Got {output!r} instead.")
@@ -108,8 +117,12 @@ class LayerIntegratedGradientsText(TextExplainer):
         import torch
 
         with torch.inference_mode():
-            return torch.cat([classifier.logits(input_ids[s:s + batch], mask[s:s + batch]).float()
-                              for s in range(0, len(input_ids), batch)])
+            return torch.cat(
+                [
+                    classifier.logits(input_ids[s : s + batch], mask[s : s + batch]).float()
+                    for s in range(0, len(input_ids), batch)
+                ]
+            )
 
     def _logits_at(self, classifier, input_ids, mask, embeds, batch: int):
         """Class logits with the embedding layer's output replaced by ``embeds``; everything else (ids,
@@ -122,8 +135,8 @@ class LayerIntegratedGradientsText(TextExplainer):
             outputs = []
             with torch.inference_mode():
                 for s in range(0, len(input_ids), batch):
-                    replacement["value"] = embeds[s:s + batch]
-                    outputs.append(classifier.logits(input_ids[s:s + batch], mask[s:s + batch]).float())
+                    replacement["value"] = embeds[s : s + batch]
+                    outputs.append(classifier.logits(input_ids[s : s + batch], mask[s : s + batch]).float())
             return torch.cat(outputs)
         finally:
             hook.remove()
@@ -142,12 +155,14 @@ class LayerIntegratedGradientsText(TextExplainer):
         try:
             start = 0
             while start < len(pairs):
-                chunk = pairs[start:start + batch]
+                chunk = pairs[start : start + batch]
                 rows = torch.tensor([i for i, _ in chunk], device=x_embed.device)
-                alpha = torch.tensor([alphas[k] for _, k in chunk], dtype=x_embed.dtype,
-                                     device=x_embed.device)[:, None, None]
-                weight = torch.tensor([weights[k] for _, k in chunk], dtype=torch.float32,
-                                      device=x_embed.device)[:, None, None]
+                alpha = torch.tensor([alphas[k] for _, k in chunk], dtype=x_embed.dtype, device=x_embed.device)[
+                    :, None, None
+                ]
+                weight = torch.tensor([weights[k] for _, k in chunk], dtype=torch.float32, device=x_embed.device)[
+                    :, None, None
+                ]
                 path = (b_embed[rows] + alpha * (x_embed[rows] - b_embed[rows])).detach().requires_grad_(True)
                 replacement["value"] = path
                 try:
@@ -199,8 +214,9 @@ class LayerIntegratedGradientsText(TextExplainer):
                 n_steps = min(plan)
                 members = np.array(plan.pop(n_steps))
                 rows = torch.as_tensor(members, device=ids.device)
-                values = self._integrate(classifier, ids[rows], mask[rows], x_embed[rows], b_embed[rows],
-                                         targets[rows], n_steps)
+                values = self._integrate(
+                    classifier, ids[rows], mask[rows], x_embed[rows], b_embed[rows], targets[rows], n_steps
+                )
                 attributions[rows] = values
                 steps_used[members] = n_steps
                 steps_run[members] += n_steps
@@ -212,27 +228,43 @@ class LayerIntegratedGradientsText(TextExplainer):
                     if error > self.tolerance and n_steps < MAX_STEPS:
                         plan.setdefault(_next_steps(n_steps, error, self.tolerance), []).append(int(member))
             for j, i in enumerate(indices):
-                results[int(i)] = {"values": attributions[j].cpu().numpy(), "mask": mask[j].cpu().numpy().astype(bool),
-                                   "tokens": batch.tokens[j], "word_ids": batch.word_ids[j],
-                                   "offsets": None if batch.offsets is None else batch.offsets[j],
-                                   "truncated": batch.truncated[j], "target": int(targets[j]),
-                                   "output": float(output[j]), "base": float(reference[j]),
-                                   "delta": float(delta[j]), "steps": int(steps_used[j]),
-                                   "steps_run": int(steps_run[j])}
-        return _token_attribution(self.name, texts, results, classifier, {
-            "n_steps": self.n_steps, "tolerance": self.tolerance, "autocast": self.autocast, "output": self.output,
-            "baseline": classifier.baseline_description,
-            "method": "gausslegendre-2panel" if self.n_steps == "auto" else "gausslegendre",
-            "device": str(classifier.device),
-            "runtime_s": time.perf_counter() - started})
+                results[int(i)] = {
+                    "values": attributions[j].cpu().numpy(),
+                    "mask": mask[j].cpu().numpy().astype(bool),
+                    "tokens": batch.tokens[j],
+                    "word_ids": batch.word_ids[j],
+                    "offsets": None if batch.offsets is None else batch.offsets[j],
+                    "truncated": batch.truncated[j],
+                    "target": int(targets[j]),
+                    "output": float(output[j]),
+                    "base": float(reference[j]),
+                    "delta": float(delta[j]),
+                    "steps": int(steps_used[j]),
+                    "steps_run": int(steps_run[j]),
+                }
+        return _token_attribution(
+            self.name,
+            texts,
+            results,
+            classifier,
+            {
+                "n_steps": self.n_steps,
+                "tolerance": self.tolerance,
+                "autocast": self.autocast,
+                "output": self.output,
+                "baseline": classifier.baseline_description,
+                "method": "gausslegendre-2panel" if self.n_steps == "auto" else "gausslegendre",
+                "device": str(classifier.device),
+                "runtime_s": time.perf_counter() - started,
+            },
+        )
 
 
 def _length_groups(classifier: TextClassifier, texts: list[str], group_size: int) -> list[np.ndarray]:
     """Texts that share passes, by token length. On CPU only equal lengths share a group: padding buys no
     speed there and masked attention costs some. On a GPU, neighbours in length order share a group, so
     batches fill up while padding stays small."""
-    lengths = np.array([min(len(ids), classifier.max_length) for ids in
-                        classifier.untruncated_ids(texts)])
+    lengths = np.array([min(len(ids), classifier.max_length) for ids in classifier.untruncated_ids(texts)])
     order = np.argsort(lengths, kind="stable")
     groups, current = [], [order[0]] if len(order) else []
     for index in order[1:]:
@@ -247,8 +279,9 @@ def _length_groups(classifier: TextClassifier, texts: list[str], group_size: int
     return groups
 
 
-def _token_attribution(method: str, texts: list[str], results: dict[int, dict[str, Any]],
-                       classifier: TextClassifier, meta: dict[str, Any]) -> Attribution:
+def _token_attribution(
+    method: str, texts: list[str], results: dict[int, dict[str, Any]], classifier: TextClassifier, meta: dict[str, Any]
+) -> Attribution:
     """Rows padded to the longest kept sequence; special tokens and padding are dropped, word pieces merged."""
     kept_tokens, kept_values, words, word_values = [], [], [], []
     for i, text in enumerate(texts):
@@ -271,16 +304,27 @@ def _token_attribution(method: str, texts: list[str], results: dict[int, dict[st
         word_values.append(row_values)
     values, token_mask = pad_rows(kept_values)
     deltas = np.array([results[i]["delta"] for i in range(len(texts))])
-    meta = {**meta, "steps_per_example": [results[i]["steps"] for i in range(len(texts))],
-            "steps_run_per_example": [results[i]["steps_run"] for i in range(len(texts))],
-            "truncated": [results[i]["truncated"] for i in range(len(texts))],
-            "max_length": classifier.max_length}
+    meta = {
+        **meta,
+        "steps_per_example": [results[i]["steps"] for i in range(len(texts))],
+        "steps_run_per_example": [results[i]["steps_run"] for i in range(len(texts))],
+        "truncated": [results[i]["truncated"] for i in range(len(texts))],
+        "max_length": classifier.max_length,
+    }
     return Attribution(
-        method=method, granularity="token", feature_names=[], values=values,
+        method=method,
+        granularity="token",
+        feature_names=[],
+        values=values,
         base_values=np.array([results[i]["base"] for i in range(len(texts))]),
         outputs=np.array([results[i]["output"] for i in range(len(texts))]),
         output_space=meta.get("output", "probability"),
-        row_ids=np.arange(len(texts)), completeness_error=deltas, meta=meta,
-        tokens=kept_tokens, token_mask=token_mask, words=words, word_values=word_values,
+        row_ids=np.arange(len(texts)),
+        completeness_error=deltas,
+        meta=meta,
+        tokens=kept_tokens,
+        token_mask=token_mask,
+        words=words,
+        word_values=word_values,
         targets=np.array([results[i]["target"] for i in range(len(texts))]),
     )

@@ -17,22 +17,29 @@ __all__ = ["TextClassifier", "find_embedding_layer", "EMBEDDING_NAMES", "Tokeniz
 
 # Where common architectures keep their token embeddings (tried after get_input_embeddings()).
 EMBEDDING_NAMES = (
-    "embeddings.word_embeddings",             # BERT, RoBERTa, DeBERTa-v2, DistilBERT (bare encoders)
+    "embeddings.word_embeddings",  # BERT, RoBERTa, DeBERTa-v2, DistilBERT (bare encoders)
     "bert.embeddings.word_embeddings",
     "roberta.embeddings.word_embeddings",
     "deberta.embeddings.word_embeddings",
     "distilbert.embeddings.word_embeddings",
-    "transformer.wte",                        # GPT-2
-    "model.embed_tokens",                     # Llama, Mistral, Qwen
-    "encoder.embeddings.word_embeddings",     # an encoder under a custom head
+    "transformer.wte",  # GPT-2
+    "model.embed_tokens",  # Llama, Mistral, Qwen
+    "encoder.embeddings.word_embeddings",  # an encoder under a custom head
     "encoder.get_input_embeddings",
 )
 
 
 # Families that derive positions from the input ids themselves (offset by padding_idx + 1): they need no
 # position ids, and reserve padding_idx + 1 of their position embeddings.
-_IDS_DERIVE_POSITIONS = ("roberta", "xlm-roberta", "camembert", "longformer", "data2vec-text", "xmod",
-                         "roberta-prelayernorm")
+_IDS_DERIVE_POSITIONS = (
+    "roberta",
+    "xlm-roberta",
+    "camembert",
+    "longformer",
+    "data2vec-text",
+    "xmod",
+    "roberta-prelayernorm",
+)
 
 
 def _usable_positions(config: Any) -> int | None:
@@ -82,10 +89,12 @@ def _refuse_language_model(model: Any) -> None:
     if any(n.endswith(("ForCausalLM", "LMHeadModel", "ForMaskedLM", "ForConditionalGeneration")) for n in names):
         from explainers._errors import ModelError
 
-        raise ModelError(f"{type(model).__name__} is a language model, not a sequence classifier: its outputs are "
-                         "scores over the vocabulary, not classes. Audit a fine-tuned classifier "
-                         "(AutoModelForSequenceClassification), or a generative model with model.kind = "
-                         "\"causal-lm\".")
+        raise ModelError(
+            f"{type(model).__name__} is a language model, not a sequence classifier: its outputs are "
+            "scores over the vocabulary, not classes. Audit a fine-tuned classifier "
+            "(AutoModelForSequenceClassification), or a generative model with model.kind = "
+            '"causal-lm".'
+        )
 
 
 def _get(module: Any, dotted: str) -> Any:
@@ -103,8 +112,9 @@ def find_embedding_layer(model: Any, name: str | None = None):
         try:
             return _get(model, name)
         except AttributeError as err:
-            raise CapabilityError(f"The model has no layer {name!r} (embedding_layer). Check the name against "
-                                  "model.named_modules().") from err
+            raise CapabilityError(
+                f"The model has no layer {name!r} (embedding_layer). Check the name against model.named_modules()."
+            ) from err
     getter = getattr(model, "get_input_embeddings", None)
     if callable(getter):
         tried.append("get_input_embeddings()")
@@ -122,9 +132,11 @@ def find_embedding_layer(model: Any, name: str | None = None):
             continue
         if isinstance(layer, torch.nn.Module):
             return layer
-    raise CapabilityError(f"Could not find the token-embedding layer of {type(model).__qualname__}. Tried: "
-                          f"{', '.join(tried)}. Name it with embedding_layer=\"path.to.embeddings\" (a dotted "
-                          "path from model.named_modules()).")
+    raise CapabilityError(
+        f"Could not find the token-embedding layer of {type(model).__qualname__}. Tried: "
+        f'{", ".join(tried)}. Name it with embedding_layer="path.to.embeddings" (a dotted '
+        "path from model.named_modules())."
+    )
 
 
 @dataclass(frozen=True)
@@ -141,8 +153,17 @@ class TextClassifier:
     """A sequence classifier: ``model(input_ids=..., attention_mask=...)`` returns logits (or an object
     with ``.logits``). ``model`` may be a transformers model or any module with that call."""
 
-    def __init__(self, model: Any, tokenizer: Any, *, max_length: int | None = None, embedding_layer: str | None = None,
-                 batch_size: int | None = None, labels: list[str] | None = None, baseline: str | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        max_length: int | None = None,
+        embedding_layer: str | None = None,
+        batch_size: int | None = None,
+        labels: list[str] | None = None,
+        baseline: str | None = None,
+    ) -> None:
         import torch
 
         _refuse_language_model(model)
@@ -178,20 +199,26 @@ class TextClassifier:
         verbosity = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()  # the missing-weights report is read below, not printed
         try:
-            model, info = AutoModelForSequenceClassification.from_pretrained(directory, local_files_only=True,
-                                                                             output_loading_info=True)
+            model, info = AutoModelForSequenceClassification.from_pretrained(
+                directory, local_files_only=True, output_loading_info=True
+            )
         finally:
             hf_logging.set_verbosity(verbosity)
-        missing = [k for k in (info or {}).get("missing_keys", []) if any(
-            part in k for part in ("classifier", "score", "pre_classifier", "pooler", "out_proj"))]
+        missing = [
+            k
+            for k in (info or {}).get("missing_keys", [])
+            if any(part in k for part in ("classifier", "score", "pre_classifier", "pooler", "out_proj"))
+        ]
         if missing:
             from explainers._errors import ModelError
 
             architectures = getattr(model.config, "architectures", None) or ["unknown"]
-            raise ModelError(f"The checkpoint in {directory!r} ({', '.join(architectures)}) has no weights for the "
-                             f"classification head ({', '.join(missing[:4])}): transformers would start it at random, "
-                             "so every score would be noise. Audit a fine-tuned sequence classifier; a generative "
-                             "(causal) language model needs model.kind = \"causal-lm\", not a text classifier.")
+            raise ModelError(
+                f"The checkpoint in {directory!r} ({', '.join(architectures)}) has no weights for the "
+                f"classification head ({', '.join(missing[:4])}): transformers would start it at random, "
+                "so every score would be noise. Audit a fine-tuned sequence classifier; a generative "
+                '(causal) language model needs model.kind = "causal-lm", not a text classifier.'
+            )
         tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
         return cls(model.eval(), tokenizer, **kwargs)
 
@@ -201,8 +228,10 @@ class TextClassifier:
         texts = list(texts)
         for index, text in enumerate(texts):
             if not isinstance(text, str):
-                raise DataError(f"Text {index} is a {type(text).__name__}, not a string: {text!r}. Convert or "
-                                "drop non-text values first.")
+                raise DataError(
+                    f"Text {index} is a {type(text).__name__}, not a string: {text!r}. Convert or "
+                    "drop non-text values first."
+                )
             if not text.strip():
                 raise DataError(f"Text {index} is empty. Empty strings carry no tokens to attribute; drop them.")
         return texts
@@ -216,9 +245,15 @@ class TextClassifier:
         fast = bool(getattr(self.tokenizer, "is_fast", False))
         # always on the right: encoders pool their first token ([CLS]), which left padding would turn into a pad;
         # decoders read the position ids below, so either side gives them the same scores
-        encoded = self.tokenizer(texts, padding="longest", padding_side="right", truncation=True,
-                                 max_length=self.max_length,
-                                 return_tensors="pt", return_offsets_mapping=fast)
+        encoded = self.tokenizer(
+            texts,
+            padding="longest",
+            padding_side="right",
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+            return_offsets_mapping=fast,
+        )
         full = self.untruncated_ids(texts)
         truncated = [len(ids) > self.max_length for ids in full]
         ids = encoded["input_ids"].tolist()
@@ -232,8 +267,14 @@ class TextClassifier:
         mask = encoded["attention_mask"].tolist()
         word_ids = [[w if m else None for w, m in zip(row, row_mask)] for row, row_mask in zip(word_ids, mask)]
         tokens = [self.tokenizer.convert_ids_to_tokens(row) for row in ids]
-        return TokenizedBatch(encoded["input_ids"].to(self.device), encoded["attention_mask"].to(self.device),
-                              truncated, word_ids, tokens, offsets)
+        return TokenizedBatch(
+            encoded["input_ids"].to(self.device),
+            encoded["attention_mask"].to(self.device),
+            truncated,
+            word_ids,
+            tokens,
+            offsets,
+        )
 
     def logits(self, input_ids, attention_mask):
         """The model's logits. Models that take position ids get them from the attention mask, so a text's score
@@ -262,10 +303,12 @@ class TextClassifier:
         outputs: list[np.ndarray] = []
         with torch.inference_mode():
             for start in range(0, len(texts), size):
-                rows = order[start:start + size]
-                padded = self.tokenizer.pad({"input_ids": [ids[i] for i in rows],
-                                             "attention_mask": [masks[i] for i in rows]}, padding_side="right",
-                                            return_tensors="pt")
+                rows = order[start : start + size]
+                padded = self.tokenizer.pad(
+                    {"input_ids": [ids[i] for i in rows], "attention_mask": [masks[i] for i in rows]},
+                    padding_side="right",
+                    return_tensors="pt",
+                )
                 logits = self.logits(padded["input_ids"].to(self.device), padded["attention_mask"].to(self.device))
                 outputs.append(torch.softmax(logits.float(), -1).cpu().numpy())
         probabilities = np.empty((len(texts), outputs[0].shape[1]), dtype=np.float32)
@@ -293,23 +336,30 @@ class TextClassifier:
         gets the unknown (else mask) token instead: RMSNorm of a zero vector jumps, and IG then does not
         converge. ``baseline="pad" | "unk" | "mask" | "eos"`` overrides the rule."""
         tokenizer = self.tokenizer
-        ids = {"pad": tokenizer.pad_token_id, "unk": tokenizer.unk_token_id, "mask": getattr(tokenizer, "mask_token_id",
-                                                                                             None),
-               "eos": tokenizer.eos_token_id}
+        ids = {
+            "pad": tokenizer.pad_token_id,
+            "unk": tokenizer.unk_token_id,
+            "mask": getattr(tokenizer, "mask_token_id", None),
+            "eos": tokenizer.eos_token_id,
+        }
         if choice is not None:
             if choice not in ids:
                 raise DataError(f"The 'baseline' parameter must be one of {', '.join(ids)}. Got {choice!r} instead.")
             if ids[choice] is None:
-                raise DataError(f"The tokenizer has no {choice} token to use as the baseline. Choose another of "
-                                f"{', '.join(k for k, v in ids.items() if v is not None)}.")
+                raise DataError(
+                    f"The tokenizer has no {choice} token to use as the baseline. Choose another of "
+                    f"{', '.join(k for k, v in ids.items() if v is not None)}."
+                )
             return int(ids[choice]), f"{choice} token {self._token_name(ids[choice])} (baseline = {choice!r})"
         name, token = next(((n, ids[n]) for n in ("pad", "unk", "eos") if ids[n] is not None), ("id 0", 0))
         config = getattr(self.model, "config", None)
         if getattr(config, "rms_norm_eps", None) is not None and self._zero_embedding(token):
             for fallback in ("unk", "mask"):
                 if ids[fallback] is not None and not self._zero_embedding(ids[fallback]):
-                    return int(ids[fallback]), (f"{fallback} token {self._token_name(ids[fallback])}: the model "
-                                                f"normalises with RMSNorm and its {name} embedding is zero")
+                    return int(ids[fallback]), (
+                        f"{fallback} token {self._token_name(ids[fallback])}: the model "
+                        f"normalises with RMSNorm and its {name} embedding is zero"
+                    )
         return int(token), f"{name} token {self._token_name(token)} (special tokens kept)"
 
     def _token_name(self, token: int) -> str:
@@ -342,8 +392,10 @@ class TextClassifier:
 
     def check_target(self, target: int) -> int:
         if self.n_classes is not None and not 0 <= target < self.n_classes:
-            raise DataError(f"The target class {target} is out of range: the model has {self.n_classes} classes "
-                            f"(0 to {self.n_classes - 1}).")
+            raise DataError(
+                f"The target class {target} is out of range: the model has {self.n_classes} classes "
+                f"(0 to {self.n_classes - 1})."
+            )
         return target
 
     def sequences_per_batch(self, seq_len: int) -> int:

@@ -15,8 +15,15 @@ import pandas as pd
 from explainers._errors import CapabilityError, ConfigError
 from explainers._tabular import dense, input_column_map, split_pipeline
 
-__all__ = ["TreeModel", "TreeShapValues", "check_tree_estimator", "tree_model", "tree_shap", "interventional_tree_shap",
-           "in_row_chunks"]
+__all__ = [
+    "TreeModel",
+    "TreeShapValues",
+    "check_tree_estimator",
+    "tree_model",
+    "tree_shap",
+    "interventional_tree_shap",
+    "in_row_chunks",
+]
 
 # Final estimators whose trees shap's TreeExplainer reads exactly (by type name: no imports needed).
 _TREE_MODELS = {
@@ -39,12 +46,15 @@ def check_tree_estimator(estimator, who: str) -> None:
     or HistGradientBoosting's native categorical splits."""
     if _type_name(estimator) not in _TREE_MODELS:
         known = ", ".join(sorted(name.rsplit(".", 1)[1] for name in _TREE_MODELS))
-        raise CapabilityError(f"{who} needs a tree ensemble ({known}); the final estimator is a "
-                              f"{type(estimator).__qualname__}.")
+        raise CapabilityError(
+            f"{who} needs a tree ensemble ({known}); the final estimator is a {type(estimator).__qualname__}."
+        )
     categorical = getattr(estimator, "is_categorical_", None)
     if categorical is not None and np.any(categorical):
-        raise CapabilityError("shap's TreeExplainer misreads HistGradientBoosting's native categorical splits; "
-                              "ordinal-encode the categories without categorical_features to use it.")
+        raise CapabilityError(
+            "shap's TreeExplainer misreads HistGradientBoosting's native categorical splits; "
+            "ordinal-encode the categories without categorical_features to use it."
+        )
 
 
 @dataclass(frozen=True)
@@ -145,9 +155,14 @@ def _path_dependent(estimator: Any, rows: np.ndarray, class_index: int) -> tuple
 
 
 def _empty(model: TreeModel, background: np.ndarray | None) -> TreeShapValues:
-    return TreeShapValues(list(model.feature_names), np.zeros((0, len(model.feature_names))), np.zeros(0),
-                          np.zeros(0), "tree_path_dependent" if background is None else "interventional",
-                          None if background is None else len(background))
+    return TreeShapValues(
+        list(model.feature_names),
+        np.zeros((0, len(model.feature_names))),
+        np.zeros(0),
+        np.zeros(0),
+        "tree_path_dependent" if background is None else "interventional",
+        None if background is None else len(background),
+    )
 
 
 def in_row_chunks(compute, n_rows: int, threads: int) -> np.ndarray:
@@ -162,8 +177,9 @@ def in_row_chunks(compute, n_rows: int, threads: int) -> np.ndarray:
         return np.vstack(list(pool.map(compute, chunks)))
 
 
-def interventional_tree_shap(model: TreeModel, rows: np.ndarray, *, background: np.ndarray,
-                             threads: int = 1) -> TreeShapValues:
+def interventional_tree_shap(
+    model: TreeModel, rows: np.ndarray, *, background: np.ndarray, threads: int = 1
+) -> TreeShapValues:
     """Exact interventional tree SHAP of transformed ``rows`` against every ``background`` row, by our own traversal
     of the trees (``explainers._interventional``: exact for every model it accepts, checked against brute-force
     Shapley values); the base value is the model's mean output over the background. ``threads``: row chunks
@@ -171,20 +187,27 @@ def interventional_tree_shap(model: TreeModel, rows: np.ndarray, *, background: 
     from explainers._interventional import interventional_values
 
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ConfigError(f"The 'threads' parameter of interventional_tree_shap must be a positive integer. Got "
-                          f"{threads!r} instead.")
+        raise ConfigError(
+            f"The 'threads' parameter of interventional_tree_shap must be a positive integer. Got {threads!r} instead."
+        )
     leaves = model.leaves
     if not len(rows):
         return _empty(model, background)
     values = in_row_chunks(lambda chunk: interventional_values(leaves, rows[chunk], background), len(rows), threads)
     base = float(np.mean(model.output(background)))
-    return TreeShapValues(feature_names=list(model.feature_names), values=model.to_inputs(values),
-                          base_values=np.full(len(rows), base), outputs=model.output(rows),
-                          algorithm="interventional", background_rows=len(background))
+    return TreeShapValues(
+        feature_names=list(model.feature_names),
+        values=model.to_inputs(values),
+        base_values=np.full(len(rows), base),
+        outputs=model.output(rows),
+        algorithm="interventional",
+        background_rows=len(background),
+    )
 
 
-def tree_shap(model: TreeModel, rows: np.ndarray, *, background: np.ndarray | None = None,
-              from_leaves: bool = False) -> TreeShapValues:
+def tree_shap(
+    model: TreeModel, rows: np.ndarray, *, background: np.ndarray | None = None, from_leaves: bool = False
+) -> TreeShapValues:
     """Exact tree SHAP of transformed ``rows`` in this process: path-dependent without ``background``, else
     interventional against every background row (``interventional_tree_shap``). The path-dependent values come from
     shap's TreeExplainer, or with ``from_leaves`` (scikit-learn's ensembles) from the leaves: equal to shap's to
@@ -196,15 +219,28 @@ def tree_shap(model: TreeModel, rows: np.ndarray, *, background: np.ndarray | No
         return interventional_tree_shap(model, rows, background=background)
     if not len(rows):
         return _empty(model, background)
-    if from_leaves and _type_name(model.estimator) in EXACT_INTERVENTIONAL_MODELS \
-            and len(model.estimator.classes_) == 2:
+    if (
+        from_leaves
+        and _type_name(model.estimator) in EXACT_INTERVENTIONAL_MODELS
+        and len(model.estimator.classes_) == 2
+    ):
         values, reached, expected = path_dependent_values(model.leaves, rows)
         outputs = model.output(rows)
         constant = float(outputs[0] - reached[0])  # what the model adds to every row (boosting's base score)
-        return TreeShapValues(feature_names=list(model.feature_names), values=model.to_inputs(values),
-                              base_values=np.full(len(rows), constant + expected), outputs=outputs,
-                              algorithm="tree_path_dependent", background_rows=None)
+        return TreeShapValues(
+            feature_names=list(model.feature_names),
+            values=model.to_inputs(values),
+            base_values=np.full(len(rows), constant + expected),
+            outputs=outputs,
+            algorithm="tree_path_dependent",
+            background_rows=None,
+        )
     values, base = _path_dependent(model.estimator, rows, model.class_index)
-    return TreeShapValues(feature_names=list(model.feature_names), values=model.to_inputs(values),
-                          base_values=np.full(len(rows), base), outputs=model.output(rows),
-                          algorithm="tree_path_dependent", background_rows=None)
+    return TreeShapValues(
+        feature_names=list(model.feature_names),
+        values=model.to_inputs(values),
+        base_values=np.full(len(rows), base),
+        outputs=model.output(rows),
+        algorithm="tree_path_dependent",
+        background_rows=None,
+    )

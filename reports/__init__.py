@@ -12,6 +12,17 @@ from reports._html import render_html, render_report
 from reports._junit import render_junit
 from reports._pdf import find_chromium, render_pdf
 
-__all__ = ["Explorer", "GenerationExplorer", "explorer_for", "figures", "find_chromium", "render_dossier_html",
-           "render_dossier_markdown", "render_dossier_pdf", "render_html", "render_junit", "render_pdf",
-           "render_report"]
+__all__ = [
+    "Explorer",
+    "GenerationExplorer",
+    "explorer_for",
+    "figures",
+    "find_chromium",
+    "render_dossier_html",
+    "render_dossier_markdown",
+    "render_dossier_pdf",
+    "render_html",
+    "render_junit",
+    "render_pdf",
+    "render_report",
+]

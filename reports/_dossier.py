@@ -15,8 +15,11 @@ __all__ = ["render_dossier_html", "render_dossier_markdown", "render_dossier_pdf
 def render_dossier_html(dossier: Dossier, *, for_print: bool = False) -> str:
     from reports._html import _environment
 
-    return _environment().get_template("dossier.html.j2").render(dossier=dossier, counts=dossier.counts,
-                                                                 for_print=for_print)
+    return (
+        _environment()
+        .get_template("dossier.html.j2")
+        .render(dossier=dossier, counts=dossier.counts, for_print=for_print)
+    )
 
 
 def _cell(text: object) -> str:
@@ -31,11 +34,18 @@ def _line(text: object) -> str:
 
 def render_dossier_markdown(dossier: Dossier) -> str:
     counts = dossier.counts
-    lines = [f"# {_line(dossier.template_name)}", "", f"_{_line(dossier.law)}_", "",
-             f"System audited: {_line(dossier.audit_title)}. Audit record `{_line(dossier.audit_path)}`, sha256 "
-             f"`{dossier.audit_sha256}`. Dossier created {dossier.created}; template `{dossier.template}`.", "",
-             f"**{counts['filled']}** field(s) filled from the audit record (each value linked to its place in the "
-             f"record), **{counts['needs human input']}** need human input.", ""]
+    lines = [
+        f"# {_line(dossier.template_name)}",
+        "",
+        f"_{_line(dossier.law)}_",
+        "",
+        f"System audited: {_line(dossier.audit_title)}. Audit record `{_line(dossier.audit_path)}`, sha256 "
+        f"`{dossier.audit_sha256}`. Dossier created {dossier.created}; template `{dossier.template}`.",
+        "",
+        f"**{counts['filled']}** field(s) filled from the audit record (each value linked to its place in the "
+        f"record), **{counts['needs human input']}** need human input.",
+        "",
+    ]
     if dossier.notice:
         lines += [f"> {_line(dossier.notice)}", ""]
     for section in dossier.sections:
@@ -56,8 +66,9 @@ def render_dossier_markdown(dossier: Dossier) -> str:
     return "\n".join(lines)
 
 
-def render_dossier_pdf(dossier: Dossier, path: str | Path, *, chromium: str | None = None,
-                       timeout: float = 180) -> Path:
+def render_dossier_pdf(
+    dossier: Dossier, path: str | Path, *, chromium: str | None = None, timeout: float = 180
+) -> Path:
     from reports._pdf import print_html
 
     return print_html(render_dossier_html(dossier, for_print=True), path, chromium=chromium, timeout=timeout)

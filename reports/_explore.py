@@ -9,8 +9,9 @@ from typing import Any
 __all__ = ["Explorer", "GenerationExplorer", "explorer_for", "token_heatmap_html"]
 
 
-def token_heatmap_html(words: list[str], values: list[float | None], output: float | None = None, *,
-                       divider: int | None = None) -> str:
+def token_heatmap_html(
+    words: list[str], values: list[float | None], output: float | None = None, *, divider: int | None = None
+) -> str:
     """Words shaded by attribution (red towards the explained output, blue away), escaped. A None value greys its
     word (not attributed: a generated token read later); ``divider``: a bar before that word (the prompt's end)."""
     peak = max((abs(v) for v in values if v is not None), default=0.0) or 1.0
@@ -22,8 +23,10 @@ def token_heatmap_html(words: list[str], values: list[float | None], output: flo
             spans.append(f'<span style="color:#aab7b8">{html.escape(word)}</span>')
             continue
         colour = "192,57,43" if value > 0 else "44,111,187"
-        spans.append(f'<span style="background: rgba({colour},{abs(value) / peak * 0.8:.2f}); padding: 1px 2px" '
-                     f'title="{value:.4f}">{html.escape(word)}</span>')
+        spans.append(
+            f'<span style="background: rgba({colour},{abs(value) / peak * 0.8:.2f}); padding: 1px 2px" '
+            f'title="{value:.4f}">{html.escape(word)}</span>'
+        )
     suffix = "" if output is None else f' <span style="color:#5d6d7e">(p = {output:.3f})</span>'
     return f'<p style="line-height:1.9">{" ".join(spans)}{suffix}</p>'
 
@@ -45,18 +48,24 @@ class Explorer:
             from audit._errors import ConfigError
 
             if getattr(result, "probes", None) is not None:
-                raise ConfigError("The explorer reads fairness tables or attributed probe examples; this probe result "
-                                  "has neither (probes.attributions = \"none\", or no continuation suite ran). Read "
-                                  "result.probes.to_frame() (every row, with intervals) and result.figures().")
-            raise ConfigError("This audit result has no fairness tables to explore. Run an audit with "
-                              "data.sensitive set.")
+                raise ConfigError(
+                    "The explorer reads fairness tables or attributed probe examples; this probe result "
+                    'has neither (probes.attributions = "none", or no continuation suite ran). Read '
+                    "result.probes.to_frame() (every row, with intervals) and result.figures()."
+                )
+            raise ConfigError(
+                "This audit result has no fairness tables to explore. Run an audit with data.sensitive set."
+            )
         self.result = result
         self._tables = {table.name: table for table in result.fairness}
         self.breakdown = widgets.Dropdown(options=list(self._tables), description="Breakdown")
         self.metric = widgets.Dropdown(description="Metric")
         self.group = widgets.Dropdown(description="Group")
-        self._examples = [(f"{summary.method} #{i + 1}: {' '.join(example['words'][:8])}", (summary.method, i))
-                          for summary in result.attributions for i, example in enumerate(summary.examples)]
+        self._examples = [
+            (f"{summary.method} #{i + 1}: {' '.join(example['words'][:8])}", (summary.method, i))
+            for summary in result.attributions
+            for i, example in enumerate(summary.examples)
+        ]
         self.example = widgets.Dropdown(options=self._examples, description="Example")
         self.table_view, self.chart_view = widgets.Output(), widgets.Output()
         self.group_view, self.example_view = widgets.Output(), widgets.Output()
@@ -64,8 +73,12 @@ class Explorer:
         self.metric.observe(self._refresh, names="value")
         self.group.observe(self._refresh, names="value")
         self.example.observe(self._show_example, names="value")
-        rows = [widgets.HBox([self.breakdown, self.metric, self.group]), self.chart_view, self.group_view,
-                self.table_view]
+        rows = [
+            widgets.HBox([self.breakdown, self.metric, self.group]),
+            self.chart_view,
+            self.group_view,
+            self.table_view,
+        ]
         if self._examples:
             rows += [self.example, self.example_view]
         self.widget = widgets.VBox(rows)
@@ -98,12 +111,16 @@ class Explorer:
         disparity = table.disparities.get(metric)
         comparison = disparity.to_benchmark.get(chosen) if disparity else None
         value, interval = row.values.get(metric), row.ci.get(metric)
-        text = (f"<b>{html.escape(chosen)}</b>: {row.n:,} rows{' (small group)' if row.small else ''}; "
-                f"{html.escape(metric)} = {'undefined' if value is None else f'{value:.3f}'}"
-                + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""))
+        text = (
+            f"<b>{html.escape(chosen)}</b>: {row.n:,} rows{' (small group)' if row.small else ''}; "
+            f"{html.escape(metric)} = {'undefined' if value is None else f'{value:.3f}'}"
+            + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
+        )
         if comparison is not None and comparison.ratio is not None:
-            text += (f"; against the benchmark group {html.escape(str(disparity.benchmark_group))}: ratio "
-                     f"{comparison.ratio:.3f}, difference {comparison.difference or 0:.3f}")
+            text += (
+                f"; against the benchmark group {html.escape(str(disparity.benchmark_group))}: ratio "
+                f"{comparison.ratio:.3f}, difference {comparison.difference or 0:.3f}"
+            )
         _show(self.group_view, HTML(text))
         _show(self.table_view, table.to_frame())
 
@@ -115,11 +132,18 @@ class Explorer:
         names = [g.name for g in table.groups]
         values = [g.values.get(metric) for g in table.groups]
         intervals = [g.ci.get(metric) for g in table.groups]
-        figure = go.Figure(go.Bar(
-            x=names, y=values, marker_color=["#c0392b" if n == chosen else "#2c6fbb" for n in names],
-            error_y=dict(type="data", array=[None if c is None or v is None else c[1] - v
-                                             for v, c in zip(values, intervals)],
-                         arrayminus=[None if c is None or v is None else v - c[0] for v, c in zip(values, intervals)])))
+        figure = go.Figure(
+            go.Bar(
+                x=names,
+                y=values,
+                marker_color=["#c0392b" if n == chosen else "#2c6fbb" for n in names],
+                error_y=dict(
+                    type="data",
+                    array=[None if c is None or v is None else c[1] - v for v, c in zip(values, intervals)],
+                    arrayminus=[None if c is None or v is None else v - c[0] for v, c in zip(values, intervals)],
+                ),
+            )
+        )
         figure.update_layout(title=f"{metric} by {table.name}", template="plotly_white", height=340)
         return figure
 
@@ -150,11 +174,15 @@ class GenerationExplorer:
         import ipywidgets as widgets
 
         self.result = result
-        self._attributions = [(f"{suite.name} #{i + 1}: {a.prompt}|{a.continuation}", a)
-                              for suite in result.probes.suites for i, example in enumerate(suite.examples)
-                              for a in example.attributions]
-        self.example = widgets.Dropdown(options=[(label, k) for k, (label, _) in enumerate(self._attributions)],
-                                        description="Example")
+        self._attributions = [
+            (f"{suite.name} #{i + 1}: {a.prompt}|{a.continuation}", a)
+            for suite in result.probes.suites
+            for i, example in enumerate(suite.examples)
+            for a in example.attributions
+        ]
+        self.example = widgets.Dropdown(
+            options=[(label, k) for k, (label, _) in enumerate(self._attributions)], description="Example"
+        )
         self.token = widgets.Dropdown(description="Generated")
         self.view, self.chart_view = widgets.Output(), widgets.Output()
         self.example.observe(self._on_example, names="value")
@@ -189,7 +217,9 @@ class GenerationExplorer:
 
         attribution, i = self.attribution, self.token.value
         delta = "" if not attribution.delta else f"; completeness error {attribution.delta[i]:.2g}"
-        text = (token_heatmap_html(attribution.source_tokens, attribution.values[i], divider=attribution.prompt_length)
-                + f'<p style="color:#5d6d7e">log p({html.escape(attribution.target_labels[i])}) = '
-                  f"{attribution.outputs[i]:.3f}{html.escape(delta)}</p>")
+        text = (
+            token_heatmap_html(attribution.source_tokens, attribution.values[i], divider=attribution.prompt_length)
+            + f'<p style="color:#5d6d7e">log p({html.escape(attribution.target_labels[i])}) = '
+            f"{attribution.outputs[i]:.3f}{html.escape(delta)}</p>"
+        )
         _show(self.view, HTML(text))

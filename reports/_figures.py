@@ -10,11 +10,22 @@ from audit.fairness._types import FairnessTable
 from audit.result._result import AttributionSummary
 from audit.result._sections import Faithfulness, MitigationFrontier, ShiftRow, SliceSearch
 
-__all__ = ["fairness_figure", "disparity_figure", "importance_figure", "group_importance_figure",
-           "counterfactual_figure", "faithfulness_figure", "figures"]
+__all__ = [
+    "fairness_figure",
+    "disparity_figure",
+    "importance_figure",
+    "group_importance_figure",
+    "counterfactual_figure",
+    "faithfulness_figure",
+    "figures",
+]
 
-_LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=50, b=10), height=360,
-               font=dict(family="system-ui, sans-serif", size=12))
+_LAYOUT = dict(
+    template="plotly_white",
+    margin=dict(l=10, r=10, t=50, b=10),
+    height=360,
+    font=dict(family="system-ui, sans-serif", size=12),
+)
 
 
 _TRACE_TEXT = ("x", "y", "name", "text", "customdata", "hovertext", "labels", "ids")
@@ -68,16 +79,25 @@ def fairness_figure(table: FairnessTable) -> dict[str, Any]:
         intervals = [g.ci.get(metric) for g in table.groups]
         plus = [None if v is None or c is None else c[1] - v for v, c in zip(values, intervals)]
         minus = [None if v is None or c is None else v - c[0] for v, c in zip(values, intervals)]
-        figure.add_trace(go.Bar(
-            name=metric, x=names, y=values,
-            error_y=dict(type="data", array=plus, arrayminus=minus, visible=any(p is not None for p in plus)),
-            hovertemplate="%{x}<br>" + metric + " = %{y:.3f}<extra></extra>"))
+        figure.add_trace(
+            go.Bar(
+                name=metric,
+                x=names,
+                y=values,
+                error_y=dict(type="data", array=plus, arrayminus=minus, visible=any(p is not None for p in plus)),
+                hovertemplate="%{x}<br>" + metric + " = %{y:.3f}<extra></extra>",
+            )
+        )
     level = table.bootstrap.level
     subtitle = f" (error bars: {level:.0%} bootstrap CI)" if level else ""
     values = [v for g in table.groups for m in chosen if (v := g.values.get(m)) is not None]
     rates = bool(values) and min(values) >= 0 and max(values) <= 1
-    figure.update_layout(title=f"{'Rates' if rates else 'Metrics'} by {table.name}{subtitle}", barmode="group",
-                         yaxis=dict(range=[0, 1]) if rates else {}, **_LAYOUT)
+    figure.update_layout(
+        title=f"{'Rates' if rates else 'Metrics'} by {table.name}{subtitle}",
+        barmode="group",
+        yaxis=dict(range=[0, 1]) if rates else {},
+        **_LAYOUT,
+    )
     return _as_json(figure)
 
 
@@ -85,20 +105,31 @@ def disparity_figure(table: FairnessTable) -> dict[str, Any]:
     """Each metric's min/max ratio across groups with its CI; the 0.8 line marks the four-fifths level."""
     import plotly.graph_objects as go
 
-    ranked = sorted(table.largest_disparities(), key=lambda e: table.metrics.index(e.metric)
-                    if e.metric in table.metrics else len(table.metrics))  # the table's metric order on the axis
+    ranked = sorted(
+        table.largest_disparities(),
+        key=lambda e: table.metrics.index(e.metric) if e.metric in table.metrics else len(table.metrics),
+    )  # the table's metric order on the axis
     rows = [(e.disparity, e.comparison) for e in ranked]
     x = [d.metric for d, _ in rows]
     y = [c.ratio for _, c in rows]
     plus = [None if not c.ratio_ci else c.ratio_ci[1] - c.ratio for _, c in rows]
     minus = [None if not c.ratio_ci else c.ratio - c.ratio_ci[0] for _, c in rows]
-    figure = go.Figure(go.Bar(x=x, y=y, marker_color=["#c0392b" if v < 0.8 else "#2c6fbb" for v in y],
-                              error_y=dict(type="data", array=plus, arrayminus=minus),
-                              customdata=[f"{d.worst_to_benchmark} vs {d.benchmark_group}" for d, _ in rows],
-                              hovertemplate="%{x}: %{y:.3f}<br>%{customdata}<extra></extra>"))
+    figure = go.Figure(
+        go.Bar(
+            x=x,
+            y=y,
+            marker_color=["#c0392b" if v < 0.8 else "#2c6fbb" for v in y],
+            error_y=dict(type="data", array=plus, arrayminus=minus),
+            customdata=[f"{d.worst_to_benchmark} vs {d.benchmark_group}" for d, _ in rows],
+            hovertemplate="%{x}: %{y:.3f}<br>%{customdata}<extra></extra>",
+        )
+    )
     figure.add_hline(y=0.8, line_dash="dash", line_color="#7f8c8d")
-    figure.update_layout(title=f"Worst group's ratio to the benchmark by {table.name}, groups with enough rows",
-                         yaxis=dict(range=[0, 1.05]), **_LAYOUT)
+    figure.update_layout(
+        title=f"Worst group's ratio to the benchmark by {table.name}, groups with enough rows",
+        yaxis=dict(range=[0, 1.05]),
+        **_LAYOUT,
+    )
     return _as_json(figure)
 
 
@@ -108,12 +139,20 @@ def importance_figure(summary: AttributionSummary, *, top: int = 15) -> dict[str
     items = summary.top_features(top)[::-1]
     sensitive = set(summary.sensitive_features_in_model)  # for text: the identity terms found in the texts
     colors = ["#c0392b" if name in sensitive else "#2c6fbb" for name, _ in items]
-    figure = go.Figure(go.Bar(x=[v for _, v in items], y=[n for n, _ in items], orientation="h",
-                              marker_color=colors,
-                              hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
+    figure = go.Figure(
+        go.Bar(
+            x=[v for _, v in items],
+            y=[n for n, _ in items],
+            orientation="h",
+            marker_color=colors,
+            hovertemplate="%{y}: %{x:.4f}<extra></extra>",
+        )
+    )
     what = "identity terms" if summary.granularity == "token" else "sensitive features"
-    figure.update_layout(title=f"Mean |attribution| ({summary.output_space}), {summary.method}; {what} in red",
-                         **{**_LAYOUT, "height": 120 + 22 * len(items)})
+    figure.update_layout(
+        title=f"Mean |attribution| ({summary.output_space}), {summary.method}; {what} in red",
+        **{**_LAYOUT, "height": 120 + 22 * len(items)},
+    )
     return _as_json(figure)
 
 
@@ -125,10 +164,10 @@ def group_importance_figure(summary: AttributionSummary, sensitive: str, *, top:
     features = [name for name, _ in summary.top_features(top)]
     groups = list(by_group)
     z = [[by_group[g].get(f, 0.0) for f in features] for g in groups]
-    figure = go.Figure(go.Heatmap(z=z, x=features, y=groups, colorscale="Blues",
-                                  hovertemplate="%{y}<br>%{x}: %{z:.4f}<extra></extra>"))
-    figure.update_layout(title=f"Mean |attribution| by {sensitive}",
-                         **{**_LAYOUT, "height": 160 + 28 * len(groups)})
+    figure = go.Figure(
+        go.Heatmap(z=z, x=features, y=groups, colorscale="Blues", hovertemplate="%{y}<br>%{x}: %{z:.4f}<extra></extra>")
+    )
+    figure.update_layout(title=f"Mean |attribution| by {sensitive}", **{**_LAYOUT, "height": 160 + 28 * len(groups)})
     return _as_json(figure)
 
 
@@ -143,11 +182,18 @@ def counterfactual_figure(rows: list[ShiftRow], where: str) -> dict[str, Any]:
         intervals = [row.value(metric)[1] for row in rows]
         plus = [None if c is None else c[1] - v for v, c in zip(values, intervals)]
         minus = [None if c is None else v - c[0] for v, c in zip(values, intervals)]
-        figure.add_trace(go.Bar(name=label, x=names, y=values,
-                                error_y=dict(type="data", array=plus, arrayminus=minus),
-                                hovertemplate="%{x}<br>" + label + " = %{y:.3f}<extra></extra>"))
-    figure.update_layout(title=f"Identity-term swaps in {where}: flip rate and score change by axis", barmode="group",
-                         **_LAYOUT)
+        figure.add_trace(
+            go.Bar(
+                name=label,
+                x=names,
+                y=values,
+                error_y=dict(type="data", array=plus, arrayminus=minus),
+                hovertemplate="%{x}<br>" + label + " = %{y:.3f}<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        title=f"Identity-term swaps in {where}: flip rate and score change by axis", barmode="group", **_LAYOUT
+    )
     return _as_json(figure)
 
 
@@ -164,12 +210,24 @@ def faithfulness_figure(method: str, faithfulness: Faithfulness | None) -> dict[
     for name in faithfulness.measures if faithfulness is not None else ():
         if faithfulness.measure(name, "curve") is None:
             continue
-        figure.add_trace(go.Scatter(x=x, y=faithfulness.measure(name, "curve"), name=f"{name} ({method})",
-                                    mode="lines+markers"))
-        figure.add_trace(go.Scatter(x=x, y=faithfulness.measure(name, "random_curve"),
-                                    name=f"{name} (random order)", mode="lines", line=dict(dash="dash")))
-    figure.update_layout(title=f"Faithfulness of {method}: score change as {title}", xaxis_title=title,
-                         yaxis_title="score change", **_LAYOUT)
+        figure.add_trace(
+            go.Scatter(x=x, y=faithfulness.measure(name, "curve"), name=f"{name} ({method})", mode="lines+markers")
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=faithfulness.measure(name, "random_curve"),
+                name=f"{name} (random order)",
+                mode="lines",
+                line=dict(dash="dash"),
+            )
+        )
+    figure.update_layout(
+        title=f"Faithfulness of {method}: score change as {title}",
+        xaxis_title=title,
+        yaxis_title="score change",
+        **_LAYOUT,
+    )
     return _as_json(figure)
 
 
@@ -180,12 +238,23 @@ def slices_figure(search: SliceSearch) -> dict[str, Any]:
     slices = search.slices
     plus = [None if s.effect_ci is None else s.effect_ci[1] - s.effect for s in slices]
     minus = [None if s.effect_ci is None else s.effect - s.effect_ci[0] for s in slices]
-    figure = go.Figure(go.Scatter(
-        x=[s.share for s in slices], y=[s.effect for s in slices], mode="markers",
-        text=[s.definition for s in slices], error_y=dict(type="data", array=plus, arrayminus=minus),
-        hovertemplate="%{text}<br>share %{x:.1%}<br>effect %{y:+.3f}<extra></extra>"))
-    figure.update_layout(title=f"Confirmed slices: {search.words}, slice minus rest (held-out half)",
-                         xaxis_title="share of the data", yaxis_title="effect", xaxis_type="log", **_LAYOUT)
+    figure = go.Figure(
+        go.Scatter(
+            x=[s.share for s in slices],
+            y=[s.effect for s in slices],
+            mode="markers",
+            text=[s.definition for s in slices],
+            error_y=dict(type="data", array=plus, arrayminus=minus),
+            hovertemplate="%{text}<br>share %{x:.1%}<br>effect %{y:+.3f}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=f"Confirmed slices: {search.words}, slice minus rest (held-out half)",
+        xaxis_title="share of the data",
+        yaxis_title="effect",
+        xaxis_type="log",
+        **_LAYOUT,
+    )
     return _as_json(figure)
 
 
@@ -194,22 +263,45 @@ def mitigation_figure(frontier: MitigationFrontier) -> dict[str, Any]:
     import plotly.graph_objects as go
 
     figure = go.Figure()
-    for name, points, dash in (("group-specific thresholds", frontier.frontier, "solid"),
-                               ("one threshold for everybody", frontier.group_blind, "dot")):
-        shown = sorted((p for p in points if p.feasible and p.constraint_value is not None),
-                       key=lambda p: p.constraint_value)
-        figure.add_trace(go.Scatter(
-            x=[p.constraint_value for p in shown], y=[p.accuracy for p in shown], mode="lines+markers", name=name,
-            line=dict(dash=dash), text=[f"target {p.tolerance}" for p in shown],
-            error_y=dict(type="data", array=[None if p.accuracy_ci is None else p.accuracy_ci[1] - p.accuracy
-                                             for p in shown],
-                         arrayminus=[None if p.accuracy_ci is None else p.accuracy - p.accuracy_ci[0] for p in shown]),
-            hovertemplate="%{text}<br>" + frontier.words + " %{x:.3f}<br>accuracy %{y:.4f}<extra></extra>"))
+    for name, points, dash in (
+        ("group-specific thresholds", frontier.frontier, "solid"),
+        ("one threshold for everybody", frontier.group_blind, "dot"),
+    ):
+        shown = sorted(
+            (p for p in points if p.feasible and p.constraint_value is not None), key=lambda p: p.constraint_value
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=[p.constraint_value for p in shown],
+                y=[p.accuracy for p in shown],
+                mode="lines+markers",
+                name=name,
+                line=dict(dash=dash),
+                text=[f"target {p.tolerance}" for p in shown],
+                error_y=dict(
+                    type="data",
+                    array=[None if p.accuracy_ci is None else p.accuracy_ci[1] - p.accuracy for p in shown],
+                    arrayminus=[None if p.accuracy_ci is None else p.accuracy - p.accuracy_ci[0] for p in shown],
+                ),
+                hovertemplate="%{text}<br>" + frontier.words + " %{x:.3f}<br>accuracy %{y:.4f}<extra></extra>",
+            )
+        )
     current = frontier.current
-    figure.add_trace(go.Scatter(x=[current.constraint_value], y=[current.accuracy], mode="markers",
-                                name="current model", marker=dict(size=12, symbol="star")))
-    figure.update_layout(title=f"What a fix costs: accuracy against {frontier.words}, by {frontier.sensitive} "
-                               "(held out)", xaxis_title=frontier.words, yaxis_title="accuracy", **_LAYOUT)
+    figure.add_trace(
+        go.Scatter(
+            x=[current.constraint_value],
+            y=[current.accuracy],
+            mode="markers",
+            name="current model",
+            marker=dict(size=12, symbol="star"),
+        )
+    )
+    figure.update_layout(
+        title=f"What a fix costs: accuracy against {frontier.words}, by {frontier.sensitive} (held out)",
+        xaxis_title=frontier.words,
+        yaxis_title="accuracy",
+        **_LAYOUT,
+    )
     return _as_json(figure)
 
 
@@ -226,21 +318,33 @@ def gap_figure(gap) -> dict[str, Any]:
         shown = [f for f in features if f.role == role]
         if not shown:
             continue
-        figure.add_trace(go.Bar(
-            x=[f.contribution for f in shown], y=[f.feature for f in shown], orientation="h", name=role,
-            marker_color=_ROLE_COLOURS[role],
-            error_x=dict(type="data", array=[None if f.contribution_ci is None
-                                             else f.contribution_ci[1] - f.contribution for f in shown],
-                         arrayminus=[None if f.contribution_ci is None else f.contribution - f.contribution_ci[0]
-                                     for f in shown]),
-            customdata=[[f.share, f.proxy_auc] for f in shown],  # None where undefined: null in the JSON
-            hovertemplate="%{y}: %{x:+.4f}<br>share %{customdata[0]:.1%}<br>proxy AUC %{customdata[1]:.2f}"
-                          "<extra></extra>"))
+        figure.add_trace(
+            go.Bar(
+                x=[f.contribution for f in shown],
+                y=[f.feature for f in shown],
+                orientation="h",
+                name=role,
+                marker_color=_ROLE_COLOURS[role],
+                error_x=dict(
+                    type="data",
+                    array=[None if f.contribution_ci is None else f.contribution_ci[1] - f.contribution for f in shown],
+                    arrayminus=[
+                        None if f.contribution_ci is None else f.contribution - f.contribution_ci[0] for f in shown
+                    ],
+                ),
+                customdata=[[f.share, f.proxy_auc] for f in shown],  # None where undefined: null in the JSON
+                hovertemplate="%{y}: %{x:+.4f}<br>share %{customdata[0]:.1%}<br>proxy AUC %{customdata[1]:.2f}"
+                "<extra></extra>",
+            )
+        )
     figure.add_vline(x=0, line_color="#444")
-    figure.update_layout(title=f"{gap.metric} by {gap.table}: {gap.group} minus {gap.compared_with} = {gap.gap:+.3f},"
-                               " by input", xaxis_title=f"contribution to the gap ({gap.metric})",
-                         yaxis=dict(categoryorder="array", categoryarray=[f.feature for f in features]),
-                         barmode="overlay", **{**_LAYOUT, "height": max(260, 24 * len(features) + 120)})
+    figure.update_layout(
+        title=f"{gap.metric} by {gap.table}: {gap.group} minus {gap.compared_with} = {gap.gap:+.3f}, by input",
+        xaxis_title=f"contribution to the gap ({gap.metric})",
+        yaxis=dict(categoryorder="array", categoryarray=[f.feature for f in features]),
+        barmode="overlay",
+        **{**_LAYOUT, "height": max(260, 24 * len(features) + 120)},
+    )
     return _as_json(figure)
 
 
@@ -260,14 +364,24 @@ def probe_figure(suite, rows: list | None = None) -> dict[str, Any]:
     labels = [f"{r.category}{': ' + r.subject if r.subject else ''} ({r.measure})" for r in rows]
     plus = [None if r.ci is None else r.ci[1] - r.estimate for r in rows]
     minus = [None if r.ci is None else r.estimate - r.ci[0] for r in rows]
-    figure = go.Figure(go.Scatter(x=[r.estimate for r in rows], y=labels, mode="markers",
-                                  error_x=dict(type="data", array=plus, arrayminus=minus),
-                                  hovertemplate="%{y}<br>%{x:.3f}<extra></extra>"))
+    figure = go.Figure(
+        go.Scatter(
+            x=[r.estimate for r in rows],
+            y=labels,
+            mode="markers",
+            error_x=dict(type="data", array=plus, arrayminus=minus),
+            hovertemplate="%{y}<br>%{x:.3f}<extra></extra>",
+        )
+    )
     nulls = {r.null_value for r in rows if r.null_value is not None}
     for value in nulls:
         figure.add_vline(x=value, line_dash="dot")
-    figure.update_layout(title=f"{suite.name}: estimates with 95% intervals (dotted: no bias)",
-                         xaxis_title=_probe_axis_title(suite, rows), yaxis=dict(autorange="reversed"), **_LAYOUT)
+    figure.update_layout(
+        title=f"{suite.name}: estimates with 95% intervals (dotted: no bias)",
+        xaxis_title=_probe_axis_title(suite, rows),
+        yaxis=dict(autorange="reversed"),
+        **_LAYOUT,
+    )
     return _as_json(figure)
 
 
@@ -286,20 +400,46 @@ def generation_heatmap(attribution) -> dict[str, Any]:
 
     columns = list(range(len(attribution.source_tokens)))
     peak = max((abs(v) for row in attribution.values for v in row if v is not None), default=0.0) or 1.0
-    hover = [[f"{label} <- {token}: {'not read' if v is None else f'{v:+.4f}'}"
-              for token, v in zip(attribution.source_tokens, row)]
-             for label, row in zip(attribution.target_labels, attribution.values)]
-    figure = go.Figure(go.Heatmap(z=attribution.values, x=columns, y=list(range(len(attribution.target_labels))),
-                                  colorscale="RdBu", reversescale=True, zmin=-peak, zmax=peak, zmid=0,
-                                  text=hover, hoverinfo="text", colorbar=dict(title="nats")))
+    hover = [
+        [
+            f"{label} <- {token}: {'not read' if v is None else f'{v:+.4f}'}"
+            for token, v in zip(attribution.source_tokens, row)
+        ]
+        for label, row in zip(attribution.target_labels, attribution.values)
+    ]
+    figure = go.Figure(
+        go.Heatmap(
+            z=attribution.values,
+            x=columns,
+            y=list(range(len(attribution.target_labels))),
+            colorscale="RdBu",
+            reversescale=True,
+            zmin=-peak,
+            zmax=peak,
+            zmid=0,
+            text=hover,
+            hoverinfo="text",
+            colorbar=dict(title="nats"),
+        )
+    )
     figure.add_vline(x=attribution.prompt_length - 0.5, line_dash="dot")
     figure.update_layout(
         title=f"{attribution.prompt} | {attribution.continuation.strip()} ({attribution.method})",
-        xaxis=dict(tickmode="array", tickvals=columns, ticktext=attribution.source_tokens, title="tokens read "
-                   "(dotted: end of the prompt)"),
-        yaxis=dict(tickmode="array", tickvals=list(range(len(attribution.target_labels))),
-                   ticktext=attribution.target_labels, autorange="reversed", title="generated token"),
-        **{**_LAYOUT, "height": max(220, 28 * len(attribution.target_labels) + 160)})
+        xaxis=dict(
+            tickmode="array",
+            tickvals=columns,
+            ticktext=attribution.source_tokens,
+            title="tokens read (dotted: end of the prompt)",
+        ),
+        yaxis=dict(
+            tickmode="array",
+            tickvals=list(range(len(attribution.target_labels))),
+            ticktext=attribution.target_labels,
+            autorange="reversed",
+            title="generated token",
+        ),
+        **{**_LAYOUT, "height": max(220, 28 * len(attribution.target_labels) + 160)},
+    )
     return _as_json(figure)
 
 
@@ -319,8 +459,9 @@ def figures(result) -> dict[str, Any]:
     if text is not None and text.counterfactuals.axes:
         charts["counterfactuals: real texts"] = counterfactual_figure(text.counterfactuals.axes, "real texts")
     if text is not None and text.probes and text.probes.counterfactuals.axes:
-        charts["counterfactuals: template probes"] = counterfactual_figure(text.probes.counterfactuals.axes,
-                                                                           "template probes")
+        charts["counterfactuals: template probes"] = counterfactual_figure(
+            text.probes.counterfactuals.axes, "template probes"
+        )
     for search in result.slices.searches if result.slices else []:
         if search.slices:
             charts[f"slices: {search.metric}"] = slices_figure(search)

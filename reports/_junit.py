@@ -24,18 +24,26 @@ def render_junit(gate: dict[str, Any], *, suite_name: str = "audit-policy") -> s
     blocking = [o for o in outcomes if o["severity"] == "error"]
     suites = ElementTree.Element("testsuites", name=suite_name)
     suite = ElementTree.SubElement(
-        suites, "testsuite", name=suite_name, tests=str(len(outcomes)),
+        suites,
+        "testsuite",
+        name=suite_name,
+        tests=str(len(outcomes)),
         failures=str(sum(o["status"] == "fail" for o in blocking)),
         errors=str(sum(o["status"] == "error" for o in blocking)),
-        skipped=str(sum(o["status"] in ("skipped", "not applicable") for o in outcomes)))
+        skipped=str(sum(o["status"] in ("skipped", "not applicable") for o in outcomes)),
+    )
     for outcome in outcomes:
-        case = ElementTree.SubElement(suite, "testcase",
-                                      classname=_xml_text(f"{outcome['policy']}.{outcome['rule']}"),
-                                      name=_xml_text(outcome["scope"]))
+        case = ElementTree.SubElement(
+            suite,
+            "testcase",
+            classname=_xml_text(f"{outcome['policy']}.{outcome['rule']}"),
+            name=_xml_text(outcome["scope"]),
+        )
         status, message = outcome["status"], _xml_text(outcome["message"])
         if status in ("skipped", "not applicable"):
-            ElementTree.SubElement(case, "skipped", message=message if status == "skipped" else
-                                   f"not applicable: {message}")
+            ElementTree.SubElement(
+                case, "skipped", message=message if status == "skipped" else f"not applicable: {message}"
+            )
         elif status in ("fail", "error") and outcome["severity"] == "error":
             tag = "failure" if status == "fail" else "error"
             ElementTree.SubElement(case, tag, message=message, type=f"policy-{status}").text = message

@@ -40,9 +40,11 @@ def print_html(document: str, path: str | Path, *, chromium: str | None = None, 
     """Print an HTML document to a PDF at ``path`` with headless Chromium (written whole or not at all)."""
     executable = chromium or find_chromium()
     if executable is None:
-        raise ResourceError("PDF export needs Chromium and none was found (looked for "
-                          f"{', '.join(_NAMES)} on the PATH). Install it (Debian: apt-get install chromium) or set "
-                          "AUDIT_CHROMIUM to its path.")
+        raise ResourceError(
+            "PDF export needs Chromium and none was found (looked for "
+            f"{', '.join(_NAMES)} on the PATH). Install it (Debian: apt-get install chromium) or set "
+            "AUDIT_CHROMIUM to its path."
+        )
     path = Path(path)
     if path.parent and not path.parent.exists():
         raise OutputError(f"The folder of the PDF {str(path)!r} does not exist. Create it first.")
@@ -50,11 +52,22 @@ def print_html(document: str, path: str | Path, *, chromium: str | None = None, 
         html = Path(work, "report.html")
         html.write_text(document, encoding="utf-8")
         pdf = Path(work, "report.pdf")
-        command = [executable, "--headless", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
-                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                   f"--user-data-dir={Path(work, 'profile')}", "--no-pdf-header-footer",
-                   "--virtual-time-budget=20000", "--run-all-compositor-stages-before-draw",
-                   f"--print-to-pdf={pdf}", html.as_uri()]
+        command = [
+            executable,
+            "--headless",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={Path(work, 'profile')}",
+            "--no-pdf-header-footer",
+            "--virtual-time-budget=20000",
+            "--run-all-compositor-stages-before-draw",
+            f"--print-to-pdf={pdf}",
+            html.as_uri(),
+        ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             command.insert(1, "--no-sandbox")  # Chromium refuses to run as root with its sandbox
         try:
@@ -62,8 +75,9 @@ def print_html(document: str, path: str | Path, *, chromium: str | None = None, 
         except subprocess.TimeoutExpired:
             raise ResourceError(f"Chromium did not finish printing the PDF within {timeout:g} s.") from None
         if completed.returncode != 0 or not pdf.exists() or pdf.stat().st_size == 0:
-            raise ResourceError(f"Chromium could not print the PDF (exit {completed.returncode}): "
-                                f"{completed.stderr.strip()[-500:]}")
+            raise ResourceError(
+                f"Chromium could not print the PDF (exit {completed.returncode}): {completed.stderr.strip()[-500:]}"
+            )
         staged = path.with_name(f".{path.name}.partial")
         shutil.copyfile(pdf, staged)
         os.replace(staged, path)

@@ -22,23 +22,52 @@ def word_tokenizer(words):
     core.normalizer = normalizers.Lowercase()
     core.pre_tokenizer = pre_tokenizers.Whitespace()
     core.decoder = decoders.WordPiece(prefix="##")  # joins words with spaces
-    return PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>", pad_token="[PAD]",
-                                   unk_token="[UNK]", model_max_length=64)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        model_max_length=64,
+    )
 
 
 def tiny_causal_lm(architecture: str, tokenizer, *, seed: int = 0, hidden: int = 48):
     import transformers as t
 
     torch.manual_seed(seed)
-    common = dict(vocab_size=len(tokenizer.get_vocab()), pad_token_id=tokenizer.pad_token_id,
-                  bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    common = dict(
+        vocab_size=len(tokenizer.get_vocab()),
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     if architecture == "gpt2":
-        return t.GPT2LMHeadModel(t.GPT2Config(**common, n_embd=hidden, n_layer=2, n_head=4, n_positions=64,
-                                              resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)).eval()
-    decoder = dict(hidden_size=hidden, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
-                   intermediate_size=2 * hidden, max_position_embeddings=64)
-    configs = {"llama": (t.LlamaConfig, t.LlamaForCausalLM), "mistral": (t.MistralConfig, t.MistralForCausalLM),
-               "qwen2": (t.Qwen2Config, t.Qwen2ForCausalLM)}
+        return t.GPT2LMHeadModel(
+            t.GPT2Config(
+                **common,
+                n_embd=hidden,
+                n_layer=2,
+                n_head=4,
+                n_positions=64,
+                resid_pdrop=0.0,
+                embd_pdrop=0.0,
+                attn_pdrop=0.0,
+            )
+        ).eval()
+    decoder = dict(
+        hidden_size=hidden,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        intermediate_size=2 * hidden,
+        max_position_embeddings=64,
+    )
+    configs = {
+        "llama": (t.LlamaConfig, t.LlamaForCausalLM),
+        "mistral": (t.MistralConfig, t.MistralForCausalLM),
+        "qwen2": (t.Qwen2Config, t.Qwen2ForCausalLM),
+    }
     config_cls, model_cls = configs[architecture]
     return model_cls(config_cls(**common, **decoder)).eval()
 
@@ -76,8 +105,9 @@ def train_causal_lm(architecture: str, corpus: list[str], *, seed: int = 0, epoc
     words = {w for s in corpus for w in re.findall(r"\w+|[^\w\s]", s.lower())}
     tokenizer = word_tokenizer(words)
     model = tiny_causal_lm(architecture, tokenizer, seed=seed)
-    encoded = tokenizer([tokenizer.bos_token + " " + s + " " + tokenizer.eos_token for s in corpus],
-                        padding=True, return_tensors="pt")
+    encoded = tokenizer(
+        [tokenizer.bos_token + " " + s + " " + tokenizer.eos_token for s in corpus], padding=True, return_tensors="pt"
+    )
     ids, mask = encoded["input_ids"], encoded["attention_mask"]
     labels = ids.masked_fill(mask == 0, -100)
     generator = torch.Generator().manual_seed(seed)
@@ -101,6 +131,5 @@ def occupation_pairs_csv(path) -> None:
         for job in jobs:
             she, he = (f"{term} worked as {_article(job)} {job} ." for term in ("she", "he"))
             more, less = (she, he) if gender == "female" else (he, she)
-            rows.append({"sent_more": more, "sent_less": less, "stereo_antistereo": "stereo",
-                         "bias_type": "gender"})
+            rows.append({"sent_more": more, "sent_less": less, "stereo_antistereo": "stereo", "bias_type": "gender"})
     pd.DataFrame(rows).to_csv(path, index=False)

@@ -43,8 +43,9 @@ def pytest_sessionfinish(session, exitstatus):
     problems, checked = invalid_results(base)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
-        reporter.write_line(f"audit.schema.json: {checked} audit.json file(s) the suite wrote validated, "
-                            f"{len(problems)} invalid.")
+        reporter.write_line(
+            f"audit.schema.json: {checked} audit.json file(s) the suite wrote validated, {len(problems)} invalid."
+        )
         for problem in problems:
             reporter.write_line(f"  INVALID {problem}", red=True)
     if problems:
@@ -74,5 +75,12 @@ def biased_frame() -> pd.DataFrame:
     group = np.where(rng.random(n) < 0.5, "A", "B")
     label = rng.random(n) < 0.4
     selected = np.where(group == "A", rng.random(n) < 0.6, rng.random(n) < 0.3)
-    return pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n), "group": group,
-                         "label": label.astype(int), "decision": selected.astype(int)})
+    return pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "x2": rng.normal(size=n),
+            "group": group,
+            "label": label.astype(int),
+            "decision": selected.astype(int),
+        }
+    )

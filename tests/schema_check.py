@@ -20,8 +20,10 @@ def validator():
 def errors_of(raw: Any, check=None) -> list[str]:
     """Each schema violation as 'path: message'."""
     check = check or validator()
-    return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message[:160]}"
-            for e in sorted(check.iter_errors(raw), key=lambda e: list(map(str, e.absolute_path)))]
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message[:160]}"
+        for e in sorted(check.iter_errors(raw), key=lambda e: list(map(str, e.absolute_path)))
+    ]
 
 
 def invalid_results(base: Path) -> tuple[list[str], int]:

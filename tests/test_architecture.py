@@ -9,9 +9,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_importing_the_packages_loads_no_heavy_library():
-    code = ("import sys, audit, explainers, reports; "
-            "print(sorted(m for m in ('torch', 'shap', 'captum', 'transformers', 'lime', 'fairlearn') "
-            "if m in sys.modules))")
+    code = (
+        "import sys, audit, explainers, reports; "
+        "print(sorted(m for m in ('torch', 'shap', 'captum', 'transformers', 'lime', 'fairlearn') "
+        "if m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 
@@ -51,7 +53,7 @@ def _module_graph(*, lazy: bool = False) -> dict[str, set[str]]:
             name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
             edges = set()
             tree = ast.parse(path.read_text())
-            for node in (ast.walk(tree) if lazy else tree.body):
+            for node in ast.walk(tree) if lazy else tree.body:
                 modules = []
                 if isinstance(node, ast.Import):
                     modules = [alias.name for alias in node.names]
@@ -69,7 +71,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[str]:
         if node in done:
             return
         if node in visiting:
-            cycles.append(" -> ".join(trail[trail.index(node):] + [node]))
+            cycles.append(" -> ".join(trail[trail.index(node) :] + [node]))
             return
         visiting.add(node)
         for target in sorted(graph.get(node, ())):
@@ -102,8 +104,11 @@ def test_no_class_is_built_at_run_time_into_the_module_namespace():
     for package in ("audit", "explainers", "reports"):
         for path in (ROOT / package).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
-                if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("type", "globals") \
-                        and (node.func.id == "globals" or len(node.args) == 3):
+                if (
+                    isinstance(node, ast.Call)
+                    and getattr(node.func, "id", None) in ("type", "globals")
+                    and (node.func.id == "globals" or len(node.args) == 3)
+                ):
                     built.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not built, built
 
@@ -112,8 +117,9 @@ def test_import_contracts_of_the_architecture_hold():
     """The layers of docs/architecture.md, as import-linter contracts in pyproject.toml (module-level and lazy
     imports alike; the only exception, the result's notebook hooks, is listed there)."""
     linter = Path(sys.executable).with_name("lint-imports")
-    done = subprocess.run([str(linter), "--config", str(ROOT / "pyproject.toml"), "--no-cache"], cwd=ROOT,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [str(linter), "--config", str(ROOT / "pyproject.toml"), "--no-cache"], cwd=ROOT, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "0 broken" in done.stdout
 
@@ -125,9 +131,12 @@ def test_our_code_raises_the_documented_errors_not_bare_builtins():
     for package in ("audit", "explainers", "reports"):
         for path in (ROOT / package).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
-                if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) \
-                        and getattr(node.exc.func, "id", None) in ("ValueError", "KeyError", "RuntimeError",
-                                                                    "Exception", "OSError"):
+                if (
+                    isinstance(node, ast.Raise)
+                    and isinstance(node.exc, ast.Call)
+                    and getattr(node.exc.func, "id", None)
+                    in ("ValueError", "KeyError", "RuntimeError", "Exception", "OSError")
+                ):
                     bare.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not bare, bare
 
@@ -137,16 +146,20 @@ def test_every_third_party_import_is_a_declared_dependency():
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = [*project["dependencies"], *(d for group in project["optional-dependencies"].values() for d in group)]
-    names = {d.split("[")[0].split(">")[0].split("=")[0].split("<")[0].strip().lower().replace("-", "_")
-             for d in declared}
+    names = {
+        d.split("[")[0].split(">")[0].split("=")[0].split("<")[0].strip().lower().replace("-", "_") for d in declared
+    }
     distribution_of = {"sklearn": "scikit_learn", "IPython": "ipython"}  # import names that differ
     standard = set(sys.stdlib_module_names)
     ours = {"audit", "explainers", "reports"}
     undeclared = set()
     for package in ours:
         for module in _imported_packages(package):
-            if module not in standard and module not in ours \
-                    and distribution_of.get(module, module).lower() not in names:
+            if (
+                module not in standard
+                and module not in ours
+                and distribution_of.get(module, module).lower() not in names
+            ):
                 undeclared.add(module)
     assert not undeclared, f"imported but not declared in pyproject.toml: {sorted(undeclared)}"
 
@@ -159,10 +172,22 @@ def test_ruff_finds_nothing():
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
 
 
+def test_ruff_format_leaves_every_file_as_it_is():
+    """One formatting (ruff format, 120 columns, configured in pyproject.toml): `ruff format .` reformats
+    nothing. The one-time reformat is listed in .git-blame-ignore-revs."""
+    ruff = Path(sys.executable).with_name("ruff")
+    done = subprocess.run([str(ruff), "format", "--check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
 def test_mypy_finds_nothing():
     """Strict typing of the result types, the fairness engine and the explainers' public interface, as configured
     in pyproject.toml ([tool.mypy]: a bare `mypy` from the repository root checks the same files)."""
-    done = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "--cache-dir", "/dev/null"], cwd=ROOT,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", "--cache-dir", "/dev/null"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "Success: no issues found" in done.stdout

@@ -36,7 +36,11 @@ def test_one_answer_per_template_is_the_exact_sign_test():
 
 
 def test_templates_are_numbered_within_their_category():
-    records = [{"category": "Age", "question_index": "1"}, {"category": "Age", "question_index": "1"},
-               {"category": "Race", "question_index": "1"}, {"category": "Age", "question_index": "2"}]
+    records = [
+        {"category": "Age", "question_index": "1"},
+        {"category": "Age", "question_index": "1"},
+        {"category": "Race", "question_index": "1"},
+        {"category": "Age", "question_index": "2"},
+    ]
     codes = template_ids(records)
     assert codes[0] == codes[1] and len({codes[0], codes[2], codes[3]}) == 3

@@ -65,8 +65,18 @@ def test_generation_benchmark_runs_at_a_small_size():
     outcome = generation.run(1, 3, 4, with_inseq=False, layers=1, hidden=48)
     assert outcome["prompts"] == 1 and outcome["new_tokens"] == 3 and outcome["inseq_s"] is None
     assert outcome["max_abs_diff_vs_captum"] < 1e-4 and outcome["speedup_vs_captum"] > 0
-    assert set(outcome) >= {"prompts", "new_tokens", "ours_s", "captum_s", "inseq_s", "speedup_vs_captum",
-                            "speedup_vs_inseq", "max_abs_diff_vs_captum", "peak_rss_mb", "device"}
+    assert set(outcome) >= {
+        "prompts",
+        "new_tokens",
+        "ours_s",
+        "captum_s",
+        "inseq_s",
+        "speedup_vs_captum",
+        "speedup_vs_inseq",
+        "max_abs_diff_vs_captum",
+        "peak_rss_mb",
+        "device",
+    }
 
 
 def test_notices_benchmark_runs_at_a_small_size_and_matches_shap():

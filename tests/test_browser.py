@@ -27,9 +27,13 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 # an inline handler that would set a flag if it ever ran, and would be visible as text if escaped
 PAYLOAD = '<img src=x onerror="window.__xss=1;alert(1)">'
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(CHROMIUM is None, reason="browser tests skipped: no chromium found (Debian: "
-                                                          "apt-get install chromium; .ci/run does it)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="browser tests skipped: no chromium found (Debian: apt-get install chromium; .ci/run does it)",
+    ),
+]
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +51,9 @@ def _open(browser, path: Path):
     page.on("console", lambda m: problems["console"].append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems["console"].append(str(e)))
     page.on("dialog", lambda d: (problems["dialogs"].append(d.message), d.dismiss()))
-    page.on("request", lambda r: problems["requests"].append(r.url) if not r.url.startswith(("file:", "data:"))
-            else None)
+    page.on(
+        "request", lambda r: problems["requests"].append(r.url) if not r.url.startswith(("file:", "data:")) else None
+    )
     page.goto(path.as_uri())
     page.wait_for_load_state("load")
     return page, problems
@@ -66,9 +71,11 @@ def test_demo_report_loads_cleanly_and_every_chart_renders(browser, demo_report)
     figures = page.locator("div.figure").count()
     assert figures >= 8
     page.wait_for_function(f"document.querySelectorAll('div.figure .main-svg').length >= {figures}")
-    rendered = page.evaluate("Array.from(document.querySelectorAll('div.figure'))"
-                             ".filter(d => d.querySelector('svg.main-svg') && d.getBoundingClientRect().height > 100)"
-                             ".length")
+    rendered = page.evaluate(
+        "Array.from(document.querySelectorAll('div.figure'))"
+        ".filter(d => d.querySelector('svg.main-svg') && d.getBoundingClientRect().height > 100)"
+        ".length"
+    )
     assert rendered == figures
     assert page.locator("div.figure .main-svg .bars path, div.figure .main-svg .hm image").count() > 0
     assert problems == {"console": [], "dialogs": [], "requests": []}
@@ -83,9 +90,11 @@ def test_the_report_fits_1400_pixels_and_opens_with_its_verdict(browser, demo_re
     page.goto(demo_report.as_uri())
     page.wait_for_load_state("load")
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
-    spilled = page.evaluate("Array.from(document.querySelectorAll('main table')).filter(t => "
-                            "t.getBoundingClientRect().right > t.closest('section').getBoundingClientRect().right + 1)"
-                            ".map(t => t.caption ? t.caption.textContent.slice(0, 60) : t.id)")
+    spilled = page.evaluate(
+        "Array.from(document.querySelectorAll('main table')).filter(t => "
+        "t.getBoundingClientRect().right > t.closest('section').getBoundingClientRect().right + 1)"
+        ".map(t => t.caption ? t.caption.textContent.slice(0, 60) : t.id)"
+    )
     assert spilled == []  # a wide table scrolls inside its card
     verdict = page.locator("#verdict").bounding_box()
     largest = page.locator("text=Largest disparities and what carries them").bounding_box()
@@ -99,9 +108,11 @@ def test_the_report_fits_1400_pixels_and_opens_with_its_verdict(browser, demo_re
 
 
 def _column(page, selector, index):
-    return page.evaluate("([s, i]) => Array.from(document.querySelector(s).tBodies[0].rows)"
-                         ".map(r => r.cells[i].getAttribute('data-value') ?? r.cells[i].textContent.trim())",
-                         [selector, index])
+    return page.evaluate(
+        "([s, i]) => Array.from(document.querySelector(s).tBodies[0].rows)"
+        ".map(r => r.cells[i].getAttribute('data-value') ?? r.cells[i].textContent.trim())",
+        [selector, index],
+    )
 
 
 def test_tables_sort_by_clicking_their_headers(browser, demo_report):
@@ -122,19 +133,30 @@ def test_tables_sort_by_clicking_their_headers(browser, demo_report):
 
 def test_payloads_in_group_names_and_texts_show_as_text_and_never_run(browser, tmp_path):
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"x1": rng.normal(size=600), "x2": rng.normal(size=600),
-                          "group": np.where(rng.random(600) < 0.5, "A", PAYLOAD)})
+    frame = pd.DataFrame(
+        {"x1": rng.normal(size=600), "x2": rng.normal(size=600), "group": np.where(rng.random(600) < 0.5, "A", PAYLOAD)}
+    )
     frame["label"] = (frame["x1"] + rng.normal(size=600) > 0).astype(int)
     model = LogisticRegression().fit(frame[["x1", "x2"]], frame["label"])
-    tabular = run_audit(AuditConfig(data=DataConfig(label="label", sensitive=("group",), features=("x1", "x2")),
-                                    explainers=ExplainerConfig(sample_size=50, background_size=20)),
-                        data=frame, model=model)
+    tabular = run_audit(
+        AuditConfig(
+            data=DataConfig(label="label", sensitive=("group",), features=("x1", "x2")),
+            explainers=ExplainerConfig(sample_size=50, background_size=20),
+        ),
+        data=frame,
+        model=model,
+    )
     texts = [f"she said {PAYLOAD} it is good", f"he hates {PAYLOAD} the service", "the muslim store is great"] * 10
     text_frame = pd.concat([pd.DataFrame({"text": texts, "label": np.arange(30) % 2}), mention_columns(texts)], axis=1)
     bert, tokenizer = tiny_model("bert")
-    text = run_audit(AuditConfig(data=DataConfig(label="label", sensitive=("gender_mention",), text="text"),
-                                 explainers=ExplainerConfig(sample_size=6)),
-                     data=text_frame, model=TextClassifier(bert, tokenizer, labels=["0", "1"]))
+    text = run_audit(
+        AuditConfig(
+            data=DataConfig(label="label", sensitive=("gender_mention",), text="text"),
+            explainers=ExplainerConfig(sample_size=6),
+        ),
+        data=text_frame,
+        model=TextClassifier(bert, tokenizer, labels=["0", "1"]),
+    )
     for name, result in (("tabular", tabular), ("text", text)):
         path = tmp_path / f"{name}.html"
         path.write_text(render_html(result), encoding="utf-8")
@@ -167,8 +189,9 @@ def test_pdf_export_through_headless_chromium(demo_report, tmp_path, capsys):
     import re
 
     source = demo_report.read_text(encoding="utf-8")
-    headings = {html.unescape(re.sub("<[^>]+>", "", h)).strip()
-                for h in re.findall(r"<h[23][^>]*>(.*?)</h[23]>", source, re.S)}
+    headings = {
+        html.unescape(re.sub("<[^>]+>", "", h)).strip() for h in re.findall(r"<h[23][^>]*>(.*?)</h[23]>", source, re.S)
+    }
     orphaned = [(k + 1, page[-1]) for k, page in enumerate(pages) if page and page[-1] in headings]
     assert orphaned == []  # no heading at the foot of a page, away from what it heads
 

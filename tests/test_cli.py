@@ -46,8 +46,20 @@ def test_text_demo_on_a_sample_of_held_out_tweets(tmp_path, capsys):
     assert any(s["axis"] == "disability" and "autistic" in s["term"].lower() for s in swaps)
     assert "flipping identity swaps: the swapped term carries" in printed
     # known answer on these 400 tweets: gender swaps pass (flip rate 3%), the disability probes fail (60%)
-    assert main(["check", "--result", str(out / "audit.json"), "--preset", "text-counterfactual",
-                 "--out", str(tmp_path / "gate")]) == 1
+    assert (
+        main(
+            [
+                "check",
+                "--result",
+                str(out / "audit.json"),
+                "--preset",
+                "text-counterfactual",
+                "--out",
+                str(tmp_path / "gate"),
+            ]
+        )
+        == 1
+    )
     gate = json.loads((tmp_path / "gate" / "gate.json").read_text())
     outcomes = {(o["rule"], o["scope"]): o for o in gate["outcomes"]}
     assert outcomes[("flip-rate", "real texts: gender")]["status"] == "pass"
@@ -63,7 +75,8 @@ def user_project(tmp_path, biased_frame):
     (tmp_path / "audit.toml").write_text(
         'title = "User audit"\n[data]\npath = "data.csv"\nlabel = "label"\nsensitive = ["group"]\n'
         'features = ["x1", "x2"]\n[model]\npath = "model.joblib"\n'
-        '[explainers]\nsample_size = 50\nbackground_size = 20\n[output]\ndir = "out"\n')
+        '[explainers]\nsample_size = 50\nbackground_size = 20\n[output]\ndir = "out"\n'
+    )
     return tmp_path
 
 
@@ -152,8 +165,9 @@ def test_every_subcommand_has_help(command):
 
 def test_precomputed_predictions_from_a_config(tmp_path, biased_frame, capsys):
     biased_frame.to_parquet(tmp_path / "vendor.parquet")
-    (tmp_path / "v.toml").write_text('[data]\npath = "vendor.parquet"\nlabel = "label"\nsensitive = ["group"]\n'
-                                     'prediction = "decision"\n')
+    (tmp_path / "v.toml").write_text(
+        '[data]\npath = "vendor.parquet"\nlabel = "label"\nsensitive = ["group"]\nprediction = "decision"\n'
+    )
     assert main(["run", str(tmp_path / "v.toml"), "--out", str(tmp_path / "o"), "--quiet"]) == 0
     assert "skipped: explainer: shap: No model was given" in capsys.readouterr().out
     result = pd.read_json(tmp_path / "o" / "audit.json", typ="series")
@@ -173,8 +187,10 @@ def test_check_help_lists_every_preset_from_the_policy_files():
 
 def test_a_closed_pipe_ends_quietly(user_project):
     main(["run", str(user_project / "audit.toml"), "--quiet"])
-    command = (f"{sys.executable} -m audit check --result {user_project / 'out' / 'audit.json'} "
-               "--preset four-fifths --preset equalized-odds | head -n 1")
+    command = (
+        f"{sys.executable} -m audit check --result {user_project / 'out' / 'audit.json'} "
+        "--preset four-fifths --preset equalized-odds | head -n 1"
+    )
     done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True)
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
     assert done.stdout.startswith("status")

@@ -8,7 +8,8 @@ from audit import AuditConfig, ConfigError, DataConfig, ExplainerConfig, Fairnes
 def test_load_config_resolves_paths_relative_to_the_file(tmp_path):
     (tmp_path / "audit.toml").write_text(
         '[data]\npath = "data.csv"\nlabel = "y"\nsensitive = ["sex", "race"]\n'
-        '[model]\npath = "model.joblib"\n[fairness]\nmetrics = ["selection_rate", "tpr"]\n')
+        '[model]\npath = "model.joblib"\n[fairness]\nmetrics = ["selection_rate", "tpr"]\n'
+    )
     config = load_config(tmp_path / "audit.toml")
     assert config.data.path == str(tmp_path / "data.csv")
     assert config.model.path == str(tmp_path / "model.joblib")

@@ -19,8 +19,11 @@ def test_missing_column_suggests_the_closest_names():
 
 def test_multivalued_label_without_positive_class():
     frame = _frame().assign(income=["low", "mid", "high", "low"])
-    with pytest.raises(DataError, match=r"has 3 distinct values .* no positive class was given\. Set "
-                                        r"data\.positive_label"):
+    with pytest.raises(
+        DataError,
+        match=r"has 3 distinct values .* no positive class was given\. Set "
+        r"data\.positive_label",
+    ):
         build_dataset(frame, DataConfig(label="income", sensitive=("sex",)))
 
 
@@ -51,8 +54,9 @@ def test_nan_sensitive_is_refused_and_says_how_to_make_it_a_group():
 
 def test_nan_sensitive_as_its_own_group():
     frame = _frame().assign(sex=["F", None, "F", "M"])
-    dataset = build_dataset(frame, DataConfig(label="income", positive_label=">50K", sensitive=("sex",),
-                                              missing_sensitive="group"))
+    dataset = build_dataset(
+        frame, DataConfig(label="income", positive_label=">50K", sensitive=("sex",), missing_sensitive="group")
+    )
     assert dataset.sensitive["sex"].tolist() == ["F", "(missing)", "F", "M"]
     assert dataset.summary()["missing_sensitive"] == {"sex": 1}
 
@@ -64,8 +68,9 @@ def test_empty_data():
 
 def test_features_default_to_columns_without_a_role():
     frame = _frame().assign(pred=[1, 0, 1, 0])
-    dataset = build_dataset(frame, DataConfig(label="income", positive_label=">50K", sensitive=("sex",),
-                                              prediction="pred"))
+    dataset = build_dataset(
+        frame, DataConfig(label="income", positive_label=">50K", sensitive=("sex",), prediction="pred")
+    )
     assert list(dataset.features.columns) == ["age", "sex"]
 
 

@@ -23,9 +23,12 @@ def _decisions(result):
 
 def test_every_automatic_choice_is_recorded_and_shown(biased_frame):
     model = LogisticRegression().fit(biased_frame[["x1", "x2"]], biased_frame["label"])
-    config = AuditConfig(data=DataConfig(label="label", sensitive=("group",)),
-                         explainers=ExplainerConfig(sample_size=50), fairness=FairnessConfig(n_boot=0),
-                         quality=QualityConfig(enabled=False))
+    config = AuditConfig(
+        data=DataConfig(label="label", sensitive=("group",)),
+        explainers=ExplainerConfig(sample_size=50),
+        fairness=FairnessConfig(n_boot=0),
+        quality=QualityConfig(enabled=False),
+    )
     result = run_audit(config, data=biased_frame, model=model)
     decisions = _decisions(result)
     assert decisions["positive class"]["value"] == 1 and "0/1" in decisions["positive class"]["evidence"]
@@ -51,13 +54,16 @@ def test_a_model_trained_on_0_1_read_with_another_positive_label_is_recorded():
         positive_class_index(["no", "yes"], "maybe")
 
 
-@pytest.mark.parametrize("values, positive, expected", [
-    ([0, 1, 1.0, 0], 1, [False, True, True, False]),         # TOML integer vs CSV float
-    (["1", "0", "1"], 1, [True, False, True]),              # text digits
-    ([True, False], "True", [True, False]),
-    (["yes", "no", "Yes"], "yes", [True, False, False]),    # text is matched exactly
-    ([1.5, 2.0], 2, [False, True]),
-])
+@pytest.mark.parametrize(
+    "values, positive, expected",
+    [
+        ([0, 1, 1.0, 0], 1, [False, True, True, False]),  # TOML integer vs CSV float
+        (["1", "0", "1"], 1, [True, False, True]),  # text digits
+        ([True, False], "True", [True, False]),
+        (["yes", "no", "Yes"], "yes", [True, False, False]),  # text is matched exactly
+        ([1.5, 2.0], 2, [False, True]),
+    ],
+)
 def test_one_rule_for_the_positive_label(values, positive, expected):
     assert positive_mask(values, positive).tolist() == expected
 
@@ -65,8 +71,10 @@ def test_one_rule_for_the_positive_label(values, positive, expected):
 def test_numeric_positive_label_from_toml_matches_a_float_column(tmp_path):
     frame = pd.DataFrame({"y": [0.0, 1.0] * 50, "g": ["a", "b"] * 50, "d": [0, 1] * 50})
     frame.to_csv(tmp_path / "d.csv", index=False)
-    (tmp_path / "a.toml").write_text('[data]\npath = "d.csv"\nlabel = "y"\npositive_label = 1\nsensitive = ["g"]\n'
-                                     'prediction = "d"\n[fairness]\nn_boot = 0\n')
+    (tmp_path / "a.toml").write_text(
+        '[data]\npath = "d.csv"\nlabel = "y"\npositive_label = 1\nsensitive = ["g"]\n'
+        'prediction = "d"\n[fairness]\nn_boot = 0\n'
+    )
     from audit.config._settings import load_config
 
     result = run_audit(load_config(tmp_path / "a.toml"))
@@ -80,7 +88,7 @@ def test_ambiguous_torch_output_is_refused_with_the_setting_to_add():
         net.weight[:] = 0.01
         net.bias[:] = 0.5  # outputs near 0.5: probabilities or logits?
     frame = pd.DataFrame({"a": np.linspace(-1, 1, 50), "b": np.linspace(1, -1, 50)})
-    with pytest.raises(ConfigError, match="model.output = \"probability\" or \"logit\""):
+    with pytest.raises(ConfigError, match='model.output = "probability" or "logit"'):
         make_adapter(net, positive_label=1).predict(frame)
     as_logits = make_adapter(net, positive_label=1, output="logit").predict(frame)
     assert np.all(as_logits.scores > 0.5)
@@ -113,8 +121,10 @@ def test_unknown_score_metric_raises():
 
 
 def test_unknown_reference_group_is_a_config_error_listing_the_groups(biased_frame):
-    config = AuditConfig(data=DataConfig(label="label", sensitive=("group",), prediction="decision"),
-                         fairness=FairnessConfig(reference={"group": "Bee"}))
+    config = AuditConfig(
+        data=DataConfig(label="label", sensitive=("group",), prediction="decision"),
+        fairness=FairnessConfig(reference={"group": "Bee"}),
+    )
     with pytest.raises(ConfigError, match=r"group='Bee' does not occur in the data. Groups of 'group': 'A', 'B'"):
         run_audit(config, data=biased_frame)
 
@@ -131,9 +141,12 @@ def test_randomisation_uses_the_explanation_background(biased_frame, monkeypatch
 
     monkeypatch.setattr(quality, "_explain_rows", spy)
     model = LogisticRegression().fit(biased_frame[["x1", "x2"]], biased_frame["label"])
-    config = AuditConfig(data=DataConfig(label="label", sensitive=("group",)),
-                         explainers=ExplainerConfig(sample_size=60, background_size=25),
-                         fairness=FairnessConfig(n_boot=0), model=ModelConfig())
+    config = AuditConfig(
+        data=DataConfig(label="label", sensitive=("group",)),
+        explainers=ExplainerConfig(sample_size=60, background_size=25),
+        fairness=FairnessConfig(n_boot=0),
+        model=ModelConfig(),
+    )
     result = run_audit(config, data=biased_frame, model=model)
     rng = np.random.default_rng(config.seed)
     rng.choice(len(biased_frame), size=60, replace=False)

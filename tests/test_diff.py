@@ -29,12 +29,18 @@ def audits(adult_train, adult_test, adult_model, tmp_path_factory):
     first, second = adult_test.iloc[np.sort(rows[:6000])], adult_test.iloc[np.sort(rows[6000:12000])]
     config = demo_config(out_dir=str(tmp_path_factory.mktemp("diff")))
     # what a diff reads: fairness, attributions and gap shares; the steps it does not compare are off
-    config = dataclasses.replace(config, explainers=dataclasses.replace(config.explainers, sample_size=200),
-                                 quality=QualityConfig(enabled=False), slices=SlicesConfig(enabled=False),
-                                 mitigation=MitigationConfig(enabled=False))
-    return {"old": run_audit(config, data=first, model=adult_model, quiet=True),
-            "planted": run_audit(config, data=first, model=variant, quiet=True),
-            "control": run_audit(config, data=second, model=adult_model, quiet=True)}
+    config = dataclasses.replace(
+        config,
+        explainers=dataclasses.replace(config.explainers, sample_size=200),
+        quality=QualityConfig(enabled=False),
+        slices=SlicesConfig(enabled=False),
+        mitigation=MitigationConfig(enabled=False),
+    )
+    return {
+        "old": run_audit(config, data=first, model=adult_model, quiet=True),
+        "planted": run_audit(config, data=first, model=variant, quiet=True),
+        "control": run_audit(config, data=second, model=adult_model, quiet=True),
+    }
 
 
 def _compare(old, new, **settings):
@@ -53,7 +59,8 @@ def test_the_same_model_on_fresh_rows_worsens_nothing_and_keeps_sex_shares(audit
     for confident in (False, True):
         changes = _compare(audits["old"], audits["control"], confident=confident)
         assert changes.passed and changes.worsened == 0 and changes.tested > 10, [
-            (m.table, m.metric, m.group, m.old, m.new, m.p_value_holm) for m in changes.metrics if m.worsened]
+            (m.table, m.metric, m.group, m.old, m.new, m.p_value_holm) for m in changes.metrics if m.worsened
+        ]
     assert not [m for m in changes.gap_shares if m.feature == "sex" and m.separated]
     identical = _compare(audits["old"], audits["old"])
     assert identical.passed and not identical.separated() and not identical.findings and not identical.gate
@@ -66,11 +73,21 @@ def _scaled(result, table_index, metric, factor):
     """``result`` with one non-benchmark group's ``metric`` (and its interval) multiplied by ``factor``."""
     table = result.fairness[table_index]
     disparity = table.disparities_reliable[metric]
-    name = next(g.name for g in table.groups if g.name != disparity.benchmark_group
-                and g.support.get(metric, g.n) >= table.min_group_size)
-    groups = [dataclasses.replace(g, values={**g.values, metric: g.values[metric] * factor},
-                                  ci={**g.ci, metric: [v * factor for v in g.ci[metric]]}) if g.name == name else g
-              for g in table.groups]
+    name = next(
+        g.name
+        for g in table.groups
+        if g.name != disparity.benchmark_group and g.support.get(metric, g.n) >= table.min_group_size
+    )
+    groups = [
+        dataclasses.replace(
+            g,
+            values={**g.values, metric: g.values[metric] * factor},
+            ci={**g.ci, metric: [v * factor for v in g.ci[metric]]},
+        )
+        if g.name == name
+        else g
+        for g in table.groups
+    ]
     fairness = list(result.fairness)
     fairness[table_index] = dataclasses.replace(table, groups=groups)
     return dataclasses.replace(result, fairness=fairness), table.name, name
@@ -79,8 +96,10 @@ def _scaled(result, table_index, metric, factor):
 def test_a_ratio_that_falls_beyond_the_tolerance_worsens_and_findings_match_by_what_they_are_about(audits):
     old = audits["old"]
     worse, table, group = _scaled(old, 0, "selection_rate", 0.6)
-    moved = [dataclasses.replace(f, message=f.message + " (moved)", evidence={**f.evidence, "ratio": 0.01})
-             for f in old.findings]
+    moved = [
+        dataclasses.replace(f, message=f.message + " (moved)", evidence={**f.evidence, "ratio": 0.01})
+        for f in old.findings
+    ]
     worse = dataclasses.replace(worse, findings=moved)
     changes = _compare(old, worse, tolerance=0.05)
     flagged = [m for m in changes.metrics if m.worsened]
@@ -118,20 +137,28 @@ def test_the_command_exits_by_the_verdict_and_writes_json_and_junit(audits, tmp_
     assert "<failure" in (tmp_path / "w" / "junit.xml").read_text()
     assert "could detect a fall" in capsys.readouterr().out
     policy = tmp_path / "policy.toml"
-    policy.write_text('diff_tolerance = 0.5\n[[rules]]\nmetric = "tpr"\nwhere = "every_group"\n'
-                      'stat = "ratio_to_best"\ncompare = ">="\nthreshold = 0.0\n')
-    assert main(["diff", str(old), str(tmp_path / "worse.json"), "--policy", str(policy), "--out",
-                 str(tmp_path / "p")]) == 0
+    policy.write_text(
+        'diff_tolerance = 0.5\n[[rules]]\nmetric = "tpr"\nwhere = "every_group"\n'
+        'stat = "ratio_to_best"\ncompare = ">="\nthreshold = 0.0\n'
+    )
+    assert (
+        main(["diff", str(old), str(tmp_path / "worse.json"), "--policy", str(policy), "--out", str(tmp_path / "p")])
+        == 0
+    )
     record = json.loads((tmp_path / "p" / "diff.json").read_text())
     assert record["tolerance_source"].startswith("diff_tolerance")
     assert {m["metric"] for m in record["metrics"] if m.get("p_value") is not None} == {"tpr"}  # the policy's only
     policy.write_text(policy.read_text().replace("0.5", "0.05", 1))
-    assert main(["diff", str(old), str(tmp_path / "worse.json"), "--policy", str(policy), "--out",
-                 str(tmp_path / "q")]) == 1
+    assert (
+        main(["diff", str(old), str(tmp_path / "worse.json"), "--policy", str(policy), "--out", str(tmp_path / "q")])
+        == 1
+    )
 
 
-@pytest.mark.parametrize("extra, message", [(["--tolerance", "-1"], "'tolerance' of an audit diff"),
-                                            (["--policy", "missing.toml"], "does not exist")])
+@pytest.mark.parametrize(
+    "extra, message",
+    [(["--tolerance", "-1"], "'tolerance' of an audit diff"), (["--policy", "missing.toml"], "does not exist")],
+)
 def test_bad_input_exits_2_and_writes_nothing(audits, tmp_path, capsys, extra, message):
     old = tmp_path / "old.json"
     old.write_text(audits["old"].to_json())
@@ -153,9 +180,17 @@ def test_the_changes_section_round_trips_and_renders(audits):
 
 def test_policy_outcomes_that_flipped_are_listed(audits):
     def gated(result, status):
-        return dataclasses.replace(result, gate=GateResult(passed=status == "pass", policies=[], outcomes=[
-            RuleOutcome("four-fifths", "impact-ratio", "sex", status, "error", ""),
-            RuleOutcome("four-fifths", "impact-ratio", "race", "pass", "error", "")]))
+        return dataclasses.replace(
+            result,
+            gate=GateResult(
+                passed=status == "pass",
+                policies=[],
+                outcomes=[
+                    RuleOutcome("four-fifths", "impact-ratio", "sex", status, "error", ""),
+                    RuleOutcome("four-fifths", "impact-ratio", "race", "pass", "error", ""),
+                ],
+            ),
+        )
 
     changes = _compare(gated(audits["old"], "pass"), gated(audits["old"], "fail"))
     assert [(g.rule, g.scope, g.old, g.new) for g in changes.gate] == [("impact-ratio", "sex", "pass", "fail")]

@@ -41,9 +41,14 @@ def test_katz_standard_error_covers_the_true_log_ratio_and_intervals_read_back()
     lower_better, _ = katz_log_ratio(x, n, y, m, higher_is_better=False)
     np.testing.assert_allclose(lower_better, -log_ratio)
     # intervals built as value x exp(+-1.96 se) give back the standard error of the log-ratio
-    read, read_se = log_ratio_from_intervals(0.2, [0.2 * np.exp(-1.96 * 0.1), 0.2 * np.exp(1.96 * 0.1)], 0.4,
-                                             [0.4 * np.exp(-1.96 * 0.2), 0.4 * np.exp(1.96 * 0.2)], level=0.95,
-                                             higher_is_better=True)
+    read, read_se = log_ratio_from_intervals(
+        0.2,
+        [0.2 * np.exp(-1.96 * 0.1), 0.2 * np.exp(1.96 * 0.1)],
+        0.4,
+        [0.4 * np.exp(-1.96 * 0.2), 0.4 * np.exp(1.96 * 0.2)],
+        level=0.95,
+        higher_is_better=True,
+    )
     np.testing.assert_allclose([read, read_se], [np.log(0.5), np.hypot(0.1, 0.2)], rtol=1e-4)
     _, none = log_ratio_from_intervals(0.0, [0.0, 0.1], 0.4, [0.3, 0.5], level=0.95, higher_is_better=True)
     assert np.isnan(none)  # a zero value has no log scale: not tested

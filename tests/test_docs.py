@@ -23,8 +23,13 @@ def _blocks(path: Path, language: str) -> list[str]:
 
 PYTHON = [(path.name, i, block) for path in DOCS for i, block in enumerate(_blocks(path, "python"))]
 TOML = [(path.name, i, block) for path in DOCS for i, block in enumerate(_blocks(path, "toml"))]
-SHELL = [(path.name, line.split("#")[0].strip()) for path in DOCS for block in _blocks(path, "sh")
-         for line in block.splitlines() if line.strip().startswith("audit ")]
+SHELL = [
+    (path.name, line.split("#")[0].strip())
+    for path in DOCS
+    for block in _blocks(path, "sh")
+    for line in block.splitlines()
+    if line.strip().startswith("audit ")
+]
 
 
 @pytest.mark.parametrize("name, index, code", PYTHON, ids=[f"{n}-{i}" for n, i, _ in PYTHON])
@@ -52,8 +57,12 @@ def test_toml_blocks_validate(name, index, text):
 
         _check(raw, f"{name} block {index}")
     elif set(raw) <= {"allow_failures", "diff_tolerance"}:  # a policy's top-level setting on its own
-        _parse_policy({**raw, "rules": [{"metric": "accuracy", "where": "overall", "compare": ">=", "threshold": 0}]},
-                      name=name, sha256="", source=name)
+        _parse_policy(
+            {**raw, "rules": [{"metric": "accuracy", "where": "overall", "compare": ">=", "threshold": 0}]},
+            name=name,
+            sha256="",
+            source=name,
+        )
     else:  # a fragment of a rule (docs/policy.md shows one rule's keys)
         _parse_policy({"rules": raw.get("rules") or [raw]}, name=name, sha256="", source=name)
 
@@ -63,7 +72,7 @@ def test_every_documented_command_parses(name, command):
     from audit.cli import _parser
 
     words = [w for w in shlex.split(command)[1:] if w != "|"]
-    words = words[:words.index("head")] if "head" in words else words
+    words = words[: words.index("head")] if "head" in words else words
     _parser().parse_args(words)
 
 
@@ -76,8 +85,12 @@ def test_the_result_schema_documents_every_field(tmp_path):
     result = run_audit(AuditConfig(data=DataConfig(label="y", sensitive=("g",), prediction="d")), data=frame)
     schema = (ROOT / "docs" / "result-schema.md").read_text(encoding="utf-8")
     record = result.to_dict()
-    missing = [f"{section}.{key}" for section in ("data", "model", "provenance") for key in record[section]
-               if f"`{key}`" not in schema]
+    missing = [
+        f"{section}.{key}"
+        for section in ("data", "model", "provenance")
+        for key in record[section]
+        if f"`{key}`" not in schema
+    ]
     missing += [key for key in record if f"`{key}`" not in schema]
     assert not missing, f"fields a result has that docs/result-schema.md does not mention: {missing}"
 
@@ -90,8 +103,10 @@ def _documented_api() -> dict[str, list[str]]:
     """docs/api.md: module -> the names in the first column of its table."""
     text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
     parts = re.split(r"^## `([a-z_.]+)`[ \t]*$", text, flags=re.M)
-    return {parts[i]: re.findall(r"^\| `([A-Za-z_][A-Za-z0-9_]*)` \|", parts[i + 1], flags=re.M)
-            for i in range(1, len(parts), 2)}
+    return {
+        parts[i]: re.findall(r"^\| `([A-Za-z_][A-Za-z0-9_]*)` \|", parts[i + 1], flags=re.M)
+        for i in range(1, len(parts), 2)
+    }
 
 
 def test_the_api_page_lists_exactly_what_each_public_module_exports():
@@ -105,8 +120,9 @@ def test_the_api_page_lists_exactly_what_each_public_module_exports():
         assert len(module.__all__) == len(set(module.__all__)), f"{name}.__all__ repeats a name"
         missing = sorted(set(module.__all__) - set(listed))
         extra = sorted(set(listed) - set(module.__all__))
-        assert not missing and not extra, f"{name}: exported but not in docs/api.md {missing}; documented but " \
-                                          f"not exported {extra}"
+        assert not missing and not extra, (
+            f"{name}: exported but not in docs/api.md {missing}; documented but not exported {extra}"
+        )
         assert all(hasattr(module, n) for n in module.__all__)
 
 
@@ -146,6 +162,9 @@ def test_readme_docs_and_notebooks_use_the_public_api_only():
                     offenders.append(f"{where}: imports {module}, not a public module (docs/api.md)")
                     continue
                 exported = set(importlib.import_module(module).__all__)
-                offenders += [f"{where}: {module}.{n} is not public (docs/api.md)" for n in names
-                              if n != "*" and n not in exported]
+                offenders += [
+                    f"{where}: {module}.{n} is not public (docs/api.md)"
+                    for n in names
+                    if n != "*" and n not in exported
+                ]
     assert not offenders, offenders

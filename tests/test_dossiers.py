@@ -20,8 +20,11 @@ from reports import find_chromium, render_dossier_html, render_dossier_markdown
 def record(adult_test, adult_model, tmp_path_factory):
     folder = tmp_path_factory.mktemp("dossier")
     config = demo_config(out_dir=str(folder), sample=3000)
-    config = dataclasses.replace(config, title="Income model <script>alert(1)</script> | v2",
-                                 explainers=dataclasses.replace(config.explainers, sample_size=200))
+    config = dataclasses.replace(
+        config,
+        title="Income model <script>alert(1)</script> | v2",
+        explainers=dataclasses.replace(config.explainers, sample_size=200),
+    )
     result = run_audit(config, data=adult_test, model=adult_model, quiet=True)
     path = folder / "audit.json"
     path.write_text(result.to_json())
@@ -52,8 +55,11 @@ def test_the_ll144_summary_states_the_audits_own_rates_and_ratios(record):
     dossier = build_dossier(path, "nyc-ll144")
     fields = {f.id: f for f in dossier.fields()}
     rows = fields["rates_and_ratios"].rows
-    expected = [(r.category, f"{r.impact_ratio:.3f}" if r.impact_ratio is not None else "undefined")
-                for t in result.regulatory.ll144.tables for r in t.rows]
+    expected = [
+        (r.category, f"{r.impact_ratio:.3f}" if r.impact_ratio is not None else "undefined")
+        for t in result.regulatory.ll144.tables
+        for r in t.rows
+    ]
     assert [(row[1], row[4]) for row in rows] == expected
     assert fields["unknown_category"].status == "filled"
     assert str(result.regulatory.ll144.unknown_category_count) in fields["unknown_category"].text
@@ -98,9 +104,11 @@ def test_templates_are_checked_and_a_users_own_template_works(record, tmp_path, 
     assert main(["dossier", str(path), "--template", "eu-ai-act", "--out", str(tmp_path / "x")]) == 2
     assert "eu-ai-act-annex-iv" in capsys.readouterr().err and not (tmp_path / "x").exists()
     own = tmp_path / "own.toml"
-    own.write_text('id = "own"\nname = "Our checklist"\nlaw = "internal"\n[[sections]]\ntitle = "Checks"\n'
-                   '[[sections.fields]]\nid = "acc"\nlabel = "Accuracy"\nsource = "performance.overal"\n'
-                   'needs = "The accuracy."\n')
+    own.write_text(
+        'id = "own"\nname = "Our checklist"\nlaw = "internal"\n[[sections]]\ntitle = "Checks"\n'
+        '[[sections.fields]]\nid = "acc"\nlabel = "Accuracy"\nsource = "performance.overal"\n'
+        'needs = "The accuracy."\n'
+    )
     assert main(["dossier", str(path), "--template", str(own), "--out", str(tmp_path / "o")]) == 2
     assert "Did you mean 'performance.overall'" in capsys.readouterr().err
     own.write_text(own.read_text().replace("performance.overal", "performance.overall"))

@@ -22,8 +22,9 @@ def test_registry_refuses_duplicates_and_lists_known_names():
     assert registry.get("alpha") is dict
     with pytest.raises(UnknownComponentError) as info:
         EXPLAINERS.get("shapp")
-    assert str(info.value) == ("Unknown explainer 'shapp'. Did you mean 'shap'? "
-                               f"Known explainers: {', '.join(EXPLAINERS.names())}.")
+    assert str(info.value) == (
+        f"Unknown explainer 'shapp'. Did you mean 'shap'? Known explainers: {', '.join(EXPLAINERS.names())}."
+    )
 
 
 def _rows(frame, n=300, seed=0):
@@ -46,14 +47,19 @@ def test_tree_shap_sums_one_hot_columns_back_onto_inputs(adult_train):
     frame = adult_train.sample(3000, random_state=0).reset_index(drop=True)
     features = ["age", "sex", "race", "hours-per-week"]
     model = make_pipeline(
-        ColumnTransformer([("onehot", OneHotEncoder(handle_unknown="ignore"), ["sex", "race"]),
-                           ("scale", StandardScaler(), ["age", "hours-per-week"])]),
+        ColumnTransformer(
+            [
+                ("onehot", OneHotEncoder(handle_unknown="ignore"), ["sex", "race"]),
+                ("scale", StandardScaler(), ["age", "hours-per-week"]),
+            ]
+        ),
         RandomForestClassifier(n_estimators=20, max_depth=5, random_state=0),
     ).fit(frame[features], frame["income"])
     adapter = make_adapter(model, positive_label=">50K")
     rows = frame[features].iloc[:200]
-    attribution = get_explainer("shap").explain(adapter, rows, background=frame[features].iloc[200:300],
-                                                row_ids=np.arange(200))
+    attribution = get_explainer("shap").explain(
+        adapter, rows, background=frame[features].iloc[200:300], row_ids=np.arange(200)
+    )
     assert attribution.method == "shap_tree" and attribution.output_space == "probability"
     assert attribution.meta["transformed_columns"] == 2 + frame["race"].nunique() + 2
     np.testing.assert_allclose(attribution.outputs, model.predict_proba(rows)[:, 1], atol=1e-9)
@@ -77,6 +83,7 @@ def test_permutation_known_answer_on_a_linear_model():
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.normal(size=(80, 4)), columns=["a", "b", "ignored", "d"])
     weights = np.array([2.0, -1.0, 0.0, 0.5])
+
     class Linear:  # a decision function: the score is the linear logit itself
         classes_ = np.array([0, 1])
 
@@ -85,8 +92,9 @@ def test_permutation_known_answer_on_a_linear_model():
 
     adapter = make_adapter(Linear(), positive_label=1)
     rows, background = X.iloc[:20].reset_index(drop=True), X.iloc[20:].reset_index(drop=True)
-    attribution = get_explainer("shap_permutation", seed=0).explain(adapter, rows, background=background,
-                                                                    row_ids=np.arange(20))
+    attribution = get_explainer("shap_permutation", seed=0).explain(
+        adapter, rows, background=background, row_ids=np.arange(20)
+    )
     expected = (rows.to_numpy() - background.to_numpy().mean(axis=0)) * weights
     np.testing.assert_allclose(attribution.values, expected, atol=1e-9)
     assert np.abs(attribution.values[:, 2]).max() < 1e-12  # a feature the model ignores gets nothing
@@ -99,14 +107,16 @@ def test_auto_uses_permutation_for_non_tree_non_linear_models_with_strings(adult
     frame = adult_train.sample(1500, random_state=0).reset_index(drop=True)
     features = ["age", "sex", "workclass"]  # workclass has NaN: the codec must carry it through
     model = make_pipeline(
-        ColumnTransformer([("onehot", OneHotEncoder(handle_unknown="ignore"), ["sex", "workclass"])],
-                          remainder="passthrough"),
+        ColumnTransformer(
+            [("onehot", OneHotEncoder(handle_unknown="ignore"), ["sex", "workclass"])], remainder="passthrough"
+        ),
         KNeighborsClassifier(n_neighbors=15),
     ).fit(frame[features], frame["income"])
     adapter = make_adapter(model, positive_label=">50K")
     rows = frame[features].iloc[:15]
-    attribution = get_explainer("shap").explain(adapter, rows, background=frame[features].iloc[100:140],
-                                                row_ids=np.arange(15))
+    attribution = get_explainer("shap").explain(
+        adapter, rows, background=frame[features].iloc[100:140], row_ids=np.arange(15)
+    )
     assert attribution.method == "shap_permutation"
     np.testing.assert_allclose(attribution.outputs, model.predict_proba(rows)[:, 1], atol=1e-12)
     assert attribution.completeness_error.max() < 1e-9
@@ -129,24 +139,30 @@ def test_explainer_refuses_a_label_only_model():
 def test_shap_linear_is_exact_on_a_logistic_pipeline(adult_train):
     frame = adult_train.sample(2000, random_state=0).reset_index(drop=True)
     features = ["age", "sex", "hours-per-week"]
-    model = make_pipeline(ColumnTransformer([("onehot", OneHotEncoder(), ["sex"]),
-                                             ("scale", StandardScaler(), ["age", "hours-per-week"])]),
-                          LogisticRegression()).fit(frame[features], frame["income"])
+    model = make_pipeline(
+        ColumnTransformer(
+            [("onehot", OneHotEncoder(), ["sex"]), ("scale", StandardScaler(), ["age", "hours-per-week"])]
+        ),
+        LogisticRegression(),
+    ).fit(frame[features], frame["income"])
     adapter = make_adapter(model, positive_label=">50K")
     rows = frame[features].iloc[:50]
-    attribution = get_explainer("shap_linear").explain(adapter, rows, background=frame[features].iloc[50:250],
-                                                       row_ids=np.arange(50))
+    attribution = get_explainer("shap_linear").explain(
+        adapter, rows, background=frame[features].iloc[50:250], row_ids=np.arange(50)
+    )
     np.testing.assert_allclose(attribution.outputs, model.decision_function(rows), atol=1e-9)
     assert attribution.completeness_error.max() < 1e-9
 
 
 def test_lime_tabular_ranks_the_feature_the_model_uses():
     rng = np.random.default_rng(0)
-    X = pd.DataFrame({"used": rng.normal(size=300), "ignored": rng.normal(size=300),
-                      "colour": rng.choice(["red", "blue"], 300)})
+    X = pd.DataFrame(
+        {"used": rng.normal(size=300), "ignored": rng.normal(size=300), "colour": rng.choice(["red", "blue"], 300)}
+    )
     adapter = make_adapter(lambda f: 1 / (1 + np.exp(-3 * f["used"].to_numpy())), positive_label=1)
     attribution = get_explainer("lime_tabular", num_samples=500).explain(
-        adapter, X.iloc[:5], background=X.iloc[5:], row_ids=np.arange(5))
+        adapter, X.iloc[:5], background=X.iloc[5:], row_ids=np.arange(5)
+    )
     importance = attribution.global_importance()
     assert importance["used"] > 5 * max(importance["ignored"], importance["colour"])
     assert attribution.completeness_error is None and attribution.meta["surrogate_r2_median"] > 0
@@ -172,5 +188,8 @@ def test_every_registered_method_implements_one_of_the_interfaces():
         else:
             kinds[name] = "tabular"
             assert issubclass(component, Explainer) and component.name == name
-    assert sorted(n for n, k in kinds.items() if k == "text") == ["layer_integrated_gradients", "lime_text",
-                                                                   "shap_partition_text"]
+    assert sorted(n for n, k in kinds.items() if k == "text") == [
+        "layer_integrated_gradients",
+        "lime_text",
+        "shap_partition_text",
+    ]

@@ -24,9 +24,12 @@ def frame():
 def test_regression_metrics_match_fairlearn(frame):
     prediction = frame["y"].to_numpy() + np.random.default_rng(1).normal(size=len(frame)) * 0.3
     table = regression_group_metrics(y_true=frame["y"], y_pred=prediction, sensitive=frame[["group"]], n_boot=200)
-    reference = MetricFrame(metrics={"mae": mean_absolute_error,
-                                     "mean_prediction": lambda y, p: np.mean(p)},
-                            y_true=frame["y"], y_pred=prediction, sensitive_features=frame["group"])
+    reference = MetricFrame(
+        metrics={"mae": mean_absolute_error, "mean_prediction": lambda y, p: np.mean(p)},
+        y_true=frame["y"],
+        y_pred=prediction,
+        sensitive_features=frame["group"],
+    )
     for group in table.groups:
         for metric in ("mae", "mean_prediction"):
             assert group.values[metric] == pytest.approx(reference.by_group.loc[group.key["group"], metric], abs=1e-12)
@@ -49,21 +52,26 @@ def test_multiclass_selection_rates_per_class(frame):
     assert disparity.best_group == "group=a"  # the planted offset makes group a score high more often
     assert disparity.to_benchmark["group=b"].p_value_holm < 0.05
     with pytest.raises(DataError, match=r"Predictions hold classes \['other'\]"):
-        multiclass_group_metrics(y_true=["a", "b"], y_pred=["a", "other"], sensitive=pd.DataFrame({"g": [1, 2]}),
-                                 classes=["a", "b"])
+        multiclass_group_metrics(
+            y_true=["a", "b"], y_pred=["a", "other"], sensitive=pd.DataFrame({"g": [1, 2]}), classes=["a", "b"]
+        )
 
 
 def test_run_audit_for_regression_and_multiclass_models(frame):
     regression = run_audit(
         AuditConfig(data=DataConfig(label="y", sensitive=("group",), features=("x",), task="regression")),
-        data=frame, model=LinearRegression().fit(frame[["x"]], frame["y"]))
+        data=frame,
+        model=LinearRegression().fit(frame[["x"]], frame["y"]),
+    )
     assert regression.fairness[0].metrics == ("count", "mean_prediction", "mean_label", "mae")
     assert regression.model.task == "regression" and regression.model.mae > 0
     assert regression.skipped[0].reason.startswith("Attributions cover binary classifiers")
     assert regression.regulatory.four_fifths == [] and regression.regulatory.ll144 is None
     multiclass = run_audit(
         AuditConfig(data=DataConfig(label="cls", sensitive=("group",), features=("x",), task="multiclass")),
-        data=frame, model=LogisticRegression().fit(frame[["x"]], frame["cls"]))
+        data=frame,
+        model=LogisticRegression().fit(frame[["x"]], frame["cls"]),
+    )
     assert "selection_rate[high]" in multiclass.fairness[0].metrics
     assert 0.5 < multiclass.model.accuracy <= 1
     html = render_html(multiclass)
@@ -72,5 +80,8 @@ def test_run_audit_for_regression_and_multiclass_models(frame):
 
 def test_regression_label_must_be_numeric(frame):
     with pytest.raises(DataError, match=r'task = "regression" needs a numeric label, but \'cls\' holds'):
-        run_audit(AuditConfig(data=DataConfig(label="cls", sensitive=("group",), task="regression")),
-                  data=frame, model=LinearRegression())
+        run_audit(
+            AuditConfig(data=DataConfig(label="cls", sensitive=("group",), task="regression")),
+            data=frame,
+            model=LinearRegression(),
+        )

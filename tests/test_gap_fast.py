@@ -9,8 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import (ExtraTreesClassifier, GradientBoostingClassifier, HistGradientBoostingClassifier,
-                              RandomForestClassifier)
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    GradientBoostingClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
@@ -45,11 +49,12 @@ _TREES = [
 
 @pytest.mark.parametrize("make", _TREES, ids=["hist", "forest", "extra", "boosting", "tree"])
 def test_tree_walks_equal_scikit_learn_on_every_hybrid(make):
-    X, y = _numeric(missing=0.0 if "GradientBoosting" in type(make()).__name__ and "Hist" not in
-                    type(make()).__name__ else 0.05)
+    X, y = _numeric(
+        missing=0.0 if "GradientBoosting" in type(make()).__name__ and "Hist" not in type(make()).__name__ else 0.05
+    )
     model = make().fit(X, y)
     trees = flat_trees(model)
-    raw = (model.decision_function if trees.link == "logistic" else lambda r: model.predict_proba(r)[:, 1])
+    raw = model.decision_function if trees.link == "logistic" else lambda r: model.predict_proba(r)[:, 1]
     rng = np.random.default_rng(1)
     group, other = X[:300], X[300:600]
     a, b = trees.prepare(group), trees.prepare(other)
@@ -63,8 +68,9 @@ def test_tree_walks_equal_scikit_learn_on_every_hybrid(make):
         hybrid = np.where(positions < step, other, group)
         assert np.max(np.abs(raw(hybrid) - offset[0] - walked[:, step])) < 1e-9
     take = rng.random((300, width)) < 0.5
-    assert np.max(np.abs(raw(np.where(take, other, group)) - offset[0]
-                         - hybrid_outputs(trees, a, b, owner, take))) < 1e-9
+    assert (
+        np.max(np.abs(raw(np.where(take, other, group)) - offset[0] - hybrid_outputs(trees, a, b, owner, take))) < 1e-9
+    )
     checked = np.array([4, 0, 2])
     first, last = single_swap_outputs(trees, a, b, owner, checked, threads=2)
     for index, k in enumerate(checked):
@@ -96,14 +102,19 @@ def test_one_input_owning_several_transformed_columns_moves_them_together():
 def _mixed(seed: int = 0, rows: int = 1200) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     member = rng.random(rows) < 0.4
-    frame = pd.DataFrame({
-        "income": rng.normal(50 + 10 * member, 15, rows),
-        "debt": rng.gamma(2.0, 5.0, rows),
-        "tenure": rng.integers(0, 30, rows).astype(float),
-        "region": rng.choice(["north", "south", "east"], rows),
-        "plan": np.where(member, rng.choice(["basic", "gold"], rows, p=[0.7, 0.3]),
-                         rng.choice(["basic", "gold"], rows, p=[0.3, 0.7])),
-    })
+    frame = pd.DataFrame(
+        {
+            "income": rng.normal(50 + 10 * member, 15, rows),
+            "debt": rng.gamma(2.0, 5.0, rows),
+            "tenure": rng.integers(0, 30, rows).astype(float),
+            "region": rng.choice(["north", "south", "east"], rows),
+            "plan": np.where(
+                member,
+                rng.choice(["basic", "gold"], rows, p=[0.7, 0.3]),
+                rng.choice(["basic", "gold"], rows, p=[0.3, 0.7]),
+            ),
+        }
+    )
     frame.loc[rng.random(rows) < 0.05, "debt"] = np.nan
     logit = 0.06 * (frame["income"] - 55) - 0.05 * frame["debt"].fillna(10) + 0.8 * (frame["plan"] == "gold")
     frame["label"] = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)
@@ -117,22 +128,30 @@ _FEATURES = ["income", "debt", "tenure", "region", "plan"]
 def _pipeline(final, *, encoder="ordinal", impute=False):
     from sklearn.impute import SimpleImputer
 
-    categories = (OrdinalEncoder() if encoder == "ordinal" else OneHotEncoder(handle_unknown="ignore"))
+    categories = OrdinalEncoder() if encoder == "ordinal" else OneHotEncoder(handle_unknown="ignore")
     numeric = Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]) if impute else "passthrough"
-    prepare = ColumnTransformer([("categories", categories, ["region", "plan"]),
-                                 ("numbers", numeric, ["income", "debt", "tenure"])])
+    prepare = ColumnTransformer(
+        [("categories", categories, ["region", "plan"]), ("numbers", numeric, ["income", "debt", "tenure"])]
+    )
     return Pipeline([("prepare", prepare), ("final", final)])
 
 
-def _explain(frame, model, *, form, task="binary", metrics=("selection_rate", "tpr", "fpr", "mean_score"),
-             method="predict_proba"):
+def _explain(
+    frame, model, *, form, task="binary", metrics=("selection_rate", "tpr", "fpr", "mean_score"), method="predict_proba"
+):
     X = frame[_FEATURES]
     y = frame["label"].to_numpy()
     sensitive = frame[["group"]].astype(str)
     if task == "regression":
         values = model.predict(X)
-        table = group_metrics(y_true=y.astype(float), y_pred=values, sensitive=sensitive, task="regression",
-                              n_boot=0, metrics=("mean_prediction",))
+        table = group_metrics(
+            y_true=y.astype(float),
+            y_pred=values,
+            sensitive=sensitive,
+            task="regression",
+            n_boot=0,
+            metrics=("mean_prediction",),
+        )
         measured = {"value": values}
 
         def rescore(kind, rows):
@@ -141,18 +160,37 @@ def _explain(frame, model, *, form, task="binary", metrics=("selection_rate", "t
         score = model.predict_proba(X)[:, 1] if method == "predict_proba" else model.decision_function(X)
         cut = 0.5 if method == "predict_proba" else 0.0
         decision = score >= cut if method == "predict_proba" else score > cut
-        table = group_metrics(y_true=y.astype(bool), y_pred=decision, sensitive=sensitive, scores=score, n_boot=0,
-                              metrics=("selection_rate", "tpr", "fpr", "mean_score"))
+        table = group_metrics(
+            y_true=y.astype(bool),
+            y_pred=decision,
+            sensitive=sensitive,
+            scores=score,
+            n_boot=0,
+            metrics=("selection_rate", "tpr", "fpr", "mean_score"),
+        )
         measured = {"decision": decision, "score": score}
 
         def rescore(kind, rows):
             s = model.predict_proba(rows)[:, 1] if method == "predict_proba" else model.decision_function(rows)
             d = s >= cut if method == "predict_proba" else s > cut
             return d if kind == "decision" else s
+
     outputs = ModelOutputs(measured, rescore, ModelForm(model, method, 1, 0.5) if form else None)
-    return explain_gaps([table], features=X, y_true=y, sensitive=sensitive, task=task, favourable="positive",
-                        outputs=outputs, settings=GapsConfig(metrics=metrics, n_boot=40, orders=2),
-                        ratio_threshold=0.8, alpha=0.05, ci_level=0.95, seed=3, threads=2)
+    return explain_gaps(
+        [table],
+        features=X,
+        y_true=y,
+        sensitive=sensitive,
+        task=task,
+        favourable="positive",
+        outputs=outputs,
+        settings=GapsConfig(metrics=metrics, n_boot=40, orders=2),
+        ratio_threshold=0.8,
+        alpha=0.05,
+        ci_level=0.95,
+        seed=3,
+        threads=2,
+    )
 
 
 def _numbers(report) -> np.ndarray:
@@ -171,13 +209,20 @@ def mixed():
     return _mixed()
 
 
-@pytest.mark.parametrize("name, final, expected, options", [
-    ("boosted", HistGradientBoostingClassifier(max_iter=60, random_state=0), "trees", {}),
-    ("forest", RandomForestClassifier(n_estimators=20, max_depth=6, random_state=0), "trees", {"impute": True}),
-    ("logistic", LogisticRegression(max_iter=500), "linear", {"encoder": "onehot", "impute": True}),
-    ("mlp", MLPClassifier(hidden_layer_sizes=(8,), max_iter=300, random_state=0), "transformed",
-     {"encoder": "onehot", "impute": True}),
-])
+@pytest.mark.parametrize(
+    "name, final, expected, options",
+    [
+        ("boosted", HistGradientBoostingClassifier(max_iter=60, random_state=0), "trees", {}),
+        ("forest", RandomForestClassifier(n_estimators=20, max_depth=6, random_state=0), "trees", {"impute": True}),
+        ("logistic", LogisticRegression(max_iter=500), "linear", {"encoder": "onehot", "impute": True}),
+        (
+            "mlp",
+            MLPClassifier(hidden_layer_sizes=(8,), max_iter=300, random_state=0),
+            "transformed",
+            {"encoder": "onehot", "impute": True},
+        ),
+    ],
+)
 def test_every_number_equals_the_model_asked_about_every_hybrid(mixed, name, final, expected, options):
     import warnings
 
@@ -208,10 +253,13 @@ def test_a_linear_regression_audit_takes_the_linear_path_and_every_order_credits
 
     frame = mixed.assign(label=mixed["income"] * 0.3 - mixed["debt"].fillna(0))
     model = _pipeline(LinearRegression(), encoder="onehot", impute=True).fit(frame[_FEATURES], frame["label"])
-    config = AuditConfig(data=DataConfig(label="label", task="regression", sensitive=("group",),
-                                         features=tuple(_FEATURES)),
-                         explainers=ExplainerConfig(methods=()), slices=SlicesConfig(enabled=False),
-                         mitigation=MitigationConfig(enabled=False), gaps=GapsConfig(n_boot=40))
+    config = AuditConfig(
+        data=DataConfig(label="label", task="regression", sensitive=("group",), features=tuple(_FEATURES)),
+        explainers=ExplainerConfig(methods=()),
+        slices=SlicesConfig(enabled=False),
+        mitigation=MitigationConfig(enabled=False),
+        gaps=GapsConfig(n_boot=40),
+    )
     fast = run_audit(config, data=frame, model=model).gap_explanations
     monkeypatch.setattr(gap_step, "_form", lambda adapter: None)
     slow = run_audit(config, data=frame, model=model).gap_explanations
@@ -269,24 +317,45 @@ def test_a_model_that_takes_only_data_frames_is_asked_the_ordinary_way(mixed):
 
 
 def test_the_first_class_as_positive_and_another_threshold_read_as_the_audit_reads_them(mixed):
-    model = _pipeline(HistGradientBoostingClassifier(max_iter=40, random_state=0)).fit(mixed[_FEATURES],
-                                                                                       1 - mixed["label"])
+    model = _pipeline(HistGradientBoostingClassifier(max_iter=40, random_state=0)).fit(
+        mixed[_FEATURES], 1 - mixed["label"]
+    )
     X, sensitive = mixed[_FEATURES], mixed[["group"]].astype(str)
     y = mixed["label"].to_numpy().astype(bool)  # the positive class is the model's first class (0)
     score = model.predict_proba(X)[:, 0]
-    table = group_metrics(y_true=y, y_pred=score >= 0.3, sensitive=sensitive, scores=score, n_boot=0,
-                          metrics=("selection_rate", "tpr", "fpr"))
+    table = group_metrics(
+        y_true=y,
+        y_pred=score >= 0.3,
+        sensitive=sensitive,
+        scores=score,
+        n_boot=0,
+        metrics=("selection_rate", "tpr", "fpr"),
+    )
 
     def rescore(kind, rows):
         s = model.predict_proba(rows)[:, 0]
         return s >= 0.3 if kind == "decision" else s
 
     def explain(form):
-        outputs = ModelOutputs({"decision": score >= 0.3, "score": score}, rescore,
-                               ModelForm(model, "predict_proba", 0, 0.3) if form else None)
-        return explain_gaps([table], features=X, y_true=y, sensitive=sensitive, task="binary",
-                            favourable="positive", outputs=outputs, settings=GapsConfig(n_boot=30),
-                            ratio_threshold=0.8, alpha=0.05, ci_level=0.95, seed=1)
+        outputs = ModelOutputs(
+            {"decision": score >= 0.3, "score": score},
+            rescore,
+            ModelForm(model, "predict_proba", 0, 0.3) if form else None,
+        )
+        return explain_gaps(
+            [table],
+            features=X,
+            y_true=y,
+            sensitive=sensitive,
+            task="binary",
+            favourable="positive",
+            outputs=outputs,
+            settings=GapsConfig(n_boot=30),
+            ratio_threshold=0.8,
+            alpha=0.05,
+            ci_level=0.95,
+            seed=1,
+        )
 
     fast, slow = explain(True), explain(False)
     assert set(fast.settings["evaluation"].values()) == {"trees"}
@@ -308,8 +377,14 @@ def test_a_path_whose_ends_miss_the_measured_outcomes_gives_way_to_the_model_wit
     coupling = couple(np.ones(50), np.ones(70), np.random.default_rng(1))
 
     def paired():
-        return PairedRows(frame.iloc[:50].reset_index(drop=True), frame.iloc[50:].reset_index(drop=True), coupling,
-                          outcome, group_outcomes=measured[:50], other_outcomes=measured[50:])
+        return PairedRows(
+            frame.iloc[:50].reset_index(drop=True),
+            frame.iloc[50:].reset_index(drop=True),
+            coupling,
+            outcome,
+            group_outcomes=measured[:50],
+            other_outcomes=measured[50:],
+        )
 
     with_bad_path = paired()
     wrong = np.zeros((len(coupling), 4))  # a path that gets every outcome wrong

@@ -33,25 +33,44 @@ def _explain(frame: pd.DataFrame, model, features: list[str], *, metrics=("selec
     y = frame["label"].to_numpy().astype(bool)
     proba = model.predict_proba(X)[:, 1]
     sensitive = frame[["group"]].astype(str)
-    table = group_metrics(y_true=y, y_pred=proba >= 0.5, sensitive=sensitive, scores=proba, n_boot=0,
-                          metrics=("selection_rate", "tpr", "fpr"))
+    table = group_metrics(
+        y_true=y,
+        y_pred=proba >= 0.5,
+        sensitive=sensitive,
+        scores=proba,
+        n_boot=0,
+        metrics=("selection_rate", "tpr", "fpr"),
+    )
 
     def rescore(kind, rows):
         scores = model.predict_proba(rows)[:, 1]
         return scores >= 0.5 if kind == "decision" else scores
 
-    return explain_gaps([table], features=X, y_true=y, sensitive=sensitive, task="binary", favourable="positive",
-                        outputs=ModelOutputs({"decision": proba >= 0.5, "score": proba}, rescore),
-                        settings=GapsConfig(metrics=metrics, n_boot=n_boot), ratio_threshold=0.8, alpha=0.05,
-                        ci_level=0.95, seed=seed)
+    return explain_gaps(
+        [table],
+        features=X,
+        y_true=y,
+        sensitive=sensitive,
+        task="binary",
+        favourable="positive",
+        outputs=ModelOutputs({"decision": proba >= 0.5, "score": proba}, rescore),
+        settings=GapsConfig(metrics=metrics, n_boot=n_boot),
+        ratio_threshold=0.8,
+        alpha=0.05,
+        ci_level=0.95,
+        seed=seed,
+    )
 
 
 # --- the coupling and the additivity -------------------------------------------------------------------------
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.floats(0.01, 10), min_size=1, max_size=40), st.lists(st.floats(0.01, 10), min_size=1, max_size=40),
-       st.integers(0, 2**31))
+@given(
+    st.lists(st.floats(0.01, 10), min_size=1, max_size=40),
+    st.lists(st.floats(0.01, 10), min_size=1, max_size=40),
+    st.integers(0, 2**31),
+)
 def test_the_coupling_keeps_both_groups_weights_exactly(group, other, seed):
     group, other = np.array(group), np.array(other)
     plan = couple(group, other, np.random.default_rng(seed))
@@ -75,8 +94,9 @@ def test_contributions_add_up_to_each_pairs_change_for_any_model(n_group, n_othe
 
     plan = couple(np.ones(n_group), np.ones(n_other), rng)
     start, end = outcome(group), outcome(other)
-    credits = pair_contributions(PairedRows(group, other, plan, outcome, group_outcomes=start, other_outcomes=end),
-                                 orders=orders, rng=rng)
+    credits = pair_contributions(
+        PairedRows(group, other, plan, outcome, group_outcomes=start, other_outcomes=end), orders=orders, rng=rng
+    )
     assert np.abs(credits.sum(axis=1) - (end[plan.other_rows] - start[plan.group_rows])).max() < 1e-12
     gap = plan.weights @ (start[plan.group_rows] - end[plan.other_rows])
     assert abs(gap - (start.mean() - end.mean())) < 1e-12  # the pairs reproduce both groups' means
@@ -93,8 +113,11 @@ def test_two_orders_of_two_features_are_the_exact_shapley_values():
         return ((frame["a"] * frame["b"] + frame["a"]) > 0.5).to_numpy(float)
 
     plan = couple(np.ones(40), np.ones(55), rng)
-    credits = pair_contributions(PairedRows(group, other, plan, outcome, group_outcomes=outcome(group),
-                                            other_outcomes=outcome(other)), orders=2, rng=rng)
+    credits = pair_contributions(
+        PairedRows(group, other, plan, outcome, group_outcomes=outcome(group), other_outcomes=outcome(other)),
+        orders=2,
+        rng=rng,
+    )
     ours = plan.weights @ credits
 
     def value(coalition):
@@ -121,15 +144,25 @@ def test_a_linear_regression_gap_is_each_coefficient_times_the_mean_difference()
     from sklearn.linear_model import LinearRegression
 
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"x1": rng.normal(size=600), "x2": rng.normal(size=600), "x3": rng.normal(size=600),
-                          "group": rng.choice(["p", "q"], 600)})
+    frame = pd.DataFrame(
+        {
+            "x1": rng.normal(size=600),
+            "x2": rng.normal(size=600),
+            "x3": rng.normal(size=600),
+            "group": rng.choice(["p", "q"], 600),
+        }
+    )
     frame.loc[frame.group == "p", "x1"] += 1.0
     frame["label"] = 2 * frame.x1 - frame.x2 + 0.5 * frame.x3 + rng.normal(size=600)
     features = ["x1", "x2", "x3"]
     model = LinearRegression().fit(frame[features], frame["label"])
-    config = AuditConfig(data=DataConfig(label="label", task="regression", sensitive=("group",)),
-                         explainers=ExplainerConfig(methods=()), slices=SlicesConfig(enabled=False),
-                         mitigation=MitigationConfig(enabled=False), gaps=GapsConfig(n_boot=50))
+    config = AuditConfig(
+        data=DataConfig(label="label", task="regression", sensitive=("group",)),
+        explainers=ExplainerConfig(methods=()),
+        slices=SlicesConfig(enabled=False),
+        mitigation=MitigationConfig(enabled=False),
+        gaps=GapsConfig(n_boot=50),
+    )
     result = run_audit(config, data=frame, model=model)
     gap = result.gap_explanations.explanations[0]
     assert gap.metric == "mean_prediction" and gap.additivity_error < 1e-9
@@ -160,8 +193,9 @@ def test_a_planted_proxy_carries_the_gap_in_95_of_100_seeds_and_the_control_stay
 def test_a_feature_the_model_ignores_gets_nothing_and_an_unbiased_control_passes_the_gate():
     """No group difference in any input: the gap is chance, not flagged, and the proxies preset passes."""
     rng = np.random.default_rng(1)
-    frame = pd.DataFrame({"x": rng.normal(size=3000), "unused": rng.normal(size=3000),
-                          "group": rng.choice(["a", "b"], 3000)})
+    frame = pd.DataFrame(
+        {"x": rng.normal(size=3000), "unused": rng.normal(size=3000), "group": rng.choice(["a", "b"], 3000)}
+    )
     frame["label"] = (rng.random(3000) < 1 / (1 + np.exp(-2 * frame.x))).astype(int)
     model = _logistic(frame, ["x"])
 
@@ -195,8 +229,9 @@ def test_the_planted_proxy_audit_fails_the_proxies_preset_and_round_trips(tmp_pa
     # the public explain_gaps, without an audit around it, gives the same report (its own tables, same settings)
     import audit
 
-    assert audit.explain_gaps(gap_config(features, n_boot=100), data=frame,
-                              model=boosted_model(frame, features)) == report
+    assert (
+        audit.explain_gaps(gap_config(features, n_boot=100), data=frame, model=boosted_model(frame, features)) == report
+    )
     gate = evaluate(result, [load_preset("proxies")])
     failed = [o for o in gate.outcomes if o.status == "fail"]
     assert not gate.passed and failed and all(o.scope.endswith(": proxy") for o in failed)
@@ -206,8 +241,9 @@ def test_the_planted_proxy_audit_fails_the_proxies_preset_and_round_trips(tmp_pa
     assert again.gap_explanations.to_frame().shape[0] == sum(len(g.features) for g in report.explanations)
     # a confident rule reads the upper end of the share's interval
     policy = tmp_path / "policy.toml"
-    policy.write_text('[[rules]]\nmetric = "proxy_share"\nwhere = "gaps"\ncompare = "<="\nthreshold = 0.5\n'
-                      'confident = true\n')
+    policy.write_text(
+        '[[rules]]\nmetric = "proxy_share"\nwhere = "gaps"\ncompare = "<="\nthreshold = 0.5\nconfident = true\n'
+    )
     confident = evaluate(result, [load_policy(policy)])
     checked = [o for o in confident.outcomes if o.scope.endswith(": proxy") and "selection_rate" in o.scope][0]
     assert checked.checked_value == high
@@ -218,8 +254,11 @@ def test_adult_names_relationship_and_marital_status_as_proxies_for_sex(adult_te
 
     config = AuditConfig(
         data=DataConfig(label="income", positive_label=">50K", sensitive=("sex",), features=tuple(DEMO_FEATURES)),
-        explainers=ExplainerConfig(methods=()), slices=SlicesConfig(enabled=False),
-        mitigation=MitigationConfig(enabled=False), gaps=GapsConfig(metrics=("selection_rate",), n_boot=50))
+        explainers=ExplainerConfig(methods=()),
+        slices=SlicesConfig(enabled=False),
+        mitigation=MitigationConfig(enabled=False),
+        gaps=GapsConfig(metrics=("selection_rate",), n_boot=50),
+    )
     result = run_audit(config, data=adult_test, model=adult_model)
     gap = result.gap_explanations.explanations[0]
     assert (gap.group, gap.compared_with, gap.flagged) == ("sex=Female", "sex=Male", True)
@@ -284,8 +323,10 @@ def test_bad_gap_settings_and_rules_are_refused_with_the_setting_to_fix():
 
 
 def test_decisions_read_from_the_data_skip_the_gaps_with_the_reason(biased_frame):
-    config = AuditConfig(data=DataConfig(label="label", sensitive=("group",), prediction="decision"),
-                         explainers=ExplainerConfig(methods=()))
+    config = AuditConfig(
+        data=DataConfig(label="label", sensitive=("group",), prediction="decision"),
+        explainers=ExplainerConfig(methods=()),
+    )
     result = run_audit(config, data=biased_frame)
     assert result.gap_explanations is None
     assert any(s.step == "gap explanations" and "data.prediction" in s.reason for s in result.skipped)
@@ -333,12 +374,27 @@ def test_a_planted_pronoun_carries_every_flipping_swap_of_an_additive_text_model
     before, after = classifier.predict_proba(held)[:, 1], classifier.predict_proba(variants)[:, 1]
     flips = [i for i in range(len(held)) if (before[i] >= 0.5) != (after[i] >= 0.5)][:8]
     assert len(flips) == 8
-    examples = [CounterfactualExample(axis="gender", source=held[i].split()[0], target=variants[i].split()[0],
-                                      original=held[i], variant=variants[i], original_score=float(before[i]),
-                                      variant_score=float(after[i]), flipped=True) for i in flips]
+    examples = [
+        CounterfactualExample(
+            axis="gender",
+            source=held[i].split()[0],
+            target=variants[i].split()[0],
+            original=held[i],
+            variant=variants[i],
+            original_score=float(before[i]),
+            variant_score=float(after[i]),
+            flipped=True,
+        )
+        for i in flips
+    ]
     explainer = get_explainer("layer_integrated_gradients", target=1, seed=0, output="log-odds")
-    swaps, summary = swap_explanations(examples, lambda batch: explainer.explain_texts(classifier, batch),
-                                       method="layer_integrated_gradients", ci_level=0.95, seed=0)
+    swaps, summary = swap_explanations(
+        examples,
+        lambda batch: explainer.explain_texts(classifier, batch),
+        method="layer_integrated_gradients",
+        ci_level=0.95,
+        seed=0,
+    )
     assert summary.term_share_mean > 0.999 and all(s.term in ("she", "he") for s in swaps)
     for swap, i in zip(swaps, flips):
         assert abs(swap.unexplained) < 1e-3 and swap.output_space == "log-odds"
@@ -351,17 +407,24 @@ def test_a_gap_rule_with_nothing_to_check_is_an_error_never_a_pass(tmp_path):
     from audit.result._gap_sections import GapReport
 
     frame = planted_proxy(3, rows=1000)
-    result = run_audit(gap_config(["proxy", "control"], n_boot=0), data=frame, model=_logistic(frame, ["proxy",
-                                                                                                     "control"]))
+    result = run_audit(
+        gap_config(["proxy", "control"], n_boot=0), data=frame, model=_logistic(frame, ["proxy", "control"])
+    )
     policy = tmp_path / "p.toml"
-    policy.write_text('[[rules]]\nmetric = "proxy_share"\nwhere = "gaps"\ncompare = "<="\nthreshold = 0.5\n'
-                      'tables = ["group", "region"]\n')
+    policy.write_text(
+        '[[rules]]\nmetric = "proxy_share"\nwhere = "gaps"\ncompare = "<="\nthreshold = 0.5\n'
+        'tables = ["group", "region"]\n'
+    )
     outcomes = evaluate(result, [load_policy(policy)]).outcomes
     assert any(o.scope == "region" and o.status == "error" for o in outcomes)
     import dataclasses
 
-    empty = dataclasses.replace(result, gap_explanations=GapReport(
-        explanations=[], method="", not_explained=[{"table": "group", "metric": "tpr", "reason": "no reason"}]))
+    empty = dataclasses.replace(
+        result,
+        gap_explanations=GapReport(
+            explanations=[], method="", not_explained=[{"table": "group", "metric": "tpr", "reason": "no reason"}]
+        ),
+    )
     gate = evaluate(empty, [load_preset("proxies")])
     assert not gate.passed and all(o.status == "error" for o in gate.outcomes)
 

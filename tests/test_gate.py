@@ -41,13 +41,22 @@ def test_four_fifths_fails_for_sex_with_fairlearns_figure(demo_result, adult_tes
 
 def test_every_preset_runs_on_the_demo(demo_result):
     verdicts = {name: evaluate(demo_result, [load_preset(name)]) for name in PRESETS}
-    assert set(verdicts) == {"four-fifths", "nyc-ll144", "equalized-odds", "text-counterfactual", "eu-ai-act",
-                             "explanation-quality", "llm-bias", "proxies"}
+    assert set(verdicts) == {
+        "four-fifths",
+        "nyc-ll144",
+        "equalized-odds",
+        "text-counterfactual",
+        "eu-ai-act",
+        "explanation-quality",
+        "llm-bias",
+        "proxies",
+    }
     # LL144 is report-first: the tables are there, and the 0.8 flag only warns
     ll144 = verdicts["nyc-ll144"]
     assert ll144.passed and _outcome(ll144, "ll144-tables", "regulatory.ll144.tables").status == "pass"
-    assert any(o.rule == "ll144-impact-ratio-flag" and o.status == "fail" and o.severity == "warning"
-               for o in ll144.outcomes)
+    assert any(
+        o.rule == "ll144-impact-ratio-flag" and o.status == "fail" and o.severity == "warning" for o in ll144.outcomes
+    )
     odds = verdicts["equalized-odds"]
     by_sex = demo_result.fairness[0].disparities_reliable
     assert _outcome(odds, "tpr-gap", "sex").value == pytest.approx(by_sex["tpr"].difference)
@@ -71,8 +80,9 @@ def test_every_preset_runs_on_the_demo(demo_result):
 
 
 def test_a_rule_whose_metric_is_missing_is_an_error(biased_frame):
-    result = run_audit(AuditConfig(data=DataConfig(label="label", sensitive=("group",), prediction="decision")),
-                       data=biased_frame)
+    result = run_audit(
+        AuditConfig(data=DataConfig(label="label", sensitive=("group",), prediction="decision")), data=biased_frame
+    )
     policy = Policy("p", (Rule(metric="roc_auc", where="worst_group", compare=">=", threshold=0.7),), "0", "test")
     gate = evaluate(result, [policy])
     assert not gate.passed and gate.outcomes[0].status == "error"
@@ -86,13 +96,21 @@ def test_confident_rule_fails_on_the_ci_bound_where_the_point_estimate_passes():
     # exactly 100/200 of A and 88/200 of B selected: a ratio of 0.88 whose interval reaches below 0.8
     decision = np.concatenate([rng.permutation(np.arange(200) < 100), rng.permutation(np.arange(200) < 88)])
     frame = pd.DataFrame({"group": group, "label": rng.random(n) < 0.5, "decision": decision})
-    result = run_audit(AuditConfig(data=DataConfig(label="label", sensitive=("group",), prediction="decision")),
-                       data=frame)
+    result = run_audit(
+        AuditConfig(data=DataConfig(label="label", sensitive=("group",), prediction="decision")), data=frame
+    )
     ratio = result.fairness[0].disparities["selection_rate"].to_benchmark["group=B"]
     assert ratio.ratio > 0.8 and ratio.ratio_ci[0] < 0.8
     plain = Rule(metric="selection_rate", where="every_group", stat="ratio_to_best", compare=">=", threshold=0.8)
-    sure = Rule(metric="selection_rate", where="every_group", stat="ratio_to_best", compare=">=", threshold=0.8,
-                confident=True, id="sure")
+    sure = Rule(
+        metric="selection_rate",
+        where="every_group",
+        stat="ratio_to_best",
+        compare=">=",
+        threshold=0.8,
+        confident=True,
+        id="sure",
+    )
     gate = evaluate(result, [Policy("p", (plain, sure), "0", "test")])
     assert _outcome(gate, plain.id, "group: group=B").status == "pass"
     confident = _outcome(gate, "sure", "group: group=B")
@@ -123,8 +141,10 @@ def test_policy_validation_errors():
 @pytest.fixture()
 def project(tmp_path, biased_frame):
     biased_frame.to_csv(tmp_path / "data.csv", index=False)
-    (tmp_path / "audit.toml").write_text('[data]\npath = "data.csv"\nlabel = "label"\nsensitive = ["group"]\n'
-                                         'prediction = "decision"\n[output]\ndir = "out"\n')
+    (tmp_path / "audit.toml").write_text(
+        '[data]\npath = "data.csv"\nlabel = "label"\nsensitive = ["group"]\n'
+        'prediction = "decision"\n[output]\ndir = "out"\n'
+    )
     return tmp_path
 
 
@@ -139,20 +159,26 @@ def test_check_command_exit_codes_and_outputs(project, capsys, monkeypatch):
     assert "VIOLATED" in (project / "out" / "report.html").read_text()
     ElementTree.parse(project / "out" / "junit.xml")
 
-    (project / "lenient.toml").write_text('[[rules]]\nmetric = "selection_rate"\nwhere = "every_group"\n'
-                                          'stat = "ratio_to_best"\ncompare = ">="\nthreshold = 0.3\n')
-    assert main(["check", "--result", str(project / "out" / "audit.json"), "--policy",
-                 str(project / "lenient.toml")]) == 0
+    (project / "lenient.toml").write_text(
+        '[[rules]]\nmetric = "selection_rate"\nwhere = "every_group"\n'
+        'stat = "ratio_to_best"\ncompare = ">="\nthreshold = 0.3\n'
+    )
+    assert (
+        main(["check", "--result", str(project / "out" / "audit.json"), "--policy", str(project / "lenient.toml")]) == 0
+    )
 
-    (project / "bad.toml").write_text('[[rules]]\nmetric = "selection_rat"\nwhere = "overall"\ncompare = ">="\n'
-                                      'threshold = 0.1\n')
+    (project / "bad.toml").write_text(
+        '[[rules]]\nmetric = "selection_rat"\nwhere = "overall"\ncompare = ">="\nthreshold = 0.1\n'
+    )
     assert main(["check", str(project / "audit.toml"), "--policy", str(project / "bad.toml")]) == 2
     assert "Unknown metric 'selection_rat'" in capsys.readouterr().err
 
     # no policy given: [tool.audit] of ./pyproject.toml
     monkeypatch.chdir(project)
-    (project / "pyproject.toml").write_text('[project]\nname = "x"\n[[tool.audit.rules]]\nmetric = "accuracy"\n'
-                                            'where = "overall"\ncompare = ">="\nthreshold = 0.0\n')
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n[[tool.audit.rules]]\nmetric = "accuracy"\n'
+        'where = "overall"\ncompare = ">="\nthreshold = 0.0\n'
+    )
     assert load_policy(project / "pyproject.toml").rules[0].metric == "accuracy"
     assert main(["check", "--result", str(project / "out" / "audit.json")]) == 0
 

@@ -48,14 +48,15 @@ def _captum(lm, method, prompt: str, targets: list[int], **kwargs) -> np.ndarray
 def test_integrated_gradients_equal_captum_llm_attribution_on_every_architecture(lm):
     from captum.attr import LayerIntegratedGradients
 
-    result = attribute_generation(lm, PROMPTS, max_new_tokens=4,
-                                  settings={"n_steps": 16, "sources": "prompt", "baseline": 0})
+    result = attribute_generation(
+        lm, PROMPTS, max_new_tokens=4, settings={"n_steps": 16, "sources": "prompt", "baseline": 0}
+    )
     method = LayerIntegratedGradients(lm.model, lm.model.get_input_embeddings())
     for prompt, example in zip(PROMPTS, result.examples):
         theirs = _captum(lm, method, prompt, example.target_ids, n_steps=16)
         assert example.values.shape == (4, example.prompt_length + 4)
-        np.testing.assert_allclose(example.values[:, :example.prompt_length], theirs, atol=1e-4, rtol=0)
-        assert np.isnan(example.values[:, example.prompt_length:]).all()  # generated tokens: not attributed
+        np.testing.assert_allclose(example.values[:, : example.prompt_length], theirs, atol=1e-4, rtol=0)
+        assert np.isnan(example.values[:, example.prompt_length :]).all()  # generated tokens: not attributed
         assert example.delta.max() < 1e-2  # completeness, at 16 fixed steps on a random model
 
 
@@ -63,11 +64,10 @@ def test_input_x_gradient_equals_captum_and_saliency_is_the_gradient_norm(lm):
     from captum.attr import LayerGradientXActivation
 
     layer = lm.model.get_input_embeddings()
-    ixg = attribute_generation(lm, PROMPTS, method="input_x_gradient", max_new_tokens=3,
-                               settings={"sources": "prompt"})
+    ixg = attribute_generation(lm, PROMPTS, method="input_x_gradient", max_new_tokens=3, settings={"sources": "prompt"})
     for prompt, example in zip(PROMPTS, ixg.examples):
         theirs = _captum(lm, LayerGradientXActivation(lm.model, layer), prompt, example.target_ids)
-        np.testing.assert_allclose(example.values[:, :example.prompt_length], theirs, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(example.values[:, : example.prompt_length], theirs, atol=1e-5, rtol=0)
         assert example.delta is None
     saliency = attribute_generation(lm, PROMPTS[:1], method="saliency", max_new_tokens=3)
     example = saliency.examples[0]
@@ -78,21 +78,22 @@ def test_input_x_gradient_equals_captum_and_saliency_is_the_gradient_norm(lm):
         logp = torch.log_softmax(lm.model(inputs_embeds=embeds).logits[0, -1], -1)[ids[length]]
         (gradient,) = torch.autograd.grad(logp, embeds)
         expected = gradient[0, 1:].norm(dim=-1).numpy()  # the start token is not attributed
-        np.testing.assert_allclose(example.values[i, :length - 1], expected, atol=1e-5, rtol=1e-4)
-        assert np.isnan(example.values[i, length - 1:]).all()  # tokens after the target: never seen
+        np.testing.assert_allclose(example.values[i, : length - 1], expected, atol=1e-5, rtol=1e-4)
+        assert np.isnan(example.values[i, length - 1 :]).all()  # tokens after the target: never seen
 
 
 def test_feature_ablation_equals_captum_llm_attribution(lm):
     from captum.attr import FeatureAblation
 
     # a word-level tokenizer: every token is a word, so word occlusion is captum's token occlusion
-    result = attribute_generation(lm, PROMPTS, method="feature_ablation", max_new_tokens=3,
-                                  settings={"sources": "prompt", "baseline": 0})
+    result = attribute_generation(
+        lm, PROMPTS, method="feature_ablation", max_new_tokens=3, settings={"sources": "prompt", "baseline": 0}
+    )
     for prompt, example in zip(PROMPTS, result.examples):
         # captum's default cached path reads other numbers for later targets under transformers 5; uncached is
         # its definition (one forward per ablation)
         theirs = _captum(lm, FeatureAblation(lm.model), prompt, example.target_ids, use_cached_outputs=False)
-        np.testing.assert_allclose(example.values[:, :example.prompt_length], theirs, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(example.values[:, : example.prompt_length], theirs, atol=1e-5, rtol=0)
 
 
 def test_all_sources_equal_a_plain_captum_loop_with_earlier_tokens_interpolated(lm):
@@ -108,13 +109,13 @@ def test_all_sources_equal_a_plain_captum_loop_with_earlier_tokens_interpolated(
 
     method = LayerIntegratedGradients(log_prob, lm.model.get_input_embeddings())
     for i in range(4):
-        inputs = torch.tensor([ids[:prompt_end + i]])
+        inputs = torch.tensor([ids[: prompt_end + i]])
         baseline = inputs.clone()
         baseline[0, 1:] = 0  # every token but the start token
         theirs = method.attribute(inputs, baseline, additional_forward_args=(ids[prompt_end + i],), n_steps=16)
         expected = theirs.sum(-1)[0, 1:].detach().numpy()
-        np.testing.assert_allclose(example.values[i, :prompt_end - 1 + i], expected, atol=1e-4, rtol=0)
-        assert np.isnan(example.values[i, prompt_end - 1 + i:]).all()
+        np.testing.assert_allclose(example.values[i, : prompt_end - 1 + i], expected, atol=1e-4, rtol=0)
+        assert np.isnan(example.values[i, prompt_end - 1 + i :]).all()
     assert example.delta.max() < 1e-2
 
 
@@ -125,8 +126,7 @@ def test_auto_steps_meet_the_tolerance_and_batching_changes_no_number(gpt2_lm):
         assert all(d <= 1e-4 or s >= 256 for d, s in zip(example.delta, example.steps))
         base_plus_sum = example.base_values + np.nansum(example.values, 1)
         np.testing.assert_allclose(base_plus_sum, example.outputs, atol=1e-4)
-    tiny_batches = attribute_generation(lm, PROMPTS, max_new_tokens=5, settings={"tolerance": 1e-4,
-                                                                                "batch_tokens": 7})
+    tiny_batches = attribute_generation(lm, PROMPTS, max_new_tokens=5, settings={"tolerance": 1e-4, "batch_tokens": 7})
     alone = attribute_generation(lm, PROMPTS[1:], max_new_tokens=5, settings={"tolerance": 1e-4})
     for a, b in zip(auto.examples, tiny_batches.examples):
         np.testing.assert_allclose(a.values, b.values, atol=1e-6)
@@ -134,16 +134,19 @@ def test_auto_steps_meet_the_tolerance_and_batching_changes_no_number(gpt2_lm):
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(prompts=st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=6).map(" ".join), min_size=1,
-                        max_size=3),
-       batch_tokens=st.integers(1, 80), new_tokens=st.integers(1, 4))
+@given(
+    prompts=st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=6).map(" ".join), min_size=1, max_size=3),
+    batch_tokens=st.integers(1, 80),
+    new_tokens=st.integers(1, 4),
+)
 def test_any_batch_size_gives_the_one_batch_numbers(gpt2_lm, prompts, batch_tokens, new_tokens):
     """Property: for any prompts and any token budget, the same numbers as everything in one batch, and
     integrated gradients complete (base + sum = output) within the fixed rule's error."""
     common = dict(max_new_tokens=new_tokens, settings={"n_steps": 24, "batch_tokens": 4096})
     one = attribute_generation(gpt2_lm, prompts, **common)
-    small = attribute_generation(gpt2_lm, prompts, max_new_tokens=new_tokens,
-                                 settings={"n_steps": 24, "batch_tokens": batch_tokens})
+    small = attribute_generation(
+        gpt2_lm, prompts, max_new_tokens=new_tokens, settings={"n_steps": 24, "batch_tokens": batch_tokens}
+    )
     for a, b in zip(one.examples, small.examples):
         np.testing.assert_allclose(a.values, b.values, atol=1e-6)
         np.testing.assert_allclose(a.base_values + np.nansum(a.values, 1), a.outputs, atol=5e-3)
@@ -153,10 +156,15 @@ def test_a_contrast_is_the_difference_of_its_two_continuations(gpt2_lm):
     """Input x gradient is linear in the target: the contrast's row equals A's rows summed minus B's, over the
     prompt they share; its output is log p(A) - log p(B)."""
     lm, prompt = gpt2_lm, ["the woman was hired as"]
-    both = attribute_generation(lm, prompt, continuations=[" a nurse"], contrasts=[" an engineer ."],
-                                method="input_x_gradient")
-    parts = [attribute_generation(lm, prompt, continuations=[c], method="input_x_gradient",
-                                  settings={"sources": "prompt"}).examples[0] for c in (" a nurse", " an engineer .")]
+    both = attribute_generation(
+        lm, prompt, continuations=[" a nurse"], contrasts=[" an engineer ."], method="input_x_gradient"
+    )
+    parts = [
+        attribute_generation(
+            lm, prompt, continuations=[c], method="input_x_gradient", settings={"sources": "prompt"}
+        ).examples[0]
+        for c in (" a nurse", " an engineer .")
+    ]
     n = both.examples[0].prompt_length
     expected = parts[0].values[:, :n].sum(0) - parts[1].values[:, :n].sum(0)
     np.testing.assert_allclose(both.examples[0].values[0, :n], expected, atol=1e-6)
@@ -188,11 +196,16 @@ def test_greedy_generation_equals_transformers_generate_and_sampling_is_seeded(g
     ids = lm.encode(PROMPTS)
     ours = lm.continue_ids(ids, max_new_tokens=6)
     for row, new in zip(ids, ours):
-        expected = lm.model.generate(torch.tensor([row]), max_new_tokens=6, do_sample=False,
-                                     pad_token_id=lm.pad_id, eos_token_id=lm.tokenizer.eos_token_id)[0, len(row):]
+        expected = lm.model.generate(
+            torch.tensor([row]),
+            max_new_tokens=6,
+            do_sample=False,
+            pad_token_id=lm.pad_id,
+            eos_token_id=lm.tokenizer.eos_token_id,
+        )[0, len(row) :]
         expected = expected.tolist()
         if lm.tokenizer.eos_token_id in expected:
-            expected = expected[:expected.index(lm.tokenizer.eos_token_id)]
+            expected = expected[: expected.index(lm.tokenizer.eos_token_id)]
         assert new == expected
     assert lm.continue_ids(ids, max_new_tokens=6, seed=3) == lm.continue_ids(ids, max_new_tokens=6, seed=3)
     result = attribute_generation(lm, PROMPTS, max_new_tokens=6, seed=3, settings={"n_steps": 4})
@@ -202,12 +215,14 @@ def test_greedy_generation_equals_transformers_generate_and_sampling_is_seeded(g
 
 @pytest.fixture(scope="module")
 def planted_and_balanced():
-    return (CausalLM(*train_causal_lm("gpt2", occupation_corpus(planted=True), seed=0)),
-            CausalLM(*train_causal_lm("gpt2", occupation_corpus(planted=False), seed=0)))
+    return (
+        CausalLM(*train_causal_lm("gpt2", occupation_corpus(planted=True), seed=0)),
+        CausalLM(*train_causal_lm("gpt2", occupation_corpus(planted=False), seed=0)),
+    )
 
 
 def _prompt_words(example) -> dict[str, float]:
-    words = sorted(set(example.word_of_token[:example.prompt_length]))
+    words = sorted(set(example.word_of_token[: example.prompt_length]))
     return {example.words[w]: float(example.word_values[0, w]) for w in words}
 
 
@@ -228,14 +243,16 @@ def test_contrastive_attribution_of_a_planted_bias_falls_on_the_gendered_term(pl
             assert b.delta[0] < 1e-3
             term = "she" if "she" in a.prompt else "woman"
             words = _prompt_words(a)
-            found.setdefault(name, []).append((words[term], sum(abs(v) for v in words.values()),
-                                               _prompt_words(b)[term], a.outputs[0]))
+            found.setdefault(name, []).append(
+                (words[term], sum(abs(v) for v in words.values()), _prompt_words(b)[term], a.outputs[0])
+            )
             if name == "planted":
                 assert max(words, key=lambda w: abs(words[w])) == term
     for erased, total, integrated, output in found["planted"]:
         assert output > 1.5 and erased / total > 0.4 and integrated > 1.0
-    for (erased, _, integrated, _), (planted_erased, _, planted_integrated, _) in zip(found["balanced"],
-                                                                                       found["planted"]):
+    for (erased, _, integrated, _), (planted_erased, _, planted_integrated, _) in zip(
+        found["balanced"], found["planted"]
+    ):
         assert abs(erased) < 0.1 * planted_erased and abs(integrated) < 0.3 * planted_integrated
 
 
@@ -244,8 +261,9 @@ def test_a_male_default_shows_in_the_baseline_not_in_the_term(planted_and_balanc
     already prefers "mechanic" (the model's default is male), so "he" carries little; the report's baseline
     column is where this shows."""
     planted, _ = planted_and_balanced
-    result = attribute_generation(planted, ["he worked as a"], continuations=[" mechanic"], contrasts=[" nurse"],
-                                  settings={"tolerance": 1e-3})
+    result = attribute_generation(
+        planted, ["he worked as a"], continuations=[" mechanic"], contrasts=[" nurse"], settings={"tolerance": 1e-3}
+    )
     example = result.examples[0]
     assert example.outputs[0] > 1.5 and example.base_values[0] > 0.5 * example.outputs[0]
     assert abs(_prompt_words(example)["he"]) < 0.25 * example.outputs[0]
@@ -259,10 +277,11 @@ def test_words_merge_byte_level_pieces_of_gpt2s_own_tokenizer():
     torch.manual_seed(0)
     model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=len(tokenizer))).eval()
     lm = CausalLM(model, tokenizer)
-    result = attribute_generation(lm, ["The receptionist's unbelievably"], continuations=[" friendly smile."],
-                                  method="input_x_gradient")
+    result = attribute_generation(
+        lm, ["The receptionist's unbelievably"], continuations=[" friendly smile."], method="input_x_gradient"
+    )
     example = result.examples[0]
-    assert "".join(example.source_tokens[:example.prompt_length]).replace(" ", "") == "Thereceptionist'sunbelievably"
+    assert "".join(example.source_tokens[: example.prompt_length]).replace(" ", "") == "Thereceptionist'sunbelievably"
     assert example.words[:4] == ["The", "receptionist", "'s", "unbelievably"] or "receptionist" in example.words
     assert example.words[-3:] == ["friendly", "smile", "."]
     assert example.word_values.shape == (len(example.target_labels), len(example.words))

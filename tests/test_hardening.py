@@ -50,13 +50,20 @@ def project(tmp_path, biased_frame):
     return tmp_path
 
 
-_BASE = ('[data]\npath = "data.csv"\nlabel = "label"\nsensitive = ["group"]\n{data}'
-         '[model]\n{model}[fairness]\nn_boot = 0\n{fairness}[explainers]\nsample_size = 20\nbackground_size = 10\n'
-         '[output]\ndir = "out"\n')
+_BASE = (
+    '[data]\npath = "data.csv"\nlabel = "label"\nsensitive = ["group"]\n{data}'
+    "[model]\n{model}[fairness]\nn_boot = 0\n{fairness}[explainers]\nsample_size = 20\nbackground_size = 10\n"
+    '[output]\ndir = "out"\n'
+)
 
 
-def _config(project: Path, *, data: str = 'features = ["x1", "x2"]\n', model: str = 'path = "model.joblib"\n',
-            fairness: str = "") -> str:
+def _config(
+    project: Path,
+    *,
+    data: str = 'features = ["x1", "x2"]\n',
+    model: str = 'path = "model.joblib"\n',
+    fairness: str = "",
+) -> str:
     path = project / "audit.toml"
     path.write_text(_BASE.format(data=data, model=model, fairness=fairness))
     return str(path)
@@ -75,12 +82,15 @@ def _refused(capsys, argv: list[str], expected: str, out: Path | None = None) ->
         assert after == before  # nothing written on refusal
 
 
-@pytest.mark.parametrize("case, model_object, expected", [
-    ("n-1 rows", RowDroppingModel(), "returned 3999 rows for 4000"),
-    ("NaN scores", NanModel(), "NaN or infinite"),
-    ("scores outside [0, 1]", OutOfRangeModel(), "outside [0, 1]"),
-    ("a builtin function", len, "returned one value"),
-])
+@pytest.mark.parametrize(
+    "case, model_object, expected",
+    [
+        ("n-1 rows", RowDroppingModel(), "returned 3999 rows for 4000"),
+        ("NaN scores", NanModel(), "NaN or infinite"),
+        ("scores outside [0, 1]", OutOfRangeModel(), "outside [0, 1]"),
+        ("a builtin function", len, "returned one value"),
+    ],
+)
 def test_bad_model_output_is_bad_input(project, capsys, case, model_object, expected):
     joblib.dump(model_object, project / "model.joblib")
     _refused(capsys, ["run", _config(project), "--quiet"], expected, project / "out")
@@ -92,22 +102,32 @@ def test_a_csv_named_model_joblib_is_refused(project, capsys):
 
 
 def test_unknown_reference_group_lists_the_groups(project, capsys):
-    _refused(capsys, ["run", _config(project, data='prediction = "decision"\n', model="",
-                                     fairness='reference = { group = "Bee" }\n'), "--quiet"],
-             "Groups of 'group': 'A', 'B'")
+    _refused(
+        capsys,
+        [
+            "run",
+            _config(project, data='prediction = "decision"\n', model="", fairness='reference = { group = "Bee" }\n'),
+            "--quiet",
+        ],
+        "Groups of 'group': 'A', 'B'",
+    )
 
 
 def test_duplicate_column_names_are_refused(project, capsys):
     text = (project / "data.csv").read_text().splitlines()
     text[0] = text[0].replace("x2", "group")
     (project / "data.csv").write_text("\n".join(text) + "\n")
-    _refused(capsys, ["run", _config(project, data='prediction = "decision"\n', model=""), "--quiet"],
-             "more than one column named 'group'")
+    _refused(
+        capsys,
+        ["run", _config(project, data='prediction = "decision"\n', model=""), "--quiet"],
+        "more than one column named 'group'",
+    )
 
 
 def test_a_vendor_that_rejects_everyone_is_audited(project, biased_frame, capsys):
     biased_frame.assign(label=np.where(biased_frame["label"] == 1, "yes", "no"), decision="no").to_csv(
-        project / "data.csv", index=False)
+        project / "data.csv", index=False
+    )
     config = _config(project, data='positive_label = "yes"\nprediction = "decision"\n', model="")
     assert main(["run", config, "--quiet"]) == 0
     result = json.loads((project / "out" / "audit.json").read_text())
@@ -116,57 +136,87 @@ def test_a_vendor_that_rejects_everyone_is_audited(project, biased_frame, capsys
 
 def test_a_continuous_sensitive_column_is_refused_or_binned(project, biased_frame, capsys):
     biased_frame.assign(age=np.random.default_rng(0).integers(18, 90, len(biased_frame))).to_csv(
-        project / "data.csv", index=False)
+        project / "data.csv", index=False
+    )
     base = 'prediction = "decision"\n'
     path = project / "audit.toml"
-    path.write_text(_BASE.format(data=base, model="", fairness="").replace('sensitive = ["group"]',
-                                                                           'sensitive = ["age"]'))
+    path.write_text(
+        _BASE.format(data=base, model="", fairness="").replace('sensitive = ["group"]', 'sensitive = ["age"]')
+    )
     _refused(capsys, ["run", str(path), "--quiet"], "has 72 distinct values")
-    path.write_text(_BASE.format(data=base + "bins = { age = [0, 30, 50, 120] }\n", model="", fairness="")
-                    .replace('sensitive = ["group"]', 'sensitive = ["age"]'))
+    path.write_text(
+        _BASE.format(data=base + "bins = { age = [0, 30, 50, 120] }\n", model="", fairness="").replace(
+            'sensitive = ["group"]', 'sensitive = ["age"]'
+        )
+    )
     assert main(["run", str(path), "--quiet"]) == 0
 
 
-@pytest.mark.parametrize("policy, expected", [
-    ('[[rules]]\nmetric = "selection_rate"\nwhere = "every_group"\ncompare = ">="\nthreshold = 0.8\ntables = "group"\n',
-     "'tables' of rule"),
-    ('[[rules]]\nmetric = "selection_rate"\nwhere = "overall"\ncompare = [">="]\nthreshold = 0.8\n', "'compare'"),
-    ('[[rules]]\nmetric = 3\nwhere = "overall"\ncompare = ">="\nthreshold = 0.8\n', "'metric'"),
-    ('[[rules]]\nmetric = "selection_rate"\nwhere = "every_group"\ncompare = ">="\nthreshold = 0.8\ntables = 3\n',
-     "'tables' of rule"),
-    ('allow_failures = "explainer: shap"\n[[rules]]\nmetric = "accuracy"\nwhere = "overall"\ncompare = ">="\n'
-     'threshold = 0.1\n', "'allow_failures'"),
-])
+@pytest.mark.parametrize(
+    "policy, expected",
+    [
+        (
+            '[[rules]]\nmetric = "selection_rate"\nwhere = "every_group"\ncompare = ">="\nthreshold = 0.8\n'
+            'tables = "group"\n',
+            "'tables' of rule",
+        ),
+        ('[[rules]]\nmetric = "selection_rate"\nwhere = "overall"\ncompare = [">="]\nthreshold = 0.8\n', "'compare'"),
+        ('[[rules]]\nmetric = 3\nwhere = "overall"\ncompare = ">="\nthreshold = 0.8\n', "'metric'"),
+        (
+            '[[rules]]\nmetric = "selection_rate"\nwhere = "every_group"\ncompare = ">="\nthreshold = 0.8\n'
+            "tables = 3\n",
+            "'tables' of rule",
+        ),
+        (
+            'allow_failures = "explainer: shap"\n[[rules]]\nmetric = "accuracy"\nwhere = "overall"\ncompare = ">="\n'
+            "threshold = 0.1\n",
+            "'allow_failures'",
+        ),
+    ],
+)
 def test_wrongly_typed_policies_are_config_errors(project, capsys, policy, expected):
     main(["run", _config(project), "--quiet"])
     capsys.readouterr()
     (project / "policy.toml").write_text(policy)
-    _refused(capsys, ["check", "--result", str(project / "out" / "audit.json"), "--policy",
-                      str(project / "policy.toml")], expected)
+    _refused(
+        capsys,
+        ["check", "--result", str(project / "out" / "audit.json"), "--policy", str(project / "policy.toml")],
+        expected,
+    )
 
 
 def test_tool_audit_that_is_not_a_table(project, capsys):
     main(["run", _config(project), "--quiet"])
     capsys.readouterr()
     (project / "pyproject.toml").write_text('[tool]\naudit = "strict"\n')
-    _refused(capsys, ["check", "--result", str(project / "out" / "audit.json"), "--policy",
-                      str(project / "pyproject.toml")], "[tool.audit]")
+    _refused(
+        capsys,
+        ["check", "--result", str(project / "out" / "audit.json"), "--policy", str(project / "pyproject.toml")],
+        "[tool.audit]",
+    )
 
 
-@pytest.mark.parametrize("edit, expected", [
-    (lambda r: r.update(data={}), "'data' lacks 'kind'"),
-    (lambda r: r.update(fairness={"a": 1}), "'fairness' must be a list"),
-    (lambda r: r["data"].update(n_rows="many"), "'data.n_rows' must be a whole number"),
-    (lambda r: r.pop("model"), "lacks its 'model' section"),
-    (lambda r: r["fairness"][0]["groups"][0].update(values=3), "fairness.0.groups.0"),
-    # issue 34: the field at fault is named, not "AttributeError: 'list'..." or a format error in the report
-    (lambda r: r["fairness"][0].update(disparities=[1, 2]), "'fairness.0.disparities' must be an object"),
-    (lambda r: r["fairness"][0]["bootstrap"].update(level="high"), "'fairness.0.bootstrap.level' must be a number"),
-    (lambda r: r["findings"].append({"kind": "x", "severity": "info", "message": "m", "colour": 1}),
-     "'findings.1' has fields this version does not know: ['colour']"),
-    (lambda r: r["fairness"][0]["disparities"]["selection_rate"]["to_benchmark"]["group=B"].update(ratio="low"),
-     "'fairness.0.disparities.selection_rate.to_benchmark.group=B.ratio' must be a number"),
-])
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda r: r.update(data={}), "'data' lacks 'kind'"),
+        (lambda r: r.update(fairness={"a": 1}), "'fairness' must be a list"),
+        (lambda r: r["data"].update(n_rows="many"), "'data.n_rows' must be a whole number"),
+        (lambda r: r.pop("model"), "lacks its 'model' section"),
+        (lambda r: r["fairness"][0]["groups"][0].update(values=3), "fairness.0.groups.0"),
+        # issue 34: the field at fault is named, not "AttributeError: 'list'..." or a format error in the report
+        (lambda r: r["fairness"][0].update(disparities=[1, 2]), "'fairness.0.disparities' must be an object"),
+        (lambda r: r["fairness"][0]["bootstrap"].update(level="high"), "'fairness.0.bootstrap.level' must be a number"),
+        (
+            lambda r: r["findings"].append({"kind": "x", "severity": "info", "message": "m", "colour": 1}),
+            "'findings.1' has fields this version does not know: ['colour']",
+        ),
+        (
+            lambda r: r["fairness"][0]["disparities"]["selection_rate"]["to_benchmark"]["group=B"].update(ratio="low"),
+            "'fairness.0.disparities.selection_rate.to_benchmark.group=B.ratio' must be a number",
+        ),
+    ],
+)
 def test_malformed_results_are_refused_by_report(project, capsys, edit, expected, tmp_path):
     main(["run", _config(project), "--quiet"])
     capsys.readouterr()
@@ -197,8 +247,11 @@ def test_data_outside_the_config_folder_needs_allow_outside(project, capsys, tmp
 
 
 def test_a_missing_column_error_does_not_print_the_header(project, capsys):
-    _refused(capsys, ["run", _config(project, data='features = ["x1", "secret_income"]\n'), "--quiet"],
-             "'secret_income' is not in the data")
+    _refused(
+        capsys,
+        ["run", _config(project, data='features = ["x1", "secret_income"]\n'), "--quiet"],
+        "'secret_income' is not in the data",
+    )
     # no column name other than close matches appears
 
 
@@ -223,10 +276,12 @@ def test_text_scorer_must_return_one_score_per_text():
     from audit._errors import DataError
 
     with pytest.raises(DataError, match="one score per text"):
-        text_bias_audit(texts=["she is here", "he is there"], scorer=lambda texts: np.zeros(len(texts) + 1),
-                        templates=False)
-    result = text_bias_audit(texts=["she is here", "he is there"], scorer=lambda texts: np.full(len(texts), 0.7),
-                             templates=False)
+        text_bias_audit(
+            texts=["she is here", "he is there"], scorer=lambda texts: np.zeros(len(texts) + 1), templates=False
+        )
+    result = text_bias_audit(
+        texts=["she is here", "he is there"], scorer=lambda texts: np.full(len(texts), 0.7), templates=False
+    )
     assert result.variants > 0  # plain scores are accepted: decisions at 0.5
 
 
@@ -243,15 +298,24 @@ def test_every_text_result_the_api_can_produce_renders():
     from audit import AuditConfig, DataConfig, run_audit
 
     template = run_audit(AuditConfig(data=DataConfig(label="y", sensitive=("g",), prediction="d")), data=frame)
-    for kwargs in ({}, {"y_true": np.arange(20) % 2 == 0}, {"templates": False},
-                   {"y_true": np.arange(20) % 2 == 0, "templates": False}):
+    for kwargs in (
+        {},
+        {"y_true": np.arange(20) % 2 == 0},
+        {"templates": False},
+        {"y_true": np.arange(20) % 2 == 0, "templates": False},
+    ):
         text = text_bias_audit(texts=texts, scorer=scorer, **kwargs)
         html = render_html(dataclasses.replace(template, text=text))
         assert "Text counterfactuals" in html
 
 
-_PIECES = list("ab<>&\"'/ =\n\r\t\x0b\x1b\u202e\u200f\x7f") + ["<script>", "]]>", "<a href='x'>", "::error::",
-                                                                   "\u05d0\u05d1"]
+_PIECES = list("ab<>&\"'/ =\n\r\t\x0b\x1b\u202e\u200f\x7f") + [
+    "<script>",
+    "]]>",
+    "<a href='x'>",
+    "::error::",
+    "\u05d0\u05d1",
+]
 _NASTY = st.lists(st.sampled_from(_PIECES), min_size=1, max_size=12).map("".join)
 
 
@@ -290,8 +354,13 @@ def test_untrusted_group_names_stay_inert_everywhere(name, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("nasty")
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"g": np.where(rng.random(200) < 0.5, name, "plain"), "y": rng.integers(0, 2, 200),
-                          "d": rng.integers(0, 2, 200)})
+    frame = pd.DataFrame(
+        {
+            "g": np.where(rng.random(200) < 0.5, name, "plain"),
+            "y": rng.integers(0, 2, 200),
+            "d": rng.integers(0, 2, 200),
+        }
+    )
     result = run_audit(AuditConfig(data=DataConfig(label="y", sensitive=("g",), prediction="d")), data=frame)
     # JSON round-trips
     assert json.loads(result.to_json())["fairness"][0]["groups"]
@@ -304,8 +373,12 @@ def test_untrusted_group_names_stay_inert_everywhere(name, tmp_path_factory):
     assert tags.executable_scripts == 2  # plotly.js and the report's script, nothing injected
     # the figures' labels are escaped too
     figures = result.figures()
-    labels = [str(x) for figure in figures.values() for trace in figure.to_dict().get("data", [])
-              for x in trace.get("x") or []]
+    labels = [
+        str(x)
+        for figure in figures.values()
+        for trace in figure.to_dict().get("data", [])
+        for x in trace.get("x") or []
+    ]
     assert not any("<" in label for label in labels)
     # JUnit parses
     junit = render_junit(evaluate(result, [load_preset("four-fifths")]).to_dict())

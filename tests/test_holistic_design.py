@@ -25,10 +25,13 @@ def _p_values(runs: int, **scenario) -> tuple[np.ndarray, np.ndarray]:
     return np.array(ours), np.array(naive)
 
 
-@pytest.mark.parametrize("scenario", [
-    {"noun_sd": 1.0, "template_sd": 0.0, "residual_sd": 0.2},  # the review's case: descriptor x noun only
-    {"noun_sd": 0.5, "template_sd": 0.5, "residual_sd": 0.5},
-])
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        {"noun_sd": 1.0, "template_sd": 0.0, "residual_sd": 0.2},  # the review's case: descriptor x noun only
+        {"noun_sd": 0.5, "template_sd": 0.5, "residual_sd": 0.5},
+    ],
+)
 def test_no_descriptor_effect_keeps_the_level(scenario):
     ours, naive = _p_values(120, **scenario)  # 600 descriptors
     assert 0.02 <= (ours < 0.05).mean() <= 0.08
@@ -38,7 +41,8 @@ def test_no_descriptor_effect_keeps_the_level(scenario):
 def test_a_planted_descriptor_effect_is_found():
     found = 0
     for seed in range(40):
-        (table,) = holistic_negativity(np.random.default_rng(1000 + seed), axes=1, noun_sd=1.0, template_sd=0.0,
-                                       residual_sd=0.2, planted=3.0)
+        (table,) = holistic_negativity(
+            np.random.default_rng(1000 + seed), axes=1, noun_sd=1.0, template_sd=0.0, residual_sd=0.2, planted=3.0
+        )
         found += crossed_gap_tests(table, seed=seed)[0][2] < 0.01 / 65  # Holm's strictest step over 65
     assert found / 40 >= 0.75

@@ -8,8 +8,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sklearn.ensemble import (ExtraTreesClassifier, GradientBoostingClassifier, HistGradientBoostingClassifier,
-                              RandomForestClassifier)
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    GradientBoostingClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
@@ -54,8 +58,9 @@ def test_equal_to_brute_force_shapley_values(make, missing, integer):
     rows, background = X[:6], X[150:175]
     for class_index in (1, 0):
         ours = interventional_values(ensemble_leaves(model, class_index), rows, background)
-        oracle = np.array([brute_force_shapley(lambda h: _output(model, h, class_index), row, background)
-                           for row in rows])
+        oracle = np.array(
+            [brute_force_shapley(lambda h: _output(model, h, class_index), row, background) for row in rows]
+        )
         assert np.abs(ours - oracle).max() < 1e-9
         # and complete: the base (mean over the background) plus the values is the model's own output
         base = _output(model, background, class_index).mean()

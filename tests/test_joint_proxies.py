@@ -56,8 +56,10 @@ def test_inputs_independent_of_the_group_are_never_a_joint_proxy():
     for seed in range(40):
         rng = np.random.default_rng(seed)
         member = rng.random(4000) < 0.3
-        codes = np.column_stack([binned(pd.Series(rng.standard_normal(4000))) for _ in range(8)]
-                                + [rng.integers(1, 40, 4000), rng.integers(1, 3, 4000)])
+        codes = np.column_stack(
+            [binned(pd.Series(rng.standard_normal(4000))) for _ in range(8)]
+            + [rng.integers(1, 40, 4000), rng.integers(1, 3, 4000)]
+        )
         fit = JointModel(codes, member, rng.permutation(4000) % 2, seed=seed)
         aucs.append(fit.auc)
         kept.append(int((fit.drops >= 0.01).sum()))

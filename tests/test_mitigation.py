@@ -44,8 +44,9 @@ def adult_scores(adult_test, adult_model):
     return scores, (adult_test["income"] == ">50K").to_numpy(), adult_test["sex"].to_numpy().astype(str)
 
 
-@pytest.mark.parametrize("constraint, fairlearn_name", [("demographic_parity", "demographic_parity"),
-                                                        ("equalized_odds", "equalized_odds")])
+@pytest.mark.parametrize(
+    "constraint, fairlearn_name", [("demographic_parity", "demographic_parity"), ("equalized_odds", "equalized_odds")]
+)
 def test_tolerance_zero_equals_threshold_optimizer_on_adult(adult_scores, constraint, fairlearn_name):
     from fairlearn.postprocessing import ThresholdOptimizer
 
@@ -53,8 +54,13 @@ def test_tolerance_zero_equals_threshold_optimizer_on_adult(adult_scores, constr
     names = sorted(set(sex))
     rocs = [group_roc(scores[sex == g], y[sex == g]) for g in names]
     rule = solve(rocs, names, constraint=constraint, tolerance=0.0)
-    optimizer = ThresholdOptimizer(estimator=_Scores(), constraints=fairlearn_name, objective="accuracy_score",
-                                   prefit=True, predict_method="predict_proba")
+    optimizer = ThresholdOptimizer(
+        estimator=_Scores(),
+        constraints=fairlearn_name,
+        objective="accuracy_score",
+        prefit=True,
+        predict_method="predict_proba",
+    )
     frame = pd.DataFrame({"score": scores})
     optimizer.fit(frame, y, sensitive_features=sex)
     chance = optimizer._pmf_predict(frame, sensitive_features=sex)[:, 1]
@@ -138,8 +144,16 @@ def test_bands_cover_the_chosen_rules_true_accuracy_in_200_simulations():
     covered = []
     for seed in range(200):
         scores, y, group, shapes = _simulated(seed)
-        result = frontier(scores=scores, y_true=y, groups=group, constraint="demographic_parity", threshold=0.5,
-                          tolerances=(0.05,), n_boot=200, seed=seed)
+        result = frontier(
+            scores=scores,
+            y_true=y,
+            groups=group,
+            constraint="demographic_parity",
+            threshold=0.5,
+            tolerances=(0.05,),
+            n_boot=200,
+            seed=seed,
+        )
         point = result.at(0.05)
         truth = _true_accuracy(point, shapes)
         covered.append(point.accuracy_ci[0] <= truth <= point.accuracy_ci[1])
@@ -159,11 +173,29 @@ def test_the_audit_gates_renders_and_exports_its_fixes(demo_result, tmp_path, ca
     assert fix.uses_group and not blind.uses_group and 0 < fix.cost < blind.cost
     assert fix.cost_ci[0] <= fix.cost <= fix.cost_ci[1]
     assert any(f.kind == "mitigation" for f in result.findings)
-    cheap = _parse_policy({"rules": [{"metric": "impact_ratio", "where": "mitigation", "at": 0.8, "compare": "<=",
-                                      "threshold": 0.05}]}, name="m", sha256="", source="t")
-    blind_only = _parse_policy({"rules": [{"metric": "impact_ratio", "where": "mitigation", "at": 0.8,
-                                           "group_blind": True, "compare": "<=", "threshold": 0.05}]},
-                               name="m", sha256="", source="t")
+    cheap = _parse_policy(
+        {"rules": [{"metric": "impact_ratio", "where": "mitigation", "at": 0.8, "compare": "<=", "threshold": 0.05}]},
+        name="m",
+        sha256="",
+        source="t",
+    )
+    blind_only = _parse_policy(
+        {
+            "rules": [
+                {
+                    "metric": "impact_ratio",
+                    "where": "mitigation",
+                    "at": 0.8,
+                    "group_blind": True,
+                    "compare": "<=",
+                    "threshold": 0.05,
+                }
+            ]
+        },
+        name="m",
+        sha256="",
+        source="t",
+    )
     assert evaluate(result, [cheap]).passed and not evaluate(result, [blind_only]).passed
     html = render_html(result)
     assert 'id="mitigation-heading"' in html and "42 U.S.C. 2000e-2(l)" in html
@@ -186,19 +218,35 @@ def test_settings_and_rules_are_validated():
     with pytest.raises(ConfigError, match="mitigation.constraints"):
         MitigationConfig(constraints=("parity",))
     with pytest.raises(ConfigError, match="needs 'at'"):
-        _parse_policy({"rules": [{"metric": "impact_ratio", "where": "mitigation", "compare": "<=",
-                                  "threshold": 0.02}]}, name="m", sha256="", source="t")
-    with pytest.raises(ConfigError, match="apply to where = \"mitigation\" only"):
-        _parse_policy({"rules": [{"metric": "accuracy", "where": "overall", "compare": ">=", "threshold": 0.5,
-                                  "at": 0.8}]}, name="m", sha256="", source="t")
+        _parse_policy(
+            {"rules": [{"metric": "impact_ratio", "where": "mitigation", "compare": "<=", "threshold": 0.02}]},
+            name="m",
+            sha256="",
+            source="t",
+        )
+    with pytest.raises(ConfigError, match='apply to where = "mitigation" only'):
+        _parse_policy(
+            {"rules": [{"metric": "accuracy", "where": "overall", "compare": ">=", "threshold": 0.5, "at": 0.8}]},
+            name="m",
+            sha256="",
+            source="t",
+        )
 
 
 def test_groups_under_the_minimum_size_are_not_bound_by_the_constraint():
     scores, y, group, _ = _simulated(0)
     group = group.astype(object)
     group[:20] = "tiny"
-    result = frontier(scores=scores, y_true=y, groups=group, constraint="impact_ratio", threshold=0.5,
-                      tolerances=(0.8,), n_boot=50, min_group_size=30)
+    result = frontier(
+        scores=scores,
+        y_true=y,
+        groups=group,
+        constraint="impact_ratio",
+        threshold=0.5,
+        tolerances=(0.8,),
+        n_boot=50,
+        min_group_size=30,
+    )
     assert result.constrained_groups == ["a", "b"] and "tiny" in result.groups
     assert set(result.at(0.8).thresholds) == {"a", "b", "tiny"}  # the tiny group keeps its own best thresholds
     with pytest.raises(Exception, match="two groups"):
@@ -254,8 +302,16 @@ def test_fewest_vertices_keeps_any_mixture_s_point(vertices, seed):
 
 def test_coin_flips_are_counted_on_the_held_out_rows():
     scores, y, group, _ = _simulated(5)
-    result = frontier(scores=scores, y_true=y, groups=group, constraint="equalized_odds", threshold=0.5,
-                      tolerances=(0.02,), n_boot=50, seed=5)
+    result = frontier(
+        scores=scores,
+        y_true=y,
+        groups=group,
+        constraint="equalized_odds",
+        threshold=0.5,
+        tolerances=(0.02,),
+        n_boot=50,
+        seed=5,
+    )
     point = result.at(0.02)
     held_out = ~(np.random.default_rng([5, 11]).random(len(y)) < 0.5)
     flips = np.zeros(len(y), bool)
@@ -272,8 +328,12 @@ def test_the_gate_fails_a_fix_that_misses_on_the_held_out_rows(demo_result):
     frontier_ = result.mitigation.frontiers[0]
     fix = frontier_.at(0.8)
     assert fix.reached and fix.constraint_value >= 0.8 and fix.reach >= 0.9 and fix.fit_target > 0.8
-    rule = _parse_policy({"rules": [{"metric": "impact_ratio", "where": "mitigation", "at": 0.8, "compare": "<=",
-                                     "threshold": 0.05}]}, name="m", sha256="", source="t")
+    rule = _parse_policy(
+        {"rules": [{"metric": "impact_ratio", "where": "mitigation", "at": 0.8, "compare": "<=", "threshold": 0.05}]},
+        name="m",
+        sha256="",
+        source="t",
+    )
     assert evaluate(result, [rule]).passed
     record = json.loads(result.to_json())
     point = next(p for p in record["mitigation"]["frontiers"][0]["frontier"] if p["tolerance"] == 0.8)

@@ -44,8 +44,11 @@ def test_sklearn_decision_function_and_label_only(numeric):
 def test_positive_label_unknown_to_the_model(numeric):
     X, y = numeric
     model = LogisticRegression().fit(X, y)
-    with pytest.raises(ModelError, match=r"The model's classes are \['no', 'yes'\], and none of them is the "
-                                         r"positive label 'maybe'"):
+    with pytest.raises(
+        ModelError,
+        match=r"The model's classes are \['no', 'yes'\], and none of them is the "
+        r"positive label 'maybe'",
+    ):
         make_adapter(model, positive_label="maybe")
 
 
@@ -154,9 +157,11 @@ def test_skops_files_load_only_trusted_types_and_the_result_says_how(tmp_path, n
     assert isinstance(load_model(tmp_path / "own.skops", trusted=[own]), Scaled)
 
     data = X.assign(label=y, group=np.where(X["b"] > 0, "u", "v"))
-    config = AuditConfig(data=DataConfig(label="label", positive_label="yes", sensitive=("group",)),
-                         model=ModelConfig(path=str(tmp_path / "plain.skops")),
-                         explainers=ExplainerConfig(sample_size=50, background_size=20))
+    config = AuditConfig(
+        data=DataConfig(label="label", positive_label="yes", sensitive=("group",)),
+        model=ModelConfig(path=str(tmp_path / "plain.skops")),
+        explainers=ExplainerConfig(sample_size=50, background_size=20),
+    )
     result = run_audit(config, data=data, quiet=True)
     assert result.model.loaded_with == "skops (only scikit-learn's own types)"
 
@@ -181,8 +186,9 @@ def test_torch_files_load_safely_by_default(tmp_path):
     assert how == "torch.load(weights_only=False): runs code from the file (model.weights_only = false)"
 
 
-@pytest.mark.parametrize(("setting", "value"), [("trusted", "pkg.Type"), ("trusted", ["NoModule"]),
-                                                ("weights_only", "yes")])
+@pytest.mark.parametrize(
+    ("setting", "value"), [("trusted", "pkg.Type"), ("trusted", ["NoModule"]), ("weights_only", "yes")]
+)
 def test_safe_loading_settings_are_checked(setting, value):
     from audit import ConfigError, ModelConfig
 

@@ -14,16 +14,19 @@ def result(adult_test, adult_model):
 
 def test_figures_are_plotly_figures_for_every_chart(result):
     figures = result.figures()
-    assert {"rates by sex", "disparity by sex x race", "importance: shap_tree", "importance by race: shap_tree"} <= \
-        set(figures)
+    assert {"rates by sex", "disparity by sex x race", "importance: shap_tree", "importance by race: shap_tree"} <= set(
+        figures
+    )
     assert all(isinstance(f, go.Figure) for f in figures.values())
     bars = figures["rates by sex"].data
     assert {trace.name for trace in bars} >= {"selection_rate", "tpr"} and list(bars[0].x) == ["sex=Female", "sex=Male"]
 
 
 def _html_of(output_widget):
-    return "".join(str(o.get("data", {}).get("text/html", "")) + str(o.get("data", {}).get("text/plain", ""))
-                   for o in output_widget.outputs)
+    return "".join(
+        str(o.get("data", {}).get("text/html", "")) + str(o.get("data", {}).get("text/plain", ""))
+        for o in output_widget.outputs
+    )
 
 
 def test_explorer_follows_the_chosen_breakdown_metric_and_group(result):

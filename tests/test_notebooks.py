@@ -24,9 +24,15 @@ def kernel_specs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("kernels")
     spec = folder / "kernels" / "audit-toolkit"
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "audit-toolkit", "language": "python"}))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "audit-toolkit",
+                "language": "python",
+            }
+        )
+    )
     return KernelSpecManager(kernel_dirs=[str(folder / "kernels")])
 
 
@@ -40,8 +46,12 @@ def test_notebook_executes_and_is_stripped(path, tmp_path, kernel_specs):
     code_cells = [c for c in notebook.cells if c.cell_type == "code"]
     assert code_cells and all(not c.outputs and c.execution_count is None for c in code_cells)
     # an IPC transport: the kernel talks over local sockets, no TCP port at all
-    manager = KernelManager(kernel_name="audit-toolkit", kernel_spec_manager=kernel_specs, transport="ipc",
-                            connection_file=str(tmp_path / "kernel.json"))
+    manager = KernelManager(
+        kernel_name="audit-toolkit",
+        kernel_spec_manager=kernel_specs,
+        transport="ipc",
+        connection_file=str(tmp_path / "kernel.json"),
+    )
     client = NotebookClient(notebook, km=manager, timeout=600, resources={"metadata": {"path": str(tmp_path)}})
     client.execute()  # raises CellExecutionError, with the cell and its traceback, if any cell fails
     errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]

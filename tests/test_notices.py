@@ -18,8 +18,13 @@ from tests.shapley import brute_force_shapley
 from audit.demo._demo import DEMO_FEATURES
 from audit.notices import NoticeSettings, explain_decisions, reason_sets
 
-matrices = st.integers(1, 12).flatmap(lambda rows: st.integers(2, 7).flatmap(lambda cols: st.tuples(
-    *[arrays(np.float64, (rows, cols), elements=st.floats(-3, 3, allow_nan=False)) for _ in range(2)])))
+matrices = st.integers(1, 12).flatmap(
+    lambda rows: st.integers(2, 7).flatmap(
+        lambda cols: st.tuples(
+            *[arrays(np.float64, (rows, cols), elements=st.floats(-3, 3, allow_nan=False)) for _ in range(2)]
+        )
+    )
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -28,9 +33,11 @@ def test_reason_sets_follow_their_definition(pair, k, margin):
     exact, second = pair
     sets = reason_sets(exact, second, reasons=k, tie_margin=margin)
     for i in range(len(exact)):
+
         def top(v):
-            order = np.argsort(v[i], kind="stable")[:min(k, v.shape[1])]
+            order = np.argsort(v[i], kind="stable")[: min(k, v.shape[1])]
             return {int(j) for j in order if v[i, j] < 0}
+
         a, b = top(exact), top(second)
         assert set(sets.stated[i]) == a & b
         assert sorted(sets.stated[i], key=lambda j: exact[i, j]) == sets.stated[i]
@@ -68,9 +75,15 @@ def test_a_near_tie_at_the_cut_is_tied_and_a_clear_difference_is_disputed():
 
 def _credit(n: int = 6000, seed: int = 3) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"income": rng.normal(size=n), "debt": rng.normal(size=n),
-                          "noise_a": rng.normal(size=n), "noise_b": rng.normal(size=n),
-                          "region": rng.choice(["north", "south", "east"], size=n)})
+    frame = pd.DataFrame(
+        {
+            "income": rng.normal(size=n),
+            "debt": rng.normal(size=n),
+            "noise_a": rng.normal(size=n),
+            "noise_b": rng.normal(size=n),
+            "region": rng.choice(["north", "south", "east"], size=n),
+        }
+    )
     logit = 2.0 * frame["income"] - 3.0 * frame["debt"]
     frame["approved"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     return frame
@@ -83,8 +96,9 @@ def _tree_pipeline(frame: pd.DataFrame, features: list[str], max_depth: int | No
     from sklearn.preprocessing import OrdinalEncoder
 
     categorical = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
-    prepare = ColumnTransformer([("c", OrdinalEncoder(), categorical)], remainder="passthrough",
-                                verbose_feature_names_out=False)
+    prepare = ColumnTransformer(
+        [("c", OrdinalEncoder(), categorical)], remainder="passthrough", verbose_feature_names_out=False
+    )
     boosted = HistGradientBoostingClassifier(max_iter=60, max_depth=max_depth, random_state=0)
     model = Pipeline([("prepare", prepare), ("classify", boosted)])
     return model.fit(frame[features], frame["approved"])
@@ -100,9 +114,17 @@ def credit():
 def _notices(model, frame, features, rows, **kwargs):
     p = model.predict_proba(frame[features])[:, 1]
     data = frame[features].iloc[rows]
-    return explain_decisions(model, data, row_ids=data.index.to_numpy(), unfavourable=p[rows] < 0.5,
-                             favourable_index=1, decisions=np.where(p[rows] < 0.5, 0, 1), scores=p[rows],
-                             reference=frame[features], **kwargs)
+    return explain_decisions(
+        model,
+        data,
+        row_ids=data.index.to_numpy(),
+        unfavourable=p[rows] < 0.5,
+        favourable_index=1,
+        decisions=np.where(p[rows] < 0.5, 0, 1),
+        scores=p[rows],
+        reference=frame[features],
+        **kwargs,
+    )
 
 
 def test_a_planted_reason_is_found_and_noise_is_never_the_first(credit):
@@ -141,8 +163,9 @@ def test_the_tree_shap_equals_shap_and_the_threads_change_no_number(credit):
     assert np.allclose(leaves.base_values, exact.base_values, atol=1e-10)
     alone = tree_shap(tree, rows, background=background)
     assert alone.completeness_error < 1e-9  # every row, continuous inputs included
-    oracle = shap.TreeExplainer(model[-1], data=shap.maskers.Independent(background, max_samples=60),
-                                feature_perturbation="interventional").shap_values(rows, check_additivity=False)
+    oracle = shap.TreeExplainer(
+        model[-1], data=shap.maskers.Independent(background, max_samples=60), feature_perturbation="interventional"
+    ).shap_values(rows, check_additivity=False)
     expected = np.zeros_like(alone.values)
     for k, j in enumerate(order):
         expected[:, j] += oracle[:, k]
@@ -187,9 +210,18 @@ def test_known_answers_on_uci_adult(adult_test, adult_model):
     p = adult_model.predict_proba(features)[:, 1]
     rows = np.flatnonzero(p < 0.5)[:1500]
     data = features.iloc[rows]
-    batch = explain_decisions(adult_model, data, row_ids=data.index.to_numpy(), unfavourable=np.ones(len(rows), bool),
-                              favourable_index=1, decisions=np.full(len(rows), "<=50K"), scores=p[rows],
-                              reference=features, protected=("sex", "race"), settings=NoticeSettings(processes=2))
+    batch = explain_decisions(
+        adult_model,
+        data,
+        row_ids=data.index.to_numpy(),
+        unfavourable=np.ones(len(rows), bool),
+        favourable_index=1,
+        decisions=np.full(len(rows), "<=50K"),
+        scores=p[rows],
+        reference=features,
+        protected=("sex", "race"),
+        settings=NoticeSettings(processes=2),
+    )
     assert batch.agreement >= 0.90 and batch.check_pass_rate >= 0.95
     assert batch.methods["exact"]["completeness_error"] < 1e-8
     assert batch.methods["second"]["inexact_rows"] == 0
@@ -207,7 +239,8 @@ def tree_project(tmp_path):
     joblib.dump(_tree_pipeline(frame, features), tmp_path / "model.joblib")
     (tmp_path / "audit.toml").write_text(
         '[data]\npath = "data.csv"\nlabel = "approved"\npositive_label = 1\nsensitive = ["group"]\n'
-        f'features = {json.dumps(features)}\n[model]\npath = "model.joblib"\n')
+        f'features = {json.dumps(features)}\n[model]\npath = "model.joblib"\n'
+    )
     return tmp_path
 
 
@@ -222,19 +255,32 @@ def test_the_command_writes_every_notice_and_prints_the_rows_asked_for(tree_proj
     assert "the two methods agree on" in capsys.readouterr().out
     confirmed = next(n for n in record["notices"] if n["status"] == "confirmed")
     favourable = next(i for i in range(2000) if i not in {n["row_id"] for n in record["notices"]})
-    code = main(["explain-decision", str(tree_project / "audit.toml"), "--out", str(out), "--row",
-                 str(confirmed["row_id"]), "--row", str(favourable)])
+    code = main(
+        [
+            "explain-decision",
+            str(tree_project / "audit.toml"),
+            "--out",
+            str(out),
+            "--row",
+            str(confirmed["row_id"]),
+            "--row",
+            str(favourable),
+        ]
+    )
     said = capsys.readouterr().out
     assert code == 0 and "Principal reasons (compared with the average applicant):" in said
     assert f"row {favourable}: decision 1 is favourable" in said
     assert json.loads((out / "notices.json").read_text())["summary"]["explained"] == 1
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--row", "999999"], "must name rows of the data"),
-    (["--tie-margin", "-1"], "'tie_margin' setting"),
-    (["--reasons", "0"], "'reasons' setting"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--row", "999999"], "must name rows of the data"),
+        (["--tie-margin", "-1"], "'tie_margin' setting"),
+        (["--reasons", "0"], "'reasons' setting"),
+    ],
+)
 def test_bad_options_exit_2_and_write_nothing(tree_project, capsys, extra, message):
     out = tree_project / "notices"
     assert main(["explain-decision", str(tree_project / "audit.toml"), "--out", str(out), *extra]) == 2
@@ -249,7 +295,8 @@ def test_a_model_that_is_not_a_tree_is_refused_with_what_is_needed(tree_project,
     text = (tree_project / "audit.toml").read_text()
     (tree_project / "audit.toml").write_text(text.replace('"noise_a", "noise_b", "region"', ""))
     (tree_project / "audit.toml").write_text(
-        text.replace('features = ["income", "debt", "noise_a", "noise_b", "region"]', 'features = ["income", "debt"]'))
+        text.replace('features = ["income", "debt", "noise_a", "noise_b", "region"]', 'features = ["income", "debt"]')
+    )
     assert main(["explain-decision", str(tree_project / "audit.toml"), "--out", str(tree_project / "o")]) == 2
     assert "needs a tree ensemble" in capsys.readouterr().err
 
@@ -268,8 +315,9 @@ def test_continuous_inputs_are_explained_exactly_where_shap_is_not(credit):
     tree = tree_model(model, frame[features].head(500), class_index=1)
     rows = tree.transform(frame[features].iloc[:2000])
     background = tree.transform(frame[features].iloc[2000:2200])
-    explainer = shap.TreeExplainer(model[-1], data=shap.maskers.Independent(background, max_samples=200),
-                                   feature_perturbation="interventional")
+    explainer = shap.TreeExplainer(
+        model[-1], data=shap.maskers.Independent(background, max_samples=200), feature_perturbation="interventional"
+    )
     theirs = explainer.shap_values(rows, check_additivity=False).sum(axis=1) + float(explainer.expected_value)
     assert (np.abs(theirs - tree.output(rows)) > 1e-3).sum() > 0  # the defect this replaces is still there in shap
 
@@ -280,8 +328,21 @@ def test_the_command_explains_the_rows_of_another_file_against_the_configs_popul
     applicants.loc[0, "debt"] = 3.0  # a heavy debt: the first reason
     applicants.to_csv(tree_project / "applicants.csv", index=False)
     out = tree_project / "new"
-    assert main(["explain-decision", str(tree_project / "audit.toml"), "--data", str(tree_project / "applicants.csv"),
-                 "--out", str(out), "--row", "0"]) == 0
+    assert (
+        main(
+            [
+                "explain-decision",
+                str(tree_project / "audit.toml"),
+                "--data",
+                str(tree_project / "applicants.csv"),
+                "--out",
+                str(out),
+                "--row",
+                "0",
+            ]
+        )
+        == 0
+    )
     said = capsys.readouterr().out
     record = json.loads((out / "notices.json").read_text())
     assert record["summary"]["rows"] == 1 and "rows" in record["sha256"]
@@ -302,7 +363,7 @@ def test_the_check_neutralises_exactly_as_the_model_called_on_every_hybrid(credi
     owners = np.asarray(tree.owners)
 
     def oracle(i, j):
-        hybrid = np.repeat(rows[i:i + 1], len(background), axis=0)
+        hybrid = np.repeat(rows[i : i + 1], len(background), axis=0)
         columns = owners == tree.feature_names[j]
         hybrid[:, columns] = background[:, columns]
         return tree.output(hybrid).mean()
@@ -324,10 +385,21 @@ def test_no_reason_is_stated_against_a_baseline_the_applicant_beats(adult_test, 
     p = adult_model.predict_proba(features)[:, 1]
     rows = np.flatnonzero(p < 0.5)[:400]
     data = features.iloc[rows]
-    batches = {baseline: explain_decisions(
-        adult_model, data, row_ids=data.index.to_numpy(), unfavourable=np.ones(len(rows), bool), favourable_index=1,
-        decisions=np.full(len(rows), "<=50K"), scores=p[rows], reference=features, reference_favourable=p >= 0.5,
-        settings=NoticeSettings(processes=1, baseline=baseline)) for baseline in ("population", "marginal_approvals")}
+    batches = {
+        baseline: explain_decisions(
+            adult_model,
+            data,
+            row_ids=data.index.to_numpy(),
+            unfavourable=np.ones(len(rows), bool),
+            favourable_index=1,
+            decisions=np.full(len(rows), "<=50K"),
+            scores=p[rows],
+            reference=features,
+            reference_favourable=p >= 0.5,
+            settings=NoticeSettings(processes=1, baseline=baseline),
+        )
+        for baseline in ("population", "marginal_approvals")
+    }
     average, marginal = batches["population"], batches["marginal_approvals"]
     base = average.methods["second"]["baseline_output"]
     above = [n for n in average.notices if n.beats_baseline]
@@ -340,22 +412,47 @@ def test_no_reason_is_stated_against_a_baseline_the_applicant_beats(adult_test, 
     assert marginal.beats_baseline == 0 and marginal.confirmed / len(rows) > 0.9 and marginal.agreement > 0.95
     assert marginal.methods["exact"]["baseline_output"] > 0 > base  # the marginal approvals sit above the cut
     assert [d["choice"] for d in marginal.decisions] == ["baseline", "background"]
-    assert "marginal approvals" in marginal.decisions[0]["value"] and marginal.to_dict()["summary"]["baseline"] == \
-        "marginal_approvals"
+    assert (
+        "marginal approvals" in marginal.decisions[0]["value"]
+        and marginal.to_dict()["summary"]["baseline"] == "marginal_approvals"
+    )
     assert "compared with applicants just approved" in next(n for n in marginal.notices if n.reasons).text()
-    differ = [{r.feature for r in a.reasons} != {r.feature for r in m.reasons}
-              for a, m in zip(average.notices, marginal.notices) if a.reasons and m.reasons]
+    differ = [
+        {r.feature for r in a.reasons} != {r.feature for r in m.reasons}
+        for a, m in zip(average.notices, marginal.notices)
+        if a.reasons and m.reasons
+    ]
     assert np.mean(differ) > 0.2  # the baseline changes the reasons: it has to be chosen and recorded
     with pytest.raises(Exception, match="reference_favourable"):
-        explain_decisions(adult_model, data.head(5), row_ids=np.arange(5), unfavourable=np.ones(5, bool),
-                          favourable_index=1, decisions=np.zeros(5), reference=features,
-                          settings=NoticeSettings(baseline="marginal_approvals"))
+        explain_decisions(
+            adult_model,
+            data.head(5),
+            row_ids=np.arange(5),
+            unfavourable=np.ones(5, bool),
+            favourable_index=1,
+            decisions=np.zeros(5),
+            reference=features,
+            settings=NoticeSettings(baseline="marginal_approvals"),
+        )
 
 
 def test_the_command_states_reasons_against_the_marginal_approvals(tree_project, capsys):
     out = tree_project / "marginal"
-    assert main(["explain-decision", str(tree_project / "audit.toml"), "--out", str(out), "--threads", "1",
-                 "--baseline", "marginal_approvals"]) == 0
+    assert (
+        main(
+            [
+                "explain-decision",
+                str(tree_project / "audit.toml"),
+                "--out",
+                str(out),
+                "--threads",
+                "1",
+                "--baseline",
+                "marginal_approvals",
+            ]
+        )
+        == 0
+    )
     record = json.loads((out / "notices.json").read_text())
     assert record["summary"]["baseline"] == "marginal_approvals" and record["summary"]["beats_baseline"] == 0
     assert record["settings"]["baseline"] == "marginal_approvals"

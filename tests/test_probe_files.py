@@ -29,8 +29,10 @@ def _pairs(path, rows):
 
 def _scored(path, model, **settings):
     """The pairs of ``path`` audited as CrowS-Pairs; the one suite."""
-    config = AuditConfig(model=ModelConfig(kind="causal-lm"),
-                         probes=ProbesConfig(suites=("crows_pairs",), files={"crows_pairs": str(path)}, **settings))
+    config = AuditConfig(
+        model=ModelConfig(kind="causal-lm"),
+        probes=ProbesConfig(suites=("crows_pairs",), files={"crows_pairs": str(path)}, **settings),
+    )
     result = run_audit(config, model=model)
     assert result.failures == []
     return result, result.probes.suites[0]
@@ -49,9 +51,14 @@ def test_bad_pair_files_are_refused_with_what_is_wrong(tmp_path):
 
 
 def test_an_empty_cell_is_left_out_and_counted_never_scored_as_nan(tmp_path, lm):
-    path = _pairs(tmp_path / "pairs.csv", [["she worked as a nurse .", "he worked as a nurse .", "gender"],
-                                            ["she was kind .", "", "gender"],
-                                            ["he worked as a cook .", "she worked as a cook .", "gender"]])
+    path = _pairs(
+        tmp_path / "pairs.csv",
+        [
+            ["she worked as a nurse .", "he worked as a nurse .", "gender"],
+            ["she was kind .", "", "gender"],
+            ["he worked as a cook .", "she worked as a cook .", "gender"],
+        ],
+    )
     items = read_crows_pairs(str(path))
     assert items[1].anti == "" and items[1].line == 3  # row 3 of the file (the header is row 1)
     _, suite = _scored(path, lm)
@@ -61,17 +68,27 @@ def test_an_empty_cell_is_left_out_and_counted_never_scored_as_nan(tmp_path, lm)
 
 def test_a_pair_longer_than_the_model_reads_is_left_out_not_the_suite(tmp_path, lm):
     long = " ".join(["she worked as a nurse ."] * 20)  # 120 words; the model reads 64 tokens
-    path = _pairs(tmp_path / "pairs.csv", [["she worked as a nurse .", "he worked as a nurse .", "gender"],
-                                            [long, long.replace("she", "he"), "gender"],
-                                            ["he worked as a cook .", "she worked as a cook .", "gender"]])
+    path = _pairs(
+        tmp_path / "pairs.csv",
+        [
+            ["she worked as a nurse .", "he worked as a nurse .", "gender"],
+            [long, long.replace("she", "he"), "gender"],
+            ["he worked as a cook .", "she worked as a cook .", "gender"],
+        ],
+    )
     _, suite = _scored(path, lm)
     assert suite.items == 2
     assert any("longer than the model reads (64 tokens) left out (rows 3)" in note for note in suite.notes)
 
 
 def test_the_primary_score_of_a_pair_file_is_the_users_choice_and_recorded(tmp_path, lm):
-    path = _pairs(tmp_path / "pairs.csv", [["the nurse was caring .", "the nurse was rude .", "profession"],
-                                            ["the cook was lazy .", "the cook was kind .", "profession"]])
+    path = _pairs(
+        tmp_path / "pairs.csv",
+        [
+            ["the nurse was caring .", "the nurse was rude .", "profession"],
+            ["the cook was lazy .", "the cook was kind .", "profession"],
+        ],
+    )
     _, suite = _scored(path, lm, primary={"crows_pairs": "full_sentence"})
     assert suite.settings["primary"] == "full_sentence"
     assert suite.settings["primary_source"] == "probes.primary.crows_pairs"
@@ -88,8 +105,13 @@ def test_a_suite_whose_every_pair_ties_does_not_pass_the_gate(tmp_path):
     every case skipped, and the rule is an error, never a pass; the BBQ rules are not applicable."""
     tokenizer = word_tokenizer(WORDS)
     model = CausalLM(tiny_causal_lm("gpt2", tokenizer), tokenizer)
-    path = _pairs(tmp_path / "pairs.csv", [["the zorblat worked as a nurse .", "the quexil worked as a nurse .", "x"],
-                                            ["the frimp was kind .", "the glorp was kind .", "y"]])
+    path = _pairs(
+        tmp_path / "pairs.csv",
+        [
+            ["the zorblat worked as a nurse .", "the quexil worked as a nurse .", "x"],
+            ["the frimp was kind .", "the glorp was kind .", "y"],
+        ],
+    )
     result, _ = _scored(path, model, primary={"crows_pairs": "full_sentence"})
     gate = evaluate(result, [load_preset("llm-bias")])
     assert not gate.passed
@@ -118,8 +140,14 @@ def test_a_tabular_rule_with_every_group_too_small_is_an_error_unless_allowed(bi
 
     config = AuditConfig(data=DataConfig(label="label", prediction="decision", sensitive=("group",)))
     result = run_audit(config, data=biased_frame)
-    rule = dict(metric="selection_rate", where="every_group", stat="ratio_to_best", compare=">=", threshold=0.8,
-                min_group_size=10**6)
+    rule = dict(
+        metric="selection_rate",
+        where="every_group",
+        stat="ratio_to_best",
+        compare=">=",
+        threshold=0.8,
+        min_group_size=10**6,
+    )
     strict = evaluate(result, [Policy("p", (Rule(**rule),), "", "test")])
     assert not strict.passed and any(o.scope == "no evidence" and o.status == "error" for o in strict.outcomes)
     relaxed = evaluate(result, [Policy("p", (Rule(**rule, allow_no_evidence=True),), "", "test")])

@@ -14,11 +14,22 @@ import torch
 import audit
 from audit import AuditConfig, CausalLM, ModelConfig, ProbesConfig, run_audit
 from audit.gate._policy import evaluate, load_preset
-from tests.causal_models import (ARCHITECTURES, occupation_corpus, occupation_pairs_csv, tiny_causal_lm,
-                                 train_causal_lm, word_tokenizer)
+from tests.causal_models import (
+    ARCHITECTURES,
+    occupation_corpus,
+    occupation_pairs_csv,
+    tiny_causal_lm,
+    train_causal_lm,
+    word_tokenizer,
+)
 
-SENTENCES = ["she worked as a nurse .", "he was hired as a mechanic .", "my mother is training to be an editor .",
-             "the boy worked as a cook .", "my sister wants to work as a lawyer ."]
+SENTENCES = [
+    "she worked as a nurse .",
+    "he was hired as a mechanic .",
+    "my mother is training to be an editor .",
+    "the boy worked as a cook .",
+    "my sister wants to work as a lawyer .",
+]
 
 
 def _plain(lm: CausalLM, texts):
@@ -97,6 +108,7 @@ def test_a_classifier_or_a_bad_model_argument_is_refused(tmp_path):
 
 # ----- statistics ------------------------------------------------------------------------------------------------
 
+
 def test_share_rows_match_scipy_and_leave_ties_out():
     from scipy.stats import binomtest
 
@@ -122,8 +134,12 @@ def test_bbq_bias_scores_follow_parrish_et_al():
     non_unknown = np.r_[np.ones(n_dis, bool), np.zeros(80, bool), np.ones(80, bool)]
     biased = np.r_[np.ones(80, bool), np.zeros(20, bool), np.zeros(80, bool), np.ones(60, bool), np.zeros(20, bool)]
     templates = np.arange(n_dis + n_amb)  # one item per template: the exact sign test
-    rows = {r.measure: r for r in _category_rows("all", np.ones(n_dis + n_amb, bool), correct, ambiguous,
-                                                  non_unknown, biased, templates, seed=0)}
+    rows = {
+        r.measure: r
+        for r in _category_rows(
+            "all", np.ones(n_dis + n_amb, bool), correct, ambiguous, non_unknown, biased, templates, seed=0
+        )
+    }
     assert rows["accuracy_ambiguous"].estimate == 0.5 and rows["accuracy_disambiguated"].estimate == 1.0
     assert abs(rows["bias_disambiguated"].estimate - 0.6) < 1e-12
     assert abs(rows["bias_ambiguous"].estimate - 0.25) < 1e-12
@@ -154,6 +170,7 @@ def test_bundled_data_sets_read_with_their_sizes():
 
 # ----- known answers -----------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def pairs_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("pairs") / "pairs.csv"
@@ -162,8 +179,10 @@ def pairs_file(tmp_path_factory):
 
 
 def _audit(model, tokenizer, pairs_file, suites=("crows_pairs", "occupations")):
-    config = AuditConfig(model=ModelConfig(kind="causal-lm"),
-                         probes=ProbesConfig(suites=suites, files={"crows_pairs": str(pairs_file)}, max_items=150))
+    config = AuditConfig(
+        model=ModelConfig(kind="causal-lm"),
+        probes=ProbesConfig(suites=suites, files={"crows_pairs": str(pairs_file)}, max_items=150),
+    )
     return run_audit(config, model=CausalLM(model, tokenizer))
 
 
@@ -180,8 +199,10 @@ def test_a_planted_occupation_bias_is_found(architecture, pairs_file):
     failed = {o.rule for o in gate.outcomes if o.status == "fail"}
     assert not gate.passed and "stereotype-preference" in failed
     # the public run_probes, without an audit around it, gives the same suite
-    alone = audit.run_probes(CausalLM(model, tokenizer), ProbesConfig(suites=("crows_pairs",), max_items=150,
-                                                                      files={"crows_pairs": str(pairs_file)}))
+    alone = audit.run_probes(
+        CausalLM(model, tokenizer),
+        ProbesConfig(suites=("crows_pairs",), max_items=150, files={"crows_pairs": str(pairs_file)}),
+    )
     assert alone.suites[0].rows == next(s for s in result.probes.suites if s.name == "crows_pairs").rows
 
 
@@ -198,6 +219,7 @@ def test_the_balanced_control_passes_the_preset(architecture, pairs_file):
 
 
 # ----- result, report, gate, command line --------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def planted_result(pairs_file):
@@ -239,7 +261,8 @@ def test_the_largest_gaps_carry_their_attributions(planted_result):
             assert all(row[0] is not None for row in side.values)  # the gendered term is read by every token
         assert preferred.values[0][preferred.prompt_length] is None  # a token is never attributed to itself
     assert {"probe attribution: occupations #1", "probe attribution: occupations #1 (other prompt)"} <= set(
-        planted_result.figures())
+        planted_result.figures()
+    )
     assert any(d.choice == "probe example attributions" for d in planted_result.decisions)
     pytest.importorskip("ipywidgets")
     from reports import GenerationExplorer
@@ -290,8 +313,13 @@ def test_confident_probe_rules_read_the_interval_of_the_distance(planted_result)
 
     rule = Rule(metric="stereotype_share", where="probes", compare="<=", threshold=0.1, confident=True)
     gate = evaluate(planted_result, [Policy("strict", (rule,), "", "test")])
-    row = next(r for s in planted_result.probes.suites if s.name == "occupations" for r in s.rows
-               if r.category == "all" and r.role == "bias")
+    row = next(
+        r
+        for s in planted_result.probes.suites
+        if s.name == "occupations"
+        for r in s.rows
+        if r.category == "all" and r.role == "bias"
+    )
     outcome = next(o for o in gate.outcomes if o.scope == "probes: occupations / all")
     assert outcome.status == "fail" and outcome.checked_value == pytest.approx(max(abs(e - 0.5) for e in row.ci))
 
@@ -314,8 +342,10 @@ def test_probe_config_is_validated(tmp_path):
         AuditConfig(data=audit.DataConfig(label="y", sensitive=("g",)), model=ModelConfig(kind="causal-lm"))
     with pytest.raises(audit.ConfigError, match="no \\[data\\] table"):
         AuditConfig(model=ModelConfig(kind="sklearn"))
-    (tmp_path / "audit.toml").write_text('[model]\nkind = "causal-lm"\npath = "lm"\n[probes]\n'
-                                         'suites = ["crows_pairs"]\nfiles = {crows_pairs = "../elsewhere.csv"}\n')
+    (tmp_path / "audit.toml").write_text(
+        '[model]\nkind = "causal-lm"\npath = "lm"\n[probes]\n'
+        'suites = ["crows_pairs"]\nfiles = {crows_pairs = "../elsewhere.csv"}\n'
+    )
     with pytest.raises(audit.ConfigError, match="outside the config's folder"):
         audit.load_config(tmp_path / "audit.toml")
 
@@ -323,9 +353,10 @@ def test_probe_config_is_validated(tmp_path):
 def test_a_user_file_with_the_wrong_columns_is_refused_before_any_scoring(tmp_path, words):
     (tmp_path / "pairs.csv").write_text("a,b\n1,2\n")
     tokenizer = word_tokenizer(words)
-    config = AuditConfig(model=ModelConfig(kind="causal-lm"),
-                         probes=ProbesConfig(suites=("crows_pairs",),
-                                             files={"crows_pairs": str(tmp_path / "pairs.csv")}))
+    config = AuditConfig(
+        model=ModelConfig(kind="causal-lm"),
+        probes=ProbesConfig(suites=("crows_pairs",), files={"crows_pairs": str(tmp_path / "pairs.csv")}),
+    )
     with pytest.raises(audit.DataError, match="sent_more, sent_less and bias_type"):
         run_audit(config, model=(tiny_causal_lm("gpt2", tokenizer), tokenizer))
 
@@ -337,17 +368,31 @@ def test_cli_runs_a_saved_model_from_a_config_and_gates_it(tmp_path, pairs_file,
     model.save_pretrained(tmp_path / "lm")
     tokenizer.save_pretrained(tmp_path / "lm")
     (tmp_path / "pairs.csv").write_bytes(pairs_file.read_bytes())
-    (tmp_path / "audit.toml").write_text('title = "LM"\n[model]\nkind = "causal-lm"\npath = "lm"\n[probes]\n'
-                                         'suites = ["crows_pairs", "occupations"]\n'
-                                         'files = {crows_pairs = "pairs.csv"}\n'
-                                         '[output]\ndir = "out"\n')
+    (tmp_path / "audit.toml").write_text(
+        'title = "LM"\n[model]\nkind = "causal-lm"\npath = "lm"\n[probes]\n'
+        'suites = ["crows_pairs", "occupations"]\n'
+        'files = {crows_pairs = "pairs.csv"}\n'
+        '[output]\ndir = "out"\n'
+    )
     assert main(["run", str(tmp_path / "audit.toml"), "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "occupations: 1,600 items, 3 bias row(s) beyond chance" in printed
     result = json.loads((tmp_path / "out" / "audit.json").read_text())
     assert len(result["provenance"]["sha256"]["model"]) == 64 and result["data"]["kind"] == "probes"
-    assert main(["check", "--result", str(tmp_path / "out" / "audit.json"), "--preset", "llm-bias",
-                 "--out", str(tmp_path / "gate")]) == 1
+    assert (
+        main(
+            [
+                "check",
+                "--result",
+                str(tmp_path / "out" / "audit.json"),
+                "--preset",
+                "llm-bias",
+                "--out",
+                str(tmp_path / "gate"),
+            ]
+        )
+        == 1
+    )
     assert main(["verify", str(tmp_path / "out" / "audit.json")]) == 0
 
 
@@ -434,10 +479,14 @@ def test_a_custom_scorer_scores_the_sampled_continuations(words):
     result = run_audit(config, model=(tiny_causal_lm("gpt2", tokenizer), tokenizer), scorer=length_score)
     suite = result.probes.suites[0]
     assert suite.settings["scorer"] == "your scorer" and len(seen) == suite.items - int(
-        suite.notes[0].split()[0] if suite.notes else 0)
+        suite.notes[0].split()[0] if suite.notes else 0
+    )
     with pytest.raises(audit.ConfigError, match="scorer"):
-        run_audit(AuditConfig(data=audit.DataConfig(label="y", sensitive=("g",), prediction="d")),
-                  data=pd.DataFrame({"y": [0, 1], "d": [1, 1], "g": ["a", "b"]}), scorer=length_score)
+        run_audit(
+            AuditConfig(data=audit.DataConfig(label="y", sensitive=("g",), prediction="d")),
+            data=pd.DataFrame({"y": [0, 1], "d": [1, 1], "g": ["a", "b"]}),
+            scorer=length_score,
+        )
 
 
 def test_a_planted_negativity_towards_one_lexicon_group_is_found(tmp_path):
@@ -460,8 +509,10 @@ def test_a_planted_negativity_towards_one_lexicon_group_is_found(tmp_path):
     # the religion lexicon alone, as a user's folder: the other axes' words are unknown to this tiny model
     bundled = resources.files("audit").joinpath("lexicons", "religion.toml")
     (tmp_path / "religion.toml").write_bytes(bundled.read_bytes())
-    config = AuditConfig(model=ModelConfig(kind="causal-lm"),
-                         probes=ProbesConfig(suites=("lexicons",), files={"lexicons": str(tmp_path)}))
+    config = AuditConfig(
+        model=ModelConfig(kind="causal-lm"),
+        probes=ProbesConfig(suites=("lexicons",), files={"lexicons": str(tmp_path)}),
+    )
     result = run_audit(config, model=CausalLM(model, tokenizer))
     assert {r.category for r in result.probes.suites[0].rows} == {"religion"}
     rows = {r.subject: r for r in result.probes.suites[0].rows if r.category == "religion"}

@@ -14,8 +14,14 @@ from audit.models._adapters import make_adapter
 from audit.gate._policy import evaluate, load_preset
 from audit.result._sections import GroupMargin
 from explainers import get_explainer
-from explainers._quality_measures import (cascading_stages, label_randomisation_test, randomisation_test,
-                                          rank_agreement, tabular_faithfulness, text_faithfulness)
+from explainers._quality_measures import (
+    cascading_stages,
+    label_randomisation_test,
+    randomisation_test,
+    rank_agreement,
+    tabular_faithfulness,
+    text_faithfulness,
+)
 from reports import render_html
 from tests.text_models import gendered_tweets, train_bag_classifier
 
@@ -37,17 +43,25 @@ def known_subset():
 def _faithfulness(frame, model, values, **kwargs):
     adapter = make_adapter(model, positive_label=1)
     rows = frame[FEATURES].iloc[:200]
-    return tabular_faithfulness(lambda f: adapter.predict(f).scores, rows, values,
-                                frame[FEATURES].median().astype(object),
-                                groups={"group": frame["group"].to_numpy()[:200]},
-                                n_boot=300, **kwargs)
+    return tabular_faithfulness(
+        lambda f: adapter.predict(f).scores,
+        rows,
+        values,
+        frame[FEATURES].median().astype(object),
+        groups={"group": frame["group"].to_numpy()[:200]},
+        n_boot=300,
+        **kwargs,
+    )
 
 
 def test_a_correct_method_beats_random_and_wrong_ones_do_not(known_subset):
     frame, model = known_subset
     adapter = make_adapter(model, positive_label=1)
-    shap = get_explainer("shap_linear").explain(adapter, frame[FEATURES].iloc[:200], row_ids=np.arange(200),
-                                                background=frame[FEATURES].iloc[200:400]).values
+    shap = (
+        get_explainer("shap_linear")
+        .explain(adapter, frame[FEATURES].iloc[:200], row_ids=np.arange(200), background=frame[FEATURES].iloc[200:400])
+        .values
+    )
     correct = _faithfulness(frame, model, shap)
     assert correct["status"] == "ok" and correct["deletion_margin"] > 0.05 and correct["deletion_margin_ci"][0] > 0
     assert correct["insertion_margin"] > 0.05
@@ -98,8 +112,9 @@ def test_randomisation_separates_a_real_explainer_from_an_edge_detector(known_su
     ig = get_explainer("integrated_gradients", n_steps=32)
 
     def explain_ig(model):
-        return ig.explain(make_adapter(model, positive_label=1, kind="torch"), rows, row_ids=np.arange(100),
-                          background=rows).values
+        return ig.explain(
+            make_adapter(model, positive_label=1, kind="torch"), rows, row_ids=np.arange(100), background=rows
+        ).values
 
     def edge_detector(model):  # looks only at the input, never at the model
         return rows.to_numpy() * 1.0
@@ -113,10 +128,15 @@ def test_randomisation_separates_a_real_explainer_from_an_edge_detector(known_su
     shuffled = LogisticRegression().fit(frame[FEATURES], np.random.default_rng(0).permutation(frame["label"]))
     linear = get_explainer("shap_linear")
     background = frame[FEATURES].iloc[200:400]
-    original = linear.explain(make_adapter(LogisticRegression().fit(frame[FEATURES], frame["label"]), positive_label=1),
-                              rows, background=background, row_ids=np.arange(100)).values
-    again = linear.explain(make_adapter(shuffled, positive_label=1), rows, background=background,
-                           row_ids=np.arange(100)).values
+    original = linear.explain(
+        make_adapter(LogisticRegression().fit(frame[FEATURES], frame["label"]), positive_label=1),
+        rows,
+        background=background,
+        row_ids=np.arange(100),
+    ).values
+    again = linear.explain(
+        make_adapter(shuffled, positive_label=1), rows, background=background, row_ids=np.arange(100)
+    ).values
     assert label_randomisation_test(original, again)["final_spearman"] < 0.5
     assert label_randomisation_test(original, original)["final_spearman"] == pytest.approx(1.0)
 
@@ -149,9 +169,10 @@ def test_rank_agreement():
 
 def test_quality_in_the_audit_report_and_gate(known_subset):
     frame, model = known_subset
-    config = AuditConfig(data=DataConfig(label="label", sensitive=("group",), features=tuple(FEATURES)),
-                         explainers=ExplainerConfig(methods=("shap_linear", "shap_permutation"), sample_size=120,
-                                                    background_size=50))
+    config = AuditConfig(
+        data=DataConfig(label="label", sensitive=("group",), features=tuple(FEATURES)),
+        explainers=ExplainerConfig(methods=("shap_linear", "shap_permutation"), sample_size=120, background_size=50),
+    )
     result = run_audit(config, data=frame, model=model)
     assert not result.failures
     methods = result.quality.methods
@@ -165,12 +186,24 @@ def test_quality_in_the_audit_report_and_gate(known_subset):
     gate = evaluate(result, [load_preset("explanation-quality")])
     assert gate.passed, [o.message for o in gate.outcomes if o.status != "pass"]
     # a method that is no better than random for one group fails the preset, and becomes a finding
-    by_group = {"group": {
-        "a": GroupMargin(examples=60, small=False, deletion_margin=0.2, deletion_margin_ci=[0.1, 0.3]),
-        "b": GroupMargin(examples=60, small=False, deletion_margin=-0.01, deletion_margin_ci=[-0.05, 0.02])}}
-    broken = dataclasses.replace(result, quality=dataclasses.replace(result.quality, methods={
-        name: dataclasses.replace(entry, faithfulness=dataclasses.replace(entry.faithfulness, by_group=by_group))
-        for name, entry in result.quality.methods.items()}))
+    by_group = {
+        "group": {
+            "a": GroupMargin(examples=60, small=False, deletion_margin=0.2, deletion_margin_ci=[0.1, 0.3]),
+            "b": GroupMargin(examples=60, small=False, deletion_margin=-0.01, deletion_margin_ci=[-0.05, 0.02]),
+        }
+    }
+    broken = dataclasses.replace(
+        result,
+        quality=dataclasses.replace(
+            result.quality,
+            methods={
+                name: dataclasses.replace(
+                    entry, faithfulness=dataclasses.replace(entry.faithfulness, by_group=by_group)
+                )
+                for name, entry in result.quality.methods.items()
+            },
+        ),
+    )
     assert not evaluate(broken, [load_preset("explanation-quality")]).passed
     from audit.quality._checks import quality_findings
 

@@ -38,7 +38,8 @@ def test_four_fifths_on_the_adult_model_fails_for_sex(adult_test, adult_model):
     female = next(r for r in result["rows"] if r["group"] == "sex=Female")
     assert result["benchmark_group"] == "sex=Male" and result["flagged_groups"] == ["sex=Female"]
     assert female["impact_ratio"] == pytest.approx(
-        demographic_parity_ratio(y_true, y_pred, sensitive_features=adult_test["sex"]), abs=1e-12)
+        demographic_parity_ratio(y_true, y_pred, sensitive_features=adult_test["sex"]), abs=1e-12
+    )
     assert female["impact_ratio"] < 0.8 and female["significant"] and female["p_value_holm"] < 1e-10
     assert female["impact_ratio_ci"][1] < 0.8  # fails with confidence, not only on the point estimate
 
@@ -63,8 +64,9 @@ def _ll144_frame():
 def test_ll144_selection_rates_unknowns_and_exclusions():
     sensitive, score = _ll144_frame()
     decisions = score > 0.7
-    result = ll144_audit(sensitive, sex="sex", race="race", decisions=decisions, scores=None,
-                         exclude_under=0.02).to_dict()
+    result = ll144_audit(
+        sensitive, sex="sex", race="race", decisions=decisions, scores=None, exclude_under=0.02
+    ).to_dict()
     assert result["unknown_category_count"] == int((sensitive["sex"] == "(missing)").sum())
     assert [t["breakdown"] for t in result["tables"]] == ["sex", "race", "sex x race"]
     by_sex = {r["category"]: r for r in result["tables"][0]["rows"]}
@@ -82,8 +84,9 @@ def test_ll144_selection_rates_unknowns_and_exclusions():
 
 def test_ll144_scoring_rate_and_flag_on_request():
     sensitive, score = _ll144_frame()
-    result = ll144_audit(sensitive, sex="sex", race=None, decisions=None, scores=score, mode="scoring",
-                         flag_below=0.8).to_dict()
+    result = ll144_audit(
+        sensitive, sex="sex", race=None, decisions=None, scores=score, mode="scoring", flag_below=0.8
+    ).to_dict()
     median = np.median(score)
     female = (sensitive["sex"] == "Female").to_numpy()
     rows = {r["category"]: r for r in result["tables"][0]["rows"]}
@@ -105,8 +108,10 @@ def test_nyc_ll144_preset_flags_the_ratios_the_ll144_tables_hold():
 
     sensitive, score = _ll144_frame()
     frame = sensitive.assign(y=(score > 0.6).astype(int), d=(score > 1.1).astype(int), s=score / score.max())
-    config = AuditConfig(data=DataConfig(label="y", sensitive=("sex", "race"), prediction="d", score="s"),
-                         fairness=FairnessConfig(n_boot=0, ll144={"sex": "sex", "race": "race", "mode": "scoring"}))
+    config = AuditConfig(
+        data=DataConfig(label="y", sensitive=("sex", "race"), prediction="d", score="s"),
+        fairness=FairnessConfig(n_boot=0, ll144={"sex": "sex", "race": "race", "mode": "scoring"}),
+    )
     result = run_audit(config, data=frame)
     gate = evaluate(result, [load_preset("nyc-ll144")])
     female = next(o for o in gate.outcomes if o.scope == "LL144 sex: sex=Female")

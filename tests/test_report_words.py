@@ -21,10 +21,29 @@ def test_the_dossier_counts_every_confirmed_slice_not_the_ones_it_lists():
 
 
 def test_a_paired_suites_chart_is_labelled_with_the_share_it_shows():
-    row = ProbeRow(category="all", measure="stereotype_share_unmodified_tokens", role="bias", n=40, estimate=0.62,
-                   ci=[0.5, 0.73], null_value=0.5, p_value=0.01, p_holm=0.01)
-    suite = ProbeSuite(name="crows_pairs", description="", source="", units="nats (log-likelihood difference)",
-                       items=40, items_available=40, rows=[row], examples=[], settings={}, notes=[])
+    row = ProbeRow(
+        category="all",
+        measure="stereotype_share_unmodified_tokens",
+        role="bias",
+        n=40,
+        estimate=0.62,
+        ci=[0.5, 0.73],
+        null_value=0.5,
+        p_value=0.01,
+        p_holm=0.01,
+    )
+    suite = ProbeSuite(
+        name="crows_pairs",
+        description="",
+        source="",
+        units="nats (log-likelihood difference)",
+        items=40,
+        items_available=40,
+        rows=[row],
+        examples=[],
+        settings={},
+        notes=[],
+    )
     title = json.dumps(probe_figure(suite)["layout"]["xaxis"]["title"])
     assert "share of items preferring the stereotype" in title and "nats" not in title
 
@@ -48,16 +67,17 @@ def test_zero_flips_among_few_texts_get_an_exact_interval_not_zero_width():
 
     stats = _shift_stats(np.arange(4), np.full(4, 0.01), np.zeros(4, bool), n_boot=200, ci_level=0.95, seed=[0, 1])
     assert stats["flip_rate"] == 0 and stats["flip_rate_ci"][0] == 0
-    assert abs(stats["flip_rate_ci"][1] - (1 - 0.025 ** 0.25)) < 1e-12  # Clopper-Pearson, 0 of 4: 0.602
+    assert abs(stats["flip_rate_ci"][1] - (1 - 0.025**0.25)) < 1e-12  # Clopper-Pearson, 0 of 4: 0.602
     every = _shift_stats(np.arange(4), np.full(4, 0.6), np.ones(4, bool), n_boot=200, ci_level=0.95, seed=[0, 1])
-    assert every["flip_rate_ci"][1] == 1 and abs(every["flip_rate_ci"][0] - 0.025 ** 0.25) < 1e-12
+    assert every["flip_rate_ci"][1] == 1 and abs(every["flip_rate_ci"][0] - 0.025**0.25) < 1e-12
 
 
 def test_the_bundled_tweets_show_where_characters_were_lost_not_debris():
     from audit.demo._demo import heldout_tweets, mark_lost_characters
 
-    assert (mark_lost_characters("Interesting by äó\x86äó\x86@HilleltheScribe")
-            == "Interesting by \ufffd@HilleltheScribe")
+    assert (
+        mark_lost_characters("Interesting by äó\x86äó\x86@HilleltheScribe") == "Interesting by \ufffd@HilleltheScribe"
+    )
     assert mark_lost_characters("#Verrí_cktes #x a_b") == "#Verr\ufffdcktes #x a_b"
     texts = heldout_tweets(sample=3000)["text"]
     assert not texts.str.contains(r"[\x80-\x9f]|äó|Õ¢", regex=True).any()

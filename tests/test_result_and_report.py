@@ -27,9 +27,11 @@ def xss_result(biased_frame):
     frame = frame.rename(columns={"x1": f"feature {XSS}"})
     features = [f"feature {XSS}", "x2"]
     model = LogisticRegression().fit(frame[features], frame["label"])
-    config = AuditConfig(data=DataConfig(label="label", sensitive=("group",), features=tuple(features)),
-                         explainers=ExplainerConfig(methods=("shap",), sample_size=30, background_size=20),
-                         title=f"Audit {XSS}")
+    config = AuditConfig(
+        data=DataConfig(label="label", sensitive=("group",), features=tuple(features)),
+        explainers=ExplainerConfig(methods=("shap",), sample_size=30, background_size=20),
+        title=f"Audit {XSS}",
+    )
     return run_audit(config, data=frame, model=model)
 
 
@@ -101,8 +103,10 @@ def test_result_content_for_the_demo(demo_result):
     sex = demo_result.fairness[0]
     assert sex.disparities["selection_rate"].worst_group == "sex=Female"
     assert sex.disparities["selection_rate"].ratio < 0.5
-    assert any(f.kind == "disparity" and f.evidence["table"] == "sex" and f.evidence["metric"] == "selection_rate"
-               for f in demo_result.findings)
+    assert any(
+        f.kind == "disparity" and f.evidence["table"] == "sex" and f.evidence["metric"] == "selection_rate"
+        for f in demo_result.findings
+    )
 
 
 def test_same_inputs_and_seed_give_the_same_numbers(adult_test, adult_model, demo_result):
@@ -160,11 +164,14 @@ def test_crashed_step_is_shown_as_crashed_not_as_nothing_found(biased_frame, mon
 
     monkeypatch.setattr(backend.ShapAutoExplainer, "explain", boom)
     model = LogisticRegression().fit(biased_frame[["x1", "x2"]], biased_frame["label"])
-    config = AuditConfig(data=DataConfig(label="label", sensitive=("group",), features=("x1", "x2")),
-                         explainers=ExplainerConfig(sample_size=40, background_size=20))
+    config = AuditConfig(
+        data=DataConfig(label="label", sensitive=("group",), features=("x1", "x2")),
+        explainers=ExplainerConfig(sample_size=40, background_size=20),
+    )
     result = run_audit(config, data=biased_frame, model=model)
     assert [(f.step, f.error_type, f.message) for f in result.failures] == [
-        ("explainer: shap", "RuntimeError", "simulated explainer crash")]
+        ("explainer: shap", "RuntimeError", "simulated explainer crash")
+    ]
     html = render_html(result)
     assert "Crashed: explainer: shap" in html and "simulated explainer crash" in html
     assert "Every step ran." not in html

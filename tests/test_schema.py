@@ -13,8 +13,22 @@ from audit import AuditResult, ConfigError, result_schema
 from tests.schema_check import SCHEMA_FILE, errors_of
 
 LEGACY = sorted((Path(__file__).parent / "data" / "legacy").glob("audit-*.json.gz"))
-_PROVENANCE_FIELDS = {"started_at", "finished_at", "duration_s", "seed", "sha256", "packages", "environment",
-                      "device", "timings_s", "executor", "paths", "git_commit", "threads", "data_source"}
+_PROVENANCE_FIELDS = {
+    "started_at",
+    "finished_at",
+    "duration_s",
+    "seed",
+    "sha256",
+    "packages",
+    "environment",
+    "device",
+    "timings_s",
+    "executor",
+    "paths",
+    "git_commit",
+    "threads",
+    "data_source",
+}
 
 
 def _legacy(path: Path) -> dict:
@@ -24,8 +38,9 @@ def _legacy(path: Path) -> dict:
 def test_the_schema_file_is_the_one_the_types_generate():
     generated = json.dumps(result_schema(), indent=2, ensure_ascii=False) + "\n"
     assert SCHEMA_FILE.read_text(encoding="utf-8") == generated, (
-        "docs/audit.schema.json is stale; regenerate it: python -c \"import json, audit; "
-        "print(json.dumps(audit.result_schema(), indent=2, ensure_ascii=False))\" > docs/audit.schema.json")
+        'docs/audit.schema.json is stale; regenerate it: python -c "import json, audit; '
+        'print(json.dumps(audit.result_schema(), indent=2, ensure_ascii=False))" > docs/audit.schema.json'
+    )
 
 
 def _numbers(value, path=()):
@@ -42,8 +57,13 @@ def _numbers(value, path=()):
 
 def _path_in_2_0(path: tuple) -> tuple:
     """Where a 1.x number lives in 2.0 (the renames of audit/result/_upgrade.py)."""
-    renames = {"to_best": "to_benchmark", "worst_n": "group_n", "best_n": "compared_n", "selected": "favourable_count",
-               "fairlearn_ratio_all_groups": "all_groups_ratio"}
+    renames = {
+        "to_best": "to_benchmark",
+        "worst_n": "group_n",
+        "best_n": "compared_n",
+        "selected": "favourable_count",
+        "fairlearn_ratio_all_groups": "all_groups_ratio",
+    }
     path = tuple(renames.get(p, p) if isinstance(p, str) else p for p in path)
     if path[0] == "provenance" and path[1] not in _PROVENANCE_FIELDS:
         path = ("provenance", "extra", *path[1:])
@@ -88,8 +108,16 @@ def test_comparisons_are_typed_rows_naming_both_groups():
 
 def test_2_0_has_no_aliases():
     text = AuditResult.from_dict(_legacy(next(p for p in LEGACY if p.name == "audit-1.8.json.gz"))).to_json()
-    for alias in ('"to_best"', '"tested_against"', '"most_selected_group"', '"fairlearn_ratio_all_groups"',
-                  '"worst_n"', '"above_benchmark"', '"reference": true', '"selected"'):
+    for alias in (
+        '"to_best"',
+        '"tested_against"',
+        '"most_selected_group"',
+        '"fairlearn_ratio_all_groups"',
+        '"worst_n"',
+        '"above_benchmark"',
+        '"reference": true',
+        '"selected"',
+    ):
         assert alias not in text
 
 
@@ -108,8 +136,9 @@ def test_the_schema_refuses_what_the_loader_refuses():
         AuditResult.from_dict(bad)
 
 
-@pytest.mark.parametrize("version, message", [("2.99", "newer than this audit-toolkit"),
-                                              ("3.0", "reads 2.x \\(and converts 1.x\\)")])
+@pytest.mark.parametrize(
+    "version, message", [("2.99", "newer than this audit-toolkit"), ("3.0", "reads 2.x \\(and converts 1.x\\)")]
+)
 def test_a_newer_schema_is_refused_with_the_fix(version, message):
     raw = {**AuditResult.from_dict(_legacy(LEGACY[-1])).to_dict(), "schema_version": version}
     with pytest.raises(ConfigError, match=message):

@@ -5,8 +5,17 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from audit import (AuditConfig, AuditResult, ConfigError, DataConfig, FairnessConfig, SlicesConfig, evaluate,
-                   find_slices, run_audit)
+from audit import (
+    AuditConfig,
+    AuditResult,
+    ConfigError,
+    DataConfig,
+    FairnessConfig,
+    SlicesConfig,
+    evaluate,
+    find_slices,
+    run_audit,
+)
 from audit.gate._policy import _parse_policy
 from reports import render_html
 
@@ -21,8 +30,11 @@ def planted(seed: int, *, n: int = 100_000, shuffle: bool = False):
     rng = np.random.default_rng(seed)
     codes = {f"f{j}": rng.integers(0, 3, n) for j in range(20)}
     frame = pd.DataFrame({name: pd.Categorical.from_codes(c, categories=["0", "1", "2"]) for name, c in codes.items()})
-    slices = [codes["f0"] == 0, (codes["f1"] == 1) & (codes["f2"] == 2),
-              (codes["f3"] == 0) & (codes["f4"] == 1) & (codes["f5"] == 2)]
+    slices = [
+        codes["f0"] == 0,
+        (codes["f1"] == 1) & (codes["f2"] == 2),
+        (codes["f3"] == 0) & (codes["f4"] == 1) & (codes["f5"] == 2),
+    ]
     rate = 0.10 + 0.05 * sum(s.astype(int) for s in slices)  # where slices overlap, their points add
     wrong = rng.random(n) < rate
     if shuffle:
@@ -55,7 +67,7 @@ def test_no_slice_is_confirmed_when_none_exists_in_95_percent_of_seeds():
 
 @pytest.mark.parametrize("metric", ["error_rate", "fpr", "fnr", "selection_rate_low", "selection_rate_high"])
 def test_slice_metrics_equal_fairlearn_on_the_same_mask(metric):
-    from fairlearn.metrics import (MetricFrame, false_negative_rate, false_positive_rate, selection_rate)
+    from fairlearn.metrics import MetricFrame, false_negative_rate, false_positive_rate, selection_rate
     from sklearn.metrics import accuracy_score
 
     frame, y, decisions = planted(3, n=20_000)
@@ -67,15 +79,24 @@ def test_slice_metrics_equal_fairlearn_on_the_same_mask(metric):
     # q = 0.5: this test checks the numbers against fairlearn, not the power to confirm
     search = find_slices(frame, y_true=y, y_pred=decisions, sample_weight=weights, metric=metric, q=0.5)
     assert search.slices, "the planted data has slices for every metric"
-    oracle = {"error_rate": lambda t, p, sample_weight: 1 - accuracy_score(t, p, sample_weight=sample_weight),
-              "fpr": false_positive_rate, "fnr": false_negative_rate,
-              "selection_rate_low": selection_rate, "selection_rate_high": selection_rate}[metric]
+    oracle = {
+        "error_rate": lambda t, p, sample_weight: 1 - accuracy_score(t, p, sample_weight=sample_weight),
+        "fpr": false_positive_rate,
+        "fnr": false_negative_rate,
+        "selection_rate_low": selection_rate,
+        "selection_rate_high": selection_rate,
+    }[metric]
     for found in search.slices[:5]:
         mask = np.ones(len(y), bool)
         for condition in found.conditions:
             mask &= (frame[condition.column] == condition.value).to_numpy()
-        by_mask = MetricFrame(metrics=oracle, y_true=y, y_pred=decisions, sensitive_features=mask,
-                              sample_params={"sample_weight": weights}).by_group
+        by_mask = MetricFrame(
+            metrics=oracle,
+            y_true=y,
+            y_pred=decisions,
+            sensitive_features=mask,
+            sample_params={"sample_weight": weights},
+        ).by_group
         assert found.metric == pytest.approx(by_mask[True], abs=1e-12)
         assert found.rest_metric == pytest.approx(by_mask[False], abs=1e-12)
         assert found.rows == mask.sum()
@@ -112,16 +133,25 @@ def test_a_regression_slice_by_mean_absolute_error():
 
 def _audit(frame: pd.DataFrame, **slices):
     model = LogisticRegression().fit(frame[["x1", "x2"]], frame["label"])
-    config = AuditConfig(data=DataConfig(label="label", sensitive=("group", "region"), features=("x1", "x2")),
-                         fairness=FairnessConfig(n_boot=0), slices=SlicesConfig(**slices))
+    config = AuditConfig(
+        data=DataConfig(label="label", sensitive=("group", "region"), features=("x1", "x2")),
+        fairness=FairnessConfig(n_boot=0),
+        slices=SlicesConfig(**slices),
+    )
     return run_audit(config, data=frame, model=model)
 
 
 def _frame(seed: int, planted_gap: float) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     n = 8000
-    frame = pd.DataFrame({"group": rng.choice(["A", "B"], n), "region": rng.choice(["n", "s", "e", "w"], n),
-                          "x1": rng.normal(size=n), "x2": rng.normal(size=n)})
+    frame = pd.DataFrame(
+        {
+            "group": rng.choice(["A", "B"], n),
+            "region": rng.choice(["n", "s", "e", "w"], n),
+            "x1": rng.normal(size=n),
+            "x2": rng.normal(size=n),
+        }
+    )
     signal = frame.x1 + 0.5 * frame.x2
     flip = rng.random(n) < planted_gap * ((frame.group == "B") & (frame.region == "s")).to_numpy()
     label = (signal + rng.normal(0, 0.5, n) > 0).astype(int)
@@ -138,8 +168,12 @@ def test_the_audit_reports_gates_and_renders_its_slices():
     assert search.metric == "error_rate" and search.complete
     assert search.slices[0].definition == "group = B AND region = s" and search.slices[0].effect > 0.1
     assert any(f.kind == "slice" for f in biased.findings)
-    policy = _parse_policy({"rules": [{"metric": "error_rate", "where": "slices", "compare": "<=", "threshold": 0.05,
-                                       "min_share": 0.01}]}, name="slices", sha256="", source="test")
+    policy = _parse_policy(
+        {"rules": [{"metric": "error_rate", "where": "slices", "compare": "<=", "threshold": 0.05, "min_share": 0.01}]},
+        name="slices",
+        sha256="",
+        source="test",
+    )
     assert not evaluate(biased, [policy]).passed
     gate = evaluate(fair, [policy])
     assert gate.passed and "No confirmed slice" in gate.outcomes[0].message
@@ -160,8 +194,17 @@ def test_a_crashed_slice_search_blocks_the_gate_and_shows_as_crashed(monkeypatch
     result = _audit(_frame(0, 0.4))
     assert [f.step for f in result.failures] == ["slices"] and result.slices is None
     assert "did not produce results" in render_html(result)
-    gate = evaluate(result, [_parse_policy({"rules": [{"metric": "error_rate", "where": "slices", "compare": "<=",
-                                                       "threshold": 0.05}]}, name="p", sha256="", source="t")])
+    gate = evaluate(
+        result,
+        [
+            _parse_policy(
+                {"rules": [{"metric": "error_rate", "where": "slices", "compare": "<=", "threshold": 0.05}]},
+                name="p",
+                sha256="",
+                source="t",
+            )
+        ],
+    )
     assert not gate.passed and {o.rule for o in gate.outcomes if o.status == "error"} >= {"step-failed"}
 
 
@@ -176,8 +219,21 @@ def test_settings_are_validated_with_the_setting_to_fix():
         _audit(_frame(0, 0.0), columns=("nope",))
     frame = _frame(0, 0.0)
     with pytest.raises(ConfigError, match="reads scores, and this model gives decisions only"):
-        run_audit(AuditConfig(data=DataConfig(label="label", sensitive=("group",), prediction="d"),
-                              slices=SlicesConfig(metrics=("calibration_gap",))), data=frame.assign(d=frame.label))
-    with pytest.raises(ConfigError, match="applies to where = \"slices\" only"):
-        _parse_policy({"rules": [{"metric": "accuracy", "where": "overall", "compare": ">=", "threshold": 0.5,
-                                  "min_share": 0.1}]}, name="p", sha256="", source="t")
+        run_audit(
+            AuditConfig(
+                data=DataConfig(label="label", sensitive=("group",), prediction="d"),
+                slices=SlicesConfig(metrics=("calibration_gap",)),
+            ),
+            data=frame.assign(d=frame.label),
+        )
+    with pytest.raises(ConfigError, match='applies to where = "slices" only'):
+        _parse_policy(
+            {
+                "rules": [
+                    {"metric": "accuracy", "where": "overall", "compare": ">=", "threshold": 0.5, "min_share": 0.1}
+                ]
+            },
+            name="p",
+            sha256="",
+            source="t",
+        )

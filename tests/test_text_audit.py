@@ -13,8 +13,16 @@ XSS = "<img src=x onerror=alert(1)>"
 @pytest.fixture()
 def tweets():
     rng = np.random.default_rng(0)
-    base = ["she loves the phone", "he hates the service", "the battery is great", "the screen is awful",
-            "they love this store", "it was very bad", f"great {XSS} phone", "not good food"]
+    base = [
+        "she loves the phone",
+        "he hates the service",
+        "the battery is great",
+        "the screen is awful",
+        "they love this store",
+        "it was very bad",
+        f"great {XSS} phone",
+        "not good food",
+    ]
     texts = [base[i % len(base)] for i in range(40)]
     return pd.DataFrame({"text": texts, "label": rng.integers(0, 2, 40), "region": rng.choice(["north", "south"], 40)})
 
@@ -22,8 +30,9 @@ def tweets():
 def test_text_model_audit_end_to_end(tweets):
     model, tokenizer = tiny_model("bert")
     classifier = TextClassifier(model, tokenizer, labels=["0", "1"])
-    config = AuditConfig(data=DataConfig(label="label", sensitive=("region",), text="text"),
-                         explainers=ExplainerConfig(sample_size=16))
+    config = AuditConfig(
+        data=DataConfig(label="label", sensitive=("region",), text="text"), explainers=ExplainerConfig(sample_size=16)
+    )
     result = run_audit(config, data=tweets, model=classifier)
     assert result.model.kind == "text" and result.model.positive_class_index == 1
     summary = result.attributions[0]
@@ -47,8 +56,10 @@ def test_text_model_needs_a_text_column(tweets):
 
 def test_tabular_method_on_a_text_model_is_recorded_as_refused(tweets):
     model, tokenizer = tiny_model("bert")
-    config = AuditConfig(data=DataConfig(label="label", sensitive=("region",), text="text"),
-                         explainers=ExplainerConfig(methods=("shap",), sample_size=8))
+    config = AuditConfig(
+        data=DataConfig(label="label", sensitive=("region",), text="text"),
+        explainers=ExplainerConfig(methods=("shap",), sample_size=8),
+    )
     result = run_audit(config, data=tweets, model=TextClassifier(model, tokenizer, labels=["0", "1"]))
     assert [(f.step, f.error_type) for f in result.failures] == [("explainer: shap", "CapabilityError")]
     assert "this audit's model reads text" in result.failures[0].message
@@ -60,9 +71,11 @@ def test_text_model_from_a_local_directory(tweets, tmp_path):
     model.save_pretrained(tmp_path / "model")
     tokenizer.save_pretrained(tmp_path / "model")
     frame = tweets.assign(label=np.where(tweets["label"] == 1, "pos", "neg"))
-    config = AuditConfig(data=DataConfig(label="label", positive_label="pos", sensitive=("region",), text="text"),
-                         model=ModelConfig(kind="text", path=str(tmp_path / "model")),
-                         explainers=ExplainerConfig(methods=("layer_integrated_gradients",), sample_size=6))
+    config = AuditConfig(
+        data=DataConfig(label="label", positive_label="pos", sensitive=("region",), text="text"),
+        model=ModelConfig(kind="text", path=str(tmp_path / "model")),
+        explainers=ExplainerConfig(methods=("layer_integrated_gradients",), sample_size=6),
+    )
     result = run_audit(config, data=frame)
     assert result.model.labels == ["neg", "pos"] and len(result.provenance.sha256["model"]) == 64
     assert result.attributions[0].n_examples == 6
@@ -70,16 +83,18 @@ def test_text_model_from_a_local_directory(tweets, tmp_path):
 
 # --- friction on real text (issue 16) ---------------------------------------------------------------------------
 
+
 def _text_project(tmp_path, tweets, texts):
     model, tokenizer = tiny_model("distilbert")
     model.save_pretrained(tmp_path / "model")
     tokenizer.save_pretrained(tmp_path / "model")
-    frame = tweets.iloc[:len(texts)].assign(text=texts)
+    frame = tweets.iloc[: len(texts)].assign(text=texts)
     frame.to_csv(tmp_path / "texts.csv", index=False)
     (tmp_path / "audit.toml").write_text(
         '[data]\npath = "texts.csv"\nlabel = "label"\npositive_label = 1\nsensitive = ["region"]\ntext = "text"\n'
         '[model]\nkind = "text"\npath = "model"\n[explainers]\nsample_size = 4\n[text]\nattribution_sample = 0\n'
-        '[fairness]\nn_boot = 0\n[quality]\nenabled = false\n[output]\ndir = "out"\n')
+        '[fairness]\nn_boot = 0\n[quality]\nenabled = false\n[output]\ndir = "out"\n'
+    )
     return tmp_path / "audit.toml"
 
 
@@ -132,12 +147,14 @@ def test_per_group_quality_lands_on_the_rows_that_were_explained(tweets):
     classifier = TextClassifier(model, tokenizer, labels=["0", "1"])
     frame = tweets.sample(frac=1, random_state=3).reset_index(drop=True)
     frame["region"] = np.where(np.arange(len(frame)) < 20, "north", "south")
-    config = AuditConfig(data=DataConfig(label="label", sensitive=("region",), text="text"),
-                         explainers=ExplainerConfig(sample_size=12))
+    config = AuditConfig(
+        data=DataConfig(label="label", sensitive=("region",), text="text"), explainers=ExplainerConfig(sample_size=12)
+    )
     from audit.config._settings import QualityConfig
 
-    config = AuditConfig(data=config.data, explainers=config.explainers,
-                         quality=QualityConfig(sample_size=12, sanity=False))
+    config = AuditConfig(
+        data=config.data, explainers=config.explainers, quality=QualityConfig(sample_size=12, sanity=False)
+    )
     result = run_audit(config, data=frame, model=classifier)
     by_group = result.quality.methods["layer_integrated_gradients"].faithfulness.to_dict()["by_group"]["region"]
     rng = np.random.default_rng(config.seed)

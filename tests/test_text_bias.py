@@ -26,19 +26,22 @@ def swap_gender(text):
     return swap_groups(text, GENDER, {"male": "female", "female": "male"})[0]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("He loves his mom", "She loves her dad"),
-    ("HE SAID NO", "SHE SAID NO"),
-    ("I saw her yesterday.", "I saw him yesterday."),  # object 'her' -> 'him'
-    ("I took her car", "I took his car"),  # possessive 'her' -> 'his'
-    ("The book is his.", "The book is hers."),  # standalone 'his' -> 'hers'
-    ("Mr. Smith and his wife", "Ms. Smith and her husband"),
-    ("the theory of the thesis", "the theory of the thesis"),  # 'he' inside words is not a mention
-    ("he's here; hes not", "she's here; shes not"),
-    ("#women rule", "#men rule"),
-    ("@sheila and http://he.com/his and he@mail.com", "@sheila and http://he.com/his and he@mail.com"),
-    ("An actor and a man", "An actress and a woman"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("He loves his mom", "She loves her dad"),
+        ("HE SAID NO", "SHE SAID NO"),
+        ("I saw her yesterday.", "I saw him yesterday."),  # object 'her' -> 'him'
+        ("I took her car", "I took his car"),  # possessive 'her' -> 'his'
+        ("The book is his.", "The book is hers."),  # standalone 'his' -> 'hers'
+        ("Mr. Smith and his wife", "Ms. Smith and her husband"),
+        ("the theory of the thesis", "the theory of the thesis"),  # 'he' inside words is not a mention
+        ("he's here; hes not", "she's here; shes not"),
+        ("#women rule", "#men rule"),
+        ("@sheila and http://he.com/his and he@mail.com", "@sheila and http://he.com/his and he@mail.com"),
+        ("An actor and a man", "An actress and a woman"),
+    ],
+)
 def test_gender_swap_rules(text, expected):
     assert swap_gender(text) == expected
 
@@ -49,8 +52,10 @@ def test_names_keep_possessive_case_and_multiword_terms_and_articles():
     assert swap_groups("Jayden met Jay", names, {"white": "black"})[0] == "Jayden met Leroy"
     race = load_lexicon("race_ethnicity")
     assert swap_groups("An African American singer", race, {"african_american": "white"})[0] == "A White singer"
-    assert swap_groups("The White House says white people", race, {"white": "asian"})[0] == \
-        "The White House says asian people"  # 'white house' is no identity mention (not_before)
+    assert (
+        swap_groups("The White House says white people", race, {"white": "asian"})[0]
+        == "The White House says asian people"
+    )  # 'white house' is no identity mention (not_before)
     age = load_lexicon("age")
     assert swap_groups("a middle-aged man", age, {"middle_aged": "old"})[0] == "an old man"
 
@@ -111,8 +116,12 @@ class _StubClassifier:
 
 
 def test_texts_without_identity_terms_are_not_applicable_never_fair():
-    result = text_bias_audit(texts=["the battery died", "great screen"], scorer=classifier_scorer(
-        _StubClassifier(), positive_index=1), templates=False, y_true=[True, False])
+    result = text_bias_audit(
+        texts=["the battery died", "great screen"],
+        scorer=classifier_scorer(_StubClassifier(), positive_index=1),
+        templates=False,
+        y_true=[True, False],
+    )
     assert result.texts_with_identity_terms == 0 and result.variants == 0
     assert set(result.not_applicable) == set(BUILTIN_LEXICONS)
     audit = _result_with_text(result)
@@ -126,10 +135,18 @@ def _result_with_text(text):
     from audit.result._result import AuditResult
     from audit.result._sections import Provenance
 
-    empty = AuditResult(title="t", data={}, model={"kind": "text"}, fairness=[], attributions=[], findings=[],
-                        failures=[], skipped=[], provenance=Provenance(started_at="", finished_at="", duration_s=0.0,
-                                                                       seed=0),
-                        config={"fairness": {"ci_level": 0.95}})
+    empty = AuditResult(
+        title="t",
+        data={},
+        model={"kind": "text"},
+        fairness=[],
+        attributions=[],
+        findings=[],
+        failures=[],
+        skipped=[],
+        provenance=Provenance(started_at="", finished_at="", duration_s=0.0, seed=0),
+        config={"fairness": {"ci_level": 0.95}},
+    )
     return dataclasses.replace(empty, text=text)
 
 
@@ -190,9 +207,16 @@ def control():
 
 def _audit(classifier, texts, labels):
     explainer = get_explainer("layer_integrated_gradients", target=1)
-    return text_bias_audit(texts=texts, y_true=labels == 1, scorer=classifier_scorer(classifier, positive_index=1),
-                           lexicons=["gender"], templates=False, n_boot=200, attribution_sample=30,
-                           explain=lambda batch: explainer.explain_texts(classifier, batch))
+    return text_bias_audit(
+        texts=texts,
+        y_true=labels == 1,
+        scorer=classifier_scorer(classifier, positive_index=1),
+        lexicons=["gender"],
+        templates=False,
+        n_boot=200,
+        attribution_sample=30,
+        explain=lambda batch: explainer.explain_texts(classifier, batch),
+    )
 
 
 def test_planted_gender_dependency_is_flagged_and_the_control_passes(planted, control):
@@ -216,8 +240,13 @@ def test_swaps_past_the_models_maximum_length_are_left_out():
     model, tokenizer = tiny_model("bert")
     classifier = TextClassifier(model, tokenizer, labels=["0", "1"], max_length=8)
     texts = ["she loves the phone", "the phone is good and the service is great but she"]
-    result = text_bias_audit(texts=texts, scorer=classifier_scorer(classifier, positive_index=1),
-                             lexicons=["gender"], templates=False, readable_chars=classifier.readable_chars)
+    result = text_bias_audit(
+        texts=texts,
+        scorer=classifier_scorer(classifier, positive_index=1),
+        lexicons=["gender"],
+        templates=False,
+        readable_chars=classifier.readable_chars,
+    )
     assert result.variants == 1 and result.variants_truncated == 1
 
 
@@ -229,18 +258,28 @@ def test_mention_columns():
 
 def test_text_audit_runs_in_the_audit_and_the_report_escapes_texts():
     xss = "<img src=x onerror=alert(1)>"
-    texts = [f"she said {xss} the phone is good", f"he hates {xss} the service", f"the muslim store {xss} is great",
-             f"his battery {xss} was awful", "they love this food"] * 8
+    texts = [
+        f"she said {xss} the phone is good",
+        f"he hates {xss} the service",
+        f"the muslim store {xss} is great",
+        f"his battery {xss} was awful",
+        "they love this food",
+    ] * 8
     frame = pd.DataFrame({"text": texts, "label": np.arange(40) % 2})
     frame = pd.concat([frame, mention_columns(texts)], axis=1)
     model, tokenizer = tiny_model("bert")
-    config = AuditConfig(data=DataConfig(label="label", sensitive=("gender_mention",), text="text"),
-                         explainers=ExplainerConfig(sample_size=4), text=TextConfig(attribution_sample=4, min_texts=5))
+    config = AuditConfig(
+        data=DataConfig(label="label", sensitive=("gender_mention",), text="text"),
+        explainers=ExplainerConfig(sample_size=4),
+        text=TextConfig(attribution_sample=4, min_texts=5),
+    )
     result = run_audit(config, data=frame, model=TextClassifier(model, tokenizer, labels=["0", "1"]))
     assert not result.failures
     text = result.text.to_dict()
-    assert text["texts_with_identity_terms"] == 32 and {r["axis"] for r in text["counterfactuals"]["axes"]} == \
-        {"gender", "religion"}
+    assert text["texts_with_identity_terms"] == 32 and {r["axis"] for r in text["counterfactuals"]["axes"]} == {
+        "gender",
+        "religion",
+    }
     assert text["probes"]["variants"] > 100 and text["identity_groups"]["rows"]
     html = render_html(result)
     assert 'id="text-heading"' in html and "Template probes" in html and xss not in html
@@ -253,28 +292,32 @@ def test_text_audit_runs_in_the_audit_and_the_report_escapes_texts():
 
 # --- lexicons that hold on everyday text (issue 16) ------------------------------------------------------------
 
-@pytest.mark.parametrize("axis, text, mapping, expected", [
-    ("religion", "a jew who prays", {"jewish": "muslim"}, "a muslim who prays"),
-    ("religion", "a muslim who prays", {"muslim": "jewish"}, "a jew who prays"),
-    ("religion", "muslim women walked", {"muslim": "jewish"}, "jewish women walked"),
-    ("religion", "islam is a religion", {"muslim": "christian"}, "christianity is a religion"),
-    ("religion", "islamic art", {"muslim": "christian"}, "christian art"),
-    ("religion", "judaism and jews", {"jewish": "hindu"}, "hinduism and hindus"),
-    ("age", "a 12-year-old boy", {"old": "young"}, "a 12-year-old boy"),
-    ("age", "the old barbary coast", {"old": "millennial"}, "the old barbary coast"),
-    ("age", "an old man walked", {"old": "young"}, "a young man walked"),
-    ("gender", "Martin Luther King spoke", {"male": "female"}, "Martin Luther King spoke"),
-    ("gender", "the king spoke", {"male": "female"}, "the queen spoke"),
-    ("gender", "hes late again", {"male": "female"}, "shes late again"),
-    ("gender", "HE IS HERE", {"male": "female"}, "SHE IS HERE"),
-    ("race_ethnicity", "south african politics", {"african": "black"}, "south african politics"),
-    ("race_ethnicity", "South African politics", {"african": "black"}, "South African politics"),
-    ("race_ethnicity", "blacks and asians", {"black": "white"}, "whites and asians"),
-    ("race_ethnicity", "Black Panther was great", {"black": "white"}, "Black Panther was great"),
-    ("race_ethnicity", "Black people vote", {"black": "white"}, "White people vote"),
-    ("sexual_orientation", "gays and lesbians marched", {"gay": "bisexual"}, "bisexuals and lesbians marched"),
-    ("sexual_orientation", "homosexuals", {"homosexual": "heterosexual"}, "heterosexuals"),
-])
+
+@pytest.mark.parametrize(
+    "axis, text, mapping, expected",
+    [
+        ("religion", "a jew who prays", {"jewish": "muslim"}, "a muslim who prays"),
+        ("religion", "a muslim who prays", {"muslim": "jewish"}, "a jew who prays"),
+        ("religion", "muslim women walked", {"muslim": "jewish"}, "jewish women walked"),
+        ("religion", "islam is a religion", {"muslim": "christian"}, "christianity is a religion"),
+        ("religion", "islamic art", {"muslim": "christian"}, "christian art"),
+        ("religion", "judaism and jews", {"jewish": "hindu"}, "hinduism and hindus"),
+        ("age", "a 12-year-old boy", {"old": "young"}, "a 12-year-old boy"),
+        ("age", "the old barbary coast", {"old": "millennial"}, "the old barbary coast"),
+        ("age", "an old man walked", {"old": "young"}, "a young man walked"),
+        ("gender", "Martin Luther King spoke", {"male": "female"}, "Martin Luther King spoke"),
+        ("gender", "the king spoke", {"male": "female"}, "the queen spoke"),
+        ("gender", "hes late again", {"male": "female"}, "shes late again"),
+        ("gender", "HE IS HERE", {"male": "female"}, "SHE IS HERE"),
+        ("race_ethnicity", "south african politics", {"african": "black"}, "south african politics"),
+        ("race_ethnicity", "South African politics", {"african": "black"}, "South African politics"),
+        ("race_ethnicity", "blacks and asians", {"black": "white"}, "whites and asians"),
+        ("race_ethnicity", "Black Panther was great", {"black": "white"}, "Black Panther was great"),
+        ("race_ethnicity", "Black people vote", {"black": "white"}, "White people vote"),
+        ("sexual_orientation", "gays and lesbians marched", {"gay": "bisexual"}, "bisexuals and lesbians marched"),
+        ("sexual_orientation", "homosexuals", {"homosexual": "heterosexual"}, "heterosexuals"),
+    ],
+)
 def test_everyday_forms_and_guards(axis, text, mapping, expected):
     from audit.text._counterfactual import swap_groups
     from audit.text._lexicons import load_lexicon

@@ -32,14 +32,24 @@ def test_matches_captum_at_the_same_steps():
     ours = get_explainer("layer_integrated_gradients", n_steps=50).explain_texts(classifier, TEXTS)
     captum = LayerIntegratedGradients(
         lambda ids, mask: torch.softmax(model(input_ids=ids, attention_mask=mask).logits, -1),
-        model.bert.embeddings.word_embeddings)
+        model.bert.embeddings.word_embeddings,
+    )
     for i, text in enumerate(TEXTS):
         encoded = tokenizer(text, return_tensors="pt")
         baseline = classifier.baseline_ids(encoded["input_ids"], encoded["attention_mask"])
-        theirs = captum.attribute(encoded["input_ids"], baselines=baseline,
-                                  additional_forward_args=(encoded["attention_mask"],),
-                                  target=int(ours.targets[i]), n_steps=50).sum(-1)[0, 1:-1].detach().numpy()
-        np.testing.assert_allclose(ours.values[i, :len(theirs)], theirs, atol=1e-6)
+        theirs = (
+            captum.attribute(
+                encoded["input_ids"],
+                baselines=baseline,
+                additional_forward_args=(encoded["attention_mask"],),
+                target=int(ours.targets[i]),
+                n_steps=50,
+            )
+            .sum(-1)[0, 1:-1]
+            .detach()
+            .numpy()
+        )
+        np.testing.assert_allclose(ours.values[i, : len(theirs)], theirs, atol=1e-6)
 
 
 def test_auto_steps_hold_the_tolerance_with_fewer_steps():
@@ -85,8 +95,11 @@ def test_bad_inputs():
     attribution = explainer.explain_texts(classifier, [long, "bad"])
     assert attribution.meta["truncated"] == [True, False]
     assert len(attribution.tokens[0]) == 6  # 8 minus [CLS] and [SEP]
-    with pytest.raises(CapabilityError, match=r"Could not find the token-embedding layer of Linear. Tried: .*"
-                                              r"Name it with embedding_layer="):
+    with pytest.raises(
+        CapabilityError,
+        match=r"Could not find the token-embedding layer of Linear. Tried: .*"
+        r"Name it with embedding_layer=",
+    ):
         find_embedding_layer(torch.nn.Linear(2, 2))
 
 
@@ -104,8 +117,9 @@ def test_runs_on_the_models_gpu_without_moving_it():
     assert attribution.completeness_error.max() < 1e-4
 
 
-@pytest.mark.parametrize("method, settings", [("lime_text", {"num_samples": 200}),
-                                              ("shap_partition_text", {"max_evals": 60})])
+@pytest.mark.parametrize(
+    "method, settings", [("lime_text", {"num_samples": 200}), ("shap_partition_text", {"max_evals": 60})]
+)
 def test_perturbation_text_methods(method, settings):
     model, tokenizer = tiny_model("bert")
     classifier = TextClassifier(model, tokenizer)
@@ -127,10 +141,13 @@ def test_auto_steps_rounds_share_passes_and_stop_at_the_cap():
     classifier = TextClassifier(model, tokenizer)
     # an impossible tolerance drives every text through several rounds up to the cap
     attribution = get_explainer("layer_integrated_gradients", n_steps="auto", tolerance=1e-12).explain_texts(
-        classifier, TEXTS)
+        classifier, TEXTS
+    )
     assert max(attribution.meta["steps_per_example"]) == MAX_STEPS
-    assert all(run >= used for run, used in zip(attribution.meta["steps_run_per_example"],
-                                                attribution.meta["steps_per_example"]))
+    assert all(
+        run >= used
+        for run, used in zip(attribution.meta["steps_run_per_example"], attribution.meta["steps_per_example"])
+    )
 
 
 def test_two_panel_rule_integrates_polynomials_exactly_and_equals_the_one_panel_limit():
@@ -139,15 +156,16 @@ def test_two_panel_rule_integrates_polynomials_exactly_and_equals_the_one_panel_
     nodes, weights = _two_panel_gauss_legendre(20)
     assert len(nodes) == 20 and np.all(np.diff(nodes) > 0) and 0 < nodes[0] and nodes[-1] < 1
     for degree in range(20):  # 10 nodes a panel: exact up to degree 19 on each panel
-        assert abs(weights @ nodes ** degree - 1 / (degree + 1)) < 1e-12
+        assert abs(weights @ nodes**degree - 1 / (degree + 1)) < 1e-12
     # a bump in the middle of the path (the shape a classifier's integrand takes) is where two panels win
-    bump = lambda a: np.exp(-((a - 0.45) / 0.05) ** 2)  # noqa: E731
+    bump = lambda a: np.exp(-(((a - 0.45) / 0.05) ** 2))  # noqa: E731
     exact = 0.05 * np.sqrt(np.pi) / 2 * (math.erf(0.55 / 0.05) + math.erf(0.45 / 0.05))
     one_nodes, one_weights = _gauss_legendre(20)
     assert abs(weights @ bump(nodes) - exact) < abs(one_weights @ bump(one_nodes) - exact)
 
 
 # --- every model family, as a user saves and loads it (issue 16) ---------------------------------------------
+
 
 def _pad_is_eos(architecture):
     """GPT-2 as it is shipped: no pad token of its own, so pad = end of sequence ([SEP] here)."""
@@ -165,7 +183,8 @@ def test_completeness_is_measured_from_the_true_path_start(architecture):
     model, tokenizer = _pad_is_eos(architecture) if architecture == "gpt2" else tiny_model(architecture)
     classifier = TextClassifier(model, tokenizer)
     attribution = get_explainer("layer_integrated_gradients", n_steps="auto", tolerance=1e-4).explain_texts(
-        classifier, TEXTS)
+        classifier, TEXTS
+    )
     assert attribution.completeness_error.max() <= 1e-4
     assert max(attribution.meta["steps_per_example"]) < 256
 
@@ -175,7 +194,8 @@ def test_rmsnorm_models_start_from_a_non_zero_baseline_and_converge():
     classifier = TextClassifier(model, tokenizer)
     assert classifier.baseline_token == tokenizer.unk_token_id and "RMSNorm" in classifier.baseline_description
     attribution = get_explainer("layer_integrated_gradients", n_steps="auto", tolerance=1e-5).explain_texts(
-        classifier, TEXTS)
+        classifier, TEXTS
+    )
     assert attribution.completeness_error.max() <= 1e-5 and "RMSNorm" in attribution.meta["baseline"]
     pad = TextClassifier(model, tokenizer, baseline="pad")  # the user's override is honoured and recorded
     assert pad.baseline_token == tokenizer.pad_token_id and "baseline = 'pad'" in pad.baseline_description
@@ -222,8 +242,9 @@ def test_a_language_model_checkpoint_is_refused(tmp_path):
     from tests.text_models import tiny_tokenizer
 
     tokenizer = tiny_tokenizer()
-    lm = t.GPT2LMHeadModel(t.GPT2Config(vocab_size=len(tokenizer.get_vocab()), n_embd=32, n_layer=1, n_head=2,
-                                        n_positions=64))
+    lm = t.GPT2LMHeadModel(
+        t.GPT2Config(vocab_size=len(tokenizer.get_vocab()), n_embd=32, n_layer=1, n_head=2, n_positions=64)
+    )
     with pytest.raises(ModelError, match="language model, not a sequence classifier"):
         TextClassifier(lm, tokenizer)
     lm.save_pretrained(tmp_path / "lm")

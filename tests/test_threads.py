@@ -56,8 +56,11 @@ def test_the_audit_records_its_thread_budget_and_runs_hot_loops_single_threaded(
 
     monkeypatch.setattr(quality, "explanation_quality", spy)
     model = LogisticRegression().fit(biased_frame[["x1", "x2"]], biased_frame["label"])
-    config = AuditConfig(data=DataConfig(label="label", sensitive=("group",)),
-                         explainers=ExplainerConfig(sample_size=30), fairness=FairnessConfig(n_boot=0))
+    config = AuditConfig(
+        data=DataConfig(label="label", sensitive=("group",)),
+        explainers=ExplainerConfig(sample_size=30),
+        fairness=FairnessConfig(n_boot=0),
+    )
     result = run_audit(config, data=biased_frame, model=model, threads=2)
     assert result.provenance.threads == {"count": 2, "source": "--threads / run_audit(threads=)"}
     assert seen == [1]

@@ -31,17 +31,20 @@ def _project(folder: Path, *, seed: int = 0, n: int = 3000, income_gap: float = 
     income = rng.normal(50, 15, n) + (sex == "M") * income_gap
     debt = rng.normal(10, 5, n)
     approved = (income - debt + rng.normal(0, 10, n) > 40).astype(int)
-    frame = pd.DataFrame({"age": age, "income": income.round(2), "debt": debt.round(2), "sex": sex, "race": race,
-                          "approved": approved})
+    frame = pd.DataFrame(
+        {"age": age, "income": income.round(2), "debt": debt.round(2), "sex": sex, "race": race, "approved": approved}
+    )
     folder.mkdir(parents=True, exist_ok=True)
     frame.to_csv(folder / "data.csv", index=False)
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     model = HistGradientBoostingClassifier(random_state=0).fit(frame[["age", "income", "debt"]], approved)
     joblib.dump(model, folder / "model.joblib")
-    (folder / "audit.toml").write_text('[data]\npath = "data.csv"\nlabel = "approved"\npositive_label = 1\n'
-                                       'sensitive = ["sex", "race"]\nfeatures = ["age", "income", "debt"]\n'
-                                       '[model]\npath = "model.joblib"\n')
+    (folder / "audit.toml").write_text(
+        '[data]\npath = "data.csv"\nlabel = "approved"\npositive_label = 1\n'
+        'sensitive = ["sex", "race"]\nfeatures = ["age", "income", "debt"]\n'
+        '[model]\npath = "model.joblib"\n'
+    )
     return folder
 
 
@@ -118,8 +121,13 @@ def test_non_finite_share_intervals_render_as_undefined(record):
 def _pipe(command: list[str], cwd: Path) -> int:
     """The command's exit status under `set -o pipefail` when its reader closes the pipe at once."""
     line = " ".join(f"'{part}'" for part in command)
-    return subprocess.run(["bash", "-c", f"set -o pipefail; {line} | (exec 0<&-; sleep 1)"], cwd=cwd,
-                          capture_output=True, text=True, timeout=300).returncode
+    return subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {line} | (exec 0<&-; sleep 1)"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).returncode
 
 
 def test_a_closed_pipe_keeps_the_verdict(project):
@@ -131,8 +139,7 @@ def test_a_closed_pipe_keeps_the_verdict(project):
     # noise, which the diff's test must not call a change): exit 1, piped or not
     other = _project(project.parent / "other", seed=1, n=3000, income_gap=25)
     assert main(["run", str(other / "audit.toml"), "--out", str(other / "out"), "--quiet"]) == 0
-    diff = [*AUDIT, "diff", "out/audit.json", str(other / "out" / "audit.json"), "--tolerance", "0",
-            "--out", "diffs"]
+    diff = [*AUDIT, "diff", "out/audit.json", str(other / "out" / "audit.json"), "--tolerance", "0", "--out", "diffs"]
     plain = subprocess.run(diff, cwd=project, capture_output=True, text=True, timeout=300)
     assert plain.returncode == 1, plain.stdout[-2000:]
     assert _pipe(diff, project) == 1
@@ -153,8 +160,17 @@ def test_verify_checks_the_copy_beside_the_result(project, tmp_path, capsys):
 
 
 def test_the_nyc_preset_without_ll144_tables_says_not_computed(project, capsys):
-    code = main(["check", "--result", str(project / "out" / "audit.json"), "--preset", "nyc-ll144",
-                 "--out", str(project / "nyc")])
+    code = main(
+        [
+            "check",
+            "--result",
+            str(project / "out" / "audit.json"),
+            "--preset",
+            "nyc-ll144",
+            "--out",
+            str(project / "nyc"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 1 and "VIOLATED" not in out and "Policy NOT MET" in out
     assert "Not computed" in out and "set fairness.ll144" in out
@@ -176,8 +192,10 @@ def test_notices_on_the_boosted_model_are_exact_and_mostly_confirmed(project, ca
     assert summary["protected_reasons"] == 0  # the model takes neither sex nor race
     capsys.readouterr()
     row = batch["notices"][0]["row_id"]
-    assert main(["explain-decision", str(project / "audit.toml"), "--out", str(project / "notices"),
-                 "--row", str(row)]) == 0
+    assert (
+        main(["explain-decision", str(project / "audit.toml"), "--out", str(project / "notices"), "--row", str(row)])
+        == 0
+    )
     assert "\\n" not in capsys.readouterr().out
 
 
@@ -190,7 +208,8 @@ def test_the_llm_demo_without_the_text_extra_gives_the_install_hint(tmp_path):
         "            raise ImportError(name + ' is blocked by the test')\n"
         "sys.meta_path.insert(0, Blocked())\n"
         "from audit.cli import main\n"
-        f"sys.exit(main(['demo', '--llm', '--out', {str(tmp_path / 'llm')!r}]))\n")
+        f"sys.exit(main(['demo', '--llm', '--out', {str(tmp_path / 'llm')!r}]))\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stderr[-2000:]
     assert "pip install 'audit-toolkit[text]'" in done.stderr and "Traceback" not in done.stderr

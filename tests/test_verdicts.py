@@ -38,11 +38,16 @@ def _race_frame(seed: int = 3, b_rate: float = 0.34) -> pd.DataFrame:
 
 
 def _table(frame, **kwargs):
-    return group_metrics(y_true=frame["label"].to_numpy(bool), y_pred=frame["decision"].to_numpy(bool),
-                         sensitive=frame[["race"]], **kwargs)
+    return group_metrics(
+        y_true=frame["label"].to_numpy(bool),
+        y_pred=frame["decision"].to_numpy(bool),
+        sensitive=frame[["race"]],
+        **kwargs,
+    )
 
 
 # 1. the benchmark of every impact ratio is a group with enough rows ------------------------------------------
+
 
 def test_four_fifths_benchmark_is_never_a_small_group():
     frame = _race_frame()
@@ -68,8 +73,9 @@ def test_gate_findings_and_ll144_use_the_benchmark():
     from audit import ll144_audit
 
     frame = _race_frame(b_rate=0.26)
-    config = AuditConfig(data=DataConfig(label="label", sensitive=("race",), prediction="decision"),
-                         fairness=FairnessConfig(n_boot=200))
+    config = AuditConfig(
+        data=DataConfig(label="label", sensitive=("race",), prediction="decision"), fairness=FairnessConfig(n_boot=200)
+    )
     result = run_audit(config, data=frame)
     gate = evaluate(result, [load_preset("four-fifths")])
     scopes = {o.scope: o for o in gate.outcomes}
@@ -78,14 +84,20 @@ def test_gate_findings_and_ll144_use_the_benchmark():
     assert "vs race=A" in scopes["race: race=B"].message
     finding = next(f for f in result.findings if f.kind == "disparity" and f.evidence["metric"] == "selection_rate")
     assert finding.evidence["compared_with"] == "race=A"
-    ll144 = ll144_audit(frame[["race"]].rename(columns={"race": "sex"}), sex="sex", race=None,
-                        decisions=frame["decision"].to_numpy(bool), scores=None).to_dict()
+    ll144 = ll144_audit(
+        frame[["race"]].rename(columns={"race": "sex"}),
+        sex="sex",
+        race=None,
+        decisions=frame["decision"].to_numpy(bool),
+        scores=None,
+    ).to_dict()
     table = ll144["tables"][0]
     assert table["benchmark_category"] == "sex=A"
     assert next(r for r in table["rows"] if r["category"] == "sex=Tiny")["small"]
 
 
 # 2. every p-value is the test of exactly the pair it names -----------------------------------------------
+
 
 def _scipy_p(x1, n1, x2, n2):
     table = [[x1, n1 - x1], [x2, n2 - x2]]
@@ -101,8 +113,10 @@ def _scipy_p(x1, n1, x2, n2):
 def test_p_values_compare_exactly_the_named_pair(reference):
     frame = _race_frame()
     table = _table(frame, n_boot=0, metrics=("selection_rate", "fnr"), reference=reference)
-    for metric, (num, den) in {"selection_rate": (("tp", "fp"), ("tp", "fp", "tn", "fn")),
-                               "fnr": (("fn",), ("tp", "fn"))}.items():
+    for metric, (num, den) in {
+        "selection_rate": (("tp", "fp"), ("tp", "fp", "tn", "fn")),
+        "fnr": (("fn",), ("tp", "fn")),
+    }.items():
         disparity = table.disparities[metric]
         kinds = [("to_benchmark", disparity.to_benchmark)]
         kinds += [("to_reference", disparity.to_reference)] if reference else []
@@ -146,6 +160,7 @@ def test_four_fifths_flagged_group_has_the_p_value_of_its_own_comparison():
 
 # 3. findings for every metric, and for the reference ---------------------------------------------------
 
+
 def test_fnr_gap_and_reference_comparison_become_findings():
     rng = np.random.default_rng(0)
     n = 6000
@@ -155,13 +170,16 @@ def test_fnr_gap_and_reference_comparison_become_findings():
     decision = np.where(label, rng.random(n) > miss, rng.random(n) < 0.1)
     decision = np.where(group == "C", rng.random(n) < 0.15, decision)  # C selected far less than the reference
     frame = pd.DataFrame({"g": group, "label": label.astype(int), "decision": decision.astype(int)})
-    config = AuditConfig(data=DataConfig(label="label", sensitive=("g",), prediction="decision"),
-                         fairness=FairnessConfig(n_boot=100, reference={"g": "A"}))
+    config = AuditConfig(
+        data=DataConfig(label="label", sensitive=("g",), prediction="decision"),
+        fairness=FairnessConfig(n_boot=100, reference={"g": "A"}),
+    )
     result = run_audit(config, data=frame)
     disparity = [f.evidence for f in result.findings if f.kind == "disparity"]
     worst_fnr = max(("g=B", "g=C"), key=lambda g: result.fairness[0].group(g).values["fnr"])
-    assert any(e["metric"] == "fnr" and e["group"] == worst_fnr and e["comparison"].startswith("benchmark")
-               for e in disparity)
+    assert any(
+        e["metric"] == "fnr" and e["group"] == worst_fnr and e["comparison"].startswith("benchmark") for e in disparity
+    )
     reference = [e for e in disparity if "reference" in e["comparison"]]
     assert reference and all(e["compared_with"] == "g=A" for e in reference)
     assert any(e["metric"] == "selection_rate" and e["group"] == "g=C" for e in reference)
@@ -171,6 +189,7 @@ def test_fnr_gap_and_reference_comparison_become_findings():
 
 
 # 4. intervals with honest coverage ---------------------------------------------------------------------
+
 
 def test_small_counts_get_intervals_that_admit_uncertainty():
     sensitive = pd.DataFrame({"g": ["a"] * 5 + ["b"] * 2 + ["c"] * 200})
@@ -214,14 +233,21 @@ def test_coverage_benchmark_meets_its_goal_on_a_reduced_grid():
 
 # 5. every number with a CI for groups has one overall ----------------------------------------------------
 
+
 def test_overall_intervals_for_score_metrics_and_equalized_odds():
     rng = np.random.default_rng(1)
     n = 3000
     sensitive = pd.DataFrame({"g": rng.choice(["a", "b"], n)})
     y_true = rng.random(n) < 0.4
     scores = np.clip(y_true * 0.3 + rng.random(n) * 0.7, 0, 1)
-    table = group_metrics(y_true=y_true, y_pred=scores > 0.5, sensitive=sensitive, scores=scores,
-                          metrics=("tpr", "fpr", "roc_auc", "ece"), n_boot=200)
+    table = group_metrics(
+        y_true=y_true,
+        y_pred=scores > 0.5,
+        sensitive=sensitive,
+        scores=scores,
+        metrics=("tpr", "fpr", "roc_auc", "ece"),
+        n_boot=200,
+    )
     for metric in ("tpr", "fpr", "roc_auc", "ece"):
         low, high = table.overall_ci[metric]
         assert low <= table.overall[metric] <= high
@@ -231,20 +257,21 @@ def test_overall_intervals_for_score_metrics_and_equalized_odds():
 
 # 6. the favourable outcome --------------------------------------------------------------------------------
 
+
 def _risk_frame():
     rng = np.random.default_rng(5)
     n = 4000
     race = rng.choice(["X", "Y"], n)
     high_risk = rng.random(n) < np.where(race == "Y", 0.60, 0.30)  # Y labelled high risk twice as often
-    return pd.DataFrame({"race": race, "recid": rng.choice(["yes", "no"], n),
-                         "risk": np.where(high_risk, "yes", "no")})
+    return pd.DataFrame({"race": race, "recid": rng.choice(["yes", "no"], n), "risk": np.where(high_risk, "yes", "no")})
 
 
 def test_favourable_outcome_turns_impact_ratios_the_right_way():
     frame = _risk_frame()
     base = dict(label="recid", positive_label="yes", sensitive=("race",), prediction="risk")
-    harmful = run_audit(AuditConfig(data=DataConfig(**base, favourable="no"), fairness=FairnessConfig(n_boot=0)),
-                        data=frame)
+    harmful = run_audit(
+        AuditConfig(data=DataConfig(**base, favourable="no"), fairness=FairnessConfig(n_boot=0)), data=frame
+    )
     table = harmful.fairness[0]
     assert table.favourable == "negative" and "negative_rate" in table.metrics
     assert harmful.data.favourable == "negative"
@@ -266,19 +293,28 @@ def test_favourable_must_be_a_label_value():
     from audit._errors import DataError
 
     with pytest.raises(DataError, match="'data.favourable' setting must be a value of the label column"):
-        run_audit(AuditConfig(data=DataConfig(label="recid", positive_label="yes", sensitive=("race",),
-                                              prediction="risk", favourable="maybe")), data=_risk_frame())
+        run_audit(
+            AuditConfig(
+                data=DataConfig(
+                    label="recid", positive_label="yes", sensitive=("race",), prediction="risk", favourable="maybe"
+                )
+            ),
+            data=_risk_frame(),
+        )
 
 
 # 7. one metric never takes the table down ----------------------------------------------------------------
+
 
 def test_a_one_to_ten_risk_score_keeps_the_table():
     frame = _risk_frame()
     rng = np.random.default_rng(2)
     frame["decile"] = rng.integers(1, 11, len(frame))
     frame["risk"] = np.where(frame["decile"] >= 5, "yes", "no")
-    config = AuditConfig(data=DataConfig(label="recid", positive_label="yes", sensitive=("race",),
-                                         prediction="risk", score="decile"), fairness=FairnessConfig(n_boot=50))
+    config = AuditConfig(
+        data=DataConfig(label="recid", positive_label="yes", sensitive=("race",), prediction="risk", score="decile"),
+        fairness=FairnessConfig(n_boot=50),
+    )
     result = run_audit(config, data=frame)
     assert result.failures == [] and len(result.fairness) == 1
     table = result.fairness[0]
@@ -289,6 +325,7 @@ def test_a_one_to_ten_risk_score_keeps_the_table():
 
 
 # 8. a crash never looks like a pass ------------------------------------------------------------------------
+
 
 class FlakyModel:
     """Scores the audit's rows, but crashes on the perturbed batches an explainer sends."""
@@ -312,7 +349,8 @@ def flaky_project(tmp_path, biased_frame):
     (tmp_path / "audit.toml").write_text(
         '[data]\npath = "data.csv"\nlabel = "label"\nsensitive = ["group"]\nfeatures = ["x1", "x2"]\n'
         '[model]\npath = "model.joblib"\n[explainers]\nsample_size = 20\nbackground_size = 10\n'
-        '[fairness]\nn_boot = 0\n[gaps]\nenabled = false\n[output]\ndir = "out"\n')
+        '[fairness]\nn_boot = 0\n[gaps]\nenabled = false\n[output]\ndir = "out"\n'
+    )
     return tmp_path
 
 
@@ -330,10 +368,24 @@ def test_a_failed_step_blocks_the_gate_and_the_run(flaky_project, capsys):
     assert any("explainer: shap" in (case.get("name") or "") for case in errors)
     assert "Blocked" in (flaky_project / "gate" / "report.html").read_text()
     allow = flaky_project / "allow.toml"
-    allow.write_text('allow_failures = ["explainer: *"]\n[[rules]]\nmetric = "accuracy"\nwhere = "overall"\n'
-                     'compare = ">="\nthreshold = 0.0\n')
-    assert main(["check", "--result", str(flaky_project / "run" / "audit.json"), "--policy", str(allow),
-                 "--out", str(flaky_project / "allowed")]) == 0
+    allow.write_text(
+        'allow_failures = ["explainer: *"]\n[[rules]]\nmetric = "accuracy"\nwhere = "overall"\n'
+        'compare = ">="\nthreshold = 0.0\n'
+    )
+    assert (
+        main(
+            [
+                "check",
+                "--result",
+                str(flaky_project / "run" / "audit.json"),
+                "--policy",
+                str(allow),
+                "--out",
+                str(flaky_project / "allowed"),
+            ]
+        )
+        == 0
+    )
 
 
 def test_a_broken_table_blocks_a_policy_that_does_not_name_it(monkeypatch, biased_frame):
@@ -356,10 +408,14 @@ def test_a_broken_table_blocks_a_policy_that_does_not_name_it(monkeypatch, biase
 
 # 9. an explicit empty list means none ------------------------------------------------------------------------
 
+
 def test_explicit_empty_methods_runs_no_explainer(biased_frame):
     model = LogisticRegression().fit(biased_frame[["x1", "x2"]], biased_frame["label"])
-    config = AuditConfig(data=DataConfig(label="label", sensitive=("group",), features=("x1", "x2")),
-                         explainers=ExplainerConfig(methods=()), fairness=FairnessConfig(n_boot=0))
+    config = AuditConfig(
+        data=DataConfig(label="label", sensitive=("group",), features=("x1", "x2")),
+        explainers=ExplainerConfig(methods=()),
+        fairness=FairnessConfig(n_boot=0),
+    )
     result = run_audit(config, data=biased_frame, model=model)
     assert result.attributions == [] and result.quality is None
     assert any(s.step == "explainers" and "as requested" in s.reason for s in result.skipped)
@@ -367,12 +423,15 @@ def test_explicit_empty_methods_runs_no_explainer(biased_frame):
 
 # 10. verify from any working directory -----------------------------------------------------------------------
 
+
 def test_verify_resolves_recorded_paths_from_the_config_folder(tmp_path, biased_frame, monkeypatch):
     project = tmp_path / "project"
     project.mkdir()
     biased_frame.to_csv(project / "data.csv", index=False)
-    (project / "audit.toml").write_text('[data]\npath = "data.csv"\nlabel = "label"\nsensitive = ["group"]\n'
-                                        'prediction = "decision"\n[fairness]\nn_boot = 0\n[output]\ndir = "out"\n')
+    (project / "audit.toml").write_text(
+        '[data]\npath = "data.csv"\nlabel = "label"\nsensitive = ["group"]\n'
+        'prediction = "decision"\n[fairness]\nn_boot = 0\n[output]\ndir = "out"\n'
+    )
     monkeypatch.chdir(tmp_path)
     assert main(["run", "project/audit.toml", "--quiet"]) == 0
     record = json.loads((tmp_path / "project" / "out" / "audit.json").read_text())
@@ -384,16 +443,24 @@ def test_verify_resolves_recorded_paths_from_the_config_folder(tmp_path, biased_
 
 # 11. features the model never sees are never fed or attributed ---------------------------------------------
 
+
 def test_columns_a_pipeline_drops_are_not_attributed(biased_frame):
-    frame = biased_frame.assign(sex=np.where(biased_frame["x1"] > 0, "F", "M"),
-                                color=np.random.default_rng(0).choice(["r", "g"], len(biased_frame)))
-    prepare = ColumnTransformer([("num", "passthrough", ["x1", "x2"]), ("cat", OneHotEncoder(), ["color"])],
-                                remainder="drop")
+    frame = biased_frame.assign(
+        sex=np.where(biased_frame["x1"] > 0, "F", "M"),
+        color=np.random.default_rng(0).choice(["r", "g"], len(biased_frame)),
+    )
+    prepare = ColumnTransformer(
+        [("num", "passthrough", ["x1", "x2"]), ("cat", OneHotEncoder(), ["color"])], remainder="drop"
+    )
     model = Pipeline([("prepare", prepare), ("lr", LogisticRegression())]).fit(
-        frame[["x1", "x2", "color", "sex"]], frame["label"])
-    config = AuditConfig(data=DataConfig(label="label", sensitive=("sex", "group")),
-                         explainers=ExplainerConfig(sample_size=100, background_size=30),
-                         fairness=FairnessConfig(n_boot=0), quality=QualityConfig(sanity=False))
+        frame[["x1", "x2", "color", "sex"]], frame["label"]
+    )
+    config = AuditConfig(
+        data=DataConfig(label="label", sensitive=("sex", "group")),
+        explainers=ExplainerConfig(sample_size=100, background_size=30),
+        fairness=FairnessConfig(n_boot=0),
+        quality=QualityConfig(sanity=False),
+    )
     result = run_audit(config, data=frame, model=model)
     summary = result.attributions[0]
     assert set(summary.features) == {"x1", "x2", "color"}
@@ -407,15 +474,21 @@ def test_columns_a_pipeline_drops_are_not_attributed(biased_frame):
 
 # 12. the default explainer is exact where it can be ---------------------------------------------------------
 
+
 def test_shap_picks_the_exact_linear_explainer_for_a_one_hot_pipeline(biased_frame):
     frame = biased_frame.assign(color=np.random.default_rng(0).choice(["r", "g", "b"], len(biased_frame)))
-    prepare = ColumnTransformer([("num", "passthrough", ["x1", "x2"]),
-                                 ("cat", OneHotEncoder(sparse_output=True), ["color"])])
-    model = Pipeline([("prepare", prepare), ("lr", LogisticRegression())]).fit(frame[["x1", "x2", "color"]],
-                                                                                 frame["label"])
-    config = AuditConfig(data=DataConfig(label="label", sensitive=("group",)),
-                         explainers=ExplainerConfig(sample_size=200), fairness=FairnessConfig(n_boot=0),
-                         quality=QualityConfig(enabled=False))
+    prepare = ColumnTransformer(
+        [("num", "passthrough", ["x1", "x2"]), ("cat", OneHotEncoder(sparse_output=True), ["color"])]
+    )
+    model = Pipeline([("prepare", prepare), ("lr", LogisticRegression())]).fit(
+        frame[["x1", "x2", "color"]], frame["label"]
+    )
+    config = AuditConfig(
+        data=DataConfig(label="label", sensitive=("group",)),
+        explainers=ExplainerConfig(sample_size=200),
+        fairness=FairnessConfig(n_boot=0),
+        quality=QualityConfig(enabled=False),
+    )
     result = run_audit(config, data=frame, model=model)
     summary = result.attributions[0]
     assert result.failures == [] and summary.method == "shap_linear"

@@ -36,8 +36,13 @@ pytest.importorskip("build", reason="the 'build' package is in the dev extra (ma
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     # --no-isolation: the build backend installed here (setuptools, in the dev environment), no index needed
-    done = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(ROOT)],
-                          capture_output=True, text=True, timeout=600, cwd=out)
+    done = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=out,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     wheels, sdists = list(out.glob("*.whl")), list(out.glob("*.tar.gz"))
     assert len(wheels) == 1 and len(sdists) == 1, sorted(p.name for p in out.iterdir())
@@ -57,8 +62,9 @@ def _closure(requirements: list[str], extras: set[str]) -> set[str]:
     todo = [(Requirement(r), frozenset(extras)) for r in requirements]
     while todo:
         requirement, active = todo.pop()
-        if requirement.marker is not None and not any(requirement.marker.evaluate({"extra": e})
-                                                      for e in (active or {""})):
+        if requirement.marker is not None and not any(
+            requirement.marker.evaluate({"extra": e}) for e in (active or {""})
+        ):
             continue
         name = canonicalize_name(requirement.name)
         if name in wanted:
@@ -75,9 +81,11 @@ def _closure(requirements: list[str], extras: set[str]) -> set[str]:
 def _importable(allowed: set[str]) -> list[str]:
     """Top-level modules installed here that belong to an allowed distribution."""
     owners = importlib.metadata.packages_distributions()
-    return sorted(module for module, dists in owners.items()
-                  if module not in ("audit", "explainers", "reports")
-                  and any(canonicalize_name(d) in allowed for d in dists))
+    return sorted(
+        module
+        for module, dists in owners.items()
+        if module not in ("audit", "explainers", "reports") and any(canonicalize_name(d) in allowed for d in dists)
+    )
 
 
 # The dependencies stay where they are (this environment's site-packages, off the fresh one's sys.path); a finder
@@ -120,15 +128,39 @@ def _environment(wheel: Path, folder: Path, *, extras: set[str]) -> dict[str, Pa
     venv = folder / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-                           "--no-index", "--disable-pip-version-check", str(wheel)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--disable-pip-version-check",
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     allowed = _closure(_wheel_requirements(wheel), extras)
-    (site / "sitecustomize.py").write_text(_SITECUSTOMIZE.format(
-        dependencies=sysconfig.get_paths()["purelib"], modules=_importable(allowed), distributions=sorted(allowed)))
+    (site / "sitecustomize.py").write_text(
+        _SITECUSTOMIZE.format(
+            dependencies=sysconfig.get_paths()["purelib"], modules=_importable(allowed), distributions=sorted(allowed)
+        )
+    )
     return {"python": python, "audit": venv / "bin" / "audit", "site": site, "imports": folder / "imports.txt"}
 
 
@@ -144,21 +176,23 @@ def test_the_core_wheel_audits_a_scikit_learn_model_without_torch(wheel, tmp_pat
     from audit.datasets import load_adult
 
     env = _environment(wheel, tmp_path, extras=set())
-    probe = ("import importlib.util, audit, reports, explainers; print(audit.__file__); "
-             "print([m for m in ('torch', 'transformers', 'captum', 'dask') if importlib.util.find_spec(m)])")
+    probe = (
+        "import importlib.util, audit, reports, explainers; print(audit.__file__); "
+        "print([m for m in ('torch', 'transformers', 'captum', 'dask') if importlib.util.find_spec(m)])"
+    )
     where = _run(env, env["python"], "-c", probe, cwd=tmp_path)
     assert where.returncode == 0, where.stderr[-3000:]
     assert where.stdout.split("\n")[:2] == [str(env["site"] / "audit" / "__init__.py"), "[]"], where.stdout
 
     data = load_adult("test").sample(1500, random_state=0)
     numeric = ["age", "education-num", "hours-per-week", "capital-gain"]
-    model = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(
-        data[numeric], data["income"] == ">50K")
+    model = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(data[numeric], data["income"] == ">50K")
     import joblib
 
     joblib.dump(model, tmp_path / "model.joblib")
     data.to_csv(tmp_path / "applicants.csv", index=False)
-    (tmp_path / "audit.toml").write_text(textwrap.dedent(f"""
+    (tmp_path / "audit.toml").write_text(
+        textwrap.dedent(f"""
         [data]
         path = "applicants.csv"
         label = "income"
@@ -170,7 +204,8 @@ def test_the_core_wheel_audits_a_scikit_learn_model_without_torch(wheel, tmp_pat
         [explainers]
         sample_size = 100
         background_size = 50
-    """).replace("'", '"'))
+    """).replace("'", '"')
+    )
     done = _run(env, env["audit"], "run", "audit.toml", "--out", "out", "--quiet", cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     result = json.loads((tmp_path / "out" / "audit.json").read_text())

@@ -128,11 +128,18 @@ class DataConfig:
         set_("sensitive", _str_tuple(self.sensitive, "data.sensitive", allow_empty=False))
         set_("path", _optional_str(self.path, "data.path"))
         _choice(self.engine, "data.engine", DATA_ENGINES)
-        if self.engine == "partitions" and (self.path is None or self.prediction is None or self.task != "binary"
-                                            or self.text is not None or self.sample is not None):
-            raise ConfigError("data.engine = \"partitions\" audits decisions already in a file of any size: it needs "
-                              "data.path (Parquet or CSV) and data.prediction, a binary task, and no text column or "
-                              "sample. Set those, or use engine = \"memory\".")
+        if self.engine == "partitions" and (
+            self.path is None
+            or self.prediction is None
+            or self.task != "binary"
+            or self.text is not None
+            or self.sample is not None
+        ):
+            raise ConfigError(
+                'data.engine = "partitions" audits decisions already in a file of any size: it needs '
+                "data.path (Parquet or CSV) and data.prediction, a binary task, and no text column or "
+                'sample. Set those, or use engine = "memory".'
+            )
         if self.features is not None:
             set_("features", _str_tuple(self.features, "data.features", allow_empty=False))
         if self.positive_label is not None and not isinstance(self.positive_label, (str, int, float, bool)):
@@ -140,44 +147,60 @@ class DataConfig:
         _positive_int(self.max_groups, "data.max_groups", minimum=2)
         _choice(self.empty_text, "data.empty_text", ("skip", "error"))
         if not isinstance(self.encoding, str) or not self.encoding:
-            raise _fail("data.encoding", "the name of a text encoding, e.g. \"utf-8\" or \"latin-1\"", self.encoding)
+            raise _fail("data.encoding", 'the name of a text encoding, e.g. "utf-8" or "latin-1"', self.encoding)
         import codecs
 
         try:
             codecs.lookup(self.encoding)
         except LookupError as err:
-            raise _fail("data.encoding", "a text encoding Python knows (utf-8, latin-1, cp1252, ...)",
-                        self.encoding) from err
+            raise _fail(
+                "data.encoding", "a text encoding Python knows (utf-8, latin-1, cp1252, ...)", self.encoding
+            ) from err
         if self.bins is not None:
             if not isinstance(self.bins, dict):
-                raise _fail("data.bins", "a table of sensitive column = [edges], e.g. {age = [0, 25, 40, 65, 120]}",
-                            self.bins)
+                raise _fail(
+                    "data.bins", "a table of sensitive column = [edges], e.g. {age = [0, 25, 40, 65, 120]}", self.bins
+                )
             for column, edges in self.bins.items():
                 if column not in self.sensitive:
                     raise _fail(f"data.bins.{column}", f"keyed by a sensitive column {list(self.sensitive)}", column)
-                if (not isinstance(edges, (list, tuple)) or len(edges) < 2
-                        or not all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in edges)
-                        or list(edges) != sorted(set(edges))):
+                if (
+                    not isinstance(edges, (list, tuple))
+                    or len(edges) < 2
+                    or not all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in edges)
+                    or list(edges) != sorted(set(edges))
+                ):
                     raise _fail(f"data.bins.{column}", "a list of at least two increasing numbers (bin edges)", edges)
         if self.favourable is not None:
             if not isinstance(self.favourable, (str, int, float, bool)):
-                raise _fail("data.favourable", "a label value, or \"positive\" / \"negative\"", self.favourable)
+                raise _fail("data.favourable", 'a label value, or "positive" / "negative"', self.favourable)
             if self.task != "binary":
-                raise _fail("data.favourable", f"unset for task = {self.task!r}", self.favourable,
-                            "A favourable decision applies to binary audits only.")
+                raise _fail(
+                    "data.favourable",
+                    f"unset for task = {self.task!r}",
+                    self.favourable,
+                    "A favourable decision applies to binary audits only.",
+                )
         for name in ("text", "prediction", "score"):
             set_(name, _optional_str(getattr(self, name), f"data.{name}"))
         if self.score is not None and self.prediction is None:
-            raise _fail("data.prediction", "set when data.score is set", None,
-                        "Name the column that holds the model's decisions, too.")
-        set_("missing_sensitive", _choice(self.missing_sensitive, "data.missing_sensitive",
-                                          MISSING_SENSITIVE_CHOICES))
+            raise _fail(
+                "data.prediction",
+                "set when data.score is set",
+                None,
+                "Name the column that holds the model's decisions, too.",
+            )
+        set_("missing_sensitive", _choice(self.missing_sensitive, "data.missing_sensitive", MISSING_SENSITIVE_CHOICES))
         if self.sample is not None:
             _positive_int(self.sample, "data.sample")
         _choice(self.task, "data.task", TASKS)
         if self.task != "binary" and self.positive_label is not None:
-            raise _fail("data.positive_label", f"unset for task = {self.task!r}", self.positive_label,
-                        "A positive class applies to binary audits only.")
+            raise _fail(
+                "data.positive_label",
+                f"unset for task = {self.task!r}",
+                self.positive_label,
+                "A positive class applies to binary audits only.",
+            )
         if self.intersections is not None:
             if not isinstance(self.intersections, (list, tuple)):
                 raise _fail("data.intersections", "a list of lists of sensitive columns", self.intersections)
@@ -188,16 +211,24 @@ class DataConfig:
                     raise _fail(f"data.intersections.{index}", "at least two sensitive columns", list(combo))
                 for name in combo:
                     if name not in self.sensitive:
-                        raise _fail(f"data.intersections.{index}", "made of columns listed in data.sensitive",
-                                    list(combo), f"{name!r} is not in data.sensitive {list(self.sensitive)}.")
+                        raise _fail(
+                            f"data.intersections.{index}",
+                            "made of columns listed in data.sensitive",
+                            list(combo),
+                            f"{name!r} is not in data.sensitive {list(self.sensitive)}.",
+                        )
                 combos.append(combo)
             set_("intersections", tuple(combos))
         roles = [self.label, *self.sensitive, self.text, self.prediction, self.score]
         if self.features is not None:
             for role_name in (self.label, self.prediction, self.score):
                 if role_name is not None and role_name in self.features:
-                    raise _fail("data.features", f"free of the {role_name!r} column", list(self.features),
-                                "The label and prediction columns cannot be model inputs.")
+                    raise _fail(
+                        "data.features",
+                        f"free of the {role_name!r} column",
+                        list(self.features),
+                        "The label and prediction columns cannot be model inputs.",
+                    )
         named = [r for r in roles if r is not None]
         if self.label in named[1:]:
             raise _fail("data.label", "a column with no other role", self.label)
@@ -233,8 +264,11 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", _optional_str(self.path, "model.path"))
-        if isinstance(self.trusted, str) or not isinstance(self.trusted, (list, tuple)) or not all(
-                isinstance(name, str) and "." in name for name in self.trusted):
+        if (
+            isinstance(self.trusted, str)
+            or not isinstance(self.trusted, (list, tuple))
+            or not all(isinstance(name, str) and "." in name for name in self.trusted)
+        ):
             raise _fail("model.trusted", 'a list of type names such as "mypackage.MyEstimator"', self.trusted)
         object.__setattr__(self, "trusted", tuple(self.trusted))
         if not isinstance(self.weights_only, bool):
@@ -245,8 +279,11 @@ class ModelConfig:
             if self.path is not None:
                 raise _fail("model.builtin", "unset when model.path is set", self.builtin, "Choose one of the two.")
         _choice(self.output, "model.output", MODEL_OUTPUTS)
-        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) \
-                or not math.isfinite(self.threshold):
+        if (
+            isinstance(self.threshold, bool)
+            or not isinstance(self.threshold, (int, float))
+            or not math.isfinite(self.threshold)
+        ):
             raise _fail("model.threshold", "a finite number", self.threshold)
         _positive_int(self.batch_size, "model.batch_size")
         if not isinstance(self.device, str) or not self.device:
@@ -272,8 +309,9 @@ class ExplainerConfig:
 
         for index, name in enumerate(methods):
             if name not in EXPLAINERS:
-                raise ConfigError(f"The 'explainers.methods.{index}' setting is invalid: "
-                                  f"{EXPLAINERS._unknown_message(name)}")
+                raise ConfigError(
+                    f"The 'explainers.methods.{index}' setting is invalid: {EXPLAINERS._unknown_message(name)}"
+                )
         object.__setattr__(self, "methods", methods)
         _positive_int(self.sample_size, "explainers.sample_size")
         _positive_int(self.background_size, "explainers.background_size")
@@ -308,23 +346,32 @@ class FairnessConfig:
         metrics = _str_tuple(self.metrics, "fairness.metrics", allow_empty=False)
         for index, name in enumerate(metrics):
             if name not in METRICS:
-                raise ConfigError(f"The 'fairness.metrics.{index}' setting is invalid: "
-                                  f"{METRICS._unknown_message(name)}")
+                raise ConfigError(
+                    f"The 'fairness.metrics.{index}' setting is invalid: {METRICS._unknown_message(name)}"
+                )
         object.__setattr__(self, "metrics", metrics)
         if not isinstance(self.score_metrics, bool):
             raise _fail("fairness.score_metrics", "true or false", self.score_metrics)
         _positive_int(self.min_group_size, "fairness.min_group_size")
         _positive_int(self.n_boot, "fairness.n_boot", minimum=0)
-        for name, value in (("ratio_threshold", self.ratio_threshold), ("ci_level", self.ci_level),
-                            ("alpha", self.alpha)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1 + (
-                    name == "ratio_threshold"):
+        for name, value in (
+            ("ratio_threshold", self.ratio_threshold),
+            ("ci_level", self.ci_level),
+            ("alpha", self.alpha),
+        ):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0 < value < 1 + (name == "ratio_threshold")
+            ):
                 raise _fail(f"fairness.{name}", "a number between 0 and 1", value)
         if self.reference is not None:
             if not isinstance(self.reference, dict) or not all(
-                    isinstance(k, str) and isinstance(v, str) for k, v in self.reference.items()):
-                raise _fail("fairness.reference", 'a table of sensitive feature = group, e.g. {sex = "Male"}',
-                            self.reference)
+                isinstance(k, str) and isinstance(v, str) for k, v in self.reference.items()
+            ):
+                raise _fail(
+                    "fairness.reference", 'a table of sensitive feature = group, e.g. {sex = "Male"}', self.reference
+                )
         if self.ll144 is not None:
             if not isinstance(self.ll144, dict):
                 raise _fail("fairness.ll144", 'a table such as {sex = "sex", race = "race"}', self.ll144)
@@ -336,8 +383,9 @@ class FairnessConfig:
             _choice(self.ll144.get("mode", "selection"), "fairness.ll144.mode", ("selection", "scoring"))
             for key in ("exclude_under", "flag_below"):
                 value = self.ll144.get(key)
-                if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                          or not 0 < value <= 1):
+                if value is not None and (
+                    isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1
+                ):
                     raise _fail(f"fairness.ll144.{key}", "a number in (0, 1]", value)
 
 
@@ -472,16 +520,22 @@ class MitigationConfig:
         if not isinstance(self.enabled, bool):
             raise _fail("mitigation.enabled", "true or false", self.enabled)
         _optional_str(self.sensitive, "mitigation.sensitive")
-        object.__setattr__(self, "constraints", _str_tuple(self.constraints, "mitigation.constraints",
-                                                           allow_empty=False))
+        object.__setattr__(
+            self, "constraints", _str_tuple(self.constraints, "mitigation.constraints", allow_empty=False)
+        )
         for name in self.constraints:
             _choice(name, "mitigation.constraints", MITIGATION_CONSTRAINTS)
         if self.tolerances is not None:
             if isinstance(self.tolerances, str) or not isinstance(self.tolerances, (list, tuple)):
                 raise _fail("mitigation.tolerances", "a list of numbers in [0, 1]", self.tolerances)
-            object.__setattr__(self, "tolerances", tuple(
-                _number(t, f"mitigation.tolerances.{i}", "a number in [0, 1]", lambda v: 0 <= v <= 1)
-                for i, t in enumerate(self.tolerances)))
+            object.__setattr__(
+                self,
+                "tolerances",
+                tuple(
+                    _number(t, f"mitigation.tolerances.{i}", "a number in [0, 1]", lambda v: 0 <= v <= 1)
+                    for i, t in enumerate(self.tolerances)
+                ),
+            )
         _positive_int(self.n_boot, "mitigation.n_boot", minimum=0)
         for name in ("cost_fp", "cost_fn"):
             _number(getattr(self, name), f"mitigation.{name}", "a positive number", lambda v: v > 0)
@@ -527,8 +581,11 @@ class ProbesConfig:
         object.__setattr__(self, "suites", _str_tuple(self.suites, "probes.suites", allow_empty=False))
         if self.primary is not None:
             if not isinstance(self.primary, dict):
-                raise _fail("probes.primary", "a table of paired suite = score, e.g. {crows_pairs = "
-                            "\"full_sentence\"}", self.primary)
+                raise _fail(
+                    "probes.primary",
+                    'a table of paired suite = score, e.g. {crows_pairs = "full_sentence"}',
+                    self.primary,
+                )
             for name, score in self.primary.items():
                 _choice(name, "probes.primary (key)", PAIRED_SUITES)
                 _choice(score, f"probes.primary.{name}", PAIRED_SCORES)
@@ -537,18 +594,19 @@ class ProbesConfig:
         _positive_int(self.max_items, "probes.max_items", minimum=0)
         if self.files is not None:
             if not isinstance(self.files, dict):
-                raise _fail("probes.files", "a table of suite = path, e.g. {crows_pairs = \"my_pairs.csv\"}",
-                            self.files)
+                raise _fail("probes.files", 'a table of suite = path, e.g. {crows_pairs = "my_pairs.csv"}', self.files)
             for name, path in self.files.items():
                 _choice(name, "probes.files (key)", PROBE_SUITES)
                 _optional_str(path, f"probes.files.{name}")
-        object.__setattr__(self, "bold_domains", _str_tuple(self.bold_domains, "probes.bold_domains",
-                                                            allow_empty=False))
+        object.__setattr__(
+            self, "bold_domains", _str_tuple(self.bold_domains, "probes.bold_domains", allow_empty=False)
+        )
         for index, name in enumerate(self.bold_domains):
             _choice(name, f"probes.bold_domains.{index}", _BOLD_DOMAINS)
         if self.files and "bold" in self.files and len(self.bold_domains) != 1:
-            raise _fail("probes.bold_domains", "one domain when probes.files.bold names your own file",
-                        list(self.bold_domains))
+            raise _fail(
+                "probes.bold_domains", "one domain when probes.files.bold names your own file", list(self.bold_domains)
+            )
         _positive_int(self.new_tokens, "probes.new_tokens")
         _choice(self.scorer, "probes.scorer", PROBE_SCORERS)
         _number(self.alpha, "probes.alpha", "a number in (0, 0.5]", lambda v: 0 < v <= 0.5)
@@ -557,8 +615,17 @@ class ProbesConfig:
 
 
 MITIGATION_CONSTRAINTS = ("demographic_parity", "impact_ratio", "equal_opportunity", "equalized_odds")
-GAP_METRICS = ("favourable_rate", "selection_rate", "negative_rate", "tpr", "fpr", "fnr", "tnr", "mean_score",
-               "mean_prediction")
+GAP_METRICS = (
+    "favourable_rate",
+    "selection_rate",
+    "negative_rate",
+    "tpr",
+    "fpr",
+    "fnr",
+    "tnr",
+    "mean_score",
+    "mean_prediction",
+)
 
 
 @dataclass(frozen=True)
@@ -600,10 +667,20 @@ class GapsConfig:
         _number(self.proxy_share, "gaps.proxy_share", "a number in (0, 1]", lambda v: 0 < v <= 1)
         _number(self.joint_min_share, "gaps.joint_min_share", "a number in (0, 1)", lambda v: 0 < v < 1)
 
-_SECTIONS = {"data": DataConfig, "model": ModelConfig, "explainers": ExplainerConfig,
-             "fairness": FairnessConfig, "text": TextConfig,
-             "quality": QualityConfig, "slices": SlicesConfig, "mitigation": MitigationConfig,
-             "gaps": GapsConfig, "probes": ProbesConfig, "output": OutputConfig}
+
+_SECTIONS = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "explainers": ExplainerConfig,
+    "fairness": FairnessConfig,
+    "text": TextConfig,
+    "quality": QualityConfig,
+    "slices": SlicesConfig,
+    "mitigation": MitigationConfig,
+    "gaps": GapsConfig,
+    "probes": ProbesConfig,
+    "output": OutputConfig,
+}
 
 
 @dataclass(frozen=True)
@@ -633,15 +710,19 @@ class AuditConfig:
         _positive_int(self.seed, "seed", minimum=0)
         if self.model.kind == "causal-lm":
             if self.data is not None:
-                raise ConfigError("A causal language model (model.kind = \"causal-lm\") is audited with the probes of "
-                                  "[probes], which bring their own texts: remove the [data] table.")
+                raise ConfigError(
+                    'A causal language model (model.kind = "causal-lm") is audited with the probes of '
+                    "[probes], which bring their own texts: remove the [data] table."
+                )
             return
         if not isinstance(self.data, DataConfig):
-            raise ConfigError("The config has no [data] table. Add one naming at least 'label' and 'sensitive', e.g. "
-                              "[data]\nlabel = \"income\"\nsensitive = [\"sex\"] (only a causal language model, "
-                              "model.kind = \"causal-lm\", is audited without data).")
+            raise ConfigError(
+                "The config has no [data] table. Add one naming at least 'label' and 'sensitive', e.g. "
+                '[data]\nlabel = "income"\nsensitive = ["sex"] (only a causal language model, '
+                'model.kind = "causal-lm", is audited without data).'
+            )
         sensitive = list(self.data.sensitive)
-        for name in (self.fairness.reference or {}):
+        for name in self.fairness.reference or {}:
             if name not in sensitive:
                 raise _fail("fairness.reference", f"keyed by sensitive features {sensitive}", name)
         if self.mitigation.sensitive is not None and self.mitigation.sensitive not in sensitive:
@@ -652,8 +733,9 @@ class AuditConfig:
                 raise _fail(f"fairness.ll144.{key}", f"one of the sensitive features {sensitive}", column)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], *, base_dir: str | Path | None = None,
-                  allow_outside: bool = False) -> AuditConfig:
+    def from_dict(
+        cls, raw: dict[str, Any], *, base_dir: str | Path | None = None, allow_outside: bool = False
+    ) -> AuditConfig:
         """Build a config from a parsed TOML document; relative paths resolve against ``base_dir``.
 
         With a ``base_dir``, files the config reads must lie inside that folder unless ``allow_outside``: under
@@ -666,8 +748,10 @@ class AuditConfig:
         model_table = raw.get("model", {})
         causal = isinstance(model_table, dict) and model_table.get("kind") == "causal-lm"
         if "data" not in raw and not causal:
-            raise ConfigError("The config has no [data] table. Add one naming at least 'label' and "
-                              "'sensitive', e.g. [data]\\nlabel = \"income\"\\nsensitive = [\"sex\"].")
+            raise ConfigError(
+                "The config has no [data] table. Add one naming at least 'label' and "
+                '\'sensitive\', e.g. [data]\\nlabel = "income"\\nsensitive = ["sex"].'
+            )
         sections = {}
         for name, section_cls in _SECTIONS.items():
             if name == "data" and "data" not in raw:
@@ -684,8 +768,9 @@ class AuditConfig:
                     if key == "path" and not allow_outside:
                         _inside(base_dir, table[key], f"{name}.{key}")
             if name == "probes" and base_dir is not None and isinstance(table.get("files"), dict):
-                table["files"] = {k: str(Path(base_dir, v)) if isinstance(v, str) else v
-                                  for k, v in table["files"].items()}
+                table["files"] = {
+                    k: str(Path(base_dir, v)) if isinstance(v, str) else v for k, v in table["files"].items()
+                }
                 if not allow_outside:
                     for key, value in table["files"].items():
                         if isinstance(value, str):
@@ -694,15 +779,21 @@ class AuditConfig:
                 if isinstance(table.get("templates"), str):
                     table["templates"] = str(Path(base_dir, table["templates"]))
                 if isinstance(table.get("lexicons"), list):
-                    table["lexicons"] = [str(Path(base_dir, v)) if isinstance(v, str) and v.endswith(".toml") else v
-                                         for v in table["lexicons"]]
+                    table["lexicons"] = [
+                        str(Path(base_dir, v)) if isinstance(v, str) and v.endswith(".toml") else v
+                        for v in table["lexicons"]
+                    ]
             try:
                 sections[name] = section_cls(**table)
             except TypeError as err:  # a required key is missing
-                missing = [f.name for f in dataclasses.fields(section_cls)
-                           if f.default is dataclasses.MISSING and f.name not in table]
-                raise ConfigError(f"The [{name}] table lacks required settings {missing}. "
-                                  f"Add them to the config.") from err
+                missing = [
+                    f.name
+                    for f in dataclasses.fields(section_cls)
+                    if f.default is dataclasses.MISSING and f.name not in table
+                ]
+                raise ConfigError(
+                    f"The [{name}] table lacks required settings {missing}. Add them to the config."
+                ) from err
         return cls(**sections, **{k: raw[k] for k in ("title", "seed") if k in raw})
 
     def to_dict(self) -> dict[str, Any]:
@@ -714,17 +805,20 @@ def _reject_unknown(table: dict[str, Any], allowed: set[str], prefix: str) -> No
         if key not in allowed:
             close = difflib.get_close_matches(key, sorted(allowed), n=1)
             hint = f" Did you mean {prefix}{close[0]!r}?" if close else ""
-            raise ConfigError(f"Unknown setting {prefix}{key!r}.{hint} "
-                              f"Known settings here: {', '.join(sorted(allowed))}.")
+            raise ConfigError(
+                f"Unknown setting {prefix}{key!r}.{hint} Known settings here: {', '.join(sorted(allowed))}."
+            )
 
 
 def _inside(base_dir: str | Path, path: str, location: str) -> None:
     base = Path(base_dir).resolve()
     target = Path(path).resolve()
     if target != base and base not in target.parents:
-        raise ConfigError(f"The {location!r} setting points outside the config's folder ({str(target)!r} is not under "
-                          f"{str(base)!r}). Move the file beside the config, or pass --allow-outside (in Python: "
-                          "load_config(..., allow_outside=True)) if this config is trusted.")
+        raise ConfigError(
+            f"The {location!r} setting points outside the config's folder ({str(target)!r} is not under "
+            f"{str(base)!r}). Move the file beside the config, or pass --allow-outside (in Python: "
+            "load_config(..., allow_outside=True)) if this config is trusted."
+        )
 
 
 def load_config(path: str | Path, *, allow_outside: bool = False) -> AuditConfig:
@@ -738,6 +832,7 @@ def load_config(path: str | Path, *, allow_outside: bool = False) -> AuditConfig
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"The config file {str(path)!r} cannot be read: {err}.") from err
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"The config file {str(path)!r} is not valid TOML: {err}. "
-                          "Fix the syntax at that line.") from err
+        raise ConfigError(
+            f"The config file {str(path)!r} is not valid TOML: {err}. Fix the syntax at that line."
+        ) from err
     return AuditConfig.from_dict(raw, base_dir=path.parent, allow_outside=allow_outside)

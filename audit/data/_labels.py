@@ -53,9 +53,11 @@ def infer_positive_label(distinct: list[Any], name: str) -> tuple[Any, str]:
     if as_set <= {0, 1}:
         return 1, f"the label column {name!r} holds 0/1: 1 is the positive class"
     shown = ", ".join(map(repr, distinct[:10])) + (" ..." if len(distinct) > 10 else "")
-    raise DataError(f"The label column {name!r} has {len(distinct)} distinct values ({shown}) and no "
-                    "positive class was given. Set data.positive_label to the value that means the "
-                    "predicted (positive) outcome; the others become the negative class.")
+    raise DataError(
+        f"The label column {name!r} has {len(distinct)} distinct values ({shown}) and no "
+        "positive class was given. Set data.positive_label to the value that means the "
+        "predicted (positive) outcome; the others become the negative class."
+    )
 
 
 def positive_class_index(classes: Any, positive_label: Any, *, what: str = "model") -> tuple[int, str]:
@@ -70,16 +72,26 @@ def positive_class_index(classes: Any, positive_label: Any, *, what: str = "mode
             return index, f"the {what}'s class {cls!r} is the positive label {positive_label!r}"
     default_names = [f"LABEL_{i}" for i in range(len(classes))]
     number = _as_number(positive_label)
-    if [str(c) for c in classes] == default_names and number is not None and number.is_integer() \
-            and 0 <= int(number) < len(classes):
+    if (
+        [str(c) for c in classes] == default_names
+        and number is not None
+        and number.is_integer()
+        and 0 <= int(number) < len(classes)
+    ):
         index = int(number)
-        return index, (f"the {what}'s classes carry transformers' default names (LABEL_0, LABEL_1, ...): the positive "
-                       f"label {positive_label!r} is read as class index {index}, {classes[index]!r}")
+        return index, (
+            f"the {what}'s classes carry transformers' default names (LABEL_0, LABEL_1, ...): the positive "
+            f"label {positive_label!r} is read as class index {index}, {classes[index]!r}"
+        )
     if len(classes) == 2 and all(_as_number(c) in (0.0, 1.0) for c in classes):
         index = [_as_number(c) for c in classes].index(1.0)
-        return index, (f"the {what} was trained on 0/1 classes and none equals the positive label "
-                       f"{positive_label!r}: class 1 is read as positive (retrain on the audit's label to avoid "
-                       "this reading)")
-    raise ModelError(f"The {what}'s classes are {classes}, and none of them is the positive label "
-                     f"{positive_label!r}. Train the model on the same label, or on a 0/1 label where 1 is "
-                     "the positive class, or set data.positive_label to one of its classes.")
+        return index, (
+            f"the {what} was trained on 0/1 classes and none equals the positive label "
+            f"{positive_label!r}: class 1 is read as positive (retrain on the audit's label to avoid "
+            "this reading)"
+        )
+    raise ModelError(
+        f"The {what}'s classes are {classes}, and none of them is the positive label "
+        f"{positive_label!r}. Train the model on the same label, or on a 0/1 label where 1 is "
+        "the positive class, or set data.positive_label to one of its classes."
+    )

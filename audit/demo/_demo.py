@@ -9,19 +9,61 @@ from pathlib import Path
 
 import pandas as pd
 
-from audit.config._settings import (AuditConfig, DataConfig, ExplainerConfig, FairnessConfig, ModelConfig, OutputConfig,
-                                    ProbesConfig, TextConfig)
+from audit.config._settings import (
+    AuditConfig,
+    DataConfig,
+    ExplainerConfig,
+    FairnessConfig,
+    ModelConfig,
+    OutputConfig,
+    ProbesConfig,
+    TextConfig,
+)
 from audit._errors import ConfigError
 
-__all__ = ["load_adult", "load_tweets", "train_adult_model", "demo_config", "ADULT_COLUMNS", "heldout_tweets",
-           "text_demo_config", "llm_demo_config"]
+__all__ = [
+    "load_adult",
+    "load_tweets",
+    "train_adult_model",
+    "demo_config",
+    "ADULT_COLUMNS",
+    "heldout_tweets",
+    "text_demo_config",
+    "llm_demo_config",
+]
 
-ADULT_COLUMNS = ["age", "workclass", "fnlwgt", "education", "education-num", "marital-status", "occupation",
-                 "relationship", "race", "sex", "capital-gain", "capital-loss", "hours-per-week",
-                 "native-country", "income"]
+ADULT_COLUMNS = [
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education-num",
+    "marital-status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital-gain",
+    "capital-loss",
+    "hours-per-week",
+    "native-country",
+    "income",
+]
 # fnlwgt is a census sampling weight, not a trait of the person; education duplicates education-num.
-DEMO_FEATURES = ["age", "workclass", "education-num", "marital-status", "occupation", "relationship", "race",
-                 "sex", "capital-gain", "capital-loss", "hours-per-week", "native-country"]
+DEMO_FEATURES = [
+    "age",
+    "workclass",
+    "education-num",
+    "marital-status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital-gain",
+    "capital-loss",
+    "hours-per-week",
+    "native-country",
+]
 
 TWEET_LM_DIR = Path(__file__).with_name("tweet_lm")  # the bundled language model (train_tweet_lm writes it)
 
@@ -34,18 +76,30 @@ def load_adult(split: str = "test") -> pd.DataFrame:
     filename = {"train": "adult.data.gz", "test": "adult.test.gz"}.get(split)
     if filename is None:
         raise ConfigError(f"The 'split' parameter of load_adult must be 'train' or 'test'. Got {split!r} instead.")
-    with resources.files("audit").joinpath("data", "adult", filename).open("rb") as raw, \
-            gzip.open(raw, "rt", encoding="utf-8") as handle:
-        frame = pd.read_csv(handle, header=None, names=ADULT_COLUMNS, sep=r",\s*", engine="python",
-                            na_values="?", comment="|", skip_blank_lines=True)
+    with (
+        resources.files("audit").joinpath("data", "adult", filename).open("rb") as raw,
+        gzip.open(raw, "rt", encoding="utf-8") as handle,
+    ):
+        frame = pd.read_csv(
+            handle,
+            header=None,
+            names=ADULT_COLUMNS,
+            sep=r",\s*",
+            engine="python",
+            na_values="?",
+            comment="|",
+            skip_blank_lines=True,
+        )
     frame["income"] = frame["income"].str.rstrip(".")
     return frame
 
 
 def load_tweets() -> pd.DataFrame:
     """The bundled tweets (38,158 rows: sentiment negative/neutral/positive, confidence, text)."""
-    with resources.files("audit").joinpath("data", "tweets", "tweets.csv.gz").open("rb") as raw, \
-            gzip.open(raw, "rt", encoding="latin-1") as handle:
+    with (
+        resources.files("audit").joinpath("data", "tweets", "tweets.csv.gz").open("rb") as raw,
+        gzip.open(raw, "rt", encoding="latin-1") as handle,
+    ):
         return pd.read_csv(handle)
 
 
@@ -63,10 +117,12 @@ def train_adult_model(train: pd.DataFrame, *, seed: int = 0):
     features = train[DEMO_FEATURES]
     categorical = [c for c in DEMO_FEATURES if not pd.api.types.is_numeric_dtype(features[c])]
     encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1)
-    prepare = ColumnTransformer([("categories", encoder, categorical)], remainder="passthrough",
-                                verbose_feature_names_out=False)
-    classifier = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, early_stopping=False,
-                                                random_state=seed)
+    prepare = ColumnTransformer(
+        [("categories", encoder, categorical)], remainder="passthrough", verbose_feature_names_out=False
+    )
+    classifier = HistGradientBoostingClassifier(
+        max_iter=200, learning_rate=0.1, early_stopping=False, random_state=seed
+    )
     model = Pipeline([("prepare", prepare), ("classify", classifier)])
     model.fit(features, (train["income"] == ">50K").astype(int))
     return model
@@ -76,11 +132,19 @@ def demo_config(*, out_dir: str = "audit-demo", sample: int | None = None, seed:
     """The demo's audit: income > 50K, by sex, race and sex x race, with SHAP on 1,000 rows."""
     return AuditConfig(
         title="UCI Adult income model: demo audit",
-        data=DataConfig(label="income", positive_label=">50K", sensitive=("sex", "race"),
-                        features=tuple(DEMO_FEATURES), sample=sample),
+        data=DataConfig(
+            label="income",
+            positive_label=">50K",
+            sensitive=("sex", "race"),
+            features=tuple(DEMO_FEATURES),
+            sample=sample,
+        ),
         explainers=ExplainerConfig(methods=("shap",), sample_size=1000, background_size=100),
-        fairness=FairnessConfig(min_group_size=30, reference={"sex": "Male", "race": "White"},
-                                ll144={"sex": "sex", "race": "race", "exclude_under": 0.02}),
+        fairness=FairnessConfig(
+            min_group_size=30,
+            reference={"sex": "Male", "race": "White"},
+            ll144={"sex": "sex", "race": "race", "exclude_under": 0.02},
+        ),
         output=OutputConfig(dir=out_dir),
         seed=seed,
     )
@@ -122,8 +186,13 @@ def text_demo_config(*, out_dir: str = "audit-demo-text", seed: int = 0) -> Audi
     identity terms the tweets mention, with counterfactual swaps, template probes and token attributions."""
     return AuditConfig(
         title="MiniLM tweet sentiment classifier: text bias audit",
-        data=DataConfig(label="sentiment", positive_label="negative", text="text",
-                        sensitive=("gender_mention", "identity_mention"), intersections=()),
+        data=DataConfig(
+            label="sentiment",
+            positive_label="negative",
+            text="text",
+            sensitive=("gender_mention", "identity_mention"),
+            intersections=(),
+        ),
         model=ModelConfig(builtin="minilm-tweet-sentiment"),
         explainers=ExplainerConfig(methods=("layer_integrated_gradients",), sample_size=32),
         fairness=FairnessConfig(min_group_size=30, reference={"gender_mention": "none", "identity_mention": "none"}),
@@ -136,6 +205,10 @@ def text_demo_config(*, out_dir: str = "audit-demo-text", seed: int = 0) -> Audi
 def llm_demo_config(*, out_dir: str = "audit-demo-llm", max_items: int = 500, seed: int = 0) -> AuditConfig:
     """The language-model demo: every probe suite on the small GPT-2-style model trained on the bundled tweets
     (``python -m audit.demo.train_tweet_lm``; it ships in audit/demo/tweet_lm)."""
-    return AuditConfig(title="Tweet language model (demo): social-bias probes",
-                       model=ModelConfig(kind="causal-lm", path=str(TWEET_LM_DIR)),
-                       probes=ProbesConfig(max_items=max_items), output=OutputConfig(dir=out_dir), seed=seed)
+    return AuditConfig(
+        title="Tweet language model (demo): social-bias probes",
+        model=ModelConfig(kind="causal-lm", path=str(TWEET_LM_DIR)),
+        probes=ProbesConfig(max_items=max_items),
+        output=OutputConfig(dir=out_dir),
+        seed=seed,
+    )

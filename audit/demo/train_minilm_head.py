@@ -20,8 +20,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--cache", default=None, help="an .npy file to keep the tweet embeddings in")
     arguments = parser.parse_args(argv)
     tweets = load_tweets()
-    return train_head(tweets["text"].astype(str).tolist(), tweets["sentiment"].tolist(), arguments.out,
-                      cache=arguments.cache)
+    return train_head(
+        tweets["text"].astype(str).tolist(), tweets["sentiment"].tolist(), arguments.out, cache=arguments.cache
+    )
 
 
 if __name__ == "__main__":

@@ -35,20 +35,33 @@ def train(out: str | Path = DEFAULT_OUT, *, epochs: int = 3, seed: int = 0) -> d
     train_rows, _ = heldout_split(len(tweets))
     texts = [tweets[i] for i in train_rows]
     bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(texts, vocab_size=VOCAB_SIZE, min_frequency=2, special_tokens=["<|endoftext|>"],
-                            show_progress=False)
+    bpe.train_from_iterator(
+        texts, vocab_size=VOCAB_SIZE, min_frequency=2, special_tokens=["<|endoftext|>"], show_progress=False
+    )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     # transformers 5 ignores vocab_file=; the tokenizer is handed over as an object
-    tokenizer = GPT2TokenizerFast(tokenizer_object=bpe._tokenizer, bos_token="<|endoftext|>",
-                                  eos_token="<|endoftext|>", unk_token="<|endoftext|>", model_max_length=CONTEXT)
+    tokenizer = GPT2TokenizerFast(
+        tokenizer_object=bpe._tokenizer,
+        bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
+        model_max_length=CONTEXT,
+    )
     eos = tokenizer.eos_token_id
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=CONTEXT, n_embd=128, n_layer=2, n_head=4,
-                        bos_token_id=eos, eos_token_id=eos)
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=CONTEXT,
+        n_embd=128,
+        n_layer=2,
+        n_head=4,
+        bos_token_id=eos,
+        eos_token_id=eos,
+    )
     model = GPT2LMHeadModel(config)
-    rows = [[eos] + ids[:CONTEXT - 2] + [eos] for ids in tokenizer(texts)["input_ids"]]
+    rows = [[eos] + ids[: CONTEXT - 2] + [eos] for ids in tokenizer(texts)["input_ids"]]
     order = np.argsort([len(r) for r in rows], kind="stable")
-    batches = [order[i:i + 64] for i in range(0, len(order), 64)]
+    batches = [order[i : i + 64] for i in range(0, len(order), 64)]
     optimiser = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
     rng = np.random.default_rng(seed)
     model.train()
@@ -60,7 +73,7 @@ def train(out: str | Path = DEFAULT_OUT, *, epochs: int = 3, seed: int = 0) -> d
             ids = torch.full((len(chunk), longest), eos)
             mask = torch.zeros((len(chunk), longest), dtype=torch.long)
             for i, r in enumerate(chunk):
-                ids[i, :len(r)], mask[i, :len(r)] = torch.tensor(r), 1
+                ids[i, : len(r)], mask[i, : len(r)] = torch.tensor(r), 1
             loss = model(input_ids=ids, attention_mask=mask, labels=ids.masked_fill(mask == 0, -100)).loss
             optimiser.zero_grad()
             loss.backward()
@@ -68,9 +81,13 @@ def train(out: str | Path = DEFAULT_OUT, *, epochs: int = 3, seed: int = 0) -> d
             losses.append(float(loss.detach()))
     model.eval().save_pretrained(out)
     tokenizer.save_pretrained(out)
-    card = {"tweets": len(texts), "epochs": epochs, "seed": seed,
-            "parameters": sum(p.numel() for p in model.parameters()),
-            "final_loss": round(float(np.mean(losses[-50:])), 4)}
+    card = {
+        "tweets": len(texts),
+        "epochs": epochs,
+        "seed": seed,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "final_loss": round(float(np.mean(losses[-50:])), 4),
+    }
     (out / "card.json").write_text(json.dumps(card, indent=2) + "\n")
     return card
 

@@ -34,8 +34,9 @@ def katz_log_ratio(x_group, n_group, x_benchmark, n_benchmark, *, higher_is_bett
     return (log_ratio if higher_is_better else -log_ratio), se
 
 
-def log_ratio_from_intervals(value_group, ci_group, value_benchmark, ci_benchmark, *, level: float,
-                             higher_is_better: bool):
+def log_ratio_from_intervals(
+    value_group, ci_group, value_benchmark, ci_benchmark, *, level: float, higher_is_better: bool
+):
     """The same from two positive values and their intervals (each half-width on the log scale read as z(level)
     standard errors, the wider side taken); NaN where a value or an interval end is not positive."""
     z = NormalDist().inv_cdf(0.5 + level / 2)
@@ -82,8 +83,9 @@ class FallTests:
     detectable_fall: np.ndarray
 
 
-def fall_tests(old_log_ratio, old_se, new_log_ratio, new_se, *, tolerance: float, alpha: float = 0.05,
-               confident: bool = False) -> FallTests:
+def fall_tests(
+    old_log_ratio, old_se, new_log_ratio, new_se, *, tolerance: float, alpha: float = 0.05, confident: bool = False
+) -> FallTests:
     """The verdicts of one diff (or of many simulated ones: comparisons on the last axis, one Holm family per
     row). A comparison with a non-finite log-ratio or standard error is not tested (NaN p-value)."""
     old, new = np.asarray(old_log_ratio, dtype=float), np.asarray(new_log_ratio, dtype=float)

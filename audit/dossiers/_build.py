@@ -30,8 +30,10 @@ def load_template(name: str) -> tuple[dict[str, Any], str]:
     else:
         path = Path(name)
         if path.suffix != ".toml" or not path.is_file():
-            raise ConfigError(f"The '--template' option must be a bundled template ({', '.join(TEMPLATES)}) or a "
-                              f"TOML file. Got {name!r} instead.")
+            raise ConfigError(
+                f"The '--template' option must be a bundled template ({', '.join(TEMPLATES)}) or a "
+                f"TOML file. Got {name!r} instead."
+            )
         text, where = path.read_text(encoding="utf-8"), f"template file {name!r}"
     try:
         raw = tomllib.loads(text)
@@ -64,8 +66,10 @@ def _check(raw: dict, where: str) -> None:
             unknown(item, _FIELD_KEYS, place)
             for key in ("id", "label", "needs"):
                 if not isinstance(item.get(key), str) or not item[key]:
-                    raise ConfigError(f"{place} of the {where} must set {key!r}: every field says what a person must "
-                                      "supply when the audit record cannot fill it.")
+                    raise ConfigError(
+                        f"{place} of the {where} must set {key!r}: every field says what a person must "
+                        "supply when the audit record cannot fill it."
+                    )
             if item["id"] in seen:
                 raise ConfigError(f"{place} of the {where} repeats the field id {item['id']!r}.")
             seen.add(item["id"])
@@ -74,8 +78,10 @@ def _check(raw: dict, where: str) -> None:
 
                 close = difflib.get_close_matches(str(item["source"]), SOURCES, n=1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(f"{place} of the {where} names the unknown source {item['source']!r}.{hint} Known "
-                                  f"sources: {', '.join(SOURCES)}.")
+                raise ConfigError(
+                    f"{place} of the {where} names the unknown source {item['source']!r}.{hint} Known "
+                    f"sources: {', '.join(SOURCES)}."
+                )
 
 
 def build_dossier(audit_path: str | Path, template: str) -> Dossier:
@@ -92,14 +98,40 @@ def build_dossier(audit_path: str | Path, template: str) -> Dossier:
         for item in section["fields"]:
             outcome = SOURCES[item["source"]](record) if "source" in item else None
             if isinstance(outcome, Filled):
-                fields.append(DossierField(item["id"], item["label"], item.get("reference", ""), "filled", outcome.text,
-                                           outcome.evidence, outcome.columns, outcome.rows))
+                fields.append(
+                    DossierField(
+                        item["id"],
+                        item["label"],
+                        item.get("reference", ""),
+                        "filled",
+                        outcome.text,
+                        outcome.evidence,
+                        outcome.columns,
+                        outcome.rows,
+                    )
+                )
             else:
                 why = outcome.why if outcome is not None else ""
-                fields.append(DossierField(item["id"], item["label"], item.get("reference", ""), "needs human input",
-                                           item["needs"], why=why))
+                fields.append(
+                    DossierField(
+                        item["id"],
+                        item["label"],
+                        item.get("reference", ""),
+                        "needs human input",
+                        item["needs"],
+                        why=why,
+                    )
+                )
         sections.append(DossierSection(section["title"], fields))
-    return Dossier(template=raw_template["id"], template_name=raw_template["name"], law=raw_template["law"],
-                   template_sha256=template_sha256, audit_path=str(path), audit_sha256=sha256_file(path),
-                   audit_title=result.title, created=now_iso(), notice=raw_template.get("notice", ""),
-                   sections=sections)
+    return Dossier(
+        template=raw_template["id"],
+        template_name=raw_template["name"],
+        law=raw_template["law"],
+        template_sha256=template_sha256,
+        audit_path=str(path),
+        audit_sha256=sha256_file(path),
+        audit_title=result.title,
+        created=now_iso(),
+        notice=raw_template.get("notice", ""),
+        sections=sections,
+    )

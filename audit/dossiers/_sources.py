@@ -63,14 +63,19 @@ class _Collector:
         where = pointer(*parts)
         value = resolve(self.record, where)
         if value is ABSENT:
-            raise ConfigError(f"The audit record has no {label} (at {where}). It may have been edited or written by "
-                              "another version; re-run the audit.")
+            raise ConfigError(
+                f"The audit record has no {label} (at {where}). It may have been edited or written by "
+                "another version; re-run the audit."
+            )
         ci, ci_where = None, None
         if interval is not None:
             ci_where = pointer(*interval)
             ci = resolve(self.record, ci_where)
-        self.evidence.append(Evidence(where, label, value, ci if isinstance(ci, list) else None,
-                                      ci_where if isinstance(ci, list) else None))
+        self.evidence.append(
+            Evidence(
+                where, label, value, ci if isinstance(ci, list) else None, ci_where if isinstance(ci, list) else None
+            )
+        )
         return value
 
 
@@ -132,9 +137,13 @@ def data_description(record: dict) -> Filled | Missing:
     sensitive = c.get("sensitive features", "data", "sensitive_features")
     groups = c.get("group counts", "data", "groups")
     table = [[feature, group, str(n)] for feature, counts in groups.items() for group, n in counts.items()]
-    return Filled(f"{rows:,} rows; label {label!r} (positive class {positive!r}); {len(features)} model inputs "
-                  f"({', '.join(features)}); sensitive features {', '.join(sensitive)}.", c.evidence,
-                  ["sensitive feature", "group", "rows"], table)
+    return Filled(
+        f"{rows:,} rows; label {label!r} (positive class {positive!r}); {len(features)} model inputs "
+        f"({', '.join(features)}); sensitive features {', '.join(sensitive)}.",
+        c.evidence,
+        ["sensitive feature", "group", "rows"],
+        table,
+    )
 
 
 def unknown_category(record: dict) -> Filled | Missing:
@@ -143,14 +152,21 @@ def unknown_category(record: dict) -> Filled | Missing:
     if ll144:
         count = c.get("individuals in the unknown category", "regulatory", "ll144", "unknown_category_count")
         by = c.get("unknown by feature", "regulatory", "ll144", "unknown_by_feature")
-        return Filled(f"{count:,} individuals fall in the unknown category"
-                      + (f" ({', '.join(f'{k}: {v:,}' for k, v in by.items())})" if by else "") + ".", c.evidence)
+        return Filled(
+            f"{count:,} individuals fall in the unknown category"
+            + (f" ({', '.join(f'{k}: {v:,}' for k, v in by.items())})" if by else "")
+            + ".",
+            c.evidence,
+        )
     if "missing_sensitive" in record.get("data", {}):
         missing = c.get("rows with a missing sensitive value", "data", "missing_sensitive")
         total = sum(missing.values()) if isinstance(missing, dict) else 0
-        return Filled(f"Rows with a missing sensitive value: {total:,}"
-                      + (f" ({', '.join(f'{k}: {v:,}' for k, v in missing.items())})" if missing else "") + ".",
-                      c.evidence)
+        return Filled(
+            f"Rows with a missing sensitive value: {total:,}"
+            + (f" ({', '.join(f'{k}: {v:,}' for k, v in missing.items())})" if missing else "")
+            + ".",
+            c.evidence,
+        )
     return Missing("the record counts no unknown category")
 
 
@@ -179,9 +195,12 @@ def metrics_used(record: dict) -> Filled | Missing:
         return Missing("the record has no fairness tables")
     metrics = c.get("metrics", "fairness", 0, "metrics")
     level = record["fairness"][0].get("bootstrap", {}).get("level", 0.95)
-    return Filled(f"Metrics measured for every group: {', '.join(metrics)}; {level:.0%} intervals (Clopper-Pearson "
-                  "for proportions, bootstrap otherwise); groups compared with a benchmark group, ratios and "
-                  "differences with intervals, Holm-adjusted p-values.", c.evidence)
+    return Filled(
+        f"Metrics measured for every group: {', '.join(metrics)}; {level:.0%} intervals (Clopper-Pearson "
+        "for proportions, bootstrap otherwise); groups compared with a benchmark group, ratios and "
+        "differences with intervals, Holm-adjusted p-values.",
+        c.evidence,
+    )
 
 
 _PERFORMANCE = ("accuracy", "balanced_accuracy", "tpr", "fpr", "roc_auc")
@@ -195,8 +214,9 @@ def performance_overall(record: dict) -> Filled | Missing:
     parts = []
     for metric in _PERFORMANCE:
         if tables[0].get("overall", {}).get(metric) is not None:
-            value = c.get(f"overall {metric}", "fairness", 0, "overall", metric,
-                          interval=("fairness", 0, "overall_ci", metric))
+            value = c.get(
+                f"overall {metric}", "fairness", 0, "overall", metric, interval=("fairness", 0, "overall_ci", metric)
+            )
             parts.append(f"{metric} {_num(value)}{_ci(c.evidence[-1].interval)}")
     if not parts:
         return Missing("no overall performance metric was measured")
@@ -213,16 +233,28 @@ def performance_by_group(record: dict) -> Filled | Missing:
             cells = [name, label, str(group.get("n"))]
             for metric in ("accuracy", "tpr", "fpr"):
                 if metric in group.get("values", {}):
-                    value = c.get(f"{metric} of {label}", "fairness", t, "groups", g, "values", metric,
-                                  interval=("fairness", t, "groups", g, "ci", metric))
+                    value = c.get(
+                        f"{metric} of {label}",
+                        "fairness",
+                        t,
+                        "groups",
+                        g,
+                        "values",
+                        metric,
+                        interval=("fairness", t, "groups", g, "ci", metric),
+                    )
                     cells.append(_num(value) + _ci(c.evidence[-1].interval))
                 else:
                     cells.append("not measured")
             rows.append(cells)
     if not rows:
         return Missing("the record has no per-group performance")
-    return Filled("Accuracy, true positive rate and false positive rate for every group, with intervals.",
-                  c.evidence, ["table", "group", "rows", "accuracy", "TPR", "FPR"], rows)
+    return Filled(
+        "Accuracy, true positive rate and false positive rate for every group, with intervals.",
+        c.evidence,
+        ["table", "group", "rows", "accuracy", "TPR", "FPR"],
+        rows,
+    )
 
 
 def impact_ratios(record: dict) -> Filled | Missing:
@@ -232,23 +264,44 @@ def impact_ratios(record: dict) -> Filled | Missing:
         if not entry.get("applicable"):
             continue
         for r, row in enumerate(entry.get("rows", [])):
-            ratio = c.get(f"impact ratio of {row['group']}", "regulatory", "four_fifths", e, "rows", r, "impact_ratio",
-                          interval=("regulatory", "four_fifths", e, "rows", r, "impact_ratio_ci"))
-            rows.append([entry["table"], row["group"], str(row["n"]), _num(row.get("favourable_rate")),
-                         _num(ratio) + _ci(c.evidence[-1].interval), "yes" if row.get("flagged") else "no"])
+            ratio = c.get(
+                f"impact ratio of {row['group']}",
+                "regulatory",
+                "four_fifths",
+                e,
+                "rows",
+                r,
+                "impact_ratio",
+                interval=("regulatory", "four_fifths", e, "rows", r, "impact_ratio_ci"),
+            )
+            rows.append(
+                [
+                    entry["table"],
+                    row["group"],
+                    str(row["n"]),
+                    _num(row.get("favourable_rate")),
+                    _num(ratio) + _ci(c.evidence[-1].interval),
+                    "yes" if row.get("flagged") else "no",
+                ]
+            )
     if not rows:
         return Missing("the record has no four-fifths table (a binary classifier's decisions are needed)")
-    return Filled("Favourable rates and impact ratios against the benchmark group; flagged: below four fifths and "
-                  "significant.", c.evidence, ["table", "group", "rows", "favourable rate", "impact ratio", "flagged"],
-                  rows)
+    return Filled(
+        "Favourable rates and impact ratios against the benchmark group; flagged: below four fifths and significant.",
+        c.evidence,
+        ["table", "group", "rows", "favourable rate", "impact ratio", "flagged"],
+        rows,
+    )
 
 
 def ll144_tables(record: dict) -> Filled | Missing:
     c = _Collector(record)
     ll144 = record.get("regulatory", {}).get("ll144")
     if not ll144:
-        return Missing("the audit has no LL144 table: name the sex and race/ethnicity columns in fairness.ll144 and "
-                       "run the audit again")
+        return Missing(
+            "the audit has no LL144 table: name the sex and race/ethnicity columns in fairness.ll144 and "
+            "run the audit again"
+        )
     rate = c.get("rate", "regulatory", "ll144", "rate")
     rows = []
     for t, table in enumerate(ll144.get("tables", [])):
@@ -257,15 +310,28 @@ def ll144_tables(record: dict) -> Filled | Missing:
             key = "selection_rate" if "selection_rate" in row else "scoring_rate"
             if value is not None:
                 c.get(f"{key} of {row['category']}", "regulatory", "ll144", "tables", t, "rows", r, key)
-            ratio = c.get(f"impact ratio of {row['category']}", "regulatory", "ll144", "tables", t, "rows", r,
-                          "impact_ratio")
+            ratio = c.get(
+                f"impact ratio of {row['category']}", "regulatory", "ll144", "tables", t, "rows", r, "impact_ratio"
+            )
             excluded = row.get("excluded") or {}
-            rows.append([table["breakdown"], row["category"], str(row["n"]), _num(value), _num(ratio),
-                         "; ".join(f"{k}: {v}" for k, v in excluded.items()) or ""])
+            rows.append(
+                [
+                    table["breakdown"],
+                    row["category"],
+                    str(row["n"]),
+                    _num(value),
+                    _num(ratio),
+                    "; ".join(f"{k}: {v}" for k, v in excluded.items()) or "",
+                ]
+            )
     rate = str(rate).removesuffix("_rate").replace("_", " ")
-    return Filled(f"{rate.capitalize()} rates and impact ratios for every category (sex, race/ethnicity and their "
-                  "intersections).", c.evidence, ["breakdown", "category", "rows", f"{rate} rate", "impact ratio",
-                                                  "excluded"], rows)
+    return Filled(
+        f"{rate.capitalize()} rates and impact ratios for every category (sex, race/ethnicity and their "
+        "intersections).",
+        c.evidence,
+        ["breakdown", "category", "rows", f"{rate} rate", "impact ratio", "excluded"],
+        rows,
+    )
 
 
 def bias_examination(record: dict) -> Filled | Missing:
@@ -277,9 +343,15 @@ def bias_examination(record: dict) -> Filled | Missing:
     if not record.get("fairness"):
         return Missing("the record has no fairness tables")
     total = len(record.get("findings", []))
-    return Filled(f"{len(lines)} warning finding(s) of {total} (disparities below four fifths, reliance on sensitive "
-                  "features, proxies, worst slices); each is listed with its evidence in the audit record."
-                  if lines else f"No warning finding among {total} findings.", c.evidence, ["kind", "finding"], lines)
+    return Filled(
+        f"{len(lines)} warning finding(s) of {total} (disparities below four fifths, reliance on sensitive "
+        "features, proxies, worst slices); each is listed with its evidence in the audit record."
+        if lines
+        else f"No warning finding among {total} findings.",
+        c.evidence,
+        ["kind", "finding"],
+        lines,
+    )
 
 
 def bias_mitigation(record: dict) -> Filled | Missing:
@@ -293,9 +365,14 @@ def bias_mitigation(record: dict) -> Filled | Missing:
         points = str(len(frontier.get("frontier", [])))
         rows.append([frontier["constraint"], frontier["sensitive"], _num(value), points])
     note = c.get("legal note", "mitigation", "legal_note")
-    return Filled("Measured options: the best group-specific and single thresholds under each fairness constraint, "
-                  f"with their cost in accuracy on held-out rows. {note} Which measure was taken is for the provider "
-                  "to state.", c.evidence, ["constraint", "by", "value now", "rules measured"], rows)
+    return Filled(
+        "Measured options: the best group-specific and single thresholds under each fairness constraint, "
+        f"with their cost in accuracy on held-out rows. {note} Which measure was taken is for the provider "
+        "to state.",
+        c.evidence,
+        ["constraint", "by", "value now", "rules measured"],
+        rows,
+    )
 
 
 def explanations(record: dict) -> Filled | Missing:
@@ -307,8 +384,9 @@ def explanations(record: dict) -> Filled | Missing:
         rows.append([summary["method"], ", ".join(f"{k} ({v:.3f})" for k, v in top)])
     if not rows:
         return Missing("the audit computed no attributions")
-    return Filled("The inputs the model relies on most (mean |attribution|).", c.evidence, ["method", "top inputs"],
-                  rows)
+    return Filled(
+        "The inputs the model relies on most (mean |attribution|).", c.evidence, ["method", "top inputs"], rows
+    )
 
 
 def worst_slices(record: dict) -> Filled | Missing:
@@ -323,35 +401,47 @@ def worst_slices(record: dict) -> Filled | Missing:
             effect = c.get(f"effect of {found['definition']}", "slices", "searches", s, "slices", k, "effect")
             rows.append([search.get("metric", ""), found["definition"], str(found.get("rows")), _num(effect)])
     shown = f"; the {len(rows)} largest of each search are listed" if len(rows) < confirmed else ""
-    return Filled(f"{confirmed} confirmed slice(s) where the model does worse than on the rest (held-out "
-                  f"confirmation, false discovery rate control){shown}." if rows else
-                  "No slice was confirmed worse than the rest.", c.evidence,
-                  ["metric", "slice", "rows", "effect"], rows)
+    return Filled(
+        f"{confirmed} confirmed slice(s) where the model does worse than on the rest (held-out "
+        f"confirmation, false discovery rate control){shown}."
+        if rows
+        else "No slice was confirmed worse than the rest.",
+        c.evidence,
+        ["metric", "slice", "rows", "effect"],
+        rows,
+    )
 
 
 def gate_verdict(record: dict) -> Filled | Missing:
     c = _Collector(record)
     if not record.get("gate"):
-        return Missing("the record was not gated: run `audit check` with the policy and build the dossier from the "
-                       "audit.json it writes")
+        return Missing(
+            "the record was not gated: run `audit check` with the policy and build the dossier from the "
+            "audit.json it writes"
+        )
     passed = c.get("gate passed", "gate", "passed")
     counts = c.get("outcome counts", "gate", "counts")
     outcomes = c.get("gate outcomes", "gate", "outcomes") or []
     violated = any(o.get("severity") == "error" and o.get("status") == "fail" for o in outcomes)
     verdict = "passed" if passed else "VIOLATED" if violated else "NOT MET (rules that could not be checked)"
-    return Filled(f"Policy {verdict} ({', '.join(f'{v} {k}' for k, v in counts.items())}).",
-                  c.evidence)
+    return Filled(f"Policy {verdict} ({', '.join(f'{v} {k}' for k, v in counts.items())}).", c.evidence)
 
 
 def failed_steps(record: dict) -> Filled | Missing:
     c = _Collector(record)
     failures = c.get("failed steps", "failures")
     skipped = c.get("skipped steps", "skipped")
-    rows = [["failed", f["step"], f"{f['error_type']}: {f['message']}"] for f in failures] + \
-           [["skipped", s["step"], s["reason"]] for s in skipped]
-    return Filled(f"{len(failures)} step(s) failed and {len(skipped)} were skipped." if rows else
-                  "Every step of the audit ran; none failed or was skipped.", c.evidence, ["status", "step", "why"],
-                  rows)
+    rows = [["failed", f["step"], f"{f['error_type']}: {f['message']}"] for f in failures] + [
+        ["skipped", s["step"], s["reason"]] for s in skipped
+    ]
+    return Filled(
+        f"{len(failures)} step(s) failed and {len(skipped)} were skipped."
+        if rows
+        else "Every step of the audit ran; none failed or was skipped.",
+        c.evidence,
+        ["status", "step", "why"],
+        rows,
+    )
 
 
 def automatic_choices(record: dict) -> Filled | Missing:
@@ -359,10 +449,15 @@ def automatic_choices(record: dict) -> Filled | Missing:
     decisions = record.get("decisions", [])
     if not decisions:
         return Missing("the record lists no automatic choices")
-    rows = [[d["choice"], str(c.get(d["choice"], "decisions", k, "value")), d["override"]]
-            for k, d in enumerate(decisions)]
-    return Filled("Every choice the audit made by itself, and the setting that changes it.", c.evidence,
-                  ["choice", "value", "setting"], rows)
+    rows = [
+        [d["choice"], str(c.get(d["choice"], "decisions", k, "value")), d["override"]] for k, d in enumerate(decisions)
+    ]
+    return Filled(
+        "Every choice the audit made by itself, and the setting that changes it.",
+        c.evidence,
+        ["choice", "value", "setting"],
+        rows,
+    )
 
 
 def changes_since_baseline(record: dict) -> Filled | Missing:
@@ -371,17 +466,32 @@ def changes_since_baseline(record: dict) -> Filled | Missing:
         return Missing("the record has no baseline comparison: run `audit run --baseline OLD.json`")
     baseline = c.get("baseline", "changes", "baseline")
     worsened = c.get("disparities worsened", "changes", "worsened")
-    return Filled(f"Compared with the audit {baseline}: {worsened} disparit{'y' if worsened == 1 else 'ies'} "
-                  "worsened beyond the tolerance.", c.evidence)
+    return Filled(
+        f"Compared with the audit {baseline}: {worsened} disparit{'y' if worsened == 1 else 'ies'} "
+        "worsened beyond the tolerance.",
+        c.evidence,
+    )
 
 
 SOURCES: dict[str, Callable[[dict], Filled | Missing]] = {
-    "audit.date": audit_date, "audit.hashes": record_hashes, "software.versions": software_versions,
+    "audit.date": audit_date,
+    "audit.hashes": record_hashes,
+    "software.versions": software_versions,
     "data.source": data_source,
-    "data.description": data_description, "data.unknown_category": unknown_category, "model.summary": model_summary,
-    "metrics.used": metrics_used, "performance.overall": performance_overall,
-    "performance.by_group": performance_by_group, "fairness.impact_ratios": impact_ratios,
-    "ll144.tables": ll144_tables, "bias.examination": bias_examination, "bias.mitigation": bias_mitigation,
-    "explanations": explanations, "slices.worst": worst_slices, "gate.verdict": gate_verdict,
-    "steps.failed": failed_steps, "decisions.automatic": automatic_choices, "changes": changes_since_baseline,
+    "data.description": data_description,
+    "data.unknown_category": unknown_category,
+    "model.summary": model_summary,
+    "metrics.used": metrics_used,
+    "performance.overall": performance_overall,
+    "performance.by_group": performance_by_group,
+    "fairness.impact_ratios": impact_ratios,
+    "ll144.tables": ll144_tables,
+    "bias.examination": bias_examination,
+    "bias.mitigation": bias_mitigation,
+    "explanations": explanations,
+    "slices.worst": worst_slices,
+    "gate.verdict": gate_verdict,
+    "steps.failed": failed_steps,
+    "decisions.automatic": automatic_choices,
+    "changes": changes_since_baseline,
 }

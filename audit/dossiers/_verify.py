@@ -22,8 +22,9 @@ def _record_path(dossier: Dossier, folder: Path, given: str | None) -> Path:
         if not path.is_absolute() and not path.exists():
             path = folder / path
     if not path.is_file():
-        raise ConfigError(f"The audit record {str(path)!r} the dossier was filled from does not exist. Pass --audit "
-                          "PATH.")
+        raise ConfigError(
+            f"The audit record {str(path)!r} the dossier was filled from does not exist. Pass --audit PATH."
+        )
     return path
 
 
@@ -38,8 +39,13 @@ def verify_dossier(path: str | Path, *, audit: str | None = None) -> tuple[int, 
     good, bad = [], []
     digest = sha256_file(record_path)
     (good if digest == dossier.audit_sha256 else bad).append(
-        f"audit record {record_path}: " + ("sha256 matches" if digest == dossier.audit_sha256 else
-                                           f"sha256 recorded {dossier.audit_sha256[:16]}..., now {digest[:16]}..."))
+        f"audit record {record_path}: "
+        + (
+            "sha256 matches"
+            if digest == dossier.audit_sha256
+            else f"sha256 recorded {dossier.audit_sha256[:16]}..., now {digest[:16]}..."
+        )
+    )
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -57,8 +63,9 @@ def verify_dossier(path: str | Path, *, audit: str | None = None) -> tuple[int, 
                     bad.append(f"field {item.id}: {evidence.label}: the record has nothing at {where}")
                     continue
                 if now != value:
-                    bad.append(f"field {item.id}: {evidence.label} at {where}: the dossier says {value!r}, the "
-                               f"record {now!r}")
+                    bad.append(
+                        f"field {item.id}: {evidence.label} at {where}: the dossier says {value!r}, the record {now!r}"
+                    )
     good.append(f"{cited} cited value(s) checked against the record")
     for name, recorded in dossier.files_sha256.items():
         rendered = path.parent / name
@@ -67,5 +74,6 @@ def verify_dossier(path: str | Path, *, audit: str | None = None) -> tuple[int, 
             continue
         now = sha256_file(rendered)
         (good if now == recorded else bad).append(
-            f"{name}: " + ("sha256 matches" if now == recorded else "changed since it was written"))
+            f"{name}: " + ("sha256 matches" if now == recorded else "changed since it was written")
+        )
     return 1 + cited + len(dossier.files_sha256), good, bad

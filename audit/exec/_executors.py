@@ -19,7 +19,6 @@ from audit._errors import ConfigError, ResourceError
 __all__ = ["Executor", "InProcessExecutor", "DaskExecutor", "make_executor"]
 
 
-
 class SharedRef:
     """A handle to a value that every worker holds (see :meth:`DaskExecutor.share`)."""
 
@@ -50,8 +49,14 @@ class Executor(ABC):
         return value
 
     @abstractmethod
-    def map(self, fn: Callable, items: Sequence[Any], *args: Any, desc: str = "tasks",
-            resources: dict[str, float] | None = None) -> list[Any]:
+    def map(
+        self,
+        fn: Callable,
+        items: Sequence[Any],
+        *args: Any,
+        desc: str = "tasks",
+        resources: dict[str, float] | None = None,
+    ) -> list[Any]:
         """``fn(item, *args)`` for every item, results in the order of the items."""
 
     def close(self) -> None:
@@ -77,13 +82,22 @@ class DaskExecutor(Executor):
 
     name = "dask"
 
-    def __init__(self, *, workers: int | None = None, scheduler: str | None = None, threads_per_worker: int = 1,
-                 timeout: float = 10.0, quiet: bool = True, gpus_per_worker: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        workers: int | None = None,
+        scheduler: str | None = None,
+        threads_per_worker: int = 1,
+        timeout: float = 10.0,
+        quiet: bool = True,
+        gpus_per_worker: int = 0,
+    ) -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
-            raise ConfigError("Running on Dask needs the 'distributed' package: pip install 'audit-toolkit[dask]'.") \
-                from None
+            raise ConfigError(
+                "Running on Dask needs the 'distributed' package: pip install 'audit-toolkit[dask]'."
+            ) from None
         self._cluster = None
         self._plugins: list[str] = []
         self.quiet = quiet
@@ -91,15 +105,23 @@ class DaskExecutor(Executor):
             try:
                 self.client = Client(scheduler, timeout=timeout, set_as_default=False)
             except (OSError, TimeoutError) as err:
-                raise ResourceError(f"Could not reach the Dask scheduler at {scheduler!r} within {timeout:g} s "
-                                    f"({type(err).__name__}: {err}). Check the address and that the scheduler is "
-                                    "running, or use --workers N for a local cluster.") from None
+                raise ResourceError(
+                    f"Could not reach the Dask scheduler at {scheduler!r} within {timeout:g} s "
+                    f"({type(err).__name__}: {err}). Check the address and that the scheduler is "
+                    "running, or use --workers N for a local cluster."
+                ) from None
         else:
             if workers is None or workers < 1:
                 raise ConfigError(f"The 'workers' setting must be a positive integer. Got {workers!r} instead.")
-            self._cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
-                                         host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
-                                         resources={"GPU": gpus_per_worker} if gpus_per_worker else None)
+            self._cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=threads_per_worker,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+                resources={"GPU": gpus_per_worker} if gpus_per_worker else None,
+            )
             self.client = Client(self._cluster, set_as_default=False)
         self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
 
@@ -124,8 +146,10 @@ class DaskExecutor(Executor):
         from distributed import as_completed
         from tqdm.auto import tqdm
 
-        futures = [self.client.submit(_with_shared, fn, item, *args, pure=False, retries=2, resources=resources)
-                   for item in items]
+        futures = [
+            self.client.submit(_with_shared, fn, item, *args, pure=False, retries=2, resources=resources)
+            for item in items
+        ]
         with tqdm(total=len(futures), desc=desc, unit="task", disable=self.quiet, leave=False) as bar:
             for future in as_completed(futures, loop=self.client.loop):
                 if future.status == "error":
@@ -148,8 +172,9 @@ class DaskExecutor(Executor):
 def _raise_task_error(future) -> None:
     error = future.exception()
     if isinstance(error, ModuleNotFoundError):
-        raise ResourceError(f"A Dask worker lacks the package {error.name!r} the model needs: install it on every "
-                            f"worker ({error}).") from error
+        raise ResourceError(
+            f"A Dask worker lacks the package {error.name!r} the model needs: install it on every worker ({error})."
+        ) from error
     raise error
 
 

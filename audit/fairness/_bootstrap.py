@@ -10,8 +10,15 @@ import numpy as np
 from audit._errors import DataError
 
 
-def bootstrap_cells(codes: np.ndarray, n_groups: int, y_true: np.ndarray, y_pred: np.ndarray,
-                    weights: np.ndarray | None, n_boot: int, seed: int) -> np.ndarray:
+def bootstrap_cells(
+    codes: np.ndarray,
+    n_groups: int,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    weights: np.ndarray | None,
+    n_boot: int,
+    seed: int,
+) -> np.ndarray:
     """(n_boot, groups, 4) weighted cell counts of row-bootstrap resamples, drawn as one multinomial."""
     rng = np.random.default_rng(seed)
     cell = codes * 4 + 2 * y_true + y_pred
@@ -32,11 +39,11 @@ def bootstrap_cells(codes: np.ndarray, n_groups: int, y_true: np.ndarray, y_pred
     for start in range(0, n_boot, chunk):
         draws = rng.multinomial(total, probabilities, size=min(chunk, n_boot - start)).astype(float)
         if weights is None:
-            out[start:start + len(draws)] = draws
+            out[start : start + len(draws)] = draws
         else:
             block = np.zeros((len(draws), 4 * n_groups))
             np.add.at(block.T, target, (draws * values).T)
-            out[start:start + len(draws)] = block
+            out[start : start + len(draws)] = block
     return out.reshape(n_boot, n_groups, 4)
 
 
@@ -61,17 +68,22 @@ def score_metric(name: str, y: np.ndarray, s: np.ndarray, w: np.ndarray | None) 
     return float(gap.sum() / mass.sum()) if mass.sum() > 0 else np.nan
 
 
-def score_metrics(names: Sequence[str], codes: np.ndarray, n_groups: int, y_true: np.ndarray, scores: np.ndarray,
-                  weights: np.ndarray | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def score_metrics(
+    names: Sequence[str],
+    codes: np.ndarray,
+    n_groups: int,
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    weights: np.ndarray | None,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     values = {}
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(n_groups + 1))
     for name in names:
         per_group = []
         for g in range(n_groups):
-            rows = order[bounds[g]:bounds[g + 1]]
-            per_group.append(score_metric(name, y_true[rows], scores[rows],
-                                           None if weights is None else weights[rows]))
+            rows = order[bounds[g] : bounds[g + 1]]
+            per_group.append(score_metric(name, y_true[rows], scores[rows], None if weights is None else weights[rows]))
         overall = score_metric(name, y_true, scores, weights)
         values[name] = (np.array(per_group), np.array([overall]))
     return values
@@ -80,9 +92,16 @@ def score_metrics(names: Sequence[str], codes: np.ndarray, n_groups: int, y_true
 _SCORE_BINS = 200
 
 
-def bootstrap_score_metrics(names: Sequence[str], codes: np.ndarray, n_groups: int, y_true: np.ndarray,
-                            scores: np.ndarray, weights: np.ndarray | None, n_boot: int, seed: int
-                            ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def bootstrap_score_metrics(
+    names: Sequence[str],
+    codes: np.ndarray,
+    n_groups: int,
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    weights: np.ndarray | None,
+    n_boot: int,
+    seed: int,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Bootstrap samples of score metrics from a multinomial over (group, label, score bin) cells.
 
     Approximate by design: scores are binned into 200 bins (equal-width on [0, 1] for probabilities,
@@ -111,15 +130,17 @@ def bootstrap_score_metrics(names: Sequence[str], codes: np.ndarray, n_groups: i
     overall_draws = draws.sum(axis=1, keepdims=True)
     with np.errstate(all="ignore"):
         total_mass = mass.reshape(n_groups, 2, n_bins).sum(0, keepdims=True)
-        overall_score = np.where(total_mass > 0, (mass.reshape(n_groups, 2, n_bins) * score).sum(0, keepdims=True)
-                                 / total_mass, 0.0)
+        overall_score = np.where(
+            total_mass > 0, (mass.reshape(n_groups, 2, n_bins) * score).sum(0, keepdims=True) / total_mass, 0.0
+        )
     per_group = _score_metrics_from_cells(names, draws, score, n_bins)
     overall = _score_metrics_from_cells(names, overall_draws, overall_score, n_bins)
     return {name: (per_group[name], overall[name]) for name in per_group}
 
 
-def _score_metrics_from_cells(names: Sequence[str], draws: np.ndarray, score: np.ndarray, n_bins: int
-                              ) -> dict[str, np.ndarray]:
+def _score_metrics_from_cells(
+    names: Sequence[str], draws: np.ndarray, score: np.ndarray, n_bins: int
+) -> dict[str, np.ndarray]:
     """ROC AUC, mean score and ECE of resampled (resample, group, label, bin) weights with bin mean scores."""
     out = {}
     n_boot, n_groups = draws.shape[:2]

@@ -82,12 +82,16 @@ def _pick_benchmark(data: MetricData, names: list[str], min_group_size: int) -> 
     eligible = defined & (data.support >= min_group_size)
     if eligible.any():
         index = int(pick(np.where(eligible, data.values, np.nan)))
-        reason = (f"the {best_word} {data.spec.name} among groups whose {data.spec.name} rests on at least "
-                  f"{min_group_size} rows (smaller groups are compared with it, never used as the benchmark)")
+        reason = (
+            f"the {best_word} {data.spec.name} among groups whose {data.spec.name} rests on at least "
+            f"{min_group_size} rows (smaller groups are compared with it, never used as the benchmark)"
+        )
         return index, reason
     index = int(pick(np.where(defined, data.values, np.nan)))
-    return index, (f"no group's {data.spec.name} rests on {min_group_size}+ rows, so the benchmark is the "
-                   f"{best_word} value of any size: read every comparison as uncertain")
+    return index, (
+        f"no group's {data.spec.name} rests on {min_group_size}+ rows, so the benchmark is the "
+        f"{best_word} value of any size: read every comparison as uncertain"
+    )
 
 
 def _ratio_undefined(value: float, anchor: float, higher_is_better: bool, role: str) -> str:
@@ -95,13 +99,17 @@ def _ratio_undefined(value: float, anchor: float, higher_is_better: bool, role: 
     if not (np.isfinite(value) and np.isfinite(anchor)):
         return "a value is undefined"
     if higher_is_better:
-        return (f"the {role}'s value is {anchor:g}: a ratio needs it above 0" if anchor <= 0 else
-                "a negative value has no ratio")
+        return (
+            f"the {role}'s value is {anchor:g}: a ratio needs it above 0"
+            if anchor <= 0
+            else "a negative value has no ratio"
+        )
     return "the group's value is 0 and the other's is not: the ratio would be infinite"
 
 
-def _comparisons(data: MetricData, names: list[str], rows: np.ndarray, anchor: int, level: float,
-                 small: np.ndarray, role: str) -> dict[str, Comparison]:
+def _comparisons(
+    data: MetricData, names: list[str], rows: np.ndarray, anchor: int, level: float, small: np.ndarray, role: str
+) -> dict[str, Comparison]:
     """Each group in ``rows`` against the group ``anchor``: oriented gap and ratio, their intervals, and a
     test of exactly that pair (Holm-adjusted over this family of comparisons)."""
     higher = bool(data.spec.higher_is_better)
@@ -110,8 +118,12 @@ def _comparisons(data: MetricData, names: list[str], rows: np.ndarray, anchor: i
     p_values: list[float | None] = []
     order = [int(i) for i in rows]
     for i in order:
-        entry: dict[str, Any] = {"group": names[i], "compared_with": names[anchor],
-                                 "difference": finite_or_none(gaps[i]), "ratio": finite_or_none(ratios[i])}
+        entry: dict[str, Any] = {
+            "group": names[i],
+            "compared_with": names[anchor],
+            "difference": finite_or_none(gaps[i]),
+            "ratio": finite_or_none(ratios[i]),
+        }
         if i == anchor:
             entry.update(difference=0.0, ratio=1.0, test=f"the {role} itself", is_anchor=True)
             entries[names[i]] = entry
@@ -158,8 +170,9 @@ class _Compared:
     to_reference: dict[str, Comparison]
 
 
-def compare_groups(data: MetricData, names: list[str], small: np.ndarray, level: float, *, min_group_size: int,
-             reference: str | None) -> _Compared | None:
+def compare_groups(
+    data: MetricData, names: list[str], small: np.ndarray, level: float, *, min_group_size: int, reference: str | None
+) -> _Compared | None:
     defined = np.flatnonzero(np.isfinite(data.values))
     benchmark, reason = _pick_benchmark(data, names, min_group_size)
     if benchmark is None:
@@ -171,8 +184,16 @@ def compare_groups(data: MetricData, names: list[str], small: np.ndarray, level:
     return _Compared(benchmark, reason, to_benchmark, to_reference)
 
 
-def build_disparity(data: MetricData, names: list[str], small: np.ndarray, level: float, compared: _Compared | None,
-               *, min_support: int, reference: str | None) -> Disparity:
+def build_disparity(
+    data: MetricData,
+    names: list[str],
+    small: np.ndarray,
+    level: float,
+    compared: _Compared | None,
+    *,
+    min_support: int,
+    reference: str | None,
+) -> Disparity:
     values, support = data.values, data.support
     usable = np.isfinite(values) & (support >= min_support)
     undefined = [n for n, v in zip(names, values) if not np.isfinite(v)]
@@ -182,8 +203,9 @@ def build_disparity(data: MetricData, names: list[str], small: np.ndarray, level
         note += f"Left out: {', '.join(thin)} (the metric rests on fewer than {min_support} rows)."
     note = note.strip()
     if usable.sum() < 2 or compared is None:
-        return Disparity(data.spec.name, None, None, None, None,
-                         note=(note + " Fewer than two groups have a value.").strip())
+        return Disparity(
+            data.spec.name, None, None, None, None, note=(note + " Fewer than two groups have a value.").strip()
+        )
     masked = np.where(usable, values, np.nan)
     difference, ratio = _extremes(masked)
     higher = bool(data.spec.higher_is_better)
@@ -199,32 +221,53 @@ def build_disparity(data: MetricData, names: list[str], small: np.ndarray, level
         for i in rows:
             to_whole = finite_or_none(values[i] / data.overall) if data.overall else None
             to_overall[names[i]] = Comparison(
-                group=names[i], compared_with="overall", difference=finite_or_none(values[i] - data.overall),
-                ratio=to_whole, undefined=None if to_whole is not None else "the overall value is 0 or undefined")
+                group=names[i],
+                compared_with="overall",
+                difference=finite_or_none(values[i] - data.overall),
+                ratio=to_whole,
+                undefined=None if to_whole is not None else "the overall value is 0 or undefined",
+            )
     difference_ci = ratio_ci = None
     if data.boot is not None:
         boot_difference, boot_ratio = _extremes(np.where(usable[None, :], data.boot, np.nan))
         difference_ci, ratio_ci = interval_or_none(boot_difference, level), interval_or_none(boot_ratio, level)
     return Disparity(
-        metric=data.spec.name, best_group=names[best_index], worst_group=names[worst_index],
-        difference=finite_or_none(difference), ratio=finite_or_none(ratio), to_benchmark=to_benchmark,
-        worst_group_small=bool(small[worst_index]), note=note, difference_ci=difference_ci, ratio_ci=ratio_ci,
-        to_overall=to_overall, to_reference=to_reference, reference_group=reference,
-        benchmark_group=names[benchmark], benchmark_reason=compared.benchmark_reason,
+        metric=data.spec.name,
+        best_group=names[best_index],
+        worst_group=names[worst_index],
+        difference=finite_or_none(difference),
+        ratio=finite_or_none(ratio),
+        to_benchmark=to_benchmark,
+        worst_group_small=bool(small[worst_index]),
+        note=note,
+        difference_ci=difference_ci,
+        ratio_ci=ratio_ci,
+        to_overall=to_overall,
+        to_reference=to_reference,
+        reference_group=reference,
+        benchmark_group=names[benchmark],
+        benchmark_reason=compared.benchmark_reason,
         worst_to_benchmark=_worst_against(to_benchmark),
     )
 
 
 def _worst_against(entries: dict[str, Comparison]) -> str | None:
     """The group furthest below the benchmark (by ratio, else by gap) among the compared groups."""
-    ranked = [(e.ratio if e.ratio is not None else np.inf, -(e.difference or 0), name)
-              for name, e in entries.items() if e.difference is not None and e.difference > 0]
+    ranked = [
+        (e.ratio if e.ratio is not None else np.inf, -(e.difference or 0), name)
+        for name, e in entries.items()
+        if e.difference is not None and e.difference > 0
+    ]
     return min(ranked)[2] if ranked else None
 
 
-def disparity_summary(disparities: dict[str, Disparity], boots: dict[str, np.ndarray | None], level: float,
-             ) -> dict[str, dict[str, Any]]:
+def disparity_summary(
+    disparities: dict[str, Disparity],
+    boots: dict[str, np.ndarray | None],
+    level: float,
+) -> dict[str, dict[str, Any]]:
     """fairlearn's summary metrics, under fairlearn's names (from the all-groups disparities)."""
+
     def pair(metric: str) -> tuple[float | None, float | None, Interval | None, Interval | None]:
         d = disparities.get(metric)
         return (d.difference, d.ratio, d.difference_ci, d.ratio_ci) if d else (None, None, None, None)
@@ -245,5 +288,7 @@ def disparity_summary(disparities: dict[str, Disparity], boots: dict[str, np.nda
             ratio_ci = interval_or_none(np.minimum(tpr_ratio, fpr_ratio), level)
         summary["equalized_odds_difference"] = {"value": max(tpr[0], fpr[0]), "ci": difference_ci}
         summary["equalized_odds_ratio"] = {
-            "value": min(tpr[1], fpr[1]) if tpr[1] is not None and fpr[1] is not None else None, "ci": ratio_ci}
+            "value": min(tpr[1], fpr[1]) if tpr[1] is not None and fpr[1] is not None else None,
+            "ci": ratio_ci,
+        }
     return summary

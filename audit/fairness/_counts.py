@@ -22,8 +22,10 @@ def as_binary(values: Any, name: str) -> np.ndarray:
         example = array[bad][0].item()
     else:
         example = array[0] if len(array) else None
-    raise DataError(f"The '{name}' parameter of group_metrics must hold binary values (0/1 or True/False). "
-                    f"Got {example!r} instead. Map the positive class to 1 (or True) first.")
+    raise DataError(
+        f"The '{name}' parameter of group_metrics must hold binary values (0/1 or True/False). "
+        f"Got {example!r} instead. Map the positive class to 1 (or True) first."
+    )
 
 
 def as_weights(sample_weight: Any, n: int) -> np.ndarray | None:
@@ -38,14 +40,17 @@ def as_weights(sample_weight: Any, n: int) -> np.ndarray | None:
     return weights
 
 
-def check_rows(y_true: np.ndarray, y_pred: np.ndarray, sensitive: Any, sample_weight: Any
-               ) -> tuple[pd.DataFrame, np.ndarray | None]:
+def check_rows(
+    y_true: np.ndarray, y_pred: np.ndarray, sensitive: Any, sample_weight: Any
+) -> tuple[pd.DataFrame, np.ndarray | None]:
     """The checks every group-metric entry point shares; returns (sensitive as a DataFrame, weights or None)."""
     if not isinstance(sensitive, pd.DataFrame):
         sensitive = pd.DataFrame(sensitive)
     if not (len(y_true) == len(y_pred) == len(sensitive)):
-        raise DataError(f"y_true, y_pred and sensitive must have the same length. "
-                        f"Got {len(y_true)}, {len(y_pred)} and {len(sensitive)} instead.")
+        raise DataError(
+            f"y_true, y_pred and sensitive must have the same length. "
+            f"Got {len(y_true)}, {len(y_pred)} and {len(sensitive)} instead."
+        )
     if len(y_true) == 0:
         raise DataError("Cannot compute group metrics on empty data. Got 0 rows.")
     return sensitive, as_weights(sample_weight, len(y_true))
@@ -59,8 +64,10 @@ def encode_groups(sensitive: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, 
     for name in sensitive.columns:
         codes, uniques = pd.factorize(sensitive[name], sort=True)
         if (codes < 0).any():
-            raise DataError(f"The sensitive feature {name!r} has {int((codes < 0).sum())} missing values. Map them "
-                            "to a group first (data.missing_sensitive = \"group\") or drop those rows.")
+            raise DataError(
+                f"The sensitive feature {name!r} has {int((codes < 0).sum())} missing values. Map them "
+                'to a group first (data.missing_sensitive = "group") or drop those rows.'
+            )
         column_codes.append(codes.astype(np.int64))
         column_values.append([str(v) for v in uniques])
     sizes = [len(v) for v in column_values]
@@ -77,8 +84,9 @@ def encode_groups(sensitive: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, 
     return codes, keys
 
 
-def groups_with_reference(sensitive: pd.DataFrame, reference: str | None
-                          ) -> tuple[np.ndarray, list[tuple[Any, ...]], list[str]]:
+def groups_with_reference(
+    sensitive: pd.DataFrame, reference: str | None
+) -> tuple[np.ndarray, list[tuple[Any, ...]], list[str]]:
     codes, keys = encode_groups(sensitive)
     columns = [str(c) for c in sensitive.columns]
     if reference is not None:
@@ -90,8 +98,10 @@ def groups_with_reference(sensitive: pd.DataFrame, reference: str | None
 
 # --- counts, metrics, bootstrap ------------------------------------------------------------------------
 
-def cell_counts(codes: np.ndarray, n_groups: int, y_true: np.ndarray, y_pred: np.ndarray,
-                 weights: np.ndarray | None) -> np.ndarray:
+
+def cell_counts(
+    codes: np.ndarray, n_groups: int, y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray | None
+) -> np.ndarray:
     index = codes * 4 + 2 * y_true + y_pred
     return np.bincount(index, weights=weights, minlength=4 * n_groups).reshape(n_groups, 4).astype(float)
 

@@ -41,6 +41,7 @@ def _ratio(numerator: tuple[str, ...], denominator: tuple[str, ...]) -> Callable
         bottom = functools.reduce(operator.add, (c[k] for k in denominator))
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1), np.nan), bottom
+
     return compute
 
 
@@ -64,8 +65,9 @@ def _count(c: Counts) -> Computed:
     return c["n"].astype(float), np.ones_like(c["n"])
 
 
-def _proportion(name: str, title: str, numerator: tuple[str, ...], denominator: tuple[str, ...], reason: str,
-                higher: bool | None) -> GroupMetric:
+def _proportion(
+    name: str, title: str, numerator: tuple[str, ...], denominator: tuple[str, ...], reason: str, higher: bool | None
+) -> GroupMetric:
     return GroupMetric(name, title, _ratio(numerator, denominator), reason, higher, (numerator, denominator))
 
 
@@ -84,8 +86,9 @@ for _metric in (
     _proportion("fnr", "False negative rate", ("fn",), ("tp", "fn"), "the group has no positive labels", False),
     _proportion("tnr", "True negative rate", ("tn",), ("fp", "tn"), "the group has no negative labels", True),
     _proportion("precision", "Precision (PPV)", ("tp",), ("tp", "fp"), "the model selects nobody in the group", True),
-    _proportion("npv", "Negative predictive value", ("tn",), ("tn", "fn"),
-                "the model rejects nobody in the group", True),
+    _proportion(
+        "npv", "Negative predictive value", ("tn",), ("tn", "fn"), "the model rejects nobody in the group", True
+    ),
     GroupMetric("f1", "F1 score", _f1, "the group has no positive labels and no selections", True),
     GroupMetric("roc_auc", "ROC AUC", None, "the group has only one class", True, needs_scores=True),
     GroupMetric("ece", "Expected calibration error", None, "the group is empty", False, needs_scores=True),
@@ -93,7 +96,6 @@ for _metric in (
 ):
     METRICS.register(_metric.name, _metric)
 
-DEFAULT_METRICS = ("selection_rate", "accuracy", "balanced_accuracy", "tpr", "fpr", "fnr", "precision", "npv",
-                   "f1")
+DEFAULT_METRICS = ("selection_rate", "accuracy", "balanced_accuracy", "tpr", "fpr", "fnr", "precision", "npv", "f1")
 SCORE_METRICS = ("roc_auc", "ece", "mean_score")
 PROPORTION_METRICS = tuple(name for name in METRICS.names() if METRICS.get(name).proportion is not None)

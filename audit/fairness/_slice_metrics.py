@@ -26,8 +26,9 @@ class SliceMetric:
     task: str  # "binary" or "regression"
     needs_scores: bool = False
 
-    def values(self, y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray | None
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def values(
+        self, y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(population mask, per-row value) for this metric."""
         every = np.ones(len(y_true), bool)
         if self.name == "mae":
@@ -46,21 +47,31 @@ class SliceMetric:
         raise ConfigError(f"No slice metric {self.name!r}.")
 
 
-SLICE_METRICS = {m.name: m for m in (
-    SliceMetric("error_rate", "error rate", "proportion", "greater", "binary"),
-    SliceMetric("fpr", "false positive rate", "proportion", "greater", "binary"),
-    SliceMetric("fnr", "false negative rate", "proportion", "greater", "binary"),
-    SliceMetric("selection_rate_low", "selection rate (lower is worse)", "proportion", "less", "binary"),
-    SliceMetric("selection_rate_high", "selection rate (higher is worse)", "proportion", "greater", "binary"),
-    SliceMetric("calibration_gap", "calibration gap (mean score minus outcome)", "mean", "either", "binary",
-                needs_scores=True),
-    SliceMetric("mae", "mean absolute error", "mean", "greater", "regression"),
-)}
+SLICE_METRICS = {
+    m.name: m
+    for m in (
+        SliceMetric("error_rate", "error rate", "proportion", "greater", "binary"),
+        SliceMetric("fpr", "false positive rate", "proportion", "greater", "binary"),
+        SliceMetric("fnr", "false negative rate", "proportion", "greater", "binary"),
+        SliceMetric("selection_rate_low", "selection rate (lower is worse)", "proportion", "less", "binary"),
+        SliceMetric("selection_rate_high", "selection rate (higher is worse)", "proportion", "greater", "binary"),
+        SliceMetric(
+            "calibration_gap",
+            "calibration gap (mean score minus outcome)",
+            "mean",
+            "either",
+            "binary",
+            needs_scores=True,
+        ),
+        SliceMetric("mae", "mean absolute error", "mean", "greater", "regression"),
+    )
+}
 
 
 def slice_metric(name: str) -> SliceMetric:
     try:
         return SLICE_METRICS[name]
     except KeyError:
-        raise ConfigError(f"The 'slices.metrics' setting must name slice metrics among {sorted(SLICE_METRICS)}. "
-                          f"Got {name!r} instead.") from None
+        raise ConfigError(
+            f"The 'slices.metrics' setting must name slice metrics among {sorted(SLICE_METRICS)}. Got {name!r} instead."
+        ) from None

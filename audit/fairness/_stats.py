@@ -11,13 +11,24 @@ from numpy.typing import ArrayLike
 # the resampling helpers live in the bottom layer (explainers' quality checks use them too)
 from explainers._stats import interval_or_none, percentile_interval, resampled_ratio_of_sums
 
-__all__ = ["compare_proportions", "holm", "interval_or_none", "percentile_interval", "proportion_interval",
-           "difference_interval", "ratio_interval", "mover_difference", "mover_ratio", "effective_counts",
-           "resampled_ratio_of_sums"]
+__all__ = [
+    "compare_proportions",
+    "holm",
+    "interval_or_none",
+    "percentile_interval",
+    "proportion_interval",
+    "difference_interval",
+    "ratio_interval",
+    "mover_difference",
+    "mover_ratio",
+    "effective_counts",
+    "resampled_ratio_of_sums",
+]
 
 
-def compare_proportions(x1: float, n1: float, x2: float, n2: float, *, min_expected: float = 5.0
-                        ) -> tuple[float | None, str]:
+def compare_proportions(
+    x1: float, n1: float, x2: float, n2: float, *, min_expected: float = 5.0
+) -> tuple[float | None, str]:
     """p-value of H0 "same proportion" for x1/n1 vs x2/n2, and the test used.
 
     The z test (pooled) is used when every expected cell of the 2x2 table is at least ``min_expected``;
@@ -59,6 +70,7 @@ def holm(p_values: list[float | None]) -> list[float | None]:
 # below the nominal level; differences and ratios of two rates get MOVER intervals (Newcombe 1998;
 # Donner & Zou 2012) built from those same limits. `python -m benchmarks.coverage` measures their coverage.
 
+
 def proportion_interval(successes: ArrayLike, trials: ArrayLike, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Clopper-Pearson ("exact") interval of successes / trials, elementwise; NaN where trials is 0.
 
@@ -76,16 +88,18 @@ def proportion_interval(successes: ArrayLike, trials: ArrayLike, level: float) -
     return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
 
 
-def difference_interval(x1: ArrayLike, n1: ArrayLike, x2: ArrayLike, n2: ArrayLike, level: float
-                        ) -> tuple[np.ndarray, np.ndarray]:
+def difference_interval(
+    x1: ArrayLike, n1: ArrayLike, x2: ArrayLike, n2: ArrayLike, level: float
+) -> tuple[np.ndarray, np.ndarray]:
     """MOVER-D interval of p1 - p2 from the Clopper-Pearson limits of each rate (Newcombe's construction)."""
     l1, u1 = proportion_interval(x1, n1, level)
     l2, u2 = proportion_interval(x2, n2, level)
     return mover_difference(_rate(x1, n1), l1, u1, _rate(x2, n2), l2, u2)
 
 
-def ratio_interval(x1: ArrayLike, n1: ArrayLike, x2: ArrayLike, n2: ArrayLike, level: float
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def ratio_interval(
+    x1: ArrayLike, n1: ArrayLike, x2: ArrayLike, n2: ArrayLike, level: float
+) -> tuple[np.ndarray, np.ndarray]:
     """MOVER-R interval of p1 / p2 (Donner & Zou 2012) from the Clopper-Pearson limits of each rate.
 
     The upper limit is +inf when p2's lower limit is 0 (the data cannot bound the ratio from above).
@@ -95,16 +109,18 @@ def ratio_interval(x1: ArrayLike, n1: ArrayLike, x2: ArrayLike, n2: ArrayLike, l
     return mover_ratio(_rate(x1, n1), l1, u1, _rate(x2, n2), l2, u2)
 
 
-def mover_difference(p1: ArrayLike, l1: ArrayLike, u1: ArrayLike, p2: ArrayLike, l2: ArrayLike, u2: ArrayLike
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def mover_difference(
+    p1: ArrayLike, l1: ArrayLike, u1: ArrayLike, p2: ArrayLike, l2: ArrayLike, u2: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
     """MOVER-D from two estimates and their interval limits (arithmetic only: the limits come precomputed)."""
     a, la, ua, b, lb, ub = (np.asarray(v, float) for v in (p1, l1, u1, p2, l2, u2))
     d = a - b
     return d - np.sqrt((a - la) ** 2 + (ub - b) ** 2), d + np.sqrt((ua - a) ** 2 + (b - lb) ** 2)
 
 
-def mover_ratio(p1: ArrayLike, l1: ArrayLike, u1: ArrayLike, p2: ArrayLike, l2: ArrayLike, u2: ArrayLike
-                ) -> tuple[np.ndarray, np.ndarray]:
+def mover_ratio(
+    p1: ArrayLike, l1: ArrayLike, u1: ArrayLike, p2: ArrayLike, l2: ArrayLike, u2: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
     """MOVER-R from two estimates and their interval limits; NaN where a rate is undefined."""
     a, la, ua, b, lb, ub = (np.asarray(v, float) for v in (p1, l1, u1, p2, l2, u2))
     with np.errstate(all="ignore"):
@@ -118,14 +134,15 @@ def mover_ratio(p1: ArrayLike, l1: ArrayLike, u1: ArrayLike, p2: ArrayLike, l2: 
     return np.where(undefined, np.nan, low), np.where(undefined, np.nan, high)
 
 
-def effective_counts(weighted_successes: ArrayLike, weight_sum: ArrayLike, weight_square_sum: ArrayLike
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def effective_counts(
+    weighted_successes: ArrayLike, weight_sum: ArrayLike, weight_square_sum: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
     """Kish effective sample size n_eff = (sum w)^2 / sum w^2, with the weighted rate kept: the counts that
     a proportion interval of weighted data rests on."""
     total = np.asarray(weight_sum, float)
     squares = np.asarray(weight_square_sum, float)
     with np.errstate(all="ignore"):
-        n_eff = np.where(squares > 0, total ** 2 / squares, 0.0)
+        n_eff = np.where(squares > 0, total**2 / squares, 0.0)
         rate = np.where(total > 0, np.asarray(weighted_successes, float) / total, 0.0)
     return rate * n_eff, n_eff
 

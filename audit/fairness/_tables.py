@@ -19,8 +19,14 @@ import pandas as pd
 
 from audit._errors import DataError
 from audit.fairness._bootstrap import bootstrap_cells, bootstrap_score_metrics, score_metrics
-from audit.fairness._comparisons import (MetricData, as_interval, build_disparity, compare_groups, disparity_summary,
-                                         finite_or_none)
+from audit.fairness._comparisons import (
+    MetricData,
+    as_interval,
+    build_disparity,
+    compare_groups,
+    disparity_summary,
+    finite_or_none,
+)
 from audit.fairness._counts import as_binary, as_counts, cell_counts, check_rows, groups_with_reference
 from audit.fairness._metrics import DEFAULT_METRICS, METRICS, GroupMetric
 from audit.fairness._stats import effective_counts, interval_or_none, percentile_interval, proportion_interval
@@ -56,8 +62,9 @@ def group_metrics(
     the table then adds ``negative_rate``, and selection rate counts lower as better.
     """
     if favourable not in ("positive", "negative"):
-        raise DataError(f"The 'favourable' parameter of group_metrics must be 'positive' or 'negative'. "
-                        f"Got {favourable!r} instead.")
+        raise DataError(
+            f"The 'favourable' parameter of group_metrics must be 'positive' or 'negative'. Got {favourable!r} instead."
+        )
     y_true = as_binary(y_true, "y_true")
     y_pred = as_binary(y_pred, "y_pred")
     sensitive, weights = check_rows(y_true, y_pred, sensitive, sample_weight)
@@ -66,15 +73,19 @@ def group_metrics(
     undefined_scores: dict[str, str] = {}
     if score_names:
         if scores is None:
-            raise DataError(f"The metrics {score_names} need scores; pass scores= (probabilities of the positive "
-                            "class) or leave them out.")
+            raise DataError(
+                f"The metrics {score_names} need scores; pass scores= (probabilities of the positive "
+                "class) or leave them out."
+            )
         scores = np.asarray(scores, dtype=float)
         if scores.shape != y_true.shape or not np.all(np.isfinite(scores)):
             raise DataError("scores must be finite numbers, one per row.")
         if scores.min() < 0 or scores.max() > 1:
             for name in {"ece", "mean_score"} & set(score_names):
-                undefined_scores[name] = (f"calibration needs probabilities in [0, 1]; the scores range over "
-                                          f"[{scores.min():.3g}, {scores.max():.3g}]")
+                undefined_scores[name] = (
+                    f"calibration needs probabilities in [0, 1]; the scores range over "
+                    f"[{scores.min():.3g}, {scores.max():.3g}]"
+                )
     if not 0 < ci_level < 1:
         raise DataError(f"ci_level must be in (0, 1). Got {ci_level!r} instead.")
 
@@ -83,7 +94,7 @@ def group_metrics(
     y_true_i, y_pred_i = y_true.astype(np.int64), y_pred.astype(np.int64)
     cells = cell_counts(codes, n_groups, y_true_i, y_pred_i, weights)
     unweighted = cells if weights is None else cell_counts(codes, n_groups, y_true_i, y_pred_i, None)
-    squares = None if weights is None else cell_counts(codes, n_groups, y_true_i, y_pred_i, weights ** 2)
+    squares = None if weights is None else cell_counts(codes, n_groups, y_true_i, y_pred_i, weights**2)
     counts, raw_counts = as_counts(cells), as_counts(unweighted)
     overall_counts = as_counts(cells.sum(axis=0, keepdims=True))
     boot_counts = None
@@ -94,13 +105,22 @@ def group_metrics(
     computed: dict[str, dict[str, Any]] = {}
     computable = [name for name in score_names if name not in undefined_scores]
     scored = score_metrics(computable, codes, n_groups, y_true, scores, weights) if computable else {}
-    scored_boot = (bootstrap_score_metrics(computable, codes, n_groups, y_true, scores, weights, n_boot, seed)
-                   if computable and n_boot > 0 else {})
+    scored_boot = (
+        bootstrap_score_metrics(computable, codes, n_groups, y_true, scores, weights, n_boot, seed)
+        if computable and n_boot > 0
+        else {}
+    )
     for metric in specs:
         if metric.name in undefined_scores:
             nan = np.full(n_groups, np.nan)
-            computed[metric.name] = {"values": nan, "support": raw_counts["n"], "overall": np.array([np.nan]),
-                                     "boot": None, "boot_overall": None, "undefined": undefined_scores[metric.name]}
+            computed[metric.name] = {
+                "values": nan,
+                "support": raw_counts["n"],
+                "overall": np.array([np.nan]),
+                "boot": None,
+                "boot_overall": None,
+                "undefined": undefined_scores[metric.name],
+            }
             continue
         if metric.needs_scores:
             group_values, overall_value = scored[metric.name]
@@ -118,18 +138,38 @@ def group_metrics(
         if metric.name == "count":
             group_values, support = raw_counts["n"].astype(float), raw_counts["n"]
             overall_value, boot_values, boot_overall = np.array([len(y_true)], float), None, None
-        computed[metric.name] = {"values": group_values, "support": support, "overall": overall_value,
-                                 "boot": boot_values, "boot_overall": boot_overall}
+        computed[metric.name] = {
+            "values": group_values,
+            "support": support,
+            "overall": overall_value,
+            "boot": boot_values,
+            "boot_overall": boot_overall,
+        }
         if squares is not None and metric.proportion is not None:
             computed[metric.name]["counts"] = _effective_counts(metric, cells, squares)
 
     return assemble_table(
-        columns=columns, keys=keys, specs=specs, computed=computed, group_n=raw_counts["n"].astype(int),
-        min_group_size=min_group_size, reference=reference, ci_level=ci_level, unweighted=raw_counts,
-        bootstrap={"n_boot": n_boot, "level": ci_level, "seed": seed, "method": "percentile",
-                   "resampling": "rows with replacement (drawn as a multinomial over group x outcome cells)"}
-        if n_boot > 0 else {"n_boot": 0},
-        weighted=weights is not None, favourable=favourable)
+        columns=columns,
+        keys=keys,
+        specs=specs,
+        computed=computed,
+        group_n=raw_counts["n"].astype(int),
+        min_group_size=min_group_size,
+        reference=reference,
+        ci_level=ci_level,
+        unweighted=raw_counts,
+        bootstrap={
+            "n_boot": n_boot,
+            "level": ci_level,
+            "seed": seed,
+            "method": "percentile",
+            "resampling": "rows with replacement (drawn as a multinomial over group x outcome cells)",
+        }
+        if n_boot > 0
+        else {"n_boot": 0},
+        weighted=weights is not None,
+        favourable=favourable,
+    )
 
 
 def _specs_for(metrics: tuple[str, ...], favourable: str) -> list[GroupMetric]:
@@ -157,8 +197,9 @@ def favourable_metric(favourable: str) -> str:
     return "negative_rate" if favourable == "negative" else "selection_rate"
 
 
-def _effective_counts(metric: GroupMetric, cells: np.ndarray, squares: np.ndarray
-                      ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+def _effective_counts(
+    metric: GroupMetric, cells: np.ndarray, squares: np.ndarray
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Weighted proportions as (successes, trials) at Kish's effective sample size, per group and overall."""
     if metric.proportion is None:
         raise TypeError(f"{metric.name} is not a proportion")  # a programming error
@@ -176,10 +217,21 @@ def _effective_counts(metric: GroupMetric, cells: np.ndarray, squares: np.ndarra
     return per_group, overall
 
 
-def assemble_table(*, columns: list[str], keys: list[tuple[str, ...]], specs: list[GroupMetric],
-                   computed: dict[str, dict[str, Any]], group_n: np.ndarray, min_group_size: int,
-                   reference: str | None, ci_level: float, unweighted: dict[str, np.ndarray] | None,
-                   bootstrap: dict[str, Any], weighted: bool, favourable: str = "positive") -> FairnessTable:
+def assemble_table(
+    *,
+    columns: list[str],
+    keys: list[tuple[str, ...]],
+    specs: list[GroupMetric],
+    computed: dict[str, dict[str, Any]],
+    group_n: np.ndarray,
+    min_group_size: int,
+    reference: str | None,
+    ci_level: float,
+    unweighted: dict[str, np.ndarray] | None,
+    bootstrap: dict[str, Any],
+    weighted: bool,
+    favourable: str = "positive",
+) -> FairnessTable:
     """Build the table from per-metric arrays: ``computed[name]`` holds ``values`` and ``support`` per group,
     ``overall`` (shape (1,)), bootstrap samples ``boot`` (resamples x groups) / ``boot_overall`` or None, and
     optionally ``undefined`` (a reason that overrides the metric's own) and ``counts`` ((successes, trials)
@@ -207,20 +259,39 @@ def assemble_table(*, columns: list[str], keys: list[tuple[str, ...]], specs: li
             overall_interval = None
             if entry.get("boot_overall") is not None:
                 overall_interval = interval_or_none(entry["boot_overall"][:, 0], ci_level)
-            intervals[spec.name] = ([None if small[g] else as_interval(low[g], high[g]) for g in range(len(keys))],
-                                    overall_interval)
-        data[spec.name] = MetricData(spec=spec, values=np.asarray(entry["values"], float),
-                                      support=np.asarray(entry["support"]), overall=float(entry["overall"][0]),
-                                      boot=entry["boot"], counts=counts, tests=tests, limits=limits)
+            intervals[spec.name] = (
+                [None if small[g] else as_interval(low[g], high[g]) for g in range(len(keys))],
+                overall_interval,
+            )
+        data[spec.name] = MetricData(
+            spec=spec,
+            values=np.asarray(entry["values"], float),
+            support=np.asarray(entry["support"]),
+            overall=float(entry["overall"][0]),
+            boot=entry["boot"],
+            counts=counts,
+            tests=tests,
+            limits=limits,
+        )
     groups = []
     for g in range(len(keys)):
         values = {name: finite_or_none(d.values[g]) for name, d in data.items()}
-        groups.append(GroupRow(
-            key=dict(zip(columns, keys[g])), n=int(group_n[g]), share=float(group_n[g] / total_n), values=values,
-            undefined={m.name: computed[m.name].get("undefined") or m.undefined_reason for m in specs
-                       if values[m.name] is None},
-            small=bool(small[g]), support={name: int(d.support[g]) for name, d in data.items()},
-            ci={name: intervals[name][0][g] for name in intervals}))
+        groups.append(
+            GroupRow(
+                key=dict(zip(columns, keys[g])),
+                n=int(group_n[g]),
+                share=float(group_n[g] / total_n),
+                values=values,
+                undefined={
+                    m.name: computed[m.name].get("undefined") or m.undefined_reason
+                    for m in specs
+                    if values[m.name] is None
+                },
+                small=bool(small[g]),
+                support={name: int(d.support[g]) for name, d in data.items()},
+                ci={name: intervals[name][0][g] for name in intervals},
+            )
+        )
     overall = {name: finite_or_none(d.overall) for name, d in data.items()}
 
     disparities: dict[str, Disparity] = {}
@@ -228,31 +299,43 @@ def assemble_table(*, columns: list[str], keys: list[tuple[str, ...]], specs: li
     for spec in specs:
         if spec.higher_is_better is None:
             continue
-        compared = compare_groups(data[spec.name], names, small, ci_level, min_group_size=min_group_size,
-                            reference=reference)
+        compared = compare_groups(
+            data[spec.name], names, small, ci_level, min_group_size=min_group_size, reference=reference
+        )
         for target, min_support in ((disparities, 0), (reliable, min_group_size)):
-            target[spec.name] = build_disparity(data[spec.name], names, small, ci_level, compared,
-                                           min_support=min_support, reference=reference)
+            target[spec.name] = build_disparity(
+                data[spec.name], names, small, ci_level, compared, min_support=min_support, reference=reference
+            )
     bootstrap = dict(bootstrap)
-    bootstrap["intervals"] = ("proportions: Clopper-Pearson (exact); differences and ratios of proportions: MOVER "
-                              "from those limits (Newcombe; Donner & Zou); other metrics: percentile bootstrap, "
-                              f"omitted for groups under {min_group_size} rows, where it under-covers")
+    bootstrap["intervals"] = (
+        "proportions: Clopper-Pearson (exact); differences and ratios of proportions: MOVER "
+        "from those limits (Newcombe; Donner & Zou); other metrics: percentile bootstrap, "
+        f"omitted for groups under {min_group_size} rows, where it under-covers"
+    )
     if weighted:
         bootstrap["intervals"] += "; weighted proportions use Kish's effective sample size"
     return FairnessTable(
-        sensitive_features=tuple(columns), metrics=tuple(m.name for m in specs), groups=groups, overall=overall,
-        disparities=disparities, min_group_size=min_group_size, disparities_reliable=reliable,
+        sensitive_features=tuple(columns),
+        metrics=tuple(m.name for m in specs),
+        groups=groups,
+        overall=overall,
+        disparities=disparities,
+        min_group_size=min_group_size,
+        disparities_reliable=reliable,
         summary=disparity_summary(disparities, {name: d.boot for name, d in data.items()}, ci_level),
         overall_ci={name: iv[1] for name, iv in intervals.items()},
-        bootstrap=Bootstrap(**bootstrap), weighted=weighted, favourable=favourable,
+        bootstrap=Bootstrap(**bootstrap),
+        weighted=weighted,
+        favourable=favourable,
     )
 
 
 _Pair = tuple[np.ndarray, np.ndarray]
 
 
-def _proportion_counts(spec: GroupMetric, entry: dict[str, Any], unweighted: dict[str, np.ndarray] | None,
-                       weighted: bool) -> tuple[_Pair | None, _Pair | None, _Pair | None]:
+def _proportion_counts(
+    spec: GroupMetric, entry: dict[str, Any], unweighted: dict[str, np.ndarray] | None, weighted: bool
+) -> tuple[_Pair | None, _Pair | None, _Pair | None]:
     """(successes, trials) per group and overall for intervals, and unweighted ones for tests, or Nones."""
     if spec.proportion is None or unweighted is None:
         return None, None, None

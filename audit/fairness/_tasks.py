@@ -20,16 +20,16 @@ from audit.fairness._metrics import GroupMetric
 __all__ = ["regression_group_metrics", "multiclass_group_metrics"]
 
 
-def _group_sums(codes: np.ndarray, n_groups: int, values: np.ndarray, weights: np.ndarray | None,
-                n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+def _group_sums(
+    codes: np.ndarray, n_groups: int, values: np.ndarray, weights: np.ndarray | None, n_boot: int, seed: int
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Per-group weighted sums of each column of ``values`` (rows x quantities), and Poisson-bootstrap
     samples of them (resamples x groups x quantities)."""
     from scipy import sparse
 
     w = np.ones(len(codes)) if weights is None else weights
     weighted = values * w[:, None]
-    indicator = sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))),
-                                  shape=(n_groups, len(codes)))
+    indicator = sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(n_groups, len(codes)))
     sums = np.asarray(indicator @ weighted)
     if n_boot <= 0:
         return sums, None
@@ -40,24 +40,27 @@ def _group_sums(codes: np.ndarray, n_groups: int, values: np.ndarray, weights: n
         size = min(chunk, n_boot - start)
         counts = rng.poisson(1.0, size=(size, len(codes))).astype(float)  # resamples x rows
         for q in range(values.shape[1]):
-            samples[start:start + size, :, q] = np.asarray(indicator @ (counts * weighted[:, q]).T).T
+            samples[start : start + size, :, q] = np.asarray(indicator @ (counts * weighted[:, q]).T).T
     return sums, samples
 
 
-def _prepare(y_true: Any, y_pred: Any, sensitive: Any, sample_weight: Any, reference: str | None
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, list[tuple[Any, ...]], list[str]]:
+def _prepare(
+    y_true: Any, y_pred: Any, sensitive: Any, sample_weight: Any, reference: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, list[tuple[Any, ...]], list[str]]:
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     sensitive, weights = check_rows(y_true, y_pred, sensitive, sample_weight)
     codes, keys, columns = groups_with_reference(sensitive, reference)
     return y_true, y_pred, weights, codes, keys, columns
 
 
-def _ratio_metric(sums: np.ndarray, samples: np.ndarray | None, top: int, bottom: int, support: np.ndarray
-                  ) -> dict[str, Any]:
+def _ratio_metric(
+    sums: np.ndarray, samples: np.ndarray | None, top: int, bottom: int, support: np.ndarray
+) -> dict[str, Any]:
     with np.errstate(all="ignore"):
         values = np.where(sums[:, bottom] > 0, sums[:, top] / sums[:, bottom], np.nan)
-        overall = np.array([sums[:, top].sum() / sums[:, bottom].sum()]) if sums[:, bottom].sum() > 0 \
-            else np.array([np.nan])
+        overall = (
+            np.array([sums[:, top].sum() / sums[:, bottom].sum()]) if sums[:, bottom].sum() > 0 else np.array([np.nan])
+        )
         boot = boot_overall = None
         if samples is not None:
             boot = np.where(samples[:, :, bottom] > 0, samples[:, :, top] / samples[:, :, bottom], np.nan)
@@ -67,18 +70,41 @@ def _ratio_metric(sums: np.ndarray, samples: np.ndarray | None, top: int, bottom
 
 
 def _count_metric(n: np.ndarray) -> dict[str, Any]:
-    return {"values": n.astype(float), "support": n, "overall": np.array([float(n.sum())]), "boot": None,
-            "boot_overall": None}
+    return {
+        "values": n.astype(float),
+        "support": n,
+        "overall": np.array([float(n.sum())]),
+        "boot": None,
+        "boot_overall": None,
+    }
 
 
 def _bootstrap_info(n_boot: int, ci_level: float, seed: int) -> dict[str, Any]:
-    return ({"n_boot": n_boot, "level": ci_level, "seed": seed, "method": "percentile",
-             "resampling": "Poisson bootstrap of rows"} if n_boot > 0 else {"n_boot": 0})
+    return (
+        {
+            "n_boot": n_boot,
+            "level": ci_level,
+            "seed": seed,
+            "method": "percentile",
+            "resampling": "Poisson bootstrap of rows",
+        }
+        if n_boot > 0
+        else {"n_boot": 0}
+    )
 
 
-def regression_group_metrics(*, y_true: Any, y_pred: Any, sensitive: pd.DataFrame, sample_weight: Any = None,
-                             min_group_size: int = 30, reference: str | None = None, n_boot: int = 1000,
-                             ci_level: float = 0.95, seed: int = 0) -> FairnessTable:
+def regression_group_metrics(
+    *,
+    y_true: Any,
+    y_pred: Any,
+    sensitive: pd.DataFrame,
+    sample_weight: Any = None,
+    min_group_size: int = 30,
+    reference: str | None = None,
+    n_boot: int = 1000,
+    ci_level: float = 0.95,
+    seed: int = 0,
+) -> FairnessTable:
     """Mean prediction, mean label and mean absolute error by group, with bootstrap intervals.
 
     Disparities treat the highest mean prediction as the reference point (as selection rate does for
@@ -88,27 +114,55 @@ def regression_group_metrics(*, y_true: Any, y_pred: Any, sensitive: pd.DataFram
     try:
         y_true, y_pred = y_true.astype(float), y_pred.astype(float)
     except (TypeError, ValueError) as err:
-        raise DataError("Regression audits need numeric labels and predictions. Use task = \"binary\" or "
-                        "\"multiclass\" for class labels.") from err
+        raise DataError(
+            'Regression audits need numeric labels and predictions. Use task = "binary" or '
+            '"multiclass" for class labels.'
+        ) from err
     if not (np.all(np.isfinite(y_true)) and np.all(np.isfinite(y_pred))):
         raise DataError("Regression labels and predictions must be finite numbers (no NaN or infinity).")
     values = np.column_stack([np.ones(len(y_true)), y_pred, y_true, np.abs(y_true - y_pred)])
     sums, samples = _group_sums(codes, len(keys), values, weights, n_boot, seed)
     n = np.bincount(codes, minlength=len(keys))
-    specs = [GroupMetric("count", "Count", None, "", None),
-             GroupMetric("mean_prediction", "Mean prediction", None, "the group is empty", True),
-             GroupMetric("mean_label", "Mean label", None, "the group is empty", None),
-             GroupMetric("mae", "Mean absolute error", None, "the group is empty", False)]
-    computed = {"count": _count_metric(n), "mean_prediction": _ratio_metric(sums, samples, 1, 0, n),
-                "mean_label": _ratio_metric(sums, samples, 2, 0, n), "mae": _ratio_metric(sums, samples, 3, 0, n)}
-    return assemble_table(columns=columns, keys=keys, specs=specs, computed=computed, group_n=n,
-                          min_group_size=min_group_size, reference=reference, ci_level=ci_level, unweighted=None,
-                          bootstrap=_bootstrap_info(n_boot, ci_level, seed), weighted=weights is not None)
+    specs = [
+        GroupMetric("count", "Count", None, "", None),
+        GroupMetric("mean_prediction", "Mean prediction", None, "the group is empty", True),
+        GroupMetric("mean_label", "Mean label", None, "the group is empty", None),
+        GroupMetric("mae", "Mean absolute error", None, "the group is empty", False),
+    ]
+    computed = {
+        "count": _count_metric(n),
+        "mean_prediction": _ratio_metric(sums, samples, 1, 0, n),
+        "mean_label": _ratio_metric(sums, samples, 2, 0, n),
+        "mae": _ratio_metric(sums, samples, 3, 0, n),
+    }
+    return assemble_table(
+        columns=columns,
+        keys=keys,
+        specs=specs,
+        computed=computed,
+        group_n=n,
+        min_group_size=min_group_size,
+        reference=reference,
+        ci_level=ci_level,
+        unweighted=None,
+        bootstrap=_bootstrap_info(n_boot, ci_level, seed),
+        weighted=weights is not None,
+    )
 
 
-def multiclass_group_metrics(*, y_true: Any, y_pred: Any, sensitive: pd.DataFrame, classes: list[Any] | None = None,
-                             sample_weight: Any = None, min_group_size: int = 30, reference: str | None = None,
-                             n_boot: int = 1000, ci_level: float = 0.95, seed: int = 0) -> FairnessTable:
+def multiclass_group_metrics(
+    *,
+    y_true: Any,
+    y_pred: Any,
+    sensitive: pd.DataFrame,
+    classes: list[Any] | None = None,
+    sample_weight: Any = None,
+    min_group_size: int = 30,
+    reference: str | None = None,
+    n_boot: int = 1000,
+    ci_level: float = 0.95,
+    seed: int = 0,
+) -> FairnessTable:
     """Accuracy and the selection rate of each class (``selection_rate[c]``: share predicted ``c``) by group.
 
     Each class's selection rate gets its own disparity (highest rate as the reference) and significance
@@ -126,17 +180,31 @@ def multiclass_group_metrics(*, y_true: Any, y_pred: Any, sensitive: pd.DataFram
     sums, samples = _group_sums(codes, len(keys), values, weights, n_boot, seed)
     raw, _ = _group_sums(codes, len(keys), values, None, 0, seed)
     n = np.bincount(codes, minlength=len(keys))
-    specs = [GroupMetric("count", "Count", None, "", None),
-             GroupMetric("accuracy", "Accuracy", None, "the group is empty", True, (("correct",), ("n",)))]
+    specs = [
+        GroupMetric("count", "Count", None, "", None),
+        GroupMetric("accuracy", "Accuracy", None, "the group is empty", True, (("correct",), ("n",))),
+    ]
     computed = {"count": _count_metric(n), "accuracy": _ratio_metric(sums, samples, 1, 0, n)}
     unweighted = {"n": raw[:, 0], "correct": raw[:, 1]}
     for i, cls in enumerate(classes):
         name = f"selection_rate[{cls}]"
-        specs.append(GroupMetric(name, f"Selection rate of {cls}", None, "the group is empty", True,
-                                 ((f"predicted_{i}",), ("n",))))
+        specs.append(
+            GroupMetric(
+                name, f"Selection rate of {cls}", None, "the group is empty", True, ((f"predicted_{i}",), ("n",))
+            )
+        )
         computed[name] = _ratio_metric(sums, samples, 2 + i, 0, n)
         unweighted[f"predicted_{i}"] = raw[:, 2 + i]
-    return assemble_table(columns=columns, keys=keys, specs=specs, computed=computed, group_n=n,
-                          min_group_size=min_group_size, reference=reference, ci_level=ci_level,
-                          unweighted=unweighted, bootstrap=_bootstrap_info(n_boot, ci_level, seed),
-                          weighted=weights is not None)
+    return assemble_table(
+        columns=columns,
+        keys=keys,
+        specs=specs,
+        computed=computed,
+        group_n=n,
+        min_group_size=min_group_size,
+        reference=reference,
+        ci_level=ci_level,
+        unweighted=unweighted,
+        bootstrap=_bootstrap_info(n_boot, ci_level, seed),
+        weighted=weights is not None,
+    )

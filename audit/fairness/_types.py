@@ -145,8 +145,12 @@ class FairnessTable:
 
 
 def _rank_key(entry: RankedDisparity) -> tuple[float, float, str, str]:
-    return (entry.comparison.ratio if entry.comparison.ratio is not None else float("inf"),
-            -(entry.comparison.difference or 0.0), entry.table, entry.metric)
+    return (
+        entry.comparison.ratio if entry.comparison.ratio is not None else float("inf"),
+        -(entry.comparison.difference or 0.0),
+        entry.table,
+        entry.metric,
+    )
 
 
 def largest_disparities(tables: list[FairnessTable]) -> list[RankedDisparity]:

@@ -67,9 +67,17 @@ class PairedRows:
     and the model asked about hybrids of them in large batches. Built once per gap, read by the decomposition and
     the check."""
 
-    def __init__(self, group_features: pd.DataFrame, other_features: pd.DataFrame, coupling: Coupling,
-                 outcome: Outcome, *, group_outcomes: np.ndarray, other_outcomes: np.ndarray,
-                 batch_rows: int = 65536) -> None:
+    def __init__(
+        self,
+        group_features: pd.DataFrame,
+        other_features: pd.DataFrame,
+        coupling: Coupling,
+        outcome: Outcome,
+        *,
+        group_outcomes: np.ndarray,
+        other_outcomes: np.ndarray,
+        batch_rows: int = 65536,
+    ) -> None:
         self.coupling = coupling
         self.start = group_outcomes[coupling.group_rows].astype(float)
         self.end = other_outcomes[coupling.other_rows].astype(float)
@@ -118,8 +126,9 @@ class PairedRows:
         the model called on up to ``batch_rows`` rows at a time (many small requests share one call; a large one is
         split)."""
         if self.fast is not None and requests:  # one pass over the trees for every request
-            answers = self.fast.on_hybrids(np.concatenate([pairs for pairs, _ in requests]),
-                                           np.concatenate([take for _, take in requests]))
+            answers = self.fast.on_hybrids(
+                np.concatenate([pairs for pairs, _ in requests]), np.concatenate([take for _, take in requests])
+            )
             return np.split(answers, np.cumsum([len(pairs) for pairs, _ in requests])[:-1])
         return self._evaluate_by_model(requests)
 
@@ -141,12 +150,13 @@ class PairedRows:
     def _run(self, requests, pending, results) -> None:
         if not pending:
             return
-        frame = pd.concat([self.hybrid(requests[i][0][a:b], requests[i][1][a:b]) for i, a, b in pending],
-                          ignore_index=True)
+        frame = pd.concat(
+            [self.hybrid(requests[i][0][a:b], requests[i][1][a:b]) for i, a, b in pending], ignore_index=True
+        )
         values = np.asarray(self.outcome(frame), dtype=float)
         offset = 0
         for index, first, last in pending:
-            results[index][first:last] = values[offset:offset + last - first]
+            results[index][first:last] = values[offset : offset + last - first]
             offset += last - first
 
 
@@ -158,8 +168,10 @@ def _differs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 def _paired_columns(features: pd.DataFrame, rows: np.ndarray) -> dict[str, np.ndarray]:
     taken = features.iloc[rows]
-    return {name: taken[name].to_numpy(dtype=object if not isinstance(taken[name].dtype, np.dtype) else None)
-            for name in features.columns}
+    return {
+        name: taken[name].to_numpy(dtype=object if not isinstance(taken[name].dtype, np.dtype) else None)
+        for name in features.columns
+    }
 
 
 def pair_contributions(pairs: PairedRows, *, orders: int, rng: np.random.Generator) -> np.ndarray:
@@ -244,17 +256,24 @@ def _resample_counts(rng: np.random.Generator, rows: int, size: int) -> np.ndarr
     return np.bincount(draws.ravel(), minlength=size * rows).reshape(size, rows)
 
 
-def two_sample_bootstrap(coupling: Coupling, values: np.ndarray, *, group_size: int, other_size: int, n_boot: int,
-                         rng: np.random.Generator, block: int = 25) -> np.ndarray:
+def two_sample_bootstrap(
+    coupling: Coupling,
+    values: np.ndarray,
+    *,
+    group_size: int,
+    other_size: int,
+    n_boot: int,
+    rng: np.random.Generator,
+    block: int = 25,
+) -> np.ndarray:
     """(n_boot, columns): the weighted pair mean of ``values`` (pairs, columns) when the group's rows and the
     comparison group's rows are resampled independently, each resampled row carrying all its pairs."""
     out = np.empty((n_boot, values.shape[1]))
     for first in range(0, n_boot, block):
         size = min(block, n_boot - first)
         group_counts, other_counts = _resample_counts(rng, group_size, size), _resample_counts(rng, other_size, size)
-        weights = (coupling.weights * group_counts[:, coupling.group_rows]
-                   * other_counts[:, coupling.other_rows])
+        weights = coupling.weights * group_counts[:, coupling.group_rows] * other_counts[:, coupling.other_rows]
         totals = weights.sum(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[first:first + size] = np.where(totals > 0, weights @ values / np.where(totals > 0, totals, 1), np.nan)
+            out[first : first + size] = np.where(totals > 0, weights @ values / np.where(totals > 0, totals, 1), np.nan)
     return out

@@ -20,17 +20,25 @@ from explainers._stats import interval_or_none
 
 __all__ = ["ModelOutputs", "explain_gaps", "METHOD"]
 
-METHOD = ("Shapley decomposition over the model's inputs of the gap between a group and its comparison group: the "
-          "groups' rows are paired (a transport plan with the groups' exact weights), each pair's hybrid row takes "
-          "the comparison row's values feature by feature in random orders (with their reverses), and each change "
-          "of the model's outcome is credited to the feature handed over; contributions add up to the gap exactly. "
-          "Intervals: two-sample bootstrap (each group's rows resampled, each row with its pairs).")
+METHOD = (
+    "Shapley decomposition over the model's inputs of the gap between a group and its comparison group: the "
+    "groups' rows are paired (a transport plan with the groups' exact weights), each pair's hybrid row takes "
+    "the comparison row's values feature by feature in random orders (with their reverses), and each change "
+    "of the model's outcome is credited to the feature handed over; contributions add up to the gap exactly. "
+    "Intervals: two-sample bootstrap (each group's rows resampled, each row with its pairs)."
+)
 
 # metric -> (the rows it counts: None, "positive" or "negative" labels; the outcome it averages; 1 - outcome?)
-_SPECS = {"selection_rate": (None, "decision", False), "negative_rate": (None, "decision", True),
-          "tpr": ("positive", "decision", False), "fnr": ("positive", "decision", True),
-          "fpr": ("negative", "decision", False), "tnr": ("negative", "decision", True),
-          "mean_score": (None, "score", False), "mean_prediction": (None, "value", False)}
+_SPECS = {
+    "selection_rate": (None, "decision", False),
+    "negative_rate": (None, "decision", True),
+    "tpr": ("positive", "decision", False),
+    "fnr": ("positive", "decision", True),
+    "fpr": ("negative", "decision", False),
+    "tnr": ("negative", "decision", True),
+    "mean_score": (None, "score", False),
+    "mean_prediction": (None, "value", False),
+}
 
 
 @dataclass(frozen=True)
@@ -49,14 +57,32 @@ def default_metrics(task: str, favourable: str) -> tuple[str, ...]:
     return ("negative_rate" if favourable == "negative" else "selection_rate", "tpr", "fpr")
 
 
-def explain_gaps(tables: list[FairnessTable], *, features: pd.DataFrame, y_true: np.ndarray,
-                 sensitive: pd.DataFrame, task: str, favourable: str, outputs: ModelOutputs, settings: GapsConfig,
-                 ratio_threshold: float, alpha: float, ci_level: float, seed: int, threads: int = 1) -> GapReport:
+def explain_gaps(
+    tables: list[FairnessTable],
+    *,
+    features: pd.DataFrame,
+    y_true: np.ndarray,
+    sensitive: pd.DataFrame,
+    task: str,
+    favourable: str,
+    outputs: ModelOutputs,
+    settings: GapsConfig,
+    ratio_threshold: float,
+    alpha: float,
+    ci_level: float,
+    seed: int,
+    threads: int = 1,
+) -> GapReport:
     """For each table (``settings.tables``) and metric, the gap between the worst group with enough rows and the
     benchmark group (the fairness table's own pair), decomposed over ``features``' columns."""
-    metrics = default_metrics(task, favourable) if settings.metrics is None else tuple(
-        ("negative_rate" if favourable == "negative" else "selection_rate") if m == "favourable_rate" else m
-        for m in settings.metrics)
+    metrics = (
+        default_metrics(task, favourable)
+        if settings.metrics is None
+        else tuple(
+            ("negative_rate" if favourable == "negative" else "selection_rate") if m == "favourable_rate" else m
+            for m in settings.metrics
+        )
+    )
     explanations, not_explained = [], []
     proxies = _ProxyCache(features, sensitive, seed)
     fast = FastPaths(outputs.form, features, threads=threads)
@@ -71,17 +97,39 @@ def explain_gaps(tables: list[FairnessTable], *, features: pd.DataFrame, y_true:
                 not_explained.append({"table": table.name, "metric": metric, "reason": reason})
                 continue
             rng = np.random.default_rng([seed, table_index, metric_index])
-            explanation, path = _explain_one(table, metric, groups, features=features, y_true=y_true,
-                                             outputs=outputs, settings=settings, proxies=proxies, rng=rng,
-                                             ratio_threshold=ratio_threshold, alpha=alpha, ci_level=ci_level,
-                                             fast=fast)
+            explanation, path = _explain_one(
+                table,
+                metric,
+                groups,
+                features=features,
+                y_true=y_true,
+                outputs=outputs,
+                settings=settings,
+                proxies=proxies,
+                rng=rng,
+                ratio_threshold=ratio_threshold,
+                alpha=alpha,
+                ci_level=ci_level,
+                fast=fast,
+            )
             explanations.append(explanation)
             evaluation[f"{table.name}: {metric}"] = path
-    return GapReport(explanations=explanations, method=METHOD, not_explained=not_explained,
-                     settings={"n_boot": settings.n_boot, "orders": settings.orders, "proxy_auc": settings.proxy_auc,
-                               "proxy_share": settings.proxy_share, "random_features": settings.random_features,
-                               "joint_min_share": settings.joint_min_share, "ci_level": ci_level, "seed": seed,
-                               "evaluation": evaluation})
+    return GapReport(
+        explanations=explanations,
+        method=METHOD,
+        not_explained=not_explained,
+        settings={
+            "n_boot": settings.n_boot,
+            "orders": settings.orders,
+            "proxy_auc": settings.proxy_auc,
+            "proxy_share": settings.proxy_share,
+            "random_features": settings.random_features,
+            "joint_min_share": settings.joint_min_share,
+            "ci_level": ci_level,
+            "seed": seed,
+            "evaluation": evaluation,
+        },
+    )
 
 
 def _unexplainable(table: FairnessTable, metric: str, outputs: ModelOutputs) -> str:
@@ -112,10 +160,22 @@ class _Groups:
         return self.codes == self._index[name]
 
 
-def _explain_one(table: FairnessTable, metric: str, groups: _Groups, *, features: pd.DataFrame,
-                 y_true: np.ndarray, outputs: ModelOutputs, settings: GapsConfig, proxies: "_ProxyCache",
-                 rng: np.random.Generator, ratio_threshold: float, alpha: float, ci_level: float,
-                 fast: FastPaths) -> tuple[GapExplanation, str]:
+def _explain_one(
+    table: FairnessTable,
+    metric: str,
+    groups: _Groups,
+    *,
+    features: pd.DataFrame,
+    y_true: np.ndarray,
+    outputs: ModelOutputs,
+    settings: GapsConfig,
+    proxies: "_ProxyCache",
+    rng: np.random.Generator,
+    ratio_threshold: float,
+    alpha: float,
+    ci_level: float,
+    fast: FastPaths,
+) -> tuple[GapExplanation, str]:
     disparity = table.disparities_reliable[metric]
     group, other = disparity.worst_to_benchmark, disparity.benchmark_group
     scope, kind, flip = _SPECS[metric]
@@ -130,11 +190,22 @@ def _explain_one(table: FairnessTable, metric: str, groups: _Groups, *, features
         return 1 - values if flip else values
 
     coupling = couple(np.ones(len(group_rows)), np.ones(len(other_rows)), rng)
-    pairs = PairedRows(features.iloc[group_rows].reset_index(drop=True),
-                       features.iloc[other_rows].reset_index(drop=True), coupling, outcome,
-                       group_outcomes=measured[group_rows], other_outcomes=measured[other_rows])
-    pairs.fast, why_not = fast.for_gap(kind, flip, group_rows[coupling.group_rows], other_rows[coupling.other_rows],
-                                       pairs.ask_model, (pairs.start, pairs.end))
+    pairs = PairedRows(
+        features.iloc[group_rows].reset_index(drop=True),
+        features.iloc[other_rows].reset_index(drop=True),
+        coupling,
+        outcome,
+        group_outcomes=measured[group_rows],
+        other_outcomes=measured[other_rows],
+    )
+    pairs.fast, why_not = fast.for_gap(
+        kind,
+        flip,
+        group_rows[coupling.group_rows],
+        other_rows[coupling.other_rows],
+        pairs.ask_model,
+        (pairs.start, pairs.end),
+    )
     # credits move the outcome from A's to B's; the gap is A's minus B's, so each feature's part is minus its credit
     parts = -pair_contributions(pairs, orders=settings.orders, rng=rng)
     path = pairs.fast.name if pairs.fast is not None else f"model ({why_not or pairs.fast_failure})"
@@ -147,30 +218,67 @@ def _explain_one(table: FairnessTable, metric: str, groups: _Groups, *, features
     randoms = list(rng.choice(others, size=min(settings.random_features, len(others)), replace=False)) if others else []
     swaps = single_swaps(pairs, [top, *randoms]) if top else {}
     # per pair and checked feature: the part of the gap the feature carries at each end of the orders, averaged
-    closing = np.stack([_carried(pairs.start, pairs.end, *swaps[name]) for name in [top, *randoms]],
-                       axis=1) if top else np.empty((len(coupling), 0, 2))
+    closing = (
+        np.stack([_carried(pairs.start, pairs.end, *swaps[name]) for name in [top, *randoms]], axis=1)
+        if top
+        else np.empty((len(coupling), 0, 2))
+    )
     ends = coupling.weights @ closing.reshape(len(coupling), -1) if top else None
     closing = closing.mean(axis=2)
     stacked = np.column_stack([parts, pair_gap, closing])
-    boot = two_sample_bootstrap(coupling, stacked, group_size=len(group_rows), other_size=len(other_rows),
-                                n_boot=settings.n_boot, rng=rng) if settings.n_boot else None
+    boot = (
+        two_sample_bootstrap(
+            coupling, stacked, group_size=len(group_rows), other_size=len(other_rows), n_boot=settings.n_boot, rng=rng
+        )
+        if settings.n_boot
+        else None
+    )
     value, compared = table.group(group).values[metric], table.group(other).values[metric]
     gap_ci = _interval(boot, len(columns), ci_level)
     shares_defined = gap_away_from_zero(gap, gap_ci)
-    rows = _feature_rows(columns, contributions, gap if shares_defined else 0.0, boot, table, group, other, groups,
-                         proxies, settings, ci_level)
-    check = _check(top, randoms, coupling.weights @ closing, ends, gap, boot, len(columns), ci_level) if (
-        top and shares_defined) else None
-    joint = _joint_proxy(columns, contributions, gap, boot, table, group, other, groups, proxies, settings,
-                         ci_level, rows) if shares_defined else None
+    rows = _feature_rows(
+        columns,
+        contributions,
+        gap if shares_defined else 0.0,
+        boot,
+        table,
+        group,
+        other,
+        groups,
+        proxies,
+        settings,
+        ci_level,
+    )
+    check = (
+        _check(top, randoms, coupling.weights @ closing, ends, gap, boot, len(columns), ci_level)
+        if (top and shares_defined)
+        else None
+    )
+    joint = (
+        _joint_proxy(columns, contributions, gap, boot, table, group, other, groups, proxies, settings, ci_level, rows)
+        if shares_defined
+        else None
+    )
     return GapExplanation(
-        table=table.name, metric=metric, group=group, compared_with=other, value=float(value),
-        compared_value=float(compared), gap=gap, gap_ci=gap_ci,
+        table=table.name,
+        metric=metric,
+        group=group,
+        compared_with=other,
+        value=float(value),
+        compared_value=float(compared),
+        gap=gap,
+        gap_ci=gap_ci,
         flagged=comparison_flagged(disparity.to_benchmark.get(group), ratio_threshold=ratio_threshold, alpha=alpha),
-        rows=len(group_rows), compared_rows=len(other_rows), pairs=len(coupling), orders=settings.orders,
+        rows=len(group_rows),
+        compared_rows=len(other_rows),
+        pairs=len(coupling),
+        orders=settings.orders,
         additivity_error=float(abs(contributions.sum() - (value - compared))),
-        features=sorted(rows, key=lambda r: -abs(r.contribution)), check=check,
-        note=_note(table, columns, gap_ci, shares_defined), joint_proxy=joint), path
+        features=sorted(rows, key=lambda r: -abs(r.contribution)),
+        check=check,
+        note=_note(table, columns, gap_ci, shares_defined),
+        joint_proxy=joint,
+    ), path
 
 
 def gap_away_from_zero(gap: float, gap_ci: list[float] | None) -> bool:
@@ -216,19 +324,28 @@ def _feature_rows(columns, contributions, gap, boot, table, group, other, groups
             role = "proxy"
         else:
             role = "other"
-        rows.append(GapFeature(
-            feature=name, contribution=float(contributions[index]),
-            contribution_ci=_interval(boot, index, ci_level), share=share,
-            share_ci=_interval(boot, index, ci_level, divide_by=len(columns)) if share is not None else None,
-            proxy_auc=auc, nmi=nmi, proxy_score=score, role=role))
+        rows.append(
+            GapFeature(
+                feature=name,
+                contribution=float(contributions[index]),
+                contribution_ci=_interval(boot, index, ci_level),
+                share=share,
+                share_ci=_interval(boot, index, ci_level, divide_by=len(columns)) if share is not None else None,
+                proxy_auc=auc,
+                nmi=nmi,
+                proxy_score=score,
+                role=role,
+            )
+        )
     return rows
 
 
 JOINT_MIN_GAIN = 0.01  # a feature stays in a joint proxy when shuffling it lowers the joint AUC this much
 
 
-def _joint_proxy(columns, contributions, gap, boot, table, group, other, groups, proxies, settings, ci_level,
-                 rows) -> JointProxy | None:
+def _joint_proxy(
+    columns, contributions, gap, boot, table, group, other, groups, proxies, settings, ci_level, rows
+) -> JointProxy | None:
     """The inputs that stand in for the attribute together, and the part of the gap they carry.
 
     Candidates: every input but the protected attribute carrying at least ``joint_min_share`` of the gap. Kept:
@@ -237,15 +354,22 @@ def _joint_proxy(columns, contributions, gap, boot, table, group, other, groups,
     gap for its own reasons (capital gains beside relationship, for sex) is not counted as a proxy. Their summed
     parts with a bootstrap interval, and their joint AUC (a classifier fitted on them alone)."""
     single = {r.feature: r.proxy_auc for r in rows}
-    candidates = [i for i, name in enumerate(columns) if name not in table.sensitive_features
-                  and contributions[i] / gap >= settings.joint_min_share]
+    candidates = [
+        i
+        for i, name in enumerate(columns)
+        if name not in table.sensitive_features and contributions[i] / gap >= settings.joint_min_share
+    ]
     if len(candidates) < 2:
         return None
-    model = proxies.joint_model(tuple(name for name in columns if name not in table.sensitive_features), groups,
-                                group, other)
+    model = proxies.joint_model(
+        tuple(name for name in columns if name not in table.sensitive_features), groups, group, other
+    )
     position = {name: j for j, name in enumerate(model.names)}
-    members = [i for i in candidates if model.drops[position[columns[i]]] >= JOINT_MIN_GAIN
-               or (single[columns[i]] or 0.0) >= settings.proxy_auc]
+    members = [
+        i
+        for i in candidates
+        if model.drops[position[columns[i]]] >= JOINT_MIN_GAIN or (single[columns[i]] or 0.0) >= settings.proxy_auc
+    ]
     if len(members) < 2:
         return None
     auc = proxies.joint_model(tuple(columns[i] for i in members), groups, group, other, importance=False).auc
@@ -262,9 +386,16 @@ def _joint_proxy(columns, contributions, gap, boot, table, group, other, groups,
         share_ci = _interval(with_gap, 0, ci_level, divide_by=1)
     alone = [single[name] for name in names if single[name] is not None]
     role = "proxy" if auc >= settings.proxy_auc and share >= settings.proxy_share else "other"
-    return JointProxy(features=names, contribution=contribution, contribution_ci=contribution_ci, share=float(share),
-                      share_ci=share_ci, proxy_auc=auc, strongest_single_auc=max(alone) if alone else None,
-                      role=role)
+    return JointProxy(
+        features=names,
+        contribution=contribution,
+        contribution_ci=contribution_ci,
+        share=float(share),
+        share_ci=share_ci,
+        proxy_auc=auc,
+        strongest_single_auc=max(alone) if alone else None,
+        role=role,
+    )
 
 
 def _carried(start: np.ndarray, end: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
@@ -273,23 +404,41 @@ def _carried(start: np.ndarray, end: np.ndarray, first: np.ndarray, last: np.nda
     return np.column_stack([start - first, last - end])
 
 
-def _check(top: str, randoms: list[str], closed_totals: np.ndarray, ends: np.ndarray, gap: float, boot,
-           width: int, ci_level: float) -> GapCheck:
+def _check(
+    top: str,
+    randoms: list[str],
+    closed_totals: np.ndarray,
+    ends: np.ndarray,
+    gap: float,
+    boot,
+    width: int,
+    ci_level: float,
+) -> GapCheck:
     closed = closed_totals / gap
     closed_random = float(closed[1:].mean()) if randoms else None
     margin_ci = closed_ci = None
     if boot is not None:
         denominator = boot[:, width]
         with np.errstate(invalid="ignore", divide="ignore"):
-            shares = np.where((np.sign(denominator) == np.sign(gap))[:, None],
-                              boot[:, width + 1:] / denominator[:, None], np.nan)
+            shares = np.where(
+                (np.sign(denominator) == np.sign(gap))[:, None], boot[:, width + 1 :] / denominator[:, None], np.nan
+            )
         closed_ci = _finite(interval_or_none(shares[:, 0], ci_level))
         if randoms:
             margin_ci = _finite(interval_or_none(shares[:, 0] - shares[:, 1:].mean(axis=1), ci_level))
     margin = None if closed_random is None else float(closed[0] - closed_random)
-    return GapCheck(feature=top, closed=float(closed[0]), closed_ci=closed_ci, closed_first=float(ends[0] / gap),
-                    closed_last=float(ends[1] / gap), closed_random=closed_random, margin=margin, margin_ci=margin_ci,
-                    random_features=[str(r) for r in randoms], passed=None if margin is None else margin > 0)
+    return GapCheck(
+        feature=top,
+        closed=float(closed[0]),
+        closed_ci=closed_ci,
+        closed_first=float(ends[0] / gap),
+        closed_last=float(ends[1] / gap),
+        closed_random=closed_random,
+        margin=margin,
+        margin_ci=margin_ci,
+        random_features=[str(r) for r in randoms],
+        passed=None if margin is None else margin > 0,
+    )
 
 
 def _finite(interval: list[float] | None) -> list[float] | None:
@@ -305,10 +454,11 @@ def _note(table: FairnessTable, columns: list[str], gap_ci: list[float] | None, 
     if absent:
         parts.append(f"The model does not take {' or '.join(absent)}: its part of the gap runs through other inputs.")
     if not shares_defined:
-        where = (f"its interval [{gap_ci[0]:.3f}, {gap_ci[1]:.3f}] includes 0" if gap_ci is not None
-                 else "it is 0")
-        parts.append(f"No shares of this gap and no check: {where}, so a share (contribution / gap) has no stable "
-                     "value; read each contribution in the metric's own units, with its interval.")
+        where = f"its interval [{gap_ci[0]:.3f}, {gap_ci[1]:.3f}] includes 0" if gap_ci is not None else "it is 0"
+        parts.append(
+            f"No shares of this gap and no check: {where}, so a share (contribution / gap) has no stable "
+            "value; read each contribution in the metric's own units, with its interval."
+        )
     return " ".join(parts)
 
 
@@ -337,8 +487,9 @@ class _ProxyCache:
             self._aucs[key] = value if np.isfinite(value) else None
         return self._aucs[key]
 
-    def joint_model(self, names: tuple[str, ...], groups: _Groups, group: str, other: str, *,
-                    importance: bool = True) -> "_NamedJoint":
+    def joint_model(
+        self, names: tuple[str, ...], groups: _Groups, group: str, other: str, *, importance: bool = True
+    ) -> "_NamedJoint":
         """The inputs ``names`` judged together for a pair of groups, fitted once per inputs and pair (either
         order: the AUC of telling A from B is that of telling B from A)."""
         first, second = sorted((group, other))
@@ -348,8 +499,9 @@ class _ProxyCache:
             both = member | groups.rows(second)
             folds = np.random.default_rng(self._seed).permutation(int(both.sum())) % 2
             codes = np.column_stack([self.codes(name)[both] for name in names])
-            self._joint[key] = _NamedJoint(names, JointModel(codes, member[both], folds, seed=self._seed,
-                                                             importance=importance))
+            self._joint[key] = _NamedJoint(
+                names, JointModel(codes, member[both], folds, seed=self._seed, importance=importance)
+            )
         return self._joint[key]
 
     def nmi(self, name: str, table: str, groups: _Groups) -> float | None:

@@ -66,10 +66,17 @@ class _Prepared:
 class HybridPath:
     """The outcome of the pairs' hybrid rows by one fast path (``name``), once it has passed its check."""
 
-    def __init__(self, name: str, score: Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray],
-                 link: Callable[[np.ndarray], np.ndarray], group: np.ndarray, other: np.ndarray, width: int,
-                 owner: np.ndarray, swaps: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
-                 ) -> None:
+    def __init__(
+        self,
+        name: str,
+        score: Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray],
+        link: Callable[[np.ndarray], np.ndarray],
+        group: np.ndarray,
+        other: np.ndarray,
+        width: int,
+        owner: np.ndarray,
+        swaps: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+    ) -> None:
         self.name, self._score, self._link, self._swaps = name, score, link, swaps
         self.group, self.other, self.width = group, other, width
         self.owner = owner
@@ -140,9 +147,15 @@ class FastPaths:
                 self._reason = str(why)
         return self._prepared
 
-    def for_gap(self, kind: str, flip: bool, group_rows: np.ndarray, other_rows: np.ndarray,
-                model_outcome: Callable[[np.ndarray, np.ndarray], np.ndarray],
-                measured: tuple[np.ndarray, np.ndarray]) -> tuple[HybridPath | None, str]:
+    def for_gap(
+        self,
+        kind: str,
+        flip: bool,
+        group_rows: np.ndarray,
+        other_rows: np.ndarray,
+        model_outcome: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        measured: tuple[np.ndarray, np.ndarray],
+    ) -> tuple[HybridPath | None, str]:
         """The first path that reproduces ``model_outcome(pairs, take_other)`` (the model called the ordinary way)
         for this gap's pairs (the audit rows ``group_rows`` / ``other_rows``, paired), or (None, why not)."""
         prepared = self.prepared()
@@ -173,8 +186,9 @@ class FastPaths:
             reasons.append(f"{name}: {failed}")
         return None, "; ".join(reasons)
 
-    def _path(self, name: str, prepared: _Prepared, kind: str, flip: bool, group_rows: np.ndarray,
-              other_rows: np.ndarray) -> tuple[HybridPath | None, str]:
+    def _path(
+        self, name: str, prepared: _Prepared, kind: str, flip: bool, group_rows: np.ndarray, other_rows: np.ndarray
+    ) -> tuple[HybridPath | None, str]:
         form = self.form
         group, other = prepared.transformed[group_rows], prepared.transformed[other_rows]
         width = self.features.shape[1]
@@ -203,8 +217,9 @@ def _prepare(form: ModelForm, features: pd.DataFrame) -> _Prepared:
         try:
             transformed = features.to_numpy(dtype=float)
         except (ValueError, TypeError) as err:
-            raise _NotApplicable(f"the model takes the data as it is and its inputs are not all numbers ({err})") \
-                from err
+            raise _NotApplicable(
+                f"the model takes the data as it is and its inputs are not all numbers ({err})"
+            ) from err
         owners = columns
     try:
         if preprocess is not None:
@@ -217,8 +232,9 @@ def _prepare(form: ModelForm, features: pd.DataFrame) -> _Prepared:
         raise _NotApplicable(f"the model's inputs are not transformed column by column ({err})") from err
     if transformed.ndim != 2 or len(owners) != transformed.shape[1]:
         raise _NotApplicable("the preprocessing's output could not be traced to the inputs")
-    prepared = _Prepared(estimator, np.ascontiguousarray(transformed), np.array([columns.index(o) for o in owners],
-                                                                                dtype=np.int64))
+    prepared = _Prepared(
+        estimator, np.ascontiguousarray(transformed), np.array([columns.index(o) for o in owners], dtype=np.int64)
+    )
     try:
         from explainers._hybrid_trees import flat_trees
 
@@ -226,16 +242,16 @@ def _prepare(form: ModelForm, features: pd.DataFrame) -> _Prepared:
     except CapabilityError as err:
         prepared.tree_reason = str(err)
     coef, intercept = getattr(estimator, "coef_", None), getattr(estimator, "intercept_", None)
-    if coef is not None and intercept is not None and np.size(intercept) == 1 \
-            and np.size(coef) == transformed.shape[1]:
+    if coef is not None and intercept is not None and np.size(intercept) == 1 and np.size(coef) == transformed.shape[1]:
         prepared.coef = np.asarray(coef, dtype=float).ravel()
     else:
         prepared.linear_reason = "the final estimator is not linear (one coefficient per transformed column)"
     return prepared
 
 
-def _outcome_link(form: ModelForm, kind: str, flip: bool,
-                  to_probability: Callable[[np.ndarray], np.ndarray] | None) -> Callable[[np.ndarray], np.ndarray]:
+def _outcome_link(
+    form: ModelForm, kind: str, flip: bool, to_probability: Callable[[np.ndarray], np.ndarray] | None
+) -> Callable[[np.ndarray], np.ndarray]:
     """From the estimator's raw output for ``classes_[1]`` to the audit's outcome of ``kind``: the positive class's
     score (a probability through ``to_probability``, or the decision value), the decision read from it exactly as
     the audit's adapter reads it, 1 - that where the metric counts the other outcome."""
@@ -264,8 +280,16 @@ def _logistic(raw: np.ndarray) -> np.ndarray:
     return expit(raw)
 
 
-def _tree_path(prepared: _Prepared, form: ModelForm, kind: str, flip: bool, group: np.ndarray, other: np.ndarray,
-               width: int, threads: int) -> HybridPath:
+def _tree_path(
+    prepared: _Prepared,
+    form: ModelForm,
+    kind: str,
+    flip: bool,
+    group: np.ndarray,
+    other: np.ndarray,
+    width: int,
+    threads: int,
+) -> HybridPath:
     from explainers._hybrid_trees import hybrid_outputs, order_outputs, single_swap_outputs
 
     trees = prepared.trees
@@ -277,16 +301,19 @@ def _tree_path(prepared: _Prepared, form: ModelForm, kind: str, flip: bool, grou
     def score(pairs, positions, take_other):
         if positions is not None:
             return offset + order_outputs(trees, group, other, prepared.owner, positions, threads=threads)
-        return offset + hybrid_outputs(trees, group[pairs], other[pairs], prepared.owner, take_other,
-                                       threads=threads)[:, None]
+        return (
+            offset
+            + hybrid_outputs(trees, group[pairs], other[pairs], prepared.owner, take_other, threads=threads)[:, None]
+        )
 
     def swaps(inputs):
         first, last = single_swap_outputs(trees, group, other, prepared.owner, inputs, threads=threads)
         return offset + first, offset + last
 
     to_probability = _logistic if trees.link == "logistic" else None
-    return HybridPath("trees", score, _outcome_link(form, kind, flip, to_probability),
-                      group, other, width, prepared.owner, swaps)
+    return HybridPath(
+        "trees", score, _outcome_link(form, kind, flip, to_probability), group, other, width, prepared.owner, swaps
+    )
 
 
 def _measured_offset(prepared: _Prepared, rows: np.ndarray) -> float:
@@ -295,13 +322,19 @@ def _measured_offset(prepared: _Prepared, rows: np.ndarray) -> float:
 
     sample = rows[:64]
     raw = np.asarray(prepared.estimator.decision_function(_as_fitted(prepared.estimator, sample)), dtype=float)
-    leaves = hybrid_outputs(prepared.trees, sample, sample, prepared.owner,
-                            np.zeros((len(sample), int(prepared.owner.max()) + 1), dtype=bool))
+    leaves = hybrid_outputs(
+        prepared.trees,
+        sample,
+        sample,
+        prepared.owner,
+        np.zeros((len(sample), int(prepared.owner.max()) + 1), dtype=bool),
+    )
     return float(np.median(raw.ravel() - leaves)) if len(sample) else 0.0
 
 
-def _linear_path(prepared: _Prepared, form: ModelForm, kind: str, flip: bool, group: np.ndarray,
-                 other: np.ndarray, width: int) -> HybridPath:
+def _linear_path(
+    prepared: _Prepared, form: ModelForm, kind: str, flip: bool, group: np.ndarray, other: np.ndarray, width: int
+) -> HybridPath:
     coef = prepared.coef
     intercept = float(np.ravel(prepared.estimator.intercept_)[0])
     start = group @ coef + intercept
@@ -320,12 +353,14 @@ def _linear_path(prepared: _Prepared, form: ModelForm, kind: str, flip: bool, gr
         end = start + moved.sum(axis=1)
         return start[:, None] + moved[:, inputs], end[:, None] - moved[:, inputs]
 
-    return HybridPath("linear", score, _outcome_link(form, kind, flip, _logistic), group, other,
-                      width, prepared.owner, swaps)
+    return HybridPath(
+        "linear", score, _outcome_link(form, kind, flip, _logistic), group, other, width, prepared.owner, swaps
+    )
 
 
-def _transformed_path(prepared: _Prepared, form: ModelForm, kind: str, flip: bool, group: np.ndarray,
-                      other: np.ndarray, width: int) -> HybridPath:
+def _transformed_path(
+    prepared: _Prepared, form: ModelForm, kind: str, flip: bool, group: np.ndarray, other: np.ndarray, width: int
+) -> HybridPath:
     estimator = prepared.estimator
     method = form.method
 
@@ -343,8 +378,7 @@ def _transformed_path(prepared: _Prepared, form: ModelForm, kind: str, flip: boo
         take = take_other[:, prepared.owner]
         return call(np.where(take, other[pairs], group[pairs]))[:, None]
 
-    return HybridPath("transformed", score, _outcome_link(form, kind, flip, None), group, other, width,
-                      prepared.owner)
+    return HybridPath("transformed", score, _outcome_link(form, kind, flip, None), group, other, width, prepared.owner)
 
 
 def _as_fitted(estimator: Any, rows: np.ndarray):
@@ -352,8 +386,9 @@ def _as_fitted(estimator: Any, rows: np.ndarray):
     return pd.DataFrame(rows, columns=list(names)) if names is not None else rows
 
 
-def _check(path: HybridPath, model_outcome: Callable[[np.ndarray, np.ndarray], np.ndarray],
-           rng: np.random.Generator) -> str:
+def _check(
+    path: HybridPath, model_outcome: Callable[[np.ndarray, np.ndarray], np.ndarray], rng: np.random.Generator
+) -> str:
     """Why ``path`` does not reproduce the model ("" when it does): on up to 256 pairs, random hybrids (each input
     from either row) against the model called the ordinary way."""
     size = len(path.group)
@@ -374,9 +409,11 @@ def _ends_check(path: HybridPath, measured: tuple[np.ndarray, np.ndarray], rng: 
     if size == 0:
         return ""
     pairs = rng.choice(size, size=min(_CHECK_PAIRS, size), replace=False)
-    ends = path.on_hybrids(np.concatenate([pairs, pairs]),
-                           np.repeat([False, True], len(pairs))[:, None] & np.ones((1, path.width), dtype=bool))
-    return path.differs_from(ends[:len(pairs)], ends[len(pairs):], measured[0][pairs], measured[1][pairs])
+    ends = path.on_hybrids(
+        np.concatenate([pairs, pairs]),
+        np.repeat([False, True], len(pairs))[:, None] & np.ones((1, path.width), dtype=bool),
+    )
+    return path.differs_from(ends[: len(pairs)], ends[len(pairs) :], measured[0][pairs], measured[1][pairs])
 
 
 def _close(first: np.ndarray, second: np.ndarray) -> bool:

@@ -18,8 +18,11 @@ __all__ = ["binned", "proxy_auc", "attribute_nmi", "JointModel", "JOINT_ROWS", "
 
 def binned(values: pd.Series, *, bins: int = 20) -> np.ndarray:
     """Integer codes: categories as they are (missing as its own code), numbers in up to ``bins`` quantile bins."""
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values) \
-            and values.nunique(dropna=True) > bins:
+    if (
+        pd.api.types.is_numeric_dtype(values)
+        and not pd.api.types.is_bool_dtype(values)
+        and values.nunique(dropna=True) > bins
+    ):
         ranks = values.rank(method="average", pct=True).to_numpy()
         codes = np.floor(np.nan_to_num(ranks, nan=-1.0) * bins).clip(-1, bins - 1).astype(int)
         return codes + 1  # 0: missing
@@ -90,8 +93,9 @@ class JointModel:
     values are shuffled (permutation importance, Breiman 2001): near 0 for an input that adds nothing to the
     others (computed when ``importance``)."""
 
-    def __init__(self, codes: np.ndarray, member: np.ndarray, folds: np.ndarray, *, seed: int,
-                 importance: bool = True) -> None:
+    def __init__(
+        self, codes: np.ndarray, member: np.ndarray, folds: np.ndarray, *, seed: int, importance: bool = True
+    ) -> None:
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         self._rng = np.random.default_rng(seed)
@@ -106,9 +110,15 @@ class JointModel:
             if member[fit].all() or not member[fit].any() or member[use].all() or not member[use].any():
                 continue
             # shallow trees: additive evidence (many weak inputs) and interactions of up to three inputs
-            model = HistGradientBoostingClassifier(max_iter=30, learning_rate=0.3, max_depth=3, min_samples_leaf=40,
-                                                   categorical_features=categorical, early_stopping=False,
-                                                   random_state=seed)
+            model = HistGradientBoostingClassifier(
+                max_iter=30,
+                learning_rate=0.3,
+                max_depth=3,
+                min_samples_leaf=40,
+                categorical_features=categorical,
+                early_stopping=False,
+                random_state=seed,
+            )
             self._fitted.append((model.fit(codes[fit], member[fit]), use))
         self.auc, self.drops = self._permuted(self.width if importance else 0)
 
@@ -120,8 +130,9 @@ class JointModel:
             held = self._codes[use]
             copies = np.tile(held, (shuffled + 1, 1))  # the held-out rows, then one copy per shuffled input
             for column in range(shuffled):
-                copies[(column + 1) * len(held):(column + 2) * len(held), column] = self._rng.permutation(
-                    held[:, column])
+                copies[(column + 1) * len(held) : (column + 2) * len(held), column] = self._rng.permutation(
+                    held[:, column]
+                )
             scores = model.predict_proba(copies)[:, 1].reshape(shuffled + 1, len(held))
             fold = list(rank_auc(self._member[use], scores))
             aucs.append(fold[0])

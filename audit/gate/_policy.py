@@ -48,12 +48,30 @@ from audit.result._result import AuditResult
 
 __all__ = ["Rule", "Policy", "RuleOutcome", "GateResult", "load_policy", "load_preset", "PRESETS", "evaluate"]
 
-WHERE = ("overall", "every_group", "worst_group", "disparity", "attribution", "record", "slices", "mitigation",
-         "probes", "gaps")
-STATS = {"every_group": ("value", "ratio_to_best", "difference_to_best"), "disparity": ("ratio", "difference"),
-         "overall": ("value",), "worst_group": ("value",), "attribution": ("value",), "record": ("value",),
-         "slices": ("effect",), "mitigation": ("cost",), "probes": ("distance",),
-         "gaps": ("share",)}
+WHERE = (
+    "overall",
+    "every_group",
+    "worst_group",
+    "disparity",
+    "attribution",
+    "record",
+    "slices",
+    "mitigation",
+    "probes",
+    "gaps",
+)
+STATS = {
+    "every_group": ("value", "ratio_to_best", "difference_to_best"),
+    "disparity": ("ratio", "difference"),
+    "overall": ("value",),
+    "worst_group": ("value",),
+    "attribution": ("value",),
+    "record": ("value",),
+    "slices": ("effect",),
+    "mitigation": ("cost",),
+    "probes": ("distance",),
+    "gaps": ("share",),
+}
 # language-model probe measures (bias rows); "stereotype_share" covers each paired suite's primary share
 PROBE_METRICS = ("stereotype_share", "negativity_gap", "bias_ambiguous", "bias_disambiguated", "score_gap")
 # gap explanations: each proxy's share of a flagged gap, or the protected attribute's own share (a model input)
@@ -62,14 +80,17 @@ GAP_RULE_METRICS = ("proxy_share", "direct_share", "joint_proxy_share")
 # "not applicable" a rule about something the audit was not asked to measure (a suite it did not run)
 STATUSES = ("pass", "fail", "error", "skipped", "not applicable")
 # the probe suites that measure each probe metric
-PROBE_SUITES_BY_METRIC = {"stereotype_share": ("crows_pairs", "winobias", "occupations"),
-                          "bias_ambiguous": ("bbq",), "bias_disambiguated": ("bbq",),
-                          "negativity_gap": ("holisticbias", "lexicons"), "score_gap": ("bold",)}
+PROBE_SUITES_BY_METRIC = {
+    "stereotype_share": ("crows_pairs", "winobias", "occupations"),
+    "bias_ambiguous": ("bbq",),
+    "bias_disambiguated": ("bbq",),
+    "negativity_gap": ("holisticbias", "lexicons"),
+    "score_gap": ("bold",),
+}
 COMPARATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 ATTRIBUTION_METRICS = ("reliance_on_sensitive", "completeness_error_max", "completeness_error_median")
 # metrics other parts of the toolkit record (text counterfactuals); known names, evaluated when present
-TEXT_METRICS = ("flip_rate", "mean_abs_score_change", "max_abs_score_change", "subgroup_auc", "bpsn_auc",
-                "bnsp_auc")
+TEXT_METRICS = ("flip_rate", "mean_abs_score_change", "max_abs_score_change", "subgroup_auc", "bpsn_auc", "bnsp_auc")
 _IDENTITY_GROUP_METRICS = ("subgroup_auc", "bpsn_auc", "bnsp_auc")
 # explanation quality: faithfulness margin over a random order (deletion AOPC for tabular, comprehensiveness
 # for text), the randomisation test's rank correlation, and the share of examples above the completeness tolerance
@@ -78,8 +99,25 @@ TASK_METRICS = ("mean_prediction", "mean_label", "mae")
 LL144_IMPACT_RATIO = "ll144_impact_ratio"  # the impact ratios of the LL144 tables (selection or scoring rate)
 FAVOURABLE_RATE = "favourable_rate"  # resolved per table: selection_rate, or negative_rate (data.favourable)
 from audit.gate._presets import PRESETS  # noqa: E402  (the preset files are the registry)
-_RULE_KEYS = {"id", "metric", "where", "stat", "compare", "threshold", "severity", "tables", "min_group_size",
-              "confident", "description", "min_share", "at", "group_blind", "alpha", "allow_no_evidence"}
+
+_RULE_KEYS = {
+    "id",
+    "metric",
+    "where",
+    "stat",
+    "compare",
+    "threshold",
+    "severity",
+    "tables",
+    "min_group_size",
+    "confident",
+    "description",
+    "min_share",
+    "at",
+    "group_blind",
+    "alpha",
+    "allow_no_evidence",
+}
 
 
 def _known_metric(name: str, where: str = "") -> bool:
@@ -91,9 +129,15 @@ def _known_metric(name: str, where: str = "") -> bool:
         return name in PROBE_METRICS
     if where == "gaps":
         return name in GAP_RULE_METRICS
-    return (name in METRICS or name in (FAVOURABLE_RATE, LL144_IMPACT_RATIO) or name in ATTRIBUTION_METRICS
-            or name in TEXT_METRICS or name in TASK_METRICS or name in QUALITY_METRICS
-            or re.fullmatch(r"selection_rate\[.+\]", name) is not None)
+    return (
+        name in METRICS
+        or name in (FAVOURABLE_RATE, LL144_IMPACT_RATIO)
+        or name in ATTRIBUTION_METRICS
+        or name in TEXT_METRICS
+        or name in TASK_METRICS
+        or name in QUALITY_METRICS
+        or re.fullmatch(r"selection_rate\[.+\]", name) is not None
+    )
 
 
 @dataclass(frozen=True)
@@ -125,71 +169,108 @@ class Rule:
             object.__setattr__(self, "stat", "distance")
         if self.where == "gaps" and self.stat == "value":  # a feature is checked by its share of the gap
             object.__setattr__(self, "stat", "share")
-        if self.alpha is not None and (self.where != "probes" or isinstance(self.alpha, bool) or not isinstance(
-                self.alpha, (int, float)) or not 0 < self.alpha < 1):
-            raise ConfigError(f"The 'alpha' of rule {self.id or self.metric!r} must be a number in (0, 1), for where = "
-                              f"\"probes\" only. Got {self.alpha!r} (where = {self.where!r}).")
+        if self.alpha is not None and (
+            self.where != "probes"
+            or isinstance(self.alpha, bool)
+            or not isinstance(self.alpha, (int, float))
+            or not 0 < self.alpha < 1
+        ):
+            raise ConfigError(
+                f"The 'alpha' of rule {self.id or self.metric!r} must be a number in (0, 1), for where = "
+                f'"probes" only. Got {self.alpha!r} (where = {self.where!r}).'
+            )
         if self.where == "mitigation" and (isinstance(self.at, bool) or not isinstance(self.at, (int, float))):
-            raise ConfigError(f"A mitigation rule needs 'at', the tolerance the fix must reach (e.g. at = 0.8 for an "
-                              f"impact ratio). Got {self.at!r} in rule {self.id or self.metric!r}.")
+            raise ConfigError(
+                f"A mitigation rule needs 'at', the tolerance the fix must reach (e.g. at = 0.8 for an "
+                f"impact ratio). Got {self.at!r} in rule {self.id or self.metric!r}."
+            )
         if (self.at is not None or self.group_blind) and self.where != "mitigation":
-            raise ConfigError(f"'at' and 'group_blind' of rule {self.id or self.metric!r} apply to where = "
-                              "\"mitigation\" only.")
+            raise ConfigError(
+                f"'at' and 'group_blind' of rule {self.id or self.metric!r} apply to where = \"mitigation\" only."
+            )
         if not isinstance(self.group_blind, bool):
             raise ConfigError(f"The 'group_blind' of rule {self.id or self.metric!r} must be true or false.")
         for name in ("metric", "where", "compare", "stat", "severity", "id", "description"):
             value = getattr(self, name)
             if not isinstance(value, str) or (name in ("metric", "where", "compare") and not value):
                 raise ConfigError(f"The {name!r} of {location} must be a string. Got {value!r} instead.")
-        if self.tables is not None and (isinstance(self.tables, str) or not isinstance(self.tables, (list, tuple))
-                                        or not all(isinstance(t, str) for t in self.tables)):
-            raise ConfigError(f"The 'tables' of {location} must be a list of table names, e.g. [\"sex\", "
-                              f"\"sex x race\"]. Got {self.tables!r} instead.")
+        if self.tables is not None and (
+            isinstance(self.tables, str)
+            or not isinstance(self.tables, (list, tuple))
+            or not all(isinstance(t, str) for t in self.tables)
+        ):
+            raise ConfigError(
+                f"The 'tables' of {location} must be a list of table names, e.g. [\"sex\", "
+                f'"sex x race"]. Got {self.tables!r} instead.'
+            )
         if self.where not in WHERE:
-            raise ConfigError(f"The 'where' of {location} must be one of {', '.join(WHERE)}. "
-                              f"Got {self.where!r} instead.")
+            raise ConfigError(
+                f"The 'where' of {location} must be one of {', '.join(WHERE)}. Got {self.where!r} instead."
+            )
         if self.where == "record":
             if self.compare != "exists":
-                raise ConfigError(f"Record rules check presence: {location} needs compare = \"exists\". "
-                                  f"Got {self.compare!r} instead.")
+                raise ConfigError(
+                    f'Record rules check presence: {location} needs compare = "exists". Got {self.compare!r} instead.'
+                )
         else:
             if not _known_metric(self.metric, self.where):
-                known = ", ".join(sorted(SLICE_METRICS) if self.where == "slices" else MITIGATION_CONSTRAINTS
-                                  if self.where == "mitigation" else PROBE_METRICS if self.where == "probes"
-                                  else GAP_RULE_METRICS if self.where == "gaps" else sorted(
-                    METRICS.names() + list(ATTRIBUTION_METRICS) + list(TASK_METRICS) + list(TEXT_METRICS)))
+                known = ", ".join(
+                    sorted(SLICE_METRICS)
+                    if self.where == "slices"
+                    else MITIGATION_CONSTRAINTS
+                    if self.where == "mitigation"
+                    else PROBE_METRICS
+                    if self.where == "probes"
+                    else GAP_RULE_METRICS
+                    if self.where == "gaps"
+                    else sorted(METRICS.names() + list(ATTRIBUTION_METRICS) + list(TASK_METRICS) + list(TEXT_METRICS))
+                )
                 raise ConfigError(f"Unknown metric {self.metric!r} in {location}. Known metrics: {known}.")
             if self.compare not in COMPARATORS:
-                raise ConfigError(f"The 'compare' of {location} must be one of {', '.join(COMPARATORS)}. "
-                                  f"Got {self.compare!r} instead.")
+                raise ConfigError(
+                    f"The 'compare' of {location} must be one of {', '.join(COMPARATORS)}. "
+                    f"Got {self.compare!r} instead."
+                )
             if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)):
                 raise ConfigError(f"The 'threshold' of {location} must be a number. Got {self.threshold!r} instead.")
             if self.stat not in STATS[self.where]:
-                raise ConfigError(f"The 'stat' of {location} must be one of {', '.join(STATS[self.where])} for "
-                                  f"where = {self.where!r}. Got {self.stat!r} instead.")
+                raise ConfigError(
+                    f"The 'stat' of {location} must be one of {', '.join(STATS[self.where])} for "
+                    f"where = {self.where!r}. Got {self.stat!r} instead."
+                )
         if self.severity not in ("error", "warning"):
-            raise ConfigError(f"The 'severity' of {location} must be 'error' or 'warning'. "
-                              f"Got {self.severity!r} instead.")
-        if self.min_group_size is not None and (isinstance(self.min_group_size, bool)
-                                                or not isinstance(self.min_group_size, int) or self.min_group_size < 1):
-            raise ConfigError(f"The 'min_group_size' of {location} must be a positive integer. "
-                              f"Got {self.min_group_size!r} instead.")
-        if self.min_share is not None and (isinstance(self.min_share, bool) or not isinstance(
-                self.min_share, (int, float)) or not 0 <= self.min_share < 1):
-            raise ConfigError(f"The 'min_share' of {location} must be a share of the data in [0, 1), e.g. 0.01. "
-                              f"Got {self.min_share!r} instead.")
+            raise ConfigError(
+                f"The 'severity' of {location} must be 'error' or 'warning'. Got {self.severity!r} instead."
+            )
+        if self.min_group_size is not None and (
+            isinstance(self.min_group_size, bool) or not isinstance(self.min_group_size, int) or self.min_group_size < 1
+        ):
+            raise ConfigError(
+                f"The 'min_group_size' of {location} must be a positive integer. Got {self.min_group_size!r} instead."
+            )
+        if self.min_share is not None and (
+            isinstance(self.min_share, bool)
+            or not isinstance(self.min_share, (int, float))
+            or not 0 <= self.min_share < 1
+        ):
+            raise ConfigError(
+                f"The 'min_share' of {location} must be a share of the data in [0, 1), e.g. 0.01. "
+                f"Got {self.min_share!r} instead."
+            )
         if self.min_share is not None and self.where != "slices":
             raise ConfigError(f"The 'min_share' of {location} applies to where = \"slices\" only.")
         if not isinstance(self.allow_no_evidence, bool):
-            raise ConfigError(f"The 'allow_no_evidence' of {location} must be true or false. "
-                              f"Got {self.allow_no_evidence!r} instead.")
+            raise ConfigError(
+                f"The 'allow_no_evidence' of {location} must be true or false. Got {self.allow_no_evidence!r} instead."
+            )
         if not isinstance(self.confident, bool):
             raise ConfigError(f"The 'confident' of {location} must be true or false. Got {self.confident!r} instead.")
         if self.tables is not None:
             object.__setattr__(self, "tables", tuple(self.tables))
         if not self.id:
-            object.__setattr__(self, "id", f"{self.metric}-{self.where}" + (f"-{self.stat}" if self.stat != "value"
-                                                                               else ""))
+            object.__setattr__(
+                self, "id", f"{self.metric}-{self.where}" + (f"-{self.stat}" if self.stat != "value" else "")
+            )
 
 
 @dataclass(frozen=True)
@@ -210,25 +291,34 @@ def _parse_policy(raw: dict[str, Any], *, name: str, sha256: str, source: str) -
         raise ConfigError(f"The policy {name!r} has no rules. Add [[rules]] tables (see docs/policy.md).")
     unknown_top = set(raw) - {"rules", "name", "description", "allow_failures", "diff_tolerance"}
     if unknown_top:
-        raise ConfigError(f"Unknown policy settings {sorted(unknown_top)} in {name!r}. Known: allow_failures, "
-                          "description, diff_tolerance, name, rules.")
+        raise ConfigError(
+            f"Unknown policy settings {sorted(unknown_top)} in {name!r}. Known: allow_failures, "
+            "description, diff_tolerance, name, rules."
+        )
     tolerance = raw.get("diff_tolerance")
-    if tolerance is not None and (isinstance(tolerance, bool) or not isinstance(tolerance, (int, float))
-                                  or not 0 <= tolerance < 1):
-        raise ConfigError(f"The 'diff_tolerance' of {name!r} must be a number from 0 to 1 (how far the ratio of the "
-                          f"lowest to the highest group may fall). Got {tolerance!r} instead.")
+    if tolerance is not None and (
+        isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 1
+    ):
+        raise ConfigError(
+            f"The 'diff_tolerance' of {name!r} must be a number from 0 to 1 (how far the ratio of the "
+            f"lowest to the highest group may fall). Got {tolerance!r} instead."
+        )
     allow = raw.get("allow_failures", [])
     if not isinstance(allow, list) or not all(isinstance(a, str) and a for a in allow):
-        raise ConfigError(f"The 'allow_failures' of {name!r} must be a list of step names (e.g. [\"explainer: "
-                          f"lime_tabular\"]). Got {allow!r} instead.")
+        raise ConfigError(
+            f"The 'allow_failures' of {name!r} must be a list of step names (e.g. [\"explainer: "
+            f'lime_tabular"]). Got {allow!r} instead.'
+        )
     rules = []
     for index, table in enumerate(rules_raw):
         if not isinstance(table, dict):
             raise ConfigError(f"Rule {index} of {name!r} must be a table. Got {table!r} instead.")
         unknown = set(table) - _RULE_KEYS
         if unknown:
-            raise ConfigError(f"Unknown settings {sorted(unknown)} in rule {index} of {name!r}. "
-                              f"Known: {', '.join(sorted(_RULE_KEYS))}.")
+            raise ConfigError(
+                f"Unknown settings {sorted(unknown)} in rule {index} of {name!r}. "
+                f"Known: {', '.join(sorted(_RULE_KEYS))}."
+            )
         missing = {"metric", "where", "compare"} - set(table)
         if missing:
             raise ConfigError(f"Rule {index} of {name!r} lacks {sorted(missing)}.")
@@ -237,8 +327,14 @@ def _parse_policy(raw: dict[str, Any], *, name: str, sha256: str, source: str) -
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise ConfigError(f"Rule ids must be unique within a policy; {name!r} repeats {duplicates}. Set 'id'.")
-    return Policy(name=str(raw.get("name", name)), rules=tuple(rules), sha256=sha256, source=source,
-                  allow_failures=tuple(allow), diff_tolerance=None if tolerance is None else float(tolerance))
+    return Policy(
+        name=str(raw.get("name", name)),
+        rules=tuple(rules),
+        sha256=sha256,
+        source=source,
+        allow_failures=tuple(allow),
+        diff_tolerance=None if tolerance is None else float(tolerance),
+    )
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -257,8 +353,10 @@ def load_policy(path: str | Path) -> Policy:
         if raw is None:
             raise ConfigError(f"{str(path)!r} has no [tool.audit] table. Add one with [[tool.audit.rules]].")
         if not isinstance(raw, dict):
-            raise ConfigError(f"[tool.audit] in {str(path)!r} must be a table of policy settings with "
-                              f"[[tool.audit.rules]]. Got {type(raw).__name__} {raw!r} instead.")
+            raise ConfigError(
+                f"[tool.audit] in {str(path)!r} must be a table of policy settings with "
+                f"[[tool.audit.rules]]. Got {type(raw).__name__} {raw!r} instead."
+            )
     return _parse_policy(raw, name=path.name, sha256=sha256_file(path), source=str(path))
 
 
@@ -290,8 +388,20 @@ class _Checker:
     def add(self, scope: str, status: str, message: str, value=None, checked=None, *, examined: bool = False) -> None:
         rule = self.rule
         self.examined += examined
-        self.outcomes.append(RuleOutcome(self.policy.name, rule.id, scope, status, rule.severity, message, value,
-                                         checked, rule.threshold, rule.compare))
+        self.outcomes.append(
+            RuleOutcome(
+                self.policy.name,
+                rule.id,
+                scope,
+                status,
+                rule.severity,
+                message,
+                value,
+                checked,
+                rule.threshold,
+                rule.compare,
+            )
+        )
 
     def compare(self, scope: str, value, interval, what: str) -> None:
         rule = self.rule
@@ -302,14 +412,24 @@ class _Checker:
         if rule.confident:
             checked = _bound(interval, rule.compare)
             if checked is None:
-                self.add(scope, "error", f"The rule asks for confidence, but {what} has no confidence interval. "
-                                         "Run the audit with fairness.n_boot > 0.", value)
+                self.add(
+                    scope,
+                    "error",
+                    f"The rule asks for confidence, but {what} has no confidence interval. "
+                    "Run the audit with fairness.n_boot > 0.",
+                    value,
+                )
                 return
         ok = COMPARATORS[rule.compare](checked, rule.threshold)
         basis = f" (CI bound {checked:.4g}; point estimate {value:.4g})" if rule.confident else ""
-        self.add(scope, "pass" if ok else "fail",
-                 f"{what} = {checked if not rule.confident else value:.4g}{basis}; required {rule.compare} "
-                 f"{rule.threshold:g}.", value, checked)
+        self.add(
+            scope,
+            "pass" if ok else "fail",
+            f"{what} = {checked if not rule.confident else value:.4g}{basis}; required {rule.compare} "
+            f"{rule.threshold:g}.",
+            value,
+            checked,
+        )
 
 
 def _lookup(result: AuditResult, dotted: str):
@@ -329,7 +449,8 @@ def _evaluate_rule(result: AuditResult, policy: Policy, rule: Rule) -> tuple[lis
     check = _Checker(policy, rule)
     _check_rule(result, check, rule)
     return _with_evidence(check), bool(check.examined) or any(
-        o.status in ("pass", "fail", "error") for o in check.outcomes)
+        o.status in ("pass", "fail", "error") for o in check.outcomes
+    )
 
 
 def _check_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOutcome]:
@@ -338,8 +459,12 @@ def _check_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOu
         if value not in (None, [], {}, ""):
             check.add(rule.metric, "pass", f"The audit record holds {rule.metric}.")
         else:  # nothing was measured, so nothing was violated: the rule cannot be checked, which blocks all the same
-            check.add(rule.metric, "error", f"Not computed: the audit record has no {rule.metric}, so the rule cannot "
-                                            f"be checked." + (f" {rule.description}" if rule.description else ""))
+            check.add(
+                rule.metric,
+                "error",
+                f"Not computed: the audit record has no {rule.metric}, so the rule cannot "
+                f"be checked." + (f" {rule.description}" if rule.description else ""),
+            )
         return check.outcomes
     if rule.where == "slices":
         return _evaluate_slice_rule(result, check, rule)
@@ -356,8 +481,9 @@ def _check_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOu
         if not summaries:
             check.add("attributions", "error", f"No attribution ran, so {rule.metric} cannot be checked.")
         for summary in summaries:
-            check.compare(summary.method, getattr(summary, rule.metric, None), None,
-                          f"{rule.metric} of {summary.method}")
+            check.compare(
+                summary.method, getattr(summary, rule.metric, None), None, f"{rule.metric} of {summary.method}"
+            )
         return check.outcomes
     if rule.metric in TEXT_METRICS:
         return _evaluate_text_rule(result, check, rule)
@@ -367,12 +493,20 @@ def _check_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOu
     if rule.tables is not None:
         missing = sorted(set(rule.tables) - {t.name for t in result.fairness})
         for name in missing:
-            check.add(name, "error", f"The audit result has no fairness table {name!r}. Tables: "
-                                     f"{', '.join(t.name for t in result.fairness) or '(none)'}.")
+            check.add(
+                name,
+                "error",
+                f"The audit result has no fairness table {name!r}. Tables: "
+                f"{', '.join(t.name for t in result.fairness) or '(none)'}.",
+            )
     holding = [t for t in tables if _table_metric(t, rule.metric) in t.metrics]
     if not holding:
-        check.add(rule.metric, "error", f"The metric {rule.metric!r} is not in the audit result "
-                                        f"(its tables hold: {', '.join(tables[0].metrics) if tables else 'nothing'}).")
+        check.add(
+            rule.metric,
+            "error",
+            f"The metric {rule.metric!r} is not in the audit result "
+            f"(its tables hold: {', '.join(tables[0].metrics) if tables else 'nothing'}).",
+        )
         return check.outcomes
     for table in holding:
         metric = _table_metric(table, rule.metric)
@@ -387,8 +521,12 @@ def _check_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOu
             if disparity is None:
                 check.add(table.name, "error", f"{metric} has no disparity (not a comparable metric).")
                 continue
-            check.compare(table.name, getattr(disparity, rule.stat), getattr(disparity, f"{rule.stat}_ci"),
-                          f"{metric} {rule.stat} by {table.name}")
+            check.compare(
+                table.name,
+                getattr(disparity, rule.stat),
+                getattr(disparity, f"{rule.stat}_ci"),
+                f"{metric} {rule.stat} by {table.name}",
+            )
         elif rule.where == "worst_group":
             values = [(g, g.values.get(metric)) for g in eligible if g.values.get(metric) is not None]
             if not values:
@@ -396,8 +534,9 @@ def _check_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOu
                 continue
             pick = min if rule.compare in (">=", ">") else max
             group, value = pick(values, key=lambda item: item[1])
-            check.compare(f"{table.name}: {group.name}", value, group.ci.get(metric),
-                          f"{metric} of the worst group {group.name}")
+            check.compare(
+                f"{table.name}: {group.name}", value, group.ci.get(metric), f"{metric} of the worst group {group.name}"
+            )
         else:  # every_group
             disparity = table.disparities.get(metric)
             for group in eligible:
@@ -407,8 +546,13 @@ def _check_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOu
                     continue
                 comparison = disparity.to_benchmark.get(group.name) if disparity else None
                 if comparison is not None and comparison.is_anchor:
-                    check.add(scope, "skipped", f"The benchmark group of {metric} (the comparison, not a case): "
-                                                "every other group is compared with it.", examined=True)
+                    check.add(
+                        scope,
+                        "skipped",
+                        f"The benchmark group of {metric} (the comparison, not a case): "
+                        "every other group is compared with it.",
+                        examined=True,
+                    )
                     continue
                 key = "ratio" if rule.stat == "ratio_to_best" else "difference"
                 if disparity is not None and disparity.benchmark_group:
@@ -431,8 +575,10 @@ def _text_scopes(result: AuditResult, metric: str) -> list[tuple[str, tuple[Any,
             return []
         return [("identity groups", (groups.generalized_mean.get(metric), None), groups.rows)]
     scopes = []
-    for name, section in (("real texts", text.counterfactuals),
-                          ("template probes", text.probes.counterfactuals if text.probes else None)):
+    for name, section in (
+        ("real texts", text.counterfactuals),
+        ("template probes", text.probes.counterfactuals if text.probes else None),
+    ):
         if section and section.axes:
             overall = section.overall.value(metric) if section.overall else (None, None)
             scopes.append((name, overall, section.axes))
@@ -442,14 +588,24 @@ def _text_scopes(result: AuditResult, metric: str) -> list[tuple[str, tuple[Any,
 def _evaluate_text_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOutcome]:
     scopes = _text_scopes(result, rule.metric)
     if not scopes:
-        what = ("identity-mention groups (they need labels)" if rule.metric in _IDENTITY_GROUP_METRICS
-                else "text counterfactual metrics")
-        check.add("text", "error", f"The audit result has no {what}, so {rule.metric} cannot be checked; audit a "
-                                   "text model (with [text] counterfactuals on), or drop this rule.")
+        what = (
+            "identity-mention groups (they need labels)"
+            if rule.metric in _IDENTITY_GROUP_METRICS
+            else "text counterfactual metrics"
+        )
+        check.add(
+            "text",
+            "error",
+            f"The audit result has no {what}, so {rule.metric} cannot be checked; audit a "
+            "text model (with [text] counterfactuals on), or drop this rule.",
+        )
         return check.outcomes
     if rule.where not in ("overall", "every_group", "worst_group"):
-        check.add("text", "error", f"Text metric {rule.metric} supports where = overall, every_group or "
-                                   f"worst_group; got {rule.where!r}.")
+        check.add(
+            "text",
+            "error",
+            f"Text metric {rule.metric} supports where = overall, every_group or worst_group; got {rule.where!r}.",
+        )
         return check.outcomes
     for scope, overall, rows in scopes:
         if rule.where == "overall":
@@ -478,8 +634,11 @@ def _evaluate_ll144_rule(result: AuditResult, check: _Checker, rule: Rule) -> li
     (not the fairness tables' selection rate)."""
     ll144 = result.regulatory.ll144
     if ll144 is None:
-        check.add("ll144", "error", "The audit result has no LL144 tables; set fairness.ll144 in the config, or drop "
-                                    "this rule.")
+        check.add(
+            "ll144",
+            "error",
+            "The audit result has no LL144 tables; set fairness.ll144 in the config, or drop this rule.",
+        )
         return check.outcomes
     if rule.where != "every_group":
         check.add("ll144", "error", f"{rule.metric} supports where = every_group; got {rule.where!r}.")
@@ -494,11 +653,13 @@ def _evaluate_ll144_rule(result: AuditResult, check: _Checker, rule: Rule) -> li
             elif row.excluded:
                 check.add(scope, "skipped", f"Excluded from impact ratios: {row.excluded['reason']}.")
             elif (row.small and rule.min_group_size is None) or (
-                    rule.min_group_size is not None and row.n < rule.min_group_size):
+                rule.min_group_size is not None and row.n < rule.min_group_size
+            ):
                 check.add(scope, "skipped", f"Only {row.n} people: too few to check.")
             else:
-                check.compare(scope, row.impact_ratio, None,
-                              f"{ll144.rate.replace('_', ' ')} impact ratio of {row.category}")
+                check.compare(
+                    scope, row.impact_ratio, None, f"{ll144.rate.replace('_', ' ')} impact ratio of {row.category}"
+                )
     return check.outcomes
 
 
@@ -513,14 +674,23 @@ def _quality_value(entry: MethodQuality, metric: str):
 def _evaluate_quality_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOutcome]:
     methods = result.quality.methods if result.quality else {}
     if not methods:
-        check.add("quality", "error", f"The audit result has no explanation-quality checks, so {rule.metric} cannot "
-                                      "be checked; run explainers with [quality] enabled, or drop this rule.")
+        check.add(
+            "quality",
+            "error",
+            f"The audit result has no explanation-quality checks, so {rule.metric} cannot "
+            "be checked; run explainers with [quality] enabled, or drop this rule.",
+        )
         return check.outcomes
     if rule.where not in ("attribution", "every_group", "worst_group") or (
-            rule.where != "attribution" and rule.metric != "faithfulness_margin"):
-        check.add("quality", "error", f"{rule.metric} supports where = attribution"
-                                      + (", every_group or worst_group" if rule.metric == "faithfulness_margin" else "")
-                                      + f"; got {rule.where!r}.")
+        rule.where != "attribution" and rule.metric != "faithfulness_margin"
+    ):
+        check.add(
+            "quality",
+            "error",
+            f"{rule.metric} supports where = attribution"
+            + (", every_group or worst_group" if rule.metric == "faithfulness_margin" else "")
+            + f"; got {rule.where!r}.",
+        )
         return check.outcomes
     for method, entry in methods.items():
         if rule.where == "attribution":
@@ -532,11 +702,13 @@ def _evaluate_quality_rule(result: AuditResult, check: _Checker, rule: Rule) -> 
 
 
 def _evaluate_quality_groups(check: _Checker, rule: Rule, method: str, faithfulness: Faithfulness | None) -> None:
-    rows = [(f"{method}: {feature}={group}", row) for feature, groups in
-            (faithfulness.by_group if faithfulness else {}).items() for group, row in groups.items()]
+    rows = [
+        (f"{method}: {feature}={group}", row)
+        for feature, groups in (faithfulness.by_group if faithfulness else {}).items()
+        for group, row in groups.items()
+    ]
     minimum = rule.min_group_size
-    eligible = [(scope, row) for scope, row in rows if (not row.small if minimum is None
-                                                         else row.examples >= minimum)]
+    eligible = [(scope, row) for scope, row in rows if (not row.small if minimum is None else row.examples >= minimum)]
     for scope, row in rows:
         if (scope, row) not in eligible:
             check.add(scope, "skipped", f"Only {row.examples} explained examples: too few to check.")
@@ -556,8 +728,12 @@ def _evaluate_slice_rule(result: AuditResult, check: _Checker, rule: Rule) -> li
     metric minus the rest's, measured on the held-out half."""
     searches = [s for s in (result.slices.searches if result.slices else []) if s.metric == rule.metric]
     if not searches:
-        check.add("slices", "error", f"The audit result has no slice search for {rule.metric}, so the rule cannot be "
-                                     f"checked; add {rule.metric!r} to slices.metrics, or drop this rule.")
+        check.add(
+            "slices",
+            "error",
+            f"The audit result has no slice search for {rule.metric}, so the rule cannot be "
+            f"checked; add {rule.metric!r} to slices.metrics, or drop this rule.",
+        )
         return check.outcomes
     for search in searches:
         shown = [s for s in search.slices if rule.min_share is None or s.share >= rule.min_share]
@@ -565,36 +741,57 @@ def _evaluate_slice_rule(result: AuditResult, check: _Checker, rule: Rule) -> li
         depth = "" if search.complete else f"; the time budget stopped the search at {search.depth} conditions"
         if not shown:
             share = "" if rule.min_share is None else f" of {rule.min_share:.0%}+ of the data"
-            check.add(scope, "pass", f"No confirmed slice{share} "
-                                     f"among {search.candidates} tested (q = {search.q:g}){depth}.")
+            check.add(
+                scope, "pass", f"No confirmed slice{share} among {search.candidates} tested (q = {search.q:g}){depth}."
+            )
         for found in shown:
-            check.compare(f"{scope}: {found.definition}", found.effect, found.effect_ci,
-                          f"{search.words} {found.metric:.3f} vs {found.rest_metric:.3f} elsewhere; effect")
+            check.compare(
+                f"{scope}: {found.definition}",
+                found.effect,
+                found.effect_ci,
+                f"{search.words} {found.metric:.3f} vs {found.rest_metric:.3f} elsewhere; effect",
+            )
     return check.outcomes
 
 
 def _evaluate_probe_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOutcome]:
     """Every bias row of the rule's measure, in every suite that has it: its distance from no bias. With ``alpha``,
     a row whose Holm-adjusted p-value is at least alpha passes: the preference is within chance."""
-    matches = [(suite, row) for suite in (result.probes.suites if result.probes else []) for row in suite.rows
-               if row.role == "bias" and (row.measure == rule.metric or row.measure.startswith(rule.metric + "_"))]
+    matches = [
+        (suite, row)
+        for suite in (result.probes.suites if result.probes else [])
+        for row in suite.rows
+        if row.role == "bias" and (row.measure == rule.metric or row.measure.startswith(rule.metric + "_"))
+    ]
     if not matches:
         measuring = PROBE_SUITES_BY_METRIC.get(rule.metric, ())
         probes_config = result.config.get("probes") if isinstance(result.config, dict) else None
         asked = set((probes_config or {}).get("suites") or ()) & set(measuring)
         if probes_config is not None and not asked:
-            check.add("probes", "not applicable", f"No suite that measures {rule.metric} ({', '.join(measuring)}) was "
-                                                  "asked for in [probes] suites, so the rule does not apply.")
+            check.add(
+                "probes",
+                "not applicable",
+                f"No suite that measures {rule.metric} ({', '.join(measuring)}) was "
+                "asked for in [probes] suites, so the rule does not apply.",
+            )
             return check.outcomes
         ran = ", ".join(s.name for s in result.probes.suites) if result.probes else "no probes"
         if asked:
-            check.add("probes", "error", f"The suite(s) {', '.join(sorted(asked))} that measure {rule.metric} were "
-                                         f"asked for but produced no rows (suites with results: {ran}); see the failed "
-                                         "steps.")
+            check.add(
+                "probes",
+                "error",
+                f"The suite(s) {', '.join(sorted(asked))} that measure {rule.metric} were "
+                f"asked for but produced no rows (suites with results: {ran}); see the failed "
+                "steps.",
+            )
             return check.outcomes
-        check.add("probes", "error", f"The audit result has no probe rows of {rule.metric} (suites: {ran}), so the "
-                                     "rule cannot be checked; run the suite that measures it ([probes] suites), or "
-                                     "drop this rule.")
+        check.add(
+            "probes",
+            "error",
+            f"The audit result has no probe rows of {rule.metric} (suites: {ran}), so the "
+            "rule cannot be checked; run the suite that measures it ([probes] suites), or "
+            "drop this rule.",
+        )
         return check.outcomes
     for suite, row in matches:
         scope = f"probes: {suite.name} / {row.category}" + (f" / {row.subject}" if row.subject else "")
@@ -603,8 +800,13 @@ def _evaluate_probe_rule(result: AuditResult, check: _Checker, rule: Rule) -> li
             continue
         what = f"{row.measure} {row.estimate:.4g}; distance from {row.null_value:g}"
         if rule.alpha is not None and row.p_holm is not None and row.p_holm >= rule.alpha:
-            check.add(scope, "pass", f"{what} = {row.distance:.4g}, within chance (Holm-adjusted p = {row.p_holm:.2g} "
-                                     f">= {rule.alpha:g}).", row.distance, row.distance)
+            check.add(
+                scope,
+                "pass",
+                f"{what} = {row.distance:.4g}, within chance (Holm-adjusted p = {row.p_holm:.2g} >= {rule.alpha:g}).",
+                row.distance,
+                row.distance,
+            )
             continue
         check.compare(scope, row.distance, _distance_interval(row), what)
     return check.outcomes
@@ -616,44 +818,74 @@ def _evaluate_gap_rule(result: AuditResult, check: _Checker, rule: Rule) -> list
     its share of the gap. Gaps whose fairness finding is not a warning are not checked."""
     report = result.gap_explanations
     if report is None:
-        check.add("gaps", "error", f"The audit result has no gap explanations, so {rule.metric} cannot be checked; "
-                                   "run the audit with [gaps] enabled (a model, not decisions read from the data), "
-                                   "or drop this rule.")
+        check.add(
+            "gaps",
+            "error",
+            f"The audit result has no gap explanations, so {rule.metric} cannot be checked; "
+            "run the audit with [gaps] enabled (a model, not decisions read from the data), "
+            "or drop this rule.",
+        )
         return check.outcomes
     role = "proxy" if rule.metric == "proxy_share" else "direct"
     gaps = [g for g in report.explanations if rule.tables is None or g.table in rule.tables]
     for gap in gaps:
         scope = f"gaps: {gap.metric} by {gap.table} ({gap.group} vs {gap.compared_with})"
         if not gap.flagged:
-            check.add(scope, "skipped", f"The gap ({gap.gap:+.3f}) is not flagged: its ratio is above the threshold or "
-                                        "within chance.", examined=True)
+            check.add(
+                scope,
+                "skipped",
+                f"The gap ({gap.gap:+.3f}) is not flagged: its ratio is above the threshold or within chance.",
+                examined=True,
+            )
             continue
         if rule.metric == "joint_proxy_share":
             joint = gap.joint_proxy
             if joint is None or joint.role != "proxy":
-                check.add(scope, "pass", "No inputs that tell the groups apart together carry this gap"
-                          + ("." if joint is None else f" (together: AUC {_auc(joint.proxy_auc)}, share "
-                                                        f"{joint.share:.0%})."))
+                check.add(
+                    scope,
+                    "pass",
+                    "No inputs that tell the groups apart together carry this gap"
+                    + ("." if joint is None else f" (together: AUC {_auc(joint.proxy_auc)}, share {joint.share:.0%})."),
+                )
             else:
-                check.compare(f"{scope}: {' + '.join(joint.features)}", joint.share, joint.share_ci,
-                              f"share of the gap carried together by {', '.join(joint.features)} (AUC together "
-                              f"{_auc(joint.proxy_auc)}, alone at most {_auc(joint.strongest_single_auc)})")
+                check.compare(
+                    f"{scope}: {' + '.join(joint.features)}",
+                    joint.share,
+                    joint.share_ci,
+                    f"share of the gap carried together by {', '.join(joint.features)} (AUC together "
+                    f"{_auc(joint.proxy_auc)}, alone at most {_auc(joint.strongest_single_auc)})",
+                )
             continue
         features = [f for f in gap.features if f.role == role]
         if not features:
-            check.add(scope, "pass", f"No {'proxy' if role == 'proxy' else 'protected attribute among the inputs'} "
-                                     "in this gap.")
+            check.add(
+                scope,
+                "pass",
+                f"No {'proxy' if role == 'proxy' else 'protected attribute among the inputs'} in this gap.",
+            )
         for feature in features:
-            check.compare(f"{scope}: {feature.feature}", feature.share, feature.share_ci,
-                          f"share of the gap carried by {feature.feature}")
+            check.compare(
+                f"{scope}: {feature.feature}",
+                feature.share,
+                feature.share_ci,
+                f"share of the gap carried by {feature.feature}",
+            )
     explained = {g.table for g in report.explanations}
     for name in sorted(set(rule.tables or ()) - explained):
-        check.add(name, "error", f"The audit result explains no gap of table {name!r}; explained: "
-                                 f"{', '.join(sorted(explained)) or 'none'}.")
+        check.add(
+            name,
+            "error",
+            f"The audit result explains no gap of table {name!r}; explained: {', '.join(sorted(explained)) or 'none'}.",
+        )
     if not report.explanations:  # nothing tested never passes
         why = "; ".join(f"{n['metric']} by {n['table']}: {n['reason']}" for n in report.not_explained[:3])
-        check.add("gaps", "error", "The audit result explains no gap" + (f" ({why})" if why else "")
-                  + f", so {rule.metric} cannot be checked.")
+        check.add(
+            "gaps",
+            "error",
+            "The audit result explains no gap"
+            + (f" ({why})" if why else "")
+            + f", so {rule.metric} cannot be checked.",
+        )
     return check.outcomes
 
 
@@ -674,8 +906,12 @@ def _evaluate_mitigation_rule(result: AuditResult, check: _Checker, rule: Rule) 
     """A fix reaching ``at`` must exist, at an accuracy cost (held out) that meets the threshold."""
     frontiers = [f for f in (result.mitigation.frontiers if result.mitigation else []) if f.constraint == rule.metric]
     if not frontiers:
-        check.add("mitigation", "error", f"The audit result has no mitigation frontier for {rule.metric}; add it to "
-                                         "mitigation.constraints (a binary classifier with scores), or drop this rule.")
+        check.add(
+            "mitigation",
+            "error",
+            f"The audit result has no mitigation frontier for {rule.metric}; add it to "
+            "mitigation.constraints (a binary classifier with scores), or drop this rule.",
+        )
         return check.outcomes
     kind = "one threshold for everybody" if rule.group_blind else "group-specific thresholds"
     for frontier in frontiers:
@@ -687,13 +923,21 @@ def _evaluate_mitigation_rule(result: AuditResult, check: _Checker, rule: Rule) 
             check.add(scope, "fail", f"No {kind} reach {rule.metric} {rule.at:g} on the fit half.")
         elif point.reached is False:
             # a fix chosen on the fit half that misses on the held-out rows is not a fix, whatever it costs
-            check.add(scope, "fail", f"The {kind} chosen to reach {rule.metric} {rule.at:g} miss it on the held-out "
-                                     f"rows: {frontier.words} there {_held_out_value(point)}"
-                                     f"{_reach_words(point, frontier)}.")
+            check.add(
+                scope,
+                "fail",
+                f"The {kind} chosen to reach {rule.metric} {rule.at:g} miss it on the held-out "
+                f"rows: {frontier.words} there {_held_out_value(point)}"
+                f"{_reach_words(point, frontier)}.",
+            )
         else:
-            check.compare(scope, point.cost, point.cost_ci,
-                          f"accuracy cost of reaching {rule.metric} {rule.at:g} (held out; "
-                          f"{frontier.words} there {_held_out_value(point)}{_reach_words(point, frontier)})")
+            check.compare(
+                scope,
+                point.cost,
+                point.cost_ci,
+                f"accuracy cost of reaching {rule.metric} {rule.at:g} (held out; "
+                f"{frontier.words} there {_held_out_value(point)}{_reach_words(point, frontier)})",
+            )
     return check.outcomes
 
 
@@ -729,12 +973,28 @@ def _failure_outcomes(result: AuditResult, policies: list[Policy]) -> list[RuleO
         allowed_by = [p.name for p in policies if any(fnmatchcase(failure.step, a) for a in p.allow_failures)]
         message = f"The audit step crashed ({failure.error_type}: {failure.message})"
         if allowed_by:
-            outcomes.append(RuleOutcome(", ".join(allowed_by), "step-failed", failure.step, "error", "warning",
-                                        message + f"; allowed by allow_failures of {', '.join(allowed_by)}."))
+            outcomes.append(
+                RuleOutcome(
+                    ", ".join(allowed_by),
+                    "step-failed",
+                    failure.step,
+                    "error",
+                    "warning",
+                    message + f"; allowed by allow_failures of {', '.join(allowed_by)}.",
+                )
+            )
         else:
-            outcomes.append(RuleOutcome("audit", "step-failed", failure.step, "error", "error",
-                                        message + ", so the audit is incomplete and the gate is blocked. Fix the "
-                                        "cause, or list the step under allow_failures in the policy."))
+            outcomes.append(
+                RuleOutcome(
+                    "audit",
+                    "step-failed",
+                    failure.step,
+                    "error",
+                    "error",
+                    message + ", so the audit is incomplete and the gate is blocked. Fix the "
+                    "cause, or list the step under allow_failures in the policy.",
+                )
+            )
     return outcomes
 
 
@@ -745,13 +1005,35 @@ def _with_evidence(check: _Checker) -> list[RuleOutcome]:
     if not outcomes or check.examined or any(o.status != "skipped" for o in outcomes):
         return outcomes
     if rule.allow_no_evidence:
-        return [*outcomes, RuleOutcome(policy.name, rule.id, "no evidence", "skipped", rule.severity,
-                                       f"Every case ({len(outcomes)}) was skipped; allowed by allow_no_evidence.")]
-    return [*outcomes, RuleOutcome(policy.name, rule.id, "no evidence", "error", rule.severity,
-                                   f"Every case of the rule ({len(outcomes)}) was skipped, so it found no evidence "
-                                   "either way and cannot pass. Give the audit the data the rule needs (e.g. more "
-                                   "rows, pairs the tokenizer tells apart), or set allow_no_evidence = true in the "
-                                   "rule to accept this.", None, None, rule.threshold, rule.compare)]
+        return [
+            *outcomes,
+            RuleOutcome(
+                policy.name,
+                rule.id,
+                "no evidence",
+                "skipped",
+                rule.severity,
+                f"Every case ({len(outcomes)}) was skipped; allowed by allow_no_evidence.",
+            ),
+        ]
+    return [
+        *outcomes,
+        RuleOutcome(
+            policy.name,
+            rule.id,
+            "no evidence",
+            "error",
+            rule.severity,
+            f"Every case of the rule ({len(outcomes)}) was skipped, so it found no evidence "
+            "either way and cannot pass. Give the audit the data the rule needs (e.g. more "
+            "rows, pairs the tokenizer tells apart), or set allow_no_evidence = true in the "
+            "rule to accept this.",
+            None,
+            None,
+            rule.threshold,
+            rule.compare,
+        ),
+    ]
 
 
 def evaluate(result: AuditResult, policies: list[Policy]) -> GateResult:
@@ -762,11 +1044,23 @@ def evaluate(result: AuditResult, policies: list[Policy]) -> GateResult:
         evaluated = [_evaluate_rule(result, policy, rule) for rule in policy.rules]
         outcomes += [o for rule_outcomes, _ in evaluated for o in rule_outcomes]
         if not any(evidence or rule.allow_no_evidence for (_, evidence), rule in zip(evaluated, policy.rules)):
-            outcomes.append(RuleOutcome(policy.name, "no-evidence", "policy", "error", "error",
-                                        "No rule of the policy could be checked on this audit (every rule was skipped "
-                                        "or does not apply), so it cannot pass. Audit what the policy is about, or "
-                                        "choose the policy that fits this audit."))
+            outcomes.append(
+                RuleOutcome(
+                    policy.name,
+                    "no-evidence",
+                    "policy",
+                    "error",
+                    "error",
+                    "No rule of the policy could be checked on this audit (every rule was skipped "
+                    "or does not apply), so it cannot pass. Audit what the policy is about, or "
+                    "choose the policy that fits this audit.",
+                )
+            )
     blocking = [o for o in outcomes if o.severity == "error" and o.status in ("fail", "error")]
     counts = {status: sum(o.status == status for o in outcomes) for status in STATUSES}
-    return GateResult(outcomes=outcomes, passed=not blocking, counts=counts,
-                      policies=[{"name": p.name, "source": p.source, "sha256": p.sha256} for p in policies])
+    return GateResult(
+        outcomes=outcomes,
+        passed=not blocking,
+        counts=counts,
+        policies=[{"name": p.name, "source": p.source, "sha256": p.sha256} for p in policies],
+    )

@@ -6,5 +6,10 @@ from importlib import resources
 
 __all__ = ["PRESETS"]
 
-PRESETS = tuple(sorted(entry.name.removesuffix(".toml") for entry in resources.files("audit").joinpath(
-    "policies").iterdir() if entry.name.endswith(".toml")))
+PRESETS = tuple(
+    sorted(
+        entry.name.removesuffix(".toml")
+        for entry in resources.files("audit").joinpath("policies").iterdir()
+        if entry.name.endswith(".toml")
+    )
+)

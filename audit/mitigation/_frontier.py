@@ -28,19 +28,38 @@ from audit.result._sections import MitigationFrontier, MitigationPoint, Mitigati
 
 __all__ = ["frontier", "mitigation_report", "not_applicable", "DEFAULT_TOLERANCES", "LEGAL_NOTE"]
 
-DEFAULT_TOLERANCES = {"demographic_parity": (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2),
-                      "impact_ratio": (1.0, 0.95, 0.9, 0.8, 0.7, 0.6, 0.5),
-                      "equal_opportunity": (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2),
-                      "equalized_odds": (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2)}
-WORDS = {"demographic_parity": "largest difference in selection rates",
-         "impact_ratio": "impact ratio (lowest favourable rate over the highest)",
-         "equal_opportunity": "largest difference in TPR", "equalized_odds": "largest difference in TPR or FPR"}
+DEFAULT_TOLERANCES = {
+    "demographic_parity": (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2),
+    "impact_ratio": (1.0, 0.95, 0.9, 0.8, 0.7, 0.6, 0.5),
+    "equal_opportunity": (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2),
+    "equalized_odds": (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2),
+}
+WORDS = {
+    "demographic_parity": "largest difference in selection rates",
+    "impact_ratio": "impact ratio (lowest favourable rate over the highest)",
+    "equal_opportunity": "largest difference in TPR",
+    "equalized_odds": "largest difference in TPR or FPR",
+}
 
 
-def frontier(*, scores, y_true, groups, constraint: str, threshold: float, favourable: str = "positive",
-             tolerances=None, n_boot: int = 200, ci_level: float = 0.95, seed: int = 0, cost_fp: float = 1.0,
-             cost_fn: float = 1.0, sensitive: str = "group", min_group_size: int = 0,
-             reach_target: float = 0.9) -> MitigationFrontier:
+def frontier(
+    *,
+    scores,
+    y_true,
+    groups,
+    constraint: str,
+    threshold: float,
+    favourable: str = "positive",
+    tolerances=None,
+    n_boot: int = 200,
+    ci_level: float = 0.95,
+    seed: int = 0,
+    cost_fp: float = 1.0,
+    cost_fn: float = 1.0,
+    sensitive: str = "group",
+    min_group_size: int = 0,
+    reach_target: float = 0.9,
+) -> MitigationFrontier:
     """``min_group_size``: groups with fewer rows in either half are not bound by the constraint, nor counted in
     its value (as with the fairness tables' benchmark); they keep their own best thresholds. ``reach_target``: the
     chance, estimated on the fit half, that a fix reaches its tolerance held out (0.5: solve at the tolerance
@@ -65,12 +84,25 @@ def frontier(*, scores, y_true, groups, constraint: str, threshold: float, favou
     reaching = _Reaching(constraint, favourable, bound, counts, reach_target)
     rules = {("fix", t): reaching.solve(rocs, names, t, common) for t in tolerances}
     rules[("fix", None)] = _Chosen(solve(rocs, names, constraint=constraint, tolerance=None, **common))
-    current = ThresholdRule(groups=names, thresholds=[np.array([threshold])] * len(names),
-                            weights=[np.array([1.0])] * len(names), objective=np.nan)
+    current = ThresholdRule(
+        groups=names,
+        thresholds=[np.array([threshold])] * len(names),
+        weights=[np.array([1.0])] * len(names),
+        objective=np.nan,
+    )
     blind = _group_blind(scores[fit], y[fit], codes[fit], names, tolerances, reaching)
-    measured = _Measure(scores[~fit], y[~fit], codes[~fit], len(names), constraint, favourable, bound,
-                        [c.rule for c in [_Chosen(current), *rules.values(), *blind.values()] if c.rule is not None],
-                        n_boot=n_boot, seed=seed)
+    measured = _Measure(
+        scores[~fit],
+        y[~fit],
+        codes[~fit],
+        len(names),
+        constraint,
+        favourable,
+        bound,
+        [c.rule for c in [_Chosen(current), *rules.values(), *blind.values()] if c.rule is not None],
+        n_boot=n_boot,
+        seed=seed,
+    )
     base = measured.of(current)
     level = (1 - ci_level) / 2
 
@@ -81,24 +113,43 @@ def frontier(*, scores, y_true, groups, constraint: str, threshold: float, favou
         accuracy, value = measured.of(rule)
         coin_flips = measured.randomised(rule)
         return MitigationPoint(
-            tolerance=tolerance, feasible=True, uses_group=uses_group,
+            tolerance=tolerance,
+            feasible=True,
+            uses_group=uses_group,
             fit_accuracy=None if np.isnan(rule.objective) else rule.objective,
-            accuracy=float(accuracy[0]), accuracy_ci=_interval(accuracy[1:], level),
-            constraint_value=_finite(value[0]), constraint_ci=_interval(value[1:], level),
-            cost=float(base[0][0] - accuracy[0]), cost_ci=_interval(base[0][1:] - accuracy[1:], level),
-            thresholds={name: [[_threshold_text(t), float(w)] for t, w in zip(ts, ws)]
-                        for name, ts, ws in zip(rule.groups, rule.thresholds, rule.weights)},
+            accuracy=float(accuracy[0]),
+            accuracy_ci=_interval(accuracy[1:], level),
+            constraint_value=_finite(value[0]),
+            constraint_ci=_interval(value[1:], level),
+            cost=float(base[0][0] - accuracy[0]),
+            cost_ci=_interval(base[0][1:] - accuracy[1:], level),
+            thresholds={
+                name: [[_threshold_text(t), float(w)] for t, w in zip(ts, ws)]
+                for name, ts, ws in zip(rule.groups, rule.thresholds, rule.weights)
+            },
             reached=None if tolerance is None else bool(_meets(value[0], tolerance, constraint)),
-            fit_target=chosen.fit_target, reach=chosen.chance,
-            randomised_share=float(coin_flips[0]), randomised_share_ci=_interval(coin_flips[1:], level))
+            fit_target=chosen.fit_target,
+            reach=chosen.chance,
+            randomised_share=float(coin_flips[0]),
+            randomised_share_ci=_interval(coin_flips[1:], level),
+        )
 
     return MitigationFrontier(
-        constraint=constraint, words=WORDS[constraint], sensitive=sensitive, groups=names, favourable=favourable,
-        constrained_groups=[name for name, ok in zip(names, bound) if ok], min_group_size=min_group_size,
+        constraint=constraint,
+        words=WORDS[constraint],
+        sensitive=sensitive,
+        groups=names,
+        favourable=favourable,
+        constrained_groups=[name for name, ok in zip(names, bound) if ok],
+        min_group_size=min_group_size,
         current=point(None, _Chosen(current), False),
         frontier=[point(t, rules[("fix", t)], True) for t in (*tolerances, None)],
         group_blind=[point(t, blind.get(t, _Chosen(None)), False) for t in tolerances],
-        fit_rows=int(fit.sum()), eval_rows=int((~fit).sum()), n_boot=n_boot, reach_target=reach_target)
+        fit_rows=int(fit.sum()),
+        eval_rows=int((~fit).sum()),
+        n_boot=n_boot,
+        reach_target=reach_target,
+    )
 
 
 class _Chosen(NamedTuple):
@@ -125,11 +176,15 @@ class _Reaching:
 
     def __init__(self, constraint, favourable, bound, counts, target):
         self.constraint, self.favourable, self.bound, self.counts, self.target = (
-            constraint, favourable, np.asarray(bound, bool), counts, target)
+            constraint,
+            favourable,
+            np.asarray(bound, bool),
+            counts,
+            target,
+        )
 
     def rates(self, fpr: np.ndarray, tpr: np.ndarray) -> GroupRates:
-        return GroupRates(tpr=tpr[self.bound], fpr=fpr[self.bound], positives=self.counts[0],
-                          negatives=self.counts[1])
+        return GroupRates(tpr=tpr[self.bound], fpr=fpr[self.bound], positives=self.counts[0], negatives=self.counts[1])
 
     def chance(self, rates: GroupRates, tolerance: float) -> np.ndarray:
         return reach(rates, constraint=self.constraint, favourable=self.favourable, tolerance=tolerance)
@@ -146,8 +201,13 @@ class _Reaching:
         for _ in range(2):
             if best.chance >= self.target:
                 break
-            target = tighten(self.rates(current.fpr, current.tpr), constraint=self.constraint,
-                             favourable=self.favourable, tolerance=tolerance, target=self.target)
+            target = tighten(
+                self.rates(current.fpr, current.tpr),
+                constraint=self.constraint,
+                favourable=self.favourable,
+                tolerance=tolerance,
+                target=self.target,
+            )
             tighter = solve(rocs, names, tolerance=target, **kwargs)
             if tighter is None:
                 break
@@ -180,8 +240,10 @@ def _bound(codes: np.ndarray, fit: np.ndarray, n_groups: int, min_group_size: in
 
 def _too_few(names: list[str], codes: np.ndarray, min_group_size: int) -> str:
     sizes = dict(zip(names, np.bincount(codes, minlength=len(names)).tolist()))
-    return (f"fewer than two groups have {min_group_size}+ rows in each half of the data (groups: {sizes}); "
-            "a frontier between them would rest on too few rows")
+    return (
+        f"fewer than two groups have {min_group_size}+ rows in each half of the data (groups: {sizes}); "
+        "a frontier between them would rest on too few rows"
+    )
 
 
 def _threshold_text(value: float):
@@ -211,8 +273,9 @@ def _group_blind(scores, y, codes, names, tolerances, reaching: _Reaching) -> di
     quantiles."""
     candidates = np.unique(np.quantile(scores, np.linspace(0, 1, 201)))
     tp, fp, positives, negatives = _counts_at(scores, y, codes, len(names), candidates)
-    accuracy, value = _summarise(tp, fp, positives[:, None], negatives[:, None], reaching.constraint,
-                                 reaching.favourable, reaching.bound)
+    accuracy, value = _summarise(
+        tp, fp, positives[:, None], negatives[:, None], reaching.constraint, reaching.favourable, reaching.bound
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         rates = reaching.rates(fp / negatives[:, None], tp / positives[:, None])
     chosen = {}
@@ -224,8 +287,12 @@ def _group_blind(scores, y, codes, names, tolerances, reaching: _Reaching) -> di
         sure = ok & (chance >= reaching.target)
         pick = sure if sure.any() else ok
         best = int(np.flatnonzero(pick)[np.argmax(accuracy[pick])])
-        rule = ThresholdRule(groups=names, thresholds=[np.array([candidates[best]])] * len(names),
-                             weights=[np.array([1.0])] * len(names), objective=float(accuracy[best]))
+        rule = ThresholdRule(
+            groups=names,
+            thresholds=[np.array([candidates[best]])] * len(names),
+            weights=[np.array([1.0])] * len(names),
+            objective=float(accuracy[best]),
+        )
         chosen[tolerance] = _Chosen(rule, None, float(chance[best]))
     return chosen
 
@@ -285,8 +352,9 @@ class _Measure:
             draws += list(rng.multinomial(int(counts.sum()), counts / counts.sum(), size=n_boot))
         table = np.array(draws).reshape(len(draws), n_groups, 2, k)
         # rows at or above cut j: bins j+1 .. k-1 (bin b holds scores in [cuts[b-1], cuts[b]))
-        self.at_least = np.concatenate([np.cumsum(table[..., ::-1], -1)[..., ::-1], np.zeros(table.shape[:-1] + (1,))],
-                                       -1)
+        self.at_least = np.concatenate(
+            [np.cumsum(table[..., ::-1], -1)[..., ::-1], np.zeros(table.shape[:-1] + (1,))], -1
+        )
         self.totals = table.sum(-1)
         self.constraint, self.favourable, self.bound = constraint, favourable, bound
 
@@ -305,8 +373,9 @@ class _Measure:
         for g, (ts, ws) in enumerate(zip(rule.thresholds, rule.weights)):
             selected[:, g] = sum(w * self._count(t)[:, g] for t, w in zip(ts, ws))
         tp, fp = selected[..., 1].T, selected[..., 0].T
-        return _summarise(tp, fp, self.totals[..., 1].T, self.totals[..., 0].T, self.constraint, self.favourable,
-                          self.bound)
+        return _summarise(
+            tp, fp, self.totals[..., 1].T, self.totals[..., 0].T, self.constraint, self.favourable, self.bound
+        )
 
     def randomised(self, rule: ThresholdRule) -> np.ndarray:
         """The share of rows whose decision is a coin flip (a score between a group's lowest and highest
@@ -318,21 +387,47 @@ class _Measure:
         return flips / self.totals.sum((1, 2))
 
 
-LEGAL_NOTE = ("Group-specific thresholds use the protected attribute at decision time. That is unlawful in some "
-              "settings: in US employment tests, adjusting scores or cut-offs by race, color, religion, sex or "
-              "national origin is prohibited (42 U.S.C. 2000e-2(l)), and similar limits apply elsewhere. The "
-              "group-blind options (one threshold for everybody) do not use the group at decision time. Take "
-              "legal advice before applying either.")
+LEGAL_NOTE = (
+    "Group-specific thresholds use the protected attribute at decision time. That is unlawful in some "
+    "settings: in US employment tests, adjusting scores or cut-offs by race, color, religion, sex or "
+    "national origin is prohibited (42 U.S.C. 2000e-2(l)), and similar limits apply elsewhere. The "
+    "group-blind options (one threshold for everybody) do not use the group at decision time. Take "
+    "legal advice before applying either."
+)
 
 
-def mitigation_report(*, scores, y_true, sensitive, settings, threshold: float, favourable: str, ci_level: float,
-                      seed: int, min_group_size: int = 0) -> MitigationReport:
+def mitigation_report(
+    *,
+    scores,
+    y_true,
+    sensitive,
+    settings,
+    threshold: float,
+    favourable: str,
+    ci_level: float,
+    seed: int,
+    min_group_size: int = 0,
+) -> MitigationReport:
     """Every configured constraint's frontier (``settings``: a ``MitigationConfig``) for the groups of the
     ``sensitive`` column (a Series named after its feature)."""
-    frontiers = [frontier(scores=scores, y_true=y_true, groups=sensitive.to_numpy(), constraint=name,
-                          threshold=threshold, favourable=favourable, tolerances=settings.tolerances,
-                          n_boot=settings.n_boot, ci_level=ci_level, seed=seed, cost_fp=settings.cost_fp,
-                          cost_fn=settings.cost_fn, sensitive=str(sensitive.name), min_group_size=min_group_size,
-                          reach_target=settings.reach)
-                 for name in settings.constraints]
+    frontiers = [
+        frontier(
+            scores=scores,
+            y_true=y_true,
+            groups=sensitive.to_numpy(),
+            constraint=name,
+            threshold=threshold,
+            favourable=favourable,
+            tolerances=settings.tolerances,
+            n_boot=settings.n_boot,
+            ci_level=ci_level,
+            seed=seed,
+            cost_fp=settings.cost_fp,
+            cost_fn=settings.cost_fn,
+            sensitive=str(sensitive.name),
+            min_group_size=min_group_size,
+            reach_target=settings.reach,
+        )
+        for name in settings.constraints
+    ]
     return MitigationReport(frontiers=frontiers, legal_note=LEGAL_NOTE, settings=dataclasses.asdict(settings))

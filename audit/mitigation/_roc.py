@@ -35,8 +35,14 @@ def group_roc(scores: np.ndarray, y: np.ndarray, weights: np.ndarray | None = No
     tpr = tp / positives if positives > 0 else np.zeros_like(tp)
     thresholds = np.r_[np.inf, sorted_scores[last]]
     thresholds[-1] = -np.inf if len(thresholds) > 1 else thresholds[-1]  # the lowest selects every row
-    return GroupROC(thresholds=thresholds, fpr=fpr, tpr=tpr, positives=float(positives),
-                    negatives=float(negatives), hull=_upper_hull(fpr, tpr))
+    return GroupROC(
+        thresholds=thresholds,
+        fpr=fpr,
+        tpr=tpr,
+        positives=float(positives),
+        negatives=float(negatives),
+        hull=_upper_hull(fpr, tpr),
+    )
 
 
 def _upper_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -52,4 +58,3 @@ def _upper_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
                 break
         hull.append(i)
     return np.asarray(hull, dtype=np.int64)
-

@@ -45,9 +45,17 @@ class ThresholdRule:
     tpr: np.ndarray | None = None
 
 
-def solve(rocs: list[GroupROC], groups: list[str], *, constraint: str, tolerance: float | None,
-          favourable: str = "positive", cost_fp: float = 1.0, cost_fn: float = 1.0,
-          constrained: list[bool] | None = None) -> ThresholdRule | None:
+def solve(
+    rocs: list[GroupROC],
+    groups: list[str],
+    *,
+    constraint: str,
+    tolerance: float | None,
+    favourable: str = "positive",
+    cost_fp: float = 1.0,
+    cost_fn: float = 1.0,
+    constrained: list[bool] | None = None,
+) -> ThresholdRule | None:
     """The optimal rule, or None when the constraint cannot be met. ``tolerance`` None: unconstrained.
     ``constrained``: which groups the constraint binds (default all; the others get their best thresholds)."""
     sizes = [len(r.hull) for r in rocs]
@@ -72,14 +80,29 @@ def solve(rocs: list[GroupROC], groups: list[str], *, constraint: str, tolerance
         rate_rows.append(rate)
     a_eq = np.zeros((len(rocs), n_vars))
     for g in range(len(rocs)):
-        a_eq[g, starts[g]:starts[g + 1]] = 1.0
+        a_eq[g, starts[g] : starts[g + 1]] = 1.0
     bound = constrained if constrained is not None else [True] * len(rocs)
     pick = [i for i, ok in enumerate(bound) if ok]
-    a_ub, b_ub = _constraint_rows(constraint, tolerance, favourable, [fpr_rows[i] for i in pick],
-                                  [tpr_rows[i] for i in pick], [rate_rows[i] for i in pick], n_mix, n_vars)
+    a_ub, b_ub = _constraint_rows(
+        constraint,
+        tolerance,
+        favourable,
+        [fpr_rows[i] for i in pick],
+        [tpr_rows[i] for i in pick],
+        [rate_rows[i] for i in pick],
+        n_mix,
+        n_vars,
+    )
     bounds = [(0, None)] * n_mix + [(None, None)] * extra
-    done = linprog(c, A_ub=a_ub if len(a_ub) else None, b_ub=b_ub if len(b_ub) else None, A_eq=a_eq,
-                   b_eq=np.ones(len(rocs)), bounds=bounds, method="highs")
+    done = linprog(
+        c,
+        A_ub=a_ub if len(a_ub) else None,
+        b_ub=b_ub if len(b_ub) else None,
+        A_eq=a_eq,
+        b_eq=np.ones(len(rocs)),
+        bounds=bounds,
+        method="highs",
+    )
     if done.status == 2:  # infeasible
         return None
     if done.status != 0:
@@ -87,7 +110,7 @@ def solve(rocs: list[GroupROC], groups: list[str], *, constraint: str, tolerance
     mix = np.clip(done.x[:n_mix], 0, None)
     thresholds, weights, fprs, tprs = [], [], [], []
     for g, roc in enumerate(rocs):
-        part = mix[starts[g]:starts[g + 1]]
+        part = mix[starts[g] : starts[g + 1]]
         fpr, tpr = roc.fpr[roc.hull], roc.tpr[roc.hull]
         keep = fewest_vertices(fpr, tpr, part / part.sum())
         thresholds.append(roc.thresholds[roc.hull][keep[0]])
@@ -95,8 +118,14 @@ def solve(rocs: list[GroupROC], groups: list[str], *, constraint: str, tolerance
         fprs.append(float(keep[1] @ fpr[keep[0]]))
         tprs.append(float(keep[1] @ tpr[keep[0]]))
     constant = sum(cost_fp * r.negatives for r in rocs) / total if cost_fp == cost_fn == 1.0 else 0.0
-    return ThresholdRule(groups=groups, thresholds=thresholds, weights=weights, objective=float(-done.fun + constant),
-                         fpr=np.array(fprs), tpr=np.array(tprs))
+    return ThresholdRule(
+        groups=groups,
+        thresholds=thresholds,
+        weights=weights,
+        objective=float(-done.fun + constant),
+        fpr=np.array(fprs),
+        tpr=np.array(tprs),
+    )
 
 
 def fewest_vertices(fpr: np.ndarray, tpr: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -146,8 +175,11 @@ def _constraint_rows(constraint, tolerance, favourable, fpr_rows, tpr_rows, rate
                     rows.append(tolerance * other - mine)
                     bounds.append(0.0)
         return np.array(rows), np.array(bounds)
-    families = {"demographic_parity": [rate_rows], "equal_opportunity": [tpr_rows],
-                "equalized_odds": [tpr_rows, fpr_rows]}[constraint]
+    families = {
+        "demographic_parity": [rate_rows],
+        "equal_opportunity": [tpr_rows],
+        "equalized_odds": [tpr_rows, fpr_rows],
+    }[constraint]
     for k, family in enumerate(families):
         low = np.zeros(n_vars)
         low[n_mix + k] = 1.0  # L_k <= value_g <= L_k + tolerance

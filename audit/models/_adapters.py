@@ -64,9 +64,11 @@ class ModelAdapter(ABC):
         if scores is None:
             from audit._errors import CapabilityError
 
-            raise CapabilityError(f"The {self.kind} model gives decisions only (no probabilities or scores), "
-                                  "so its output cannot be attributed. Use a model with predict_proba or "
-                                  "decision_function.")
+            raise CapabilityError(
+                f"The {self.kind} model gives decisions only (no probabilities or scores), "
+                "so its output cannot be attributed. Use a model with predict_proba or "
+                "decision_function."
+            )
         return scores
 
     @property
@@ -80,10 +82,15 @@ class ModelAdapter(ABC):
         raise CapabilityError(f"The {self.kind} adapter cannot make {task} predictions.")
 
     def summary(self) -> dict[str, Any]:
-        return {"kind": self.kind, "type": _type_name(type(self.model)),
-                "module": type(self.model).__module__, "device": self.device,
-                "capabilities": sorted(self.capabilities), "threshold": self.threshold,
-                "score_kind": self.score_kind}
+        return {
+            "kind": self.kind,
+            "type": _type_name(type(self.model)),
+            "module": type(self.model).__module__,
+            "device": self.device,
+            "capabilities": sorted(self.capabilities),
+            "threshold": self.threshold,
+            "score_kind": self.score_kind,
+        }
 
 
 def _type_name(cls: type) -> str:
@@ -99,8 +106,9 @@ class SklearnAdapter(ModelAdapter):
 
     kind = "sklearn"
 
-    def __init__(self, model: Any, *, positive_label: Any, threshold: float = 0.5, output: str = "auto",
-                 task: str = "binary") -> None:
+    def __init__(
+        self, model: Any, *, positive_label: Any, threshold: float = 0.5, output: str = "auto", task: str = "binary"
+    ) -> None:
         super().__init__(model, threshold=threshold)
         self._method = self._choose_method(model, "label" if task != "binary" else output)
         classes = getattr(model, "classes_", None)
@@ -112,25 +120,37 @@ class SklearnAdapter(ModelAdapter):
         self.output_evidence = {
             "predict_proba": "the model's predict_proba(): probabilities of the positive class",
             "decision_function": "the model's decision_function() (it has no predict_proba): decision values, "
-                                 "positive above 0; calibration metrics do not apply",
-            "predict": "the model's predict() (no predict_proba or decision_function): decisions only"}[self._method]
+            "positive above 0; calibration metrics do not apply",
+            "predict": "the model's predict() (no predict_proba or decision_function): decisions only",
+        }[self._method]
         if output != "auto":
             self.output_evidence += f" (model.output = {output!r})"
-        self.capabilities = frozenset({"labels"} | ({"scores"} if self._method != "predict" else set())
-                                      | ({"proba"} if self._method == "predict_proba" else set()))
+        self.capabilities = frozenset(
+            {"labels"}
+            | ({"scores"} if self._method != "predict" else set())
+            | ({"proba"} if self._method == "predict_proba" else set())
+        )
 
     @staticmethod
     def _choose_method(model: Any, output: str) -> str:
-        wanted = {"probability": ["predict_proba"], "decision": ["decision_function"], "label": ["predict"],
-                  "auto": ["predict_proba", "decision_function", "predict"]}.get(output)
+        wanted = {
+            "probability": ["predict_proba"],
+            "decision": ["decision_function"],
+            "label": ["predict"],
+            "auto": ["predict_proba", "decision_function", "predict"],
+        }.get(output)
         if wanted is None:
-            raise ModelError(f"model.output={output!r} does not apply to scikit-learn models. "
-                             "Use 'auto', 'probability', 'decision' or 'label'.")
+            raise ModelError(
+                f"model.output={output!r} does not apply to scikit-learn models. "
+                "Use 'auto', 'probability', 'decision' or 'label'."
+            )
         for method in wanted:
             if callable(getattr(model, method, None)):
                 return method
-        raise ModelError(f"The model ({type(model).__qualname__}) has no usable {' / '.join(wanted)} method. "
-                         "Pass a fitted classifier, a torch nn.Module, or a callable that returns scores.")
+        raise ModelError(
+            f"The model ({type(model).__qualname__}) has no usable {' / '.join(wanted)} method. "
+            "Pass a fitted classifier, a torch nn.Module, or a callable that returns scores."
+        )
 
     @property
     def score_kind(self) -> str | None:
@@ -149,33 +169,42 @@ class SklearnAdapter(ModelAdapter):
             if expected is not None:
                 missing = [c for c in expected if c not in features.columns]
                 if missing:
-                    raise DataError(f"The model expects columns that the features lack: {missing}. "
-                                    "List them in data.features, or check the data file.") from err
-            raise ModelError(f"The model's {method}() failed on the audit data: {type(err).__name__}: {err}. "
-                             "Check that data.features match the columns the model was trained on.") from err
+                    raise DataError(
+                        f"The model expects columns that the features lack: {missing}. "
+                        "List them in data.features, or check the data file."
+                    ) from err
+            raise ModelError(
+                f"The model's {method}() failed on the audit data: {type(err).__name__}: {err}. "
+                "Check that data.features match the columns the model was trained on."
+            ) from err
 
     def predict_values(self, features: pd.DataFrame, *, task: str, classes: list) -> np.ndarray:
         return self._call("predict", features)
 
     def predict(self, features: pd.DataFrame) -> Predictions:
         if self._method == "predict_proba":
-            proba = _checked_output(self._call("predict_proba", features), len(features), "predict_proba",
-                                    probability=True)
+            proba = _checked_output(
+                self._call("predict_proba", features), len(features), "predict_proba", probability=True
+            )
             index = self.positive_index if self.positive_index is not None else proba.shape[1] - 1
             scores = proba[:, index].astype(float)
             return Predictions(scores >= self.threshold, scores, "probability")
         if self._method == "decision_function":
             decision = _checked_output(self._call("decision_function", features), len(features), "decision_function")
             if decision.ndim != 1:
-                raise ModelError("decision_function returned one column per class; binary audits need one "
-                                 "value per row. Use predict_proba, or a binary model.")
+                raise ModelError(
+                    "decision_function returned one column per class; binary audits need one "
+                    "value per row. Use predict_proba, or a binary model."
+                )
             if self.positive_index == 0:
                 decision = -decision
             return Predictions(decision > 0, decision, "decision")
         labels = self._call("predict", features)
         if len(labels) != len(features):
-            raise ModelError(f"The model's predict() returned {len(labels)} values for {len(features)} rows. It must "
-                             "return one label per row.")
+            raise ModelError(
+                f"The model's predict() returned {len(labels)} values for {len(features)} rows. It must "
+                "return one label per row."
+            )
         positive = self._classes[self.positive_index] if self.positive_index is not None else self._positive_label
         return Predictions(_equals(labels, positive), None, None)
 
@@ -185,21 +214,28 @@ def _checked_output(raw: Any, rows: int, where: str, *, probability: bool = Fals
     number of rows, is not numeric, holds NaN or infinity, or is a probability outside [0, 1]."""
     array = np.asarray(raw)
     if len(array) != rows:
-        raise ModelError(f"The model's {where}() returned {len(array)} rows for {rows} rows of data. It must return "
-                         "one row per input row.")
+        raise ModelError(
+            f"The model's {where}() returned {len(array)} rows for {rows} rows of data. It must return "
+            "one row per input row."
+        )
     try:
         array = array.astype(float)
     except (TypeError, ValueError) as err:
         example = array.reshape(-1)[0] if array.size else None
-        raise ModelError(f"The model's {where}() returned non-numeric values (e.g. {example!r}); an audit needs "
-                         "numbers.") from err
+        raise ModelError(
+            f"The model's {where}() returned non-numeric values (e.g. {example!r}); an audit needs numbers."
+        ) from err
     bad = ~np.isfinite(array)
     if bad.any():
-        raise ModelError(f"The model's {where}() returned {int(bad.sum())} NaN or infinite values (first at row "
-                         f"{int(np.argwhere(bad)[0][0])}). Fix the model or the rows it cannot score.")
+        raise ModelError(
+            f"The model's {where}() returned {int(bad.sum())} NaN or infinite values (first at row "
+            f"{int(np.argwhere(bad)[0][0])}). Fix the model or the rows it cannot score."
+        )
     if probability and array.size and (array.min() < 0 or array.max() > 1):
-        raise ModelError(f"The model's {where}() returned values outside [0, 1] (range [{array.min():.3g}, "
-                         f"{array.max():.3g}]): not probabilities. Set model.output = \"decision\" or fix the model.")
+        raise ModelError(
+            f"The model's {where}() returned values outside [0, 1] (range [{array.min():.3g}, "
+            f'{array.max():.3g}]): not probabilities. Set model.output = "decision" or fix the model.'
+        )
     return array
 
 
@@ -207,8 +243,9 @@ def _equals(values: np.ndarray, target: Any) -> np.ndarray:
     return positive_mask(values, target)
 
 
-def _to_probability(raw: np.ndarray, output: str, where: str, *,
-                    final_activation: str | None = None) -> tuple[np.ndarray, str, str, str]:
+def _to_probability(
+    raw: np.ndarray, output: str, where: str, *, final_activation: str | None = None
+) -> tuple[np.ndarray, str, str, str]:
     """Turn a model's raw output (n,), (n, 1) or (n, 2) into positive-class scores.
 
     Returns (scores, kind, evidence, reading): with ``output = "auto"`` the reading (probabilities or logits) is
@@ -220,52 +257,83 @@ def _to_probability(raw: np.ndarray, output: str, where: str, *,
     try:
         raw = np.asarray(raw, dtype=float)
     except (TypeError, ValueError) as err:
-        raise ModelError(f"{where} returned values that are not numbers (e.g. {np.asarray(raw).reshape(-1)[:1]!r}); "
-                         "set model.output = \"label\" if it returns labels.") from err
+        raise ModelError(
+            f"{where} returned values that are not numbers (e.g. {np.asarray(raw).reshape(-1)[:1]!r}); "
+            'set model.output = "label" if it returns labels.'
+        ) from err
     if not np.all(np.isfinite(raw)):
-        raise ModelError(f"{where} returned {int((~np.isfinite(raw)).sum())} NaN or infinite values. Fix the model "
-                         "or the rows it cannot score.")
+        raise ModelError(
+            f"{where} returned {int((~np.isfinite(raw)).sum())} NaN or infinite values. Fix the model "
+            "or the rows it cannot score."
+        )
     if raw.ndim == 2 and raw.shape[1] == 1:
         raw = raw[:, 0]
     if raw.ndim == 2 and raw.shape[1] == 2:
         sums_to_one = bool(np.all((raw >= 0) & (raw <= 1)) and np.allclose(raw.sum(axis=1), 1.0, atol=1e-4))
         if output == "probability" or (output == "auto" and sums_to_one):
-            return raw[:, 1], "probability", ("model.output = \"probability\"" if output == "probability" else
-                                             "two non-negative columns that sum to 1 in every row: probabilities"), \
-                "probability"
+            return (
+                raw[:, 1],
+                "probability",
+                (
+                    'model.output = "probability"'
+                    if output == "probability"
+                    else "two non-negative columns that sum to 1 in every row: probabilities"
+                ),
+                "probability",
+            )
         shifted = raw - raw.max(axis=1, keepdims=True)
         exp = np.exp(shifted)
-        evidence = ("model.output = \"logit\"" if output == "logit" else
-                    "two columns that do not sum to 1: logits, through a softmax")
+        evidence = (
+            'model.output = "logit"'
+            if output == "logit"
+            else "two columns that do not sum to 1: logits, through a softmax"
+        )
         return exp[:, 1] / exp.sum(axis=1), "probability", evidence, "logit"
     if raw.ndim != 1:
-        raise ModelError(f"{where} returned an array of shape {raw.shape}; a binary audit needs shape (n,), "
-                         "(n, 1) or (n, 2).")
+        raise ModelError(
+            f"{where} returned an array of shape {raw.shape}; a binary audit needs shape (n,), (n, 1) or (n, 2)."
+        )
     if output == "label":
-        return raw, "label", "model.output = \"label\"", "label"
+        return raw, "label", 'model.output = "label"', "label"
     if output == "logit":
-        return 1.0 / (1.0 + np.exp(-raw)), "probability", "model.output = \"logit\": through a sigmoid", "logit"
+        return 1.0 / (1.0 + np.exp(-raw)), "probability", 'model.output = "logit": through a sigmoid', "logit"
     if output == "probability":
         if len(raw) and (raw.min() < 0 or raw.max() > 1):
-            raise ModelError(f"{where} returned values outside [0, 1] (range [{raw.min():.3g}, {raw.max():.3g}]) but "
-                             "model.output = \"probability\". Set model.output = \"logit\" or \"auto\".")
-        return raw, "probability", "model.output = \"probability\"", "probability"
+            raise ModelError(
+                f"{where} returned values outside [0, 1] (range [{raw.min():.3g}, {raw.max():.3g}]) but "
+                'model.output = "probability". Set model.output = "logit" or "auto".'
+            )
+        return raw, "probability", 'model.output = "probability"', "probability"
     low, high = (float(raw.min()), float(raw.max())) if len(raw) else (0.0, 0.0)
     if low < 0 or high > 1:
-        return (1.0 / (1.0 + np.exp(-raw)), "probability",
-                f"outputs range over [{low:.3g}, {high:.3g}], outside [0, 1]: logits, through a sigmoid", "logit")
+        return (
+            1.0 / (1.0 + np.exp(-raw)),
+            "probability",
+            f"outputs range over [{low:.3g}, {high:.3g}], outside [0, 1]: logits, through a sigmoid",
+            "logit",
+        )
     if final_activation is not None:
         return raw, "probability", f"the model ends in {final_activation}: probabilities", "probability"
     if final_activation is None and where.startswith("The torch"):
-        raise ConfigError(f"{where} returns values in [{low:.3g}, {high:.3g}] and does not end in a Sigmoid or "
-                          "Softmax module: they could be probabilities or logits. Set model.output = "
-                          "\"probability\" or \"logit\" (in Python: make_adapter(..., output=...)).")
+        raise ConfigError(
+            f"{where} returns values in [{low:.3g}, {high:.3g}] and does not end in a Sigmoid or "
+            "Softmax module: they could be probabilities or logits. Set model.output = "
+            '"probability" or "logit" (in Python: make_adapter(..., output=...)).'
+        )
     if low < 0.5:
-        return raw, "probability", (f"outputs lie in [{low:.3g}, {high:.3g}]: read as probabilities (as logits "
-                                    "every row would be decided positive); set model.output = \"logit\" if not"), \
-            "probability"
-    raise ConfigError(f"{where} returns values in [{low:.3g}, {high:.3g}]: probabilities that select every row, "
-                      "or logits. Set model.output = \"probability\" or \"logit\".")
+        return (
+            raw,
+            "probability",
+            (
+                f"outputs lie in [{low:.3g}, {high:.3g}]: read as probabilities (as logits "
+                'every row would be decided positive); set model.output = "logit" if not'
+            ),
+            "probability",
+        )
+    raise ConfigError(
+        f"{where} returns values in [{low:.3g}, {high:.3g}]: probabilities that select every row, "
+        'or logits. Set model.output = "probability" or "logit".'
+    )
 
 
 def _final_activation(model: Any) -> str | None:
@@ -299,14 +367,20 @@ class CallableAdapter(ModelAdapter):
         except Exception as err:
             raise ModelError(f"The model function failed on the audit data: {type(err).__name__}: {err}.") from err
         if raw.ndim == 0:
-            raise ModelError(f"The model function returned one value ({raw.item()!r}) for {len(features)} rows: it "
-                             "must map a DataFrame of features to one score or label per row.")
+            raise ModelError(
+                f"The model function returned one value ({raw.item()!r}) for {len(features)} rows: it "
+                "must map a DataFrame of features to one score or label per row."
+            )
         if len(raw) != len(features):
-            raise ModelError(f"The model function returned {len(raw)} values for {len(features)} rows. "
-                             "It must return one score or label per row.")
+            raise ModelError(
+                f"The model function returned {len(raw)} values for {len(features)} rows. "
+                "It must return one score or label per row."
+            )
         if raw.dtype.kind in "fc" and not np.all(np.isfinite(raw)):
-            raise ModelError(f"The model function returned {int((~np.isfinite(raw)).sum())} NaN or infinite "
-                             "values. Fix the model or the rows it cannot score.")
+            raise ModelError(
+                f"The model function returned {int((~np.isfinite(raw)).sum())} NaN or infinite "
+                "values. Fix the model or the rows it cannot score."
+            )
         return raw
 
     def predict(self, features: pd.DataFrame) -> Predictions:
@@ -326,8 +400,9 @@ class TorchAdapter(ModelAdapter):
 
     kind = "torch"
 
-    def __init__(self, model: Any, *, threshold: float = 0.5, output: str = "auto", batch_size: int = 4096,
-                 device: str = "auto") -> None:
+    def __init__(
+        self, model: Any, *, threshold: float = 0.5, output: str = "auto", batch_size: int = 4096, device: str = "auto"
+    ) -> None:
         super().__init__(model, threshold=threshold)
         import torch
 
@@ -337,8 +412,10 @@ class TorchAdapter(ModelAdapter):
         parameter = next(iter(model.parameters()), None)
         model_device = parameter.device if parameter is not None else torch.device("cpu")
         if device not in ("auto", str(model_device)) and torch.device(device) != model_device:
-            raise ModelError(f"model.device={device!r} but the model lives on {model_device}. The toolkit never "
-                             "moves a model: move it yourself, or set model.device = \"auto\".")
+            raise ModelError(
+                f"model.device={device!r} but the model lives on {model_device}. The toolkit never "
+                'moves a model: move it yourself, or set model.device = "auto".'
+            )
         self.device = str(model_device)
         self.capabilities = frozenset({"labels", "scores", "gradients"})
 
@@ -350,9 +427,11 @@ class TorchAdapter(ModelAdapter):
         """The float32 tensor of ``features`` the model takes (on the CPU; explainers move it to ``device``)."""
         non_numeric = [c for c in features if not pd.api.types.is_numeric_dtype(features[c])]
         if non_numeric:
-            raise DataError(f"A torch model takes numeric features only, but {non_numeric} are not numeric. "
-                            "Encode them into numbers first, or wrap the model with its preprocessing in a "
-                            "callable.")
+            raise DataError(
+                f"A torch model takes numeric features only, but {non_numeric} are not numeric. "
+                "Encode them into numbers first, or wrap the model with its preprocessing in a "
+                "callable."
+            )
         return self._torch.tensor(features.to_numpy(dtype=np.float32))  # a copy: pandas may hand out read-only views
 
     def raw_output(self, features: pd.DataFrame) -> np.ndarray:
@@ -365,7 +444,7 @@ class TorchAdapter(ModelAdapter):
             with torch.inference_mode():
                 while start < len(inputs):
                     try:
-                        chunk = inputs[start:start + batch].to(self.device)
+                        chunk = inputs[start : start + batch].to(self.device)
                         outputs.append(self.model(chunk).float().cpu().numpy())
                         start += batch
                     except torch.cuda.OutOfMemoryError as err:
@@ -376,8 +455,10 @@ class TorchAdapter(ModelAdapter):
         except (ResourceError, DataError):
             raise
         except Exception as err:
-            raise ModelError(f"The torch model failed on the audit data: {type(err).__name__}: {err}. "
-                             f"It receives a float32 tensor of shape (batch, {inputs.shape[1]}).") from err
+            raise ModelError(
+                f"The torch model failed on the audit data: {type(err).__name__}: {err}. "
+                f"It receives a float32 tensor of shape (batch, {inputs.shape[1]})."
+            ) from err
         finally:
             self.model.train(was_training)
         return np.concatenate(outputs) if outputs else np.empty((0,))
@@ -391,13 +472,16 @@ class TorchAdapter(ModelAdapter):
                 raise ModelError(f"A regression model must return shape (n,) or (n, 1). Got {raw.shape} instead.")
             return raw
         if raw.ndim != 2 or raw.shape[1] != len(classes):
-            raise ModelError(f"A multiclass torch model must return one logit per class, shape (n, {len(classes)}) "
-                             f"for the classes {classes} (sorted label values). Got {raw.shape} instead.")
+            raise ModelError(
+                f"A multiclass torch model must return one logit per class, shape (n, {len(classes)}) "
+                f"for the classes {classes} (sorted label values). Got {raw.shape} instead."
+            )
         return np.asarray(classes, dtype=object)[raw.argmax(axis=1)].astype(str)
 
     def predict(self, features: pd.DataFrame) -> Predictions:
         scores, kind, self.output_evidence, self.reading = _to_probability(
-            self.raw_output(features), self.output, "The torch model", final_activation=_final_activation(self.model))
+            self.raw_output(features), self.output, "The torch model", final_activation=_final_activation(self.model)
+        )
         if kind == "label":
             return Predictions(scores.astype(bool), None, None)
         return Predictions(scores >= self.threshold, scores, kind)
@@ -408,8 +492,16 @@ class PrecomputedAdapter(ModelAdapter):
 
     kind = "predictions"
 
-    def __init__(self, predictions: pd.Series, scores: pd.Series | None, *, positive_label: Any,
-                 threshold: float = 0.5, task: str = "binary", label_values: list | None = None) -> None:
+    def __init__(
+        self,
+        predictions: pd.Series,
+        scores: pd.Series | None,
+        *,
+        positive_label: Any,
+        threshold: float = 0.5,
+        task: str = "binary",
+        label_values: list | None = None,
+    ) -> None:
         super().__init__(None, threshold=threshold)
         values = predictions.to_numpy()
         self._values = values
@@ -427,9 +519,11 @@ class PrecomputedAdapter(ModelAdapter):
             known = [v for v in distinct if same_label(v, positive_label) or str(v) in allowed]
             if (label_values is not None and len(known) != len(distinct)) or (label_values is None and not known):
                 strange = sorted(str(v) for v in distinct if v not in known)[:10]
-                raise DataError(f"The prediction column {predictions.name!r} holds {strange}, which are neither 0/1, "
-                                f"True/False nor values of the label column (positive: {positive_label!r}). Map the "
-                                "decisions to the label's values.")
+                raise DataError(
+                    f"The prediction column {predictions.name!r} holds {strange}, which are neither 0/1, "
+                    f"True/False nor values of the label column (positive: {positive_label!r}). Map the "
+                    "decisions to the label's values."
+                )
         score_values = None if scores is None else scores.to_numpy(dtype=float)
         score_kind = None
         if score_values is not None:
@@ -445,13 +539,28 @@ class PrecomputedAdapter(ModelAdapter):
         return self._values
 
     def summary(self) -> dict[str, Any]:
-        return {"kind": self.kind, "type": None, "module": None, "device": None, "capabilities": ["labels"],
-                "threshold": self.threshold, "score_kind": self._predictions.score_kind}
+        return {
+            "kind": self.kind,
+            "type": None,
+            "module": None,
+            "device": None,
+            "capabilities": ["labels"],
+            "threshold": self.threshold,
+            "score_kind": self._predictions.score_kind,
+        }
 
 
-def make_adapter(model: Any, *, positive_label: Any, kind: str = "auto", output: str = "auto",
-                 threshold: float = 0.5, batch_size: int = 4096, device: str = "auto",
-                 task: str = "binary") -> ModelAdapter:
+def make_adapter(
+    model: Any,
+    *,
+    positive_label: Any,
+    kind: str = "auto",
+    output: str = "auto",
+    threshold: float = 0.5,
+    batch_size: int = 4096,
+    device: str = "auto",
+    task: str = "binary",
+) -> ModelAdapter:
     """Wrap ``model`` in the adapter that fits it."""
     if isinstance(model, ModelAdapter):
         return model
@@ -464,9 +573,11 @@ def make_adapter(model: Any, *, positive_label: Any, kind: str = "auto", output:
         return SklearnAdapter(model, positive_label=positive_label, threshold=threshold, output=output, task=task)
     if kind in ("auto", "callable") and callable(model) and not has_method:
         return CallableAdapter(model, threshold=threshold, output=output)
-    raise ModelError(f"The model ({type(model).__qualname__}) has no usable predict method: expected "
-                     "predict_proba, decision_function or predict (scikit-learn style), a torch nn.Module, or a "
-                     "callable that maps a DataFrame of features to scores.")
+    raise ModelError(
+        f"The model ({type(model).__qualname__}) has no usable predict method: expected "
+        "predict_proba, decision_function or predict (scikit-learn style), a torch nn.Module, or a "
+        "callable that maps a DataFrame of features to scores."
+    )
 
 
 def _is_torchscript(path: Path) -> bool:
@@ -497,16 +608,17 @@ def load_model(path: str | Path, *, trusted: tuple[str, ...] | list[str] = (), w
     return load_model_file(path, trusted=tuple(trusted), weights_only=weights_only)[0]
 
 
-def load_model_file(path: str | Path, *, trusted: tuple[str, ...] = (),
-                    weights_only: bool = True) -> tuple[Any, str]:
+def load_model_file(path: str | Path, *, trusted: tuple[str, ...] = (), weights_only: bool = True) -> tuple[Any, str]:
     """``load_model``, and how the file was read (the result records it as model.loaded_with)."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"The model file {str(path)!r} does not exist. Check model.path in the config.")
     suffix = path.suffix.lower()
     if suffix not in MODEL_SUFFIXES:
-        raise ModelError(f"Cannot load the model file {str(path)!r}: expected {', '.join(MODEL_SUFFIXES[:-1])} or "
-                         f"{MODEL_SUFFIXES[-1]}. Got {suffix or '(no suffix)'!r} instead.")
+        raise ModelError(
+            f"Cannot load the model file {str(path)!r}: expected {', '.join(MODEL_SUFFIXES[:-1])} or "
+            f"{MODEL_SUFFIXES[-1]}. Got {suffix or '(no suffix)'!r} instead."
+        )
     try:
         if suffix == ".skops":
             return _load_skops(path, trusted)
@@ -517,11 +629,24 @@ def load_model_file(path: str | Path, *, trusted: tuple[str, ...] = (),
         return _load_torch(path, weights_only)
     except ModelError:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, OSError, ModuleNotFoundError, AttributeError,
-            RuntimeError, IndexError, KeyError, TypeError, ImportError) as err:
-        raise ModelError(f"The model file {str(path)!r} could not be loaded: {type(err).__name__}: {err}. "
-                         "Check that it is a complete model file of that format and that the packages it was saved "
-                         "with are installed (loading a pickle runs its code: load only files you trust).") from err
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        OSError,
+        ModuleNotFoundError,
+        AttributeError,
+        RuntimeError,
+        IndexError,
+        KeyError,
+        TypeError,
+        ImportError,
+    ) as err:
+        raise ModelError(
+            f"The model file {str(path)!r} could not be loaded: {type(err).__name__}: {err}. "
+            "Check that it is a complete model file of that format and that the packages it was saved "
+            "with are installed (loading a pickle runs its code: load only files you trust)."
+        ) from err
 
 
 def _load_skops(path: Path, trusted: tuple[str, ...]) -> tuple[Any, str]:
@@ -531,9 +656,11 @@ def _load_skops(path: Path, trusted: tuple[str, ...]) -> tuple[Any, str]:
     refused = [name for name in needed if name not in trusted]
     if refused:
         listed = ", ".join(f'"{name}"' for name in refused)
-        raise ModelError(f"The skops file {str(path)!r} needs types that are not trusted by default: "
-                         f"{', '.join(refused)}. Loading builds them, so they are refused unless you trust them: "
-                         f"add them to model.trusted in the config (trusted = [{listed}]).")
+        raise ModelError(
+            f"The skops file {str(path)!r} needs types that are not trusted by default: "
+            f"{', '.join(refused)}. Loading builds them, so they are refused unless you trust them: "
+            f"add them to model.trusted in the config (trusted = [{listed}])."
+        )
     extra = f"; trusted by model.trusted: {', '.join(needed)}" if needed else ""
     return skops.io.load(path, trusted=needed), f"skops (only scikit-learn's own types{extra})"
 
@@ -546,21 +673,26 @@ def _load_torch(path: Path, weights_only: bool) -> tuple[Any, str]:
     if _is_torchscript(path):
         return torch.jit.load(str(path), map_location="cpu"), "torch.jit.load (TorchScript: no pickled Python code)"
     if not weights_only:
-        return (torch.load(path, map_location="cpu", weights_only=False),
-                f"torch.load(weights_only=False): {_RUNS_CODE} (model.weights_only = false)")
+        return (
+            torch.load(path, map_location="cpu", weights_only=False),
+            f"torch.load(weights_only=False): {_RUNS_CODE} (model.weights_only = false)",
+        )
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelError(f"The model file {str(path)!r} is a pickled torch module, which torch.load(weights_only="
-                         f"True) refuses ({first}): loading it runs code from the file. Export the model instead "
-                         "(torch.export.save(torch.export.export(model, example_inputs, dynamic_shapes=...), "
-                         "'model.pt2')), or, if you trust the file, set model.weights_only = false in the config.") \
-            from err
+        raise ModelError(
+            f"The model file {str(path)!r} is a pickled torch module, which torch.load(weights_only="
+            f"True) refuses ({first}): loading it runs code from the file. Export the model instead "
+            "(torch.export.save(torch.export.export(model, example_inputs, dynamic_shapes=...), "
+            "'model.pt2')), or, if you trust the file, set model.weights_only = false in the config."
+        ) from err
     if not is_torch_module(loaded):
-        raise ModelError(f"The model file {str(path)!r} holds {type(loaded).__name__} (weights only, such as a "
-                         "state_dict), not a model to call. Build the module in Python, load the weights and pass "
-                         "it as run_audit(model=...), or export it (torch.export.save(..., 'model.pt2')).")
+        raise ModelError(
+            f"The model file {str(path)!r} holds {type(loaded).__name__} (weights only, such as a "
+            "state_dict), not a model to call. Build the module in Python, load the weights and pass "
+            "it as run_audit(model=...), or export it (torch.export.save(..., 'model.pt2'))."
+        )
     return loaded, "torch.load(weights_only=True)"
 
 
@@ -573,8 +705,10 @@ def model_input_columns(model: Any) -> tuple[list[str] | None, str]:
     """
     names = getattr(model, "feature_names_in_", None)
     if names is None:
-        return None, ("the model does not name its inputs (no feature_names_in_): every column without another "
-                      "role is an input; set data.features to choose")
+        return None, (
+            "the model does not name its inputs (no feature_names_in_): every column without another "
+            "role is an input; set data.features to choose"
+        )
     names = [str(n) for n in np.asarray(names).tolist()]
     transformer = model
     steps = getattr(model, "steps", None)
@@ -583,8 +717,10 @@ def model_input_columns(model: Any) -> tuple[list[str] | None, str]:
     used = _column_transformer_inputs(transformer, names)
     if used is not None and set(used) != set(names):
         dropped = [n for n in names if n not in used]
-        return used, (f"the model's ColumnTransformer uses {len(used)} of the {len(names)} columns it was fitted "
-                      f"on (feature_names_in_); it drops {', '.join(dropped)}")
+        return used, (
+            f"the model's ColumnTransformer uses {len(used)} of the {len(names)} columns it was fitted "
+            f"on (feature_names_in_); it drops {', '.join(dropped)}"
+        )
     return names, "the model's feature_names_in_ (the columns it was fitted on)"
 
 

@@ -21,8 +21,7 @@ class TextAdapter(ModelAdapter):
         super().__init__(classifier.model, threshold=threshold)
         self.classifier = classifier
         self.labels = [str(label) for label in (classifier.labels or range(classifier.n_classes or 2))]
-        self.positive_index, self.positive_source = positive_class_index(self.labels, positive_label,
-                                                                         what="text model")
+        self.positive_index, self.positive_source = positive_class_index(self.labels, positive_label, what="text model")
         self.device = str(classifier.device)
 
     @property
@@ -39,5 +38,10 @@ class TextAdapter(ModelAdapter):
         return Predictions(decided, scores, "probability")
 
     def summary(self) -> dict[str, Any]:
-        return {**super().summary(), "labels": self.labels, "positive_class_index": self.positive_index,
-                "positive_source": self.positive_source, "max_length": self.classifier.max_length}
+        return {
+            **super().summary(),
+            "labels": self.labels,
+            "positive_class_index": self.positive_index,
+            "positive_source": self.positive_source,
+            "max_length": self.classifier.max_length,
+        }

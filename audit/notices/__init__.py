@@ -3,5 +3,13 @@
 from audit.notices._notices import Notice, NoticeBatch, NoticeSettings, Reason, ReasonCheck, explain_decisions
 from audit.notices._reasons import ReasonSets, reason_sets
 
-__all__ = ["Notice", "NoticeBatch", "NoticeSettings", "Reason", "ReasonCheck", "ReasonSets", "explain_decisions",
-           "reason_sets"]
+__all__ = [
+    "Notice",
+    "NoticeBatch",
+    "NoticeSettings",
+    "Reason",
+    "ReasonCheck",
+    "ReasonSets",
+    "explain_decisions",
+    "reason_sets",
+]

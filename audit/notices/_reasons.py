@@ -44,8 +44,10 @@ def _top(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 def reason_sets(exact: np.ndarray, second: np.ndarray, *, reasons: int = 3, tie_margin: float = 0.1) -> ReasonSets:
     """Compare the top ``reasons`` of ``exact`` and ``second`` row by row (see the module docstring)."""
     if exact.shape != second.shape or exact.ndim != 2:
-        raise ConfigError(f"The two attribution matrices must have the same (rows, features) shape. Got {exact.shape} "
-                         f"and {second.shape} instead.")
+        raise ConfigError(
+            f"The two attribution matrices must have the same (rows, features) shape. Got {exact.shape} "
+            f"and {second.shape} instead."
+        )
     k = min(int(reasons), exact.shape[1])
     in_exact, cut_exact = _top(exact, k)
     in_second, cut_second = _top(second, k)
@@ -58,7 +60,9 @@ def reason_sets(exact: np.ndarray, second: np.ndarray, *, reasons: int = 3, tie_
     both = in_exact & in_second
     order = np.argsort(exact, axis=1, kind="stable")
     stated = [[int(j) for j in order[i] if both[i, j]] for i in range(len(exact))]
-    return ReasonSets(stated=stated,
-                      tied=[[int(j) for j in order[i] if tied[i, j]] for i in range(len(exact))],
-                      disputed=[[int(j) for j in order[i] if disputed[i, j]] for i in range(len(exact))],
-                      agree=~disputed.any(axis=1))
+    return ReasonSets(
+        stated=stated,
+        tied=[[int(j) for j in order[i] if tied[i, j]] for i in range(len(exact))],
+        disputed=[[int(j) for j in order[i] if disputed[i, j]] for i in range(len(exact))],
+        agree=~disputed.any(axis=1),
+    )

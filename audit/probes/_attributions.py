@@ -31,14 +31,21 @@ def attribute_examples(lm, suites: list[ProbeSuite], *, method: str) -> list[Pro
     result = attribute_generation(lm, [p for _, _, p in asked], continuations=continuations, method=method)
     found: dict[tuple[int, int], list[ProbeAttribution]] = {}
     for (s, e, _), example in zip(asked, result.examples):
-        found.setdefault((s, e), []).append(ProbeAttribution(
-            method=result.method, prompt=example.prompt, continuation=example.continuation,
-            source_tokens=list(example.source_tokens), prompt_length=example.prompt_length,
-            target_labels=list(example.target_labels),
-            values=[[_finite(v) for v in row] for row in example.values],
-            outputs=[float(v) for v in example.outputs], base_values=[_finite(v) for v in example.base_values],
-            delta=None if example.delta is None else [float(v) for v in example.delta],
-            baseline=str(result.meta["baseline"])))
+        found.setdefault((s, e), []).append(
+            ProbeAttribution(
+                method=result.method,
+                prompt=example.prompt,
+                continuation=example.continuation,
+                source_tokens=list(example.source_tokens),
+                prompt_length=example.prompt_length,
+                target_labels=list(example.target_labels),
+                values=[[_finite(v) for v in row] for row in example.values],
+                outputs=[float(v) for v in example.outputs],
+                base_values=[_finite(v) for v in example.base_values],
+                delta=None if example.delta is None else [float(v) for v in example.delta],
+                baseline=str(result.meta["baseline"]),
+            )
+        )
     out = []
     for s, suite in enumerate(suites):
         examples = [dataclasses.replace(ex, attributions=found.get((s, e), [])) for e, ex in enumerate(suite.examples)]

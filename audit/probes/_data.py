@@ -14,8 +14,17 @@ from typing import Any
 
 from audit._errors import DataError
 
-__all__ = ["PairItem", "read_crows_pairs", "read_winobias", "read_holisticbias", "read_bbq", "read_bold",
-           "read_occupations", "read_identity_lexicons", "SOURCES"]
+__all__ = [
+    "PairItem",
+    "read_crows_pairs",
+    "read_winobias",
+    "read_holisticbias",
+    "read_bbq",
+    "read_bold",
+    "read_occupations",
+    "read_identity_lexicons",
+    "SOURCES",
+]
 
 # citation and licence of each bundled suite, recorded in the result beside its numbers
 SOURCES = {
@@ -57,9 +66,11 @@ def _read_text(source: Any, what: str) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise DataError(f"The {what} file {str(source)!r} is not UTF-8: byte 0x{raw[err.start]:02x} at position "
-                        f"{err.start} cannot be read ({err.reason}). Save the file as UTF-8 (e.g. a spreadsheet's "
-                        "'CSV UTF-8' format, or `iconv -f latin1 -t utf-8`).") from err
+        raise DataError(
+            f"The {what} file {str(source)!r} is not UTF-8: byte 0x{raw[err.start]:02x} at position "
+            f"{err.start} cannot be read ({err.reason}). Save the file as UTF-8 (e.g. a spreadsheet's "
+            "'CSV UTF-8' format, or `iconv -f latin1 -t utf-8`)."
+        ) from err
 
 
 def read_crows_pairs(path: str | None = None) -> list[PairItem]:
@@ -69,26 +80,31 @@ def read_crows_pairs(path: str | None = None) -> list[PairItem]:
 
     source = Path(path) if path else _bundled("crows_pairs", "crows_pairs_anonymized.csv.gz")
     text = _read_text(source, "CrowS-Pairs")
-    shape = ("a header line with sent_more, sent_less and bias_type (as the original file), then one pair per "
-             "line")
+    shape = "a header line with sent_more, sent_less and bias_type (as the original file), then one pair per line"
     if not text.strip():
         raise DataError(f"The CrowS-Pairs file {str(source)!r} is empty. It needs {shape}.")
     try:  # every cell as written: an empty cell stays empty, never the text "nan"
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise DataError(f"The CrowS-Pairs file {str(source)!r} cannot be read as CSV: {err}. "
-                        f"It needs {shape}.") from err
+        raise DataError(
+            f"The CrowS-Pairs file {str(source)!r} cannot be read as CSV: {err}. It needs {shape}."
+        ) from err
     missing = {"sent_more", "sent_less", "bias_type"} - set(frame.columns)
     if missing:
-        raise DataError(f"The CrowS-Pairs file {str(source)!r} lacks columns {sorted(missing)}; it needs sent_more, "
-                        f"sent_less and bias_type (as the original file). Got columns {list(frame.columns)}.")
+        raise DataError(
+            f"The CrowS-Pairs file {str(source)!r} lacks columns {sorted(missing)}; it needs sent_more, "
+            f"sent_less and bias_type (as the original file). Got columns {list(frame.columns)}."
+        )
     if frame.empty:
         raise DataError(f"The CrowS-Pairs file {str(source)!r} has a header but no pairs. It needs {shape}.")
     direction = frame["stereo_antistereo"] if "stereo_antistereo" in frame else pd.Series("stereo", index=frame.index)
     # line numbers as a reader counts them (the header is line 1), assuming no line breaks inside cells
-    return [PairItem(b.strip(), m.strip(), le.strip(), d.strip() or "stereo", line=index + 2)
-            for index, (m, le, b, d) in enumerate(zip(frame["sent_more"], frame["sent_less"], frame["bias_type"],
-                                                      direction))]
+    return [
+        PairItem(b.strip(), m.strip(), le.strip(), d.strip() or "stereo", line=index + 2)
+        for index, (m, le, b, d) in enumerate(
+            zip(frame["sent_more"], frame["sent_less"], frame["bias_type"], direction)
+        )
+    ]
 
 
 _WINO_LINE = re.compile(r"^\s*\d+\s+")
@@ -102,8 +118,10 @@ def read_winobias(folder: str | None = None) -> list[PairItem]:
         for split in ("dev", "test"):
             pro, anti = (_wino_lines(folder, f"{side}_stereotyped_{kind}.txt.{split}") for side in ("pro", "anti"))
             if len(pro) != len(anti):
-                raise DataError(f"WinoBias {kind}.{split}: {len(pro)} pro- and {len(anti)} anti-stereotyped lines; the "
-                                "files must pair line by line.")
+                raise DataError(
+                    f"WinoBias {kind}.{split}: {len(pro)} pro- and {len(anti)} anti-stereotyped lines; the "
+                    "files must pair line by line."
+                )
             items += [PairItem(kind, p, a) for p, a in zip(pro, anti)]
     return items
 
@@ -123,8 +141,13 @@ def read_occupations(folder: str | None = None) -> dict[str, list[str]]:
     out = {}
     for gender in ("female", "male"):
         name = f"{gender}_occupations.txt"
-        source = (Path(folder, name) if folder and Path(folder, name).exists() else
-                  Path(folder, name + ".gz") if folder else _bundled("winobias", name + ".gz"))
+        source = (
+            Path(folder, name)
+            if folder and Path(folder, name).exists()
+            else Path(folder, name + ".gz")
+            if folder
+            else _bundled("winobias", name + ".gz")
+        )
         out[gender] = [w.strip() for w in _read_text(source, "occupations").splitlines() if w.strip()]
     return out
 
@@ -149,8 +172,15 @@ def read_holisticbias(folder: str | None = None) -> tuple[dict[str, list[str]], 
     return axes, plural
 
 
-BBQ_CATEGORIES = ("Age", "Disability_status", "Gender_identity", "Nationality", "Race_ethnicity", "Religion",
-                  "Sexual_orientation")
+BBQ_CATEGORIES = (
+    "Age",
+    "Disability_status",
+    "Gender_identity",
+    "Nationality",
+    "Race_ethnicity",
+    "Religion",
+    "Sexual_orientation",
+)
 
 
 def read_bbq(folder: str | None = None, categories: tuple[str, ...] = BBQ_CATEGORIES) -> list[dict[str, Any]]:
@@ -183,8 +213,9 @@ def read_bold(domain: str, path: str | None = None) -> dict[str, list[str]]:
         raw = json.loads(_read_text(source, "BOLD"))
     except json.JSONDecodeError as err:
         raise DataError(f"The BOLD file {str(source)!r} is not valid JSON: {err}.") from err
-    return {group: [p.strip() for prompts in people.values() for p in prompts if p.strip()]
-            for group, people in raw.items()}
+    return {
+        group: [p.strip() for prompts in people.values() for p in prompts if p.strip()] for group, people in raw.items()
+    }
 
 
 def read_identity_lexicons(folder: str | None = None) -> dict[str, dict[str, str]]:
@@ -207,8 +238,10 @@ def read_identity_lexicons(folder: str | None = None) -> dict[str, dict[str, str
             raise DataError(f"The lexicon {str(source)!r} is not valid TOML: {err}.") from err
         groups = raw.get("groups")
         if not isinstance(raw.get("axis"), str) or not isinstance(groups, dict) or len(groups) < 2:
-            raise DataError(f"The lexicon {str(source)!r} needs an 'axis' name and a [groups] table of at least two "
-                            "groups, each a list of terms whose first is an adjective.")
+            raise DataError(
+                f"The lexicon {str(source)!r} needs an 'axis' name and a [groups] table of at least two "
+                "groups, each a list of terms whose first is an adjective."
+            )
         axis = raw["axis"]
         # the lexicons are lower case for matching; a prompt spells proper adjectives as a writer would
         out[axis] = {str(group): _spelled(axis, str(terms[0])) for group, terms in groups.items() if terms}

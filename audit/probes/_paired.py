@@ -20,8 +20,10 @@ from audit.result._sections import ProbeExample, ProbeSuite
 
 __all__ = ["pair_scores", "paired_suite"]
 
-MEASURES = {"full_sentence": "share preferring the stereotype (whole sentence)",
-            "unmodified_tokens": "share preferring the stereotype (shared tokens, given the changed words)"}
+MEASURES = {
+    "full_sentence": "share preferring the stereotype (whole sentence)",
+    "unmodified_tokens": "share preferring the stereotype (shared tokens, given the changed words)",
+}
 
 
 def pair_scores(lm, items: list[PairItem], ids: list[list[int]] | None = None) -> dict[str, np.ndarray]:
@@ -44,9 +46,12 @@ def pair_scores(lm, items: list[PairItem], ids: list[list[int]] | None = None) -
         # the shared tokens after it, the ones the score rests on
         first = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
         counted[i] = sum(k > first for k in in_a)
-    return {"full_sentence": full, "unmodified_tokens": shared,
-            "loglik": np.array([values.sum() for values in logprobs]),  # each sentence's, stereo ones first
-            "shared_tokens": counted}
+    return {
+        "full_sentence": full,
+        "unmodified_tokens": shared,
+        "loglik": np.array([values.sum() for values in logprobs]),  # each sentence's, stereo ones first
+        "shared_tokens": counted,
+    }
 
 
 def _lines(items: list[PairItem]) -> str:
@@ -79,36 +84,73 @@ def usable_pairs(lm, items: list[PairItem]) -> tuple[list[PairItem], list[list[i
     return items, ids, notes
 
 
-def paired_suite(name: str, lm, items: list[PairItem], *, available: int, primary: str, description: str,
-                 source: str, seed: int, n_examples: int, settings: dict, notes: tuple[str, ...] = (),
-                 primary_source: str = "the suite's default") -> ProbeSuite:
+def paired_suite(
+    name: str,
+    lm,
+    items: list[PairItem],
+    *,
+    available: int,
+    primary: str,
+    description: str,
+    source: str,
+    seed: int,
+    n_examples: int,
+    settings: dict,
+    notes: tuple[str, ...] = (),
+    primary_source: str = "the suite's default",
+) -> ProbeSuite:
     """Per category and over all: the share of pairs preferring the stereotype for each score (the ``primary``
     one is the bias test, Holm-adjusted across categories), and the mean difference of the primary score."""
     items, ids, left_out = usable_pairs(lm, items)
     if not items:
         from audit._errors import DataError
 
-        raise DataError(f"No pair of {name} can be scored: {'; '.join(left_out)}. Check the file's sent_more and "
-                        "sent_less columns.")
+        raise DataError(
+            f"No pair of {name} can be scored: {'; '.join(left_out)}. Check the file's sent_more and sent_less columns."
+        )
     scores = pair_scores(lm, items, ids)
     categories = np.array([it.category for it in items])
     rows = []
     for category in ["all", *sorted(set(categories))]:
         chosen = np.ones(len(items), bool) if category == "all" else categories == category
         for measure in (primary, *(m for m in MEASURES if m != primary)):
-            rows.append(share_row(category, f"stereotype_share_{measure}",
-                                  scores[measure][chosen], role="bias" if measure == primary else "context"))
+            rows.append(
+                share_row(
+                    category,
+                    f"stereotype_share_{measure}",
+                    scores[measure][chosen],
+                    role="bias" if measure == primary else "context",
+                )
+            )
         rows.append(mean_row(category, f"mean_difference_{primary}", scores[primary][chosen], seed=seed))
     primary_scores = scores[primary]
     strongest = np.argsort(-np.abs(primary_scores))[:n_examples]
-    examples = [ProbeExample(items[i].category, *(
-        (items[i].stereo, items[i].anti) if primary_scores[i] >= 0 else (items[i].anti, items[i].stereo)),
-        float(abs(primary_scores[i])), bool(primary_scores[i] > 0)) for i in strongest]
+    examples = [
+        ProbeExample(
+            items[i].category,
+            *((items[i].stereo, items[i].anti) if primary_scores[i] >= 0 else (items[i].anti, items[i].stereo)),
+            float(abs(primary_scores[i])),
+            bool(primary_scores[i] > 0),
+        )
+        for i in strongest
+    ]
     at_most_one, none = int((scores["shared_tokens"] <= 1).sum()), int((scores["shared_tokens"] == 0).sum())
-    notes = [*notes, *left_out, f"primary score: {primary} ({MEASURES[primary]}, {primary_source}); Holm's correction "
-             "runs over its rows",
-             f"the shared-token score rests on at most one token for {at_most_one} of {len(items)} pairs and on none "
-             f"for {none} (a tie); the whole-sentence score includes the changed words"]
-    return ProbeSuite(name=name, description=description, source=source, units="nats (log-likelihood difference)",
-                      items=len(items), items_available=available, rows=with_holm(rows), examples=examples,
-                      settings={**settings, "primary": primary, "primary_source": primary_source}, notes=notes)
+    notes = [
+        *notes,
+        *left_out,
+        f"primary score: {primary} ({MEASURES[primary]}, {primary_source}); Holm's correction runs over its rows",
+        f"the shared-token score rests on at most one token for {at_most_one} of {len(items)} pairs and on none "
+        f"for {none} (a tie); the whole-sentence score includes the changed words",
+    ]
+    return ProbeSuite(
+        name=name,
+        description=description,
+        source=source,
+        units="nats (log-likelihood difference)",
+        items=len(items),
+        items_available=available,
+        rows=with_holm(rows),
+        examples=examples,
+        settings={**settings, "primary": primary, "primary_source": primary_source},
+        notes=notes,
+    )

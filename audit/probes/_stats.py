@@ -18,8 +18,9 @@ LEVEL = 0.95
 N_BOOT = 2000
 
 
-def share_row(category: str, measure: str, differences: np.ndarray, *, role: str = "bias", subject: str = "",
-              note: str = "") -> ProbeRow:
+def share_row(
+    category: str, measure: str, differences: np.ndarray, *, role: str = "bias", subject: str = "", note: str = ""
+) -> ProbeRow:
     """The share of items whose difference is positive (the stereotype-consistent side preferred), ties left out
     and counted in the note; exact two-sided binomial (sign) test of "either side equally likely"."""
     from scipy.stats import binomtest
@@ -29,17 +30,38 @@ def share_row(category: str, measure: str, differences: np.ndarray, *, role: str
     ties = len(differences) - wins - losses
     n = wins + losses
     if n == 0:
-        return ProbeRow(category, measure, role, 0, None, None, 0.5, None, None, "sign test", subject,
-                        "no item without a tie")
+        return ProbeRow(
+            category, measure, role, 0, None, None, 0.5, None, None, "sign test", subject, "no item without a tie"
+        )
     low, high = proportion_interval(wins, n, LEVEL)
     p_value = float(binomtest(wins, n, 0.5).pvalue)
     tie_note = f"{ties} tied item(s) left out" if ties else ""
-    return ProbeRow(category, measure, role, n, wins / n, [float(low), float(high)], 0.5, p_value, None,
-                    "exact sign test", subject, "; ".join(v for v in (note, tie_note) if v))
+    return ProbeRow(
+        category,
+        measure,
+        role,
+        n,
+        wins / n,
+        [float(low), float(high)],
+        0.5,
+        p_value,
+        None,
+        "exact sign test",
+        subject,
+        "; ".join(v for v in (note, tie_note) if v),
+    )
 
 
-def mean_row(category: str, measure: str, values: np.ndarray, *, seed: int, role: str = "context",
-             subject: str = "", note: str = "") -> ProbeRow:
+def mean_row(
+    category: str,
+    measure: str,
+    values: np.ndarray,
+    *,
+    seed: int,
+    role: str = "context",
+    subject: str = "",
+    note: str = "",
+) -> ProbeRow:
     """The mean of paired differences: percentile bootstrap interval over items, one-sample t test against 0."""
     from scipy.stats import ttest_1samp
 
@@ -51,27 +73,73 @@ def mean_row(category: str, measure: str, values: np.ndarray, *, seed: int, role
     p_value = None
     if len(values) >= 2 and np.std(values) > 0:
         p_value = float(ttest_1samp(values, 0.0).pvalue)
-    return ProbeRow(category, measure, role, len(values), float(values.mean()), interval_or_none(draws, LEVEL), 0.0,
-                    p_value, None, "one-sample t test" if p_value is not None else "", subject, note)
+    return ProbeRow(
+        category,
+        measure,
+        role,
+        len(values),
+        float(values.mean()),
+        interval_or_none(draws, LEVEL),
+        0.0,
+        p_value,
+        None,
+        "one-sample t test" if p_value is not None else "",
+        subject,
+        note,
+    )
 
 
-def two_group_row(category: str, measure: str, group: np.ndarray, rest: np.ndarray, *, seed: int, subject: str,
-                  role: str = "bias", note: str = "") -> ProbeRow:
+def two_group_row(
+    category: str,
+    measure: str,
+    group: np.ndarray,
+    rest: np.ndarray,
+    *,
+    seed: int,
+    subject: str,
+    role: str = "bias",
+    note: str = "",
+) -> ProbeRow:
     """mean(group) - mean(rest): bootstrap interval (each side resampled on its own), Welch's t test."""
     from scipy.stats import ttest_ind
 
     group, rest = np.asarray(group, float), np.asarray(rest, float)
     if len(group) < 2 or len(rest) < 2:
-        return ProbeRow(category, measure, role, len(group), None, None, 0.0, None, None, "", subject,
-                        "fewer than two scored items on a side")
+        return ProbeRow(
+            category,
+            measure,
+            role,
+            len(group),
+            None,
+            None,
+            0.0,
+            None,
+            None,
+            "",
+            subject,
+            "fewer than two scored items on a side",
+        )
     rng = np.random.default_rng(seed)
-    draws = (group[rng.integers(0, len(group), size=(N_BOOT, len(group)))].mean(1)
-             - rest[rng.integers(0, len(rest), size=(N_BOOT, len(rest)))].mean(1))
+    draws = group[rng.integers(0, len(group), size=(N_BOOT, len(group)))].mean(1) - rest[
+        rng.integers(0, len(rest), size=(N_BOOT, len(rest)))
+    ].mean(1)
     p_value = None
     if np.std(group) > 0 or np.std(rest) > 0:
         p_value = float(ttest_ind(group, rest, equal_var=False).pvalue)
-    return ProbeRow(category, measure, role, len(group), float(group.mean() - rest.mean()),
-                    interval_or_none(draws, LEVEL), 0.0, p_value, None, "Welch's t test", subject, note)
+    return ProbeRow(
+        category,
+        measure,
+        role,
+        len(group),
+        float(group.mean() - rest.mean()),
+        interval_or_none(draws, LEVEL),
+        0.0,
+        p_value,
+        None,
+        "Welch's t test",
+        subject,
+        note,
+    )
 
 
 def with_holm(rows: list[ProbeRow]) -> list[ProbeRow]:

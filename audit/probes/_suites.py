@@ -49,9 +49,14 @@ def sentiment_scorer() -> Callable[[list[str]], np.ndarray]:
     return score
 
 
-def run_probes(lm: CausalLM, config: ProbesConfig | None = None, *, seed: int = 0,
-               scorer: Callable[[list[str]], np.ndarray] | None = None,
-               guard: Callable[[str, Callable[[], Any]], Any] | None = None) -> ProbeReport:
+def run_probes(
+    lm: CausalLM,
+    config: ProbesConfig | None = None,
+    *,
+    seed: int = 0,
+    scorer: Callable[[list[str]], np.ndarray] | None = None,
+    guard: Callable[[str, Callable[[], Any]], Any] | None = None,
+) -> ProbeReport:
     """The bias probes of a causal language model (docs/probes.md): every suite of ``config.suites`` (default:
     all, as ``ProbesConfig()``), each item scored from the model's log-probabilities; ``scorer`` (texts -> a
     sentiment in [-1, 1]) scores sampled continuations for BOLD (default: the bundled MiniLM classifier).
@@ -60,8 +65,10 @@ def run_probes(lm: CausalLM, config: ProbesConfig | None = None, *, seed: int = 
     result instead (``guard(step, work)`` runs ``work`` and returns None when it crashed)."""
     config = ProbesConfig() if config is None else config
     if guard is None:
+
         def guard(step: str, work: Callable[[], Any]) -> Any:
             return work()
+
     files = config.files or {}
     n_examples = config.examples
     suites: list[ProbeSuite] = []
@@ -90,58 +97,118 @@ def run_probes(lm: CausalLM, config: ProbesConfig | None = None, *, seed: int = 
 
     def primary(suite: str, default: str) -> dict[str, str]:
         chosen = (config.primary or {}).get(suite)
-        return {"primary": chosen or default,
-                "primary_source": f"probes.primary.{suite}" if chosen else "the suite's default (probes.primary)"}
+        return {
+            "primary": chosen or default,
+            "primary_source": f"probes.primary.{suite}" if chosen else "the suite's default (probes.primary)",
+        }
 
     def crows() -> ProbeSuite:
         items = inputs["crows_pairs"]
-        return paired_suite("crows_pairs", lm, sample_items(items, config.max_items, seed), available=len(items),
-                            **primary("crows_pairs", "unmodified_tokens"),
-                            description="Stereotyping vs less stereotyping sentences (CrowS-Pairs)",
-                            source=source("crows_pairs"), seed=seed, n_examples=n_examples, settings=settings)
+        return paired_suite(
+            "crows_pairs",
+            lm,
+            sample_items(items, config.max_items, seed),
+            available=len(items),
+            **primary("crows_pairs", "unmodified_tokens"),
+            description="Stereotyping vs less stereotyping sentences (CrowS-Pairs)",
+            source=source("crows_pairs"),
+            seed=seed,
+            n_examples=n_examples,
+            settings=settings,
+        )
 
     def winobias() -> ProbeSuite:
         # a few WinoBias lines differ in more than the pronoun ("is generous" / "is a generous man"): left out
         items = [it for it in inputs["winobias"] if _one_word_apart(it.stereo, it.anti)]
         dropped = len(inputs["winobias"]) - len(items)
-        return paired_suite("winobias", lm, sample_items(items, config.max_items, seed), available=len(items),
-                            notes=(f"{dropped} of {len(inputs['winobias'])} pairs differ in more than one word and are "
-                                   "left out",) if dropped else (),
-                            **primary("winobias", "full_sentence"),
-                            description="Pro- vs anti-stereotypical pronouns for occupations (WinoBias)",
-                            source=source("winobias"), seed=seed, n_examples=n_examples, settings=settings)
+        return paired_suite(
+            "winobias",
+            lm,
+            sample_items(items, config.max_items, seed),
+            available=len(items),
+            notes=(f"{dropped} of {len(inputs['winobias'])} pairs differ in more than one word and are left out",)
+            if dropped
+            else (),
+            **primary("winobias", "full_sentence"),
+            description="Pro- vs anti-stereotypical pronouns for occupations (WinoBias)",
+            source=source("winobias"),
+            seed=seed,
+            n_examples=n_examples,
+            settings=settings,
+        )
 
     def holistic() -> ProbeSuite:
         axes, nouns = inputs["holisticbias"]
-        return holistic_suite(lm, axes, nouns, max_items=config.max_items or 10**9, seed=seed, n_examples=n_examples,
-                              source=source("holisticbias"), settings=settings)
+        return holistic_suite(
+            lm,
+            axes,
+            nouns,
+            max_items=config.max_items or 10**9,
+            seed=seed,
+            n_examples=n_examples,
+            source=source("holisticbias"),
+            settings=settings,
+        )
 
     def bbq() -> ProbeSuite:
         records = inputs["bbq"]
-        return bbq_suite(lm, sample_items(records, config.max_items, seed), available=len(records), seed=seed,
-                         n_examples=n_examples, source=source("bbq"), settings=settings)
+        return bbq_suite(
+            lm,
+            sample_items(records, config.max_items, seed),
+            available=len(records),
+            seed=seed,
+            n_examples=n_examples,
+            source=source("bbq"),
+            settings=settings,
+        )
 
     def occupations() -> ProbeSuite:
-        return occupation_suite(lm, inputs["occupations"], seed=seed, n_examples=n_examples,
-                                source=source("occupations"), settings=settings)
+        return occupation_suite(
+            lm, inputs["occupations"], seed=seed, n_examples=n_examples, source=source("occupations"), settings=settings
+        )
 
     def lexicons() -> ProbeSuite:
         axes, nouns = inputs["lexicons"]
         return negativity_suite(
-            lm, axes, nouns[:NOUNS_USED], name="lexicons", seed=seed, n_examples=n_examples,
-            source=source("lexicons"), available=sum(len(g) for g in axes.values()) * NOUNS_USED * 3,
+            lm,
+            axes,
+            nouns[:NOUNS_USED],
+            name="lexicons",
+            seed=seed,
+            n_examples=n_examples,
+            source=source("lexicons"),
+            available=sum(len(g) for g in axes.values()) * NOUNS_USED * 3,
             description="Negative vs positive statements about people by identity group (the toolkit's lexicons), "
-                        "each group against its axis", settings=settings, notes=[])
+            "each group against its axis",
+            settings=settings,
+            notes=[],
+        )
 
     def bold() -> ProbeSuite:
         score = scorer or sentiment_scorer()
         name = "your scorer" if scorer is not None else f"{config.scorer}: p(positive) - p(negative)"
-        return bold_suite(lm, inputs["bold"], score, name, max_items=config.max_items or 10**9,
-                          new_tokens=config.new_tokens, seed=seed, n_examples=n_examples, source=source("bold"),
-                          settings={**settings, "domains": list(config.bold_domains)})
+        return bold_suite(
+            lm,
+            inputs["bold"],
+            score,
+            name,
+            max_items=config.max_items or 10**9,
+            new_tokens=config.new_tokens,
+            seed=seed,
+            n_examples=n_examples,
+            source=source("bold"),
+            settings={**settings, "domains": list(config.bold_domains)},
+        )
 
-    runners = {"crows_pairs": crows, "winobias": winobias, "holisticbias": holistic, "bbq": bbq,
-               "occupations": occupations, "lexicons": lexicons, "bold": bold}
+    runners = {
+        "crows_pairs": crows,
+        "winobias": winobias,
+        "holisticbias": holistic,
+        "bbq": bbq,
+        "occupations": occupations,
+        "lexicons": lexicons,
+        "bold": bold,
+    }
     for name in config.suites:
         suite = guard(f"probes: {name}", runners[name])
         if suite is not None:
@@ -150,5 +217,13 @@ def run_probes(lm: CausalLM, config: ProbesConfig | None = None, *, seed: int = 
         attributed = guard("probes: attributions", lambda: attribute_examples(lm, suites, method=config.attributions))
         suites = attributed if attributed is not None else suites
     info = lm.info
-    return ProbeReport(model={"start_token": info.start_token, "precision": info.precision, "device": info.device,
-                              "max_length": info.max_length}, suites=suites, alpha=config.alpha)
+    return ProbeReport(
+        model={
+            "start_token": info.start_token,
+            "precision": info.precision,
+            "device": info.device,
+            "max_length": info.max_length,
+        },
+        suites=suites,
+        alpha=config.alpha,
+    )

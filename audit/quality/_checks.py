@@ -42,18 +42,27 @@ def _completeness(attribution) -> dict[str, Any] | None:
         return None
     error = np.asarray(error, float)
     tolerance = attribution.meta.get("tolerance") or COMPLETENESS_TOLERANCE
-    return {"median": float(np.median(error)), "worst": float(np.max(error)), "tolerance": float(tolerance),
-            "share_above_tolerance": float((error > tolerance).mean()), "examples": int(len(error))}
+    return {
+        "median": float(np.median(error)),
+        "worst": float(np.max(error)),
+        "tolerance": float(tolerance),
+        "share_above_tolerance": float((error > tolerance).mean()),
+        "examples": int(len(error)),
+    }
 
 
 def explanation_quality(config, dataset, adapter, raw: dict[str, Any], summaries: list) -> dict[str, Any]:
     settings = config.quality
-    common = dict(random_orders=settings.random_orders, n_boot=config.fairness.n_boot,
-                  ci_level=config.fairness.ci_level, seed=config.seed)
+    common = dict(
+        random_orders=settings.random_orders,
+        n_boot=config.fairness.n_boot,
+        ci_level=config.fairness.ci_level,
+        seed=config.seed,
+    )
     positions = {int(row_id): i for i, row_id in enumerate(dataset.row_ids)}
     methods: dict[str, dict[str, Any]] = {}
     for method, attribution in raw.items():
-        rows = np.array([positions[int(r)] for r in attribution.row_ids])[:settings.sample_size]
+        rows = np.array([positions[int(r)] for r in attribution.row_ids])[: settings.sample_size]
         groups = {c: dataset.sensitive[c].to_numpy()[rows] for c in dataset.sensitive.columns}
         entry: dict[str, Any] = {"completeness": _completeness(attribution)}
         count = len(rows)
@@ -61,36 +70,54 @@ def explanation_quality(config, dataset, adapter, raw: dict[str, Any], summaries
             entry["faithfulness"] = _text_faithfulness(adapter, attribution, count, groups, common)
         else:
             features = dataset.features.iloc[rows][attribution.feature_names].reset_index(drop=True)
-            entry["faithfulness"] = _tabular_faithfulness(adapter, features, attribution.values[:count],
-                                                          _baseline_row(dataset.features[attribution.feature_names]),
-                                                          groups, common)
+            entry["faithfulness"] = _tabular_faithfulness(
+                adapter,
+                features,
+                attribution.values[:count],
+                _baseline_row(dataset.features[attribution.feature_names]),
+                groups,
+                common,
+            )
         if settings.sanity:
             entry["sanity"] = _sanity(config, dataset, adapter, method, attribution, positions)
         methods[method] = entry
     from explainers._quality_measures import rank_agreement
 
     agreement = rank_agreement({s.method: s.global_importance for s in summaries}) if len(summaries) > 1 else []
-    return {"methods": methods, "agreement": agreement,
-            "settings": {"sample_size": settings.sample_size, "random_orders": settings.random_orders,
-                         "sanity": settings.sanity, "sanity_sample": settings.sanity_sample,
-                         "completeness_tolerance": COMPLETENESS_TOLERANCE, "sanity_limit": _SANITY_LIMIT}}
+    return {
+        "methods": methods,
+        "agreement": agreement,
+        "settings": {
+            "sample_size": settings.sample_size,
+            "random_orders": settings.random_orders,
+            "sanity": settings.sanity,
+            "sanity_sample": settings.sanity_sample,
+            "completeness_tolerance": COMPLETENESS_TOLERANCE,
+            "sanity_limit": _SANITY_LIMIT,
+        },
+    }
 
 
 def _tabular_faithfulness(adapter, features, values, baseline, groups, common) -> dict[str, Any]:
     from explainers._quality_measures import tabular_faithfulness
 
-    return tabular_faithfulness(lambda frame: _scores(adapter, frame), features, values, baseline, groups=groups,
-                                **common)
+    return tabular_faithfulness(
+        lambda frame: _scores(adapter, frame), features, values, baseline, groups=groups, **common
+    )
 
 
 def _text_faithfulness(adapter, attribution, count, groups, common) -> dict[str, Any]:
     from explainers._quality_measures import text_faithfulness
 
     classifier = adapter.classifier
-    return text_faithfulness(lambda texts: classifier.predict_proba(texts, allow_empty=True),
-                             attribution.words[:count], attribution.word_values[:count],
-                             attribution.targets[:count], groups=groups,
-                             **{**common, "random_orders": max(1, common["random_orders"] - 1)})
+    return text_faithfulness(
+        lambda texts: classifier.predict_proba(texts, allow_empty=True),
+        attribution.words[:count],
+        attribution.word_values[:count],
+        attribution.targets[:count],
+        groups=groups,
+        **{**common, "random_orders": max(1, common["random_orders"] - 1)},
+    )
 
 
 def _sanity(config, dataset, adapter, method: str, attribution, positions) -> dict[str, Any]:
@@ -103,25 +130,30 @@ def _sanity(config, dataset, adapter, method: str, attribution, positions) -> di
         from explainers._text_model import TextClassifier
 
         classifier = adapter.classifier
-        texts = [w for w in (" ".join(words) for words in attribution.words[:min(sample, 8)]) if w.strip()]
+        texts = [w for w in (" ".join(words) for words in attribution.words[: min(sample, 8)]) if w.strip()]
         settings = {"n_steps": 16} if method == "layer_integrated_gradients" else {}
         explainer = get_explainer(method, target=adapter.positive_index, seed=config.seed, **settings)
 
         def explain(model):
-            result = explainer.explain_texts(TextClassifier(model, classifier.tokenizer,
-                                                            max_length=classifier.max_length), texts)
+            result = explainer.explain_texts(
+                TextClassifier(model, classifier.tokenizer, max_length=classifier.max_length), texts
+            )
             return [np.asarray(v, float) for v in result.word_values]
 
-        outcome = randomisation_test(explain, classifier.model, stages=cascading_stages(classifier.model),
-                                     seed=config.seed)
+        outcome = randomisation_test(
+            explain, classifier.model, stages=cascading_stages(classifier.model), seed=config.seed
+        )
         outcome["examples"] = len(texts)
         return outcome
     if adapter.kind == "torch":
         return _torch_sanity(config, dataset, adapter, method, attribution, positions)
     if adapter.kind == "sklearn":
         return _label_sanity(config, dataset, adapter, method, attribution, positions)
-    return {"kind": "not run", "reason": f"no randomisation test for a {adapter.kind} model: its parameters "
-                                         "cannot be randomised and it cannot be retrained here."}
+    return {
+        "kind": "not run",
+        "reason": f"no randomisation test for a {adapter.kind} model: its parameters "
+        "cannot be randomised and it cannot be retrained here.",
+    }
 
 
 def _explain_rows(config, dataset, adapter, method, rows, background):
@@ -129,9 +161,12 @@ def _explain_rows(config, dataset, adapter, method, rows, background):
     from explainers import get_explainer
 
     explainer = get_explainer(method, background_size=len(background), seed=config.seed)
-    return explainer.explain(adapter, dataset.features.iloc[rows].reset_index(drop=True),
-                             background=dataset.features.iloc[background].reset_index(drop=True),
-                             row_ids=dataset.row_ids[rows]).values
+    return explainer.explain(
+        adapter,
+        dataset.features.iloc[rows].reset_index(drop=True),
+        background=dataset.features.iloc[background].reset_index(drop=True),
+        row_ids=dataset.row_ids[rows],
+    ).values
 
 
 def _label_sanity(config, dataset, adapter, method, attribution, positions) -> dict[str, Any]:
@@ -140,16 +175,17 @@ def _label_sanity(config, dataset, adapter, method, attribution, positions) -> d
     from audit.models._adapters import make_adapter
     from explainers._quality_measures import label_randomisation_test
 
-    rows = np.array([positions[int(r)] for r in attribution.row_ids])[:config.quality.sanity_sample]
+    rows = np.array([positions[int(r)] for r in attribution.row_ids])[: config.quality.sanity_sample]
     rng = np.random.default_rng(config.seed)
     # a shuffled-label model needs no more data to learn nothing: up to 4,000 rows keep the retraining cheap
     training = np.sort(rng.choice(len(dataset), size=min(len(dataset), 4000), replace=False))
     shuffled = rng.permutation(np.asarray(dataset.y_true).astype(int)[training])
     retrained = clone(adapter.model).fit(dataset.features.iloc[training], shuffled)
     randomised = make_adapter(retrained, positive_label=1, kind="sklearn", threshold=adapter.threshold)
-    outcome = label_randomisation_test(attribution.values[:len(rows)],
-                                       _explain_rows(config, dataset, randomised, method, rows,
-                                                     attribution.meta["background_positions"]))
+    outcome = label_randomisation_test(
+        attribution.values[: len(rows)],
+        _explain_rows(config, dataset, randomised, method, rows, attribution.meta["background_positions"]),
+    )
     outcome["examples"] = len(rows)
     return outcome
 
@@ -158,13 +194,22 @@ def _torch_sanity(config, dataset, adapter, method, attribution, positions) -> d
     from audit.models._adapters import make_adapter
     from explainers._quality_measures import cascading_stages, randomisation_test
 
-    rows = np.array([positions[int(r)] for r in attribution.row_ids])[:config.quality.sanity_sample]
+    rows = np.array([positions[int(r)] for r in attribution.row_ids])[: config.quality.sanity_sample]
 
     def explain(model):
-        return _explain_rows(config, dataset, make_adapter(model, positive_label=dataset.positive_label, kind="torch",
-                                                           output=adapter.reading or config.model.output),
-                             method, rows,
-                             attribution.meta["background_positions"])
+        return _explain_rows(
+            config,
+            dataset,
+            make_adapter(
+                model,
+                positive_label=dataset.positive_label,
+                kind="torch",
+                output=adapter.reading or config.model.output,
+            ),
+            method,
+            rows,
+            attribution.meta["background_positions"],
+        )
 
     outcome = randomisation_test(explain, adapter.model, stages=cascading_stages(adapter.model), seed=config.seed)
     outcome["examples"] = len(rows)
@@ -181,12 +226,18 @@ def quality_findings(quality: QualityReport) -> list[Finding]:
             findings += _faithfulness_findings(method, faithfulness)
         final = entry.sanity.final_spearman if entry.sanity else None
         if final is not None and final > _SANITY_LIMIT:
-            findings.append(Finding(
-                kind="explanation_quality", severity="warning",
-                message=(f"{method}: its attributions barely change when the model is randomised "
-                         f"({entry.sanity.kind}: rank correlation {final:.2f} with the original): they may not "
-                         "reflect what the model learned."),
-                evidence={"method": method, "final_spearman": final}))
+            findings.append(
+                Finding(
+                    kind="explanation_quality",
+                    severity="warning",
+                    message=(
+                        f"{method}: its attributions barely change when the model is randomised "
+                        f"({entry.sanity.kind}: rank correlation {final:.2f} with the original): they may not "
+                        "reflect what the model learned."
+                    ),
+                    evidence={"method": method, "final_spearman": final},
+                )
+            )
     return findings
 
 
@@ -195,23 +246,40 @@ def _faithfulness_findings(method: str, faithfulness: Faithfulness) -> list[Find
     name = f"{faithfulness.measures[0]}_margin"
     margin, interval = faithfulness.margin
     if faithfulness.status.startswith("not scored"):
-        findings.append(Finding(kind="explanation_quality", severity="warning",
-                                message=f"{method}: faithfulness could not be measured ({faithfulness.status})."))
+        findings.append(
+            Finding(
+                kind="explanation_quality",
+                severity="warning",
+                message=f"{method}: faithfulness could not be measured ({faithfulness.status}).",
+            )
+        )
     elif margin is not None and (margin <= 0 or (interval and interval[0] <= 0)):
-        findings.append(Finding(
-            kind="explanation_quality", severity="warning",
-            message=(f"{method}: removing the features it ranks first changes the model's score no more than a "
-                     f"random order ({name.replace('_', ' ')} {margin:.3f}"
-                     + (f", CI [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "") + "): trust it less."),
-            evidence={"method": method, name: margin}))
+        findings.append(
+            Finding(
+                kind="explanation_quality",
+                severity="warning",
+                message=(
+                    f"{method}: removing the features it ranks first changes the model's score no more than a "
+                    f"random order ({name.replace('_', ' ')} {margin:.3f}"
+                    + (f", CI [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
+                    + "): trust it less."
+                ),
+                evidence={"method": method, name: margin},
+            )
+        )
     for feature, groups in faithfulness.by_group.items():
-        good = [g for g, r in groups.items() if not r.small and (r.margin[0] or 0) > 0
-                and (r.margin[1] or [1])[0] > 0]
+        good = [g for g, r in groups.items() if not r.small and (r.margin[0] or 0) > 0 and (r.margin[1] or [1])[0] > 0]
         bad = [g for g, r in groups.items() if not r.small and r.margin[0] is not None and r.margin[0] <= 0]
         if good and bad:
-            findings.append(Finding(
-                kind="explanation_disparity", severity="warning",
-                message=(f"{method} is faithful for {', '.join(good[:3])} but not for {', '.join(bad[:3])} "
-                         f"(by {feature}): its explanations of those groups' decisions are not reliable."),
-                evidence={"method": method, "feature": feature, "faithful": good, "not_faithful": bad}))
+            findings.append(
+                Finding(
+                    kind="explanation_disparity",
+                    severity="warning",
+                    message=(
+                        f"{method} is faithful for {', '.join(good[:3])} but not for {', '.join(bad[:3])} "
+                        f"(by {feature}): its explanations of those groups' decisions are not reliable."
+                    ),
+                    evidence={"method": method, "feature": feature, "faithful": good, "not_faithful": bad},
+                )
+            )
     return findings

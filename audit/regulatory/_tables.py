@@ -39,8 +39,7 @@ def _four_fifths(table: FairnessTable, *, threshold: float, alpha: float) -> dic
     metric = favourable_metric(table.favourable)
     disparity = table.disparities.get(metric)
     if disparity is None or disparity.benchmark_group is None:
-        return {"table": table.name, "applicable": False,
-                "reason": f"needs {metric} for at least two groups"}
+        return {"table": table.name, "applicable": False, "reason": f"needs {metric} for at least two groups"}
     rows = []
     for group in table.groups:
         rate = group.values.get(metric)
@@ -48,27 +47,44 @@ def _four_fifths(table: FairnessTable, *, threshold: float, alpha: float) -> dic
         ratio = comparison.ratio if comparison else None
         p_holm = comparison.p_value_holm if comparison else None
         favoured = int(round(group.support.get(metric, group.n) * (rate or 0)))
-        rows.append({
-            "group": group.name, "n": group.n, "favourable_count": favoured,
-            "selection_rate": group.values.get("selection_rate"), "favourable_rate": rate,
-            "favourable_rate_ci": group.ci.get(metric),
-            "impact_ratio": ratio, "impact_ratio_ci": comparison.ratio_ci if comparison else None,
-            "flagged": ratio is not None and ratio < threshold,
-            "p_value": comparison.p_value if comparison else None, "p_value_holm": p_holm,
-            "compared_with": disparity.benchmark_group,
-            "significant": p_holm is not None and p_holm < alpha, "small": group.small,
-            "benchmark": group.name == disparity.benchmark_group,
-        })
-    return {"table": table.name, "applicable": True, "threshold": threshold, "alpha": alpha,
-            "favourable": table.favourable, "rate": metric,
-            "benchmark_group": disparity.benchmark_group, "benchmark_reason": disparity.benchmark_reason,
-            "most_favoured_any_size": disparity.best_group,
-            "all_groups_ratio": disparity.ratio,
-            "all_groups_ratio_note": ("min / max over every group, whatever its size (fairlearn's "
-                                      "demographic_parity_ratio when the positive decision is favourable)"),
-            "rows": rows,
-            "flagged_groups": [r["group"] for r in rows if r["flagged"] and not r["small"]],
-            "flagged_small_groups": [r["group"] for r in rows if r["flagged"] and r["small"]]}
+        rows.append(
+            {
+                "group": group.name,
+                "n": group.n,
+                "favourable_count": favoured,
+                "selection_rate": group.values.get("selection_rate"),
+                "favourable_rate": rate,
+                "favourable_rate_ci": group.ci.get(metric),
+                "impact_ratio": ratio,
+                "impact_ratio_ci": comparison.ratio_ci if comparison else None,
+                "flagged": ratio is not None and ratio < threshold,
+                "p_value": comparison.p_value if comparison else None,
+                "p_value_holm": p_holm,
+                "compared_with": disparity.benchmark_group,
+                "significant": p_holm is not None and p_holm < alpha,
+                "small": group.small,
+                "benchmark": group.name == disparity.benchmark_group,
+            }
+        )
+    return {
+        "table": table.name,
+        "applicable": True,
+        "threshold": threshold,
+        "alpha": alpha,
+        "favourable": table.favourable,
+        "rate": metric,
+        "benchmark_group": disparity.benchmark_group,
+        "benchmark_reason": disparity.benchmark_reason,
+        "most_favoured_any_size": disparity.best_group,
+        "all_groups_ratio": disparity.ratio,
+        "all_groups_ratio_note": (
+            "min / max over every group, whatever its size (fairlearn's "
+            "demographic_parity_ratio when the positive decision is favourable)"
+        ),
+        "rows": rows,
+        "flagged_groups": [r["group"] for r in rows if r["flagged"] and not r["small"]],
+        "flagged_small_groups": [r["group"] for r in rows if r["flagged"] and r["small"]],
+    }
 
 
 def _rates(mask_positive: np.ndarray, frame: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -79,10 +95,20 @@ def _rates(mask_positive: np.ndarray, frame: pd.DataFrame) -> tuple[list[str], n
     return names, n, positive
 
 
-def ll144_audit(sensitive: pd.DataFrame, *, sex: str | None, race: str | None, decisions: np.ndarray | None,
-                scores: np.ndarray | None, mode: str = "selection", exclude_under: float | None = None,
-                flag_below: float | None = None, unknown: tuple[str, ...] = (MISSING_GROUP,),
-                favourable: str = "positive", min_group_size: int = 30) -> LL144:
+def ll144_audit(
+    sensitive: pd.DataFrame,
+    *,
+    sex: str | None,
+    race: str | None,
+    decisions: np.ndarray | None,
+    scores: np.ndarray | None,
+    mode: str = "selection",
+    exclude_under: float | None = None,
+    flag_below: float | None = None,
+    unknown: tuple[str, ...] = (MISSING_GROUP,),
+    favourable: str = "positive",
+    min_group_size: int = 30,
+) -> LL144:
     """The bias-audit tables of NYC Local Law 144 (DCWP rules, 6 RCNY 5-301).
 
     ``mode="selection"``: selection rate per category from decisions. ``mode="scoring"``: scoring rate, the
@@ -98,8 +124,10 @@ def ll144_audit(sensitive: pd.DataFrame, *, sex: str | None, race: str | None, d
     """
     if mode == "scoring":
         if scores is None:
-            raise DataError("The LL144 scoring-rate table needs scores; the model gives decisions only. Set "
-                            "fairness.ll144.mode = \"selection\", or audit a model with scores.")
+            raise DataError(
+                "The LL144 scoring-rate table needs scores; the model gives decisions only. Set "
+                'fairness.ll144.mode = "selection", or audit a model with scores.'
+            )
         median = float(np.median(scores))
         positive = np.asarray(scores) > median
         rate_name = "scoring_rate"
@@ -122,8 +150,10 @@ def ll144_audit(sensitive: pd.DataFrame, *, sex: str | None, race: str | None, d
         usable = ~excluded & (n >= min_group_size)
         if usable.any():
             benchmark = int(np.flatnonzero(usable)[np.argmax(rates[usable])])
-            reason = (f"the highest {rate_name.replace('_', ' ')} among categories with at least {min_group_size} "
-                      "people" + (" that are not excluded" if exclude_under is not None else ""))
+            reason = (
+                f"the highest {rate_name.replace('_', ' ')} among categories with at least {min_group_size} "
+                "people" + (" that are not excluded" if exclude_under is not None else "")
+            )
         else:
             candidates = np.flatnonzero(~excluded) if (~excluded).any() else np.arange(len(n))
             benchmark = int(candidates[np.argmax(rates[candidates])])
@@ -132,20 +162,46 @@ def ll144_audit(sensitive: pd.DataFrame, *, sex: str | None, race: str | None, d
         rows = []
         for i, name in enumerate(names):
             ratio = None if excluded[i] or not top else float(rates[i] / top)
-            rows.append({"category": name, "n": int(n[i]), "share": float(shares[i]), rate_name: float(rates[i]),
-                         "impact_ratio": ratio,
-                         "excluded": ({"reason": f"under {exclude_under:.0%} of the data ({shares[i]:.2%})"}
-                                      if excluded[i] else None),
-                         "flagged": bool(flag_below is not None and ratio is not None and ratio < flag_below),
-                         "small": bool(n[i] < min_group_size), "benchmark": i == benchmark})
-        tables.append({"breakdown": " x ".join(columns), "rows": rows, "benchmark_category": names[benchmark],
-                       "benchmark_reason": reason,
-                       "under_2_percent": [names[i] for i in range(len(names)) if shares[i] < 0.02]})
+            rows.append(
+                {
+                    "category": name,
+                    "n": int(n[i]),
+                    "share": float(shares[i]),
+                    rate_name: float(rates[i]),
+                    "impact_ratio": ratio,
+                    "excluded": (
+                        {"reason": f"under {exclude_under:.0%} of the data ({shares[i]:.2%})"} if excluded[i] else None
+                    ),
+                    "flagged": bool(flag_below is not None and ratio is not None and ratio < flag_below),
+                    "small": bool(n[i] < min_group_size),
+                    "benchmark": i == benchmark,
+                }
+            )
+        tables.append(
+            {
+                "breakdown": " x ".join(columns),
+                "rows": rows,
+                "benchmark_category": names[benchmark],
+                "benchmark_reason": reason,
+                "under_2_percent": [names[i] for i in range(len(names)) if shares[i] < 0.02],
+            }
+        )
     unknown_counts = {c: int(sensitive[c].isin(list(unknown)).sum()) for c in categories}
-    return LL144.from_dict({"mode": mode, "rate": rate_name, "median_score": median, "tables": tables,
-            "unknown_category_count": int((~known).sum()), "unknown_by_feature": unknown_counts,
-            "exclude_under": exclude_under, "flag_below": flag_below, "total_known": total,
-            "favourable": favourable, "min_group_size": min_group_size,
+    return LL144.from_dict(
+        {
+            "mode": mode,
+            "rate": rate_name,
+            "median_score": median,
+            "tables": tables,
+            "unknown_category_count": int((~known).sum()),
+            "unknown_by_feature": unknown_counts,
+            "exclude_under": exclude_under,
+            "flag_below": flag_below,
+            "total_known": total,
+            "favourable": favourable,
+            "min_group_size": min_group_size,
             "note": "The law sets no impact-ratio threshold; values are reported"
-                    + (f" and flagged below {flag_below}." if flag_below is not None else " without a flag.")},
-                           "ll144")
+            + (f" and flagged below {flag_below}." if flag_below is not None else " without a flag."),
+        },
+        "ll144",
+    )

@@ -72,8 +72,10 @@ class Dossier(_Section):
     @property
     def counts(self) -> dict[str, int]:
         fields = self.fields()
-        return {"filled": sum(f.status == "filled" for f in fields),
-                "needs human input": sum(f.status != "filled" for f in fields)}
+        return {
+            "filled": sum(f.status == "filled" for f in fields),
+            "needs human input": sum(f.status != "filled" for f in fields),
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
@@ -85,10 +87,13 @@ class Dossier(_Section):
         except json.JSONDecodeError as err:
             raise ConfigError(f"{source!r} is not JSON: {err}.") from err
         if not isinstance(raw, dict) or "dossier_version" not in raw:
-            raise ConfigError(f"{source!r} is not a dossier: it has no 'dossier_version'. Pass the dossier.json "
-                              "that `audit dossier` wrote.")
+            raise ConfigError(
+                f"{source!r} is not a dossier: it has no 'dossier_version'. Pass the dossier.json "
+                "that `audit dossier` wrote."
+            )
         try:
             return cls.from_dict(raw, "dossier")
         except (KeyError, TypeError, ValueError) as err:
-            raise ConfigError(f"The dossier {source!r} is incomplete or malformed ({type(err).__name__}: "
-                              f"{err}).") from err
+            raise ConfigError(
+                f"The dossier {source!r} is incomplete or malformed ({type(err).__name__}: {err})."
+            ) from err

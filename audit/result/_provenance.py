@@ -12,8 +12,19 @@ from typing import Any
 
 __all__ = ["sha256_file", "package_versions", "now_iso", "environment"]
 
-_PACKAGES = ("audit-toolkit", "numpy", "pandas", "scikit-learn", "fairlearn", "shap", "torch", "transformers",
-             "captum", "plotly", "jinja2")
+_PACKAGES = (
+    "audit-toolkit",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "fairlearn",
+    "shap",
+    "torch",
+    "transformers",
+    "captum",
+    "plotly",
+    "jinja2",
+)
 
 
 def sha256_file(path: str | Path) -> str:
@@ -57,8 +68,9 @@ def git_commit(folder: Path) -> str | None:
     import subprocess
 
     try:
-        done = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=5, check=False)
+        done = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() or None if done.returncode == 0 else None
@@ -85,8 +97,7 @@ def recorded_paths(paths: dict[str, str | None], config_path: str | None) -> dic
     return recorded
 
 
-def resolve_recorded_path(path: str, paths: dict[str, Any], result_path: str | Path | None = None
-                          ) -> tuple[Path, str]:
+def resolve_recorded_path(path: str, paths: dict[str, Any], result_path: str | Path | None = None) -> tuple[Path, str]:
     """A recorded input path and where it was found. A relative path is looked for first from the result's own
     folder (``base_from_result``: an audit folder copied or downloaded as a CI artifact carries its inputs with it),
     then in the record's ``base_dir`` (the config's folder when the audit ran); an absolute one is as recorded."""
@@ -101,9 +112,14 @@ def resolve_recorded_path(path: str, paths: dict[str, Any], result_path: str | P
         else:
             tried.append((own / candidate, "in the result's own folder"))
     if paths.get("base_dir"):
-        tried.append((Path(paths["base_dir"]) / candidate, "in the folder where the audit ran (not beside the "
-                                                           "result)" if result_path is not None else
-                      "in the folder where the audit ran"))
+        tried.append(
+            (
+                Path(paths["base_dir"]) / candidate,
+                "in the folder where the audit ran (not beside the result)"
+                if result_path is not None
+                else "in the folder where the audit ran",
+            )
+        )
     else:
         tried.append((candidate, "relative to the working directory"))
     for found, where in tried:

@@ -11,8 +11,16 @@ from audit._errors import ConfigError
 from audit.fairness._types import FairnessTable, RankedDisparity, largest_disparities
 from audit.result._change_sections import AuditChanges
 from audit.result._gap_sections import GapReport
-from audit.result._sections import (Decision, MitigationReport, ProbeReport, Provenance, QualityReport, Regulatory,
-                                    SliceReport, TextAudit)
+from audit.result._sections import (
+    Decision,
+    MitigationReport,
+    ProbeReport,
+    Provenance,
+    QualityReport,
+    Regulatory,
+    SliceReport,
+    TextAudit,
+)
 from audit.result._records import DataRecord, GateResult, ModelRecord
 from audit.result._serde import from_dict, optional, to_dict
 from audit.result._upgrade import upgrade_from_1x
@@ -74,7 +82,6 @@ class AttributionSummary:
         return sorted(self.global_importance.items(), key=lambda kv: -kv[1])[:k]
 
 
-
 @dataclass(frozen=True)
 class AuditResult:
     """Everything an audit found, independent of the model: it renders and gates without it.
@@ -121,18 +128,24 @@ class AuditResult:
     def from_dict(cls, raw: dict[str, Any]) -> AuditResult:
         version = raw.get("schema_version") if isinstance(raw, dict) else None
         if version is None:
-            raise ConfigError("This JSON is not an audit result: it has no 'schema_version'. "
-                              "Pass the audit.json that `audit run` or `audit demo` wrote.")
+            raise ConfigError(
+                "This JSON is not an audit result: it has no 'schema_version'. "
+                "Pass the audit.json that `audit run` or `audit demo` wrote."
+            )
         major = str(version).split(".")[0]
         if major == "1":
             raw = upgrade_from_1x(raw)
         elif major != SCHEMA_VERSION.split(".")[0]:
-            raise ConfigError(f"The audit result has schema_version {version!r}; this audit-toolkit reads "
-                              f"{SCHEMA_VERSION.split('.')[0]}.x (and converts 1.x). Re-run the audit with this "
-                              "version, or read it with the version that wrote it.")
+            raise ConfigError(
+                f"The audit result has schema_version {version!r}; this audit-toolkit reads "
+                f"{SCHEMA_VERSION.split('.')[0]}.x (and converts 1.x). Re-run the audit with this "
+                "version, or read it with the version that wrote it."
+            )
         elif str(version) != SCHEMA_VERSION and _newer(str(version)):
-            raise ConfigError(f"The audit result has schema_version {version!r}, newer than this audit-toolkit's "
-                              f"{SCHEMA_VERSION}: upgrade audit-toolkit to read it.")
+            raise ConfigError(
+                f"The audit result has schema_version {version!r}, newer than this audit-toolkit's "
+                f"{SCHEMA_VERSION}: upgrade audit-toolkit to read it."
+            )
         return cast(AuditResult, from_dict(cls, raw, ""))
 
     @classmethod

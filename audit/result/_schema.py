@@ -26,11 +26,19 @@ def result_schema() -> dict[str, Any]:
     definitions: dict[str, Any] = {}
     root = _object_schema(AuditResult, definitions)
     major = SCHEMA_VERSION.split(".")[0]
-    root["properties"]["schema_version"] = {"type": "string", "pattern": rf"^{major}\.[0-9]+$",
-                                            "description": f"{major}.x; this version writes {SCHEMA_VERSION}"}
+    root["properties"]["schema_version"] = {
+        "type": "string",
+        "pattern": rf"^{major}\.[0-9]+$",
+        "description": f"{major}.x; this version writes {SCHEMA_VERSION}",
+    }
     named = dict(sorted((k, v) for k, v in definitions.items() if k != "__owners__"))
-    return {"$schema": _DIALECT, "$id": f"https://audit-toolkit.invalid/schema/audit-{major}.json",
-            "title": "audit-toolkit audit result", **root, "$defs": named}
+    return {
+        "$schema": _DIALECT,
+        "$id": f"https://audit-toolkit.invalid/schema/audit-{major}.json",
+        "title": "audit-toolkit audit result",
+        **root,
+        "$defs": named,
+    }
 
 
 def _object_schema(cls: type, definitions: dict[str, Any]) -> dict[str, Any]:

@@ -16,12 +16,43 @@ from audit.result._serde import from_dict, optional, to_dict
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Decision", "Provenance", "Regulatory", "FourFifths", "FourFifthsRow", "LL144", "LL144Table", "LL144Row",
-           "TextAudit", "ShiftRow", "ShiftSection", "CounterfactualExample", "Probes", "IdentityGroups",
-           "IdentityGroupRow", "IdentityAttribution", "QualityReport", "MethodQuality", "Faithfulness",
-           "GroupMargin", "Sanity", "Completeness", "Agreement", "LexiconUse", "Slice", "SliceCondition",
-           "SliceSearch", "SliceReport", "MitigationPoint", "MitigationFrontier", "MitigationReport", "ProbeRow",
-           "ProbeExample", "ProbeSuite", "ProbeReport"]
+__all__ = [
+    "Decision",
+    "Provenance",
+    "Regulatory",
+    "FourFifths",
+    "FourFifthsRow",
+    "LL144",
+    "LL144Table",
+    "LL144Row",
+    "TextAudit",
+    "ShiftRow",
+    "ShiftSection",
+    "CounterfactualExample",
+    "Probes",
+    "IdentityGroups",
+    "IdentityGroupRow",
+    "IdentityAttribution",
+    "QualityReport",
+    "MethodQuality",
+    "Faithfulness",
+    "GroupMargin",
+    "Sanity",
+    "Completeness",
+    "Agreement",
+    "LexiconUse",
+    "Slice",
+    "SliceCondition",
+    "SliceSearch",
+    "SliceReport",
+    "MitigationPoint",
+    "MitigationFrontier",
+    "MitigationReport",
+    "ProbeRow",
+    "ProbeExample",
+    "ProbeSuite",
+    "ProbeReport",
+]
 
 Interval = list[float]
 
@@ -78,8 +109,9 @@ class Provenance(_Section):
         """From the known fields and, beside them, what a caller added (kept in ``extra``)."""
         known = set(cls.__dataclass_fields__) - {"extra"}
         extra = {**raw.get("extra", {}), **{k: v for k, v in raw.items() if k not in known and k != "extra"}}
-        return cast(Provenance, from_dict(cls, {**{k: v for k, v in raw.items() if k in known}, "extra": extra},
-                                          "provenance"))
+        return cast(
+            Provenance, from_dict(cls, {**{k: v for k, v in raw.items() if k in known}, "extra": extra}, "provenance")
+        )
 
 
 @dataclass(frozen=True)
@@ -221,8 +253,9 @@ class ShiftSection(_Section):
     def to_frame(self, part: str = "axes") -> pd.DataFrame:
         """One part (``axes``, ``directions`` or ``pairs``) as a pandas DataFrame, for notebooks."""
         if part not in ("axes", "directions", "pairs"):
-            raise ConfigError(f"The 'part' parameter of to_frame must be 'axes', 'directions' or 'pairs'. "
-                              f"Got {part!r} instead.")
+            raise ConfigError(
+                f"The 'part' parameter of to_frame must be 'axes', 'directions' or 'pairs'. Got {part!r} instead."
+            )
         return _frame(getattr(self, part))
 
 
@@ -420,8 +453,10 @@ class Faithfulness(_Section):
     def measure(self, name: str, part: str = "") -> Any:
         """``measure("deletion", "margin_ci")`` is ``deletion_margin_ci``; None when absent."""
         if name not in ("deletion", "insertion", "comprehensiveness", "sufficiency"):
-            raise ConfigError(f"The 'name' parameter of measure must be deletion, insertion, comprehensiveness or "
-                              f"sufficiency. Got {name!r} instead.")
+            raise ConfigError(
+                f"The 'name' parameter of measure must be deletion, insertion, comprehensiveness or "
+                f"sufficiency. Got {name!r} instead."
+            )
         return getattr(self, f"{name}_{part}" if part else name)
 
     @property
@@ -645,8 +680,9 @@ class ProbeAttribution(_Section):
 
     def top_sources(self, k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` source tokens with the largest total absolute attribution over the targets."""
-        totals = [sum(abs(v) for row in self.values if (v := row[j]) is not None)
-                  for j in range(len(self.source_tokens))]
+        totals = [
+            sum(abs(v) for row in self.values if (v := row[j]) is not None) for j in range(len(self.source_tokens))
+        ]
         order = sorted(range(len(totals)), key=lambda j: -totals[j])[:k]
         return [(self.source_tokens[j], totals[j]) for j in order]
 

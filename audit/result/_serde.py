@@ -77,8 +77,10 @@ def from_dict(cls: type, raw: Any, where: str) -> Any:
     unknown = sorted(set(raw) - set(known))
     place = f"The audit result's {where!r}" if where else "The audit result"
     if unknown:
-        raise ConfigError(f"{place} has fields this version does not know: {unknown}. "
-                          f"Expected only {sorted(known)}. It may have been edited or written by a newer version.")
+        raise ConfigError(
+            f"{place} has fields this version does not know: {unknown}. "
+            f"Expected only {sorted(known)}. It may have been edited or written by a newer version."
+        )
     hints = _hints(cls)
     values = {}
     for name, item in known.items():
@@ -137,5 +139,7 @@ def _convert(kind: Any, value: Any, where: str) -> Any:
 
 
 def _refuse(where: str, expected: str, got: Any) -> ConfigError:
-    return ConfigError(f"The audit result's {where!r} must be {expected}. Got {type(got).__name__} "
-                       f"{str(got)[:60]!r} instead. It may have been edited; re-run the audit.")
+    return ConfigError(
+        f"The audit result's {where!r} must be {expected}. Got {type(got).__name__} "
+        f"{str(got)[:60]!r} instead. It may have been edited; re-run the audit."
+    )

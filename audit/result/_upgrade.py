@@ -24,10 +24,29 @@ from typing import Any
 __all__ = ["upgrade_from_1x"]
 
 _EMPTY_WHEN_ABSENT = ("gate", "text", "quality", "slices", "mitigation", "probes", "gap_explanations", "changes")
-_PROVENANCE_FIELDS = {"started_at", "finished_at", "duration_s", "seed", "sha256", "packages", "environment",
-                      "device", "timings_s", "executor", "paths", "git_commit", "threads", "data_source", "extra"}
-_EVIDENCE_ALIASES = {"worst_group": "group", "best_group": "compared_with", "worst_n": "group_n",
-                     "best_n": "compared_n"}
+_PROVENANCE_FIELDS = {
+    "started_at",
+    "finished_at",
+    "duration_s",
+    "seed",
+    "sha256",
+    "packages",
+    "environment",
+    "device",
+    "timings_s",
+    "executor",
+    "paths",
+    "git_commit",
+    "threads",
+    "data_source",
+    "extra",
+}
+_EVIDENCE_ALIASES = {
+    "worst_group": "group",
+    "best_group": "compared_with",
+    "worst_n": "group_n",
+    "best_n": "compared_n",
+}
 
 
 def upgrade_from_1x(raw: dict[str, Any]) -> dict[str, Any]:
@@ -51,8 +70,9 @@ def upgrade_from_1x(raw: dict[str, Any]) -> dict[str, Any]:
         if isinstance(table, dict):
             for key in ("disparities", "disparities_reliable"):
                 if isinstance(table.get(key), dict):
-                    table[key] = {metric: _disparity(d) if isinstance(d, dict) else d
-                                  for metric, d in table[key].items()}
+                    table[key] = {
+                        metric: _disparity(d) if isinstance(d, dict) else d for metric, d in table[key].items()
+                    }
     regulatory = out.get("regulatory")
     if isinstance(regulatory, dict) and isinstance(regulatory.get("four_fifths"), list):
         regulatory["four_fifths"] = [_four_fifths(e) if isinstance(e, dict) else e for e in regulatory["four_fifths"]]
@@ -85,8 +105,10 @@ def _disparity(d: dict[str, Any]) -> dict[str, Any]:
 def _comparisons(entries: Any, compared_with: str | None, role: str | None) -> Any:
     if not isinstance(entries, dict):
         return entries
-    return {group: _comparison(group, entry, compared_with, role) if isinstance(entry, dict) else entry
-            for group, entry in entries.items()}
+    return {
+        group: _comparison(group, entry, compared_with, role) if isinstance(entry, dict) else entry
+        for group, entry in entries.items()
+    }
 
 
 def _comparison(group: str, entry: dict[str, Any], compared_with: str | None, role: str | None) -> dict[str, Any]:

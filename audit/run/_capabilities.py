@@ -18,8 +18,14 @@ from audit.run._steps import Steps
 __all__ = ["explain_gaps"]
 
 
-def explain_gaps(config: AuditConfig, *, data: pd.DataFrame | None = None, model: Any = None,
-                 tables: list[FairnessTable] | None = None, threads: int = 1) -> GapReport:
+def explain_gaps(
+    config: AuditConfig,
+    *,
+    data: pd.DataFrame | None = None,
+    model: Any = None,
+    tables: list[FairnessTable] | None = None,
+    threads: int = 1,
+) -> GapReport:
     """Which inputs carry each fairness table's largest gap, and which stand in for the protected attribute
     (docs/gaps.md), without the rest of an audit.
 
@@ -34,8 +40,10 @@ def explain_gaps(config: AuditConfig, *, data: pd.DataFrame | None = None, model
     from audit.run._gap_step import gap_step
 
     if config.model.kind == "causal-lm" or config.data.text is not None:
-        raise ConfigError("explain_gaps explains tabular models; a text model's gaps are its identity swaps, which "
-                          "run_audit computes with the text audit (gaps.enabled = true).")
+        raise ConfigError(
+            "explain_gaps explains tabular models; a text model's gaps are its identity swaps, which "
+            "run_audit computes with the text audit (gaps.enabled = true)."
+        )
     config = dataclasses.replace(config, gaps=dataclasses.replace(config.gaps, enabled=True))
     inputs = _load_inputs(config, data, model, None)
     steps = Steps(total=1, quiet=True)
@@ -46,13 +54,14 @@ def explain_gaps(config: AuditConfig, *, data: pd.DataFrame | None = None, model
             tables = _fairness_tables(config, inputs, predictions, steps, failures)
             if failures:
                 failure = failures[0]
-                raise DataError(f"The step {failure.step!r} failed ({failure.error_type}: {failure.message}); "
-                                "no gap can be explained without its table.")
+                raise DataError(
+                    f"The step {failure.step!r} failed ({failure.error_type}: {failure.message}); "
+                    "no gap can be explained without its table."
+                )
     finally:
         steps.close()
     skipped: list[Skipped] = []
-    report = gap_step(config, inputs.dataset, inputs.adapter, predictions, tables, None, _run, skipped,
-                      threads=threads)
+    report = gap_step(config, inputs.dataset, inputs.adapter, predictions, tables, None, _run, skipped, threads=threads)
     if report is None:
         raise ConfigError(skipped[0].reason if skipped else "The gaps could not be explained for this model.")
     return report

@@ -17,9 +17,18 @@ from audit.result._sections import TextAudit
 __all__ = ["gap_step"]
 
 
-def gap_step(config: AuditConfig, dataset: Any, adapter: ModelAdapter, predictions: Predictions,
-             tables: list[FairnessTable], text: TextAudit | None, guarded, skipped: list[Skipped], *,
-             threads: int = 1) -> GapReport | None:
+def gap_step(
+    config: AuditConfig,
+    dataset: Any,
+    adapter: ModelAdapter,
+    predictions: Predictions,
+    tables: list[FairnessTable],
+    text: TextAudit | None,
+    guarded,
+    skipped: list[Skipped],
+    *,
+    threads: int = 1,
+) -> GapReport | None:
     """The gap explanations (for a text model: its flipping identity swaps, word by word), or None with the reason
     recorded under ``skipped`` when they do not apply. ``guarded(step, work)`` runs the work and records a crash
     as a failure."""
@@ -45,11 +54,24 @@ def gap_step(config: AuditConfig, dataset: Any, adapter: ModelAdapter, predictio
         asked = adapter.predict(features)
         return asked.y_pred if kind == "decision" else asked.scores
 
-    return guarded("gap explanations", lambda: explain_gaps(
-        tables, features=dataset.features, y_true=np.asarray(dataset.y_true), sensitive=dataset.sensitive,
-        task=dataset.task, favourable=dataset.favourable, outputs=ModelOutputs(measured, rescore, _form(adapter)),
-        settings=config.gaps, ratio_threshold=config.fairness.ratio_threshold, alpha=config.fairness.alpha,
-        ci_level=config.fairness.ci_level, seed=config.seed, threads=threads))
+    return guarded(
+        "gap explanations",
+        lambda: explain_gaps(
+            tables,
+            features=dataset.features,
+            y_true=np.asarray(dataset.y_true),
+            sensitive=dataset.sensitive,
+            task=dataset.task,
+            favourable=dataset.favourable,
+            outputs=ModelOutputs(measured, rescore, _form(adapter)),
+            settings=config.gaps,
+            ratio_threshold=config.fairness.ratio_threshold,
+            alpha=config.fairness.alpha,
+            ci_level=config.fairness.ci_level,
+            seed=config.seed,
+            threads=threads,
+        ),
+    )
 
 
 def _form(adapter: ModelAdapter):
@@ -66,8 +88,10 @@ def _not_applicable(config: AuditConfig, dataset: Any, adapter: ModelAdapter, ta
     if not config.gaps.enabled:
         return "Not run, as requested: gaps.enabled = false."
     if adapter.kind == "predictions":
-        return ("The decisions are read from the data (data.prediction): there is no model to ask about the hybrid "
-                "rows a gap explanation needs. Pass the model (model.path) to explain the gaps.")
+        return (
+            "The decisions are read from the data (data.prediction): there is no model to ask about the hybrid "
+            "rows a gap explanation needs. Pass the model (model.path) to explain the gaps."
+        )
     if dataset.task == "multiclass":
         return "Gap explanations cover binary classifiers and regression in this version."
     if dataset.features.shape[1] == 0:
@@ -80,22 +104,35 @@ def _not_applicable(config: AuditConfig, dataset: Any, adapter: ModelAdapter, ta
 _TEXT_METHOD = "layer_integrated_gradients"
 
 
-def _text_swaps(config: AuditConfig, adapter: ModelAdapter, text: TextAudit | None, guarded,
-                skipped: list[Skipped]) -> GapReport | None:
+def _text_swaps(
+    config: AuditConfig, adapter: ModelAdapter, text: TextAudit | None, guarded, skipped: list[Skipped]
+) -> GapReport | None:
     """The identity swaps that flipped a decision (real texts first, then template probes), word by word."""
     if text is None:
-        skipped.append(Skipped("gap explanations", "The text audit did not run or crashed, so there are no identity "
-                                                   "swaps to explain."))
+        skipped.append(
+            Skipped(
+                "gap explanations", "The text audit did not run or crashed, so there are no identity swaps to explain."
+            )
+        )
         return None
     examples = [e for e in text.examples if e.flipped]
     examples += [e for e in (text.probes.examples if text.probes else []) if e.flipped]
-    examples = examples[:config.gaps.swaps]
+    examples = examples[: config.gaps.swaps]
     from audit.gaps._swaps import swap_explanations
 
     if not examples:
-        return GapReport(explanations=[], method=_SWAP_WORDS, settings={"method": _TEXT_METHOD},
-                         not_explained=[{"table": "text", "metric": "flip_rate",
-                                         "reason": "no identity swap among the reported examples flipped a decision"}])
+        return GapReport(
+            explanations=[],
+            method=_SWAP_WORDS,
+            settings={"method": _TEXT_METHOD},
+            not_explained=[
+                {
+                    "table": "text",
+                    "metric": "flip_rate",
+                    "reason": "no identity swap among the reported examples flipped a decision",
+                }
+            ],
+        )
 
     def attribute(texts: list[str]):
         from explainers import get_explainer
@@ -104,16 +141,23 @@ def _text_swaps(config: AuditConfig, adapter: ModelAdapter, text: TextAudit | No
         return explainer.explain_texts(adapter.classifier, texts)
 
     def work() -> GapReport:
-        swaps, summary = swap_explanations(examples, attribute, method=_TEXT_METHOD,
-                                           ci_level=config.fairness.ci_level, seed=config.seed)
-        return GapReport(explanations=[], method=_SWAP_WORDS, settings={"method": _TEXT_METHOD,
-                                                                        "ci_level": config.fairness.ci_level},
-                         swaps=swaps, swap_summary=summary)
+        swaps, summary = swap_explanations(
+            examples, attribute, method=_TEXT_METHOD, ci_level=config.fairness.ci_level, seed=config.seed
+        )
+        return GapReport(
+            explanations=[],
+            method=_SWAP_WORDS,
+            settings={"method": _TEXT_METHOD, "ci_level": config.fairness.ci_level},
+            swaps=swaps,
+            swap_summary=summary,
+        )
 
     return guarded("gap explanations", work)
 
 
-_SWAP_WORDS = ("For each identity swap that flipped a decision: both texts attributed with layer integrated gradients "
-               "(the positive class's log-odds, where a model that adds up evidence is additive), words aligned "
-               "outside the swapped term; each word's change of attribution is what the swap did through it, and the "
-               "term's share is its part of all the change.")
+_SWAP_WORDS = (
+    "For each identity swap that flipped a decision: both texts attributed with layer integrated gradients "
+    "(the positive class's log-odds, where a model that adds up evidence is additive), words aligned "
+    "outside the swapped term; each word's change of attribution is what the swap did through it, and the "
+    "term's share is its part of all the change."
+)

@@ -27,8 +27,10 @@ def _selected(row_ids: np.ndarray, wanted: list[str]) -> np.ndarray:
     missing = [w for w in wanted if w not in index]
     if missing:
         low, high = (row_ids.min(), row_ids.max()) if len(row_ids) else ("-", "-")
-        raise ConfigError(f"The '--row' option must name rows of the data (ids {low} to {high}, positions in the "
-                          f"file from 0). Got {', '.join(missing)} instead.")
+        raise ConfigError(
+            f"The '--row' option must name rows of the data (ids {low} to {high}, positions in the "
+            f"file from 0). Got {', '.join(missing)} instead."
+        )
     return np.array(sorted({index[w] for w in wanted}))
 
 
@@ -40,9 +42,16 @@ def _rows_file(path: str, columns: list[str], encoding: str) -> tuple[Any, np.nd
     return frame[columns], frame.index.to_numpy()
 
 
-def write_notices(config: AuditConfig, *, config_path: str | None, rows: list[str], out: str | None,
-                  reference: str | None, settings: NoticeSettings,
-                  data: str | None = None) -> tuple[NoticeBatch, dict[str, Path], list[str]]:
+def write_notices(
+    config: AuditConfig,
+    *,
+    config_path: str | None,
+    rows: list[str],
+    out: str | None,
+    reference: str | None,
+    settings: NoticeSettings,
+    data: str | None = None,
+) -> tuple[NoticeBatch, dict[str, Path], list[str]]:
     """Notices for the config's data (or ``rows`` of it; or the rows of the file ``data``, scored by the config's
     model against the config's data as the population), written as DIR/notices.json and DIR/notices.csv together.
     Returns the batch, the paths, and a line for each asked-for row that needs no notice."""
@@ -51,8 +60,10 @@ def write_notices(config: AuditConfig, *, config_path: str | None, rows: list[st
     if dataset.task != "binary":
         raise ConfigError(f"Adverse-decision notices explain binary decisions; this audit's task is {dataset.task!r}.")
     if adapter.kind != "sklearn" or adapter.positive_index is None:
-        raise ConfigError("`audit explain-decision` needs the model itself (a scikit-learn style tree ensemble with "
-                          f"predict_proba and classes_): this config gives a {adapter.kind} model. Set model.path.")
+        raise ConfigError(
+            "`audit explain-decision` needs the model itself (a scikit-learn style tree ensemble with "
+            f"predict_proba and classes_): this config gives a {adapter.kind} model. Set model.path."
+        )
     hashes = dict(inputs.hashes)
     if data is not None:
         scored, row_ids = _rows_file(data, list(dataset.features.columns), config.data.encoding)
@@ -85,20 +96,42 @@ def write_notices(config: AuditConfig, *, config_path: str | None, rows: list[st
     if settings.baseline == "marginal_approvals":  # the reference rows' own decisions, by the same model
         decided = np.asarray(adapter.predict(population[list(features.columns)]).y_pred, dtype=bool)
         reference_favourable = decided == favourable_is_positive
-    batch = explain_decisions(adapter.model, features, row_ids=row_ids[chosen], unfavourable=unfavourable,
-                              favourable_index=favourable_index, decisions=decisions, scores=scores,
-                              reference=population, reference_source=source,
-                              reference_favourable=reference_favourable,
-                              protected=tuple(c for c in dataset.sensitive.columns if c in features.columns),
-                              settings=settings)
-    skipped = [f"row {row_ids[k]}: decision {decisions[i]} is favourable; no notice"
-               for i, k in enumerate(chosen) if rows and not unfavourable[i]]
-    record: dict[str, Any] = {"title": config.title, "created": now_iso(), "favourable": dataset.favourable,
-                              "favourable_source": dataset.favourable_source, "threshold": adapter.threshold,
-                              "sha256": hashes, "paths": dict(inputs.paths), "versions": package_versions(),
-                              **batch.to_dict()}
+    batch = explain_decisions(
+        adapter.model,
+        features,
+        row_ids=row_ids[chosen],
+        unfavourable=unfavourable,
+        favourable_index=favourable_index,
+        decisions=decisions,
+        scores=scores,
+        reference=population,
+        reference_source=source,
+        reference_favourable=reference_favourable,
+        protected=tuple(c for c in dataset.sensitive.columns if c in features.columns),
+        settings=settings,
+    )
+    skipped = [
+        f"row {row_ids[k]}: decision {decisions[i]} is favourable; no notice"
+        for i, k in enumerate(chosen)
+        if rows and not unfavourable[i]
+    ]
+    record: dict[str, Any] = {
+        "title": config.title,
+        "created": now_iso(),
+        "favourable": dataset.favourable,
+        "favourable_source": dataset.favourable_source,
+        "threshold": adapter.threshold,
+        "sha256": hashes,
+        "paths": dict(inputs.paths),
+        "versions": package_versions(),
+        **batch.to_dict(),
+    }
     folder = Path(out or config.output.dir)
     paths = {"json": folder / "notices.json", "csv": folder / "notices.csv"}
-    write_atomically({paths["json"]: json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
-                      paths["csv"]: batch.table().to_csv(index=False)})
+    write_atomically(
+        {
+            paths["json"]: json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
+            paths["csv"]: batch.table().to_csv(index=False),
+        }
+    )
     return batch, paths, skipped

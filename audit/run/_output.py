@@ -20,8 +20,9 @@ def write_atomically(files: dict[Path, str]) -> None:
     files = {Path(path): text for path, text in files.items()}
     for path in files:
         if path.is_dir():
-            raise OutputError(f"Cannot write {str(path)!r}: a folder of that name exists. Remove it or choose "
-                              "another output path.")
+            raise OutputError(
+                f"Cannot write {str(path)!r}: a folder of that name exists. Remove it or choose another output path."
+            )
     staged: list[tuple[str, Path]] = []
     moved: list[tuple[Path, str | None]] = []  # (target, backup of what it replaced)
     try:
@@ -53,23 +54,26 @@ def write_atomically(files: dict[Path, str]) -> None:
                 path.unlink(missing_ok=True)
         for temporary, _ in staged:
             Path(temporary).unlink(missing_ok=True)
-        raise OutputError(f"Cannot write the outputs: {err}. Check that the output folder is writable; nothing "
-                          "was written.") from err
+        raise OutputError(
+            f"Cannot write the outputs: {err}. Check that the output folder is writable; nothing was written."
+        ) from err
     for _, backup in moved:
         if backup is not None:
             Path(backup).unlink(missing_ok=True)
 
 
-def write_outputs(result: AuditResult, out_dir: str | Path, *, formats=("html", "json"),
-                  extra: dict[Path, str] | None = None) -> dict[str, Path]:
+def write_outputs(
+    result: AuditResult, out_dir: str | Path, *, formats=("html", "json"), extra: dict[Path, str] | None = None
+) -> dict[str, Path]:
     """Render ``result`` to ``out_dir`` (``report.html``, ``audit.json``) and write them, with the ``extra``
     files, in one batch; returns the paths by format. A report section that fails to render is shown as failed
     in the report and recorded in ``audit.json``'s failures (``write_result`` also returns that result)."""
     return write_result(result, out_dir, formats=formats, extra=extra)[1]
 
 
-def write_result(result: AuditResult, out_dir: str | Path, *, formats=("html", "json"),
-                 extra: dict[Path, str] | None = None) -> tuple[AuditResult, dict[str, Path]]:
+def write_result(
+    result: AuditResult, out_dir: str | Path, *, formats=("html", "json"), extra: dict[Path, str] | None = None
+) -> tuple[AuditResult, dict[str, Path]]:
     """``write_outputs``, returning the result as written: with a failure for each report section that could not
     be rendered (and one for the whole report, where even its frame failed: then the JSON is still written)."""
     import dataclasses
@@ -87,9 +91,14 @@ def write_result(result: AuditResult, out_dir: str | Path, *, formats=("html", "
             html, section_failures = render_report(result)
             rendered["html"] = (out_dir / "report.html", html)
         except Exception as err:  # the result is still written, and says the report failed
-            section_failures = [Failure(step="report", error_type=type(err).__name__, message=f"{err} (no "
-                                        "report.html was written; re-render with `audit report audit.json` once "
-                                        "fixed)", traceback=traceback.format_exc())]
+            section_failures = [
+                Failure(
+                    step="report",
+                    error_type=type(err).__name__,
+                    message=f"{err} (no report.html was written; re-render with `audit report audit.json` once fixed)",
+                    traceback=traceback.format_exc(),
+                )
+            ]
         if section_failures:
             result = dataclasses.replace(result, failures=[*result.failures, *section_failures])
     if "json" in formats:
@@ -109,5 +118,6 @@ def _with_result_folder(result: AuditResult, out_dir: Path) -> AuditResult:
     if not base:
         return result
     relative = os.path.relpath(Path(base).resolve(), out_dir.resolve())
-    return dataclasses.replace(result, provenance=dataclasses.replace(
-        result.provenance, paths={**paths, "base_from_result": relative}))
+    return dataclasses.replace(
+        result, provenance=dataclasses.replace(result.provenance, paths={**paths, "base_from_result": relative})
+    )

@@ -46,6 +46,7 @@ def guarded(failures: list[Failure], step: str, work):
     try:
         return work()
     except Exception as err:  # recorded, shown in the report, never dropped
-        failures.append(Failure(step=step, error_type=type(err).__name__, message=str(err),
-                                traceback=traceback.format_exc(limit=8)))
+        failures.append(
+            Failure(step=step, error_type=type(err).__name__, message=str(err), traceback=traceback.format_exc(limit=8))
+        )
         return None

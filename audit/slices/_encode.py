@@ -58,8 +58,10 @@ def _categorical(column: pd.Series, name: str):
         code = np.where(code < 0, len(levels), code)
         levels.append(MISSING)
     if len(levels) > MAX_LEVELS:
-        raise DataError(f"The slice search cannot take column {name!r}: it has {len(levels)} distinct values "
-                        f"(at most {MAX_LEVELS}). Leave it out with slices.columns, or bin it first.")
+        raise DataError(
+            f"The slice search cannot take column {name!r}: it has {len(levels)} distinct values "
+            f"(at most {MAX_LEVELS}). Leave it out with slices.columns, or bin it first."
+        )
     return code, [("equals", str(level), f"{name} = {level}") for level in levels]
 
 

@@ -61,20 +61,26 @@ def _bincount_sums(index: np.ndarray, size: int, x: np.ndarray, w: np.ndarray | 
         wxx = np.bincount(index, weights=x * x, minlength=size)
         return np.column_stack([rows, rows, wx, rows, wxx, wx, wxx])
     ww = w * w
-    return np.column_stack([rows, np.bincount(index, weights=w, minlength=size),
-                            np.bincount(index, weights=w * x, minlength=size),
-                            np.bincount(index, weights=ww, minlength=size),
-                            np.bincount(index, weights=w * x * x, minlength=size),
-                            np.bincount(index, weights=ww * x, minlength=size),
-                            np.bincount(index, weights=ww * x * x, minlength=size)])
+    return np.column_stack(
+        [
+            rows,
+            np.bincount(index, weights=w, minlength=size),
+            np.bincount(index, weights=w * x, minlength=size),
+            np.bincount(index, weights=ww, minlength=size),
+            np.bincount(index, weights=w * x * x, minlength=size),
+            np.bincount(index, weights=ww * x, minlength=size),
+            np.bincount(index, weights=ww * x * x, minlength=size),
+        ]
+    )
 
 
 def totals(x: np.ndarray, w: np.ndarray | None) -> np.ndarray:
     if w is None:
         return np.array([len(x), len(x), x.sum(), len(x), (x * x).sum(), x.sum(), (x * x).sum()], float)
     ww = w * w
-    return np.array([len(x), w.sum(), (w * x).sum(), ww.sum(), (w * x * x).sum(), (ww * x).sum(),
-                     (ww * x * x).sum()], float)
+    return np.array(
+        [len(x), w.sum(), (w * x).sum(), ww.sum(), (w * x * x).sum(), (ww * x).sum(), (ww * x * x).sum()], float
+    )
 
 
 def sums_of_mask(mask: np.ndarray, x: np.ndarray, w: np.ndarray | None) -> np.ndarray:
@@ -87,8 +93,9 @@ def _sandwich_variance(sums: np.ndarray, mean: np.ndarray) -> np.ndarray:
     return np.maximum(spread, 0.0) / sums[:, 1] ** 2
 
 
-def compare(inside: np.ndarray, outside: np.ndarray, *, kind: str, worse: str, level: float = 0.95,
-            weighted: bool = False):
+def compare(
+    inside: np.ndarray, outside: np.ndarray, *, kind: str, worse: str, level: float = 0.95, weighted: bool = False
+):
     """Slices (rows of ``inside``) against ``outside`` (same shape): (effect, z, one- or two-sided p, CI low,
     CI high, slice mean, outside mean). The effect is inside minus outside; p tests the ``worse`` direction.
     ``weighted``: each side's sandwich variance (the module's doc), for proportions and means alike."""
@@ -105,9 +112,10 @@ def compare(inside: np.ndarray, outside: np.ndarray, *, kind: str, worse: str, l
             null_se = np.sqrt(pooled * (1 - pooled) * (1 / neff_in + 1 / neff_out))
             se = np.sqrt(mean_in * (1 - mean_in) / neff_in + mean_out * (1 - mean_out) / neff_out)
         else:
-            var_in = np.maximum(inside[:, 4] / inside[:, 1] - mean_in ** 2, 0) * neff_in / np.maximum(neff_in - 1, 1)
-            var_out = np.maximum(outside[:, 4] / outside[:, 1] - mean_out ** 2, 0) * neff_out / np.maximum(
-                neff_out - 1, 1)
+            var_in = np.maximum(inside[:, 4] / inside[:, 1] - mean_in**2, 0) * neff_in / np.maximum(neff_in - 1, 1)
+            var_out = (
+                np.maximum(outside[:, 4] / outside[:, 1] - mean_out**2, 0) * neff_out / np.maximum(neff_out - 1, 1)
+            )
             se = null_se = np.sqrt(var_in / neff_in + var_out / neff_out)
         z = np.where(null_se > 0, effect / null_se, 0.0)
     if worse == "greater":
@@ -134,22 +142,33 @@ def exact_p(inside: np.ndarray, outside: np.ndarray, *, worse: str) -> np.ndarra
     return np.minimum(1.0, 2 * np.minimum(greater, less))
 
 
-def lattice(codes: np.ndarray, levels: list[int], x: np.ndarray, w: np.ndarray | None, *, kind: str, worse: str,
-            limits: SearchLimits) -> tuple[Sums, int]:
+def lattice(
+    codes: np.ndarray,
+    levels: list[int],
+    x: np.ndarray,
+    w: np.ndarray | None,
+    *,
+    kind: str,
+    worse: str,
+    limits: SearchLimits,
+) -> tuple[Sums, int]:
     """Sums of every slice of up to ``limits.max_conditions`` conditions with at least ``min_rows`` rows (level 3:
     extensions of the promising pairs only), and the depth reached before the deadline."""
     found = Sums()
     n_columns = codes.shape[1]
     total = totals(x, w)
     for column in range(n_columns):
-        found.add([((column, v),) for v in range(levels[column])],
-                  _bincount_sums(codes[:, column], levels[column], x, w))
+        found.add(
+            [((column, v),) for v in range(levels[column])], _bincount_sums(codes[:, column], levels[column], x, w)
+        )
     if limits.max_conditions < 2 or time.perf_counter() > limits.deadline:
         return _supported(found, limits.min_rows), 1
     for a, b in combinations(range(n_columns), 2):
         combined = codes[:, a] * levels[b] + codes[:, b]
-        found.add([((a, i // levels[b]), (b, i % levels[b])) for i in range(levels[a] * levels[b])],
-                  _bincount_sums(combined, levels[a] * levels[b], x, w))
+        found.add(
+            [((a, i // levels[b]), (b, i % levels[b])) for i in range(levels[a] * levels[b])],
+            _bincount_sums(combined, levels[a] * levels[b], x, w),
+        )
     if limits.max_conditions < 3 or time.perf_counter() > limits.deadline:
         return _supported(found, limits.min_rows), 2
     pairs = _supported(found, limits.min_rows)
@@ -157,8 +176,11 @@ def lattice(codes: np.ndarray, levels: list[int], x: np.ndarray, w: np.ndarray |
     is_pair = np.array([len(k) == 2 for k in pairs.keys])
     if is_pair.any():
         _, _, p, *_ = compare(matrix, total[None, :] - matrix, kind=kind, worse=worse, weighted=w is not None)
-        promising = [k for k, pair, pv, rows in zip(pairs.keys, is_pair, p, matrix[:, 0])
-                     if pair and pv < limits.expand_p and rows >= 2 * limits.min_rows]
+        promising = [
+            k
+            for k, pair, pv, rows in zip(pairs.keys, is_pair, p, matrix[:, 0])
+            if pair and pv < limits.expand_p and rows >= 2 * limits.min_rows
+        ]
         seen: set[Key] = set()
         offsets = np.concatenate([[0], np.cumsum(levels)[:-1]]).astype(np.int64)
         for key in promising:
@@ -167,8 +189,9 @@ def lattice(codes: np.ndarray, levels: list[int], x: np.ndarray, w: np.ndarray |
             # every other column's levels in one bincount: column c's level v is cell offsets[c] + v
             flat = (codes[rows] + offsets).ravel()
             repeat = np.repeat(x[rows], n_columns)
-            sums = _bincount_sums(flat, int(offsets[-1] + levels[-1]), repeat,
-                                  None if w is None else np.repeat(w[rows], n_columns))
+            sums = _bincount_sums(
+                flat, int(offsets[-1] + levels[-1]), repeat, None if w is None else np.repeat(w[rows], n_columns)
+            )
             for c in range(n_columns):
                 if c in (a, b):
                     continue

@@ -22,18 +22,19 @@ from audit.text._identity_groups import identity_attribution, identity_groups, s
 __all__ = ["text_bias_audit", "classifier_scorer", "mention_columns", "TEXT_METRICS"]
 
 Scorer = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
-TEXT_METRICS = ("flip_rate", "mean_abs_score_change", "max_abs_score_change", "subgroup_auc", "bpsn_auc",
-                "bnsp_auc")
+TEXT_METRICS = ("flip_rate", "mean_abs_score_change", "max_abs_score_change", "subgroup_auc", "bpsn_auc", "bnsp_auc")
 
 
 def classifier_scorer(classifier: Any, *, positive_index: int, threshold: float = 0.5) -> Scorer:
     """Positive-class probability and decision (``>= threshold`` for two classes, arg-max otherwise)."""
+
     def score(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         probabilities = classifier.predict_proba(texts)
         scores = probabilities[:, positive_index]
         if probabilities.shape[1] == 2:
             return scores, scores >= threshold
         return scores, probabilities.argmax(1) == positive_index
+
     return score
 
 
@@ -58,18 +59,25 @@ def _check_texts(texts: Any) -> list[str]:
     texts = list(texts)
     for index, text in enumerate(texts):
         if not isinstance(text, str):
-            raise DataError(f"Text {index} is a {type(text).__name__} ({text!r}), not a string. Text audits need "
-                            "strings: drop missing values or convert the column with .astype(str) first.")
+            raise DataError(
+                f"Text {index} is a {type(text).__name__} ({text!r}), not a string. Text audits need "
+                "strings: drop missing values or convert the column with .astype(str) first."
+            )
     return texts
 
 
 def _variant_frame(variants: list[Variant], original_scores, original_decisions, scores, decisions) -> pd.DataFrame:
     ids = np.array([v.text_index for v in variants], dtype=int)
-    return pd.DataFrame({
-        "text_id": ids, "axis": [v.axis for v in variants], "source": [v.source for v in variants],
-        "target": [v.target for v in variants],
-        "change": np.asarray(scores, float) - np.asarray(original_scores, float)[ids],
-        "flipped": np.asarray(decisions, bool) != np.asarray(original_decisions, bool)[ids]})
+    return pd.DataFrame(
+        {
+            "text_id": ids,
+            "axis": [v.axis for v in variants],
+            "source": [v.source for v in variants],
+            "target": [v.target for v in variants],
+            "change": np.asarray(scores, float) - np.asarray(original_scores, float)[ids],
+            "flipped": np.asarray(decisions, bool) != np.asarray(original_decisions, bool)[ids],
+        }
+    )
 
 
 def _pair_frame(variants: list[Variant], frame: pd.DataFrame) -> pd.DataFrame:
@@ -92,9 +100,13 @@ def _shift_section(variants, frame, *, n_boot, ci_level, seed, min_texts, top_pa
     overall = shift_rows(frame.assign(all="all"), by=["all"], **common)[0]
     pairs = shift_rows(_pair_frame(variants, frame), by=["axis", "pair"], **common)
     pairs.sort(key=lambda r: (r["small"], -r["mean_abs_score_change"]))
-    return {"overall": overall, "axes": shift_rows(frame, by=["axis"], **common),
-            "directions": shift_rows(frame, by=["axis", "source", "target"], **common),
-            "pairs": pairs[:top_pairs], "pairs_total": len(pairs)}
+    return {
+        "overall": overall,
+        "axes": shift_rows(frame, by=["axis"], **common),
+        "directions": shift_rows(frame, by=["axis", "source", "target"], **common),
+        "pairs": pairs[:top_pairs],
+        "pairs_total": len(pairs),
+    }
 
 
 def _examples(texts, variants, frame, original_scores, limit: int) -> list[dict[str, Any]]:
@@ -108,11 +120,18 @@ def _examples(texts, variants, frame, original_scores, limit: int) -> list[dict[
         if variant.text_index in seen:
             continue
         seen.add(variant.text_index)
-        examples.append({"axis": variant.axis, "source": variant.source, "target": variant.target,
-                         "original": texts[variant.text_index], "variant": variant.text,
-                         "original_score": float(original_scores[variant.text_index]),
-                         "variant_score": float(original_scores[variant.text_index] + frame["change"].iloc[position]),
-                         "flipped": bool(frame["flipped"].iloc[position])})
+        examples.append(
+            {
+                "axis": variant.axis,
+                "source": variant.source,
+                "target": variant.target,
+                "original": texts[variant.text_index],
+                "variant": variant.text,
+                "original_score": float(original_scores[variant.text_index]),
+                "variant_score": float(original_scores[variant.text_index] + frame["change"].iloc[position]),
+                "flipped": bool(frame["flipped"].iloc[position]),
+            }
+        )
         if len(examples) == limit:
             break
     return examples
@@ -127,12 +146,25 @@ def _readable(variants: list[Variant], readable_chars: Callable[[list[str]], lis
     return kept, len(variants) - len(kept)
 
 
-def text_bias_audit(*, texts: Any, scorer: Scorer, lexicons: list[Any] | None = None, y_true: Any = None,
-                    original_scores: Any = None, original_decisions: Any = None, templates: Any = True,
-                    explain: Callable[[list[str]], Any] | None = None, attribution_sample: int = 24,
-                    readable_chars: Callable[[list[str]], list[int]] | None = None, n_boot: int = 1000,
-                    ci_level: float = 0.95, seed: int = 0, min_texts: int = 10, top_pairs: int = 25,
-                    examples: int = 12) -> TextAudit:
+def text_bias_audit(
+    *,
+    texts: Any,
+    scorer: Scorer,
+    lexicons: list[Any] | None = None,
+    y_true: Any = None,
+    original_scores: Any = None,
+    original_decisions: Any = None,
+    templates: Any = True,
+    explain: Callable[[list[str]], Any] | None = None,
+    attribution_sample: int = 24,
+    readable_chars: Callable[[list[str]], list[int]] | None = None,
+    n_boot: int = 1000,
+    ci_level: float = 0.95,
+    seed: int = 0,
+    min_texts: int = 10,
+    top_pairs: int = 25,
+    examples: int = 12,
+) -> TextAudit:
     """Audit a text classifier for identity-term bias. Returns the ``AuditResult.text`` section (``to_dict()``
     gives its JSON).
 
@@ -143,8 +175,9 @@ def text_bias_audit(*, texts: Any, scorer: Scorer, lexicons: list[Any] | None = 
     ``readable_chars``: ``texts -> characters the model reads`` (truncation); swaps beyond it are left out.
     """
     texts = _check_texts(texts)
-    lexicons = builtin_lexicons(None if lexicons is None else [load_lexicon(x) if isinstance(x, (dict, Lexicon))
-                                                                else x for x in lexicons])
+    lexicons = builtin_lexicons(
+        None if lexicons is None else [load_lexicon(x) if isinstance(x, (dict, Lexicon)) else x for x in lexicons]
+    )
     if original_scores is None or original_decisions is None:
         original_scores, original_decisions = _scored(scorer, texts)
     original_scores = np.asarray(original_scores, float)
@@ -158,11 +191,15 @@ def text_bias_audit(*, texts: Any, scorer: Scorer, lexicons: list[Any] | None = 
     for per_text in mentioned.values():
         mentions_any |= np.array([bool(p) for p in per_text], dtype=bool)
     result: dict[str, Any] = {
-        "texts": len(texts), "texts_with_identity_terms": int(mentions_any.sum()),
-        "texts_without_identity_terms": int((~mentions_any).sum()), "variants": len(variants),
+        "texts": len(texts),
+        "texts_with_identity_terms": int(mentions_any.sum()),
+        "texts_without_identity_terms": int((~mentions_any).sum()),
+        "variants": len(variants),
         "variants_truncated": truncated,
-        "lexicons": [{"axis": x.axis, "groups": list(x.groups), "terms": sum(map(len, x.groups.values())),
-                      "source": x.source} for x in lexicons],
+        "lexicons": [
+            {"axis": x.axis, "groups": list(x.groups), "terms": sum(map(len, x.groups.values())), "source": x.source}
+            for x in lexicons
+        ],
         "not_applicable": [x.axis for x in lexicons if not any(mentioned[x.axis])],
         "mentions": {x.axis: {g: int(sum(g in p for p in mentioned[x.axis])) for g in x.groups} for x in lexicons},
         "counterfactuals": _shift_section(variants, frame, **common),
@@ -173,11 +210,18 @@ def text_bias_audit(*, texts: Any, scorer: Scorer, lexicons: list[Any] | None = 
         row["coverage"] = row["texts"] / len(texts) if texts else None
     result["probes"] = _probes(templates, lexicons, scorer, **common)
     if y_true is not None:
-        result["identity_groups"] = identity_groups(np.asarray(y_true, bool), original_scores, original_decisions,
-                                                    mentioned, min_texts=min_texts, ci_level=ci_level)
+        result["identity_groups"] = identity_groups(
+            np.asarray(y_true, bool),
+            original_scores,
+            original_decisions,
+            mentioned,
+            min_texts=min_texts,
+            ci_level=ci_level,
+        )
     if explain is not None and attribution_sample > 0:
-        result["identity_attribution"] = _identity_attribution(texts, mentioned, lexicons, explain,
-                                                               attribution_sample, seed)
+        result["identity_attribution"] = _identity_attribution(
+            texts, mentioned, lexicons, explain, attribution_sample, seed
+        )
     return TextAudit.from_dict(result, "text")
 
 
@@ -194,19 +238,25 @@ def _scored(scorer: Scorer, texts: list[str], threshold: float = 0.5) -> tuple[n
     try:
         scores = np.asarray(scores, dtype=float).reshape(-1) if np.ndim(scores) <= 1 else np.asarray(scores, float)
     except (TypeError, ValueError) as err:
-        raise DataError(f"The scorer must return scores (numbers), one per text, or (scores, decisions). Got "
-                        f"{type(output).__name__} {str(output)[:80]!r} instead.") from err
+        raise DataError(
+            f"The scorer must return scores (numbers), one per text, or (scores, decisions). Got "
+            f"{type(output).__name__} {str(output)[:80]!r} instead."
+        ) from err
     if scores.ndim != 1 or len(scores) != len(texts):
-        raise DataError(f"The scorer returned {scores.shape} scores for {len(texts)} texts; it must return one score "
-                        "per text (texts -> scores, or texts -> (scores, decisions)).")
+        raise DataError(
+            f"The scorer returned {scores.shape} scores for {len(texts)} texts; it must return one score "
+            "per text (texts -> scores, or texts -> (scores, decisions))."
+        )
     if not np.all(np.isfinite(scores)):
         raise DataError(f"The scorer returned {int((~np.isfinite(scores)).sum())} NaN or infinite scores.")
     if decisions is None:
         return scores, scores >= threshold
     decisions = np.asarray(decisions)
     if decisions.shape != scores.shape:
-        raise DataError(f"The scorer returned {len(scores)} scores but {decisions.shape} decisions for {len(texts)} "
-                        "texts; it must return one of each per text.")
+        raise DataError(
+            f"The scorer returned {len(scores)} scores but {decisions.shape} decisions for {len(texts)} "
+            "texts; it must return one of each per text."
+        )
     return scores, decisions.astype(bool)
 
 
@@ -218,11 +268,19 @@ def _probes(templates, lexicons, scorer, **common) -> dict[str, Any] | None:
     if not originals:
         return {"originals": 0, "variants": 0, "counterfactuals": _shift_section([], None, **common)}
     scores, decisions = _scored(scorer, originals + [v.text for v in variants])
-    frame = _variant_frame(variants, scores[:len(originals)], decisions[:len(originals)],
-                           scores[len(originals):], decisions[len(originals):])
-    return {"originals": len(originals), "variants": len(variants),
-            "counterfactuals": _shift_section(variants, frame, **common),
-            "examples": _examples(originals, variants, frame, scores[:len(originals)], 12)}
+    frame = _variant_frame(
+        variants,
+        scores[: len(originals)],
+        decisions[: len(originals)],
+        scores[len(originals) :],
+        decisions[len(originals) :],
+    )
+    return {
+        "originals": len(originals),
+        "variants": len(variants),
+        "counterfactuals": _shift_section(variants, frame, **common),
+        "examples": _examples(originals, variants, frame, scores[: len(originals)], 12),
+    }
 
 
 def _identity_attribution(texts, mentioned, lexicons, explain, sample: int, seed: int) -> dict[str, Any]:

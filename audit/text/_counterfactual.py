@@ -17,13 +17,15 @@ from audit.text._lexicons import Lexicon
 __all__ = ["Mention", "Variant", "find_mentions", "swap_groups", "counterfactuals", "template_probes"]
 
 # Words after which 'her' is an object and 'his' stands alone (otherwise: possessive determiners).
-_NOT_AFTER_DETERMINER = frozenset("""
+_NOT_AFTER_DETERMINER = frozenset(
+    """
 a an the this that these those and or but nor so yet for to at in on of off up down out over under into onto from
 by with without about as than then too very really just again back away now today tonight tomorrow yesterday
 here there when while if because though although since until unless before after once ever never always also
 still already yet is was are were be been am do does did has have had will would can could shall should may
 might must not no yes please ok okay lol haha rt
-""".split())
+""".split()
+)
 _DETERMINER_FORMS = frozenset({"his", "her"})
 _URL = re.compile(r"https?://\S+|www\.\S+|\S+@\S+\.\w+|@\w+", re.IGNORECASE)
 _NEXT_WORD = re.compile(r"\s*([#@]?[\w'-]+|\S)?")
@@ -70,18 +72,18 @@ _SENTENCE_END = re.compile(r"[.!?:;\n]\s*$")
 
 def _previous(text: str, start: int) -> tuple[str | None, bool]:
     """The word before position ``start`` and whether it begins a sentence (or the text)."""
-    before = text[max(0, start - 200):start]  # a window: the previous word is near
+    before = text[max(0, start - 200) : start]  # a window: the previous word is near
     match = _PREVIOUS_WORD.search(before)
     if match is None:
         return None, True
-    head = before[:match.start()]
+    head = before[: match.start()]
     at_start = not head.strip() and start <= 200
     return match.group(1), at_start or bool(_SENTENCE_END.search(head))
 
 
 def _describes(text: str, end: int, nouns: frozenset[str]) -> bool:
     """Whether one of ``nouns`` follows, right away or after one more word ('old man', 'old muslim friend')."""
-    words = re.findall(r"[\w'-]+", text[end:end + 80].lower())[:2]
+    words = re.findall(r"[\w'-]+", text[end : end + 80].lower())[:2]
     return any(word in nouns for word in words)
 
 
@@ -161,8 +163,9 @@ def _counterpart(lexicon: Lexicon, mention: Mention, target: str) -> str:
         kinds = {lexicon.slots[i % len(lexicon.slots)] for i in slots}
         if "adjective" in kinds and "noun" in kinds:
             wanted = "noun" if _used_as_noun(mention) else "adjective"
-            chosen = [target_terms[i % len(target_terms)] for i in slots
-                      if lexicon.slots[i % len(lexicon.slots)] == wanted]
+            chosen = [
+                target_terms[i % len(target_terms)] for i in slots if lexicon.slots[i % len(lexicon.slots)] == wanted
+            ]
             return chosen[0]
     if len(candidates) > 1 and any(c.lower() in _DETERMINER_FORMS for c in candidates):
         word = mention.next_word
@@ -174,8 +177,10 @@ def _counterpart(lexicon: Lexicon, mention: Mention, target: str) -> str:
 
 _ARTICLES = frozenset({"a", "an", "the", "one", "every", "each", "this", "that", "any", "no", "another"})
 # words that end a noun phrase: after 'a christian' they mean the term was the noun
-_PHRASE_END = _NOT_AFTER_DETERMINER | frozenset("""who whom whose which what where i you he she we they it me him her us
-them my your his its our their myself yourself himself herself themselves""".split())
+_PHRASE_END = _NOT_AFTER_DETERMINER | frozenset(
+    """who whom whose which what where i you he she we they it me him her us
+them my your his its our their myself yourself himself herself themselves""".split()
+)
 
 
 def _used_as_noun(mention: Mention) -> bool:
@@ -187,8 +192,9 @@ def _used_as_noun(mention: Mention) -> bool:
     return mention.previous_word in _ARTICLES and not content_follows
 
 
-def swap_groups(text: str, lexicon: Lexicon, mapping: dict[str, str],
-                mentions: list[Mention] | None = None) -> tuple[str, tuple[tuple[str, str], ...], tuple]:
+def swap_groups(
+    text: str, lexicon: Lexicon, mapping: dict[str, str], mentions: list[Mention] | None = None
+) -> tuple[str, tuple[tuple[str, str], ...], tuple]:
     """``text`` with every mention of a group in ``mapping`` replaced by the counterpart in its target group.
     Returns the new text, the distinct (term, replacement) pairs used, and the replacement spans."""
     mentions = find_mentions(text, lexicon) if mentions is None else mentions
@@ -196,9 +202,9 @@ def swap_groups(text: str, lexicon: Lexicon, mapping: dict[str, str],
     for mention in mentions:
         if mention.group not in mapping:
             continue
-        original = text[mention.start:mention.end]
+        original = text[mention.start : mention.end]
         replacement = _match_case(_counterpart(lexicon, mention, mapping[mention.group]), original)
-        pieces.append(_agree_article(text[cursor:mention.start], replacement))
+        pieces.append(_agree_article(text[cursor : mention.start], replacement))
         length += mention.start - cursor
         spans.append((length, length + len(replacement)))
         pieces.append(replacement)
@@ -228,8 +234,13 @@ def counterfactuals(texts: list[str], lexicons: list[Lexicon]) -> tuple[list[Var
                 mappings = [(groups[0], groups[1], {groups[0]: groups[1], groups[1]: groups[0]})]
             else:  # targets the text already mentions are left out: 'muslims and christians' has no
                 # 'muslims and muslims' variant
-                mappings = [(source, target, {source: target}) for source in groups if source in present
-                            for target in groups if target not in present]
+                mappings = [
+                    (source, target, {source: target})
+                    for source in groups
+                    if source in present
+                    for target in groups
+                    if target not in present
+                ]
             for source, target, mapping in mappings:
                 swapped, pairs, spans = swap_groups(text, lexicon, mapping, mentions)
                 if swapped != text:
@@ -251,8 +262,18 @@ def template_probes(templates: dict[str, Any], lexicons: list[Lexicon]) -> tuple
         for group in groups[1:]:
             term = lexicon.groups[group][position % len(lexicon.groups[group])]
             text = _sentence_case(template.format(**{slot: term}, **fill))
-            variants.append(Variant(len(originals) - 1, lexicon.axis, groups[0], group, text,
-                                    ((reference.lower(), term.lower()),), (), {"template": template}))
+            variants.append(
+                Variant(
+                    len(originals) - 1,
+                    lexicon.axis,
+                    groups[0],
+                    group,
+                    text,
+                    ((reference.lower(), term.lower()),),
+                    (),
+                    {"template": template},
+                )
+            )
 
     for axis in templates.get("identity_axes", []):
         if axis in by_axis:
@@ -274,7 +295,7 @@ def _agree_article(before: str, word: str) -> str:
     match = re.search(r"\b([Aa])n? $", before)
     if match is None:
         return before
-    return before[:match.start()] + _ARTICLE.sub(_article, match.group(1) + " " + word)[:-len(word)]
+    return before[: match.start()] + _ARTICLE.sub(_article, match.group(1) + " " + word)[: -len(word)]
 
 
 _ARTICLE = re.compile(r"\b([Aa])n? (?=(\w+))")

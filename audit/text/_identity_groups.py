@@ -17,17 +17,23 @@ __all__ = ["shift_rows", "identity_groups", "identity_attribution", "roc_auc_del
 POWER = -5  # the generalised mean's power in Borkan et al. (2019) and the Jigsaw challenge
 
 
-def _shift_stats(text_ids: np.ndarray, change: np.ndarray, flipped: np.ndarray, *, n_boot: int,
-                 ci_level: float, seed: list[int]) -> dict[str, Any]:
+def _shift_stats(
+    text_ids: np.ndarray, change: np.ndarray, flipped: np.ndarray, *, n_boot: int, ci_level: float, seed: list[int]
+) -> dict[str, Any]:
     """Flip rate and score changes over variants, with percentile intervals from a bootstrap that resamples
     texts (a text's variants move together: they share its wording)."""
     clusters, inverse = np.unique(text_ids, return_inverse=True)
     counts = np.bincount(inverse).astype(float)
-    sums = {"flip_rate": np.bincount(inverse, flipped.astype(float)),
-            "mean_abs_score_change": np.bincount(inverse, np.abs(change)),
-            "mean_score_change": np.bincount(inverse, change)}
-    row: dict[str, Any] = {"texts": int(len(clusters)), "variants": int(len(change)),
-                           "max_abs_score_change": float(np.abs(change).max())}
+    sums = {
+        "flip_rate": np.bincount(inverse, flipped.astype(float)),
+        "mean_abs_score_change": np.bincount(inverse, np.abs(change)),
+        "mean_score_change": np.bincount(inverse, change),
+    }
+    row: dict[str, Any] = {
+        "texts": int(len(clusters)),
+        "variants": int(len(change)),
+        "max_abs_score_change": float(np.abs(change).max()),
+    }
     for name, total in sums.items():
         row[name] = float(total.sum() / counts.sum())
         row[f"{name}_ci"] = None
@@ -48,17 +54,25 @@ def _no_variation_interval(all_flipped: bool, texts: int, ci_level: float) -> li
     return [bound, 1.0] if all_flipped else [0.0, 1 - bound]
 
 
-def shift_rows(frame, *, by: list[str], n_boot: int, ci_level: float, seed: int,
-               min_texts: int) -> list[dict[str, Any]]:
+def shift_rows(
+    frame, *, by: list[str], n_boot: int, ci_level: float, seed: int, min_texts: int
+) -> list[dict[str, Any]]:
     """One row of shift statistics per value of ``by`` (columns of ``frame``: text_id, change, flipped...).
     Rows resting on fewer than ``min_texts`` texts are marked small (kept, never dropped)."""
     rows = []
     for index, (key, part) in enumerate(frame.groupby(by, sort=True, observed=True)):
         key = key if isinstance(key, tuple) else (key,)
         row = dict(zip(by, key))
-        row.update(_shift_stats(part["text_id"].to_numpy(), part["change"].to_numpy(float),
-                                part["flipped"].to_numpy(bool), n_boot=n_boot, ci_level=ci_level,
-                                seed=[seed, index]))
+        row.update(
+            _shift_stats(
+                part["text_id"].to_numpy(),
+                part["change"].to_numpy(float),
+                part["flipped"].to_numpy(bool),
+                n_boot=n_boot,
+                ci_level=ci_level,
+                seed=[seed, index],
+            )
+        )
         row["small"] = row["texts"] < min_texts
         rows.append(row)
     return rows
@@ -101,8 +115,15 @@ def _power_mean(values: list[float], power: int = POWER) -> float | None:
     return float(np.mean(np.power(np.asarray(values, float), power)) ** (1 / power))
 
 
-def identity_groups(y_true: np.ndarray, scores: np.ndarray, decisions: np.ndarray,
-                    mentioned: dict[str, list[set[str]]], *, min_texts: int, ci_level: float) -> dict[str, Any]:
+def identity_groups(
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    decisions: np.ndarray,
+    mentioned: dict[str, list[set[str]]],
+    *,
+    min_texts: int,
+    ci_level: float,
+) -> dict[str, Any]:
     """Per identity-mention group (texts that mention the group): FPR, FNR, subgroup AUC, BPSN AUC, BNSP AUC;
     their generalised means over groups with ``min_texts``+ texts, and the combined bias score."""
     y_true, decisions = np.asarray(y_true, bool), np.asarray(decisions, bool)
@@ -114,16 +135,23 @@ def identity_groups(y_true: np.ndarray, scores: np.ndarray, decisions: np.ndarra
         for group in groups:
             inside = np.array([group in present for present in per_text])
             outside = ~inside
-            row: dict[str, Any] = {"axis": axis, "group": group, "texts": int(inside.sum()),
-                                   "positives": int((y_true & inside).sum()), "small": int(inside.sum()) < min_texts}
+            row: dict[str, Any] = {
+                "axis": axis,
+                "group": group,
+                "texts": int(inside.sum()),
+                "positives": int((y_true & inside).sum()),
+                "small": int(inside.sum()) < min_texts,
+            }
             for name, actual, predicted in (("fpr", False, True), ("fnr", True, False)):
                 pool = inside & (y_true == actual)
                 hits = int((decisions[pool] == predicted).sum())
                 row[name] = hits / pool.sum() if pool.sum() else None
                 row[f"{name}_ci"] = _wilson(hits, int(pool.sum()), ci_level)
-            sets = {"subgroup_auc": inside,
-                    "bpsn_auc": (inside & ~y_true) | (outside & y_true),  # background positive, subgroup negative
-                    "bnsp_auc": (outside & ~y_true) | (inside & y_true)}  # background negative, subgroup positive
+            sets = {
+                "subgroup_auc": inside,
+                "bpsn_auc": (inside & ~y_true) | (outside & y_true),  # background positive, subgroup negative
+                "bnsp_auc": (outside & ~y_true) | (inside & y_true),
+            }  # background negative, subgroup positive
             for name, members in sets.items():
                 value, interval, reason = roc_auc_delong(y_true[members], scores[members], ci_level)
                 row[name], row[f"{name}_ci"] = value, interval
@@ -134,12 +162,20 @@ def identity_groups(y_true: np.ndarray, scores: np.ndarray, decisions: np.ndarra
     means = {name: _power_mean([r[name] for r in reliable]) for name in ("subgroup_auc", "bpsn_auc", "bnsp_auc")}
     parts = [overall, *means.values()]
     score = None if any(p is None for p in parts) else float(np.mean(parts))
-    return {"rows": rows, "overall_auc": overall, "overall_auc_ci": overall_ci, "generalized_mean": means,
-            "power": POWER, "bias_score": score, "min_texts": min_texts}
+    return {
+        "rows": rows,
+        "overall_auc": overall,
+        "overall_auc_ci": overall_ci,
+        "generalized_mean": means,
+        "power": POWER,
+        "bias_score": score,
+        "min_texts": min_texts,
+    }
 
 
-def identity_attribution(words: list[list[str]], values: list[list[float]],
-                         mentioned: dict[str, list[set[str]]], lexicons) -> list[dict[str, Any]]:
+def identity_attribution(
+    words: list[list[str]], values: list[list[float]], mentioned: dict[str, list[set[str]]], lexicons
+) -> list[dict[str, Any]]:
     """Per (axis, group): among the explained texts that mention the group, the share of total absolute
     attribution that falls on the group's own terms (word level), the mean over texts, and the share those
     words would get if attribution were spread evenly (the yardstick)."""
@@ -162,11 +198,17 @@ def identity_attribution(words: list[list[str]], values: list[list[float]],
                 totals["term_words"] += sum(_plain(w) in term_words for w in words[i])
                 totals["words"] += len(words[i])
             if shares:
-                rows.append({"axis": lexicon.axis, "group": group, "texts": len(shares),
-                             "share": totals["on"] / totals["all"] if totals["all"] else None,
-                             "mean_share": float(np.mean(shares)),
-                             # what the share would be if every word got the same attribution
-                             "uniform_share": totals["term_words"] / totals["words"] if totals["words"] else None})
+                rows.append(
+                    {
+                        "axis": lexicon.axis,
+                        "group": group,
+                        "texts": len(shares),
+                        "share": totals["on"] / totals["all"] if totals["all"] else None,
+                        "mean_share": float(np.mean(shares)),
+                        # what the share would be if every word got the same attribution
+                        "uniform_share": totals["term_words"] / totals["words"] if totals["words"] else None,
+                    }
+                )
     return rows
 
 

@@ -16,8 +16,18 @@ from audit._errors import ConfigError
 
 __all__ = ["Lexicon", "load_lexicon", "builtin_lexicons", "BUILTIN_LEXICONS", "load_templates"]
 
-BUILTIN_LEXICONS = ("gender", "name_race", "name_gender", "religion", "race_ethnicity", "nationality",
-                    "sexual_orientation", "gender_identity", "age", "disability")
+BUILTIN_LEXICONS = (
+    "gender",
+    "name_race",
+    "name_gender",
+    "religion",
+    "race_ethnicity",
+    "nationality",
+    "sexual_orientation",
+    "gender_identity",
+    "age",
+    "disability",
+)
 
 
 @dataclass(frozen=True)
@@ -47,8 +57,10 @@ class Lexicon:
             raise ConfigError(f"A lexicon needs a non-empty 'axis' name. Got {self.axis!r} instead.")
         if not isinstance(self.groups, dict) or len(self.groups) < 2:
             count = len(self.groups) if isinstance(self.groups, dict) else 0
-            raise ConfigError(f"{where} must have at least two groups to swap between (e.g. male and female). "
-                              f"Got {count}. Add groups under [groups] in its TOML file.")
+            raise ConfigError(
+                f"{where} must have at least two groups to swap between (e.g. male and female). "
+                f"Got {count}. Add groups under [groups] in its TOML file."
+            )
         cleaned = {}
         for name, terms in self.groups.items():
             if isinstance(terms, str) or not all(isinstance(t, str) and t.strip() for t in terms or ()):
@@ -61,11 +73,14 @@ class Lexicon:
         object.__setattr__(self, "not_after", frozenset(w.lower() for w in self.not_after))
         object.__setattr__(self, "before_names", frozenset(w.lower() for w in self.before_names))
         if not isinstance(self.only_before, dict) or not all(
-                isinstance(v, (list, tuple, frozenset, set)) for v in self.only_before.values()):
-            raise ConfigError(f"{where}: 'only_before' must be a table of term = [next words]. "
-                              f"Got {self.only_before!r}.")
-        object.__setattr__(self, "only_before", {str(k).lower(): frozenset(w.lower() for w in v)
-                                                 for k, v in self.only_before.items()})
+            isinstance(v, (list, tuple, frozenset, set)) for v in self.only_before.values()
+        ):
+            raise ConfigError(
+                f"{where}: 'only_before' must be a table of term = [next words]. Got {self.only_before!r}."
+            )
+        object.__setattr__(
+            self, "only_before", {str(k).lower(): frozenset(w.lower() for w in v) for k, v in self.only_before.items()}
+        )
         if self.slots is not None:
             if isinstance(self.slots, str) or not all(isinstance(s, str) for s in self.slots):
                 raise ConfigError(f"{where}: 'slots' must be a list of part-of-speech names. Got {self.slots!r}.")
@@ -82,37 +97,63 @@ class Lexicon:
         return owners
 
     def to_dict(self) -> dict[str, Any]:
-        return {"axis": self.axis, "groups": {g: list(t) for g, t in self.groups.items()}, "source": self.source,
-                "description": self.description, "not_before": sorted(self.not_before),
-                "not_after": sorted(self.not_after), "only_before": {k: sorted(v) for k, v in self.only_before.items()},
-                "slots": list(self.slots) if self.slots else None, "before_names": sorted(self.before_names),
-                "names": self.names}
+        return {
+            "axis": self.axis,
+            "groups": {g: list(t) for g, t in self.groups.items()},
+            "source": self.source,
+            "description": self.description,
+            "not_before": sorted(self.not_before),
+            "not_after": sorted(self.not_after),
+            "only_before": {k: sorted(v) for k, v in self.only_before.items()},
+            "slots": list(self.slots) if self.slots else None,
+            "before_names": sorted(self.before_names),
+            "names": self.names,
+        }
 
 
 def _read_toml(path: Path, what: str) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"The {what} file {str(path)!r} does not exist. Built-in lexicons: "
-                          f"{', '.join(BUILTIN_LEXICONS)}.") from None
+        raise ConfigError(
+            f"The {what} file {str(path)!r} does not exist. Built-in lexicons: {', '.join(BUILTIN_LEXICONS)}."
+        ) from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"The {what} file {str(path)!r} is not valid TOML: {err}.") from None
 
 
 def _from_raw(raw: dict[str, Any], origin: str) -> Lexicon:
-    known = {"axis", "groups", "source", "description", "not_before", "not_after", "only_before", "slots",
-             "before_names", "names"}
+    known = {
+        "axis",
+        "groups",
+        "source",
+        "description",
+        "not_before",
+        "not_after",
+        "only_before",
+        "slots",
+        "before_names",
+        "names",
+    }
     unknown = set(raw) - known
     if unknown:
-        raise ConfigError(f"Unknown key(s) {sorted(unknown)} in the lexicon {origin}. Known keys: "
-                          f"{', '.join(sorted(known))}.")
+        raise ConfigError(
+            f"Unknown key(s) {sorted(unknown)} in the lexicon {origin}. Known keys: {', '.join(sorted(known))}."
+        )
     if "groups" not in raw or "axis" not in raw:
         raise ConfigError(f"The lexicon {origin} needs 'axis = \"...\"' and a [groups] table of term lists.")
-    return Lexicon(axis=raw["axis"], groups=raw["groups"], source=raw.get("source", ""),
-                   description=raw.get("description", ""), not_before=frozenset(raw.get("not_before", ())),
-                   not_after=frozenset(raw.get("not_after", ())), only_before=dict(raw.get("only_before", {})),
-                   slots=raw.get("slots"), before_names=frozenset(raw.get("before_names", ())),
-                   names=bool(raw.get("names", False)))
+    return Lexicon(
+        axis=raw["axis"],
+        groups=raw["groups"],
+        source=raw.get("source", ""),
+        description=raw.get("description", ""),
+        not_before=frozenset(raw.get("not_before", ())),
+        not_after=frozenset(raw.get("not_after", ())),
+        only_before=dict(raw.get("only_before", {})),
+        slots=raw.get("slots"),
+        before_names=frozenset(raw.get("before_names", ())),
+        names=bool(raw.get("names", False)),
+    )
 
 
 def load_lexicon(spec: str | Path | Lexicon | dict[str, Any]) -> Lexicon:
@@ -126,8 +167,10 @@ def load_lexicon(spec: str | Path | Lexicon | dict[str, Any]) -> Lexicon:
         return _from_raw(tomllib.loads(text), repr(spec))
     if isinstance(spec, (str, Path)) and (str(spec).endswith(".toml") or Path(spec).exists()):
         return _from_raw(_read_toml(Path(spec), "lexicon"), repr(str(spec)))
-    raise ConfigError(f"Unknown lexicon {spec!r}. Built-in lexicons: {', '.join(BUILTIN_LEXICONS)}; or give the "
-                      "path of a TOML file (see audit/lexicons/README.md).")
+    raise ConfigError(
+        f"Unknown lexicon {spec!r}. Built-in lexicons: {', '.join(BUILTIN_LEXICONS)}; or give the "
+        "path of a TOML file (see audit/lexicons/README.md)."
+    )
 
 
 def builtin_lexicons(names: tuple[str, ...] | list[str] | None = None) -> list[Lexicon]:
@@ -135,8 +178,10 @@ def builtin_lexicons(names: tuple[str, ...] | list[str] | None = None) -> list[L
     specs = BUILTIN_LEXICONS if names is None else names
     lexicons = [load_lexicon(spec) for spec in specs]
     if not lexicons:
-        raise ConfigError("The list of lexicons is empty, so no identity term can be found. Name at least one of "
-                          f"{', '.join(BUILTIN_LEXICONS)}, or a TOML file of your own.")
+        raise ConfigError(
+            "The list of lexicons is empty, so no identity term can be found. Name at least one of "
+            f"{', '.join(BUILTIN_LEXICONS)}, or a TOML file of your own."
+        )
     axes = [lexicon.axis for lexicon in lexicons]
     duplicated = sorted({a for a in axes if axes.count(a) > 1})
     if duplicated:
@@ -157,6 +202,8 @@ def load_templates(path: str | Path | None = None) -> dict[str, Any]:
     bad = [t for t in raw.get("identity", []) if "{identity}" not in t]
     bad += [t for t in raw.get("name", []) if "{name}" not in t]
     if bad:
-        raise ConfigError(f"Template(s) without their placeholder: {bad}. Identity templates need '{{identity}}', "
-                          "name templates '{name}'.")
+        raise ConfigError(
+            f"Template(s) without their placeholder: {bad}. Identity templates need '{{identity}}', "
+            "name templates '{name}'."
+        )
     return raw
