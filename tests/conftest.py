@@ -69,6 +69,10 @@ def adult_model(adult_train):
 
 @pytest.fixture()
 def biased_frame() -> pd.DataFrame:
+    return make_biased_frame()
+
+
+def make_biased_frame() -> pd.DataFrame:
     """Synthetic decisions with a planted bias: group B is selected half as often as group A."""
     rng = np.random.default_rng(7)
     n = 4000

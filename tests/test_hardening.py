@@ -43,6 +43,19 @@ class OutOfRangeModel:
         return np.column_stack([np.full(len(features), -0.5), np.full(len(features), 1.5)])
 
 
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory):
+    """One audit run through the command line, shared by the tests that only read or edit its audit.json."""
+    from tests.conftest import make_biased_frame
+
+    folder = tmp_path_factory.mktemp("audited")
+    frame = make_biased_frame()
+    frame.to_csv(folder / "data.csv", index=False)
+    joblib.dump(LogisticRegression().fit(frame[["x1", "x2"]], frame["label"]), folder / "model.joblib")
+    assert main(["run", _config(folder), "--quiet"]) == 0
+    return folder / "out" / "audit.json"
+
+
 @pytest.fixture()
 def project(tmp_path, biased_frame):
     biased_frame.to_csv(tmp_path / "data.csv", index=False)
@@ -174,26 +187,22 @@ def test_a_continuous_sensitive_column_is_refused_or_binned(project, biased_fram
         ),
     ],
 )
-def test_wrongly_typed_policies_are_config_errors(project, capsys, policy, expected):
-    main(["run", _config(project), "--quiet"])
+def test_wrongly_typed_policies_are_config_errors(audited, capsys, policy, expected, tmp_path):
     capsys.readouterr()
-    (project / "policy.toml").write_text(policy)
+    (tmp_path / "policy.toml").write_text(policy)
+    out = tmp_path / "gate"
     _refused(
         capsys,
-        ["check", "--result", str(project / "out" / "audit.json"), "--policy", str(project / "policy.toml")],
+        ["check", "--result", str(audited), "--policy", str(tmp_path / "policy.toml"), "--out", str(out)],
         expected,
     )
+    assert not out.exists()
 
 
-def test_tool_audit_that_is_not_a_table(project, capsys):
-    main(["run", _config(project), "--quiet"])
+def test_tool_audit_that_is_not_a_table(audited, capsys, tmp_path):
     capsys.readouterr()
-    (project / "pyproject.toml").write_text('[tool]\naudit = "strict"\n')
-    _refused(
-        capsys,
-        ["check", "--result", str(project / "out" / "audit.json"), "--policy", str(project / "pyproject.toml")],
-        "[tool.audit]",
-    )
+    (tmp_path / "pyproject.toml").write_text('[tool]\naudit = "strict"\n')
+    _refused(capsys, ["check", "--result", str(audited), "--policy", str(tmp_path / "pyproject.toml")], "[tool.audit]")
 
 
 @pytest.mark.parametrize(
@@ -217,20 +226,18 @@ def test_tool_audit_that_is_not_a_table(project, capsys):
         ),
     ],
 )
-def test_malformed_results_are_refused_by_report(project, capsys, edit, expected, tmp_path):
-    main(["run", _config(project), "--quiet"])
+def test_malformed_results_are_refused_by_report(audited, capsys, edit, expected, tmp_path):
     capsys.readouterr()
-    record = json.loads((project / "out" / "audit.json").read_text())
+    record = json.loads(audited.read_text())
     edit(record)
     (tmp_path / "edited.json").write_text(json.dumps(record))
     _refused(capsys, ["report", str(tmp_path / "edited.json"), "-o", str(tmp_path / "r.html")], expected)
     assert not (tmp_path / "r.html").exists()
 
 
-def test_verify_with_paths_of_the_wrong_type(project, capsys, tmp_path):
-    main(["run", _config(project), "--quiet"])
+def test_verify_with_paths_of_the_wrong_type(audited, capsys, tmp_path):
     capsys.readouterr()
-    record = json.loads((project / "out" / "audit.json").read_text())
+    record = json.loads(audited.read_text())
     record["provenance"]["paths"] = ["data.csv"]
     (tmp_path / "edited.json").write_text(json.dumps(record))
     _refused(capsys, ["verify", str(tmp_path / "edited.json")], "provenance.paths")
