@@ -7,6 +7,11 @@ import json
 from pathlib import Path
 
 from audit._cli_text import EXIT_OK, EXIT_POLICY, number as _number, raise_config, say as _say
+from audit.config._settings import load_config
+from audit.gate._policy import load_policy
+from audit.result._provenance import sha256_file, sha256_text
+from audit.result._result import AuditResult
+from audit.run._output import write_atomically
 
 __all__ = [
     "add_compliance_parsers",
@@ -144,7 +149,6 @@ def load_baseline(args):
         if args.tolerance is not None:
             raise_config("The '--tolerance' option of `audit run` applies with --baseline OLD.json only.")
         return None
-    from audit.result._result import AuditResult
 
     return AuditResult.load(args.baseline)
 
@@ -153,7 +157,6 @@ def with_changes(result, baseline, args):
     import dataclasses
 
     from audit.diff import DEFAULT_TOLERANCE, compare_results
-    from audit.result._provenance import sha256_file
 
     tolerance, source = (
         (args.tolerance, "--tolerance") if args.tolerance is not None else (DEFAULT_TOLERANCE, "default")
@@ -177,14 +180,10 @@ def with_changes(result, baseline, args):
 def diff_command(args) -> int:
     from audit.diff import DEFAULT_TOLERANCE, compare_files
     from audit.diff._diff import PAIR_STATISTIC
-    from audit.result._result import AuditResult
-    from audit.run._output import write_atomically
     from reports import render_junit
 
     tolerance, source, metrics = DEFAULT_TOLERANCE, "default", None
     if args.policy is not None:
-        from audit.gate._policy import load_policy
-
         policy = load_policy(args.policy)
         if policy.diff_tolerance is not None:
             tolerance, source = policy.diff_tolerance, f"diff_tolerance of {args.policy}"
@@ -292,8 +291,6 @@ def dossier_command(args) -> int:
     import dataclasses
 
     from audit.dossiers import build_dossier
-    from audit.result._provenance import sha256_text
-    from audit.run._output import write_atomically
     from reports import render_dossier_html, render_dossier_markdown
 
     dossier = build_dossier(args.result, args.template)
@@ -346,7 +343,6 @@ def verify_dossier_command(args) -> int:
 
 
 def explain_decision_command(args) -> int:
-    from audit.config._settings import load_config
     from audit.exec._threads import thread_budget
     from audit.notices import NoticeSettings
     from audit.run._notice_command import write_notices

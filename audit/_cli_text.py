@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sys
+from audit._errors import ConfigError
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -37,6 +38,4 @@ def number(value) -> str:
 
 
 def raise_config(message: str):
-    from audit._errors import ConfigError
-
     raise ConfigError(message)

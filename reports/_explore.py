@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 from typing import Any
+from audit._errors import ConfigError
 
 __all__ = ["Explorer", "GenerationExplorer", "explorer_for", "token_heatmap_html"]
 
@@ -45,8 +46,6 @@ class Explorer:
         import ipywidgets as widgets
 
         if not result.fairness:
-            from audit._errors import ConfigError
-
             if getattr(result, "probes", None) is not None:
                 raise ConfigError(
                     "The explorer reads fairness tables or attributed probe examples; this probe result "

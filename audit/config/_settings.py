@@ -17,6 +17,7 @@ from typing import Any
 from audit._errors import ConfigError
 from audit.fairness._metrics import DEFAULT_METRICS
 from audit.fairness._slice_metrics import slice_metric
+from explainers import EXPLAINERS
 
 __all__ = [
     "AuditConfig",
@@ -305,7 +306,6 @@ class ExplainerConfig:
             _positive_int(self.background_size, "explainers.background_size")
             return
         methods = _str_tuple(self.methods, "explainers.methods")
-        from explainers import EXPLAINERS  # light: the registry holds dotted paths only
 
         for index, name in enumerate(methods):
             if name not in EXPLAINERS:

@@ -20,6 +20,7 @@ from audit.config._settings import (
     TextConfig,
 )
 from audit._errors import ConfigError
+from audit.text._audit import mention_columns
 
 __all__ = [
     "load_adult",
@@ -168,7 +169,6 @@ def heldout_tweets(*, sample: int | None = None, seed: int = 0) -> pd.DataFrame:
     identity axis a tweet mentions besides gender, or none / several)."""
     import numpy as np
 
-    from audit.text._audit import mention_columns
     from explainers.minilm_head import heldout_split
 
     tweets = load_tweets()

@@ -12,6 +12,7 @@ from audit._errors import ConfigError
 from audit.dossiers._sources import SOURCES, Filled
 from audit.result._dossier_sections import Dossier, DossierField, DossierSection
 from audit.result._provenance import now_iso, sha256_file, sha256_text
+from audit.result._result import AuditResult
 
 __all__ = ["TEMPLATES", "build_dossier", "load_template"]
 
@@ -86,7 +87,6 @@ def _check(raw: dict, where: str) -> None:
 
 def build_dossier(audit_path: str | Path, template: str) -> Dossier:
     """Fill ``template`` from the audit record at ``audit_path`` (its exact bytes are hashed and read)."""
-    from audit.result._result import AuditResult
 
     raw_template, template_sha256 = load_template(template)
     path = Path(audit_path)

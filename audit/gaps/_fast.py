@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+from explainers._errors import CapabilityError
 
 __all__ = ["ModelForm", "HybridPath", "FastPaths", "PATHS"]
 
@@ -208,7 +209,6 @@ class _NotApplicable(Exception):
 
 
 def _prepare(form: ModelForm, features: pd.DataFrame) -> _Prepared:
-    from explainers._errors import CapabilityError
     from explainers._tabular import dense, input_column_map, split_pipeline
 
     preprocess, estimator = split_pipeline(form.model)

@@ -13,6 +13,7 @@ import pandas as pd
 from audit._errors import ConfigError
 from audit.exec._threads import limited_threads
 from audit.notices._reasons import reason_sets
+from explainers._base import row_seed
 
 __all__ = ["Notice", "NoticeBatch", "NoticeSettings", "Reason", "ReasonCheck", "explain_decisions"]
 
@@ -266,7 +267,6 @@ def _checks(
 def _random_other(row_ids: np.ndarray, first: np.ndarray, n_features: int, seed: int) -> np.ndarray:
     """A feature other than each row's first reason, drawn from the row's own stream (the same for the row whatever
     else is explained with it)."""
-    from explainers._base import row_seed
 
     draws = np.array([row_seed(seed, i) % (n_features - 1) for i in row_ids])
     return np.where(draws >= first, draws + 1, draws)

@@ -11,6 +11,9 @@ import pandas as pd
 
 from audit.result._sections import Faithfulness, QualityReport
 from audit.result._result import Finding
+from audit.models._adapters import make_adapter
+from explainers import get_explainer
+from explainers._text_model import TextClassifier
 
 __all__ = ["explanation_quality", "quality_findings", "COMPLETENESS_TOLERANCE"]
 
@@ -122,12 +125,10 @@ def _text_faithfulness(adapter, attribution, count, groups, common) -> dict[str,
 
 def _sanity(config, dataset, adapter, method: str, attribution, positions) -> dict[str, Any]:
     """Randomise what the model learned and explain again: the attributions should change."""
-    from explainers import get_explainer
 
     sample = config.quality.sanity_sample
     if attribution.granularity == "token":
         from explainers._quality_measures import cascading_stages, randomisation_test
-        from explainers._text_model import TextClassifier
 
         classifier = adapter.classifier
         texts = [w for w in (" ".join(words) for words in attribution.words[: min(sample, 8)]) if w.strip()]
@@ -158,7 +159,6 @@ def _sanity(config, dataset, adapter, method: str, attribution, positions) -> di
 
 def _explain_rows(config, dataset, adapter, method, rows, background):
     """Explain ``rows`` again with the explanation's own background, so that only the model differs."""
-    from explainers import get_explainer
 
     explainer = get_explainer(method, background_size=len(background), seed=config.seed)
     return explainer.explain(
@@ -172,7 +172,6 @@ def _explain_rows(config, dataset, adapter, method, rows, background):
 def _label_sanity(config, dataset, adapter, method, attribution, positions) -> dict[str, Any]:
     from sklearn.base import clone
 
-    from audit.models._adapters import make_adapter
     from explainers._quality_measures import label_randomisation_test
 
     rows = np.array([positions[int(r)] for r in attribution.row_ids])[: config.quality.sanity_sample]
@@ -191,7 +190,6 @@ def _label_sanity(config, dataset, adapter, method, attribution, positions) -> d
 
 
 def _torch_sanity(config, dataset, adapter, method, attribution, positions) -> dict[str, Any]:
-    from audit.models._adapters import make_adapter
     from explainers._quality_measures import cascading_stages, randomisation_test
 
     rows = np.array([positions[int(r)] for r in attribution.row_ids])[: config.quality.sanity_sample]

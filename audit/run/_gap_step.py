@@ -13,6 +13,7 @@ from audit.models._adapters import ModelAdapter, Predictions
 from audit.result._gap_sections import GapReport
 from audit.result._result import Skipped
 from audit.result._sections import TextAudit
+from explainers import get_explainer
 
 __all__ = ["gap_step"]
 
@@ -135,8 +136,6 @@ def _text_swaps(
         )
 
     def attribute(texts: list[str]):
-        from explainers import get_explainer
-
         explainer = get_explainer(_TEXT_METHOD, target=adapter.positive_index, seed=config.seed, output="log-odds")
         return explainer.explain_texts(adapter.classifier, texts)
 

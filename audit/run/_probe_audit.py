@@ -24,6 +24,8 @@ from audit.result._records import DataRecord, ModelRecord
 from audit.result._result import AuditResult, Failure
 from audit.result._sections import Decision, Provenance
 from audit.run._steps import Steps, guarded
+from audit.probes._suites import run_probes
+from explainers._causal_lm import CausalLM
 
 __all__ = ["run_probe_audit", "causal_lm"]
 
@@ -31,7 +33,6 @@ __all__ = ["run_probe_audit", "causal_lm"]
 def causal_lm(config: AuditConfig, model: Any):
     """The model as a ``CausalLM``: passed in (a ``CausalLM``, or a ``(model, tokenizer)`` pair), or loaded from
     model.path (a local folder) and, when model.device names one, moved there (a model passed in never moves)."""
-    from explainers._causal_lm import CausalLM
 
     if isinstance(model, CausalLM):
         return model
@@ -68,8 +69,6 @@ def run_probe_audit(
     config_path: str | None,
     scorer: Callable | None = None,
 ) -> AuditResult:
-    from audit.probes._suites import run_probes
-
     started_at, clock = now_iso(), time.perf_counter()
     hashes = {"config": sha256_file(config_path) if config_path else sha256_text(repr(config.to_dict()))}
     lm = causal_lm(config, model)

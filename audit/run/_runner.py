@@ -48,6 +48,8 @@ from audit.result._sections import (
     SliceReport,
     TextAudit,
 )
+from explainers import get_explainer
+from explainers._text_model import TextClassifier
 
 __all__ = ["load_inputs", "run_audit"]
 
@@ -856,7 +858,6 @@ def _make_model_adapter(
 def _text_adapter(config: AuditConfig, dataset: Dataset, model: Any, hashes: dict) -> ModelAdapter:
     _require("transformers", "text models", "text")
     from audit.models._text_adapter import TextAdapter
-    from explainers._text_model import TextClassifier
 
     if dataset.text is None:
         raise ConfigError("A text model reads a text column: name it in data.text.")
@@ -890,7 +891,6 @@ def _text_adapter(config: AuditConfig, dataset: Dataset, model: Any, hashes: dic
 
 def _text_bias(config: AuditConfig, dataset: Dataset, adapter, predictions: Predictions) -> TextAudit:
     from audit.text._audit import classifier_scorer, text_bias_audit
-    from explainers import get_explainer
 
     settings = config.text
     classifier = adapter.classifier
@@ -916,7 +916,6 @@ def _text_bias(config: AuditConfig, dataset: Dataset, adapter, predictions: Pred
 def _explain_text(
     method: str, config: AuditConfig, dataset: Dataset, adapter, raw: dict[str, Any], executor
 ) -> AttributionSummary:
-    from explainers import get_explainer
     from audit.text._lexicons import builtin_lexicons
 
     explainer = get_explainer(method, target=adapter.positive_index, seed=config.seed)
@@ -1025,8 +1024,6 @@ def summarise_tokens(
 def _explain(
     method: str, config: AuditConfig, dataset: Dataset, adapter: ModelAdapter, raw: dict[str, Any], executor
 ) -> AttributionSummary:
-    from explainers import get_explainer
-
     settings = config.explainers
     sample_size, background_size, sample_note = settings.sample_size, settings.background_size, None
     if method == "shap" and adapter.kind != "text":
