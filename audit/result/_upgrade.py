@@ -19,28 +19,15 @@ The input is not changed; a malformed file is left for the typed loader to refus
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
+
+from audit.result._sections import Provenance
 
 __all__ = ["upgrade_from_1x"]
 
 _EMPTY_WHEN_ABSENT = ("gate", "text", "quality", "slices", "mitigation", "probes", "gap_explanations", "changes")
-_PROVENANCE_FIELDS = {
-    "started_at",
-    "finished_at",
-    "duration_s",
-    "seed",
-    "sha256",
-    "packages",
-    "environment",
-    "device",
-    "timings_s",
-    "executor",
-    "paths",
-    "git_commit",
-    "threads",
-    "data_source",
-    "extra",
-}
+_PROVENANCE_FIELDS = {item.name for item in dataclasses.fields(Provenance)}  # "extra" included
 _EVIDENCE_ALIASES = {
     "worst_group": "group",
     "best_group": "compared_with",
