@@ -129,8 +129,8 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="X",
-        help="with --baseline: how far a table's lowest/highest ratio may fall before a disparity "
-        "worsened (default 0.05)",
+        help="with --baseline: how far a group's ratio to the baseline's benchmark group may fall before "
+        "its disparity counts as worsened (default 0.05)",
     )
     where = run.add_mutually_exclusive_group()
     where.add_argument(
@@ -142,6 +142,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     where.add_argument(
         "--scheduler", default=None, metavar="tcp://HOST:PORT", help="run attributions on an existing Dask cluster"
+    )
+    run.add_argument(
+        "--scheduler-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="with --scheduler: seconds to wait for the cluster before exit code 4 (default 10)",
     )
 
     check = commands.add_parser(
@@ -479,7 +486,14 @@ def _run(args) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise_config(f"The '--workers' option must be a positive integer. Got {args.workers} instead.")
-    with make_executor(workers=args.workers, scheduler=args.scheduler, quiet=args.quiet) as executor:
+    if not args.scheduler_timeout > 0:
+        raise_config(
+            f"The '--scheduler-timeout' option must be a positive number of seconds. Got {args.scheduler_timeout} "
+            "instead."
+        )
+    with make_executor(
+        workers=args.workers, scheduler=args.scheduler, quiet=args.quiet, timeout=args.scheduler_timeout
+    ) as executor:
         result = run_audit(
             config, quiet=args.quiet, config_path=str(args.config), executor=executor, threads=args.threads
         )

@@ -197,5 +197,9 @@ def test_a_closed_pipe_ends_quietly(user_project):
 
 
 def test_an_unreachable_scheduler_is_an_environment_problem(user_project, capsys):
-    code = main(["run", str(user_project / "audit.toml"), "--scheduler", "tcp://127.0.0.1:9", "--quiet"])
-    assert code == 4 and "Could not reach the Dask scheduler" in capsys.readouterr().err
+    run = ["run", str(user_project / "audit.toml"), "--scheduler", "tcp://127.0.0.1:9", "--quiet"]
+    assert main([*run, "--scheduler-timeout", "1"]) == 4
+    assert "Could not reach the Dask scheduler at 'tcp://127.0.0.1:9' within 1 s" in capsys.readouterr().err
+    assert main([*run, "--scheduler-timeout", "0"]) == 2
+    assert "'--scheduler-timeout' option must be a positive number" in capsys.readouterr().err
+    assert not (user_project / "out").exists()

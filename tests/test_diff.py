@@ -195,3 +195,16 @@ def test_policy_outcomes_that_flipped_are_listed(audits):
     changes = _compare(gated(audits["old"], "pass"), gated(audits["old"], "fail"))
     assert [(g.rule, g.scope, g.old, g.new) for g in changes.gate] == [("impact-ratio", "sex", "pass", "fail")]
     assert _compare(audits["old"], gated(audits["old"], "fail")).gate[0].old is None  # not gated before
+
+
+def test_the_ratios_shown_are_each_tables_ranking_in_both_audits(audits):
+    changes = _compare(audits["old"], audits["planted"])
+    shown = [m for m in changes.metrics if m.statistic == "ratio"]
+    expected = [
+        (e.table, e.metric, f"{e.comparison.group} / {e.comparison.compared_with}", e.comparison.ratio)
+        for table in audits["planted"].fairness
+        for e in table.largest_disparities()
+    ]
+    assert shown and [(m.table, m.metric, m.group, m.new) for m in shown] == expected
+    old = {(e.table, e.metric): e.comparison.ratio for e in audits["old"].largest_disparities()}
+    assert all(m.old == old[(m.table, m.metric)] for m in shown)

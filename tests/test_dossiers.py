@@ -133,3 +133,25 @@ def test_a_pdf_is_printed_through_chromium(record, tmp_path):
     path, _ = record
     assert main(["dossier", str(path), "--template", "nyc-ll144", "--out", str(tmp_path / "p"), "--pdf"]) == 0
     assert (tmp_path / "p" / "dossier.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_the_largest_disparities_field_is_the_results_ranking(record):
+    path, result = record
+    for template, field_id in (
+        ("eu-ai-act-annex-iv", "bias_largest_disparities"),
+        ("iso-42005", "impacts_largest_disparities"),
+    ):
+        field = {f.id: f for f in build_dossier(path, template).fields()}[field_id]
+        assert field.status == "filled"
+        ranked = result.largest_disparities()
+        assert [(row[0], row[1], row[2], row[3]) for row in field.rows] == [
+            (e.table, e.metric, e.comparison.group, e.comparison.compared_with) for e in ranked
+        ]
+        assert [e.value for e in field.evidence] == [e.comparison.ratio for e in ranked]
+
+
+def test_a_1x_record_has_no_ranked_disparities_and_says_why():
+    from audit.dossiers._sources import SOURCES, Missing
+
+    outcome = SOURCES["fairness.largest_disparities"]({"schema_version": "1.8", "fairness": [{}]})
+    assert isinstance(outcome, Missing) and "schema 1.x" in outcome.why

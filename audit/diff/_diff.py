@@ -1,7 +1,7 @@
 """Compare two audit results of a model: inputs, numbers with their intervals, gap shares, findings, gate outcomes.
 
 The verdict (``worsened``) is a test of each group against the baseline's benchmark group on the log-ratio scale,
-Holm over the diff (``audit.diff._verdict``); tables' lowest/highest ratios are shown, not tested (their pair is
+Holm over the diff (``audit.diff._verdict``); each table's largest disparities are shown, not tested (their pair is
 picked by the data, so they fall with smaller samples). Numbers are "separated" when their intervals no longer
 overlap. Everything is computed from the saved results alone: no model or data is needed.
 """
@@ -90,25 +90,28 @@ def _group_values(name, old_table, new_table) -> list[MetricChange]:
 
 
 def _extremes(name, old_table, new_table) -> list[MetricChange]:
-    """Each table's lowest/highest ratio in both audits, for the reader: not tested (see the module's doc)."""
+    """Each table's largest disparity per metric (``FairnessTable.largest_disparities``: the ranking the CLI and
+    the report show), in both audits, for the reader: not tested (see the module's doc)."""
+    before = {entry.metric: entry.comparison for entry in old_table.largest_disparities()}
     rows = []
-    for metric, after in new_table.disparities_reliable.items():
-        before = old_table.disparities_reliable.get(metric)
-        if before is not None:
-            rows.append(
-                MetricChange(
-                    name,
-                    metric,
-                    f"{after.worst_group} / {after.best_group}",
-                    "ratio",
-                    before.ratio,
-                    before.ratio_ci,
-                    after.ratio,
-                    after.ratio_ci,
-                    _change(before.ratio, after.ratio),
-                    not _overlap(before.ratio_ci, after.ratio_ci),
-                )
+    for entry in new_table.largest_disparities():
+        old, new = before.get(entry.metric), entry.comparison
+        if old is None:
+            continue
+        rows.append(
+            MetricChange(
+                name,
+                entry.metric,
+                f"{new.group} / {new.compared_with}",
+                "ratio",
+                old.ratio,
+                old.ratio_ci,
+                new.ratio,
+                new.ratio_ci,
+                _change(old.ratio, new.ratio),
+                not _overlap(old.ratio_ci, new.ratio_ci),
             )
+        )
     return rows
 
 

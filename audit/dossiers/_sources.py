@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit._errors import ConfigError
+from audit.fairness._types import largest_disparities as largest_ranking
 from audit.result._dossier_sections import Evidence
+from audit.result._result import AuditResult
 
 __all__ = ["ABSENT", "Filled", "Missing", "SOURCES", "resolve"]
 
@@ -294,6 +296,42 @@ def impact_ratios(record: dict) -> Filled | Missing:
     )
 
 
+def largest_disparities(record: dict) -> Filled | Missing:
+    """The ranking of ``FairnessTable.largest_disparities`` (the one the CLI and the report show), each row linked
+    to its comparison in the record."""
+    if not record.get("fairness"):
+        return Missing("the record has no fairness tables")
+    if str(record.get("schema_version", "")).startswith("1."):
+        return Missing("the record was written with schema 1.x, which has no ranked comparisons: re-run the audit")
+    tables = AuditResult.from_dict(record).fairness
+    index = {table.name: t for t, table in enumerate(tables)}
+    c = _Collector(record)
+    rows = []
+    for entry in largest_ranking(tables):
+        comparison = entry.comparison
+        at = ("fairness", index[entry.table], "disparities", entry.metric, "to_benchmark", comparison.group)
+        ratio = c.get(f"{entry.metric} ratio of {comparison.group}", *at, "ratio", interval=(*at, "ratio_ci"))
+        rows.append(
+            [
+                entry.table,
+                entry.metric,
+                comparison.group,
+                comparison.compared_with,
+                _num(ratio) + _ci(c.evidence[-1].interval),
+                _num(comparison.p_value_holm) if comparison.p_value_holm is not None else "not tested",
+            ]
+        )
+    if not rows:
+        return Missing("no metric has a ratio between groups with enough rows")
+    return Filled(
+        "Each metric's worst group against the benchmark group, smallest ratio first, with intervals and "
+        "Holm-adjusted p-values.",
+        c.evidence,
+        ["table", "metric", "group", "benchmark group", "ratio", "Holm p"],
+        rows,
+    )
+
+
 def ll144_tables(record: dict) -> Filled | Missing:
     c = _Collector(record)
     ll144 = record.get("regulatory", {}).get("ll144")
@@ -485,6 +523,7 @@ SOURCES: dict[str, Callable[[dict], Filled | Missing]] = {
     "performance.overall": performance_overall,
     "performance.by_group": performance_by_group,
     "fairness.impact_ratios": impact_ratios,
+    "fairness.largest_disparities": largest_disparities,
     "ll144.tables": ll144_tables,
     "bias.examination": bias_examination,
     "bias.mitigation": bias_mitigation,

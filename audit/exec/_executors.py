@@ -178,8 +178,10 @@ def _raise_task_error(future) -> None:
     raise error
 
 
-def make_executor(*, workers: int | None = None, scheduler: str | None = None, quiet: bool = True) -> Executor:
-    """In-process unless ``workers`` or ``scheduler`` asks for Dask."""
+def make_executor(
+    *, workers: int | None = None, scheduler: str | None = None, quiet: bool = True, timeout: float = 10.0
+) -> Executor:
+    """In-process unless ``workers`` or ``scheduler`` asks for Dask; ``timeout``: seconds to reach the scheduler."""
     if scheduler is None and workers is None:
         return InProcessExecutor()
-    return DaskExecutor(workers=workers, scheduler=scheduler, quiet=quiet)
+    return DaskExecutor(workers=workers, scheduler=scheduler, quiet=quiet, timeout=timeout)

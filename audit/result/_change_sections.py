@@ -24,10 +24,11 @@ class InputChange(_Section):
 
 @dataclass(frozen=True)
 class MetricChange(_Section):
-    """One number in both audits. ``statistic``: "value" (a group's metric), "ratio" (lowest group / highest group,
-    groups with enough rows: shown, not tested), "ratio to the baseline's benchmark" (a group against the
-    baseline's benchmark group, ``compared_with``: the comparisons the verdict tests), or "share of the gap" (an
-    input's part of a gap; ``feature`` names it). ``separated``: the two intervals do not overlap.
+    """One number in both audits. ``statistic``: "value" (a group's metric), "ratio" (each metric's largest disparity,
+    its worst group against the benchmark group, as ``FairnessTable.largest_disparities`` ranks them: shown, not
+    tested), "ratio to the baseline's benchmark" (a group against the baseline's benchmark group,
+    ``compared_with``: the comparisons the verdict tests), or "share of the gap" (an input's part of a gap;
+    ``feature`` names it). ``separated``: the two intervals do not overlap.
     ``worsened`` (tested comparisons only): the test of the change rejected after Holm and the pair's ratio moved
     away from parity by more than the tolerance (``fall``: old minus new parity ratio, min/max of the pair); with
     ``confident``, the one-sided test that the fall exceeds the tolerance rejected. ``detectable_fall``: the
