@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from audit import MitigationConfig, QualityConfig, SlicesConfig
+from audit import SCHEMA_VERSION, MitigationConfig, QualityConfig, SlicesConfig
 from audit.cli import main
 from audit.demo._demo import demo_config, train_adult_model
 from audit.diff import compare_results
@@ -172,7 +172,7 @@ def test_the_changes_section_round_trips_and_renders(audits):
 
     result = dataclasses.replace(audits["planted"], changes=_compare(audits["old"], audits["planted"]))
     loaded = AuditResult.from_json(result.to_json())
-    assert loaded.changes == result.changes and loaded.schema_version == "2.0"
+    assert loaded.changes == result.changes and loaded.schema_version == SCHEMA_VERSION
     html = render_html(loaded)
     assert "Changes since the last audit" in html and 'href="#changes"' in html and "share of the gap: sex" in html
     assert 'href="#changes"' not in render_html(audits["old"])

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from audit import AuditConfig, AuditResult, ConfigError, DataConfig, ExplainerConfig, run_audit
+from audit import SCHEMA_VERSION, AuditConfig, AuditResult, ConfigError, DataConfig, ExplainerConfig, run_audit
 from reports import render_html
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -40,7 +40,7 @@ def test_json_round_trip_is_lossless(demo_result):
     again = AuditResult.from_json(text)
     assert again.to_json() == text
     raw = json.loads(text)
-    assert raw["schema_version"] == "2.0" and "probes" not in raw  # absent for a model that is not a language model
+    assert raw["schema_version"] == SCHEMA_VERSION and "probes" not in raw  # absent for a model not a language model
     assert "changes" not in raw  # absent without a baseline
     assert "NaN" not in text and "Infinity" not in text
     assert raw["provenance"]["seed"] == 0 and raw["provenance"]["packages"]["numpy"]
@@ -63,7 +63,7 @@ def test_results_of_earlier_schema_versions_load_render_and_gate(path):
 
     raw = json.loads(gzip.decompress(path.read_bytes()))
     result = AuditResult.from_dict(raw)
-    assert result.schema_version == "2.0" and result.upgraded_from == raw["schema_version"]
+    assert result.schema_version == SCHEMA_VERSION and result.upgraded_from == raw["schema_version"]
     assert result.provenance.started_at == raw["provenance"]["started_at"]
     if raw.get("regulatory", {}).get("four_fifths"):
         row = result.regulatory.four_fifths[0].rows[0]

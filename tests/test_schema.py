@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from audit import AuditResult, ConfigError, Provenance, result_schema
+from audit import SCHEMA_VERSION, AuditResult, ConfigError, Provenance, result_schema
 from tests.schema_check import SCHEMA_FILE, errors_of
 
 LEGACY = sorted((Path(__file__).parent / "data" / "legacy").glob("audit-*.json.gz"))
@@ -129,3 +129,18 @@ def test_a_newer_schema_is_refused_with_the_fix(version, message):
     raw = {**AuditResult.from_dict(_legacy(LEGACY[-1])).to_dict(), "schema_version": version}
     with pytest.raises(ConfigError, match=message):
         AuditResult.from_dict(raw)
+
+
+def test_a_2_0_file_loads_in_2_1_with_every_number_kept():
+    current = AuditResult.from_dict(_legacy(LEGACY[-1])).to_dict()
+    older = json.loads(json.dumps(current))
+    older["schema_version"] = "2.0"
+    older.pop("upgraded_from", None)
+    for table in older["fairness"]:
+        for group in table["groups"]:
+            group.pop("no_interval", None)  # 2.1's field: absent in a 2.0 file
+    loaded = AuditResult.from_dict(older)
+    assert loaded.schema_version == SCHEMA_VERSION and loaded.upgraded_from == "2.0"
+    assert [g.values for t in loaded.fairness for g in t.groups] == [
+        g["values"] for t in older["fairness"] for g in t["groups"]
+    ]

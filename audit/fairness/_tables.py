@@ -29,6 +29,13 @@ from audit.fairness._comparisons import (
 )
 from audit.fairness._counts import as_binary, as_counts, cell_counts, check_rows, groups_with_reference
 from audit.fairness._metrics import DEFAULT_METRICS, METRICS, GroupMetric
+from audit.fairness._small_sample import (
+    auc_interval,
+    balanced_accuracy_interval,
+    ece_interval,
+    f1_interval,
+    mean_interval,
+)
 from audit.fairness._stats import effective_counts, interval_or_none, percentile_interval, proportion_interval
 from audit.fairness._types import CELLS, Bootstrap, Disparity, FairnessTable, GroupRow, Interval
 
@@ -147,6 +154,12 @@ def group_metrics(
         }
         if squares is not None and metric.proportion is not None:
             computed[metric.name]["counts"] = _effective_counts(metric, cells, squares)
+        if metric.name in COUNT_INTERVALS:
+            computed[metric.name]["interval"] = _count_metric_interval(metric.name, cells, squares, ci_level)
+        elif metric.name in computable and weights is None:
+            computed[metric.name]["interval"] = _score_interval(
+                metric.name, codes, n_groups, y_true, scores, scored[metric.name], ci_level, seed
+            )
 
     return assemble_table(
         columns=columns,
@@ -217,6 +230,72 @@ def _effective_counts(
     return per_group, overall
 
 
+COUNT_INTERVALS = ("balanced_accuracy", "f1")  # functions of the counts with an interval at every size
+
+
+def _count_metric_interval(
+    name: str, cells: np.ndarray, squares: np.ndarray | None, level: float
+) -> tuple[np.ndarray, np.ndarray, Interval | None]:
+    """(low, high) per group and the overall interval of balanced accuracy or F1 (audit.fairness._small_sample),
+    from the counts, or from Kish's effective counts of each part for weighted data."""
+    index = {cell: i for i, cell in enumerate(CELLS)}
+
+    def parts(
+        table: np.ndarray, table_squares: np.ndarray | None, top: tuple[str, ...], bottom: tuple[str, ...]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        successes = np.asarray(sum(table[..., index[c]] for c in top), float)
+        trials = np.asarray(sum(table[..., index[c]] for c in bottom), float)
+        if table_squares is None:
+            return successes, trials
+        return effective_counts(successes, trials, sum(table_squares[..., index[c]] for c in bottom))
+
+    def interval(table: np.ndarray, table_squares: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        if name == "f1":
+            x, n = parts(table, table_squares, ("tp",), ("tp", "fp", "fn"))
+            return f1_interval(x, 0 * x, n - x, level)
+        tp, positives = parts(table, table_squares, ("tp",), ("tp", "fn"))
+        tn, negatives = parts(table, table_squares, ("tn",), ("tn", "fp"))
+        return balanced_accuracy_interval(tp, positives - tp, tn, negatives - tn, level)
+
+    low, high = interval(cells, squares)
+    total_squares = None if squares is None else squares.sum(0, keepdims=True)
+    overall_low, overall_high = interval(cells.sum(0, keepdims=True), total_squares)
+    return low, high, as_interval(overall_low[0], overall_high[0])
+
+
+def _score_interval(
+    name: str,
+    codes: np.ndarray,
+    n_groups: int,
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    values: tuple[np.ndarray, np.ndarray],
+    level: float,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, Interval | None]:
+    """(low, high) per group and overall of an unweighted score metric (audit.fairness._small_sample): Newcombe's
+    AUC interval, the betting interval of the mean score (Student's t above BETTING_MAX_ROWS rows), the
+    conservative binned ECE interval. The percentile bootstrap under-covered these at 30 and 100 rows
+    (benchmarks.coverage: AUC 0.81, ECE 0.58, mean score 0.93)."""
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(n_groups + 1))
+    slices = [order[bounds[g] : bounds[g + 1]] for g in range(n_groups)] + [np.arange(len(codes))]
+    if name == "roc_auc":
+        auc = np.r_[values[0], values[1]]
+        positives = np.array([y_true[rows].sum() for rows in slices], float)
+        sizes = np.array([len(rows) for rows in slices], float)
+        low, high = auc_interval(auc, positives, sizes - positives, level)
+    else:
+        pairs = [
+            mean_interval(scores[rows], level, seed=seed)
+            if name == "mean_score"
+            else ece_interval(y_true[rows], scores[rows], level)
+            for rows in slices
+        ]
+        low, high = np.array([a for a, _ in pairs]), np.array([b for _, b in pairs])
+    return low[:-1], high[:-1], as_interval(low[-1], high[-1])
+
+
 def assemble_table(
     *,
     columns: list[str],
@@ -254,15 +333,19 @@ def assemble_table(
             limits = (low, high)
             o_low, o_high = proportion_interval(overall_counts[0], overall_counts[1], ci_level)
             intervals[spec.name] = ([as_interval(a, b) for a, b in zip(low, high)], as_interval(o_low[0], o_high[0]))
-        elif entry["boot"] is not None:
-            low, high, _ = percentile_interval(entry["boot"], ci_level)
+        elif entry["boot"] is not None or entry.get("interval") is not None:
+            per_group: list[Interval | None] = [None] * len(keys)
             overall_interval = None
-            if entry.get("boot_overall") is not None:
-                overall_interval = interval_or_none(entry["boot_overall"][:, 0], ci_level)
-            intervals[spec.name] = (
-                [None if small[g] else as_interval(low[g], high[g]) for g in range(len(keys))],
-                overall_interval,
-            )
+            if entry["boot"] is not None:
+                low, high, _ = percentile_interval(entry["boot"], ci_level)
+                per_group = [None if small[g] else as_interval(low[g], high[g]) for g in range(len(keys))]
+                if entry.get("boot_overall") is not None:
+                    overall_interval = interval_or_none(entry["boot_overall"][:, 0], ci_level)
+            if entry.get("interval") is not None:  # the small-sample methods: where they give one, it is used
+                exact_low, exact_high, exact_overall = entry["interval"]
+                per_group = [as_interval(exact_low[g], exact_high[g]) or per_group[g] for g in range(len(keys))]
+                overall_interval = exact_overall or overall_interval
+            intervals[spec.name] = (per_group, overall_interval)
         data[spec.name] = MetricData(
             spec=spec,
             values=np.asarray(entry["values"], float),
@@ -290,6 +373,9 @@ def assemble_table(
                 small=bool(small[g]),
                 support={name: int(d.support[g]) for name, d in data.items()},
                 ci={name: intervals[name][0][g] for name in intervals},
+                no_interval=_no_interval_reasons(
+                    data, values, intervals, g, small[g], min_group_size, bool(bootstrap.get("n_boot")), weighted
+                ),
             )
         )
     overall = {name: finite_or_none(d.overall) for name, d in data.items()}
@@ -309,8 +395,11 @@ def assemble_table(
     bootstrap = dict(bootstrap)
     bootstrap["intervals"] = (
         "proportions: Clopper-Pearson (exact); differences and ratios of proportions: MOVER "
-        "from those limits (Newcombe; Donner & Zou); other metrics: percentile bootstrap, "
-        f"omitted for groups under {min_group_size} rows, where it under-covers"
+        "from those limits (Newcombe; Donner & Zou); balanced accuracy: MOVER sum of the recalls' exact limits; "
+        "F1: exact (Clopper-Pearson of TP / (TP + FP + FN) mapped to F1); score metrics of unweighted data: "
+        "Newcombe's score interval (ROC AUC), the betting interval (mean score), a conservative binned interval "
+        "(ECE); of weighted data: percentile bootstrap; other metrics: percentile bootstrap, "
+        f"omitted under {min_group_size} rows, where it under-covers (audit.fairness._small_sample)"
     )
     if weighted:
         bootstrap["intervals"] += "; weighted proportions use Kish's effective sample size"
@@ -328,6 +417,38 @@ def assemble_table(
         weighted=weighted,
         favourable=favourable,
     )
+
+
+def _no_interval_reasons(
+    data: dict[str, MetricData],
+    values: dict[str, float | None],
+    intervals: dict[str, tuple[list[Interval | None], Interval | None]],
+    g: int,
+    small: bool,
+    min_group_size: int,
+    bootstrapped: bool,
+    weighted: bool,
+) -> dict[str, str]:
+    """Why a metric with a value has no interval in group ``g``: never a bare number."""
+    reasons = {}
+    for name, metric in data.items():
+        if values[name] is None or name == "count" or (name in intervals and intervals[name][0][g] is not None):
+            continue
+        if not small and not bootstrapped:
+            reasons[name] = "no interval: the bootstrap is off (n_boot = 0), which this metric's interval needs"
+        elif small and weighted and metric.spec.needs_scores:
+            reasons[name] = (
+                f"no interval for weighted data under {min_group_size} rows: the small-sample methods for score "
+                "metrics assume unweighted rows, and the bootstrap under-covers there"
+            )
+        elif small:
+            reasons[name] = (
+                f"no interval under {min_group_size} rows: no small-sample method is implemented for this metric, "
+                "and the percentile bootstrap under-covers there"
+            )
+        else:
+            reasons[name] = "no interval: the resamples never had a value for this group"
+    return reasons
 
 
 _Pair = tuple[np.ndarray, np.ndarray]

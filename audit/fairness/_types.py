@@ -21,6 +21,8 @@ class GroupRow:
     small: bool = False
     support: dict[str, int] = field(default_factory=dict)  # rows each metric rests on (its denominator)
     ci: dict[str, Interval | None] = field(default_factory=dict)
+    # 2.1: why a metric with a value has no interval (the bootstrap off, a weighted small group, ...)
+    no_interval: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

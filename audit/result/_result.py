@@ -27,7 +27,7 @@ from audit.result._upgrade import upgrade_from_1x
 
 __all__ = ["AuditResult", "AttributionSummary", "Failure", "Finding", "Skipped", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = "2.0"  # the compatibility promise is in docs/result-schema.md: 2.x only adds optional fields;
+SCHEMA_VERSION = "2.1"  # the compatibility promise is in docs/result-schema.md: 2.x only adds optional fields;
 # 1.0-1.8 files load through audit.result._upgrade
 
 
@@ -111,7 +111,7 @@ class AuditResult:
     probes: ProbeReport | None = optional()  # bias probes of a generative language model
     gap_explanations: GapReport | None = optional()  # which inputs carry each gap
     changes: AuditChanges | None = optional()  # since a baseline audit (`audit run --baseline`)
-    upgraded_from: str | None = optional()  # the schema version of the file this was loaded from, when 1.x
+    upgraded_from: str | None = optional()  # the schema version of the file this was loaded from, when older
 
     def largest_disparities(self) -> list[RankedDisparity]:
         """Every table's worst group against its benchmark, per metric, smallest ratio first (groups with enough
@@ -146,6 +146,8 @@ class AuditResult:
                 f"The audit result has schema_version {version!r}, newer than this audit-toolkit's "
                 f"{SCHEMA_VERSION}: upgrade audit-toolkit to read it."
             )
+        if str(raw["schema_version"]) != SCHEMA_VERSION:  # an older 2.x (or a converted 1.x) is a valid 2.current
+            raw = {**raw, "upgraded_from": raw.get("upgraded_from") or str(version), "schema_version": SCHEMA_VERSION}
         return cast(AuditResult, from_dict(cls, raw, ""))
 
     @classmethod

@@ -37,7 +37,7 @@ _EVIDENCE_ALIASES = {
 
 
 def upgrade_from_1x(raw: dict[str, Any]) -> dict[str, Any]:
-    """A schema 2.0 object holding what the 1.x ``raw`` holds."""
+    """A schema 2.0 object holding what the 1.x ``raw`` holds (valid in every 2.x: later fields are optional)."""
     out = copy.deepcopy(raw)
     out["upgraded_from"] = str(raw["schema_version"])
     out["schema_version"] = "2.0"
