@@ -140,6 +140,9 @@ def test_report_is_valid_self_contained_html(demo_result):
     assert "Content-Security-Policy" in html
     for section in ("summary", "data-model", "fairness", "gaps", "attributions", "provenance"):
         assert f'id="{section}"' in html
+    # race and sex x race have small groups: pooled rates beside the raw ones; sex has two groups, and says why
+    assert "Pooled estimates by race" in html and "Pooled estimates by sex x race" in html
+    assert "Pooled estimates: not pooled: pooling needs at least 5 groups" in html
     n_figures = len(re.findall(r'<div class="figure" id="figure-\d+"', html))
     # per table: rates and disparities; importance; importance by sex and by race; faithfulness curves; slices;
     # the mitigation frontier; one chart per explained gap (3 tables x 3 metrics)

@@ -37,7 +37,17 @@ from audit.fairness._small_sample import (
     mean_interval,
 )
 from audit.fairness._stats import effective_counts, interval_or_none, percentile_interval, proportion_interval
-from audit.fairness._types import CELLS, Bootstrap, Disparity, FairnessTable, GroupRow, Interval
+from audit.fairness._pooling import MIN_POOLED_GROUPS, PooledRates, pool_rates
+from audit.fairness._types import (
+    CELLS,
+    Bootstrap,
+    Disparity,
+    FairnessTable,
+    GroupRow,
+    Interval,
+    PooledEstimate,
+    Pooling,
+)
 
 __all__ = ["group_metrics", "assemble_table", "favourable_metric"]
 
@@ -356,6 +366,7 @@ def assemble_table(
             tests=tests,
             limits=limits,
         )
+    pooled, pooling = _pooled(data, keys, columns, min_group_size, ci_level, weighted)
     groups = []
     for g in range(len(keys)):
         values = {name: finite_or_none(d.values[g]) for name, d in data.items()}
@@ -376,6 +387,16 @@ def assemble_table(
                 no_interval=_no_interval_reasons(
                     data, values, intervals, g, small[g], min_group_size, bool(bootstrap.get("n_boot")), weighted
                 ),
+                pooled={
+                    name: PooledEstimate(
+                        value=float(rates.values[g]),
+                        ci=as_interval(rates.low[g], rates.high[g]),
+                        own_weight=float(rates.weight[g]),
+                        prior_mean=float(rates.prior_means[g]),
+                    )
+                    for name, rates in pooled.items()
+                    if values[name] is not None and np.isfinite(rates.values[g])
+                },
             )
         )
     overall = {name: finite_or_none(d.overall) for name, d in data.items()}
@@ -416,6 +437,57 @@ def assemble_table(
         bootstrap=Bootstrap(**bootstrap),
         weighted=weighted,
         favourable=favourable,
+        pooling=pooling,
+    )
+
+
+POOLING_METHOD = (
+    "empirical Bayes: a beta prior centred on each group's prediction from the other groups, its strength M "
+    "averaged over a grid by its beta-binomial likelihood (prior (a + b)^(-5/2)), widened by the prediction's own "
+    "variance; the value is the posterior mean, the interval the equal-tailed credible interval "
+    "(audit.fairness._pooling; coverage and error measured by benchmarks.pooling)"
+)
+
+
+def _pooled(
+    data: dict[str, MetricData],
+    keys: list[tuple[str, ...]],
+    columns: list[str],
+    min_group_size: int,
+    level: float,
+    weighted: bool,
+) -> tuple[dict[str, PooledRates], Pooling]:
+    """Each proportion pooled over the table's groups where that can help: at least MIN_POOLED_GROUPS groups
+    have rows for it and one of them has fewer than ``min_group_size``."""
+    proportions = {name: d.tests for name, d in data.items() if d.tests is not None}
+    if not proportions:
+        return {}, Pooling(reason="no proportion in the table to pool")
+    if weighted:
+        return {}, Pooling(reason="not pooled: the rows are weighted, and pooling models counts of people")
+    pooled, skipped = {}, []
+    for name, (x, n) in proportions.items():
+        if (n > 0).sum() < MIN_POOLED_GROUPS or not (n[n > 0] < min_group_size).any():
+            skipped.append(name)
+            continue
+        pooled[name] = pool_rates(x, n, keys, columns, level)
+    if not pooled:
+        return {}, Pooling(
+            reason=f"not pooled: pooling needs at least {MIN_POOLED_GROUPS} groups with rows for a metric and one "
+            f"of them under {min_group_size} rows"
+        )
+    first = next(iter(pooled.values()))
+    reason = (
+        f"{', '.join(skipped)} not pooled: fewer than {MIN_POOLED_GROUPS} groups with rows, or none under "
+        f"{min_group_size}"
+        if skipped
+        else ""
+    )
+    return pooled, Pooling(
+        metrics=tuple(pooled),
+        prior=first.prior,
+        method=POOLING_METHOD,
+        strength={name: rates.strength for name, rates in pooled.items()},
+        reason=reason,
     )
 
 

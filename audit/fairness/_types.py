@@ -12,6 +12,28 @@ CELLS = ("tn", "fp", "fn", "tp")  # cell index = 2 * y_true + y_pred
 
 
 @dataclass(frozen=True)
+class PooledEstimate:
+    """A group's rate pooled with the other groups' (empirical Bayes, audit.fairness._pooling): shown beside the
+    raw value, never instead of it, and never read by a test, a finding or the gate."""
+
+    value: float  # the posterior mean
+    ci: Interval | None  # the equal-tailed credible interval at the table's level
+    own_weight: float  # the share of the value that is the group's own rows, n / (n + M)
+    prior_mean: float  # what the group is pulled towards, predicted from the other groups
+
+
+@dataclass(frozen=True)
+class Pooling:
+    """Which metrics of a table were pooled and how, or why none was."""
+
+    metrics: tuple[str, ...] = ()
+    prior: str = ""  # what each group is pulled towards
+    method: str = ""
+    strength: dict[str, float] = field(default_factory=dict)  # metric -> the posterior median of M (in rows)
+    reason: str = ""  # why nothing (or not every proportion) was pooled
+
+
+@dataclass(frozen=True)
 class GroupRow:
     key: dict[str, str]
     n: int
@@ -23,6 +45,8 @@ class GroupRow:
     ci: dict[str, Interval | None] = field(default_factory=dict)
     # 2.1: why a metric with a value has no interval (the bootstrap off, a weighted small group, ...)
     no_interval: dict[str, str] = field(default_factory=dict)
+    # 2.2: proportions pooled with the other groups' (beside ``values``, not instead of them)
+    pooled: dict[str, PooledEstimate] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -121,6 +145,7 @@ class FairnessTable:
     bootstrap: Bootstrap = field(default_factory=Bootstrap)
     weighted: bool = False
     favourable: str = "positive"  # which decision benefits the person: "positive" or "negative"
+    pooling: Pooling = field(default_factory=Pooling)  # 2.2
 
     @property
     def name(self) -> str:
