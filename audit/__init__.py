@@ -34,7 +34,16 @@ from audit.data._tables import Dataset, build_dataset, read_table
 from audit.exec._executors import DaskExecutor, Executor, InProcessExecutor, make_executor
 from audit.fairness._metrics import DEFAULT_METRICS, METRICS
 from audit.fairness._tables import group_metrics
-from audit.fairness._types import Comparison, Disparity, FairnessTable, GroupRow, RankedDisparity
+from audit.fairness._types import (
+    Comparison,
+    Disparity,
+    FairnessTable,
+    GroupRow,
+    PooledEstimate,
+    Pooling,
+    PowerRow,
+    RankedDisparity,
+)
 from audit.gate._policy import PRESETS, Policy, Rule, evaluate, load_policy, load_preset
 from audit.result._records import GateResult
 from audit.models._adapters import ModelAdapter, Predictions, load_model, make_adapter
@@ -132,6 +141,9 @@ __all__ = [
     "OutputConfig",
     "OutputError",
     "Policy",
+    "PooledEstimate",
+    "Pooling",
+    "PowerRow",
     "Predictions",
     "PRESETS",
     "ProbeExample",

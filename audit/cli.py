@@ -23,6 +23,7 @@ from audit._cli_compliance import (
     with_changes,
 )
 from audit.gate._presets import PRESETS
+from audit._cli_plan import add_plan_parser, plan_command
 
 from audit._cli_text import (
     EXIT_BAD_INPUT,
@@ -248,6 +249,7 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--output", default=None, metavar="thresholds.json", help="where to write it (default: standard output)"
     )
     add_compliance_parsers(commands)
+    add_plan_parser(commands)
     return parser
 
 
@@ -765,6 +767,7 @@ def main(argv: list[str] | None = None) -> int:
         "explain-decision": explain_decision_command,
         "diff": diff_command,
         "dossier": dossier_command,
+        "plan": plan_command,
     }[args.command]
     stdout = sys.stdout
     sys.stdout = _PipeSafeStream(stdout)

@@ -339,6 +339,8 @@ class FairnessConfig:
     ci_level: float = 0.95
     alpha: float = 0.05
     ll144: dict[str, Any] | None = None
+    # the gap in a rate (besides ratio_threshold) that the "rows a verdict needs" are computed for
+    detectable_difference: float = 0.05
 
     def __post_init__(self) -> None:
         from audit.fairness._metrics import METRICS
@@ -358,6 +360,7 @@ class FairnessConfig:
             ("ratio_threshold", self.ratio_threshold),
             ("ci_level", self.ci_level),
             ("alpha", self.alpha),
+            ("detectable_difference", self.detectable_difference),
         ):
             if (
                 isinstance(value, bool)

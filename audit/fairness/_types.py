@@ -34,6 +34,28 @@ class Pooling:
 
 
 @dataclass(frozen=True)
+class PowerRow:
+    """How many rows a verdict on one inconclusive comparison needs (audit.fairness._power): the power of the
+    engine's test to find a gap the size of a line (a ratio of 0.8 to the benchmark, a difference of 0.05) at the
+    group's current size, and the size at which it reaches 80%."""
+
+    metric: str
+    group: str
+    why: str  # why the comparison is inconclusive: too few rows, or below the line but within chance
+    benchmark_group: str
+    benchmark_rate: float
+    benchmark_support: int
+    kind: str  # "ratio" | "difference"
+    threshold: float
+    support: int  # the rows the metric rests on now (its denominator: the group's positives for TPR)
+    power: float | None
+    support_needed: int | None  # of the metric's denominator, for 80% power
+    rows_needed: int | None  # the group's rows, at its current share of the denominator
+    level: float  # the test's level: alpha over the comparisons (Holm's first step)
+    note: str = ""  # why a number is missing
+
+
+@dataclass(frozen=True)
 class GroupRow:
     key: dict[str, str]
     n: int
@@ -146,6 +168,7 @@ class FairnessTable:
     weighted: bool = False
     favourable: str = "positive"  # which decision benefits the person: "positive" or "negative"
     pooling: Pooling = field(default_factory=Pooling)  # 2.2
+    power: list[PowerRow] = field(default_factory=list)  # 2.2: the rows each inconclusive comparison needs
 
     @property
     def name(self) -> str:

@@ -39,6 +39,8 @@ from typing import Any
 
 from audit._errors import ConfigError
 from audit.fairness._metrics import METRICS
+from audit.fairness._power import Power, power_to_detect
+from audit.fairness._types import FairnessTable
 from audit.config._settings import MITIGATION_CONSTRAINTS
 from audit.fairness._slice_metrics import SLICE_METRICS
 from audit.result._provenance import sha256_file, sha256_text
@@ -385,7 +387,17 @@ class _Checker:
         self.policy, self.rule, self.outcomes = policy, rule, []
         self.examined = 0
 
-    def add(self, scope: str, status: str, message: str, value=None, checked=None, *, examined: bool = False) -> None:
+    def add(
+        self,
+        scope: str,
+        status: str,
+        message: str,
+        value=None,
+        checked=None,
+        *,
+        examined: bool = False,
+        power: Power | None = None,
+    ) -> None:
         rule = self.rule
         self.examined += examined
         self.outcomes.append(
@@ -400,6 +412,8 @@ class _Checker:
                 checked,
                 rule.threshold,
                 rule.compare,
+                power=power.power if power else None,
+                rows_needed=power.rows_needed if power else None,
             )
         )
 
@@ -559,8 +573,65 @@ def _check_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOu
                     what += f" (vs {disparity.benchmark_group})"
                 check.compare(scope, getattr(comparison, key, None), getattr(comparison, f"{key}_ci", None), what)
         for name in small:
-            check.add(f"{table.name}: {name}", "skipped", f"Fewer than {minimum} rows: not checked.")
+            power = _small_group_power(table, metric, name, rule, _alpha(result))
+            message = f"Fewer than {minimum} rows: not checked."
+            if power is not None:
+                message += " " + _power_sentence(power, rule, table.disparities[metric].benchmark_group)
+            check.add(f"{table.name}: {name}", "skipped", message, power=power)
     return check.outcomes
+
+
+def _alpha(result: AuditResult) -> float:
+    """The audit's significance level (fairness.alpha as run; 0.05 for a record that does not say)."""
+    fairness = result.config.get("fairness") if isinstance(result.config, dict) else None
+    alpha = fairness.get("alpha") if isinstance(fairness, dict) else None
+    return float(alpha) if isinstance(alpha, (int, float)) and 0 < alpha < 1 else 0.05
+
+
+def _small_group_power(table: FairnessTable, metric: str, name: str, rule: Rule, alpha: float) -> Power | None:
+    """The power of the table's test to find a gap at the rule's line for a group too small to check (every-group
+    ratio or difference rules on a proportion), at its size and the rows for 80% (audit.fairness._power)."""
+    disparity = table.disparities.get(metric)
+    if (
+        rule.where != "every_group"
+        or rule.stat not in ("ratio_to_best", "difference_to_best")
+        or disparity is None
+        or not disparity.benchmark_group
+        or METRICS.get(metric).proportion is None
+    ):
+        return None
+    benchmark, group = table.group(disparity.benchmark_group), table.group(name)
+    rate = benchmark.values.get(metric)
+    if rate is None:
+        return None
+    support = group.support.get(metric, 0)
+    found = power_to_detect(
+        benchmark_rate=rate,
+        benchmark_rows=benchmark.support.get(metric, 0),
+        group_rows=support,
+        kind="ratio" if rule.stat == "ratio_to_best" else "difference",
+        threshold=rule.threshold,
+        higher_is_better=bool(METRICS.get(metric).higher_is_better)
+        and not (metric == "selection_rate" and table.favourable == "negative"),
+        alpha=alpha,
+        comparisons=sum(c.p_value is not None for c in disparity.to_benchmark.values()),
+    )
+    if found.rows_needed is not None and support and group.n:
+        found = Power(found.power, int(-(-found.rows_needed * group.n // support)), found.note)
+    return found
+
+
+def _power_sentence(power: Power, rule: Rule, benchmark: str | None) -> str:
+    line = f"a ratio of {rule.threshold:g}" if rule.stat == "ratio_to_best" else f"a gap of {rule.threshold:g}"
+    said = (
+        f"At this size the test would find {line} to {benchmark} "
+        f"{f'{power.power:.0%}' if power.power >= 0.01 else 'under 1%'} of the time"
+        if power.power is not None
+        else f"Its power to find {line} is unknown ({power.note})"
+    )
+    if power.rows_needed is not None:
+        return f"{said}; about {power.rows_needed:,} rows would give 80%."
+    return f"{said}; {power.note}." if power.power is not None and power.note else said + "."
 
 
 def _text_scopes(result: AuditResult, metric: str) -> list[tuple[str, tuple[Any, Any], list[Any]]]:

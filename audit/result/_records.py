@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit.result._sections import _Section
+from audit.result._serde import optional
 
 __all__ = ["DataRecord", "ModelRecord", "ModelInputs", "GateResult", "RuleOutcome"]
 
@@ -88,6 +89,9 @@ class RuleOutcome(_Section):
     checked_value: float | None = None  # the interval's bound for confident rules, else the value
     threshold: float | None = None
     compare: str | None = None
+    # 2.2, on a group too small to check: the power to find a gap at the rule's line, and the rows for 80%
+    power: float | None = optional()
+    rows_needed: int | None = optional()
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from audit.config._settings import AuditConfig
 from audit.data._tables import Dataset, build_dataset, read_table
 from audit._errors import CapabilityError, ConfigError, ModelError
 from audit.fairness._slice_metrics import slice_metric
+from audit.fairness._power import inconclusive_power
 from audit.fairness._tables import group_metrics
 from audit.fairness._types import FairnessTable
 from audit.fairness._tasks import multiclass_group_metrics, regression_group_metrics
@@ -709,12 +711,19 @@ def _fairness_table(config: AuditConfig, dataset: Dataset, predictions: Predicti
         return regression_group_metrics(**common)
     if dataset.task == "multiclass":
         return multiclass_group_metrics(**common, classes=dataset.label_values)
-    return group_metrics(
+    table = group_metrics(
         **common,
         metrics=metrics,
         scores=predictions.scores if predictions.score_kind else None,
         favourable=dataset.favourable,
     )
+    power = inconclusive_power(
+        table,
+        ratio_threshold=config.fairness.ratio_threshold,
+        difference=config.fairness.detectable_difference,
+        alpha=config.fairness.alpha,
+    )
+    return dataclasses.replace(table, power=power)
 
 
 def _metrics_for(config: AuditConfig, predictions) -> tuple[str, ...]:

@@ -1,0 +1,133 @@
+"""`audit plan`: before an audit runs, from group counts alone, how likely each group's comparison is to reach a
+verdict, and the rows it would need (audit.fairness._power)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from audit._errors import ConfigError
+from audit.config._settings import AuditConfig
+from audit.data._tables import Dataset
+from audit.fairness._power import power_to_detect
+
+__all__ = ["PlanRow", "PLANNED_METRICS", "plan_rows"]
+
+# what each plannable metric rests on, from the labels alone; precision and NPV rest on the model's decisions
+PLANNED_METRICS = {
+    "selection_rate": "rows",
+    "negative_rate": "rows",
+    "accuracy": "rows",
+    "tpr": "positives",
+    "fnr": "positives",
+    "fpr": "negatives",
+    "tnr": "negatives",
+}
+_HIGHER_IS_BETTER = {"fpr": False, "fnr": False}
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    table: str
+    group: str
+    rows: int
+    support: int  # the rows the metric rests on (its positives for TPR)
+    metric: str
+    kind: str  # "ratio" | "difference"
+    threshold: float
+    benchmark_group: str
+    assumed_rate: float
+    power: float | None
+    rows_needed: int | None  # the group's rows for 80% power, at its current share of the metric's rows
+    note: str = ""
+
+
+def plan_rows(
+    config: AuditConfig,
+    dataset: Dataset,
+    *,
+    metric: str,
+    assumed_rate: float | None,
+    lines: list[tuple[str, float]],
+) -> tuple[list[PlanRow], float, str]:
+    """Every group of every table of the config against the largest group of its table (the benchmark is the best
+    group with enough rows, unknown before the model is run: the largest is the likeliest stand-in), with the
+    metric's rate assumed equal to ``assumed_rate`` there. Returns the rows, the rate used and where it came from."""
+    if dataset.task != "binary":
+        raise ConfigError(
+            f"audit plan covers binary decisions; this config's label is {dataset.task}. Run the audit and read "
+            "the intervals of its tables instead."
+        )
+    if metric not in PLANNED_METRICS:
+        raise ConfigError(
+            f"The '--metric' option of audit plan must be one of {', '.join(PLANNED_METRICS)} (metrics whose rows "
+            f"are known from the labels). Got {metric!r} instead."
+        )
+    rate, source = _assumed(dataset, metric, assumed_rate)
+    y_true = np.asarray(dataset.y_true, bool)
+    alpha = config.fairness.alpha
+    higher = _HIGHER_IS_BETTER.get(metric, True)
+    if metric == "selection_rate" and dataset.favourable == "negative":
+        higher = False
+    rows: list[PlanRow] = []
+    for grouping in config.data.sensitive_groupings:
+        columns = dataset.sensitive[list(grouping)].astype(str)
+        names = pd.Series(
+            [", ".join(f"{c}={v}" for c, v in zip(grouping, row)) for row in columns.itertuples(index=False)]
+        )
+        sizes = names.value_counts().sort_index()
+        positives = names[y_true].value_counts().reindex(sizes.index, fill_value=0)
+        support = {"rows": sizes, "positives": positives, "negatives": sizes - positives}[PLANNED_METRICS[metric]]
+        benchmark = str(sizes.idxmax())
+        comparisons = max(int((support > 0).sum()) - 1, 1)
+        table = " x ".join(grouping)
+        for name in sizes.index:
+            if name == benchmark:
+                continue
+            for kind, threshold in lines:
+                found = power_to_detect(
+                    benchmark_rate=rate,
+                    benchmark_rows=float(support[benchmark]),
+                    group_rows=float(support[name]),
+                    kind=kind,
+                    threshold=threshold,
+                    higher_is_better=higher,
+                    alpha=alpha,
+                    comparisons=comparisons,
+                )
+                share = support[name] / sizes[name]
+                needed = found.rows_needed
+                rows.append(
+                    PlanRow(
+                        table=table,
+                        group=str(name),
+                        rows=int(sizes[name]),
+                        support=int(support[name]),
+                        metric=metric,
+                        kind=kind,
+                        threshold=threshold,
+                        benchmark_group=benchmark,
+                        assumed_rate=rate,
+                        power=found.power,
+                        rows_needed=int(np.ceil(needed / share)) if needed is not None and share > 0 else None,
+                        note=found.note if needed is None else "",
+                    )
+                )
+    return rows, rate, source
+
+
+def _assumed(dataset: Dataset, metric: str, assumed_rate: float | None) -> tuple[float, str]:
+    if assumed_rate is not None:
+        if not 0 < assumed_rate < 1:
+            raise ConfigError(f"The '--assume-rate' option must be a number in (0, 1). Got {assumed_rate!r} instead.")
+        return assumed_rate, "--assume-rate"
+    if metric in ("selection_rate", "negative_rate"):
+        base = float(np.mean(np.asarray(dataset.y_true, bool)))
+        rate = base if metric == "selection_rate" else 1 - base
+        return rate, "the label's base rate (a model that selects as often as the label is positive)"
+    raise ConfigError(
+        f"audit plan needs the benchmark's {metric} to plan it: pass --assume-rate R (e.g. the rate of the model "
+        "you expect, or of the last audit)."
+    )
