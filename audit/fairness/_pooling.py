@@ -56,7 +56,7 @@ def pool_rates(
     x, n = np.asarray(successes, float), np.asarray(trials, float)
     present = n > 0
     if present.sum() < MIN_POOLED_GROUPS:
-        raise ValueError(f"pooling needs {MIN_POOLED_GROUPS} groups with rows; got {int(present.sum())}")
+        raise TypeError(f"pooling needs {MIN_POOLED_GROUPS} groups with rows; got {int(present.sum())}")  # a programming error
     means, mean_variance, prior = _prior_means(x, n, keys, columns, present)
     strengths = _effective_strengths(means, mean_variance)  # groups x grid
     prior_a, prior_b = strengths * means[:, None], strengths * (1 - means[:, None])
