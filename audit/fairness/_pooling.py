@@ -56,7 +56,8 @@ def pool_rates(
     x, n = np.asarray(successes, float), np.asarray(trials, float)
     present = n > 0
     if present.sum() < MIN_POOLED_GROUPS:
-        raise TypeError(f"pooling needs {MIN_POOLED_GROUPS} groups with rows; got {int(present.sum())}")  # a programming error
+        # a programming error: the engine pools only where that many groups have rows
+        raise TypeError(f"pooling needs {MIN_POOLED_GROUPS} groups with rows; got {int(present.sum())}")
     means, mean_variance, prior = _prior_means(x, n, keys, columns, present)
     strengths = _effective_strengths(means, mean_variance)  # groups x grid
     prior_a, prior_b = strengths * means[:, None], strengths * (1 - means[:, None])
