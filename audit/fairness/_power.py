@@ -24,7 +24,16 @@ from scipy.stats import norm
 from audit.fairness._metrics import METRICS
 from audit.fairness._types import FairnessTable, PowerRow
 
-__all__ = ["power_to_detect", "rows_for_power", "line_rate", "Power", "TARGET_POWER", "inconclusive_power"]
+__all__ = [
+    "power_to_detect",
+    "rows_for_power",
+    "line_rate",
+    "Power",
+    "TARGET_POWER",
+    "comparison_power",
+    "inconclusive_power",
+    "oriented_higher_is_better",
+]
 
 TARGET_POWER = 0.8
 _MAX_ROWS = 10_000_000
@@ -120,6 +129,58 @@ def _smallest(enough: Callable[[int], bool]) -> int | None:
     return high
 
 
+def oriented_higher_is_better(metric: str, favourable: str) -> bool:
+    """Whether a higher rate is better for this metric, with a risk score's negative decision as the favourable one
+    (selection rate then counts lower as better, as the fairness tables orient it)."""
+    return bool(METRICS.get(metric).higher_is_better) and not (metric == "selection_rate" and favourable == "negative")
+
+
+def comparison_power(
+    table: FairnessTable, metric: str, name: str, *, kind: str, threshold: float, alpha: float, why: str = ""
+) -> PowerRow | None:
+    """One group's comparison with the table's benchmark on a proportion: its power at a line and the rows for
+    80% (the metric's own rows, and the group's at its current share of them); None where there is no such
+    comparison (not a proportion, no benchmark, no benchmark rate)."""
+    disparity = table.disparities.get(metric)
+    if disparity is None or not disparity.benchmark_group or METRICS.get(metric).proportion is None:
+        return None
+    benchmark, group = table.group(disparity.benchmark_group), table.group(name)
+    bench_rate = benchmark.values.get(metric)
+    if bench_rate is None:
+        return None
+    bench_support, support = benchmark.support.get(metric, 0), group.support.get(metric, 0)
+    tested = sum(c.p_value is not None for c in disparity.to_benchmark.values())
+    found = power_to_detect(
+        benchmark_rate=bench_rate,
+        benchmark_rows=bench_support,
+        group_rows=support,
+        kind=kind,
+        threshold=threshold,
+        higher_is_better=oriented_higher_is_better(metric, table.favourable),
+        alpha=alpha,
+        comparisons=tested,
+    )
+    share = support / group.n if group.n else 0.0
+    return PowerRow(
+        metric=metric,
+        group=name,
+        why=why,
+        benchmark_group=benchmark.name,
+        benchmark_rate=bench_rate,
+        benchmark_support=int(bench_support),
+        kind=kind,
+        threshold=threshold,
+        support=int(support),
+        power=found.power,
+        support_needed=found.rows_needed,
+        rows_needed=(
+            int(math.ceil(found.rows_needed / share)) if found.rows_needed is not None and share > 0 else None
+        ),
+        level=alpha / max(tested, 1),
+        note=found.note,
+    )
+
+
 def inconclusive_power(
     table: FairnessTable, *, ratio_threshold: float, difference: float, alpha: float
 ) -> list[PowerRow]:
@@ -128,20 +189,12 @@ def inconclusive_power(
     power to find a gap at the ratio line and at the difference line, and the rows that would take."""
     rows: list[PowerRow] = []
     for metric, disparity in table.disparities.items():
-        spec = METRICS.get(metric)
-        if spec.proportion is None or not disparity.benchmark_group or metric not in table.metrics:
+        if metric not in table.metrics:
             continue
-        benchmark = table.group(disparity.benchmark_group)
-        bench_rate, bench_support = benchmark.values.get(metric), benchmark.support.get(metric, 0)
-        if bench_rate is None:
-            continue
-        tested = sum(c.p_value is not None for c in disparity.to_benchmark.values())
-        higher = bool(spec.higher_is_better) if table.favourable == "positive" or metric != "selection_rate" else False
         for name, comparison in disparity.to_benchmark.items():
             if comparison.is_anchor:
                 continue
-            group = table.group(name)
-            support = group.support.get(metric, 0)
+            support = table.group(name).support.get(metric, 0)
             if support < table.min_group_size:
                 why = f"fewer than {table.min_group_size} rows for {metric} ({support})"
             elif (
@@ -153,37 +206,7 @@ def inconclusive_power(
             else:
                 continue
             for kind, threshold in (("ratio", ratio_threshold), ("difference", difference)):
-                found = power_to_detect(
-                    benchmark_rate=bench_rate,
-                    benchmark_rows=bench_support,
-                    group_rows=support,
-                    kind=kind,
-                    threshold=threshold,
-                    higher_is_better=higher,
-                    alpha=alpha,
-                    comparisons=tested,
-                )
-                share = support / group.n if group.n else 0.0
-                rows.append(
-                    PowerRow(
-                        metric=metric,
-                        group=name,
-                        why=why,
-                        benchmark_group=benchmark.name,
-                        benchmark_rate=bench_rate,
-                        benchmark_support=int(bench_support),
-                        kind=kind,
-                        threshold=threshold,
-                        support=int(support),
-                        power=found.power,
-                        support_needed=found.rows_needed,
-                        rows_needed=(
-                            int(math.ceil(found.rows_needed / share))
-                            if found.rows_needed is not None and share > 0
-                            else None
-                        ),
-                        level=alpha / max(tested, 1),
-                        note=found.note,
-                    )
-                )
+                row = comparison_power(table, metric, name, kind=kind, threshold=threshold, alpha=alpha, why=why)
+                if row is not None:
+                    rows.append(row)
     return rows

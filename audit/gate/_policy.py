@@ -39,7 +39,7 @@ from typing import Any
 
 from audit._errors import ConfigError
 from audit.fairness._metrics import METRICS
-from audit.fairness._power import Power, power_to_detect
+from audit.fairness._power import Power, comparison_power
 from audit.fairness._types import FairnessTable
 from audit.config._settings import MITIGATION_CONSTRAINTS
 from audit.fairness._slice_metrics import SLICE_METRICS
@@ -590,35 +590,12 @@ def _alpha(result: AuditResult) -> float:
 
 def _small_group_power(table: FairnessTable, metric: str, name: str, rule: Rule, alpha: float) -> Power | None:
     """The power of the table's test to find a gap at the rule's line for a group too small to check (every-group
-    ratio or difference rules on a proportion), at its size and the rows for 80% (audit.fairness._power)."""
-    disparity = table.disparities.get(metric)
-    if (
-        rule.where != "every_group"
-        or rule.stat not in ("ratio_to_best", "difference_to_best")
-        or disparity is None
-        or not disparity.benchmark_group
-        or METRICS.get(metric).proportion is None
-    ):
+    ratio or difference rules on a proportion), at its size and the group's rows for 80% (audit.fairness._power)."""
+    if rule.where != "every_group" or rule.stat not in ("ratio_to_best", "difference_to_best"):
         return None
-    benchmark, group = table.group(disparity.benchmark_group), table.group(name)
-    rate = benchmark.values.get(metric)
-    if rate is None:
-        return None
-    support = group.support.get(metric, 0)
-    found = power_to_detect(
-        benchmark_rate=rate,
-        benchmark_rows=benchmark.support.get(metric, 0),
-        group_rows=support,
-        kind="ratio" if rule.stat == "ratio_to_best" else "difference",
-        threshold=rule.threshold,
-        higher_is_better=bool(METRICS.get(metric).higher_is_better)
-        and not (metric == "selection_rate" and table.favourable == "negative"),
-        alpha=alpha,
-        comparisons=sum(c.p_value is not None for c in disparity.to_benchmark.values()),
-    )
-    if found.rows_needed is not None and support and group.n:
-        found = Power(found.power, int(-(-found.rows_needed * group.n // support)), found.note)
-    return found
+    kind = "ratio" if rule.stat == "ratio_to_best" else "difference"
+    row = comparison_power(table, metric, name, kind=kind, threshold=rule.threshold, alpha=alpha)
+    return None if row is None else Power(row.power, row.rows_needed, row.note)
 
 
 def _power_sentence(power: Power, rule: Rule, benchmark: str | None) -> str:

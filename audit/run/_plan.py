@@ -11,7 +11,7 @@ import pandas as pd
 from audit._errors import ConfigError
 from audit.config._settings import AuditConfig
 from audit.data._tables import Dataset
-from audit.fairness._power import power_to_detect
+from audit.fairness._power import oriented_higher_is_better, power_to_detect
 
 __all__ = ["PlanRow", "PLANNED_METRICS", "plan_rows"]
 
@@ -25,7 +25,6 @@ PLANNED_METRICS = {
     "fpr": "negatives",
     "tnr": "negatives",
 }
-_HIGHER_IS_BETTER = {"fpr": False, "fnr": False}
 
 
 @dataclass(frozen=True)
@@ -68,9 +67,7 @@ def plan_rows(
     rate, source = _assumed(dataset, metric, assumed_rate)
     y_true = np.asarray(dataset.y_true, bool)
     alpha = config.fairness.alpha
-    higher = _HIGHER_IS_BETTER.get(metric, True)
-    if metric == "selection_rate" and dataset.favourable == "negative":
-        higher = False
+    higher = oriented_higher_is_better(metric, dataset.favourable)
     rows: list[PlanRow] = []
     for grouping in config.data.sensitive_groupings:
         columns = dataset.sensitive[list(grouping)].astype(str)
