@@ -34,6 +34,7 @@ from audit.data._tables import Dataset, build_dataset, read_table
 from audit.exec._executors import DaskExecutor, Executor, InProcessExecutor, make_executor
 from audit.fairness._metrics import DEFAULT_METRICS, METRICS
 from audit.fairness._tables import group_metrics
+from audit.demographics._api import inferred_group_metrics
 from audit.fairness._types import (
     Comparison,
     Disparity,
@@ -42,6 +43,9 @@ from audit.fairness._types import (
     PooledEstimate,
     Pooling,
     PowerRow,
+    InferredEstimate,
+    InferredMembership,
+    InferenceValidation,
     RankedDisparity,
 )
 from audit.gate._policy import PRESETS, Policy, Rule, evaluate, load_policy, load_preset
@@ -144,6 +148,10 @@ __all__ = [
     "PooledEstimate",
     "Pooling",
     "PowerRow",
+    "InferredEstimate",
+    "InferredMembership",
+    "InferenceValidation",
+    "inferred_group_metrics",
     "Predictions",
     "PRESETS",
     "ProbeExample",

@@ -90,6 +90,48 @@ def _choice(value: Any, location: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+INFER_ESTIMATORS = ("corrected", "weighted")
+_INFER_KEYS = ("surname", "first_name", "geography", "validate", "estimator", "place_prior_sd", "n_boot")
+
+
+@dataclass(frozen=True)
+class InferSpec:
+    """One attribute inferred from names and places: ``[data.infer.race] surname = "last_name"``,
+    ``first_name``, ``geography`` (a 5-digit ZIP code column), ``validate`` (self-reports for some rows),
+    ``estimator`` ("corrected" or "weighted"), ``place_prior_sd``, ``n_boot``. See docs/inferred.md."""
+
+    attribute: str
+    surname: str | None = None
+    first_name: str | None = None
+    geography: str | None = None
+    validate: str | None = None
+    estimator: str = "corrected"
+    place_prior_sd: float = 1.0
+    n_boot: int = 200
+
+    @classmethod
+    def parse(cls, attribute: str, value: Any) -> InferSpec:
+        where = f"data.infer.{attribute}"
+        if not isinstance(value, dict):
+            raise _fail(where, 'a table, e.g. [data.infer.race] surname = "last_name", geography = "zip"', value)
+        unknown = sorted(set(value) - set(_INFER_KEYS))
+        if unknown:
+            raise _fail(where, f"made of the keys {', '.join(_INFER_KEYS)}", unknown[0], "Remove or rename it.")
+        columns = {key: _optional_str(value.get(key), f"{where}.{key}") for key in _INFER_KEYS[:4]}
+        if columns["surname"] is None and columns["geography"] is None:
+            raise _fail(where, "given a 'surname' or a 'geography' column (or both)", value)
+        if columns["first_name"] is not None and columns["surname"] is None:
+            raise _fail(f"{where}.first_name", "set together with a surname column (BIFSG)", columns["first_name"])
+        estimator = _choice(value.get("estimator", "corrected"), f"{where}.estimator", INFER_ESTIMATORS)
+        prior_sd = _number(value.get("place_prior_sd", 1.0), f"{where}.place_prior_sd", "a number > 0", lambda v: v > 0)
+        n_boot = _positive_int(value.get("n_boot", 200), f"{where}.n_boot", minimum=20)
+        return cls(attribute, **columns, estimator=estimator, place_prior_sd=prior_sd, n_boot=n_boot)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(c for c in (self.surname, self.first_name, self.geography, self.validate) if c is not None)
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Where the data is and what each column means.
@@ -121,12 +163,31 @@ class DataConfig:
     max_groups: int = 50  # a sensitive column with more distinct values is refused: bin it (data.bins)
     encoding: str = "utf-8"  # of CSV/TSV files
     empty_text: str = "skip"  # empty or missing texts: "skip" (left out, recorded) or "error"
+    # attributes inferred from names and places: {race = {surname = ..., geography = ...}} (InferSpec)
+    infer: Any = None
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 - frozen dataclass
         if not isinstance(self.label, str) or not self.label:
             raise _fail("data.label", "the name of the label column", self.label)
-        set_("sensitive", _str_tuple(self.sensitive, "data.sensitive", allow_empty=False))
+        if self.infer is not None and not isinstance(self.infer, tuple):
+            if not isinstance(self.infer, dict) or not self.infer:
+                raise _fail("data.infer", "a table of attribute = {surname = ..., geography = ...}", self.infer)
+            set_("infer", tuple(InferSpec.parse(str(name), value) for name, value in self.infer.items()))
+        # with an inferred attribute, no recorded one is needed
+        set_("sensitive", _str_tuple(self.sensitive, "data.sensitive", allow_empty=bool(self.infer)))
+        if self.infer and self.task != "binary":
+            raise _fail(
+                "data.infer", f"unset for task = {self.task!r}", "...", "Inferred groups audit binary decisions."
+            )
+        for spec in self.infer or ():
+            if spec.attribute in self.sensitive:
+                raise _fail(
+                    f"data.infer.{spec.attribute}",
+                    "an attribute not also in data.sensitive",
+                    spec.attribute,
+                    "A recorded column needs no inference: remove one of the two.",
+                )
         set_("path", _optional_str(self.path, "data.path"))
         _choice(self.engine, "data.engine", DATA_ENGINES)
         if self.engine == "partitions" and (
@@ -725,9 +786,10 @@ class AuditConfig:
                 'model.kind = "causal-lm", is audited without data).'
             )
         sensitive = list(self.data.sensitive)
+        inferred = [spec.attribute for spec in self.data.infer or ()]
         for name in self.fairness.reference or {}:
-            if name not in sensitive:
-                raise _fail("fairness.reference", f"keyed by sensitive features {sensitive}", name)
+            if name not in sensitive + inferred:
+                raise _fail("fairness.reference", f"keyed by sensitive features {sensitive + inferred}", name)
         if self.mitigation.sensitive is not None and self.mitigation.sensitive not in sensitive:
             raise _fail("mitigation.sensitive", f"one of the sensitive features {sensitive}", self.mitigation.sensitive)
         for key in ("sex", "race"):

@@ -123,6 +123,7 @@ class Dataset:
     favourable_source: str = "default: the positive class"
     positive_source: str | None = None  # how the positive class was decided (binary audits)
     dropped_texts: list[int] | None = None  # row ids of empty texts left out (data.empty_text = "skip")
+    inference_inputs: pd.DataFrame | None = None  # the name, place and self-report columns of data.infer
 
     def __len__(self) -> int:
         return len(self.y_true)
@@ -271,7 +272,10 @@ def build_dataset(frame: pd.DataFrame, config: DataConfig, *, seed: int = 0) -> 
     for role in ("text", "prediction", "score"):
         if getattr(config, role) is not None:
             _require_columns(frame, [getattr(config, role)], role)
-    role_columns = {config.label, config.prediction, config.score, config.text} - {None}
+    inference_columns = list(dict.fromkeys(c for spec in config.infer or () for c in spec.columns))
+    _require_columns(frame, inference_columns, "data.infer")
+    # names and self-reports are never model inputs by default; list a place column in data.features if it is one
+    role_columns = {config.label, config.prediction, config.score, config.text, *inference_columns} - {None}
     if config.features is not None:
         _require_columns(frame, list(config.features), "feature")
         feature_names = list(config.features)
@@ -330,6 +334,7 @@ def build_dataset(frame: pd.DataFrame, config: DataConfig, *, seed: int = 0) -> 
         favourable_source=favourable_source,
         positive_source=positive_source,
         dropped_texts=dropped_texts,
+        inference_inputs=frame[inference_columns] if inference_columns else None,
     )
 
 

@@ -169,7 +169,50 @@ def unknown_category(record: dict) -> Filled | Missing:
             + ".",
             c.evidence,
         )
+    inferred = _inferred_tables(record)
+    if inferred:
+        return _inferred_unknowns(c, inferred)
     return Missing("the record counts no unknown category")
+
+
+def _inferred_tables(record: dict) -> list[int]:
+    return [i for i, table in enumerate(record.get("fairness", [])) if table.get("inferred")]
+
+
+def _inferred_unknowns(c: _Collector, tables: list[int]) -> Filled:
+    parts = []
+    for i in tables:
+        attribute = c.get("inferred attribute", "fairness", i, "inferred", "attribute")
+        unknown = c.get("rows with no usable name or place", "fairness", i, "inferred", "unknown_rows")
+        rows = c.get("rows", "fairness", i, "inferred", "rows")
+        parts.append(f"{attribute} (inferred): {unknown:,} of {rows:,} rows unknown (no usable name or place)")
+    return Filled("; ".join(parts) + ".", c.evidence)
+
+
+def inferred_safeguards(record: dict) -> Filled | Missing:
+    """Art. 10(5): what special-category data was inferred, from what, and where it was kept."""
+    tables = _inferred_tables(record)
+    if not tables:
+        return Missing("no special-category attribute was inferred in this audit")
+    c = _Collector(record)
+    statements, rows = [], []
+    for i in tables:
+        attribute = c.get("inferred attribute", "fairness", i, "inferred", "attribute")
+        method = c.get("inference method", "fairness", i, "inferred", "method")
+        columns = c.get("columns read", "fairness", i, "inferred", "columns")
+        estimator = c.get("estimator reported", "fairness", i, "inferred", "estimator")
+        sources = c.get("reference tables", "fairness", i, "inferred", "sources")
+        statements.append(
+            f"{attribute} was inferred with {method} from the columns "
+            f"{', '.join(f'{role} ({column})' for role, column in columns.items())}, for bias detection only; "
+            f"the table reports the {estimator} estimator."
+        )
+        rows += [[attribute, role, str(source)] for role, source in sources.items()]
+    statements.append(
+        "Each row's probabilities existed only in memory during the run: the record holds group-level estimates "
+        "and counts, never a person's inferred group."
+    )
+    return Filled(" ".join(statements), c.evidence, ["attribute", "table", "source"], rows)
 
 
 def model_summary(record: dict) -> Filled | Missing:
@@ -518,6 +561,7 @@ SOURCES: dict[str, Callable[[dict], Filled | Missing]] = {
     "data.source": data_source,
     "data.description": data_description,
     "data.unknown_category": unknown_category,
+    "inferred.safeguards": inferred_safeguards,
     "model.summary": model_summary,
     "metrics.used": metrics_used,
     "performance.overall": performance_overall,

@@ -150,6 +150,62 @@ class Bootstrap:
 
 
 @dataclass(frozen=True)
+class InferredEstimate:
+    """One estimator's number for one group and metric (2.3). For the bounds, ``value`` is None and ``ci`` holds
+    the identified interval; the difference and ratio are with the table's benchmark group, oriented as there."""
+
+    value: float | None
+    ci: Interval | None
+    difference: float | None = None
+    difference_ci: Interval | None = None
+    ratio: float | None = None
+    ratio_ci: Interval | None = None
+
+
+@dataclass(frozen=True)
+class InferenceValidation:
+    """Where some rows carry a self-report (2.3): how well the inferred probabilities match it."""
+
+    column: str
+    rows: int  # rows with both a self-report and inferred probabilities
+    # group -> mean inferred probability of the group vs the share who report it; by source of the inference
+    calibration: dict[str, dict[str, float]] = field(default_factory=dict)
+    calibration_by_source: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    brier: float | None = None  # mean squared error of the probability vectors against the one-hot self-report
+    # estimator -> metric -> group -> estimate - the self-reported value, on the validation rows
+    errors: dict[str, dict[str, dict[str, float | None]]] = field(default_factory=dict)
+    unlisted_labels: dict[str, int] = field(default_factory=dict)  # self-reports outside the tables' groups
+
+
+@dataclass(frozen=True)
+class InferredMembership:
+    """How a table's groups were inferred and what each estimator says (2.3). The table's own numbers are the
+    ``estimator``'s; the others are here, side by side."""
+
+    attribute: str
+    method: str  # "BIFSG", "BISG", "surname only", "geography only"
+    columns: dict[str, str]  # surname / first_name / geography -> the data's column
+    sources: dict[str, str]  # table -> where it comes from
+    rows: int
+    rows_by_source: dict[str, int]
+    unknown_rows: int  # rows with neither a usable name nor a place: in no group, counted here
+    unmatched: dict[str, int]  # column role -> rows whose value is not in the tables
+    missing: dict[str, int]  # column role -> rows with no usable value
+    unmatched_examples: dict[str, list[str]]
+    expected_members: dict[str, float]  # group -> the sum of its probabilities
+    # group -> Var(p) / (p_bar (1 - p_bar)): how much of membership the probabilities explain; the table's
+    # small-group rule counts expected members x this ("effective members")
+    identification: dict[str, float]
+    estimator: str  # the one the table's numbers come from
+    assumptions: dict[str, str]  # estimator -> what it assumes and when to trust it
+    estimates: dict[str, dict[str, dict[str, InferredEstimate]]]  # estimator -> metric -> group -> estimate
+    benchmark_group: dict[str, str]  # metric -> the group compared with
+    intervals: str  # how the intervals were made
+    fit: dict[str, Any] = field(default_factory=dict)  # the corrected estimator's EM: iterations, converged, ...
+    validation: InferenceValidation | None = None
+
+
+@dataclass(frozen=True)
 class FairnessTable:
     """Metrics by group for one sensitive feature or one intersection of them."""
 
@@ -169,6 +225,7 @@ class FairnessTable:
     favourable: str = "positive"  # which decision benefits the person: "positive" or "negative"
     pooling: Pooling = field(default_factory=Pooling)  # 2.2
     power: list[PowerRow] = field(default_factory=list)  # 2.2: the rows each inconclusive comparison needs
+    inferred: InferredMembership | None = None  # 2.3: the groups are inferred, not recorded
 
     @property
     def name(self) -> str:

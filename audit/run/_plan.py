@@ -69,6 +69,7 @@ def plan_rows(
     alpha = config.fairness.alpha
     higher = oriented_higher_is_better(metric, dataset.favourable)
     rows: list[PlanRow] = []
+    tables: list[tuple[str, pd.Series, pd.Series, str]] = []
     for grouping in config.data.sensitive_groupings:
         columns = dataset.sensitive[list(grouping)].astype(str)
         names = pd.Series(
@@ -76,10 +77,12 @@ def plan_rows(
         )
         sizes = names.value_counts().sort_index()
         positives = names[y_true].value_counts().reindex(sizes.index, fill_value=0)
+        tables.append((" x ".join(grouping), sizes, positives, ""))
+    tables += _inferred_sizes(config, dataset, y_true)
+    for table, sizes, positives, note in tables:
         support = {"rows": sizes, "positives": positives, "negatives": sizes - positives}[PLANNED_METRICS[metric]]
         benchmark = str(sizes.idxmax())
         comparisons = max(int((support > 0).sum()) - 1, 1)
-        table = " x ".join(grouping)
         for name in sizes.index:
             if name == benchmark:
                 continue
@@ -94,7 +97,7 @@ def plan_rows(
                     alpha=alpha,
                     comparisons=comparisons,
                 )
-                share = support[name] / sizes[name]
+                share = support[name] / sizes[name] if sizes[name] else 0.0
                 needed = found.rows_needed
                 rows.append(
                     PlanRow(
@@ -109,10 +112,44 @@ def plan_rows(
                         assumed_rate=rate,
                         power=found.power,
                         rows_needed=int(np.ceil(needed / share)) if needed is not None and share > 0 else None,
-                        note=found.note if needed is None else "",
+                        note=(found.note if needed is None else "") + note,
                     )
                 )
     return rows, rate, source
+
+
+def _inferred_sizes(
+    config: AuditConfig, dataset: Dataset, y_true: np.ndarray
+) -> list[tuple[str, pd.Series, pd.Series, str]]:
+    """Inferred groups count their effective members (expected members x identification), as their tables do."""
+    if not config.data.infer or dataset.inference_inputs is None:
+        return []
+    from audit.demographics._bisg import infer_membership
+    from audit.demographics._table import identification
+    from audit.demographics._tables import RACE_LABELS, RACES, load_census_tables
+
+    tables = load_census_tables()
+    frame = dataset.inference_inputs
+    out = []
+    for spec in config.data.infer:
+        membership = infer_membership(
+            tables,
+            surname=frame[spec.surname] if spec.surname else None,
+            first_name=frame[spec.first_name] if spec.first_name else None,
+            geography=frame[spec.geography] if spec.geography else None,
+        )
+        known = membership.known
+        probabilities = membership.probabilities[known]
+        strength = identification(probabilities)
+        names = [f"{spec.attribute}={RACE_LABELS[r]}" for r in RACES]
+        sizes = pd.Series(np.round(probabilities.sum(axis=0) * strength), index=names).astype(int)
+        positives = pd.Series(np.round((probabilities * y_true[known, None]).sum(axis=0) * strength), index=names)
+        note = (
+            " Inferred groups: rows are effective members (expected x identification); the corrected estimator's "
+            "own test is a little less powerful than this."
+        )
+        out.append((f"{spec.attribute} (inferred)", sizes[sizes > 0], positives[sizes > 0].astype(int), note))
+    return out
 
 
 def _assumed(dataset: Dataset, metric: str, assumed_rate: float | None) -> tuple[float, str]:

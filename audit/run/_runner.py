@@ -327,7 +327,44 @@ def _fairness_tables(
         if table is not None:
             tables.append(table)
         steps.done()
+    for spec in config.data.infer or ():
+        steps.start(f"fairness {spec.attribute} (inferred)")
+        table = guarded(
+            failures,
+            f"fairness: {spec.attribute} (inferred from names and places)",
+            lambda: _inferred_table(config, inputs.dataset, predictions, spec, metrics),
+        )
+        if table is not None:
+            tables.append(table)
+        steps.done()
     return tables
+
+
+def _inferred_table(config: AuditConfig, dataset: Dataset, predictions: Predictions, spec, metrics):
+    from audit.demographics._api import inferred_group_metrics
+    from audit.fairness._metrics import METRICS
+
+    if dataset.inference_inputs is None:  # build_dataset keeps the columns whenever data.infer is set
+        raise TypeError("the dataset was built without data.infer's columns")
+    return inferred_group_metrics(
+        dataset.inference_inputs,
+        y_true=dataset.y_true,
+        y_pred=np.asarray(predictions.y_pred).astype(bool),
+        surname=spec.surname,
+        first_name=spec.first_name,
+        geography=spec.geography,
+        validate=spec.validate,
+        attribute=spec.attribute,
+        metrics=tuple(m for m in metrics if METRICS.get(m).proportion is not None),
+        favourable=dataset.favourable,
+        estimator=spec.estimator,
+        level=config.fairness.ci_level,
+        n_boot=spec.n_boot,
+        seed=config.seed,
+        min_group_size=config.fairness.min_group_size,
+        reference=_reference(config, (spec.attribute,)),
+        place_prior_sd=spec.place_prior_sd,
+    )
 
 
 def _attributions(
@@ -480,6 +517,16 @@ def _mitigation_step(
         return None
     from audit.mitigation._frontier import mitigation_report, not_applicable
 
+    if not config.data.sensitive:
+        skipped.append(
+            Skipped(
+                "mitigation",
+                "No sensitive column is recorded: group thresholds need each row's group, and inferred groups "
+                "(data.infer) are probabilities.",
+            )
+        )
+        steps.skip()
+        return None
     name = config.mitigation.sensitive or config.data.sensitive[0]
     reason = not_applicable(dataset.sensitive[name], min_group_size=config.fairness.min_group_size, seed=config.seed)
     if reason:
@@ -795,8 +842,14 @@ def _hot_loop(adapter):
 def _check_reference(config: AuditConfig, dataset: Dataset) -> None:
     """A reference group must exist: a misspelt one (sex = "Mle") is refused with the groups there are, before
     any work, instead of taking its tables down."""
+    inferred = {spec.attribute for spec in config.data.infer or ()}
     for feature, value in (config.fairness.reference or {}).items():
-        values = sorted(dataset.sensitive[feature].unique().tolist(), key=str)
+        if feature in inferred:
+            from audit.demographics._tables import RACE_LABELS
+
+            values = list(RACE_LABELS.values())
+        else:
+            values = sorted(dataset.sensitive[feature].unique().tolist(), key=str)
         if value not in values:
             raise ConfigError(
                 f"The 'fairness.reference' group {feature}={value!r} does not occur in the data. "
