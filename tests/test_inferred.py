@@ -235,6 +235,7 @@ def test_a_config_audit_with_inferred_race_fails_four_fifths_and_reports_all_thr
     assert inferred["unmatched"]["surname"] == 13 and inferred["unmatched_examples"]["surname"] == ["Qzxv"]
     assert set(inferred["estimates"]) == {"corrected", "weighted", "bounds"}
     assert inferred["validation"]["rows"] > 2_900
+    assert any("The groups are inferred (BIFSG)" in f["message"] for f in result["findings"])
     gate = json.loads((out / "gate.json").read_text())
     failed = [o for o in gate["outcomes"] if o["status"] == "fail"]
     assert any("race=Black" in json.dumps(o) for o in failed)

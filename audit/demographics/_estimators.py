@@ -119,7 +119,7 @@ def fit_corrected(
     place_prior_sd: float = 1.0,
     weights: np.ndarray | None = None,
     start: CorrectedFit | None = None,
-    tolerance: float = 1e-6,
+    tolerance: float = 1e-5,
 ) -> CorrectedFit:
     """BIRDiE's EM with its mixed outcome model: P(cell | group, place) a multinomial logit with a group term and
     a place intercept drawn from N(0, place_prior_sd^2). places: codes 0..G-1 (all 0: the complete-pooling model,

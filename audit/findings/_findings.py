@@ -73,7 +73,9 @@ def fairness_findings(
                     kind="small_group",
                     severity="info",
                     message=(
-                        f"{len(small_groups)} group(s) of {table.name} have fewer than {table.min_group_size} rows; "
+                        f"{len(small_groups)} group(s) of {table.name} have fewer than {table.min_group_size} "
+                        + ("effective members (inferred groups)" if table.inferred is not None else "rows")
+                        + "; "
                         f"their metrics are uncertain and they are never used as a benchmark: "
                         f"{', '.join(small_groups[:8])}{' ...' if len(small_groups) > 8 else ''}."
                     ),
@@ -107,7 +109,14 @@ def _comparison_finding(
         message=(
             f"{metric} by {table.name}: {name} has {group.values[metric]:.3f} against "
             f"{other.values[metric]:.3f} for {other.name} ({role}: {why}), a ratio of {ratio:.2f}{certainty}; "
-            f"below {threshold:g}" + ("." if significant else ", but not statistically significant.")
+            f"below {threshold:g}"
+            + ("." if significant else ", but not statistically significant.")
+            + (
+                f" The groups are inferred ({table.inferred.method}); these are the {table.inferred.estimator} "
+                "estimator's numbers, the other estimators are beside the table."
+                if table.inferred is not None
+                else ""
+            )
         ),
         evidence={
             "table": table.name,
