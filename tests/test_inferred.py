@@ -279,3 +279,24 @@ def test_audit_plan_counts_inferred_groups_by_effective_members(inferred_project
     rows = [r for r in json.loads(plan.read_text())["rows"] if r["table"] == "race (inferred)"]
     black = next(r for r in rows if r["group"] == "race=Black" and r["kind"] == "ratio")
     assert 0 < black["rows"] < 6_000 * 0.2 and "effective members" in black["note"]
+
+
+def test_with_the_place_as_the_only_evidence_the_outcome_model_has_no_place_term(tables):
+    # a place term would absorb every group difference (everyone in a place has the same probabilities)
+    population = synthetic_population(tables, rows=5_000, seed=4, gap={"black": -0.5}, place_effect=0.0, places=100)
+    frame = population.frame
+    table = audit.inferred_group_metrics(
+        frame,
+        y_true=frame.label,
+        y_pred=frame.decision,
+        geography="zip",
+        n_boot=20,
+        tables=tables,
+        metrics=("selection_rate",),
+    )
+    assert table.inferred.method == "geography only"
+    assert table.inferred.fit["outcome_model"].startswith(
+        "group terms only: assumes the outcome is independent of place"
+    )
+    low, high = table.inferred.estimates["corrected"]["selection_rate"]["race=Black"].ci
+    assert low <= population.true_selection_rate["black"] <= high

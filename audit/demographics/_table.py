@@ -286,7 +286,10 @@ def inferred_table(
     known = membership.known
     probabilities = membership.probabilities[known]
     cells = cell_codes(np.asarray(label)[known], np.asarray(decision)[known])
-    place_codes = _place_codes(places, known)
+    # With the place as the only evidence of membership, everyone in a place has the same probabilities: a place
+    # term in the outcome model would absorb every group difference. The model then has no place term.
+    with_places = places is not None and "surname" in columns
+    place_codes = _place_codes(places if with_places else None, known)
     specs = [s for s in _specs_for(metrics, favourable) if s.proportion is not None]
     expected_all = probabilities.sum(axis=0)
     keep = expected_all > 0
@@ -355,8 +358,15 @@ def inferred_table(
         fit={
             "iterations": fit.iterations,
             "converged": fit.converged,
-            "places": int(place_codes.max()) + 1 if len(place_codes) else 0,
+            "places": int(place_codes.max()) + 1 if len(place_codes) and with_places else 0,
             "place_prior_sd": place_prior_sd,
+            "outcome_model": (
+                "group terms and a place intercept around its group mix (Mundlak)"
+                if with_places
+                else "group terms only: assumes the outcome is independent of "
+                + ("place" if "surname" not in columns else "surname")
+                + " given group"
+            ),
         },
     )
     pooling = Pooling(reason="not pooled: the groups are inferred, and pooling assumes counted members")
