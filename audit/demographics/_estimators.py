@@ -153,18 +153,23 @@ def fit_corrected(
         sizes = np.cumsum([int(np.prod(shape)) for shape in shapes])[:-1]
         return tuple(part.reshape(shape) for part, shape in zip(np.split(flat, sizes), shapes))  # type: ignore[return-value]
 
+    # groups along the first axis: each group's row of a million values is contiguous for the products and counts
+    by_group = np.ascontiguousarray(probabilities.T)
+
     def step(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """One EM step from these parameters: the next ones, the joint under this E-step, and the penalised
         log-likelihood of the parameters given."""
         group, place, mix = unpack(flat)
         model = _outcome_model(group, place + context @ mix)
-        likelihood = probabilities * model[index]
-        total = likelihood.sum(axis=1, keepdims=True)
-        posterior = np.divide(likelihood, total, out=probabilities.copy(), where=total > 0)
-        log_likelihood = float((w * np.log(np.maximum(total[:, 0], 1e-300))).sum() - penalty / 2 * (place**2).sum())
-        weighted = posterior * w[:, None]
+        posterior = np.take(np.ascontiguousarray(model.T), index, axis=1)  # each row's cell's chance, per group
+        posterior *= by_group
+        total = np.maximum(posterior.sum(axis=0), 1e-300)
+        posterior /= total
+        log_likelihood = float(np.log(total) @ w - penalty / 2 * (place**2).sum())
+        if weights is not None:
+            posterior *= w
         counts = np.stack(
-            [np.bincount(index, weights=weighted[:, r], minlength=n_places * len(CELLS)) for r in range(groups)],
+            [np.bincount(index, weights=posterior[r], minlength=n_places * len(CELLS)) for r in range(groups)],
             axis=1,
         ).reshape(n_places, len(CELLS), groups)
         updated = _outcome_step(counts, group, place, context, mix, penalty, steps=1)

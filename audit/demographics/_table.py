@@ -44,7 +44,7 @@ ASSUMPTIONS = {
         "only for rates over all of a group's rows."
     ),
 }
-SUBSAMPLE_ROWS = 200_000  # above this, each bootstrap draw refits on this many rows and is rescaled
+SUBSAMPLE_ROWS = 100_000  # above this, each bootstrap draw refits on this many rows and is rescaled
 
 
 def _place_codes(places: pd.Series | None, known: np.ndarray) -> np.ndarray:
