@@ -63,11 +63,13 @@ def _draws(
     n_boot: int,
     seed: int,
     place_prior_sd: float,
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Bootstrap joints (draws, cell, group) for both estimators, and the scale of a draw's deviation."""
+) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """Bootstrap joints (draws, cell, group) for both estimators, the scale of a draw's deviation, and how many
+    draws' fits stopped before converging."""
     rng = np.random.default_rng(seed)
     n = len(cells)
     weighted, corrected = [], []
+    unconverged = 0
     for _ in range(n_boot):
         if n > SUBSAMPLE_ROWS:
             rows = rng.integers(0, n, SUBSAMPLE_ROWS)
@@ -75,11 +77,11 @@ def _draws(
         else:
             p, c, g, w = probabilities, cells, places, rng.poisson(1.0, n).astype(float)
         weighted.append(weighted_joint(p, c, w))
-        corrected.append(
-            fit_corrected(p, c, g, weights=w, start=fit, tolerance=1e-5, place_prior_sd=place_prior_sd).joint
-        )
+        refit = fit_corrected(p, c, g, weights=w, start=fit, place_prior_sd=place_prior_sd)
+        corrected.append(refit.joint)
+        unconverged += not refit.converged
     scale = float(np.sqrt(SUBSAMPLE_ROWS / n)) if n > SUBSAMPLE_ROWS else 1.0
-    return np.asarray(weighted), np.asarray(corrected), scale
+    return np.asarray(weighted), np.asarray(corrected), scale, unconverged
 
 
 def _oriented(group: np.ndarray, anchor: np.ndarray, higher: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -94,7 +96,7 @@ def _with_bootstrap_tests(
 ) -> Disparity:
     """Each comparison's p-value from the bootstrap's standard error of the gap (z test), Holm over the family."""
 
-    def retest(entries: dict[str, Comparison], anchor_name: str | None) -> dict[str, Comparison]:
+    def retest(entries: dict[str, Comparison], anchor_name: str | None, role: str) -> dict[str, Comparison]:
         if anchor_name is None:
             return entries
         anchor = names.index(anchor_name)
@@ -104,7 +106,7 @@ def _with_bootstrap_tests(
         for name in order:
             entry = entries[name]
             i = names.index(name)
-            p_value, test = None, "the benchmark itself" if entry.is_anchor else ""
+            p_value, test = None, f"the {role} itself" if entry.is_anchor else ""
             if not entry.is_anchor:
                 gaps, _ = _oriented(boot[:, i], boot[:, anchor], higher)
                 spread = float(np.nanstd(gaps, ddof=1)) if np.isfinite(gaps).sum() > 2 else 0.0
@@ -123,8 +125,8 @@ def _with_bootstrap_tests(
 
     return dataclasses.replace(
         disparity,
-        to_benchmark=retest(disparity.to_benchmark, disparity.benchmark_group),
-        to_reference=retest(disparity.to_reference, disparity.reference_group),
+        to_benchmark=retest(disparity.to_benchmark, disparity.benchmark_group, "benchmark"),
+        to_reference=retest(disparity.to_reference, disparity.reference_group, "reference"),
     )
 
 
@@ -298,7 +300,7 @@ def inferred_table(
     identification_ = identification(probabilities_kept)
     fit = fit_corrected(probabilities_kept, cells, place_codes, place_prior_sd=place_prior_sd)
     joints = {"weighted": weighted_joint(probabilities_kept, cells), "corrected": fit.joint}
-    boot_weighted, boot_corrected, scale = _draws(
+    boot_weighted, boot_corrected, scale, unconverged = _draws(
         probabilities_kept, cells, place_codes, fit, n_boot=n_boot, seed=seed, place_prior_sd=place_prior_sd
     )
     boots = {"weighted": boot_weighted, "corrected": boot_corrected}
@@ -358,6 +360,7 @@ def inferred_table(
         fit={
             "iterations": fit.iterations,
             "converged": fit.converged,
+            "bootstrap_draws_unconverged": unconverged,
             "places": int(place_codes.max()) + 1 if len(place_codes) and with_places else 0,
             "place_prior_sd": place_prior_sd,
             "outcome_model": (
