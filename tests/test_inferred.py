@@ -37,7 +37,7 @@ def planted(tables):
         surname="last_name",
         first_name="first_name",
         geography="zip",
-        n_boot=60,
+        n_boot=40,
         tables=tables,
         metrics=("selection_rate",),
         min_group_size=500,
