@@ -38,17 +38,8 @@ GAP = {"black": -0.5}
 MIN_GROUP_SIZE = 500  # the benchmark group is then one of the large groups (White, in these regions)
 
 
-def _one(tables, *, seed: int, rows: int, places: int, planted: bool, n_boot: int) -> dict:
-    population = synthetic_population(
-        tables,
-        rows=rows,
-        seed=seed,
-        gap=GAP if planted else None,
-        place_effect=3.0 if planted else 0.0,
-        places=places,
-    )
-    frame = population.frame
-    table = audit.inferred_group_metrics(
+def _bifsg_table(frame, tables, *, n_boot: int, seed: int):
+    return audit.inferred_group_metrics(
         frame,
         y_true=frame.label,
         y_pred=frame.decision,
@@ -61,6 +52,19 @@ def _one(tables, *, seed: int, rows: int, places: int, planted: bool, n_boot: in
         seed=seed,
         min_group_size=MIN_GROUP_SIZE,
     )
+
+
+def _one(tables, *, seed: int, rows: int, places: int, planted: bool, n_boot: int) -> dict:
+    population = synthetic_population(
+        tables,
+        rows=rows,
+        seed=seed,
+        gap=GAP if planted else None,
+        place_effect=3.0 if planted else 0.0,
+        places=places,
+    )
+    frame = population.frame
+    table = _bifsg_table(frame, tables, n_boot=n_boot, seed=seed)
     truth = population.true_selection_rate
     out: dict = {"p_holm": {}}
     disparity = table.disparities["selection_rate"]
@@ -89,18 +93,7 @@ def _speed(tables, rows: int) -> dict:
     infer_membership(tables, surname=frame.last_name, first_name=frame.first_name, geography=frame.zip)
     inference_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    table = audit.inferred_group_metrics(
-        frame,
-        y_true=frame.label,
-        y_pred=frame.decision,
-        surname="last_name",
-        first_name="first_name",
-        geography="zip",
-        n_boot=20,
-        tables=tables,
-        metrics=("selection_rate",),
-        min_group_size=MIN_GROUP_SIZE,
-    )
+    table = _bifsg_table(frame, tables, n_boot=20, seed=0)
     seconds = time.perf_counter() - started
     record = table.inferred
     benchmark = {f"race={label}": race for race, label in RACE_LABELS.items()}[record.benchmark_group["selection_rate"]]

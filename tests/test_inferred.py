@@ -24,23 +24,21 @@ def tables():
     return load_census_tables()
 
 
+def _selection_rates(frame, tables, **settings):
+    """The inferred table of a synthetic population's decisions, selection rate only."""
+    return audit.inferred_group_metrics(
+        frame, y_true=frame.label, y_pred=frame.decision, tables=tables, metrics=("selection_rate",), **settings
+    )
+
+
 @pytest.fixture(scope="module")
 def planted(tables):
     """A region of 300 ZIP codes, 20,000 people; Black applicants' selection rate planted lower, and the
     decision also depends on the place's mix (so the weighted estimator is biased towards no gap)."""
     population = synthetic_population(tables, rows=20_000, seed=7, gap={"black": -0.5}, place_effect=3.0, places=300)
     frame = population.frame
-    table = audit.inferred_group_metrics(
-        frame,
-        y_true=frame.label,
-        y_pred=frame.decision,
-        surname="last_name",
-        first_name="first_name",
-        geography="zip",
-        n_boot=40,
-        tables=tables,
-        metrics=("selection_rate",),
-        min_group_size=500,
+    table = _selection_rates(
+        frame, tables, surname="last_name", first_name="first_name", geography="zip", n_boot=40, min_group_size=500
     )
     return population, table
 
@@ -121,16 +119,7 @@ def test_planted_gap_corrected_covers_weighted_is_biased_bounds_contain(planted)
 def test_no_gap_and_no_place_effect_the_corrected_interval_holds_zero(tables):
     population = synthetic_population(tables, rows=8_000, seed=11, place_effect=0.0, places=200)
     frame = population.frame
-    table = audit.inferred_group_metrics(
-        frame,
-        y_true=frame.label,
-        y_pred=frame.decision,
-        surname="last_name",
-        geography="zip",
-        n_boot=40,
-        tables=tables,
-        metrics=("selection_rate",),
-    )
+    table = _selection_rates(frame, tables, surname="last_name", geography="zip", n_boot=40)
     comparisons = table.disparities["selection_rate"].to_benchmark.values()
     tested = [c.p_value_holm for c in comparisons if c.p_value_holm is not None]
     assert len(tested) >= 3 and min(tested) > 0.05, tested  # no gap found where none was planted
@@ -142,17 +131,7 @@ def test_validation_rows_give_calibration_and_errors(tables):
     frame = population.frame.copy()
     frame.loc[frame.index[::3], "race"] = None  # a self-report for two rows in three
     frame.loc[frame.index[1], "race"] = "prefer not to say"
-    table = audit.inferred_group_metrics(
-        frame,
-        y_true=frame.label,
-        y_pred=frame.decision,
-        surname="last_name",
-        geography="zip",
-        validate="race",
-        n_boot=20,
-        tables=tables,
-        metrics=("selection_rate",),
-    )
+    table = _selection_rates(frame, tables, surname="last_name", geography="zip", validate="race", n_boot=20)
     validation = table.inferred.validation
     assert validation.rows == 3_999
     assert validation.unlisted_labels == {"prefer not to say": 1}
@@ -285,15 +264,7 @@ def test_with_the_place_as_the_only_evidence_the_outcome_model_has_no_place_term
     # a place term would absorb every group difference (everyone in a place has the same probabilities)
     population = synthetic_population(tables, rows=5_000, seed=4, gap={"black": -0.5}, place_effect=0.0, places=100)
     frame = population.frame
-    table = audit.inferred_group_metrics(
-        frame,
-        y_true=frame.label,
-        y_pred=frame.decision,
-        geography="zip",
-        n_boot=20,
-        tables=tables,
-        metrics=("selection_rate",),
-    )
+    table = _selection_rates(frame, tables, geography="zip", n_boot=20)
     assert table.inferred.method == "geography only"
     assert table.inferred.fit["outcome_model"].startswith(
         "group terms only: assumes the outcome is independent of place"
