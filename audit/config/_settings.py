@@ -91,14 +91,24 @@ def _choice(value: Any, location: str, choices: tuple[str, ...]) -> str:
 
 
 INFER_ESTIMATORS = ("corrected", "weighted")
-_INFER_KEYS = ("surname", "first_name", "geography", "validate", "estimator", "place_prior_sd", "n_boot")
+_INFER_KEYS = (
+    "surname",
+    "first_name",
+    "geography",
+    "validate",
+    "estimator",
+    "place_prior_sd",
+    "n_boot",
+    "geography_level",
+)
 
 
 @dataclass(frozen=True)
 class InferSpec:
     """One attribute inferred from names and places: ``[data.infer.race] surname = "last_name"``,
     ``first_name``, ``geography`` (a 5-digit ZIP code column), ``validate`` (self-reports for some rows),
-    ``estimator`` ("corrected" or "weighted"), ``place_prior_sd``, ``n_boot``. See docs/inferred.md."""
+    ``estimator`` ("corrected" or "weighted"), ``place_prior_sd``, ``n_boot``, ``geography_level`` ("zcta", or
+    "tract" for 11-digit census-tract GEOIDs). See docs/inferred.md."""
 
     attribute: str
     surname: str | None = None
@@ -108,6 +118,7 @@ class InferSpec:
     estimator: str = "corrected"
     place_prior_sd: float = 1.0
     n_boot: int = 200
+    geography_level: str = "zcta"
 
     @classmethod
     def parse(cls, attribute: str, value: Any) -> InferSpec:
@@ -125,7 +136,10 @@ class InferSpec:
         estimator = _choice(value.get("estimator", "corrected"), f"{where}.estimator", INFER_ESTIMATORS)
         prior_sd = _number(value.get("place_prior_sd", 1.0), f"{where}.place_prior_sd", "a number > 0", lambda v: v > 0)
         n_boot = _positive_int(value.get("n_boot", 200), f"{where}.n_boot", minimum=20)
-        return cls(attribute, **columns, estimator=estimator, place_prior_sd=prior_sd, n_boot=n_boot)
+        level = _choice(value.get("geography_level", "zcta"), f"{where}.geography_level", ("zcta", "tract"))
+        return cls(
+            attribute, **columns, estimator=estimator, place_prior_sd=prior_sd, n_boot=n_boot, geography_level=level
+        )
 
     @property
     def columns(self) -> tuple[str, ...]:

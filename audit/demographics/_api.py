@@ -11,13 +11,15 @@ import pandas as pd
 from audit._errors import ConfigError
 from audit.demographics._bisg import SOURCES, Membership, infer_membership
 from audit.demographics._estimators import cell_codes, fit_corrected, rates, weighted_joint
-from audit.demographics._names import normalise_zips
+from audit.demographics._names import normalise_tracts, normalise_zips
 from audit.demographics._table import ESTIMATORS, _place_codes, inferred_table
-from audit.demographics._tables import RACE_LABELS, RACES, CensusTables, load_census_tables
+from audit.demographics._tables import RACE_LABELS, RACES, CensusTables, load_census_tables, load_tract_tables
 from audit.fairness._metrics import METRICS
 from audit.fairness._types import FairnessTable, InferenceValidation
 
-__all__ = ["inferred_group_metrics", "INFERRED_METRICS"]
+__all__ = ["inferred_group_metrics", "INFERRED_METRICS", "GEOGRAPHY_LEVELS"]
+
+GEOGRAPHY_LEVELS = ("zcta", "tract")
 
 INFERRED_METRICS = ("selection_rate", "tpr", "fpr")
 
@@ -139,6 +141,7 @@ def inferred_group_metrics(
     surname: str | None = None,
     first_name: str | None = None,
     geography: str | None = None,
+    geography_level: str = "zcta",
     attribute: str = "race",
     metrics: tuple[str, ...] = INFERRED_METRICS,
     favourable: str = "positive",
@@ -158,7 +161,8 @@ def inferred_group_metrics(
     weighted, corrected and bounds estimates are all in ``table.inferred.estimates``, with what each assumes.
     Rows with neither a usable name nor a place are in no group: ``table.inferred.unknown_rows`` counts them.
     ``validate`` names a column of self-reports for some rows: the calibration of the probabilities and each
-    estimator's error on those rows go to ``table.inferred.validation``.
+    estimator's error on those rows go to ``table.inferred.validation``. ``geography_level="tract"``: the
+    geography column holds 11-digit census-tract GEOIDs (state, county, tract) instead of ZIP codes.
     """
     if not isinstance(data, pd.DataFrame):
         raise ConfigError(
@@ -185,25 +189,36 @@ def inferred_group_metrics(
         for role, name in (("surname", surname), ("first_name", first_name), ("geography", geography))
         if name
     }
+    if geography_level not in GEOGRAPHY_LEVELS:
+        raise ConfigError(
+            f"The 'geography_level' parameter of inferred_group_metrics must be one of {', '.join(GEOGRAPHY_LEVELS)}. "
+            f"Got {geography_level!r} instead."
+        )
     if "first_name" in columns and "surname" not in columns:
         raise ConfigError(
             "A 'first_name' column sharpens a surname (BIFSG): set 'surname' too, or leave first_name out."
         )
     label, decision = _binary(y_true, "y_true", len(data)), _binary(y_pred, "y_pred", len(data))
     tables = tables if tables is not None else load_census_tables()
+    tracts = load_tract_tables() if geography_level == "tract" and geography else None
     membership = infer_membership(
         tables,
         surname=_column(data, surname, "surname"),
         first_name=_column(data, first_name, "first_name"),
         geography=_column(data, geography, "geography"),
+        tracts=tracts,
     )
     if not membership.known.any():
+        codes = "11-digit census-tract GEOIDs" if tracts is not None else "5-digit ZIP codes"
         raise ConfigError(
             f"No row's name or place is in the Census tables ({membership.unmatched} unmatched, {membership.missing} "
-            "empty): check that the columns hold surnames and 5-digit ZIP codes."
+            f"empty): check that the columns hold surnames and {codes}."
         )
     places_column = _column(data, geography, "geography")
-    places = normalise_zips(places_column) if places_column is not None else None
+    normalise = normalise_tracts if tracts is not None else normalise_zips
+    places = normalise(places_column) if places_column is not None else None
+    if tracts is not None:
+        columns["tract"] = columns.pop("geography")
     table = inferred_table(
         attribute=attribute,
         membership=membership,

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import ConfigError
-from audit.demographics._names import name_parts, normalise_names, normalise_zips
-from audit.demographics._tables import RACES, CensusTables
+from audit.demographics._names import name_parts, normalise_names, normalise_tracts, normalise_zips
+from audit.demographics._tables import RACES, CensusTables, Places
 
 __all__ = ["Membership", "infer_membership", "SOURCES"]
 
@@ -76,8 +76,10 @@ def infer_membership(
     surname: pd.Series | None,
     first_name: pd.Series | None = None,
     geography: pd.Series | None = None,
+    tracts: Places | None = None,
 ) -> Membership:
-    """BISG / BIFSG probabilities for each row from whichever of the three columns are given."""
+    """BISG / BIFSG probabilities for each row from whichever of the three columns are given. With ``tracts``
+    (load_tract_tables()), the geography column holds 11-digit census-tract GEOIDs instead of ZIP codes."""
     if surname is None and geography is None:
         raise ConfigError("data.infer needs a 'surname' or a 'geography' column (or both): neither was set.")
     n = len(surname if surname is not None else geography)  # type: ignore[arg-type]
@@ -109,13 +111,14 @@ def infer_membership(
             unmatched["first_name"], missing["first_name"] = int(bad.sum()), int((~usable).sum())
             examples["first_name"] = _examples(first_name, bad)
         if geography is not None:
-            zips = normalise_zips(geography)
-            position = tables.zctas.get_indexer(zips)
+            places = tracts or Places(tables.zctas, tables.zcta_given_race, tables.race_given_zcta)
+            zips = normalise_tracts(geography) if tracts is not None else normalise_zips(geography)
+            position = places.codes.get_indexer(zips)
             has_place = position >= 0
             factor = np.where(
                 has_surname[has_place, None],
-                tables.zcta_given_race[position[has_place]],
-                tables.race_given_zcta[position[has_place]],
+                places.given_race[position[has_place]],
+                places.race_given[position[has_place]],
             )
             log_p[has_place] += np.log(factor)
             usable = (zips != "").to_numpy()

@@ -14,7 +14,7 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
-__all__ = ["normalise_names", "name_parts", "normalise_zips"]
+__all__ = ["normalise_names", "name_parts", "normalise_zips", "normalise_tracts"]
 
 _DROP = {"JR", "SR", "II", "III", "IV", "V", "MR", "MRS", "MS", "DR", "ESQ", "MD", "PHD"}
 _TOKENS = re.compile(r"[A-Z]+")
@@ -64,3 +64,22 @@ def normalise_zips(values: pd.Series) -> pd.Series:
         out.append(match.group(1).zfill(5) if match else "")
     zips = np.asarray(out + [""], dtype=object)[codes]
     return pd.Series(zips, index=values.index)
+
+
+def normalise_tracts(values: pd.Series) -> pd.Series:
+    """11-digit census-tract GEOIDs (2 state, 3 county, 6 tract digits) as strings: 1001020100 -> "01001020100",
+    "01-001-020100" -> "01001020100"; anything else -> ""."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    out: list[str] = []
+    for value in uniques:
+        if isinstance(value, (bool, np.bool_)):
+            out.append("")
+            continue
+        if isinstance(value, (int, np.integer)) or (
+            isinstance(value, (float, np.floating)) and float(value).is_integer()
+        ):
+            text = str(int(value))
+        else:
+            text = re.sub(r"[\s.-]", "", value) if isinstance(value, str) else ""
+        out.append(text.zfill(11) if text.isdigit() and len(text) in (10, 11) else "")
+    return pd.Series(np.asarray(out + [""], dtype=object)[codes], index=values.index)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from audit.demographics._tables import RACES, CensusTables
+from audit.demographics._tables import RACES, CensusTables, Places
 
 __all__ = ["Population", "synthetic_population"]
 
@@ -37,16 +37,18 @@ def synthetic_population(
     gap: dict[str, float] | None = None,
     place_effect: float = 2.0,
     places: int | None = None,
+    geography: Places | None = None,
 ) -> Population:
-    """places: draw the population of that many ZCTAs picked at random (an auditee's region: more rows per
-    place); None: the whole country."""
+    """places: draw the population of that many ZCTAs (or tracts, with ``geography=load_tract_tables()``) picked
+    at random (an auditee's region: more rows per place); None: the whole country."""
     rng = np.random.default_rng(seed)
     shifts = np.array([(gap or {}).get(race, 0.0) for race in RACES])
-    region = np.ones(len(tables.zctas), dtype=bool)
+    level = geography or Places(tables.zctas, tables.zcta_given_race, tables.race_given_zcta)
+    region = np.ones(len(level.codes), dtype=bool)
     if places is not None:
         region[:] = False
-        region[rng.choice(len(tables.zctas), size=places, replace=False)] = True
-    place_given_race = tables.zcta_given_race * region[:, None]
+        region[rng.choice(len(level.codes), size=places, replace=False)] = True
+    place_given_race = level.given_race * region[:, None]
     in_region = place_given_race.sum(axis=0)  # P(region | race): conditioning on living there reweights race
     place_given_race = place_given_race / in_region
     surname_rows = rng.integers(0, len(tables.surnames), rows)
@@ -58,8 +60,8 @@ def synthetic_population(
     for r in range(len(RACES)):
         members = np.flatnonzero(race == r)
         first[members] = rng.choice(len(tables.first_names), size=len(members), p=tables.first_name_given_race[:, r])
-        place[members] = rng.choice(len(tables.zctas), size=len(members), p=place_given_race[:, r])
-    white_share = tables.race_given_zcta[:, RACES.index("white")]
+        place[members] = rng.choice(len(level.codes), size=len(members), p=place_given_race[:, r])
+    white_share = level.race_given[:, RACES.index("white")]
     centred = white_share - white_share.mean()
     logit = base + shifts[race] + place_effect * centred[place]
     decision = rng.random(rows) < expit(logit)
@@ -68,7 +70,7 @@ def synthetic_population(
         {
             "last_name": tables.surnames.to_numpy()[surname_rows],
             "first_name": tables.first_names.to_numpy()[first],
-            "zip": tables.zctas.to_numpy()[place],
+            "zip": level.codes.to_numpy()[place],  # a census-tract GEOID when the geography is tracts
             "race": np.asarray(RACES, dtype=object)[race],
             "decision": decision.astype(int),
             "label": label.astype(int),

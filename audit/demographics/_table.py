@@ -388,8 +388,10 @@ def inferred_table(
 
 
 def _method(membership: Membership, columns: dict[str, str]) -> str:
-    if "surname" in columns and "geography" in columns:
-        return "BIFSG" if "first_name" in columns else "BISG"
+    place = "geography" in columns or "tract" in columns
+    level = " (census tracts)" if "tract" in columns else ""
+    if "surname" in columns and place:
+        return ("BIFSG" if "first_name" in columns else "BISG") + level
     if "surname" in columns:
         return "surname" + (" and first name" if "first_name" in columns else "") + " only"
-    return "geography only"
+    return "geography only" + level

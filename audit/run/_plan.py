@@ -126,7 +126,7 @@ def _inferred_sizes(
         return []
     from audit.demographics._bisg import infer_membership
     from audit.demographics._table import identification
-    from audit.demographics._tables import RACE_LABELS, RACES, load_census_tables
+    from audit.demographics._tables import RACE_LABELS, RACES, load_census_tables, load_tract_tables
 
     tables = load_census_tables()
     frame = dataset.inference_inputs
@@ -137,6 +137,7 @@ def _inferred_sizes(
             surname=frame[spec.surname] if spec.surname else None,
             first_name=frame[spec.first_name] if spec.first_name else None,
             geography=frame[spec.geography] if spec.geography else None,
+            tracts=load_tract_tables() if spec.geography_level == "tract" and spec.geography else None,
         )
         known = membership.known
         probabilities = membership.probabilities[known]

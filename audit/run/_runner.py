@@ -353,6 +353,7 @@ def _inferred_table(config: AuditConfig, dataset: Dataset, predictions: Predicti
         surname=spec.surname,
         first_name=spec.first_name,
         geography=spec.geography,
+        geography_level=spec.geography_level,
         validate=spec.validate,
         attribute=spec.attribute,
         metrics=tuple(m for m in metrics if METRICS.get(m).proportion is not None),
