@@ -25,7 +25,7 @@ import numpy as np
 __all__ = ["CELLS", "cell_codes", "weighted_joint", "fit_corrected", "CorrectedFit", "rate_bounds", "rates"]
 
 CELLS = ("tp", "fp", "tn", "fn")
-_MAX_ITERATIONS = 500
+MAX_ITERATIONS = 500
 
 
 def cell_codes(label: np.ndarray, decision: np.ndarray) -> np.ndarray:
@@ -120,6 +120,7 @@ def fit_corrected(
     weights: np.ndarray | None = None,
     start: CorrectedFit | None = None,
     tolerance: float = 1e-5,
+    max_iterations: int = MAX_ITERATIONS,
 ) -> CorrectedFit:
     """BIRDiE's EM with its mixed outcome model: P(cell | group, place) a multinomial logit with a group term and
     a place intercept drawn from N(0, place_prior_sd^2). places: codes 0..G-1 (all 0: the complete-pooling model,
@@ -181,7 +182,7 @@ def fit_corrected(
     joint = np.zeros((len(CELLS), groups))
     converged = False
     iterations = 0
-    for iterations in range(1, _MAX_ITERATIONS + 1):
+    for iterations in range(1, max_iterations + 1):
         first, _, _ = step(flat)
         second, _, first_likelihood = step(first)
         change, curvature = first - flat, second - 2 * first + flat
