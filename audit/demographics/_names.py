@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -45,41 +46,44 @@ def name_parts(joined: str) -> list[str]:
     return joined.split(" ") if joined else []
 
 
+def _whole_number(value: object) -> int | None:
+    """An integer code given as a number (2139, 2139.0); None for text, booleans and fractions."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    return None
+
+
+def _each_distinct(values: pd.Series, parse: Callable[[object], str]) -> pd.Series:
+    """``parse`` run once per distinct value; missing values give ""."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    parsed = [parse(value) for value in uniques]
+    return pd.Series(np.asarray(parsed + [""], dtype=object)[codes], index=values.index)
+
+
+def _zip(value: object) -> str:
+    number = _whole_number(value)
+    if number is not None:
+        return str(number).zfill(5) if 0 < number < 100_000 else ""
+    match = re.fullmatch(r"(\d{3,5})(?:-\d{4})?", value.strip()) if isinstance(value, str) else None
+    return match.group(1).zfill(5) if match else ""
+
+
+def _tract(value: object) -> str:
+    number = _whole_number(value)
+    text = str(number) if number is not None else (re.sub(r"[\s.-]", "", value) if isinstance(value, str) else "")
+    return text.zfill(11) if text.isdigit() and len(text) in (10, 11) else ""
+
+
 def normalise_zips(values: pd.Series) -> pd.Series:
     """Five-digit ZIP codes as strings: 2139 -> "02139", "02139-4307" -> "02139"; anything else -> ""."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    out: list[str] = []
-    for value in uniques:
-        if isinstance(value, (bool, np.bool_)):
-            out.append("")
-            continue
-        if isinstance(value, (int, np.integer)) or (
-            isinstance(value, (float, np.floating)) and float(value).is_integer()
-        ):
-            text = str(int(value))
-            out.append(text.zfill(5) if 0 < int(value) < 100_000 else "")
-            continue
-        text = str(value).strip() if isinstance(value, str) else ""
-        match = re.fullmatch(r"(\d{3,5})(?:-\d{4})?", text)
-        out.append(match.group(1).zfill(5) if match else "")
-    zips = np.asarray(out + [""], dtype=object)[codes]
-    return pd.Series(zips, index=values.index)
+    return _each_distinct(values, _zip)
 
 
 def normalise_tracts(values: pd.Series) -> pd.Series:
     """11-digit census-tract GEOIDs (2 state, 3 county, 6 tract digits) as strings: 1001020100 -> "01001020100",
     "01-001-020100" -> "01001020100"; anything else -> ""."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    out: list[str] = []
-    for value in uniques:
-        if isinstance(value, (bool, np.bool_)):
-            out.append("")
-            continue
-        if isinstance(value, (int, np.integer)) or (
-            isinstance(value, (float, np.floating)) and float(value).is_integer()
-        ):
-            text = str(int(value))
-        else:
-            text = re.sub(r"[\s.-]", "", value) if isinstance(value, str) else ""
-        out.append(text.zfill(11) if text.isdigit() and len(text) in (10, 11) else "")
-    return pd.Series(np.asarray(out + [""], dtype=object)[codes], index=values.index)
+    return _each_distinct(values, _tract)
