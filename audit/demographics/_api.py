@@ -10,9 +10,9 @@ import pandas as pd
 
 from audit._errors import ConfigError
 from audit.demographics._bisg import SOURCES, Membership, infer_membership
-from audit.demographics._estimators import cell_codes, fit_corrected, rates, weighted_joint
+from audit.demographics._estimators import cell_codes, rates, weighted_joint
 from audit.demographics._names import normalise_tracts, normalise_zips
-from audit.demographics._table import ESTIMATORS, _place_codes, inferred_table
+from audit.demographics._table import ESTIMATORS, fit_point, inferred_table, outcome_places
 from audit.demographics._tables import RACE_LABELS, RACES, CensusTables, load_census_tables, load_tract_tables
 from audit.fairness._metrics import METRICS
 from audit.fairness._types import FairnessTable, InferenceValidation
@@ -68,6 +68,7 @@ def _validation(
     membership: Membership,
     cells: np.ndarray,
     places: pd.Series | None,
+    columns: dict[str, str],
     metrics: tuple[str, ...],
     place_prior_sd: float,
 ) -> InferenceValidation:
@@ -100,10 +101,10 @@ def _validation(
     errors: dict[str, dict[str, dict[str, float | None]]] = {}
     if rows.sum() > 0:
         sub_cells = cells[rows]
-        sub_places = _place_codes(places, rows) if places is not None else np.zeros(int(rows.sum()), dtype=np.int64)
+        sub_places = outcome_places(places, rows, columns)
         joints = {
             "weighted": weighted_joint(probabilities, sub_cells),
-            "corrected": fit_corrected(probabilities, sub_cells, sub_places, place_prior_sd=place_prior_sd).joint,
+            "corrected": fit_point(probabilities, sub_cells, sub_places, place_prior_sd=place_prior_sd).joint,
             "self_reported": weighted_joint(onehot, sub_cells),
         }
         for name in ("weighted", "corrected"):
@@ -241,7 +242,9 @@ def inferred_group_metrics(
         cells = cell_codes(label, decision)
         record = dataclasses.replace(
             table.inferred,  # type: ignore[arg-type]
-            validation=_validation(validate, reports, membership, cells, places, table.metrics, place_prior_sd),  # type: ignore[arg-type]
+            validation=_validation(
+                validate, reports, membership, cells, places, columns, table.metrics, place_prior_sd
+            ),  # type: ignore[arg-type]
         )
         table = dataclasses.replace(table, inferred=record)
     return table

@@ -15,6 +15,7 @@ from audit.demographics._bisg import Membership
 from audit.demographics._estimators import (
     MAX_ITERATIONS,
     CELLS,
+    CorrectedFit,
     cell_codes,
     fit_corrected,
     rate_bounds,
@@ -56,11 +57,24 @@ BOOTSTRAP_STEPS = 5  # accelerated EM iterations per bootstrap draw on large dat
 SUBSAMPLE_ROWS = 100_000  # above this, each bootstrap draw refits on this many rows and is rescaled
 
 
-def _place_codes(places: pd.Series | None, known: np.ndarray) -> np.ndarray:
-    if places is None:
-        return np.zeros(int(known.sum()), dtype=np.int64)
-    codes, _ = pd.factorize(places.to_numpy()[known])  # "" (no place) is one code of its own
+def outcome_places(places: pd.Series | None, rows: np.ndarray, columns: dict[str, str]) -> np.ndarray | None:
+    """The corrected estimator's place codes for these rows ("" is a code of its own), or None for a model without
+    a place term: with the place as the only evidence of membership, everyone in a place has the same
+    probabilities, and a place term would absorb every group difference."""
+    if places is None or "surname" not in columns:
+        return None
+    codes, _ = pd.factorize(places.to_numpy()[rows])
     return codes.astype(np.int64)
+
+
+def fit_point(
+    probabilities: np.ndarray, cells: np.ndarray, places: np.ndarray | None, *, place_prior_sd: float
+) -> CorrectedFit:
+    """The corrected estimator's fit. It stops when the joint shares move by less than 1e-6 (1e-5 left a bias of
+    +0.002 on the planted gap, benchmarks.inference); above SUBSAMPLE_ROWS, 1e-5 (1e-6 takes hundreds of passes)."""
+    codes = np.zeros(len(cells), dtype=np.int64) if places is None else places
+    tolerance = 1e-6 if len(cells) <= SUBSAMPLE_ROWS else 1e-5
+    return fit_corrected(probabilities, cells, codes, place_prior_sd=place_prior_sd, tolerance=tolerance)
 
 
 def _draws(
@@ -208,18 +222,14 @@ def _build(
         ],
     )
     names = [f"{attribute}={name}" for name in names]
-    retested = {
-        metric: _with_bootstrap_tests(d, boots[metric], names, bool(d_spec.higher_is_better), small, min_group_size)
-        for metric, d in table.disparities.items()
-        for d_spec in specs
-        if d_spec.name == metric
-    }
-    reliable = {
-        metric: _with_bootstrap_tests(d, boots[metric], names, bool(d_spec.higher_is_better), small, min_group_size)
-        for metric, d in table.disparities_reliable.items()
-        for d_spec in specs
-        if d_spec.name == metric
-    }
+    higher = {spec.name: bool(spec.higher_is_better) for spec in specs}
+    retested, reliable = (
+        {
+            metric: _with_bootstrap_tests(d, boots[metric], names, higher[metric], small, min_group_size)
+            for metric, d in disparities.items()
+        }
+        for disparities in (table.disparities, table.disparities_reliable)
+    )
     return dataclasses.replace(table, disparities=retested, disparities_reliable=reliable), boots
 
 
@@ -307,20 +317,16 @@ def inferred_table(
     known = membership.known
     probabilities = membership.probabilities[known]
     cells = cell_codes(np.asarray(label)[known], np.asarray(decision)[known])
-    # With the place as the only evidence of membership, everyone in a place has the same probabilities: a place
-    # term in the outcome model would absorb every group difference. The model then has no place term.
-    with_places = places is not None and "surname" in columns
-    place_codes = _place_codes(places if with_places else None, known)
+    in_model = outcome_places(places, known, columns)
+    with_places = in_model is not None
+    place_codes = in_model if in_model is not None else np.zeros(len(cells), dtype=np.int64)
     specs = [s for s in _specs_for(metrics, favourable) if s.proportion is not None]
     expected_all = probabilities.sum(axis=0)
     keep = expected_all > 0
     names = [RACE_LABELS[r] for r, k in zip(RACES, keep) if k]
     probabilities_kept = probabilities[:, keep]
     identification_ = identification(probabilities_kept)
-    # the EM stops when the joint shares move by less than this: 1e-5 left a bias of +0.002 on the planted gap
-    # (benchmarks.inference), 1e-6 did not; on large data 1e-6 takes hundreds of passes (docs/inferred.md)
-    tolerance = 1e-6 if len(cells) <= SUBSAMPLE_ROWS else 1e-5
-    fit = fit_corrected(probabilities_kept, cells, place_codes, place_prior_sd=place_prior_sd, tolerance=tolerance)
+    fit = fit_point(probabilities_kept, cells, in_model, place_prior_sd=place_prior_sd)
     joints = {"weighted": weighted_joint(probabilities_kept, cells), "corrected": fit.joint}
     boot_weighted, boot_corrected, scale, unconverged = _draws(
         probabilities_kept, cells, place_codes, fit, n_boot=n_boot, seed=seed, place_prior_sd=place_prior_sd
@@ -383,7 +389,7 @@ def inferred_table(
             "iterations": fit.iterations,
             "converged": fit.converged,
             "bootstrap_draws_unconverged": unconverged,
-            "tolerance": tolerance,
+            "tolerance": 1e-6 if len(cells) <= SUBSAMPLE_ROWS else 1e-5,
             "places": int(place_codes.max()) + 1 if len(place_codes) and with_places else 0,
             "place_prior_sd": place_prior_sd,
             "outcome_model": (
