@@ -207,7 +207,7 @@ def test_a_config_audit_with_inferred_race_fails_four_fifths_and_reports_all_thr
     assert main(["check", config, "--preset", "four-fifths", "--quiet"]) == 1
     out = inferred_project / "out"
     result = json.loads((out / "audit.json").read_text())
-    assert result["schema_version"] == "2.3"
+    assert result["schema_version"] == "2.4"
     (table,) = result["fairness"]
     inferred = table["inferred"]
     assert inferred["method"] == "BIFSG" and inferred["estimator"] == "corrected"
@@ -295,3 +295,43 @@ def test_census_tracts_as_places(tables):
     assert "tract" in table.inferred.sources and table.inferred.columns == {"surname": "last_name", "tract": "tract"}
     black = table.inferred.estimates["corrected"]["selection_rate"]["race=Black"]
     assert black.ci[0] <= population.true_selection_rate["black"] <= black.ci[1]
+
+
+def test_ll144_with_inferred_race_counts_expected_members_unknowns_and_the_tables_estimator(inferred_project, tmp_path):
+    """LL144's race categories from inferred race: expected members, the fairness table's corrected rates, rows
+    with neither a matched name nor a matched place in the unknown category, and sex x race fitted within sex."""
+    from audit.cli import main
+
+    frame = pd.read_csv(inferred_project / "loans.csv", dtype={"zip": str})
+    frame["sex"] = np.where(np.random.default_rng(3).random(len(frame)) < 0.5, "Female", "Male")
+    lost = frame.index[5:200:10]  # 20 rows with neither a usable name nor a place
+    frame.loc[lost, "last_name"], frame.loc[lost, "first_name"], frame.loc[lost, "zip"] = "Qzxv", None, "00000"
+    frame.to_csv(tmp_path / "loans.csv", index=False)
+    (tmp_path / "audit.toml").write_text(
+        '[data]\npath = "loans.csv"\nlabel = "label"\nprediction = "decision"\nsensitive = ["sex"]\n'
+        '[data.infer.race]\nsurname = "last_name"\nfirst_name = "first_name"\ngeography = "zip"\nn_boot = 20\n'
+        '[fairness]\nll144 = {sex = "sex", race = "race", flag_below = 0.8}\n[output]\ndir = "out"\n'
+    )
+    assert main(["run", str(tmp_path / "audit.toml"), "--quiet"]) == 0
+    result = json.loads((tmp_path / "out" / "audit.json").read_text())
+    ll144 = result["regulatory"]["ll144"]
+    assert ll144["unknown_by_feature"] == {"sex": 0, "race": 20} and ll144["unknown_category_count"] == 20
+    assert ll144["total_known"] == len(frame) - 20
+    by_sex, by_race, crossed = ll144["tables"]
+    assert by_sex.get("inferred") is None and by_race["inferred"]["estimator"] == "corrected"
+    assert sum(r["expected_n"] for r in by_race["rows"]) == pytest.approx(ll144["total_known"])
+    assert sum(r["n"] for r in by_sex["rows"]) == ll144["total_known"]
+    race_table = next(t for t in result["fairness"] if t["sensitive_features"] == ["race"])
+    table_rates = {f"race={g['key']['race']}": g["values"]["selection_rate"] for g in race_table["groups"]}
+    for row in by_race["rows"]:
+        assert row["selection_rate"] == pytest.approx(table_rates[row["category"]], abs=1e-9)
+    black = next(r for r in by_race["rows"] if r["category"] == "race=Black")
+    assert black["flagged"] and black["impact_ratio"] < 0.8
+    # within each sex the expected members add up to that sex's rows, and the planted gap shows in both
+    for sex in ("Female", "Male"):
+        rows = [r for r in crossed["rows"] if r["category"].startswith(f"sex={sex}, ")]
+        n_sex = next(r["n"] for r in by_sex["rows"] if r["category"] == f"sex={sex}")
+        assert len(rows) == 6 and sum(r["expected_n"] for r in rows) == pytest.approx(n_sex)
+        assert next(r for r in rows if r["category"].endswith("race=Black"))["impact_ratio"] < 0.8
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "n (expected)" in html and "Inferred:</strong> race inferred from names and places" in html

@@ -808,8 +808,9 @@ class AuditConfig:
             raise _fail("mitigation.sensitive", f"one of the sensitive features {sensitive}", self.mitigation.sensitive)
         for key in ("sex", "race"):
             column = (self.fairness.ll144 or {}).get(key)
-            if column is not None and column not in sensitive:
-                raise _fail(f"fairness.ll144.{key}", f"one of the sensitive features {sensitive}", column)
+            allowed = sensitive + inferred if key == "race" else sensitive
+            if column is not None and column not in allowed:
+                raise _fail(f"fairness.ll144.{key}", f"one of the sensitive features {allowed}", column)
 
     @classmethod
     def from_dict(

@@ -185,41 +185,15 @@ def inferred_group_metrics(
             "inferred_group_metrics needs 0 < level < 1, n_boot >= 20 and place_prior_sd > 0. "
             f"Got level={level}, n_boot={n_boot}, place_prior_sd={place_prior_sd}."
         )
-    columns = {
-        role: name
-        for role, name in (("surname", surname), ("first_name", first_name), ("geography", geography))
-        if name
-    }
-    if geography_level not in GEOGRAPHY_LEVELS:
-        raise ConfigError(
-            f"The 'geography_level' parameter of inferred_group_metrics must be one of {', '.join(GEOGRAPHY_LEVELS)}. "
-            f"Got {geography_level!r} instead."
-        )
-    if "first_name" in columns and "surname" not in columns:
-        raise ConfigError(
-            "A 'first_name' column sharpens a surname (BIFSG): set 'surname' too, or leave first_name out."
-        )
     label, decision = _binary(y_true, "y_true", len(data)), _binary(y_pred, "y_pred", len(data))
-    tables = tables if tables is not None else load_census_tables()
-    tracts = load_tract_tables() if geography_level == "tract" and geography else None
-    membership = infer_membership(
-        tables,
-        surname=_column(data, surname, "surname"),
-        first_name=_column(data, first_name, "first_name"),
-        geography=_column(data, geography, "geography"),
-        tracts=tracts,
+    membership, places, columns = membership_of(
+        data,
+        surname=surname,
+        first_name=first_name,
+        geography=geography,
+        geography_level=geography_level,
+        tables=tables,
     )
-    if not membership.known.any():
-        codes = "11-digit census-tract GEOIDs" if tracts is not None else "5-digit ZIP codes"
-        raise ConfigError(
-            f"No row's name or place is in the Census tables ({membership.unmatched} unmatched, {membership.missing} "
-            f"empty): check that the columns hold surnames and {codes}."
-        )
-    places_column = _column(data, geography, "geography")
-    normalise = normalise_tracts if tracts is not None else normalise_zips
-    places = normalise(places_column) if places_column is not None else None
-    if tracts is not None:
-        columns["tract"] = columns.pop("geography")
     table = inferred_table(
         attribute=attribute,
         membership=membership,
@@ -248,3 +222,51 @@ def inferred_group_metrics(
         )
         table = dataclasses.replace(table, inferred=record)
     return table
+
+
+def membership_of(
+    data: pd.DataFrame,
+    *,
+    surname: str | None,
+    first_name: str | None,
+    geography: str | None,
+    geography_level: str,
+    tables: CensusTables | None = None,
+) -> tuple[Membership, pd.Series | None, dict[str, str]]:
+    """Each row's membership probabilities, its normalised place (None without a geography column) and the roles
+    of the columns used ({"surname": ..., "geography" or "tract": ...}): the one validation of those settings."""
+    columns = {
+        role: name
+        for role, name in (("surname", surname), ("first_name", first_name), ("geography", geography))
+        if name
+    }
+    if geography_level not in GEOGRAPHY_LEVELS:
+        raise ConfigError(
+            f"The 'geography_level' parameter of inferred_group_metrics must be one of {', '.join(GEOGRAPHY_LEVELS)}. "
+            f"Got {geography_level!r} instead."
+        )
+    if "first_name" in columns and "surname" not in columns:
+        raise ConfigError(
+            "A 'first_name' column sharpens a surname (BIFSG): set 'surname' too, or leave first_name out."
+        )
+    tables = tables if tables is not None else load_census_tables()
+    tracts = load_tract_tables() if geography_level == "tract" and geography else None
+    membership = infer_membership(
+        tables,
+        surname=_column(data, surname, "surname"),
+        first_name=_column(data, first_name, "first_name"),
+        geography=_column(data, geography, "geography"),
+        tracts=tracts,
+    )
+    if not membership.known.any():
+        codes = "11-digit census-tract GEOIDs" if tracts is not None else "5-digit ZIP codes"
+        raise ConfigError(
+            f"No row's name or place is in the Census tables ({membership.unmatched} unmatched, {membership.missing} "
+            f"empty): check that the columns hold surnames and {codes}."
+        )
+    places_column = _column(data, geography, "geography")
+    normalise = normalise_tracts if tracts is not None else normalise_zips
+    places = normalise(places_column) if places_column is not None else None
+    if tracts is not None:
+        columns["tract"] = columns.pop("geography")
+    return membership, places, columns

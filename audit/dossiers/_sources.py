@@ -397,18 +397,19 @@ def ll144_tables(record: dict) -> Filled | Missing:
             excluded = row.get("excluded") or {}
             rows.append(
                 [
-                    table["breakdown"],
+                    table["breakdown"] + (" (inferred)" if table.get("inferred") else ""),
                     row["category"],
-                    str(row["n"]),
+                    str(row["n"]) if row.get("expected_n") is None else f"{row['expected_n']:.1f} expected",
                     _num(value),
                     _num(ratio),
                     "; ".join(f"{k}: {v}" for k, v in excluded.items()) or "",
                 ]
             )
     rate = str(rate).removesuffix("_rate").replace("_", " ")
+    inferred = next((t["inferred"] for t in ll144.get("tables", []) if t.get("inferred")), None)
     return Filled(
         f"{rate.capitalize()} rates and impact ratios for every category (sex, race/ethnicity and their "
-        "intersections).",
+        "intersections)." + (f" {inferred['note']}" if inferred else ""),
         c.evidence,
         ["breakdown", "category", "rows", f"{rate} rate", "impact ratio", "excluded"],
         rows,

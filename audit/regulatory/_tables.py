@@ -13,12 +13,13 @@ import pandas as pd
 
 from audit.data._tables import MISSING_GROUP
 from audit._errors import DataError
+from audit.demographics._categories import InferredCategories
 from audit.fairness._counts import encode_groups
 from audit.fairness._tables import favourable_metric
 from audit.fairness._types import FairnessTable
 from audit.result._sections import LL144, FourFifths
 
-__all__ = ["four_fifths", "ll144_audit"]
+__all__ = ["four_fifths", "ll144_audit", "ll144_favoured"]
 
 
 def four_fifths(table: FairnessTable, *, threshold: float = 0.8, alpha: float = 0.05) -> FourFifths:
@@ -95,6 +96,51 @@ def _rates(mask_positive: np.ndarray, frame: pd.DataFrame) -> tuple[list[str], n
     return names, n, positive
 
 
+def ll144_favoured(
+    *, mode: str, decisions: np.ndarray | None, scores: np.ndarray | None, favourable: str
+) -> tuple[np.ndarray, float | None, str]:
+    """Each row's favourable outcome for an LL144 table (the decision, or a score above the median), the median
+    and the rate's name."""
+    if mode == "scoring":
+        if scores is None:
+            raise DataError(
+                "The LL144 scoring-rate table needs scores; the model gives decisions only. Set "
+                'fairness.ll144.mode = "selection", or audit a model with scores.'
+            )
+        median: float | None = float(np.median(scores))
+        positive = np.asarray(scores) > median
+        rate_name = "scoring_rate"
+    else:
+        positive = np.asarray(decisions, dtype=bool)
+        median, rate_name = None, "selection_rate"
+    return (~positive if favourable == "negative" else positive), median, rate_name
+
+
+def _inferred_rates(
+    inferred: InferredCategories, sensitive: pd.DataFrame, sex: str | None
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Category names, expected members and rates of the inferred race, alone or within each sex."""
+    if sex is None:
+        names = [f"{inferred.attribute}={g}" for g in inferred.groups]
+        return names, inferred.expected[None], inferred.rates[None]
+    strata = sorted((s for s in inferred.expected if s is not None), key=str)
+    names = [f"{sex}={s}, {inferred.attribute}={g}" for s in strata for g in inferred.groups]
+    expected = np.concatenate([inferred.expected[s] for s in strata])
+    return names, expected, np.concatenate([inferred.rates[s] for s in strata])
+
+
+def _inferred_note(inferred: InferredCategories) -> dict[str, object]:
+    return {
+        "attribute": inferred.attribute,
+        "estimator": inferred.estimator,
+        "converged": inferred.converged,
+        "note": (
+            f"{inferred.attribute} inferred from names and places (BISG/BIFSG): counts are expected members, rates "
+            f"the {inferred.estimator} estimator's; see the inferred fairness table for intervals and bounds."
+        ),
+    }
+
+
 def ll144_audit(
     sensitive: pd.DataFrame,
     *,
@@ -108,6 +154,7 @@ def ll144_audit(
     unknown: tuple[str, ...] = (MISSING_GROUP,),
     favourable: str = "positive",
     min_group_size: int = 30,
+    inferred_race: InferredCategories | None = None,
 ) -> LL144:
     """The bias-audit tables of NYC Local Law 144 (DCWP rules, 6 RCNY 5-301).
 
@@ -121,33 +168,30 @@ def ll144_audit(
     people that are not excluded (a category of two people is compared, never compared with); each table
     names it and why. ``favourable="negative"`` (a risk score, where the positive decision harms) counts
     the negative decision, or a score at or below the median, as the favourable outcome.
+
+    ``inferred_race``: race was inferred from names and places (``race`` names the inferred attribute). Its
+    categories count expected members, their rates are the named estimator's (fitted over the rows of known sex,
+    and within each sex for the intersection), and rows whose name and place both failed to match are in the
+    unknown category. Build it with ``favoured`` from :func:`ll144_favoured`.
     """
-    if mode == "scoring":
-        if scores is None:
-            raise DataError(
-                "The LL144 scoring-rate table needs scores; the model gives decisions only. Set "
-                'fairness.ll144.mode = "selection", or audit a model with scores.'
-            )
-        median = float(np.median(scores))
-        positive = np.asarray(scores) > median
-        rate_name = "scoring_rate"
-    else:
-        positive = np.asarray(decisions, dtype=bool)
-        median, rate_name = None, "selection_rate"
-    if favourable == "negative":
-        positive = ~positive
+    positive, median, rate_name = ll144_favoured(mode=mode, decisions=decisions, scores=scores, favourable=favourable)
     categories = [c for c in (sex, race) if c is not None]
     breakdowns = [[c] for c in categories] + ([categories] if len(categories) == 2 else [])
-    known = ~sensitive[categories].isin(list(unknown)).any(axis=1).to_numpy()
+    recorded = [c for c in categories if inferred_race is None or c != race]
+    known = ~sensitive[recorded].isin(list(unknown)).any(axis=1).to_numpy()
+    if inferred_race is not None:
+        known &= inferred_race.known
     tables = []
     total = int(known.sum())
     for columns in breakdowns:
-        frame = sensitive.loc[known, columns]
-        names, n, hits = _rates(positive[known], frame)
-        rates = hits / n
+        if inferred_race is not None and race in columns:
+            names, n, rates = _inferred_rates(inferred_race, sensitive, sex if len(columns) == 2 else None)
+        else:
+            names, n, hits = _rates(positive[known], sensitive.loc[known, columns])
+            rates = hits / n
         shares = n / max(total, 1)
         excluded = (shares < exclude_under) if exclude_under is not None else np.zeros(len(n), bool)
-        usable = ~excluded & (n >= min_group_size)
+        usable = ~excluded & (n >= min_group_size) & np.isfinite(rates)
         if usable.any():
             benchmark = int(np.flatnonzero(usable)[np.argmax(rates[usable])])
             reason = (
@@ -155,7 +199,8 @@ def ll144_audit(
                 "people" + (" that are not excluded" if exclude_under is not None else "")
             )
         else:
-            candidates = np.flatnonzero(~excluded) if (~excluded).any() else np.arange(len(n))
+            candidates = np.flatnonzero(~excluded & np.isfinite(rates))
+            candidates = candidates if len(candidates) else np.arange(len(n))
             benchmark = int(candidates[np.argmax(rates[candidates])])
             reason = f"no category has {min_group_size}+ people: the highest rate of any size (read as uncertain)"
         top = rates[benchmark]
@@ -165,7 +210,8 @@ def ll144_audit(
             rows.append(
                 {
                     "category": name,
-                    "n": int(n[i]),
+                    "n": int(round(n[i])),
+                    "expected_n": float(n[i]) if inferred_race is not None and race in columns else None,
                     "share": float(shares[i]),
                     rate_name: float(rates[i]),
                     "impact_ratio": ratio,
@@ -184,9 +230,12 @@ def ll144_audit(
                 "benchmark_category": names[benchmark],
                 "benchmark_reason": reason,
                 "under_2_percent": [names[i] for i in range(len(names)) if shares[i] < 0.02],
+                "inferred": _inferred_note(inferred_race) if inferred_race is not None and race in columns else None,
             }
         )
-    unknown_counts = {c: int(sensitive[c].isin(list(unknown)).sum()) for c in categories}
+    unknown_counts = {c: int(sensitive[c].isin(list(unknown)).sum()) for c in recorded}
+    if inferred_race is not None and race is not None:
+        unknown_counts[race] = int((~inferred_race.known).sum())
     return LL144.from_dict(
         {
             "mode": mode,

@@ -168,6 +168,7 @@ class LL144Row(_Section):
     excluded: dict[str, str] | None = None
     selection_rate: float | None = optional()
     scoring_rate: float | None = optional()
+    expected_n: float | None = optional()  # schema 2.4: an inferred category's expected members (n rounds it)
 
     @property
     def rate(self) -> float | None:
@@ -181,6 +182,7 @@ class LL144Table(_Section):
     benchmark_category: str | None = None
     benchmark_reason: str | None = None
     under_2_percent: list[str] = field(default_factory=list)
+    inferred: dict[str, Any] | None = optional()  # schema 2.4: the estimator behind an inferred breakdown
 
 
 @dataclass(frozen=True)

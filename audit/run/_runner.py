@@ -813,9 +813,45 @@ def _regulatory(config, dataset, predictions, tables, failures) -> Regulatory:
                 flag_below=settings.get("flag_below"),
                 favourable=dataset.favourable,
                 min_group_size=config.fairness.min_group_size,
+                inferred_race=_ll144_inferred_race(config, dataset, predictions),
             ),
         )
     return Regulatory(four_fifths=entries, ll144=ll144)
+
+
+def _ll144_inferred_race(config: AuditConfig, dataset: Dataset, predictions: Predictions):
+    """LL144's race categories when race is inferred: the same estimator as its fairness table, fitted on the
+    rows of known sex, and within each sex for the intersection."""
+    from audit.data._tables import MISSING_GROUP
+    from audit.demographics._categories import inferred_categories
+    from audit.regulatory._tables import ll144_favoured
+
+    settings = config.fairness.ll144 or {}
+    spec = next((s for s in config.data.infer or () if s.attribute == settings.get("race")), None)
+    if spec is None or dataset.inference_inputs is None:
+        return None
+    favoured, _, _ = ll144_favoured(
+        mode=settings.get("mode", "selection"),
+        decisions=predictions.y_pred,
+        scores=predictions.scores,
+        favourable=dataset.favourable,
+    )
+    sex = settings.get("sex")
+    strata = dataset.sensitive[sex] if sex else None
+    return inferred_categories(
+        dataset.inference_inputs,
+        label=np.asarray(dataset.y_true).astype(bool),
+        favoured=favoured,
+        surname=spec.surname,
+        first_name=spec.first_name,
+        geography=spec.geography,
+        geography_level=spec.geography_level,
+        attribute=spec.attribute,
+        estimator=spec.estimator,
+        place_prior_sd=spec.place_prior_sd,
+        rows=None if strata is None else (strata != MISSING_GROUP).to_numpy(),
+        strata=strata,
+    )
 
 
 def _require(package: str, what: str, extra: str) -> None:
