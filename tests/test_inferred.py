@@ -270,8 +270,11 @@ def test_with_the_place_as_the_only_evidence_the_outcome_model_has_no_place_term
     assert table.inferred.fit["outcome_model"].startswith(
         "group terms only: assumes the outcome is independent of place"
     )
-    low, high = table.inferred.estimates["corrected"]["selection_rate"]["race=Black"].ci
-    assert low <= population.true_selection_rate["black"] <= high
+    # a place term would pull the estimate to the overall rate, as the weighted estimator's bias does
+    truth = population.true_selection_rate["black"]
+    corrected = table.inferred.estimates["corrected"]["selection_rate"]["race=Black"].value
+    weighted = table.inferred.estimates["weighted"]["selection_rate"]["race=Black"].value
+    assert abs(corrected - truth) < abs(weighted - truth) and corrected < frame.decision.mean() - 0.02
 
 
 def test_census_tracts_as_places(tables):
@@ -323,8 +326,8 @@ def test_ll144_with_inferred_race_counts_expected_members_unknowns_and_the_table
     assert sum(r["n"] for r in by_sex["rows"]) == ll144["total_known"]
     race_table = next(t for t in result["fairness"] if t["sensitive_features"] == ["race"])
     table_rates = {f"race={g['key']['race']}": g["values"]["selection_rate"] for g in race_table["groups"]}
-    for row in by_race["rows"]:
-        assert row["selection_rate"] == pytest.approx(table_rates[row["category"]], abs=1e-9)
+    for row in by_race["rows"]:  # the same fit, to its stopping tolerance (1e-6 on the shares)
+        assert row["selection_rate"] == pytest.approx(table_rates[row["category"]], abs=1e-6)
     black = next(r for r in by_race["rows"] if r["category"] == "race=Black")
     assert black["flagged"] and black["impact_ratio"] < 0.8
     # within each sex the expected members add up to that sex's rows, and the planted gap shows in both

@@ -5,11 +5,13 @@ P(cell | group), so one joint table per estimator serves them all.
 
 - weighted: P(cell | r) = sum_i p_ir 1{cell_i} / sum_i p_ir. Unbiased only if the outcome is independent of
   group given the name and place (McCartan et al. 2025, eq. 4); otherwise its bias does not shrink with rows.
-- corrected: BIRDiE (McCartan, Fisher, Goldin, Ho, Imai 2025), fitted by EM. The outcome model is P(cell | r, place),
-  one table per place shrunk towards P(cell | r) by a Dirichlet prior of `prior_strength` rows (the paper's
-  saturated model); without places, P(cell | r) alone (its complete-pooling model). Assumes the name carries
-  no information about the outcome beyond group and place. Intervals: the bootstrap of the whole fit (rows drawn
-  with Poisson(1) weights), so they carry the sampling error and the uncertainty of who is in which group.
+- corrected: BIRDiE (McCartan, Fisher, Goldin, Ho, Imai 2025), fitted by EM. The outcome model is the paper's mixed
+  model: P(cell | r, place) a multinomial logit with a group term and a place intercept, the intercepts drawn from
+  N(mean, place_prior_sd^2) with the mean set by the place's group mix (Mundlak 1978), so that shrinking them does
+  not leave the mix confounding the group terms; without places, P(cell | r) alone (complete pooling). Assumes
+  the name carries no information about the outcome beyond group and place. The M-step is diagonal Newton, the
+  EM is accelerated by SQUAREM. Intervals: the bootstrap of the whole fit (rows drawn with Poisson(1) weights), so
+  they carry the sampling error and the uncertainty of who is in which group.
 - bounds: what the data and correct probabilities alone imply, with no assumption on how outcome and group are
   linked within rows that look alike (Kallus, Mao, Zhou 2022): Frechet bounds per cell of similar rows (same most
   likely group, same decile of its probability), summed. Only rates over all of a group's rows (selection rate,
@@ -64,6 +66,16 @@ class CorrectedFit:
     converged: bool
 
 
+def _softmax_over_cells(group_effect: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """P(cell | r, g) as [cell, place, group] from group_effect[cell, group] and intercept[place, cell]. Cells lead
+    so that every reduction over them is an elementwise pass over contiguous [place, group] blocks."""
+    eta = group_effect[:, None, :] + np.ascontiguousarray(intercept.T)[:, :, None]
+    eta -= eta.max(axis=0)
+    np.exp(eta, out=eta)
+    eta /= eta.sum(axis=0)
+    return eta
+
+
 def _outcome_step(
     counts: np.ndarray,
     group_effect: np.ndarray,
@@ -74,41 +86,33 @@ def _outcome_step(
     steps: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Diagonal Newton steps on the multinomial logit P(cell | r, g) = softmax(group_effect[:, r] +
-    context[g] @ context_effect + place_effect[g]) for the expected counts[g, cell, r]: the place intercepts have a
+    context[g] @ context_effect + place_effect[g]) for the expected counts[cell, g, r]: the place intercepts have a
     normal prior (variance 1/penalty) around a mean set by the place's group mix (Mundlak 1978), so that shrinking
     them does not leave the place's mix confounding the group terms."""
-    rows = counts.sum(axis=1, keepdims=True)  # [g, 1, r]
+    rows = counts.sum(axis=0)  # [g, r]
     free = (np.arange(len(CELLS)) > 0).astype(float)
+    over_places, over_groups = np.ones(counts.shape[1]), np.ones(counts.shape[2])
+
+    def residual_and_curvature() -> tuple[np.ndarray, np.ndarray]:
+        prob = _softmax_over_cells(group_effect, place_effect + context @ context_effect)
+        expected = rows * prob
+        return counts - expected, expected * (1.0 - prob)
+
+    # Two blocks a step: the group terms, then the place terms and their mean together (one softmax fewer than
+    # three blocks, the same fixed point; updating all three from one softmax diverges). Sums by matrix products:
+    # numpy's reductions over a middle or short last axis are several times slower.
     for _ in range(steps):
-        for part in ("group", "context", "place"):
-            eta = group_effect[None, :, :] + (place_effect + context @ context_effect)[:, :, None]
-            eta -= eta.max(axis=1, keepdims=True)
-            prob = np.exp(eta)
-            prob /= prob.sum(axis=1, keepdims=True)
-            residual = counts - rows * prob
-            curvature = rows * prob * (1.0 - prob)
-            if part == "group":
-                step = residual.sum(axis=0) / np.maximum(curvature.sum(axis=0), 1e-9)
-                group_effect = group_effect + np.clip(step, -2.0, 2.0) * free[:, None]
-            elif part == "context":
-                gradient = context.T @ residual.sum(axis=2)  # [feature, cell]
-                hessian = (context**2).T @ curvature.sum(axis=2) * context.shape[1]  # diagonal, made safe
-                step = gradient / np.maximum(hessian, 1e-9)
-                context_effect = context_effect + np.clip(step, -2.0, 2.0) * free[None, :]
-            else:
-                gradient = residual.sum(axis=2) - penalty * place_effect
-                step = gradient / (curvature.sum(axis=2) + penalty)
-                place_effect = place_effect + np.clip(step, -2.0, 2.0) * free[None, :]
+        residual, curvature = residual_and_curvature()
+        step = (over_places @ residual) / np.maximum(over_places @ curvature, 1e-9)  # [cell, group]
+        group_effect = group_effect + np.clip(step, -2.0, 2.0) * free[:, None]
+        residual, curvature = residual_and_curvature()
+        residual, curvature = (residual @ over_groups).T, (curvature @ over_groups).T  # [place, cell]
+        hessian = (context**2).T @ curvature * context.shape[1]  # diagonal, made safe
+        context_step = (context.T @ residual) / np.maximum(hessian, 1e-9)
+        place_step = (residual - penalty * place_effect) / (curvature + penalty)
+        context_effect = context_effect + np.clip(context_step, -2.0, 2.0) * free[None, :]
+        place_effect = place_effect + np.clip(place_step, -2.0, 2.0) * free[None, :]
     return group_effect, place_effect, context_effect
-
-
-def _outcome_model(group_effect: np.ndarray, place_effect: np.ndarray) -> np.ndarray:
-    """P(cell | r, g) as a [place * 4 + cell, group] table (place_effect: the intercept with its mean)."""
-    eta = group_effect[None, :, :] + place_effect[:, :, None]
-    eta -= eta.max(axis=1, keepdims=True)
-    prob = np.exp(eta)
-    prob /= prob.sum(axis=1, keepdims=True)
-    return prob.reshape(-1, group_effect.shape[1])
 
 
 def fit_corrected(
@@ -128,7 +132,7 @@ def fit_corrected(
     n, groups = probabilities.shape
     w = np.ones(n) if weights is None else weights
     n_places = start.place_effect.shape[0] if start is not None else (int(places.max()) + 1 if n else 1)
-    index = places * len(CELLS) + cells
+    index = cells * n_places + places
     penalty = 1.0 / place_prior_sd**2 if n_places > 1 else 1e12
     if start is None:
         pooled = weighted_joint(probabilities, cells, w) + 0.5
@@ -161,7 +165,7 @@ def fit_corrected(
         """One EM step from these parameters: the next ones, the joint under this E-step, and the penalised
         log-likelihood of the parameters given."""
         group, place, mix = unpack(flat)
-        model = _outcome_model(group, place + context @ mix)
+        model = _softmax_over_cells(group, place + context @ mix).reshape(len(CELLS) * n_places, groups)
         posterior = np.take(np.ascontiguousarray(model.T), index, axis=1)  # each row's cell's chance, per group
         posterior *= by_group
         total = np.maximum(posterior.sum(axis=0), 1e-300)
@@ -172,9 +176,9 @@ def fit_corrected(
         counts = np.stack(
             [np.bincount(index, weights=posterior[r], minlength=n_places * len(CELLS)) for r in range(groups)],
             axis=1,
-        ).reshape(n_places, len(CELLS), groups)
+        ).reshape(len(CELLS), n_places, groups)
         updated = _outcome_step(counts, group, place, context, mix, penalty, steps=1)
-        return np.concatenate([part.ravel() for part in updated]), counts.sum(axis=0), log_likelihood
+        return np.concatenate([part.ravel() for part in updated]), counts.sum(axis=1), log_likelihood
 
     # SQUAREM (Varadhan & Roland 2008): two EM steps make an extrapolated one, kept when it does not lower the
     # likelihood; the EM's fixed point is unchanged, it is reached in fewer steps.
