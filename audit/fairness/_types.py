@@ -171,6 +171,10 @@ class InferenceValidation:
     # group -> mean inferred probability of the group vs the share who report it; by source of the inference
     calibration: dict[str, dict[str, float]] = field(default_factory=dict)
     calibration_by_source: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    # 2.5: the same by the type of the row's place (its Census majority group, "no majority", "no place"), and the
+    # rows behind each stratum: {"source": {...}, "place_type": {...}}
+    calibration_by_place_type: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    calibration_rows: dict[str, dict[str, int]] = field(default_factory=dict)
     brier: float | None = None  # mean squared error of the probability vectors against the one-hot self-report
     # estimator -> metric -> group -> estimate - the self-reported value, on the validation rows
     errors: dict[str, dict[str, dict[str, float | None]]] = field(default_factory=dict)

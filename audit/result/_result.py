@@ -27,7 +27,7 @@ from audit.result._upgrade import upgrade_from_1x
 
 __all__ = ["AuditResult", "AttributionSummary", "Failure", "Finding", "Skipped", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = "2.4"  # the compatibility promise is in docs/result-schema.md: 2.x only adds optional fields;
+SCHEMA_VERSION = "2.5"  # the compatibility promise is in docs/result-schema.md: 2.x only adds optional fields;
 # 1.0-1.8 files load through audit.result._upgrade
 
 
