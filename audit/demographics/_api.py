@@ -76,6 +76,7 @@ def _validation(
     rows = (codes >= 0) & membership.known
     probabilities, truth = membership.probabilities[rows], codes[rows]
     onehot = np.eye(len(RACES))[truth]
+
     def calibration_of(mask: np.ndarray) -> dict[str, dict[str, float]]:
         return {
             RACE_LABELS[r]: {
