@@ -24,6 +24,7 @@ from audit.config._settings import (
     OutputConfig,
     MitigationConfig,
     GapsConfig,
+    RankingConfig,
     ProbesConfig,
     QualityConfig,
     SlicesConfig,
@@ -35,6 +36,7 @@ from audit.exec._executors import DaskExecutor, Executor, InProcessExecutor, mak
 from audit.fairness._metrics import DEFAULT_METRICS, METRICS
 from audit.fairness._tables import group_metrics
 from audit.demographics._api import inferred_group_metrics
+from audit.ranking import QueryFlag, RankingGroup, RankingMeasure, RankingTable, TopKTest, ranking_metrics
 from audit.fairness._types import (
     Comparison,
     Disparity,
@@ -120,6 +122,13 @@ __all__ = [
     "frontier",
     "GapReport",
     "GapsConfig",
+    "RankingConfig",
+    "ranking_metrics",
+    "RankingTable",
+    "RankingGroup",
+    "RankingMeasure",
+    "TopKTest",
+    "QueryFlag",
     "GateResult",
     "group_metrics",
     "GroupRow",

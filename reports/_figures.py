@@ -478,3 +478,69 @@ def figures(result) -> dict[str, Any]:
         if entry.faithfulness is not None and entry.faithfulness.status == "ok":
             charts[f"faithfulness: {method}"] = faithfulness_figure(method, entry.faithfulness)
     return {name: go.Figure(figure) for name, figure in charts.items()}
+
+
+def _errors(values: list, intervals: list) -> dict[str, Any]:
+    return dict(
+        type="data",
+        array=[None if ci is None or v is None else ci[1] - v for v, ci in zip(values, intervals)],
+        arrayminus=[None if ci is None or v is None else v - ci[0] for v, ci in zip(values, intervals)],
+    )
+
+
+def ranking_exposure_figure(table) -> dict[str, Any]:
+    """Each group's mean exposure per item (1/log2(1 + position)), with its query-resampled interval."""
+    import plotly.graph_objects as go
+
+    names = [g.group for g in table.groups]
+    values = [g.values.get("exposure") for g in table.groups]
+    figure = go.Figure(
+        go.Bar(
+            x=names,
+            y=values,
+            error_y=_errors(values, [g.ci.get("exposure") for g in table.groups]),
+            marker_color=["#bbbbbb" if g.small else "#4c78a8" for g in table.groups],
+            hovertemplate="%{x}: %{y:.4f}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=f"Exposure per item by {table.name} ({table.queries:,} queries)",
+        yaxis_title="mean 1/log2(1 + position)",
+        **_LAYOUT,
+    )
+    return _as_json(figure)
+
+
+def ranking_top_k_figure(table) -> dict[str, Any]:
+    """Each group's share of the top-k places beside its share of the ranked items."""
+    import plotly.graph_objects as go
+
+    names = [g.group for g in table.groups]
+    shares = [g.values.get("top_k_share") for g in table.groups]
+    figure = go.Figure(
+        [
+            go.Bar(
+                x=names,
+                y=[g.pool_share for g in table.groups],
+                name="share of the ranked items",
+                marker_color="#bbbbbb",
+                hovertemplate="%{x}: %{y:.1%}<extra></extra>",
+            ),
+            go.Bar(
+                x=names,
+                y=shares,
+                name=f"share of the top {table.k}",
+                marker_color="#f58518",
+                error_y=_errors(shares, [g.ci.get("top_k_share") for g in table.groups]),
+                hovertemplate="%{x}: %{y:.1%}<extra></extra>",
+            ),
+        ]
+    )
+    figure.update_layout(
+        title=f"Top {table.k} against the pool by {table.name}",
+        yaxis_title="share",
+        yaxis_tickformat=".0%",
+        barmode="group",
+        **_LAYOUT,
+    )
+    return _as_json(figure)

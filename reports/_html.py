@@ -88,11 +88,22 @@ def _format_p(value: Any) -> str:
 # The report's sections in reading order; the summary is rendered last (it lists the sections that failed) but
 # shown first. Each section is built and rendered on its own: one that fails is shown as failed, never taking the
 # rest of the report down.
-TABULAR_SECTIONS = ("data_model", "fairness", "slices", "gaps", "mitigation", "attributions", "text", "quality")
+TABULAR_SECTIONS = (
+    "data_model",
+    "fairness",
+    "ranking",
+    "slices",
+    "gaps",
+    "mitigation",
+    "attributions",
+    "text",
+    "quality",
+)
 SECTION_TITLES = {
     "changes": "Changes since the last audit",
     "data_model": "Data and model",
     "fairness": "Fairness by group",
+    "ranking": "Who is seen at the top",
     "slices": "Worst slices",
     "gaps": "What carries each gap",
     "mitigation": "What a fix would cost",
@@ -108,6 +119,7 @@ _NAV_LABELS = {
     "changes": "Changes",
     "data_model": "Data and model",
     "fairness": "Fairness",
+    "ranking": "Ranking",
     "slices": "Worst slices",
     "gaps": "Gaps explained",
     "mitigation": "Mitigation",
@@ -210,6 +222,21 @@ def _mitigation_view(result: AuditResult, figures: _Figures) -> dict[str, Any]:
     }
 
 
+def _ranking_view(result: AuditResult, figures: _Figures) -> dict[str, Any]:
+    failed = any(f.step.startswith("ranking") for f in result.failures)
+    if result.ranking is None and not failed:
+        return {"ranking_view": None}
+    return {
+        "ranking_view": {
+            "failed": failed,
+            "figure_ids": [
+                (figures.add(_figures.ranking_exposure_figure(t)), figures.add(_figures.ranking_top_k_figure(t)))
+                for t in result.ranking or []
+            ],
+        }
+    }
+
+
 def _gaps_view(result: AuditResult, figures: _Figures) -> dict[str, Any]:
     if result.gap_explanations is None and not _failed(result, "gap explanations"):
         return {"gaps_view": None}
@@ -261,6 +288,7 @@ _SECTION_VIEWS = {
     "slices": _slices_view,
     "mitigation": _mitigation_view,
     "gaps": _gaps_view,
+    "ranking": _ranking_view,
     "quality": _quality_view,
     "probes": _probes_view,
 }
@@ -272,6 +300,7 @@ _EMPTY_VIEWS = {
     "slices": {"slices_view": None},
     "mitigation": {"mitigation_view": None},
     "gaps": {"gaps_view": None},
+    "ranking": {"ranking_view": None},
     "quality": {"quality_view": None},
     "probes": {"probes_view": None},
 }

@@ -46,7 +46,7 @@ def test_toml_blocks_validate(name, index, text):
     raw = tomllib.loads(text)
     if "data" in raw or "probes" in raw:
         AuditConfig.from_dict(raw)
-    elif set(raw) & {"gaps", "slices", "mitigation", "quality", "explainers", "fairness"}:  # a config's table alone
+    elif set(raw) & {"gaps", "slices", "mitigation", "quality", "explainers", "fairness", "ranking"}:  # a config table
         AuditConfig.from_dict({"data": {"label": "y", "sensitive": ["s"]}, **raw})
     elif "rules" in raw:
         _parse_policy(raw, name=name, sha256="", source=name)

@@ -28,6 +28,7 @@ __all__ = [
     "QualityConfig",
     "SlicesConfig",
     "MitigationConfig",
+    "RankingConfig",
     "GapsConfig",
     "ProbesConfig",
     "ModelConfig",
@@ -746,6 +747,60 @@ class GapsConfig:
         _number(self.joint_min_share, "gaps.joint_min_share", "a number in (0, 1)", lambda v: 0 < v < 1)
 
 
+@dataclass(frozen=True)
+class RankingConfig:
+    """Ranking fairness (docs/ranking.md): who is seen at the top of ranked lists. Active when ``rank`` (a column,
+    1 = top) or ``score`` (a column, higher = better, or "model" for the model's scores) is set, not both. ``query``
+    names the column of the list each row was ranked in (a job posting, a search); without it the rows are one
+    list. ``groupings``: the sensitive groupings to audit (default: data.sensitive's, as the fairness tables).
+    ``ties``: refuse tied ranks or scores, or break them at random (seeded, counted). ``k``: the top places
+    (impact ratios and the exact test); ``attention_p``: the geometric attention's first
+    place share; ``n_boot`` resamples of whole queries give the intervals when there are ``min_queries`` or more."""
+
+    rank: str | None = None
+    score: str | None = None
+    query: str | None = None
+    groupings: tuple[tuple[str, ...], ...] | None = None
+    k: int = 10
+    attention_p: float = 0.5
+    n_boot: int = 1000
+    min_queries: int = 20
+    ties: str = "refuse"  # or "random": tied items ordered at random (seeded), counted in the result
+
+    def __post_init__(self) -> None:
+        _choice(self.ties, "ranking.ties", ("refuse", "random"))
+        for name in ("rank", "score", "query"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise _fail(f"ranking.{name}", "a column name", value)
+        if self.rank is not None and self.score is not None:
+            raise ConfigError(
+                "Set one of ranking.rank (1 = top) and ranking.score (higher = better), not both: they would "
+                "give two orders."
+            )
+        if self.groupings is not None:
+            if not isinstance(self.groupings, (list, tuple)) or not self.groupings:
+                expected = 'a list of lists of sensitive features, e.g. [["sex"]]'
+                raise _fail("ranking.groupings", expected, self.groupings)
+            object.__setattr__(
+                self, "groupings", tuple(_str_tuple(g, "ranking.groupings", allow_empty=False) for g in self.groupings)
+            )
+        _positive_int(self.k, "ranking.k")
+        _number(self.attention_p, "ranking.attention_p", "a number in (0, 1)", lambda v: 0 < v < 1)
+        _positive_int(self.n_boot, "ranking.n_boot", minimum=0)
+        _positive_int(self.min_queries, "ranking.min_queries", minimum=2)
+
+    @property
+    def active(self) -> bool:
+        return self.rank is not None or self.score is not None
+
+    @property
+    def data_columns(self) -> tuple[str, ...]:
+        """The data's columns the ranking reads (the model's scores are not a column)."""
+        named = (self.rank, None if self.score == "model" else self.score, self.query)
+        return tuple(c for c in named if c is not None)
+
+
 _SECTIONS = {
     "data": DataConfig,
     "model": ModelConfig,
@@ -757,6 +812,7 @@ _SECTIONS = {
     "mitigation": MitigationConfig,
     "gaps": GapsConfig,
     "probes": ProbesConfig,
+    "ranking": RankingConfig,
     "output": OutputConfig,
 }
 
@@ -775,6 +831,7 @@ class AuditConfig:
     mitigation: MitigationConfig = field(default_factory=MitigationConfig)
     gaps: GapsConfig = field(default_factory=GapsConfig)
     probes: ProbesConfig = field(default_factory=ProbesConfig)
+    ranking: RankingConfig = field(default_factory=RankingConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     title: str = "Model audit"
     seed: int = 0
@@ -806,6 +863,15 @@ class AuditConfig:
                 raise _fail("fairness.reference", f"keyed by sensitive features {sensitive + inferred}", name)
         if self.mitigation.sensitive is not None and self.mitigation.sensitive not in sensitive:
             raise _fail("mitigation.sensitive", f"one of the sensitive features {sensitive}", self.mitigation.sensitive)
+        for grouping in self.ranking.groupings or ():
+            for name in grouping:
+                if name not in sensitive:
+                    raise _fail("ranking.groupings", f"made of the sensitive features {sensitive}", name)
+        if self.ranking.active and self.data.sample is not None:
+            raise ConfigError(
+                "data.sample drops rows, and a ranking audit needs every ranked item (a dropped item moves the "
+                "others up). Remove data.sample, or audit the ranking in its own config."
+            )
         for key in ("sex", "race"):
             column = (self.fairness.ll144 or {}).get(key)
             allowed = sensitive + inferred if key == "race" else sensitive

@@ -11,7 +11,14 @@ from audit.result._gap_sections import GapReport
 from audit.result._sections import MitigationReport, ProbeReport, SliceReport, TextAudit
 from audit.result._result import AttributionSummary, Finding
 
-__all__ = ["fairness_findings", "text_findings", "slice_findings", "mitigation_findings", "gap_findings"]
+__all__ = [
+    "fairness_findings",
+    "text_findings",
+    "slice_findings",
+    "mitigation_findings",
+    "gap_findings",
+    "ranking_findings",
+]
 
 
 def fairness_findings(
@@ -465,6 +472,55 @@ def probe_findings(report: ProbeReport | None) -> list[Finding]:
                         "estimate": row.estimate,
                         "p_holm": row.p_holm,
                     },
+                )
+            )
+    return findings
+
+
+def ranking_findings(tables: list | None, *, ratio_threshold: float, alpha: float) -> list[Finding]:
+    """A warning for each group of a ranking table whose measure is under ``ratio_threshold`` of the benchmark
+    group's with a Holm-adjusted p-value under ``alpha``; an info line when the ties were broken at random."""
+    findings = []
+    for table in tables or []:
+        for metric, measure in table.measures.items():
+            for group, comparison in measure.to_benchmark.items():
+                small = next((g.small for g in table.groups if g.group == group), False)
+                if comparison.is_anchor or small or comparison.ratio is None:
+                    continue
+                p_value = comparison.p_value_holm
+                if comparison.ratio < ratio_threshold and p_value is not None and p_value < alpha:
+                    findings.append(
+                        Finding(
+                            kind="ranking",
+                            severity="warning",
+                            message=(
+                                f"Ranking by {table.name}: {group} gets {comparison.ratio:.2f} of "
+                                f"{comparison.compared_with}'s {metric.replace('_', ' ')}"
+                                f"{f' (top {table.k})' if metric == 'selection_rate_at_k' else ''} over "
+                                f"{table.queries:,} quer{'y' if table.queries == 1 else 'ies'} "
+                                f"(Holm p {'< 0.001' if p_value < 0.001 else f'= {p_value:.3f}'})."
+                            ),
+                            evidence={
+                                "table": table.name,
+                                "metric": metric,
+                                "group": group,
+                                "compared_with": comparison.compared_with,
+                                "ratio": comparison.ratio,
+                                "ratio_ci": comparison.ratio_ci,
+                                "p_value_holm": p_value,
+                            },
+                        )
+                    )
+        if table.tied_items:
+            findings.append(
+                Finding(
+                    kind="ranking",
+                    severity="info",
+                    message=(
+                        f"Ranking by {table.name}: {table.tied_items:,} items tied on their rank or score; the ties "
+                        'were broken at random (seeded), as ranking.ties = "random" asks.'
+                    ),
+                    evidence={"table": table.name, "tied_items": table.tied_items},
                 )
             )
     return findings

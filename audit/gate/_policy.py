@@ -8,6 +8,7 @@ A policy is TOML, in its own file or under ``[tool.audit]`` of a pyproject.toml:
     where = "every_group"           # overall | every_group | worst_group | disparity | attribution | record
                                     # | slices (confirmed slices of a slice metric: their effect over the rest)
                                     # | gaps (proxy_share / direct_share: a feature's share of a flagged gap)
+                                    # | ranking (exposure / attention / selection_rate_at_k of a ranking table)
     stat = "ratio_to_best"          # every_group: value | ratio_to_best | difference_to_best;
                                     # disparity: ratio | difference
     compare = ">="                  # >=, >, <=, <  (record rules: "exists")
@@ -43,6 +44,7 @@ from audit.fairness._power import Power, comparison_power
 from audit.fairness._types import FairnessTable
 from audit.config._settings import MITIGATION_CONSTRAINTS
 from audit.fairness._slice_metrics import SLICE_METRICS
+from audit.gate._ranking_rules import RANKING_RULE_METRICS, RANKING_RULE_STATS, evaluate_ranking_rule
 from audit.result._provenance import sha256_file, sha256_text
 from audit.result._sections import Faithfulness, MethodQuality
 from audit.result._records import GateResult, RuleOutcome
@@ -61,6 +63,7 @@ WHERE = (
     "mitigation",
     "probes",
     "gaps",
+    "ranking",
 )
 STATS = {
     "every_group": ("value", "ratio_to_best", "difference_to_best"),
@@ -73,6 +76,7 @@ STATS = {
     "mitigation": ("cost",),
     "probes": ("distance",),
     "gaps": ("share",),
+    "ranking": RANKING_RULE_STATS,
 }
 # language-model probe measures (bias rows); "stereotype_share" covers each paired suite's primary share
 PROBE_METRICS = ("stereotype_share", "negativity_gap", "bias_ambiguous", "bias_disambiguated", "score_gap")
@@ -131,6 +135,8 @@ def _known_metric(name: str, where: str = "") -> bool:
         return name in PROBE_METRICS
     if where == "gaps":
         return name in GAP_RULE_METRICS
+    if where == "ranking":
+        return name in RANKING_RULE_METRICS
     return (
         name in METRICS
         or name in (FAVOURABLE_RATE, LL144_IMPACT_RATIO)
@@ -225,6 +231,8 @@ class Rule:
                     if self.where == "probes"
                     else GAP_RULE_METRICS
                     if self.where == "gaps"
+                    else RANKING_RULE_METRICS
+                    if self.where == "ranking"
                     else sorted(METRICS.names() + list(ATTRIBUTION_METRICS) + list(TASK_METRICS) + list(TEXT_METRICS))
                 )
                 raise ConfigError(f"Unknown metric {self.metric!r} in {location}. Known metrics: {known}.")
@@ -488,6 +496,8 @@ def _check_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOu
         return _evaluate_probe_rule(result, check, rule)
     if rule.where == "gaps":
         return _evaluate_gap_rule(result, check, rule)
+    if rule.where == "ranking":
+        return evaluate_ranking_rule(result, check, rule)
     if rule.metric in QUALITY_METRICS:
         return _evaluate_quality_rule(result, check, rule)
     if rule.where == "attribution":

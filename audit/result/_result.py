@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from audit._errors import ConfigError
 from audit.fairness._types import FairnessTable, RankedDisparity, largest_disparities
+from audit.ranking._types import RankingTable
 from audit.result._change_sections import AuditChanges
 from audit.result._gap_sections import GapReport
 from audit.result._sections import (
@@ -111,6 +112,7 @@ class AuditResult:
     probes: ProbeReport | None = optional()  # bias probes of a generative language model
     gap_explanations: GapReport | None = optional()  # which inputs carry each gap
     changes: AuditChanges | None = optional()  # since a baseline audit (`audit run --baseline`)
+    ranking: list[RankingTable] | None = optional()  # 2.5: who is seen at the top of ranked lists ([ranking])
     upgraded_from: str | None = optional()  # the schema version of the file this was loaded from, when older
 
     def largest_disparities(self) -> list[RankedDisparity]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import dataclasses
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from audit.fairness._power import inconclusive_power
 from audit.fairness._tables import group_metrics
 from audit.fairness._types import FairnessTable
 from audit.fairness._tasks import multiclass_group_metrics, regression_group_metrics
+from audit.ranking import RankingTable, ranking_metrics
 from audit.models._adapters import (
     ModelAdapter,
     PrecomputedAdapter,
@@ -37,7 +39,14 @@ from audit.result._provenance import (
     sha256_text,
     sha256_tree,
 )
-from audit.findings._findings import fairness_findings, gap_findings, mitigation_findings, slice_findings, text_findings
+from audit.findings._findings import (
+    fairness_findings,
+    gap_findings,
+    mitigation_findings,
+    ranking_findings,
+    slice_findings,
+    text_findings,
+)
 from audit.result._records import DataRecord, ModelRecord
 from audit.result._result import AttributionSummary, AuditResult, Failure, Skipped
 from audit.run._steps import Steps, guarded
@@ -119,6 +128,7 @@ class _Inputs:
     inputs_source: str
     paths: dict[str, str | None]
     loaded_with: str | None = None  # how the model file was read (skops, pickle, torch ...): None when passed in
+    ranking_columns: pd.DataFrame | None = None  # [ranking]'s rank/score and query columns, row for row
 
 
 def _run_audit(
@@ -171,12 +181,15 @@ def _run_audit(
         + config.quality.enabled
         + slice_search
         + config.mitigation.enabled
-        + config.gaps.enabled,
+        + config.gaps.enabled
+        + config.ranking.active,
         quiet=quiet,
     )
     failures: list[Failure] = []
     try:
         predictions = _predict(inputs, steps)
+        # first after the predictions: its settings can only be checked against them (ties in the model's scores)
+        ranking = _ranking_step(config, inputs, predictions, steps, failures)
         tables = _fairness_tables(config, inputs, predictions, steps, failures)
         regulatory = _regulatory(config, inputs.dataset, predictions, tables, failures)
         slices = _slices_step(config, inputs, predictions, steps, failures) if slice_search else None
@@ -186,6 +199,9 @@ def _run_audit(
         text = _text_step(config, inputs, predictions, steps, failures) if text_audit else None
         gaps = _gaps(config, inputs, predictions, tables, text, steps, failures, skipped, threads)
         findings = _all_findings(config, tables, attributions, text, quality, slices, mitigation, gaps)
+        findings += ranking_findings(
+            ranking, ratio_threshold=config.fairness.ratio_threshold, alpha=config.fairness.alpha
+        )
     finally:
         steps.close()
     provenance = _provenance(config, inputs, executor, steps, started_at, clock, config_path, extra_provenance)
@@ -207,7 +223,63 @@ def _run_audit(
         slices=slices,
         mitigation=mitigation,
         gap_explanations=gaps,
+        ranking=ranking,
     )
+
+
+def _ranking_step(
+    config: AuditConfig, inputs: _Inputs, predictions: Predictions, steps: Steps, failures: list[Failure]
+) -> list[RankingTable] | None:
+    """One ranking table per grouping. Bad settings (a tie, a column of text) stop the audit before it writes
+    anything; a crash is a recorded failure."""
+    settings = config.ranking
+    if not settings.active or inputs.ranking_columns is None:
+        return None
+    steps.start("ranking")
+    frame = pd.concat([inputs.dataset.sensitive.reset_index(drop=True), inputs.ranking_columns], axis=1)
+    score = settings.score
+    if score == "model":
+        if predictions.scores is None or np.ndim(predictions.scores) != 1:
+            raise ConfigError(
+                'ranking.score = "model" needs one score per row from the model; this model gives '
+                f"{'none' if predictions.scores is None else 'several per row'}. Name a score or rank column."
+            )
+        score = "__model_score__"
+        frame[score] = np.asarray(predictions.scores, dtype=float)
+    tables: list[RankingTable] = []
+    for grouping in settings.groupings or config.data.sensitive_groupings:
+
+        def work(grouping: tuple[str, ...] = grouping) -> RankingTable:
+            return ranking_metrics(
+                frame,
+                sensitive=list(grouping),
+                rank=settings.rank,
+                score=score,
+                query=settings.query,
+                k=settings.k,
+                attention_p=settings.attention_p,
+                min_group_size=config.fairness.min_group_size,
+                n_boot=settings.n_boot,
+                min_queries=settings.min_queries,
+                ties=settings.ties,
+                seed=config.seed,
+            )
+
+        try:
+            tables.append(work())
+        except ConfigError:
+            raise
+        except Exception as err:  # recorded, shown in the report, blocks the gate
+            failures.append(
+                Failure(
+                    step=f"ranking: {' x '.join(grouping)}",
+                    error_type=type(err).__name__,
+                    message=str(err),
+                    traceback=traceback.format_exc(limit=8),
+                )
+            )
+    steps.done()
+    return tables
 
 
 def load_inputs(config: AuditConfig, *, config_path: str | None = None) -> _Inputs:
@@ -244,10 +316,30 @@ def _load_inputs(config: AuditConfig, data: pd.DataFrame | None, model: Any, con
         if config.model.device not in ("auto", "cpu") and is_torch_module(model):
             model = model.to(config.model.device)  # a model we loaded ourselves goes where the config asks
     data_config, inputs_source = _model_inputs(config, model, text_model)
+    data, ranking_columns = _split_ranking_columns(config, data)
     dataset = build_dataset(data, data_config, seed=config.seed)
     _check_reference(config, dataset)
     adapter = _make_model_adapter(config, dataset, model, hashes, text_model)
-    return _Inputs(dataset, adapter, hashes, inputs_source, paths, loaded_with)
+    if ranking_columns is not None:  # the rows the dataset kept (empty texts may be left out)
+        ranking_columns = ranking_columns.iloc[dataset.row_ids].reset_index(drop=True)
+    return _Inputs(dataset, adapter, hashes, inputs_source, paths, loaded_with, ranking_columns)
+
+
+def _split_ranking_columns(config: AuditConfig, data: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """[ranking]'s columns, taken out of the model's inputs (a rank is not an input) unless data.features names
+    them."""
+    if not config.ranking.active:
+        return data, None
+    named = list(config.ranking.data_columns)
+    absent = [c for c in named if c not in data.columns]
+    if absent:
+        raise ConfigError(
+            f"[ranking] names column(s) {absent} that the data does not have. Columns: "
+            f"{', '.join(map(str, data.columns[:30]))}."
+        )
+    columns = data[named].reset_index(drop=True)
+    keep = set(config.data.features or ())
+    return data.drop(columns=[c for c in named if c not in keep]), columns
 
 
 def _explainer_methods(config: AuditConfig, inputs: _Inputs) -> tuple[tuple[str, ...], list[Skipped]]:
