@@ -44,6 +44,7 @@ from audit.fairness._power import Power, comparison_power
 from audit.fairness._types import FairnessTable
 from audit.config._settings import MITIGATION_CONSTRAINTS
 from audit.fairness._slice_metrics import SLICE_METRICS
+from audit.gate._benchmark import check_against_benchmark
 from audit.gate._ranking_rules import RANKING_RULE_METRICS, RANKING_RULE_STATS, evaluate_ranking_rule
 from audit.result._provenance import sha256_file, sha256_text
 from audit.result._sections import Faithfulness, MethodQuality
@@ -568,20 +569,7 @@ def _check_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOu
                 if rule.stat == "value":
                     check.compare(scope, group.values.get(metric), group.ci.get(metric), what)
                     continue
-                comparison = disparity.to_benchmark.get(group.name) if disparity else None
-                if comparison is not None and comparison.is_anchor:
-                    check.add(
-                        scope,
-                        "skipped",
-                        f"The benchmark group of {metric} (the comparison, not a case): "
-                        "every other group is compared with it.",
-                        examined=True,
-                    )
-                    continue
-                key = "ratio" if rule.stat == "ratio_to_best" else "difference"
-                if disparity is not None and disparity.benchmark_group:
-                    what += f" (vs {disparity.benchmark_group})"
-                check.compare(scope, getattr(comparison, key, None), getattr(comparison, f"{key}_ci", None), what)
+                check_against_benchmark(check, scope, what, rule=rule, comparisons=disparity, group=group.name)
         for name in small:
             power = _small_group_power(table, metric, name, rule, _alpha(result))
             message = f"Fewer than {minimum} rows: not checked."

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from audit.gate._benchmark import check_against_benchmark
 from audit.ranking import RANKING_MEASURES
 
 __all__ = ["evaluate_ranking_rule", "RANKING_RULE_METRICS", "RANKING_RULE_STATS"]
@@ -42,18 +43,5 @@ def evaluate_ranking_rule(result: Any, check: Any, rule: Any) -> list:
             if rule.stat == "value":
                 check.compare(scope, group.values.get(rule.metric), group.ci.get(rule.metric), what)
                 continue
-            comparison = measure.to_benchmark.get(group.group) if measure else None
-            if comparison is not None and comparison.is_anchor:
-                check.add(
-                    scope,
-                    "skipped",
-                    f"The benchmark group of {rule.metric} (the comparison, not a case): every other group is "
-                    "compared with it.",
-                    examined=True,
-                )
-                continue
-            key = "ratio" if rule.stat == "ratio_to_best" else "difference"
-            if measure is not None and measure.benchmark_group:
-                what += f" (vs {measure.benchmark_group})"
-            check.compare(scope, getattr(comparison, key, None), getattr(comparison, f"{key}_ci", None), what)
+            check_against_benchmark(check, scope, what, rule=rule, comparisons=measure, group=group.group)
     return check.outcomes
