@@ -569,7 +569,9 @@ def _check_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOu
                 if rule.stat == "value":
                     check.compare(scope, group.values.get(metric), group.ci.get(metric), what)
                     continue
-                check_against_benchmark(check, scope, what, rule=rule, comparisons=disparity, group=group.name)
+                check_against_benchmark(
+                    check, scope, what, metric=metric, stat=rule.stat, comparisons=disparity, group=group.name
+                )
         for name in small:
             power = _small_group_power(table, metric, name, rule, _alpha(result))
             message = f"Fewer than {minimum} rows: not checked."

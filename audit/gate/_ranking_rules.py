@@ -43,5 +43,7 @@ def evaluate_ranking_rule(result: Any, check: Any, rule: Any) -> list:
             if rule.stat == "value":
                 check.compare(scope, group.values.get(rule.metric), group.ci.get(rule.metric), what)
                 continue
-            check_against_benchmark(check, scope, what, rule=rule, comparisons=measure, group=group.group)
+            check_against_benchmark(
+                check, scope, what, metric=rule.metric, stat=rule.stat, comparisons=measure, group=group.group
+            )
     return check.outcomes
