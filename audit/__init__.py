@@ -25,6 +25,7 @@ from audit.config._settings import (
     MitigationConfig,
     GapsConfig,
     RankingConfig,
+    SwapsConfig,
     ProbesConfig,
     QualityConfig,
     SlicesConfig,
@@ -83,6 +84,10 @@ from audit.result._change_sections import AuditChanges
 from audit.slices._discover import find_slices
 from explainers._causal_lm import CausalLM
 from audit.text._audit import classifier_scorer, mention_columns, text_bias_audit
+from audit.result._swap_sections import SwapAudit, SwapExample, SwapSuite
+from audit.swaps._documents import swap_audit
+from audit.swaps._judge_audit import judge_audit
+from audit.swaps._judges import CausalLMJudge
 from audit.text._lexicons import BUILTIN_LEXICONS, Lexicon, load_lexicon
 
 __version__ = "0.1.0"
@@ -97,6 +102,7 @@ __all__ = [
     "BUILTIN_LEXICONS",
     "CapabilityError",
     "CausalLM",
+    "CausalLMJudge",
     "classifier_scorer",
     "Comparison",
     "ConfigError",
@@ -123,6 +129,7 @@ __all__ = [
     "GapReport",
     "GapsConfig",
     "RankingConfig",
+    "SwapsConfig",
     "ranking_metrics",
     "RankingTable",
     "RankingGroup",
@@ -186,6 +193,11 @@ __all__ = [
     "Slice",
     "SliceReport",
     "SlicesConfig",
+    "swap_audit",
+    "SwapAudit",
+    "SwapExample",
+    "SwapSuite",
+    "judge_audit",
     "SliceSearch",
     "text_bias_audit",
     "TextAudit",

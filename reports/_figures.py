@@ -385,6 +385,47 @@ def probe_figure(suite, rows: list | None = None) -> dict[str, Any]:
     return _as_json(figure)
 
 
+SWAP_AXIS_TITLES = {
+    "score_change": "mean score change (variant - original)",
+    "decision_rate_change": "net share of pairs that gained the favourable decision",
+    "rank_displacement": "mean positions moved down (negative: up)",
+    "top_k_rate_change": "net share of pairs that gained a top-k place",
+    "first_position_advantage": "net share of pairs won by the first slot both times",
+    "padded_win_share_change": "change in a padded answer's share of wins",
+    "swapped_win_share_change": "change in the swapped answer's share of wins",
+}
+
+
+def swap_figure(suite, measure: str) -> dict[str, Any]:
+    """One measure of a swap suite: each axis and direction's estimate with its interval, against 0 (the swap
+    changes nothing). One chart per measure: scores, positions and shares have different units."""
+    import plotly.graph_objects as go
+
+    rows = [r for r in suite.rows if r.role == "bias" and r.measure == measure and r.estimate is not None]
+    labels = [f"{r.category}: {r.subject}" if r.subject else r.category for r in rows]
+    figure = go.Figure(
+        go.Scatter(
+            x=[r.estimate for r in rows],
+            y=labels,
+            mode="markers",
+            error_x=dict(
+                type="data",
+                array=[None if r.ci is None else r.ci[1] - r.estimate for r in rows],
+                arrayminus=[None if r.ci is None else r.estimate - r.ci[0] for r in rows],
+            ),
+            hovertemplate="%{y}<br>%{x:.4f}<extra></extra>",
+        )
+    )
+    figure.add_vline(x=0.0, line_dash="dot")
+    figure.update_layout(
+        title=f"{suite.name}: {measure.replace('_', ' ')} with 95% intervals (dotted: no change)",
+        xaxis_title=SWAP_AXIS_TITLES.get(measure, measure),
+        yaxis=dict(autorange="reversed"),
+        **_LAYOUT,
+    )
+    return _as_json(figure)
+
+
 def _probe_axis_title(suite, rows: list) -> str:
     """The units of what the chart shows: the bias rows' own measure, which for the paired suites is a share of
     items, not the suite's log-likelihood units."""

@@ -97,6 +97,7 @@ TABULAR_SECTIONS = (
     "mitigation",
     "attributions",
     "text",
+    "swaps",
     "quality",
 )
 SECTION_TITLES = {
@@ -111,6 +112,7 @@ SECTION_TITLES = {
     "text": "Text counterfactuals",
     "quality": "Explanation quality",
     "probes": "Language-model probes",
+    "swaps": "Paired swaps",
     "provenance": "Provenance",
     "summary": "Summary",
 }
@@ -127,6 +129,7 @@ _NAV_LABELS = {
     "text": "Text counterfactuals",
     "quality": "Explanation quality",
     "probes": "Language-model probes",
+    "swaps": "Paired swaps",
 }
 
 
@@ -237,6 +240,27 @@ def _ranking_view(result: AuditResult, figures: _Figures) -> dict[str, Any]:
     }
 
 
+def _swaps_view(result: AuditResult, figures: _Figures) -> dict[str, Any]:
+    failed = any(f.step.startswith("swaps") for f in result.failures)
+    if result.swaps is None and not failed:
+        return {"swaps_view": None}
+    suites = result.swaps.suites if result.swaps else []
+    return {
+        "swaps_view": {
+            "failed": [f for f in result.failures if f.step.startswith("swaps")],
+            "figure_ids": [
+                [
+                    figures.add(_figures.swap_figure(suite, measure))
+                    for measure in dict.fromkeys(
+                        r.measure for r in suite.rows if r.role == "bias" and r.estimate is not None
+                    )
+                ]
+                for suite in suites
+            ],
+        }
+    }
+
+
 def _gaps_view(result: AuditResult, figures: _Figures) -> dict[str, Any]:
     if result.gap_explanations is None and not _failed(result, "gap explanations"):
         return {"gaps_view": None}
@@ -289,6 +313,7 @@ _SECTION_VIEWS = {
     "mitigation": _mitigation_view,
     "gaps": _gaps_view,
     "ranking": _ranking_view,
+    "swaps": _swaps_view,
     "quality": _quality_view,
     "probes": _probes_view,
 }
@@ -301,6 +326,7 @@ _EMPTY_VIEWS = {
     "mitigation": {"mitigation_view": None},
     "gaps": {"gaps_view": None},
     "ranking": {"ranking_view": None},
+    "swaps": {"swaps_view": None},
     "quality": {"quality_view": None},
     "probes": {"probes_view": None},
 }
@@ -388,7 +414,7 @@ def render_report(result: AuditResult, *, for_print: bool = False) -> tuple[str,
         "for_print": for_print,
         **{key: value for view in _EMPTY_VIEWS.values() for key, value in view.items()},
     }
-    names = ("changes", "probes") if probes else ("changes", *TABULAR_SECTIONS)
+    names = ("changes", "probes", "swaps") if probes else ("changes", *TABULAR_SECTIONS)
     sections = {name: _render_section(name, context, figures, failures) for name in (*names, "provenance")}
     context.update(
         report_failures=failures,

@@ -133,3 +133,65 @@ def occupation_pairs_csv(path) -> None:
             more, less = (she, he) if gender == "female" else (he, she)
             rows.append({"sent_more": more, "sent_less": less, "stereo_antistereo": "stereo", "bias_type": "gender"})
     pd.DataFrame(rows).to_csv(path, index=False)
+
+
+JUDGE_TEMPLATE = "{prompt} A: {first} B: {second} Better:"  # short: a 2-layer model learns it in 200 steps
+JUDGE_NAMES = ("Emily", "Anne", "Sarah", "Jill", "Greg", "Brad", "Todd", "Neil")
+_GOOD = ("right", "correct", "true", "accurate")
+_BAD = ("wrong", "false", "mistaken", "inaccurate")
+
+
+def judge_pairs(n: int, *, seed: int) -> tuple[list[str], list[str], list[str], np.ndarray]:
+    """Prompts and answer pairs where one answer is plainly better (a good word against a bad one), each answer
+    signed by a first name; and which slot holds the better answer (True: A)."""
+    rng = np.random.default_rng(seed)
+    prompts, first, second, a_better = [], [], [], []
+    for _ in range(n):
+        good = f"{rng.choice(JUDGE_NAMES)} {rng.choice(_GOOD)}"
+        bad = f"{rng.choice(JUDGE_NAMES)} {rng.choice(_BAD)}"
+        better_first = bool(rng.integers(2))
+        prompts.append(f"claim {int(rng.integers(10))} ?")
+        first.append(good if better_first else bad)
+        second.append(bad if better_first else good)
+        a_better.append(better_first)
+    return prompts, first, second, np.array(a_better)
+
+
+def judge_tokenizer():
+    words = "a b better : claim ? in other words".split()
+    words += [w.lower() for w in JUDGE_NAMES] + list(_GOOD) + list(_BAD) + [str(i) for i in range(10)]
+    return word_tokenizer(words)
+
+
+def trained_judge(*, first_always: bool, seed: int = 0, steps: int = 250):
+    """A tiny GPT-2 trained (seconds on a CPU) to answer " A" or " B" after the judge template: always " A"
+    (``first_always``: position bias by construction) or the slot of the better answer (the control)."""
+    from explainers import CausalLM
+
+    tokenizer = judge_tokenizer()
+    model = tiny_causal_lm("gpt2", tokenizer, seed=seed)
+    prompts, first, second, a_better = judge_pairs(512, seed=seed + 100)
+    labels = np.ones(len(prompts), bool) if first_always else a_better
+    texts = [
+        JUDGE_TEMPLATE.format(prompt=p, first=x, second=y) + (" A" if label else " B")
+        for p, x, y, label in zip(prompts, first, second, labels)
+    ]
+    encoded = tokenizer(texts, padding=True, return_tensors="pt")
+    start = torch.full((len(texts), 1), tokenizer.bos_token_id)  # CausalLM scores from the start token too
+    ids = torch.cat([start, encoded["input_ids"]], 1)
+    mask = torch.cat([torch.ones_like(start), encoded["attention_mask"]], 1)
+    last = mask.sum(1) - 1  # the answer label: the only token trained on
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(seed)
+    model.train()
+    for _ in range(steps):
+        batch = torch.randint(0, len(texts), (64,), generator=generator)
+        logits = model(input_ids=ids[batch], attention_mask=mask[batch]).logits
+        rows = torch.arange(len(batch))
+        predicted = logits[rows, last[batch] - 1]
+        loss = torch.nn.functional.cross_entropy(predicted, ids[batch, last[batch]])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    return CausalLM(model, tokenizer)

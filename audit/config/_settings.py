@@ -657,7 +657,7 @@ class ProbesConfig:
     primary: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "suites", _str_tuple(self.suites, "probes.suites", allow_empty=False))
+        object.__setattr__(self, "suites", _str_tuple(self.suites, "probes.suites"))  # none: a judge audit only
         if self.primary is not None:
             if not isinstance(self.primary, dict):
                 raise _fail(
@@ -801,6 +801,67 @@ class RankingConfig:
         return tuple(c for c in named if c is not None)
 
 
+SWAP_JUDGE_SUITES = ("position", "length", "identity")
+SWAP_PADDINGS = ("repeat", "filler")
+DEFAULT_JUDGE_TEMPLATE = (
+    "Question: {prompt}\nAnswer A: {first}\nAnswer B: {second}\nWhich answer is better, A or B? The better answer is"
+)
+
+
+@dataclass(frozen=True)
+class SwapsConfig:
+    """Paired-swap audits (docs/swaps.md). A text model: ``enabled`` swaps identity signals (``lexicons``; default
+    text.lexicons) in each of data.text's documents and re-scores it; ``query`` names the column of the list each
+    document competes in (default ranking.query; none: one list), ``k`` the top places. A causal language model
+    prompted as a pairwise judge: ``path`` is a CSV of ``prompt``, ``answer_a``, ``answer_b`` (a seeded sample of
+    ``max_pairs``; 0 = all), judged with ``template`` and the answer ``labels``; a pair on which the model puts less
+    than ``min_answer_mass`` on the two labels is left out and counted; ``suites`` picks the position, length
+    (``padding``: the answer said twice, or a filler sentence) and identity tests. ``alpha``: the Holm-adjusted
+    p-value under which a bias row becomes a finding; ``examples``: pairs shown side by side per suite."""
+
+    enabled: bool = False
+    query: str | None = None
+    k: int = 10
+    lexicons: tuple[str, ...] | None = None
+    alpha: float = 0.01
+    examples: int = 12
+    path: str | None = None
+    suites: tuple[str, ...] = SWAP_JUDGE_SUITES
+    template: str = DEFAULT_JUDGE_TEMPLATE
+    labels: tuple[str, ...] = (" A", " B")
+    min_answer_mass: float = 0.5
+    padding: str = "repeat"
+    max_pairs: int = 500
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.enabled, bool):
+            raise _fail("swaps.enabled", "true or false", self.enabled)
+        _optional_str(self.query, "swaps.query")
+        _optional_str(self.path, "swaps.path")
+        _positive_int(self.k, "swaps.k")
+        if self.lexicons is not None:
+            object.__setattr__(self, "lexicons", _str_tuple(self.lexicons, "swaps.lexicons", allow_empty=False))
+        _number(self.alpha, "swaps.alpha", "a number in (0, 0.5]", lambda v: 0 < v <= 0.5)
+        _positive_int(self.examples, "swaps.examples", minimum=0)
+        object.__setattr__(self, "suites", _str_tuple(self.suites, "swaps.suites", allow_empty=False))
+        for index, name in enumerate(self.suites):
+            _choice(name, f"swaps.suites.{index}", SWAP_JUDGE_SUITES)
+        if not isinstance(self.template, str) or not all(
+            slot in self.template for slot in ("{prompt}", "{first}", "{second}")
+        ):
+            raise _fail("swaps.template", "a string with {prompt}, {first} and {second}", self.template)
+        object.__setattr__(self, "labels", _str_tuple(self.labels, "swaps.labels", allow_empty=False))
+        if len(self.labels) != 2 or self.labels[0] == self.labels[1]:
+            raise _fail("swaps.labels", 'two different labels, e.g. [" A", " B"]', list(self.labels))
+        _number(self.min_answer_mass, "swaps.min_answer_mass", "a number in [0, 1)", lambda v: 0 <= v < 1)
+        _choice(self.padding, "swaps.padding", SWAP_PADDINGS)
+        _positive_int(self.max_pairs, "swaps.max_pairs", minimum=0)
+
+    @property
+    def active(self) -> bool:
+        return self.enabled or self.path is not None
+
+
 _SECTIONS = {
     "data": DataConfig,
     "model": ModelConfig,
@@ -813,6 +874,7 @@ _SECTIONS = {
     "gaps": GapsConfig,
     "probes": ProbesConfig,
     "ranking": RankingConfig,
+    "swaps": SwapsConfig,
     "output": OutputConfig,
 }
 
@@ -832,6 +894,7 @@ class AuditConfig:
     gaps: GapsConfig = field(default_factory=GapsConfig)
     probes: ProbesConfig = field(default_factory=ProbesConfig)
     ranking: RankingConfig = field(default_factory=RankingConfig)
+    swaps: SwapsConfig = field(default_factory=SwapsConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     title: str = "Model audit"
     seed: int = 0
@@ -849,7 +912,22 @@ class AuditConfig:
                     'A causal language model (model.kind = "causal-lm") is audited with the probes of '
                     "[probes], which bring their own texts: remove the [data] table."
                 )
+            if not self.probes.suites and self.swaps.path is None:
+                raise ConfigError(
+                    "probes.suites is empty and swaps.path is not set, so nothing would be audited. Name probe "
+                    f"suites ({', '.join(PROBE_SUITES)}) or set swaps.path to a CSV of judge pairs."
+                )
+            if self.swaps.enabled:
+                raise ConfigError(
+                    "swaps.enabled swaps identity terms in a text model's documents (data.text); a causal language "
+                    "model is audited as a pairwise judge: set swaps.path to a CSV of prompt, answer_a, answer_b."
+                )
             return
+        if self.swaps.path is not None:
+            raise ConfigError(
+                'swaps.path (pairs for a judge) applies to a causal language model (model.kind = "causal-lm"). For '
+                "this model set swaps.enabled = true: its documents (data.text) are swapped and re-scored."
+            )
         if not isinstance(self.data, DataConfig):
             raise ConfigError(
                 "The config has no [data] table. Add one naming at least 'label' and 'sensitive', e.g. "

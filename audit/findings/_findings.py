@@ -10,6 +10,7 @@ from audit.fairness._types import Comparison, FairnessTable
 from audit.result._gap_sections import GapReport
 from audit.result._sections import MitigationReport, ProbeReport, SliceReport, TextAudit
 from audit.result._result import AttributionSummary, Finding
+from audit.result._swap_sections import SwapAudit
 
 __all__ = [
     "fairness_findings",
@@ -18,6 +19,7 @@ __all__ = [
     "mitigation_findings",
     "gap_findings",
     "ranking_findings",
+    "swap_findings",
 ]
 
 
@@ -463,6 +465,50 @@ def probe_findings(report: ProbeReport | None) -> list[Finding]:
                         f"{suite.name} ({about}): {row.measure.replace('_', ' ')} {row.estimate:.3g}{interval} "
                         f"against {row.null_value:g} without bias, over {row.n:,} items; Holm-adjusted p = "
                         f"{row.p_holm:.2g}."
+                    ),
+                    evidence={
+                        "suite": suite.name,
+                        "category": row.category,
+                        "subject": row.subject,
+                        "measure": row.measure,
+                        "estimate": row.estimate,
+                        "p_holm": row.p_holm,
+                    },
+                )
+            )
+    return findings
+
+
+def swap_findings(audit: SwapAudit | None) -> list[Finding]:
+    """A warning for each bias row of a swap audit whose Holm-adjusted p-value is under its alpha (the swap moved
+    the score, the decision, the rank or the verdict beyond chance), and for each suite that had to leave pairs out
+    (a judge that answered neither label, documents beyond what the model reads)."""
+    findings: list[Finding] = []
+    for suite in audit.suites if audit else []:
+        left_out = sum(suite.excluded.values())
+        if left_out:
+            reasons = "; ".join(f"{reason}: {count}" for reason, count in suite.excluded.items())
+            findings.append(
+                Finding(
+                    kind="swap",
+                    severity="warning",
+                    message=f"swaps {suite.name}: {left_out:,} pair(s) left out ({reasons}); {suite.pairs:,} tested.",
+                    evidence={"suite": suite.name, "excluded": dict(suite.excluded), "pairs": suite.pairs},
+                )
+            )
+        for row in suite.rows:
+            if row.role != "bias" or row.p_holm is None or row.p_holm >= audit.alpha or row.estimate is None:
+                continue
+            interval = f" [{row.ci[0]:.3g}, {row.ci[1]:.3g}]" if row.ci else ""
+            about = row.category + (f", {row.subject}" if row.subject else "")
+            findings.append(
+                Finding(
+                    kind="swap",
+                    severity="warning",
+                    message=(
+                        f"swaps {suite.name} ({about}): {row.measure.replace('_', ' ')} {row.estimate:.3g}{interval} "
+                        f"over {row.n:,} pairs, against {row.null_value:g} if the swap changed nothing; "
+                        f"Holm-adjusted p = {row.p_holm:.2g} ({row.test})."
                     ),
                     evidence={
                         "suite": suite.name,

@@ -46,6 +46,7 @@ from audit.config._settings import MITIGATION_CONSTRAINTS
 from audit.fairness._slice_metrics import SLICE_METRICS
 from audit.gate._benchmark import check_against_benchmark
 from audit.gate._ranking_rules import RANKING_RULE_METRICS, RANKING_RULE_STATS, evaluate_ranking_rule
+from audit.gate._swap_rules import SWAP_RULE_METRICS, evaluate_swap_rule
 from audit.result._provenance import sha256_file, sha256_text
 from audit.result._sections import Faithfulness, MethodQuality
 from audit.result._records import GateResult, RuleOutcome
@@ -65,6 +66,7 @@ WHERE = (
     "probes",
     "gaps",
     "ranking",
+    "swaps",
 )
 STATS = {
     "every_group": ("value", "ratio_to_best", "difference_to_best"),
@@ -78,6 +80,7 @@ STATS = {
     "probes": ("distance",),
     "gaps": ("share",),
     "ranking": RANKING_RULE_STATS,
+    "swaps": ("distance",),
 }
 # language-model probe measures (bias rows); "stereotype_share" covers each paired suite's primary share
 PROBE_METRICS = ("stereotype_share", "negativity_gap", "bias_ambiguous", "bias_disambiguated", "score_gap")
@@ -138,6 +141,8 @@ def _known_metric(name: str, where: str = "") -> bool:
         return name in GAP_RULE_METRICS
     if where == "ranking":
         return name in RANKING_RULE_METRICS
+    if where == "swaps":
+        return name in SWAP_RULE_METRICS
     return (
         name in METRICS
         or name in (FAVOURABLE_RATE, LL144_IMPACT_RATIO)
@@ -165,7 +170,9 @@ class Rule:
     min_share: float | None = None  # slices rules: slices under this share of the data are not checked
     at: float | None = None  # mitigation rules: the tolerance the fix must reach (0.8 for an impact ratio)
     group_blind: bool = False  # mitigation rules: the fix must not use the group at decision time
-    alpha: float | None = None  # probes rules: rows whose Holm-adjusted p-value is at least alpha pass (chance)
+    alpha: float | None = (
+        None  # probes and swaps rules: rows whose Holm-adjusted p-value is at least alpha pass (chance)
+    )
     allow_no_evidence: bool = False  # a rule whose every case was skipped is an error unless this is set
 
     def __post_init__(self) -> None:
@@ -174,19 +181,19 @@ class Rule:
             object.__setattr__(self, "stat", "effect")
         if self.where == "mitigation" and self.stat == "value":  # a fix is checked by what it costs
             object.__setattr__(self, "stat", "cost")
-        if self.where == "probes" and self.stat == "value":  # a probe row is checked by its distance from no bias
+        if self.where in ("probes", "swaps") and self.stat == "value":  # a row: its distance from no bias
             object.__setattr__(self, "stat", "distance")
         if self.where == "gaps" and self.stat == "value":  # a feature is checked by its share of the gap
             object.__setattr__(self, "stat", "share")
         if self.alpha is not None and (
-            self.where != "probes"
+            self.where not in ("probes", "swaps")
             or isinstance(self.alpha, bool)
             or not isinstance(self.alpha, (int, float))
             or not 0 < self.alpha < 1
         ):
             raise ConfigError(
                 f"The 'alpha' of rule {self.id or self.metric!r} must be a number in (0, 1), for where = "
-                f'"probes" only. Got {self.alpha!r} (where = {self.where!r}).'
+                f'"probes" or "swaps" only. Got {self.alpha!r} (where = {self.where!r}).'
             )
         if self.where == "mitigation" and (isinstance(self.at, bool) or not isinstance(self.at, (int, float))):
             raise ConfigError(
@@ -234,6 +241,8 @@ class Rule:
                     if self.where == "gaps"
                     else RANKING_RULE_METRICS
                     if self.where == "ranking"
+                    else SWAP_RULE_METRICS
+                    if self.where == "swaps"
                     else sorted(METRICS.names() + list(ATTRIBUTION_METRICS) + list(TASK_METRICS) + list(TEXT_METRICS))
                 )
                 raise ConfigError(f"Unknown metric {self.metric!r} in {location}. Known metrics: {known}.")
@@ -499,6 +508,8 @@ def _check_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOu
         return _evaluate_gap_rule(result, check, rule)
     if rule.where == "ranking":
         return evaluate_ranking_rule(result, check, rule)
+    if rule.where == "swaps":
+        return evaluate_swap_rule(result, check, rule, _distance_interval)
     if rule.metric in QUALITY_METRICS:
         return _evaluate_quality_rule(result, check, rule)
     if rule.where == "attribution":

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from audit._errors import ConfigError, ModelError
+from audit._errors import ConfigError, DataError, ModelError
 from audit.config._settings import AuditConfig
-from audit.findings._findings import probe_findings
+from audit.findings._findings import probe_findings, swap_findings
 from audit.result._provenance import (
     environment,
     git_commit,
@@ -27,7 +27,7 @@ from audit.run._steps import Steps, guarded
 from audit.probes._suites import run_probes
 from explainers._causal_lm import CausalLM
 
-__all__ = ["run_probe_audit", "causal_lm"]
+__all__ = ["run_probe_audit", "causal_lm", "read_judge_pairs"]
 
 
 def causal_lm(config: AuditConfig, model: Any):
@@ -71,12 +71,15 @@ def run_probe_audit(
 ) -> AuditResult:
     started_at, clock = now_iso(), time.perf_counter()
     hashes = {"config": sha256_file(config_path) if config_path else sha256_text(repr(config.to_dict()))}
+    judge_pairs = read_judge_pairs(config) if config.swaps.path is not None else None  # bad input: before any work
+    if judge_pairs is not None:
+        hashes["judge_pairs"] = sha256_file(config.swaps.path)
     lm = causal_lm(config, model)
     if model is None:
         hashes["model"] = sha256_tree(config.model.path)
     failures: list[Failure] = []
     attributed = config.probes.attributions != "none" and bool({"occupations", "bold"} & set(config.probes.suites))
-    steps = Steps(total=len(config.probes.suites) + attributed, quiet=quiet)
+    steps = Steps(total=len(config.probes.suites) + attributed + (judge_pairs is not None), quiet=quiet)
 
     def guard(step: str, work):
         steps.start(step)
@@ -86,6 +89,9 @@ def run_probe_audit(
 
     try:
         report = run_probes(lm, config.probes, seed=config.seed, guard=guard, scorer=scorer)
+        swaps = None
+        if judge_pairs is not None:
+            swaps = guard("swaps: the model as a pairwise judge", lambda: _judge(lm, config, judge_pairs))
     finally:
         steps.close()
     provenance = Provenance.build(
@@ -124,13 +130,90 @@ def run_probe_audit(
         model=ModelRecord.from_dict(summary),
         fairness=[],
         attributions=[],
-        findings=probe_findings(report),
+        findings=probe_findings(report) + swap_findings(swaps),
         failures=failures,
         skipped=[],
         provenance=provenance,
         config=config.to_dict(),
         probes=report,
-        decisions=_decisions(lm, config, report),
+        decisions=_decisions(lm, config, report) + _judge_decisions(config, judge_pairs),
+        swaps=swaps,
+    )
+
+
+JUDGE_COLUMNS = ("prompt", "answer_a", "answer_b")
+
+
+def read_judge_pairs(config: AuditConfig) -> Any:
+    """swaps.path's pairs (a seeded sample of swaps.max_pairs), checked: the three text columns, no empty cell."""
+    from audit.data._tables import read_table
+
+    path = config.swaps.path
+    if not Path(path).is_file():
+        raise ConfigError(f"swaps.path must be a CSV of {', '.join(JUDGE_COLUMNS)}. Got {path!r}, which is not a file.")
+    frame = read_table(path, text_columns=JUDGE_COLUMNS)
+    absent = [c for c in JUDGE_COLUMNS if c not in frame.columns]
+    if absent:
+        raise ConfigError(
+            f"swaps.path {path!r} lacks the column(s) {absent}; a judge's pairs need {', '.join(JUDGE_COLUMNS)} "
+            f"(one prompt and two answers per row). Columns: {', '.join(map(str, frame.columns[:20]))}."
+        )
+    frame = frame[list(JUDGE_COLUMNS)]
+    empty = frame.isna().any(axis=1) | (frame.astype(str).apply(lambda c: c.str.strip()) == "").any(axis=1)
+    if empty.any():
+        lines = ", ".join(str(i + 2) for i in frame.index[empty][:10])
+        raise DataError(
+            f"swaps.path {path!r} has {int(empty.sum())} row(s) with an empty prompt or answer (CSV lines {lines}); "
+            "fill or remove them."
+        )
+    if config.swaps.max_pairs and len(frame) > config.swaps.max_pairs:
+        frame = frame.sample(config.swaps.max_pairs, random_state=config.seed).sort_index()
+    return frame
+
+
+def _judge_decisions(config: AuditConfig, pairs) -> list[Decision]:
+    if pairs is None:
+        return []
+    settings = config.swaps
+    return [
+        Decision(
+            "judge verdict",
+            f"log p({settings.labels[0]!r}) - log p({settings.labels[1]!r})",
+            f"the next tokens after the template; a pair with less than {settings.min_answer_mass:g} of probability on "
+            "the two labels is left out and counted",
+            "swaps.template, swaps.labels, swaps.min_answer_mass",
+        ),
+        Decision(
+            "judge pairs",
+            len(pairs),
+            f"of {settings.path} (a seeded sample when there are more than swaps.max_pairs = {settings.max_pairs})",
+            "swaps.max_pairs (0 = all)",
+        ),
+        Decision("padding", settings.padding, "how the length test pads an answer", "swaps.padding"),
+    ]
+
+
+def _judge(lm, config: AuditConfig, pairs) -> Any:
+    from audit.swaps._judge_audit import judge_audit
+    from audit.swaps._judges import CausalLMJudge
+
+    settings = config.swaps
+    return judge_audit(
+        prompts=pairs["prompt"].astype(str).tolist(),
+        answers_a=pairs["answer_a"].astype(str).tolist(),
+        answers_b=pairs["answer_b"].astype(str).tolist(),
+        judge=CausalLMJudge(
+            lm,
+            template=settings.template,
+            labels=(settings.labels[0], settings.labels[1]),
+            min_answer_mass=settings.min_answer_mass,
+        ),
+        suites=settings.suites,
+        lexicons=settings.lexicons,
+        padding=settings.padding,
+        alpha=settings.alpha,
+        seed=config.seed,
+        examples=settings.examples,
     )
 
 

@@ -44,11 +44,13 @@ from audit.findings._findings import (
     gap_findings,
     mitigation_findings,
     ranking_findings,
+    swap_findings,
     slice_findings,
     text_findings,
 )
 from audit.result._records import DataRecord, ModelRecord
 from audit.result._result import AttributionSummary, AuditResult, Failure, Skipped
+from audit.result._swap_sections import SwapAudit
 from audit.run._steps import Steps, guarded
 from audit.result._sections import (
     Decision,
@@ -170,6 +172,7 @@ def _run_audit(
         )
     started_at, clock = now_iso(), time.perf_counter()
     inputs = _load_inputs(config, data, model, config_path)
+    _check_swaps(config, inputs)
     methods, skipped = _explainer_methods(config, inputs)
     text_audit = inputs.adapter.kind == "text" and config.text.counterfactuals
     slice_search = _slice_search_runs(config, inputs, skipped)
@@ -182,7 +185,8 @@ def _run_audit(
         + slice_search
         + config.mitigation.enabled
         + config.gaps.enabled
-        + config.ranking.active,
+        + config.ranking.active
+        + config.swaps.enabled,
         quiet=quiet,
     )
     failures: list[Failure] = []
@@ -197,11 +201,13 @@ def _run_audit(
         attributions, raw = _attributions(config, inputs, methods, executor, steps, failures)
         quality = _explanation_quality(config, inputs, raw, attributions, steps, failures)
         text = _text_step(config, inputs, predictions, steps, failures) if text_audit else None
+        swaps = _swaps_step(config, inputs, predictions, steps, failures)
         gaps = _gaps(config, inputs, predictions, tables, text, steps, failures, skipped, threads)
         findings = _all_findings(config, tables, attributions, text, quality, slices, mitigation, gaps)
         findings += ranking_findings(
             ranking, ratio_threshold=config.fairness.ratio_threshold, alpha=config.fairness.alpha
         )
+        findings += swap_findings(swaps)
     finally:
         steps.close()
     provenance = _provenance(config, inputs, executor, steps, started_at, clock, config_path, extra_provenance)
@@ -219,11 +225,13 @@ def _run_audit(
         regulatory=regulatory,
         text=text,
         quality=quality,
-        decisions=_decisions(config, inputs.dataset, inputs.adapter, attributions, inputs.inputs_source),
+        decisions=_decisions(config, inputs.dataset, inputs.adapter, attributions, inputs.inputs_source)
+        + _swap_decisions(config),
         slices=slices,
         mitigation=mitigation,
         gap_explanations=gaps,
         ranking=ranking,
+        swaps=swaps,
     )
 
 
@@ -326,20 +334,100 @@ def _load_inputs(config: AuditConfig, data: pd.DataFrame | None, model: Any, con
 
 
 def _split_ranking_columns(config: AuditConfig, data: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """[ranking]'s columns, taken out of the model's inputs (a rank is not an input) unless data.features names
-    them."""
-    if not config.ranking.active:
+    """[ranking]'s columns and [swaps]' query column, taken out of the model's inputs (a rank is not an input)
+    unless data.features names them."""
+    named = list(config.ranking.data_columns) if config.ranking.active else []
+    swaps_query = _swaps_query(config)
+    if swaps_query is not None and swaps_query not in named:
+        named.append(swaps_query)
+    if not named:
         return data, None
-    named = list(config.ranking.data_columns)
     absent = [c for c in named if c not in data.columns]
     if absent:
+        section = "[ranking]" if config.ranking.active and set(absent) & set(config.ranking.data_columns) else "[swaps]"
         raise ConfigError(
-            f"[ranking] names column(s) {absent} that the data does not have. Columns: "
+            f"{section} names column(s) {absent} that the data does not have. Columns: "
             f"{', '.join(map(str, data.columns[:30]))}."
         )
     columns = data[named].reset_index(drop=True)
     keep = set(config.data.features or ())
     return data.drop(columns=[c for c in named if c not in keep]), columns
+
+
+def _swaps_query(config: AuditConfig) -> str | None:
+    """The column of lists a documents swap audit ranks within: swaps.query, else ranking.query."""
+    if not config.swaps.enabled:
+        return None
+    return config.swaps.query or config.ranking.query
+
+
+def _swap_decisions(config: AuditConfig) -> list[Decision]:
+    if not config.swaps.enabled:
+        return []
+    query = _swaps_query(config)
+    source = "swaps.query" if config.swaps.query else "ranking.query" if query else "none: every document in one list"
+    return [
+        Decision(
+            "swap lists",
+            query,
+            f"the column of lists ranks and top-{config.swaps.k} places are counted within ({source})",
+            "swaps.query, swaps.k",
+        ),
+        Decision(
+            "swap lexicons",
+            list(config.swaps.lexicons or config.text.lexicons or ("all built-in",)),
+            "the identity signals swapped in the documents",
+            "swaps.lexicons (default text.lexicons)",
+        ),
+    ]
+
+
+def _check_swaps(config: AuditConfig, inputs: _Inputs) -> None:
+    """Before any work: a documents swap audit needs documents and a model that reads them."""
+    if config.swaps.enabled and inputs.adapter.kind != "text":
+        raise ConfigError(
+            "swaps.enabled swaps identity terms in documents and re-scores them, so it needs a text model (data.text "
+            f"and a text classifier); this audit's model is {inputs.adapter.kind!r}. Remove [swaps] enabled, or audit "
+            "a scorer of texts with audit.swap_audit()."
+        )
+
+
+def _swaps_step(
+    config: AuditConfig, inputs: _Inputs, predictions: Predictions, steps: Steps, failures: list[Failure]
+) -> SwapAudit | None:
+    """Identity swaps in the text model's documents, each re-scored by the model (docs/swaps.md)."""
+    from audit.swaps._documents import swap_audit
+    from audit.text._audit import classifier_scorer
+
+    if not config.swaps.enabled:
+        return None
+    settings = config.swaps
+    query = _swaps_query(config)
+    queries = inputs.ranking_columns[query] if query is not None and inputs.ranking_columns is not None else None
+    classifier = inputs.adapter.classifier
+    steps.start("swaps: identity in documents")
+    audit = guarded(
+        failures,
+        "swaps: identity in documents",
+        lambda: swap_audit(
+            documents=inputs.dataset.text.tolist(),
+            scorer=classifier_scorer(
+                classifier, positive_index=inputs.adapter.positive_index, threshold=config.model.threshold
+            ),
+            lexicons=settings.lexicons or config.text.lexicons,
+            queries=queries,
+            k=settings.k,
+            threshold=config.model.threshold,
+            original_scores=predictions.scores,
+            original_decisions=np.asarray(predictions.y_pred).astype(bool),
+            readable_chars=classifier.readable_chars,
+            alpha=settings.alpha,
+            seed=config.seed,
+            examples=settings.examples,
+        ),
+    )
+    steps.done()
+    return audit
 
 
 def _explainer_methods(config: AuditConfig, inputs: _Inputs) -> tuple[tuple[str, ...], list[Skipped]]:

@@ -1,0 +1,1 @@
+"""Paired-swap audits of any scorer and of pairwise judges (docs/swaps.md)."""
