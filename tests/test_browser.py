@@ -210,3 +210,37 @@ def test_language_model_report_loads_cleanly_with_its_charts(browser, tmp_path):
     assert page.locator("div.figure .main-svg .heatmaplayer image").count() == heatmaps  # drawn, not just placed
     assert problems == {"console": [], "dialogs": [], "requests": []}
     page.close()
+
+
+def test_the_swap_section_draws_a_chart_per_measure_and_shows_its_pairs_as_text(browser, tmp_path):
+    import dataclasses
+
+    import numpy as np
+    import pandas as pd
+
+    import audit
+    from reports import render_html
+
+    names = ["Greg", "Emily", "Todd", "Anne"] * 30
+    texts = [f"{n} has {i % 13} years in sales {PAYLOAD}." for i, n in enumerate(names)]
+
+    def screener(batch):
+        years = np.array([int(t.split(" has ")[1].split()[0]) for t in batch])
+        return years / 12 - 0.3 * np.array([t.startswith(("Emily", "Anne")) for t in batch])
+
+    swaps = audit.swap_audit(documents=texts, scorer=screener, lexicons=["name_gender"], queries=np.arange(120) // 20)
+    frame = pd.DataFrame({"g": ["a", "b"] * 20, "y": [0, 1, 1, 0] * 10, "d": [0, 1] * 20})
+    base = audit.run_audit(
+        audit.AuditConfig(data=audit.DataConfig(label="y", sensitive=("g",), prediction="d")), data=frame
+    )
+    path = tmp_path / "report.html"
+    path.write_text(render_html(dataclasses.replace(base, swaps=swaps)), encoding="utf-8")
+    page, problems = _open(browser, path)
+    charts = page.locator("#swaps div.figure").count()
+    assert charts == 4  # score, decision, rank, top-k: one chart per measure, each its own units
+    page.wait_for_function(f"document.querySelectorAll('#swaps div.figure .main-svg').length >= {charts}")
+    assert page.locator("#swaps div.figure .main-svg .scatterlayer .point").count() >= 8
+    cell = page.locator("table.swap-examples td.text").first.inner_text()
+    assert PAYLOAD in cell and page.evaluate("window.__xss") is None  # shown as text, never run
+    assert problems == {"console": [], "dialogs": [], "requests": []}
+    page.close()
