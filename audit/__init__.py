@@ -37,7 +37,16 @@ from audit.exec._executors import DaskExecutor, Executor, InProcessExecutor, mak
 from audit.fairness._metrics import DEFAULT_METRICS, METRICS
 from audit.fairness._tables import group_metrics
 from audit.demographics._api import inferred_group_metrics
-from audit.ranking import QueryFlag, RankingGroup, RankingMeasure, RankingTable, TopKTest, ranking_metrics
+from audit.ranking import (
+    PrefixFailure,
+    PrefixTest,
+    QueryFlag,
+    RankingGroup,
+    RankingMeasure,
+    RankingTable,
+    TopKTest,
+    ranking_metrics,
+)
 from audit.fairness._types import (
     Comparison,
     Disparity,
@@ -136,6 +145,8 @@ __all__ = [
     "RankingMeasure",
     "TopKTest",
     "QueryFlag",
+    "PrefixTest",
+    "PrefixFailure",
     "GateResult",
     "group_metrics",
     "GroupRow",

@@ -7,6 +7,7 @@
 2. Null: group-blind rankings (a merit score independent of group), ``--reps`` populations of 100 queries x 20
    candidates: how often each test finds a gap (Holm p < 0.05), and how often the query-resampled 95% interval of
    the exposure gap holds 0.
+   FA*IR's prefix test (fair_prefix) is counted the same way: any group's Holm p < 0.05 over queries.
 3. Planted: group b's score lowered by ``--push-down`` (default 0.15 standard deviations of the merit score): each
    test's power, and the coverage of the exposure gap's interval of the true gap (from 20,000 queries of the same
    design).
@@ -73,7 +74,7 @@ def _speed(items: int, queries: int, boot: int) -> dict:
 
 
 def _error_rates(reps: int, push_down: float, boot: int) -> dict:
-    found = {name: 0 for name in (*RANKING_MEASURES, "top_k")}
+    found = {name: 0 for name in (*RANKING_MEASURES, "top_k", "fair_prefix")}
     covered = 0
     truth = 0.0
     if push_down:
@@ -98,6 +99,7 @@ def _error_rates(reps: int, push_down: float, boot: int) -> dict:
             comparisons = [c for c in table.measures[name].to_benchmark.values() if not c.is_anchor]
             found[name] += any(c.p_value_holm is not None and c.p_value_holm < 0.05 for c in comparisons)
         found["top_k"] += any(t.p_value_holm is not None and t.p_value_holm < 0.05 for t in table.top_k)
+        found["fair_prefix"] += any(t.p_value_holm is not None and t.p_value_holm < 0.05 for t in table.prefix_tests)
         measure = table.measures["exposure"]
         # the interval of b's gap to a, whichever group the data made the benchmark
         if measure.benchmark_group == "group=a":

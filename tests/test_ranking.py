@@ -111,6 +111,9 @@ def test_a_ranker_that_pushes_a_group_down_is_found_on_every_measure(planted):
     b = next(t for t in planted.top_k if t.group == "group=b")
     assert b.observed < 0.75 * b.expected and b.p_value_holm < 1e-6
     assert planted.flagged_counts["group=b"] > 0.05 * planted.queries
+    prefix = next(t for t in planted.prefix_tests if t.group == "group=b")
+    assert prefix.failed > 2 * prefix.expected_failures and prefix.p_value_holm < 1e-6
+    assert prefix.failures and all(f.observed < f.required for f in prefix.failures)
 
 
 def test_a_group_blind_ranker_passes(blind):
@@ -121,6 +124,7 @@ def test_a_group_blind_ranker_passes(blind):
                 low, high = comparison.difference_ci
                 assert low < 0 < high, metric
     assert all(t.p_value_holm > 0.05 for t in blind.top_k)
+    assert all(t.p_value_holm > 0.05 and t.queries_tested == 150 for t in blind.prefix_tests)
     for row in blind.groups:
         assert row.ci["top_k_share"][0] < row.pool_share < row.ci["top_k_share"][1]
 
@@ -209,7 +213,11 @@ def screened(adult_test, adult_model, tmp_path_factory):
     by_model = dataclasses.replace(
         base, ranking=RankingConfig(score="model", query="posting", n_boot=300, ties="random")
     )
-    by_coin = dataclasses.replace(base, ranking=RankingConfig(score="coin", query="posting", n_boot=300))
+    by_coin = dataclasses.replace(
+        base,
+        ranking=RankingConfig(score="coin", query="posting", n_boot=300),
+        fairness=dataclasses.replace(base.fairness, ll144={**base.fairness.ll144, "mode": "ranking"}),
+    )
     return (
         run_audit(by_model, data=rows, model=adult_model, quiet=True),
         run_audit(by_coin, data=rows, model=adult_model, quiet=True),
@@ -256,6 +264,24 @@ def test_a_screener_on_real_data_is_audited_gated_and_reported(screened, tmp_pat
     assert html.count('role="img" aria-label="Exposure per item by') == 3
 
 
+def test_an_ll144_scoring_table_fed_from_ranks_counts_the_better_half_of_each_list(screened):
+    from reports import render_html
+
+    _, by_coin, rows = screened
+    ll144 = by_coin.regulatory.ll144
+    assert ll144.mode == "ranking" and ll144.rate == "scoring_rate" and ll144.total_known == 4_000
+    # by hand: within each posting of 50, the 25 highest coins are above the median place (25.5)
+    place = rows.groupby("posting")["coin"].rank(ascending=False)
+    above = place < (rows.groupby("posting")["coin"].transform("size") + 1) / 2
+    expected = above.groupby(rows["sex"]).mean()
+    table = next(t for t in ll144.tables if t.breakdown == "sex")
+    for row in table.rows:
+        assert row.scoring_rate == pytest.approx(expected[row.category.split("=")[1]], abs=1e-12)
+    best = max(r.scoring_rate for r in table.rows if not r.small)
+    assert all(r.impact_ratio == pytest.approx(r.scoring_rate / best) for r in table.rows)
+    assert "median place of their own ranked list" in render_html(by_coin)
+
+
 def test_ranking_settings_are_checked_before_any_work(adult_test, adult_model, tmp_path):
     import dataclasses
 
@@ -299,3 +325,75 @@ def test_the_permutation_test_and_its_normal_approximation_agree(monkeypatch):
         assert 0.001 < by_normal.p_value < 0.5, metric  # a case where the two can be compared
         # Monte Carlo error of 1,999 permutations at p: sqrt(p(1-p)/2000) ~ 0.005
         assert by_permutation.p_value == pytest.approx(by_normal.p_value, abs=0.02), metric
+
+
+def _fairsearchcore():
+    """The FA*IR authors' package (dev extra). Its memo key's __hash__ returns a numpy float under current pandas,
+    which Python refuses; wrapped in int() here, nothing else changed."""
+    fsc = pytest.importorskip("fairsearchcore", reason="the dev extra's fairsearchcore is the FA*IR oracle")
+    from fairsearchcore import fail_prob
+
+    key = fail_prob.LegalAssignmentKey
+    if not getattr(key, "_int_hash", False):
+        original = key.__hash__
+        key.__hash__ = lambda self: int(original(self))
+        key._int_hash = True
+    return fsc
+
+
+def _prefix_designs(k, p):
+    one = np.array([k])
+    return one, np.array([0]), one, np.array([p])
+
+
+@pytest.mark.parametrize("k, p, alpha", [(10, 0.3, 0.1), (20, 0.5, 0.1), (30, 0.2, 0.05), (40, 0.4, 0.1)])
+def test_fair_prefix_tables_and_failure_probabilities_equal_fairsearchcores(k, p, alpha):
+    from audit.ranking._prefix import _null_cdf, fail_probability, prefix_tables
+
+    fair = _fairsearchcore().Fair(k, p, alpha)
+    pool, members, k_q, p_array = _prefix_designs(k, p)
+    unadjusted = (_null_cdf(pool, members, k, p_array) < alpha * (1 - 1e-12)).sum(-1)[0]
+    assert list(unadjusted) == fair.create_unadjusted_mtable()
+    theirs = fair.create_adjusted_mtable()
+    ours = fail_probability(pool, members, k_q, np.array([theirs]), p_array)[0]
+    assert ours == pytest.approx(fair.compute_fail_probability(theirs), abs=1e-12)
+    level, table, fail = prefix_tables(pool, members, k_q, k, alpha, p_array)
+    assert fail[0] <= alpha  # theirs picks the closest table, which can exceed alpha (k=30: 0.0529)
+    # the next table up (the least level above ours that changes it) fails a group-blind ranking more than alpha
+    higher = (_null_cdf(pool, members, k, p_array) < level[0] * 1.0001 + 1e-9).sum(-1)
+    looser = np.maximum(higher, table)
+    if not (looser == table).all():
+        assert fail_probability(pool, members, k_q, looser, p_array)[0] > alpha
+
+
+def test_the_failure_probability_is_monte_carlos_where_fairsearchcore_errs():
+    """k = 15, p = 0.7: fairsearchcore 1.0.4 gives 0.0998 for its own adjusted table, 2e5 simulated rankings
+    about 0.1097; the dynamic programme agrees with the simulation, and so for the finite pool of a query."""
+    from audit.ranking._prefix import fail_probability
+
+    table = np.array([[0, 0, 1, 1, 2, 2, 3, 4, 4, 5, 5, 6, 6, 7, 8]])
+    rng = np.random.default_rng(0)
+    coins = np.cumsum(rng.random((200_000, 15)) < 0.7, axis=1)
+    simulated = (coins < table).any(axis=1).mean()
+    exact = fail_probability(np.array([15]), np.array([0]), np.array([15]), table, np.array([0.7]))[0]
+    assert abs(exact - simulated) < 4 * np.sqrt(simulated * (1 - simulated) / 200_000)
+    # a finite pool: 8 of 20 items the group's, top 10 drawn without replacement
+    shuffled = rng.random((200_000, 20)).argsort(axis=1)[:, :10] < 8
+    required = np.array([[0, 0, 0, 1, 1, 1, 2, 2, 3, 3]])
+    simulated = (np.cumsum(shuffled, axis=1) < required).any(axis=1).mean()
+    exact = fail_probability(np.array([20]), np.array([8]), np.array([10]), required)[0]
+    assert abs(exact - simulated) < 4 * np.sqrt(simulated * (1 - simulated) / 200_000)
+
+
+def test_an_ll144_table_from_ranks_needs_a_ranking_and_a_bad_prefix_level_is_refused():
+    from audit import AuditConfig, DataConfig, FairnessConfig, RankingConfig
+
+    with pytest.raises(ConfigError, match='mode = "ranking" computes the scoring rate from places'):
+        AuditConfig(
+            data=DataConfig(label="y", sensitive=("sex",)),
+            fairness=FairnessConfig(ll144={"sex": "sex", "mode": "ranking"}),
+        )
+    with pytest.raises(ConfigError, match="ranking.prefix_alpha"):
+        RankingConfig(score="s", prefix_alpha=0.7)
+    with pytest.raises(ConfigError, match="prefix_alpha"):
+        ranking_metrics(_rankings(0, queries=2, size=5), sensitive="group", score="score", prefix_alpha=0)

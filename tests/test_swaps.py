@@ -414,3 +414,22 @@ def test_a_language_model_judge_is_audited_from_the_config_and_gated(judges, tmp
         audit.AuditConfig(model=audit.ModelConfig(kind="causal-lm"), probes=audit.ProbesConfig(suites=()))
     with pytest.raises(ConfigError, match="applies to a causal language model"):
         audit.AuditConfig(data=audit.DataConfig(label="y", sensitive=("g",)), swaps=audit.SwapsConfig(path="p.csv"))
+
+
+def test_swaps_settings_load_from_toml_with_the_pairs_beside_the_config(tmp_path):
+    (tmp_path / "pairs.csv").write_text("prompt,answer_a,answer_b\nq,a,b\n", encoding="utf-8")
+    (tmp_path / "audit.toml").write_text(
+        '[model]\nkind = "causal-lm"\npath = "lm"\n[probes]\nsuites = []\n'
+        '[swaps]\npath = "pairs.csv"\nsuites = ["position"]\nlabels = [" yes", " no"]\nmin_answer_mass = 0.2\n',
+        encoding="utf-8",
+    )
+    config = audit.load_config(tmp_path / "audit.toml")
+    assert config.swaps.path == str(tmp_path / "pairs.csv") and config.swaps.labels == (" yes", " no")
+    (tmp_path / "bad.toml").write_text('[model]\nkind = "causal-lm"\n[swaps]\npadding = "long"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="swaps.padding"):
+        audit.load_config(tmp_path / "bad.toml")
+    (tmp_path / "typo.toml").write_text(
+        '[model]\nkind = "causal-lm"\n[swaps]\nsuite = ["position"]\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match="Did you mean swaps.'suites'"):
+        audit.load_config(tmp_path / "typo.toml")

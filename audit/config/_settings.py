@@ -459,7 +459,7 @@ class FairnessConfig:
                 raise _fail("fairness.ll144", f"a table with keys among {sorted(LL144_KEYS)}", sorted(unknown))
             if not (self.ll144.get("sex") or self.ll144.get("race")):
                 raise _fail("fairness.ll144", "a table naming the 'sex' or 'race' column (or both)", self.ll144)
-            _choice(self.ll144.get("mode", "selection"), "fairness.ll144.mode", ("selection", "scoring"))
+            _choice(self.ll144.get("mode", "selection"), "fairness.ll144.mode", ("selection", "scoring", "ranking"))
             for key in ("exclude_under", "flag_below"):
                 value = self.ll144.get(key)
                 if value is not None and (
@@ -755,7 +755,9 @@ class RankingConfig:
     list. ``groupings``: the sensitive groupings to audit (default: data.sensitive's, as the fairness tables).
     ``ties``: refuse tied ranks or scores, or break them at random (seeded, counted). ``k``: the top places
     (impact ratios and the exact test); ``attention_p``: the geometric attention's first
-    place share; ``n_boot`` resamples of whole queries give the intervals when there are ``min_queries`` or more."""
+    place share; ``n_boot`` resamples of whole queries give the intervals when there are ``min_queries`` or more.
+    ``prefix_alpha``: the level of FA*IR's prefix test in each query (at most this chance that a group-blind
+    ranking fails some prefix of the top k)."""
 
     rank: str | None = None
     score: str | None = None
@@ -766,9 +768,11 @@ class RankingConfig:
     n_boot: int = 1000
     min_queries: int = 20
     ties: str = "refuse"  # or "random": tied items ordered at random (seeded), counted in the result
+    prefix_alpha: float = 0.1  # FA*IR's prefix test: each query's chance of failing a group-blind ranking
 
     def __post_init__(self) -> None:
         _choice(self.ties, "ranking.ties", ("refuse", "random"))
+        _number(self.prefix_alpha, "ranking.prefix_alpha", "a number in (0, 0.5)", lambda v: 0 < v < 0.5)
         for name in ("rank", "score", "query"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
@@ -949,6 +953,11 @@ class AuditConfig:
             raise ConfigError(
                 "data.sample drops rows, and a ranking audit needs every ranked item (a dropped item moves the "
                 "others up). Remove data.sample, or audit the ranking in its own config."
+            )
+        if (self.fairness.ll144 or {}).get("mode") == "ranking" and not self.ranking.active:
+            raise ConfigError(
+                'fairness.ll144.mode = "ranking" computes the scoring rate from places in ranked lists: set [ranking] '
+                'rank or score (and query), or use mode = "scoring" (the model\'s scores) or "selection".'
             )
         for key in ("sex", "race"):
             column = (self.fairness.ll144 or {}).get(key)

@@ -525,7 +525,8 @@ def swap_findings(audit: SwapAudit | None) -> list[Finding]:
 
 def ranking_findings(tables: list | None, *, ratio_threshold: float, alpha: float) -> list[Finding]:
     """A warning for each group of a ranking table whose measure is under ``ratio_threshold`` of the benchmark
-    group's with a Holm-adjusted p-value under ``alpha``; an info line when the ties were broken at random."""
+    group's with a Holm-adjusted p-value under ``alpha``, and for each group whose prefix test (FA*IR) fails more
+    queries than chance allows; an info line when the ties were broken at random."""
     findings = []
     for table in tables or []:
         for metric, measure in table.measures.items():
@@ -557,6 +558,27 @@ def ranking_findings(tables: list | None, *, ratio_threshold: float, alpha: floa
                             },
                         )
                     )
+        for test in table.prefix_tests:
+            if test.p_value_holm is not None and test.p_value_holm < alpha:
+                findings.append(
+                    Finding(
+                        kind="ranking",
+                        severity="warning",
+                        message=(
+                            f"Ranking by {table.name}: {test.group} falls short of FA*IR's prefix table in "
+                            f"{test.failed:,} of {test.queries_tested:,} queries, against "
+                            f"{test.expected_failures:.1f} expected of a group-blind ranking (Holm p "
+                            f"{'< 0.001' if test.p_value_holm < 0.001 else f'= {test.p_value_holm:.3f}'})."
+                        ),
+                        evidence={
+                            "table": table.name,
+                            "group": test.group,
+                            "failed": test.failed,
+                            "queries_tested": test.queries_tested,
+                            "p_value_holm": test.p_value_holm,
+                        },
+                    )
+                )
         if table.tied_items:
             findings.append(
                 Finding(

@@ -15,9 +15,10 @@ from audit.fairness._stats import holm
 from audit.fairness._types import Comparison
 from audit.ranking._hypergeom import stratified_hypergeometric_test
 from audit.ranking._permutation import RankedItems, pairwise_permutation_test
+from audit.ranking._prefix import prefix_tests
 from audit.ranking._types import QueryFlag, RankingGroup, RankingMeasure, RankingTable, TopKTest
 
-__all__ = ["ranking_metrics", "RANKING_MEASURES"]
+__all__ = ["ranking_metrics", "RANKING_MEASURES", "list_positions"]
 
 # the measures compared with a benchmark group; higher is better for each
 RANKING_MEASURES = ("exposure", "attention", "selection_rate_at_k")
@@ -67,6 +68,43 @@ def _positions(
     return position, tied_items
 
 
+def list_positions(
+    data: pd.DataFrame,
+    *,
+    rank: str | None = None,
+    score: str | None = None,
+    query: str | None = None,
+    ties: str = "refuse",
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's 1-based position in its list and the list's size (NaN for a row without a rank or score), by the
+    same rules as :func:`ranking_metrics` (ties refused or broken at random, seeded)."""
+    if (rank is None) == (score is None):
+        raise _error("Pass exactly one of 'rank' (1 = top) and 'score' (higher = better).")
+    setting = "rank" if rank is not None else "score"
+    raw = _column(data, rank if rank is not None else score, setting)
+    key = pd.to_numeric(raw, errors="coerce")
+    if (key.isna() & raw.notna()).any():
+        raise _error(f"The '{setting}' column must hold numbers; e.g. {raw[key.isna() & raw.notna()].iloc[0]!r}.")
+    if query is not None:
+        codes, names = pd.factorize(_column(data, query, "query"), sort=True)
+        if (codes < 0).any():
+            raise _error("The 'query' column has missing values: every item needs the list it was ranked in.")
+    else:
+        codes, names = np.zeros(len(data), dtype=np.int64), np.array(["all"], dtype=object)
+    kept = key.notna().to_numpy()
+    order_key = key.to_numpy(dtype=float)[kept]
+    codes_kept = np.asarray(codes)[kept].astype(np.int64)
+    position, _ = _positions(
+        codes_kept, order_key if rank is not None else -order_key, np.asarray(names, dtype=object), setting, ties, seed
+    )
+    positions = np.full(len(data), np.nan)
+    sizes = np.full(len(data), np.nan)
+    positions[kept] = position
+    sizes[kept] = np.bincount(codes_kept, minlength=len(names))[codes_kept]
+    return positions, sizes
+
+
 def ranking_metrics(
     data: pd.DataFrame,
     *,
@@ -81,6 +119,7 @@ def ranking_metrics(
     min_queries: int = 20,
     ties: str = "refuse",
     ci_level: float = 0.95,
+    prefix_alpha: float = 0.1,
     seed: int = 0,
 ) -> RankingTable:
     """Fairness of a ranking (or of many: one per ``query``) between the groups of ``sensitive``.
@@ -90,6 +129,7 @@ def ranking_metrics(
     Rows without a rank are left out and counted; queries of one item are left out and counted (no order to
     audit); items without a group keep their places (they still push others down) and are counted. With at least
     ``min_queries`` queries, every value gets a percentile interval from ``n_boot`` resamples of whole queries.
+    ``prefix_alpha``: the level of FA*IR's prefix test in each query (the paper's default, 0.1).
     """
     if (rank is None) == (score is None):
         raise _error("Pass exactly one of 'rank' (1 = top) and 'score' (higher = better).")
@@ -97,6 +137,8 @@ def ranking_metrics(
         raise _error(f"The 'k' parameter must be an integer >= 1. Got {k!r} instead.")
     if ties not in ("refuse", "random"):
         raise _error(f"The 'ties' parameter must be 'refuse' or 'random'. Got {ties!r} instead.")
+    if isinstance(prefix_alpha, bool) or not isinstance(prefix_alpha, (int, float)) or not 0 < prefix_alpha < 0.5:
+        raise _error(f"The 'prefix_alpha' parameter must be in (0, 0.5). Got {prefix_alpha!r} instead.")
     if not 0 < attention_p < 1:
         raise _error(f"The 'attention_p' parameter must be in (0, 1). Got {attention_p!r} instead.")
     if not 0 < ci_level < 1 or n_boot < 0 or min_queries < 2 or min_group_size < 0:
@@ -222,6 +264,18 @@ def ranking_metrics(
     measures = {m: _measure(m, point[m], boot, names, small, sums, items, interval, seed) for m in RANKING_MEASURES}
     top_k = _top_k_tests(sums, pool, k_q, names)
     flags, flag_counts = _flag_queries(sums, pool, k_q, names, query_names[present])
+    top = position[known] <= k_q[q[known]]
+    in_prefix = np.zeros((n_queries, n_groups, int(k_q.max())))
+    np.add.at(in_prefix, (q[known][top], codes[top], position[known][top] - 1), 1)
+    prefixes = prefix_tests(
+        np.cumsum(in_prefix, axis=2),
+        sums["members"].astype(np.int64),
+        pool,
+        k_q,
+        names,
+        query_names[present],
+        prefix_alpha,
+    )
     notes = []
     if excluded["missing_group"]:
         notes.append(
@@ -244,6 +298,7 @@ def ranking_metrics(
         flagged_queries=flags,
         flagged_counts=flag_counts,
         notes=notes,
+        prefix_tests=prefixes,
     )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from audit.fairness._types import Comparison, Interval
 
-__all__ = ["RankingGroup", "TopKTest", "RankingMeasure", "RankingTable", "QueryFlag"]
+__all__ = ["RankingGroup", "TopKTest", "RankingMeasure", "RankingTable", "QueryFlag", "PrefixTest", "PrefixFailure"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,33 @@ class TopKTest:
     test: str
     p_value: float | None
     p_value_holm: float | None = None  # over the groups of this table
+
+
+@dataclass(frozen=True)
+class PrefixFailure:
+    """A query whose top k falls short for a group at some prefix: the first such prefix, the group's places in it
+    and the number FA*IR's adjusted table requires."""
+
+    query: str
+    prefix: int
+    observed: int
+    required: int
+
+
+@dataclass(frozen=True)
+class PrefixTest:
+    """FA*IR's prefix test for one group (docs/ranking.md): in how many queries its top k falls short at some prefix,
+    against what a group-blind ranking gives (each query's failure probability is at most ``alpha``)."""
+
+    group: str
+    alpha: float
+    queries_tested: int  # queries where the group could fall short (it has items, and not every item is in the top)
+    failed: int
+    expected_failures: float  # under a group-blind ranking: the sum of the queries' failure probabilities
+    test: str
+    p_value: float | None  # one-sided: more failing queries than a group-blind ranking gives
+    p_value_holm: float | None = None  # over the groups of this table
+    failures: list[PrefixFailure] = field(default_factory=list)  # the first five failing queries
 
 
 @dataclass(frozen=True)
@@ -75,6 +102,7 @@ class RankingTable:
     flagged_queries: list[QueryFlag] = field(default_factory=list)
     flagged_counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    prefix_tests: list[PrefixTest] = field(default_factory=list)  # 2.6: FA*IR's prefix test per group
 
     @property
     def name(self) -> str:

@@ -97,10 +97,25 @@ def _rates(mask_positive: np.ndarray, frame: pd.DataFrame) -> tuple[list[str], n
 
 
 def ll144_favoured(
-    *, mode: str, decisions: np.ndarray | None, scores: np.ndarray | None, favourable: str
+    *,
+    mode: str,
+    decisions: np.ndarray | None,
+    scores: np.ndarray | None,
+    favourable: str,
+    positions: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, float | None, str]:
-    """Each row's favourable outcome for an LL144 table (the decision, or a score above the median), the median
-    and the rate's name."""
+    """Each row's favourable outcome for an LL144 table (the decision, a score above the median, or a place in the
+    better half of the row's own list), the median and the rate's name."""
+    if mode == "ranking":
+        if positions is None:
+            raise DataError(
+                'fairness.ll144.mode = "ranking" scores people by their places in ranked lists; set [ranking] rank '
+                'or score (and query), or use mode = "scoring" or "selection".'
+            )
+        position, size = positions
+        with np.errstate(invalid="ignore"):
+            positive = 2 * position < size + 1  # strictly better than the list's median place
+        return positive, None, "scoring_rate"
     if mode == "scoring":
         if scores is None:
             raise DataError(
@@ -155,6 +170,7 @@ def ll144_audit(
     favourable: str = "positive",
     min_group_size: int = 30,
     inferred_race: InferredCategories | None = None,
+    positions: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> LL144:
     """The bias-audit tables of NYC Local Law 144 (DCWP rules, 6 RCNY 5-301).
 
@@ -173,12 +189,27 @@ def ll144_audit(
     categories count expected members, their rates are the named estimator's (fitted over the rows of known sex,
     and within each sex for the intersection), and rows whose name and place both failed to match are in the
     unknown category. Build it with ``favoured`` from :func:`ll144_favoured`.
+
+    ``mode="ranking"``: the scoring rate from ranks, ``positions`` = (each row's place in its list, the list's size):
+    a person scores above the median when ranked strictly above the median place of their own list (a list is what
+    a place means); rows without a place, or alone in their list, are counted in the unknown category.
     """
-    positive, median, rate_name = ll144_favoured(mode=mode, decisions=decisions, scores=scores, favourable=favourable)
+    positive, median, rate_name = ll144_favoured(
+        mode=mode, decisions=decisions, scores=scores, favourable=favourable, positions=positions
+    )
+    if mode == "ranking" and favourable == "negative":
+        raise DataError(
+            'fairness.ll144.mode = "ranking" reads a high place as favourable; this audit\'s favourable outcome is '
+            "the negative one (data.favourable). Rank people so that the top is favourable, or use another mode."
+        )
     categories = [c for c in (sex, race) if c is not None]
     breakdowns = [[c] for c in categories] + ([categories] if len(categories) == 2 else [])
     recorded = [c for c in categories if inferred_race is None or c != race]
     known = ~sensitive[recorded].isin(list(unknown)).any(axis=1).to_numpy()
+    unranked = np.zeros(len(known), bool)
+    if mode == "ranking" and positions is not None:
+        unranked = ~(positions[1] >= 2)  # no place, or alone in the list: no median to be above
+        known &= ~unranked
     if inferred_race is not None:
         known &= inferred_race.known
     tables = []
@@ -236,6 +267,8 @@ def ll144_audit(
     unknown_counts = {c: int(sensitive[c].isin(list(unknown)).sum()) for c in recorded}
     if inferred_race is not None and race is not None:
         unknown_counts[race] = int((~inferred_race.known).sum())
+    if unranked.any():
+        unknown_counts["rank"] = int(unranked.sum())
     return LL144.from_dict(
         {
             "mode": mode,
@@ -250,7 +283,13 @@ def ll144_audit(
             "favourable": favourable,
             "min_group_size": min_group_size,
             "note": "The law sets no impact-ratio threshold; values are reported"
-            + (f" and flagged below {flag_below}." if flag_below is not None else " without a flag."),
+            + (f" and flagged below {flag_below}." if flag_below is not None else " without a flag.")
+            + (
+                " Scoring rate from ranks: the share of a category placed strictly above the median place of its "
+                "own list; rows without a place or alone in a list are in the unknown category."
+                if mode == "ranking"
+                else ""
+            ),
         },
         "ll144",
     )

@@ -195,7 +195,9 @@ def _run_audit(
         # first after the predictions: its settings can only be checked against them (ties in the model's scores)
         ranking = _ranking_step(config, inputs, predictions, steps, failures)
         tables = _fairness_tables(config, inputs, predictions, steps, failures)
-        regulatory = _regulatory(config, inputs.dataset, predictions, tables, failures)
+        regulatory = _regulatory(
+            config, inputs.dataset, predictions, tables, failures, _ll144_positions(config, inputs, predictions)
+        )
         slices = _slices_step(config, inputs, predictions, steps, failures) if slice_search else None
         mitigation = _mitigation_step(config, inputs, predictions, steps, failures, skipped)
         attributions, raw = _attributions(config, inputs, methods, executor, steps, failures)
@@ -270,6 +272,7 @@ def _ranking_step(
                 n_boot=settings.n_boot,
                 min_queries=settings.min_queries,
                 ties=settings.ties,
+                prefix_alpha=settings.prefix_alpha,
                 seed=config.seed,
             )
 
@@ -971,7 +974,24 @@ def _reference(config: AuditConfig, grouping: tuple[str, ...]) -> str | None:
     return ", ".join(f"{name}={chosen[name]}" for name in grouping)
 
 
-def _regulatory(config, dataset, predictions, tables, failures) -> Regulatory:
+def _ll144_positions(config: AuditConfig, inputs: _Inputs, predictions: Predictions):
+    """Each row's place in its list and the list's size, for an LL144 scoring table fed from ranks."""
+    from audit.ranking._table import list_positions
+
+    if (config.fairness.ll144 or {}).get("mode") != "ranking" or inputs.ranking_columns is None:
+        return None
+    settings = config.ranking
+    frame = inputs.ranking_columns.copy()
+    score = settings.score
+    if score == "model":
+        score = "__model_score__"
+        frame[score] = np.asarray(predictions.scores, dtype=float)
+    return list_positions(
+        frame, rank=settings.rank, score=score, query=settings.query, ties=settings.ties, seed=config.seed
+    )
+
+
+def _regulatory(config, dataset, predictions, tables, failures, positions=None) -> Regulatory:
     from audit.regulatory._tables import four_fifths, ll144_audit
 
     if dataset.task != "binary":
@@ -993,13 +1013,14 @@ def _regulatory(config, dataset, predictions, tables, failures) -> Regulatory:
                 flag_below=settings.get("flag_below"),
                 favourable=dataset.favourable,
                 min_group_size=config.fairness.min_group_size,
-                inferred_race=_ll144_inferred_race(config, dataset, predictions),
+                inferred_race=_ll144_inferred_race(config, dataset, predictions, positions),
+                positions=positions,
             ),
         )
     return Regulatory(four_fifths=entries, ll144=ll144)
 
 
-def _ll144_inferred_race(config: AuditConfig, dataset: Dataset, predictions: Predictions):
+def _ll144_inferred_race(config: AuditConfig, dataset: Dataset, predictions: Predictions, positions=None):
     """LL144's race categories when race is inferred: the same estimator as its fairness table, fitted on the
     rows of known sex, and within each sex for the intersection."""
     from audit.data._tables import MISSING_GROUP
@@ -1015,6 +1036,7 @@ def _ll144_inferred_race(config: AuditConfig, dataset: Dataset, predictions: Pre
         decisions=predictions.y_pred,
         scores=predictions.scores,
         favourable=dataset.favourable,
+        positions=positions,
     )
     sex = settings.get("sex")
     strata = dataset.sensitive[sex] if sex else None
