@@ -12,8 +12,8 @@ pytestmark = pytest.mark.slow  # runs every notebook in a kernel: left out of `m
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
-def test_there_are_the_four_walkthroughs():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04"]
+def test_there_are_the_five_walkthroughs():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
 
 
 @pytest.fixture(scope="module")
