@@ -433,3 +433,31 @@ def test_swaps_settings_load_from_toml_with_the_pairs_beside_the_config(tmp_path
     )
     with pytest.raises(ConfigError, match="Did you mean swaps.'suites'"):
         audit.load_config(tmp_path / "typo.toml")
+
+
+def test_the_command_line_audits_a_saved_judge_and_the_gate_exits_1(judges, tmp_path):
+    from audit.cli import main
+
+    biased, _ = judges
+    biased.model.save_pretrained(tmp_path / "judge")
+    biased.tokenizer.save_pretrained(tmp_path / "judge")
+    prompts, first, second, _ = judge_pairs(30, seed=31)
+    pd.DataFrame({"prompt": prompts, "answer_a": first, "answer_b": second}).to_csv(tmp_path / "pairs.csv", index=False)
+    template = JUDGE_TEMPLATE.replace("\\", "\\\\")
+    (tmp_path / "audit.toml").write_text(
+        f'title = "judge"\n[model]\nkind = "causal-lm"\npath = "judge"\n[probes]\nsuites = []\n'
+        f'[swaps]\npath = "pairs.csv"\nsuites = ["position"]\ntemplate = "{template}"\n[output]\ndir = "out"\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "policy.toml").write_text(
+        '[[rules]]\nmetric = "first_position_advantage"\nwhere = "swaps"\ncompare = "<="\nthreshold = 0.05\n',
+        encoding="utf-8",
+    )
+    assert main(["run", str(tmp_path / "audit.toml"), "--quiet"]) == 0
+    written = audit.AuditResult.load(tmp_path / "out" / "audit.json")
+    assert (
+        written.swaps.suites[0].name == "judge_position"
+        and "Paired swaps" in (tmp_path / "out" / "report.html").read_text()
+    )
+    checked = ["check", "--result", str(tmp_path / "out" / "audit.json"), "--policy", str(tmp_path / "policy.toml")]
+    assert main(checked) == 1
