@@ -364,6 +364,12 @@ def test_a_text_model_audit_runs_swaps_from_the_config_and_reports_them(tmp_path
     assert {r.subject for r in suite.rows} == {"female -> male", "male -> female"}
     assert {"rank_displacement", "top_k_rate_change"} <= {r.measure for r in suite.rows}
     assert any(d.choice == "swap lists" and d.value == "job" for d in result.decisions)
+    # the same model given as a Hugging Face (model, tokenizer) pair: the same paired rows
+    direct = audit.swap_audit(
+        documents=texts, scorer=(model, tokenizer), queries=frame["job"], k=3, lexicons=["gender"]
+    )
+    assert direct.scorer["name"].startswith("TextClassifier")
+    assert [r.estimate for r in direct.suites[0].rows] == pytest.approx([r.estimate for r in suite.rows])
     html = render_html(result)
     assert "Paired swaps" in html and "the largest changes, original and variant side by side" in html
     written = audit.write_outputs(result, tmp_path)
