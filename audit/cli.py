@@ -24,6 +24,7 @@ from audit._cli_compliance import (
 )
 from audit.gate._presets import PRESETS
 from audit._cli_plan import add_plan_parser, plan_command
+from audit.monitor._command import monitor_command
 
 from audit._cli_text import (
     EXIT_BAD_INPUT,
@@ -151,6 +152,24 @@ def _parser() -> argparse.ArgumentParser:
         metavar="S",
         help="with --scheduler: seconds to wait for the cluster before exit code 4 (default 10)",
     )
+    run.add_argument(
+        "--store",
+        default=None,
+        metavar="URL",
+        help="also record the audit in a store: a path or sqlite:///FILE (SQLite), or postgresql://user@host/db",
+    )
+    run.add_argument("--release", default=None, metavar="NAME", help="with --store: the release this audit is of")
+
+    monitor = commands.add_parser(
+        "monitor",
+        help="monitor a decision log window by window into a store; exit 1 on an alarm",
+        description="Read [monitor] of CONFIG.toml: the log's selection rate per group and window, each group's "
+        "impact ratio to a reference group, and alarms whose chance of any false alarm over the whole stream "
+        "stays under monitor.alpha (docs/monitoring.md). Windows already stored are not recomputed.",
+    )
+    monitor.add_argument("config", metavar="CONFIG.toml")
+    monitor.add_argument("--store", default=None, metavar="URL", help="the store (default: monitor.store)")
+    monitor.add_argument("--quiet", action="store_true", help="no progress output")
 
     check = commands.add_parser(
         "check",
@@ -485,6 +504,11 @@ def _run(args) -> int:
     started = time.perf_counter()
     config = load_config(args.config, allow_outside=args.allow_outside)
     baseline = load_baseline(args)  # a bad baseline fails before any work is done
+    store = None
+    if args.store is not None:  # an unreachable or newer store fails before any work too
+        from audit.store._store import open_store
+
+        store = open_store(args.store)
 
     if args.workers is not None and args.workers < 1:
         raise_config(f"The '--workers' option must be a positive integer. Got {args.workers} instead.")
@@ -502,6 +526,10 @@ def _run(args) -> int:
     if baseline is not None:
         result = with_changes(result, baseline, args)
     result, paths = write_result(result, args.out or config.output.dir, formats=config.output.formats)
+    if store is not None:
+        with store:
+            audit_id = store.record_audit(result, label=args.release)
+        _say(f"Stored as audit {audit_id} in {args.store}.")
     _print_summary(result, paths, time.perf_counter() - started)
     return _exit_for_failures(result)
 
@@ -768,6 +796,7 @@ def main(argv: list[str] | None = None) -> int:
         "diff": diff_command,
         "dossier": dossier_command,
         "plan": plan_command,
+        "monitor": monitor_command,
     }[args.command]
     stdout = sys.stdout
     sys.stdout = _PipeSafeStream(stdout)

@@ -1,0 +1,1 @@
+"""Monitoring decision logs over time, with alarms that stay honest under repeated looks (docs/monitoring.md)."""

@@ -1,0 +1,132 @@
+"""``audit monitor CONFIG``: the ``[monitor]`` table of a TOML file, validated in one place, then one run."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from audit._errors import ConfigError
+
+__all__ = ["MonitorConfig", "load_monitor_config", "monitor_command"]
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """``path``: the decision log (CSV or Parquet), appended in time order; ``time``, ``decision`` (1 or true: the
+    favourable decision) and ``sensitive`` name its columns; ``window``: day, week or month; ``reference``: the
+    group each feature's others are compared with (default: the largest); ``threshold``: the impact ratio an alarm
+    is about; ``alpha``: the chance of any false alarm over the stream; ``horizon``: the number of windows the
+    stream will be looked at (default: unbounded spending); ``stream``: its name in the store; ``store``: the store
+    URL (a path: SQLite); ``include_open_window``: look at the window holding the log's last row now."""
+
+    path: str
+    time: str
+    decision: str
+    sensitive: tuple[str, ...]
+    window: str = "week"
+    reference: dict[str, str] | None = None
+    threshold: float = 0.8
+    alpha: float = 0.05
+    horizon: int | None = None
+    stream: str = "decisions"
+    store: str = "audit-store.db"
+    include_open_window: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("path", "time", "decision", "window", "stream", "store"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"The 'monitor.{name}' setting must be a non-empty string. Got {value!r} instead.")
+        sensitive = self.sensitive
+        if isinstance(sensitive, str) or not sensitive or not all(isinstance(s, str) for s in sensitive):
+            raise ConfigError(
+                f"The 'monitor.sensitive' setting must be a list of column names, e.g. [\"sex\"]. Got {sensitive!r}."
+            )
+        object.__setattr__(self, "sensitive", tuple(sensitive))
+        if self.reference is not None and not isinstance(self.reference, dict):
+            raise ConfigError(
+                f"'monitor.reference' must be a table such as {{sex = \"Male\"}}. Got {self.reference!r}."
+            )
+        if not isinstance(self.include_open_window, bool):
+            raise ConfigError(f"'monitor.include_open_window' must be true or false. Got {self.include_open_window!r}.")
+
+
+def load_monitor_config(path: str | Path) -> MonitorConfig:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise ConfigError(f"The monitor config {str(path)!r} does not exist.") from err
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(f"The monitor config {str(path)!r} cannot be read as TOML: {err}.") from err
+    table = raw.get("monitor")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{str(path)!r} has no [monitor] table. Add one with path, time, decision and sensitive.")
+    allowed = {f.name for f in dataclasses.fields(MonitorConfig)}
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], sorted(allowed), n=1)
+        hint = f" Did you mean monitor.{close[0]!r}?" if close else ""
+        raise ConfigError(f"Unknown setting monitor.{unknown[0]!r}.{hint} Known: {', '.join(sorted(allowed))}.")
+    missing = [
+        f.name for f in dataclasses.fields(MonitorConfig) if f.default is dataclasses.MISSING and f.name not in table
+    ]
+    if missing:
+        raise ConfigError(f"The [monitor] table lacks {missing}. Add them (docs/monitoring.md).")
+    base = path.resolve().parent
+    table = dict(table)
+    table["path"] = str(base / table["path"]) if isinstance(table["path"], str) else table["path"]
+    store = table.get("store", "audit-store.db")
+    if isinstance(store, str) and "://" not in store:
+        table["store"] = str(base / store)
+    return MonitorConfig(**table)
+
+
+def monitor_command(args: Any) -> int:
+    """Run the monitor; exit 1 when an alarm fires (the outputs are stored first), 0 otherwise."""
+    from audit.data._tables import read_table
+    from audit.monitor._log import monitor_log
+    from audit.store._store import open_store
+
+    config = load_monitor_config(args.config)
+    store_url = args.store or config.store
+    log = read_table(config.path)
+    with open_store(store_url) as store:
+        run = monitor_log(
+            log,
+            time=config.time,
+            decision=config.decision,
+            sensitive=list(config.sensitive),
+            window=config.window,
+            reference=config.reference,
+            threshold=config.threshold,
+            alpha=config.alpha,
+            horizon=config.horizon,
+            stream=config.stream,
+            store=store,
+            include_open_window=config.include_open_window,
+        )
+    windows = sorted({r["window_start"] for r in run.rows})
+    print(
+        f"Monitored {config.path}: {len(windows)} new {config.window}(s) of stream {run.stream!r} stored in "
+        f"{store_url}."
+    )
+    for feature, group in run.reference.items():
+        print(f"  {feature}: compared with {group} ({run.reference_source[feature]})")
+    for note in run.notes:
+        print(f"  note: {note}")
+    for alarm in run.alarms:
+        print(
+            f"  ALARM {alarm['window_start'][:10]} {alarm['feature']}={alarm['grp']}: impact ratio "
+            f"{alarm['alarm_ratio']:.3f} over the last {alarm['alarm_span']} {config.window}(s), upper bound "
+            f"{alarm['alarm_high']:.3f} < {config.threshold} (look {alarm['look']}; false alarms <= {config.alpha} "
+            "over the stream)"
+        )
+    if not run.alarms:
+        print(f"  no alarm: no impact ratio is below {config.threshold} beyond the stream's error budget")
+    return 1 if run.alarms else 0

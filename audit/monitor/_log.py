@@ -1,0 +1,254 @@
+"""Windowed monitoring of a decision log (docs/monitoring.md): each window's selection rate per group, its impact
+ratio to a fixed reference group, and an alarm whose false-alarm rate over every look stays under alpha; the
+windows are appended to a store, and a re-run appends only the windows it has not stored."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audit._errors import ConfigError, DataError
+from audit.monitor._alarms import window_alarms
+
+__all__ = ["MonitorRun", "monitor_log", "parse_times", "WINDOWS"]
+
+WINDOWS = {"day": "D", "week": "W-SUN", "month": "M"}
+_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+
+
+@dataclass(frozen=True)
+class MonitorRun:
+    """What one ``audit monitor`` run did: the windows it computed (new ones only when a store already held some),
+    the alarms among them, and its automatic choices."""
+
+    stream: str
+    window: str
+    reference: dict[str, str]  # feature -> the reference group (the largest, unless monitor.reference names one)
+    reference_source: dict[str, str]
+    rows: list[dict[str, Any]]
+    alarms: list[dict[str, Any]]
+    skipped_windows: list[str] = field(default_factory=list)  # already in the store
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_times(values: pd.Series, column: str) -> pd.Series:
+    """UTC times from a column of datetimes or ISO 8601 strings; one zone for the whole column (or none), in order."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        times = values.dt.tz_convert("UTC")
+    elif pd.api.types.is_datetime64_any_dtype(values):
+        times = values.dt.tz_localize("UTC")
+    else:
+        text = values.astype(str).str.strip()
+        offsets = text.str.extract(_OFFSET)[0]
+        zoned = offsets.notna()
+        if zoned.any() and not zoned.all():
+            first = text[~zoned].iloc[0]
+            raise DataError(
+                f"The time column {column!r} mixes times with a zone and without (e.g. {first!r}); write every time "
+                "with its UTC offset, or none."
+            )
+        if zoned.any() and offsets.nunique() > 1:
+            shown = ", ".join(map(str, offsets.unique()[:3]))
+            raise DataError(
+                f"The time column {column!r} mixes time zones ({shown}); convert the log to one zone (UTC) first, so "
+                "that each row falls in the window it happened in."
+            )
+        times = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
+        bad = times.isna() & values.notna()
+        if bad.any():
+            raise DataError(
+                f"The time column {column!r} has {int(bad.sum())} value(s) that are not times (e.g. "
+                f"{values[bad].iloc[0]!r}); write ISO 8601 times such as 2026-03-02T14:05:00Z."
+            )
+    if times.isna().any():
+        missing = int(times.isna().sum())
+        raise DataError(f"The time column {column!r} has {missing} missing time(s); every row needs one.")
+    stamps = times.dt.tz_localize(None).to_numpy().astype("datetime64[ns]").astype("int64")
+    backwards = np.flatnonzero(np.diff(stamps) < 0)
+    if len(backwards):
+        row = int(backwards[0]) + 1
+        raise DataError(
+            f"The log's times go backwards at row {row + 2} of the file ({times.iloc[row]} after "
+            f"{times.iloc[row - 1]}); a decision log is appended in time order. Sort it by {column!r} first."
+        )
+    return times
+
+
+def monitor_log(
+    log: pd.DataFrame,
+    *,
+    time: str,
+    decision: str,
+    sensitive: list[str],
+    window: str = "week",
+    reference: dict[str, str] | None = None,
+    threshold: float = 0.8,
+    alpha: float = 0.05,
+    horizon: int | None = None,
+    stream: str = "decisions",
+    store: Any = None,
+    include_open_window: bool = False,
+) -> MonitorRun:
+    """Monitor a decision log: one row per window, feature and group. With a ``store``, the windows it already
+    holds for ``stream`` are skipped (their looks keep their numbers) and the new ones are appended in one
+    transaction."""
+    from audit.result._provenance import now_iso
+
+    for name, setting in [(time, "time"), (decision, "decision"), *[(s, "sensitive") for s in sensitive]]:
+        if name not in log.columns:
+            raise ConfigError(
+                f"The monitor's '{setting}' column {name!r} is not in the log. Columns: "
+                f"{', '.join(map(str, log.columns[:30]))}."
+            )
+    if window not in WINDOWS:
+        raise ConfigError(f"The 'window' of the monitor must be one of {', '.join(WINDOWS)}. Got {window!r} instead.")
+    if not 0 < alpha < 0.5 or not 0 < threshold <= 1:
+        raise ConfigError(f"The monitor needs 0 < alpha < 0.5 and 0 < threshold <= 1. Got {alpha!r}, {threshold!r}.")
+    if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1):
+        raise ConfigError(f"The monitor's 'horizon' must be a positive number of windows or unset. Got {horizon!r}.")
+    times = parse_times(log[time], time)
+    decided = _decisions(log[decision], decision)
+    starts = times.dt.tz_localize(None).dt.to_period(WINDOWS[window])
+    periods = pd.period_range(starts.min(), starts.max(), freq=WINDOWS[window])  # empty windows included
+    labels = [p.start_time.tz_localize("UTC").isoformat() for p in periods]
+    # the window holding the log's last row may still be filling: it is looked at when a later log closes it
+    closed = len(periods) if include_open_window else len(periods) - 1
+    stored_rows = store.windows(stream) if store is not None else []
+    stored = sorted({r["window_start"] for r in stored_rows})
+    new = [i for i in range(closed) if labels[i] not in set(stored)]
+    if stored and new and labels[new[0]] <= stored[-1]:
+        raise DataError(
+            f"The log has window {labels[new[0]]}, before the last one this stream stored ({stored[-1]}); a stream "
+            "only grows forward. Monitor earlier data as another stream (monitor.stream)."
+        )
+    stored_refs = {r["feature"]: r["reference_group"] for r in stored_rows}
+    rows: list[dict[str, Any]] = []
+    alarms: list[dict[str, Any]] = []
+    chosen, sources = {}, {}
+    recorded_at = now_iso()
+    position = pd.Index(periods).get_indexer(starts)
+    for feature in sensitive:
+        groups = log[feature].astype("string").fillna("(missing)")
+        past = [r for r in stored_rows if r["feature"] == feature]
+        names = sorted(set(groups.unique()) | {r["grp"] for r in past})
+        ref, source = _reference(feature, names, groups, reference, stored_refs)
+        chosen[feature], sources[feature] = ref, source
+        codes = pd.Categorical(groups, categories=names).codes
+        totals = np.zeros((len(periods), len(names)))
+        hits = np.zeros((len(periods), len(names)))
+        np.add.at(totals, (position, codes), 1)
+        np.add.at(hits, (position, codes), decided)
+        past_totals, past_hits = _history(past, stored, names)
+        result = window_alarms(
+            np.concatenate([past_hits, hits[new]]),
+            np.concatenate([past_totals, totals[new]]),
+            names.index(ref),
+            len(stored) + 1,
+            alpha=alpha,
+            threshold=threshold,
+            horizon=horizon,
+            history=len(stored),
+        )
+        for row_index, w in enumerate(new):
+            for g, name in enumerate(names):
+                n = int(totals[w, g])
+                is_ref = name == ref
+                record = {
+                    "stream": stream,
+                    "window_start": labels[w],
+                    "window_end": periods[w].end_time.tz_localize("UTC").isoformat(),
+                    "look": len(stored) + row_index + 1,
+                    "feature": feature,
+                    "grp": name,
+                    "metric": "selection_rate",
+                    "n": n,
+                    "successes": int(hits[w, g]),
+                    "value": float(hits[w, g] / n) if n else None,
+                    "reference_group": ref,
+                    "ratio": None if is_ref else _finite(result["ratio"][row_index, g]),
+                    "ratio_low": None if is_ref else _finite(result["low"][row_index, g]),
+                    "ratio_high": None if is_ref else _finite(result["high"][row_index, g]),
+                    "level": float(result["level"][row_index, g]),
+                    "alarm": bool(result["alarm"][row_index, g]),
+                    "alarm_span": int(result["alarm_span"][row_index, g]) or None,
+                    "alarm_ratio": _finite(result["alarm_ratio"][row_index, g]),
+                    "alarm_high": _finite(result["alarm_high"][row_index, g]),
+                    "note": "the reference group" if is_ref else "" if n else "no rows for this group: no evidence",
+                    "recorded_at": recorded_at,
+                }
+                rows.append(record)
+                if record["alarm"]:
+                    alarms.append(record)
+    if store is not None:
+        store.append_windows(rows)
+    notes = []
+    if closed < len(periods):
+        notes.append(
+            f"the last window ({labels[-1]}) holds the log's last row and may still be filling: it is left for a "
+            "later run (include_open_window = true looks at it now)"
+        )
+    already = [labels[i] for i in range(closed) if labels[i] in set(stored)]
+    if already:
+        notes.append(f"{len(already)} window(s) were already in the store and were not recomputed")
+    return MonitorRun(
+        stream=stream,
+        window=window,
+        reference=chosen,
+        reference_source=sources,
+        rows=rows,
+        alarms=alarms,
+        skipped_windows=already,
+        notes=notes,
+    )
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _decisions(values: pd.Series, column: str) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(values):
+        return values.to_numpy(dtype=float)
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.isna().any() or not numeric.isin([0, 1]).all():
+        odd = values[numeric.isna() | ~numeric.isin([0, 1])].iloc[0]
+        raise DataError(
+            f"The decision column {column!r} must hold 0/1 or true/false (1: the favourable decision); e.g. {odd!r}."
+        )
+    return numeric.to_numpy(dtype=float)
+
+
+def _history(past: list[dict[str, Any]], stored: list[str], names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The stored windows' counts, (windows, groups), in the stream's order."""
+    totals = np.zeros((len(stored), len(names)))
+    hits = np.zeros((len(stored), len(names)))
+    where = {label: i for i, label in enumerate(stored)}
+    for row in past:
+        totals[where[row["window_start"]], names.index(row["grp"])] = row["n"]
+        hits[where[row["window_start"]], names.index(row["grp"])] = row["successes"]
+    return totals, hits
+
+
+def _reference(feature, names, groups, reference, stored) -> tuple[str, str]:
+    """The group every other is compared with: as set, as the stream already used, else the largest."""
+    wanted = (reference or {}).get(feature)
+    if wanted is not None:
+        if wanted not in names:
+            raise ConfigError(
+                f"monitor.reference names group {wanted!r} of {feature!r}, which the log does not have. Groups: "
+                f"{', '.join(names)}."
+            )
+        if feature in stored and stored[feature] != wanted:
+            raise ConfigError(
+                f"This stream compared {feature!r} with {stored[feature]!r} before; changing the reference mid-stream "
+                "would break its alarm guarantee. Keep it, or start a new stream (monitor.stream)."
+            )
+        return wanted, "monitor.reference"
+    if feature in stored:
+        return stored[feature], "the reference this stream already used"
+    largest = groups.value_counts().idxmax()
+    return str(largest), "the largest group in the first log monitored (set monitor.reference to choose)"

@@ -1,0 +1,1 @@
+"""A store of audits and monitoring windows: SQLite by default, PostgreSQL by URL (docs/monitoring.md)."""

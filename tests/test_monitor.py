@@ -1,0 +1,275 @@
+"""The store (SQLite and a real PostgreSQL server) and the monitor: audits and windows round-trip; two writers lose
+nothing; a killed writer leaves no partial rows; a newer store is refused; a planted drop of the impact ratio alarms
+within weeks while a stable stream does not; bad logs are clear errors."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import audit
+from audit._errors import ConfigError, DataError, ResourceError
+from audit.monitor._log import monitor_log
+from audit.store._store import open_store
+from tests import postgres
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def small_result():
+    frame = pd.DataFrame({"g": ["a", "b"] * 20, "y": [0, 1, 1, 0] * 10, "d": [0, 1] * 20})
+    return audit.run_audit(
+        audit.AuditConfig(data=audit.DataConfig(label="y", sensitive=("g",), prediction="d")), data=frame
+    )
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    if postgres.binaries() is None:
+        pytest.skip("PostgreSQL is not installed (.ci/run installs Debian's postgresql)")
+    folder = Path(tempfile.mkdtemp(prefix="audit-pg-"))  # under /tmp: the server's user must reach it
+    server = postgres.Server(folder)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _stores(tmp_path, postgres_url):
+    return {"sqlite": str(tmp_path / "store.db"), "postgresql": postgres_url}
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_an_audit_round_trips_through_the_store(kind, tmp_path, small_result, postgres_url):
+    url = _stores(tmp_path, postgres_url)[kind]
+    with open_store(url) as store:
+        before = len(store.audits())
+        audit_id = store.record_audit(small_result, label="v1.2")
+        listed = store.audits()
+        assert len(listed) == before + 1 and listed[-1]["label"] == "v1.2" and listed[-1]["result_schema"] == "2.6"
+        assert store.load_audit(audit_id) == audit.AuditResult.from_json(small_result.to_json())
+
+
+_WRITER = """
+import sys
+import pandas as pd
+import audit
+from audit.store._store import open_store
+frame = pd.DataFrame({"g": ["a", "b"] * 20, "y": [0, 1, 1, 0] * 10, "d": [0, 1] * 20})
+config = audit.AuditConfig(data=audit.DataConfig(label="y", sensitive=("g",), prediction="d"))
+result = audit.run_audit(config, data=frame)
+with open_store(sys.argv[1]) as store:
+    for i in range(int(sys.argv[2])):
+        store.record_audit(result, label=f"{sys.argv[3]}-{i}")
+"""
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_two_processes_writing_at_once_lose_nothing(kind, tmp_path, postgres_url):
+    url = _stores(tmp_path, postgres_url)[kind]
+    with open_store(url) as store:
+        before = len(store.audits())
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, url, "15", name], cwd=ROOT) for name in ("first", "second")
+    ]
+    assert [w.wait(timeout=300) for w in writers] == [0, 0]
+    with open_store(url) as store:
+        labels = [a["label"] for a in store.audits()[before:]]
+    assert sorted(labels) == sorted(f"{name}-{i}" for name in ("first", "second") for i in range(15))
+
+
+_KILLED = """
+import os, sys
+import sqlalchemy as sa
+from audit.store._store import open_store
+from audit.store._schema import audits
+store = open_store(sys.argv[1])
+with store.engine.begin() as connection:
+    connection.execute(audits.insert().values(recorded_at="now", title="half", result_schema="2.6", failures=0,
+                                              warnings=0, result_json="{}"))
+    os._exit(9)  # killed mid-write: the transaction never commits
+"""
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_writer_killed_mid_write_leaves_no_partial_rows(kind, tmp_path, postgres_url):
+    url = _stores(tmp_path, postgres_url)[kind]
+    with open_store(url) as store:
+        before = store.audits()
+    assert subprocess.run([sys.executable, "-c", _KILLED, url], cwd=ROOT).returncode == 9
+    with open_store(url) as store:
+        assert store.audits() == before
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_store_of_a_newer_schema_is_refused_and_left_as_it_is(kind, tmp_path, postgres_url, small_result):
+    import sqlalchemy as sa
+
+    from audit.store._schema import meta
+
+    url = str(tmp_path / "newer.db") if kind == "sqlite" else postgres_url
+    with open_store(url) as store:
+        store.record_audit(small_result)
+        with store.engine.begin() as connection:
+            connection.execute(meta.update().where(meta.c.key == "schema_version").values(value="99"))
+        count = len(store.audits())
+    with pytest.raises(ConfigError, match="newer audit-toolkit"):
+        open_store(url)
+    from audit.store._store import _engine_url
+
+    engine = sa.create_engine(_engine_url(url))
+    with engine.begin() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM audit_runs")).scalar() == count
+        connection.execute(meta.update().where(meta.c.key == "schema_version").values(value="1"))  # for the others
+    engine.dispose()
+
+
+def test_bad_store_urls_are_clear_errors(tmp_path):
+    with pytest.raises(ResourceError, match="Cannot reach the store postgresql://someone:\\*\\*\\*@127.0.0.1:1/db"):
+        open_store("postgresql://someone:secret@127.0.0.1:1/db")
+    with pytest.raises(ConfigError, match="unsupported database"):
+        open_store("mysql://root@localhost/x")
+    with pytest.raises(ConfigError, match="does not exist"):
+        open_store(str(tmp_path / "no" / "such" / "folder" / "store.db"))
+
+
+WEEK0 = pd.Timestamp("2026-01-05", tz="UTC")  # a Monday: weeks run Monday to Sunday
+
+
+def _log(weeks: int, *, drop_at: int | None, seed: int, per_week: int = 6000) -> pd.DataFrame:
+    """Decisions for three groups; b's impact ratio to a is 0.95, dropping to 0.70 from week ``drop_at``."""
+    rng = np.random.default_rng(seed)
+    n = weeks * per_week
+    seconds = np.sort(rng.integers(0, weeks * 7 * 86_400, n))
+    times = WEEK0 + pd.to_timedelta(seconds, unit="s")
+    group = rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2])
+    week = seconds // (7 * 86_400)
+    ratio = np.where(group == "a", 1.0, 0.95)
+    if drop_at is not None:
+        ratio = np.where((group == "b") & (week >= drop_at), 0.70, ratio)
+    decision = (rng.random(n) < 0.4 * ratio).astype(int)
+    return pd.DataFrame({"time": times.strftime("%Y-%m-%dT%H:%M:%SZ"), "group": group, "decision": decision})
+
+
+def test_a_planted_drop_alarms_within_weeks_and_the_counts_are_pandas(tmp_path):
+    log = _log(30, drop_at=20, seed=1)
+    with open_store(tmp_path / "m.db") as store:
+        run = monitor_log(log, time="time", decision="decision", sensitive=["group"], store=store, horizon=52)
+        stored = store.windows("decisions")
+    assert run.reference == {"group": "a"} and "largest group" in run.reference_source["group"]
+    first = min(r["look"] for r in run.alarms)
+    assert {r["grp"] for r in run.alarms} == {"b"} and 21 <= first <= 24  # week 20 is look 21
+    assert all(r["alarm_ratio"] < r["alarm_high"] < 0.8 for r in run.alarms)
+    # the window counts by hand
+    times = pd.to_datetime(log["time"], utc=True)
+    week = ((times - WEEK0).dt.days // 7).rename("week")
+    by_hand = log.groupby([week, log["group"]])["decision"].agg(["size", "sum"])
+    for row in stored:
+        look_week = row["look"] - 1
+        assert (row["n"], row["successes"]) == tuple(by_hand.loc[(look_week, row["grp"])]), row
+    assert len(stored) == len(run.rows) == 29 * 3  # the last week may still be filling: left for a later run
+
+
+def test_a_stable_stream_raises_no_alarm_and_a_rerun_appends_only_new_windows(tmp_path):
+    log = _log(40, drop_at=None, seed=2)
+    with open_store(tmp_path / "m.db") as store:
+        early = monitor_log(
+            log.iloc[: len(log) // 2], time="time", decision="decision", sensitive=["group"], store=store
+        )
+        later = monitor_log(log, time="time", decision="decision", sensitive=["group"], store=store)
+        again = monitor_log(log, time="time", decision="decision", sensitive=["group"], store=store)
+        stored = store.windows("decisions")
+    assert not early.alarms and not later.alarms and again.rows == []
+    looks = sorted({r["look"] for r in stored})
+    assert looks == list(range(1, 40)) and len(stored) == 39 * 3
+    assert any("already in the store" in note for note in later.notes)
+
+
+def test_bad_logs_are_clear_errors(tmp_path):
+    log = _log(3, drop_at=None, seed=3, per_week=200)
+    common = dict(decision="decision", sensitive=["group"])
+    with pytest.raises(ConfigError, match="'time' column 'when' is not in the log"):
+        monitor_log(log, time="when", **common)
+    shuffled = log.sample(frac=1.0, random_state=0)
+    with pytest.raises(DataError, match="go backwards at row"):
+        monitor_log(shuffled, time="time", **common)
+    zones = log.assign(time=log["time"].str.replace("Z", "+00:00"))
+    zones.loc[5:, "time"] = zones.loc[5:, "time"].str.replace("+00:00", "+02:00")
+    with pytest.raises(DataError, match="mixes time zones"):
+        monitor_log(zones, time="time", **common)
+    naive = log.assign(time=log["time"].where(log.index > 3, log["time"].str.rstrip("Z")))
+    with pytest.raises(DataError, match="mixes times with a zone and without"):
+        monitor_log(naive, time="time", **common)
+    with pytest.raises(DataError, match="0/1 or true/false"):
+        monitor_log(log.assign(decision="yes"), time="time", **common)
+    with pytest.raises(ConfigError, match="window"):
+        monitor_log(log, time="time", window="fortnight", **common)
+
+
+def test_a_group_without_rows_in_a_window_is_no_evidence_and_the_reference_cannot_change(tmp_path):
+    log = _log(6, drop_at=None, seed=4, per_week=400)
+    week = (pd.to_datetime(log["time"], utc=True) - WEEK0).dt.days // 7
+    log = log[~((log["group"] == "c") & (week == 2))]
+    with open_store(tmp_path / "m.db") as store:
+        run = monitor_log(log, time="time", decision="decision", sensitive=["group"], store=store)
+        empty = next(r for r in run.rows if r["grp"] == "c" and r["look"] == 3)
+        assert empty["n"] == 0 and empty["ratio"] is None and not empty["alarm"] and "no evidence" in empty["note"]
+        with pytest.raises(ConfigError, match="changing the reference mid-stream"):
+            monitor_log(
+                log, time="time", decision="decision", sensitive=["group"], store=store, reference={"group": "b"}
+            )
+    with pytest.raises(ConfigError, match="alpha is spent"):
+        monitor_log(log, time="time", decision="decision", sensitive=["group"], horizon=3)
+
+
+def test_the_command_line_monitors_into_a_store_and_records_audits(tmp_path, capsys):
+    from audit.cli import main
+
+    _log(26, drop_at=14, seed=5).to_csv(tmp_path / "log.csv", index=False)
+    (tmp_path / "monitor.toml").write_text(
+        '[monitor]\npath = "log.csv"\ntime = "time"\ndecision = "decision"\nsensitive = ["group"]\nhorizon = 52\n'
+        'store = "store.db"\n',
+        encoding="utf-8",
+    )
+    assert main(["monitor", str(tmp_path / "monitor.toml")]) == 1
+    printed = capsys.readouterr().out
+    assert "ALARM" in printed and "group=b" in printed and "compared with a" in printed
+    assert main(["monitor", str(tmp_path / "monitor.toml")]) == 0  # the same log again: no new window, no new alarm
+    assert "0 new week(s)" in capsys.readouterr().out
+    with open_store(tmp_path / "store.db") as store:
+        assert len({r["window_start"] for r in store.windows()}) == 25
+    (tmp_path / "typo.toml").write_text('[monitor]\npath = "log.csv"\ntimes = "time"\n', encoding="utf-8")
+    assert main(["monitor", str(tmp_path / "typo.toml")]) == 2
+    assert "Did you mean monitor.'time'" in capsys.readouterr().err
+
+
+def test_audit_run_records_the_audit_in_the_store_and_refuses_a_bad_store_before_any_work(tmp_path, capsys):
+    from audit.cli import main
+
+    frame = pd.DataFrame({"g": ["a", "b"] * 40, "y": [0, 1, 1, 0] * 20, "d": [0, 1] * 40})
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    (tmp_path / "audit.toml").write_text(
+        'title = "stored"\n[data]\npath = "data.csv"\nlabel = "y"\nsensitive = ["g"]\nprediction = "d"\n'
+        '[output]\ndir = "out"\n',
+        encoding="utf-8",
+    )
+    store = str(tmp_path / "store.db")
+    run = ["run", str(tmp_path / "audit.toml"), "--quiet", "--store", store]
+    assert main([*run, "--release", "1.0.0"]) == 0
+    assert "Stored as audit 1" in capsys.readouterr().out
+    with open_store(store) as opened:
+        (recorded,) = opened.audits()
+        assert recorded["title"] == "stored" and recorded["label"] == "1.0.0" and recorded["data_sha256"]
+        assert opened.load_audit(1) == audit.AuditResult.load(tmp_path / "out" / "audit.json")
+    shutil.rmtree(tmp_path / "out")
+    assert main([*run[:-1], str(tmp_path / "missing" / "store.db")]) == 2
+    assert not (tmp_path / "missing").exists() and not (tmp_path / "out").exists()  # nothing ran, nothing written
