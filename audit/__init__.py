@@ -97,6 +97,8 @@ from audit.result._swap_sections import SwapAudit, SwapExample, SwapSuite
 from audit.swaps._documents import swap_audit
 from audit.swaps._judge_audit import judge_audit
 from audit.swaps._judges import CausalLMJudge
+from audit.monitor._log import MonitorRun, monitor_log
+from audit.store._store import AuditStore, open_store
 from audit.text._lexicons import BUILTIN_LEXICONS, Lexicon, load_lexicon
 
 __version__ = "0.1.0"
@@ -162,6 +164,10 @@ __all__ = [
     "make_executor",
     "mention_columns",
     "METRICS",
+    "monitor_log",
+    "MonitorRun",
+    "open_store",
+    "AuditStore",
     "MitigationConfig",
     "MitigationReport",
     "ModelAdapter",

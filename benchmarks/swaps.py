@@ -147,12 +147,12 @@ def _judge_rows(reps: int, *, first: float, length: float, male: float, seed0: i
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=300)
     parser.add_argument("--penalty", type=float, default=0.3)
     parser.add_argument("--first", type=float, default=0.65)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     clock = time.perf_counter()
     summary = {
         "reps": args.reps,
@@ -165,6 +165,7 @@ def main() -> None:
     }
     summary["seconds"] = round(time.perf_counter() - clock, 1)
     print(json.dumps(summary))
+    return summary
 
 
 if __name__ == "__main__":

@@ -104,3 +104,16 @@ def test_inference_benchmark_runs_at_a_small_size():
     run = _one(load_census_tables(), seed=0, rows=3000, places=60, planted=True, n_boot=20)
     assert run["bounds"][0] <= run["true_gap"] <= run["bounds"][1]
     assert set(run) >= {"corrected", "weighted", "corrected_ci", "weighted_ci", "p_holm"}
+
+
+def test_the_monitor_and_swap_benchmarks_run_at_a_small_size(capsys):
+    import json
+
+    from benchmarks import monitor, swaps
+
+    report = monitor.main(["--streams", "10", "--rows", "20000"])
+    assert report["rows"] == 20_000 and 0 <= report["null_false_alarm_rate"] <= 1 and report["windows"] > 0
+    assert report["planted_found"] > 0.5  # a drop to 0.75 with 9,600 rows per group and week is seen
+    swaps.main(["--reps", "2"])
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert last["reps"] == 2 and "documents_null" in last

@@ -46,12 +46,16 @@ def test_toml_blocks_validate(name, index, text):
     raw = tomllib.loads(text)
     if "data" in raw or "probes" in raw:
         AuditConfig.from_dict(raw)
-    elif set(raw) & {"gaps", "slices", "mitigation", "quality", "explainers", "fairness", "ranking"}:  # a config table
+    elif set(raw) & {"gaps", "slices", "mitigation", "quality", "explainers", "fairness", "ranking", "swaps"}:
         AuditConfig.from_dict({"data": {"label": "y", "sensitive": ["s"]}, **raw})
     elif "rules" in raw:
         _parse_policy(raw, name=name, sha256="", source=name)
     elif "tool" in raw:
         _parse_policy(raw["tool"]["audit"], name=name, sha256="", source=name)
+    elif "monitor" in raw:  # a monitor config (docs/monitoring.md)
+        from audit.monitor._command import MonitorConfig
+
+        MonitorConfig(**raw["monitor"])
     elif "sections" in raw:  # a dossier template (docs/dossiers.md)
         from audit.dossiers._build import _check
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from audit._errors import CapabilityError, ConfigError, ResourceError
-from audit.store._schema import MIGRATIONS, STORE_SCHEMA_VERSION, audits, meta, windows
 
 __all__ = ["AuditStore", "open_store"]
 
@@ -53,6 +52,7 @@ class AuditStore:
     def record_audit(self, result: Any, *, label: str | None = None) -> int:
         """Record one audit result (its JSON, hashes and verdict) in one transaction; returns its id."""
         from audit.result._provenance import now_iso
+        from audit.store._schema import audits
 
         hashes = result.provenance.sha256 or {}
         row = {
@@ -73,6 +73,8 @@ class AuditStore:
 
     def audits(self) -> list[dict[str, Any]]:
         """Every recorded audit, oldest first, without its JSON (``load_audit`` reads one)."""
+        from audit.store._schema import audits
+
         columns = [c for c in audits.c if c.name != "result_json"]
         with self.engine.connect() as connection:
             rows = connection.execute(audits.select().with_only_columns(*columns).order_by(audits.c.id))
@@ -80,6 +82,7 @@ class AuditStore:
 
     def load_audit(self, audit_id: int) -> Any:
         from audit.result._result import AuditResult
+        from audit.store._schema import audits
 
         with self.engine.connect() as connection:
             text = connection.execute(audits.select().where(audits.c.id == audit_id)).first()
@@ -90,6 +93,8 @@ class AuditStore:
     # ----- monitoring windows -----------------------------------------------------------------------------------
     def known_windows(self, stream: str) -> list[str]:
         """The window starts already stored for ``stream``, in order."""
+        from audit.store._schema import windows
+
         with self.engine.connect() as connection:
             rows = connection.execute(
                 windows.select()
@@ -102,6 +107,8 @@ class AuditStore:
 
     def append_windows(self, rows: list[dict[str, Any]]) -> int:
         """Append window rows in one transaction; returns how many were written."""
+        from audit.store._schema import windows
+
         if not rows:
             return 0
         with self._writing() as connection:
@@ -109,6 +116,8 @@ class AuditStore:
         return len(rows)
 
     def windows(self, stream: str | None = None) -> list[dict[str, Any]]:
+        from audit.store._schema import windows
+
         query = windows.select().order_by(windows.c.stream, windows.c.window_start, windows.c.feature, windows.c.grp)
         if stream is not None:
             query = query.where(windows.c.stream == stream)
@@ -172,6 +181,8 @@ def open_store(url: str | Path) -> AuditStore:
 def _migrate(engine: Any) -> None:
     """Bring the store to this version in one transaction (serialised between processes), or refuse a newer one."""
     import sqlalchemy as sa
+
+    from audit.store._schema import MIGRATIONS, STORE_SCHEMA_VERSION, meta
 
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
