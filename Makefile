@@ -24,6 +24,7 @@ demo: $(STAMP)
 	$(BIN)/audit dossier audit-demo/audit.json --template eu-ai-act-annex-iv
 	$(BIN)/audit demo --text --out audit-demo-text
 	$(BIN)/audit demo --llm --out audit-demo-llm
+	$(BIN)/audit demo --monitor --out audit-demo-monitor
 
 test: $(STAMP)
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "$$AUDIT_CHROMIUM" ] || \
@@ -35,4 +36,4 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n auto --dist worksteal -m "not slow"
 
 clean:
-	rm -rf $(VENV) audit-demo audit-demo-text audit-demo-llm .pytest_cache
+	rm -rf $(VENV) audit-demo audit-demo-text audit-demo-llm audit-demo-monitor .pytest_cache

@@ -24,6 +24,7 @@ from audit._cli_compliance import (
 )
 from audit.gate._presets import PRESETS
 from audit._cli_plan import add_plan_parser, plan_command
+from audit._cli_history import history_command
 from audit.monitor._command import monitor_command
 
 from audit._cli_text import (
@@ -85,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="audit the MiniLM tweet classifier instead: held-out tweets, identity-term "
         "counterfactuals, template probes, token attributions (default DIR: audit-demo-text)",
+    )
+    demo.add_argument(
+        "--monitor",
+        action="store_true",
+        help="write a decision log of the held-out Adult rows over 26 weeks (a simulated model update in week 14), "
+        "monitor it into a SQLite store and write the history page (default DIR: audit-demo-monitor)",
     )
     demo.add_argument(
         "--llm",
@@ -170,6 +177,15 @@ def _parser() -> argparse.ArgumentParser:
     monitor.add_argument("config", metavar="CONFIG.toml")
     monitor.add_argument("--store", default=None, metavar="URL", help="the store (default: monitor.store)")
     monitor.add_argument("--quiet", action="store_true", help="no progress output")
+
+    history = commands.add_parser(
+        "history",
+        help="one HTML page of a store: every audit and its verdict, each monitored stream window by window",
+    )
+    history.add_argument("--store", required=True, metavar="URL", help="a path (SQLite) or postgresql://...")
+    history.add_argument("--stream", default=None, metavar="NAME", help="one monitored stream (default: all)")
+    history.add_argument("--out", default="history.html", metavar="FILE", help="the page (default history.html)")
+    history.add_argument("--title", default="Audit history", help="the page's title")
 
     check = commands.add_parser(
         "check",
@@ -395,8 +411,10 @@ def _demo(args) -> int:
     started = time.perf_counter()
     if args.sample is not None and args.sample < 1:
         raise_config(f"The '--sample' option must be a positive integer. Got {args.sample} instead.")
-    if args.text and args.llm:
-        raise_config("Choose one of --text and --llm.")
+    if sum(bool(x) for x in (args.text, args.llm, args.monitor)) > 1:
+        raise_config("Choose one of --text, --llm and --monitor.")
+    if args.monitor:
+        return _monitor_demo(args, started)
     if args.text:
         return _text_demo(args, started)
     if args.llm:
@@ -422,6 +440,36 @@ def _demo(args) -> int:
     result, paths = write_result(result, args.out, formats=config.output.formats)
     _print_summary(result, paths, time.perf_counter() - started)
     return _exit_for_failures(result)
+
+
+def _monitor_demo(args, started: float) -> int:
+    """A decision log of the held-out Adult rows over 26 weeks (a simulated model update in week 14), monitored into
+    a SQLite store, and the history page. Exits 0 when it ran: the alarm it finds is the demo's point."""
+    import argparse
+
+    from audit._cli_history import history_command
+    from audit.demo._demo import MONITOR_DEMO_CONFIG, load_adult, monitor_demo_log, train_adult_model
+    from audit.monitor._command import monitor_command
+    from audit.run._output import write_atomically
+
+    out = Path(args.out or "audit-demo-monitor")
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in ("store.db", "history.html"):
+        (out / stale).unlink(missing_ok=True)
+    model = train_adult_model(load_adult("train"))
+    log = monitor_demo_log(model, load_adult("test"))
+    write_atomically({out / "decisions.csv": log.to_csv(index=False), out / "monitor.toml": MONITOR_DEMO_CONFIG})
+    monitor_command(argparse.Namespace(config=str(out / "monitor.toml"), store=None, quiet=args.quiet))
+    history_command(
+        argparse.Namespace(
+            store=str(out / "store.db"), stream=None, out=str(out / "history.html"), title="Demo history"
+        )
+    )
+    _say(
+        f"Monitoring demo written to {out} in {time.perf_counter() - started:.1f} s (decisions.csv, monitor.toml, "
+        "store.db, history.html)."
+    )
+    return EXIT_OK
 
 
 def _text_demo(args, started: float) -> int:
@@ -797,6 +845,7 @@ def main(argv: list[str] | None = None) -> int:
         "dossier": dossier_command,
         "plan": plan_command,
         "monitor": monitor_command,
+        "history": history_command,
     }[args.command]
     stdout = sys.stdout
     sys.stdout = _PipeSafeStream(stdout)

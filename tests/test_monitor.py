@@ -273,3 +273,51 @@ def test_audit_run_records_the_audit_in_the_store_and_refuses_a_bad_store_before
     shutil.rmtree(tmp_path / "out")
     assert main([*run[:-1], str(tmp_path / "missing" / "store.db")]) == 2
     assert not (tmp_path / "missing").exists() and not (tmp_path / "out").exists()  # nothing ran, nothing written
+
+
+def test_the_history_page_shows_audits_windows_and_alarms_in_a_real_browser(tmp_path, small_result):
+    """The page loads with no console error or request, draws one chart per monitored feature with the alarms,
+    and shows a hostile group name as text."""
+    from audit.cli import main
+
+    playwright = pytest.importorskip("playwright.sync_api", reason="browser tests skipped: playwright not installed")
+    from tests.test_browser import CHROMIUM
+
+    log = _log(20, drop_at=10, seed=6)
+    payload = '<img src=x onerror="window.__xss=1">'
+    log["group"] = log["group"].replace({"c": payload})
+    store_path = tmp_path / "store.db"
+    with open_store(store_path) as store:
+        store.record_audit(small_result, label="1.0")
+        monitor_log(log, time="time", decision="decision", sensitive=["group"], store=store, horizon=52)
+    assert main(["history", "--store", str(store_path), "--out", str(tmp_path / "history.html")]) == 0
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("request", lambda r: problems.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
+        page.goto((tmp_path / "history.html").as_uri())
+        page.wait_for_function("document.querySelectorAll('div.figure .main-svg').length >= 1")
+        assert page.locator("#audits tbody tr").count() == 1 and "1.0" in page.locator("#audits").inner_text()
+        assert page.locator("div.figure .main-svg .scatterlayer .point").count() > 20
+        assert (
+            "Alarms" in page.locator("#monitoring").inner_text() and payload in page.locator("#monitoring").inner_text()
+        )
+        assert page.evaluate("window.__xss") is None and problems == []
+        browser.close()
+
+
+def test_the_monitoring_demo_finds_its_simulated_update(tmp_path, capsys):
+    from audit.cli import main
+
+    assert main(["demo", "--monitor", "--out", str(tmp_path / "demo"), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "ALARM" in printed and "sex=Female" in printed
+    with open_store(tmp_path / "demo" / "store.db") as store:
+        rows = store.windows()
+    alarms = [r for r in rows if r["alarm"]]
+    assert {(r["feature"], r["grp"]) for r in alarms} >= {("sex", "Female")}
+    first = min(r["look"] for r in alarms if r["grp"] == "Female")
+    assert first >= 14  # never before the simulated update in week 14
+    assert (tmp_path / "demo" / "history.html").stat().st_size > 100_000  # plotly.js is inside

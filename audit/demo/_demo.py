@@ -7,6 +7,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from audit.config._settings import (
@@ -31,6 +32,8 @@ __all__ = [
     "heldout_tweets",
     "text_demo_config",
     "llm_demo_config",
+    "monitor_demo_log",
+    "MONITOR_DEMO_CONFIG",
 ]
 
 ADULT_COLUMNS = [
@@ -127,6 +130,47 @@ def train_adult_model(train: pd.DataFrame, *, seed: int = 0):
     model = Pipeline([("prepare", prepare), ("classify", classifier)])
     model.fit(features, (train["income"] == ">50K").astype(int))
     return model
+
+
+def monitor_demo_log(
+    model, test: pd.DataFrame, *, weeks: int = 26, change_week: int = 14, seed: int = 0
+) -> pd.DataFrame:
+    """A decision log for ``audit demo --monitor``: the real held-out Adult rows as applicants arriving over
+    ``weeks`` weeks (seeded times, in order), decided by the demo model with a lower threshold for women that brings
+    their selection rate to 0.95 of men's (a fairness fix, as [mitigation] would suggest), until a simulated update
+    in week ``change_week`` drops the fix: women are decided at 0.5 again (the drift the monitor should catch)."""
+    rng = np.random.default_rng(seed)
+    rows = test.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    seconds = np.sort(rng.integers(0, weeks * 7 * 86_400, len(rows)))
+    times = pd.Timestamp("2026-01-05", tz="UTC") + pd.to_timedelta(seconds, unit="s")
+    score = model.predict_proba(rows[DEMO_FEATURES])[:, 1]
+    women = (rows["sex"] == "Female").to_numpy()
+    men_rate = float((score[~women] >= 0.5).mean())
+    fixed = float(np.quantile(score[women], 1 - 0.95 * men_rate))  # women's threshold for 0.95 of men's rate
+    updated = seconds // (7 * 86_400) >= change_week - 1
+    threshold = np.where(women & ~updated, fixed, 0.5)
+    return pd.DataFrame(
+        {
+            "decided_at": times.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "sex": rows["sex"],
+            "race": rows["race"],
+            "approved": (score >= threshold).astype(int),
+        }
+    )
+
+
+MONITOR_DEMO_CONFIG = """# audit demo --monitor: held-out UCI Adult rows as a 26-week log (docs/monitoring.md)
+[monitor]
+path = "decisions.csv"
+time = "decided_at"
+decision = "approved"
+sensitive = ["sex"]
+window = "week"
+threshold = 0.8
+alpha = 0.05
+horizon = 52
+store = "store.db"
+"""
 
 
 def demo_config(*, out_dir: str = "audit-demo", sample: int | None = None, seed: int = 0) -> AuditConfig:

@@ -172,6 +172,7 @@ def monitor_log(
                     "ratio": None if is_ref else _finite(result["ratio"][row_index, g]),
                     "ratio_low": None if is_ref else _finite(result["low"][row_index, g]),
                     "ratio_high": None if is_ref else _finite(result["high"][row_index, g]),
+                    "threshold": float(threshold),
                     "level": float(result["level"][row_index, g]),
                     "alarm": bool(result["alarm"][row_index, g]),
                     "alarm_span": int(result["alarm_span"][row_index, g]) or None,

@@ -53,6 +53,7 @@ windows = sa.Table(
     sa.Column("ratio", sa.Float),
     sa.Column("ratio_low", sa.Float),
     sa.Column("ratio_high", sa.Float),
+    sa.Column("threshold", sa.Float, nullable=False),  # the impact ratio the alarm is about
     sa.Column("level", sa.Float),  # the one-sided level of each of this look's comparisons
     sa.Column("alarm", sa.Boolean, nullable=False),
     sa.Column("alarm_span", sa.Integer),  # the fewest recent windows whose pooled ratio alarmed
