@@ -163,11 +163,12 @@ def judge_tokenizer():
     return word_tokenizer(words)
 
 
-def trained_judge(*, first_always: bool, seed: int = 0, steps: int = 250):
+def trained_judge(*, first_always: bool, seed: int = 0, steps: int | None = None):
     """A tiny GPT-2 trained (seconds on a CPU) to answer " A" or " B" after the judge template: always " A"
     (``first_always``: position bias by construction) or the slot of the better answer (the control)."""
     from explainers import CausalLM
 
+    steps = steps if steps is not None else 60 if first_always else 250  # always "A" is learnt at once
     tokenizer = judge_tokenizer()
     model = tiny_causal_lm("gpt2", tokenizer, seed=seed)
     prompts, first, second, a_better = judge_pairs(512, seed=seed + 100)
