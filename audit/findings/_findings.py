@@ -3,6 +3,8 @@ Each finding names both groups, the comparison, the test and the interval of exa
 
 from __future__ import annotations
 
+from typing import Any
+
 
 from audit.config._settings import AuditConfig
 from audit.fairness._comparisons import comparison_flagged
@@ -445,6 +447,18 @@ PROBE_MATERIAL = {
 }
 
 
+def _row_evidence(suite: Any, row: Any) -> dict[str, Any]:
+    """What a finding about one bias row of a probe or swap suite carries."""
+    return {
+        "suite": suite.name,
+        "category": row.category,
+        "subject": row.subject,
+        "measure": row.measure,
+        "estimate": row.estimate,
+        "p_holm": row.p_holm,
+    }
+
+
 def probe_findings(report: ProbeReport | None) -> list[Finding]:
     """Each bias row of a language-model probe whose Holm-adjusted p-value is under the report's alpha: the model
     prefers one side beyond chance, with the estimate and its interval in the message; a warning when the distance
@@ -466,14 +480,7 @@ def probe_findings(report: ProbeReport | None) -> list[Finding]:
                         f"against {row.null_value:g} without bias, over {row.n:,} items; Holm-adjusted p = "
                         f"{row.p_holm:.2g}."
                     ),
-                    evidence={
-                        "suite": suite.name,
-                        "category": row.category,
-                        "subject": row.subject,
-                        "measure": row.measure,
-                        "estimate": row.estimate,
-                        "p_holm": row.p_holm,
-                    },
+                    evidence=_row_evidence(suite, row),
                 )
             )
     return findings
@@ -510,14 +517,7 @@ def swap_findings(audit: SwapAudit | None) -> list[Finding]:
                         f"over {row.n:,} pairs, against {row.null_value:g} if the swap changed nothing; "
                         f"Holm-adjusted p = {row.p_holm:.2g} ({row.test})."
                     ),
-                    evidence={
-                        "suite": suite.name,
-                        "category": row.category,
-                        "subject": row.subject,
-                        "measure": row.measure,
-                        "estimate": row.estimate,
-                        "p_holm": row.p_holm,
-                    },
+                    evidence=_row_evidence(suite, row),
                 )
             )
     return findings

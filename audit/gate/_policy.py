@@ -46,6 +46,7 @@ from audit.config._settings import MITIGATION_CONSTRAINTS
 from audit.fairness._slice_metrics import SLICE_METRICS
 from audit.gate._benchmark import check_against_benchmark
 from audit.gate._ranking_rules import RANKING_RULE_METRICS, RANKING_RULE_STATS, evaluate_ranking_rule
+from audit.gate._rows import check_row_distance
 from audit.gate._swap_rules import SWAP_RULE_METRICS, evaluate_swap_rule
 from audit.result._provenance import sha256_file, sha256_text
 from audit.result._sections import Faithfulness, MethodQuality
@@ -509,7 +510,7 @@ def _check_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOu
     if rule.where == "ranking":
         return evaluate_ranking_rule(result, check, rule)
     if rule.where == "swaps":
-        return evaluate_swap_rule(result, check, rule, _distance_interval)
+        return evaluate_swap_rule(result, check, rule)
     if rule.metric in QUALITY_METRICS:
         return _evaluate_quality_rule(result, check, rule)
     if rule.where == "attribution":
@@ -858,16 +859,7 @@ def _evaluate_probe_rule(result: AuditResult, check: _Checker, rule: Rule) -> li
             check.add(scope, "skipped", f"{row.measure} is undefined here ({row.note or 'no items'}): not checked.")
             continue
         what = f"{row.measure} {row.estimate:.4g}; distance from {row.null_value:g}"
-        if rule.alpha is not None and row.p_holm is not None and row.p_holm >= rule.alpha:
-            check.add(
-                scope,
-                "pass",
-                f"{what} = {row.distance:.4g}, within chance (Holm-adjusted p = {row.p_holm:.2g} >= {rule.alpha:g}).",
-                row.distance,
-                row.distance,
-            )
-            continue
-        check.compare(scope, row.distance, _distance_interval(row), what)
+        check_row_distance(check, scope, row, what, rule.alpha)
     return check.outcomes
 
 
@@ -950,15 +942,6 @@ def _evaluate_gap_rule(result: AuditResult, check: _Checker, rule: Rule) -> list
 
 def _auc(value: float | None) -> str:
     return "unknown" if value is None else f"{value:.2f}"
-
-
-def _distance_interval(row) -> list[float] | None:
-    """The interval of |estimate - null| from the estimate's interval: 0 at the low end when it covers the null."""
-    if not row.ci:
-        return None
-    low, high = (abs(end - row.null_value) for end in row.ci)
-    covers = row.ci[0] <= row.null_value <= row.ci[1]
-    return [0.0 if covers else min(low, high), max(low, high)]
 
 
 def _evaluate_mitigation_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOutcome]:

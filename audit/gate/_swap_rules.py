@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from audit.gate._rows import check_row_distance
+
 __all__ = ["evaluate_swap_rule", "SWAP_RULE_METRICS", "SWAP_SUITES_BY_METRIC"]
 
 # the bias rows' measures, and the suites that write each
@@ -20,7 +22,7 @@ SWAP_SUITES_BY_METRIC = {
 SWAP_RULE_METRICS = tuple(SWAP_SUITES_BY_METRIC)
 
 
-def evaluate_swap_rule(result: Any, check: Any, rule: Any, distance_interval) -> list:
+def evaluate_swap_rule(result: Any, check: Any, rule: Any) -> list:
     """With ``alpha``, a row whose Holm-adjusted p-value is at least alpha passes (within chance); a row with no
     pairs is skipped, so a rule whose every row is empty is an error (no evidence) unless allow_no_evidence."""
     swaps = result.swaps
@@ -59,15 +61,5 @@ def evaluate_swap_rule(result: Any, check: Any, rule: Any, distance_interval) ->
                 check.add(scope, "skipped", f"{row.measure}: no pairs ({row.note or 'none scored'}){tail}.")
                 continue
             what = f"{row.measure} {row.estimate:.4g} over {row.n} pairs{tail}; distance from {row.null_value:g}"
-            if rule.alpha is not None and row.p_holm is not None and row.p_holm >= rule.alpha:
-                check.add(
-                    scope,
-                    "pass",
-                    f"{what} = {row.distance:.4g}, within chance (Holm-adjusted p = {row.p_holm:.2g} >= "
-                    f"{rule.alpha:g}).",
-                    row.distance,
-                    row.distance,
-                )
-                continue
-            check.compare(scope, row.distance, distance_interval(row), what)
+            check_row_distance(check, scope, row, what, rule.alpha)
     return check.outcomes
