@@ -197,6 +197,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("config", nargs="?", metavar="CONFIG.toml", help="the audit to run")
     check.add_argument("--result", metavar="audit.json", help="gate a saved result instead of running the audit")
     check.add_argument(
+        "--store",
+        default=None,
+        metavar="URL",
+        help='read the store\'s monitored streams into the result, for where = "monitor" rules',
+    )
+    check.add_argument(
         "--policy",
         action="append",
         default=[],
@@ -645,6 +651,11 @@ def _check(args) -> int:
             "(an audit already run), e.g. `audit check --result audit-out/audit.json --preset four-fifths`."
         )
     policies = _policies(args)  # bad policies fail before any work is done
+    store = None
+    if args.store is not None:  # monitoring for where = "monitor" rules; unreachable: before any work
+        from audit.store._store import open_store
+
+        store = open_store(args.store)
     if args.result:
         result = AuditResult.load(args.result)
         out = Path(args.out or Path(args.result).parent)
@@ -652,6 +663,9 @@ def _check(args) -> int:
         config = load_config(args.config, allow_outside=args.allow_outside)
         result = run_audit(config, quiet=args.quiet, config_path=str(args.config), threads=args.threads)
         out = Path(args.out or config.output.dir)
+    if store is not None:
+        with store:
+            result = dataclasses.replace(result, monitoring=store.monitoring_summary())
     gate = evaluate(result, policies)
     gate_dict = gate.to_dict()
     hashes = {**result.provenance.sha256, **{f"policy:{p.name}": p.sha256 for p in policies}}

@@ -55,7 +55,11 @@ def test_an_audit_round_trips_through_the_store(kind, tmp_path, small_result, po
         before = len(store.audits())
         audit_id = store.record_audit(small_result, label="v1.2")
         listed = store.audits()
-        assert len(listed) == before + 1 and listed[-1]["label"] == "v1.2" and listed[-1]["result_schema"] == "2.6"
+        assert (
+            len(listed) == before + 1
+            and listed[-1]["label"] == "v1.2"
+            and listed[-1]["result_schema"] == audit.SCHEMA_VERSION
+        )
         assert store.load_audit(audit_id) == audit.AuditResult.from_json(small_result.to_json())
 
 
@@ -321,3 +325,27 @@ def test_the_monitoring_demo_finds_its_simulated_update(tmp_path, capsys):
     first = min(r["look"] for r in alarms if r["grp"] == "Female")
     assert first >= 14  # never before the simulated update in week 14
     assert (tmp_path / "demo" / "history.html").stat().st_size > 100_000  # plotly.js is inside
+
+
+def test_a_release_gate_reads_the_stores_open_alarms(tmp_path, small_result, capsys):
+    from audit.cli import main
+
+    result_path = tmp_path / "audit.json"
+    result_path.write_text(small_result.to_json(), encoding="utf-8")
+    (tmp_path / "release.toml").write_text(
+        '[[rules]]\nmetric = "open_alarms"\nwhere = "monitor"\ncompare = "<="\nthreshold = 0\n', encoding="utf-8"
+    )
+    gate = ["check", "--result", str(result_path), "--policy", str(tmp_path / "release.toml")]
+    assert main(gate) == 1  # no store given: no evidence, the rule errors
+    assert "carries no monitoring" in capsys.readouterr().out
+    stable, drifted = tmp_path / "stable.db", tmp_path / "drifted.db"
+    with open_store(stable) as store:
+        monitor_log(_log(12, drop_at=None, seed=7), time="time", decision="decision", sensitive=["group"], store=store)
+    with open_store(drifted) as store:
+        monitor_log(_log(30, drop_at=18, seed=8), time="time", decision="decision", sensitive=["group"], store=store)
+        summary = store.monitoring_summary()
+    assert summary.streams[0].open_alarms == ["b"] and summary.streams[0].alarms
+    assert main([*gate, "--store", str(stable)]) == 0
+    assert main([*gate, "--store", str(drifted)]) == 1
+    assert "1 group(s) alarming at the last look" in capsys.readouterr().out
+    assert main([*gate, "--store", str(tmp_path / "empty.db")]) == 1  # a store without streams is no evidence

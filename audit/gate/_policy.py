@@ -46,6 +46,7 @@ from audit.config._settings import MITIGATION_CONSTRAINTS
 from audit.fairness._slice_metrics import SLICE_METRICS
 from audit.gate._benchmark import check_against_benchmark
 from audit.gate._ranking_rules import RANKING_RULE_METRICS, RANKING_RULE_STATS, evaluate_ranking_rule
+from audit.gate._monitor_rules import MONITOR_RULE_METRICS, evaluate_monitor_rule
 from audit.gate._rows import check_row_distance
 from audit.gate._swap_rules import SWAP_RULE_METRICS, evaluate_swap_rule
 from audit.result._provenance import sha256_file, sha256_text
@@ -68,6 +69,7 @@ WHERE = (
     "gaps",
     "ranking",
     "swaps",
+    "monitor",
 )
 STATS = {
     "every_group": ("value", "ratio_to_best", "difference_to_best"),
@@ -82,6 +84,7 @@ STATS = {
     "gaps": ("share",),
     "ranking": RANKING_RULE_STATS,
     "swaps": ("distance",),
+    "monitor": ("value",),
 }
 # language-model probe measures (bias rows); "stereotype_share" covers each paired suite's primary share
 PROBE_METRICS = ("stereotype_share", "negativity_gap", "bias_ambiguous", "bias_disambiguated", "score_gap")
@@ -144,6 +147,8 @@ def _known_metric(name: str, where: str = "") -> bool:
         return name in RANKING_RULE_METRICS
     if where == "swaps":
         return name in SWAP_RULE_METRICS
+    if where == "monitor":
+        return name in MONITOR_RULE_METRICS
     return (
         name in METRICS
         or name in (FAVOURABLE_RATE, LL144_IMPACT_RATIO)
@@ -244,6 +249,8 @@ class Rule:
                     if self.where == "ranking"
                     else SWAP_RULE_METRICS
                     if self.where == "swaps"
+                    else MONITOR_RULE_METRICS
+                    if self.where == "monitor"
                     else sorted(METRICS.names() + list(ATTRIBUTION_METRICS) + list(TASK_METRICS) + list(TEXT_METRICS))
                 )
                 raise ConfigError(f"Unknown metric {self.metric!r} in {location}. Known metrics: {known}.")
@@ -511,6 +518,8 @@ def _check_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOu
         return evaluate_ranking_rule(result, check, rule)
     if rule.where == "swaps":
         return evaluate_swap_rule(result, check, rule)
+    if rule.where == "monitor":
+        return evaluate_monitor_rule(result, check, rule)
     if rule.metric in QUALITY_METRICS:
         return _evaluate_quality_rule(result, check, rule)
     if rule.where == "attribution":

@@ -124,6 +124,37 @@ class AuditStore:
         with self.engine.connect() as connection:
             return [dict(r._mapping) for r in connection.execute(query)]
 
+    def monitoring_summary(self) -> Any:
+        """Every monitored stream and feature: windows, alarms, and the groups alarming at the last look."""
+        from audit.result._monitor_sections import MonitorAlarm, MonitoredStream, MonitoringSummary
+        from audit.result._provenance import now_iso
+
+        grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for row in self.windows():
+            grouped.setdefault((row["stream"], row["feature"]), []).append(row)
+        streams = []
+        for (stream, feature), rows in grouped.items():
+            last = max(r["look"] for r in rows)
+            alarms = [
+                MonitorAlarm(r["window_start"], r["look"], r["grp"], r["alarm_span"], r["alarm_ratio"], r["alarm_high"])
+                for r in rows
+                if r["alarm"]
+            ]
+            streams.append(
+                MonitoredStream(
+                    stream=stream,
+                    feature=feature,
+                    reference_group=rows[-1]["reference_group"],
+                    threshold=rows[-1]["threshold"],
+                    windows=len({r["window_start"] for r in rows}),
+                    first_window=min(r["window_start"] for r in rows),
+                    last_window=max(r["window_start"] for r in rows),
+                    alarms=alarms,
+                    open_alarms=sorted(a.group for a in alarms if a.look == last),
+                )
+            )
+        return MonitoringSummary(store=_shown(self.url), read_at=now_iso(), streams=streams)
+
     def _writing(self):
         return self.engine.begin()
 
