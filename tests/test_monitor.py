@@ -349,3 +349,37 @@ def test_a_release_gate_reads_the_stores_open_alarms(tmp_path, small_result, cap
     assert main([*gate, "--store", str(drifted)]) == 1
     assert "1 group(s) alarming at the last look" in capsys.readouterr().out
     assert main([*gate, "--store", str(tmp_path / "empty.db")]) == 1  # a store without streams is no evidence
+
+
+def test_a_log_read_in_chunks_gives_the_windows_of_the_whole_and_keeps_its_checks(tmp_path):
+    from audit.monitor._command import read_log_chunks
+
+    log = _log(10, drop_at=6, seed=9, per_week=1500)
+    whole = monitor_log(log, time="time", decision="decision", sensitive=["group"], horizon=52)
+    path = tmp_path / "log.csv"
+    log.to_csv(path, index=False)
+    pieces = monitor_log(
+        read_log_chunks(str(path), 1000, "time"), time="time", decision="decision", sensitive=["group"], horizon=52
+    )
+    strip = [{k: v for k, v in r.items() if k != "recorded_at"} for r in whole.rows]
+    assert [{k: v for k, v in r.items() if k != "recorded_at"} for r in pieces.rows] == strip
+    log.to_parquet(tmp_path / "log.parquet")
+    parquet = monitor_log(
+        read_log_chunks(str(tmp_path / "log.parquet"), 1000, "time"),
+        time="time",
+        decision="decision",
+        sensitive=["group"],
+        horizon=52,
+    )
+    assert [{k: v for k, v in r.items() if k != "recorded_at"} for r in parquet.rows] == strip
+    first, second = log.iloc[:3000], log.iloc[3000:6000]
+    with pytest.raises(DataError, match="go backwards at row 3002"):
+        monitor_log([second, first], time="time", decision="decision", sensitive=["group"])
+    shifted = second.assign(time=second["time"].str.replace("Z", "+01:00"))
+    with pytest.raises(DataError, match="changes zone within the log"):
+        monitor_log(
+            [first.assign(time=first["time"].str.replace("Z", "+00:00")), shifted],
+            time="time",
+            decision="decision",
+            sensitive=["group"],
+        )

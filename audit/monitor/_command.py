@@ -10,7 +10,7 @@ from typing import Any
 
 from audit._errors import ConfigError
 
-__all__ = ["MonitorConfig", "load_monitor_config", "monitor_command"]
+__all__ = ["MonitorConfig", "load_monitor_config", "monitor_command", "read_log_chunks"]
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,8 @@ class MonitorConfig:
     group each feature's others are compared with (default: the largest); ``threshold``: the impact ratio an alarm
     is about; ``alpha``: the chance of any false alarm over the stream; ``horizon``: the number of windows the
     stream will be looked at (default: unbounded spending); ``stream``: its name in the store; ``store``: the store
-    URL (a path: SQLite); ``include_open_window``: look at the window holding the log's last row now."""
+    URL (a path: SQLite); ``include_open_window``: look at the window holding the log's last row now;
+    ``chunk_rows``: the log is read in pieces of this many rows, so its size is bounded by the disk, not memory."""
 
     path: str
     time: str
@@ -34,6 +35,7 @@ class MonitorConfig:
     stream: str = "decisions"
     store: str = "audit-store.db"
     include_open_window: bool = False
+    chunk_rows: int = 1_000_000  # the log is read this many rows at a time: a log larger than memory is fine
 
     def __post_init__(self) -> None:
         for name in ("path", "time", "decision", "window", "stream", "store"):
@@ -50,6 +52,8 @@ class MonitorConfig:
             raise ConfigError(
                 f"'monitor.reference' must be a table such as {{sex = \"Male\"}}. Got {self.reference!r}."
             )
+        if isinstance(self.chunk_rows, bool) or not isinstance(self.chunk_rows, int) or self.chunk_rows < 1000:
+            raise ConfigError(f"'monitor.chunk_rows' must be an integer of at least 1000. Got {self.chunk_rows!r}.")
         if not isinstance(self.include_open_window, bool):
             raise ConfigError(f"'monitor.include_open_window' must be true or false. Got {self.include_open_window!r}.")
 
@@ -87,18 +91,39 @@ def load_monitor_config(path: str | Path) -> MonitorConfig:
     return MonitorConfig(**table)
 
 
+def read_log_chunks(path: str, chunk_rows: int, time: str) -> Any:
+    """The log in pieces of ``chunk_rows`` rows, in file order: CSV (optionally compressed) or Parquet by batches;
+    the time column read as written (its zone is checked, not guessed by the reader)."""
+    from audit._errors import DataError
+
+    source = Path(path)
+    if not source.is_file():
+        raise DataError(f"The decision log {path!r} does not exist. Check monitor.path.")
+    suffixes = [s.lower() for s in source.suffixes if s.lower() not in (".gz", ".bz2", ".zst", ".xz")]
+    if suffixes and suffixes[-1] == ".parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(source).iter_batches(batch_size=chunk_rows):
+            yield batch.to_pandas()
+        return
+    if not suffixes or suffixes[-1] not in (".csv", ".tsv"):
+        raise DataError(f"Cannot read the decision log {path!r}: expected a .csv, .tsv or .parquet file.")
+    import pandas as pd
+
+    sep = "\t" if suffixes[-1] == ".tsv" else ","
+    yield from pd.read_csv(source, sep=sep, chunksize=chunk_rows, dtype={time: str})
+
+
 def monitor_command(args: Any) -> int:
     """Run the monitor; exit 1 when an alarm fires (the outputs are stored first), 0 otherwise."""
-    from audit.data._tables import read_table
     from audit.monitor._log import monitor_log
     from audit.store._store import open_store
 
     config = load_monitor_config(args.config)
     store_url = args.store or config.store
-    log = read_table(config.path)
     with open_store(store_url) as store:
         run = monitor_log(
-            log,
+            read_log_chunks(config.path, config.chunk_rows, config.time),
             time=config.time,
             decision=config.decision,
             sensitive=list(config.sensitive),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -35,8 +35,10 @@ class MonitorRun:
     notes: list[str] = field(default_factory=list)
 
 
-def parse_times(values: pd.Series, column: str) -> pd.Series:
-    """UTC times from a column of datetimes or ISO 8601 strings; one zone for the whole column (or none), in order."""
+def parse_times(values: pd.Series, column: str) -> tuple[pd.Series, str]:
+    """UTC times from a column of datetimes or ISO 8601 strings, one zone for the whole column (or none), in order;
+    and which zone that was (to hold the next chunk of the same log to it)."""
+    zone = "datetime"
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         times = values.dt.tz_convert("UTC")
     elif pd.api.types.is_datetime64_any_dtype(values):
@@ -57,6 +59,7 @@ def parse_times(values: pd.Series, column: str) -> pd.Series:
                 f"The time column {column!r} mixes time zones ({shown}); convert the log to one zone (UTC) first, so "
                 "that each row falls in the window it happened in."
             )
+        zone = str(offsets.iloc[0]) if zoned.any() else "no zone"
         times = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
         bad = times.isna() & values.notna()
         if bad.any():
@@ -75,11 +78,11 @@ def parse_times(values: pd.Series, column: str) -> pd.Series:
             f"The log's times go backwards at row {row + 2} of the file ({times.iloc[row]} after "
             f"{times.iloc[row - 1]}); a decision log is appended in time order. Sort it by {column!r} first."
         )
-    return times
+    return times, zone
 
 
 def monitor_log(
-    log: pd.DataFrame,
+    log: pd.DataFrame | Iterable[pd.DataFrame],
     *,
     time: str,
     decision: str,
@@ -93,27 +96,27 @@ def monitor_log(
     store: Any = None,
     include_open_window: bool = False,
 ) -> MonitorRun:
-    """Monitor a decision log: one row per window, feature and group. With a ``store``, the windows it already
-    holds for ``stream`` are skipped (their looks keep their numbers) and the new ones are appended in one
-    transaction."""
+    """Monitor a decision log (a DataFrame, or an iterable of its chunks in order, for a log larger than memory): one
+    row per window, feature and group. With a ``store``, the windows it already holds for ``stream`` are skipped
+    (their looks keep their numbers) and the new ones are appended in one transaction."""
     from audit.result._provenance import now_iso
 
-    for name, setting in [(time, "time"), (decision, "decision"), *[(s, "sensitive") for s in sensitive]]:
-        if name not in log.columns:
-            raise ConfigError(
-                f"The monitor's '{setting}' column {name!r} is not in the log. Columns: "
-                f"{', '.join(map(str, log.columns[:30]))}."
-            )
     if window not in WINDOWS:
         raise ConfigError(f"The 'window' of the monitor must be one of {', '.join(WINDOWS)}. Got {window!r} instead.")
     if not 0 < alpha < 0.5 or not 0 < threshold <= 1:
         raise ConfigError(f"The monitor needs 0 < alpha < 0.5 and 0 < threshold <= 1. Got {alpha!r}, {threshold!r}.")
     if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1):
         raise ConfigError(f"The monitor's 'horizon' must be a positive number of windows or unset. Got {horizon!r}.")
-    times = parse_times(log[time], time)
-    decided = _decisions(log[decision], decision)
-    starts = times.dt.tz_localize(None).dt.to_period(WINDOWS[window])
-    periods = pd.period_range(starts.min(), starts.max(), freq=WINDOWS[window])  # empty windows included
+    counts = _Counts(time=time, decision=decision, sensitive=list(sensitive), freq=WINDOWS[window])
+    for chunk in [log] if isinstance(log, pd.DataFrame) else log:
+        counts.add(chunk)
+    if counts.rows == 0:
+        raise DataError("The decision log has no rows: there is nothing to monitor.")
+    periods = pd.period_range(
+        pd.Period(ordinal=counts.first, freq=WINDOWS[window]),
+        pd.Period(ordinal=counts.last, freq=WINDOWS[window]),
+        freq=WINDOWS[window],
+    )  # empty windows included
     labels = [p.start_time.tz_localize("UTC").isoformat() for p in periods]
     # the window holding the log's last row may still be filling: it is looked at when a later log closes it
     closed = len(periods) if include_open_window else len(periods) - 1
@@ -130,18 +133,18 @@ def monitor_log(
     alarms: list[dict[str, Any]] = []
     chosen, sources = {}, {}
     recorded_at = now_iso()
-    position = pd.Index(periods).get_indexer(starts)
     for feature in sensitive:
-        groups = log[feature].astype("string").fillna("(missing)")
+        table = counts.table(feature)  # (window ordinal, group) -> n, hits
         past = [r for r in stored_rows if r["feature"] == feature]
-        names = sorted(set(groups.unique()) | {r["grp"] for r in past})
-        ref, source = _reference(feature, names, groups, reference, stored_refs)
+        names = sorted(set(table.index.get_level_values(1)) | {r["grp"] for r in past})
+        ref, source = _reference(feature, names, counts.sizes(feature), reference, stored_refs)
         chosen[feature], sources[feature] = ref, source
-        codes = pd.Categorical(groups, categories=names).codes
         totals = np.zeros((len(periods), len(names)))
         hits = np.zeros((len(periods), len(names)))
-        np.add.at(totals, (position, codes), 1)
-        np.add.at(hits, (position, codes), decided)
+        window_at = table.index.get_level_values(0).to_numpy() - counts.first
+        group_at = pd.Index(names).get_indexer(table.index.get_level_values(1))
+        totals[window_at, group_at] = table["n"].to_numpy()
+        hits[window_at, group_at] = table["hits"].to_numpy()
         past_totals, past_hits = _history(past, stored, names)
         result = window_alarms(
             np.concatenate([past_hits, hits[new]]),
@@ -207,6 +210,58 @@ def monitor_log(
     )
 
 
+class _Counts:
+    """Rows and favourable decisions per window and group, added chunk by chunk (a log larger than memory is read in
+    pieces): each chunk's times are held to the zone and the order of the chunks before it."""
+
+    def __init__(self, *, time: str, decision: str, sensitive: list[str], freq: str) -> None:
+        self.time, self.decision, self.sensitive, self.freq = time, decision, sensitive, freq
+        self.parts: dict[str, list[pd.DataFrame]] = {name: [] for name in sensitive}
+        self.rows, self.zone, self.latest = 0, None, None
+        self.first = self.last = 0
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        for name, setting in [
+            (self.time, "time"),
+            (self.decision, "decision"),
+            *[(s, "sensitive") for s in self.sensitive],
+        ]:
+            if name not in chunk.columns:
+                raise ConfigError(
+                    f"The monitor's '{setting}' column {name!r} is not in the log. Columns: "
+                    f"{', '.join(map(str, chunk.columns[:30]))}."
+                )
+        if chunk.empty:
+            return
+        times, zone = parse_times(chunk[self.time].reset_index(drop=True), self.time)
+        if self.zone is not None and zone != self.zone:
+            raise DataError(
+                f"The time column {self.time!r} changes zone within the log ({self.zone} before row "
+                f"{self.rows + 2}, {zone} from there); convert the log to one zone (UTC) first."
+            )
+        if self.latest is not None and times.iloc[0] < self.latest:
+            raise DataError(
+                f"The log's times go backwards at row {self.rows + 2} of the file ({times.iloc[0]} after "
+                f"{self.latest}); a decision log is appended in time order. Sort it by {self.time!r} first."
+            )
+        ordinals = times.dt.tz_localize(None).dt.to_period(self.freq).array.asi8
+        decided = _decisions(chunk[self.decision].reset_index(drop=True), self.decision)
+        for name in self.sensitive:
+            groups = chunk[name].astype("string").fillna("(missing)").to_numpy()
+            part = pd.DataFrame({"window": ordinals, "group": groups, "n": 1, "hits": decided})
+            self.parts[name].append(part.groupby(["window", "group"], sort=False)[["n", "hits"]].sum())
+        self.first = int(ordinals.min()) if self.rows == 0 else min(self.first, int(ordinals.min()))
+        self.last = max(self.last, int(ordinals.max())) if self.rows else int(ordinals.max())
+        self.rows += len(chunk)
+        self.zone, self.latest = zone, times.iloc[-1]
+
+    def table(self, name: str) -> pd.DataFrame:
+        return pd.concat(self.parts[name]).groupby(level=[0, 1]).sum()
+
+    def sizes(self, name: str) -> pd.Series:
+        return self.table(name)["n"].groupby(level=1).sum()
+
+
 def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
@@ -234,7 +289,7 @@ def _history(past: list[dict[str, Any]], stored: list[str], names: list[str]) ->
     return totals, hits
 
 
-def _reference(feature, names, groups, reference, stored) -> tuple[str, str]:
+def _reference(feature, names, sizes: pd.Series, reference, stored) -> tuple[str, str]:
     """The group every other is compared with: as set, as the stream already used, else the largest."""
     wanted = (reference or {}).get(feature)
     if wanted is not None:
@@ -251,5 +306,5 @@ def _reference(feature, names, groups, reference, stored) -> tuple[str, str]:
         return wanted, "monitor.reference"
     if feature in stored:
         return stored[feature], "the reference this stream already used"
-    largest = groups.value_counts().idxmax()
+    largest = sizes.sort_index().idxmax()  # ties: the first name
     return str(largest), "the largest group in the first log monitored (set monitor.reference to choose)"
