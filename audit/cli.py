@@ -5,6 +5,7 @@ failed: check; a step failed: run; a file changed: verify), 2 bad input or confi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -579,6 +580,8 @@ def _run(args) -> int:
         )
     if baseline is not None:
         result = with_changes(result, baseline, args)
+    if store is not None:  # the store's monitored streams, as the audit saw them (dossiers, where = "monitor")
+        result = dataclasses.replace(result, monitoring=store.monitoring_summary())
     result, paths = write_result(result, args.out or config.output.dir, formats=config.output.formats)
     if store is not None:
         with store:

@@ -383,3 +383,33 @@ def test_a_log_read_in_chunks_gives_the_windows_of_the_whole_and_keeps_its_check
             decision="decision",
             sensitive=["group"],
         )
+
+
+def test_an_audit_run_with_a_store_carries_its_streams_into_the_art72_dossier(tmp_path):
+    import json
+
+    from audit.cli import main
+    from audit.dossiers import build_dossier
+    from audit.dossiers._sources import resolve
+
+    store_path = tmp_path / "store.db"
+    with open_store(store_path) as store:
+        monitor_log(_log(26, drop_at=14, seed=10), time="time", decision="decision", sensitive=["group"], store=store)
+    frame = pd.DataFrame({"g": ["a", "b"] * 40, "y": [0, 1, 1, 0] * 20, "d": [0, 1] * 40})
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    (tmp_path / "audit.toml").write_text(
+        '[data]\npath = "data.csv"\nlabel = "y"\nsensitive = ["g"]\nprediction = "d"\n[output]\ndir = "out"\n',
+        encoding="utf-8",
+    )
+    assert main(["run", str(tmp_path / "audit.toml"), "--quiet", "--store", str(store_path)]) == 0
+    record = tmp_path / "out" / "audit.json"
+    result = audit.AuditResult.load(record)
+    assert result.monitoring.streams[0].open_alarms == ["b"]
+    dossier = build_dossier(record, "eu-ai-act-art72")
+    fields = {f.id: f for f in dossier.fields()}
+    assert fields["streams"].status == "filled" and fields["alarms"].status == "filled"
+    assert "group(s) alarming at the last look" in fields["alarms"].text
+    raw = json.loads(record.read_text())
+    for evidence in fields["alarms"].evidence + fields["streams"].evidence:
+        assert resolve(raw, evidence.pointer) == evidence.value
+    assert fields["corrective_actions"].status == "needs human input"

@@ -16,7 +16,7 @@ from audit.result._result import AuditResult
 
 __all__ = ["TEMPLATES", "build_dossier", "load_template"]
 
-TEMPLATES = ("eu-ai-act-annex-iv", "nyc-ll144", "colorado-sb26-189", "iso-42005")
+TEMPLATES = ("eu-ai-act-annex-iv", "nyc-ll144", "colorado-sb26-189", "iso-42005", "eu-ai-act-art72")
 _TEMPLATE_KEYS = {"id", "name", "law", "notice", "sections"}
 _SECTION_KEYS = {"title", "fields"}
 _FIELD_KEYS = {"id", "label", "reference", "source", "needs"}

@@ -555,6 +555,77 @@ def changes_since_baseline(record: dict) -> Filled | Missing:
     )
 
 
+def _monitoring(record: dict) -> Missing | None:
+    if not record.get("monitoring"):
+        return Missing(
+            "the record carries no monitoring: gate or run the audit with `--store URL`, the store that "
+            "`audit monitor` writes (docs/monitoring.md)"
+        )
+    if not record["monitoring"].get("streams"):
+        return Missing("the store named in the record has no monitored stream yet: run `audit monitor`")
+    return None
+
+
+def monitoring_streams(record: dict) -> Filled | Missing:
+    """Art. 72(2): what is collected and how it is analysed: each stream, feature, period, reference and threshold."""
+    absent = _monitoring(record)
+    if absent is not None:
+        return absent
+    c = _Collector(record)
+    store = c.get("store", "monitoring", "store")
+    rows = []
+    for k, stream in enumerate(record["monitoring"]["streams"]):
+        rows.append(
+            [
+                c.get("stream", "monitoring", "streams", k, "stream"),
+                c.get("feature", "monitoring", "streams", k, "feature"),
+                f"{c.get('first window', 'monitoring', 'streams', k, 'first_window')[:10]} to "
+                f"{c.get('last window', 'monitoring', 'streams', k, 'last_window')[:10]}",
+                str(c.get("windows", "monitoring", "streams", k, "windows")),
+                c.get("reference group", "monitoring", "streams", k, "reference_group"),
+                _num(c.get("threshold", "monitoring", "streams", k, "threshold")),
+            ]
+        )
+    return Filled(
+        f"Decisions are logged and analysed window by window from the store {store}: each group's selection rate "
+        "and its impact ratio to a fixed reference group, with an alarm when the ratio over recent windows is "
+        "below the threshold beyond an error budget spent over every look (the chance of any false alarm over a "
+        "stream stays under its alpha; docs/monitoring.md).",
+        c.evidence,
+        ["stream", "feature", "period", "windows", "reference group", "alarm threshold"],
+        rows,
+    )
+
+
+def monitoring_alarms(record: dict) -> Filled | Missing:
+    """Art. 72: what the monitoring found: every alarm, and which are open at each stream's last look."""
+    absent = _monitoring(record)
+    if absent is not None:
+        return absent
+    c = _Collector(record)
+    rows, open_total = [], 0
+    for k, stream in enumerate(record["monitoring"]["streams"]):
+        open_now = c.get("open alarms", "monitoring", "streams", k, "open_alarms")
+        open_total += len(open_now)
+        for a, alarm in enumerate(stream.get("alarms", [])):
+            rows.append(
+                [
+                    stream["stream"],
+                    stream["feature"],
+                    c.get("alarm window", "monitoring", "streams", k, "alarms", a, "window_start")[:10],
+                    c.get("alarm group", "monitoring", "streams", k, "alarms", a, "group"),
+                    _num(c.get("alarm ratio", "monitoring", "streams", k, "alarms", a, "ratio")),
+                    "open" if alarm["group"] in open_now and alarm["window_start"] == stream["last_window"] else "",
+                ]
+            )
+    text = (
+        f"{len(rows)} alarm(s) over the monitored streams; {open_total} group(s) alarming at the last look."
+        if rows
+        else "No alarm over the monitored streams."
+    )
+    return Filled(text, c.evidence, ["stream", "feature", "window", "group", "impact ratio", "status"], rows)
+
+
 SOURCES: dict[str, Callable[[dict], Filled | Missing]] = {
     "audit.date": audit_date,
     "audit.hashes": record_hashes,
@@ -578,4 +649,6 @@ SOURCES: dict[str, Callable[[dict], Filled | Missing]] = {
     "steps.failed": failed_steps,
     "decisions.automatic": automatic_choices,
     "changes": changes_since_baseline,
+    "monitoring.streams": monitoring_streams,
+    "monitoring.alarms": monitoring_alarms,
 }
