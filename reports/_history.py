@@ -16,6 +16,9 @@ def _gap(high: float | None, low: float | None) -> float | None:
     return None if high is None or low is None else high - low
 
 
+_METRIC_NAMES = {"selection_rate": "selection-rate", "tpr": "true-positive-rate", "fpr": "false-positive-rate"}
+
+
 def _ratio_figure(stream: str, feature: str, rows: list[dict[str, Any]], releases: list[dict[str, Any]]) -> dict:
     import plotly.graph_objects as go
 
@@ -51,12 +54,18 @@ def _ratio_figure(stream: str, feature: str, rows: list[dict[str, Any]], release
                     hovertemplate=f"alarm for {group}: %{{y:.3f}} pooled over recent windows<extra></extra>",
                 )
             )
-    figure.add_hline(y=rows[0]["threshold"], line_dash="dash", line_color="#c0392b")
+    metric = rows[0]["metric"]
+    if metric == "selection_rate":  # the alarmed metric; TPR and FPR are descriptive (labels arrive late)
+        figure.add_hline(y=rows[0]["threshold"], line_dash="dash", line_color="#c0392b")
     for release in releases:
         figure.add_vline(x=release["recorded_at"][:10], line_dash="dot", line_color="#555")
     figure.update_layout(
-        title=f"{stream}: impact ratio to {reference} by {feature} (intervals at each look's spent level)",
-        yaxis_title="selection-rate impact ratio",
+        title=(
+            f"{stream}: impact ratio to {reference} by {feature} (intervals at each look's spent level)"
+            if metric == "selection_rate"
+            else f"{stream}: {metric.upper()} ratio to {reference} by {feature} (labelled rows so far, 95% intervals)"
+        ),
+        yaxis_title=f"{_METRIC_NAMES.get(metric, metric)} ratio",
         **_LAYOUT,
     )
     return _as_json(figure)
@@ -65,21 +74,22 @@ def _ratio_figure(stream: str, feature: str, rows: list[dict[str, Any]], release
 def render_history(audits: list[dict[str, Any]], windows: list[dict[str, Any]], *, title: str, store: str) -> str:
     """One HTML page: the audits table and, per stream and feature, a chart and the alarms."""
     releases = [a for a in audits if a.get("label")]
-    streams: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    streams: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for row in windows:
-        streams.setdefault((row["stream"], row["feature"]), []).append(row)
-    figures = [_ratio_figure(stream, feature, rows, releases) for (stream, feature), rows in streams.items()]
+        streams.setdefault((row["stream"], row["feature"], row["metric"]), []).append(row)
+    figures = [_ratio_figure(stream, feature, rows, releases) for (stream, feature, _), rows in streams.items()]
     charts = [
         {
             "stream": stream,
             "feature": feature,
+            "metric": metric,
             "windows": len({r["window_start"] for r in rows}),
             "reference": rows[0]["reference_group"],
             "alarms": [r for r in rows if r["alarm"]],
             "empty": sum(r["n"] == 0 for r in rows),
             "threshold": rows[0]["threshold"],
         }
-        for (stream, feature), rows in streams.items()
+        for (stream, feature, metric), rows in streams.items()
     ]
     plotly_js, app_js, hashes = _scripts()
     return (

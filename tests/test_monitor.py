@@ -413,3 +413,30 @@ def test_an_audit_run_with_a_store_carries_its_streams_into_the_art72_dossier(tm
     for evidence in fields["alarms"].evidence + fields["streams"].evidence:
         assert resolve(raw, evidence.pointer) == evidence.value
     assert fields["corrective_actions"].status == "needs human input"
+
+
+def test_late_labels_give_tpr_and_fpr_per_window_and_replace_them_as_they_arrive(tmp_path):
+    rng = np.random.default_rng(11)
+    log = _log(12, drop_at=None, seed=11, per_week=1500)
+    truth = (rng.random(len(log)) < 0.5).astype(float)
+    week = ((pd.to_datetime(log["time"], utc=True) - WEEK0).dt.days // 7).to_numpy()
+    early = log.assign(outcome=np.where(week < 6, truth, np.nan))  # outcomes known for the first six weeks only
+    common = dict(time="time", decision="decision", sensitive=["group"], label="outcome")
+    with open_store(tmp_path / "m.db") as store:
+        first = monitor_log(early, store=store, **common)
+        tpr = [r for r in first.rows if r["metric"] == "tpr"]
+        assert {r["window_start"] for r in tpr} == {
+            r["window_start"] for r in first.rows if r["metric"] == "selection_rate"
+        }
+        assert all(r["n"] == 0 and r["value"] is None for r in tpr if r["look"] > 6)
+        # by hand, week 2 of group b
+        rows = (week == 1) & (log["group"] == "b").to_numpy() & (truth == 1)
+        row = next(r for r in tpr if r["look"] == 2 and r["grp"] == "b")
+        assert (row["n"], row["successes"]) == (int(rows.sum()), int(log["decision"].to_numpy()[rows].sum()))
+        assert not any(r["alarm"] for r in first.rows if r["metric"] != "selection_rate")
+        later = monitor_log(log.assign(outcome=truth), store=store, **common)  # the rest of the outcomes arrive
+        assert [r for r in later.rows if r["metric"] == "selection_rate"] == []  # no window is looked at twice
+        stored = [r for r in store.windows() if r["metric"] == "tpr"]
+        assert len(stored) == len(tpr) and all(r["n"] > 0 for r in stored)  # replaced, not appended
+    with pytest.raises(DataError, match="label column 'outcome' must hold 0/1"):
+        monitor_log(log.assign(outcome="maybe"), **common)

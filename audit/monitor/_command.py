@@ -36,8 +36,11 @@ class MonitorConfig:
     store: str = "audit-store.db"
     include_open_window: bool = False
     chunk_rows: int = 1_000_000  # the log is read this many rows at a time: a log larger than memory is fine
+    label: str | None = None  # true outcomes, empty until known: TPR and FPR per window, recomputed as they arrive
 
     def __post_init__(self) -> None:
+        if self.label is not None and (not isinstance(self.label, str) or not self.label):
+            raise ConfigError(f"The 'monitor.label' setting must be a column name. Got {self.label!r} instead.")
         for name in ("path", "time", "decision", "window", "stream", "store"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
@@ -135,8 +138,9 @@ def monitor_command(args: Any) -> int:
             stream=config.stream,
             store=store,
             include_open_window=config.include_open_window,
+            label=config.label,
         )
-    windows = sorted({r["window_start"] for r in run.rows})
+    windows = sorted({r["window_start"] for r in run.rows if r["metric"] == "selection_rate"})
     print(
         f"Monitored {config.path}: {len(windows)} new {config.window}(s) of stream {run.stream!r} stored in "
         f"{store_url}."

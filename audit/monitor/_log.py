@@ -95,10 +95,16 @@ def monitor_log(
     stream: str = "decisions",
     store: Any = None,
     include_open_window: bool = False,
+    label: str | None = None,
 ) -> MonitorRun:
     """Monitor a decision log (a DataFrame, or an iterable of its chunks in order, for a log larger than memory): one
     row per window, feature and group. With a ``store``, the windows it already holds for ``stream`` are skipped
-    (their looks keep their numbers) and the new ones are appended in one transaction."""
+    (their looks keep their numbers) and the new ones are appended in one transaction.
+
+    ``label``: the column of true outcomes (1 / true: the person should get the favourable decision; empty where it
+    is not known yet). Each closed window then also gets its TPR and FPR by group over the rows labelled so far,
+    recomputed on every run (labels arrive late) and replaced in the store; they are descriptive, with 95% intervals
+    and no alarm, because a window's labelled rows keep changing after its look."""
     from audit.result._provenance import now_iso
 
     if window not in WINDOWS:
@@ -107,7 +113,7 @@ def monitor_log(
         raise ConfigError(f"The monitor needs 0 < alpha < 0.5 and 0 < threshold <= 1. Got {alpha!r}, {threshold!r}.")
     if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1):
         raise ConfigError(f"The monitor's 'horizon' must be a positive number of windows or unset. Got {horizon!r}.")
-    counts = _Counts(time=time, decision=decision, sensitive=list(sensitive), freq=WINDOWS[window])
+    counts = _Counts(time=time, decision=decision, sensitive=list(sensitive), freq=WINDOWS[window], label=label)
     for chunk in [log] if isinstance(log, pd.DataFrame) else log:
         counts.add(chunk)
     if counts.rows == 0:
@@ -120,7 +126,7 @@ def monitor_log(
     labels = [p.start_time.tz_localize("UTC").isoformat() for p in periods]
     # the window holding the log's last row may still be filling: it is looked at when a later log closes it
     closed = len(periods) if include_open_window else len(periods) - 1
-    stored_rows = store.windows(stream) if store is not None else []
+    stored_rows = [r for r in (store.windows(stream) if store is not None else []) if r["metric"] == "selection_rate"]
     stored = sorted({r["window_start"] for r in stored_rows})
     new = [i for i in range(closed) if labels[i] not in set(stored)]
     if stored and new and labels[new[0]] <= stored[-1]:
@@ -187,9 +193,19 @@ def monitor_log(
                 rows.append(record)
                 if record["alarm"]:
                     alarms.append(record)
+    label_rows = (
+        _label_rows(counts, periods, labels, closed, stored, new, chosen, stream=stream, recorded_at=recorded_at)
+        if label is not None
+        else []
+    )
     if store is not None:
-        store.append_windows(rows)
+        store.append_windows(rows, replacing=label_rows)
     notes = []
+    if label is not None:
+        notes.append(
+            f"TPR and FPR by group over the rows labelled so far ({counts.labelled:,} of {counts.rows:,}), "
+            "recomputed for every closed window of the log; descriptive, no alarm"
+        )
     if closed < len(periods):
         notes.append(
             f"the last window ({labels[-1]}) holds the log's last row and may still be filling: it is left for a "
@@ -203,7 +219,7 @@ def monitor_log(
         window=window,
         reference=chosen,
         reference_source=sources,
-        rows=rows,
+        rows=rows + label_rows,
         alarms=alarms,
         skipped_windows=already,
         notes=notes,
@@ -214,8 +230,9 @@ class _Counts:
     """Rows and favourable decisions per window and group, added chunk by chunk (a log larger than memory is read in
     pieces): each chunk's times are held to the zone and the order of the chunks before it."""
 
-    def __init__(self, *, time: str, decision: str, sensitive: list[str], freq: str) -> None:
-        self.time, self.decision, self.sensitive, self.freq = time, decision, sensitive, freq
+    def __init__(self, *, time: str, decision: str, sensitive: list[str], freq: str, label: str | None) -> None:
+        self.time, self.decision, self.sensitive, self.freq, self.label = time, decision, sensitive, freq, label
+        self.labelled = 0
         self.parts: dict[str, list[pd.DataFrame]] = {name: [] for name in sensitive}
         self.rows, self.zone, self.latest = 0, None, None
         self.first = self.last = 0
@@ -246,10 +263,22 @@ class _Counts:
             )
         ordinals = times.dt.tz_localize(None).dt.to_period(self.freq).array.asi8
         decided = _decisions(chunk[self.decision].reset_index(drop=True), self.decision)
+        outcome = None
+        if self.label is not None:
+            outcome = _outcomes(chunk[self.label].reset_index(drop=True), self.label)
+            self.labelled += int((outcome >= 0).sum())
         for name in self.sensitive:
             groups = chunk[name].astype("string").fillna("(missing)").to_numpy()
             part = pd.DataFrame({"window": ordinals, "group": groups, "n": 1, "hits": decided})
-            self.parts[name].append(part.groupby(["window", "group"], sort=False)[["n", "hits"]].sum())
+            if outcome is not None:
+                positive, negative = outcome == 1, outcome == 0
+                part = part.assign(
+                    positives=positive,
+                    true_positives=positive & (decided == 1),
+                    negatives=negative,
+                    false_positives=negative & (decided == 1),
+                )
+            self.parts[name].append(part.groupby(["window", "group"], sort=False).sum())
         self.first = int(ordinals.min()) if self.rows == 0 else min(self.first, int(ordinals.min()))
         self.last = max(self.last, int(ordinals.max())) if self.rows else int(ordinals.max())
         self.rows += len(chunk)
@@ -276,6 +305,79 @@ def _decisions(values: pd.Series, column: str) -> np.ndarray:
             f"The decision column {column!r} must hold 0/1 or true/false (1: the favourable decision); e.g. {odd!r}."
         )
     return numeric.to_numpy(dtype=float)
+
+
+def _outcomes(values: pd.Series, column: str) -> np.ndarray:
+    """1, 0, or -1 where the outcome is not known yet (empty)."""
+    known = values.notna() & (values.astype(str).str.strip() != "")
+    text = values[known].astype(str).str.strip().str.lower()
+    mapped = text.map({"1": 1, "0": 0, "1.0": 1, "0.0": 0, "true": 1, "false": 0})
+    if mapped.isna().any():
+        raise DataError(
+            f"The label column {column!r} must hold 0/1 or true/false, or be empty where the outcome is not known "
+            f"yet; e.g. {values[known][mapped.isna()].iloc[0]!r}."
+        )
+    out = np.full(len(values), -1)
+    out[known.to_numpy()] = mapped.to_numpy(dtype=int)
+    return out
+
+
+def _label_rows(counts, periods, labels, closed, stored, new, chosen, *, stream, recorded_at) -> list[dict[str, Any]]:
+    """TPR and FPR per closed window and group, with their ratio to the reference group's (95% MOVER-R intervals)."""
+    from audit.fairness._stats import ratio_interval
+
+    looks = {label: k + 1 for k, label in enumerate(sorted(set(stored) | {labels[i] for i in new}))}
+    out: list[dict[str, Any]] = []
+    for feature, ref in chosen.items():
+        table = counts.table(feature)
+        for metric, hits_column, total_column in (
+            ("tpr", "true_positives", "positives"),
+            ("fpr", "false_positives", "negatives"),
+        ):
+            for i in range(closed):
+                if labels[i] not in looks:
+                    continue
+                ordinal = periods[i].ordinal
+                here = table[table.index.get_level_values(0) == ordinal].droplevel(0)
+                ref_x = float(here[hits_column].get(ref, 0))
+                ref_n = float(here[total_column].get(ref, 0))
+                for group in here.index:
+                    x, n = float(here.at[group, hits_column]), float(here.at[group, total_column])
+                    is_ref = group == ref
+                    low = high = ratio = None
+                    if not is_ref and n > 0 and ref_n > 0 and ref_x > 0:
+                        ratio = (x / n) / (ref_x / ref_n)
+                        lo, hi = ratio_interval(x, n, ref_x, ref_n, 0.95)
+                        low, high = _finite(float(lo)), _finite(float(hi))
+                    out.append(
+                        {
+                            "stream": stream,
+                            "window_start": labels[i],
+                            "window_end": periods[i].end_time.tz_localize("UTC").isoformat(),
+                            "look": looks[labels[i]],
+                            "feature": feature,
+                            "grp": str(group),
+                            "metric": metric,
+                            "n": int(n),
+                            "successes": int(x),
+                            "value": x / n if n else None,
+                            "reference_group": ref,
+                            "ratio": ratio,
+                            "ratio_low": low,
+                            "ratio_high": high,
+                            "threshold": 0.0,
+                            "level": 0.025,
+                            "alarm": False,
+                            "alarm_span": None,
+                            "alarm_ratio": None,
+                            "alarm_high": None,
+                            "note": f"over the rows labelled so far; {'the reference group' if is_ref else 'no alarm'}"
+                            if n
+                            else "no labelled row yet",
+                            "recorded_at": recorded_at,
+                        }
+                    )
+    return out
 
 
 def _history(past: list[dict[str, Any]], stored: list[str], names: list[str]) -> tuple[np.ndarray, np.ndarray]:

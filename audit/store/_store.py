@@ -105,15 +105,28 @@ class AuditStore:
             )
             return [r[0] for r in rows]
 
-    def append_windows(self, rows: list[dict[str, Any]]) -> int:
-        """Append window rows in one transaction; returns how many were written."""
+    def append_windows(self, rows: list[dict[str, Any]], *, replacing: list[dict[str, Any]] | None = None) -> int:
+        """Append window rows, and put ``replacing`` rows in place of the stored rows of the same stream, window,
+        feature, group and metric (label metrics, recomputed as labels arrive), all in one transaction."""
+        import sqlalchemy as sa
+
         from audit.store._schema import windows
 
-        if not rows:
+        replacing = replacing or []
+        if not rows and not replacing:
             return 0
         with self._writing() as connection:
-            connection.execute(windows.insert(), rows)
-        return len(rows)
+            for row in replacing:
+                connection.execute(
+                    windows.delete().where(
+                        sa.and_(
+                            *(windows.c[k] == row[k] for k in ("stream", "window_start", "feature", "grp", "metric"))
+                        )
+                    )
+                )
+            if rows or replacing:
+                connection.execute(windows.insert(), rows + replacing)
+        return len(rows) + len(replacing)
 
     def windows(self, stream: str | None = None) -> list[dict[str, Any]]:
         from audit.store._schema import windows
@@ -131,7 +144,8 @@ class AuditStore:
 
         grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for row in self.windows():
-            grouped.setdefault((row["stream"], row["feature"]), []).append(row)
+            if row["metric"] == "selection_rate":  # the alarmed metric; label metrics are descriptive
+                grouped.setdefault((row["stream"], row["feature"]), []).append(row)
         streams = []
         for (stream, feature), rows in grouped.items():
             last = max(r["look"] for r in rows)
