@@ -16,18 +16,26 @@ def _gap(high: float | None, low: float | None) -> float | None:
     return None if high is None or low is None else high - low
 
 
-_METRIC_NAMES = {"selection_rate": "selection-rate", "tpr": "true-positive-rate", "fpr": "false-positive-rate"}
+_METRIC_NAMES = {
+    "selection_rate": "selection-rate impact ratio",
+    "tpr": "true-positive-rate ratio",
+    "fpr": "false-positive-rate ratio",
+    "attribution_share": "share of the attribution",
+    "attribution_drift": "total variation from the first window",
+}
 
 
 def _ratio_figure(stream: str, feature: str, rows: list[dict[str, Any]], releases: list[dict[str, Any]]) -> dict:
     import plotly.graph_objects as go
 
     reference = rows[0]["reference_group"]
+    metric = rows[0]["metric"]
+    plotted = "value" if metric.startswith("attribution") else "ratio"  # a share, or a ratio to the reference
     figure = go.Figure()
     for group in sorted({r["grp"] for r in rows if r["grp"] != reference}):
         mine = [r for r in rows if r["grp"] == group]
         x = [r["window_start"][:10] for r in mine]
-        y = [r["ratio"] for r in mine]
+        y = [r[plotted] for r in mine]
         figure.add_trace(
             go.Scatter(
                 x=x,
@@ -36,8 +44,8 @@ def _ratio_figure(stream: str, feature: str, rows: list[dict[str, Any]], release
                 name=group,
                 error_y=dict(
                     type="data",
-                    array=[_gap(r["ratio_high"], r["ratio"]) for r in mine],
-                    arrayminus=[_gap(r["ratio"], r["ratio_low"]) for r in mine],
+                    array=[_gap(r["ratio_high"], r[plotted]) for r in mine],
+                    arrayminus=[_gap(r[plotted], r["ratio_low"]) for r in mine],
                 ),
                 hovertemplate=f"{group}: %{{y:.3f}} in the week of %{{x}}<extra></extra>",
             )
@@ -54,7 +62,6 @@ def _ratio_figure(stream: str, feature: str, rows: list[dict[str, Any]], release
                     hovertemplate=f"alarm for {group}: %{{y:.3f}} pooled over recent windows<extra></extra>",
                 )
             )
-    metric = rows[0]["metric"]
     if metric == "selection_rate":  # the alarmed metric; TPR and FPR are descriptive (labels arrive late)
         figure.add_hline(y=rows[0]["threshold"], line_dash="dash", line_color="#c0392b")
     for release in releases:
@@ -63,9 +70,13 @@ def _ratio_figure(stream: str, feature: str, rows: list[dict[str, Any]], release
         title=(
             f"{stream}: impact ratio to {reference} by {feature} (intervals at each look's spent level)"
             if metric == "selection_rate"
+            else f"{stream}: each input's share of the attribution (95% bootstrap intervals)"
+            if metric == "attribution_share"
+            else f"{stream}: attribution drift from the first window (total variation)"
+            if metric == "attribution_drift"
             else f"{stream}: {metric.upper()} ratio to {reference} by {feature} (labelled rows so far, 95% intervals)"
         ),
-        yaxis_title=f"{_METRIC_NAMES.get(metric, metric)} ratio",
+        yaxis_title=_METRIC_NAMES.get(metric, metric),
         **_LAYOUT,
     )
     return _as_json(figure)

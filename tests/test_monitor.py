@@ -440,3 +440,56 @@ def test_late_labels_give_tpr_and_fpr_per_window_and_replace_them_as_they_arrive
         assert len(stored) == len(tpr) and all(r["n"] > 0 for r in stored)  # replaced, not appended
     with pytest.raises(DataError, match="label column 'outcome' must hold 0/1"):
         monitor_log(log.assign(outcome="maybe"), **common)
+
+
+def test_explanation_drift_follows_a_changed_input_and_its_sample_does_not_depend_on_the_chunks(
+    adult_test, adult_model
+):
+    from audit.datasets import DEMO_FEATURES
+
+    rows = adult_test.sample(4000, random_state=1).reset_index(drop=True)
+    seconds = np.sort(np.random.default_rng(1).integers(0, 8 * 7 * 86_400, len(rows)))
+    log = rows.assign(
+        time=(WEEK0 + pd.to_timedelta(seconds, unit="s")).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        decision=(adult_model.predict_proba(rows[DEMO_FEATURES])[:, 1] >= 0.5).astype(int),
+    )
+    late = seconds >= 4 * 7 * 86_400
+    log.loc[late, "capital-gain"] = 15_024  # from week 5 every applicant reports a large capital gain
+    common = dict(time="time", decision="decision", sensitive=["sex"], model=adult_model, features=list(DEMO_FEATURES))
+    run = monitor_log(log, explain_rows=150, **common)
+    shares = [r for r in run.rows if r["metric"] == "attribution_share"]
+    drift = {r["look"]: r["value"] for r in run.rows if r["metric"] == "attribution_drift"}
+    for look in {r["look"] for r in shares}:
+        assert sum(r["value"] for r in shares if r["look"] == look) == pytest.approx(1.0)
+    assert drift[1] == 0 and max(drift[k] for k in (2, 3, 4)) < min(drift[k] for k in (5, 6, 7))
+    pieces = monitor_log([log.iloc[:1500], log.iloc[1500:]], explain_rows=150, **common)
+    assert [r["value"] for r in pieces.rows if r["metric"] == "attribution_share"] == pytest.approx(
+        [r["value"] for r in shares]
+    )
+
+
+def test_the_command_line_reads_a_model_file_for_explanation_drift(adult_test, adult_model, tmp_path):
+    import joblib
+
+    from audit.cli import main
+    from audit.datasets import DEMO_FEATURES
+
+    rows = adult_test.sample(1500, random_state=2).reset_index(drop=True)
+    seconds = np.sort(np.random.default_rng(2).integers(0, 4 * 7 * 86_400, len(rows)))
+    rows.assign(
+        time=(WEEK0 + pd.to_timedelta(seconds, unit="s")).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        decision=(adult_model.predict_proba(rows[DEMO_FEATURES])[:, 1] >= 0.5).astype(int),
+    ).to_csv(tmp_path / "log.csv", index=False)
+    joblib.dump(adult_model, tmp_path / "model.joblib")
+    features = ", ".join(f'"{f}"' for f in DEMO_FEATURES)
+    (tmp_path / "monitor.toml").write_text(
+        f'[monitor]\npath = "log.csv"\ntime = "time"\ndecision = "decision"\nsensitive = ["sex"]\n'
+        f'model = "model.joblib"\nfeatures = [{features}]\nexplain_rows = 60\nstore = "store.db"\n',
+        encoding="utf-8",
+    )
+    code = main(["monitor", str(tmp_path / "monitor.toml")])
+    with open_store(tmp_path / "store.db") as store:
+        stored = store.windows()
+    assert code == (1 if any(r["alarm"] for r in stored) else 0)
+    assert {r["metric"] for r in stored} == {"selection_rate", "attribution_share", "attribution_drift"}
+    assert len({r["grp"] for r in stored if r["metric"] == "attribution_share"}) == len(DEMO_FEATURES)

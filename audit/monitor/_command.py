@@ -37,8 +37,19 @@ class MonitorConfig:
     include_open_window: bool = False
     chunk_rows: int = 1_000_000  # the log is read this many rows at a time: a log larger than memory is fine
     label: str | None = None  # true outcomes, empty until known: TPR and FPR per window, recomputed as they arrive
+    model: str | None = None  # a model file (.skops, .joblib, ...): explanation drift per window
+    features: tuple[str, ...] | None = None  # the columns the model reads
+    explain_rows: int = 200  # rows sampled per window for the drift
 
     def __post_init__(self) -> None:
+        if self.model is not None:
+            if not isinstance(self.model, str) or not self.model:
+                raise ConfigError(f"'monitor.model' must be the path of a model file. Got {self.model!r}.")
+            if not self.features or isinstance(self.features, str):
+                raise ConfigError("'monitor.model' needs 'monitor.features': the list of columns the model reads.")
+            object.__setattr__(self, "features", tuple(self.features))
+        if isinstance(self.explain_rows, bool) or not isinstance(self.explain_rows, int) or self.explain_rows < 10:
+            raise ConfigError(f"'monitor.explain_rows' must be an integer of at least 10. Got {self.explain_rows!r}.")
         if self.label is not None and (not isinstance(self.label, str) or not self.label):
             raise ConfigError(f"The 'monitor.label' setting must be a column name. Got {self.label!r} instead.")
         for name in ("path", "time", "decision", "window", "stream", "store"):
@@ -88,6 +99,8 @@ def load_monitor_config(path: str | Path) -> MonitorConfig:
     base = path.resolve().parent
     table = dict(table)
     table["path"] = str(base / table["path"]) if isinstance(table["path"], str) else table["path"]
+    if isinstance(table.get("model"), str):
+        table["model"] = str(base / table["model"])
     store = table.get("store", "audit-store.db")
     if isinstance(store, str) and "://" not in store:
         table["store"] = str(base / store)
@@ -124,6 +137,11 @@ def monitor_command(args: Any) -> int:
 
     config = load_monitor_config(args.config)
     store_url = args.store or config.store
+    model = None
+    if config.model is not None:  # the same loader and rules as `audit run` (docs/config.md: pickles run code)
+        from audit.models._adapters import load_model_file
+
+        model, _ = load_model_file(config.model)
     with open_store(store_url) as store:
         run = monitor_log(
             read_log_chunks(config.path, config.chunk_rows, config.time),
@@ -139,6 +157,9 @@ def monitor_command(args: Any) -> int:
             store=store,
             include_open_window=config.include_open_window,
             label=config.label,
+            model=model,
+            features=list(config.features or ()),
+            explain_rows=config.explain_rows,
         )
     windows = sorted({r["window_start"] for r in run.rows if r["metric"] == "selection_rate"})
     print(

@@ -96,6 +96,10 @@ def monitor_log(
     store: Any = None,
     include_open_window: bool = False,
     label: str | None = None,
+    model: Any = None,
+    features: list[str] | None = None,
+    explain_rows: int = 200,
+    seed: int = 0,
 ) -> MonitorRun:
     """Monitor a decision log (a DataFrame, or an iterable of its chunks in order, for a log larger than memory): one
     row per window, feature and group. With a ``store``, the windows it already holds for ``stream`` are skipped
@@ -104,7 +108,10 @@ def monitor_log(
     ``label``: the column of true outcomes (1 / true: the person should get the favourable decision; empty where it
     is not known yet). Each closed window then also gets its TPR and FPR by group over the rows labelled so far,
     recomputed on every run (labels arrive late) and replaced in the store; they are descriptive, with 95% intervals
-    and no alarm, because a window's labelled rows keep changing after its look."""
+    and no alarm, because a window's labelled rows keep changing after its look.
+
+    ``model`` (with ``features``, the columns it reads): each new window's explanation drift, from a seeded sample
+    of ``explain_rows`` of its rows (docs/monitoring.md); descriptive, no alarm."""
     from audit.result._provenance import now_iso
 
     if window not in WINDOWS:
@@ -113,7 +120,15 @@ def monitor_log(
         raise ConfigError(f"The monitor needs 0 < alpha < 0.5 and 0 < threshold <= 1. Got {alpha!r}, {threshold!r}.")
     if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1):
         raise ConfigError(f"The monitor's 'horizon' must be a positive number of windows or unset. Got {horizon!r}.")
+    if model is not None and not features:
+        raise ConfigError(
+            "Explanation drift needs the model's inputs: pass features= (monitor.features), the columns it reads."
+        )
     counts = _Counts(time=time, decision=decision, sensitive=list(sensitive), freq=WINDOWS[window], label=label)
+    if model is not None:
+        from audit.monitor._drift import WindowSamples
+
+        counts.samples = WindowSamples(list(features or ()), explain_rows, seed)
     for chunk in [log] if isinstance(log, pd.DataFrame) else log:
         counts.add(chunk)
     if counts.rows == 0:
@@ -198,6 +213,8 @@ def monitor_log(
         if label is not None
         else []
     )
+    if model is not None:
+        rows += _drift_rows(counts, periods, labels, new, len(stored), model, store, stream, recorded_at, seed)
     if store is not None:
         store.append_windows(rows, replacing=label_rows)
     notes = []
@@ -233,6 +250,7 @@ class _Counts:
     def __init__(self, *, time: str, decision: str, sensitive: list[str], freq: str, label: str | None) -> None:
         self.time, self.decision, self.sensitive, self.freq, self.label = time, decision, sensitive, freq, label
         self.labelled = 0
+        self.samples: Any = None  # explanation drift's sample of rows per window, when a model is given
         self.parts: dict[str, list[pd.DataFrame]] = {name: [] for name in sensitive}
         self.rows, self.zone, self.latest = 0, None, None
         self.first = self.last = 0
@@ -281,6 +299,8 @@ class _Counts:
             self.parts[name].append(part.groupby(["window", "group"], sort=False).sum())
         self.first = int(ordinals.min()) if self.rows == 0 else min(self.first, int(ordinals.min()))
         self.last = max(self.last, int(ordinals.max())) if self.rows else int(ordinals.max())
+        if self.samples is not None:
+            self.samples.add(chunk, ordinals)
         self.rows += len(chunk)
         self.zone, self.latest = zone, times.iloc[-1]
 
@@ -305,6 +325,26 @@ def _decisions(values: pd.Series, column: str) -> np.ndarray:
             f"The decision column {column!r} must hold 0/1 or true/false (1: the favourable decision); e.g. {odd!r}."
         )
     return numeric.to_numpy(dtype=float)
+
+
+def _drift_rows(counts, periods, labels, new, stored, model, store, stream, recorded_at, seed) -> list[dict[str, Any]]:
+    from audit.monitor._drift import attribution_rows
+
+    first = [r for r in (store.windows(stream) if store is not None else []) if r["metric"] == "attribution_share"]
+    reference = {r["grp"]: r["value"] for r in first if r["look"] == 1} or None
+    explained = [
+        (periods[i].ordinal, labels[i], periods[i].end_time.tz_localize("UTC").isoformat(), stored + k + 1)
+        for k, i in enumerate(new)
+    ]
+    return attribution_rows(
+        counts.samples,
+        explained,
+        model=model,
+        stream=stream,
+        recorded_at=recorded_at,
+        seed=seed,
+        reference_shares=reference,
+    )
 
 
 def _outcomes(values: pd.Series, column: str) -> np.ndarray:
