@@ -177,6 +177,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     monitor.add_argument("config", metavar="CONFIG.toml")
     monitor.add_argument("--store", default=None, metavar="URL", help="the store (default: monitor.store)")
+    monitor.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="count the log's parts on a local Dask cluster of N worker processes (127.0.0.1, no dashboard)",
+    )
     monitor.add_argument("--quiet", action="store_true", help="no progress output")
 
     history = commands.add_parser(

@@ -493,3 +493,24 @@ def test_the_command_line_reads_a_model_file_for_explanation_drift(adult_test, a
     assert code == (1 if any(r["alarm"] for r in stored) else 0)
     assert {r["metric"] for r in stored} == {"selection_rate", "attribution_share", "attribution_drift"}
     assert len({r["grp"] for r in stored if r["metric"] == "attribution_share"}) == len(DEMO_FEATURES)
+
+
+def test_a_log_counted_in_parts_on_a_dask_cluster_gives_the_same_windows(tmp_path, capsys):
+    from audit.cli import main
+
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    log = _log(12, drop_at=5, seed=12)
+    log.to_csv(tmp_path / "log.csv", index=False)
+    config = '[monitor]\npath = "log.csv"\ntime = "time"\ndecision = "decision"\nsensitive = ["group"]\nhorizon = 52\n'
+    (tmp_path / "one.toml").write_text(config + 'store = "one.db"\n', encoding="utf-8")
+    (tmp_path / "parts.toml").write_text(config + 'store = "parts.db"\n', encoding="utf-8")
+    assert main(["monitor", str(tmp_path / "one.toml"), "--quiet"]) == 1
+    assert main(["monitor", str(tmp_path / "parts.toml"), "--workers", "2", "--quiet"]) == 1
+    keys = ("window_start", "look", "grp", "metric", "n", "successes", "ratio", "ratio_high", "alarm", "alarm_span")
+    with open_store(tmp_path / "one.db") as one, open_store(tmp_path / "parts.db") as parts:
+        assert [[r[k] for k in keys] for r in parts.windows()] == [[r[k] for k in keys] for r in one.windows()]
+    shuffled = pd.concat([log.iloc[len(log) // 2 :], log.iloc[: len(log) // 2]])
+    shuffled.to_csv(tmp_path / "log.csv", index=False)
+    (tmp_path / "parts.db").unlink()
+    assert main(["monitor", str(tmp_path / "parts.toml"), "--workers", "2", "--quiet"]) == 2
+    assert "go backwards" in capsys.readouterr().err

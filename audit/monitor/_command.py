@@ -142,9 +142,30 @@ def monitor_command(args: Any) -> int:
         from audit.models._adapters import load_model_file
 
         model, _ = load_model_file(config.model)
-    with open_store(store_url) as store:
+    store = open_store(store_url)  # an unreachable or newer store fails before any work
+    log: Any = None
+    if getattr(args, "workers", None) is not None:  # the log's parts counted on a local Dask cluster
+        from audit.exec._executors import DaskExecutor
+        from audit.monitor._log import WINDOWS
+        from audit.monitor._partitions import partitioned_counts
+
+        if args.workers < 1:
+            raise ConfigError(f"The '--workers' option must be a positive integer. Got {args.workers} instead.")
+        settings = {
+            "time": config.time,
+            "decision": config.decision,
+            "sensitive": list(config.sensitive),
+            "freq": WINDOWS.get(config.window, "W-SUN"),
+            "label": config.label,
+        }
+        executor = DaskExecutor(workers=args.workers, quiet=args.quiet)
+        try:
+            log = partitioned_counts(config.path, executor, settings)
+        finally:
+            executor.close()
+    with store:
         run = monitor_log(
-            read_log_chunks(config.path, config.chunk_rows, config.time),
+            log if log is not None else read_log_chunks(config.path, config.chunk_rows, config.time),
             time=config.time,
             decision=config.decision,
             sensitive=list(config.sensitive),

@@ -82,7 +82,7 @@ def parse_times(values: pd.Series, column: str) -> tuple[pd.Series, str]:
 
 
 def monitor_log(
-    log: pd.DataFrame | Iterable[pd.DataFrame],
+    log: pd.DataFrame | Iterable[pd.DataFrame] | _Counts,
     *,
     time: str,
     decision: str,
@@ -124,13 +124,21 @@ def monitor_log(
         raise ConfigError(
             "Explanation drift needs the model's inputs: pass features= (monitor.features), the columns it reads."
         )
-    counts = _Counts(time=time, decision=decision, sensitive=list(sensitive), freq=WINDOWS[window], label=label)
-    if model is not None:
-        from audit.monitor._drift import WindowSamples
+    if isinstance(log, _Counts):  # counted already, in parts (audit monitor --workers)
+        if model is not None:
+            raise ConfigError(
+                "Explanation drift samples rows as the log is read in order; it is not counted in parts. Drop "
+                "--workers, or monitor.model."
+            )
+        counts = log
+    else:
+        counts = _Counts(time=time, decision=decision, sensitive=list(sensitive), freq=WINDOWS[window], label=label)
+        if model is not None:
+            from audit.monitor._drift import WindowSamples
 
-        counts.samples = WindowSamples(list(features or ()), explain_rows, seed)
-    for chunk in [log] if isinstance(log, pd.DataFrame) else log:
-        counts.add(chunk)
+            counts.samples = WindowSamples(list(features or ()), explain_rows, seed)
+        for chunk in [log] if isinstance(log, pd.DataFrame) else log:
+            counts.add(chunk)
     if counts.rows == 0:
         raise DataError("The decision log has no rows: there is nothing to monitor.")
     periods = pd.period_range(
@@ -250,6 +258,7 @@ class _Counts:
     def __init__(self, *, time: str, decision: str, sensitive: list[str], freq: str, label: str | None) -> None:
         self.time, self.decision, self.sensitive, self.freq, self.label = time, decision, sensitive, freq, label
         self.labelled = 0
+        self.earliest: Any = None  # the first time counted (to hold a later part of the log to the order)
         self.samples: Any = None  # explanation drift's sample of rows per window, when a model is given
         self.parts: dict[str, list[pd.DataFrame]] = {name: [] for name in sensitive}
         self.rows, self.zone, self.latest = 0, None, None
@@ -301,8 +310,34 @@ class _Counts:
         self.last = max(self.last, int(ordinals.max())) if self.rows else int(ordinals.max())
         if self.samples is not None:
             self.samples.add(chunk, ordinals)
+        if self.earliest is None:
+            self.earliest = times.iloc[0]
         self.rows += len(chunk)
         self.zone, self.latest = zone, times.iloc[-1]
+
+    def merge(self, other: _Counts) -> None:
+        """Add the counts of the part of the log that follows (counted elsewhere), checking its zone and order."""
+        if other.rows == 0:
+            return
+        if self.rows:
+            if other.zone != self.zone:
+                raise DataError(
+                    f"The time column {self.time!r} changes zone within the log ({self.zone} before row "
+                    f"{self.rows + 2}, {other.zone} from there); convert the log to one zone (UTC) first."
+                )
+            if other.earliest < self.latest:
+                raise DataError(
+                    f"The log's times go backwards at row {self.rows + 2} of the file ({other.earliest} after "
+                    f"{self.latest}); a decision log is appended in time order. Sort it by {self.time!r} first."
+                )
+        for name in self.sensitive:
+            self.parts[name].extend(other.parts[name])
+        self.first = other.first if self.rows == 0 else min(self.first, other.first)
+        self.last = other.last if self.rows == 0 else max(self.last, other.last)
+        self.earliest = self.earliest if self.rows else other.earliest
+        self.rows += other.rows
+        self.labelled += other.labelled
+        self.zone, self.latest = other.zone, other.latest
 
     def table(self, name: str) -> pd.DataFrame:
         return pd.concat(self.parts[name]).groupby(level=[0, 1]).sum()
