@@ -279,6 +279,12 @@ def _parser() -> argparse.ArgumentParser:
         help="also (or only) write a PDF, printed by headless Chromium (found on the PATH or "
         "named by AUDIT_CHROMIUM; never downloaded)",
     )
+    report.add_argument(
+        "--cyclonedx",
+        default=None,
+        metavar="model-card.cdx.json",
+        help="also (or only) write a CycloneDX 1.6 model card with the fairness assessments",
+    )
 
     thresholds = commands.add_parser(
         "thresholds",
@@ -615,7 +621,12 @@ def _report(args) -> int:
 
     result = AuditResult.load(args.result)
     failed: list = []
-    if args.output is not None or args.pdf is None:
+    if args.cyclonedx is not None:
+        from reports import render_cyclonedx
+
+        write_atomically({Path(args.cyclonedx): render_cyclonedx(result)})
+        _say(f"CycloneDX model card: {args.cyclonedx}")
+    if args.output is not None or (args.pdf is None and args.cyclonedx is None):
         output = Path(args.output or "report.html")
         html, failed = render_report(result)
         write_atomically({output: html})

@@ -5,6 +5,7 @@ notebooks.
 Reports read only the :class:`audit.AuditResult`; they never need the model or the data.
 """
 
+from reports._cyclonedx import render_cyclonedx
 from reports._dossier import render_dossier_html, render_dossier_markdown, render_dossier_pdf
 from reports._explore import Explorer, GenerationExplorer, explorer_for
 from reports._figures import figures
@@ -18,6 +19,7 @@ __all__ = [
     "explorer_for",
     "figures",
     "find_chromium",
+    "render_cyclonedx",
     "render_dossier_html",
     "render_dossier_markdown",
     "render_dossier_pdf",

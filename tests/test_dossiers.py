@@ -155,3 +155,28 @@ def test_a_1x_record_has_no_ranked_disparities_and_says_why():
 
     outcome = SOURCES["fairness.largest_disparities"]({"schema_version": "1.8", "fairness": [{}]})
     assert isinstance(outcome, Missing) and "schema 1.x" in outcome.why
+
+
+def test_the_cyclonedx_model_card_validates_against_the_published_1_6_schema(record, tmp_path, capsys):
+    validation = pytest.importorskip("cyclonedx.validation.json", reason="the dev extra's cyclonedx-python-lib")
+    from cyclonedx.schema import SchemaVersion
+
+    from reports import render_cyclonedx
+
+    path, result = record
+    text = render_cyclonedx(result)
+    assert validation.JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+    card = json.loads(text)["components"][0]["modelCard"]
+    assessments = card["considerations"]["fairnessAssessments"]
+    women = next(a for a in assessments if a["groupAtRisk"] == "sex=Female (by sex)")
+    comparison = result.fairness[0].disparities["selection_rate"].to_benchmark["sex=Female"]
+    assert f"Impact ratio {comparison.ratio:.3f}" in women["harms"] and "below four-fifths" in women["harms"]
+    metrics = {(m["type"], m["slice"]): m for m in card["quantitativeAnalysis"]["performanceMetrics"]}
+    row = next(g for g in result.fairness[0].groups if g.name == "sex=Female")
+    shown = metrics[("selection_rate", "sex=Female")]
+    assert float(shown["value"]) == pytest.approx(row.values["selection_rate"], rel=1e-3)
+    assert float(shown["confidenceInterval"]["lowerBound"]) == pytest.approx(row.ci["selection_rate"][0], rel=1e-3)
+    assert render_cyclonedx(result) == text  # deterministic: the serial number derives from the result
+    assert main(["report", str(path), "--cyclonedx", str(tmp_path / "card.cdx.json")]) == 0
+    assert json.loads((tmp_path / "card.cdx.json").read_text())["specVersion"] == "1.6"
+    assert "Report:" not in capsys.readouterr().out  # only the card was asked for
