@@ -149,7 +149,8 @@ def monitor_log(
     labels = [p.start_time.tz_localize("UTC").isoformat() for p in periods]
     # the window holding the log's last row may still be filling: it is looked at when a later log closes it
     closed = len(periods) if include_open_window else len(periods) - 1
-    stored_rows = [r for r in (store.windows(stream) if store is not None else []) if r["metric"] == "selection_rate"]
+    everything_stored = store.windows(stream) if store is not None else []  # read once: rows of every metric
+    stored_rows = [r for r in everything_stored if r["metric"] == "selection_rate"]
     stored = sorted({r["window_start"] for r in stored_rows})
     new = [i for i in range(closed) if labels[i] not in set(stored)]
     if stored and new and labels[new[0]] <= stored[-1]:
@@ -222,7 +223,10 @@ def monitor_log(
         else []
     )
     if model is not None:
-        rows += _drift_rows(counts, periods, labels, new, len(stored), model, store, stream, recorded_at, seed)
+        first = {
+            r["grp"]: r["value"] for r in everything_stored if r["metric"] == "attribution_share" and r["look"] == 1
+        }
+        rows += _drift_rows(counts, periods, labels, new, len(stored), model, first or None, stream, recorded_at, seed)
     if store is not None:
         store.append_windows(rows, replacing=label_rows)
     notes = []
@@ -340,7 +344,10 @@ class _Counts:
         self.zone, self.latest = other.zone, other.latest
 
     def table(self, name: str) -> pd.DataFrame:
-        return pd.concat(self.parts[name]).groupby(level=[0, 1]).sum()
+        """(window ordinal, group) -> the counts; the parts are summed once and kept summed."""
+        if len(self.parts[name]) != 1:
+            self.parts[name] = [pd.concat(self.parts[name]).groupby(level=[0, 1]).sum()]
+        return self.parts[name][0]
 
     def sizes(self, name: str) -> pd.Series:
         return self.table(name)["n"].groupby(level=1).sum()
@@ -362,11 +369,11 @@ def _decisions(values: pd.Series, column: str) -> np.ndarray:
     return numeric.to_numpy(dtype=float)
 
 
-def _drift_rows(counts, periods, labels, new, stored, model, store, stream, recorded_at, seed) -> list[dict[str, Any]]:
+def _drift_rows(
+    counts, periods, labels, new, stored, model, reference, stream, recorded_at, seed
+) -> list[dict[str, Any]]:
     from audit.monitor._drift import attribution_rows
 
-    first = [r for r in (store.windows(stream) if store is not None else []) if r["metric"] == "attribution_share"]
-    reference = {r["grp"]: r["value"] for r in first if r["look"] == 1} or None
     explained = [
         (periods[i].ordinal, labels[i], periods[i].end_time.tz_localize("UTC").isoformat(), stored + k + 1)
         for k, i in enumerate(new)
