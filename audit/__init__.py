@@ -25,6 +25,7 @@ from audit.config._settings import (
     MitigationConfig,
     GapsConfig,
     RankingConfig,
+    RecourseConfig,
     SwapsConfig,
     ProbesConfig,
     QualityConfig,
@@ -99,6 +100,8 @@ from audit.swaps._judge_audit import judge_audit
 from audit.swaps._judges import CausalLMJudge
 from audit.monitor._log import MonitorRun, monitor_log
 from audit.store._store import AuditStore, open_store
+from audit.recourse import RecourseBatch, RecourseChange, RowRecourse, find_recourse
+from audit.result._recourse_sections import RecourseAudit, RecourseExample, RecourseGroup, RecourseTable
 from audit.text._lexicons import BUILTIN_LEXICONS, Lexicon, load_lexicon
 
 __version__ = "0.1.0"
@@ -133,6 +136,7 @@ __all__ = [
     "fairness_from_file",
     "FairnessConfig",
     "FairnessTable",
+    "find_recourse",
     "find_slices",
     "Finding",
     "four_fifths",
@@ -140,6 +144,14 @@ __all__ = [
     "GapReport",
     "GapsConfig",
     "RankingConfig",
+    "RecourseAudit",
+    "RecourseBatch",
+    "RecourseConfig",
+    "RecourseExample",
+    "RecourseGroup",
+    "RecourseTable",
+    "RecourseChange",
+    "RowRecourse",
     "SwapsConfig",
     "ranking_metrics",
     "RankingTable",

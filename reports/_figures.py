@@ -585,3 +585,38 @@ def ranking_top_k_figure(table) -> dict[str, Any]:
         **_LAYOUT,
     )
     return _as_json(figure)
+
+
+def recourse_figure(table, measure: str, cost_kind: str) -> dict[str, Any]:
+    """One burden measure of a recourse table: each group's value with its 95% interval; the benchmark group's value
+    dotted. ``measure``: "mean_cost" (among those with a recourse) or "no_recourse_share"."""
+    import plotly.graph_objects as go
+
+    ci_key = "mean_cost_ci" if measure == "mean_cost" else "no_recourse_ci"
+    groups = [g for g in table.groups if getattr(g, measure) is not None]
+    values = [getattr(g, measure) for g in groups]
+    intervals = [getattr(g, ci_key) for g in groups]
+    figure = go.Figure(
+        go.Scatter(
+            x=values,
+            y=[g.group for g in groups],
+            mode="markers",
+            error_x=dict(
+                type="data",
+                array=[None if ci is None else ci[1] - v for v, ci in zip(values, intervals)],
+                arrayminus=[None if ci is None else v - ci[0] for v, ci in zip(values, intervals)],
+            ),
+            hovertemplate="%{y}<br>%{x:.3f}<extra></extra>",
+        )
+    )
+    anchor = next((getattr(g, measure) for g in groups if g.group == table.benchmark), None)
+    if anchor is not None:
+        figure.add_vline(x=anchor, line_dash="dot")
+    what = f"mean cost of recourse ({cost_kind})" if measure == "mean_cost" else "share with no recourse"
+    figure.update_layout(
+        title=f"{table.name}: {what}, 95% intervals (dotted: {table.benchmark})",
+        xaxis_title=what,
+        yaxis=dict(autorange="reversed"),
+        **_LAYOUT,
+    )
+    return _as_json(figure)

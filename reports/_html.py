@@ -98,6 +98,7 @@ TABULAR_SECTIONS = (
     "attributions",
     "text",
     "swaps",
+    "recourse",
     "quality",
 )
 SECTION_TITLES = {
@@ -113,6 +114,7 @@ SECTION_TITLES = {
     "quality": "Explanation quality",
     "probes": "Language-model probes",
     "swaps": "Paired swaps",
+    "recourse": "What would change the decision",
     "provenance": "Provenance",
     "summary": "Summary",
 }
@@ -130,6 +132,7 @@ _NAV_LABELS = {
     "quality": "Explanation quality",
     "probes": "Language-model probes",
     "swaps": "Paired swaps",
+    "recourse": "Recourse",
 }
 
 
@@ -261,6 +264,23 @@ def _swaps_view(result: AuditResult, figures: _Figures) -> dict[str, Any]:
     }
 
 
+def _recourse_view(result: AuditResult, figures: _Figures) -> dict[str, Any]:
+    failed = [f for f in result.failures if f.step == "recourse"]
+    if result.recourse is None and not failed:
+        return {"recourse_view": None}
+    tables = result.recourse.tables if result.recourse else []
+    cost = result.recourse.cost if result.recourse else ""
+    return {
+        "recourse_view": {
+            "failed": failed,
+            "figure_ids": [
+                [figures.add(_figures.recourse_figure(t, m, cost)) for m in ("mean_cost", "no_recourse_share")]
+                for t in tables
+            ],
+        }
+    }
+
+
 def _gaps_view(result: AuditResult, figures: _Figures) -> dict[str, Any]:
     if result.gap_explanations is None and not _failed(result, "gap explanations"):
         return {"gaps_view": None}
@@ -314,6 +334,7 @@ _SECTION_VIEWS = {
     "gaps": _gaps_view,
     "ranking": _ranking_view,
     "swaps": _swaps_view,
+    "recourse": _recourse_view,
     "quality": _quality_view,
     "probes": _probes_view,
 }
@@ -327,6 +348,7 @@ _EMPTY_VIEWS = {
     "gaps": {"gaps_view": None},
     "ranking": {"ranking_view": None},
     "swaps": {"swaps_view": None},
+    "recourse": {"recourse_view": None},
     "quality": {"quality_view": None},
     "probes": {"probes_view": None},
 }

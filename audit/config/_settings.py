@@ -29,6 +29,7 @@ __all__ = [
     "SlicesConfig",
     "MitigationConfig",
     "RankingConfig",
+    "RecourseConfig",
     "GapsConfig",
     "ProbesConfig",
     "ModelConfig",
@@ -866,6 +867,89 @@ class SwapsConfig:
         return self.enabled or self.path is not None
 
 
+RECOURSE_COSTS = ("percentile", "units")
+RECOURSE_METHODS = ("auto", "linear", "trees", "search")
+
+
+@dataclass(frozen=True)
+class RecourseConfig:
+    """Counterfactual recourse (docs/recourse.md): for each unfavourable decision, the cheapest change to the
+    ``actionable`` inputs (every other input is locked; protected characteristics can never be actionable) that the
+    model turns into the favourable decision, changing at most ``max_changes`` inputs to values seen in the data.
+    ``increase_only`` / ``decrease_only``: numeric inputs that move one way (age, education); ``limits``: a numeric
+    input's allowed [low, high]. ``cost``: "percentile" (each input's shift along the population, 0-1; a category
+    change costs ``category_cost``) or "units" (its change over ``units[input]``, the change priced at one unit).
+    ``method``: "auto" (linear models: exact integer program; tree ensembles: exact over the leaves' boxes; other
+    models: a search over ``grid`` quantiles per numeric input), or one of them forced. In ``audit run``: up to
+    ``max_rows`` unfavourable decisions (a seeded sample; 0 = all) and the burden by group: mean cost and share with
+    no recourse against a benchmark group (fairness.reference, else the largest), Holm-adjusted; groups with fewer
+    than ``min_rows`` searched rows are not tested; ``alpha`` makes a finding; ``examples`` rows shown."""
+
+    actionable: tuple[str, ...] = ()
+    increase_only: tuple[str, ...] = ()
+    decrease_only: tuple[str, ...] = ()
+    cost: str = "percentile"
+    units: dict[str, float] | None = None
+    category_cost: float = 0.5
+    limits: dict[str, Any] | None = None
+    max_changes: int = 2
+    method: str = "auto"
+    grid: int = 20
+    max_rows: int = 2000
+    alpha: float = 0.05
+    min_rows: int = 20
+    examples: int = 10
+
+    def __post_init__(self) -> None:
+        for name in ("actionable", "increase_only", "decrease_only"):
+            object.__setattr__(self, name, _str_tuple(getattr(self, name), f"recourse.{name}"))
+        for name in ("increase_only", "decrease_only"):
+            stray = [f for f in getattr(self, name) if f not in self.actionable]
+            if stray:
+                raise _fail(f"recourse.{name}", "a list of actionable inputs (recourse.actionable)", stray)
+        both = sorted(set(self.increase_only) & set(self.decrease_only))
+        if both:
+            raise _fail("recourse.increase_only", "disjoint from recourse.decrease_only", both)
+        _choice(self.cost, "recourse.cost", RECOURSE_COSTS)
+        _choice(self.method, "recourse.method", RECOURSE_METHODS)
+        if self.units is not None:
+            if not isinstance(self.units, dict):
+                raise _fail("recourse.units", "a table of input = change worth one unit", self.units)
+            for key, value in self.units.items():
+                _number(value, f"recourse.units.{key}", "a positive number", lambda v: v > 0 and math.isfinite(v))
+                if key not in self.actionable:
+                    raise _fail(f"recourse.units.{key}", "an actionable input", key)
+        if self.limits is not None:
+            if not isinstance(self.limits, dict):
+                raise _fail("recourse.limits", "a table of input = [low, high]", self.limits)
+            for key, value in self.limits.items():
+                if key not in self.actionable:
+                    raise _fail(f"recourse.limits.{key}", "an actionable input", key)
+                if (
+                    not isinstance(value, (list, tuple))
+                    or len(value) != 2
+                    or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value)
+                    or not value[0] <= value[1]
+                ):
+                    raise _fail(f"recourse.limits.{key}", "[low, high] with low <= high", value)
+        _number(self.category_cost, "recourse.category_cost", "a number > 0", lambda v: 0 < v and math.isfinite(v))
+        if (
+            isinstance(self.max_changes, bool)
+            or not isinstance(self.max_changes, int)
+            or not 1 <= self.max_changes <= 4
+        ):
+            raise _fail("recourse.max_changes", "an integer from 1 to 4", self.max_changes)
+        _positive_int(self.grid, "recourse.grid", minimum=2)
+        _positive_int(self.max_rows, "recourse.max_rows", minimum=0)
+        _number(self.alpha, "recourse.alpha", "a number in (0, 0.5]", lambda v: 0 < v <= 0.5)
+        _positive_int(self.min_rows, "recourse.min_rows", minimum=2)
+        _positive_int(self.examples, "recourse.examples", minimum=0)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.actionable)
+
+
 _SECTIONS = {
     "data": DataConfig,
     "model": ModelConfig,
@@ -879,6 +963,7 @@ _SECTIONS = {
     "probes": ProbesConfig,
     "ranking": RankingConfig,
     "swaps": SwapsConfig,
+    "recourse": RecourseConfig,
     "output": OutputConfig,
 }
 
@@ -899,6 +984,7 @@ class AuditConfig:
     probes: ProbesConfig = field(default_factory=ProbesConfig)
     ranking: RankingConfig = field(default_factory=RankingConfig)
     swaps: SwapsConfig = field(default_factory=SwapsConfig)
+    recourse: RecourseConfig = field(default_factory=RecourseConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     title: str = "Model audit"
     seed: int = 0
@@ -959,6 +1045,18 @@ class AuditConfig:
                 'fairness.ll144.mode = "ranking" computes the scoring rate from places in ranked lists: set [ranking] '
                 'rank or score (and query), or use mode = "scoring" (the model\'s scores) or "selection".'
             )
+        protected = sorted(set(self.recourse.actionable) & set(sensitive))
+        if protected:
+            raise _fail(
+                "recourse.actionable",
+                "inputs a person may change, never a sensitive feature",
+                protected,
+                "Protected characteristics stay locked: remove them from recourse.actionable.",
+            )
+        if self.data.features is not None:
+            absent = [f for f in self.recourse.actionable if f not in self.data.features]
+            if absent:
+                raise _fail("recourse.actionable", f"model inputs (data.features: {list(self.data.features)})", absent)
         for key in ("sex", "race"):
             column = (self.fairness.ll144 or {}).get(key)
             allowed = sensitive + inferred if key == "race" else sensitive

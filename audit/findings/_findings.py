@@ -12,6 +12,7 @@ from audit.fairness._types import Comparison, FairnessTable
 from audit.result._gap_sections import GapReport
 from audit.result._sections import MitigationReport, ProbeReport, SliceReport, TextAudit
 from audit.result._result import AttributionSummary, Finding
+from audit.result._recourse_sections import RecourseAudit
 from audit.result._swap_sections import SwapAudit
 
 __all__ = [
@@ -591,4 +592,53 @@ def ranking_findings(tables: list | None, *, ratio_threshold: float, alpha: floa
                     evidence={"table": table.name, "tied_items": table.tied_items},
                 )
             )
+    return findings
+
+
+def recourse_findings(audit: RecourseAudit | None) -> list[Finding]:
+    """A warning for each group whose recourse burden differs from its benchmark group's with a Holm-adjusted
+    p-value under recourse.alpha (it must change more, or more often cannot reach the favourable decision at all),
+    and one for recourses the model refused (never stated)."""
+    findings: list[Finding] = []
+    if audit is None:
+        return findings
+    if audit.unverified:
+        findings.append(
+            Finding(
+                kind="recourse",
+                severity="warning",
+                message=f"recourse: {audit.unverified:,} proposed change(s) were refused by the model when checked; "
+                "they are not stated, and left out of the burden.",
+                evidence={"unverified": audit.unverified, "searched": audit.searched},
+            )
+        )
+    for table in audit.tables:
+        for group in table.groups:
+            for measure, difference, interval, p_holm, units in (
+                ("mean cost", group.cost_difference, group.cost_difference_ci, group.cost_p_holm, audit.cost),
+                ("share with no recourse", group.share_difference, group.share_difference_ci, group.share_p_holm, ""),
+            ):
+                if p_holm is None or p_holm >= audit.alpha or difference is None:
+                    continue
+                shown = f" [{interval[0]:+.3g}, {interval[1]:+.3g}]" if interval else ""
+                findings.append(
+                    Finding(
+                        kind="recourse",
+                        severity="warning",
+                        message=(
+                            f"recourse {table.name}: {group.group}'s {measure} differs from {table.benchmark}'s by "
+                            f"{difference:+.3g}{shown}{f' ({units})' if units else ''}, over {group.searched:,} "
+                            f"unfavourable decisions; Holm-adjusted p = {p_holm:.2g}."
+                        ),
+                        evidence={
+                            "table": table.name,
+                            "group": group.group,
+                            "benchmark": table.benchmark,
+                            "measure": "mean_cost" if measure == "mean cost" else "no_recourse_share",
+                            "difference": difference,
+                            "ci": interval,
+                            "p_holm": p_holm,
+                        },
+                    )
+                )
     return findings

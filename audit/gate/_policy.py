@@ -9,6 +9,7 @@ A policy is TOML, in its own file or under ``[tool.audit]`` of a pyproject.toml:
                                     # | slices (confirmed slices of a slice metric: their effect over the rest)
                                     # | gaps (proxy_share / direct_share: a feature's share of a flagged gap)
                                     # | ranking (exposure / attention / selection_rate_at_k of a ranking table)
+                                    # | recourse (mean_cost / no_recourse_share of each group, or to the benchmark)
     stat = "ratio_to_best"          # every_group: value | ratio_to_best | difference_to_best;
                                     # disparity: ratio | difference
     compare = ">="                  # >=, >, <=, <  (record rules: "exists")
@@ -47,6 +48,7 @@ from audit.fairness._slice_metrics import SLICE_METRICS
 from audit.gate._benchmark import check_against_benchmark
 from audit.gate._ranking_rules import RANKING_RULE_METRICS, RANKING_RULE_STATS, evaluate_ranking_rule
 from audit.gate._monitor_rules import MONITOR_RULE_METRICS, evaluate_monitor_rule
+from audit.gate._recourse_rules import RECOURSE_RULE_METRICS, RECOURSE_RULE_STATS, evaluate_recourse_rule
 from audit.gate._rows import check_row_distance
 from audit.gate._swap_rules import SWAP_RULE_METRICS, evaluate_swap_rule
 from audit.result._provenance import sha256_file, sha256_text
@@ -70,6 +72,7 @@ WHERE = (
     "ranking",
     "swaps",
     "monitor",
+    "recourse",
 )
 STATS = {
     "every_group": ("value", "ratio_to_best", "difference_to_best"),
@@ -85,6 +88,7 @@ STATS = {
     "ranking": RANKING_RULE_STATS,
     "swaps": ("distance",),
     "monitor": ("value",),
+    "recourse": RECOURSE_RULE_STATS,
 }
 # language-model probe measures (bias rows); "stereotype_share" covers each paired suite's primary share
 PROBE_METRICS = ("stereotype_share", "negativity_gap", "bias_ambiguous", "bias_disambiguated", "score_gap")
@@ -149,6 +153,8 @@ def _known_metric(name: str, where: str = "") -> bool:
         return name in SWAP_RULE_METRICS
     if where == "monitor":
         return name in MONITOR_RULE_METRICS
+    if where == "recourse":
+        return name in RECOURSE_RULE_METRICS
     return (
         name in METRICS
         or name in (FAVOURABLE_RATE, LL144_IMPACT_RATIO)
@@ -251,6 +257,8 @@ class Rule:
                     if self.where == "swaps"
                     else MONITOR_RULE_METRICS
                     if self.where == "monitor"
+                    else RECOURSE_RULE_METRICS
+                    if self.where == "recourse"
                     else sorted(METRICS.names() + list(ATTRIBUTION_METRICS) + list(TASK_METRICS) + list(TEXT_METRICS))
                 )
                 raise ConfigError(f"Unknown metric {self.metric!r} in {location}. Known metrics: {known}.")
@@ -520,6 +528,8 @@ def _check_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOu
         return evaluate_swap_rule(result, check, rule)
     if rule.where == "monitor":
         return evaluate_monitor_rule(result, check, rule)
+    if rule.where == "recourse":
+        return evaluate_recourse_rule(result, check, rule)
     if rule.metric in QUALITY_METRICS:
         return _evaluate_quality_rule(result, check, rule)
     if rule.where == "attribution":

@@ -11,6 +11,7 @@ from audit._errors import ConfigError
 from audit.fairness._types import FairnessTable, RankedDisparity, largest_disparities
 from audit.ranking._types import RankingTable
 from audit.result._monitor_sections import MonitoringSummary
+from audit.result._recourse_sections import RecourseAudit
 from audit.result._swap_sections import SwapAudit
 from audit.result._change_sections import AuditChanges
 from audit.result._gap_sections import GapReport
@@ -30,7 +31,7 @@ from audit.result._upgrade import upgrade_from_1x
 
 __all__ = ["AuditResult", "AttributionSummary", "Failure", "Finding", "Skipped", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = "2.7"  # the compatibility promise is in docs/result-schema.md: 2.x only adds optional fields;
+SCHEMA_VERSION = "2.8"  # the compatibility promise is in docs/result-schema.md: 2.x only adds optional fields;
 # 1.0-1.8 files load through audit.result._upgrade
 
 
@@ -117,6 +118,7 @@ class AuditResult:
     ranking: list[RankingTable] | None = optional()  # 2.5: who is seen at the top of ranked lists ([ranking])
     swaps: SwapAudit | None = optional()  # 2.6: paired swaps of a scorer or a pairwise judge ([swaps])
     monitoring: MonitoringSummary | None = optional()  # 2.7: a store's monitored streams (audit check --store)
+    recourse: RecourseAudit | None = optional()  # 2.8: what would change each unfavourable decision ([recourse])
     upgraded_from: str | None = optional()  # the schema version of the file this was loaded from, when older
 
     def largest_disparities(self) -> list[RankedDisparity]:

@@ -44,6 +44,7 @@ from audit.findings._findings import (
     gap_findings,
     mitigation_findings,
     ranking_findings,
+    recourse_findings,
     swap_findings,
     slice_findings,
     text_findings,
@@ -51,6 +52,7 @@ from audit.findings._findings import (
 from audit.result._records import DataRecord, ModelRecord
 from audit.result._result import AttributionSummary, AuditResult, Failure, Skipped
 from audit.result._swap_sections import SwapAudit
+from audit.run._recourse_step import check_recourse, recourse_decisions, recourse_step
 from audit.run._steps import Steps, guarded
 from audit.result._sections import (
     Decision,
@@ -173,6 +175,7 @@ def _run_audit(
     started_at, clock = now_iso(), time.perf_counter()
     inputs = _load_inputs(config, data, model, config_path)
     _check_swaps(config, inputs)
+    check_recourse(config, inputs.dataset, inputs.adapter)
     methods, skipped = _explainer_methods(config, inputs)
     text_audit = inputs.adapter.kind == "text" and config.text.counterfactuals
     slice_search = _slice_search_runs(config, inputs, skipped)
@@ -186,7 +189,8 @@ def _run_audit(
         + config.mitigation.enabled
         + config.gaps.enabled
         + config.ranking.active
-        + config.swaps.enabled,
+        + config.swaps.enabled
+        + config.recourse.active,
         quiet=quiet,
     )
     failures: list[Failure] = []
@@ -205,11 +209,13 @@ def _run_audit(
         text = _text_step(config, inputs, predictions, steps, failures) if text_audit else None
         swaps = _swaps_step(config, inputs, predictions, steps, failures)
         gaps = _gaps(config, inputs, predictions, tables, text, steps, failures, skipped, threads)
+        recourse, recourse_batch = _recourse(config, inputs, predictions, steps, failures)
         findings = _all_findings(config, tables, attributions, text, quality, slices, mitigation, gaps)
         findings += ranking_findings(
             ranking, ratio_threshold=config.fairness.ratio_threshold, alpha=config.fairness.alpha
         )
         findings += swap_findings(swaps)
+        findings += recourse_findings(recourse)
     finally:
         steps.close()
     provenance = _provenance(config, inputs, executor, steps, started_at, clock, config_path, extra_provenance)
@@ -228,13 +234,28 @@ def _run_audit(
         text=text,
         quality=quality,
         decisions=_decisions(config, inputs.dataset, inputs.adapter, attributions, inputs.inputs_source)
-        + _swap_decisions(config),
+        + _swap_decisions(config)
+        + recourse_decisions(recourse_batch),
         slices=slices,
         mitigation=mitigation,
         gap_explanations=gaps,
         ranking=ranking,
         swaps=swaps,
+        recourse=recourse,
     )
+
+
+def _recourse(
+    config: AuditConfig, inputs: _Inputs, predictions: Predictions, steps: Steps, failures: list[Failure]
+) -> tuple[Any, Any]:
+    """[recourse]: (the result's section, the batch behind it), or (None, None) when not asked for or crashed (a
+    crash is a recorded failure, which blocks the gate)."""
+    if not config.recourse.active:
+        return None, None
+    steps.start("recourse")
+    done = guarded(failures, "recourse", lambda: recourse_step(config, inputs.dataset, inputs.adapter, predictions))
+    steps.done()
+    return done if done is not None else (None, None)
 
 
 def _ranking_step(
