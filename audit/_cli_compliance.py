@@ -377,6 +377,14 @@ def explain_decision_command(args) -> int:
         f"confirmed, {batch.unfavourable - batch.confirmed:,} for review; the two methods agree on "
         f"{rate(batch.agreement)}, the check passes on {rate(batch.check_pass_rate)} ({batch.seconds:.1f} s)"
     )
+    recourse = batch.methods.get("recourse")
+    if recourse is not None:
+        found = sum(n.recourse is not None and n.recourse["status"] == "found" for n in batch.notices)
+        _say(
+            f"  recourse ({recourse['method']}, {'exact' if recourse['exact'] else 'grid search'}): {found:,} notice(s) "
+            f"state what would change the decision, checked with the model; {len(batch.notices) - found:,} say no "
+            "allowed change does."
+        )
     if batch.beats_baseline:
         other = "marginal_approvals" if settings.baseline == "population" else "population"
         _say(

@@ -457,3 +457,31 @@ def test_the_command_states_reasons_against_the_marginal_approvals(tree_project,
     assert record["summary"]["baseline"] == "marginal_approvals" and record["summary"]["beats_baseline"] == 0
     assert record["settings"]["baseline"] == "marginal_approvals"
     assert record["summary"]["confirmed"] >= 0.9 * record["summary"]["unfavourable"]
+
+
+def test_with_recourse_set_each_notice_says_what_would_change_the_decision(tree_project, capsys):
+    config = tree_project / "audit.toml"
+    config.write_text(config.read_text() + '[recourse]\nactionable = ["debt", "income"]\ndecrease_only = ["debt"]\n')
+    out = tree_project / "notices"
+    assert main(["explain-decision", str(config), "--out", str(out), "--threads", "1"]) == 0
+    record = json.loads((out / "notices.json").read_text())
+    table = pd.read_csv(out / "notices.csv", keep_default_na=False)
+    assert record["methods"]["recourse"]["method"] == "trees" and record["methods"]["recourse"]["verified_share"] == 1
+    assert "recourse method" in [d["choice"] for d in record["decisions"]]
+    frame = pd.read_csv(tree_project / "data.csv").set_index(pd.RangeIndex(2000))
+    found = [n for n in record["notices"] if n["recourse"]["status"] == "found"]
+    assert len(found) > 0.5 * len(record["notices"])
+    for notice in found[:20]:  # each stated change, applied to the row, is one the model approves
+        row = frame.loc[[notice["row_id"]]].copy()
+        for change in notice["recourse"]["changes"]:
+            assert change["feature"] in ("debt", "income")
+            if change["feature"] == "debt":
+                assert change["proposed"] < change["current"]
+            row[change["feature"]] = change["proposed"]
+        model = joblib.load(tree_project / "model.joblib")
+        assert model.predict(row[["income", "debt", "noise_a", "noise_b", "region"]])[0] == 1
+    assert (table["recourse"] != "").all()
+    assert "notice(s) state what would change the decision" in capsys.readouterr().out
+    row = str(found[0]["row_id"])
+    assert main(["explain-decision", str(config), "--out", str(out), "--row", row]) == 0
+    assert f"What would change the decision: {found[0]['recourse']['text']}" in capsys.readouterr().out

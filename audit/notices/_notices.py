@@ -121,6 +121,8 @@ class Notice:
     note: str
     baseline: str = "population"
     beats_baseline: bool = False  # the row's output is at or above the baseline's: no reason can be stated
+    # what would change the decision ([recourse]): status, cost, the sentence and the changes; None when not asked
+    recourse: dict[str, Any] | None = None
 
     def text(self) -> str:
         """The notice as plain text."""
@@ -135,6 +137,8 @@ class Notice:
             lines.append(f"Needs review before any notice is sent: {self.note}")
         if self.status == "confirmed" and self.note:
             lines.append(self.note)
+        if self.recourse is not None:
+            lines.append(f"What would change the decision: {self.recourse['text']}")
         return "\n".join(lines)
 
 
@@ -184,10 +188,12 @@ class NoticeBatch:
             for i in range(width):
                 line[f"reason_{i + 1}"] = n.reasons[i].text if i < len(n.reasons) else ""
             line["note"] = n.note
+            line["recourse"] = n.recourse["text"] if n.recourse is not None else ""
             lines.append(line)
-        return pd.DataFrame(
-            lines, columns=["row_id", "status", "decision", "score", *[f"reason_{i + 1}" for i in range(width)], "note"]
-        )
+        columns = ["row_id", "status", "decision", "score", *[f"reason_{i + 1}" for i in range(width)], "note"]
+        if any(n.recourse is not None for n in self.notices):
+            columns.append("recourse")
+        return pd.DataFrame(lines, columns=columns + ["recourse"])[columns]
 
 
 def _shown(value: Any) -> Any:

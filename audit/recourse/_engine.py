@@ -22,8 +22,8 @@ from audit.recourse._space import ActionSpace, action_space
 __all__ = ["RecourseChange", "RowRecourse", "RecourseBatch", "search_recourse", "DecisionRule"]
 
 METHODS = {
-    "linear": "exact: an integer program over every value seen (HiGHS, zero optimality gap); the model's output is "
-    "a sum over its inputs",
+    "linear": "exact: an integer program over every value seen (the model's output is a sum over its inputs); "
+    "dominated values dropped, the rest listed in full or, when there are too many, solved by HiGHS at a zero gap",
     "trees": "exact: every combination of the leaves' boxes on the actionable inputs, cheapest first, at each box's "
     "cheapest value seen",
     "search": "a search over a grid of values seen (each numeric input's quantiles), cheapest first: the cheapest on "

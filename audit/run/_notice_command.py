@@ -42,6 +42,45 @@ def _rows_file(path: str, columns: list[str], encoding: str) -> tuple[Any, np.nd
     return frame[columns], frame.index.to_numpy()
 
 
+def _with_recourse(batch: NoticeBatch, config: AuditConfig, dataset, adapter, rows, ids, population) -> NoticeBatch:
+    """Each notice with what would change its decision ([recourse]): the same engine as the audit's recourse step,
+    against the same population the reasons are stated against; the automatic choices recorded with the batch."""
+    import dataclasses
+
+    from audit.recourse import search_recourse
+    from audit.run._recourse_step import check_recourse, decision_rule
+
+    check_recourse(config, dataset, adapter)
+    found = search_recourse(
+        adapter.model,
+        rows,
+        row_ids=np.asarray(ids),
+        reference=population[list(rows.columns)],
+        rule=decision_rule(dataset, adapter),
+        settings=config.recourse,
+        protected=tuple(dataset.sensitive.columns),
+    )
+    notices = [
+        dataclasses.replace(
+            notice,
+            recourse={
+                "status": row.status,
+                "cost": row.cost,
+                "text": row.text,
+                "changes": [dataclasses.asdict(c) for c in row.changes],
+            },
+        )
+        for notice, row in zip(batch.notices, found.rows)
+    ]
+    summary = {k: v for k, v in found.to_dict().items() if k != "rows"}
+    return dataclasses.replace(
+        batch,
+        notices=notices,
+        methods={**batch.methods, "recourse": summary},
+        decisions=batch.decisions + found.decisions,
+    )
+
+
 def write_notices(
     config: AuditConfig,
     *,
@@ -110,6 +149,10 @@ def write_notices(
         protected=tuple(c for c in dataset.sensitive.columns if c in features.columns),
         settings=settings,
     )
+    if config.recourse.active:
+        batch = _with_recourse(
+            batch, config, dataset, adapter, features[unfavourable], row_ids[chosen][unfavourable], population
+        )
     skipped = [
         f"row {row_ids[k]}: decision {decisions[i]} is favourable; no notice"
         for i, k in enumerate(chosen)
