@@ -381,8 +381,8 @@ def explain_decision_command(args) -> int:
     if recourse is not None:
         found = sum(n.recourse is not None and n.recourse["status"] == "found" for n in batch.notices)
         _say(
-            f"  recourse ({recourse['method']}, {'exact' if recourse['exact'] else 'grid search'}): {found:,} notice(s) "
-            f"state what would change the decision, checked with the model; {len(batch.notices) - found:,} say no "
+            f"  recourse ({recourse['method']}, {'exact' if recourse['exact'] else 'grid search'}): "
+            f"{found:,} notice(s) state what would change the decision, checked with the model; {len(batch.notices) - found:,} say no "
             "allowed change does."
         )
     if batch.beats_baseline:
