@@ -382,8 +382,8 @@ def explain_decision_command(args) -> int:
         found = sum(n.recourse is not None and n.recourse["status"] == "found" for n in batch.notices)
         _say(
             f"  recourse ({recourse['method']}, {'exact' if recourse['exact'] else 'grid search'}): "
-            f"{found:,} notice(s) state what would change the decision, checked with the model; {len(batch.notices) - found:,} say no "
-            "allowed change does."
+            f"{found:,} notice(s) state what would change the decision, checked with the model; "
+            f"{len(batch.notices) - found:,} say no allowed change does."
         )
     if batch.beats_baseline:
         other = "marginal_approvals" if settings.baseline == "population" else "population"
