@@ -370,6 +370,15 @@ def _print_summary(result, paths: dict, elapsed: float) -> None:
                 f"    {found.effect:+.3f}  {found.definition} ({found.rows:,} rows, {found.metric:.3f} vs "
                 f"{found.rest_metric:.3f})"
             )
+    if result.recourse is not None:
+        r = result.recourse
+        _say(
+            f"  recourse ({r.method}): {r.found:,} of {r.searched:,} unfavourable decisions searched can reach the "
+            f"favourable one by changing at most {r.max_changes} of {', '.join(r.actionable)}; {r.none:,} cannot"
+        )
+        burdens = [f for f in result.findings if f.kind == "recourse" and "differs" in f.message]
+        for finding in burdens[:2]:
+            _say(f"    {finding.message}")
     for frontier in result.mitigation.frontiers if result.mitigation else []:
         fix = frontier.at(0.8) if frontier.constraint == "impact_ratio" else frontier.at(0.0)
         if fix is not None and fix.feasible:
@@ -440,7 +449,7 @@ def _demo(args) -> int:
     if args.llm:
         return _llm_demo(args, started)
     args.out = args.out or "audit-demo"
-    config = demo_config(out_dir=args.out, sample=args.sample)
+    config = demo_config(out_dir=args.out, sample=args.sample, recourse=True)
     train, test = load_adult("train"), load_adult("test")
     if not args.quiet:
         _say(f"Training a gradient-boosted model on {len(train):,} UCI Adult rows ...", file=sys.stderr)

@@ -21,6 +21,8 @@ def test_demo_end_to_end_on_a_sample(tmp_path, capsys):
     assert "top features (shap_tree" in printed and f"Report: {out / 'report.html'}" in printed
     result = json.loads((out / "audit.json").read_text())
     assert result["data"]["n_rows"] == 2000 and result["failures"] == []
+    assert result["recourse"]["method"] == "trees" and result["recourse"]["verified_share"] == 1.0
+    assert "recourse (trees):" in printed
     assert (out / "report.html").stat().st_size > 1_000_000
 
 

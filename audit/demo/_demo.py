@@ -18,6 +18,7 @@ from audit.config._settings import (
     ModelConfig,
     OutputConfig,
     ProbesConfig,
+    RecourseConfig,
     TextConfig,
 )
 from audit._errors import ConfigError
@@ -173,8 +174,21 @@ store = "store.db"
 """
 
 
-def demo_config(*, out_dir: str = "audit-demo", sample: int | None = None, seed: int = 0) -> AuditConfig:
-    """The demo's audit: income > 50K, by sex, race and sex x race, with SHAP on 1,000 rows."""
+# what a person could change to be predicted over 50K: education only upward; age, marital status, relationship,
+# capital gains and losses and the country are locked, and sex and race are protected (never changed)
+DEMO_RECOURSE = RecourseConfig(
+    actionable=("education-num", "hours-per-week", "occupation", "workclass"),
+    increase_only=("education-num",),
+    limits={"hours-per-week": [1, 80]},
+    max_rows=500,
+)
+
+
+def demo_config(
+    *, out_dir: str = "audit-demo", sample: int | None = None, seed: int = 0, recourse: bool = False
+) -> AuditConfig:
+    """The demo's audit: income > 50K, by sex, race and sex x race, with SHAP on 1,000 rows; with ``recourse``, what
+    would change 500 of its unfavourable decisions and the burden by group (``audit demo`` does)."""
     return AuditConfig(
         title="UCI Adult income model: demo audit",
         data=DataConfig(
@@ -191,6 +205,7 @@ def demo_config(*, out_dir: str = "audit-demo", sample: int | None = None, seed:
             ll144={"sex": "sex", "race": "race", "exclude_under": 0.02},
         ),
         output=OutputConfig(dir=out_dir),
+        recourse=DEMO_RECOURSE if recourse else RecourseConfig(),
         seed=seed,
     )
 
