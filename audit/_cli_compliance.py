@@ -32,8 +32,10 @@ def add_compliance_parsers(commands) -> None:
         description="Fill a dossier template from a saved audit record: every field is either filled from the "
         "record, each value linked to its place in it (a JSON pointer) and the record's sha256, or marked "
         "'needs human input' with what is needed. Templates: eu-ai-act-annex-iv, nyc-ll144, "
-        "colorado-sb26-189, iso-42005, or a TOML file of your own (docs/dossiers.md). `audit verify "
-        "dossier.json` checks it later.",
+        "colorado-sb26-189, iso-42005, eu-ai-act-art72, pren-18283-bias-profile, california-ads-employment, or a "
+        "TOML file of your own (docs/dossiers.md). With --jurisdiction, the tests that jurisdiction asks a record "
+        "to carry are listed, and a required one the record lacks makes it exit 1. `audit verify dossier.json` "
+        "checks it later.",
     )
     dossier.add_argument("result", metavar="audit.json")
     dossier.add_argument("--template", required=True, metavar="NAME|FILE.toml")
@@ -41,6 +43,13 @@ def add_compliance_parsers(commands) -> None:
         "--out", default=None, metavar="DIR", help="output folder (default: dossier-TEMPLATE beside audit.json)"
     )
     dossier.add_argument("--pdf", action="store_true", help="also print dossier.pdf with headless Chromium")
+    dossier.add_argument(
+        "--jurisdiction",
+        default=None,
+        metavar="NAME",
+        help="whose required tests the record must carry: eu, nyc, colorado, california, illinois, texas, us-credit "
+        "(default: the template's own)",
+    )
 
     diff = commands.add_parser(
         "diff",
@@ -293,7 +302,7 @@ def dossier_command(args) -> int:
     from audit.dossiers import build_dossier
     from reports import render_dossier_html, render_dossier_markdown
 
-    dossier = build_dossier(args.result, args.template)
+    dossier = build_dossier(args.result, args.template, jurisdiction_name=args.jurisdiction)
     out = Path(args.out or Path(args.result).parent / f"dossier-{dossier.template}")
     html, markdown = render_dossier_html(dossier), render_dossier_markdown(dossier)
     dossier = dataclasses.replace(
@@ -309,12 +318,22 @@ def dossier_command(args) -> int:
     )
     for field in dossier.fields():
         if field.status != "filled":
-            _say(f"  needs human input: {field.label} ({field.reference})" + (f": {field.why}" if field.why else ""))
+            _say(f"  {field.status}: {field.label} ({field.reference})" + (f": {field.why}" if field.why else ""))
+    if dossier.retain_until:
+        _say(f"Keep the audit record and this dossier at least until {dossier.retain_until}.")
     if args.pdf:
         from reports import render_dossier_pdf
 
         _say(f"PDF: {render_dossier_pdf(dossier, out / 'dossier.pdf')}")
     _say(f"Dossier: {out / 'dossier.html'}  Markdown: {out / 'dossier.md'}  JSON: {out / 'dossier.json'}")
+    missing = dossier.missing_required
+    if missing:
+        _say(
+            f"The record lacks {len(missing)} test(s) {dossier.jurisdiction} requires: "
+            + "; ".join(f.label for f in missing)
+            + ". Re-run the audit with them (the dossier lists why), then build the dossier again."
+        )
+        return EXIT_POLICY
     return EXIT_OK
 
 

@@ -54,7 +54,8 @@ def render_dossier_markdown(dossier: Dossier) -> str:
             lines += [f"### {_line(field.label)} ({_line(field.reference)})", ""]
             if field.status != "filled":
                 why = f" (The audit record cannot fill it: {_line(field.why)}.)" if field.why else ""
-                lines += [f"**Needs human input.** {_line(field.text)}{why}", ""]
+                heading = "Required test missing." if field.status == "missing required test" else "Needs human input."
+                lines += [f"**{heading}** {_line(field.text)}{why}", ""]
                 continue
             lines += [_line(field.text), ""]
             if field.rows:

@@ -46,7 +46,17 @@ def test_toml_blocks_validate(name, index, text):
     raw = tomllib.loads(text)
     if "data" in raw or "probes" in raw:
         AuditConfig.from_dict(raw)
-    elif set(raw) & {"gaps", "slices", "mitigation", "quality", "explainers", "fairness", "ranking", "swaps"}:
+    elif set(raw) & {
+        "gaps",
+        "slices",
+        "mitigation",
+        "quality",
+        "explainers",
+        "fairness",
+        "ranking",
+        "swaps",
+        "recourse",
+    }:
         AuditConfig.from_dict({"data": {"label": "y", "sensitive": ["s"]}, **raw})
     elif "rules" in raw:
         _parse_policy(raw, name=name, sha256="", source=name)

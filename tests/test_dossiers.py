@@ -180,3 +180,89 @@ def test_the_cyclonedx_model_card_validates_against_the_published_1_6_schema(rec
     assert main(["report", str(path), "--cyclonedx", str(tmp_path / "card.cdx.json")]) == 0
     assert json.loads((tmp_path / "card.cdx.json").read_text())["specVersion"] == "1.6"
     assert "Report:" not in capsys.readouterr().out  # only the card was asked for
+
+
+@pytest.mark.parametrize(
+    "template, years", [("colorado-sb26-189", 3), ("california-ads-employment", 4), ("eu-ai-act-annex-iv", 10)]
+)
+def test_each_template_dates_how_long_to_keep_the_record(record, template, years):
+    path, result = record
+    dossier = build_dossier(path, template)
+    start = result.provenance.finished_at[:10]
+    assert dossier.retain_until == f"{int(start[:4]) + years}{start[4:]}"
+    field = dossier.fields()[-1]
+    assert field.id == "retention" and field.status == "filled" and f"{years} years" in field.text
+    assert field.evidence[0].pointer == "/provenance/finished_at"
+    unset = build_dossier(path, "iso-42005")
+    assert unset.retain_until is None and unset.fields()[-1].status == "needs human input"
+
+
+def test_a_jurisdiction_selects_the_tests_a_record_must_carry_and_says_why(record, tmp_path, capsys):
+    path, result = record
+    texas = build_dossier(path, "iso-42005", jurisdiction_name="texas")
+    section = texas.sections[-2]
+    assert "intent only" in section.title
+    inputs, impact = section.fields
+    assert inputs.status == "filled" and "sex" in inputs.text  # the demo model reads sex: an intent-only record says so
+    assert "(informative)" in impact.label and "disparate impact alone" in impact.reference
+    assert not texas.missing_required
+    assert (
+        main(
+            [
+                "dossier",
+                str(path),
+                "--template",
+                "iso-42005",
+                "--jurisdiction",
+                "illinois",
+                "--out",
+                str(tmp_path / "full"),
+            ]
+        )
+        == 0
+    )
+    # Illinois asks for the proxy check, which a record without gap explanations lacks: the dossier says so, exit 1
+    lacking = tmp_path / "audit.json"
+    lacking.write_text(dataclasses.replace(result, gap_explanations=None).to_json())
+    out = tmp_path / "il"
+    assert (
+        main(["dossier", str(lacking), "--template", "iso-42005", "--jurisdiction", "illinois", "--out", str(out)]) == 1
+    )
+    said = capsys.readouterr().out
+    assert "lacks 1 test(s) illinois requires: inputs standing in for a protected characteristic" in said
+    written = json.loads((out / "dossier.json").read_text())
+    missing = [f for s in written["sections"] for f in s["fields"] if f["status"] == "missing required test"]
+    assert len(missing) == 1 and "ZIP codes" in missing[0]["reference"] and "[gaps]" in missing[0]["why"]
+    assert "Required test missing." in (out / "dossier.md").read_text()
+    bad = tmp_path / "bad"
+    assert main(["dossier", str(lacking), "--template", "iso-42005", "--jurisdiction", "mars", "--out", str(bad)]) == 2
+    assert "must be one of eu, nyc" in capsys.readouterr().err and not bad.exists()
+
+
+def test_the_bias_profile_has_one_entry_per_gate_rule_and_per_finding(record, tmp_path):
+    from audit.gate._policy import evaluate, load_preset
+
+    path, result = record
+    gated = dataclasses.replace(result, gate=evaluate(result, [load_preset("four-fifths")]))
+    gated_path = tmp_path / "audit.json"
+    gated_path.write_text(gated.to_json())
+    dossier = build_dossier(gated_path, "pren-18283-bias-profile")
+    profile = next(f for f in dossier.fields() if f.id == "profile")
+    rules = {(o.policy, o.rule) for o in gated.gate.outcomes}
+    assert len(profile.rows) == len(rules) + len(gated.findings) > 0
+    assert profile.columns == [
+        "scenario",
+        "group",
+        "hazard",
+        "metric and threshold",
+        "evidence",
+        "mitigation",
+        "review trigger",
+    ]
+    rule_rows = profile.rows[: len(rules)]
+    assert all(row[2] == "unequal allocation of the favourable outcome" for row in rule_rows)
+    assert all("fail" in row[4] and "pass" in row[4] for row in rule_rows)
+    kinds = {row[0].split("(")[1].split(",")[0] for row in profile.rows[len(rules) :]}
+    assert kinds == {f.kind for f in gated.findings}
+    assert any(row[5] == "needs human input" for row in profile.rows)  # no mitigation measured in this audit
+    assert dossier.jurisdiction == "eu" and dossier.retain_until is not None

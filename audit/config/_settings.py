@@ -897,7 +897,7 @@ class RecourseConfig:
     grid: int = 20
     max_rows: int = 2000
     alpha: float = 0.05
-    min_rows: int = 20
+    min_rows: int = 30
     examples: int = 10
 
     def __post_init__(self) -> None:

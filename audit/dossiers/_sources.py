@@ -4,100 +4,24 @@ be linked by a JSON pointer and checked again later) and states it, or says why 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
-from audit._errors import ConfigError
+from audit.dossiers._profile_sources import bias_profile, protected_inputs, proxy_inputs, recourse_burden
+from audit.dossiers._evidence import ABSENT, Collector, Filled, Missing, interval, number, resolve
 from audit.fairness._types import largest_disparities as largest_ranking
-from audit.result._dossier_sections import Evidence
 from audit.result._result import AuditResult
 
 __all__ = ["ABSENT", "Filled", "Missing", "SOURCES", "resolve"]
 
 
-@dataclass(frozen=True)
-class Filled:
-    text: str
-    evidence: list[Evidence]
-    columns: list[str] = field(default_factory=list)
-    rows: list[list[str]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Missing:
-    why: str
-
-
-def _escape(part: str) -> str:
-    return str(part).replace("~", "~0").replace("/", "~1")
-
-
-def pointer(*parts: Any) -> str:
-    return "".join(f"/{_escape(p)}" for p in parts)
-
-
-ABSENT = object()  # what resolve() gives where the record has nothing
-
-
-def resolve(record: Any, where: str) -> Any:
-    """The value at RFC 6901 pointer ``where``, or ``ABSENT`` when the record has nothing there."""
-    value = record
-    for raw in where.split("/")[1:]:
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(value, list):
-            if not part.isdigit() or int(part) >= len(value):
-                return ABSENT
-            value = value[int(part)]
-        elif isinstance(value, dict) and part in value:
-            value = value[part]
-        else:
-            return ABSENT
-    return value
-
-
-class _Collector:
-    """Evidence gathered while a statement is written: each value read through it is linked."""
-
-    def __init__(self, record: dict) -> None:
-        self.record, self.evidence = record, []
-
-    def get(self, label: str, *parts: Any, interval: tuple | None = None) -> Any:
-        where = pointer(*parts)
-        value = resolve(self.record, where)
-        if value is ABSENT:
-            raise ConfigError(
-                f"The audit record has no {label} (at {where}). It may have been edited or written by "
-                "another version; re-run the audit."
-            )
-        ci, ci_where = None, None
-        if interval is not None:
-            ci_where = pointer(*interval)
-            ci = resolve(self.record, ci_where)
-        self.evidence.append(
-            Evidence(
-                where, label, value, ci if isinstance(ci, list) else None, ci_where if isinstance(ci, list) else None
-            )
-        )
-        return value
-
-
-def _num(value: Any, digits: int = 3) -> str:
-    return "undefined" if value is None else (f"{value:.{digits}f}" if isinstance(value, float) else str(value))
-
-
-def _ci(value: Any) -> str:
-    return f" [{value[0]:.3f}, {value[1]:.3f}]" if isinstance(value, list) and None not in value else ""
-
-
 def audit_date(record: dict) -> Filled | Missing:
-    c = _Collector(record)
+    c = Collector(record)
     finished = c.get("finished", "provenance", "finished_at")
     version = c.get("audit-toolkit version", "provenance", "packages", "audit-toolkit")
     return Filled(f"The audit ran on {finished} with audit-toolkit {version}.", c.evidence)
 
 
 def software_versions(record: dict) -> Filled | Missing:
-    c = _Collector(record)
+    c = Collector(record)
     packages = record.get("provenance", {}).get("packages", {})
     if not packages:
         return Missing("the record lists no package versions")
@@ -107,7 +31,7 @@ def software_versions(record: dict) -> Filled | Missing:
 
 
 def record_hashes(record: dict) -> Filled | Missing:
-    c = _Collector(record)
+    c = Collector(record)
     hashes = record.get("provenance", {}).get("sha256", {})
     if not hashes:
         return Missing("the record holds no file hashes (the data and model were passed in memory)")
@@ -117,7 +41,7 @@ def record_hashes(record: dict) -> Filled | Missing:
 
 
 def data_source(record: dict) -> Filled | Missing:
-    c = _Collector(record)
+    c = Collector(record)
     provenance = record.get("provenance", {})
     if provenance.get("data_source"):
         return Filled(f"Data source: {c.get('data source', 'provenance', 'data_source')}.", c.evidence)
@@ -129,7 +53,7 @@ def data_source(record: dict) -> Filled | Missing:
 
 
 def data_description(record: dict) -> Filled | Missing:
-    c = _Collector(record)
+    c = Collector(record)
     if record.get("data", {}).get("kind") == "probes":
         return Missing("a language-model probe audit has no tabular data description")
     rows = c.get("rows", "data", "n_rows")
@@ -149,7 +73,7 @@ def data_description(record: dict) -> Filled | Missing:
 
 
 def unknown_category(record: dict) -> Filled | Missing:
-    c = _Collector(record)
+    c = Collector(record)
     ll144 = record.get("regulatory", {}).get("ll144")
     if ll144:
         count = c.get("individuals in the unknown category", "regulatory", "ll144", "unknown_category_count")
@@ -179,7 +103,7 @@ def _inferred_tables(record: dict) -> list[int]:
     return [i for i, table in enumerate(record.get("fairness", [])) if table.get("inferred")]
 
 
-def _inferred_unknowns(c: _Collector, tables: list[int]) -> Filled:
+def _inferred_unknowns(c: Collector, tables: list[int]) -> Filled:
     parts = []
     for i in tables:
         attribute = c.get("inferred attribute", "fairness", i, "inferred", "attribute")
@@ -194,7 +118,7 @@ def inferred_safeguards(record: dict) -> Filled | Missing:
     tables = _inferred_tables(record)
     if not tables:
         return Missing("no special-category attribute was inferred in this audit")
-    c = _Collector(record)
+    c = Collector(record)
     statements, rows = [], []
     for i in tables:
         attribute = c.get("inferred attribute", "fairness", i, "inferred", "attribute")
@@ -216,7 +140,7 @@ def inferred_safeguards(record: dict) -> Filled | Missing:
 
 
 def model_summary(record: dict) -> Filled | Missing:
-    c = _Collector(record)
+    c = Collector(record)
     model = record.get("model", {})
     if not model.get("type") and not model.get("class"):
         return Missing("the record does not describe the model")
@@ -227,14 +151,14 @@ def model_summary(record: dict) -> Filled | Missing:
     if "threshold" in model:
         text += f", decision threshold {c.get('threshold', 'model', 'threshold')}"
     if "accuracy" in model:
-        text += f", accuracy {_num(c.get('accuracy', 'model', 'accuracy'))} on the audited rows"
+        text += f", accuracy {number(c.get('accuracy', 'model', 'accuracy'))} on the audited rows"
     if record.get("provenance", {}).get("sha256", {}).get("model"):
         text += f"; model file sha256 {c.get('model sha256', 'provenance', 'sha256', 'model')}"
     return Filled(text + ".", c.evidence)
 
 
 def metrics_used(record: dict) -> Filled | Missing:
-    c = _Collector(record)
+    c = Collector(record)
     tables = record.get("fairness", [])
     if not tables:
         return Missing("the record has no fairness tables")
@@ -252,7 +176,7 @@ _PERFORMANCE = ("accuracy", "balanced_accuracy", "tpr", "fpr", "roc_auc")
 
 
 def performance_overall(record: dict) -> Filled | Missing:
-    c = _Collector(record)
+    c = Collector(record)
     tables = record.get("fairness", [])
     if not tables:
         return Missing("the record has no fairness tables (overall performance is measured there)")
@@ -262,14 +186,14 @@ def performance_overall(record: dict) -> Filled | Missing:
             value = c.get(
                 f"overall {metric}", "fairness", 0, "overall", metric, interval=("fairness", 0, "overall_ci", metric)
             )
-            parts.append(f"{metric} {_num(value)}{_ci(c.evidence[-1].interval)}")
+            parts.append(f"{metric} {number(value)}{interval(c.evidence[-1].interval)}")
     if not parts:
         return Missing("no overall performance metric was measured")
     return Filled(f"On {record['data'].get('n_rows', 0):,} audited rows: " + ", ".join(parts) + ".", c.evidence)
 
 
 def performance_by_group(record: dict) -> Filled | Missing:
-    c = _Collector(record)
+    c = Collector(record)
     rows = []
     for t, table in enumerate(record.get("fairness", [])):
         name = " x ".join(table.get("sensitive_features", []))
@@ -288,7 +212,7 @@ def performance_by_group(record: dict) -> Filled | Missing:
                         metric,
                         interval=("fairness", t, "groups", g, "ci", metric),
                     )
-                    cells.append(_num(value) + _ci(c.evidence[-1].interval))
+                    cells.append(number(value) + interval(c.evidence[-1].interval))
                 else:
                     cells.append("not measured")
             rows.append(cells)
@@ -303,7 +227,7 @@ def performance_by_group(record: dict) -> Filled | Missing:
 
 
 def impact_ratios(record: dict) -> Filled | Missing:
-    c = _Collector(record)
+    c = Collector(record)
     rows = []
     for e, entry in enumerate(record.get("regulatory", {}).get("four_fifths", [])):
         if not entry.get("applicable"):
@@ -324,8 +248,8 @@ def impact_ratios(record: dict) -> Filled | Missing:
                     entry["table"],
                     row["group"],
                     str(row["n"]),
-                    _num(row.get("favourable_rate")),
-                    _num(ratio) + _ci(c.evidence[-1].interval),
+                    number(row.get("favourable_rate")),
+                    number(ratio) + interval(c.evidence[-1].interval),
                     "yes" if row.get("flagged") else "no",
                 ]
             )
@@ -348,7 +272,7 @@ def largest_disparities(record: dict) -> Filled | Missing:
         return Missing("the record was written with schema 1.x, which has no ranked comparisons: re-run the audit")
     tables = AuditResult.from_dict(record).fairness
     index = {table.name: t for t, table in enumerate(tables)}
-    c = _Collector(record)
+    c = Collector(record)
     rows = []
     for entry in largest_ranking(tables):
         comparison = entry.comparison
@@ -360,8 +284,8 @@ def largest_disparities(record: dict) -> Filled | Missing:
                 entry.metric,
                 comparison.group,
                 comparison.compared_with,
-                _num(ratio) + _ci(c.evidence[-1].interval),
-                _num(comparison.p_value_holm) if comparison.p_value_holm is not None else "not tested",
+                number(ratio) + interval(c.evidence[-1].interval),
+                number(comparison.p_value_holm) if comparison.p_value_holm is not None else "not tested",
             ]
         )
     if not rows:
@@ -376,7 +300,7 @@ def largest_disparities(record: dict) -> Filled | Missing:
 
 
 def ll144_tables(record: dict) -> Filled | Missing:
-    c = _Collector(record)
+    c = Collector(record)
     ll144 = record.get("regulatory", {}).get("ll144")
     if not ll144:
         return Missing(
@@ -400,8 +324,8 @@ def ll144_tables(record: dict) -> Filled | Missing:
                     table["breakdown"] + (" (inferred)" if table.get("inferred") else ""),
                     row["category"],
                     str(row["n"]) if row.get("expected_n") is None else f"{row['expected_n']:.1f} expected",
-                    _num(value),
-                    _num(ratio),
+                    number(value),
+                    number(ratio),
                     "; ".join(f"{k}: {v}" for k, v in excluded.items()) or "",
                 ]
             )
@@ -417,7 +341,7 @@ def ll144_tables(record: dict) -> Filled | Missing:
 
 
 def bias_examination(record: dict) -> Filled | Missing:
-    c = _Collector(record)
+    c = Collector(record)
     lines = []
     for k, finding in enumerate(record.get("findings", [])):
         if finding.get("severity") == "warning":
@@ -437,7 +361,7 @@ def bias_examination(record: dict) -> Filled | Missing:
 
 
 def bias_mitigation(record: dict) -> Filled | Missing:
-    c = _Collector(record)
+    c = Collector(record)
     frontiers = (record.get("mitigation") or {}).get("frontiers", [])
     if not frontiers:
         return Missing("the audit measured no mitigation frontier (mitigation needs a classifier with scores)")
@@ -445,7 +369,7 @@ def bias_mitigation(record: dict) -> Filled | Missing:
     for f, frontier in enumerate(frontiers):
         value = c.get(f"{frontier['constraint']} now", "mitigation", "frontiers", f, "current", "constraint_value")
         points = str(len(frontier.get("frontier", [])))
-        rows.append([frontier["constraint"], frontier["sensitive"], _num(value), points])
+        rows.append([frontier["constraint"], frontier["sensitive"], number(value), points])
     note = c.get("legal note", "mitigation", "legal_note")
     return Filled(
         "Measured options: the best group-specific and single thresholds under each fairness constraint, "
@@ -458,7 +382,7 @@ def bias_mitigation(record: dict) -> Filled | Missing:
 
 
 def explanations(record: dict) -> Filled | Missing:
-    c = _Collector(record)
+    c = Collector(record)
     rows = []
     for a, summary in enumerate(record.get("attributions", [])):
         importance = c.get(f"{summary['method']} global importance", "attributions", a, "global_importance")
@@ -472,7 +396,7 @@ def explanations(record: dict) -> Filled | Missing:
 
 
 def worst_slices(record: dict) -> Filled | Missing:
-    c = _Collector(record)
+    c = Collector(record)
     searches = (record.get("slices") or {}).get("searches", [])
     if not searches:
         return Missing("the audit ran no worst-slice search")
@@ -481,7 +405,7 @@ def worst_slices(record: dict) -> Filled | Missing:
         confirmed += len(search.get("slices", []))
         for k, found in enumerate(search.get("slices", [])[:5]):
             effect = c.get(f"effect of {found['definition']}", "slices", "searches", s, "slices", k, "effect")
-            rows.append([search.get("metric", ""), found["definition"], str(found.get("rows")), _num(effect)])
+            rows.append([search.get("metric", ""), found["definition"], str(found.get("rows")), number(effect)])
     shown = f"; the {len(rows)} largest of each search are listed" if len(rows) < confirmed else ""
     return Filled(
         f"{confirmed} confirmed slice(s) where the model does worse than on the rest (held-out "
@@ -495,7 +419,7 @@ def worst_slices(record: dict) -> Filled | Missing:
 
 
 def gate_verdict(record: dict) -> Filled | Missing:
-    c = _Collector(record)
+    c = Collector(record)
     if not record.get("gate"):
         return Missing(
             "the record was not gated: run `audit check` with the policy and build the dossier from the "
@@ -510,7 +434,7 @@ def gate_verdict(record: dict) -> Filled | Missing:
 
 
 def failed_steps(record: dict) -> Filled | Missing:
-    c = _Collector(record)
+    c = Collector(record)
     failures = c.get("failed steps", "failures")
     skipped = c.get("skipped steps", "skipped")
     rows = [["failed", f["step"], f"{f['error_type']}: {f['message']}"] for f in failures] + [
@@ -527,7 +451,7 @@ def failed_steps(record: dict) -> Filled | Missing:
 
 
 def automatic_choices(record: dict) -> Filled | Missing:
-    c = _Collector(record)
+    c = Collector(record)
     decisions = record.get("decisions", [])
     if not decisions:
         return Missing("the record lists no automatic choices")
@@ -543,7 +467,7 @@ def automatic_choices(record: dict) -> Filled | Missing:
 
 
 def changes_since_baseline(record: dict) -> Filled | Missing:
-    c = _Collector(record)
+    c = Collector(record)
     if not record.get("changes"):
         return Missing("the record has no baseline comparison: run `audit run --baseline OLD.json`")
     baseline = c.get("baseline", "changes", "baseline")
@@ -571,7 +495,7 @@ def monitoring_streams(record: dict) -> Filled | Missing:
     absent = _monitoring(record)
     if absent is not None:
         return absent
-    c = _Collector(record)
+    c = Collector(record)
     store = c.get("store", "monitoring", "store")
     rows = []
     for k, stream in enumerate(record["monitoring"]["streams"]):
@@ -583,7 +507,7 @@ def monitoring_streams(record: dict) -> Filled | Missing:
                 f"{c.get('last window', 'monitoring', 'streams', k, 'last_window')[:10]}",
                 str(c.get("windows", "monitoring", "streams", k, "windows")),
                 c.get("reference group", "monitoring", "streams", k, "reference_group"),
-                _num(c.get("threshold", "monitoring", "streams", k, "threshold")),
+                number(c.get("threshold", "monitoring", "streams", k, "threshold")),
             ]
         )
     return Filled(
@@ -602,7 +526,7 @@ def monitoring_alarms(record: dict) -> Filled | Missing:
     absent = _monitoring(record)
     if absent is not None:
         return absent
-    c = _Collector(record)
+    c = Collector(record)
     rows, open_total = [], 0
     for k, stream in enumerate(record["monitoring"]["streams"]):
         open_now = c.get("open alarms", "monitoring", "streams", k, "open_alarms")
@@ -614,7 +538,7 @@ def monitoring_alarms(record: dict) -> Filled | Missing:
                     stream["feature"],
                     c.get("alarm window", "monitoring", "streams", k, "alarms", a, "window_start")[:10],
                     c.get("alarm group", "monitoring", "streams", k, "alarms", a, "group"),
-                    _num(c.get("alarm ratio", "monitoring", "streams", k, "alarms", a, "ratio")),
+                    number(c.get("alarm ratio", "monitoring", "streams", k, "alarms", a, "ratio")),
                     "open" if alarm["group"] in open_now and alarm["window_start"] == stream["last_window"] else "",
                 ]
             )
@@ -651,4 +575,8 @@ SOURCES: dict[str, Callable[[dict], Filled | Missing]] = {
     "changes": changes_since_baseline,
     "monitoring.streams": monitoring_streams,
     "monitoring.alarms": monitoring_alarms,
+    "bias.profile": bias_profile,
+    "recourse.burden": recourse_burden,
+    "inputs.protected": protected_inputs,
+    "inputs.proxies": proxy_inputs,
 }

@@ -33,7 +33,7 @@ def evaluate_recourse_rule(result: Any, check: Any, rule: Any) -> list:
     if not any(g.searched for t in tables for g in t.groups):
         check.add("recourse", "error", "No unfavourable decision was searched: no evidence either way.")
         return check.outcomes
-    minimum = rule.min_group_size if rule.min_group_size is not None else audit.settings.get("min_rows", 20)
+    minimum = rule.min_group_size if rule.min_group_size is not None else audit.settings.get("min_rows", 30)
     value_key = "mean_cost" if rule.metric == "mean_cost" else "no_recourse_share"
     ci_key = "mean_cost_ci" if rule.metric == "mean_cost" else "no_recourse_ci"
     difference_key = "cost_difference" if rule.metric == "mean_cost" else "share_difference"

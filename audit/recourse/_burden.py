@@ -60,7 +60,7 @@ def recourse_burden(
     groupings: list[tuple[str, ...]],
     *,
     reference: dict[str, str] | None = None,
-    min_rows: int = 20,
+    min_rows: int = 30,
 ) -> list[RecourseTable]:
     """One table per grouping over the searched rows: ``costs`` (NaN: no recourse), ``statuses`` ("found", "none",
     "unverified"; unverified rows are left out of both measures), ``sensitive`` row for row."""

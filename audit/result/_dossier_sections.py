@@ -65,6 +65,13 @@ class Dossier(_Section):
     sections: list[DossierSection]
     dossier_version: str = DOSSIER_VERSION
     files_sha256: dict[str, str] = field(default_factory=dict)  # the rendered HTML / Markdown, as written
+    jurisdiction: str | None = None  # whose required tests the dossier checked (its own section lists them)
+    retain_until: str | None = None  # keep the record and the dossier at least until this date (the template's law)
+
+    @property
+    def missing_required(self) -> list[DossierField]:
+        """The jurisdiction's required tests the audit record does not carry."""
+        return [f for f in self.fields() if f.status == "missing required test"]
 
     def fields(self) -> list[DossierField]:
         return [f for section in self.sections for f in section.fields]
