@@ -325,3 +325,26 @@ def test_the_result_round_trips_and_the_report_shows_the_burden(burdened, tmp_pa
     html = paths["html"].read_text()
     assert "What would change the decision" in html and "group=B" in html
     assert burdened.recourse.examples[0].text in html.replace("&#39;", "'")
+
+
+def test_a_model_known_only_as_a_function_is_searched_on_a_grid_and_every_answer_checked():
+    frame, _ = _lending(1500, planted=True)
+
+    def score(rows: pd.DataFrame) -> np.ndarray:  # a plain function of the inputs, returning probabilities
+        z = 0.12 * (rows["income"] - 55) + 0.1 * (rows["savings"] - 10) - 4.0 * (rows["region"] == "north")
+        return 1 / (1 + np.exp(-z.to_numpy(dtype=float)))
+
+    config = AuditConfig(
+        data=DataConfig(
+            label="approved", positive_label=1, sensitive=("group",), features=("income", "savings", "region")
+        ),
+        explainers=ExplainerConfig(methods=()),
+        recourse=RecourseConfig(actionable=("income", "savings"), max_rows=150, grid=10),
+    )
+    result = run_audit(config, data=frame, model=score)
+    recourse = result.recourse
+    assert recourse.method == "search" and not recourse.exact and recourse.verified_share == 1.0
+    assert recourse.found > 0 and recourse.settings["values_offered"]["income"] <= 10
+    decision = next(d for d in result.decisions if d.choice == "recourse method")
+    assert "neither a linear model" in decision.evidence and decision.override == "recourse.method"
+    assert any("search grid" in e.text for e in recourse.examples if e.status == "none") or recourse.none == 0

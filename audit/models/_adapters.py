@@ -58,6 +58,18 @@ class ModelAdapter(ABC):
     def predict(self, features: pd.DataFrame) -> Predictions:
         """Decisions and scores for every row of ``features``."""
 
+    def pinned(self) -> ModelAdapter:
+        """This adapter with the reading that ``model.output = "auto"`` resolved on the audit's data held fixed:
+        steps that ask the model about changed rows (recourse) must read its output the same way, even where a
+        batch alone could be read both ways (every score above 0.5)."""
+        import copy
+
+        if getattr(self, "output", None) != "auto" or self.reading not in ("probability", "logit"):
+            return self
+        held = copy.copy(self)
+        held.output = self.reading  # type: ignore[attr-defined]
+        return held
+
     def score(self, features: pd.DataFrame) -> np.ndarray:
         """The real-valued output that explainers attribute (a probability or a decision value)."""
         scores = self.predict(features).scores

@@ -285,6 +285,15 @@ def _choose_method(model: Any, reference: pd.DataFrame, settings: RecourseConfig
         return "trees", None, f"the final estimator {name} is a tree ensemble read exactly"
     if wanted == "search":
         return "search", None, "set by recourse.method"
+    if rule.method == "predict":
+        return (
+            "search",
+            None,
+            (
+                f"the model ({name}) is reached only through its decisions, so neither a linear model nor a tree "
+                "ensemble read exactly"
+            ),
+        )
     return "search", None, f"the model ({name}) is neither a linear model nor a tree ensemble read exactly"
 
 

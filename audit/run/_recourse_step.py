@@ -22,6 +22,7 @@ __all__ = ["decision_rule", "check_recourse", "recourse_step", "recourse_decisio
 def decision_rule(dataset: Any, adapter: ModelAdapter) -> DecisionRule:
     """The audit's decision as recourse needs it: the model's method, the threshold, which decision is favourable,
     and the audit's own decision on any rows (the adapter, as every other step calls it)."""
+    adapter = adapter.pinned()  # the output's reading held to the one the audit's data resolved
     favourable_positive = dataset.favourable == "positive"
     positive_index = getattr(adapter, "positive_index", None)
     positive_index = 1 if positive_index is None else positive_index
@@ -83,16 +84,15 @@ def recourse_step(
     if settings.max_rows and len(unfavourable) > settings.max_rows:
         rng = np.random.default_rng(config.seed)
         picked = np.sort(rng.choice(unfavourable, size=settings.max_rows, replace=False))
-    model_method = "search" if rule.method == "predict" and settings.method == "auto" else settings.method
     import dataclasses
 
     batch = search_recourse(
-        adapter.model if adapter.kind == "sklearn" else _Opaque(),
+        adapter.model,
         dataset.features.iloc[picked],
         row_ids=np.asarray(dataset.row_ids)[picked],
         reference=dataset.features,
         rule=rule,
-        settings=dataclasses.replace(settings, method=model_method),
+        settings=settings,
         protected=tuple(dataset.sensitive.columns),
     )
     sensitive = dataset.sensitive.iloc[picked].reset_index(drop=True)
@@ -143,10 +143,6 @@ def recourse_step(
         notes=notes,
     )
     return audit, batch
-
-
-class _Opaque:
-    """A model recourse reaches only through the audit's own decisions (a torch module or a callable): the search."""
 
 
 def recourse_decisions(batch: RecourseBatch | None) -> list[Decision]:
