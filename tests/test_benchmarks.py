@@ -117,3 +117,13 @@ def test_the_monitor_and_swap_benchmarks_run_at_a_small_size(capsys):
     swaps.main(["--reps", "2"])
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last["reps"] == 2 and "documents_null" in last
+
+
+def test_recourse_benchmark_runs_at_a_small_size():
+    from benchmarks import recourse
+
+    run = recourse.trees(150, 0)
+    assert run["out"]["verified_share"] == 1.0 and run["out"]["rows"] == 150
+    assert recourse.linear(8)["optimal_share_linear"] == 1.0
+    tests = recourse.burden_tests(run["batch"].costs(), 20, 0)
+    assert set(tests) >= {"null_30_vs_1000", "planted_tilt_0.6"}

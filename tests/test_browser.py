@@ -70,6 +70,7 @@ def test_demo_report_loads_cleanly_and_every_chart_renders(browser, demo_report)
     page, problems = _open(browser, demo_report)
     figures = page.locator("div.figure").count()
     assert figures >= 8
+    assert page.locator("#recourse div.figure").count() == 6  # sex, race, sex x race: mean cost, no recourse
     page.wait_for_function(f"document.querySelectorAll('div.figure .main-svg').length >= {figures}")
     rendered = page.evaluate(
         "Array.from(document.querySelectorAll('div.figure'))"
