@@ -32,7 +32,7 @@ from audit.demo._demo import DEMO_FEATURES, DEMO_RECOURSE, load_adult, train_adu
 from audit.fairness._stats import compare_proportions
 from audit.recourse import DecisionRule, search_recourse
 from audit.recourse._burden import welch
-from audit.recourse._space import action_space
+from audit.recourse._space import action_space, configured_space
 
 
 def _rule(model) -> DecisionRule:
@@ -49,10 +49,9 @@ def _applied(rows: pd.DataFrame, batch) -> tuple[pd.DataFrame, np.ndarray]:
     return changed.astype(rows.dtypes.to_dict()), np.array(positions)
 
 
-def trees(rows: int, seed: int) -> dict:
-    train, test = load_adult("train"), load_adult("test")
-    model = train_adult_model(train, seed=seed)
-    features = test[DEMO_FEATURES]
+def _unfavourable_search(model, features: pd.DataFrame, rows: int):
+    """The first ``rows`` unfavourable decisions of ``model`` on ``features``, their recourse with the demo's
+    settings, and the seconds it took."""
     unfavourable = features[model.predict_proba(features)[:, 1] < 0.5].iloc[:rows]
     started = time.perf_counter()
     batch = search_recourse(
@@ -64,7 +63,14 @@ def trees(rows: int, seed: int) -> dict:
         settings=DEMO_RECOURSE,
         protected=("sex", "race"),
     )
-    seconds = time.perf_counter() - started
+    return unfavourable, batch, time.perf_counter() - started
+
+
+def trees(rows: int, seed: int) -> dict:
+    train, test = load_adult("train"), load_adult("test")
+    model = train_adult_model(train, seed=seed)
+    features = test[DEMO_FEATURES]
+    unfavourable, batch, seconds = _unfavourable_search(model, features, rows)
     changed, _ = _applied(unfavourable, batch)
     accepted = model.predict_proba(changed)[:, 1] >= 0.5
     costs = batch.costs()
@@ -100,55 +106,42 @@ def _logistic(train: pd.DataFrame):
     )
 
 
+def exhaustive_cost(row: pd.DataFrame, space, max_changes: int, decide) -> float | None:
+    """The cheapest allowed combination of at most ``max_changes`` changes to the one-row frame ``row`` that
+    ``decide`` accepts, found by asking it about every one (None: none is accepted). The tests' oracle too."""
+    costs = [space.costs(j, row[name].to_numpy())[0] for j, name in enumerate(space.features)]
+    options, prices = [], []
+    for size in range(1, max_changes + 1):
+        for subset in itertools.combinations(range(len(space.features)), size):
+            for picks in itertools.product(*[np.flatnonzero(np.isfinite(costs[j])) for j in subset]):
+                options.append({space.features[j]: space.values[j][k] for j, k in zip(subset, picks)})
+                prices.append(sum(costs[j][k] for j, k in zip(subset, picks)))
+    if not options:
+        return None
+    columns = {}
+    for name in row.columns:
+        values = np.empty(len(options), dtype=object)
+        values[:] = row[name].iloc[0]
+        for k, option in enumerate(options):
+            if name in option:
+                values[k] = option[name]
+        columns[name] = pd.Series(values).astype(row[name].dtype)
+    accepted = np.asarray(decide(pd.DataFrame(columns)), dtype=bool)
+    return float(np.min(np.asarray(prices)[accepted])) if accepted.any() else None
+
+
 def _exhaustive_costs(model, rows: pd.DataFrame, space, max_changes: int) -> np.ndarray:
-    """Per row: the cheapest allowed combination of at most ``max_changes`` changes the pipeline accepts, by asking
-    it about every one (NaN: none)."""
-    out = np.full(len(rows), np.nan)
-    for i in range(len(rows)):
-        row = rows.iloc[[i]]
-        costs = [space.costs(j, row[name].to_numpy())[0] for j, name in enumerate(space.features)]
-        options, prices = [], []
-        for size in range(1, max_changes + 1):
-            for subset in itertools.combinations(range(len(space.features)), size):
-                for picks in itertools.product(*[np.flatnonzero(np.isfinite(costs[j])) for j in subset]):
-                    options.append({space.features[j]: space.values[j][k] for j, k in zip(subset, picks)})
-                    prices.append(sum(costs[j][k] for j, k in zip(subset, picks)))
-        columns = {}
-        for name in rows.columns:
-            values = np.empty(len(options), dtype=object)
-            values[:] = row[name].iloc[0]
-            for k, option in enumerate(options):
-                if name in option:
-                    values[k] = option[name]
-            columns[name] = pd.Series(values).astype(rows[name].dtype)
-        accepted = model.predict_proba(pd.DataFrame(columns))[:, 1] >= 0.5
-        if accepted.any():
-            out[i] = np.min(np.asarray(prices)[accepted])
-    return out
+    decide = _rule(model).decide
+    found = [exhaustive_cost(rows.iloc[[i]], space, max_changes, decide) for i in range(len(rows))]
+    return np.array([np.nan if c is None else c for c in found])
 
 
 def linear(rows: int) -> dict:
     train, test = load_adult("train"), load_adult("test")
     model = _logistic(train)
     features = test[DEMO_FEATURES]
-    unfavourable = features[model.predict_proba(features)[:, 1] < 0.5].iloc[:rows]
-    started = time.perf_counter()
-    batch = search_recourse(
-        model,
-        unfavourable,
-        row_ids=unfavourable.index.to_numpy(),
-        reference=features,
-        rule=_rule(model),
-        settings=DEMO_RECOURSE,
-        protected=("sex", "race"),
-    )
-    seconds = time.perf_counter() - started
-    space = action_space(
-        features,
-        actionable=DEMO_RECOURSE.actionable,
-        increase_only=DEMO_RECOURSE.increase_only,
-        limits=DEMO_RECOURSE.limits,
-    )
+    unfavourable, batch, seconds = _unfavourable_search(model, features, rows)
+    space = configured_space(features, DEMO_RECOURSE)
     started = time.perf_counter()
     oracle = _exhaustive_costs(model, unfavourable, space, DEMO_RECOURSE.max_changes)
     oracle_seconds = time.perf_counter() - started

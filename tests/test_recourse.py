@@ -1,11 +1,11 @@
 """Counterfactual recourse (docs/recourse.md): exact answers checked against an exhaustive search that calls the model
-on every allowed combination, on the demo's tree model, a logistic pipeline, a HistGradientBoosting on numeric inputs
-and a grid search; the burden by group found where planted and absent where not; the gate, the report, notices."""
+on every allowed combination (``benchmarks.recourse.exhaustive_cost``, the benchmark's oracle too), on the demo's
+tree model, a logistic pipeline, a HistGradientBoosting on numeric inputs and a grid search; the burden by group
+found where planted and absent where not; the gate, the report, notices."""
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 
 import numpy as np
@@ -27,33 +27,10 @@ from audit import (
 from audit.demo._demo import DEMO_FEATURES
 from audit.gate._policy import Policy, Rule, evaluate
 from audit.recourse._burden import welch
-from audit.recourse._space import action_space
+from audit.recourse._space import configured_space
+from benchmarks.recourse import exhaustive_cost
 
 ACTIONABLE = ("education-num", "hours-per-week", "occupation", "workclass")
-
-
-def _exhaustive(model, row: pd.DataFrame, space, max_changes: int, decide) -> float | None:
-    """The cheapest allowed combination the model accepts, by asking the model about every one of them."""
-    costs = [space.costs(j, row[name].to_numpy())[0] for j, name in enumerate(space.features)]
-    options, prices = [], []
-    for size in range(1, max_changes + 1):
-        for subset in itertools.combinations(range(len(space.features)), size):
-            for picks in itertools.product(*[np.flatnonzero(np.isfinite(costs[j])) for j in subset]):
-                options.append({space.features[j]: space.values[j][k] for j, k in zip(subset, picks)})
-                prices.append(sum(costs[j][k] for j, k in zip(subset, picks)))
-    if not options:
-        return None
-    columns = {}
-    for name in row.columns:
-        values = np.empty(len(options), dtype=object)
-        values[:] = row[name].iloc[0]
-        for k, option in enumerate(options):
-            if name in option:
-                values[k] = option[name]
-        columns[name] = pd.Series(values).astype(row[name].dtype)
-    frame = pd.DataFrame(columns)
-    accepted = decide(frame)
-    return min((p for p, a in zip(prices, accepted) if a), default=None)
 
 
 def _favourable(model, threshold=0.5):
@@ -62,21 +39,11 @@ def _favourable(model, threshold=0.5):
 
 def _check_exact(model, rows, reference, config, decide, *, grid=None, protected=("sex", "race")):
     batch = find_recourse(model, rows, reference=reference, config=config, protected=protected)
-    space = action_space(
-        reference,
-        actionable=config.actionable,
-        increase_only=config.increase_only,
-        decrease_only=config.decrease_only,
-        cost=config.cost,
-        units=config.units,
-        category_cost=config.category_cost,
-        limits=config.limits,
-        grid=grid,
-    )
+    space = configured_space(reference, config, grid=grid)
     unfavourable = rows[~decide(rows)]
     assert len(batch.rows) == len(unfavourable) > 0
     for (_, row), answer in zip(unfavourable.iterrows(), batch.rows):
-        best = _exhaustive(model, row.to_frame().T.astype(rows.dtypes.to_dict()), space, config.max_changes, decide)
+        best = exhaustive_cost(row.to_frame().T.astype(rows.dtypes.to_dict()), space, config.max_changes, decide)
         if best is None:
             assert answer.status == "none" and answer.cost is None
         else:

@@ -13,6 +13,7 @@ import pandas as pd
 from audit._errors import ConfigError
 from audit.exec._threads import limited_threads
 from audit.notices._reasons import reason_sets
+from audit.result._serde import plain_value as _shown
 from explainers._base import row_seed
 
 __all__ = ["Notice", "NoticeBatch", "NoticeSettings", "Reason", "ReasonCheck", "explain_decisions"]
@@ -194,16 +195,6 @@ class NoticeBatch:
         if any(n.recourse is not None for n in self.notices):
             columns.append("recourse")
         return pd.DataFrame(lines, columns=columns + ["recourse"])[columns]
-
-
-def _shown(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        value = value.item()
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value if isinstance(value, (int, float, str, bool)) else str(value)
 
 
 def _sentence(feature: str, value: Any, rank: int, protected: bool) -> str:

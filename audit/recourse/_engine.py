@@ -17,7 +17,8 @@ from audit._errors import ConfigError
 from audit.config._settings import RecourseConfig
 from audit.recourse._linear import cheapest_linear
 from audit.recourse._search import cheapest_accepted, class_costs, combinations_layout
-from audit.recourse._space import ActionSpace, action_space
+from audit.recourse._space import ActionSpace, configured_space
+from audit.result._serde import plain_value as _plain
 
 __all__ = ["RecourseChange", "RowRecourse", "RecourseBatch", "search_recourse", "DecisionRule"]
 
@@ -315,17 +316,8 @@ def search_recourse(
         raise ConfigError("The 'row_ids' parameter of search_recourse must have one entry per row of 'features'.")
     reference = reference[list(features.columns)]
     method, linear, why = _choose_method(model, reference, settings, rule)
-    space = action_space(
-        reference,
-        actionable=settings.actionable,
-        increase_only=settings.increase_only,
-        decrease_only=settings.decrease_only,
-        protected=protected,
-        cost=settings.cost,
-        units=settings.units,
-        category_cost=settings.category_cost,
-        limits={k: (float(v[0]), float(v[1])) for k, v in (settings.limits or {}).items()},
-        grid=settings.grid if method == "search" else None,
+    space = configured_space(
+        reference, settings, protected=protected, grid=settings.grid if method == "search" else None
     )
     n_inputs = len(space.features)
     decided = np.asarray(rule.decide(features), dtype=bool) if len(features) else np.zeros(0, bool)
@@ -481,13 +473,3 @@ def _verified(
             text = f"The search proposed {phrase}, but the model did not accept it: not stated."
             out.append(RowRecourse(row_id, "unverified", None, tuple(changes), text))
     return out
-
-
-def _plain(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        value = value.item()
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value if isinstance(value, (int, float, str, bool)) else str(value)

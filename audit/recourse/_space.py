@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import ConfigError
+from audit.config._settings import RecourseConfig
 
-__all__ = ["ActionSpace", "action_space"]
+__all__ = ["ActionSpace", "action_space", "configured_space"]
 
 
 @dataclass(frozen=True)
@@ -140,4 +141,22 @@ def action_space(
         tuple(unit_list),
         cost,
         float(category_cost),
+    )
+
+
+def configured_space(
+    reference: pd.DataFrame, settings: RecourseConfig, *, protected: tuple[str, ...] = (), grid: int | None = None
+) -> ActionSpace:
+    """The action space a [recourse] config describes over ``reference``."""
+    return action_space(
+        reference,
+        actionable=settings.actionable,
+        increase_only=settings.increase_only,
+        decrease_only=settings.decrease_only,
+        protected=protected,
+        cost=settings.cost,
+        units=settings.units,
+        category_cost=settings.category_cost,
+        limits={k: (float(v[0]), float(v[1])) for k, v in (settings.limits or {}).items()},
+        grid=grid,
     )

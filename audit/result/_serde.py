@@ -16,9 +16,23 @@ from typing import Any, Union
 
 from audit._errors import ConfigError
 
-__all__ = ["optional", "to_dict", "fields_to_dict", "from_dict"]
+__all__ = ["optional", "to_dict", "fields_to_dict", "from_dict", "plain_value"]
 
 _OMIT_NONE = "omit_when_none"
+
+
+def plain_value(value: Any) -> Any:
+    """A data value as a person reads it and JSON holds it: NaN as None, numpy scalars as Python ones, whole floats as
+    integers, anything else as its text."""
+    import numpy as np
+
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, (int, float, str, bool)) else str(value)
 
 
 def optional(*, default: Any = None) -> Any:

@@ -12,7 +12,7 @@ from audit.config._settings import AuditConfig
 from audit.models._adapters import ModelAdapter, Predictions
 from audit.recourse import DecisionRule, RecourseBatch, search_recourse
 from audit.recourse._burden import recourse_burden
-from audit.recourse._space import action_space
+from audit.recourse._space import configured_space
 from audit.result._recourse_sections import RecourseAudit, RecourseExample
 from audit.result._sections import Decision
 
@@ -58,17 +58,7 @@ def check_recourse(config: AuditConfig, dataset: Any, adapter: ModelAdapter) -> 
             f'recourse.method = "{settings.method}" reads the model\'s scores, and this model gives decisions only '
             '(predict). Use recourse.method = "search".'
         )
-    action_space(
-        dataset.features,
-        actionable=settings.actionable,
-        increase_only=settings.increase_only,
-        decrease_only=settings.decrease_only,
-        protected=tuple(dataset.sensitive.columns),
-        cost=settings.cost,
-        units=settings.units,
-        category_cost=settings.category_cost,
-        limits={k: (float(v[0]), float(v[1])) for k, v in (settings.limits or {}).items()},
-    )
+    configured_space(dataset.features, settings, protected=tuple(dataset.sensitive.columns))
 
 
 def recourse_step(
