@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from audit import (
@@ -134,6 +134,7 @@ def test_a_histgradientboosting_on_numbers_with_units_limits_and_three_changes(a
 
 
 @settings(max_examples=25, deadline=None)
+@example(weights=[0.0, 0.0, 1.0], bias=-1.0, seed=0, max_changes=1)  # a score exactly at the threshold is favourable
 @given(
     weights=st.lists(st.floats(-2, 2), min_size=3, max_size=3),
     bias=st.floats(-4, -1),

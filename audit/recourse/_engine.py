@@ -30,7 +30,7 @@ METHODS = {
     "search": "a search over a grid of values seen (each numeric input's quantiles), cheapest first: the cheapest on "
     "the grid, not proven cheapest between its points",
 }
-_MARGIN = 1e-9  # the search asks for this much beyond the boundary; the model's own decision has the last word
+_MARGIN = 1e-9  # the slack, relative, around the decision boundary; the model's own decision has the last word
 
 
 @dataclass(frozen=True)
@@ -330,7 +330,6 @@ def search_recourse(
         wrapped = _Model(model, reference, space)
         current_t = wrapped.transform(features) if len(features) else np.zeros((0, len(wrapped.owners)))
     costs = [space.costs(j, features[name].to_numpy()) for j, name in enumerate(space.features)]
-    evaluations = 0
     if method == "linear":
         weights, bias = linear
         boundary, strict = rule.boundary("log-odds" if rule.method == "predict_proba" else "decision")
@@ -340,8 +339,14 @@ def search_recourse(
             - (current_t[:, wrapped.owned[j]] @ weights[wrapped.owned[j]])[:, None]
             for j in range(n_inputs)
         ]
-        need = boundary - output + _MARGIN * (1 + abs(boundary))
-        chosen, found = cheapest_linear(gains, costs, need, settings.max_changes)
+
+        def solve(rows: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray, int]:
+            need = boundary - output[rows] + margin
+            picked, cost = cheapest_linear(
+                [g[rows] for g in gains], [c[rows] for c in costs], need, settings.max_changes
+            )
+            return picked, cost, 0
+
     else:
         if method == "trees":
             from explainers._tree_shap import tree_model
@@ -350,29 +355,51 @@ def search_recourse(
             classes, own = _tree_classes(wrapped, tree.leaves, current_t)
             boundary, strict = rule.boundary(tree.space)
 
-            def accepts(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
-                out = tree.output(wrapped.assemble(current_t[rows], values))
-                return out > boundary + _MARGIN if strict else out >= boundary + _MARGIN
+            def accepting(subset: np.ndarray, margin: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+                def accepts(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+                    out = tree.output(wrapped.assemble(current_t[subset[rows]], values))
+                    return out > boundary + margin if strict else out >= boundary + margin
+
+                return accepts
 
         else:
+            boundary, strict = 0.0, False
             classes = [np.arange(len(v)) for v in space.values]
             own = [np.full(len(features), -1) for _ in space.values]
 
-            def accepts(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
-                return np.asarray(rule.decide(_changed(features, rows, values, space)), dtype=bool)
+            def accepting(subset: np.ndarray, margin: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+                def accepts(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+                    return np.asarray(rule.decide(_changed(features, subset[rows], values, space)), dtype=bool)
 
-        cheapest, which = [], []
-        for j in range(n_inputs):
-            n_classes = int(classes[j].max()) + 1 if len(classes[j]) else 0
-            n_classes = max(n_classes, int(own[j].max()) + 1 if len(own[j]) else 0)
-            per_class, index = class_costs(costs[j], classes[j], n_classes)
-            if len(own[j]) and own[j].max() >= 0:  # moving within one's own box changes nothing
-                per_class[np.arange(len(features)), own[j]] = np.inf
-            cheapest.append(per_class)
-            which.append(index)
-        layout = combinations_layout([c.shape[1] for c in cheapest], settings.max_changes)
-        chosen, found, evaluations = cheapest_accepted(cheapest, which, layout, accepts)
-    rows = _verified(features, row_ids, chosen, found, space, rule, settings, method)
+                return accepts
+
+        def solve(rows: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray, int]:
+            cheapest, which = [], []
+            for j in range(n_inputs):
+                own_top = int(own[j].max()) if len(own[j]) else -1
+                n_classes = max(int(classes[j].max()) + 1 if len(classes[j]) else 0, own_top + 1)
+                per_class, index = class_costs(costs[j][rows], classes[j], n_classes)
+                if own_top >= 0:  # moving within one's own box changes nothing
+                    per_class[np.arange(len(rows)), own[j][rows]] = np.inf
+                cheapest.append(per_class)
+                which.append(index)
+            layout = combinations_layout([c.shape[1] for c in cheapest], settings.max_changes)
+            return cheapest_accepted(cheapest, which, layout, accepting(rows, margin))
+
+    # First with a hair of slack on the model's own boundary (a score exactly at the threshold is favourable, and the
+    # arithmetic here may land a rounding error below it); the model's own decision has the last word, and a row
+    # whose answer it refuses is solved again a hair inside the boundary.
+    slack = _MARGIN * (1 + abs(boundary))
+    everyone = np.arange(len(features))
+    chosen, found, evaluations = solve(everyone, -slack)
+    accepted = _accepted(features, chosen, found, space, rule)
+    refused = np.flatnonzero(np.isfinite(found) & ~accepted)
+    if len(refused) and method != "search":
+        again, again_cost, more = solve(refused, slack)
+        chosen[refused], found[refused] = again, again_cost
+        evaluations += more
+        accepted[refused] = _accepted(features.iloc[refused], again, again_cost, space, rule)
+    rows = _stated(features, row_ids, chosen, found, accepted, space, settings, method)
     locked = tuple(c for c in features.columns if c not in space.features)
     decisions = [
         {"choice": "recourse method", "value": method, "evidence": f"{why}; {METHODS[method]}"},
@@ -415,22 +442,29 @@ def _changed(features: pd.DataFrame, rows: np.ndarray, values: np.ndarray, space
     return frame
 
 
-def _verified(
-    features: pd.DataFrame,
-    row_ids: np.ndarray,
-    chosen: np.ndarray,
-    found: np.ndarray,
-    space: ActionSpace,
-    rule: DecisionRule,
-    settings: RecourseConfig,
-    method: str,
-) -> list[RowRecourse]:
-    """Each found change applied to its row and decided by the model as the audit calls it: what it accepts is
-    stated; what it refuses is "unverified" (counted, never stated)."""
+def _accepted(
+    features: pd.DataFrame, chosen: np.ndarray, found: np.ndarray, space: ActionSpace, rule: DecisionRule
+) -> np.ndarray:
+    """Each found change applied to its row and decided by the model as the audit calls it."""
     answered = np.flatnonzero(np.isfinite(found))
     accepted = np.zeros(len(features), dtype=bool)
     if len(answered):
         accepted[answered] = np.asarray(rule.decide(_changed(features, answered, chosen[answered], space)), bool)
+    return accepted
+
+
+def _stated(
+    features: pd.DataFrame,
+    row_ids: np.ndarray,
+    chosen: np.ndarray,
+    found: np.ndarray,
+    accepted: np.ndarray,
+    space: ActionSpace,
+    settings: RecourseConfig,
+    method: str,
+) -> list[RowRecourse]:
+    """What is stated per row: a change the model accepted; "none"; or "unverified" where it refused the change
+    found (counted, never stated)."""
     names = ", ".join(space.features)
     out = []
     shown_rows = features.to_numpy(dtype=object)
