@@ -138,23 +138,23 @@ _RULE_KEYS = {
 }
 
 
+# the metrics of each place whose rules read their own section of the result (the others read fairness tables,
+# attributions, text and quality metrics: ``_known_metric``)
+_SECTION_METRICS: dict[str, tuple[str, ...]] = {
+    "slices": tuple(sorted(SLICE_METRICS)),
+    "mitigation": tuple(MITIGATION_CONSTRAINTS),
+    "probes": PROBE_METRICS,
+    "gaps": GAP_RULE_METRICS,
+    "ranking": tuple(RANKING_RULE_METRICS),
+    "swaps": tuple(SWAP_RULE_METRICS),
+    "monitor": MONITOR_RULE_METRICS,
+    "recourse": tuple(RECOURSE_RULE_METRICS),
+}
+
+
 def _known_metric(name: str, where: str = "") -> bool:
-    if where == "slices":
-        return name in SLICE_METRICS
-    if where == "mitigation":
-        return name in MITIGATION_CONSTRAINTS
-    if where == "probes":
-        return name in PROBE_METRICS
-    if where == "gaps":
-        return name in GAP_RULE_METRICS
-    if where == "ranking":
-        return name in RANKING_RULE_METRICS
-    if where == "swaps":
-        return name in SWAP_RULE_METRICS
-    if where == "monitor":
-        return name in MONITOR_RULE_METRICS
-    if where == "recourse":
-        return name in RECOURSE_RULE_METRICS
+    if where in _SECTION_METRICS:
+        return name in _SECTION_METRICS[where]
     return (
         name in METRICS
         or name in (FAVOURABLE_RATE, LL144_IMPACT_RATIO)
@@ -243,23 +243,8 @@ class Rule:
         else:
             if not _known_metric(self.metric, self.where):
                 known = ", ".join(
-                    sorted(SLICE_METRICS)
-                    if self.where == "slices"
-                    else MITIGATION_CONSTRAINTS
-                    if self.where == "mitigation"
-                    else PROBE_METRICS
-                    if self.where == "probes"
-                    else GAP_RULE_METRICS
-                    if self.where == "gaps"
-                    else RANKING_RULE_METRICS
-                    if self.where == "ranking"
-                    else SWAP_RULE_METRICS
-                    if self.where == "swaps"
-                    else MONITOR_RULE_METRICS
-                    if self.where == "monitor"
-                    else RECOURSE_RULE_METRICS
-                    if self.where == "recourse"
-                    else sorted(METRICS.names() + list(ATTRIBUTION_METRICS) + list(TASK_METRICS) + list(TEXT_METRICS))
+                    _SECTION_METRICS.get(self.where)
+                    or sorted(METRICS.names() + list(ATTRIBUTION_METRICS) + list(TASK_METRICS) + list(TEXT_METRICS))
                 )
                 raise ConfigError(f"Unknown metric {self.metric!r} in {location}. Known metrics: {known}.")
             if self.compare not in COMPARATORS:
