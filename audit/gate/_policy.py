@@ -499,22 +499,8 @@ def _check_rule(result: AuditResult, check: _Checker, rule: Rule) -> list[RuleOu
                 f"be checked." + (f" {rule.description}" if rule.description else ""),
             )
         return check.outcomes
-    if rule.where == "slices":
-        return _evaluate_slice_rule(result, check, rule)
-    if rule.where == "mitigation":
-        return _evaluate_mitigation_rule(result, check, rule)
-    if rule.where == "probes":
-        return _evaluate_probe_rule(result, check, rule)
-    if rule.where == "gaps":
-        return _evaluate_gap_rule(result, check, rule)
-    if rule.where == "ranking":
-        return evaluate_ranking_rule(result, check, rule)
-    if rule.where == "swaps":
-        return evaluate_swap_rule(result, check, rule)
-    if rule.where == "monitor":
-        return evaluate_monitor_rule(result, check, rule)
-    if rule.where == "recourse":
-        return evaluate_recourse_rule(result, check, rule)
+    if rule.where in _SECTION_RULES:  # a rule over its own section of the result
+        return _SECTION_RULES[rule.where](result, check, rule)
     if rule.metric in QUALITY_METRICS:
         return _evaluate_quality_rule(result, check, rule)
     if rule.where == "attribution":
@@ -1110,3 +1096,16 @@ def evaluate(result: AuditResult, policies: list[Policy]) -> GateResult:
         counts=counts,
         policies=[{"name": p.name, "source": p.source, "sha256": p.sha256} for p in policies],
     )
+
+
+# how a rule over each section that has its own metrics (``_SECTION_METRICS``) is evaluated
+_SECTION_RULES = {
+    "slices": _evaluate_slice_rule,
+    "mitigation": _evaluate_mitigation_rule,
+    "probes": _evaluate_probe_rule,
+    "gaps": _evaluate_gap_rule,
+    "ranking": evaluate_ranking_rule,
+    "swaps": evaluate_swap_rule,
+    "monitor": evaluate_monitor_rule,
+    "recourse": evaluate_recourse_rule,
+}
